@@ -1,0 +1,159 @@
+/* conn: one client connection and its backend leg, and the per-worker context the data path
+ * runs in. The state machine (pick -> connect -> relay -> half-close -> finalize) is in
+ * conn.c; the two ways of moving bytes are the leaves relay_copy.c and relay_splice.c. */
+#ifndef SLB_CONN_H
+#define SLB_CONN_H
+
+#include <liburing.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slb/balance.h"
+#include "slb/config.h"
+#include "slb/pipe_pool.h"
+#include "slb/uring.h"
+#include "slb/worker.h"
+
+enum conn_op {
+	OP_NONE = 0,
+	OP_ACCEPT,
+	OP_CONNECT,
+	OP_CONNECT_TIMEOUT, /* the linked timeout of a connect */
+	OP_RECV,            /* copy: read src into a provided buffer */
+	OP_SEND,            /* copy: write that buffer to dst */
+	OP_POLL_IN,         /* splice: wait until src is readable */
+	OP_POLL_OUT,        /* splice: wait until dst can take what is left in the pipe */
+	OP_SPLICE_IN,       /* splice: src -> pipe */
+	OP_SPLICE_OUT,      /* splice: pipe -> dst */
+	OP_SHUTDOWN,        /* FIN to dst after EOF from src */
+	OP_CANCEL,          /* teardown: cancel what is pending on a descriptor */
+	OP_IGNORE,          /* closes and the like whose result only matters for logs */
+	OP_MAX,
+};
+
+enum conn_state {
+	CONN_FREE = 0,
+	CONN_CONNECTING,
+	CONN_RELAYING,
+	CONN_CLOSING, /* waiting for in-flight operations before the slot is reused */
+};
+
+/* Directions: UP is client -> backend, DOWN is backend -> client. */
+enum { DIR_UP = 0, DIR_DOWN = 1 };
+
+/* One direction of the relay. Exactly one of these holds at a time:
+ *   reading:  an op waits on src (recv, poll-in or splice pair)
+ *   writing:  bytes are owned (buffer or pipe) and an op writes them to dst
+ *   waiting:  copy mode found no free buffer; on the worker's wait list
+ *   done:     EOF from src was passed on as a FIN to dst
+ * and none of them between two operations of one step. */
+struct half {
+	unsigned reading : 1;
+	unsigned writing : 1;
+	unsigned waiting : 1;
+	unsigned done : 1;
+	unsigned eof : 1;       /* src reached EOF */
+	unsigned bulk : 1;      /* auto mode: this direction moves bulk, use splice */
+	unsigned has_pipe : 1;
+	unsigned has_buf : 1;   /* copy: holds provided buffer buf_id */
+	uint8_t splice_pending; /* CQEs still due from the current splice pair or single splice */
+	int32_t in_res, out_res; /* results of the pair, read when both are in */
+	uint16_t buf_id;        /* copy: buffer being written */
+	uint32_t buf_len, buf_off;
+	uint32_t pipe_bytes;    /* splice: bytes sitting in the pipe */
+	struct pipe_pair pipe;
+};
+
+struct conn {
+	uint32_t gen;
+	uint8_t state;          /* enum conn_state */
+	uint8_t abort;          /* teardown is abortive (RST) rather than graceful */
+	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
+	int cfd, bfd;
+	uint32_t backend_id;    /* id of the backend in use, 0 = none yet */
+	uint32_t next_free;     /* free list link */
+	struct balance_exclude tried;
+	int64_t last_active_ms;
+	struct half h[2];
+	struct slb_addr baddr;  /* copied from the snapshot: connect reads it after the pick */
+};
+
+/* Everything one worker thread owns. */
+struct worker {
+	unsigned idx;
+	int cpu;                 /* -1: not pinned */
+	int listen_fd;
+	const struct slb_config *cfg;
+	struct worker_channel *ch;
+	struct io_uring ring;
+	struct uring_bufs bufs;
+	struct pipe_pool pipes;
+	const struct balance_ops *balance;
+	struct balance_state bal;
+	int snap_reader;
+	struct conn *conns;      /* slot 0 unused so that 0 can mean "none" */
+	uint32_t n_slots;
+	uint32_t free_head;      /* free slot list, 0 = empty */
+	uint64_t *waitq;         /* halves waiting for a buffer, as user_data (slot, gen, dir) */
+	uint32_t waitq_cap, waitq_head, waitq_tail;
+	uint32_t open;           /* connections in use */
+	int64_t now_ms;          /* CLOCK_MONOTONIC_COARSE, refreshed once per loop turn */
+	int64_t accept_retry_at; /* accepts paused until then after an accept error */
+	bool accepting;
+	bool accept_armed;
+	bool stopping;
+	uint8_t *last_failed;    /* per backend id: last report to health was a failure */
+	struct __kernel_timespec connect_ts;
+};
+
+/* Hands an accepted client fd to a free slot and starts picking a backend for it.
+ * Owns fd from here on (closes it if nothing can serve it). */
+void conn_accept(struct worker *w, int fd);
+
+/* Dispatches one CQE that belongs to a connection. */
+void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe);
+
+/* Closes connections idle for longer than the idle timeout; with all=true, every one. */
+void conn_sweep(struct worker *w, bool all);
+
+/* Called by the relay leaves. */
+void conn_finalize(struct worker *w, struct conn *c, bool abortive);
+void conn_half_eof(struct worker *w, struct conn *c, unsigned dir);
+void conn_arm_read(struct worker *w, struct conn *c, unsigned dir);
+
+static inline uint32_t conn_slot(const struct worker *w, const struct conn *c)
+{
+	return (uint32_t)(c - w->conns);
+}
+
+static inline uint64_t conn_ud(const struct worker *w, const struct conn *c, unsigned op, unsigned dir)
+{
+	return uring_ud(op, dir, conn_slot(w, c), c->gen);
+}
+
+/* src and dst descriptors of a direction */
+static inline int half_src(const struct conn *c, unsigned dir)
+{
+	return dir == DIR_UP ? c->cfd : c->bfd;
+}
+
+static inline int half_dst(const struct conn *c, unsigned dir)
+{
+	return dir == DIR_UP ? c->bfd : c->cfd;
+}
+
+/* relay_copy.c */
+void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir);
+void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const struct io_uring_cqe *cqe);
+void relay_copy_on_send(struct worker *w, struct conn *c, unsigned dir, int res);
+void relay_copy_release(struct worker *w, struct conn *c, unsigned dir);
+void relay_copy_wake_waiters(struct worker *w);
+
+/* relay_splice.c */
+void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir);
+void relay_splice_on_poll_in(struct worker *w, struct conn *c, unsigned dir, int res);
+void relay_splice_on_poll_out(struct worker *w, struct conn *c, unsigned dir, int res);
+void relay_splice_on_splice(struct worker *w, struct conn *c, unsigned dir, unsigned op, int res);
+void relay_splice_release(struct worker *w, struct conn *c, unsigned dir);
+
+#endif

@@ -1,0 +1,23 @@
+/* health: the health thread. It owns the backend table (static backends from flags plus
+ * those that register by heartbeat), their states with rise/fall, the probes, the failure
+ * reports drained from workers, the admin endpoint, and it publishes every snapshot. */
+#ifndef SLB_HEALTH_H
+#define SLB_HEALTH_H
+
+#include <stddef.h>
+
+#include "slb/config.h"
+#include "slb/worker.h"
+
+/* Builds the table from cfg, publishes the first snapshot (so workers never start without
+ * one), binds the heartbeat and admin ports, and starts the thread. channels[0..n) are the
+ * workers' channels (read-only counters, failure rings to drain).
+ * Returns 0 or -errno with err filled (nothing left running). */
+int health_start(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
+		 size_t errlen);
+
+/* Stops the thread and closes its sockets. The last snapshot stays published until
+ * snapshot_teardown. */
+void health_stop(void);
+
+#endif

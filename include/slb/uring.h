@@ -1,0 +1,73 @@
+/* uring: io_uring set-up with a fallback ladder, an SQE getter that flushes when the queue
+ * is full, the user_data packing (op | dir | generation | slot) and the provided-buffer ring. */
+#ifndef SLB_URING_H
+#define SLB_URING_H
+
+#include <liburing.h>
+#include <stdint.h>
+
+/* user_data layout: bits 0-6 op, bit 7 direction, bits 8-31 generation, bits 32-63 slot.
+ * A slot is reused after its connection closes; a CQE whose generation differs from the
+ * slot's is stale and dropped (after returning any buffer it carries). */
+static inline uint64_t uring_ud(unsigned op, unsigned dir, uint32_t slot, uint32_t gen)
+{
+	return (uint64_t)(op & 0x7f) | ((uint64_t)(dir & 1) << 7) | ((uint64_t)(gen & 0xffffff) << 8) |
+	       ((uint64_t)slot << 32);
+}
+
+static inline unsigned uring_ud_op(uint64_t ud)
+{
+	return (unsigned)(ud & 0x7f);
+}
+
+static inline unsigned uring_ud_dir(uint64_t ud)
+{
+	return (unsigned)((ud >> 7) & 1);
+}
+
+static inline uint32_t uring_ud_gen(uint64_t ud)
+{
+	return (uint32_t)((ud >> 8) & 0xffffff);
+}
+
+static inline uint32_t uring_ud_slot(uint64_t ud)
+{
+	return (uint32_t)(ud >> 32);
+}
+
+/* Creates ring with `entries` SQEs, trying SINGLE_ISSUER|DEFER_TASKRUN, then COOP_TASKRUN,
+ * then no flags. Must run on the thread that will submit. Returns 0 or -errno; *mode names
+ * the rung taken (for one log line). */
+int uring_setup(struct io_uring *ring, unsigned entries, const char **mode);
+
+/* An SQE, submitting what is queued first if the SQ is full. Never NULL: a ring that cannot
+ * submit is fatal (the worker would otherwise lose track of its connections). */
+struct io_uring_sqe *uring_sqe(struct io_uring *ring);
+
+/* Provided buffers for copy-mode recv: `count` buffers of `size` bytes in group `bgid`. */
+struct uring_bufs {
+	struct io_uring_buf_ring *br;
+	unsigned char *mem;
+	unsigned count, size, mask;
+	uint16_t bgid;
+	size_t ring_bytes;
+};
+
+/* Maps and registers the buffer ring (liburing 2.3: io_uring_register_buf_ring plus our own
+ * mmap, as io_uring_setup_buf_ring came later). Returns 0 or -errno. */
+int uring_bufs_init(struct io_uring *ring, struct uring_bufs *b, uint16_t bgid, unsigned count, unsigned size);
+void uring_bufs_free(struct io_uring *ring, struct uring_bufs *b);
+
+static inline unsigned char *uring_buf_addr(const struct uring_bufs *b, unsigned id)
+{
+	return b->mem + (size_t)id * b->size;
+}
+
+/* Gives buffer id back to the kernel. */
+static inline void uring_buf_recycle(struct uring_bufs *b, unsigned id)
+{
+	io_uring_buf_ring_add(b->br, uring_buf_addr(b, id), b->size, (unsigned short)id, b->mask, 0);
+	io_uring_buf_ring_advance(b->br, 1);
+}
+
+#endif

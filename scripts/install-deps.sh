@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs what slb needs to build, test and benchmark on Debian 12, with apt-get.
+# Idempotent: packages already present are skipped, and apt-get update runs only when
+# something is missing. Usage: scripts/install-deps.sh [--bench]
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libcriterion-dev curl clang)
+if [[ "${1:-}" == "--bench" ]]; then
+	packages+=(wrk haproxy nginx libnginx-mod-stream gnuplot-nox)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing+=("$p")
+	fi
+done
+
+if ((${#missing[@]} == 0)); then
+	echo "install-deps: all ${#packages[@]} packages present"
+	exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+	SUDO=sudo
+else
+	SUDO=
+fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

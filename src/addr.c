@@ -1,0 +1,151 @@
+/* addr: "ADDR:PORT" / "[V6]:PORT" parsing and printing. Numeric only (plus localhost and *),
+ * because a load balancer that blocks on DNS in its control path is a load balancer that stalls. */
+#include "slb/addr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HOST_TEXT_MAX 48
+
+static int parse_port(const char *text, size_t len, unsigned *port)
+{
+	unsigned v = 0;
+
+	if (len == 0 || len > 5)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(text[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -EINVAL;
+	*port = v;
+	return 0;
+}
+
+static int fill_v4(const char *host, unsigned port, struct slb_addr *out)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+
+	memset(out, 0, sizeof(*out));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons((uint16_t)port);
+	if (strcmp(host, "*") == 0)
+		sin->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (strcmp(host, "localhost") == 0)
+		sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+		return -EINVAL;
+	out->len = sizeof(*sin);
+	return 0;
+}
+
+static int fill_v6(const char *host, unsigned port, struct slb_addr *out)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+
+	memset(out, 0, sizeof(*out));
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+		return -EINVAL;
+	out->len = sizeof(*sin6);
+	return 0;
+}
+
+static int fail(char *err, size_t errlen, const char *why, const char *text, size_t len)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s in address '%.*s'", why, (int)(len > 64 ? 64 : len), text);
+	return -EINVAL;
+}
+
+int addr_parse_n(const char *text, size_t len, struct slb_addr *out, char *err, size_t errlen)
+{
+	char host[HOST_TEXT_MAX];
+	const char *colon, *host_start = text;
+	size_t host_len;
+	bool v6 = false;
+	unsigned port;
+
+	if (len == 0)
+		return fail(err, errlen, "empty address", text, len);
+	colon = memrchr(text, ':', len);
+	if (!colon)
+		return fail(err, errlen, "missing :PORT", text, len);
+	if (text[0] == '[') {
+		if (colon == text || colon[-1] != ']')
+			return fail(err, errlen, "IPv6 address must be written [ADDR]:PORT", text, len);
+		host_start = text + 1;
+		host_len = (size_t)(colon - 1 - host_start);
+		v6 = true;
+	} else {
+		host_len = (size_t)(colon - text);
+		if (memchr(text, ':', host_len))
+			return fail(err, errlen, "IPv6 address must be written [ADDR]:PORT", text, len);
+	}
+	if (parse_port(colon + 1, len - (size_t)(colon + 1 - text), &port))
+		return fail(err, errlen, "bad port (1-65535)", text, len);
+	if (host_len == 0 || host_len >= sizeof(host))
+		return fail(err, errlen, "bad host", text, len);
+	memcpy(host, host_start, host_len);
+	host[host_len] = '\0';
+	if ((v6 ? fill_v6 : fill_v4)(host, port, out))
+		return fail(err, errlen, v6 ? "bad IPv6 address" : "bad IPv4 address (numeric, localhost or *)",
+			    text, len);
+	return 0;
+}
+
+int addr_parse(const char *text, struct slb_addr *out, char *err, size_t errlen)
+{
+	return addr_parse_n(text, strlen(text), out, err, errlen);
+}
+
+char *addr_format(const struct slb_addr *a, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a->ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(buf, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&a->ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else {
+		snprintf(buf, len, "(none)");
+	}
+	return buf;
+}
+
+bool addr_equal(const struct slb_addr *a, const struct slb_addr *b)
+{
+	if (a->ss.ss_family != b->ss.ss_family)
+		return false;
+	if (a->ss.ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)&a->ss, *y = (const void *)&b->ss;
+
+		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)&a->ss, *y = (const void *)&b->ss;
+
+		return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+	}
+	return false;
+}
+
+unsigned addr_port(const struct slb_addr *a)
+{
+	if (a->ss.ss_family == AF_INET6)
+		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
+	return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
+}

@@ -1,0 +1,356 @@
+/* conn: the life of one client connection: take a slot, pick a backend, connect with a
+ * timeout (retrying elsewhere on failure), relay both ways, pass half-closes on, and tear
+ * down once every in-flight operation has come back. All retries go through
+ * conn_connect_next, all teardown through conn_finalize. */
+#include "slb/conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "slb/failq.h"
+#include "slb/log.h"
+#include "slb/snapshot.h"
+
+static struct conn *conn_alloc(struct worker *w)
+{
+	struct conn *c;
+	uint32_t slot = w->free_head;
+
+	if (!slot)
+		return NULL;
+	c = &w->conns[slot];
+	w->free_head = c->next_free;
+	c->gen = (c->gen + 1) & 0xffffff;
+	c->state = CONN_CONNECTING;
+	c->abort = 0;
+	c->inflight = 0;
+	c->cfd = -1;
+	c->bfd = -1;
+	c->backend_id = 0;
+	c->tried.n = 0;
+	c->last_active_ms = w->now_ms;
+	memset(c->h, 0, sizeof(c->h));
+	w->open++;
+	return c;
+}
+
+static void close_fd_async(struct worker *w, int fd)
+{
+	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+
+	io_uring_prep_close(sqe, fd);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+}
+
+/* An abortive close sends RST, so the peer learns that the stream was cut, not finished. */
+static void set_linger_zero(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+static void backend_leg_close(struct worker *w, struct conn *c)
+{
+	if (c->bfd >= 0) {
+		if (c->abort)
+			set_linger_zero(c->bfd);
+		close_fd_async(w, c->bfd);
+		c->bfd = -1;
+	}
+	if (c->backend_id) {
+		stat_sub(&w->ch->stats.be[c->backend_id].active, 1);
+		c->backend_id = 0;
+	}
+}
+
+/* Every in-flight CQE has come back: give back buffers, pipes, descriptors and the slot. */
+static void conn_release(struct worker *w, struct conn *c)
+{
+	uint32_t slot = conn_slot(w, c);
+
+	for (unsigned dir = 0; dir < 2; dir++) {
+		relay_copy_release(w, c, dir);
+		relay_splice_release(w, c, dir);
+	}
+	backend_leg_close(w, c);
+	if (c->cfd >= 0) {
+		if (c->abort)
+			set_linger_zero(c->cfd);
+		close_fd_async(w, c->cfd);
+		c->cfd = -1;
+	}
+	c->state = CONN_FREE;
+	c->gen = (c->gen + 1) & 0xffffff;
+	c->next_free = w->free_head;
+	w->free_head = slot;
+	w->open--;
+	stat_sub(&w->ch->stats.active, 1);
+}
+
+static void cancel_fd(struct worker *w, struct conn *c, int fd)
+{
+	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CANCEL, 0));
+	c->inflight++;
+}
+
+void conn_finalize(struct worker *w, struct conn *c, bool abortive)
+{
+	if (c->state == CONN_CLOSING || c->state == CONN_FREE)
+		return;
+	c->state = CONN_CLOSING;
+	c->abort = abortive;
+	if (c->inflight == 0) {
+		conn_release(w, c);
+		return;
+	}
+	/* Pending recvs, polls and splices hold the files; cancel them so the slot comes back. */
+	if (c->cfd >= 0)
+		cancel_fd(w, c, c->cfd);
+	if (c->bfd >= 0)
+		cancel_fd(w, c, c->bfd);
+}
+
+static void report_backend(struct worker *w, uint32_t id, enum failq_kind kind)
+{
+	bool failed = kind != FAILQ_CONNECT_OK;
+
+	/* Successes are only news to health after a failure: keeps the ring quiet when all is well. */
+	if (!failed && !w->last_failed[id])
+		return;
+	if (failq_push(&w->ch->failq, id, kind))
+		w->last_failed[id] = failed;
+}
+
+static int backend_socket(const struct slb_addr *a)
+{
+	int one = 1;
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* Picks a backend not tried yet and starts connecting. Returns false when none is left
+ * or no socket can be had; the caller then closes the client. */
+static bool conn_connect_next(struct worker *w, struct conn *c)
+{
+	const struct snapshot *snap = snapshot_current(); /* valid until this loop turn ends */
+	struct io_uring_sqe *sqe;
+	int idx, fd;
+
+	if (!snap)
+		return false;
+	idx = w->balance->pick(snap, &w->bal, &c->tried);
+	if (idx < 0)
+		return false;
+	fd = backend_socket(&snap->be[idx].addr);
+	if (fd < 0) {
+		slb_log_limited(LOG_WARN, fd, "cannot open a backend socket");
+		return false;
+	}
+	c->bfd = fd;
+	c->backend_id = snap->be[idx].id;
+	c->baddr = snap->be[idx].addr;
+	balance_exclude_add(&c->tried, c->backend_id);
+	stat_add(&w->ch->stats.be[c->backend_id].active, 1);
+
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&c->baddr.ss, c->baddr.len);
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CONNECT, 0));
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_link_timeout(sqe, &w->connect_ts, 0);
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CONNECT_TIMEOUT, 0));
+	c->inflight += 2;
+	return true;
+}
+
+void conn_accept(struct worker *w, int fd)
+{
+	struct conn *c = conn_alloc(w);
+
+	stat_add(&w->ch->stats.accepted, 1);
+	if (!c) {
+		stat_add(&w->ch->stats.rejected, 1);
+		slb_log_limited(LOG_WARN, 0, "worker %u at its connection limit (%u): refusing a client", w->idx,
+				w->n_slots - 1);
+		set_linger_zero(fd);
+		close_fd_async(w, fd);
+		return;
+	}
+	stat_add(&w->ch->stats.active, 1);
+	c->cfd = fd;
+	if (!conn_connect_next(w, c)) {
+		stat_add(&w->ch->stats.no_backend, 1);
+		slb_log_limited(LOG_WARN, 0, "no live backend for a new client: closing it");
+		conn_finalize(w, c, true);
+	}
+}
+
+static enum failq_kind connect_failure_kind(int res)
+{
+	switch (res) {
+	case -ECANCELED:
+	case -ETIME:
+	case -ETIMEDOUT:
+		return FAILQ_CONNECT_TIMEOUT;
+	case -ECONNREFUSED:
+		return FAILQ_CONNECT_REFUSED;
+	default:
+		return FAILQ_CONNECT_ERROR;
+	}
+}
+
+static void conn_start_relay(struct worker *w, struct conn *c)
+{
+	c->state = CONN_RELAYING;
+	c->last_active_ms = w->now_ms;
+	conn_arm_read(w, c, DIR_UP);
+	conn_arm_read(w, c, DIR_DOWN);
+}
+
+/* The retry policy in one place: report, give up this backend, try the next one. */
+static void conn_on_connect(struct worker *w, struct conn *c, int res)
+{
+	uint32_t id = c->backend_id;
+
+	if (res == 0) {
+		stat_add(&w->ch->stats.be[id].conns, 1);
+		report_backend(w, id, FAILQ_CONNECT_OK);
+		conn_start_relay(w, c);
+		return;
+	}
+	report_backend(w, id, connect_failure_kind(res));
+	stat_add(&w->ch->stats.connect_failures, 1);
+	stat_add(&w->ch->stats.be[id].connect_failures, 1);
+	slb_log_limited(LOG_WARN, res, "connect to backend id %u failed", id);
+	backend_leg_close(w, c);
+	if (c->tried.n <= w->cfg->retries) {
+		stat_add(&w->ch->stats.retries, 1);
+		if (conn_connect_next(w, c))
+			return;
+	}
+	stat_add(&w->ch->stats.no_backend, 1);
+	conn_finalize(w, c, true);
+}
+
+void conn_arm_read(struct worker *w, struct conn *c, unsigned dir)
+{
+	if (c->state != CONN_RELAYING)
+		return;
+	if (w->cfg->relay == RELAY_SPLICE || (w->cfg->relay == RELAY_AUTO && c->h[dir].bulk))
+		relay_splice_arm(w, c, dir);
+	else
+		relay_copy_arm(w, c, dir);
+}
+
+/* EOF from src: pass it on as a FIN to dst; the other direction keeps flowing. */
+void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
+{
+	struct half *h = &c->h[dir];
+	struct io_uring_sqe *sqe;
+
+	h->eof = 1;
+	h->done = 1;
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_shutdown(sqe, half_dst(c, dir), SHUT_WR);
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SHUTDOWN, dir));
+	c->inflight++;
+	if (c->h[!dir].done)
+		conn_finalize(w, c, false);
+}
+
+/* CQEs that carry a provided buffer must give it back even when nobody wants the data. */
+static void drop_cqe(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		uring_buf_recycle(&w->bufs, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
+static void conn_dispatch(struct worker *w, struct conn *c, unsigned op, unsigned dir,
+			  const struct io_uring_cqe *cqe)
+{
+	switch (op) {
+	case OP_CONNECT:
+		conn_on_connect(w, c, cqe->res);
+		break;
+	case OP_RECV:
+		relay_copy_on_recv(w, c, dir, cqe);
+		break;
+	case OP_SEND:
+		relay_copy_on_send(w, c, dir, cqe->res);
+		break;
+	case OP_POLL_IN:
+		relay_splice_on_poll_in(w, c, dir, cqe->res);
+		break;
+	case OP_POLL_OUT:
+		relay_splice_on_poll_out(w, c, dir, cqe->res);
+		break;
+	case OP_SPLICE_IN:
+	case OP_SPLICE_OUT:
+		relay_splice_on_splice(w, c, dir, op, cqe->res);
+		break;
+	case OP_SHUTDOWN:
+		/* ENOTCONN after the peer reset is harmless: the other direction reports it. */
+		break;
+	case OP_CONNECT_TIMEOUT: /* -ETIME fired (connect saw -ECANCELED), else -ECANCELED/-ENOENT */
+	case OP_CANCEL:          /* -ENOENT when nothing was left to cancel */
+	default:
+		break;
+	}
+}
+
+void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	uint32_t slot = uring_ud_slot(ud);
+	struct conn *c;
+
+	if (slot == 0 || slot >= w->n_slots) {
+		drop_cqe(w, cqe);
+		return;
+	}
+	c = &w->conns[slot];
+	if (c->state == CONN_FREE || c->gen != uring_ud_gen(ud)) {
+		drop_cqe(w, cqe); /* stale: from a connection that has gone */
+		return;
+	}
+	c->inflight--;
+	if (c->state == CONN_CLOSING) {
+		drop_cqe(w, cqe);
+		if (c->inflight == 0)
+			conn_release(w, c);
+		return;
+	}
+	conn_dispatch(w, c, uring_ud_op(ud), uring_ud_dir(ud), cqe);
+	if (c->state == CONN_CLOSING && c->inflight == 0)
+		conn_release(w, c);
+}
+
+void conn_sweep(struct worker *w, bool all)
+{
+	int64_t idle = w->cfg->idle_timeout_ms;
+
+	for (uint32_t slot = 1; slot < w->n_slots; slot++) {
+		struct conn *c = &w->conns[slot];
+
+		if (c->state != CONN_RELAYING && c->state != CONN_CONNECTING)
+			continue;
+		if (all) {
+			conn_finalize(w, c, true);
+		} else if (idle && c->state == CONN_RELAYING && w->now_ms - c->last_active_ms >= idle) {
+			stat_add(&w->ch->stats.idle_timeouts, 1);
+			conn_finalize(w, c, true);
+		}
+	}
+}
