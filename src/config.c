@@ -178,7 +178,7 @@ static int parse_check(struct slb_config *cfg, const struct flag *f, const char 
 		cfg->check = CHECK_TCP;
 		return 0;
 	}
-	if (strncmp(val, "http:/", 6) != 0)
+	if (strstr(val, "http:/") != val)
 		return flag_error(err, errlen, f, val, "expected tcp, http:/PATH or none");
 	if (strlen(val + 5) >= sizeof(cfg->check_path))
 		return flag_error(err, errlen, f, val, "path too long");

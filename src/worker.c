@@ -99,21 +99,23 @@ int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen)
 	char text[ADDR_TEXT_MAX];
 	int ret;
 
-	n_workers = cfg->workers;
 	ret = listener_check_free(&cfg->listen);
 	if (ret) {
 		snprintf(err, errlen, "cannot listen on %s: %s", addr_format(&cfg->listen, text, sizeof(text)),
 			 strerror(-ret));
 		return ret;
 	}
-	channels = aligned_alloc(64, sizeof(*channels) * n_workers);
-	workers = calloc(n_workers, sizeof(*workers));
-	threads = calloc(n_workers, sizeof(*threads));
+	channels = aligned_alloc(64, sizeof(*channels) * cfg->workers);
+	workers = calloc(cfg->workers, sizeof(*workers));
+	threads = calloc(cfg->workers, sizeof(*threads));
 	if (!channels || !workers || !threads) {
 		snprintf(err, errlen, "out of memory for %u workers", n_workers);
 		return -ENOMEM;
 	}
+	n_workers = cfg->workers;
 	memset(channels, 0, sizeof(*channels) * n_workers);
+	for (unsigned i = 0; i < n_workers; i++)
+		workers[i].listen_fd = -1;
 	for (unsigned i = 0; i < n_workers; i++) {
 		struct worker *w = &workers[i];
 
@@ -417,7 +419,7 @@ void workers_stop_and_join(void)
 
 void workers_free(void)
 {
-	for (unsigned i = 0; i < n_workers; i++)
+	for (unsigned i = 0; workers && i < n_workers; i++)
 		if (workers[i].listen_fd >= 0)
 			close(workers[i].listen_fd);
 	free(workers);

@@ -1,0 +1,35 @@
+/* echo_server: in-process TCP servers on loopback for relay tests: an echo server that
+ * passes half-closes on, and a "talk first" server that sends, half-closes, then counts. */
+#ifndef SLB_TEST_ECHO_SERVER_H
+#define SLB_TEST_ECHO_SERVER_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pthread.h>
+
+enum echo_mode {
+	ECHO_MODE_ECHO = 0,    /* echo every byte; after EOF and a flush, shutdown(SHUT_WR) */
+	ECHO_MODE_TALK_FIRST,  /* send talk_bytes, shutdown(SHUT_WR), then read and count until EOF */
+};
+
+struct echo_server {
+	int listen_fd;
+	unsigned port;
+	enum echo_mode mode;
+	size_t talk_bytes;
+	_Atomic uint64_t received;   /* bytes read over all connections */
+	_Atomic unsigned accepted;
+	_Atomic unsigned eof_seen;   /* connections whose client half-closed */
+	_Atomic int stop;
+	pthread_t thread;
+};
+
+/* Listens on 127.0.0.1 on a free port and serves from a thread. Returns 0 or -errno. */
+int echo_server_start(struct echo_server *s, enum echo_mode mode, size_t talk_bytes);
+void echo_server_stop(struct echo_server *s);
+
+/* A port on 127.0.0.1 where nothing listens (connects are refused). */
+unsigned refused_port(void);
+
+#endif
