@@ -38,11 +38,14 @@ static struct conn *conn_alloc(struct worker *w)
 	return c;
 }
 
-static void close_fd_async(struct worker *w, int fd)
+static void close_fd_async(struct worker *w, int fd, bool fixed)
 {
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
-	io_uring_prep_close(sqe, fd);
+	if (fixed)
+		io_uring_prep_close_direct(sqe, (unsigned)fd);
+	else
+		io_uring_prep_close(sqe, fd);
 	io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
 }
 
@@ -59,7 +62,7 @@ static void backend_leg_close(struct worker *w, struct conn *c)
 	if (c->bfd >= 0) {
 		if (c->abort)
 			set_linger_zero(c->bfd);
-		close_fd_async(w, c->bfd);
+		close_fd_async(w, c->bfd, false);
 		c->bfd = -1;
 	}
 	if (c->backend_id) {
@@ -79,9 +82,9 @@ static void conn_release(struct worker *w, struct conn *c)
 	}
 	backend_leg_close(w, c);
 	if (c->cfd >= 0) {
-		if (c->abort)
-			set_linger_zero(c->cfd);
-		close_fd_async(w, c->cfd);
+		/* A direct descriptor takes no setsockopt (before 6.7's uring_cmd), so the client
+		 * sees a FIN even after an abort; the data it got is still short of what it asked. */
+		close_fd_async(w, c->cfd, true);
 		c->cfd = -1;
 	}
 	c->state = CONN_FREE;
@@ -92,11 +95,11 @@ static void conn_release(struct worker *w, struct conn *c)
 	stat_sub(&w->ch->stats.active, 1);
 }
 
-static void cancel_fd(struct worker *w, struct conn *c, int fd)
+static void cancel_fd(struct worker *w, struct conn *c, int fd, bool fixed)
 {
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL | (fixed ? IORING_ASYNC_CANCEL_FD_FIXED : 0));
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CANCEL, 0));
 	c->inflight++;
 }
@@ -113,9 +116,9 @@ void conn_finalize(struct worker *w, struct conn *c, bool abortive)
 	}
 	/* Pending recvs, polls and splices hold the files; cancel them so the slot comes back. */
 	if (c->cfd >= 0)
-		cancel_fd(w, c, c->cfd);
+		cancel_fd(w, c, c->cfd, true);
 	if (c->bfd >= 0)
-		cancel_fd(w, c, c->bfd);
+		cancel_fd(w, c, c->bfd, false);
 }
 
 static void report_backend(struct worker *w, uint32_t id, enum failq_kind kind)
@@ -175,7 +178,7 @@ static bool conn_connect_next(struct worker *w, struct conn *c)
 	return true;
 }
 
-void conn_accept(struct worker *w, int fd)
+void conn_accept(struct worker *w, int fd) /* fd: a direct descriptor */
 {
 	struct conn *c = conn_alloc(w);
 
@@ -184,8 +187,7 @@ void conn_accept(struct worker *w, int fd)
 		stat_add(&w->ch->stats.rejected, 1);
 		slb_log_limited(LOG_WARN, 0, "worker %u at its connection limit (%u): refusing a client", w->idx,
 				w->n_slots - 1);
-		set_linger_zero(fd);
-		close_fd_async(w, fd);
+		close_fd_async(w, fd, true);
 		return;
 	}
 	stat_add(&w->ch->stats.active, 1);
@@ -264,6 +266,7 @@ void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
 	h->done = 1;
 	sqe = uring_sqe(&w->ring);
 	io_uring_prep_shutdown(sqe, half_dst(c, dir), SHUT_WR);
+	sqe_fixed_if(sqe, half_dst_fixed(dir));
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SHUTDOWN, dir));
 	c->inflight++;
 	if (c->h[!dir].done)

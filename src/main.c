@@ -15,7 +15,7 @@
 #include "slb/worker.h"
 
 #define EXIT_USAGE 2
-#define FD_RESERVE 128      /* descriptors kept for health, admin, logs and probes */
+#define FD_RESERVE 128      /* descriptors kept for listeners, rings, logs */
 #define PIPE_FDS_PER_WORKER 512
 
 static struct slb_config cfg;
@@ -35,12 +35,14 @@ static unsigned long raise_nofile(void)
 	return rl.rlim_cur;
 }
 
-/* Each connection costs two descriptors (client and backend); pipes are budgeted apart. */
+/* Each connection costs one descriptor (its backend socket; the client socket is an io_uring
+ * direct descriptor, see conn.h); pipes and the health thread are budgeted apart. */
 static int resolve_limits(char *err, size_t errlen)
 {
 	unsigned long nofile = raise_nofile();
 	unsigned long pipes = cfg.relay == RELAY_COPY ? 0 : (unsigned long)cfg.workers * PIPE_FDS_PER_WORKER;
-	unsigned long budget = nofile > FD_RESERVE + pipes ? (nofile - FD_RESERVE - pipes) / 2 : 0;
+	unsigned long reserve = FD_RESERVE + health_fd_reserve(&cfg) + pipes;
+	unsigned long budget = nofile > reserve ? nofile - reserve : 0;
 
 	if (cfg.max_conns == 0)
 		cfg.max_conns = (unsigned)budget;
@@ -51,8 +53,7 @@ static int resolve_limits(char *err, size_t errlen)
 	}
 	if (cfg.max_conns > budget)
 		slb_log(LOG_WARN, 0, "--max-conns %u needs about %lu descriptors but the limit is %lu: "
-			"connections past that will be refused", cfg.max_conns,
-			(unsigned long)cfg.max_conns * 2 + pipes + FD_RESERVE, nofile);
+			"connections past that will be refused", cfg.max_conns, cfg.max_conns + reserve, nofile);
 	return 0;
 }
 

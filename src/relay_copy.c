@@ -15,6 +15,7 @@ void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir)
 
 	io_uring_prep_recv(sqe, half_src(c, dir), NULL, w->bufs.size, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe_fixed_if(sqe, half_src_fixed(dir));
 	sqe->buf_group = w->bufs.bgid;
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_RECV, dir));
 	c->inflight++;
@@ -28,6 +29,7 @@ static void copy_submit_send(struct worker *w, struct conn *c, unsigned dir)
 
 	io_uring_prep_send(sqe, half_dst(c, dir), uring_buf_addr(&w->bufs, h->buf_id) + h->buf_off,
 			   h->buf_len - h->buf_off, MSG_NOSIGNAL);
+	sqe_fixed_if(sqe, half_dst_fixed(dir));
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SEND, dir));
 	c->inflight++;
 	h->writing = 1;

@@ -15,18 +15,19 @@
 #define SPLICE_CHUNK (64u * 1024) /* the default pipe capacity */
 #define SPLICE_FLAGS (SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
 
-static void poll_fd(struct worker *w, struct conn *c, unsigned dir, int fd, unsigned mask, unsigned op)
+static void poll_fd(struct worker *w, struct conn *c, unsigned dir, int fd, bool fixed, unsigned mask, unsigned op)
 {
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
 	io_uring_prep_poll_add(sqe, fd, mask);
+	sqe_fixed_if(sqe, fixed);
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, op, dir));
 	c->inflight++;
 }
 
 void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir)
 {
-	poll_fd(w, c, dir, half_src(c, dir), POLLIN | POLLRDHUP, OP_POLL_IN);
+	poll_fd(w, c, dir, half_src(c, dir), half_src_fixed(dir), POLLIN | POLLRDHUP, OP_POLL_IN);
 	c->h[dir].reading = 1;
 }
 
@@ -36,11 +37,13 @@ static void splice_submit_pair(struct worker *w, struct conn *c, unsigned dir)
 	struct io_uring_sqe *in = uring_sqe(&w->ring);
 	struct io_uring_sqe *out;
 
-	io_uring_prep_splice(in, half_src(c, dir), -1, h->pipe.wr, -1, SPLICE_CHUNK, SPLICE_FLAGS);
+	io_uring_prep_splice(in, half_src(c, dir), -1, h->pipe.wr, -1, SPLICE_CHUNK,
+			     SPLICE_FLAGS | (half_src_fixed(dir) ? SPLICE_F_FD_IN_FIXED : 0));
 	io_uring_sqe_set_data64(in, conn_ud(w, c, OP_SPLICE_IN, dir));
 	in->flags |= IOSQE_IO_HARDLINK;
 	out = uring_sqe(&w->ring);
 	io_uring_prep_splice(out, h->pipe.rd, -1, half_dst(c, dir), -1, SPLICE_CHUNK, SPLICE_FLAGS);
+	sqe_fixed_if(out, half_dst_fixed(dir));
 	io_uring_sqe_set_data64(out, conn_ud(w, c, OP_SPLICE_OUT, dir));
 	c->inflight += 2;
 	h->splice_pending = 2;
@@ -56,6 +59,7 @@ static void splice_submit_out(struct worker *w, struct conn *c, unsigned dir)
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
 	io_uring_prep_splice(sqe, h->pipe.rd, -1, half_dst(c, dir), -1, h->pipe_bytes, SPLICE_FLAGS);
+	sqe_fixed_if(sqe, half_dst_fixed(dir));
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SPLICE_OUT, dir));
 	c->inflight++;
 	h->splice_pending = 1;
@@ -143,7 +147,7 @@ static void splice_round_done(struct worker *w, struct conn *c, unsigned dir)
 	}
 	if (h->pipe_bytes) {
 		/* dst could not take it all: wait until it can, holding the pipe */
-		poll_fd(w, c, dir, half_dst(c, dir), POLLOUT, OP_POLL_OUT);
+		poll_fd(w, c, dir, half_dst(c, dir), half_dst_fixed(dir), POLLOUT, OP_POLL_OUT);
 		h->writing = 1;
 		return;
 	}
@@ -156,9 +160,9 @@ static void splice_round_done(struct worker *w, struct conn *c, unsigned dir)
 		conn_half_eof(w, c, dir);
 		return;
 	}
-	/* auto: a short read means the bulk transfer ended; small exchanges are cheaper copied. */
-	if (w->cfg->relay == RELAY_AUTO && in >= 0 && (unsigned)in < w->bufs.size)
-		h->bulk = 0;
+	/* auto: bulk stays set for this direction. Dropping back to copy on a short splice
+	 * flip-flopped on 1 MiB responses (data arrives in uneven bursts) and cost 40% of
+	 * their throughput in the first measurement (bench/README.md). */
 	conn_arm_read(w, c, dir);
 }
 

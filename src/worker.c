@@ -26,6 +26,7 @@
 #define LISTEN_BACKLOG 4096
 #define WAIT_MAX_MS 100            /* longest sleep: bounds drain and stop latency */
 #define ACCEPT_REARM_MS 100        /* after EMFILE and the like, before accepting again */
+#define DIRECT_SPARE 64            /* direct descriptors beyond the slots, so a refusal can accept */
 
 static struct worker *workers;
 static struct worker_channel *channels;
@@ -205,6 +206,14 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 		snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
 		return ret;
 	}
+	/* One direct descriptor per slot plus a few that accept may hold before we refuse. */
+	ret = io_uring_register_files_sparse(&w->ring, w->n_slots + DIRECT_SPARE);
+	if (ret) {
+		snprintf(boot->err, sizeof(boot->err),
+			 "cannot register %u direct descriptors (kernel 5.19+ needed, and ulimit -n >= that): %s",
+			 w->n_slots + DIRECT_SPARE, strerror(-ret));
+		return ret;
+	}
 	w->snap_reader = snapshot_reader_register();
 	if (w->snap_reader < 0) {
 		snprintf(boot->err, sizeof(boot->err), "too many snapshot readers");
@@ -224,7 +233,10 @@ static void worker_arm_accept(struct worker *w)
 {
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
-	io_uring_prep_multishot_accept(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	/* Accepted sockets go straight into the ring's file table (see conn.h); they are
+	 * non-blocking (splice relies on it); SOCK_CLOEXEC is refused with direct accept, and
+	 * a direct descriptor is never in the fd table an exec could inherit anyway. */
+	io_uring_prep_multishot_accept_direct(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK);
 	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, 0, 0));
 	w->accept_armed = true;
 }
@@ -232,10 +244,14 @@ static void worker_arm_accept(struct worker *w)
 static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
 	if (cqe->res >= 0) {
-		if (w->accepting)
+		if (w->accepting) {
 			conn_accept(w, cqe->res);
-		else
-			close(cqe->res);
+		} else {
+			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+
+			io_uring_prep_close_direct(sqe, (unsigned)cqe->res);
+			io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+		}
 	} else if (cqe->res != -ECANCELED) {
 		stat_add(&w->ch->stats.rejected, 1);
 		slb_log_limited(LOG_WARN, cqe->res, "worker %u: accept failed; pausing accepts for %d ms", w->idx,

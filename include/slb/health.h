@@ -16,6 +16,11 @@
 int health_start(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
 		 size_t errlen);
 
+/* The most descriptors the health thread can hold open with this configuration (listeners,
+ * heartbeat sessions, admin connections, probes, its own epoll/timer/eventfd), so main can
+ * keep them out of the workers' connection budget. Pure; valid before health_start. */
+unsigned health_fd_reserve(const struct slb_config *cfg);
+
 /* Stops the thread and closes its sockets. The last snapshot stays published until
  * snapshot_teardown. */
 void health_stop(void);

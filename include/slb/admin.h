@@ -1,0 +1,62 @@
+/* admin: the operator's view on the health thread's loop: GET /status (JSON) and GET /metrics
+ * (Prometheus text), over a tiny HTTP/1.0 server. The renderers are pure functions of the
+ * table and the workers' counters, so they are tested without sockets. */
+#ifndef SLB_ADMIN_H
+#define SLB_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slb/backend_table.h"
+#include "slb/health_loop.h"
+#include "slb/worker.h"
+
+#define ADMIN_REQ_MAX 4096          /* a request (line and headers) larger than this is refused */
+#define ADMIN_CONNS_MAX 64
+#define ADMIN_TIMEOUT_MS 5000       /* a connection must be done within this */
+#define ADMIN_BODY_MAX (8u << 20)   /* cap on one response body */
+
+/* A growable text buffer with a hard cap; once an append would pass the cap it keeps what
+ * it has and sets overflow, so renderers need no error path per line. */
+struct abuf {
+	char *p;
+	size_t len;
+	size_t cap;
+	size_t max;
+	bool overflow;  /* an append was refused (cap reached or ENOMEM) */
+};
+
+/* An empty buffer that may grow to max bytes (its NUL included); no allocation yet. */
+void abuf_init(struct abuf *b, size_t max);
+/* Frees the text and leaves b empty with the same cap. */
+void abuf_free(struct abuf *b);
+/* Append formatted text / n bytes. On overflow b->overflow is set and b keeps its earlier
+ * text, NUL-terminated (b->p is NULL only while nothing was ever appended). */
+void abuf_printf(struct abuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void abuf_append(struct abuf *b, const char *s, size_t n);
+
+/* What the renderers read. Counters are summed over channels with relaxed loads. */
+struct admin_view {
+	const struct backend_table *table;
+	struct worker_channel *const *channels;
+	unsigned n_channels;
+	int64_t now_ms;                 /* for "last_heartbeat_ms": age of the last heartbeat */
+};
+
+/* Append the /status JSON document or the /metrics text to out. Return 0, or -ENOSPC when
+ * out overflowed (the text is then truncated and must not be sent). */
+int admin_render_status(struct abuf *out, const struct admin_view *v);
+int admin_render_metrics(struct abuf *out, const struct admin_view *v);
+
+/* Binds cfg->admin and adds it to the loop; sets ctx->admin.
+ * Returns 0, or -EADDRINUSE / -errno with err filled (nothing left open). */
+int admin_open(struct health_ctx *ctx, char *err, size_t errlen);
+
+/* Called every tick: closes connections past ADMIN_TIMEOUT_MS. */
+void admin_tick(struct health_ctx *ctx);
+
+/* Closes every connection and the listener. */
+void admin_close(struct health_ctx *ctx);
+
+#endif

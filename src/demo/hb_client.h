@@ -1,0 +1,52 @@
+/* hb_client: the peer side of slb's heartbeat protocol (see slb/heartbeat.h): connect, REGISTER,
+ * a HEARTBEAT every interval, reconnect with backoff; shared by slb-backend and slb-agent. */
+#ifndef SLB_DEMO_HB_CLIENT_H
+#define SLB_DEMO_HB_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "evloop.h"
+#include "slb/addr.h"
+#include "slb/heartbeat.h"
+
+#define HB_CLIENT_BACKOFF_MIN_MS 100  /* first reconnect delay, doubled per failure */
+#define HB_CLIENT_BACKOFF_MAX_MS 2000
+#define HB_CLIENT_DEFAULT_INTERVAL_MS 1000 /* when neither the user nor slb gives one */
+
+struct hb_client_config {
+	struct slb_addr lb;      /* slb's heartbeat port */
+	struct slb_addr service; /* the address announced in REGISTER */
+	char name[HB_NAME_MAX];  /* "" sends no name= */
+	unsigned weight;         /* 0 sends no weight= */
+	unsigned interval_ms;    /* 0: the interval slb answers in OK registered */
+};
+
+/* Asked right before each REGISTER (verb HB_VERB_REGISTER) and HEARTBEAT for what to report.
+ * *state starts at HB_STATE_UP and *load at -1 (left out of the line). It runs inside the
+ * event loop: it must not block, and must not call hb_client_stop. It may _exit. */
+typedef void (*hb_client_report_fn)(void *arg, enum hb_verb verb, enum hb_state *state, int *load);
+
+struct hb_client;
+
+/* Starts connecting to cfg->lb at once and keeps a registration alive from then on, all
+ * inside loop. cfg is copied. Returns 0 and the client in *out (freed by hb_client_stop),
+ * or -errno (-ENOMEM, or a timerfd/epoll failure). Connection failures are never returned:
+ * they are logged and retried with backoff. */
+int hb_client_start(struct hb_client **out, struct evloop *loop, const struct hb_client_config *cfg,
+		    hb_client_report_fn report, void *arg);
+
+/* Sends a HEARTBEAT now, off schedule, when registered (e.g. on a state change); does nothing
+ * otherwise, since the next REGISTER asks report() anyway. */
+void hb_client_send_now(struct hb_client *c);
+
+/* True between slb's "OK registered" and the loss of that connection. */
+bool hb_client_registered(const struct hb_client *c);
+
+/* HEARTBEAT lines handed to the kernel so far, over all connections. */
+uint64_t hb_client_heartbeats_sent(const struct hb_client *c);
+
+/* Says BYE when registered (best effort, without blocking), closes and frees c. */
+void hb_client_stop(struct hb_client *c);
+
+#endif

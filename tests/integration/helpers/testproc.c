@@ -1,0 +1,727 @@
+/* testproc: process, socket and HTTP helpers for integration tests; see testproc.h. */
+#include "testproc.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SETPRIV "/usr/bin/setpriv"
+#define FREE_PORT_LOW 20000  /* the default ephemeral range starts at 32768 */
+#define FREE_PORT_HIGH 32000
+
+extern char **environ;
+
+static struct testproc procs[TESTPROC_MAX];
+static unsigned n_procs;
+static bool atexit_done;
+
+/* See testproc.h. */
+int64_t testproc_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ms_left(int64_t deadline)
+{
+	int64_t left = deadline - testproc_now_ms();
+
+	return left > 0 ? (int)left : 0;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Waits for events on fd until deadline. Returns 0 when ready, -ETIMEDOUT, or -errno. */
+static int wait_fd(int fd, short events, int64_t deadline)
+{
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = events };
+		int n = poll(&pfd, 1, ms_left(deadline));
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -errno;
+		if (n == 0)
+			return -ETIMEDOUT;
+		return 0;
+	}
+}
+
+/* ---- processes ---- */
+
+/* See testproc.h. */
+const char *testproc_bin(const char *name, char *buf, size_t len)
+{
+	const char *dir = getenv("SLB_BIN_DIR");
+
+	snprintf(buf, len, "%s/%s", dir && *dir ? dir : ".", name);
+	return buf;
+}
+
+static void proc_set_name(struct testproc *p, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	snprintf(p->name, sizeof(p->name), "%s", slash ? slash + 1 : path);
+}
+
+/* Child setup that posix_spawn does for us: fresh stdin/stdout/stderr, signals reset. */
+static int spawn_prepare(posix_spawn_file_actions_t *fa, posix_spawnattr_t *attr, int out_fd)
+{
+	sigset_t all, none;
+
+	sigfillset(&all);
+	sigemptyset(&none);
+	if (posix_spawn_file_actions_init(fa) || posix_spawnattr_init(attr))
+		return -ENOMEM;
+	posix_spawn_file_actions_addopen(fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_adddup2(fa, out_fd, 1);
+	posix_spawn_file_actions_adddup2(fa, out_fd, 2);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setsigdefault(attr, &all);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+	return 0;
+}
+
+/* Builds [setpriv --pdeathsig KILL --] path args... so the child dies with the test. */
+static int spawn_build_argv(const char *const argv[], const char *path, char **out)
+{
+	size_t n = 0, i = 0;
+
+	if (access(SETPRIV, X_OK) == 0) {
+		out[n++] = SETPRIV;
+		out[n++] = "--pdeathsig";
+		out[n++] = "KILL";
+		out[n++] = "--";
+	}
+	out[n++] = (char *)path;
+	for (i = 1; argv[i]; i++) {
+		if (n + 1 >= TESTPROC_ARGS_MAX)
+			return -E2BIG;
+		out[n++] = (char *)argv[i];
+	}
+	out[n] = NULL;
+	return 0;
+}
+
+/* The file is unlinked at once and lives as long as an fd points at it: ours (closed by
+ * testproc_stop_all or at exit) and the child's. O_APPEND keeps stdout and stderr lines whole. */
+static int spawn_out_file(struct testproc *p)
+{
+	char path[] = "/tmp/slb-testproc-XXXXXX";
+	int fd = mkostemp(path, O_APPEND | O_CLOEXEC);
+
+	if (fd == -1)
+		return -errno;
+	unlink(path);
+	p->out_fd = fd;
+	return 0;
+}
+
+/* See testproc.h. */
+struct testproc *testproc_spawn(const char *const argv[])
+{
+	char path[512], *args[TESTPROC_ARGS_MAX];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	struct testproc *p;
+	int rc;
+
+	if (n_procs == TESTPROC_MAX) {
+		errno = ENOSPC;
+		return NULL;
+	}
+	if (!atexit_done) {
+		atexit(testproc_stop_all);
+		atexit_done = true;
+	}
+	p = &procs[n_procs];
+	memset(p, 0, sizeof(*p));
+	p->out_fd = -1;
+	if (strchr(argv[0], '/'))
+		snprintf(path, sizeof(path), "%s", argv[0]);
+	else
+		testproc_bin(argv[0], path, sizeof(path));
+	proc_set_name(p, path);
+	rc = spawn_out_file(p);
+	if (!rc)
+		rc = spawn_build_argv(argv, path, args);
+	if (!rc)
+		rc = spawn_prepare(&fa, &attr, p->out_fd);
+	if (rc)
+		goto out_close;
+	rc = posix_spawn(&p->pid, args[0], &fa, &attr, args, environ);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (rc) {
+		rc = -rc;
+		goto out_close;
+	}
+	p->in_use = true;
+	n_procs++;
+	return p;
+
+out_close:
+	if (p->out_fd >= 0)
+		close(p->out_fd);
+	p->out_fd = -1;
+	errno = -rc;
+	return NULL;
+}
+
+static bool proc_try_reap(struct testproc *p)
+{
+	int status;
+	pid_t r;
+
+	if (p->reaped)
+		return true;
+	do {
+		r = waitpid(p->pid, &status, WNOHANG);
+	} while (r == -1 && errno == EINTR);
+	if (r == p->pid || (r == -1 && errno == ECHILD)) {
+		/* ECHILD: someone else reaped it; report a generic failure rather than hang. */
+		p->status = r == p->pid ? status : (255 << 8);
+		p->reaped = true;
+	}
+	return p->reaped;
+}
+
+/* See testproc.h. */
+int testproc_wait(struct testproc *p, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (proc_try_reap(p))
+			return 0;
+		if (testproc_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		sleep_ms(2);
+	}
+}
+
+/* See testproc.h. */
+bool testproc_running(struct testproc *p)
+{
+	return !proc_try_reap(p);
+}
+
+/* See testproc.h. */
+int testproc_exit_code(const struct testproc *p)
+{
+	if (!p->reaped)
+		return -1;
+	if (WIFEXITED(p->status))
+		return WEXITSTATUS(p->status);
+	if (WIFSIGNALED(p->status))
+		return 128 + WTERMSIG(p->status);
+	return -1;
+}
+
+/* See testproc.h. */
+int testproc_signal(struct testproc *p, int sig)
+{
+	/* Never signal a reaped pid: the number may belong to another process by now. */
+	if (p->reaped || p->pid <= 0)
+		return -ESRCH;
+	return kill(p->pid, sig) == -1 ? -errno : 0;
+}
+
+/* See testproc.h. */
+int testproc_stop(struct testproc *p, int timeout_ms)
+{
+	if (!proc_try_reap(p)) {
+		testproc_signal(p, SIGTERM);
+		if (testproc_wait(p, timeout_ms)) {
+			testproc_signal(p, SIGKILL);
+			testproc_wait(p, 5000);
+		}
+	}
+	return testproc_exit_code(p);
+}
+
+/* See testproc.h. */
+void testproc_stop_all(void)
+{
+	for (unsigned i = 0; i < n_procs; i++) {
+		struct testproc *p = &procs[i];
+
+		if (!p->in_use)
+			continue;
+		testproc_stop(p, 500);
+		if (p->out_fd >= 0)
+			close(p->out_fd);
+		p->out_fd = -1;
+	}
+}
+
+/* See testproc.h. */
+size_t testproc_output(const struct testproc *p, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	if (len == 0)
+		return 0;
+	while (p->out_fd >= 0 && got < len - 1) {
+		ssize_t n = pread(p->out_fd, buf + got, len - 1 - got, (off_t)got);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	return got;
+}
+
+/* See testproc.h. */
+int testproc_wait_output(struct testproc *p, const char *needle, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	static char buf[1 << 16];
+
+	for (;;) {
+		bool exited = !testproc_running(p);
+
+		testproc_output(p, buf, sizeof(buf));
+		if (strstr(buf, needle))
+			return 0;
+		if (exited)
+			return -ECHILD;
+		if (testproc_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		sleep_ms(5);
+	}
+}
+
+/* ---- ports and sockets ---- */
+
+static struct sockaddr_in loopback(unsigned port)
+{
+	return (struct sockaddr_in){
+		.sin_family = AF_INET,
+		.sin_port = htons((uint16_t)port),
+		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+	};
+}
+
+/* Binding without SO_REUSEADDR also fails while TIME_WAIT sockets hold the port, which is
+ * what we want: the child's bind would have to wait for them too. */
+static bool port_is_free(unsigned port)
+{
+	struct sockaddr_in sin = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd == -1)
+		return false;
+	ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* See testproc.h. */
+int testproc_free_port(void)
+{
+	static unsigned seed;
+
+	if (!seed)
+		seed = (unsigned)getpid() ^ (unsigned)testproc_now_ms();
+	for (int i = 0; i < 200; i++) {
+		unsigned span = FREE_PORT_HIGH - FREE_PORT_LOW;
+		unsigned port = FREE_PORT_LOW + (unsigned)rand_r(&seed) % span;
+
+		if (port_is_free(port))
+			return (int)port;
+	}
+	return -EADDRINUSE;
+}
+
+/* See testproc.h. */
+int testproc_listen(unsigned *port)
+{
+	struct sockaddr_in sin = loopback(0);
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd == -1)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 || listen(fd, 128) == -1 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* See testproc.h. */
+int testproc_listen_port(unsigned port)
+{
+	struct sockaddr_in sin = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1, rc;
+
+	if (fd == -1)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 || listen(fd, 128) == -1) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* See testproc.h. */
+int testproc_accept(int listen_fd, int timeout_ms)
+{
+	int rc = wait_fd(listen_fd, POLLIN, testproc_now_ms() + timeout_ms);
+	int fd;
+
+	if (rc)
+		return rc;
+	fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	return fd == -1 ? -errno : fd;
+}
+
+static int set_blocking(int fd, bool blocking)
+{
+	int flags = fcntl(fd, F_GETFL);
+
+	if (flags == -1)
+		return -errno;
+	flags = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
+	return fcntl(fd, F_SETFL, flags) == -1 ? -errno : 0;
+}
+
+/* See testproc.h. */
+int testproc_connect(unsigned port, int timeout_ms)
+{
+	struct sockaddr_in sin = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int err = 0, rc;
+	socklen_t len = sizeof(err);
+
+	if (fd == -1)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+		if (errno != EINPROGRESS) {
+			rc = -errno;
+			goto out_close;
+		}
+		rc = wait_fd(fd, POLLOUT, testproc_now_ms() + timeout_ms);
+		if (rc)
+			goto out_close;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+			err = errno;
+		/* A refused connect reports ECONNREFUSED; ECONNRESET means the handshake completed
+		 * and the peer reset the connection before we looked. That is a successful connect
+		 * whose reads now see EOF, which is what a test of "server closes the client" wants. */
+		if (err && err != ECONNRESET) {
+			rc = -err;
+			goto out_close;
+		}
+	}
+	rc = set_blocking(fd, true);
+	if (rc)
+		goto out_close;
+	return fd;
+
+out_close:
+	close(fd);
+	return rc;
+}
+
+/* See testproc.h. */
+int testproc_wait_port(struct testproc *p, unsigned port, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+
+	for (;;) {
+		int fd = testproc_connect(port, 200);
+
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		if (p && !testproc_running(p))
+			return -ECHILD;
+		if (testproc_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		sleep_ms(10);
+	}
+}
+
+/* See testproc.h. */
+int testproc_write_all(int fd, const void *buf, size_t len, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t n;
+		int rc = wait_fd(fd, POLLOUT, deadline);
+
+		if (rc)
+			return rc;
+		n = send(fd, (const char *)buf + off, len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Reads what is there, up to len, after waiting for it until deadline. Returns the byte
+ * count, 0 on EOF, -ETIMEDOUT or -errno. A reset counts as EOF: the peer is gone either way. */
+static ssize_t read_some(int fd, void *buf, size_t len, int64_t deadline)
+{
+	for (;;) {
+		int rc = wait_fd(fd, POLLIN, deadline);
+		ssize_t n;
+
+		if (rc)
+			return rc;
+		n = recv(fd, buf, len, MSG_DONTWAIT);
+		if (n == -1 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n == -1 && errno == ECONNRESET)
+			return 0;
+		return n == -1 ? -errno : n;
+	}
+}
+
+/* See testproc.h. */
+ssize_t testproc_read_full(int fd, void *buf, size_t len, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read_some(fd, (char *)buf + got, len - got, deadline);
+
+		if (n < 0)
+			return n;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
+}
+
+/* See testproc.h. */
+int testproc_read_line(int fd, char *buf, size_t len, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	size_t got = 0;
+
+	for (;;) {
+		char ch;
+		ssize_t n = read_some(fd, &ch, 1, deadline);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPIPE;
+		if (ch == '\n')
+			break;
+		if (got + 1 >= len)
+			return -EMSGSIZE;
+		buf[got++] = ch;
+	}
+	if (got && buf[got - 1] == '\r')
+		got--;
+	buf[got] = '\0';
+	return (int)got;
+}
+
+/* See testproc.h. */
+int testproc_wait_eof(int fd, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	char scratch[4096];
+
+	for (;;) {
+		ssize_t n = read_some(fd, scratch, sizeof(scratch), deadline);
+
+		if (n == 0)
+			return 0;
+		if (n < 0)
+			return (int)n;
+	}
+}
+
+/* ---- HTTP ---- */
+
+/* See testproc.h. */
+uint64_t testproc_fnv(uint64_t h, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+/* See testproc.h. */
+const char *testproc_http_header(const struct testproc_http *r, const char *name, char *buf,
+				 size_t len)
+{
+	size_t nlen = strlen(name);
+	const char *line = strchr(r->head, '\n');
+
+	while (line && *++line) {
+		const char *eol = strchr(line, '\n');
+		size_t vlen;
+		const char *v;
+
+		if (strncasecmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			v = line + nlen + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			vlen = eol ? (size_t)(eol - v) : strlen(v);
+			while (vlen && (v[vlen - 1] == '\r' || v[vlen - 1] == ' '))
+				vlen--;
+			snprintf(buf, len, "%.*s", (int)vlen, v);
+			return buf;
+		}
+		line = eol;
+	}
+	return NULL;
+}
+
+static int http_read_head(int fd, struct testproc_http *r, int64_t deadline)
+{
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (got + 1 >= sizeof(r->head))
+			return -EPROTO;
+		n = read_some(fd, r->head + got, 1, deadline);
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPIPE;
+		got++;
+		r->head[got] = '\0';
+		if (got >= 4 && memcmp(r->head + got - 4, "\r\n\r\n", 4) == 0)
+			return 0;
+		if (got >= 2 && memcmp(r->head + got - 2, "\n\n", 2) == 0)
+			return 0;
+	}
+}
+
+static int http_parse_head(struct testproc_http *r)
+{
+	char v[64];
+
+	if (sscanf(r->head, "HTTP/1.%*1[01] %3d", &r->status) != 1)
+		return -EPROTO;
+	if (testproc_http_header(r, "Content-Length", v, sizeof(v))) {
+		char *end;
+
+		r->content_length = strtoull(v, &end, 10);
+		if (*end || end == v)
+			return -EPROTO;
+		r->has_length = true;
+	}
+	r->conn_close = testproc_http_header(r, "Connection", v, sizeof(v)) &&
+			strcasecmp(v, "close") == 0;
+	return 0;
+}
+
+static int http_read_body(int fd, struct testproc_http *r, int64_t deadline)
+{
+	char chunk[65536];
+
+	while (!r->has_length || r->body_len < r->content_length) {
+		uint64_t want = r->has_length ? r->content_length - r->body_len : sizeof(chunk);
+		size_t len = want < sizeof(chunk) ? (size_t)want : sizeof(chunk);
+		ssize_t n = read_some(fd, chunk, len, deadline);
+
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return r->has_length ? -EPIPE : 0;
+		if (r->body_len < TESTPROC_HTTP_BODY_KEEP) {
+			size_t keep = TESTPROC_HTTP_BODY_KEEP - (size_t)r->body_len;
+
+			memcpy(r->body + r->body_len, chunk, (size_t)n < keep ? (size_t)n : keep);
+		}
+		r->body_fnv = testproc_fnv(r->body_fnv, chunk, (size_t)n);
+		r->body_len += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* See testproc.h. */
+int testproc_http_read(int fd, struct testproc_http *r, bool head_only, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->body_fnv = TESTPROC_FNV_INIT;
+	rc = http_read_head(fd, r, deadline);
+	if (!rc)
+		rc = http_parse_head(r);
+	if (!rc && !head_only && r->status != 204 && r->status != 304 && r->status >= 200)
+		rc = http_read_body(fd, r, deadline);
+	return rc;
+}
+
+/* See testproc.h. */
+int testproc_http_get(unsigned port, const char *path, struct testproc_http *r, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	char req[1024];
+	int fd, rc, n;
+
+	n = snprintf(req, sizeof(req),
+		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n", path,
+		     port);
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return -E2BIG;
+	fd = testproc_connect(port, timeout_ms);
+	if (fd < 0)
+		return fd;
+	rc = testproc_write_all(fd, req, (size_t)n, ms_left(deadline));
+	if (!rc)
+		rc = testproc_http_read(fd, r, false, ms_left(deadline));
+	close(fd);
+	return rc;
+}

@@ -1,0 +1,172 @@
+/* Active checks and the admin endpoint of a real slb: an HTTP check follows a backend's
+ * /health, a static backend ejected by failed connects comes back through the TCP probe
+ * that runs even with --check none, and /status, /metrics and 404 answer as documented. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "healthtest.h"
+#include "testproc.h"
+
+#define IO_MS 5000
+
+static void suite_fini(void)
+{
+	testproc_stop_all();
+}
+
+TestSuite(health_checks, .fini = suite_fini, .timeout = 60);
+
+static struct healthtest_slb slb;
+
+static void stop_clean(void)
+{
+	static char why[2048];
+
+	cr_assert_eq(healthtest_stop(&slb, why, sizeof(why)), 0, "%s", why);
+}
+
+static struct testproc *start_backend(const char *name, unsigned port)
+{
+	char listen[32];
+	const char *argv[] = { "slb-backend", "--listen", listen, "--name", name, NULL };
+	struct testproc *p;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
+	p = testproc_spawn(argv);
+	cr_assert_not_null(p, "spawn slb-backend: %s", strerror(errno));
+	cr_assert_eq(testproc_wait_port(p, port, IO_MS), 0, "slb-backend did not listen");
+	return p;
+}
+
+static void start_slb(unsigned backend_port, const char *const *flags)
+{
+	static char be[32];
+	const char *extra[24] = { "--backend", be };
+	unsigned n = 2;
+
+	snprintf(be, sizeof(be), "127.0.0.1:%u", backend_port);
+	for (; flags && *flags && n < 23; flags++)
+		extra[n++] = *flags;
+	extra[n] = NULL;
+	cr_assert_eq(healthtest_start(&slb, extra), 0, "slb did not come up");
+}
+
+static void expect_state(unsigned port, const char *state, const char *reason)
+{
+	char got[128];
+	int ms = healthtest_wait_state(slb.admin, port, state, IO_MS);
+
+	cr_assert_geq(ms, 0, "backend %u never became %s", port, state);
+	if (reason) {
+		cr_assert_eq(healthtest_field(slb.admin, port, "reason", got, sizeof(got)), 0);
+		cr_assert_str_eq(got, reason);
+	}
+}
+
+Test(health_checks, http_check_follows_the_health_page)
+{
+	static const char *const flags[] = { "--check", "http:/health", "--check-interval", "50", "--check-timeout",
+					     "500", "--fall", "2", "--rise", "2", NULL };
+	int port = testproc_free_port();
+	struct testproc *be;
+
+	cr_assert_gt(port, 0);
+	be = start_backend("c1", (unsigned)port);
+	start_slb((unsigned)port, flags);
+	expect_state((unsigned)port, "up", NULL);
+	cr_assert_eq(testproc_signal(be, SIGUSR1), 0); /* /health now answers 503 */
+	expect_state((unsigned)port, "down", "check failed 2 times: HTTP status 503");
+	cr_assert_eq(testproc_signal(be, SIGUSR1), 0);
+	expect_state((unsigned)port, "up", "check passed 2 times");
+	stop_clean();
+}
+
+Test(health_checks, tcp_check_takes_a_closed_port_down)
+{
+	static const char *const flags[] = { "--check", "tcp", "--check-interval", "50", "--fall", "2", NULL };
+	int port = testproc_free_port();
+
+	cr_assert_gt(port, 0);
+	start_slb((unsigned)port, flags);
+	expect_state((unsigned)port, "down", "check failed 2 times: connection refused");
+	stop_clean();
+}
+
+Test(health_checks, ejected_backend_returns_through_the_tcp_probe)
+{
+	static const char *const flags[] = { "--check-interval", "100", "--eject-failures", "3", "--retries", "0",
+					     NULL };
+	int port = testproc_free_port();
+	char reason[128];
+
+	cr_assert_gt(port, 0);
+	start_slb((unsigned)port, flags);
+	expect_state((unsigned)port, "up", "static backend");
+	for (int i = 0; i < 3; i++) {
+		int fd = testproc_connect(slb.listen, IO_MS);
+
+		/* Nothing listens behind slb, so it closes the client, sometimes before the
+		 * connect helper has looked at the socket (-ECONNRESET). */
+		if (fd == -ECONNRESET)
+			continue;
+		cr_assert_geq(fd, 0, "connect %d: %s", i, strerror(-fd));
+		testproc_wait_eof(fd, IO_MS);
+		close(fd);
+	}
+	expect_state((unsigned)port, "down", NULL);
+	cr_assert_eq(healthtest_field(slb.admin, (unsigned)port, "reason", reason, sizeof(reason)), 0);
+	cr_assert_not_null(strstr(reason, "ejected after 3 consecutive connect failures"), "reason: %s", reason);
+	start_backend("e1", (unsigned)port);
+	expect_state((unsigned)port, "up", "check passed 2 times");
+	stop_clean();
+}
+
+Test(health_checks, admin_answers_status_metrics_and_404)
+{
+	static struct testproc_http r;
+	int port = testproc_free_port();
+	char hdr[64];
+
+	cr_assert_gt(port, 0);
+	start_slb((unsigned)port, NULL);
+	cr_assert_eq(testproc_http_get(slb.admin, "/status", &r, IO_MS), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert(r.conn_close);
+	cr_assert_str_eq(testproc_http_header(&r, "Content-Type", hdr, sizeof(hdr)), "application/json");
+	cr_assert_eq(strncmp(r.body, "{\"backends\":[", 13), 0, "%s", r.body);
+	cr_assert_not_null(strstr(r.body, "\"workers\":[\n{\"id\":0,"), "%s", r.body);
+	cr_assert_eq(testproc_http_get(slb.admin, "/metrics", &r, IO_MS), 0);
+	cr_assert_eq(r.status, 200);
+	cr_assert_not_null(strstr(r.body, "# TYPE slb_backend_up gauge\n"), "%s", r.body);
+	snprintf(hdr, sizeof(hdr), "slb_backend_up{backend=\"127.0.0.1:%d\",name=\"\"} 1\n", port);
+	cr_assert_not_null(strstr(r.body, hdr), "%s", r.body);
+	cr_assert_eq(testproc_http_get(slb.admin, "/nope", &r, IO_MS), 0);
+	cr_assert_eq(r.status, 404);
+	stop_clean();
+}
+
+Test(health_checks, admin_port_in_use_is_a_clear_error)
+{
+	char admin[32], lport[32], be[32], out[4096];
+	const char *argv[] = { "slb", "--listen", lport, "--backend", be, "--admin", admin, "--workers", "1", NULL };
+	unsigned port;
+	int lfd = testproc_listen(&port), fp = testproc_free_port();
+	struct testproc *p;
+
+	cr_assert_geq(lfd, 0);
+	cr_assert_gt(fp, 0);
+	snprintf(admin, sizeof(admin), "127.0.0.1:%u", port);
+	snprintf(lport, sizeof(lport), "127.0.0.1:%d", fp);
+	snprintf(be, sizeof(be), "127.0.0.1:%d", fp + 1);
+	p = testproc_spawn(argv);
+	cr_assert_not_null(p);
+	cr_assert_eq(testproc_wait(p, IO_MS), 0);
+	cr_assert_eq(testproc_exit_code(p), 1);
+	testproc_output(p, out, sizeof(out));
+	cr_assert_not_null(strstr(out, "address already in use"), "output: %s", out);
+	close(lfd);
+}

@@ -1,0 +1,253 @@
+/* Admin rendering without sockets: /status JSON and /metrics text from a table and fake
+ * worker channels, counters summed over workers, escaping, and the size cap. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slb/admin.h"
+#include "slb/log.h"
+#include "slb/stats.h"
+
+static const struct table_params params = { .rise = 2, .fall = 3, .eject_failures = 3,
+					    .heartbeat_timeout_ms = 3000, .expire_ms = 60000 };
+
+static struct backend_table *t;
+static struct worker_channel *ch[2];
+static struct abuf out;
+static int session;
+
+static void setup(void)
+{
+	atomic_store(&log_threshold, LOG_ERROR);
+	t = table_create(&params);
+	for (unsigned i = 0; i < 2; i++)
+		ch[i] = calloc(1, sizeof(*ch[i]));
+	cr_assert(t && ch[0] && ch[1]);
+	abuf_init(&out, 1 << 20);
+}
+
+static void teardown(void)
+{
+	abuf_free(&out);
+	free(ch[0]);
+	free(ch[1]);
+	table_destroy(t);
+}
+
+TestSuite(admin, .init = setup, .fini = teardown);
+
+static struct backend *add_static(const char *text)
+{
+	struct slb_addr a;
+	struct backend *b;
+
+	cr_assert_eq(addr_parse(text, &a, NULL, 0), 0);
+	cr_assert_eq(table_add_static(t, &a, 1, 0, &b), 0);
+	return b;
+}
+
+static struct backend *add_heartbeat(const char *text, const char *name, int64_t now)
+{
+	struct hb_msg m = { .verb = HB_VERB_REGISTER, .weight = 5, .load = 30 };
+	struct backend *b;
+
+	cr_assert_eq(addr_parse(text, &m.addr, NULL, 0), 0);
+	strcpy(m.name, name);
+	cr_assert_eq(table_register(t, &m, &session, now, &b), 0);
+	table_apply(t, b, BE_EV_HB_UP, "registered", now);
+	return b;
+}
+
+static const struct admin_view *view(int64_t now)
+{
+	static struct admin_view v;
+
+	v = (struct admin_view){ t, ch, 2, now };
+	return &v;
+}
+
+static void assert_has(const char *needle)
+{
+	cr_assert_not_null(strstr(out.p, needle), "missing %s in:\n%s", needle, out.p);
+}
+
+/* Brackets and braces balance outside strings, and the text ends in "}\n". */
+static void assert_json_shape(const char *s)
+{
+	int depth = 0;
+	bool in_str = false;
+
+	for (; *s; s++) {
+		if (in_str) {
+			if (*s == '\\')
+				s++;
+			else if (*s == '"')
+				in_str = false;
+			continue;
+		}
+		if (*s == '"')
+			in_str = true;
+		else if (*s == '{' || *s == '[')
+			depth++;
+		else if (*s == '}' || *s == ']')
+			cr_assert(--depth >= 0);
+		else
+			cr_assert((unsigned char)*s >= 0x20 || *s == '\n');
+	}
+	cr_assert_eq(depth, 0);
+	cr_assert_not(in_str);
+}
+
+Test(admin, status_lists_backends_with_summed_counters)
+{
+	struct backend *a = add_static("127.0.0.1:9001");
+	struct backend *b = add_heartbeat("127.0.0.1:9002", "web1", 1000);
+
+	stat_add(&ch[0]->stats.be[a->id].active, 2);
+	stat_add(&ch[1]->stats.be[a->id].active, 3);
+	stat_add(&ch[0]->stats.be[a->id].conns, 10);
+	stat_add(&ch[1]->stats.be[a->id].conns, 7);
+	stat_add(&ch[1]->stats.be[a->id].connect_failures, 4);
+	stat_add(&ch[0]->stats.accepted, 11);
+	stat_add(&ch[1]->stats.active, 1);
+	cr_assert_eq(admin_render_status(&out, view(1250)), 0);
+	assert_json_shape(out.p);
+	assert_has("{\"backends\":[");
+	assert_has("{\"id\":1,\"address\":\"127.0.0.1:9001\",\"name\":\"\",\"state\":\"up\",\"source\":\"static\","
+		   "\"weight\":1,\"load\":0,\"active_conns\":5,\"total_conns\":17,\"failures\":4");
+	assert_has("\"last_heartbeat_ms\":null,\"reason\":\"static backend\"}");
+	assert_has("{\"id\":2,\"address\":\"127.0.0.1:9002\",\"name\":\"web1\",\"state\":\"up\","
+		   "\"source\":\"heartbeat\",\"weight\":5,\"load\":30,\"active_conns\":0");
+	assert_has("\"last_heartbeat_ms\":250,\"reason\":\"registered\"}");
+	assert_has("\"workers\":[\n{\"id\":0,\"active\":0,\"accepted\":11");
+	assert_has("{\"id\":1,\"active\":1,\"accepted\":0");
+	(void)b;
+}
+
+Test(admin, status_shows_state_and_reason_of_down_backends)
+{
+	struct backend *b = add_heartbeat("127.0.0.1:9002", "web1", 0);
+
+	table_apply(t, b, BE_EV_HB_CLOSED, NULL, 5);
+	cr_assert_eq(admin_render_status(&out, view(10)), 0);
+	assert_has("\"state\":\"down\"");
+	assert_has("\"reason\":\"heartbeat connection closed\"");
+}
+
+Test(admin, empty_table_is_valid_json)
+{
+	cr_assert_eq(admin_render_status(&out, view(0)), 0);
+	assert_json_shape(out.p);
+	assert_has("{\"backends\":[\n],\"workers\":[");
+}
+
+Test(admin, strings_are_escaped)
+{
+	struct backend *b = add_static("127.0.0.1:9001");
+
+	/* The parser never lets these through; the renderers must still cope. */
+	strcpy(b->name, "a\"b\\c\nd");
+	strcpy(b->reason, "tab\there");
+	cr_assert_eq(admin_render_status(&out, view(0)), 0);
+	assert_json_shape(out.p);
+	assert_has("\"name\":\"a\\\"b\\\\c\\u000ad\"");
+	assert_has("\"reason\":\"tab\\u0009here\"");
+	abuf_free(&out);
+	cr_assert_eq(admin_render_metrics(&out, view(0)), 0);
+	assert_has("slb_backend_up{backend=\"127.0.0.1:9001\",name=\"a\\\"b\\\\c\\nd\"} 1");
+}
+
+Test(admin, metrics_have_help_type_and_series)
+{
+	struct backend *a = add_static("127.0.0.1:9001");
+
+	add_heartbeat("[::1]:9002", "web1", 0);
+	stat_add(&ch[0]->stats.be[a->id].bytes_to_backend, 100);
+	stat_add(&ch[1]->stats.be[a->id].bytes_to_backend, 23);
+	stat_add(&ch[1]->stats.be[a->id].bytes_to_client, 9);
+	stat_add(&ch[0]->stats.be[a->id].active, 6);
+	stat_add(&ch[1]->stats.bytes_out, 77);
+	cr_assert_eq(admin_render_metrics(&out, view(0)), 0);
+	assert_has("# HELP slb_backend_up ");
+	assert_has("# TYPE slb_backend_up gauge\n");
+	assert_has("slb_backend_up{backend=\"127.0.0.1:9001\",name=\"\"} 1\n");
+	assert_has("slb_backend_up{backend=\"[::1]:9002\",name=\"web1\"} 1\n");
+	assert_has("# TYPE slb_backend_active_connections gauge\n");
+	assert_has("slb_backend_active_connections{backend=\"127.0.0.1:9001\",name=\"\"} 6\n");
+	assert_has("# TYPE slb_backend_connections_total counter\n");
+	assert_has("# TYPE slb_backend_connect_failures_total counter\n");
+	assert_has("slb_backend_bytes_total{backend=\"127.0.0.1:9001\",name=\"\",direction=\"to_backend\"} 123\n");
+	assert_has("slb_backend_bytes_total{backend=\"127.0.0.1:9001\",name=\"\",direction=\"to_client\"} 9\n");
+	assert_has("slb_worker_bytes_total{worker=\"1\",direction=\"to_client\"} 77\n");
+	assert_has("# TYPE slb_worker_accepted_total counter\n");
+	assert_has("slb_worker_accepted_total{worker=\"0\"} 0\n");
+	assert_has("slb_backends{state=\"up\"} 2\n");
+	assert_has("slb_backends{state=\"draining\"} 0\n");
+}
+
+Test(admin, each_family_has_one_help_line)
+{
+	const char *first;
+
+	add_static("127.0.0.1:9001");
+	add_static("127.0.0.1:9002");
+	cr_assert_eq(admin_render_metrics(&out, view(0)), 0);
+	first = strstr(out.p, "# HELP slb_backend_bytes_total ");
+	cr_assert_not_null(first);
+	cr_assert_null(strstr(first + 1, "# HELP slb_backend_bytes_total "));
+	first = strstr(out.p, "# TYPE slb_worker_bytes_total ");
+	cr_assert_not_null(first);
+	cr_assert_null(strstr(first + 1, "# TYPE slb_worker_bytes_total "));
+}
+
+Test(admin, metrics_lines_are_well_formed)
+{
+	add_static("127.0.0.1:9001");
+	cr_assert_eq(admin_render_metrics(&out, view(0)), 0);
+	cr_assert_eq(out.p[out.len - 1], '\n');
+	for (char *line = out.p; *line;) {
+		char *nl = strchr(line, '\n');
+
+		cr_assert_not_null(nl);
+		if (line[0] != '#') {
+			char *sp = memrchr(line, ' ', (size_t)(nl - line));
+
+			cr_assert_not_null(sp, "%.*s", (int)(nl - line), line);
+			cr_assert(strspn(sp + 1, "0123456789") == (size_t)(nl - sp - 1), "%.*s", (int)(nl - line), line);
+			cr_assert(strncmp(line, "slb_", 4) == 0);
+		}
+		line = nl + 1;
+	}
+}
+
+Test(admin, overflowing_the_cap_is_an_error)
+{
+	struct abuf small;
+
+	add_static("127.0.0.1:9001");
+	abuf_init(&small, 64);
+	cr_assert_eq(admin_render_status(&small, view(0)), -ENOSPC);
+	cr_assert(small.len < 64);
+	abuf_free(&small);
+	abuf_init(&small, 64);
+	cr_assert_eq(admin_render_metrics(&small, view(0)), -ENOSPC);
+	abuf_free(&small);
+}
+
+Test(admin, abuf_grows_up_to_its_cap)
+{
+	struct abuf b;
+
+	abuf_init(&b, 3000);
+	for (int i = 0; i < 250; i++)
+		abuf_printf(&b, "%08d,", i);
+	cr_assert_not(b.overflow);
+	cr_assert_eq(b.len, 2250);
+	cr_assert_eq(strlen(b.p), 2250);
+	for (int i = 0; i < 100; i++)
+		abuf_printf(&b, "%08d,", i);
+	cr_assert(b.overflow);
+	cr_assert(b.len <= 3000);
+	abuf_free(&b);
+}

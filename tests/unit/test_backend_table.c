@@ -1,0 +1,436 @@
+/* Backend table: the state machine event by event (rise/fall, ejection, heartbeat close and
+ * timeout, drain), snapshots of up entries only, id allocation and reuse, and one log line per
+ * transition. No sockets: sessions are opaque pointers here. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "slb/backend_table.h"
+#include "slb/log.h"
+#include "slb/snapshot.h"
+
+static const struct table_params params = {
+	.rise = 2,
+	.fall = 3,
+	.eject_failures = 3,
+	.heartbeat_timeout_ms = 3000,
+	.expire_ms = 60000,
+};
+
+static struct backend_table *t;
+static int session_a, session_b; /* their addresses stand in for sessions */
+
+static void setup(void)
+{
+	t = table_create(&params);
+	cr_assert_not_null(t);
+	atomic_store(&log_threshold, LOG_ERROR); /* quiet unless a test captures the log */
+}
+
+static void teardown(void)
+{
+	table_destroy(t);
+}
+
+TestSuite(backend_table, .init = setup, .fini = teardown);
+
+static struct slb_addr addr_of(const char *text)
+{
+	struct slb_addr a;
+
+	cr_assert_eq(addr_parse(text, &a, NULL, 0), 0, "%s", text);
+	return a;
+}
+
+static struct backend *add_static(const char *text, unsigned weight)
+{
+	struct slb_addr a = addr_of(text);
+	struct backend *b;
+
+	cr_assert_eq(table_add_static(t, &a, weight, 0, &b), 0);
+	return b;
+}
+
+static struct backend *do_register(const char *text, const char *name, void *session, int64_t now)
+{
+	struct hb_msg m = { .verb = HB_VERB_REGISTER, .load = -1 };
+	struct backend *b;
+
+	m.addr = addr_of(text);
+	snprintf(m.name, sizeof(m.name), "%s", name);
+	cr_assert_eq(table_register(t, &m, session, now, &b), 0);
+	table_apply(t, b, BE_EV_HB_UP, "registered", now);
+	return b;
+}
+
+static int apply_n(struct backend *b, enum be_event ev, unsigned n, int64_t now)
+{
+	int changed = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		changed += table_apply(t, b, ev, "connection refused", now);
+	return changed;
+}
+
+/* ---- probes: rise and fall ---- */
+
+Test(backend_table, static_backend_starts_up)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 4);
+
+	cr_assert_eq(b->id, 1);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(b->source, BE_SOURCE_STATIC);
+	cr_assert_eq(b->weight, 4);
+	cr_assert_eq(b->last_hb_ms, -1);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_LAZY);
+}
+
+Test(backend_table, one_lost_probe_does_not_flap)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_FAIL, 1, 10), 0);
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_OK, 1, 20), 0);
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_FAIL, 2, 30), 0);
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_OK, 1, 40), 0);
+	cr_assert_eq(b->state, BE_STATE_UP);
+}
+
+Test(backend_table, fall_failed_probes_take_it_down)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_take_changes(t);
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_FAIL, 2, 10), 0);
+	cr_assert_eq(table_apply(t, b, BE_EV_PROBE_FAIL, "connection refused", 20), 1);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_str_eq(b->reason, "check failed 3 times: connection refused");
+	cr_assert_eq(b->changed_ms, 20);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_URGENT);
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_FAIL, 5, 30), 0, "already down: no more transitions");
+}
+
+Test(backend_table, rise_passed_probes_bring_it_back)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	apply_n(b, BE_EV_PROBE_FAIL, 3, 10);
+	table_take_changes(t);
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_OK, 1, 20), 0);
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_FAIL, 1, 30), 0, "a failure resets the rise count");
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_OK, 1, 40), 0);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_OK, 1, 50), 1);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_str_eq(b->reason, "check passed 2 times");
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_LAZY);
+}
+
+/* ---- worker connect failures ---- */
+
+Test(backend_table, consecutive_connect_failures_eject)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	cr_assert_not(table_wants_probe(b, false));
+	cr_assert_eq(apply_n(b, BE_EV_CONNECT_FAIL, 2, 10), 0);
+	cr_assert_eq(table_apply(t, b, BE_EV_CONNECT_OK, NULL, 11), 0, "a success resets the count");
+	cr_assert_eq(apply_n(b, BE_EV_CONNECT_FAIL, 2, 12), 0);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(apply_n(b, BE_EV_CONNECT_FAIL, 1, 13), 1);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_str_eq(b->reason, "ejected after 3 consecutive connect failures, last: connection refused");
+	cr_assert(table_wants_probe(b, false), "an ejected backend is probed even without --check");
+}
+
+Test(backend_table, failures_reported_while_down_do_not_count)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	apply_n(b, BE_EV_CONNECT_FAIL, 3, 10);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	apply_n(b, BE_EV_CONNECT_FAIL, 10, 20);
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_OK, 2, 30), 1);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(b->connect_failures, 0);
+	cr_assert_not(table_wants_probe(b, false));
+	cr_assert_eq(apply_n(b, BE_EV_CONNECT_FAIL, 2, 40), 0, "the count starts again from zero");
+}
+
+/* ---- heartbeat sessions ---- */
+
+Test(backend_table, register_creates_an_up_heartbeat_entry)
+{
+	struct backend *b = do_register("127.0.0.1:9002", "web1", &session_a, 100);
+
+	cr_assert_eq(b->source, BE_SOURCE_HEARTBEAT);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_str_eq(b->name, "web1");
+	cr_assert_str_eq(b->reason, "registered");
+	cr_assert_eq(b->last_hb_ms, 100);
+	cr_assert_eq(b->weight, 1);
+}
+
+Test(backend_table, registering_as_down_records_why)
+{
+	struct hb_msg m = { .verb = HB_VERB_REGISTER, .load = -1 };
+	struct backend *b;
+
+	m.addr = addr_of("127.0.0.1:9002");
+	cr_assert_eq(table_register(t, &m, &session_a, 0, &b), 0);
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_DOWN, "registered with state=down", 0), 0);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_str_eq(b->reason, "registered with state=down");
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_DOWN, NULL, 1), 0);
+	cr_assert_str_eq(b->reason, "registered with state=down", "later no-change events keep it");
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_UP, NULL, 2), 1);
+	cr_assert_str_eq(b->reason, "heartbeat state=up");
+}
+
+Test(backend_table, closed_session_takes_it_down_at_once)
+{
+	struct backend *b = do_register("127.0.0.1:9002", "web1", &session_a, 100);
+
+	table_take_changes(t);
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_CLOSED, NULL, 150), 1);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_str_eq(b->reason, "heartbeat connection closed");
+	cr_assert_null(b->session);
+	cr_assert_eq(table_take_changes(t) & TABLE_CHANGE_URGENT, TABLE_CHANGE_URGENT);
+	cr_assert_not(table_wants_probe(b, true), "a closed heartbeat entry waits for REGISTER, not probes");
+}
+
+Test(backend_table, timeout_then_resumed_heartbeats)
+{
+	struct backend *b = do_register("127.0.0.1:9002", "", &session_a, 1000);
+
+	cr_assert_eq(table_tick(t, 3999), 0);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(table_tick(t, 4000), 1);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_str_eq(b->reason, "no heartbeat for 3000 ms");
+	cr_assert_eq(b->session, &session_a, "the session stays open");
+	cr_assert_eq(table_tick(t, 9000), 0, "a timeout is applied once");
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_UP, NULL, 9500), 1);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_str_eq(b->reason, "heartbeats resumed");
+}
+
+Test(backend_table, drain_and_down_and_bye)
+{
+	struct backend *b = do_register("127.0.0.1:9002", "", &session_a, 0);
+
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_DRAIN, NULL, 1), 1);
+	cr_assert_eq(b->state, BE_STATE_DRAINING);
+	cr_assert_str_eq(b->reason, "heartbeat state=drain");
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_DRAIN, NULL, 2), 0);
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_DOWN, NULL, 3), 1);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_UP, NULL, 4), 1);
+	cr_assert_str_eq(b->reason, "heartbeat state=up");
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_BYE, NULL, 5), 1);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_str_eq(b->reason, "heartbeat bye");
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_CLOSED, NULL, 6), 0, "already down: logged once");
+}
+
+Test(backend_table, ejected_heartbeat_backend_needs_probes_or_a_new_register)
+{
+	struct backend *b = do_register("127.0.0.1:9002", "", &session_a, 0);
+
+	apply_n(b, BE_EV_CONNECT_FAIL, 3, 10);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert(table_wants_probe(b, false));
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_UP, NULL, 20), 0, "heartbeats alone do not undo an ejection");
+	b = do_register("127.0.0.1:9002", "", &session_b, 30);
+	cr_assert_eq(b->state, BE_STATE_UP, "a new registration is a new process");
+}
+
+Test(backend_table, reregistration_reuses_the_id)
+{
+	struct backend *b = do_register("127.0.0.1:9002", "web1", &session_a, 0);
+	uint32_t id = b->id;
+
+	do_register("127.0.0.1:9003", "web2", &session_b, 0);
+	table_apply(t, b, BE_EV_HB_CLOSED, NULL, 10);
+	b = do_register("127.0.0.1:9002", "web1b", &session_a, 20);
+	cr_assert_eq(b->id, id);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_str_eq(b->name, "web1b");
+	cr_assert_eq(table_count(t), 2);
+}
+
+Test(backend_table, closed_heartbeat_entries_expire)
+{
+	struct backend *b = do_register("127.0.0.1:9002", "", &session_a, 0);
+	struct slb_addr a = addr_of("127.0.0.1:9002");
+	uint32_t id = b->id;
+
+	table_apply(t, b, BE_EV_HB_CLOSED, NULL, 1000);
+	table_tick(t, 60999);
+	cr_assert_not_null(table_get(t, id));
+	table_tick(t, 61000);
+	cr_assert_null(table_get(t, id));
+	cr_assert_null(table_find(t, &a));
+	cr_assert_eq(table_count(t), 0);
+}
+
+Test(backend_table, static_backend_follows_its_agent_then_probes)
+{
+	struct backend *s = add_static("127.0.0.1:9001", 3), *b;
+
+	b = do_register("127.0.0.1:9001", "agent", &session_a, 0);
+	cr_assert_eq(b, s, "same entry, same id");
+	cr_assert_eq(b->source, BE_SOURCE_STATIC);
+	cr_assert_eq(b->weight, 3, "a REGISTER without weight keeps the flag's weight");
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_DRAIN, NULL, 1), 1);
+	cr_assert_eq(table_apply(t, b, BE_EV_HB_CLOSED, NULL, 2), 1, "draining -> down");
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert(table_wants_probe(b, false));
+	table_tick(t, 100000);
+	cr_assert_not_null(table_get(t, b->id), "static entries never expire");
+	cr_assert_eq(apply_n(b, BE_EV_PROBE_OK, 2, 100001), 1);
+	cr_assert_eq(b->state, BE_STATE_UP);
+}
+
+/* ---- snapshot and ids ---- */
+
+Test(backend_table, snapshot_holds_only_up_entries_in_id_order)
+{
+	struct backend *a = add_static("127.0.0.1:9001", 2);
+	struct backend *down = add_static("127.0.0.1:9002", 1);
+	struct backend *drain = do_register("127.0.0.1:9003", "", &session_a, 0);
+	struct backend *c = do_register("127.0.0.1:9004", "", &session_b, 0);
+	struct snapshot *s;
+
+	apply_n(down, BE_EV_PROBE_FAIL, 3, 1);
+	table_apply(t, drain, BE_EV_HB_DRAIN, NULL, 1);
+	table_set_load(t, c, 70);
+	s = table_build_snapshot(t);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n, 2);
+	cr_assert_eq(s->be[0].id, a->id);
+	cr_assert_eq(s->be[0].weight, 2);
+	cr_assert_eq(s->be[1].id, c->id);
+	cr_assert_eq(s->be[1].load, 70);
+	cr_assert(addr_equal(&s->be[1].addr, &c->addr));
+	snapshot_free(s);
+}
+
+Test(backend_table, empty_snapshot_is_fine)
+{
+	struct snapshot *s = table_build_snapshot(t);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n, 0);
+	snapshot_free(s);
+}
+
+Test(backend_table, load_and_weight_changes_ask_for_a_lazy_publish)
+{
+	struct backend *b = do_register("127.0.0.1:9002", "", &session_a, 0);
+
+	table_take_changes(t);
+	table_set_load(t, b, 0);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_NONE, "same load");
+	table_set_load(t, b, 50);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_LAZY);
+	table_set_load(t, b, -1);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_NONE, "not given");
+	table_apply(t, b, BE_EV_HB_UP, NULL, 5);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_NONE, "a heartbeat that changes nothing");
+}
+
+Test(backend_table, duplicate_static_address_is_refused)
+{
+	struct slb_addr a = addr_of("127.0.0.1:9001");
+	struct backend *b;
+
+	add_static("127.0.0.1:9001", 1);
+	cr_assert_eq(table_add_static(t, &a, 1, 0, &b), -EEXIST);
+}
+
+Test(backend_table, ids_are_reused_only_after_removal)
+{
+	struct hb_msg m = { .verb = HB_VERB_REGISTER, .load = -1 };
+	struct backend *b, *victim = NULL;
+	char text[32];
+
+	for (unsigned i = 1; i < SNAP_MAX_BACKEND_ID; i++) {
+		snprintf(text, sizeof(text), "127.0.0.%u:%u", 1 + i / 60000, 1 + i % 60000);
+		m.addr = addr_of(text);
+		cr_assert_eq(table_register(t, &m, &session_a, 0, &b), 0);
+		cr_assert_eq(b->id, i, "ids are handed out in order");
+		if (i == 500)
+			victim = b;
+	}
+	m.addr = addr_of("127.0.0.2:1");
+	cr_assert_eq(table_register(t, &m, &session_a, 0, &b), -ENOSPC);
+	table_apply(t, victim, BE_EV_HB_CLOSED, NULL, 0);
+	cr_assert_eq(table_register(t, &m, &session_a, 0, &b), -ENOSPC, "closed but not removed yet");
+	table_tick(t, 60000);
+	cr_assert_eq(table_register(t, &m, &session_a, 60000, &b), 0);
+	cr_assert_eq(b->id, 500);
+}
+
+Test(backend_table, freed_ids_are_reused_as_late_as_possible)
+{
+	struct backend *a = do_register("127.0.0.1:9001", "", &session_a, 0);
+	struct backend *b;
+
+	table_apply(t, a, BE_EV_HB_CLOSED, NULL, 0);
+	table_tick(t, 60000);
+	b = do_register("127.0.0.1:9002", "", &session_b, 60000);
+	cr_assert_eq(b->id, 2, "id 1 is free but the next id comes first");
+}
+
+/* ---- logging ---- */
+
+/* Runs fn with stderr captured (log.c writes fd 2 directly) and returns what it printed. */
+static void capture_log(void (*fn)(void), char *out, size_t len)
+{
+	int fds[2], saved = dup(2);
+	ssize_t n;
+
+	cr_assert(pipe(fds) == 0 && saved >= 0);
+	dup2(fds[1], 2);
+	fn();
+	dup2(saved, 2);
+	close(saved);
+	close(fds[1]);
+	n = read(fds[0], out, len - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fds[0]);
+}
+
+static void close_twice(void)
+{
+	struct backend *b = do_register("127.0.0.1:9001", "web1", &session_a, 0);
+
+	atomic_store(&log_threshold, LOG_INFO);
+	table_apply(t, b, BE_EV_HB_CLOSED, NULL, 10);
+	table_apply(t, b, BE_EV_HB_CLOSED, NULL, 20);
+	table_tick(t, 30);
+}
+
+Test(backend_table, each_transition_is_logged_once_with_its_reason)
+{
+	char out[4096];
+	const char *line = "backend 127.0.0.1:9001 (web1) down: heartbeat connection closed";
+
+	capture_log(close_twice, out, sizeof(out));
+	cr_assert_not_null(strstr(out, line), "log was: %s", out);
+	cr_assert_null(strstr(strstr(out, line) + 1, line), "logged twice: %s", out);
+}
+
+Test(backend_table, names_of_enums)
+{
+	cr_assert_str_eq(be_state_name(BE_STATE_DRAINING), "draining");
+	cr_assert_str_eq(be_state_name(BE_STATE_UP), "up");
+	cr_assert_str_eq(be_source_name(BE_SOURCE_HEARTBEAT), "heartbeat");
+	cr_assert_str_eq(be_event_name(BE_EV_HB_TIMEOUT), "heartbeat timeout");
+}

@@ -1,0 +1,148 @@
+/* The health thread in-process, with fake worker channels: the first snapshot is published
+ * before health_start returns, worker connect reports drained from the failq eject a backend
+ * in a new snapshot, a taken port fails cleanly with -EADDRINUSE, and the fd reserve adds up. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "slb/config.h"
+#include "slb/failq.h"
+#include "slb/health.h"
+#include "slb/log.h"
+#include "slb/snapshot.h"
+#include "slb/worker.h"
+
+static struct slb_config cfg;
+static struct worker_channel *ch;
+
+static void setup(void)
+{
+	atomic_store(&log_threshold, LOG_ERROR);
+	ch = calloc(1, sizeof(*ch));
+	cr_assert_not_null(ch);
+}
+
+static void teardown(void)
+{
+	health_stop();
+	snapshot_teardown();
+	free(ch);
+}
+
+TestSuite(health, .init = setup, .fini = teardown, .timeout = 30);
+
+static void parse(const char *const *args)
+{
+	char *argv[32] = { "slb" }, err[256];
+	int argc = 1;
+
+	for (; *args; args++)
+		argv[argc++] = (char *)*args;
+	cr_assert_eq(config_parse(&cfg, argc, argv, err, sizeof(err)), CONFIG_OK, "%s", err);
+}
+
+/* A port the kernel picks, held open by the returned fd. */
+static int hold_port(unsigned *port)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	cr_assert(fd >= 0);
+	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	cr_assert(listen(fd, 1) == 0);
+	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	*port = ntohs(sin.sin_port);
+	return fd;
+}
+
+/* Waits (as a registered reader) until the current snapshot has n backends. */
+static const struct snapshot *wait_snapshot(int reader, uint32_t n)
+{
+	for (int i = 0; i < 2000; i++) {
+		const struct snapshot *s;
+
+		snapshot_quiescent(reader);
+		s = snapshot_current();
+		if (s && s->n == n)
+			return s;
+		usleep(1000);
+	}
+	cr_assert_fail("no snapshot with %u backends", n);
+	return NULL;
+}
+
+Test(health, first_snapshot_is_published_before_start_returns)
+{
+	static const char *const args[] = { "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:2,weight=3", NULL };
+	const struct snapshot *s;
+	char err[256];
+
+	parse(args);
+	cr_assert_eq(health_start(&cfg, &ch, 1, err, sizeof(err)), 0, "%s", err);
+	s = snapshot_current();
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n, 2);
+	cr_assert_eq(s->be[0].id, 1);
+	cr_assert_eq(s->be[1].weight, 3);
+}
+
+Test(health, worker_connect_failures_eject_in_a_new_snapshot)
+{
+	static const char *const args[] = { "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:2",
+					    "--eject-failures", "3", "--check-interval", "60000", NULL };
+	int reader = snapshot_reader_register();
+	const struct snapshot *s;
+	char err[256];
+
+	cr_assert_geq(reader, 0);
+	parse(args);
+	cr_assert_eq(health_start(&cfg, &ch, 1, err, sizeof(err)), 0, "%s", err);
+	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
+	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
+	failq_push(&ch->failq, 1, FAILQ_CONNECT_OK);
+	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
+	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
+	usleep(50 * 1000);
+	s = wait_snapshot(reader, 2);
+	cr_assert_eq(s->n, 2, "a success in between resets the count");
+	failq_push(&ch->failq, 1, FAILQ_CONNECT_TIMEOUT);
+	s = wait_snapshot(reader, 1);
+	cr_assert_eq(s->be[0].id, 2);
+	snapshot_offline(reader);
+}
+
+Test(health, taken_heartbeat_port_fails_with_eaddrinuse)
+{
+	static const char *const args[] = { "--backend", "127.0.0.1:1", NULL };
+	char err[256] = "", text[32];
+	unsigned port;
+	int fd = hold_port(&port);
+
+	parse(args);
+	snprintf(text, sizeof(text), "127.0.0.1:%u", port);
+	cr_assert_eq(addr_parse(text, &cfg.heartbeat_listen, NULL, 0), 0);
+	cfg.has_heartbeat_listen = true;
+	cr_assert_eq(health_start(&cfg, &ch, 1, err, sizeof(err)), -EADDRINUSE);
+	cr_assert_not_null(strstr(err, "heartbeat 127.0.0.1:"), "%s", err);
+	cr_assert_not_null(strstr(err, "address already in use"), "%s", err);
+	close(fd);
+	cr_assert_eq(health_start(&cfg, &ch, 1, err, sizeof(err)), 0, "nothing was left behind: %s", err);
+}
+
+Test(health, fd_reserve_covers_sessions_admin_and_probes)
+{
+	static const char *const plain[] = { "--backend", "127.0.0.1:1", NULL };
+	static const char *const full[] = { "--backend", "127.0.0.1:1", "--heartbeat-listen", "127.0.0.1:7001",
+					    "--admin", "127.0.0.1:7002", NULL };
+
+	parse(plain);
+	cr_assert_eq(health_fd_reserve(&cfg), 8 + 1);
+	parse(full);
+	cr_assert_eq(health_fd_reserve(&cfg), 8 + 4096 + 64 + (SNAP_MAX_BACKEND_ID - 1));
+}
