@@ -104,8 +104,18 @@ static void cancel_fd(struct worker *w, struct conn *c, int fd, bool fixed)
 	c->inflight++;
 }
 
+static bool conn_has_io_pending(const struct conn *c)
+{
+	for (unsigned dir = 0; dir < 2; dir++)
+		if (c->h[dir].reading || c->h[dir].writing || c->h[dir].splice_pending)
+			return true;
+	return c->state == CONN_CONNECTING;
+}
+
 void conn_finalize(struct worker *w, struct conn *c, bool abortive)
 {
+	bool io_pending = conn_has_io_pending(c);
+
 	if (c->state == CONN_CLOSING || c->state == CONN_FREE)
 		return;
 	c->state = CONN_CLOSING;
@@ -114,7 +124,10 @@ void conn_finalize(struct worker *w, struct conn *c, bool abortive)
 		conn_release(w, c);
 		return;
 	}
-	/* Pending recvs, polls and splices hold the files; cancel them so the slot comes back. */
+	/* Pending recvs, polls and splices hold the files; cancel them so the slot comes back.
+	 * After a clean close only shutdowns can be in flight, and they finish on their own. */
+	if (!abortive && !io_pending)
+		return;
 	if (c->cfd >= 0)
 		cancel_fd(w, c, c->cfd, true);
 	if (c->bfd >= 0)

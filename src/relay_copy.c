@@ -15,6 +15,9 @@ void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir)
 
 	io_uring_prep_recv(sqe, half_src(c, dir), NULL, w->bufs.size, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
+	/* A recv is armed right after the previous send, so the answer is rarely there yet:
+	 * POLL_FIRST (5.19) skips the attempt that would fail with EAGAIN. */
+	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	sqe_fixed_if(sqe, half_src_fixed(dir));
 	sqe->buf_group = w->bufs.bgid;
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_RECV, dir));
