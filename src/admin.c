@@ -125,36 +125,12 @@ static void conn_route(struct health_ctx *ctx, struct admin_conn *c, const char 
 	abuf_free(&body);
 }
 
-/* "GET /path[?query] HTTP/1.x": only the method and path matter; headers are ignored. */
-static void conn_request(struct health_ctx *ctx, struct admin_conn *c)
-{
-	const char *line = c->in, *end = memchr(c->in, '\n', c->in_len), *path, *sp;
-
-	if (!end || end - line < 5 || memcmp(line, "GET ", 4) != 0) {
-		conn_respond(ctx, c, end && memchr(line, ' ', (size_t)(end - line)) ? 404 : 400, "text/plain", NULL);
-		return;
-	}
-	path = line + 4;
-	sp = memchr(path, ' ', (size_t)(end - path));
-	if (!sp)
-		sp = end;
-	for (const char *q = path; q < sp; q++) {
-		if (*q == '?' || *q == '\r') {
-			sp = q;
-			break;
-		}
-	}
-	conn_route(ctx, c, path, (size_t)(sp - path));
-}
-
-static bool request_complete(const char *buf, size_t len)
-{
-	return memmem(buf, len, "\r\n\r\n", 4) || memmem(buf, len, "\n\n", 2);
-}
-
+/* Answers once admin_parse_request has a whole head, or has refused the bytes so far. */
 static void conn_read(struct health_ctx *ctx, struct admin_conn *c)
 {
 	ssize_t n = read(c->h.fd, c->in + c->in_len, sizeof(c->in) - c->in_len);
+	struct admin_request req;
+	int rc;
 
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
@@ -163,10 +139,13 @@ static void conn_read(struct health_ctx *ctx, struct admin_conn *c)
 		return;
 	}
 	c->in_len += (size_t)n;
-	if (request_complete(c->in, c->in_len))
-		conn_request(ctx, c);
-	else if (c->in_len == sizeof(c->in))
+	rc = admin_parse_request(c->in, c->in_len, &req);
+	if (rc < 0)
 		conn_respond(ctx, c, 400, "text/plain", NULL);
+	else if (rc > 0 && req.method != ADMIN_METHOD_GET)
+		conn_respond(ctx, c, 404, "text/plain", NULL);
+	else if (rc > 0)
+		conn_route(ctx, c, req.path, req.path_len);
 }
 
 static void conn_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)

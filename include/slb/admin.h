@@ -36,6 +36,28 @@ void abuf_free(struct abuf *b);
 void abuf_printf(struct abuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void abuf_append(struct abuf *b, const char *s, size_t n);
 
+/* A parsed request head. Only the method and the path matter; headers are skipped. */
+enum admin_method {
+	ADMIN_METHOD_OTHER = 0, /* anything but GET: answered 404, like an unknown path */
+	ADMIN_METHOD_GET,
+};
+
+struct admin_request {
+	enum admin_method method;
+	const char *path;  /* GET only: into the caller's buffer, not NUL-terminated, query cut off */
+	size_t path_len;   /* 0 for "GET " with nothing after it */
+};
+
+/* Parses the request head in buf[0..len): the bytes read so far on one connection, so it is
+ * called again as more arrive. A head ends at the first "\r\n\r\n" or "\n\n"; the request
+ * line is "METHOD SP PATH[?QUERY][ SP VERSION]".
+ * Returns the head's length (> 0) with out filled, 0 when the head is not complete yet,
+ * -EMSGSIZE when ADMIN_REQ_MAX bytes hold no complete head (or len is over ADMIN_REQ_MAX),
+ * or -EINVAL when the request line
+ * has no space (both are answered 400). Pure: reads only buf[0..len), keeps no state, and
+ * out->path points into buf, valid as long as buf is. */
+int admin_parse_request(const char *buf, size_t len, struct admin_request *out);
+
 /* What the renderers read. Counters are summed over channels with relaxed loads. */
 struct admin_view {
 	const struct backend_table *table;
