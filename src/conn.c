@@ -134,6 +134,20 @@ void conn_finalize(struct worker *w, struct conn *c, bool abortive)
 		cancel_fd(w, c, c->bfd, false);
 }
 
+void conn_count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n)
+{
+	struct backend_stats *bs = &w->ch->stats.be[c->backend_id];
+
+	if (dir == DIR_UP) {
+		stat_add(&w->ch->stats.bytes_in, n);
+		stat_add(&bs->bytes_to_backend, n);
+	} else {
+		stat_add(&w->ch->stats.bytes_out, n);
+		stat_add(&bs->bytes_to_client, n);
+	}
+	c->last_active_ms = w->now_ms;
+}
+
 static void report_backend(struct worker *w, uint32_t id, enum failq_kind kind)
 {
 	bool failed = kind != FAILQ_CONNECT_OK;

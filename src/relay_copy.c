@@ -61,20 +61,6 @@ void relay_copy_wake_waiters(struct worker *w)
 	}
 }
 
-static void count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n)
-{
-	struct backend_stats *bs = &w->ch->stats.be[c->backend_id];
-
-	if (dir == DIR_UP) {
-		stat_add(&w->ch->stats.bytes_in, n);
-		stat_add(&bs->bytes_to_backend, n);
-	} else {
-		stat_add(&w->ch->stats.bytes_out, n);
-		stat_add(&bs->bytes_to_client, n);
-	}
-	c->last_active_ms = w->now_ms;
-}
-
 /* Errors on read: a reset from the backend is evidence for health; everything else just
  * ends the connection, abortively so the other side sees the stream was cut. */
 static void relay_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
@@ -95,7 +81,7 @@ void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const st
 		h->has_buf = 1;
 		h->buf_len = (uint32_t)res;
 		h->buf_off = 0;
-		count_bytes(w, c, dir, (unsigned)res);
+		conn_count_bytes(w, c, dir, (unsigned)res);
 		stat_add(&w->ch->stats.copy_transfers, 1);
 		/* auto: a read that fills a whole buffer means a bulk transfer; splice the rest. */
 		if (w->cfg->relay == RELAY_AUTO && (unsigned)res == w->bufs.size && w->pipes.cap)

@@ -103,21 +103,6 @@ void relay_splice_on_poll_out(struct worker *w, struct conn *c, unsigned dir, in
 	splice_submit_out(w, c, dir);
 }
 
-static void splice_count(struct worker *w, struct conn *c, unsigned dir, unsigned n)
-{
-	struct backend_stats *bs = &w->ch->stats.be[c->backend_id];
-
-	if (dir == DIR_UP) {
-		stat_add(&w->ch->stats.bytes_in, n);
-		stat_add(&bs->bytes_to_backend, n);
-	} else {
-		stat_add(&w->ch->stats.bytes_out, n);
-		stat_add(&bs->bytes_to_client, n);
-	}
-	stat_add(&w->ch->stats.splice_transfers, 1);
-	c->last_active_ms = w->now_ms;
-}
-
 static void splice_put_pipe(struct worker *w, struct half *h)
 {
 	pipe_pool_put(&w->pipes, h->pipe, h->pipe_bytes == 0);
@@ -135,7 +120,8 @@ static void splice_round_done(struct worker *w, struct conn *c, unsigned dir)
 	h->writing = 0;
 	if (in > 0) {
 		h->pipe_bytes += (uint32_t)in;
-		splice_count(w, c, dir, (unsigned)in);
+		conn_count_bytes(w, c, dir, (unsigned)in);
+		stat_add(&w->ch->stats.splice_transfers, 1);
 	} else if (in == 0) {
 		h->eof = 1;
 	}

@@ -118,6 +118,7 @@ void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe);
 void conn_sweep(struct worker *w, bool all);
 
 /* Called by the relay leaves. */
+void conn_count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n);
 void conn_finalize(struct worker *w, struct conn *c, bool abortive);
 void conn_half_eof(struct worker *w, struct conn *c, unsigned dir);
 void conn_arm_read(struct worker *w, struct conn *c, unsigned dir);
