@@ -30,6 +30,9 @@ static struct conn *conn_alloc(struct worker *w)
 	c->inflight = 0;
 	c->cfd = -1;
 	c->bfd = -1;
+	c->cfd_sys = -1;
+	c->installing = 0;
+	c->no_splice = 0;
 	c->backend_id = 0;
 	c->tried.n = 0;
 	c->last_active_ms = w->now_ms;
@@ -81,6 +84,10 @@ static void conn_release(struct worker *w, struct conn *c)
 		relay_splice_release(w, c, dir);
 	}
 	backend_leg_close(w, c);
+	if (c->cfd_sys >= 0) {
+		close_fd_async(w, c->cfd_sys, false);
+		c->cfd_sys = -1;
+	}
 	if (c->cfd >= 0) {
 		/* A direct descriptor takes no setsockopt (before 6.7's uring_cmd), so the client
 		 * sees a FIN even after an abort; the data it got is still short of what it asked. */
@@ -107,7 +114,7 @@ static void cancel_fd(struct worker *w, struct conn *c, int fd, bool fixed)
 static bool conn_has_io_pending(const struct conn *c)
 {
 	for (unsigned dir = 0; dir < 2; dir++)
-		if (c->h[dir].reading || c->h[dir].writing || c->h[dir].splice_pending)
+		if (c->h[dir].reading || c->h[dir].writing)
 			return true;
 	return c->state == CONN_CONNECTING;
 }
@@ -277,7 +284,8 @@ void conn_arm_read(struct worker *w, struct conn *c, unsigned dir)
 {
 	if (c->state != CONN_RELAYING)
 		return;
-	if (w->cfg->relay == RELAY_SPLICE || (w->cfg->relay == RELAY_AUTO && c->h[dir].bulk))
+	if (!c->no_splice && w->pipes.cap &&
+	    (w->cfg->relay == RELAY_SPLICE || (w->cfg->relay == RELAY_AUTO && c->h[dir].bulk)))
 		relay_splice_arm(w, c, dir);
 	else
 		relay_copy_arm(w, c, dir);
@@ -334,9 +342,8 @@ static void conn_dispatch(struct worker *w, struct conn *c, unsigned op, unsigne
 	case OP_POLL_OUT:
 		relay_splice_on_poll_out(w, c, dir, cqe->res);
 		break;
-	case OP_SPLICE_IN:
-	case OP_SPLICE_OUT:
-		relay_splice_on_splice(w, c, dir, op, cqe->res);
+	case OP_INSTALL:
+		relay_splice_on_install(w, c, dir, cqe->res);
 		break;
 	case OP_SHUTDOWN:
 		/* ENOTCONN after the peer reset is harmless: the other direction reports it. */

@@ -1,19 +1,26 @@
-/* relay_splice: move bytes socket -> pipe -> socket without copying them through user
- * space. Every splice is preceded by a poll, because io_uring runs a splice on an io-wq
- * thread and a splice that waits for data would park one thread per idle connection
- * (IO_URING_NOTES.md). Sockets and pipes are non-blocking; the two splices are hard-linked
- * so a short first splice still runs the second, and leftovers in the pipe are drained
- * after a POLLOUT. The pipe goes back to the pool as soon as it is empty. */
+/* relay_splice: bulk transfers socket -> pipe -> socket with splice(2), the bytes never
+ * crossing into user space. io_uring only says when a socket is ready (poll); the splices
+ * themselves are plain non-blocking syscalls from the worker, because io_uring runs every
+ * IORING_OP_SPLICE on an io-wq thread: that hand-off cost as much CPU per MiB as copying
+ * (bench/README.md). The client's direct descriptor gets a regular twin for splice(2)
+ * (IORING_OP_FIXED_FD_INSTALL, 6.8), made once per connection when it first goes bulk.
+ * A connection holds a pipe only while bytes sit in it. */
 #include "slb/conn.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include "slb/log.h"
 
 #define SPLICE_CHUNK (64u * 1024) /* the default pipe capacity */
 #define SPLICE_FLAGS (SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
+#define SPLICE_ROUNDS_MAX 16      /* chunks per readiness event: 1 MiB, then others get a turn */
+
+#ifndef IORING_OP_FIXED_FD_INSTALL
+#define IORING_OP_FIXED_FD_INSTALL 54 /* Linux 6.8; liburing 2.3 predates it */
+#endif
 
 static void poll_fd(struct worker *w, struct conn *c, unsigned dir, int fd, bool fixed, unsigned mask, unsigned op)
 {
@@ -25,82 +32,55 @@ static void poll_fd(struct worker *w, struct conn *c, unsigned dir, int fd, bool
 	c->inflight++;
 }
 
-void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir)
+static void splice_poll_in(struct worker *w, struct conn *c, unsigned dir)
 {
 	poll_fd(w, c, dir, half_src(c, dir), half_src_fixed(dir), POLLIN | POLLRDHUP, OP_POLL_IN);
 	c->h[dir].reading = 1;
 }
 
-static void splice_submit_pair(struct worker *w, struct conn *c, unsigned dir)
+/* Asks for the regular twin of the client's direct descriptor, linked to the first poll so
+ * that the poll's completion finds the twin there (or the poll is cancelled if it failed). */
+static void splice_install_then_poll(struct worker *w, struct conn *c, unsigned dir)
 {
-	struct half *h = &c->h[dir];
-	struct io_uring_sqe *in = uring_sqe(&w->ring);
-	struct io_uring_sqe *out;
-
-	io_uring_prep_splice(in, half_src(c, dir), -1, h->pipe.wr, -1, SPLICE_CHUNK,
-			     SPLICE_FLAGS | (half_src_fixed(dir) ? SPLICE_F_FD_IN_FIXED : 0));
-	io_uring_sqe_set_data64(in, conn_ud(w, c, OP_SPLICE_IN, dir));
-	in->flags |= IOSQE_IO_HARDLINK;
-	out = uring_sqe(&w->ring);
-	io_uring_prep_splice(out, h->pipe.rd, -1, half_dst(c, dir), -1, SPLICE_CHUNK, SPLICE_FLAGS);
-	sqe_fixed_if(out, half_dst_fixed(dir));
-	io_uring_sqe_set_data64(out, conn_ud(w, c, OP_SPLICE_OUT, dir));
-	c->inflight += 2;
-	h->splice_pending = 2;
-	h->in_res = -EAGAIN;
-	h->out_res = -EAGAIN;
-	h->reading = 1;
-	h->writing = 1;
-}
-
-static void splice_submit_out(struct worker *w, struct conn *c, unsigned dir)
-{
-	struct half *h = &c->h[dir];
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
-	io_uring_prep_splice(sqe, h->pipe.rd, -1, half_dst(c, dir), -1, h->pipe_bytes, SPLICE_FLAGS);
-	sqe_fixed_if(sqe, half_dst_fixed(dir));
-	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SPLICE_OUT, dir));
+	io_uring_prep_rw(IORING_OP_FIXED_FD_INSTALL, sqe, c->cfd, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_INSTALL, dir));
 	c->inflight++;
-	h->splice_pending = 1;
-	h->in_res = -EAGAIN; /* no read in this round */
-	h->out_res = -EAGAIN;
-	h->writing = 1;
+	c->installing = 1;
+	splice_poll_in(w, c, dir);
 }
 
-void relay_splice_on_poll_in(struct worker *w, struct conn *c, unsigned dir, int res)
+void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir)
 {
-	struct half *h = &c->h[dir];
-	int ret;
-
-	h->reading = 0;
-	if (res < 0) {
-		conn_finalize(w, c, true);
-		return;
-	}
-	if (!h->has_pipe) {
-		ret = pipe_pool_get(&w->pipes, &h->pipe);
-		if (ret) {
-			/* No pipe to be had (pool at its cap, or out of descriptors): copy this transfer. */
-			if (ret != -EAGAIN)
-				slb_log_limited(LOG_WARN, ret, "cannot create a pipe for splice; copying instead");
-			h->bulk = 0;
-			relay_copy_arm(w, c, dir);
-			return;
-		}
-		h->has_pipe = 1;
-	}
-	splice_submit_pair(w, c, dir);
+	if (c->cfd_sys < 0 && !c->installing)
+		splice_install_then_poll(w, c, dir);
+	else
+		splice_poll_in(w, c, dir);
 }
 
-void relay_splice_on_poll_out(struct worker *w, struct conn *c, unsigned dir, int res)
+void relay_splice_on_install(struct worker *w, struct conn *c, unsigned dir, int res)
 {
-	c->h[dir].writing = 0;
-	if (res < 0) {
-		conn_finalize(w, c, true);
+	c->installing = 0;
+	if (res >= 0) {
+		c->cfd_sys = res;
 		return;
 	}
-	splice_submit_out(w, c, dir);
+	/* Kernel before 6.8, or out of descriptors: this connection copies instead. Its
+	 * linked poll completes with -ECANCELED and re-arms as copy. */
+	c->no_splice = 1;
+	slb_log_limited(LOG_WARN, res, "no descriptor for splicing a client; copying instead");
+}
+
+static int sys_src(const struct conn *c, unsigned dir)
+{
+	return dir == DIR_UP ? c->cfd_sys : c->bfd;
+}
+
+static int sys_dst(const struct conn *c, unsigned dir)
+{
+	return dir == DIR_UP ? c->bfd : c->cfd_sys;
 }
 
 static void splice_put_pipe(struct worker *w, struct half *h)
@@ -110,67 +90,108 @@ static void splice_put_pipe(struct worker *w, struct half *h)
 	h->pipe_bytes = 0;
 }
 
-/* Both results of a round are in: account, then decide the next step. */
-static void splice_round_done(struct worker *w, struct conn *c, unsigned dir)
+enum pump_result {
+	PUMP_AGAIN = 0, /* src has nothing more now: wait for POLLIN */
+	PUMP_FULL,      /* dst cannot take what is in the pipe: wait for POLLOUT */
+	PUMP_EOF,       /* src ended and the pipe is empty */
+	PUMP_YIELD,     /* moved SPLICE_ROUNDS_MAX chunks: let other connections run */
+	PUMP_ERROR,
+};
+
+/* Moves what src has now to dst, chunk by chunk, through the pipe. */
+static enum pump_result splice_pump(struct worker *w, struct conn *c, unsigned dir)
 {
 	struct half *h = &c->h[dir];
-	int in = h->in_res, out = h->out_res;
 
-	h->reading = 0;
-	h->writing = 0;
-	if (in > 0) {
-		h->pipe_bytes += (uint32_t)in;
-		conn_count_bytes(w, c, dir, (unsigned)in);
-		stat_add(&w->ch->stats.splice_transfers, 1);
-	} else if (in == 0) {
-		h->eof = 1;
+	for (unsigned round = 0; round < SPLICE_ROUNDS_MAX; round++) {
+		ssize_t n;
+
+		if (h->pipe_bytes == 0) {
+			n = splice(sys_src(c, dir), NULL, h->pipe.wr, NULL, SPLICE_CHUNK, SPLICE_FLAGS);
+			if (n == 0)
+				return PUMP_EOF;
+			if (n < 0)
+				return errno == EAGAIN ? PUMP_AGAIN : PUMP_ERROR;
+			h->pipe_bytes = (uint32_t)n;
+			conn_count_bytes(w, c, dir, (unsigned)n);
+			stat_add(&w->ch->stats.splice_transfers, 1);
+		}
+		n = splice(h->pipe.rd, NULL, sys_dst(c, dir), NULL, h->pipe_bytes, SPLICE_FLAGS);
+		if (n < 0)
+			return errno == EAGAIN ? PUMP_FULL : PUMP_ERROR;
+		h->pipe_bytes -= (uint32_t)n;
+		if (h->pipe_bytes)
+			return PUMP_FULL;
 	}
-	if (out > 0)
-		h->pipe_bytes -= (uint32_t)out;
-	if ((in < 0 && in != -EAGAIN) || (out < 0 && out != -EAGAIN)) {
-		conn_finalize(w, c, true);
-		return;
-	}
-	if (h->pipe_bytes) {
-		/* dst could not take it all: wait until it can, holding the pipe */
+	return PUMP_YIELD;
+}
+
+static void splice_run(struct worker *w, struct conn *c, unsigned dir)
+{
+	struct half *h = &c->h[dir];
+
+	switch (splice_pump(w, c, dir)) {
+	case PUMP_FULL:
 		poll_fd(w, c, dir, half_dst(c, dir), half_dst_fixed(dir), POLLOUT, OP_POLL_OUT);
 		h->writing = 1;
 		return;
-	}
-	if (in == (int)SPLICE_CHUNK) {
-		splice_submit_pair(w, c, dir); /* likely more waiting: skip the poll */
-		return;
-	}
-	splice_put_pipe(w, h);
-	if (h->eof) {
+	case PUMP_EOF:
+		splice_put_pipe(w, h);
 		conn_half_eof(w, c, dir);
 		return;
+	case PUMP_ERROR:
+		conn_finalize(w, c, true);
+		return;
+	case PUMP_AGAIN:
+	case PUMP_YIELD:
+		break;
 	}
-	/* auto: bulk stays set for this direction. Dropping back to copy on a short splice
-	 * flip-flopped on 1 MiB responses (data arrives in uneven bursts) and cost 40% of
-	 * their throughput in the first measurement (bench/README.md). */
+	splice_put_pipe(w, h);
 	conn_arm_read(w, c, dir);
 }
 
-void relay_splice_on_splice(struct worker *w, struct conn *c, unsigned dir, unsigned op, int res)
+void relay_splice_on_poll_in(struct worker *w, struct conn *c, unsigned dir, int res)
 {
 	struct half *h = &c->h[dir];
+	int ret;
 
-	if (op == OP_SPLICE_IN)
-		h->in_res = res;
-	else
-		h->out_res = res;
-	if (--h->splice_pending == 0)
-		splice_round_done(w, c, dir);
+	h->reading = 0;
+	if (res == -ECANCELED && c->no_splice) {
+		h->bulk = 0;
+		relay_copy_arm(w, c, dir);
+		return;
+	}
+	if (res < 0) {
+		conn_finalize(w, c, true);
+		return;
+	}
+	ret = pipe_pool_get(&w->pipes, &h->pipe);
+	if (ret) {
+		/* No pipe to be had (pool at its cap, or out of descriptors): copy this transfer. */
+		if (ret != -EAGAIN)
+			slb_log_limited(LOG_WARN, ret, "cannot create a pipe for splice; copying instead");
+		h->bulk = 0;
+		relay_copy_arm(w, c, dir);
+		return;
+	}
+	h->has_pipe = 1;
+	splice_run(w, c, dir);
+}
+
+void relay_splice_on_poll_out(struct worker *w, struct conn *c, unsigned dir, int res)
+{
+	c->h[dir].writing = 0;
+	if (res < 0) {
+		conn_finalize(w, c, true);
+		return;
+	}
+	splice_run(w, c, dir);
 }
 
 void relay_splice_release(struct worker *w, struct conn *c, unsigned dir)
 {
 	struct half *h = &c->h[dir];
 
-	if (!h->has_pipe)
-		return;
-	if (c->abort)
-		h->pipe_bytes = 1; /* results of cancelled splices were not counted: never reuse it */
-	splice_put_pipe(w, h);
+	if (h->has_pipe)
+		splice_put_pipe(w, h);
 }

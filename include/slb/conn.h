@@ -23,8 +23,7 @@ enum conn_op {
 	OP_SEND,            /* copy: write that buffer to dst */
 	OP_POLL_IN,         /* splice: wait until src is readable */
 	OP_POLL_OUT,        /* splice: wait until dst can take what is left in the pipe */
-	OP_SPLICE_IN,       /* splice: src -> pipe */
-	OP_SPLICE_OUT,      /* splice: pipe -> dst */
+	OP_INSTALL,         /* splice: a regular descriptor twin of the client's direct one */
 	OP_SHUTDOWN,        /* FIN to dst after EOF from src */
 	OP_CANCEL,          /* teardown: cancel what is pending on a descriptor */
 	OP_IGNORE,          /* closes and the like whose result only matters for logs */
@@ -56,8 +55,6 @@ struct half {
 	unsigned bulk : 1;      /* auto mode: this direction moves bulk, use splice */
 	unsigned has_pipe : 1;
 	unsigned has_buf : 1;   /* copy: holds provided buffer buf_id */
-	uint8_t splice_pending; /* CQEs still due from the current splice pair or single splice */
-	int32_t in_res, out_res; /* results of the pair, read when both are in */
 	uint16_t buf_id;        /* copy: buffer being written */
 	uint32_t buf_len, buf_off;
 	uint32_t pipe_bytes;    /* splice: bytes sitting in the pipe */
@@ -67,10 +64,13 @@ struct half {
 struct conn {
 	uint32_t gen;
 	uint8_t state;          /* enum conn_state */
-	uint8_t abort;          /* teardown is abortive (RST) rather than graceful */
+	uint8_t abort : 1;      /* teardown is abortive (RST) rather than graceful */
+	uint8_t installing : 1; /* the client's regular twin is being made */
+	uint8_t no_splice : 1;  /* no twin could be made: this connection copies */
 	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
 	int cfd;                /* client: direct descriptor (index in the ring's file table) */
 	int bfd;                /* backend: plain descriptor */
+	int cfd_sys;            /* client: regular twin for splice(2), or -1 */
 	uint32_t backend_id;    /* id of the backend in use, 0 = none yet */
 	uint32_t next_free;     /* free list link */
 	struct balance_exclude tried;
@@ -176,7 +176,7 @@ void relay_copy_wake_waiters(struct worker *w);
 void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir);
 void relay_splice_on_poll_in(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_splice_on_poll_out(struct worker *w, struct conn *c, unsigned dir, int res);
-void relay_splice_on_splice(struct worker *w, struct conn *c, unsigned dir, unsigned op, int res);
+void relay_splice_on_install(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_splice_release(struct worker *w, struct conn *c, unsigned dir);
 
 #endif
