@@ -305,6 +305,8 @@ void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
 	 * direct descriptor has no other way. */
 	if (!half_dst_fixed(dir)) {
 		shutdown(half_dst(c, dir), SHUT_WR);
+	} else if (c->cfd_sys >= 0) {
+		shutdown(c->cfd_sys, SHUT_WR); /* the twin made for splicing serves here too */
 	} else {
 		sqe = uring_sqe(&w->ring);
 		io_uring_prep_shutdown(sqe, half_dst(c, dir), SHUT_WR);
