@@ -149,3 +149,122 @@ unsigned addr_port(const struct slb_addr *a)
 		return ntohs(((const struct sockaddr_in6 *)&a->ss)->sin6_port);
 	return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
 }
+
+/* The address bytes of a, IPv4-mapped IPv6 folded to IPv4. Returns the family or AF_UNSPEC. */
+static sa_family_t addr_bytes(const struct slb_addr *a, const unsigned char **bytes)
+{
+	if (a->ss.ss_family == AF_INET) {
+		*bytes = (const unsigned char *)&((const struct sockaddr_in *)&a->ss)->sin_addr;
+		return AF_INET;
+	}
+	if (a->ss.ss_family == AF_INET6) {
+		const struct in6_addr *in6 = &((const struct sockaddr_in6 *)&a->ss)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(in6)) {
+			*bytes = in6->s6_addr + 12;
+			return AF_INET;
+		}
+		*bytes = in6->s6_addr;
+		return AF_INET6;
+	}
+	return AF_UNSPEC;
+}
+
+bool addr_is_loopback(const struct slb_addr *a)
+{
+	static const unsigned char v6_loopback[16] = { [15] = 1 };
+	const unsigned char *b = NULL;
+	sa_family_t fam = addr_bytes(a, &b);
+
+	if (fam == AF_INET)
+		return b[0] == 127;
+	return fam == AF_INET6 && memcmp(b, v6_loopback, 16) == 0;
+}
+
+/* True when the first prefix bits of x and y agree. */
+static bool prefix_equal(const unsigned char *x, const unsigned char *y, unsigned prefix)
+{
+	unsigned whole = prefix / 8, rest = prefix % 8;
+	unsigned char mask = (unsigned char)(0xff << (8 - rest));
+
+	if (memcmp(x, y, whole) != 0)
+		return false;
+	return rest == 0 || ((x[whole] ^ y[whole]) & mask) == 0;
+}
+
+static int cidr_fail(char *err, size_t errlen, const char *why, const char *text)
+{
+	if (err && errlen)
+		snprintf(err, errlen, "%s in network '%.64s'", why, text);
+	return -EINVAL;
+}
+
+/* True when every bit of net past the first prefix bits is zero. */
+static bool host_bits_zero(const unsigned char *net, unsigned prefix, unsigned bytes)
+{
+	for (unsigned i = 0; i < bytes; i++) {
+		unsigned bit = i * 8;
+		unsigned char keep = 0;
+
+		if (bit + 8 <= prefix)
+			keep = 0xff;
+		else if (bit < prefix)
+			keep = (unsigned char)(0xff << (8 - (prefix - bit)));
+		if (net[i] & (unsigned char)~keep)
+			return false;
+	}
+	return true;
+}
+
+int addr_parse_cidr(const char *text, struct slb_cidr *out, char *err, size_t errlen)
+{
+	const char *slash = strchr(text, '/');
+	size_t host_len = slash ? (size_t)(slash - text) : strlen(text);
+	char host[HOST_TEXT_MAX];
+	unsigned max, prefix;
+
+	memset(out, 0, sizeof(*out));
+	if (host_len == 0 || host_len >= sizeof(host))
+		return cidr_fail(err, errlen, "bad address", text);
+	memcpy(host, text, host_len);
+	host[host_len] = '\0';
+	out->family = strchr(host, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(out->family, host, out->net) != 1)
+		return cidr_fail(err, errlen, out->family == AF_INET6 ? "bad IPv6 address" : "bad IPv4 address", text);
+	max = out->family == AF_INET6 ? 128 : 32;
+	prefix = max;
+	if (slash) {
+		char *end;
+		unsigned long v;
+
+		errno = 0;
+		v = strtoul(slash + 1, &end, 10);
+		if (slash[1] < '0' || slash[1] > '9' || errno || *end || v > max)
+			return cidr_fail(err, errlen, max == 128 ? "bad prefix (0-128)" : "bad prefix (0-32)", text);
+		prefix = (unsigned)v;
+	}
+	out->prefix = prefix;
+	if (!host_bits_zero(out->net, prefix, max / 8))
+		return cidr_fail(err, errlen, "host bits set below the prefix", text);
+	return 0;
+}
+
+/* An IPv4 network sees a mapped peer as the IPv4 address inside; an IPv6 network compares
+ * all 16 bytes as they are, so "::ffff:10.0.0.0/104" matches mapped peers too. */
+bool addr_in_cidr(const struct slb_addr *a, const struct slb_cidr *c)
+{
+	const unsigned char *b = NULL;
+
+	if (c->family == AF_INET6 && a->ss.ss_family == AF_INET6)
+		return prefix_equal(((const struct sockaddr_in6 *)&a->ss)->sin6_addr.s6_addr, c->net, c->prefix);
+	return addr_bytes(a, &b) == c->family && prefix_equal(b, c->net, c->prefix);
+}
+
+char *addr_format_cidr(const struct slb_cidr *c, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	inet_ntop(c->family, c->net, host, sizeof(host));
+	snprintf(buf, len, "%s/%u", host, c->prefix);
+	return buf;
+}

@@ -229,6 +229,12 @@ int admin_open(struct health_ctx *ctx, char *err, size_t errlen)
 		return e;
 	}
 	ctx->admin = srv;
+	if (!addr_is_loopback(&ctx->cfg->admin)) {
+		char text[ADDR_TEXT_MAX];
+
+		slb_log(LOG_WARN, 0, "admin: %s can be reached from other hosts (--admin-public) and has no "
+			"authentication", addr_format(&ctx->cfg->admin, text, sizeof(text)));
+	}
 	return 0;
 }
 

@@ -305,12 +305,13 @@ int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, co
 	b->fresh = false;
 	snprintf(b->reason, sizeof(b->reason), "%s", why);
 	b->changed_ms = now_ms;
-	if (old == BE_STATE_UP)
+	/* Any change of rotation is published before the loop sleeps: a backend leaving must
+	 * stop getting connections at once, and one joining must not show "up" in /status
+	 * while workers cannot reach it yet. Only load and weight updates wait for a tick. */
+	if (old == BE_STATE_UP || b->state == BE_STATE_UP)
 		t->changes |= TABLE_CHANGE_URGENT;
-	if (b->state == BE_STATE_UP) {
-		t->changes |= TABLE_CHANGE_LAZY;
+	if (b->state == BE_STATE_UP)
 		b->connect_failures = 0;
-	}
 	slb_log(b->state == BE_STATE_DOWN ? LOG_WARN : LOG_INFO, 0, "backend %s %s: %s",
 		backend_label(b, label, sizeof(label)), state_names[b->state], b->reason);
 	return b->state != old;
@@ -368,6 +369,16 @@ struct backend *table_find(struct backend_table *t, const struct slb_addr *addr)
 unsigned table_count(const struct backend_table *t)
 {
 	return t->count;
+}
+
+unsigned table_count_source(const struct backend_table *t, enum be_source src)
+{
+	unsigned n = 0;
+
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
+		if (t->be[id].id && t->be[id].source == src)
+			n++;
+	return n;
 }
 
 bool table_wants_probe(const struct backend *b, bool checks_configured)

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "slb/log.h"
+#include "slb/snapshot.h"
 
 struct flag;
 typedef int (*flag_parser)(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
@@ -21,7 +22,7 @@ struct flag {
 	const char *arg;      /* NULL: the flag takes no argument */
 	flag_parser parse;
 	size_t offset;        /* field in struct slb_config */
-	unsigned min, max;    /* for numbers */
+	unsigned min, max;    /* range for numbers; max is the buffer size for strings */
 	const char *def;      /* parsed at start; NULL: no default */
 	const char *def_help; /* how --help shows the default when def does not say it */
 	const char *help;
@@ -126,6 +127,32 @@ static int parse_backend(struct slb_config *cfg, const struct flag *f, const cha
 	return 0;
 }
 
+static int parse_allow(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+{
+	char why[160];
+
+	if (cfg->n_heartbeat_allow >= CONFIG_MAX_HB_ALLOW)
+		return flag_error(err, errlen, f, val, "too many networks (at most 32)");
+	if (addr_parse_cidr(val, &cfg->heartbeat_allow[cfg->n_heartbeat_allow], why, sizeof(why)))
+		return flag_error(err, errlen, f, val, why);
+	cfg->n_heartbeat_allow++;
+	return 0;
+}
+
+/* A path or a user name: one printable word that fits the field (f->max bytes with its NUL). */
+static int parse_word(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+{
+	size_t len = strlen(val);
+
+	if (len == 0 || len >= f->max)
+		return flag_error(err, errlen, f, val, "empty or too long");
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)val[i] < 0x20 || val[i] == 0x7f)
+			return flag_error(err, errlen, f, val, "control characters are not allowed");
+	memcpy(field(cfg, f), val, len + 1);
+	return 0;
+}
+
 static int parse_choice(const char *val, const char *const *names, int n)
 {
 	for (int i = 0; i < n; i++)
@@ -170,6 +197,8 @@ static int parse_log_level(struct slb_config *cfg, const struct flag *f, const c
 
 static int parse_check(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
+	size_t len;
+
 	if (strcmp(val, "none") == 0) {
 		cfg->check = CHECK_NONE;
 		return 0;
@@ -178,9 +207,10 @@ static int parse_check(struct slb_config *cfg, const struct flag *f, const char 
 		cfg->check = CHECK_TCP;
 		return 0;
 	}
-	if (strstr(val, "http:/") != val)
+	len = strlen(val);
+	if (len < 6 || memcmp(val, "http:/", 6) != 0)
 		return flag_error(err, errlen, f, val, "expected tcp, http:/PATH or none");
-	if (strlen(val + 5) >= sizeof(cfg->check_path))
+	if (len - 5 >= sizeof(cfg->check_path))
 		return flag_error(err, errlen, f, val, "path too long");
 	for (const char *p = val + 5; *p; p++)
 		if (*p <= ' ' || *p >= 127)
@@ -234,6 +264,12 @@ static const struct flag flag_table[] = {
 	  "heartbeat interval slb asks backends for" },
 	{ "heartbeat-timeout", "MS", parse_uint, F(heartbeat_timeout_ms), 20, DAY_MS, "3000", NULL,
 	  "a backend silent for MS is taken out of rotation" },
+	{ "heartbeat-key-file", "FILE", parse_word, F(heartbeat_key_file), 0, CONFIG_FILE_MAX, NULL, "none",
+	  "shared key (>= 32 bytes, mode 600): heartbeat lines must carry seq= and an HMAC-SHA256 mac=" },
+	{ "heartbeat-allow", "CIDR", parse_allow, 0, 0, 0, NULL, "any peer",
+	  "only peers in this network may connect to the heartbeat port; repeat for more" },
+	{ "heartbeat-max-backends", "N", parse_uint, F(heartbeat_max_backends), 1, SNAP_MAX_BACKEND_ID - 1, "256",
+	  NULL, "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
 	{ "check", "KIND", parse_check, 0, 0, 0, "none", NULL,
 	  "active check of static backends: tcp, http:/PATH (expects 2xx) or none" },
 	{ "check-interval", "MS", parse_uint, F(check_interval_ms), 10, DAY_MS, "2000", NULL,
@@ -245,7 +281,11 @@ static const struct flag flag_table[] = {
 	{ "eject-failures", "N", parse_uint, F(eject_failures), 1, 1000, "3", NULL,
 	  "consecutive failed connects (seen by workers) that eject a backend" },
 	{ "admin", "ADDR:PORT", parse_optional_address, F(admin), 0, 0, NULL, "off",
-	  "admin endpoint: GET /status (JSON) and /metrics (Prometheus)" },
+	  "admin endpoint: GET /status (JSON) and /metrics (Prometheus); loopback unless --admin-public" },
+	{ "admin-public", NULL, set_true, F(admin_public), 0, 0, NULL, NULL,
+	  "allow --admin on an address other hosts can reach (the endpoint has no authentication)" },
+	{ "user", "NAME", parse_word, F(user), 0, CONFIG_USER_MAX, NULL, "none",
+	  "after binding every port, drop root privileges to this user (and its group)" },
 	{ "help", NULL, NULL, 0, 0, 0, NULL, NULL, "show this help and exit" },
 	{ "version", NULL, NULL, 0, 0, 0, NULL, NULL, "show the version and exit" },
 };
@@ -283,7 +323,9 @@ int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_
 	if (apply_defaults(cfg, err, errlen))
 		return -EINVAL;
 	build_options(opts);
-	optind = 1;
+	/* 0, not 1: glibc then also forgets where it was inside a cluster of short options
+	 * ("-ab"), which would otherwise point into the previous call's argv. */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		const struct flag *f;
@@ -324,6 +366,18 @@ int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
 	}
 	if (cfg->has_heartbeat_listen && addr_equal(&cfg->heartbeat_listen, &cfg->listen)) {
 		snprintf(err, errlen, "--heartbeat-listen must differ from --listen");
+		return -EINVAL;
+	}
+	if (!cfg->has_heartbeat_listen && (cfg->heartbeat_key_file[0] || cfg->n_heartbeat_allow)) {
+		snprintf(err, errlen, "--heartbeat-key-file and --heartbeat-allow need --heartbeat-listen");
+		return -EINVAL;
+	}
+	if (cfg->has_admin && !cfg->admin_public && !addr_is_loopback(&cfg->admin)) {
+		char text[ADDR_TEXT_MAX];
+
+		snprintf(err, errlen, "--admin %s is not a loopback address and the admin endpoint has no "
+			 "authentication: use 127.0.0.1:PORT, or add --admin-public to expose it anyway",
+			 addr_format(&cfg->admin, text, sizeof(text)));
 		return -EINVAL;
 	}
 	if (cfg->has_admin && (addr_equal(&cfg->admin, &cfg->listen) ||

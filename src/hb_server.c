@@ -5,16 +5,15 @@
 #include "slb/hb_server.h"
 
 #include <errno.h>
-#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
-#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "slb/hbauth.h"
 #include "slb/heartbeat.h"
 #include "slb/log.h"
 
@@ -34,6 +33,7 @@ struct hb_session {
 	bool discarding;             /* dropping the rest of an over-long line */
 	bool want_out;               /* EPOLLOUT armed: replies are waiting in out[] */
 	int64_t last_rx_ms;          /* last complete line */
+	struct hbauth_session auth;  /* nonce sent in HELLO, last seq that verified */
 	char peer[ADDR_TEXT_MAX];
 	size_t in_len;
 	size_t out_len;
@@ -46,6 +46,7 @@ struct hb_server {
 	struct hb_session *head;
 	unsigned n;                  /* open sessions */
 	int64_t paused_until_ms;     /* 0 while accepting */
+	struct hbauth_key *key;      /* NULL without --heartbeat-key-file: lines are not checked */
 };
 
 static void session_close(struct health_ctx *ctx, struct hb_session *s, const char *why);
@@ -115,12 +116,26 @@ static void session_reply(struct health_ctx *ctx, struct hb_session *s, const ch
 		session_close(ctx, s, "write failed");
 }
 
-static void session_error(struct health_ctx *ctx, struct hb_session *s, const char *why)
+static void session_count_error(struct health_ctx *ctx, struct hb_session *s, const char *why)
 {
-	slb_log_limited(LOG_DEBUG, 0, "heartbeat: bad line from %s: %s", s->peer, why);
 	session_reply(ctx, s, "ERR %s", why);
 	if (!s->h.dead && ++s->errors >= HB_MAX_ERRORS)
 		session_close(ctx, s, "too many errors");
+}
+
+/* A malformed line is the peer's bug, worth a debug line at most. */
+static void session_error(struct health_ctx *ctx, struct hb_session *s, const char *why)
+{
+	slb_log_limited(LOG_DEBUG, 0, "heartbeat: bad line from %s: %s", s->peer, why);
+	session_count_error(ctx, s, why);
+}
+
+/* A line refused for security (bad or missing MAC, replay, too many backends) may be an
+ * attack or a misconfigured key: the operator must hear of it, without a flood. */
+static void session_refuse(struct health_ctx *ctx, struct hb_session *s, const char *why)
+{
+	slb_log_limited(LOG_WARN, 0, "heartbeat: refused a line from %s: %s", s->peer, why);
+	session_count_error(ctx, s, why);
 }
 
 static enum be_event state_event(enum hb_state st)
@@ -164,6 +179,10 @@ static void session_register(struct health_ctx *ctx, struct hb_session *s, const
 		return;
 	}
 	b = table_find(ctx->table, &m->addr);
+	if (!b && table_count_source(ctx->table, BE_SOURCE_HEARTBEAT) >= ctx->cfg->heartbeat_max_backends) {
+		session_refuse(ctx, s, "too many backends");
+		return;
+	}
 	if (b && b->session && b->session != s)
 		session_take_over(ctx, b, s);
 	if (table_register(ctx->table, m, s, ctx->now_ms, &b)) {
@@ -202,7 +221,8 @@ static void session_bye(struct health_ctx *ctx, struct hb_session *s)
 		session_close(ctx, s, "bye");
 }
 
-/* Without a heartbeat key (none is configured yet) seq and mac are parsed and ignored. */
+/* With a heartbeat key every line must verify before it can change anything; without one,
+ * seq and mac are parsed and ignored, so signing peers work with either kind of slb. */
 static void session_line(struct health_ctx *ctx, struct hb_session *s, const char *line, size_t len)
 {
 	char why[64];
@@ -215,6 +235,10 @@ static void session_line(struct health_ctx *ctx, struct hb_session *s, const cha
 	s->last_rx_ms = ctx->now_ms;
 	if (hb_parse_line(line, len, &m, why, sizeof(why))) {
 		session_error(ctx, s, why);
+		return;
+	}
+	if (s->srv->key && hbauth_check_msg(s->srv->key, &s->auth, line, &m, why, sizeof(why))) {
+		session_refuse(ctx, s, why);
 		return;
 	}
 	if (m.verb == HB_VERB_REGISTER)
@@ -305,17 +329,6 @@ static void session_close(struct health_ctx *ctx, struct hb_session *s, const ch
 	hl_retire(ctx, &s->h);
 }
 
-static uint64_t session_nonce(void)
-{
-	static uint64_t fallback = 0x9e3779b97f4a7c15ull;
-	uint64_t n;
-
-	if (getrandom(&n, sizeof(n), GRND_NONBLOCK) == (ssize_t)sizeof(n))
-		return n;
-	fallback = fallback * 6364136223846793005ull + (uint64_t)hl_now_ms();
-	return fallback;
-}
-
 static void session_open(struct health_ctx *ctx, struct hb_server *srv, int fd, const struct slb_addr *peer)
 {
 	struct hb_session *s = calloc(1, sizeof(*s));
@@ -342,7 +355,10 @@ static void session_open(struct health_ctx *ctx, struct hb_server *srv, int fd, 
 		srv->head->prev = s;
 	srv->head = s;
 	srv->n++;
-	session_reply(ctx, s, "HELLO slb/1 nonce=%016" PRIx64, session_nonce());
+	/* A fresh random nonce per connection is what makes a line captured on one connection
+	 * useless on any other: the MAC covers it. */
+	hbauth_new_nonce(s->auth.nonce);
+	session_reply(ctx, s, "HELLO slb/1 nonce=%s", s->auth.nonce);
 }
 
 /* Out of descriptors the listener stays readable and would spin the loop: park it. */
@@ -351,6 +367,16 @@ static void listener_pause(struct health_ctx *ctx, struct hb_server *srv, int er
 	slb_log_limited(LOG_WARN, err, "heartbeat: accept failed, pausing for %d ms", HB_ACCEPT_PAUSE_MS);
 	srv->paused_until_ms = ctx->now_ms + HB_ACCEPT_PAUSE_MS;
 	hl_mod(ctx, &srv->listener, 0);
+}
+
+static bool peer_allowed(const struct slb_config *cfg, const struct slb_addr *peer)
+{
+	if (cfg->n_heartbeat_allow == 0)
+		return true;
+	for (unsigned i = 0; i < cfg->n_heartbeat_allow; i++)
+		if (addr_in_cidr(peer, &cfg->heartbeat_allow[i]))
+			return true;
+	return false;
 }
 
 static void listener_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)
@@ -368,6 +394,15 @@ static void listener_on_event(struct health_ctx *ctx, struct hl_handler *h, uint
 				listener_pause(ctx, srv, errno);
 			return;
 		}
+		if (!peer_allowed(ctx->cfg, &peer)) {
+			char text[ADDR_TEXT_MAX];
+
+			addr_format(&peer, text, sizeof(text));
+			slb_log_limited(LOG_WARN, 0, "heartbeat: refused a connection from %s: not in --heartbeat-allow",
+					text);
+			close(fd);
+			continue;
+		}
 		if (srv->n >= HB_SESSIONS_MAX) {
 			slb_log_limited(LOG_WARN, 0, "heartbeat: %u sessions open, refusing one more", srv->n);
 			close(fd);
@@ -375,6 +410,44 @@ static void listener_on_event(struct health_ctx *ctx, struct hl_handler *h, uint
 		}
 		session_open(ctx, srv, fd, &peer);
 	}
+}
+
+static void hb_server_free(struct hb_server *srv)
+{
+	if (srv->key) {
+		hbauth_wipe_key(srv->key);
+		free(srv->key);
+	}
+	free(srv);
+}
+
+/* Loads the key before the port is bound, so a bad key file stops slb before anyone can
+ * connect; without one, says once what that means. */
+static int hb_server_load_key(const struct slb_config *cfg, struct hb_server *srv, char *err, size_t errlen)
+{
+	char text[ADDR_TEXT_MAX];
+	int rc = hbauth_init();
+
+	if (rc) {
+		snprintf(err, errlen, "heartbeat: libsodium cannot start (no randomness source?)");
+		return rc;
+	}
+	addr_format(&cfg->heartbeat_listen, text, sizeof(text));
+	if (!cfg->heartbeat_key_file[0]) {
+		slb_log(LOG_WARN, 0, "heartbeat: no --heartbeat-key-file: anyone who can reach %s%s can register a "
+			"backend", text, cfg->n_heartbeat_allow ? " from a --heartbeat-allow network" : "");
+		return 0;
+	}
+	srv->key = malloc(sizeof(*srv->key));
+	if (!srv->key) {
+		snprintf(err, errlen, "heartbeat: out of memory");
+		return -ENOMEM;
+	}
+	rc = hbauth_load_key(cfg->heartbeat_key_file, srv->key, err, errlen);
+	if (rc)
+		return rc;
+	slb_log(LOG_INFO, 0, "heartbeat: lines to %s must be signed with the key in %s", text, cfg->heartbeat_key_file);
+	return 0;
 }
 
 int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen)
@@ -386,10 +459,13 @@ int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen)
 		snprintf(err, errlen, "heartbeat: out of memory");
 		return -ENOMEM;
 	}
+	e = hb_server_load_key(ctx->cfg, srv, err, errlen);
+	if (e)
+		goto out_free_srv;
 	fd = hl_listen(&ctx->cfg->heartbeat_listen, "heartbeat", err, errlen);
 	if (fd < 0) {
-		free(srv);
-		return fd;
+		e = fd;
+		goto out_free_srv;
 	}
 	srv->listener.on_event = listener_on_event;
 	srv->listener.fd = fd;
@@ -397,11 +473,14 @@ int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen)
 	if (e) {
 		snprintf(err, errlen, "heartbeat: epoll: %s", strerror(-e));
 		close(fd);
-		free(srv);
-		return e;
+		goto out_free_srv;
 	}
 	ctx->hb = srv;
 	return 0;
+
+out_free_srv:
+	hb_server_free(srv);
+	return e;
 }
 
 /* A registered session outlives its heartbeat timeout (the backend is down but may resume)
@@ -447,7 +526,7 @@ void hb_server_close(struct health_ctx *ctx)
 		free(s);
 	}
 	close(srv->listener.fd);
-	free(srv);
+	hb_server_free(srv);
 	ctx->hb = NULL;
 }
 

@@ -2,9 +2,10 @@
  * sessions, the admin listener and connections, the probes, a 10 ms timerfd and a stop
  * eventfd. Handlers only change the backend table; publishing is decided once per loop turn:
  *
- *   a backend left rotation (up -> down/draining)  publish before sleeping again, so a killed
+ *   a backend left or joined rotation               publish before sleeping again, so a killed
  *                                                   backend is out within one loop turn of its EOF
- *   rotation grew, or a weight or load changed      publish at the next tick (<= 10 ms), so a
+ *                                                   and a new one is routable once /status says up
+ *   a weight or load changed                        publish at the next tick (<= 10 ms), so a
  *                                                   burst of heartbeats costs one snapshot
  *   nothing changed                                 no snapshot at all
  */
@@ -41,7 +42,8 @@ struct health_thread {
 	struct hl_handler timer;   /* timerfd, every HEALTH_TICK_MS */
 	struct hl_handler stopper; /* eventfd written by health_stop */
 	pthread_t thread;
-	bool running;              /* between a successful health_start and health_stop */
+	bool prepared;             /* between a successful health_prepare and health_stop */
+	bool running;              /* the thread runs: between health_start and health_stop */
 	bool stopping;             /* the loop exits after this turn */
 	bool ticked;               /* the timer fired in this loop turn */
 	unsigned pending;          /* TABLE_CHANGE_* bits not yet published */
@@ -386,14 +388,14 @@ static void health_log_start(const struct slb_config *cfg)
 		cfg->n_backends, hb, admin, kinds[cfg->check], cfg->check_interval_ms, cfg->rise, cfg->fall);
 }
 
-int health_start(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
-		 size_t errlen)
+int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
+		   size_t errlen)
 {
 	struct health_ctx *ctx = &ht.ctx;
 	int rc;
 
-	if (ht.running) {
-		snprintf(err, errlen, "health: already running");
+	if (ht.prepared) {
+		snprintf(err, errlen, "health: already prepared");
 		return -EBUSY;
 	}
 	memset(&ht, 0, sizeof(ht));
@@ -409,14 +411,29 @@ int health_start(const struct slb_config *cfg, struct worker_channel **channels,
 		memcpy(ctx->channels, channels, n * sizeof(*channels));
 	ctx->n_channels = n;
 	rc = health_open(cfg, err, errlen);
-	if (!rc)
-		rc = health_spawn(err, errlen);
+	if (rc) {
+		health_cleanup();
+		return rc;
+	}
+	ht.prepared = true;
+	return 0;
+}
+
+int health_start(char *err, size_t errlen)
+{
+	int rc;
+
+	if (!ht.prepared || ht.running) {
+		snprintf(err, errlen, "health: %s", ht.running ? "already running" : "not prepared");
+		return -EINVAL;
+	}
+	rc = health_spawn(err, errlen);
 	if (rc) {
 		health_cleanup();
 		return rc;
 	}
 	ht.running = true;
-	health_log_start(cfg);
+	health_log_start(ht.ctx.cfg);
 	return 0;
 }
 
@@ -438,10 +455,12 @@ void health_stop(void)
 {
 	uint64_t one = 1;
 
-	if (!ht.running)
+	if (!ht.prepared)
 		return;
-	if (write(ht.stopper.fd, &one, sizeof(one)) != sizeof(one))
-		slb_log(LOG_ERROR, errno, "health: cannot signal the thread to stop");
-	pthread_join(ht.thread, NULL);
+	if (ht.running) {
+		if (write(ht.stopper.fd, &one, sizeof(one)) != sizeof(one))
+			slb_log(LOG_ERROR, errno, "health: cannot signal the thread to stop");
+		pthread_join(ht.thread, NULL);
+	}
 	health_cleanup();
 }

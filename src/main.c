@@ -1,5 +1,7 @@
-/* main: flags -> config -> health thread (first snapshot) -> workers -> wait for a signal
- * -> drain -> exit. Exit status: 0 after a clean drain, 1 at run time, 2 for bad usage. */
+/* main: flags -> config -> io_uring check -> bind every port (listeners, heartbeat, admin)
+ * and read the heartbeat key -> drop privileges (--user) -> health thread (first snapshot)
+ * -> workers -> wait for a signal -> drain -> exit.
+ * Exit status: 0 after a clean drain, 1 at run time, 2 for bad usage. */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,12 +13,14 @@
 #include "slb/config.h"
 #include "slb/health.h"
 #include "slb/log.h"
+#include "slb/privs.h"
 #include "slb/snapshot.h"
+#include "slb/uring.h"
 #include "slb/worker.h"
 
 #define EXIT_USAGE 2
 #define FD_RESERVE 128      /* descriptors kept for listeners, rings, logs */
-#define PIPE_FDS_PER_WORKER 512
+#define PIPES_PER_WORKER_MAX 256
 
 static struct slb_config cfg;
 
@@ -35,15 +39,27 @@ static unsigned long raise_nofile(void)
 	return rl.rlim_cur;
 }
 
-/* Each connection costs one descriptor (its backend socket; the client socket is an io_uring
- * direct descriptor, see conn.h); pipes and the health thread are budgeted apart. */
+/* Descriptors are the budget that matters (this machine's hard limit is 20,000). Each
+ * connection costs one (its backend socket; the client socket is an io_uring direct
+ * descriptor, see conn.h), a splicing connection one more (its client's regular twin) plus
+ * a pooled pipe (two). Listeners, rings and the health thread take a reserve. Under a low
+ * limit every share shrinks instead of refusing to start, so slb still serves what fits. */
 static int resolve_limits(char *err, size_t errlen)
 {
 	unsigned long nofile = raise_nofile();
-	unsigned long pipes = cfg.relay == RELAY_COPY ? 0 : (unsigned long)cfg.workers * PIPE_FDS_PER_WORKER;
-	unsigned long reserve = FD_RESERVE + health_fd_reserve(&cfg) + pipes;
-	unsigned long budget = nofile > reserve ? nofile - reserve : 0;
+	unsigned long pipes_per_worker = 0, reserve, budget;
 
+	if (cfg.relay != RELAY_COPY) {
+		pipes_per_worker = nofile / 16 / cfg.workers;
+		if (pipes_per_worker > PIPES_PER_WORKER_MAX)
+			pipes_per_worker = PIPES_PER_WORKER_MAX;
+	}
+	/* two descriptors per pipe, one per splicing client's twin */
+	reserve = pipes_per_worker * 3 * cfg.workers;
+	reserve += FD_RESERVE < nofile / 8 ? FD_RESERVE : nofile / 8;
+	reserve += health_fd_reserve(&cfg) < nofile / 4 ? health_fd_reserve(&cfg) : nofile / 4;
+	budget = nofile > reserve ? nofile - reserve : 0;
+	cfg.pipes_per_worker = (unsigned)pipes_per_worker;
 	if (cfg.max_conns == 0)
 		cfg.max_conns = (unsigned)budget;
 	if (cfg.max_conns < cfg.workers) {
@@ -125,23 +141,41 @@ static void drain(void)
 		slb_log(LOG_INFO, 0, "drained: every connection finished");
 }
 
-static int run(void)
+/* Everything that may need root happens first: binding every port and reading the heartbeat
+ * key. Privileges go next, and only then does any thread start, so the drop holds for the
+ * whole process without relying on glibc's set*id broadcast to other threads. io_uring is
+ * checked before anything is bound, so a kernel or sandbox without it costs one line. */
+static int start(char *err, size_t errlen)
 {
 	struct worker_channel *channels[CONFIG_MAX_WORKERS];
+	struct privs_user user;
+
+	if (uring_check_available(err, errlen) || resolve_limits(err, errlen))
+		return -1;
+	if (cfg.user[0] && privs_lookup_user(cfg.user, &user, err, errlen))
+		return -1;
+	if (workers_prepare(&cfg, err, errlen))
+		return -1;
+	for (unsigned i = 0; i < workers_count(); i++)
+		channels[i] = workers_channel(i);
+	if (health_prepare(&cfg, channels, workers_count(), err, errlen))
+		return -1;
+	if ((cfg.user[0] && privs_drop(&user, err, errlen)) || health_start(err, errlen) ||
+	    workers_start(err, errlen)) {
+		health_stop();
+		return -1;
+	}
+	return 0;
+}
+
+static int run(void)
+{
 	char err[256];
 	sigset_t set;
 	int sig;
 
-	if (resolve_limits(err, sizeof(err)) || workers_prepare(&cfg, err, sizeof(err)))
+	if (start(err, sizeof(err)))
 		goto out_err;
-	for (unsigned i = 0; i < workers_count(); i++)
-		channels[i] = workers_channel(i);
-	if (health_start(&cfg, channels, workers_count(), err, sizeof(err)))
-		goto out_err;
-	if (workers_start(err, sizeof(err))) {
-		health_stop();
-		goto out_err;
-	}
 	log_start();
 	sigemptyset(&set);
 	sigaddset(&set, SIGTERM);

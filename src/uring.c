@@ -2,6 +2,7 @@
 #include "slb/uring.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -121,4 +122,21 @@ void uring_bufs_free(struct io_uring *ring, struct uring_bufs *b)
 	munmap(b->mem, (size_t)b->count * b->size);
 	munmap(b->br, b->ring_bytes);
 	b->br = NULL;
+}
+
+/* A two-entry ring is the cheapest complete test: io_uring_setup is the call that
+ * kernel.io_uring_disabled (6.6+), seccomp profiles (Docker's default among them) and kernels
+ * built without io_uring refuse, each with EPERM or ENOSYS. */
+int uring_check_available(char *err, size_t errlen)
+{
+	struct io_uring ring;
+	int ret = io_uring_queue_init(2, &ring, 0);
+
+	if (ret) {
+		snprintf(err, errlen, "io_uring is unavailable (%s): slb needs it (check kernel.io_uring_disabled "
+			 "and seccomp)", strerror(-ret));
+		return ret;
+	}
+	io_uring_queue_exit(&ring);
+	return 0;
 }

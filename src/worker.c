@@ -163,15 +163,6 @@ static int worker_alloc_slots(struct worker *w)
 	return 0;
 }
 
-/* Descriptors are the scarce resource (20,000 per process here): split what is left after
- * connections among the workers' pipe pools, at most 256 pipes (512 fds) each. */
-static unsigned worker_pipe_cap(const struct worker *w)
-{
-	if (w->cfg->relay == RELAY_COPY)
-		return 0;
-	return 256;
-}
-
 static int worker_init(struct worker *w, struct worker_boot *boot)
 {
 	const char *mode = "";
@@ -199,7 +190,7 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 		snprintf(boot->err, sizeof(boot->err), "cannot register io_uring buffer ring: %s", strerror(-ret));
 		return ret;
 	}
-	ret = pipe_pool_init(&w->pipes, worker_pipe_cap(w));
+	ret = pipe_pool_init(&w->pipes, w->cfg->pipes_per_worker); /* sized by main from ulimit -n */
 	if (!ret)
 		ret = worker_alloc_slots(w);
 	if (ret) {

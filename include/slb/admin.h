@@ -50,12 +50,11 @@ struct admin_request {
 
 /* Parses the request head in buf[0..len): the bytes read so far on one connection, so it is
  * called again as more arrive. A head ends at the first "\r\n\r\n" or "\n\n"; the request
- * line is "METHOD SP PATH[?QUERY][ SP VERSION]".
+ * line is "METHOD SP PATH[?QUERY][ SP VERSION]". Bytes past ADMIN_REQ_MAX are not looked at.
  * Returns the head's length (> 0) with out filled, 0 when the head is not complete yet,
- * -EMSGSIZE when ADMIN_REQ_MAX bytes hold no complete head (or len is over ADMIN_REQ_MAX),
- * or -EINVAL when the request line
- * has no space (both are answered 400). Pure: reads only buf[0..len), keeps no state, and
- * out->path points into buf, valid as long as buf is. */
+ * -EMSGSIZE when ADMIN_REQ_MAX bytes hold no complete head, or -EINVAL when the request line
+ * has no space (both are answered 400). Pure: reads only buf, keeps no state; out->path
+ * points into buf. */
 int admin_parse_request(const char *buf, size_t len, struct admin_request *out);
 
 /* What the renderers read. Counters are summed over channels with relaxed loads. */

@@ -75,8 +75,8 @@ struct table_params {
 /* What changed since the last table_take_changes. */
 enum table_change {
 	TABLE_CHANGE_NONE = 0,
-	TABLE_CHANGE_LAZY = 1,   /* rotation grew or a weight/load changed: publish at the next tick */
-	TABLE_CHANGE_URGENT = 2, /* a backend left rotation: publish before sleeping again */
+	TABLE_CHANGE_LAZY = 1,   /* a weight or load changed: publish at the next tick */
+	TABLE_CHANGE_URGENT = 2, /* a backend left or joined rotation: publish before sleeping again */
 };
 
 struct backend_table;
@@ -117,6 +117,8 @@ struct backend *table_get(struct backend_table *t, uint32_t id);
 const struct backend *table_get_const(const struct backend_table *t, uint32_t id);
 struct backend *table_find(struct backend_table *t, const struct slb_addr *addr);
 unsigned table_count(const struct backend_table *t);
+/* Entries of that source, whether their session is live or closed and not yet expired. */
+unsigned table_count_source(const struct backend_table *t, enum be_source src);
 
 /* True when b wants an active probe: static backends when checks are configured, and any
  * backend whose probe verdict is down (ejected, or a static one whose heartbeat session

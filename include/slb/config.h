@@ -13,6 +13,9 @@
 #define CONFIG_MAX_WORKERS 256
 #define CONFIG_PATH_MAX 128
 #define CONFIG_MAX_RETRIES 7 /* a connection tries at most 8 backends */
+#define CONFIG_MAX_HB_ALLOW 32
+#define CONFIG_FILE_MAX 1024
+#define CONFIG_USER_MAX 64
 
 enum relay_mode {
 	RELAY_AUTO = 0, /* copy for small exchanges, splice once a transfer fills a buffer */
@@ -48,6 +51,7 @@ struct slb_config {
 	unsigned idle_timeout_ms;  /* 0: never */
 	unsigned retries;          /* further backends tried after a failed connect */
 	unsigned max_conns;        /* whole process; 0 on input means derived from RLIMIT_NOFILE */
+	unsigned pipes_per_worker; /* not a flag: derived from RLIMIT_NOFILE at start (0: no splicing) */
 	unsigned drain_timeout_ms;
 	int log_level;
 
@@ -56,6 +60,10 @@ struct slb_config {
 	struct slb_addr heartbeat_listen;
 	unsigned heartbeat_interval_ms; /* what slb asks backends to send */
 	unsigned heartbeat_timeout_ms;  /* silence after which a backend is down */
+	char heartbeat_key_file[CONFIG_FILE_MAX]; /* "": heartbeat lines are not authenticated */
+	struct slb_cidr heartbeat_allow[CONFIG_MAX_HB_ALLOW]; /* peers that may connect */
+	unsigned n_heartbeat_allow;     /* 0: any peer may connect */
+	unsigned heartbeat_max_backends; /* heartbeat entries in the table, closed ones included */
 	enum check_kind check;
 	char check_path[CONFIG_PATH_MAX]; /* for CHECK_HTTP, starts with '/' */
 	unsigned check_interval_ms;
@@ -65,6 +73,8 @@ struct slb_config {
 	unsigned eject_failures;        /* consecutive connect failures seen by workers */
 	bool has_admin;
 	struct slb_addr admin;
+	bool admin_public;              /* --admin may be an address other hosts can reach */
+	char user[CONFIG_USER_MAX];     /* "": keep running as the user that started slb */
 };
 
 enum config_result {
@@ -78,8 +88,9 @@ enum config_result {
  * Does not validate combinations: see config_validate. */
 int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_t errlen);
 
-/* Checks what no single flag can: at least one backend or a heartbeat port, and
- * timeouts that make sense together. Returns 0 or -EINVAL with err filled. */
+/* Checks what no single flag can: at least one backend or a heartbeat port, timeouts that
+ * make sense together, heartbeat security flags only with a heartbeat port, and an admin
+ * address on loopback unless --admin-public. Returns 0 or -EINVAL with err filled. */
 int config_validate(const struct slb_config *cfg, char *err, size_t errlen);
 
 /* Parses "ADDR:PORT[,weight=N]". Returns 0 or -EINVAL with err filled. */

@@ -1,5 +1,6 @@
-/* hb_server: the heartbeat listener and its sessions on the health thread's loop: line
- * framing, replies, REGISTER/HEARTBEAT/BYE turned into backend table events. */
+/* hb_server: the heartbeat listener and its sessions on the health thread's loop: the
+ * allow-list at accept, line framing, MAC and replay checks when a key is configured,
+ * replies, REGISTER/HEARTBEAT/BYE turned into backend table events. */
 #ifndef SLB_HB_SERVER_H
 #define SLB_HB_SERVER_H
 
@@ -12,8 +13,10 @@
 #define HB_SILENT_CLOSE_MS 60000      /* a registered session silent this long past its
                                        * heartbeat timeout is closed */
 
-/* Binds cfg->heartbeat_listen and adds it to the loop; sets ctx->hb.
- * Returns 0, or -EADDRINUSE / -errno with err filled (nothing left open). */
+/* Loads cfg->heartbeat_key_file when given (warns when not: anyone who can reach the port can
+ * register a backend), binds cfg->heartbeat_listen and adds it to the loop; sets ctx->hb.
+ * Returns 0, or -EADDRINUSE / -errno with err filled, a bad key file included (nothing left
+ * open). */
 int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen);
 
 /* Called every tick: closes sessions idle past their limit, resumes a paused listener. */

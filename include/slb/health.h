@@ -10,19 +10,24 @@
 #include "slb/worker.h"
 
 /* Builds the table from cfg, publishes the first snapshot (so workers never start without
- * one), binds the heartbeat and admin ports, and starts the thread. channels[0..n) are the
- * workers' channels (read-only counters, failure rings to drain).
- * Returns 0 or -errno with err filled (nothing left running). */
-int health_start(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
-		 size_t errlen);
+ * one), loads the heartbeat key and binds the heartbeat and admin ports, all without starting
+ * a thread: main drops privileges between this and health_start. channels[0..n) are the
+ * workers' channels (read-only counters, failure rings to drain); cfg must outlive the thread.
+ * Returns 0 or -errno with err filled (nothing left open). */
+int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
+		   size_t errlen);
+
+/* Starts the thread on what health_prepare set up. Returns 0, or -errno with err filled; on
+ * failure everything health_prepare opened is closed. */
+int health_start(char *err, size_t errlen);
 
 /* The most descriptors the health thread can hold open with this configuration (listeners,
  * heartbeat sessions, admin connections, probes, its own epoll/timer/eventfd), so main can
  * keep them out of the workers' connection budget. Pure; valid before health_start. */
 unsigned health_fd_reserve(const struct slb_config *cfg);
 
-/* Stops the thread and closes its sockets. The last snapshot stays published until
- * snapshot_teardown. */
+/* Stops the thread (if started) and closes what health_prepare opened; does nothing when
+ * nothing is prepared. The last snapshot stays published until snapshot_teardown. */
 void health_stop(void);
 
 #endif

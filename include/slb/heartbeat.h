@@ -5,13 +5,22 @@
  *   slb -> peer on connect : HELLO slb/1 nonce=<16 hex digits>
  *   peer -> slb            : REGISTER <addr:port> [weight=N] [name=NAME] [state=up|drain|down] [load=0-100]
  *   slb -> peer            : OK registered id=<id> interval=<ms> timeout=<ms>
+ *                            (or ERR too many backends past --heartbeat-max-backends)
  *   peer -> slb            : HEARTBEAT [state=up|drain|down] [load=0-100]
  *   slb -> peer            : OK state=<state> interval=<ms>
  *   peer -> slb            : BYE                    (leave rotation now; slb answers OK bye and closes)
  *   slb -> peer            : ERR <reason>           (answer to any bad line; after HB_MAX_ERRORS the
  *                                                    connection is closed)
- * Every message may end with "seq=N mac=<64 hex>" when slb runs with a heartbeat key: the MAC is
- * HMAC-SHA256 over "<nonce> <line before ' mac='>" and seq must rise strictly per connection.
+ * Every message may end with "seq=N mac=<64 hex>". When slb runs with --heartbeat-key-file, every
+ * REGISTER, HEARTBEAT and BYE must: mac is HMAC-SHA256 (RFC 2104, key = the key file's bytes
+ * less a trailing newline) over "<nonce> <line before ' mac='>", written in lowercase hex, where
+ * nonce is the 16 hex digits of this connection's HELLO (random per connection, so a line is
+ * worthless on any other connection), and seq must rise strictly within the connection (a
+ * replayed line is refused). For example, with nonce 0011223344556677 the peer signs
+ *   "0011223344556677 HEARTBEAT state=up seq=7"   and sends   "HEARTBEAT state=up seq=7 mac=<hex>".
+ * Refusals: "ERR missing mac", "ERR bad mac", "ERR seq not rising"; each counts towards
+ * HB_MAX_ERRORS, and only a line that verifies advances seq. Without a key, seq and mac are
+ * parsed and ignored. slb's own lines are not signed.
  * The backend is in rotation from its REGISTER (state up) until its connection closes, it
  * sends BYE or state=down, or heartbeat timeout passes without a message. */
 #ifndef SLB_HEARTBEAT_H

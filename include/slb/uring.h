@@ -4,6 +4,7 @@
 #define SLB_URING_H
 
 #include <liburing.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* user_data layout: bits 0-6 op, bit 7 direction, bits 8-31 generation, bits 32-63 slot.
@@ -69,5 +70,11 @@ static inline void uring_buf_recycle(struct uring_bufs *b, unsigned id)
 	io_uring_buf_ring_add(b->br, uring_buf_addr(b, id), b->size, (unsigned short)id, b->mask, 0);
 	io_uring_buf_ring_advance(b->br, 1);
 }
+
+/* Creates and closes a tiny ring to learn whether this process may use io_uring at all
+ * (kernel.io_uring_disabled, a seccomp filter, a kernel without it), so main can refuse to
+ * start with one line before binding anything. Returns 0, or -errno (-EPERM, -ENOSYS) with
+ * a one-line reason in err. */
+int uring_check_available(char *err, size_t errlen);
 
 #endif

@@ -30,6 +30,7 @@ struct agent_config {
 	unsigned interval_ms; /* check period; also the heartbeat period when given */
 	unsigned weight;
 	char name[HB_NAME_MAX];
+	const char *key_file;       /* --heartbeat-key-file; NULL: unsigned heartbeats */
 };
 
 struct agent {
@@ -41,6 +42,8 @@ struct agent {
 	struct ev_watch tick;       /* timerfd: start a check */
 	unsigned check_ms;
 	bool service_ok;
+	bool keyed;                 /* key holds the --heartbeat-key-file key */
+	struct hbauth_key key;
 	char svc_text[ADDR_TEXT_MAX];
 };
 
@@ -62,6 +65,8 @@ static const struct cli_flag agent_flags[] = {
 	{ "weight", "N", cli_parse_uint, OPT(weight), 1, 256,
 	  "weight sent in REGISTER (default 1)" },
 	{ "name", "NAME", cli_parse_name, OPT(name), 0, HB_NAME_MAX, "name sent in REGISTER" },
+	{ "heartbeat-key-file", "FILE", cli_parse_path, OPT(key_file), 0, 0,
+	  "sign heartbeats with this key (same file as slb's, mode 600)" },
 };
 #undef OPT
 
@@ -109,6 +114,7 @@ static int agent_start_heartbeat(struct agent *a)
 		.service = a->cfg.service,
 		.weight = a->cfg.weight,
 		.interval_ms = a->cfg.interval_ms,
+		.key = a->keyed ? &a->key : NULL,
 	};
 
 	memcpy(hc.name, a->cfg.name, sizeof(hc.name));
@@ -177,8 +183,19 @@ static int agent_watch(struct agent *a, struct ev_watch *w, int fd, ev_watch_fn 
 static int agent_start(struct agent *a)
 {
 	static const int sigs[] = { SIGTERM, SIGINT };
+	char err[256];
 	int rc;
 
+	/* The key is loaded before the first check: a bad key file stops the agent at once,
+	 * not after the service first answers. */
+	if (a->cfg.key_file) {
+		rc = hb_client_load_key(a->cfg.key_file, &a->key, err, sizeof(err));
+		if (rc) {
+			slb_log(LOG_ERROR, 0, "%s", err);
+			return rc;
+		}
+		a->keyed = true;
+	}
 	a->check_ms = a->cfg.interval_ms ? a->cfg.interval_ms : AGENT_DEFAULT_CHECK_MS;
 	addr_format(&a->cfg.service, a->svc_text, sizeof(a->svc_text));
 	rc = evloop_init(&a->loop);

@@ -33,6 +33,7 @@ struct backend_config {
 	unsigned weight;
 	int crash_after;           /* heartbeats before crashing; 0 never, CRASH_RANDOM */
 	bool fail_health;
+	const char *key_file;      /* --heartbeat-key-file; NULL: unsigned heartbeats */
 };
 
 struct backend {
@@ -41,6 +42,7 @@ struct backend {
 	struct http_server *http;
 	struct hb_client *hb;
 	struct ev_watch signals;
+	struct hbauth_key key;     /* loaded from cfg.key_file */
 };
 
 static int backend_parse_crash(const struct cli_flag *flag, const char *arg, void *field, char *err,
@@ -79,6 +81,8 @@ static const struct cli_flag backend_flags[] = {
 	  "address to announce in REGISTER (default: --listen)" },
 	{ "fail-health", NULL, cli_parse_switch, OPT(fail_health), 0, 0,
 	  "start with GET /health answering 503 (SIGUSR1 toggles it)" },
+	{ "heartbeat-key-file", "FILE", cli_parse_path, OPT(key_file), 0, 0,
+	  "sign heartbeats with this key (same file as slb's, mode 600)" },
 };
 #undef OPT
 
@@ -107,6 +111,8 @@ static int backend_parse_flags(struct backend_config *cfg, int argc, char **argv
 		snprintf(err, sizeof(err), "--listen is required (try --help)");
 	else if (rc == 0 && !cfg->name[0])
 		snprintf(err, sizeof(err), "--name is required (try --help)");
+	else if (rc == 0 && cfg->key_file && cfg->heartbeat.ss.ss_family == AF_UNSPEC)
+		snprintf(err, sizeof(err), "--heartbeat-key-file needs --heartbeat (try --help)");
 	else if (rc == 0)
 		return 0;
 	fprintf(stderr, "slb-backend: %s\n", err);
@@ -192,11 +198,24 @@ static int backend_start_heartbeat(struct backend *b)
 		.weight = b->cfg.weight,
 		.interval_ms = b->cfg.interval_ms,
 	};
+	char err[256];
+	int rc;
 
 	if (b->cfg.heartbeat.ss.ss_family == AF_UNSPEC)
 		return 0;
 	memcpy(hc.name, b->cfg.name, sizeof(hc.name));
-	return hb_client_start(&b->hb, &b->loop, &hc, backend_report, b);
+	if (b->cfg.key_file) {
+		rc = hb_client_load_key(b->cfg.key_file, &b->key, err, sizeof(err));
+		if (rc) {
+			slb_log(LOG_ERROR, 0, "%s", err);
+			return rc;
+		}
+		hc.key = &b->key;
+	}
+	rc = hb_client_start(&b->hb, &b->loop, &hc, backend_report, b);
+	if (rc)
+		slb_log(LOG_ERROR, rc, "cannot start the heartbeat client");
+	return rc;
 }
 
 /* Sets everything up on b->loop. Returns 0, or -errno after logging why. */
@@ -222,10 +241,8 @@ static int backend_start(struct backend *b)
 		return rc;
 	}
 	rc = backend_start_heartbeat(b);
-	if (rc) {
-		slb_log(LOG_ERROR, rc, "cannot start the heartbeat client");
+	if (rc)
 		return rc;
-	}
 	slb_log(LOG_INFO, 0, "backend %s listening on %s%s", b->cfg.name,
 		addr_format(&b->cfg.listen, text, sizeof(text)), b->hb ? ", heartbeating" : "");
 	return 0;

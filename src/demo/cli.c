@@ -85,6 +85,18 @@ int cli_parse_switch(const struct cli_flag *flag, const char *arg, void *field, 
 	return 0;
 }
 
+/* See cli.h. */
+int cli_parse_path(const struct cli_flag *flag, const char *arg, void *field, char *err,
+		   size_t errlen)
+{
+	if (!arg[0]) {
+		snprintf(err, errlen, "--%s: empty path", flag->name);
+		return -EINVAL;
+	}
+	*(const char **)field = arg;
+	return 0;
+}
+
 static void cli_build_options(const struct cli_flag *flags, size_t n, struct option *opts)
 {
 	for (size_t i = 0; i < n; i++) {

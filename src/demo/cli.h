@@ -47,6 +47,9 @@ int cli_parse_name(const struct cli_flag *flag, const char *arg, void *field, ch
 		   size_t errlen);
 int cli_parse_switch(const struct cli_flag *flag, const char *arg, void *field, char *err,
 		     size_t errlen);
+/* field is a const char *: keeps arg itself (argv outlives the tool), refusing "". */
+int cli_parse_path(const struct cli_flag *flag, const char *arg, void *field, char *err,
+		   size_t errlen);
 
 /* Parses a decimal unsigned number in [min, max]. Returns 0 or -EINVAL. */
 int cli_parse_ulong(const char *text, unsigned long min, unsigned long max, unsigned long *out);

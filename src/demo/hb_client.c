@@ -10,10 +10,14 @@
  *   RUNNING      registered                send a HEARTBEAT (periodic)
  *
  * Every failure goes through hb_fail(): close, log, arm the backoff, and nothing else, so
- * a session is always either fully alive or fully gone. */
+ * a session is always either fully alive or fully gone.
+ *
+ * With a key, every line we send ends in " seq=N mac=HEX": N counts from 1 on each connection
+ * and the MAC covers the nonce of that connection's HELLO (see slb/heartbeat.h). */
 #include "hb_client.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -52,6 +56,8 @@ struct hb_client {
 	int64_t last_ok_ms;     /* when slb last answered OK */
 	unsigned failures;      /* consecutive failed sessions: only the first is a warning */
 	uint64_t sent;          /* HEARTBEATs sent, over all sessions */
+	uint64_t seq;           /* last seq= sent on this connection (with a key) */
+	char nonce[HBAUTH_NONCE_HEX + 1]; /* from this connection's HELLO; "" before it */
 	hb_client_report_fn report;
 	void *arg;
 	size_t in_len, out_len;
@@ -135,25 +141,70 @@ static int hb_flush(struct hb_client *c)
 	return hb_want(c, EPOLLIN | (c->out_len ? EPOLLOUT : 0));
 }
 
+/* Formats one line into buf (len bytes) as slb wants it: with a key, " seq=N mac=HEX" is
+ * appended, the MAC taken over "<nonce> <line up to seq>"; then "\n". Returns the length with
+ * the "\n", or -EMSGSIZE when the line would not fit slb's HB_LINE_MAX. */
+static int hb_vformat(struct hb_client *c, char *buf, size_t len, const char *fmt, va_list ap)
+{
+	char mac[HB_MAC_HEX + 1];
+	int n = vsnprintf(buf, len, fmt, ap), m;
+
+	if (n < 0 || (size_t)n >= len)
+		return -EMSGSIZE;
+	if (c->cfg.key) {
+		m = snprintf(buf + n, len - (size_t)n, " seq=%" PRIu64, c->seq + 1);
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -EMSGSIZE;
+		n += m;
+		hbauth_sign(c->cfg.key, c->nonce, buf, (size_t)n, mac);
+		m = snprintf(buf + n, len - (size_t)n, " mac=%s", mac);
+		if (m < 0 || (size_t)m >= len - (size_t)n)
+			return -EMSGSIZE;
+		n += m;
+		c->seq++;
+	}
+	if ((size_t)n + 1 >= len || n + 1 > HB_LINE_MAX)
+		return -EMSGSIZE;
+	buf[n++] = '\n';
+	return n;
+}
+
+static int hb_format(struct hb_client *c, char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int hb_format(struct hb_client *c, char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = hb_vformat(c, buf, len, fmt, ap);
+	va_end(ap);
+	return n;
+}
+
 /* Queues one line and sends it. Returns 0, or -errno after failing the session. */
 static int hb_send_line(struct hb_client *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int hb_send_line(struct hb_client *c, const char *fmt, ...)
 {
-	size_t room = sizeof(c->out) - c->out_len;
+	char line[HB_LINE_MAX + 1];
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(c->out + c->out_len, room, fmt, ap);
+	n = hb_vformat(c, line, sizeof(line), fmt, ap);
 	va_end(ap);
+	if (n < 0) {
+		hb_fail(c, EMSGSIZE, "line too long for the heartbeat protocol");
+		return n;
+	}
 	/* The queue only backs up when slb stops reading: treat it as a dead session. */
-	if (n < 0 || (size_t)n + 1 >= room || n + 1 > HB_LINE_MAX) {
+	if ((size_t)n > sizeof(c->out) - c->out_len) {
 		hb_fail(c, ENOBUFS, "slb is not reading our lines");
 		return -ENOBUFS;
 	}
-	c->out[c->out_len + (size_t)n] = '\n';
-	c->out_len += (size_t)n + 1;
+	memcpy(c->out + c->out_len, line, (size_t)n);
+	c->out_len += (size_t)n;
 	return hb_flush(c);
 }
 
@@ -247,6 +298,25 @@ static int hb_on_registered(struct hb_client *c, const char *line)
 	return 0;
 }
 
+/* Takes the nonce that this connection's lines are signed with, then registers. A keyed
+ * client cannot sign without one, so a HELLO without it ends the session. */
+static int hb_on_hello(struct hb_client *c, const char *line)
+{
+	const char *p = strstr(line, " nonce=");
+	size_t n = p ? strspn(p + 7, "0123456789abcdef") : 0;
+
+	c->nonce[0] = '\0';
+	c->seq = 0;
+	if (n == HBAUTH_NONCE_HEX && (p[7 + n] == '\0' || p[7 + n] == ' '))
+		snprintf(c->nonce, sizeof(c->nonce), "%.*s", (int)n, p + 7);
+	if (c->cfg.key && !c->nonce[0]) {
+		hb_fail(c, 0, "slb's HELLO has no nonce to sign with");
+		return -EPROTO;
+	}
+	c->phase = HB_PHASE_REGISTERING;
+	return hb_send_register(c) ? -EPROTO : 0;
+}
+
 /* Handles one line from slb (NUL-terminated, no "\n"). Returns 0, or -EPROTO after failing
  * the session. */
 static int hb_on_line(struct hb_client *c, const char *line)
@@ -258,10 +328,8 @@ static int hb_on_line(struct hb_client *c, const char *line)
 		hb_fail(c, 0, reason);
 		return -EPROTO;
 	}
-	if (c->phase == HB_PHASE_HELLO && strncmp(line, "HELLO slb/1", 11) == 0) {
-		c->phase = HB_PHASE_REGISTERING;
-		return hb_send_register(c) ? -EPROTO : 0;
-	}
+	if (c->phase == HB_PHASE_HELLO && strncmp(line, "HELLO slb/1", 11) == 0)
+		return hb_on_hello(c, line);
 	if (c->phase == HB_PHASE_REGISTERING && strncmp(line, "OK registered", 13) == 0)
 		return hb_on_registered(c, line);
 	if (c->phase == HB_PHASE_RUNNING && strncmp(line, "OK", 2) == 0) {
@@ -408,6 +476,16 @@ static void hb_on_timer(struct ev_watch *w, uint32_t events)
 }
 
 /* See hb_client.h. */
+int hb_client_load_key(const char *path, struct hbauth_key *key, char *err, size_t errlen)
+{
+	if (hbauth_init()) {
+		snprintf(err, errlen, "libsodium cannot start (no randomness source?)");
+		return -EIO;
+	}
+	return hbauth_load_key(path, key, err, errlen);
+}
+
+/* See hb_client.h. */
 int hb_client_start(struct hb_client **out, struct evloop *loop, const struct hb_client_config *cfg,
 		    hb_client_report_fn report, void *arg)
 {
@@ -467,8 +545,13 @@ void hb_client_stop(struct hb_client *c)
 	int fd = c->timer.fd;
 
 	/* One try, no waiting: slb also notices the close, BYE only makes it immediate. */
-	if (c->phase == HB_PHASE_RUNNING && c->out_len == 0)
-		(void)send(c->sock.fd, "BYE\n", 4, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (c->phase == HB_PHASE_RUNNING && c->out_len == 0) {
+		char bye[HB_LINE_MAX + 1];
+		int n = hb_format(c, bye, sizeof(bye), "BYE");
+
+		if (n > 0)
+			(void)send(c->sock.fd, bye, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
 	hb_close_socket(c);
 	evloop_del(c->loop, &c->timer);
 	close(fd);

@@ -1,5 +1,6 @@
 /* hb_client: the peer side of slb's heartbeat protocol (see slb/heartbeat.h): connect, REGISTER,
- * a HEARTBEAT every interval, reconnect with backoff; shared by slb-backend and slb-agent. */
+ * a HEARTBEAT every interval, reconnect with backoff, every line signed when given a key;
+ * shared by slb-backend and slb-agent. */
 #ifndef SLB_DEMO_HB_CLIENT_H
 #define SLB_DEMO_HB_CLIENT_H
 
@@ -8,6 +9,7 @@
 
 #include "evloop.h"
 #include "slb/addr.h"
+#include "slb/hbauth.h"
 #include "slb/heartbeat.h"
 
 #define HB_CLIENT_BACKOFF_MIN_MS 100  /* first reconnect delay, doubled per failure */
@@ -20,6 +22,9 @@ struct hb_client_config {
 	char name[HB_NAME_MAX];  /* "" sends no name= */
 	unsigned weight;         /* 0 sends no weight= */
 	unsigned interval_ms;    /* 0: the interval slb answers in OK registered */
+	const struct hbauth_key *key; /* NULL: lines go unsigned; else signs every line (see
+				       * slb/heartbeat.h); the caller keeps it alive and unchanged
+				       * until hb_client_stop */
 };
 
 /* Asked right before each REGISTER (verb HB_VERB_REGISTER) and HEARTBEAT for what to report.
@@ -28,6 +33,10 @@ struct hb_client_config {
 typedef void (*hb_client_report_fn)(void *arg, enum hb_verb verb, enum hb_state *state, int *load);
 
 struct hb_client;
+
+/* Starts libsodium and loads the key file for hb_client_config.key (see hbauth_load_key).
+ * Returns 0, or -errno with a one-line reason in err. */
+int hb_client_load_key(const char *path, struct hbauth_key *key, char *err, size_t errlen);
 
 /* Starts connecting to cfg->lb at once and keeps a registration alive from then on, all
  * inside loop. cfg is copied. Returns 0 and the client in *out (freed by hb_client_stop),

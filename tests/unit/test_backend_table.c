@@ -127,7 +127,7 @@ Test(backend_table, rise_passed_probes_bring_it_back)
 	cr_assert_eq(apply_n(b, BE_EV_PROBE_OK, 1, 50), 1);
 	cr_assert_eq(b->state, BE_STATE_UP);
 	cr_assert_str_eq(b->reason, "check passed 2 times");
-	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_LAZY);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_URGENT);
 }
 
 /* ---- worker connect failures ---- */

@@ -168,6 +168,17 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--check", "http:/a b" }, "printable" },
 		{ { "--listen", "1.2.3.4:99999" }, "bad port" },
 		{ { "stray" }, "unexpected argument" },
+		{ { "--heartbeat-allow", "10.0.0.1/8" }, "host bits set" },
+		{ { "--heartbeat-allow", "10.0.0.0/33" }, "bad prefix (0-32)" },
+		{ { "--heartbeat-allow", "::/129" }, "bad prefix (0-128)" },
+		{ { "--heartbeat-allow", "10.0.0.0/" }, "bad prefix" },
+		{ { "--heartbeat-allow", "10.0.0.0/-8" }, "bad prefix" },
+		{ { "--heartbeat-allow", "host.example/8" }, "bad IPv4 address" },
+		{ { "--heartbeat-allow", "fe80::g/64" }, "bad IPv6 address" },
+		{ { "--heartbeat-max-backends", "0" }, "whole number" },
+		{ { "--heartbeat-max-backends", "5000" }, "whole number" },
+		{ { "--heartbeat-key-file=" }, "empty" },
+		{ { "--user=" }, "empty" },
 	};
 	return cr_make_param_array(struct bad_flags, params, sizeof(params) / sizeof(params[0]));
 }
@@ -241,4 +252,118 @@ Test(config, usage_lists_every_flag_with_default)
 		cr_assert(strstr(text, flags[i]), "usage lacks %s", flags[i]);
 	cr_assert(strstr(text, "[default: 1000]"));
 	free(text);
+}
+
+Test(config, security_flags_set_their_fields)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000", "--heartbeat-key-file", "/etc/slb/hb.key",
+			   "--heartbeat-allow", "127.0.0.0/8", "--heartbeat-allow", "::1/128", "--heartbeat-allow",
+			   "10.1.2.3", "--heartbeat-max-backends", "3", "--admin", "0.0.0.0:7001", "--admin-public",
+			   "--user", "nobody"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_str_eq(cfg.heartbeat_key_file, "/etc/slb/hb.key");
+	cr_assert_eq(cfg.n_heartbeat_allow, 3);
+	cr_assert_eq(cfg.heartbeat_allow[0].prefix, 8);
+	cr_assert_eq(cfg.heartbeat_allow[1].family, AF_INET6);
+	cr_assert_eq(cfg.heartbeat_allow[2].prefix, 32, "a bare address is one host");
+	cr_assert_eq(cfg.heartbeat_max_backends, 3);
+	cr_assert(cfg.admin_public);
+	cr_assert_str_eq(cfg.user, "nobody");
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(config, security_defaults)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000"), CONFIG_OK);
+	cr_assert_str_eq(cfg.heartbeat_key_file, "");
+	cr_assert_eq(cfg.n_heartbeat_allow, 0);
+	cr_assert_eq(cfg.heartbeat_max_backends, 256);
+	cr_assert_not(cfg.admin_public);
+	cr_assert_str_eq(cfg.user, "");
+}
+
+Test(config, validate_admin_must_be_loopback_unless_public)
+{
+	static const char *const local[] = { "127.0.0.1:7001", "127.9.9.9:7001", "[::1]:7001", "localhost:7001" };
+	static const char *const remote[] = { "0.0.0.0:7001", "*:7001", "192.0.2.1:7001", "[::]:7001" };
+	struct slb_config cfg;
+	char err[256];
+
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--admin", local[i]), CONFIG_OK);
+		cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s: %s", local[i], err);
+	}
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+		cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--admin", remote[i]), CONFIG_OK);
+		cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "%s accepted", remote[i]);
+		cr_assert(strstr(err, "--admin-public"), "%s", err);
+		cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--admin", remote[i], "--admin-public"),
+			     CONFIG_OK);
+		cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s: %s", remote[i], err);
+	}
+}
+
+Test(config, validate_heartbeat_security_needs_heartbeat_port)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--heartbeat-key-file", "/k"), CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "need --heartbeat-listen"), "%s", err);
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--heartbeat-allow", "127.0.0.1"), CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+}
+
+static bool in(const char *addr, const char *cidr)
+{
+	struct slb_addr a;
+	struct slb_cidr c;
+
+	cr_assert_eq(addr_parse(addr, &a, NULL, 0), 0, "%s", addr);
+	cr_assert_eq(addr_parse_cidr(cidr, &c, NULL, 0), 0, "%s", cidr);
+	return addr_in_cidr(&a, &c);
+}
+
+Test(addr, cidr_matching)
+{
+	struct slb_addr mapped;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&mapped.ss;
+	struct slb_cidr c;
+	char buf[ADDR_TEXT_MAX];
+
+	cr_assert(in("127.0.0.1:1", "127.0.0.0/8"));
+	cr_assert(in("127.255.0.9:1", "127.0.0.0/8"));
+	cr_assert_not(in("128.0.0.1:1", "127.0.0.0/8"));
+	cr_assert(in("127.0.0.1:1", "127.0.0.1"));
+	cr_assert_not(in("127.0.0.2:1", "127.0.0.1/32"));
+	cr_assert(in("10.20.30.40:1", "10.20.16.0/20"));
+	cr_assert_not(in("10.20.48.1:1", "10.20.16.0/20"));
+	cr_assert(in("192.0.2.1:1", "0.0.0.0/0"));
+	cr_assert_not(in("[::1]:1", "0.0.0.0/0"), "families never mix");
+	cr_assert(in("[::1]:1", "::1/128"));
+	cr_assert_not(in("[::2]:1", "::1/128"));
+	cr_assert(in("[2001:db8::5]:1", "2001:db8::/33"));
+	cr_assert_not(in("[2001:db8:8000::5]:1", "2001:db8::/33"));
+	cr_assert(in("[fe80::1]:1", "::/0"));
+	/* what a dual-stack listener reports for an IPv4 peer */
+	memset(&mapped, 0, sizeof(mapped));
+	sin6->sin6_family = AF_INET6;
+	cr_assert_eq(inet_pton(AF_INET6, "::ffff:127.0.0.2", &sin6->sin6_addr), 1);
+	mapped.len = sizeof(*sin6);
+	cr_assert_eq(addr_parse_cidr("127.0.0.0/8", &c, NULL, 0), 0);
+	cr_assert(addr_in_cidr(&mapped, &c));
+	cr_assert(addr_is_loopback(&mapped));
+	cr_assert_str_eq(addr_format_cidr(&c, buf, sizeof(buf)), "127.0.0.0/8");
+	cr_assert_eq(addr_parse_cidr("::ffff:127.0.0.0/104", &c, NULL, 0), 0);
+	cr_assert(addr_in_cidr(&mapped, &c), "a mapped network holds mapped peers");
+	cr_assert_eq(addr_parse_cidr("::ffff:127.0.0.2", &c, NULL, 0), 0);
+	cr_assert(addr_in_cidr(&mapped, &c), "a mapped host holds itself");
+	cr_assert_not(in("127.0.0.2:1", "::ffff:127.0.0.2"), "a plain IPv4 peer is not an IPv6 address");
 }

@@ -1,5 +1,5 @@
 /* The health thread in-process, with fake worker channels: the first snapshot is published
- * before health_start returns, worker connect reports drained from the failq eject a backend
+ * before health_prepare returns, worker connect reports drained from the failq eject a backend
  * in a new snapshot, a taken port fails cleanly with -EADDRINUSE, and the fd reserve adds up. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -46,6 +46,14 @@ static void parse(const char *const *args)
 	cr_assert_eq(config_parse(&cfg, argc, argv, err, sizeof(err)), CONFIG_OK, "%s", err);
 }
 
+/* health_prepare then health_start, as main does (it drops privileges in between). */
+static int start_health(char *err, size_t errlen)
+{
+	int rc = health_prepare(&cfg, &ch, 1, err, errlen);
+
+	return rc ? rc : health_start(err, errlen);
+}
+
 /* A port the kernel picks, held open by the returned fd. */
 static int hold_port(unsigned *port)
 {
@@ -84,7 +92,7 @@ Test(health, first_snapshot_is_published_before_start_returns)
 	char err[256];
 
 	parse(args);
-	cr_assert_eq(health_start(&cfg, &ch, 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(start_health(err, sizeof(err)), 0, "%s", err);
 	s = snapshot_current();
 	cr_assert_not_null(s);
 	cr_assert_eq(s->n, 2);
@@ -102,7 +110,7 @@ Test(health, worker_connect_failures_eject_in_a_new_snapshot)
 
 	cr_assert_geq(reader, 0);
 	parse(args);
-	cr_assert_eq(health_start(&cfg, &ch, 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(start_health(err, sizeof(err)), 0, "%s", err);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_OK);
@@ -128,11 +136,11 @@ Test(health, taken_heartbeat_port_fails_with_eaddrinuse)
 	snprintf(text, sizeof(text), "127.0.0.1:%u", port);
 	cr_assert_eq(addr_parse(text, &cfg.heartbeat_listen, NULL, 0), 0);
 	cfg.has_heartbeat_listen = true;
-	cr_assert_eq(health_start(&cfg, &ch, 1, err, sizeof(err)), -EADDRINUSE);
+	cr_assert_eq(start_health(err, sizeof(err)), -EADDRINUSE);
 	cr_assert_not_null(strstr(err, "heartbeat 127.0.0.1:"), "%s", err);
 	cr_assert_not_null(strstr(err, "address already in use"), "%s", err);
 	close(fd);
-	cr_assert_eq(health_start(&cfg, &ch, 1, err, sizeof(err)), 0, "nothing was left behind: %s", err);
+	cr_assert_eq(start_health(err, sizeof(err)), 0, "nothing was left behind: %s", err);
 }
 
 Test(health, fd_reserve_covers_sessions_admin_and_probes)
