@@ -20,10 +20,18 @@ static struct conn *conn_alloc(struct worker *w)
 	struct conn *c;
 	uint32_t slot = w->free_head;
 
-	if (!slot)
+	if (atomic_fetch_add_explicit(w->open_total, 1, memory_order_relaxed) >= w->cfg->max_conns) {
+		atomic_fetch_sub_explicit(w->open_total, 1, memory_order_relaxed);
 		return NULL;
-	c = &w->conns[slot];
-	w->free_head = c->next_free;
+	}
+	if (slot) {
+		c = &w->conns[slot];
+		w->free_head = c->next_free;
+	} else {
+		/* open_total < max_conns < n_slots, so the table cannot be exhausted here */
+		slot = w->slot_hwm++;
+		c = &w->conns[slot];
+	}
 	c->gen = (c->gen + 1) & 0xffffff;
 	c->state = CONN_CONNECTING;
 	c->abort = 0;
@@ -99,6 +107,7 @@ static void conn_release(struct worker *w, struct conn *c)
 	c->next_free = w->free_head;
 	w->free_head = slot;
 	w->open--;
+	atomic_fetch_sub_explicit(w->open_total, 1, memory_order_relaxed);
 	stat_sub(&w->ch->stats.active, 1);
 }
 
@@ -219,8 +228,8 @@ void conn_accept(struct worker *w, int fd) /* fd: a direct descriptor */
 	stat_add(&w->ch->stats.accepted, 1);
 	if (!c) {
 		stat_add(&w->ch->stats.rejected, 1);
-		slb_log_limited(LOG_WARN, 0, "worker %u at its connection limit (%u): refusing a client", w->idx,
-				w->n_slots - 1);
+		slb_log_limited(LOG_WARN, 0, "at its connection limit (--max-conns %u): refusing a client",
+				w->cfg->max_conns);
 		close_fd_async(w, fd, true);
 		return;
 	}
@@ -388,7 +397,7 @@ void conn_sweep(struct worker *w, bool all)
 {
 	int64_t idle = w->cfg->idle_timeout_ms;
 
-	for (uint32_t slot = 1; slot < w->n_slots; slot++) {
+	for (uint32_t slot = 1; slot < w->slot_hwm; slot++) {
 		struct conn *c = &w->conns[slot];
 
 		if (c->state != CONN_RELAYING && c->state != CONN_CONNECTING)

@@ -12,6 +12,7 @@
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,6 +34,7 @@ static struct worker_channel *channels;
 static unsigned n_workers;
 static _Atomic bool drain_requested;
 static _Atomic bool stop_requested;
+static _Atomic unsigned open_total; /* client connections over all workers, for --max-conns */
 
 struct worker_boot {
 	sem_t ready;
@@ -146,21 +148,29 @@ unsigned workers_count(void)
 
 static int worker_alloc_slots(struct worker *w)
 {
-	const struct slb_config *cfg = w->cfg;
-	uint32_t per_worker = (cfg->max_conns + n_workers - 1) / n_workers;
-
-	w->n_slots = per_worker + 1; /* slot 0 means "none" */
+	/* --max-conns is one limit for the process (open_total), and SO_REUSEPORT spreads clients
+	 * by hash, not evenly, so any worker may hold them all. Slots are handed out from a
+	 * high-water mark, so pages of the table are touched only once connections use them. */
+	w->n_slots = w->cfg->max_conns + 1; /* slot 0 means "none" */
+	w->slot_hwm = 1;
+	w->open_total = &open_total;
 	w->conns = calloc(w->n_slots, sizeof(*w->conns));
 	w->waitq_cap = 2 * w->n_slots;
 	w->waitq = calloc(w->waitq_cap, sizeof(*w->waitq));
 	w->last_failed = calloc(SNAP_MAX_BACKEND_ID, 1);
 	if (!w->conns || !w->waitq || !w->last_failed)
 		return -ENOMEM;
-	for (uint32_t s = w->n_slots - 1; s >= 1; s--) {
-		w->conns[s].next_free = w->free_head;
-		w->free_head = s;
-	}
 	return 0;
+}
+
+static unsigned worker_direct_table_size(const struct worker *w)
+{
+	struct rlimit rl;
+	unsigned want = w->n_slots + DIRECT_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+		return (unsigned)rl.rlim_cur;
+	return want;
 }
 
 static int worker_init(struct worker *w, struct worker_boot *boot)
@@ -197,12 +207,12 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 		snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
 		return ret;
 	}
-	/* One direct descriptor per slot plus a few that accept may hold before we refuse. */
-	ret = io_uring_register_files_sparse(&w->ring, w->n_slots + DIRECT_SPARE);
+	/* One direct descriptor per slot plus a few that accept may hold before we refuse;
+	 * the kernel caps a table at RLIMIT_NOFILE. */
+	ret = io_uring_register_files_sparse(&w->ring, worker_direct_table_size(w));
 	if (ret) {
-		snprintf(boot->err, sizeof(boot->err),
-			 "cannot register %u direct descriptors (kernel 5.19+ needed, and ulimit -n >= that): %s",
-			 w->n_slots + DIRECT_SPARE, strerror(-ret));
+		snprintf(boot->err, sizeof(boot->err), "cannot register %u direct descriptors (kernel 5.19+ needed): %s",
+			 worker_direct_table_size(w), strerror(-ret));
 		return ret;
 	}
 	w->snap_reader = snapshot_reader_register();

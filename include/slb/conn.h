@@ -5,6 +5,7 @@
 #define SLB_CONN_H
 
 #include <liburing.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -95,6 +96,8 @@ struct worker {
 	struct conn *conns;      /* slot 0 unused so that 0 can mean "none" */
 	uint32_t n_slots;
 	uint32_t free_head;      /* free slot list, 0 = empty */
+	uint32_t slot_hwm;       /* slots below this have been used at least once */
+	_Atomic unsigned *open_total; /* connections over all workers (one relaxed add per connection) */
 	uint64_t *waitq;         /* halves waiting for a buffer, as user_data (slot, gen, dir) */
 	uint32_t waitq_cap, waitq_head, waitq_tail;
 	uint32_t open;           /* connections in use */
