@@ -235,6 +235,8 @@ static const struct metric_def worker_metrics[] = {
 	  W(stats.connect_failures) },
 	{ "slb_worker_idle_timeouts_total", "counter", "Connections closed for idleness", NULL,
 	  W(stats.idle_timeouts) },
+	{ "slb_worker_backend_resets_total", "counter", "Relayed connections reset by their backend", NULL,
+	  W(stats.backend_resets) },
 	{ "slb_worker_bytes_total", "counter", "Bytes relayed, by direction", "direction=\"to_backend\"",
 	  W(stats.bytes_in) },
 	{ "slb_worker_bytes_total", NULL, NULL, "direction=\"to_client\"", W(stats.bytes_out) },

@@ -247,7 +247,10 @@ static const struct flag flag_table[] = {
 	{ "relay", "MODE", parse_relay, 0, 0, 0, "auto", NULL,
 	  "splice (kernel pipes), copy (buffers) or auto (copy, then splice for bulk transfers)" },
 	{ "balance", "ALGO", parse_balance, 0, 0, 0, "roundrobin", NULL, "roundrobin (weighted) or leastconn" },
-	{ "connect-timeout", "MS", parse_uint, F(connect_timeout_ms), 1, DAY_MS, "1000", NULL,
+	/* 2000, not 1000: Linux retransmits a lost SYN after 1 s, and a 1 s timeout cancelled
+	 * exactly the connects that the retransmission was about to complete (5% loss then
+	 * ejected healthy backends: tests/integration/test_faults_network.c). */
+	{ "connect-timeout", "MS", parse_uint, F(connect_timeout_ms), 1, DAY_MS, "2000", NULL,
 	  "give up a backend connect after MS and try the next backend" },
 	{ "idle-timeout", "MS", parse_uint, F(idle_timeout_ms), 0, DAY_MS, "60000", NULL,
 	  "close a connection with no bytes either way for MS (0: never)" },

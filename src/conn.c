@@ -186,24 +186,23 @@ static int backend_socket(const struct slb_addr *a)
 	return fd;
 }
 
-/* Picks a backend not tried yet and starts connecting. Returns false when none is left
- * or no socket can be had; the caller then closes the client. */
-static bool conn_connect_next(struct worker *w, struct conn *c)
+/* Picks a backend not tried yet and starts connecting. Returns 0, -ENOENT when no live
+ * backend is left to try, or -errno when no socket can be had (EMFILE...); on error the
+ * caller closes the client. */
+static int conn_connect_next(struct worker *w, struct conn *c)
 {
 	const struct snapshot *snap = snapshot_current(); /* valid until this loop turn ends */
 	struct io_uring_sqe *sqe;
 	int idx, fd;
 
 	if (!snap)
-		return false;
+		return -ENOENT;
 	idx = w->balance->pick(snap, &w->bal, &c->tried);
 	if (idx < 0)
-		return false;
+		return -ENOENT;
 	fd = backend_socket(&snap->be[idx].addr);
-	if (fd < 0) {
-		slb_log_limited(LOG_WARN, fd, "cannot open a backend socket");
-		return false;
-	}
+	if (fd < 0)
+		return fd;
 	c->bfd = fd;
 	c->backend_id = snap->be[idx].id;
 	c->baddr = snap->be[idx].addr;
@@ -218,12 +217,26 @@ static bool conn_connect_next(struct worker *w, struct conn *c)
 	io_uring_prep_link_timeout(sqe, &w->connect_ts, 0);
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CONNECT_TIMEOUT, 0));
 	c->inflight += 2;
-	return true;
+	return 0;
+}
+
+/* No backend for this client: say why once per burst, count it, close the client. */
+static void conn_give_up(struct worker *w, struct conn *c, int why)
+{
+	if (why == -ENOENT) {
+		stat_add(&w->ch->stats.no_backend, 1);
+		slb_log_limited(LOG_WARN, 0, "no live backend left to try for a client: closing it");
+	} else {
+		stat_add(&w->ch->stats.rejected, 1);
+		slb_log_limited(LOG_WARN, why, "cannot open a backend socket: closing a client");
+	}
+	conn_finalize(w, c, true);
 }
 
 void conn_accept(struct worker *w, int fd) /* fd: a direct descriptor */
 {
 	struct conn *c = conn_alloc(w);
+	int ret;
 
 	stat_add(&w->ch->stats.accepted, 1);
 	if (!c) {
@@ -235,11 +248,9 @@ void conn_accept(struct worker *w, int fd) /* fd: a direct descriptor */
 	}
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
-	if (!conn_connect_next(w, c)) {
-		stat_add(&w->ch->stats.no_backend, 1);
-		slb_log_limited(LOG_WARN, 0, "no live backend for a new client: closing it");
-		conn_finalize(w, c, true);
-	}
+	ret = conn_connect_next(w, c);
+	if (ret)
+		conn_give_up(w, c, ret);
 }
 
 static enum failq_kind connect_failure_kind(int res)
@@ -264,6 +275,18 @@ static void conn_start_relay(struct worker *w, struct conn *c)
 	conn_arm_read(w, c, DIR_DOWN);
 }
 
+static void conn_log_connect_failure(struct worker *w, const struct conn *c, int res)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	addr_format(&c->baddr, addr, sizeof(addr));
+	if (connect_failure_kind(res) == FAILQ_CONNECT_TIMEOUT)
+		slb_log_limited(LOG_WARN, 0, "connect to backend %s timed out after %u ms; trying another", addr,
+				w->cfg->connect_timeout_ms);
+	else
+		slb_log_limited(LOG_WARN, res, "connect to backend %s failed; trying another", addr);
+}
+
 /* The retry policy in one place: report, give up this backend, try the next one. */
 static void conn_on_connect(struct worker *w, struct conn *c, int res)
 {
@@ -278,15 +301,16 @@ static void conn_on_connect(struct worker *w, struct conn *c, int res)
 	report_backend(w, id, connect_failure_kind(res));
 	stat_add(&w->ch->stats.connect_failures, 1);
 	stat_add(&w->ch->stats.be[id].connect_failures, 1);
-	slb_log_limited(LOG_WARN, res, "connect to backend id %u failed", id);
+	conn_log_connect_failure(w, c, res);
 	backend_leg_close(w, c);
-	if (c->tried.n <= w->cfg->retries) {
-		stat_add(&w->ch->stats.retries, 1);
-		if (conn_connect_next(w, c))
-			return;
+	if (c->tried.n > w->cfg->retries) {
+		conn_give_up(w, c, -ENOENT);
+		return;
 	}
-	stat_add(&w->ch->stats.no_backend, 1);
-	conn_finalize(w, c, true);
+	stat_add(&w->ch->stats.retries, 1);
+	res = conn_connect_next(w, c);
+	if (res)
+		conn_give_up(w, c, res);
 }
 
 void conn_arm_read(struct worker *w, struct conn *c, unsigned dir)

@@ -63,10 +63,16 @@ void relay_copy_wake_waiters(struct worker *w)
 
 /* Errors on read: a reset from the backend is evidence for health; everything else just
  * ends the connection, abortively so the other side sees the stream was cut. */
-static void relay_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
+void relay_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
 {
-	if (dir == DIR_DOWN && res == -ECONNRESET && !failq_push(&w->ch->failq, c->backend_id, FAILQ_RESET))
-		slb_log_limited(LOG_DEBUG, 0, "failure ring full: a backend reset went unreported");
+	if (dir == DIR_DOWN && res == -ECONNRESET) {
+		char addr[ADDR_TEXT_MAX];
+
+		stat_add(&w->ch->stats.backend_resets, 1);
+		slb_log_limited(LOG_INFO, 0, "backend %s reset a connection mid-stream; closing its client",
+				addr_format(&c->baddr, addr, sizeof(addr)));
+		failq_push(&w->ch->failq, c->backend_id, FAILQ_RESET);
+	}
 	conn_finalize(w, c, true);
 }
 

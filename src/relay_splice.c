@@ -95,7 +95,8 @@ enum pump_result {
 	PUMP_FULL,      /* dst cannot take what is in the pipe: wait for POLLOUT */
 	PUMP_EOF,       /* src ended and the pipe is empty */
 	PUMP_YIELD,     /* moved SPLICE_ROUNDS_MAX chunks: let other connections run */
-	PUMP_ERROR,
+	PUMP_ERROR_IN,  /* reading src failed (errno says how) */
+	PUMP_ERROR_OUT, /* writing dst failed */
 };
 
 /* Moves what src has now to dst, chunk by chunk, through the pipe. */
@@ -111,14 +112,14 @@ static enum pump_result splice_pump(struct worker *w, struct conn *c, unsigned d
 			if (n == 0)
 				return PUMP_EOF;
 			if (n < 0)
-				return errno == EAGAIN ? PUMP_AGAIN : PUMP_ERROR;
+				return errno == EAGAIN ? PUMP_AGAIN : PUMP_ERROR_IN;
 			h->pipe_bytes = (uint32_t)n;
 			conn_count_bytes(w, c, dir, (unsigned)n);
 			stat_add(&w->ch->stats.splice_transfers, 1);
 		}
 		n = splice(h->pipe.rd, NULL, sys_dst(c, dir), NULL, h->pipe_bytes, SPLICE_FLAGS);
 		if (n < 0)
-			return errno == EAGAIN ? PUMP_FULL : PUMP_ERROR;
+			return errno == EAGAIN ? PUMP_FULL : PUMP_ERROR_OUT;
 		h->pipe_bytes -= (uint32_t)n;
 		if (h->pipe_bytes)
 			return PUMP_FULL;
@@ -139,7 +140,10 @@ static void splice_run(struct worker *w, struct conn *c, unsigned dir)
 		splice_put_pipe(w, h);
 		conn_half_eof(w, c, dir);
 		return;
-	case PUMP_ERROR:
+	case PUMP_ERROR_IN:
+		relay_read_error(w, c, dir, -errno);
+		return;
+	case PUMP_ERROR_OUT:
 		conn_finalize(w, c, true);
 		return;
 	case PUMP_AGAIN:
@@ -165,11 +169,14 @@ void relay_splice_on_poll_in(struct worker *w, struct conn *c, unsigned dir, int
 		conn_finalize(w, c, true);
 		return;
 	}
-	ret = pipe_pool_get(&w->pipes, &h->pipe);
+	ret = w->now_ms < w->pipes_retry_at ? -EAGAIN : pipe_pool_get(&w->pipes, &h->pipe);
 	if (ret) {
-		/* No pipe to be had (pool at its cap, or out of descriptors): copy this transfer. */
-		if (ret != -EAGAIN)
-			slb_log_limited(LOG_WARN, ret, "cannot create a pipe for splice; copying instead");
+		/* No pipe to be had (pool at its cap, or out of descriptors): copy this transfer.
+		 * After EMFILE, no pipe2 for a second rather than one failed call per chunk. */
+		if (ret != -EAGAIN) {
+			slb_log_limited(LOG_WARN, ret, "cannot create a pipe for splice; copying for a second");
+			w->pipes_retry_at = w->now_ms + 1000;
+		}
 		h->bulk = 0;
 		relay_copy_arm(w, c, dir);
 		return;

@@ -103,6 +103,7 @@ struct worker {
 	uint32_t open;           /* connections in use */
 	int64_t now_ms;          /* CLOCK_MONOTONIC_COARSE, refreshed once per loop turn */
 	int64_t accept_retry_at; /* accepts paused until then after an accept error */
+	int64_t pipes_retry_at;  /* no new pipe is tried before then after pipe2 failed */
 	bool accepting;
 	bool accept_armed;
 	bool stopping;
@@ -169,6 +170,7 @@ static inline void sqe_fixed_if(struct io_uring_sqe *sqe, bool fixed)
 }
 
 /* relay_copy.c */
+void relay_read_error(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir);
 void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const struct io_uring_cqe *cqe);
 void relay_copy_on_send(struct worker *w, struct conn *c, unsigned dir, int res);

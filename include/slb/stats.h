@@ -26,6 +26,7 @@ struct worker_stats {
 	stat_t retries;          /* connects retried on another backend */
 	stat_t connect_failures;
 	stat_t idle_timeouts;
+	stat_t backend_resets;   /* backends that reset a relayed connection */
 	stat_t bytes_in;         /* client -> backend */
 	stat_t bytes_out;        /* backend -> client */
 	stat_t splice_transfers;

@@ -98,7 +98,7 @@ Test(config, defaults_are_documented_values)
 	cr_assert(cfg.pin);
 	cr_assert_eq(cfg.relay, RELAY_AUTO);
 	cr_assert_eq(cfg.balance, BALANCE_ROUNDROBIN);
-	cr_assert_eq(cfg.connect_timeout_ms, 1000);
+	cr_assert_eq(cfg.connect_timeout_ms, 2000);
 	cr_assert_eq(cfg.retries, 2);
 	cr_assert_eq(cfg.n_backends, 1);
 	cr_assert_eq(cfg.backends[0].weight, 1);

@@ -1,0 +1,533 @@
+/* faultkit: processes, admin reads, /proc numbers and misbehaving clients for the
+ * fault-injection tests; see faultkit.h. */
+#include "faultkit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../../src/demo/http_server.h" /* http_bytes_pattern; slb_demo exports no include dir */
+
+#define START_MS 10000
+#define ADMIN_MS 3000
+#define BODY_MAX (1 << 20)
+#define PARALLEL_MAX 16
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static int ms_left(int64_t deadline)
+{
+	int64_t left = deadline - testproc_now_ms();
+
+	return left > 0 ? (int)left : 0;
+}
+
+/* ---- processes ---- */
+
+/* See faultkit.h. */
+int faultkit_slb_start(struct faultkit_slb *s, unsigned nofile, const char *const *args)
+{
+	static char listen[32], admin[32], limit[32], path[512];
+	const char *argv[FAULTKIT_ARGS_MAX];
+	int n = 0, lp = testproc_free_port(), ap = testproc_free_port();
+
+	if (lp < 0 || ap < 0 || lp == ap)
+		return -EADDRNOTAVAIL;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", lp);
+	snprintf(admin, sizeof(admin), "127.0.0.1:%d", ap);
+	if (nofile) {
+		snprintf(limit, sizeof(limit), "--nofile=%u:%u", nofile, nofile);
+		argv[n++] = "/usr/bin/prlimit";
+		argv[n++] = limit;
+		argv[n++] = "--";
+		argv[n++] = testproc_bin("slb", path, sizeof(path));
+	} else {
+		argv[n++] = "slb";
+	}
+	argv[n++] = "--listen";
+	argv[n++] = listen;
+	argv[n++] = "--admin";
+	argv[n++] = admin;
+	for (; args && *args; args++) {
+		if (n >= FAULTKIT_ARGS_MAX - 1)
+			return -E2BIG;
+		argv[n++] = *args;
+	}
+	argv[n] = NULL;
+	s->proc = testproc_spawn(argv);
+	if (!s->proc)
+		return -errno;
+	s->port = (unsigned)lp;
+	s->admin = (unsigned)ap;
+	return testproc_wait_output(s->proc, "listening on", START_MS);
+}
+
+/* See faultkit.h. */
+struct testproc *faultkit_backend_start(const char *name, const char *ip, unsigned *port)
+{
+	for (int attempt = 0; attempt < 5; attempt++) {
+		char listen[64];
+		int p = testproc_free_port();
+		struct testproc *be;
+
+		if (p < 0) {
+			errno = -p;
+			return NULL;
+		}
+		snprintf(listen, sizeof(listen), "%s:%d", ip, p);
+		be = testproc_spawn((const char *const[]){ "slb-backend", "--listen", listen, "--name", name, NULL });
+		if (!be)
+			return NULL;
+		if (testproc_wait_output(be, "listening on", START_MS) == 0) {
+			*port = (unsigned)p;
+			return be;
+		}
+		testproc_stop(be, 1000); /* someone took the port first: try another */
+	}
+	errno = EADDRINUSE;
+	return NULL;
+}
+
+/* See faultkit.h. */
+unsigned long faultkit_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return 0;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	return rl.rlim_cur;
+}
+
+/* ---- admin ---- */
+
+/* See faultkit.h. */
+int faultkit_http_body(unsigned port, const char *path, char *buf, size_t len, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	static char raw[BODY_MAX];
+	size_t got = 0;
+	const char *body;
+	int fd, rc, status = 0;
+
+	fd = testproc_connect(port, timeout_ms);
+	if (fd < 0)
+		return fd;
+	rc = faultkit_send_get(fd, path, true, ms_left(deadline));
+	while (!rc && got < sizeof(raw) - 1) {
+		ssize_t n = testproc_read_full(fd, raw + got, sizeof(raw) - 1 - got, ms_left(deadline));
+
+		if (n < 0)
+			rc = (int)n;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	if (rc)
+		return rc;
+	raw[got] = '\0';
+	body = strstr(raw, "\r\n\r\n");
+	if (!body || sscanf(raw, "HTTP/1.%*1[01] %3d", &status) != 1)
+		return -EPROTO;
+	snprintf(buf, len, "%s", body + 4);
+	return status;
+}
+
+/* See faultkit.h. */
+long long faultkit_metric(unsigned admin_port, const char *name)
+{
+	static char body[BODY_MAX];
+	size_t nlen = strlen(name);
+	long long sum = 0;
+	bool found = false;
+
+	if (faultkit_http_body(admin_port, "/metrics", body, sizeof(body), ADMIN_MS) != 200)
+		return -1;
+	for (const char *line = body; *line;) {
+		const char *eol = strchr(line, '\n');
+
+		/* "name 12" or "name{labels} 12"; "# HELP name" lines do not start with it */
+		if (!strncmp(line, name, nlen) && (line[nlen] == ' ' || line[nlen] == '{')) {
+			const char *v = line[nlen] == '{' ? strchr(line, '}') : line + nlen;
+
+			if (v) {
+				sum += strtoll(v + 1, NULL, 10);
+				found = true;
+			}
+		}
+		if (!eol)
+			break;
+		line = eol + 1;
+	}
+	return found ? sum : -1;
+}
+
+/* See faultkit.h. */
+int faultkit_wait_metric(unsigned admin_port, const char *name, long long want, int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+
+	for (;;) {
+		if (faultkit_metric(admin_port, name) == want)
+			return 0;
+		if (testproc_now_ms() >= deadline)
+			return -ETIMEDOUT;
+		sleep_ms(10);
+	}
+}
+
+/* /status has one backend object per line: find the line with the address, then the field. */
+static int status_field_in(const char *body, const char *addr, const char *field, char *buf, size_t len)
+{
+	char key[96];
+	const char *line, *end, *v, *stop;
+
+	snprintf(key, sizeof(key), "\"address\":\"%s\"", addr);
+	line = strstr(body, key);
+	if (!line)
+		return -ENOENT;
+	end = strchr(line, '\n');
+	snprintf(key, sizeof(key), "\"%s\":", field);
+	v = strstr(line, key);
+	if (!v || (end && v > end))
+		return -ENOENT;
+	v += strlen(key);
+	if (*v == '"')
+		stop = strchr(++v, '"');
+	else
+		stop = v + strcspn(v, ",}\n");
+	if (!stop)
+		return -EPROTO;
+	snprintf(buf, len, "%.*s", (int)(stop - v), v);
+	return 0;
+}
+
+/* See faultkit.h. */
+int faultkit_status_field(unsigned admin_port, const char *addr, const char *field, char *buf, size_t len)
+{
+	static char body[BODY_MAX];
+	int rc = faultkit_http_body(admin_port, "/status", body, sizeof(body), ADMIN_MS);
+
+	if (rc < 0)
+		return rc;
+	if (rc != 200)
+		return -EPROTO;
+	return status_field_in(body, addr, field, buf, len);
+}
+
+/* See faultkit.h. */
+int faultkit_wait_state(unsigned admin_port, const char *addr, const char *state, int timeout_ms)
+{
+	int64_t start = testproc_now_ms();
+	char got[32];
+
+	for (;;) {
+		int64_t now = testproc_now_ms();
+
+		if (faultkit_status_field(admin_port, addr, "state", got, sizeof(got)) == 0 && strcmp(got, state) == 0)
+			return (int)(now - start);
+		if (now - start > timeout_ms)
+			return -ETIMEDOUT;
+		sleep_ms(10);
+	}
+}
+
+/* ---- /proc ---- */
+
+/* See faultkit.h. */
+long faultkit_rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/* See faultkit.h. */
+int faultkit_fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* See faultkit.h. */
+unsigned faultkit_count_lines(const struct testproc *p, const char *needle)
+{
+	static char out[1 << 20];
+	unsigned n = 0;
+
+	testproc_output(p, out, sizeof(out));
+	for (char *line = out; line && *line;) {
+		char *eol = strchr(line, '\n');
+
+		if (eol)
+			*eol = '\0';
+		if (strstr(line, needle))
+			n++;
+		line = eol ? eol + 1 : NULL;
+	}
+	return n;
+}
+
+/* See faultkit.h. */
+int faultkit_slb_stop_clean(struct faultkit_slb *s, int timeout_ms, char *why, size_t len)
+{
+	static const char *const bad[] = { "AddressSanitizer", "runtime error", "ThreadSanitizer", "LeakSanitizer",
+					   " error " };
+	static char out[1 << 20];
+	int code = testproc_stop(s->proc, timeout_ms);
+	size_t n = testproc_output(s->proc, out, sizeof(out));
+	const char *tail = out + (n > 1500 ? n - 1500 : 0);
+
+	if (code != 0) {
+		snprintf(why, len, "slb exit code %d:\n%s", code, tail);
+		return -EPROTO;
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (strstr(out, bad[i])) {
+			snprintf(why, len, "slb printed \"%s\":\n%s", bad[i], tail);
+			return -EPROTO;
+		}
+	}
+	return 0;
+}
+
+/* ---- requests ---- */
+
+/* See faultkit.h. */
+int faultkit_send_get(int fd, const char *path, bool close, int timeout_ms)
+{
+	char req[512];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: slb\r\n%s\r\n", path,
+			 close ? "Connection: close\r\n" : "");
+
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return -E2BIG;
+	return testproc_write_all(fd, req, (size_t)n, timeout_ms);
+}
+
+/* See faultkit.h. */
+uint64_t faultkit_pattern_fnv(uint64_t n)
+{
+	uint64_t h = TESTPROC_FNV_INIT;
+
+	for (uint64_t i = 0; i < n; i++) {
+		char c = http_bytes_pattern(i);
+
+		h = testproc_fnv(h, &c, 1);
+	}
+	return h;
+}
+
+/* See faultkit.h. */
+char *faultkit_backend_name(const char *body, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (strncmp(body, "backend ", 8) == 0)
+		snprintf(buf, len, "%.*s", (int)strcspn(body + 8, "\r\n"), body + 8);
+	return buf;
+}
+
+struct parallel {
+	unsigned port;
+	const char *path;
+	unsigned total;
+	int timeout_ms;
+	_Atomic unsigned next;
+	_Atomic unsigned ok;
+	_Atomic int first_rc;      /* first failure: -errno, or the HTTP status */
+	_Atomic int first_idx;
+};
+
+static void *parallel_thread(void *arg)
+{
+	struct parallel *p = arg;
+	struct testproc_http *r = malloc(sizeof(*r));
+	unsigned i;
+
+	while (r && (i = atomic_fetch_add(&p->next, 1)) < p->total) {
+		int rc = testproc_http_get(p->port, p->path, r, p->timeout_ms);
+		int zero = 0;
+
+		if (rc == 0 && r->status == 200) {
+			atomic_fetch_add(&p->ok, 1);
+			continue;
+		}
+		if (atomic_compare_exchange_strong(&p->first_rc, &zero, rc ? rc : r->status))
+			atomic_store(&p->first_idx, (int)i);
+	}
+	free(r);
+	return NULL;
+}
+
+/* See faultkit.h. */
+unsigned faultkit_parallel_gets(unsigned port, const char *path, unsigned total, unsigned threads,
+				int timeout_ms, char *why, size_t len)
+{
+	struct parallel p = { .port = port, .path = path, .total = total, .timeout_ms = timeout_ms };
+	pthread_t tid[PARALLEL_MAX];
+	unsigned started = 0;
+	int rc;
+
+	if (threads > PARALLEL_MAX)
+		threads = PARALLEL_MAX;
+	for (unsigned i = 0; i < threads; i++)
+		if (pthread_create(&tid[started], NULL, parallel_thread, &p) == 0)
+			started++;
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(tid[i], NULL);
+	rc = atomic_load(&p.first_rc);
+	if (rc < 0)
+		snprintf(why, len, "request %d: %s", atomic_load(&p.first_idx), strerror(-rc));
+	else if (rc > 0)
+		snprintf(why, len, "request %d: HTTP %d", atomic_load(&p.first_idx), rc);
+	else
+		snprintf(why, len, "no failure");
+	return atomic_load(&p.ok);
+}
+
+/* ---- slow readers ---- */
+
+static int reader_head(struct faultkit_reader *rd, int fd, int64_t deadline)
+{
+	struct testproc_http *r = &rd->r;
+	char v[32];
+	size_t got = 0;
+
+	for (;;) {
+		ssize_t n;
+
+		if (got + 1 >= sizeof(r->head))
+			return -EPROTO;
+		n = testproc_read_full(fd, r->head + got, 1, ms_left(deadline));
+		if (n < 0)
+			return (int)n;
+		if (n == 0)
+			return -EPIPE;
+		r->head[++got] = '\0';
+		if (got >= 4 && memcmp(r->head + got - 4, "\r\n\r\n", 4) == 0)
+			break;
+	}
+	if (sscanf(r->head, "HTTP/1.%*1[01] %3d", &r->status) != 1 ||
+	    !testproc_http_header(r, "Content-Length", v, sizeof(v)))
+		return -EPROTO;
+	r->content_length = strtoull(v, NULL, 10);
+	r->has_length = true;
+	return 0;
+}
+
+/* Reads the body in slices of at most a tenth of the rate, sleeping between them so the
+ * average stays at or under rate_kib KiB/s. */
+static int reader_body(struct faultkit_reader *rd, int fd, int64_t deadline)
+{
+	struct testproc_http *r = &rd->r;
+	int64_t start = testproc_now_ms();
+	static _Thread_local char chunk[65536];
+
+	while (r->body_len < r->content_length) {
+		unsigned rate = atomic_load(&rd->rate_kib);
+		size_t slice = rate ? (size_t)rate * 1024 / 10 : sizeof(chunk);
+		uint64_t want = r->content_length - r->body_len;
+		ssize_t n;
+
+		if (slice > sizeof(chunk))
+			slice = sizeof(chunk);
+		n = testproc_read_full(fd, chunk, want < slice ? (size_t)want : slice, ms_left(deadline));
+		if (n < 0)
+			return (int)n;
+		r->body_fnv = testproc_fnv(r->body_fnv, chunk, (size_t)n);
+		r->body_len += (uint64_t)n;
+		atomic_store(&rd->got, r->body_len);
+		if ((size_t)n < (want < slice ? want : slice))
+			return -EPIPE; /* closed before the whole body */
+		if (rate) {
+			int64_t due = start + (int64_t)(r->body_len / 1024) * 1000 / rate;
+
+			if (due > testproc_now_ms())
+				sleep_ms((int)(due - testproc_now_ms()));
+		}
+	}
+	return 0;
+}
+
+static void *reader_thread(void *arg)
+{
+	struct faultkit_reader *rd = arg;
+	int64_t deadline = testproc_now_ms() + rd->timeout_ms;
+	int fd = rd->rc; /* the connected socket, handed over in rc */
+
+	rd->r.body_fnv = TESTPROC_FNV_INIT;
+	rd->rc = reader_head(rd, fd, deadline);
+	if (!rd->rc)
+		rd->rc = reader_body(rd, fd, deadline);
+	rd->end_ms = testproc_now_ms();
+	close(fd);
+	return NULL;
+}
+
+/* See faultkit.h. */
+int faultkit_reader_start(struct faultkit_reader *rd, unsigned port, const char *path, unsigned rate_kib,
+			  int timeout_ms)
+{
+	int fd, rc;
+
+	memset(rd, 0, sizeof(*rd));
+	rd->port = port;
+	snprintf(rd->path, sizeof(rd->path), "%s", path);
+	atomic_init(&rd->rate_kib, rate_kib);
+	rd->timeout_ms = timeout_ms;
+	fd = testproc_connect(port, timeout_ms);
+	if (fd < 0)
+		return fd;
+	rc = faultkit_send_get(fd, path, true, timeout_ms);
+	if (!rc) {
+		rd->rc = fd;
+		rc = -pthread_create(&rd->tid, NULL, reader_thread, rd);
+	}
+	if (rc)
+		close(fd);
+	return rc;
+}
+
+/* See faultkit.h. */
+void faultkit_reader_join(struct faultkit_reader *rd)
+{
+	pthread_join(rd->tid, NULL);
+}

@@ -1,0 +1,116 @@
+/* faultkit: what the fault-injection tests (test_faults_*.c) share: slb and slb-backend as
+ * separate processes (slb optionally under a descriptor limit), /metrics and /status read
+ * whole, slb's resident memory and descriptor count from /proc, its log lines counted, and
+ * clients that misbehave on purpose (never read, read slowly) from threads.
+ *
+ * Built on testproc: every wait takes a timeout, every child is stopped by
+ * testproc_stop_all(), and processes are spawned from the calling (main) thread only. */
+#ifndef SLB_FAULTKIT_H
+#define SLB_FAULTKIT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "testproc.h"
+
+#define FAULTKIT_ARGS_MAX 48
+
+struct faultkit_slb {
+	struct testproc *proc;
+	unsigned port;   /* client port on 127.0.0.1 */
+	unsigned admin;  /* --admin port on 127.0.0.1 */
+};
+
+/* Starts slb with --listen and --admin on free ports of 127.0.0.1, then args (NULL-terminated:
+ * --backend, --workers and the other flags), and waits for its "listening on" line (not a
+ * probe connection, which slb would relay to a backend). nofile > 0 runs it under
+ * `prlimit --nofile=N:N`, so slb cannot raise its own limit. Returns 0 or -errno (-ECHILD
+ * when slb exited first: its output says why). */
+int faultkit_slb_start(struct faultkit_slb *s, unsigned nofile, const char *const *args);
+
+/* Starts slb-backend --name name --listen ip:PORT on a free port, waits for its "listening on"
+ * line and stores the port. ip is "127.0.0.1" or an address of the current network
+ * namespace. Returns the process, or NULL (the reason is in errno). */
+struct testproc *faultkit_backend_start(const char *name, const char *ip, unsigned *port);
+
+/* GET path from 127.0.0.1:port and the whole body into buf (NUL-terminated, truncated to
+ * len - 1). Returns the HTTP status, or -errno. */
+int faultkit_http_body(unsigned port, const char *path, char *buf, size_t len, int timeout_ms);
+
+/* The sum of every series of a /metrics family (e.g. "slb_worker_idle_timeouts_total"), or
+ * -1 when /metrics could not be read or has no such family. */
+long long faultkit_metric(unsigned admin_port, const char *name);
+
+/* Polls /metrics every 10 ms until the family sums to want. Returns 0 or -ETIMEDOUT. */
+int faultkit_wait_metric(unsigned admin_port, const char *name, long long want, int timeout_ms);
+
+/* Copies the JSON value of field ("state", "reason") of backend addr ("10.199.0.2:8080") in
+ * GET /status into buf, without quotes. Returns 0, -ENOENT, or -errno. */
+int faultkit_status_field(unsigned admin_port, const char *addr, const char *field, char *buf, size_t len);
+
+/* Polls /status every 10 ms until backend addr is in state. Returns the milliseconds it
+ * took, or -ETIMEDOUT. */
+int faultkit_wait_state(unsigned admin_port, const char *addr, const char *state, int timeout_ms);
+
+/* VmRSS of pid in KiB from /proc/pid/status, or -errno. */
+long faultkit_rss_kib(pid_t pid);
+
+/* Open descriptors of pid (entries of /proc/pid/fd), or -errno. */
+int faultkit_fd_count(pid_t pid);
+
+/* Lines of p's output that contain needle. */
+unsigned faultkit_count_lines(const struct testproc *p, const char *needle);
+
+/* Stops slb with SIGTERM and checks that it exited 0 within timeout_ms and printed no error
+ * line nor sanitizer report. Returns 0, or -EPROTO with the reason and the output's tail in
+ * why. */
+int faultkit_slb_stop_clean(struct faultkit_slb *s, int timeout_ms, char *why, size_t len);
+
+/* ---- requests ---- */
+
+/* Sends "GET path HTTP/1.1" (Connection: close when close is true) on fd. Returns 0 or -errno. */
+int faultkit_send_get(int fd, const char *path, bool close, int timeout_ms);
+
+/* FNV-1a 64 of the first n bytes of slb-backend's /bytes pattern. */
+uint64_t faultkit_pattern_fnv(uint64_t n);
+
+/* Parses the NAME of a "backend NAME" body into buf ("" when it is something else). */
+char *faultkit_backend_name(const char *body, char *buf, size_t len);
+
+/* Makes total GET path requests on fresh connections (Connection: close) from threads
+ * (1..16) in parallel, each with timeout_ms for the whole exchange. Returns how many got a
+ * 200; the first failure is described in why. */
+unsigned faultkit_parallel_gets(unsigned port, const char *path, unsigned total, unsigned threads,
+				int timeout_ms, char *why, size_t len);
+
+/* A client that downloads GET path through slb on its own thread and reads at most
+ * rate_kib KiB a second (0: as fast as it can), so slb always has bytes in flight. */
+struct faultkit_reader {
+	unsigned port;
+	char path[64];
+	_Atomic unsigned rate_kib;   /* may be changed while it runs (0: no limit from now on) */
+	int timeout_ms;
+	_Atomic uint64_t got;        /* body bytes so far */
+	int rc;                      /* once joined: 0 (full answer), or -errno */
+	struct testproc_http r;      /* once joined: the answer (body_fnv covers all of it) */
+	int64_t end_ms;              /* once joined: when it finished or failed */
+	pthread_t tid;
+};
+
+/* Connects, sends the request and starts the reading thread. Returns 0 or -errno (the
+ * connect or the send failed; no thread then). */
+int faultkit_reader_start(struct faultkit_reader *rd, unsigned port, const char *path, unsigned rate_kib,
+			  int timeout_ms);
+
+/* Waits for the thread; then rd->rc, rd->r and rd->end_ms are valid. */
+void faultkit_reader_join(struct faultkit_reader *rd);
+
+/* Raises the soft descriptor limit of the test process to its hard limit. Returns the
+ * soft limit now in force. */
+unsigned long faultkit_raise_nofile(void);
+
+#endif
