@@ -334,7 +334,11 @@ int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_
 		const struct flag *f;
 
 		if (c == '?') {
-			snprintf(err, errlen, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
+			/* inside a cluster like -xy, getopt has not moved optind past it yet */
+			if (optopt && optopt < 0x100)
+				snprintf(err, errlen, "unknown flag '-%c' (see --help)", optopt);
+			else
+				snprintf(err, errlen, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
 			return -EINVAL;
 		}
 		if (c == ':') {

@@ -111,6 +111,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = config_parse(&cfg, argc, argv, err, sizeof(err));
 	check(rc == CONFIG_OK || rc == CONFIG_HELP || rc == CONFIG_VERSION || rc == -EINVAL);
 	check(rc != -EINVAL || (err[0] && strnlen(err, sizeof(err)) < sizeof(err)));
+	/* the error names what was typed: a flag, not the program name or the argument before */
+	check(strncmp(err, "unknown flag '", 14) != 0 || err[14] == '-');
 	if (rc == CONFIG_OK) {
 		check_config(&cfg);
 		config_validate(&cfg, err, sizeof(err));
