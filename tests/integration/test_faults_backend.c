@@ -26,20 +26,6 @@ TestSuite(faults_backend, .fini = suite_fini, .timeout = 60);
 static const char *const relay_modes[] = { "auto", "copy", "splice" };
 #define N_MODES (sizeof(relay_modes) / sizeof(relay_modes[0]))
 
-static void start_slb(struct faultkit_slb *s, const char *const *args)
-{
-	int rc = faultkit_slb_start(s, 0, args);
-
-	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
-}
-
-static void stop_clean(struct faultkit_slb *s)
-{
-	static char why[4096];
-
-	cr_assert_eq(faultkit_slb_stop_clean(s, STOP_MS, why, sizeof(why)), 0, "%s", why);
-}
-
 static void backend_arg(char *buf, size_t len, unsigned port)
 {
 	snprintf(buf, len, "127.0.0.1:%u", port);
@@ -66,7 +52,7 @@ Test(faults_backend, silent_backend_closed_at_idle_timeout_others_unaffected)
 	cr_assert_not_null(faultkit_backend_start("good", "127.0.0.1", &good_port));
 	backend_arg(a, sizeof(a), silent.port);
 	backend_arg(b, sizeof(b), good_port);
-	start_slb(&s, (const char *const[]){ "--workers", "1", "--idle-timeout", "1000", "--backend", a,
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--idle-timeout", "1000", "--backend", a,
 					     "--backend", b, NULL });
 	t0 = testproc_now_ms();
 	for (unsigned i = 0; i < 6; i++)
@@ -97,7 +83,7 @@ Test(faults_backend, silent_backend_closed_at_idle_timeout_others_unaffected)
 		usleep(10000);
 	cr_assert_eq(atomic_load(&silent.peer_closed), 3, "slb left the silent backend's legs open");
 	cr_assert_eq(faultkit_count_lines(s.proc, " warn "), 0, "an idle close is not a warning");
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 	rogue_stop(&silent);
 }
 
@@ -121,7 +107,7 @@ Test(faults_backend, slow_backend_answer_relayed_whole)
 	cr_assert_eq(rogue_start(&slow, &o), 0);
 	backend_arg(a, sizeof(a), slow.port);
 	for (unsigned m = 0; m < N_MODES; m++)
-		start_slb(&s[m], (const char *const[]){ "--workers", "2", "--idle-timeout", "3000", "--relay",
+		faultkit_slb_start_ok(&s[m], 0, (const char *const[]){ "--workers", "2", "--idle-timeout", "3000", "--relay",
 							relay_modes[m], "--backend", a, NULL });
 	t0 = testproc_now_ms();
 	for (unsigned m = 0; m < N_MODES; m++)
@@ -136,7 +122,7 @@ Test(faults_backend, slow_backend_answer_relayed_whole)
 		cr_assert_geq(rd[m].end_ms - t0, 1500 + 7 * 400, "relay %s: answered too early", relay_modes[m]);
 		cr_assert_eq(faultkit_metric(s[m].admin, "slb_worker_idle_timeouts_total"), 0);
 		cr_assert_eq(faultkit_count_lines(s[m].proc, " warn "), 0, "relay %s", relay_modes[m]);
-		stop_clean(&s[m]);
+		faultkit_slb_stop_ok(&s[m], STOP_MS);
 	}
 	cr_assert_eq(atomic_load(&slow.answered), N_MODES);
 	rogue_stop(&slow);
@@ -165,7 +151,7 @@ Test(faults_backend, backend_reset_mid_response_closes_client)
 	backend_arg(a, sizeof(a), reset.port);
 	backend_arg(b, sizeof(b), good_port);
 	for (unsigned m = 0; m < N_MODES; m++)
-		start_slb(&s[m], (const char *const[]){ "--workers", "1", "--relay", relay_modes[m], "--backend", a,
+		faultkit_slb_start_ok(&s[m], 0, (const char *const[]){ "--workers", "1", "--relay", relay_modes[m], "--backend", a,
 							"--backend", b, NULL });
 	for (unsigned m = 0; m < N_MODES; m++) {
 		for (unsigned i = 0; i < 6; i++) {
@@ -191,7 +177,7 @@ Test(faults_backend, backend_reset_mid_response_closes_client)
 		cr_assert_eq(faultkit_status_field(s[m].admin, a, "state", state, sizeof(state)), 0);
 		cr_assert_str_eq(state, "up", "relay %s: a reset ejected the backend", relay_modes[m]);
 		cr_assert_eq(faultkit_count_lines(s[m].proc, " warn "), 0, "relay %s", relay_modes[m]);
-		stop_clean(&s[m]);
+		faultkit_slb_stop_ok(&s[m], STOP_MS);
 	}
 	cr_assert_eq(ok, 3 * N_MODES, "round robin: half the requests reach the healthy backend");
 	cr_assert_eq(cut, 3 * N_MODES);

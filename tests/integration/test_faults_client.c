@@ -29,28 +29,6 @@ static const char *const relay_modes[] = { "auto", "copy", "splice" };
 
 static char be_arg[32];
 
-static void start_backend(void)
-{
-	unsigned port;
-
-	cr_assert_not_null(faultkit_backend_start("b1", "127.0.0.1", &port), "slb-backend: %s", strerror(errno));
-	snprintf(be_arg, sizeof(be_arg), "127.0.0.1:%u", port);
-}
-
-static void start_slb(struct faultkit_slb *s, const char *const *args)
-{
-	int rc = faultkit_slb_start(s, 0, args);
-
-	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
-}
-
-static void stop_clean(struct faultkit_slb *s)
-{
-	static char why[4096];
-
-	cr_assert_eq(faultkit_slb_stop_clean(s, STOP_MS, why, sizeof(why)), 0, "%s", why);
-}
-
 /* Waits until a /metrics family stops moving for quiet_ms. Returns its value, or -1. */
 static long long wait_metric_still(unsigned admin, const char *name, int quiet_ms, int timeout_ms)
 {
@@ -85,7 +63,7 @@ struct stall_run {
 
 static void stall_warm(struct stall_run *run, const char *mode)
 {
-	start_slb(&run->s, (const char *const[]){ "--workers", "2", "--idle-timeout", "2500", "--relay", mode,
+	faultkit_slb_start_ok(&run->s, 0, (const char *const[]){ "--workers", "2", "--idle-timeout", "2500", "--relay", mode,
 						  "--backend", be_arg, NULL });
 	/* Warm up before the baseline. Copy mode's provided buffers (1,024 x 16 KiB per worker)
 	 * are a fixed pool that the kernel hands out in ring order, so RSS grows as each buffer is
@@ -150,7 +128,7 @@ static void stall_check(struct stall_run *run, const char *mode)
 		close(run->fds[i]);
 	}
 	cr_assert_eq(faultkit_count_lines(run->s.proc, " warn "), 0, "relay %s", mode);
-	stop_clean(&run->s);
+	faultkit_slb_stop_ok(&run->s, STOP_MS);
 }
 
 /*
@@ -165,7 +143,7 @@ Test(faults_client, never_reading_client_costs_no_memory_and_ends_at_idle_timeou
 {
 	static struct stall_run runs[N_MODES];
 
-	start_backend();
+	faultkit_backend_ok("b1", be_arg, sizeof(be_arg));
 	for (unsigned m = 0; m < N_MODES; m++)
 		stall_warm(&runs[m], relay_modes[m]);
 	for (unsigned m = 0; m < N_MODES; m++)
@@ -186,9 +164,9 @@ Test(faults_client, half_close_after_request_gets_full_answer)
 {
 	struct faultkit_slb s[N_MODES];
 
-	start_backend();
+	faultkit_backend_ok("b1", be_arg, sizeof(be_arg));
 	for (unsigned m = 0; m < N_MODES; m++)
-		start_slb(&s[m], (const char *const[]){ "--workers", "2", "--relay", relay_modes[m], "--backend",
+		faultkit_slb_start_ok(&s[m], 0, (const char *const[]){ "--workers", "2", "--relay", relay_modes[m], "--backend",
 							be_arg, NULL });
 	for (unsigned m = 0; m < N_MODES; m++) {
 		const char *mode = relay_modes[m];
@@ -207,7 +185,7 @@ Test(faults_client, half_close_after_request_gets_full_answer)
 			close(fd);
 		}
 		cr_assert_eq(faultkit_count_lines(s[m].proc, " warn "), 0, "relay %s", mode);
-		stop_clean(&s[m]);
+		faultkit_slb_stop_ok(&s[m], STOP_MS);
 	}
 }
 
@@ -260,8 +238,8 @@ Test(faults_client, slowloris_up_to_max_conns_refused_cleanly_then_served)
 	char why[256];
 	unsigned limit_lines;
 
-	start_backend();
-	start_slb(&s, (const char *const[]){ "--workers", "1", "--max-conns", "50", "--backend", be_arg, NULL });
+	faultkit_backend_ok("b1", be_arg, sizeof(be_arg));
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--max-conns", "50", "--backend", be_arg, NULL });
 	for (int i = 0; i < MAX_CONNS; i++)
 		fds[i] = slowloris_open(s.port);
 	cr_assert_eq(faultkit_wait_metric(s.admin, "slb_worker_active_connections", MAX_CONNS, IO_MS), 0);
@@ -284,7 +262,7 @@ Test(faults_client, slowloris_up_to_max_conns_refused_cleanly_then_served)
 	cr_assert_eq(faultkit_parallel_gets(s.port, "/", 10, 10, IO_MS, why, sizeof(why)), 10, "%s", why);
 	for (int i = 10; i < MAX_CONNS; i++)
 		close(fds[i]);
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 }
 
 /*
@@ -300,8 +278,8 @@ Test(faults_client, slowloris_slots_come_back_at_idle_timeout)
 	struct testproc_http r;
 	int fds[20], fd;
 
-	start_backend();
-	start_slb(&s, (const char *const[]){ "--workers", "1", "--max-conns", "20", "--idle-timeout", "1000",
+	faultkit_backend_ok("b1", be_arg, sizeof(be_arg));
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--max-conns", "20", "--idle-timeout", "1000",
 					     "--backend", be_arg, NULL });
 	for (int i = 0; i < 20; i++)
 		fds[i] = slowloris_open(s.port);
@@ -318,7 +296,7 @@ Test(faults_client, slowloris_slots_come_back_at_idle_timeout)
 	cr_assert_eq(testproc_http_get(s.port, "/", &r, IO_MS), 0);
 	cr_assert_eq(r.status, 200);
 	cr_assert_eq(faultkit_count_lines(s.proc, "at its connection limit"), 1);
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 }
 
 /*
@@ -333,8 +311,8 @@ Test(faults_client, max_conns_is_a_total_over_workers)
 	int fds[MAX_CONNS], fd;
 	unsigned refused = 0;
 
-	start_backend();
-	start_slb(&s, (const char *const[]){ "--workers", "2", "--max-conns", "50", "--backend", be_arg, NULL });
+	faultkit_backend_ok("b1", be_arg, sizeof(be_arg));
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "2", "--max-conns", "50", "--backend", be_arg, NULL });
 	for (int i = 0; i < MAX_CONNS; i++)
 		fds[i] = slowloris_open(s.port);
 	usleep(300000);
@@ -350,5 +328,5 @@ Test(faults_client, max_conns_is_a_total_over_workers)
 	}
 	for (int i = 0; i < MAX_CONNS; i++)
 		close(fds[i]);
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 }

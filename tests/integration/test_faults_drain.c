@@ -27,15 +27,11 @@ TestSuite(faults_drain, .fini = suite_fini, .timeout = 60);
 
 static void start(struct faultkit_slb *s, const char *drain_ms)
 {
-	unsigned port;
 	char be[32];
-	int rc;
 
-	cr_assert_not_null(faultkit_backend_start("b1", "127.0.0.1", &port), "slb-backend: %s", strerror(errno));
-	snprintf(be, sizeof(be), "127.0.0.1:%u", port);
-	rc = faultkit_slb_start(s, 0, (const char *const[]){ "--workers", "2", "--drain-timeout", drain_ms,
-							      "--backend", be, NULL });
-	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
+	faultkit_backend_ok("b1", be, sizeof(be));
+	faultkit_slb_start_ok(s, 0,
+			      (const char *const[]){ "--workers", "2", "--drain-timeout", drain_ms, "--backend", be, NULL });
 }
 
 /* Starts CLIENTS slow downloads and waits until every one has bytes flowing. */
@@ -63,7 +59,6 @@ Test(faults_drain, sigterm_lets_slow_downloads_finish)
 	struct faultkit_reader rd[CLIENTS];
 	struct faultkit_slb s;
 	int64_t t_sig, last_end = 0;
-	char why[4096];
 	int late;
 
 	start(&s, "5000");
@@ -91,7 +86,7 @@ Test(faults_drain, sigterm_lets_slow_downloads_finish)
 	cr_assert_lt(testproc_now_ms() - t_sig, 5000 + 1500, "slb exited late");
 	cr_assert_eq(faultkit_count_lines(s.proc, "drained: every connection finished"), 1);
 	cr_assert_eq(faultkit_count_lines(s.proc, "drain timeout"), 0);
-	cr_assert_eq(faultkit_slb_stop_clean(&s, 1000, why, sizeof(why)), 0, "%s", why);
+	faultkit_slb_stop_ok(&s, 1000);
 }
 
 /*
@@ -107,7 +102,6 @@ Test(faults_drain, drain_timeout_closes_slow_downloads_cleanly)
 	struct faultkit_slb s;
 	uint64_t at_signal[CLIENTS];
 	int64_t t_sig, exited;
-	char why[4096];
 
 	start(&s, "1500");
 	start_downloads(rd, s.port, 256);
@@ -140,5 +134,5 @@ Test(faults_drain, drain_timeout_closes_slow_downloads_cleanly)
 		cr_assert_lt(cut, IO_MS - 1000, "download %d never closed", i);
 	}
 	cr_assert_eq(faultkit_count_lines(s.proc, "drain timeout (1500 ms): closing 8 connections still open"), 1);
-	cr_assert_eq(faultkit_slb_stop_clean(&s, 1000, why, sizeof(why)), 0, "%s", why);
+	faultkit_slb_stop_ok(&s, 1000);
 }

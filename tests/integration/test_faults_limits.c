@@ -26,21 +26,6 @@ TestSuite(faults_limits, .fini = suite_fini, .timeout = 90);
 
 static char be_arg[32];
 
-static void start_backend(void)
-{
-	unsigned port;
-
-	cr_assert_not_null(faultkit_backend_start("b1", "127.0.0.1", &port), "slb-backend: %s", strerror(errno));
-	snprintf(be_arg, sizeof(be_arg), "127.0.0.1:%u", port);
-}
-
-static void stop_clean(struct faultkit_slb *s)
-{
-	static char why[4096];
-
-	cr_assert_eq(faultkit_slb_stop_clean(s, STOP_MS, why, sizeof(why)), 0, "%s", why);
-}
-
 #define NOFILE 256
 /* Two workers, so the slots (190 per worker, each ring's direct descriptor table of
  * 190 + 1 + 64 fitting under NOFILE) outnumber the descriptors: the descriptors run out first,
@@ -173,7 +158,7 @@ Test(faults_limits, out_of_descriptors_refuses_cleanly_and_recovers)
 	int64_t t0 = testproc_now_ms();
 	char why[256];
 
-	start_backend();
+	faultkit_backend_ok("b1", be_arg, sizeof(be_arg));
 	rc = faultkit_slb_start(&s, NOFILE, (const char *const[]){ "--workers", "2", "--max-conns", MAX_CONNS,
 								    "--backend", be_arg, NULL });
 	cr_assert_eq(rc, 0, "slb did not come up under ulimit -n %d: %s", NOFILE, strerror(-rc));
@@ -221,7 +206,7 @@ Test(faults_limits, out_of_descriptors_refuses_cleanly_and_recovers)
 	cr_assert_lt(n_fds, NOFILE / 2, "descriptors not given back: %d still open", n_fds);
 	cr_assert_eq(faultkit_parallel_gets(s.port, "/", 40, 8, IO_MS, why, sizeof(why)), 40,
 		     "not recovered: %s", why);
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 }
 
 #define TEN_K 10000
@@ -279,13 +264,11 @@ Test(faults_limits, ten_thousand_concurrent_connections, .timeout = 120)
 	static const char req[] = "GET / HTTP/1.1\r\nHost: slb\r\n\r\n";
 	struct faultkit_slb s;
 	unsigned ok = 0;
-	int rc;
 
 	if (faultkit_raise_nofile() < TEN_K + 200)
 		cr_skip_test("needs a descriptor limit of %d for the clients", TEN_K + 200);
-	start_backend();
-	rc = faultkit_slb_start(&s, 0, (const char *const[]){ "--workers", "2", "--backend", be_arg, NULL });
-	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
+	faultkit_backend_ok("b1", be_arg, sizeof(be_arg));
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "2", "--backend", be_arg, NULL });
 	for (int i = 0; i < TEN_K; i++) {
 		fds[i] = testproc_connect(s.port, IO_MS);
 		cr_assert_geq(fds[i], 0, "connection %d: %s", i, strerror(-fds[i]));
@@ -307,5 +290,5 @@ Test(faults_limits, ten_thousand_concurrent_connections, .timeout = 120)
 	cr_assert_eq(faultkit_wait_metric(s.admin, "slb_worker_active_connections", 0, 20000), 0,
 		     "connections left open after the clients closed");
 	cr_assert_eq(faultkit_count_lines(s.proc, " warn "), 0);
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 }

@@ -29,13 +29,6 @@ static void suite_fini(void)
 
 TestSuite(faults_network, .fini = suite_fini, .timeout = 90);
 
-static void stop_clean(struct faultkit_slb *s)
-{
-	static char why[4096];
-
-	cr_assert_eq(faultkit_slb_stop_clean(s, STOP_MS, why, sizeof(why)), 0, "%s", why);
-}
-
 /* Makes the namespaces and moves this thread into lb, or skips the test saying why. */
 static void net_setup(void)
 {
@@ -69,6 +62,15 @@ static void backend_in_be(const char *name, unsigned *port, char *addr, size_t l
 	snprintf(addr, len, NETNS_BE_ADDR ":%u", *port);
 }
 
+/* Makes the namespaces (or skips) and starts b1 and b2 in the backends' one; a1 and a2 get
+ * their "ADDR:PORT" (32 bytes each). */
+static void two_backends_in_be(unsigned *p1, char *a1, unsigned *p2, char *a2)
+{
+	net_setup();
+	backend_in_be("b1", p1, a1, 32);
+	backend_in_be("b2", p2, a2, 32);
+}
+
 /* Two backends behind 5% packet loss each way (nft "numgen random mod 100 < 5 drop" on the
  * backends' veth, in and out); slb with --workers 2 and extra flags. Checks that 200 short
  * requests (8 at a time) and four 4 MiB downloads all succeed and that neither backend was
@@ -82,9 +84,7 @@ static void check_loss_costs_nothing(const char *const *extra)
 	struct faultkit_slb s;
 	int n = 2, rc;
 
-	net_setup();
-	backend_in_be("b1", &p1, a1, sizeof(a1));
-	backend_in_be("b2", &p2, a2, sizeof(a2));
+	two_backends_in_be(&p1, a1, &p2, a2);
 	snprintf(rules, sizeof(rules),
 		 "table inet slbf {\n"
 		 "  chain in { type filter hook input priority 0; policy accept;\n"
@@ -101,8 +101,7 @@ static void check_loss_costs_nothing(const char *const *extra)
 	args[n++] = "--backend";
 	args[n++] = a2;
 	args[n] = NULL;
-	rc = faultkit_slb_start(&s, 0, args);
-	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
+	faultkit_slb_start_ok(&s, 0, args);
 	ok = faultkit_parallel_gets(s.port, "/", 200, 8, IO_MS, why, sizeof(why));
 	cr_expect_eq(ok, 200, "%u of 200 requests answered under 5%% loss: %s", ok, why);
 	for (int i = 0; i < 4; i++) {
@@ -121,7 +120,7 @@ static void check_loss_costs_nothing(const char *const *extra)
 	cr_expect_str_eq(state, "up", "b1 falsely ejected");
 	cr_assert_eq(faultkit_status_field(s.admin, a2, "state", state, sizeof(state)), 0);
 	cr_expect_str_eq(state, "up", "b2 falsely ejected");
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 }
 
 /*
@@ -170,11 +169,8 @@ Test(faults_network, syn_blackhole_times_out_fails_over_and_ejects)
 	unsigned p1, p2, slow = 0, ok;
 	struct faultkit_slb s;
 	long long failures;
-	int rc;
 
-	net_setup();
-	backend_in_be("b1", &p1, a1, sizeof(a1));
-	backend_in_be("b2", &p2, a2, sizeof(a2));
+	two_backends_in_be(&p1, a1, &p2, a2);
 	snprintf(rules, sizeof(rules),
 		 "table inet slbf {\n"
 		 "  chain in { type filter hook input priority 0; policy accept;\n"
@@ -182,11 +178,10 @@ Test(faults_network, syn_blackhole_times_out_fails_over_and_ejects)
 		 "}\n",
 		 p2);
 	net_rules(rules);
-	rc = faultkit_slb_start(&s, 0, (const char *const[]){ "--workers", "1", "--connect-timeout", "300",
-							      "--retries", "2", "--eject-failures", "3",
-							      "--check-interval", "500", "--rise", "2", "--backend",
-							      a1, "--backend", a2, NULL });
-	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--connect-timeout", "300",
+							    "--retries", "2", "--eject-failures", "3",
+							    "--check-interval", "500", "--rise", "2", "--backend",
+							    a1, "--backend", a2, NULL });
 	for (int i = 0; i < 12; i++) {
 		struct testproc_http r;
 		int64_t t = testproc_now_ms(), took;
@@ -225,7 +220,7 @@ Test(faults_network, syn_blackhole_times_out_fails_over_and_ejects)
 	cr_assert_eq(faultkit_count_lines(s.proc, line), 1, "no line \"%s\"", line);
 	ok = faultkit_parallel_gets(s.port, "/", 20, 4, IO_MS, why, sizeof(why));
 	cr_assert_eq(ok, 20, "%s", why);
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 }
 
 /*
@@ -240,14 +235,12 @@ Test(faults_network, latency_below_idle_timeout_only_slows_answers)
 	struct faultkit_slb s;
 	unsigned be_port;
 	char addr[32], state[16];
-	int rc;
 
 	cr_assert_not_null(faultkit_backend_start("b1", "127.0.0.1", &be_port));
 	cr_assert_eq(delay_relay_start(&relay, be_port, 150), 0);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", relay.port);
-	rc = faultkit_slb_start(&s, 0, (const char *const[]){ "--workers", "1", "--idle-timeout", "2000",
-							      "--backend", addr, NULL });
-	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--idle-timeout", "2000",
+							    "--backend", addr, NULL });
 	for (int i = 0; i < 5; i++) {
 		struct testproc_http r;
 		int64_t t = testproc_now_ms(), took;
@@ -269,7 +262,7 @@ Test(faults_network, latency_below_idle_timeout_only_slows_answers)
 	cr_assert_eq(faultkit_status_field(s.admin, addr, "state", state, sizeof(state)), 0);
 	cr_assert_str_eq(state, "up");
 	cr_assert_eq(faultkit_count_lines(s.proc, " warn "), 0);
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 	delay_relay_stop(&relay);
 }
 
@@ -293,9 +286,8 @@ Test(faults_network, latency_above_idle_timeout_closes_like_a_silent_backend)
 	cr_assert_not_null(faultkit_backend_start("b1", "127.0.0.1", &be_port));
 	cr_assert_eq(delay_relay_start(&relay, be_port, 400), 0);
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", relay.port);
-	rc = faultkit_slb_start(&s, 0, (const char *const[]){ "--workers", "1", "--idle-timeout", "300",
-							      "--backend", addr, NULL });
-	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--idle-timeout", "300",
+							    "--backend", addr, NULL });
 	t = testproc_now_ms();
 	rc = testproc_http_get(s.port, "/", &r, IO_MS);
 	took = testproc_now_ms() - t;
@@ -306,6 +298,6 @@ Test(faults_network, latency_above_idle_timeout_closes_like_a_silent_backend)
 	cr_assert_eq(faultkit_status_field(s.admin, addr, "state", state, sizeof(state)), 0);
 	cr_assert_str_eq(state, "up");
 	cr_assert_eq(faultkit_count_lines(s.proc, " warn "), 0);
-	stop_clean(&s);
+	faultkit_slb_stop_ok(&s, STOP_MS);
 	delay_relay_stop(&relay);
 }

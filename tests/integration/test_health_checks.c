@@ -22,13 +22,6 @@ TestSuite(health_checks, .fini = suite_fini, .timeout = 60);
 
 static struct healthtest_slb slb;
 
-static void stop_clean(void)
-{
-	static char why[2048];
-
-	cr_assert_eq(healthtest_stop(&slb, why, sizeof(why)), 0, "%s", why);
-}
-
 static struct testproc *start_backend(const char *name, unsigned port)
 {
 	char listen[32];
@@ -52,19 +45,7 @@ static void start_slb(unsigned backend_port, const char *const *flags)
 	for (; flags && *flags && n < 23; flags++)
 		extra[n++] = *flags;
 	extra[n] = NULL;
-	cr_assert_eq(healthtest_start(&slb, extra), 0, "slb did not come up");
-}
-
-static void expect_state(unsigned port, const char *state, const char *reason)
-{
-	char got[128];
-	int ms = healthtest_wait_state(slb.admin, port, state, IO_MS);
-
-	cr_assert_geq(ms, 0, "backend %u never became %s", port, state);
-	if (reason) {
-		cr_assert_eq(healthtest_field(slb.admin, port, "reason", got, sizeof(got)), 0);
-		cr_assert_str_eq(got, reason);
-	}
+	healthtest_start_ok(&slb, extra);
 }
 
 Test(health_checks, http_check_follows_the_health_page)
@@ -77,12 +58,12 @@ Test(health_checks, http_check_follows_the_health_page)
 	cr_assert_gt(port, 0);
 	be = start_backend("c1", (unsigned)port);
 	start_slb((unsigned)port, flags);
-	expect_state((unsigned)port, "up", NULL);
+	healthtest_expect_state(&slb, (unsigned)port, "up", NULL);
 	cr_assert_eq(testproc_signal(be, SIGUSR1), 0); /* /health now answers 503 */
-	expect_state((unsigned)port, "down", "check failed 2 times: HTTP status 503");
+	healthtest_expect_state(&slb, (unsigned)port, "down", "check failed 2 times: HTTP status 503");
 	cr_assert_eq(testproc_signal(be, SIGUSR1), 0);
-	expect_state((unsigned)port, "up", "check passed 2 times");
-	stop_clean();
+	healthtest_expect_state(&slb, (unsigned)port, "up", "check passed 2 times");
+	healthtest_stop_ok(&slb);
 }
 
 Test(health_checks, tcp_check_takes_a_closed_port_down)
@@ -92,8 +73,8 @@ Test(health_checks, tcp_check_takes_a_closed_port_down)
 
 	cr_assert_gt(port, 0);
 	start_slb((unsigned)port, flags);
-	expect_state((unsigned)port, "down", "check failed 2 times: connection refused");
-	stop_clean();
+	healthtest_expect_state(&slb, (unsigned)port, "down", "check failed 2 times: connection refused");
+	healthtest_stop_ok(&slb);
 }
 
 Test(health_checks, ejected_backend_returns_through_the_tcp_probe)
@@ -105,7 +86,7 @@ Test(health_checks, ejected_backend_returns_through_the_tcp_probe)
 
 	cr_assert_gt(port, 0);
 	start_slb((unsigned)port, flags);
-	expect_state((unsigned)port, "up", "static backend");
+	healthtest_expect_state(&slb, (unsigned)port, "up", "static backend");
 	for (int i = 0; i < 3; i++) {
 		int fd = testproc_connect(slb.listen, IO_MS);
 
@@ -117,12 +98,12 @@ Test(health_checks, ejected_backend_returns_through_the_tcp_probe)
 		testproc_wait_eof(fd, IO_MS);
 		close(fd);
 	}
-	expect_state((unsigned)port, "down", NULL);
+	healthtest_expect_state(&slb, (unsigned)port, "down", NULL);
 	cr_assert_eq(healthtest_field(slb.admin, (unsigned)port, "reason", reason, sizeof(reason)), 0);
 	cr_assert_not_null(strstr(reason, "ejected after 3 consecutive connect failures"), "reason: %s", reason);
 	start_backend("e1", (unsigned)port);
-	expect_state((unsigned)port, "up", "check passed 2 times");
-	stop_clean();
+	healthtest_expect_state(&slb, (unsigned)port, "up", "check passed 2 times");
+	healthtest_stop_ok(&slb);
 }
 
 Test(health_checks, admin_answers_status_metrics_and_404)
@@ -146,7 +127,7 @@ Test(health_checks, admin_answers_status_metrics_and_404)
 	cr_assert_not_null(strstr(r.body, hdr), "%s", r.body);
 	cr_assert_eq(testproc_http_get(slb.admin, "/nope", &r, IO_MS), 0);
 	cr_assert_eq(r.status, 404);
-	stop_clean();
+	healthtest_stop_ok(&slb);
 }
 
 Test(health_checks, admin_port_in_use_is_a_clear_error)
@@ -155,18 +136,13 @@ Test(health_checks, admin_port_in_use_is_a_clear_error)
 	const char *argv[] = { "slb", "--listen", lport, "--backend", be, "--admin", admin, "--workers", "1", NULL };
 	unsigned port;
 	int lfd = testproc_listen(&port), fp = testproc_free_port();
-	struct testproc *p;
 
 	cr_assert_geq(lfd, 0);
 	cr_assert_gt(fp, 0);
 	snprintf(admin, sizeof(admin), "127.0.0.1:%u", port);
 	snprintf(lport, sizeof(lport), "127.0.0.1:%d", fp);
 	snprintf(be, sizeof(be), "127.0.0.1:%d", fp + 1);
-	p = testproc_spawn(argv);
-	cr_assert_not_null(p);
-	cr_assert_eq(testproc_wait(p, IO_MS), 0);
-	cr_assert_eq(testproc_exit_code(p), 1);
-	testproc_output(p, out, sizeof(out));
+	healthtest_expect_exit_1(argv, out, sizeof(out));
 	cr_assert_not_null(strstr(out, "address already in use"), "output: %s", out);
 	close(lfd);
 }

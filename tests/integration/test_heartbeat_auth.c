@@ -60,36 +60,11 @@ static void suite_fini(void)
 
 TestSuite(heartbeat_auth, .init = suite_init, .fini = suite_fini, .timeout = 60);
 
-static void start(const char *const *extra)
-{
-	cr_assert_eq(healthtest_start(&slb, extra), 0, "slb did not come up");
-}
-
 static void start_keyed(void)
 {
 	const char *const extra[] = { "--heartbeat-key-file", key_path, NULL };
 
-	start(extra);
-}
-
-static void stop_clean(void)
-{
-	static char why[2048];
-
-	cr_assert_eq(healthtest_stop(&slb, why, sizeof(why)), 0, "%s", why);
-}
-
-/* A session and the nonce of its HELLO. */
-static int session(char *nonce)
-{
-	char hello[128];
-	int fd = healthtest_session(slb.hb, hello, sizeof(hello));
-
-	cr_assert_geq(fd, 0, "heartbeat connect: %s", strerror(-fd));
-	cr_assert_eq(strncmp(hello, "HELLO slb/1 nonce=", 18), 0, "hello: %s", hello);
-	cr_assert_eq(strlen(hello + 18), HBAUTH_NONCE_HEX, "hello: %s", hello);
-	memcpy(nonce, hello + 18, HBAUTH_NONCE_HEX + 1);
-	return fd;
+	healthtest_start_ok(&slb, extra);
 }
 
 /* text plus " mac=<HMAC of nonce and text>", as a keyed peer sends it. */
@@ -101,15 +76,6 @@ static const char *sign(const char *nonce, const char *text)
 	hbauth_sign(&key, nonce, text, strlen(text), mac);
 	snprintf(line, sizeof(line), "%s mac=%s", text, mac);
 	return line;
-}
-
-static void expect(int fd, const char *line, const char *reply)
-{
-	char got[256];
-	int rc = healthtest_cmd(fd, line, got, sizeof(got));
-
-	cr_assert_geq(rc, 0, "%s: no reply (%s)", line, strerror(-rc));
-	cr_assert_str_eq(got, reply, "after %s", line);
 }
 
 static void expect_output(struct testproc *p, const char *needle)
@@ -124,37 +90,10 @@ static void expect_output(struct testproc *p, const char *needle)
 /* Starts slb-backend NAME on a free port, heartbeating to slb with key_file (NULL: none). */
 static struct testproc *start_backend(const char *name, const char *key_file, unsigned *port)
 {
-	static char ports[8][32], hb[32];
-	static unsigned n;
-	const char *argv[12] = { "slb-backend", "--listen", ports[n % 8], "--name", name, "--heartbeat", hb };
-	struct testproc *p;
-	int fp = testproc_free_port();
+	struct testproc *p = healthtest_backend(&slb, name, key_file, port);
 
-	cr_assert_gt(fp, 0);
-	*port = (unsigned)fp;
-	snprintf(ports[n % 8], sizeof(ports[0]), "127.0.0.1:%d", fp);
-	snprintf(hb, sizeof(hb), "127.0.0.1:%u", slb.hb);
-	n++;
-	if (key_file) {
-		argv[7] = "--heartbeat-key-file";
-		argv[8] = key_file;
-	}
-	p = testproc_spawn(argv);
-	cr_assert_not_null(p, "spawn slb-backend: %s", strerror(errno));
 	cr_assert_eq(testproc_wait_port(p, *port, IO_MS), 0, "slb-backend %s did not listen", name);
 	return p;
-}
-
-static void expect_state(unsigned port, const char *state, const char *reason)
-{
-	char got[128];
-	int ms = healthtest_wait_state(slb.admin, port, state, IO_MS);
-
-	cr_assert_geq(ms, 0, "backend %u never became %s", port, state);
-	if (reason) {
-		cr_assert_eq(healthtest_field(slb.admin, port, "reason", got, sizeof(got)), 0);
-		cr_assert_str_eq(got, reason);
-	}
 }
 
 /* /status shows the table at once, while workers see a new backend at the next snapshot (at
@@ -183,11 +122,11 @@ Test(heartbeat_auth, backend_with_the_key_registers_gets_traffic_and_says_bye)
 	start_keyed();
 	expect_output(slb.proc, "must be signed with the key");
 	b = start_backend("k1", key_path, &port);
-	expect_state(port, "up", "registered");
+	healthtest_expect_state(&slb, port, "up", "registered");
 	expect_traffic_to("k1");
 	cr_assert_eq(testproc_stop(b, IO_MS), 0);
-	expect_state(port, "down", "heartbeat bye"); /* the BYE verified too */
-	stop_clean();
+	healthtest_expect_state(&slb, port, "down", "heartbeat bye"); /* the BYE verified too */
+	healthtest_stop_ok(&slb);
 }
 
 Test(heartbeat_auth, agent_with_the_key_registers)
@@ -204,9 +143,9 @@ Test(heartbeat_auth, agent_with_the_key_registers)
 	argv[2] = svc;
 	argv[4] = lb;
 	cr_assert_not_null(testproc_spawn(argv));
-	expect_state(port, "up", "registered");
+	healthtest_expect_state(&slb, port, "up", "registered");
 	expect_traffic_to("svc");
-	stop_clean();
+	healthtest_stop_ok(&slb);
 }
 
 Test(heartbeat_auth, wrong_key_is_refused_and_logged)
@@ -221,7 +160,7 @@ Test(heartbeat_auth, wrong_key_is_refused_and_logged)
 	expect_output(slb.proc, "refused a line from 127.0.0.1");
 	expect_output(slb.proc, "bad mac");
 	cr_assert_eq(healthtest_field(slb.admin, port, "state", got, sizeof(got)), -ENOENT, "never registered");
-	stop_clean();
+	healthtest_stop_ok(&slb);
 }
 
 Test(heartbeat_auth, unsigned_peer_is_refused)
@@ -232,16 +171,16 @@ Test(heartbeat_auth, unsigned_peer_is_refused)
 	int fd;
 
 	start_keyed();
-	fd = session(nonce);
+	fd = healthtest_session_ok(&slb, nonce);
 	snprintf(line, sizeof(line), "REGISTER 127.0.0.1:%u", slb.listen + 1);
-	expect(fd, line, "ERR missing mac");
+	healthtest_expect_reply(fd, line, "ERR missing mac");
 	snprintf(line, sizeof(line), "REGISTER 127.0.0.1:%u seq=1", slb.listen + 1);
-	expect(fd, line, "ERR missing mac");
+	healthtest_expect_reply(fd, line, "ERR missing mac");
 	close(fd);
 	b = start_backend("n1", NULL, &port);
 	expect_output(b, "slb refused: ERR missing mac");
 	expect_output(slb.proc, "missing mac");
-	stop_clean();
+	healthtest_stop_ok(&slb);
 }
 
 Test(heartbeat_auth, replayed_line_is_refused)
@@ -250,25 +189,25 @@ Test(heartbeat_auth, replayed_line_is_refused)
 	int fd, fd2;
 
 	start_keyed();
-	fd = session(nonce);
+	fd = healthtest_session_ok(&slb, nonce);
 	snprintf(text, sizeof(text), "REGISTER 127.0.0.1:%u name=r1 seq=1", slb.listen + 1);
 	snprintf(reg, sizeof(reg), "%s", sign(nonce, text));
-	expect(fd, reg, "OK registered id=1 interval=1000 timeout=3000");
-	expect(fd, sign(nonce, "HEARTBEAT load=7 seq=2"), "OK state=up interval=1000");
-	expect(fd, reg, "ERR seq not rising");
-	expect(fd, sign(nonce, "HEARTBEAT seq=2"), "ERR seq not rising");
+	healthtest_expect_reply(fd, reg, "OK registered id=1 interval=1000 timeout=3000");
+	healthtest_expect_reply(fd, sign(nonce, "HEARTBEAT load=7 seq=2"), "OK state=up interval=1000");
+	healthtest_expect_reply(fd, reg, "ERR seq not rising");
+	healthtest_expect_reply(fd, sign(nonce, "HEARTBEAT seq=2"), "ERR seq not rising");
 	expect_output(slb.proc, "seq not rising");
 	/* the same REGISTER on another connection: its nonce differs, so the MAC does too */
-	fd2 = session(other);
+	fd2 = healthtest_session_ok(&slb, other);
 	cr_assert_str_neq(nonce, other, "nonces are per connection");
-	expect(fd2, reg, "ERR bad mac");
+	healthtest_expect_reply(fd2, reg, "ERR bad mac");
 	/* the third error closes the first session, and with it the backend */
-	expect(fd, sign(nonce, "HEARTBEAT state=drain seq=1"), "ERR seq not rising");
+	healthtest_expect_reply(fd, sign(nonce, "HEARTBEAT state=drain seq=1"), "ERR seq not rising");
 	cr_assert_eq(testproc_wait_eof(fd, IO_MS), 0, "three errors close the session");
-	expect_state(slb.listen + 1, "down", "heartbeat connection closed");
+	healthtest_expect_state(&slb, slb.listen + 1, "down", "heartbeat connection closed");
 	close(fd);
 	close(fd2);
-	stop_clean();
+	healthtest_stop_ok(&slb);
 }
 
 /* Connects to 127.0.0.1:port from src (another loopback address). Returns the fd. */
@@ -295,7 +234,7 @@ Test(heartbeat_auth, allow_list_closes_other_sources_at_accept)
 	char line[128];
 	int fd;
 
-	start(extra);
+	healthtest_start_ok(&slb, extra);
 	fd = connect_from("127.0.0.2", slb.hb);
 	cr_assert_eq(testproc_read_line(fd, line, sizeof(line), IO_MS), -EPIPE, "no HELLO, only a close");
 	close(fd);
@@ -305,7 +244,7 @@ Test(heartbeat_auth, allow_list_closes_other_sources_at_accept)
 	cr_assert_geq(testproc_read_line(fd, line, sizeof(line), IO_MS), 0);
 	cr_assert_eq(strncmp(line, "HELLO slb/1 nonce=", 18), 0, "%s", line);
 	close(fd);
-	stop_clean();
+	healthtest_stop_ok(&slb);
 }
 
 Test(heartbeat_auth, registrations_past_the_cap_are_refused)
@@ -314,21 +253,21 @@ Test(heartbeat_auth, registrations_past_the_cap_are_refused)
 	char nonce[HBAUTH_NONCE_HEX + 1], line[96];
 	int a, b;
 
-	start(extra);
+	healthtest_start_ok(&slb, extra);
 	expect_output(slb.proc, "anyone who can reach");
-	a = session(nonce);
+	a = healthtest_session_ok(&slb, nonce);
 	snprintf(line, sizeof(line), "REGISTER 127.0.0.1:%u", slb.listen + 1);
-	expect(a, line, "OK registered id=1 interval=1000 timeout=3000");
-	b = session(nonce);
+	healthtest_expect_reply(a, line, "OK registered id=1 interval=1000 timeout=3000");
+	b = healthtest_session_ok(&slb, nonce);
 	snprintf(line, sizeof(line), "REGISTER 127.0.0.1:%u", slb.listen + 2);
-	expect(b, line, "ERR too many backends");
+	healthtest_expect_reply(b, line, "ERR too many backends");
 	expect_output(slb.proc, "too many backends");
 	/* the address already known may always come back (a restarted backend) */
 	snprintf(line, sizeof(line), "REGISTER 127.0.0.1:%u", slb.listen + 1);
-	expect(b, line, "OK registered id=1 interval=1000 timeout=3000");
+	healthtest_expect_reply(b, line, "OK registered id=1 interval=1000 timeout=3000");
 	close(a);
 	close(b);
-	stop_clean();
+	healthtest_stop_ok(&slb);
 }
 
 /* The uid line of /proc/PID/status: "real effective saved fs". */
@@ -358,7 +297,7 @@ Test(heartbeat_auth, user_nobody_drops_root_and_keeps_serving)
 	if (geteuid() != 0)
 		cr_skip_test("needs root to drop privileges");
 	cr_assert_not_null(pw, "no user nobody");
-	start(extra);
+	healthtest_start_ok(&slb, extra);
 	expect_output(slb.proc, "running as user nobody");
 	snprintf(want, sizeof(want), "\t%u\t%u\t%u\t%u", pw->pw_uid, pw->pw_uid, pw->pw_uid, pw->pw_uid);
 	proc_ids(slb.proc->pid, "Uid:", got, sizeof(got));
@@ -369,9 +308,9 @@ Test(heartbeat_auth, user_nobody_drops_root_and_keeps_serving)
 	proc_ids(slb.proc->pid, "Groups:", got, sizeof(got));
 	cr_assert_eq(strspn(got, " \t"), strlen(got), "supplementary groups left: %s", got);
 	start_backend("u1", key_path, &port);
-	expect_state(port, "up", "registered");
+	healthtest_expect_state(&slb, port, "up", "registered");
 	expect_traffic_to("u1");
-	stop_clean();
+	healthtest_stop_ok(&slb);
 }
 
 Test(heartbeat_auth, unknown_user_and_bad_key_file_stop_slb_with_one_line)
@@ -381,28 +320,19 @@ Test(heartbeat_auth, unknown_user_and_bad_key_file_stop_slb_with_one_line)
 	char hb[32], lport[32], loose[96], out[4096];
 	const char *const argv_key[] = { "slb", "--listen", lport, "--heartbeat-listen", hb,
 					 "--heartbeat-key-file", loose, NULL };
-	struct testproc *p;
 	int fp = testproc_free_port(), lp = testproc_free_port();
 
 	cr_assert_gt(fp, 0);
 	cr_assert_gt(lp, 0);
 	snprintf(lport, sizeof(lport), "127.0.0.1:%d", lp);
-	p = testproc_spawn(argv_user);
-	cr_assert_not_null(p);
-	cr_assert_eq(testproc_wait(p, IO_MS), 0);
-	cr_assert_eq(testproc_exit_code(p), 1);
-	testproc_output(p, out, sizeof(out));
+	healthtest_expect_exit_1(argv_user, out, sizeof(out));
 	cr_assert_str_eq(out, "slb: --user no-such-user-slb: no such user\n");
 
 	snprintf(hb, sizeof(hb), "127.0.0.1:%d", fp);
 	snprintf(loose, sizeof(loose), "%s/loose.key", dir);
 	write_key(loose, "q6Jb3mN0x1sVvRk9ZtU2c8Yd4Hf7Lp5WgAeTiCoM1rE=\n");
 	cr_assert_eq(chmod(loose, 0644), 0);
-	p = testproc_spawn(argv_key);
-	cr_assert_not_null(p);
-	cr_assert_eq(testproc_wait(p, IO_MS), 0);
-	cr_assert_eq(testproc_exit_code(p), 1);
-	testproc_output(p, out, sizeof(out));
+	healthtest_expect_exit_1(argv_key, out, sizeof(out));
 	unlink(loose);
 	cr_assert_not_null(strstr(out, "slb: heartbeat key file"), "%s", out);
 	cr_assert_not_null(strstr(out, "chmod 600"), "%s", out);

@@ -17,16 +17,7 @@
 
 #include "slb/snapshot.h"
 
-#if defined(__SANITIZE_THREAD__)
-#define TEST_UNDER_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define TEST_UNDER_TSAN 1
-#endif
-#endif
-#ifndef TEST_UNDER_TSAN
-#define TEST_UNDER_TSAN 0
-#endif
+#include "tsan_detect.h"
 
 #define STRESS_PUBLISHES 20000
 #define STRESS_READERS 3

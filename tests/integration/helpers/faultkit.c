@@ -2,6 +2,7 @@
  * fault-injection tests; see faultkit.h. */
 #include "faultkit.h"
 
+#include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
@@ -232,7 +233,8 @@ int faultkit_status_field(unsigned admin_port, const char *addr, const char *fie
 }
 
 /* See faultkit.h. */
-int faultkit_wait_state(unsigned admin_port, const char *addr, const char *state, int timeout_ms)
+int faultkit_wait_state_every(unsigned admin_port, const char *addr, const char *state, int timeout_ms,
+			      int poll_ms)
 {
 	int64_t start = testproc_now_ms();
 	char got[32];
@@ -244,8 +246,14 @@ int faultkit_wait_state(unsigned admin_port, const char *addr, const char *state
 			return (int)(now - start);
 		if (now - start > timeout_ms)
 			return -ETIMEDOUT;
-		sleep_ms(10);
+		sleep_ms(poll_ms);
 	}
+}
+
+/* See faultkit.h. */
+int faultkit_wait_state(unsigned admin_port, const char *addr, const char *state, int timeout_ms)
+{
+	return faultkit_wait_state_every(admin_port, addr, state, timeout_ms, 10);
 }
 
 /* ---- /proc ---- */
@@ -307,13 +315,13 @@ unsigned faultkit_count_lines(const struct testproc *p, const char *needle)
 }
 
 /* See faultkit.h. */
-int faultkit_slb_stop_clean(struct faultkit_slb *s, int timeout_ms, char *why, size_t len)
+int faultkit_stop_clean(struct testproc *p, int timeout_ms, char *why, size_t len)
 {
 	static const char *const bad[] = { "AddressSanitizer", "runtime error", "ThreadSanitizer", "LeakSanitizer",
 					   " error " };
 	static char out[1 << 20];
-	int code = testproc_stop(s->proc, timeout_ms);
-	size_t n = testproc_output(s->proc, out, sizeof(out));
+	int code = testproc_stop(p, timeout_ms);
+	size_t n = testproc_output(p, out, sizeof(out));
 	const char *tail = out + (n > 1500 ? n - 1500 : 0);
 
 	if (code != 0) {
@@ -327,6 +335,12 @@ int faultkit_slb_stop_clean(struct faultkit_slb *s, int timeout_ms, char *why, s
 		}
 	}
 	return 0;
+}
+
+/* See faultkit.h. */
+int faultkit_slb_stop_clean(struct faultkit_slb *s, int timeout_ms, char *why, size_t len)
+{
+	return faultkit_stop_clean(s->proc, timeout_ms, why, len);
 }
 
 /* ---- requests ---- */
@@ -530,4 +544,33 @@ int faultkit_reader_start(struct faultkit_reader *rd, unsigned port, const char 
 void faultkit_reader_join(struct faultkit_reader *rd)
 {
 	pthread_join(rd->tid, NULL);
+}
+
+/* ---- for the tests ---- */
+
+/* See faultkit.h. */
+void faultkit_slb_start_ok(struct faultkit_slb *s, unsigned nofile, const char *const *args)
+{
+	int rc = faultkit_slb_start(s, nofile, args);
+
+	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
+}
+
+/* See faultkit.h. */
+void faultkit_slb_stop_ok(struct faultkit_slb *s, int timeout_ms)
+{
+	static char why[4096];
+
+	cr_assert_eq(faultkit_slb_stop_clean(s, timeout_ms, why, sizeof(why)), 0, "%s", why);
+}
+
+/* See faultkit.h. */
+struct testproc *faultkit_backend_ok(const char *name, char *addr, size_t len)
+{
+	unsigned port;
+	struct testproc *p = faultkit_backend_start(name, "127.0.0.1", &port);
+
+	cr_assert_not_null(p, "slb-backend: %s", strerror(errno));
+	snprintf(addr, len, "127.0.0.1:%u", port);
+	return p;
 }

@@ -56,6 +56,10 @@ int faultkit_status_field(unsigned admin_port, const char *addr, const char *fie
  * took, or -ETIMEDOUT. */
 int faultkit_wait_state(unsigned admin_port, const char *addr, const char *state, int timeout_ms);
 
+/* The same, polling every poll_ms. */
+int faultkit_wait_state_every(unsigned admin_port, const char *addr, const char *state, int timeout_ms,
+			      int poll_ms);
+
 /* VmRSS of pid in KiB from /proc/pid/status, or -errno. */
 long faultkit_rss_kib(pid_t pid);
 
@@ -69,6 +73,9 @@ unsigned faultkit_count_lines(const struct testproc *p, const char *needle);
  * line nor sanitizer report. Returns 0, or -EPROTO with the reason and the output's tail in
  * why. */
 int faultkit_slb_stop_clean(struct faultkit_slb *s, int timeout_ms, char *why, size_t len);
+
+/* The same for any slb process p (e.g. one started by healthtest). */
+int faultkit_stop_clean(struct testproc *p, int timeout_ms, char *why, size_t len);
 
 /* ---- requests ---- */
 
@@ -112,5 +119,18 @@ void faultkit_reader_join(struct faultkit_reader *rd);
 /* Raises the soft descriptor limit of the test process to its hard limit. Returns the
  * soft limit now in force. */
 unsigned long faultkit_raise_nofile(void);
+
+/* ---- for the tests: these fail the running Criterion test instead of returning errors ---- */
+
+/* faultkit_slb_start, asserting that slb came up. */
+void faultkit_slb_start_ok(struct faultkit_slb *s, unsigned nofile, const char *const *args);
+
+/* faultkit_slb_stop_clean, asserting a clean exit (the reason and the output's tail in the
+ * message). */
+void faultkit_slb_stop_ok(struct faultkit_slb *s, int timeout_ms);
+
+/* faultkit_backend_start on 127.0.0.1, asserting that it came up; writes its
+ * "127.0.0.1:PORT" into addr. */
+struct testproc *faultkit_backend_ok(const char *name, char *addr, size_t len);
 
 #endif

@@ -1,11 +1,14 @@
 /* healthtest: helpers for the health integration tests; see healthtest.h. */
 #include "healthtest.h"
 
+#include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "faultkit.h"
+#include "slb/hbauth.h"
 
 #define HEALTHTEST_IO_MS 5000
 #define HEALTHTEST_ARGS_MAX 48
@@ -52,80 +55,30 @@ int healthtest_start(struct healthtest_slb *s, const char *const *extra)
 /* See healthtest.h. */
 int healthtest_stop(struct healthtest_slb *s, char *why, size_t len)
 {
-	static const char *const bad[] = { "AddressSanitizer", "runtime error", "ThreadSanitizer", "LeakSanitizer",
-					   " error " };
-	static char out[65536];
-	int code = testproc_stop(s->proc, HEALTHTEST_IO_MS);
-	size_t n = testproc_output(s->proc, out, sizeof(out));
-	const char *tail = out + (n > 1500 ? n - 1500 : 0);
-
-	if (code != 0) {
-		snprintf(why, len, "slb exit code %d:\n%s", code, tail);
-		return -EPROTO;
-	}
-	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		if (strstr(out, bad[i])) {
-			snprintf(why, len, "slb printed \"%s\":\n%s", bad[i], tail);
-			return -EPROTO;
-		}
-	}
-	return 0;
+	return faultkit_stop_clean(s->proc, HEALTHTEST_IO_MS, why, len);
 }
 
-/* Finds the backend's line in /status (one backend object per line) and the field in it. */
-static int field_in(const char *body, unsigned be_port, const char *field, char *buf, size_t len)
+static void backend_addr(char *buf, size_t len, unsigned be_port)
 {
-	char key[64];
-	const char *line, *end, *v, *stop;
-
-	snprintf(key, sizeof(key), "\"address\":\"127.0.0.1:%u\"", be_port);
-	line = strstr(body, key);
-	if (!line)
-		return -ENOENT;
-	end = strchr(line, '\n');
-	snprintf(key, sizeof(key), "\"%s\":", field);
-	v = strstr(line, key);
-	if (!v || (end && v > end))
-		return -ENOENT;
-	v += strlen(key);
-	if (*v == '"')
-		stop = strchr(++v, '"');
-	else
-		stop = v + strcspn(v, ",}\n");
-	if (!stop)
-		return -EPROTO;
-	snprintf(buf, len, "%.*s", (int)(stop - v), v);
-	return 0;
+	snprintf(buf, len, "127.0.0.1:%u", be_port);
 }
 
 /* See healthtest.h. */
 int healthtest_field(unsigned admin_port, unsigned be_port, const char *field, char *buf, size_t len)
 {
-	static struct testproc_http r;
-	int rc = testproc_http_get(admin_port, "/status", &r, HEALTHTEST_IO_MS);
+	char addr[32];
 
-	if (rc)
-		return rc;
-	if (r.status != 200)
-		return -EPROTO;
-	return field_in(r.body, be_port, field, buf, len);
+	backend_addr(addr, sizeof(addr), be_port);
+	return faultkit_status_field(admin_port, addr, field, buf, len);
 }
 
 /* See healthtest.h. */
 int healthtest_wait_state(unsigned admin_port, unsigned be_port, const char *state, int timeout_ms)
 {
-	int64_t start = testproc_now_ms();
-	char got[32];
+	char addr[32];
 
-	for (;;) {
-		int64_t now = testproc_now_ms();
-
-		if (healthtest_field(admin_port, be_port, "state", got, sizeof(got)) == 0 && strcmp(got, state) == 0)
-			return (int)(now - start);
-		if (now - start > timeout_ms)
-			return -ETIMEDOUT;
-		usleep(2000);
-	}
+	backend_addr(addr, sizeof(addr), be_port);
+	return faultkit_wait_state_every(admin_port, addr, state, timeout_ms, 2);
 }
 
 /* See healthtest.h. */
@@ -156,4 +109,91 @@ int healthtest_cmd(int fd, const char *line, char *reply, size_t len)
 	if (rc)
 		return rc;
 	return testproc_read_line(fd, reply, len, HEALTHTEST_IO_MS);
+}
+
+/* ---- for the tests ---- */
+
+/* See healthtest.h. */
+void healthtest_start_ok(struct healthtest_slb *s, const char *const *extra)
+{
+	cr_assert_eq(healthtest_start(s, extra), 0, "slb did not come up");
+}
+
+/* See healthtest.h. */
+void healthtest_stop_ok(struct healthtest_slb *s)
+{
+	static char why[2048];
+
+	cr_assert_eq(healthtest_stop(s, why, sizeof(why)), 0, "%s", why);
+}
+
+/* See healthtest.h. */
+void healthtest_expect_state(const struct healthtest_slb *s, unsigned be_port, const char *state,
+			     const char *reason)
+{
+	char got[128];
+	int ms = healthtest_wait_state(s->admin, be_port, state, HEALTHTEST_IO_MS);
+
+	cr_assert_geq(ms, 0, "backend %u never became %s", be_port, state);
+	if (reason) {
+		cr_assert_eq(healthtest_field(s->admin, be_port, "reason", got, sizeof(got)), 0);
+		cr_assert_str_eq(got, reason);
+	}
+}
+
+/* See healthtest.h. */
+int healthtest_session_ok(const struct healthtest_slb *s, char *nonce)
+{
+	char hello[128];
+	int fd = healthtest_session(s->hb, hello, sizeof(hello));
+
+	cr_assert_geq(fd, 0, "heartbeat connect: %s", strerror(-fd));
+	cr_assert_eq(strncmp(hello, "HELLO slb/1 nonce=", 18), 0, "hello: %s", hello);
+	cr_assert_eq(strlen(hello + 18), HBAUTH_NONCE_HEX, "hello: %s", hello);
+	if (nonce)
+		memcpy(nonce, hello + 18, HBAUTH_NONCE_HEX + 1);
+	return fd;
+}
+
+/* See healthtest.h. */
+void healthtest_expect_reply(int fd, const char *line, const char *reply)
+{
+	char got[256];
+	int rc = healthtest_cmd(fd, line, got, sizeof(got));
+
+	cr_assert_geq(rc, 0, "%s: no reply (%s)", line, strerror(-rc));
+	cr_assert_str_eq(got, reply, "after %s", line);
+}
+
+/* See healthtest.h. */
+void healthtest_expect_exit_1(const char *const argv[], char *out, size_t len)
+{
+	struct testproc *p = testproc_spawn(argv);
+
+	cr_assert_not_null(p);
+	cr_assert_eq(testproc_wait(p, HEALTHTEST_IO_MS), 0);
+	cr_assert_eq(testproc_exit_code(p), 1);
+	testproc_output(p, out, len);
+}
+
+/* See healthtest.h. */
+struct testproc *healthtest_backend(const struct healthtest_slb *s, const char *name, const char *key_file,
+				    unsigned *port)
+{
+	char listen[32], hb[32];
+	const char *argv[12] = { "slb-backend", "--listen", listen, "--name", name, "--heartbeat", hb };
+	struct testproc *p;
+	int fp = testproc_free_port();
+
+	cr_assert_gt(fp, 0);
+	*port = (unsigned)fp;
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", fp);
+	snprintf(hb, sizeof(hb), "127.0.0.1:%u", s->hb);
+	if (key_file) {
+		argv[7] = "--heartbeat-key-file";
+		argv[8] = key_file;
+	}
+	p = testproc_spawn(argv);
+	cr_assert_not_null(p, "spawn slb-backend: %s", strerror(errno));
+	return p;
 }

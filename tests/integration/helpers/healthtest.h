@@ -1,6 +1,7 @@
 /* healthtest: what the health integration tests share: slb started with its heartbeat and
  * admin ports on loopback, heartbeat sessions driven line by line, and backend states read
- * back from GET /status. Built on testproc; every wait has a timeout. */
+ * back from GET /status (through faultkit). Built on testproc; every wait has a timeout. The
+ * *_ok and expect_* helpers assert with Criterion, for use inside a Test. */
 #ifndef SLB_HEALTHTEST_H
 #define SLB_HEALTHTEST_H
 
@@ -36,5 +37,36 @@ int healthtest_session(unsigned hb_port, char *hello, size_t len);
 
 /* Sends line plus "\n" and reads one reply line into reply. Returns its length or -errno. */
 int healthtest_cmd(int fd, const char *line, char *reply, size_t len);
+
+/* ---- for the tests: these fail the running Criterion test instead of returning errors ---- */
+
+/* healthtest_start, asserting that slb came up. */
+void healthtest_start_ok(struct healthtest_slb *s, const char *const *extra);
+
+/* healthtest_stop, asserting a clean exit (the reason and slb's output tail in the message). */
+void healthtest_stop_ok(struct healthtest_slb *s);
+
+/* Waits for backend 127.0.0.1:be_port to be in state and, unless reason is NULL, asserts its
+ * reason in /status. */
+void healthtest_expect_state(const struct healthtest_slb *s, unsigned be_port, const char *state,
+			     const char *reason);
+
+/* Opens a heartbeat session and asserts its HELLO line is "HELLO slb/1 nonce=" and a nonce of
+ * HBAUTH_NONCE_HEX characters, which it copies into nonce (HBAUTH_NONCE_HEX + 1 bytes) unless
+ * nonce is NULL. Returns the fd. */
+int healthtest_session_ok(const struct healthtest_slb *s, char *nonce);
+
+/* Sends line and asserts that the reply line is reply. */
+void healthtest_expect_reply(int fd, const char *line, const char *reply);
+
+/* Runs argv (a command that must refuse to start), asserts that it exited 1 within 5 s and
+ * copies its output into out. */
+void healthtest_expect_exit_1(const char *const argv[], char *out, size_t len);
+
+/* Spawns slb-backend --name name on a free port of 127.0.0.1, heartbeating to s (signed with
+ * key_file unless it is NULL), stores the port and returns the process; does not wait for it
+ * to listen. */
+struct testproc *healthtest_backend(const struct healthtest_slb *s, const char *name, const char *key_file,
+				    unsigned *port);
 
 #endif
