@@ -408,6 +408,9 @@ void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 	c->inflight--;
 	if (c->state == CONN_CLOSING) {
 		drop_cqe(w, cqe);
+		/* a regular twin made while the connection was closing is closed with it */
+		if (uring_ud_op(ud) == OP_INSTALL && cqe->res >= 0 && c->cfd_sys < 0)
+			c->cfd_sys = cqe->res;
 		if (c->inflight == 0)
 			conn_release(w, c);
 		return;
