@@ -1,0 +1,378 @@
+#!/usr/bin/env python3
+"""Turns the raw output of bench/run.sh into tables (standard library only).
+
+  summarize.py main DIR      DIR/runs.tsv, idle.tsv, raw/*.txt -> results.md, results.csv,
+                             cpu_per_req.dat (for chart.gp)
+  summarize.py scaling DIR   DIR/runs.tsv, raw/*.txt -> scaling.md, scaling.csv
+
+Every figure is the median over the rounds that completed; errors are summed over rounds.
+Ratios are median(contender) / median(haproxy) for the same scenario in the same run.
+"""
+import csv
+import os
+import re
+import statistics
+import sys
+
+BASELINE = "haproxy"
+SCENARIO_TEXT = {
+    "small-keepalive": "small, keep-alive, 50 conns",
+    "1MiB": "1 MiB, keep-alive, 10 conns",
+    "conn-close": "small, conn per request, 50 conns",
+    "c1000-keepalive": "small, keep-alive, 1000 conns",
+}
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
+UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def read_meta(d):
+    meta = {}
+    with open(os.path.join(d, "meta.env")) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            meta[k] = v
+    return meta
+
+
+def parse_wrk(path):
+    """requests, seconds, rps, p50/p99 (ms) and error counts from one wrk --latency output."""
+    r = {"requests": None, "seconds": None, "rps": None, "p50": None, "p99": None,
+         "connect": 0, "read": 0, "write": 0, "timeout": 0, "non2xx": 0}
+    try:
+        text = open(path).read()
+    except OSError:
+        return r
+    m = re.search(r"^\s*(\d+) requests in ([\d.]+)(ms|s|m|h),", text, re.M)
+    if m:
+        r["requests"] = int(m.group(1))
+        r["seconds"] = float(m.group(2)) * UNIT_S[m.group(3)]
+    m = re.search(r"^Requests/sec:\s+([\d.]+)", text, re.M)
+    if m:
+        r["rps"] = float(m.group(1))
+    for pct, key in (("50", "p50"), ("99", "p99")):
+        m = re.search(r"^\s+%s%%\s+([\d.]+)(us|ms|s|m|h)\s*$" % pct, text, re.M)
+        if m:
+            r[key] = float(m.group(1)) * UNIT_MS[m.group(2)]
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        r["connect"], r["read"], r["write"], r["timeout"] = map(int, m.groups())
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m:
+        r["non2xx"] = int(m.group(1))
+    return r
+
+
+def read_tsv(path, fields):
+    rows = []
+    if not os.path.exists(path):
+        return rows
+    with open(path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) < 2:
+                continue
+            parts += [""] * (len(fields) - len(parts))
+            rows.append(dict(zip(fields, parts)))
+    return rows
+
+
+def median(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def load_runs(d):
+    """{(scenario, contender): {metric: [per-round values], ...}} plus orders of appearance."""
+    ncpu = int(read_meta(d).get("cpus", "1") or 1)
+    runs = read_tsv(os.path.join(d, "runs.tsv"),
+                    ["round", "scenario", "contender", "status", "file", "cpu_s", "hwm_kb", "backend_s",
+                     "wrk_s", "busy_s", "steal_s", "wall_s"])
+    groups, scenarios, contenders = {}, [], []
+    for run in runs:
+        sc, c = run["scenario"], run["contender"]
+        if sc not in scenarios:
+            scenarios.append(sc)
+        if c not in contenders:
+            contenders.append(c)
+        g = groups.setdefault((sc, c), {"rps": [], "p50": [], "p99": [], "cpu_us": [], "cpu_pct": [], "other": [],
+                                        "hwm_mib": [], "requests": [], "errors": 0, "connect": 0,
+                                        "read": 0, "write": 0, "timeout": 0, "non2xx": 0,
+                                        "rounds": 0, "statuses": []})
+        g["statuses"].append(run["status"])
+        if run["status"] == "start-failed":
+            continue
+        w = parse_wrk(os.path.join(d, "raw", run["file"]))
+        for k in ("connect", "read", "write", "timeout", "non2xx"):
+            g[k] += w[k]
+            g["errors"] += w[k]
+        if run["status"] != "ok" or not w["requests"]:
+            continue
+        g["rounds"] += 1
+        g["rps"].append(w["rps"])
+        g["p50"].append(w["p50"])
+        g["p99"].append(w["p99"])
+        g["requests"].append(w["requests"])
+        if run["busy_s"] and run["wall_s"]:
+            # CPU time on the machine not used by the contender, the backend or wrk:
+            # other tenants, plus hypervisor steal, as a share of all CPUs between the two readings.
+            other = (float(run["busy_s"]) + float(run["steal_s"] or 0) - float(run["cpu_s"] or 0)
+                     - float(run["backend_s"] or 0) - float(run["wrk_s"] or 0))
+            g["other"].append(max(0.0, 100.0 * other / (float(run["wall_s"]) * ncpu)))
+        if c != "direct" and run["cpu_s"]:
+            cpu = float(run["cpu_s"])
+            g["cpu_us"].append(cpu * 1e6 / w["requests"])
+            if w["seconds"]:
+                g["cpu_pct"].append(100.0 * cpu / w["seconds"])
+            g["hwm_mib"].append(int(run["hwm_kb"]) / 1024.0)
+    summary = {}
+    for key, g in groups.items():
+        s = {m: median(g[m]) for m in ("rps", "p50", "p99", "cpu_us", "cpu_pct", "hwm_mib", "requests", "other")}
+        s["other_max"] = max(g["other"]) if g["other"] else None
+        s["rps_min"] = min(g["rps"]) if g["rps"] else None
+        s["rps_max"] = max(g["rps"]) if g["rps"] else None
+        s["rps_spread"] = (100.0 * (s["rps_max"] - s["rps_min"]) / s["rps"]) if g["rps"] and s["rps"] else None
+        for k in ("errors", "connect", "read", "write", "timeout", "non2xx", "rounds"):
+            s[k] = g[k]
+        failed = [st for st in g["statuses"] if st != "ok"]
+        s["note"] = ", ".join(sorted(set(failed))) if failed else ""
+        s["runs"] = len(g["statuses"])
+        summary[key] = s
+    return summary, scenarios, contenders
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt(v, spec, none="n/a"):
+    return none if v is None else format(v, spec)
+
+
+def fmt_ms(v):
+    if v is None:
+        return "n/a"
+    return f"{v:.3f}" if v < 1 else f"{v:.2f}" if v < 100 else f"{v:.0f}"
+
+
+def fmt_errors(s):
+    if not s["errors"]:
+        return "0"
+    parts = [f"{k} {s[k]}" for k in ("connect", "read", "write", "timeout", "non2xx") if s[k]]
+    return f"{s['errors']} ({', '.join(parts)})"
+
+
+def header_lines(meta, title):
+    return [
+        f"# {title}",
+        "",
+        f"- date: {meta.get('date', '?')}",
+        f"- kernel: {meta.get('kernel', '?')}",
+        f"- CPU: {meta.get('cpu_model', '?')}, {meta.get('cpus', '?')} CPUs",
+        f"- slb: {meta.get('slb_rev', '?')} (Release build), HAProxy {meta.get('haproxy', '?')}, "
+        f"nginx {meta.get('nginx', '?')}, wrk {meta.get('wrk', '?')}",
+        f"- command: `{meta.get('command', '?')}`: {meta.get('rounds', '?')} rounds, "
+        f"{meta.get('duration', '?')} s per run after a {meta.get('warmup', '?')} s warm-up",
+        "",
+    ]
+
+
+def csv_prefix(meta):
+    return {"date": meta.get("date", ""), "kernel": meta.get("kernel", ""), "cpu_model": meta.get("cpu_model", "")}
+
+
+def main_report(d):
+    meta = read_meta(d)
+    summary, scenarios, contenders = load_runs(d)
+    md = header_lines(meta, "slb benchmark: L4 proxies on loopback")
+    md += [
+        "wrk and the nginx backend pinned to CPU 0, the contender (one worker/thread) alone on CPU 1.",
+        "Medians over rounds; `x hap` columns are contender / HAProxy (no splice) for the same",
+        "scenario in this run (req/s: higher is better; the others: lower is better).",
+        "CPU us/req and CPU % are the contender's own utime+stime over its processes and threads.",
+        "'spread' is (max - min) / median of req/s over the rounds; 'other %' is the CPU time used",
+        "meanwhile by anything but the contender, the backend and wrk (other tenants, hypervisor",
+        "steal), as a share of all CPUs (median over rounds): where it is high, distrust req/s.",
+        "",
+        "Scenarios (wrk -t1, nginx backend): " + "; ".join(
+            f"{k} = {v}" for k, v in SCENARIO_TEXT.items() if k in scenarios) + ".",
+        "",
+        "| scenario | contender | req/s | spread | p50 ms | p99 ms | CPU us/req | CPU % | peak RSS MiB | errors "
+        "| req/s x hap | p50 x hap | p99 x hap | CPU x hap | RSS x hap | other % |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    rows = []
+    for sc in scenarios:
+        base = summary.get((sc, BASELINE))
+        for c in contenders:
+            s = summary.get((sc, c))
+            if s is None:
+                continue
+            if s["rounds"] == 0:
+                md.append(f"| {sc} | {c} | {s['note'] or 'failed'} | | | | | | | {fmt_errors(s)} | | | | | | |")
+                rows.append({"scenario": sc, "contender": c, "rounds_ok": 0, "note": s["note"] or "failed"})
+                continue
+            r = {k: ratio(s[k], base[k]) if base and base["rounds"] else None
+                 for k in ("rps", "p50", "p99", "cpu_us", "hwm_mib")}
+            name = c + (f" ({s['rounds']}/{s['runs']} ok)" if s["rounds"] < s["runs"] else "")
+            md.append(
+                f"| {sc} | {name} | {fmt(s['rps'], ',.0f')} | {fmt(s['rps_spread'], '.0f')}% "
+                f"| {fmt_ms(s['p50'])} | {fmt_ms(s['p99'])} "
+                f"| {fmt(s['cpu_us'], '.1f')} | {fmt(s['cpu_pct'], '.0f')} | {fmt(s['hwm_mib'], '.1f')} "
+                f"| {fmt_errors(s)} | {fmt(r['rps'], '.2f')} | {fmt(r['p50'], '.2f')} | {fmt(r['p99'], '.2f')} "
+                f"| {fmt(r['cpu_us'], '.2f')} | {fmt(r['hwm_mib'], '.2f')} | {fmt(s['other'], '.0f')} |")
+            rows.append({
+                "scenario": sc, "contender": c, "rounds_ok": s["rounds"],
+                "rps": fmt(s["rps"], ".1f", ""), "rps_min": fmt(s["rps_min"], ".1f", ""),
+                "rps_max": fmt(s["rps_max"], ".1f", ""), "p50_ms": fmt(s["p50"], ".4f", ""),
+                "p99_ms": fmt(s["p99"], ".4f", ""), "cpu_us_per_req": fmt(s["cpu_us"], ".3f", ""),
+                "cpu_pct": fmt(s["cpu_pct"], ".1f", ""), "other_load_pct": fmt(s["other"], ".1f", ""),
+                "other_load_pct_max": fmt(s["other_max"], ".1f", ""), "peak_rss_mib": fmt(s["hwm_mib"], ".2f", ""),
+                "errors": s["errors"], "err_connect": s["connect"], "err_read": s["read"],
+                "err_write": s["write"], "err_timeout": s["timeout"], "err_non2xx": s["non2xx"],
+                "rps_vs_haproxy": fmt(r["rps"], ".3f", ""), "p50_vs_haproxy": fmt(r["p50"], ".3f", ""),
+                "p99_vs_haproxy": fmt(r["p99"], ".3f", ""), "cpu_vs_haproxy": fmt(r["cpu_us"], ".3f", ""),
+                "rss_vs_haproxy": fmt(r["hwm_mib"], ".3f", ""), "note": s["note"],
+            })
+
+    # Memory per idle connection.
+    idle = read_tsv(os.path.join(d, "idle.tsv"),
+                    ["round", "contender", "status", "rest_kb", "idle_kb", "req_kb", "opened", "answered"])
+    n = int(meta.get("idle_conns", "5000"))
+    per = {}
+    order = []
+    for row in idle:
+        c = row["contender"]
+        if c not in order:
+            order.append(c)
+        p = per.setdefault(c, {"rest": [], "held": [], "idle": [], "req": [], "opened": [], "answered": [],
+                               "bad": []})
+        if row["status"] != "ok" or not row["rest_kb"]:
+            p["bad"].append(row["status"])
+            continue
+        rest, idl, req = int(row["rest_kb"]), int(row["idle_kb"]), int(row["req_kb"])
+        opened, answered = int(row["opened"]), int(row["answered"])
+        p["rest"].append(rest / 1024.0)
+        p["held"].append(req / 1024.0)
+        p["opened"].append(opened)
+        p["answered"].append(answered)
+        p["idle"].append((idl - rest) * 1024.0 / opened if opened else None)
+        p["req"].append((req - rest) * 1024.0 / opened if opened else None)
+    med = {c: {k: median(v) for k, v in p.items() if k != "bad"} for c, p in per.items()}
+    if order:
+        base = med.get(BASELINE, {})
+        md += [
+            "",
+            f"## Memory per idle connection ({n} connections held {meta.get('idle_hold', '?')} s)",
+            "",
+            "RSS of the contender (VmRSS summed over its processes) with the connections open, minus its RSS",
+            f"at rest, divided by {n}. 'silent': connected, nothing sent; 'after 1 req': each then did one",
+            "GET /small (keep-alive) and stays open. Medians over rounds. User-space memory only: the",
+            "kernel's socket memory is not in RSS. Memory a contender allocates up front for all the",
+            "connections it may take (slb's slot table) is in 'RSS at rest', not in B/conn.",
+            "",
+            "| contender | RSS at rest MiB | RSS with conns MiB | silent B/conn | after 1 req B/conn "
+            "| silent x hap | after 1 req x hap | opened | answered |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for c in order:
+            m = med[c]
+            bad = per[c]["bad"]
+            if not per[c]["rest"]:
+                md.append(f"| {c} | {', '.join(sorted(set(bad))) or 'failed'} | | | | | | | |")
+                continue
+            md.append(
+                f"| {c} | {fmt(m['rest'], '.1f')} | {fmt(m['held'], '.1f')} | {fmt(m['idle'], ',.0f')} "
+                f"| {fmt(m['req'], ',.0f')} "
+                f"| {fmt(ratio(m['idle'], base.get('idle')), '.2f')} | {fmt(ratio(m['req'], base.get('req')), '.2f')} "
+                f"| {fmt(m['opened'], '.0f')} | {fmt(m['answered'], '.0f')} |")
+            rows.append({
+                "scenario": f"idle-{n}", "contender": c, "rounds_ok": len(per[c]["rest"]),
+                "rest_rss_mib": fmt(m["rest"], ".2f", ""), "held_rss_mib": fmt(m["held"], ".2f", ""),
+                "idle_bytes_per_conn": fmt(m["idle"], ".0f", ""),
+                "after_req_bytes_per_conn": fmt(m["req"], ".0f", ""),
+                "idle_vs_haproxy": fmt(ratio(m["idle"], base.get("idle")), ".3f", ""),
+                "after_req_vs_haproxy": fmt(ratio(m["req"], base.get("req")), ".3f", ""),
+                "note": ", ".join(sorted(set(bad))),
+            })
+
+    with open(os.path.join(d, "results.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+
+    fields = ["date", "kernel", "cpu_model", "scenario", "contender", "rounds_ok", "rps", "rps_min", "rps_max",
+              "p50_ms", "p99_ms", "cpu_us_per_req", "cpu_pct", "other_load_pct", "other_load_pct_max",
+              "peak_rss_mib", "errors", "err_connect", "err_read", "err_write",
+              "err_timeout", "err_non2xx", "rps_vs_haproxy", "p50_vs_haproxy", "p99_vs_haproxy",
+              "cpu_vs_haproxy", "rss_vs_haproxy", "rest_rss_mib", "held_rss_mib", "idle_bytes_per_conn",
+              "after_req_bytes_per_conn", "idle_vs_haproxy", "after_req_vs_haproxy", "note"]
+    with open(os.path.join(d, "results.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=fields, restval="")
+        w.writeheader()
+        for row in rows:
+            w.writerow({**csv_prefix(meta), **row})
+
+    # Chart data: one line per scenario, one column per contender (direct has no CPU figure).
+    cols = [c for c in contenders if c != "direct"]
+    with open(os.path.join(d, "cpu_per_req.dat"), "w") as f:
+        f.write("scenario " + " ".join(cols) + "\n")
+        for sc in scenarios:
+            vals = []
+            for c in cols:
+                s = summary.get((sc, c))
+                vals.append(fmt(s["cpu_us"], ".3f", "?") if s and s["rounds"] else "?")
+            f.write(sc + " " + " ".join(vals) + "\n")
+    return 0
+
+
+def scaling_report(d):
+    meta = read_meta(d)
+    summary, scenarios, contenders = load_runs(d)
+    md = header_lines(meta, "slb scaling: --workers 1 vs --workers 2")
+    md += [
+        "Nothing pinned: wrk (1 thread), the nginx backend (1 worker) and slb (--no-pin) share all",
+        "CPUs, so slb's second worker competes with the load generator and the backend for CPU.",
+        "Load: small keep-alive (wrk -t1 -c50 /small). Medians over rounds; slb relays with --relay auto.",
+        "",
+        "'other %': CPU used meanwhile by anything but slb, the backend and wrk (other tenants, steal).",
+        "",
+        "| contender | req/s | spread | p50 ms | p99 ms | slb CPU us/req | slb CPU % | errors "
+        "| req/s x workers=1 | other % |",
+        "|---|--:|--:|--:|--:|--:|--:|---|--:|--:|",
+    ]
+    rows = []
+    for sc in scenarios:
+        base = summary.get((sc, "slb-w1"))
+        for c in contenders:
+            s = summary.get((sc, c))
+            if s is None:
+                continue
+            if s["rounds"] == 0:
+                md.append(f"| {c} | {s['note'] or 'failed'} | | | | | | {fmt_errors(s)} | | |")
+                continue
+            r = ratio(s["rps"], base["rps"]) if base and base["rounds"] else None
+            md.append(f"| {c} | {fmt(s['rps'], ',.0f')} | {fmt(s['rps_spread'], '.0f')}% "
+                      f"| {fmt_ms(s['p50'])} | {fmt_ms(s['p99'])} "
+                      f"| {fmt(s['cpu_us'], '.1f')} | {fmt(s['cpu_pct'], '.0f')} | {fmt_errors(s)} "
+                      f"| {fmt(r, '.2f')} | {fmt(s['other'], '.0f')} |")
+            rows.append({**csv_prefix(meta), "scenario": sc, "contender": c, "rounds_ok": s["rounds"],
+                         "rps": fmt(s["rps"], ".1f", ""), "p50_ms": fmt(s["p50"], ".4f", ""),
+                         "p99_ms": fmt(s["p99"], ".4f", ""), "cpu_us_per_req": fmt(s["cpu_us"], ".3f", ""),
+                         "cpu_pct": fmt(s["cpu_pct"], ".1f", ""), "errors": s["errors"],
+                         "rps_vs_workers1": fmt(r, ".3f", ""), "other_load_pct": fmt(s["other"], ".1f", "")})
+    with open(os.path.join(d, "scaling.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    with open(os.path.join(d, "scaling.csv"), "w", newline="") as f:
+        fields = ["date", "kernel", "cpu_model", "scenario", "contender", "rounds_ok", "rps", "p50_ms",
+                  "p99_ms", "cpu_us_per_req", "cpu_pct", "errors", "rps_vs_workers1", "other_load_pct"]
+        w = csv.DictWriter(f, fieldnames=fields, restval="")
+        w.writeheader()
+        w.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[1] not in ("main", "scaling"):
+        print(__doc__, file=sys.stderr)
+        sys.exit(2)
+    sys.exit(main_report(sys.argv[2]) if sys.argv[1] == "main" else scaling_report(sys.argv[2]))
