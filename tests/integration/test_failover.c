@@ -30,6 +30,7 @@
 #define KILL_DOWN_MAX_MS 100         /* the spec's number for a SIGKILLed backend */
 #define STOP_DOWN_SLACK_MS 300       /* heartbeat timeout + this for a SIGSTOPped one */
 #define CONT_UP_SLACK_MS 300         /* 2 heartbeat intervals + this after SIGCONT */
+#define REGISTER_FLOOD 2000          /* registrations that connect, register and vanish */
 #define EOF_MAX_MS 2000              /* a connection open on a killed backend is closed by then */
 #define WARMUP_MS 400                /* load runs this long before the fault */
 #define REQ_TIMEOUT_MS 1500          /* per request; requests stuck on a stopped backend end here */
@@ -473,6 +474,22 @@ Test(failover, garbage_on_the_heartbeat_port_leaves_slb_serving)
 	expect_all_up();
 	for (int i = 0; i < 200; i++)
 		hb_send_close(junk + (size_t)i * 97, 64 + (size_t)i % 200);
+	expect_all_up();
+	/* Thousands of registrations that come and go: each session registers a service of its
+	 * own and vanishes. The table is bounded (--heartbeat-max-backends), so the later ones
+	 * are refused; the honest backends keep their places. */
+	for (int i = 0; i < REGISTER_FLOOD; i++) {
+		char reg[64];
+		int n = snprintf(reg, sizeof(reg), "REGISTER 127.0.0.9:%d name=flood%d\n", 1024 + i, i);
+
+		hb_send_close(reg, (size_t)n);
+	}
+	{
+		static char out[1 << 20];
+
+		testproc_output(slb.proc, out, sizeof(out));
+		cr_assert(strstr(out, "(flood0) up: registered"), "the flood never registered anything");
+	}
 	expect_all_up();
 	sleep_ms(300);
 	rss1 = rss_kib(slb.proc->pid);
