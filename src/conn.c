@@ -332,23 +332,42 @@ void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
 
 	h->eof = 1;
 	h->done = 1;
+	if (c->h[!dir].done) {
+		conn_finalize(w, c, false); /* both ways done: the close sends the FIN */
+		return;
+	}
 	/* io_uring always runs a shutdown on an io-wq thread (REQ_F_FORCE_ASYNC); that hand-off
-	 * was a fifth of slb's CPU per connection in the connection-per-request profile. The
-	 * backend socket is a plain descriptor, so it takes the direct syscall; the client's
-	 * direct descriptor has no other way. */
+	 * was a fifth of slb's CPU per connection in the connection-per-request profile. So the
+	 * backend's plain descriptor takes shutdown(2), and the client's direct descriptor gets
+	 * a regular twin first (an inline op), unless it has one from splicing already. */
 	if (!half_dst_fixed(dir)) {
 		shutdown(half_dst(c, dir), SHUT_WR);
 	} else if (c->cfd_sys >= 0) {
-		shutdown(c->cfd_sys, SHUT_WR); /* the twin made for splicing serves here too */
+		shutdown(c->cfd_sys, SHUT_WR);
 	} else {
 		sqe = uring_sqe(&w->ring);
-		io_uring_prep_shutdown(sqe, half_dst(c, dir), SHUT_WR);
+		io_uring_prep_rw(IORING_OP_FIXED_FD_INSTALL, sqe, c->cfd, NULL, 0, 0);
 		sqe->flags |= IOSQE_FIXED_FILE;
-		io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SHUTDOWN, dir));
+		io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_INSTALL_SHUT, dir));
 		c->inflight++;
 	}
-	if (c->h[!dir].done)
-		conn_finalize(w, c, false);
+}
+
+/* The twin for a half-close came back: shut down through it, or through io-wq without it. */
+static void conn_on_install_shut(struct worker *w, struct conn *c, unsigned dir, int res)
+{
+	struct io_uring_sqe *sqe;
+
+	if (res >= 0) {
+		c->cfd_sys = res;
+		shutdown(res, SHUT_WR);
+		return;
+	}
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_shutdown(sqe, c->cfd, SHUT_WR);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SHUTDOWN, dir));
+	c->inflight++;
 }
 
 /* CQEs that carry a provided buffer must give it back even when nobody wants the data. */
@@ -380,6 +399,9 @@ static void conn_dispatch(struct worker *w, struct conn *c, unsigned op, unsigne
 	case OP_INSTALL:
 		relay_splice_on_install(w, c, dir, cqe->res);
 		break;
+	case OP_INSTALL_SHUT:
+		conn_on_install_shut(w, c, dir, cqe->res);
+		break;
 	case OP_SHUTDOWN:
 		/* ENOTCONN after the peer reset is harmless: the other direction reports it. */
 		break;
@@ -409,7 +431,8 @@ void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 	if (c->state == CONN_CLOSING) {
 		drop_cqe(w, cqe);
 		/* a regular twin made while the connection was closing is closed with it */
-		if (uring_ud_op(ud) == OP_INSTALL && cqe->res >= 0 && c->cfd_sys < 0)
+		if ((uring_ud_op(ud) == OP_INSTALL || uring_ud_op(ud) == OP_INSTALL_SHUT) && cqe->res >= 0 &&
+		    c->cfd_sys < 0)
 			c->cfd_sys = cqe->res;
 		if (c->inflight == 0)
 			conn_release(w, c);

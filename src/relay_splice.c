@@ -18,10 +18,6 @@
 #define SPLICE_FLAGS (SPLICE_F_NONBLOCK | SPLICE_F_MOVE)
 #define SPLICE_ROUNDS_MAX 16      /* chunks per readiness event: 1 MiB, then others get a turn */
 
-#ifndef IORING_OP_FIXED_FD_INSTALL
-#define IORING_OP_FIXED_FD_INSTALL 54 /* Linux 6.8; liburing 2.3 predates it */
-#endif
-
 static void poll_fd(struct worker *w, struct conn *c, unsigned dir, int fd, bool fixed, unsigned mask, unsigned op)
 {
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);

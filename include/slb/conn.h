@@ -25,6 +25,7 @@ enum conn_op {
 	OP_POLL_IN,         /* splice: wait until src is readable */
 	OP_POLL_OUT,        /* splice: wait until dst can take what is left in the pipe */
 	OP_INSTALL,         /* splice: a regular descriptor twin of the client's direct one */
+	OP_INSTALL_SHUT,    /* the same twin, made to half-close the client with shutdown(2) */
 	OP_SHUTDOWN,        /* FIN to dst after EOF from src */
 	OP_CANCEL,          /* teardown: cancel what is pending on a descriptor */
 	OP_IGNORE,          /* closes and the like whose result only matters for logs */
@@ -162,6 +163,10 @@ static inline bool half_dst_fixed(unsigned dir)
 {
 	return dir == DIR_DOWN;
 }
+
+#ifndef IORING_OP_FIXED_FD_INSTALL
+#define IORING_OP_FIXED_FD_INSTALL 54 /* Linux 6.8; liburing 2.3 predates it */
+#endif
 
 static inline void sqe_fixed_if(struct io_uring_sqe *sqe, bool fixed)
 {
