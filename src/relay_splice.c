@@ -156,13 +156,15 @@ void relay_splice_on_poll_in(struct worker *w, struct conn *c, unsigned dir, int
 	int ret;
 
 	h->reading = 0;
-	if (res == -ECANCELED && c->no_splice) {
-		h->bulk = 0;
-		relay_copy_arm(w, c, dir);
+	if (res < 0 && !(res == -ECANCELED && c->no_splice)) {
+		conn_finalize(w, c, true);
 		return;
 	}
-	if (res < 0) {
-		conn_finalize(w, c, true);
+	/* No twin could be made (the poll linked to that install was cancelled, or this is the
+	 * other direction's poll): this connection copies from now on, both ways. */
+	if (c->no_splice) {
+		h->bulk = 0;
+		relay_copy_arm(w, c, dir);
 		return;
 	}
 	ret = w->now_ms < w->pipes_retry_at ? -EAGAIN : pipe_pool_get(&w->pipes, &h->pipe);
