@@ -45,7 +45,6 @@ static struct conn *conn_alloc(struct worker *w)
 	c->tried.n = 0;
 	c->last_active_ms = w->now_ms;
 	memset(c->h, 0, sizeof(c->h));
-	w->open++;
 	return c;
 }
 
@@ -106,7 +105,6 @@ static void conn_release(struct worker *w, struct conn *c)
 	c->gen = (c->gen + 1) & 0xffffff;
 	c->next_free = w->free_head;
 	w->free_head = slot;
-	w->open--;
 	atomic_fetch_sub_explicit(w->open_total, 1, memory_order_relaxed);
 	stat_sub(&w->ch->stats.active, 1);
 }
@@ -330,7 +328,6 @@ void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
 	struct half *h = &c->h[dir];
 	struct io_uring_sqe *sqe;
 
-	h->eof = 1;
 	h->done = 1;
 	if (c->h[!dir].done) {
 		conn_finalize(w, c, false); /* both ways done: the close sends the FIN */

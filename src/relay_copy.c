@@ -90,7 +90,7 @@ void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const st
 		conn_count_bytes(w, c, dir, (unsigned)res);
 		stat_add(&w->ch->stats.copy_transfers, 1);
 		/* auto: a read that fills a whole buffer means a bulk transfer; splice the rest. */
-		if (w->cfg->relay == RELAY_AUTO && (unsigned)res == w->bufs.size && w->pipes.cap)
+		if (w->cfg->relay == RELAY_AUTO && (unsigned)res == w->bufs.size)
 			h->bulk = 1;
 		copy_submit_send(w, c, dir);
 	} else if (res == 0) {

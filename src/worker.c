@@ -300,10 +300,16 @@ static unsigned worker_reap(struct worker *w)
 }
 
 /* The rare things, checked once per loop turn: drain, stop, accept re-arm, idle sweep. */
+/* How often idle connections are looked for: a quarter of the idle timeout, 10 ms to 1 s. */
+static unsigned worker_sweep_ms(const struct worker *w)
+{
+	unsigned ms = w->cfg->idle_timeout_ms / 4;
+
+	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
+}
+
 static void worker_tick(struct worker *w, int64_t *next_sweep)
 {
-	unsigned sweep_ms = w->cfg->idle_timeout_ms / 4;
-
 	if (atomic_load_explicit(&drain_requested, memory_order_relaxed))
 		worker_stop_accepting(w);
 	if (atomic_load_explicit(&stop_requested, memory_order_relaxed) && !w->stopping) {
@@ -313,13 +319,9 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 	}
 	if (w->accepting && !w->accept_armed && w->now_ms >= w->accept_retry_at)
 		worker_arm_accept(w);
-	if (sweep_ms < 10)
-		sweep_ms = 10;
-	if (sweep_ms > 1000)
-		sweep_ms = 1000;
 	if (w->cfg->idle_timeout_ms && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
-		*next_sweep = w->now_ms + sweep_ms;
+		*next_sweep = w->now_ms + worker_sweep_ms(w);
 	}
 }
 
@@ -329,8 +331,8 @@ static void worker_loop(struct worker *w)
 	int64_t next_sweep = 0, stop_deadline = 0;
 	struct io_uring_cqe *cqe;
 
-	if (w->cfg->idle_timeout_ms && w->cfg->idle_timeout_ms / 4 < WAIT_MAX_MS)
-		ts.tv_nsec = (long long)(w->cfg->idle_timeout_ms / 4 > 10 ? w->cfg->idle_timeout_ms / 4 : 10) * 1000000;
+	if (w->cfg->idle_timeout_ms && worker_sweep_ms(w) < WAIT_MAX_MS)
+		ts.tv_nsec = (long long)worker_sweep_ms(w) * 1000000;
 	worker_arm_accept(w);
 	for (;;) {
 		worker_reap(w);
@@ -338,7 +340,7 @@ static void worker_loop(struct worker *w)
 		if (w->stopping) {
 			if (!stop_deadline)
 				stop_deadline = w->now_ms + 1000;
-			if (w->open == 0 || w->now_ms >= stop_deadline)
+			if (stat_get(&w->ch->stats.active) == 0 || w->now_ms >= stop_deadline)
 				break;
 		}
 		stat_add(&w->ch->stats.loop_turns, 1);

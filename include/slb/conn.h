@@ -43,8 +43,9 @@ enum conn_state {
 enum { DIR_UP = 0, DIR_DOWN = 1 };
 
 /* One direction of the relay. Exactly one of these holds at a time:
- *   reading:  an op waits on src (recv, poll-in or splice pair)
- *   writing:  bytes are owned (buffer or pipe) and an op writes them to dst
+ *   reading:  an op waits on src (a recv, or a poll before splicing)
+ *   writing:  bytes are owned (buffer or pipe) and an op writes them to dst (a send, or a
+ *             poll for room before splicing the rest of the pipe)
  *   waiting:  copy mode found no free buffer; on the worker's wait list
  *   done:     EOF from src was passed on as a FIN to dst
  * and none of them between two operations of one step. */
@@ -53,7 +54,6 @@ struct half {
 	unsigned writing : 1;
 	unsigned waiting : 1;
 	unsigned done : 1;
-	unsigned eof : 1;       /* src reached EOF */
 	unsigned bulk : 1;      /* auto mode: this direction moves bulk, use splice */
 	unsigned has_pipe : 1;
 	unsigned has_buf : 1;   /* copy: holds provided buffer buf_id */
@@ -101,7 +101,6 @@ struct worker {
 	_Atomic unsigned *open_total; /* connections over all workers (one relaxed add per connection) */
 	uint64_t *waitq;         /* halves waiting for a buffer, as user_data (slot, gen, dir) */
 	uint32_t waitq_cap, waitq_head, waitq_tail;
-	uint32_t open;           /* connections in use */
 	int64_t now_ms;          /* CLOCK_MONOTONIC_COARSE, refreshed once per loop turn */
 	int64_t accept_retry_at; /* accepts paused until then after an accept error */
 	int64_t pipes_retry_at;  /* no new pipe is tried before then after pipe2 failed */
