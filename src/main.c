@@ -47,7 +47,7 @@ static unsigned long raise_nofile(void)
 static int resolve_limits(char *err, size_t errlen)
 {
 	unsigned long nofile = raise_nofile();
-	unsigned long pipes_per_worker = 0, reserve, budget;
+	unsigned long pipes_per_worker = 0, reserve, budget, health = health_fd_reserve(&cfg);
 
 	if (cfg.relay != RELAY_COPY) {
 		pipes_per_worker = nofile / 16 / cfg.workers;
@@ -57,7 +57,7 @@ static int resolve_limits(char *err, size_t errlen)
 	/* two descriptors per pipe, one per splicing client's twin */
 	reserve = pipes_per_worker * 3 * cfg.workers;
 	reserve += FD_RESERVE < nofile / 8 ? FD_RESERVE : nofile / 8;
-	reserve += health_fd_reserve(&cfg) < nofile / 4 ? health_fd_reserve(&cfg) : nofile / 4;
+	reserve += health < nofile / 4 ? health : nofile / 4;
 	budget = nofile > reserve ? nofile - reserve : 0;
 	cfg.pipes_per_worker = (unsigned)pipes_per_worker;
 	if (cfg.max_conns == 0)
