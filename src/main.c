@@ -10,13 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "slb/config.h"
-#include "slb/health.h"
-#include "slb/log.h"
-#include "slb/privs.h"
-#include "slb/snapshot.h"
-#include "slb/uring.h"
-#include "slb/worker.h"
+#include "slb/common/clock.h"
+#include "slb/common/config.h"
+#include "slb/common/log.h"
+#include "slb/common/privs.h"
+#include "slb/common/snapshot.h"
+#include "slb/control/health.h"
+#include "slb/dataplane/uring.h"
+#include "slb/dataplane/worker.h"
 
 #define EXIT_USAGE 2
 #define FD_RESERVE 128      /* descriptors kept for listeners, rings, logs */
@@ -39,7 +40,7 @@ static unsigned long raise_nofile(void)
 	return rl.rlim_cur;
 }
 
-/* Descriptors are the budget that matters (this machine's hard limit is 20,000). Each
+/* Descriptors are the budget that matters (RLIMIT_NOFILE, raised to its hard limit). Each
  * connection costs one (its backend socket; the client socket is an io_uring direct
  * descriptor, see conn.h), a splicing connection one more (its client's regular twin) plus
  * a pooled pipe (two). Listeners, rings and the health thread take a reserve. Under a low
@@ -115,21 +116,13 @@ static int wait_for_signal(const sigset_t *set)
 	return sig;
 }
 
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void drain(void)
 {
-	int64_t deadline = mono_ms() + cfg.drain_timeout_ms;
+	int64_t deadline = clock_now_ms() + cfg.drain_timeout_ms;
 	unsigned long open;
 
 	workers_stop_accepting();
-	while ((open = workers_open_conns()) > 0 && mono_ms() < deadline) {
+	while ((open = workers_open_conns()) > 0 && clock_now_ms() < deadline) {
 		struct timespec ts = { 0, 20 * 1000000 };
 
 		nanosleep(&ts, NULL);

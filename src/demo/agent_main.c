@@ -17,9 +17,9 @@
 #include "cli.h"
 #include "evloop.h"
 #include "hb_client.h"
+#include "slb/common/log.h"
+#include "slb/control/heartbeat.h"
 #include "svc_check.h"
-#include "slb/heartbeat.h"
-#include "slb/log.h"
 
 #define AGENT_DEFAULT_CHECK_MS 1000
 

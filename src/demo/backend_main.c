@@ -18,8 +18,8 @@
 #include "evloop.h"
 #include "hb_client.h"
 #include "http_server.h"
-#include "slb/heartbeat.h"
-#include "slb/log.h"
+#include "slb/common/log.h"
+#include "slb/control/heartbeat.h"
 
 #define CRASH_RANDOM -1 /* --crash-after random: pick 1..10 at startup */
 #define CRASH_RANDOM_MAX 10

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slb/addr.h"
+#include "slb/common/addr.h"
 
 #define CLI_OPT_BASE 256 /* getopt values above any short option character */
 

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slb/common/clock.h"
+
 #define EVLOOP_BATCH 256
 
 /* See evloop.h. */
@@ -161,8 +163,5 @@ int evloop_signal_read(int fd)
 /* See evloop.h. */
 int64_t evloop_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_now_ms();
 }

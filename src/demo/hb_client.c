@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "slb/log.h"
+#include "slb/common/log.h"
 
 #define HB_CONNECT_TIMEOUT_MS 2000
 #define HB_ANSWER_TIMEOUT_MS 2000

@@ -8,9 +8,9 @@
 #include <stdint.h>
 
 #include "evloop.h"
-#include "slb/addr.h"
-#include "slb/hbauth.h"
-#include "slb/heartbeat.h"
+#include "slb/common/addr.h"
+#include "slb/control/hbauth.h"
+#include "slb/control/heartbeat.h"
 
 #define HB_CLIENT_BACKOFF_MIN_MS 100  /* first reconnect delay, doubled per failure */
 #define HB_CLIENT_BACKOFF_MAX_MS 2000

@@ -25,7 +25,7 @@
 
 #include "cli.h"
 #include "http_req.h"
-#include "slb/log.h"
+#include "slb/common/log.h"
 
 #define CONN_IN_MAX 16384       /* largest request head; more is 431 */
 #define CONN_OUT_MAX 16384      /* pipelined answers buffered before a send */

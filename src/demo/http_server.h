@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "evloop.h"
-#include "slb/addr.h"
+#include "slb/common/addr.h"
 
 #define HTTP_BYTES_MAX (64u << 20) /* largest N served by GET /bytes/N */
 

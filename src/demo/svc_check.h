@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "evloop.h"
-#include "slb/addr.h"
+#include "slb/common/addr.h"
 
 #define SVC_CHECK_PATH_MAX 128
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slb/admin.h"
+#include "slb/control/admin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slb/config.h"
+#include "slb/common/config.h"
 
 #define FUZZ_ARGS_MAX 64
 

@@ -12,8 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fakehb.h"
 #include "../../src/demo/http_server.h" /* slb_demo exports no include dir */
+#include "fakehb.h"
 #include "testproc.h"
 
 #define T_MS 5000 /* generous per-step timeout; a passing run takes milliseconds */

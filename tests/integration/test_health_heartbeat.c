@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "healthtest.h"
-#include "slb/hbauth.h"
+#include "slb/control/hbauth.h"
 #include "testproc.h"
 
 #define IO_MS 5000

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slb/admin.h"
-#include "slb/log.h"
-#include "slb/stats.h"
+#include "slb/common/log.h"
+#include "slb/common/stats.h"
+#include "slb/control/admin.h"
 
 static const struct table_params params = { .rise = 2, .fall = 3, .eject_failures = 3,
 					    .heartbeat_timeout_ms = 3000, .expire_ms = 60000 };

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "slb/backend_table.h"
-#include "slb/log.h"
-#include "slb/snapshot.h"
+#include "slb/common/log.h"
+#include "slb/common/snapshot.h"
+#include "slb/control/backend_table.h"
 
 static const struct table_params params = {
 	.rise = 2,

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slb/balance.h"
+#include "slb/dataplane/balance.h"
 
 static struct snapshot *make_snap(unsigned n, const unsigned *weights)
 {

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "slb/config.h"
+#include "slb/common/config.h"
 
 static int parse_args(struct slb_config *cfg, char *err, size_t errlen, const char *const *args)
 {

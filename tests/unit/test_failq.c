@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slb/failq.h"
+#include "slb/common/failq.h"
 
 #include "tsan_detect.h"
 

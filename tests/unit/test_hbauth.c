@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "slb/hbauth.h"
-#include "slb/heartbeat.h"
+#include "slb/control/hbauth.h"
+#include "slb/control/heartbeat.h"
 
 #define KEY32 "0123456789abcdef0123456789abcdef"
 #define NONCE "0011223344556677"

@@ -10,12 +10,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "slb/config.h"
-#include "slb/failq.h"
-#include "slb/health.h"
-#include "slb/log.h"
-#include "slb/snapshot.h"
-#include "slb/worker.h"
+#include "slb/common/config.h"
+#include "slb/common/failq.h"
+#include "slb/common/log.h"
+#include "slb/common/snapshot.h"
+#include "slb/control/health.h"
+#include "slb/common/channel.h"
 
 static struct slb_config cfg;
 static struct worker_channel *ch;
@@ -75,7 +75,8 @@ static const struct snapshot *wait_snapshot(int reader, uint32_t n)
 	for (int i = 0; i < 2000; i++) {
 		const struct snapshot *s;
 
-		snapshot_quiescent(reader);
+		snapshot_offline(reader);
+		snapshot_online(reader);
 		s = snapshot_current();
 		if (s && s->n == n)
 			return s;

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "slb/heartbeat.h"
+#include "slb/control/heartbeat.h"
 
 #define MAC64 "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef"
 

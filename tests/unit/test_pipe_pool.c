@@ -5,8 +5,8 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include "slb/pipe_pool.h"
-#include "slb/uring.h"
+#include "slb/dataplane/pipe_pool.h"
+#include "slb/dataplane/uring.h"
 
 Test(pipe_pool, reuses_returned_pipe)
 {

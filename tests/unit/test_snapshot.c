@@ -1,5 +1,5 @@
 /* snapshot: build precomputes a sorted copy and a smooth weighted round-robin order;
- * publish/current/quiescent/offline/reclaim follow QSBR. Each Criterion test runs in its
+ * publish/current/offline/online/reclaim follow QSBR. Each Criterion test runs in its
  * own process, so the module's globals start fresh; .fini frees whatever is left. */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slb/snapshot.h"
+#include "slb/common/snapshot.h"
 
 #include "tsan_detect.h"
 
@@ -255,12 +255,14 @@ Test(snapshot, reclaim_waits_for_an_online_reader_then_frees)
 
 	cr_assert_geq(r, 0);
 	snapshot_publish(snapshot_build(be, 1));
-	snapshot_quiescent(r);
+	snapshot_offline(r);
+	snapshot_online(r);
 	cr_assert_eq(snapshot_current()->version, 1); /* r may now hold version 1 */
 	snapshot_publish(snapshot_build(be, 1));
 	cr_assert_eq(snapshot_reclaim(), 1);
 	cr_assert_eq(snapshot_reclaim(), 1, "freed while reader %d may still hold it", r);
-	snapshot_quiescent(r);
+	snapshot_offline(r);
+	snapshot_online(r);
 	cr_assert_eq(snapshot_reclaim(), 0);
 }
 
@@ -273,12 +275,15 @@ Test(snapshot, reclaim_frees_only_what_the_slowest_reader_has_passed)
 	cr_assert(fast >= 0 && slow >= 0 && fast != slow);
 	snapshot_publish(snapshot_build(be, 1));
 	snapshot_publish(snapshot_build(be, 1));
-	snapshot_quiescent(slow); /* slow has passed the retirement of version 1 only */
+	snapshot_offline(slow);
+	snapshot_online(slow); /* slow has passed the retirement of version 1 only */
 	snapshot_publish(snapshot_build(be, 1));
 	snapshot_publish(snapshot_build(be, 1));
-	snapshot_quiescent(fast);
+	snapshot_offline(fast);
+	snapshot_online(fast);
 	cr_assert_eq(snapshot_reclaim(), 2); /* versions 2 and 3 wait for slow */
-	snapshot_quiescent(slow);
+	snapshot_offline(slow);
+	snapshot_online(slow);
 	cr_assert_eq(snapshot_reclaim(), 0);
 }
 
@@ -292,7 +297,8 @@ Test(snapshot, offline_readers_never_block_reclaim)
 	snapshot_offline(idle);
 	for (int i = 0; i < 5; i++)
 		snapshot_publish(snapshot_build(be, 1));
-	snapshot_quiescent(busy);
+	snapshot_offline(busy);
+	snapshot_online(busy);
 	cr_assert_eq(snapshot_reclaim(), 0);
 	snapshot_offline(busy);
 	snapshot_publish(snapshot_build(be, 1));
@@ -313,7 +319,8 @@ Test(snapshot, back_online_reader_blocks_only_newer_retirements)
 	cr_assert_eq(snapshot_current()->version, 2);
 	snapshot_publish(snapshot_build(be, 1));
 	cr_assert_eq(snapshot_reclaim(), 1);
-	snapshot_quiescent(r);
+	snapshot_offline(r);
+	snapshot_online(r);
 	cr_assert_eq(snapshot_reclaim(), 0);
 }
 

@@ -15,7 +15,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "slb/snapshot.h"
+#include "slb/common/snapshot.h"
 
 #include "tsan_detect.h"
 
@@ -135,7 +135,8 @@ static void *stress_reader_main(void *arg)
 	for (unsigned long turn = 0; !atomic_load_explicit(&stress_stop, memory_order_relaxed); turn++) {
 		const struct snapshot *s;
 
-		snapshot_quiescent(idx);
+		snapshot_offline(idx); /* the quiescent point, as worker_loop passes it */
+		snapshot_online(idx);
 		s = snapshot_current();
 		if (s) {
 			r->reads++;

@@ -19,6 +19,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slb/common/clock.h"
+
 #define SETPRIV "/usr/bin/setpriv"
 #define FREE_PORT_LOW 20000  /* the default ephemeral range starts at 32768 */
 #define FREE_PORT_HIGH 32000
@@ -32,10 +34,7 @@ static bool atexit_done;
 /* See testproc.h. */
 int64_t testproc_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return clock_now_ms();
 }
 
 static int ms_left(int64_t deadline)

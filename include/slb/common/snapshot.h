@@ -1,0 +1,73 @@
+/* snapshot: the immutable set of live backends that workers pick from, with what the
+ * pickers precompute. The health thread builds and publishes it; workers read it with one
+ * acquire load and no lock; old sets are freed by QSBR once every reader has gone offline
+ * since they were retired, or come back online after that.
+ *
+ * Reader protocol (worker_loop in src/dataplane/worker.c is the one user): register once,
+ * then each loop turn reads snapshot_current() as often as it likes, calls snapshot_offline()
+ * just before blocking in the kernel and snapshot_online() right after. The pair is the
+ * quiescent point: between them the reader holds no snapshot pointer. */
+#ifndef SLB_SNAPSHOT_H
+#define SLB_SNAPSHOT_H
+
+#include <stdint.h>
+
+#include "slb/common/addr.h"
+
+#define SNAP_MAX_BACKEND_ID 1024 /* ids are 1..SNAP_MAX_BACKEND_ID-1; 0 means "none" */
+#define SNAP_MAX_READERS 256
+#define SNAP_RR_MAX 4096         /* cap on the weighted round-robin sequence length */
+
+struct snap_backend {
+	uint32_t id;          /* stable for the backend's lifetime in the table; index of per-worker stats */
+	uint32_t weight;      /* 1..256 */
+	uint32_t load;        /* 0..100, as reported by heartbeat; 0 when unknown */
+	struct slb_addr addr; /* where workers connect */
+};
+
+struct snapshot {
+	uint64_t version;         /* rises by one per publish */
+	uint32_t n;               /* live backends in be[] */
+	uint32_t rr_len;          /* entries in rr[] */
+	uint16_t *rr;             /* smooth weighted round-robin order: indexes into be[] */
+	struct snap_backend be[]; /* the live backends, in id order */
+};
+
+/* Builds a snapshot of n live backends (copied; caller keeps its array), precomputing the
+ * weighted round-robin order (interleaved, so weights 3:1 give A A B A, never A A A B bursts
+ * where avoidable; rr_len is the sum of weights scaled down to at most SNAP_RR_MAX).
+ * n may be 0. Returns a heap snapshot owned by the caller until published, or NULL on ENOMEM. */
+struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n);
+
+/* Frees a snapshot that was never published. */
+void snapshot_free(struct snapshot *s);
+
+/* Makes s the current snapshot (release store) and retires the previous one, which is freed
+ * by a later snapshot_reclaim once all readers have passed a quiescent point.
+ * One publisher thread at a time (the health thread; main before workers start). */
+void snapshot_publish(struct snapshot *s);
+
+/* The current snapshot, or NULL before the first publish (acquire load). The pointer is
+ * valid until the calling reader's next snapshot_offline: never keep it, or a backend
+ * pointer from it, across loop turns (a connection keeps a backend id instead). */
+const struct snapshot *snapshot_current(void);
+
+/* Registers the calling reader (a worker); returns its index (>= 0) or -ENOSPC.
+ * A new reader starts online. */
+int snapshot_reader_register(void);
+
+/* Reader idx is about to block (and holds no snapshot pointer) / is back. While offline it
+ * never delays reclamation; coming back online acknowledges every publish made so far, so a
+ * reader that goes offline and online once per loop turn passes a quiescent point per turn.
+ * offline is a release store; online a seq_cst store (it pairs with snapshot_reclaim). */
+void snapshot_offline(int idx);
+void snapshot_online(int idx);
+
+/* Frees every retired snapshot that no online reader can still hold. Publisher thread only.
+ * Returns how many snapshots are still waiting. */
+unsigned snapshot_reclaim(void);
+
+/* Frees the current and all retired snapshots; only after every reader has stopped. */
+void snapshot_teardown(void);
+
+#endif

@@ -1,0 +1,54 @@
+/* stats: per-worker counters, written only by their worker with relaxed stores and read
+ * by the admin endpoint with relaxed loads, so no cache line is shared on the hot path. */
+#ifndef SLB_STATS_H
+#define SLB_STATS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "slb/common/snapshot.h"
+
+typedef _Atomic uint64_t stat_t;
+
+struct backend_stats {
+	stat_t active;           /* open connections to this backend, from this worker */
+	stat_t conns;            /* connections established */
+	stat_t connect_failures; /* refused, reset or timed out connects */
+	stat_t bytes_to_backend;
+	stat_t bytes_to_client;
+};
+
+struct worker_stats {
+	stat_t accepted;
+	stat_t active;           /* client connections open */
+	stat_t rejected;         /* refused at --max-conns or out of descriptors */
+	stat_t no_backend;       /* clients closed because no backend could be reached */
+	stat_t retries;          /* connects retried on another backend */
+	stat_t connect_failures;
+	stat_t idle_timeouts;
+	stat_t backend_resets;   /* backends that reset a relayed connection */
+	stat_t bytes_in;         /* client -> backend */
+	stat_t bytes_out;        /* backend -> client */
+	stat_t splice_transfers;
+	stat_t copy_transfers;
+	stat_t loop_turns;       /* also the worker's quiescent epoch, as seen by admin */
+	struct backend_stats be[SNAP_MAX_BACKEND_ID]; /* indexed by backend id */
+};
+
+/* Single writer: a relaxed load plus store is enough and keeps the add a plain add. */
+static inline void stat_add(stat_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
+static inline void stat_sub(stat_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - v, memory_order_relaxed);
+}
+
+static inline uint64_t stat_get(const stat_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+#endif

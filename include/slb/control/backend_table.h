@@ -1,0 +1,140 @@
+/* backend_table: every backend slb knows (static from flags, or registered by heartbeat), its
+ * state and why, owned by the health thread alone; a pure state machine with no sockets and
+ * no clock of its own (callers pass now_ms), so it is unit-tested event by event. */
+#ifndef SLB_BACKEND_TABLE_H
+#define SLB_BACKEND_TABLE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slb/common/addr.h"
+#include "slb/common/snapshot.h"
+#include "slb/control/heartbeat.h"
+
+#define TABLE_REASON_MAX 96
+
+enum be_source {
+	BE_SOURCE_STATIC = 0, /* from --backend: never removed */
+	BE_SOURCE_HEARTBEAT,  /* from REGISTER: removed some time after its session closed */
+};
+
+enum be_state {
+	BE_STATE_DOWN = 0,
+	BE_STATE_UP,       /* the only state that is in the snapshot */
+	BE_STATE_DRAINING, /* out of rotation at the backend's request; open connections go on */
+};
+
+enum be_event {
+	BE_EV_NONE = 0,
+	BE_EV_HB_UP,        /* REGISTER, or HEARTBEAT with state=up (or the last state kept) */
+	BE_EV_HB_DRAIN,     /* state=drain */
+	BE_EV_HB_DOWN,      /* state=down */
+	BE_EV_HB_BYE,       /* BYE: leave rotation now */
+	BE_EV_HB_CLOSED,    /* the session closed: the process is gone */
+	BE_EV_HB_TIMEOUT,   /* heartbeat_timeout_ms without a message (session still open) */
+	BE_EV_PROBE_OK,
+	BE_EV_PROBE_FAIL,
+	BE_EV_CONNECT_FAIL, /* a worker's connect failed */
+	BE_EV_CONNECT_OK,   /* a worker's connect succeeded */
+};
+
+/* One backend. The inputs (session, reported, timed_out, probe_up) are set by events; state is
+ * always derived from them by one function (truth table in backend_table.c). */
+struct backend {
+	uint32_t id;                 /* 1..SNAP_MAX_BACKEND_ID-1; 0 marks a free slot */
+	struct slb_addr addr;
+	char name[HB_NAME_MAX];      /* "" when none was given */
+	enum be_source source;
+	unsigned weight;             /* 1..256 */
+	unsigned load;               /* 0..100 as last reported, 0 when never */
+	enum be_state state;
+	bool fresh;                  /* just registered: the first event sets reason and logs */
+	char reason[TABLE_REASON_MAX]; /* why the last transition (or the entry) happened */
+	int64_t changed_ms;          /* time of the last transition */
+
+	void *session;               /* the health thread's live heartbeat session, or NULL */
+	enum hb_state reported;      /* last state the backend reported */
+	bool timed_out;              /* session open but silent past the timeout */
+	int64_t last_hb_ms;          /* last REGISTER/HEARTBEAT, or -1 when never */
+	int64_t closed_ms;           /* when the session closed (heartbeat entries expire from it) */
+
+	bool probe_up;               /* the probes' verdict: false after fall failures or an ejection */
+	unsigned rise_count;         /* consecutive passed probes while !probe_up */
+	unsigned fall_count;         /* consecutive failed probes while probe_up */
+	unsigned connect_failures;   /* consecutive failed worker connects */
+};
+
+struct table_params {
+	unsigned rise;              /* passed probes that bring a backend back */
+	unsigned fall;              /* failed probes that take it down */
+	unsigned eject_failures;    /* consecutive worker connect failures that eject; 0: never */
+	unsigned heartbeat_timeout_ms;
+	unsigned expire_ms;         /* a closed heartbeat entry is removed after this */
+};
+
+/* What changed since the last table_take_changes. */
+enum table_change {
+	TABLE_CHANGE_NONE = 0,
+	TABLE_CHANGE_LAZY = 1,   /* a weight or load changed: publish at the next tick */
+	TABLE_CHANGE_URGENT = 2, /* a backend left or joined rotation: publish before sleeping again */
+};
+
+struct backend_table;
+
+/* Returns an empty table, or NULL on ENOMEM. Freed with table_destroy. */
+struct backend_table *table_create(const struct table_params *p);
+void table_destroy(struct backend_table *t);
+
+/* Adds a static backend, up from the start (trusted until checks or workers say otherwise).
+ * Returns 0 and the entry in *out, -EEXIST for an address already in the table, or -ENOSPC. */
+int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
+		     struct backend **out);
+
+/* Attaches session to the backend at m->addr, creating a heartbeat entry (new id) or reusing
+ * the one with that address (same id; a static entry stays static but follows heartbeats while
+ * the session lives). Takes weight, name and load from m when given. Resets the timeout, the
+ * probe verdict and the failure counts: a new registration is a new process. The
+ * caller must have detached any other live session first (e->session == NULL or session).
+ * Does not apply the state: the caller follows with table_apply(BE_EV_HB_*).
+ * Returns 0 and *out, or -ENOSPC when every id is taken. */
+int table_register(struct backend_table *t, const struct hb_msg *m, void *session, int64_t now_ms,
+		   struct backend **out);
+
+/* Applies one event to b at now_ms. detail (may be NULL) is a short fixed text, such as why a
+ * probe failed, folded into the logged reason. Logs a transition once, with its reason.
+ * Returns 1 when b->state changed, 0 otherwise. */
+int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail, int64_t now_ms);
+
+/* Records a reported load (0..100, or < 0 for "not given") without any transition. */
+void table_set_load(struct backend_table *t, struct backend *b, int load);
+
+/* Applies BE_EV_HB_TIMEOUT to every open session silent for heartbeat_timeout_ms, and removes
+ * heartbeat entries closed for expire_ms. Returns how many entries changed state. */
+int table_tick(struct backend_table *t, int64_t now_ms);
+
+/* The entry with that id, or NULL (free id or out of range). */
+struct backend *table_get(struct backend_table *t, uint32_t id);
+const struct backend *table_get_const(const struct backend_table *t, uint32_t id);
+struct backend *table_find(struct backend_table *t, const struct slb_addr *addr);
+unsigned table_count(const struct backend_table *t);
+/* Entries of that source, whether their session is live or closed and not yet expired. */
+unsigned table_count_source(const struct backend_table *t, enum be_source src);
+
+/* True when b wants an active probe: static backends when checks are configured, and any
+ * backend whose probe verdict is down (ejected, or a static one whose heartbeat session
+ * closed), so that it has a way back. */
+bool table_wants_probe(const struct backend *b, bool checks_configured);
+
+/* Builds a snapshot of the up entries, in id order. Returns it (caller owns it until
+ * snapshot_publish) or NULL on ENOMEM. */
+struct snapshot *table_build_snapshot(const struct backend_table *t);
+
+/* Returns the TABLE_CHANGE_* bits accumulated since the last call and clears them. */
+unsigned table_take_changes(struct backend_table *t);
+
+/* "up", "down", "draining" / "static", "heartbeat". */
+const char *be_state_name(enum be_state s);
+const char *be_source_name(enum be_source s);
+const char *be_event_name(enum be_event ev);
+
+#endif

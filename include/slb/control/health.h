@@ -1,0 +1,33 @@
+/* health: the health thread. It owns the backend table (static backends from flags plus
+ * those that register by heartbeat), their states with rise/fall, the probes, the failure
+ * reports drained from workers, the admin endpoint, and it publishes every snapshot. */
+#ifndef SLB_HEALTH_H
+#define SLB_HEALTH_H
+
+#include <stddef.h>
+
+#include "slb/common/config.h"
+#include "slb/common/channel.h"
+
+/* Builds the table from cfg, publishes the first snapshot (so workers never start without
+ * one), loads the heartbeat key and binds the heartbeat and admin ports, all without starting
+ * a thread: main drops privileges between this and health_start. channels[0..n) are the
+ * workers' channels (read-only counters, failure rings to drain); cfg must outlive the thread.
+ * Returns 0 or -errno with err filled (nothing left open). */
+int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
+		   size_t errlen);
+
+/* Starts the thread on what health_prepare set up. Returns 0, or -errno with err filled; on
+ * failure everything health_prepare opened is closed. */
+int health_start(char *err, size_t errlen);
+
+/* The most descriptors the health thread can hold open with this configuration (listeners,
+ * heartbeat sessions, admin connections, probes, its own epoll/timer/eventfd), so main can
+ * keep them out of the workers' connection budget. Pure; valid before health_start. */
+unsigned health_fd_reserve(const struct slb_config *cfg);
+
+/* Stops the thread (if started) and closes what health_prepare opened; does nothing when
+ * nothing is prepared. The last snapshot stays published until snapshot_teardown. */
+void health_stop(void);
+
+#endif

@@ -1,0 +1,35 @@
+/* worker: the data-plane threads. Each owns an io_uring, a SO_REUSEPORT listener, a slot
+ * table of connections, its counters and its failure ring; it reads backends only through
+ * the snapshot and never touches the health thread's table. */
+#ifndef SLB_WORKER_H
+#define SLB_WORKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "slb/common/channel.h"
+#include "slb/common/config.h"
+
+/* Allocates cfg->workers channels and binds every listener (so "port in use" is reported
+ * before any thread starts). Returns 0 or -errno with err filled. */
+int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen);
+
+/* The channel of worker i, valid from workers_prepare until workers_free. */
+struct worker_channel *workers_channel(unsigned i);
+unsigned workers_count(void);
+
+/* Starts the threads. Returns 0 or -errno with err filled (then no thread is left running). */
+int workers_start(char *err, size_t errlen);
+
+/* Stops accepting: every worker closes its listener; open connections keep relaying. */
+void workers_stop_accepting(void);
+
+/* Open client connections summed over workers (relaxed; for draining and admin). */
+unsigned long workers_open_conns(void);
+
+/* Tells every worker to close what it still has and exit, then joins them. */
+void workers_stop_and_join(void);
+
+void workers_free(void);
+
+#endif

@@ -1,0 +1,356 @@
+/* snapshot: build, publish, read, quiesce and reclaim the set of live backends (QSBR).
+ *
+ * Shared state and who writes it:
+ *   snap_current   the published snapshot: publisher stores, readers load (both at least
+ *                  release/acquire; seq_cst for the reason below)
+ *   snap_gp        grace-period counter, starts at 1 and only rises: publisher only
+ *   snap_readers[] one cache line per reader: the snap_gp value it last saw at a quiescent
+ *                  point, 0 while offline. Written only by its reader, read by the reclaimer
+ *   retired list   publisher only (snapshot_publish, snapshot_reclaim, snapshot_teardown run
+ *                  on the one publisher thread), so it takes no lock
+ *
+ * Why a snapshot retired with stamp G may be freed once every online reader shows >= G:
+ * a reader that copied a value >= G into its slot read snap_gp with acquire after the
+ * publisher's increment to G, which follows the store of the newer pointer; so every
+ * pointer it has loaded since is newer, and the one it held before has been dropped
+ * (the header's contract: a pointer dies at the next quiescent point). Its reads of the
+ * old snapshot come before that slot store (release), which the reclaimer reads with
+ * acquire, so they also come before the free.
+ *
+ * The one case the counter alone does not cover is a reader coming online: the reclaimer
+ * may still see its old 0 and skip it while the reader loads the pointer. That is the
+ * store-buffering pattern (reader: store slot, load pointer; publisher: store pointer,
+ * load slot), closed by making those four accesses seq_cst: either the reclaimer sees the
+ * slot, or the reader's load sees the newer pointer. seq_cst accesses rather than two
+ * atomic_thread_fence calls because gcc's ThreadSanitizer does not support fences (-Wtsan,
+ * an error with SLB_WERROR) and models these; on x86-64 the reader's seq_cst load is the
+ * same plain mov as an acquire load, and the stores are on cold paths. Quiescent points of
+ * a reader already online need none of this: an old slot value only delays reclamation. */
+#include <assert.h>
+#include <errno.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slb/common/snapshot.h"
+
+#define SNAP_CACHELINE 64
+
+/* Hidden in front of every snapshot so that retiring one needs no allocation and so
+ * cannot fail inside snapshot_publish. Its size keeps the snapshot after it aligned. */
+struct snap_block {
+	alignas(max_align_t) struct snap_block *next; /* next retired, in stamp order */
+	uint64_t stamp;                               /* snap_gp value that retired it */
+};
+
+struct snap_reader {
+	alignas(SNAP_CACHELINE) _Atomic uint64_t seen; /* snap_gp at the last quiescent point; 0 = offline */
+};
+
+/* Read by every reader once per loop turn and written once per publish: kept together on
+ * a line of their own so that the readers' slots and the publisher's private state stay off it. */
+static struct {
+	alignas(SNAP_CACHELINE) _Atomic(struct snapshot *) current;
+	_Atomic uint64_t gp;
+	_Atomic unsigned nreaders; /* slots handed out by snapshot_reader_register */
+} snap_shared = { .gp = 1 };
+
+static struct snap_reader snap_readers[SNAP_MAX_READERS];
+
+/* Publisher-private. */
+static struct snap_block *retired_head; /* oldest first, so stamps rise along the list */
+static struct snap_block *retired_tail;
+static unsigned retired_count;
+static uint64_t snap_version;
+
+static struct snap_block *snap_block_of(struct snapshot *s)
+{
+	return (struct snap_block *)((char *)s - sizeof(struct snap_block));
+}
+
+static struct snapshot *snap_of_block(struct snap_block *b)
+{
+	return (struct snapshot *)((char *)b + sizeof(struct snap_block));
+}
+
+static int snap_cmp_id(const void *a, const void *b)
+{
+	const struct snap_backend *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/* be[] is sorted: ids must be in 1..SNAP_MAX_BACKEND_ID-1 and distinct, because workers
+ * index their per-backend counters by id and 0 means "none". */
+static int snap_check_ids(const struct snap_backend *be, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (be[i].id == 0 || be[i].id >= SNAP_MAX_BACKEND_ID)
+			return -EINVAL;
+		if (i > 0 && be[i].id == be[i - 1].id)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+/* A weight of 0 would leave a live backend out of rr[]; count it as 1. */
+static uint64_t snap_weight(const struct snap_backend *b)
+{
+	return b->weight ? b->weight : 1;
+}
+
+static uint64_t snap_weight_sum(const struct snap_backend *be, uint32_t n)
+{
+	uint64_t sum = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		sum += snap_weight(&be[i]);
+	return sum;
+}
+
+/* How many times backend b appears in rr[]: its weight when the whole sequence fits, else
+ * its share of a budget of SNAP_RR_MAX - n, rounded. Rounding and the floor of 1 add at
+ * most 1 per backend over the exact share, hence the budget keeps the sum <= SNAP_RR_MAX
+ * (n < SNAP_MAX_BACKEND_ID < SNAP_RR_MAX, so the budget is positive). */
+static uint32_t snap_rr_weight(const struct snap_backend *b, uint64_t sum, uint32_t n)
+{
+	uint64_t budget = SNAP_RR_MAX - n;
+	uint64_t share;
+
+	if (sum <= SNAP_RR_MAX)
+		return (uint32_t)snap_weight(b);
+	share = (snap_weight(b) * budget + sum / 2) / sum;
+	return share ? (uint32_t)share : 1;
+}
+
+static uint32_t snap_rr_len(const struct snap_backend *be, uint32_t n)
+{
+	uint64_t sum = snap_weight_sum(be, n);
+	uint32_t len = 0;
+
+	for (uint32_t i = 0; i < n; i++)
+		len += snap_rr_weight(&be[i], sum, n);
+	return len;
+}
+
+struct snap_swrr {
+	int64_t current; /* running credit: +weight per step, -total when picked */
+	uint32_t weight; /* snap_rr_weight of the backend */
+};
+
+/* Smooth weighted round robin: each step every backend gains its weight, the richest
+ * (lowest index on a tie) is picked and pays the total. Over one full cycle of rr_len
+ * steps each backend is picked exactly weight times and every credit returns to 0, so
+ * the sequence repeats seamlessly, and picks of one backend are spread out (3:1 gives
+ * A A B A) instead of coming in bursts. O(rr_len * n), on the health thread only. */
+static void snap_fill_rr(struct snapshot *s, struct snap_swrr *sw)
+{
+	uint64_t sum = snap_weight_sum(s->be, s->n);
+
+	for (uint32_t i = 0; i < s->n; i++) {
+		sw[i].current = 0;
+		sw[i].weight = snap_rr_weight(&s->be[i], sum, s->n);
+	}
+	for (uint32_t k = 0; k < s->rr_len; k++) {
+		uint32_t best = 0;
+
+		for (uint32_t i = 0; i < s->n; i++) {
+			sw[i].current += sw[i].weight;
+			if (sw[i].current > sw[best].current)
+				best = i;
+		}
+		sw[best].current -= s->rr_len;
+		s->rr[k] = (uint16_t)best;
+	}
+}
+
+/* Also: NULL with errno EINVAL when n or an id is out of range or an id repeats (a bug in
+ * the caller, which owns the ids). One allocation holds the hidden block header, the
+ * struct, be[] and rr[], so a snapshot is freed with one free(). */
+struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n)
+{
+	struct snap_swrr *sw = NULL;
+	struct snap_block *b;
+	struct snapshot *s;
+	uint32_t rr_len;
+	size_t size;
+
+	if (n >= SNAP_MAX_BACKEND_ID) {
+		errno = EINVAL;
+		return NULL;
+	}
+	rr_len = snap_rr_len(live, n);
+	size = sizeof(*b) + sizeof(*s) + (size_t)n * sizeof(s->be[0]) + (size_t)rr_len * sizeof(s->rr[0]);
+	if (n) {
+		sw = calloc(n, sizeof(*sw));
+		if (!sw)
+			goto out_nomem;
+	}
+	b = calloc(1, size);
+	if (!b)
+		goto out_free_sw;
+
+	s = snap_of_block(b);
+	s->n = n;
+	s->rr_len = rr_len;
+	s->rr = (uint16_t *)&s->be[n];
+	if (n)
+		memcpy(s->be, live, (size_t)n * sizeof(s->be[0]));
+	qsort(s->be, n, sizeof(s->be[0]), snap_cmp_id);
+	if (snap_check_ids(s->be, n))
+		goto out_invalid;
+	snap_fill_rr(s, sw);
+	free(sw);
+	return s;
+
+out_invalid:
+	free(b);
+	free(sw);
+	errno = EINVAL;
+	return NULL;
+out_free_sw:
+	free(sw);
+out_nomem:
+	errno = ENOMEM;
+	return NULL;
+}
+
+/* Accepts NULL, like free(). */
+void snapshot_free(struct snapshot *s)
+{
+	if (s)
+		free(snap_block_of(s));
+}
+
+static void snap_retire(struct snapshot *s, uint64_t stamp)
+{
+	struct snap_block *b = snap_block_of(s);
+
+	b->next = NULL;
+	b->stamp = stamp;
+	if (retired_tail)
+		retired_tail->next = b;
+	else
+		retired_head = b;
+	retired_tail = b;
+	retired_count++;
+}
+
+/* The version is written before the pointer store (a release, seq_cst for the online
+ * pairing), so a reader sees it with the rest. The counter is advanced after the store:
+ * a reader that sees the new count therefore sees the new pointer (top of the file).
+ * Publishing the current snapshot again would retire it while it stays current, so that
+ * bug stops the process here rather than as a use-after-free in a worker. */
+void snapshot_publish(struct snapshot *s)
+{
+	struct snapshot *old = atomic_load_explicit(&snap_shared.current, memory_order_relaxed);
+	uint64_t stamp;
+
+	if (!s || s == old) {
+		fprintf(stderr, "snapshot_publish: %s snapshot\n", s ? "republished the current" : "NULL");
+		abort();
+	}
+	s->version = ++snap_version;
+	atomic_store_explicit(&snap_shared.current, s, memory_order_seq_cst);
+	stamp = atomic_fetch_add_explicit(&snap_shared.gp, 1, memory_order_seq_cst) + 1;
+	if (old)
+		snap_retire(old, stamp);
+}
+
+/* seq_cst is acquire plus the online pairing described at the top of the file. */
+const struct snapshot *snapshot_current(void)
+{
+	return atomic_load_explicit(&snap_shared.current, memory_order_seq_cst);
+}
+
+/* Slots are never given back: workers live as long as the process (and the tests reset
+ * them through snapshot_teardown). The count is raised (seq_cst) before the slot goes
+ * online, so the reclaimer's scan covers the slot whenever it could miss the reader. */
+int snapshot_reader_register(void)
+{
+	unsigned n = atomic_load_explicit(&snap_shared.nreaders, memory_order_relaxed);
+
+	do {
+		if (n >= SNAP_MAX_READERS)
+			return -ENOSPC;
+	} while (!atomic_compare_exchange_weak_explicit(&snap_shared.nreaders, &n, n + 1, memory_order_seq_cst,
+							memory_order_relaxed));
+	snapshot_online((int)n);
+	return (int)n;
+}
+
+/* Release: the reader's reads of its last snapshot come before the reclaimer sees 0. */
+void snapshot_offline(int idx)
+{
+	assert(idx >= 0 && idx < SNAP_MAX_READERS);
+	atomic_store_explicit(&snap_readers[idx].seen, 0, memory_order_release);
+}
+
+/* The seq_cst store pairs with the seq_cst loads in snap_oldest_reader (see the top of
+ * the file). */
+void snapshot_online(int idx)
+{
+	uint64_t gp = atomic_load_explicit(&snap_shared.gp, memory_order_acquire);
+
+	assert(idx >= 0 && idx < SNAP_MAX_READERS);
+	atomic_store_explicit(&snap_readers[idx].seen, gp, memory_order_seq_cst);
+}
+
+/* The lowest counter shown by an online reader, or UINT64_MAX when none is online. */
+static uint64_t snap_oldest_reader(void)
+{
+	uint64_t oldest = UINT64_MAX;
+	unsigned n;
+
+	n = atomic_load_explicit(&snap_shared.nreaders, memory_order_seq_cst);
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t seen = atomic_load_explicit(&snap_readers[i].seen, memory_order_seq_cst);
+
+		if (seen && seen < oldest)
+			oldest = seen;
+	}
+	return oldest;
+}
+
+unsigned snapshot_reclaim(void)
+{
+	uint64_t oldest;
+
+	if (!retired_head)
+		return 0;
+	oldest = snap_oldest_reader();
+	while (retired_head && retired_head->stamp <= oldest) {
+		struct snap_block *b = retired_head;
+
+		retired_head = b->next;
+		retired_count--;
+		free(b);
+	}
+	if (!retired_head)
+		retired_tail = NULL;
+	return retired_count;
+}
+
+/* Also forgets the registered readers, so a new set of workers can register again.
+ * snap_gp and the version keep rising: nothing ever compares them across a teardown. */
+void snapshot_teardown(void)
+{
+	struct snapshot *cur = atomic_exchange_explicit(&snap_shared.current, NULL, memory_order_acq_rel);
+
+	while (retired_head) {
+		struct snap_block *b = retired_head;
+
+		retired_head = b->next;
+		free(b);
+	}
+	retired_tail = NULL;
+	retired_count = 0;
+	snapshot_free(cur);
+	for (unsigned i = 0; i < SNAP_MAX_READERS; i++)
+		atomic_store_explicit(&snap_readers[i].seen, 0, memory_order_relaxed);
+	atomic_store_explicit(&snap_shared.nreaders, 0, memory_order_release);
+}

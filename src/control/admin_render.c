@@ -1,0 +1,313 @@
+/* admin_render: the /status JSON and /metrics Prometheus text, as pure functions of the
+ * backend table and the workers' counters. Per-backend counters are summed over workers by
+ * backend id; only ids present in the table are shown (a removed id's counters stay behind
+ * in the workers' arrays and are folded into its next owner's totals). */
+#include "slb/control/admin.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slb/common/stats.h"
+
+void abuf_init(struct abuf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+void abuf_free(struct abuf *b)
+{
+	free(b->p);
+	abuf_init(b, b->max);
+}
+
+/* Makes room for need more bytes plus a NUL. */
+static bool abuf_reserve(struct abuf *b, size_t need)
+{
+	size_t cap = b->cap ? b->cap : 1024;
+	char *p;
+
+	if (b->len + need + 1 <= b->cap)
+		return true;
+	if (b->len + need + 1 > b->max)
+		return false;
+	while (cap < b->len + need + 1)
+		cap *= 2;
+	if (cap > b->max)
+		cap = b->max;
+	p = realloc(b->p, cap);
+	if (!p)
+		return false;
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+void abuf_printf(struct abuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->overflow)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !abuf_reserve(b, (size_t)n)) {
+		b->overflow = true;
+		return;
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void abuf_append(struct abuf *b, const char *s, size_t n)
+{
+	if (b->overflow || n == 0)
+		return;
+	if (!abuf_reserve(b, n)) {
+		b->overflow = true;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped; plain runs copied whole. */
+static void abuf_json_str(struct abuf *b, const char *s)
+{
+	abuf_append(b, "\"", 1);
+	while (*s) {
+		size_t run = strcspn(s, "\"\\\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f"
+					"\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f");
+
+		abuf_append(b, s, run);
+		s += run;
+		if (!*s)
+			break;
+		if (*s == '"' || *s == '\\')
+			abuf_printf(b, "\\%c", *s);
+		else
+			abuf_printf(b, "\\u%04x", (unsigned char)*s);
+		s++;
+	}
+	abuf_append(b, "\"", 1);
+}
+
+/* A Prometheus label value: backslash, quote and newline escaped, per the text format. */
+static void abuf_label(struct abuf *b, const char *s)
+{
+	while (*s) {
+		size_t run = strcspn(s, "\\\"\n");
+
+		abuf_append(b, s, run);
+		s += run;
+		if (!*s)
+			break;
+		abuf_printf(b, "\\%c", *s == '\n' ? 'n' : *s);
+		s++;
+	}
+}
+
+struct be_sums {
+	uint64_t up;
+	uint64_t active;
+	uint64_t conns;
+	uint64_t failures;
+	uint64_t to_backend;
+	uint64_t to_client;
+};
+
+static void sum_backend(const struct admin_view *v, const struct backend *b, struct be_sums *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->up = b->state == BE_STATE_UP;
+	for (unsigned i = 0; i < v->n_channels; i++) {
+		const struct backend_stats *bs = &v->channels[i]->stats.be[b->id];
+
+		s->active += stat_get(&bs->active);
+		s->conns += stat_get(&bs->conns);
+		s->failures += stat_get(&bs->connect_failures);
+		s->to_backend += stat_get(&bs->bytes_to_backend);
+		s->to_client += stat_get(&bs->bytes_to_client);
+	}
+}
+
+static int render_result(const struct abuf *out)
+{
+	return out->overflow ? -ENOSPC : 0;
+}
+
+static void status_backend(struct abuf *out, const struct admin_view *v, const struct backend *b)
+{
+	char addr[ADDR_TEXT_MAX];
+	struct be_sums s;
+
+	sum_backend(v, b, &s);
+	abuf_printf(out, "{\"id\":%u,\"address\":\"%s\",\"name\":", b->id, addr_format(&b->addr, addr, sizeof(addr)));
+	abuf_json_str(out, b->name);
+	abuf_printf(out, ",\"state\":\"%s\",\"source\":\"%s\",\"weight\":%u,\"load\":%u", be_state_name(b->state),
+		    be_source_name(b->source), b->weight, b->load);
+	abuf_printf(out, ",\"active_conns\":%llu,\"total_conns\":%llu,\"failures\":%llu",
+		    (unsigned long long)s.active, (unsigned long long)s.conns, (unsigned long long)s.failures);
+	abuf_printf(out, ",\"bytes_to_backend\":%llu,\"bytes_to_client\":%llu", (unsigned long long)s.to_backend,
+		    (unsigned long long)s.to_client);
+	if (b->last_hb_ms < 0)
+		abuf_printf(out, ",\"last_heartbeat_ms\":null");
+	else
+		abuf_printf(out, ",\"last_heartbeat_ms\":%lld", (long long)(v->now_ms - b->last_hb_ms));
+	abuf_printf(out, ",\"reason\":");
+	abuf_json_str(out, b->reason);
+	abuf_printf(out, "}");
+}
+
+static void status_worker(struct abuf *out, unsigned i, const struct worker_stats *ws)
+{
+	abuf_printf(out, "{\"id\":%u,\"active\":%llu,\"accepted\":%llu,\"rejected\":%llu,\"no_backend\":%llu", i,
+		    (unsigned long long)stat_get(&ws->active), (unsigned long long)stat_get(&ws->accepted),
+		    (unsigned long long)stat_get(&ws->rejected), (unsigned long long)stat_get(&ws->no_backend));
+	abuf_printf(out, ",\"retries\":%llu,\"connect_failures\":%llu,\"loop_turns\":%llu}",
+		    (unsigned long long)stat_get(&ws->retries), (unsigned long long)stat_get(&ws->connect_failures),
+		    (unsigned long long)stat_get(&ws->loop_turns));
+}
+
+int admin_render_status(struct abuf *out, const struct admin_view *v)
+{
+	const char *sep = "\n";
+
+	abuf_printf(out, "{\"backends\":[");
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+		const struct backend *b = table_get_const(v->table, id);
+
+		if (!b)
+			continue;
+		abuf_printf(out, "%s", sep);
+		status_backend(out, v, b);
+		sep = ",\n";
+	}
+	abuf_printf(out, "\n],\"workers\":[");
+	for (unsigned i = 0; i < v->n_channels; i++) {
+		abuf_printf(out, "%s", i ? ",\n" : "\n");
+		status_worker(out, i, &v->channels[i]->stats);
+	}
+	abuf_printf(out, "\n]}\n");
+	return render_result(out);
+}
+
+/* One metric family, or one more series of the family above when help is NULL. */
+struct metric_def {
+	const char *name;
+	const char *type;
+	const char *help;
+	const char *label;  /* extra label, already escaped, or NULL */
+	size_t off;         /* of the value in struct be_sums / struct worker_channel */
+};
+
+static const struct metric_def backend_metrics[] = {
+	{ "slb_backend_up", "gauge", "1 when the backend is in rotation", NULL, offsetof(struct be_sums, up) },
+	{ "slb_backend_active_connections", "gauge", "Open connections to the backend", NULL,
+	  offsetof(struct be_sums, active) },
+	{ "slb_backend_connections_total", "counter", "Connections established to the backend", NULL,
+	  offsetof(struct be_sums, conns) },
+	{ "slb_backend_connect_failures_total", "counter", "Failed connects to the backend", NULL,
+	  offsetof(struct be_sums, failures) },
+	{ "slb_backend_bytes_total", "counter", "Bytes relayed, by direction", "direction=\"to_backend\"",
+	  offsetof(struct be_sums, to_backend) },
+	{ "slb_backend_bytes_total", NULL, NULL, "direction=\"to_client\"", offsetof(struct be_sums, to_client) },
+};
+
+#define W(field) offsetof(struct worker_channel, field)
+static const struct metric_def worker_metrics[] = {
+	{ "slb_worker_accepted_total", "counter", "Client connections accepted", NULL, W(stats.accepted) },
+	{ "slb_worker_active_connections", "gauge", "Client connections open", NULL, W(stats.active) },
+	{ "slb_worker_rejected_total", "counter", "Clients refused at the connection limit", NULL, W(stats.rejected) },
+	{ "slb_worker_no_backend_total", "counter", "Clients closed because no backend could be reached", NULL,
+	  W(stats.no_backend) },
+	{ "slb_worker_retries_total", "counter", "Connects retried on another backend", NULL, W(stats.retries) },
+	{ "slb_worker_connect_failures_total", "counter", "Failed backend connects", NULL,
+	  W(stats.connect_failures) },
+	{ "slb_worker_idle_timeouts_total", "counter", "Connections closed for idleness", NULL,
+	  W(stats.idle_timeouts) },
+	{ "slb_worker_backend_resets_total", "counter", "Relayed connections reset by their backend", NULL,
+	  W(stats.backend_resets) },
+	{ "slb_worker_bytes_total", "counter", "Bytes relayed, by direction", "direction=\"to_backend\"",
+	  W(stats.bytes_in) },
+	{ "slb_worker_bytes_total", NULL, NULL, "direction=\"to_client\"", W(stats.bytes_out) },
+	{ "slb_worker_splice_transfers_total", "counter", "Transfers relayed with splice", NULL,
+	  W(stats.splice_transfers) },
+	{ "slb_worker_copy_transfers_total", "counter", "Transfers relayed by copy", NULL, W(stats.copy_transfers) },
+	{ "slb_worker_loop_turns_total", "counter", "Event loop turns", NULL, W(stats.loop_turns) },
+	{ "slb_worker_failq_dropped_total", "counter", "Connect reports dropped on a full ring", NULL,
+	  W(failq.dropped) },
+};
+#undef W
+
+static void metric_head(struct abuf *out, const struct metric_def *m)
+{
+	if (m->help)
+		abuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, m->type);
+}
+
+static void metrics_backends(struct abuf *out, const struct admin_view *v, const struct metric_def *m)
+{
+	char addr[ADDR_TEXT_MAX];
+	struct be_sums s;
+
+	metric_head(out, m);
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+		const struct backend *b = table_get_const(v->table, id);
+
+		if (!b)
+			continue;
+		sum_backend(v, b, &s);
+		abuf_printf(out, "%s{backend=\"", m->name);
+		abuf_label(out, addr_format(&b->addr, addr, sizeof(addr)));
+		abuf_printf(out, "\",name=\"");
+		abuf_label(out, b->name);
+		abuf_printf(out, "\"%s%s} %llu\n", m->label ? "," : "", m->label ? m->label : "",
+			    (unsigned long long)*(const uint64_t *)((const char *)&s + m->off));
+	}
+}
+
+static void metrics_workers(struct abuf *out, const struct admin_view *v, const struct metric_def *m)
+{
+	metric_head(out, m);
+	for (unsigned i = 0; i < v->n_channels; i++) {
+		const stat_t *c = (const stat_t *)((const char *)v->channels[i] + m->off);
+
+		abuf_printf(out, "%s{worker=\"%u\"%s%s} %llu\n", m->name, i, m->label ? "," : "",
+			    m->label ? m->label : "", (unsigned long long)stat_get(c));
+	}
+}
+
+static void metrics_states(struct abuf *out, const struct admin_view *v)
+{
+	unsigned count[3] = { 0 };
+
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+		const struct backend *b = table_get_const(v->table, id);
+
+		if (b && (unsigned)b->state < 3)
+			count[b->state]++;
+	}
+	abuf_printf(out, "# HELP slb_backends Backends in the table, by state\n# TYPE slb_backends gauge\n");
+	for (unsigned st = 0; st < 3; st++)
+		abuf_printf(out, "slb_backends{state=\"%s\"} %u\n", be_state_name((enum be_state)st), count[st]);
+}
+
+int admin_render_metrics(struct abuf *out, const struct admin_view *v)
+{
+	metrics_states(out, v);
+	for (size_t i = 0; i < sizeof(backend_metrics) / sizeof(backend_metrics[0]); i++)
+		metrics_backends(out, v, &backend_metrics[i]);
+	for (size_t i = 0; i < sizeof(worker_metrics) / sizeof(worker_metrics[0]); i++)
+		metrics_workers(out, v, &worker_metrics[i]);
+	return render_result(out);
+}

@@ -1,0 +1,20 @@
+/* admin_server: the admin endpoint's listener and connections on the health thread's loop
+ * (the request parser and the renderers it serves are in slb/control/admin.h). */
+#ifndef SLB_ADMIN_SERVER_H
+#define SLB_ADMIN_SERVER_H
+
+#include <stddef.h>
+
+#include "health_loop.h"
+
+/* Binds cfg->admin and adds it to the loop; sets ctx->admin.
+ * Returns 0, or -EADDRINUSE / -errno with err filled (nothing left open). */
+int admin_open(struct health_ctx *ctx, char *err, size_t errlen);
+
+/* Called every tick: closes connections past ADMIN_TIMEOUT_MS. */
+void admin_tick(struct health_ctx *ctx);
+
+/* Closes every connection and the listener. */
+void admin_close(struct health_ctx *ctx);
+
+#endif

@@ -1,0 +1,436 @@
+/* backend_table: the health thread's table of backends and the one state machine that moves
+ * them between up, down and draining. Events only set inputs; the state is derived from the
+ * inputs by backend_derive() below, so no combination of events can leave an entry in a
+ * state its inputs do not explain. */
+#include "slb/control/backend_table.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slb/common/log.h"
+
+struct backend_table {
+	struct table_params p;
+	unsigned count;                       /* entries in use */
+	uint32_t next_id;                     /* where the search for a free id starts */
+	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
+	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
+};
+
+static const char *const state_names[] = {
+	[BE_STATE_DOWN] = "down",
+	[BE_STATE_UP] = "up",
+	[BE_STATE_DRAINING] = "draining",
+};
+
+static const char *const event_names[] = {
+	[BE_EV_NONE] = "none",
+	[BE_EV_HB_UP] = "heartbeat up",
+	[BE_EV_HB_DRAIN] = "heartbeat drain",
+	[BE_EV_HB_DOWN] = "heartbeat down",
+	[BE_EV_HB_BYE] = "heartbeat bye",
+	[BE_EV_HB_CLOSED] = "heartbeat closed",
+	[BE_EV_HB_TIMEOUT] = "heartbeat timeout",
+	[BE_EV_PROBE_OK] = "probe ok",
+	[BE_EV_PROBE_FAIL] = "probe fail",
+	[BE_EV_CONNECT_FAIL] = "connect fail",
+	[BE_EV_CONNECT_OK] = "connect ok",
+};
+
+/*
+ * The state as a function of the inputs. Heartbeat inputs count only while a session is
+ * attached; a heartbeat entry without one is down (its process is gone or never came).
+ *
+ *   source     session  timed_out  reported  probe_up | state
+ *   heartbeat  none     -          -         -        | down
+ *   any        live     yes        -         -        | down      (silent past the timeout)
+ *   any        live     no         down      -        | down      (said so, or said BYE)
+ *   any        -        -          -         no       | down      (checks failed, or ejected)
+ *   any        live     no         drain     yes      | draining
+ *   otherwise                                         | up
+ *
+ * probe_up goes false after `fall` failed probes, after `eject_failures` consecutive worker
+ * connect failures, and when a static backend's heartbeat session closes; it comes back
+ * after `rise` passed probes or a new REGISTER.
+ */
+static enum be_state backend_derive(const struct backend *b)
+{
+	bool live = b->session != NULL;
+
+	if (b->source == BE_SOURCE_HEARTBEAT && !live)
+		return BE_STATE_DOWN;
+	if (live && (b->timed_out || b->reported == HB_STATE_DOWN))
+		return BE_STATE_DOWN;
+	if (!b->probe_up)
+		return BE_STATE_DOWN;
+	if (live && b->reported == HB_STATE_DRAIN)
+		return BE_STATE_DRAINING;
+	return BE_STATE_UP;
+}
+
+struct backend_table *table_create(const struct table_params *p)
+{
+	struct backend_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->p = *p;
+	t->next_id = 1;
+	return t;
+}
+
+void table_destroy(struct backend_table *t)
+{
+	free(t);
+}
+
+/* Ids are handed out round-robin from the last one given, so a freed id is reused as late
+ * as possible: workers may still hold connections (and counters) under the old one. */
+static struct backend *backend_alloc(struct backend_table *t)
+{
+	for (uint32_t i = 0; i < SNAP_MAX_BACKEND_ID - 1; i++) {
+		uint32_t id = t->next_id;
+
+		t->next_id = id + 1 < SNAP_MAX_BACKEND_ID ? id + 1 : 1;
+		if (t->be[id].id == 0) {
+			memset(&t->be[id], 0, sizeof(t->be[id]));
+			t->be[id].id = id;
+			t->be[id].last_hb_ms = -1;
+			t->be[id].probe_up = true;
+			t->count++;
+			return &t->be[id];
+		}
+	}
+	return NULL;
+}
+
+static void backend_free(struct backend_table *t, struct backend *b)
+{
+	memset(b, 0, sizeof(*b));
+	t->count--;
+}
+
+static const char *backend_label(const struct backend *b, char *buf, size_t len)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	addr_format(&b->addr, addr, sizeof(addr));
+	if (b->name[0])
+		snprintf(buf, len, "%s (%s)", addr, b->name);
+	else
+		snprintf(buf, len, "%s", addr);
+	return buf;
+}
+
+int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
+		     struct backend **out)
+{
+	struct backend *b;
+
+	if (table_find(t, addr))
+		return -EEXIST;
+	b = backend_alloc(t);
+	if (!b)
+		return -ENOSPC;
+	b->addr = *addr;
+	b->source = BE_SOURCE_STATIC;
+	b->weight = weight ? weight : 1;
+	b->state = BE_STATE_UP;
+	b->changed_ms = now_ms;
+	snprintf(b->reason, sizeof(b->reason), "static backend");
+	t->changes |= TABLE_CHANGE_LAZY;
+	*out = b;
+	return 0;
+}
+
+int table_register(struct backend_table *t, const struct hb_msg *m, void *session, int64_t now_ms,
+		   struct backend **out)
+{
+	struct backend *b = table_find(t, &m->addr);
+	unsigned old_weight;
+
+	if (!b) {
+		b = backend_alloc(t);
+		if (!b)
+			return -ENOSPC;
+		b->addr = m->addr;
+		b->source = BE_SOURCE_HEARTBEAT;
+		b->state = BE_STATE_DOWN;
+		b->weight = 1;
+		b->changed_ms = now_ms;
+		b->fresh = true;
+	}
+	old_weight = b->weight;
+	if (m->weight)
+		b->weight = m->weight;
+	else if (b->source == BE_SOURCE_HEARTBEAT)
+		b->weight = 1;
+	if (m->name[0] || b->source == BE_SOURCE_HEARTBEAT)
+		snprintf(b->name, sizeof(b->name), "%s", m->name);
+	b->session = session;
+	b->timed_out = false;
+	b->last_hb_ms = now_ms;
+	b->closed_ms = 0;
+	b->probe_up = true;
+	b->rise_count = b->fall_count = b->connect_failures = 0;
+	table_set_load(t, b, m->load);
+	if (b->weight != old_weight && b->state == BE_STATE_UP)
+		t->changes |= TABLE_CHANGE_LAZY;
+	*out = b;
+	return 0;
+}
+
+void table_set_load(struct backend_table *t, struct backend *b, int load)
+{
+	if (load < 0 || (unsigned)load == b->load)
+		return;
+	b->load = (unsigned)load;
+	if (b->state == BE_STATE_UP)
+		t->changes |= TABLE_CHANGE_LAZY;
+}
+
+static void on_reported(struct backend *b, enum hb_state s, int64_t now_ms, const char *what, char *why,
+			size_t len)
+{
+	snprintf(why, len, "%s", b->timed_out && s == HB_STATE_UP ? "heartbeats resumed" : what);
+	b->reported = s;
+	b->timed_out = false;
+	b->last_hb_ms = now_ms;
+}
+
+static void on_closed(struct backend *b, int64_t now_ms)
+{
+	b->session = NULL;
+	b->timed_out = false;
+	b->closed_ms = now_ms;
+	/* A static backend stays in the table; with its agent gone, only probes bring it back. */
+	if (b->source == BE_SOURCE_STATIC) {
+		b->probe_up = false;
+		b->rise_count = 0;
+	}
+}
+
+static void on_probe(struct backend_table *t, struct backend *b, bool ok, const char *detail, char *why,
+		     size_t len)
+{
+	if (ok) {
+		b->fall_count = 0;
+		if (!b->probe_up && ++b->rise_count >= t->p.rise) {
+			b->probe_up = true;
+			b->rise_count = 0;
+			b->connect_failures = 0;
+		}
+		snprintf(why, len, "check passed %u times", t->p.rise);
+		return;
+	}
+	b->rise_count = 0;
+	if (b->probe_up && ++b->fall_count >= t->p.fall) {
+		b->probe_up = false;
+		b->fall_count = 0;
+	}
+	snprintf(why, len, "check failed %u times: %s", t->p.fall, detail ? detail : "failed");
+}
+
+/* Only failures seen while up count: reports still in flight from before an ejection or a
+ * recovery must not eject again on their own. */
+static void on_connect_fail(struct backend_table *t, struct backend *b, const char *detail, char *why, size_t len)
+{
+	if (b->state != BE_STATE_UP || t->p.eject_failures == 0)
+		return;
+	if (++b->connect_failures < t->p.eject_failures)
+		return;
+	snprintf(why, len, "ejected after %u consecutive connect failures%s%s", b->connect_failures,
+		 detail ? ", last: " : "", detail ? detail : "");
+	b->connect_failures = 0;
+	b->probe_up = false;
+	b->rise_count = 0;
+}
+
+/* Sets the inputs an event carries and writes the reason a resulting transition would have. */
+static void backend_update(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail,
+			   int64_t now_ms, char *why, size_t len)
+{
+	switch (ev) {
+	case BE_EV_HB_UP:
+		on_reported(b, HB_STATE_UP, now_ms, "heartbeat state=up", why, len);
+		break;
+	case BE_EV_HB_DRAIN:
+		on_reported(b, HB_STATE_DRAIN, now_ms, "heartbeat state=drain", why, len);
+		break;
+	case BE_EV_HB_DOWN:
+		on_reported(b, HB_STATE_DOWN, now_ms, "heartbeat state=down", why, len);
+		break;
+	case BE_EV_HB_BYE:
+		on_reported(b, HB_STATE_DOWN, now_ms, "heartbeat bye", why, len);
+		break;
+	case BE_EV_HB_CLOSED:
+		on_closed(b, now_ms);
+		snprintf(why, len, "heartbeat connection closed");
+		break;
+	case BE_EV_HB_TIMEOUT:
+		b->timed_out = true;
+		snprintf(why, len, "no heartbeat for %u ms", t->p.heartbeat_timeout_ms);
+		break;
+	case BE_EV_PROBE_OK:
+	case BE_EV_PROBE_FAIL:
+		on_probe(t, b, ev == BE_EV_PROBE_OK, detail, why, len);
+		detail = NULL;
+		break;
+	case BE_EV_CONNECT_FAIL:
+		on_connect_fail(t, b, detail, why, len);
+		detail = NULL;
+		break;
+	case BE_EV_CONNECT_OK:
+		b->connect_failures = 0;
+		break;
+	case BE_EV_NONE:
+		break;
+	}
+	if (detail)
+		snprintf(why, len, "%s", detail);
+}
+
+int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail, int64_t now_ms)
+{
+	char why[TABLE_REASON_MAX] = "", label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+	enum be_state old = b->state;
+
+	backend_update(t, b, ev, detail, now_ms, why, sizeof(why));
+	b->state = backend_derive(b);
+	/* A new entry starts down; registering as down still deserves its line and reason. */
+	if (b->state == old && !b->fresh)
+		return 0;
+	b->fresh = false;
+	snprintf(b->reason, sizeof(b->reason), "%s", why);
+	b->changed_ms = now_ms;
+	/* Any change of rotation is published before the loop sleeps: a backend leaving must
+	 * stop getting connections at once, and one joining must not show "up" in /status
+	 * while workers cannot reach it yet. Only load and weight updates wait for a tick. */
+	if (old == BE_STATE_UP || b->state == BE_STATE_UP)
+		t->changes |= TABLE_CHANGE_URGENT;
+	if (b->state == BE_STATE_UP)
+		b->connect_failures = 0;
+	slb_log(b->state == BE_STATE_DOWN ? LOG_WARN : LOG_INFO, 0, "backend %s %s: %s",
+		backend_label(b, label, sizeof(label)), state_names[b->state], b->reason);
+	return b->state != old;
+}
+
+static void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms)
+{
+	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+
+	if (b->source != BE_SOURCE_HEARTBEAT || b->session || now_ms - b->closed_ms < (int64_t)t->p.expire_ms)
+		return;
+	slb_log(LOG_INFO, 0, "backend %s id %u removed: no registration for %u ms",
+		backend_label(b, label, sizeof(label)), b->id, t->p.expire_ms);
+	backend_free(t, b);
+}
+
+int table_tick(struct backend_table *t, int64_t now_ms)
+{
+	int changed = 0;
+
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID && t->count; id++) {
+		struct backend *b = &t->be[id];
+
+		if (b->id == 0)
+			continue;
+		if (b->session && !b->timed_out && now_ms - b->last_hb_ms >= (int64_t)t->p.heartbeat_timeout_ms)
+			changed += table_apply(t, b, BE_EV_HB_TIMEOUT, NULL, now_ms);
+		table_expire(t, b, now_ms);
+	}
+	return changed;
+}
+
+struct backend *table_get(struct backend_table *t, uint32_t id)
+{
+	if (id == 0 || id >= SNAP_MAX_BACKEND_ID || t->be[id].id == 0)
+		return NULL;
+	return &t->be[id];
+}
+
+const struct backend *table_get_const(const struct backend_table *t, uint32_t id)
+{
+	if (id == 0 || id >= SNAP_MAX_BACKEND_ID || t->be[id].id == 0)
+		return NULL;
+	return &t->be[id];
+}
+
+struct backend *table_find(struct backend_table *t, const struct slb_addr *addr)
+{
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
+		if (t->be[id].id && addr_equal(&t->be[id].addr, addr))
+			return &t->be[id];
+	return NULL;
+}
+
+unsigned table_count(const struct backend_table *t)
+{
+	return t->count;
+}
+
+unsigned table_count_source(const struct backend_table *t, enum be_source src)
+{
+	unsigned n = 0;
+
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
+		if (t->be[id].id && t->be[id].source == src)
+			n++;
+	return n;
+}
+
+bool table_wants_probe(const struct backend *b, bool checks_configured)
+{
+	if (b->source == BE_SOURCE_HEARTBEAT)
+		return b->session && !b->probe_up;
+	return checks_configured || !b->probe_up;
+}
+
+struct snapshot *table_build_snapshot(const struct backend_table *t)
+{
+	struct snap_backend *live = malloc(sizeof(*live) * (t->count ? t->count : 1));
+	struct snapshot *s;
+	uint32_t n = 0;
+
+	if (!live)
+		return NULL;
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+		const struct backend *b = &t->be[id];
+
+		if (b->id == 0 || b->state != BE_STATE_UP)
+			continue;
+		live[n].id = b->id;
+		live[n].weight = b->weight;
+		live[n].load = b->load;
+		live[n].addr = b->addr;
+		n++;
+	}
+	s = snapshot_build(live, n);
+	free(live);
+	return s;
+}
+
+unsigned table_take_changes(struct backend_table *t)
+{
+	unsigned c = t->changes;
+
+	t->changes = TABLE_CHANGE_NONE;
+	return c;
+}
+
+const char *be_state_name(enum be_state s)
+{
+	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+const char *be_source_name(enum be_source s)
+{
+	return s == BE_SOURCE_STATIC ? "static" : "heartbeat";
+}
+
+const char *be_event_name(enum be_event ev)
+{
+	return (unsigned)ev < sizeof(event_names) / sizeof(event_names[0]) ? event_names[ev] : "?";
+}

@@ -1,0 +1,31 @@
+/* hb_server: the heartbeat listener and its sessions on the health thread's loop: the
+ * allow-list at accept, line framing, MAC and replay checks when a key is configured,
+ * replies, REGISTER/HEARTBEAT/BYE turned into backend table events. */
+#ifndef SLB_HB_SERVER_H
+#define SLB_HB_SERVER_H
+
+#include <stddef.h>
+
+#include "health_loop.h"
+
+#define HB_SESSIONS_MAX 4096          /* further connections are closed at accept */
+#define HB_UNREGISTERED_IDLE_MS 10000 /* a session must REGISTER within this */
+#define HB_SILENT_CLOSE_MS 60000      /* a registered session silent this long past its
+                                       * heartbeat timeout is closed */
+
+/* Loads cfg->heartbeat_key_file when given (warns when not: anyone who can reach the port can
+ * register a backend), binds cfg->heartbeat_listen and adds it to the loop; sets ctx->hb.
+ * Returns 0, or -EADDRINUSE / -errno with err filled, a bad key file included (nothing left
+ * open). */
+int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen);
+
+/* Called every tick: closes sessions idle past their limit, resumes a paused listener. */
+void hb_server_tick(struct health_ctx *ctx);
+
+/* Closes every session (no table events: the thread is stopping) and the listener. */
+void hb_server_close(struct health_ctx *ctx);
+
+/* Open sessions, for admin and tests. */
+unsigned hb_server_sessions(const struct health_ctx *ctx);
+
+#endif

@@ -1,0 +1,395 @@
+/* health: the health thread and its loop. One epoll set holds the heartbeat listener and
+ * sessions, the admin listener and connections, the probes, a 10 ms timerfd and a stop
+ * eventfd. Handlers only change the backend table; publishing is decided once per loop turn:
+ *
+ *   a backend left or joined rotation               publish before sleeping again, so a killed
+ *                                                   backend is out within one loop turn of its EOF
+ *                                                   and a new one is routable once /status says up
+ *   a weight or load changed                        publish at the next tick (<= 10 ms), so a
+ *                                                   burst of heartbeats costs one snapshot
+ *   nothing changed                                 no snapshot at all
+ */
+#include "slb/control/health.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin_server.h"
+#include "hb_server.h"
+#include "health_loop.h"
+#include "probe.h"
+#include "slb/common/clock.h"
+#include "slb/common/failq.h"
+#include "slb/common/log.h"
+#include "slb/common/snapshot.h"
+#include "slb/control/admin.h"
+#include "slb/control/backend_table.h"
+
+#define HEALTH_TICK_MS 10
+#define HEALTH_EVENTS 64
+#define HEALTH_EXPIRE_MS 60000 /* closed heartbeat entries are forgotten after this */
+
+struct health_thread {
+	struct health_ctx ctx;
+	struct hl_handler timer;   /* timerfd, every HEALTH_TICK_MS */
+	struct hl_handler stopper; /* eventfd written by health_stop */
+	pthread_t thread;
+	bool prepared;             /* between a successful health_prepare and health_stop */
+	bool running;              /* the thread runs: between health_start and health_stop */
+	bool stopping;             /* the loop exits after this turn */
+	bool ticked;               /* the timer fired in this loop turn */
+	unsigned pending;          /* TABLE_CHANGE_* bits not yet published */
+};
+
+static struct health_thread ht;
+
+static void health_publish(struct health_ctx *ctx)
+{
+	struct snapshot *s = table_build_snapshot(ctx->table);
+
+	if (!s) {
+		/* pending stays set: the next tick tries again */
+		slb_log_limited(LOG_ERROR, ENOMEM, "health: cannot build a snapshot");
+		return;
+	}
+	snapshot_publish(s);
+	ht.pending = TABLE_CHANGE_NONE;
+	slb_log(LOG_DEBUG, 0, "health: published snapshot %llu with %u live backends",
+		(unsigned long long)s->version, s->n);
+}
+
+/* Worker reports arrive in per-worker order only; across workers they interleave, which is
+ * fine for a count of consecutive failures that any success resets. */
+static void health_on_report(struct health_ctx *ctx, const struct failq_event *ev)
+{
+	struct backend *b = table_get(ctx->table, ev->backend_id);
+
+	if (!b)
+		return; /* removed since the worker picked it */
+	switch ((enum failq_kind)ev->kind) {
+	case FAILQ_CONNECT_OK:
+		table_apply(ctx->table, b, BE_EV_CONNECT_OK, NULL, ctx->now_ms);
+		break;
+	case FAILQ_CONNECT_REFUSED:
+		table_apply(ctx->table, b, BE_EV_CONNECT_FAIL, "connection refused", ctx->now_ms);
+		break;
+	case FAILQ_CONNECT_TIMEOUT:
+		table_apply(ctx->table, b, BE_EV_CONNECT_FAIL, "connect timeout", ctx->now_ms);
+		break;
+	case FAILQ_CONNECT_ERROR:
+		table_apply(ctx->table, b, BE_EV_CONNECT_FAIL, "connect error", ctx->now_ms);
+		break;
+	case FAILQ_RESET: /* the backend accepted: a reset is the application's business */
+	case FAILQ_NONE:
+		break;
+	}
+}
+
+static void health_drain_failqs(struct health_ctx *ctx)
+{
+	struct failq_event ev;
+
+	for (unsigned i = 0; i < ctx->n_channels; i++)
+		for (unsigned k = 0; k < FAILQ_SIZE && failq_pop(&ctx->channels[i]->failq, &ev); k++)
+			health_on_report(ctx, &ev);
+}
+
+static void tick_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)
+{
+	uint64_t expirations;
+
+	if (read(h->fd, &expirations, sizeof(expirations)) == -1 && errno != EAGAIN)
+		slb_log_limited(LOG_WARN, errno, "health: timerfd read");
+	health_drain_failqs(ctx);
+	table_tick(ctx->table, ctx->now_ms);
+	hb_server_tick(ctx);
+	probe_tick(ctx);
+	admin_tick(ctx);
+	ht.ticked = true;
+}
+
+static void stop_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)
+{
+	uint64_t v;
+
+	if (read(h->fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+		slb_log(LOG_WARN, errno, "health: eventfd read");
+	ht.stopping = true;
+}
+
+/* Frees what handlers retired; no event of this batch can reach them any more. */
+static void health_bury(struct health_ctx *ctx)
+{
+	while (ctx->graveyard) {
+		struct hl_handler *h = ctx->graveyard;
+
+		ctx->graveyard = h->next_dead;
+		if (h->free)
+			h->free(h);
+	}
+}
+
+static void health_end_turn(struct health_ctx *ctx)
+{
+	ht.pending |= table_take_changes(ctx->table);
+	if ((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked))
+		health_publish(ctx);
+	if (ht.ticked)
+		snapshot_reclaim();
+	ht.ticked = false;
+	health_bury(ctx);
+}
+
+static void *health_main(void *arg)
+{
+	struct health_ctx *ctx = &ht.ctx;
+	struct epoll_event evs[HEALTH_EVENTS];
+
+	log_set_thread_name("health");
+	while (!ht.stopping) {
+		int n = epoll_wait(ctx->epfd, evs, HEALTH_EVENTS, -1);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			/* Only a bug makes epoll_wait fail; a health thread that stops silently
+			 * would freeze every backend's state, so do not limp on. */
+			slb_log(LOG_ERROR, errno, "health: epoll_wait");
+			abort();
+		}
+		ctx->now_ms = clock_now_ms();
+		for (int i = 0; i < n; i++) {
+			struct hl_handler *h = evs[i].data.ptr;
+
+			if (!h->dead)
+				h->on_event(ctx, h, evs[i].events);
+		}
+		health_end_turn(ctx);
+	}
+	return NULL;
+}
+
+/* Undoes whatever health_start got done; safe on a partly built state. */
+static void health_cleanup(void)
+{
+	struct health_ctx *ctx = &ht.ctx;
+
+	admin_close(ctx);
+	hb_server_close(ctx);
+	probe_fini(ctx);
+	health_bury(ctx);
+	if (ht.timer.fd >= 0)
+		close(ht.timer.fd);
+	if (ht.stopper.fd >= 0)
+		close(ht.stopper.fd);
+	if (ctx->epfd >= 0)
+		close(ctx->epfd);
+	table_destroy(ctx->table);
+	free(ctx->channels);
+	memset(&ht, 0, sizeof(ht));
+}
+
+static int health_fill_table(const struct slb_config *cfg, char *err, size_t errlen)
+{
+	struct table_params p = {
+		.rise = cfg->rise,
+		.fall = cfg->fall,
+		.eject_failures = cfg->eject_failures,
+		.heartbeat_timeout_ms = cfg->heartbeat_timeout_ms,
+		.expire_ms = HEALTH_EXPIRE_MS,
+	};
+	struct health_ctx *ctx = &ht.ctx;
+	char text[ADDR_TEXT_MAX];
+	struct backend *b;
+
+	ctx->table = table_create(&p);
+	if (!ctx->table) {
+		snprintf(err, errlen, "health: out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < cfg->n_backends; i++) {
+		int rc = table_add_static(ctx->table, &cfg->backends[i].addr, cfg->backends[i].weight, ctx->now_ms, &b);
+
+		if (rc) {
+			snprintf(err, errlen, "backend %s: %s", addr_format(&cfg->backends[i].addr, text, sizeof(text)),
+				 rc == -EEXIST ? "given twice" : "too many backends");
+			return rc == -EEXIST ? -EINVAL : rc;
+		}
+	}
+	return 0;
+}
+
+static int health_open_fds(char *err, size_t errlen)
+{
+	struct itimerspec its = {
+		.it_interval = { .tv_nsec = HEALTH_TICK_MS * 1000000L },
+		.it_value = { .tv_nsec = HEALTH_TICK_MS * 1000000L },
+	};
+	struct health_ctx *ctx = &ht.ctx;
+	int rc;
+
+	ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ht.timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	ht.stopper.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ctx->epfd == -1 || ht.timer.fd == -1 || ht.stopper.fd == -1 ||
+	    timerfd_settime(ht.timer.fd, 0, &its, NULL) == -1) {
+		rc = -errno;
+		snprintf(err, errlen, "health: epoll/timerfd/eventfd: %s", strerror(-rc));
+		return rc;
+	}
+	ht.timer.on_event = tick_on_event;
+	ht.stopper.on_event = stop_on_event;
+	rc = hl_add(ctx, &ht.timer, EPOLLIN);
+	if (!rc)
+		rc = hl_add(ctx, &ht.stopper, EPOLLIN);
+	if (rc)
+		snprintf(err, errlen, "health: epoll_ctl: %s", strerror(-rc));
+	return rc;
+}
+
+/* The thread blocks every signal, so SIGINT/SIGTERM reach main's handling, never this loop. */
+static int health_spawn(char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&ht.thread, NULL, health_main, NULL);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc) {
+		snprintf(err, errlen, "health: pthread_create: %s", strerror(rc));
+		return -rc;
+	}
+	pthread_setname_np(ht.thread, "slb-health");
+	return 0;
+}
+
+static int health_open(const struct slb_config *cfg, char *err, size_t errlen)
+{
+	struct health_ctx *ctx = &ht.ctx;
+	struct snapshot *s;
+	int rc;
+
+	rc = health_fill_table(cfg, err, errlen);
+	if (!rc)
+		rc = health_open_fds(err, errlen);
+	if (!rc && cfg->has_heartbeat_listen)
+		rc = hb_server_open(ctx, err, errlen);
+	if (!rc && cfg->has_admin)
+		rc = admin_open(ctx, err, errlen);
+	if (!rc && probe_init(ctx)) {
+		snprintf(err, errlen, "health: out of memory");
+		rc = -ENOMEM;
+	}
+	if (rc)
+		return rc;
+	s = table_build_snapshot(ctx->table);
+	if (!s) {
+		snprintf(err, errlen, "health: out of memory for the first snapshot");
+		return -ENOMEM;
+	}
+	snapshot_publish(s);
+	table_take_changes(ctx->table);
+	return 0;
+}
+
+static void health_log_start(const struct slb_config *cfg)
+{
+	char hb[ADDR_TEXT_MAX] = "off", admin[ADDR_TEXT_MAX] = "off";
+	static const char *const kinds[] = { "none", "tcp", "http" };
+
+	if (cfg->has_heartbeat_listen)
+		addr_format(&cfg->heartbeat_listen, hb, sizeof(hb));
+	if (cfg->has_admin)
+		addr_format(&cfg->admin, admin, sizeof(admin));
+	slb_log(LOG_INFO, 0, "health: %u static backends, heartbeat %s, admin %s, check %s every %u ms (rise %u, fall %u)",
+		cfg->n_backends, hb, admin, kinds[cfg->check], cfg->check_interval_ms, cfg->rise, cfg->fall);
+}
+
+int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
+		   size_t errlen)
+{
+	struct health_ctx *ctx = &ht.ctx;
+	int rc;
+
+	if (ht.prepared) {
+		snprintf(err, errlen, "health: already prepared");
+		return -EBUSY;
+	}
+	memset(&ht, 0, sizeof(ht));
+	ctx->epfd = ht.timer.fd = ht.stopper.fd = -1;
+	ctx->cfg = cfg;
+	ctx->now_ms = clock_now_ms();
+	ctx->channels = calloc(n ? n : 1, sizeof(*ctx->channels));
+	if (!ctx->channels) {
+		snprintf(err, errlen, "health: out of memory");
+		return -ENOMEM;
+	}
+	if (n)
+		memcpy(ctx->channels, channels, n * sizeof(*channels));
+	ctx->n_channels = n;
+	rc = health_open(cfg, err, errlen);
+	if (rc) {
+		health_cleanup();
+		return rc;
+	}
+	ht.prepared = true;
+	return 0;
+}
+
+int health_start(char *err, size_t errlen)
+{
+	int rc;
+
+	if (!ht.prepared || ht.running) {
+		snprintf(err, errlen, "health: %s", ht.running ? "already running" : "not prepared");
+		return -EINVAL;
+	}
+	rc = health_spawn(err, errlen);
+	if (rc) {
+		health_cleanup();
+		return rc;
+	}
+	ht.running = true;
+	health_log_start(ht.ctx.cfg);
+	return 0;
+}
+
+unsigned health_fd_reserve(const struct slb_config *cfg)
+{
+	unsigned fds = 8; /* epoll, timerfd, eventfd, two listeners, slack */
+	unsigned probes = cfg->n_backends;
+
+	if (cfg->has_heartbeat_listen) {
+		fds += HB_SESSIONS_MAX;
+		probes += HB_SESSIONS_MAX; /* an ejected heartbeat backend is probed too */
+	}
+	if (cfg->has_admin)
+		fds += ADMIN_CONNS_MAX;
+	return fds + (probes < SNAP_MAX_BACKEND_ID - 1 ? probes : SNAP_MAX_BACKEND_ID - 1);
+}
+
+void health_stop(void)
+{
+	uint64_t one = 1;
+
+	if (!ht.prepared)
+		return;
+	if (ht.running) {
+		if (write(ht.stopper.fd, &one, sizeof(one)) != sizeof(one))
+			slb_log(LOG_ERROR, errno, "health: cannot signal the thread to stop");
+		pthread_join(ht.thread, NULL);
+	}
+	health_cleanup();
+}

@@ -1,0 +1,474 @@
+/* conn: the life of one client connection: take a slot, pick a backend, connect with a
+ * timeout (retrying elsewhere on failure), relay both ways, pass half-closes on, and tear
+ * down once every in-flight operation has come back. All retries go through
+ * conn_connect_next, all teardown through conn_finalize. */
+#include "conn.h"
+
+#include <errno.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "slb/common/failq.h"
+#include "slb/common/log.h"
+#include "slb/common/snapshot.h"
+
+static struct conn *conn_alloc(struct worker *w)
+{
+	struct conn *c;
+	uint32_t slot = w->free_head;
+
+	if (atomic_fetch_add_explicit(w->open_total, 1, memory_order_relaxed) >= w->cfg->max_conns) {
+		atomic_fetch_sub_explicit(w->open_total, 1, memory_order_relaxed);
+		return NULL;
+	}
+	if (slot) {
+		c = &w->conns[slot];
+		w->free_head = c->next_free;
+	} else {
+		/* open_total < max_conns < n_slots, so the table cannot be exhausted here */
+		slot = w->slot_hwm++;
+		c = &w->conns[slot];
+	}
+	c->gen = (c->gen + 1) & 0xffffff;
+	c->state = CONN_CONNECTING;
+	c->abort = 0;
+	c->inflight = 0;
+	c->cfd = -1;
+	c->bfd = -1;
+	c->cfd_sys = -1;
+	c->installing = 0;
+	c->no_splice = 0;
+	c->backend_id = 0;
+	c->tried.n = 0;
+	c->last_active_ms = w->now_ms;
+	memset(c->h, 0, sizeof(c->h));
+	return c;
+}
+
+static void close_fd_async(struct worker *w, int fd, bool fixed)
+{
+	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+
+	if (fixed)
+		io_uring_prep_close_direct(sqe, (unsigned)fd);
+	else
+		io_uring_prep_close(sqe, fd);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+}
+
+/* An abortive close sends RST, so the peer learns that the stream was cut, not finished. */
+static void set_linger_zero(int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+}
+
+static void backend_leg_close(struct worker *w, struct conn *c)
+{
+	if (c->bfd >= 0) {
+		if (c->abort)
+			set_linger_zero(c->bfd);
+		close_fd_async(w, c->bfd, false);
+		c->bfd = -1;
+	}
+	if (c->backend_id) {
+		stat_sub(&w->ch->stats.be[c->backend_id].active, 1);
+		c->backend_id = 0;
+	}
+}
+
+/* Every in-flight CQE has come back: give back buffers, pipes, descriptors and the slot. */
+static void conn_release(struct worker *w, struct conn *c)
+{
+	uint32_t slot = conn_slot(w, c);
+
+	for (unsigned dir = 0; dir < 2; dir++) {
+		relay_copy_release(w, c, dir);
+		relay_splice_release(w, c, dir);
+	}
+	backend_leg_close(w, c);
+	if (c->cfd_sys >= 0) {
+		close_fd_async(w, c->cfd_sys, false);
+		c->cfd_sys = -1;
+	}
+	if (c->cfd >= 0) {
+		/* A direct descriptor takes no setsockopt (before 6.7's uring_cmd), so the client
+		 * sees a FIN even after an abort; the data it got is still short of what it asked. */
+		close_fd_async(w, c->cfd, true);
+		c->cfd = -1;
+	}
+	c->state = CONN_FREE;
+	c->gen = (c->gen + 1) & 0xffffff;
+	c->next_free = w->free_head;
+	w->free_head = slot;
+	atomic_fetch_sub_explicit(w->open_total, 1, memory_order_relaxed);
+	stat_sub(&w->ch->stats.active, 1);
+}
+
+static void cancel_fd(struct worker *w, struct conn *c, int fd, bool fixed)
+{
+	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL | (fixed ? IORING_ASYNC_CANCEL_FD_FIXED : 0));
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CANCEL, 0));
+	c->inflight++;
+}
+
+static bool conn_has_io_pending(const struct conn *c)
+{
+	for (unsigned dir = 0; dir < 2; dir++)
+		if (c->h[dir].reading || c->h[dir].writing)
+			return true;
+	return c->state == CONN_CONNECTING;
+}
+
+void conn_finalize(struct worker *w, struct conn *c, bool abortive)
+{
+	bool io_pending = conn_has_io_pending(c);
+
+	if (c->state == CONN_CLOSING || c->state == CONN_FREE)
+		return;
+	c->state = CONN_CLOSING;
+	c->abort = abortive;
+	if (c->inflight == 0) {
+		conn_release(w, c);
+		return;
+	}
+	/* Pending recvs, polls and splices hold the files; cancel them so the slot comes back.
+	 * After a clean close only shutdowns can be in flight, and they finish on their own. */
+	if (!abortive && !io_pending)
+		return;
+	if (c->cfd >= 0)
+		cancel_fd(w, c, c->cfd, true);
+	if (c->bfd >= 0)
+		cancel_fd(w, c, c->bfd, false);
+}
+
+void conn_count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n)
+{
+	struct backend_stats *bs = &w->ch->stats.be[c->backend_id];
+
+	if (dir == DIR_UP) {
+		stat_add(&w->ch->stats.bytes_in, n);
+		stat_add(&bs->bytes_to_backend, n);
+	} else {
+		stat_add(&w->ch->stats.bytes_out, n);
+		stat_add(&bs->bytes_to_client, n);
+	}
+	c->last_active_ms = w->now_ms;
+}
+
+static void report_backend(struct worker *w, uint32_t id, enum failq_kind kind)
+{
+	bool failed = kind != FAILQ_CONNECT_OK;
+
+	/* Successes are only news to health after a failure: keeps the ring quiet when all is well. */
+	if (!failed && !w->last_failed[id])
+		return;
+	if (failq_push(&w->ch->failq, id, kind))
+		w->last_failed[id] = failed;
+}
+
+static int backend_socket(const struct slb_addr *a)
+{
+	int one = 1;
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return -errno;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return fd;
+}
+
+/* Picks a backend not tried yet and starts connecting. Returns 0, -ENOENT when no live
+ * backend is left to try, or -errno when no socket can be had (EMFILE...); on error the
+ * caller closes the client. */
+static int conn_connect_next(struct worker *w, struct conn *c)
+{
+	const struct snapshot *snap = snapshot_current(); /* valid until this loop turn ends */
+	struct io_uring_sqe *sqe;
+	int idx, fd;
+
+	if (!snap)
+		return -ENOENT;
+	idx = w->balance->pick(snap, &w->bal, &c->tried);
+	if (idx < 0)
+		return -ENOENT;
+	fd = backend_socket(&snap->be[idx].addr);
+	if (fd < 0)
+		return fd;
+	c->bfd = fd;
+	c->backend_id = snap->be[idx].id;
+	c->baddr = snap->be[idx].addr;
+	balance_exclude_add(&c->tried, c->backend_id);
+	stat_add(&w->ch->stats.be[c->backend_id].active, 1);
+
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&c->baddr.ss, c->baddr.len);
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CONNECT, 0));
+	sqe->flags |= IOSQE_IO_LINK;
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_link_timeout(sqe, &w->connect_ts, 0);
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CONNECT_TIMEOUT, 0));
+	c->inflight += 2;
+	return 0;
+}
+
+/* No backend for this client: say why once per burst, count it, close the client. */
+static void conn_give_up(struct worker *w, struct conn *c, int why)
+{
+	if (why == -ENOENT) {
+		stat_add(&w->ch->stats.no_backend, 1);
+		slb_log_limited(LOG_WARN, 0, "no live backend left to try for a client: closing it");
+	} else {
+		stat_add(&w->ch->stats.rejected, 1);
+		slb_log_limited(LOG_WARN, why, "cannot open a backend socket: closing a client");
+	}
+	conn_finalize(w, c, true);
+}
+
+void conn_accept(struct worker *w, int fd) /* fd: a direct descriptor */
+{
+	struct conn *c = conn_alloc(w);
+	int ret;
+
+	stat_add(&w->ch->stats.accepted, 1);
+	if (!c) {
+		stat_add(&w->ch->stats.rejected, 1);
+		slb_log_limited(LOG_WARN, 0, "at its connection limit (--max-conns %u): refusing a client",
+				w->cfg->max_conns);
+		close_fd_async(w, fd, true);
+		return;
+	}
+	stat_add(&w->ch->stats.active, 1);
+	c->cfd = fd;
+	ret = conn_connect_next(w, c);
+	if (ret)
+		conn_give_up(w, c, ret);
+}
+
+static enum failq_kind connect_failure_kind(int res)
+{
+	switch (res) {
+	case -ECANCELED:
+	case -ETIME:
+	case -ETIMEDOUT:
+		return FAILQ_CONNECT_TIMEOUT;
+	case -ECONNREFUSED:
+		return FAILQ_CONNECT_REFUSED;
+	default:
+		return FAILQ_CONNECT_ERROR;
+	}
+}
+
+static void conn_start_relay(struct worker *w, struct conn *c)
+{
+	c->state = CONN_RELAYING;
+	c->last_active_ms = w->now_ms;
+	conn_arm_read(w, c, DIR_UP);
+	conn_arm_read(w, c, DIR_DOWN);
+}
+
+static void conn_log_connect_failure(struct worker *w, const struct conn *c, int res)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	addr_format(&c->baddr, addr, sizeof(addr));
+	if (connect_failure_kind(res) == FAILQ_CONNECT_TIMEOUT)
+		slb_log_limited(LOG_WARN, 0, "connect to backend %s timed out after %u ms; trying another", addr,
+				w->cfg->connect_timeout_ms);
+	else
+		slb_log_limited(LOG_WARN, res, "connect to backend %s failed; trying another", addr);
+}
+
+/* The retry policy in one place: report, give up this backend, try the next one. */
+static void conn_on_connect(struct worker *w, struct conn *c, int res)
+{
+	uint32_t id = c->backend_id;
+
+	if (res == 0) {
+		stat_add(&w->ch->stats.be[id].conns, 1);
+		report_backend(w, id, FAILQ_CONNECT_OK);
+		conn_start_relay(w, c);
+		return;
+	}
+	report_backend(w, id, connect_failure_kind(res));
+	stat_add(&w->ch->stats.connect_failures, 1);
+	stat_add(&w->ch->stats.be[id].connect_failures, 1);
+	conn_log_connect_failure(w, c, res);
+	backend_leg_close(w, c);
+	if (c->tried.n > w->cfg->retries) {
+		conn_give_up(w, c, -ENOENT);
+		return;
+	}
+	stat_add(&w->ch->stats.retries, 1);
+	res = conn_connect_next(w, c);
+	if (res)
+		conn_give_up(w, c, res);
+}
+
+void conn_arm_read(struct worker *w, struct conn *c, unsigned dir)
+{
+	if (c->state != CONN_RELAYING)
+		return;
+	if (!c->no_splice && w->pipes.cap &&
+	    (w->cfg->relay == RELAY_SPLICE || (w->cfg->relay == RELAY_AUTO && c->h[dir].bulk)))
+		relay_splice_arm(w, c, dir);
+	else
+		relay_copy_arm(w, c, dir);
+}
+
+/* EOF from src: pass it on as a FIN to dst; the other direction keeps flowing. */
+void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
+{
+	struct half *h = &c->h[dir];
+	struct io_uring_sqe *sqe;
+
+	h->done = 1;
+	if (c->h[!dir].done) {
+		conn_finalize(w, c, false); /* both ways done: the close sends the FIN */
+		return;
+	}
+	/* io_uring always runs a shutdown on an io-wq thread (REQ_F_FORCE_ASYNC); that hand-off
+	 * was a fifth of slb's CPU per connection in the connection-per-request profile. So the
+	 * backend's plain descriptor takes shutdown(2), and the client's direct descriptor gets
+	 * a regular twin first (an inline op), unless it has one from splicing already. */
+	if (!half_dst_fixed(dir)) {
+		shutdown(half_dst(c, dir), SHUT_WR);
+	} else if (c->cfd_sys >= 0) {
+		shutdown(c->cfd_sys, SHUT_WR);
+	} else {
+		sqe = uring_sqe(&w->ring);
+		io_uring_prep_rw(IORING_OP_FIXED_FD_INSTALL, sqe, c->cfd, NULL, 0, 0);
+		sqe->flags |= IOSQE_FIXED_FILE;
+		io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_INSTALL_SHUT, dir));
+		c->inflight++;
+	}
+}
+
+/* The twin for a half-close came back: shut down through it, or through io-wq without it. */
+static void conn_on_install_shut(struct worker *w, struct conn *c, unsigned dir, int res)
+{
+	struct io_uring_sqe *sqe;
+
+	if (res >= 0) {
+		c->cfd_sys = res;
+		shutdown(res, SHUT_WR);
+		return;
+	}
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_shutdown(sqe, c->cfd, SHUT_WR);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SHUTDOWN, dir));
+	c->inflight++;
+}
+
+/* CQEs that carry a provided buffer must give it back even when nobody wants the data. */
+static void drop_cqe(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	if (cqe->flags & IORING_CQE_F_BUFFER)
+		uring_buf_recycle(&w->bufs, cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
+static void conn_dispatch(struct worker *w, struct conn *c, unsigned op, unsigned dir,
+			  const struct io_uring_cqe *cqe)
+{
+	switch (op) {
+	case OP_CONNECT:
+		conn_on_connect(w, c, cqe->res);
+		break;
+	case OP_RECV:
+		relay_copy_on_recv(w, c, dir, cqe);
+		break;
+	case OP_SEND:
+		relay_copy_on_send(w, c, dir, cqe->res);
+		break;
+	case OP_POLL_IN:
+		relay_splice_on_poll_in(w, c, dir, cqe->res);
+		break;
+	case OP_POLL_OUT:
+		relay_splice_on_poll_out(w, c, dir, cqe->res);
+		break;
+	case OP_INSTALL:
+		relay_splice_on_install(w, c, dir, cqe->res);
+		break;
+	case OP_INSTALL_SHUT:
+		conn_on_install_shut(w, c, dir, cqe->res);
+		break;
+	case OP_SHUTDOWN:
+		/* ENOTCONN after the peer reset is harmless: the other direction reports it. */
+		break;
+	case OP_CONNECT_TIMEOUT: /* -ETIME fired (connect saw -ECANCELED), else -ECANCELED/-ENOENT */
+	case OP_CANCEL:          /* -ENOENT when nothing was left to cancel */
+	default:
+		break;
+	}
+}
+
+void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	uint64_t ud = cqe->user_data;
+	uint32_t slot = uring_ud_slot(ud);
+	struct conn *c;
+
+	if (slot == 0 || slot >= w->n_slots) {
+		drop_cqe(w, cqe);
+		return;
+	}
+	c = &w->conns[slot];
+	if (c->state == CONN_FREE || c->gen != uring_ud_gen(ud)) {
+		drop_cqe(w, cqe); /* stale: from a connection that has gone */
+		return;
+	}
+	c->inflight--;
+	if (c->state == CONN_CLOSING) {
+		drop_cqe(w, cqe);
+		/* a regular twin made while the connection was closing is closed with it */
+		if ((uring_ud_op(ud) == OP_INSTALL || uring_ud_op(ud) == OP_INSTALL_SHUT) && cqe->res >= 0 &&
+		    c->cfd_sys < 0)
+			c->cfd_sys = cqe->res;
+		if (c->inflight == 0)
+			conn_release(w, c);
+		return;
+	}
+	conn_dispatch(w, c, uring_ud_op(ud), uring_ud_dir(ud), cqe);
+	if (c->state == CONN_CLOSING && c->inflight == 0)
+		conn_release(w, c);
+}
+
+void conn_sweep(struct worker *w, bool all)
+{
+	int64_t idle = w->cfg->idle_timeout_ms;
+
+	for (uint32_t slot = 1; slot < w->slot_hwm; slot++) {
+		struct conn *c = &w->conns[slot];
+
+		if (c->state != CONN_RELAYING && c->state != CONN_CONNECTING)
+			continue;
+		if (all) {
+			conn_finalize(w, c, true);
+		} else if (idle && c->state == CONN_RELAYING && w->now_ms - c->last_active_ms >= idle) {
+			stat_add(&w->ch->stats.idle_timeouts, 1);
+			conn_finalize(w, c, true);
+		}
+	}
+}
+
+/* Errors on read: a reset from the backend is evidence for health; everything else just
+ * ends the connection, abortively so the other side sees the stream was cut. */
+void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
+{
+	if (dir == DIR_DOWN && res == -ECONNRESET) {
+		char addr[ADDR_TEXT_MAX];
+
+		stat_add(&w->ch->stats.backend_resets, 1);
+		slb_log_limited(LOG_INFO, 0, "backend %s reset a connection mid-stream; closing its client",
+				addr_format(&c->baddr, addr, sizeof(addr)));
+		failq_push(&w->ch->failq, c->backend_id, FAILQ_RESET);
+	}
+	conn_finalize(w, c, true);
+}

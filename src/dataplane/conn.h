@@ -1,0 +1,175 @@
+/* conn: one client connection and its backend leg (the worker that runs them is in
+ * worker_impl.h). The state machine (pick -> connect -> relay -> half-close -> finalize) is in
+ * conn.c; the two ways of moving bytes are the leaves relay_copy.c and relay_splice.c. */
+#ifndef SLB_CONN_H
+#define SLB_CONN_H
+
+#include <liburing.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slb/common/addr.h"
+#include "slb/dataplane/balance.h"
+#include "slb/dataplane/pipe_pool.h"
+#include "slb/dataplane/uring.h"
+#include "worker_impl.h"
+
+enum conn_op {
+	OP_NONE = 0,
+	OP_ACCEPT,
+	OP_CONNECT,
+	OP_CONNECT_TIMEOUT, /* the linked timeout of a connect */
+	OP_RECV,            /* copy: read src into a provided buffer */
+	OP_SEND,            /* copy: write that buffer to dst */
+	OP_POLL_IN,         /* splice: wait until src is readable */
+	OP_POLL_OUT,        /* splice: wait until dst can take what is left in the pipe */
+	OP_INSTALL,         /* splice: a regular descriptor twin of the client's direct one */
+	OP_INSTALL_SHUT,    /* the same twin, made to half-close the client with shutdown(2) */
+	OP_SHUTDOWN,        /* FIN to dst after EOF from src */
+	OP_CANCEL,          /* teardown: cancel what is pending on a descriptor */
+	OP_IGNORE,          /* closes and the like whose result only matters for logs */
+	OP_MAX,
+};
+
+enum conn_state {
+	CONN_FREE = 0,
+	CONN_CONNECTING,
+	CONN_RELAYING,
+	CONN_CLOSING, /* waiting for in-flight operations before the slot is reused */
+};
+
+/* Directions: UP is client -> backend, DOWN is backend -> client. */
+enum { DIR_UP = 0, DIR_DOWN = 1 };
+
+/* One direction of the relay. Exactly one of these holds at a time:
+ *   reading:  an op waits on src (a recv, or a poll before splicing)
+ *   writing:  bytes are owned (buffer or pipe) and an op writes them to dst (a send, or a
+ *             poll for room before splicing the rest of the pipe)
+ *   waiting:  copy mode found no free buffer; on the worker's wait list
+ *   done:     EOF from src was passed on as a FIN to dst
+ * and none of them between two operations of one step. */
+struct half {
+	unsigned reading : 1;
+	unsigned writing : 1;
+	unsigned waiting : 1;
+	unsigned done : 1;
+	unsigned bulk : 1;      /* auto mode: this direction moves bulk, use splice */
+	unsigned has_pipe : 1;
+	unsigned has_buf : 1;   /* copy: holds provided buffer buf_id */
+	uint16_t buf_id;        /* copy: buffer being written */
+	uint32_t buf_len, buf_off;
+	uint32_t pipe_bytes;    /* splice: bytes sitting in the pipe */
+	struct pipe_pair pipe;
+};
+
+struct conn {
+	uint32_t gen;
+	uint8_t state;          /* enum conn_state */
+	uint8_t abort : 1;      /* teardown is abortive (RST) rather than graceful */
+	uint8_t installing : 1; /* the client's regular twin is being made */
+	uint8_t no_splice : 1;  /* no twin could be made: this connection copies */
+	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
+	int cfd;                /* client: direct descriptor (index in the ring's file table) */
+	int bfd;                /* backend: plain descriptor */
+	int cfd_sys;            /* client: regular twin for splice(2), or -1 */
+	uint32_t backend_id;    /* id of the backend in use, 0 = none yet */
+	uint32_t next_free;     /* free list link */
+	struct balance_exclude tried;
+	int64_t last_active_ms;
+	struct half h[2];
+	struct slb_addr baddr;  /* copied from the snapshot: connect reads it after the pick */
+};
+
+/* Hands an accepted client fd to a free slot and starts picking a backend for it.
+ * Owns fd from here on (closes it if nothing can serve it). */
+void conn_accept(struct worker *w, int fd);
+
+/* Dispatches one CQE that belongs to a connection. */
+void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe);
+
+/* Closes connections idle for longer than the idle timeout; with all=true, every one. */
+void conn_sweep(struct worker *w, bool all);
+
+/* The conn <-> relay contract. The relay leaves (relay_copy.c, relay_splice.c) move bytes
+ * and report what happened; every decision about the connection's life is conn.c's:
+ *
+ *   conn_count_bytes  n bytes moved in dir: counters only, never ends the connection.
+ *   conn_arm_read     start the next read of dir, through splice or copy as the relay mode
+ *                     and the direction's history say. Does nothing unless c is relaying, so
+ *                     a leaf may call it after an event that could have closed c.
+ *   conn_half_eof     src of dir reached EOF: pass it on as a FIN; when both directions are
+ *                     done the connection is finalized.
+ *   conn_read_error   a read of dir failed with res (-errno): a backend reset is reported to
+ *                     health, then the connection is finalized abortively.
+ *   conn_finalize     tear the connection down (abortive: with RST). It may release the slot
+ *                     at once (nothing in flight), so after conn_finalize, conn_half_eof and
+ *                     conn_read_error the caller must not touch c again. Idempotent on a
+ *                     connection already closing. */
+void conn_count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n);
+void conn_arm_read(struct worker *w, struct conn *c, unsigned dir);
+void conn_half_eof(struct worker *w, struct conn *c, unsigned dir);
+void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res);
+void conn_finalize(struct worker *w, struct conn *c, bool abortive);
+
+static inline uint32_t conn_slot(const struct worker *w, const struct conn *c)
+{
+	return (uint32_t)(c - w->conns);
+}
+
+static inline uint64_t conn_ud(const struct worker *w, const struct conn *c, unsigned op, unsigned dir)
+{
+	return uring_ud(op, dir, conn_slot(w, c), c->gen);
+}
+
+/* Client sockets are io_uring direct descriptors: accepted straight into the ring's file
+ * table, they never occupy the process's descriptor table (RLIMIT_NOFILE), so a connection
+ * costs one process descriptor (its backend socket) instead of two, and each operation skips the fd-table lookup.
+ * Backend sockets stay plain descriptors because they need setsockopt before connect.
+ * So the client side of every operation carries IOSQE_FIXED_FILE (or, as a splice source,
+ * SPLICE_F_FD_IN_FIXED). */
+static inline int half_src(const struct conn *c, unsigned dir)
+{
+	return dir == DIR_UP ? c->cfd : c->bfd;
+}
+
+static inline int half_dst(const struct conn *c, unsigned dir)
+{
+	return dir == DIR_UP ? c->bfd : c->cfd;
+}
+
+static inline bool half_src_fixed(unsigned dir)
+{
+	return dir == DIR_UP;
+}
+
+static inline bool half_dst_fixed(unsigned dir)
+{
+	return dir == DIR_DOWN;
+}
+
+#ifndef IORING_OP_FIXED_FD_INSTALL
+#define IORING_OP_FIXED_FD_INSTALL 54 /* Linux 6.8; liburing 2.3 predates it */
+#endif
+
+static inline void sqe_fixed_if(struct io_uring_sqe *sqe, bool fixed)
+{
+	if (fixed)
+		sqe->flags |= IOSQE_FIXED_FILE;
+}
+
+/* relay_copy.c */
+void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir);
+void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const struct io_uring_cqe *cqe);
+void relay_copy_on_send(struct worker *w, struct conn *c, unsigned dir, int res);
+void relay_copy_release(struct worker *w, struct conn *c, unsigned dir);
+void relay_copy_wake_waiters(struct worker *w);
+
+/* relay_splice.c */
+void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir);
+void relay_splice_on_poll_in(struct worker *w, struct conn *c, unsigned dir, int res);
+void relay_splice_on_poll_out(struct worker *w, struct conn *c, unsigned dir, int res);
+void relay_splice_on_install(struct worker *w, struct conn *c, unsigned dir, int res);
+void relay_splice_release(struct worker *w, struct conn *c, unsigned dir);
+
+#endif

@@ -1,0 +1,142 @@
+/* uring: ring set-up ladder, flushing SQE getter and the provided-buffer ring. */
+#include "slb/dataplane/uring.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "slb/common/log.h"
+
+#ifndef IORING_SETUP_SINGLE_ISSUER
+#define IORING_SETUP_SINGLE_ISSUER (1U << 12)
+#endif
+#ifndef IORING_SETUP_DEFER_TASKRUN
+#define IORING_SETUP_DEFER_TASKRUN (1U << 13)
+#endif
+
+/* Why each rung:
+ * - SINGLE_ISSUER|DEFER_TASKRUN (6.1): completions run only when this thread enters the
+ *   kernel to wait, so they are batched and never interrupt the loop with IPIs; requires
+ *   that only the creating thread submits, which is how workers are built.
+ * - COOP_TASKRUN|TASKRUN_FLAG (5.19): no forced interrupt to run task work; the kernel
+ *   flags it in the SQ ring instead.
+ * - plain: any kernel with io_uring. */
+int uring_setup(struct io_uring *ring, unsigned entries, const char **mode)
+{
+	static const struct {
+		unsigned flags;
+		const char *name;
+	} ladder[] = {
+		{ IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "single-issuer+defer-taskrun" },
+		{ IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG, "coop-taskrun" },
+		{ 0, "plain" },
+	};
+	int ret = -ENOSYS;
+
+	for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]); i++) {
+		struct io_uring_params p;
+
+		memset(&p, 0, sizeof(p));
+		p.flags = ladder[i].flags | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 4;
+		ret = io_uring_queue_init_params(entries, ring, &p);
+		if (ret == -EINVAL) {
+			/* older kernels: retry the same rung without SUBMIT_ALL/CQSIZE */
+			memset(&p, 0, sizeof(p));
+			p.flags = ladder[i].flags;
+			ret = io_uring_queue_init_params(entries, ring, &p);
+		}
+		if (ret == 0) {
+			*mode = ladder[i].name;
+			return 0;
+		}
+		if (ret != -EINVAL)
+			break; /* ENOMEM, EPERM, ENOSYS: no rung below will do better */
+	}
+	return ret;
+}
+
+struct io_uring_sqe *uring_sqe(struct io_uring *ring)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
+
+	while (!sqe) {
+		int ret = io_uring_submit(ring);
+
+		if (ret < 0 && ret != -EAGAIN && ret != -EBUSY && ret != -EINTR) {
+			slb_log(LOG_ERROR, ret, "io_uring submit failed; the worker cannot go on");
+			abort();
+		}
+		sqe = io_uring_get_sqe(ring);
+	}
+	return sqe;
+}
+
+int uring_bufs_init(struct io_uring *ring, struct uring_bufs *b, uint16_t bgid, unsigned count, unsigned size)
+{
+	struct io_uring_buf_reg reg;
+	int ret;
+
+	memset(b, 0, sizeof(*b));
+	b->count = count;
+	b->size = size;
+	b->mask = io_uring_buf_ring_mask(count);
+	b->bgid = bgid;
+	b->ring_bytes = (size_t)count * sizeof(struct io_uring_buf);
+	b->br = mmap(NULL, b->ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (b->br == MAP_FAILED)
+		return -errno;
+	b->mem = mmap(NULL, (size_t)count * size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (b->mem == MAP_FAILED) {
+		ret = -errno;
+		goto out_unmap_ring;
+	}
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)b->br;
+	reg.ring_entries = count;
+	reg.bgid = bgid;
+	ret = io_uring_register_buf_ring(ring, &reg, 0);
+	if (ret)
+		goto out_unmap_mem;
+	io_uring_buf_ring_init(b->br);
+	for (unsigned i = 0; i < count; i++)
+		io_uring_buf_ring_add(b->br, uring_buf_addr(b, i), size, (unsigned short)i, b->mask, (int)i);
+	io_uring_buf_ring_advance(b->br, (int)count);
+	return 0;
+
+out_unmap_mem:
+	munmap(b->mem, (size_t)count * size);
+out_unmap_ring:
+	munmap(b->br, b->ring_bytes);
+	b->br = NULL;
+	return ret;
+}
+
+void uring_bufs_free(struct io_uring *ring, struct uring_bufs *b)
+{
+	if (!b->br)
+		return;
+	io_uring_unregister_buf_ring(ring, b->bgid);
+	munmap(b->mem, (size_t)b->count * b->size);
+	munmap(b->br, b->ring_bytes);
+	b->br = NULL;
+}
+
+/* A two-entry ring is the cheapest complete test: io_uring_setup is the call that
+ * kernel.io_uring_disabled (6.6+), seccomp profiles (Docker's default among them) and kernels
+ * built without io_uring refuse, each with EPERM or ENOSYS. */
+int uring_check_available(char *err, size_t errlen)
+{
+	struct io_uring ring;
+	int ret = io_uring_queue_init(2, &ring, 0);
+
+	if (ret) {
+		snprintf(err, errlen, "io_uring is unavailable (%s): slb needs it (check kernel.io_uring_disabled "
+			 "and seccomp)", strerror(-ret));
+		return ret;
+	}
+	io_uring_queue_exit(&ring);
+	return 0;
+}

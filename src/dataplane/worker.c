@@ -1,0 +1,444 @@
+/* worker: the data-plane threads. Each binds its own SO_REUSEPORT listener, owns an
+ * io_uring with multishot accept, a pre-sized slot table, a buffer ring and a pipe pool,
+ * and runs one loop: wait, dispatch completions, handle the rare things once per turn.
+ * The loop turn is also the worker's QSBR quiescent point for the snapshot. */
+#include "slb/dataplane/worker.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <sched.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "slb/common/clock.h"
+#include "slb/common/log.h"
+#include "slb/common/snapshot.h"
+
+#define RING_ENTRIES 1024
+#define BUF_COUNT 1024             /* provided buffers per worker (power of two) */
+#define BUF_SIZE (16u * 1024)      /* one recv at most; a full one switches auto to splice */
+#define LISTEN_BACKLOG 4096
+#define WAIT_MAX_MS 100            /* longest sleep: bounds drain and stop latency */
+#define ACCEPT_REARM_MS 100        /* after EMFILE and the like, before accepting again */
+#define DIRECT_SPARE 64            /* direct descriptors beyond the slots, so a refusal can accept */
+
+static struct worker *workers;
+static struct worker_channel *channels;
+static unsigned n_workers;
+static _Atomic bool drain_requested;
+static _Atomic bool stop_requested;
+static _Atomic unsigned open_total; /* client connections over all workers, for --max-conns */
+
+struct worker_boot {
+	sem_t ready;
+	int status;          /* 0 or -errno, set before ready is posted */
+	char err[160];
+};
+
+struct worker_thread {
+	pthread_t tid;
+	bool started;
+	struct worker_boot boot;
+};
+
+static struct worker_thread *threads;
+
+static int listener_open(const struct slb_addr *a, bool reuseport)
+{
+	int one = 1;
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1) ||
+	    /* accepted sockets inherit TCP_NODELAY from the listener: no setsockopt per client */
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
+	    bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
+		int ret = -errno;
+
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/* SO_REUSEPORT would let a second slb (same user) share the port silently; a plain bind
+ * first makes "port in use" an error, as an operator expects. */
+static int listener_check_free(const struct slb_addr *a)
+{
+	int fd = listener_open(a, false);
+
+	if (fd < 0)
+		return fd;
+	close(fd);
+	return 0;
+}
+
+static unsigned online_cpus(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
+int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen)
+{
+	char text[ADDR_TEXT_MAX];
+	int ret;
+
+	ret = listener_check_free(&cfg->listen);
+	if (ret) {
+		snprintf(err, errlen, "cannot listen on %s: %s", addr_format(&cfg->listen, text, sizeof(text)),
+			 strerror(-ret));
+		return ret;
+	}
+	channels = aligned_alloc(64, sizeof(*channels) * cfg->workers);
+	workers = calloc(cfg->workers, sizeof(*workers));
+	threads = calloc(cfg->workers, sizeof(*threads));
+	if (!channels || !workers || !threads) {
+		snprintf(err, errlen, "out of memory for %u workers", cfg->workers);
+		return -ENOMEM;
+	}
+	n_workers = cfg->workers;
+	memset(channels, 0, sizeof(*channels) * n_workers);
+	for (unsigned i = 0; i < n_workers; i++)
+		workers[i].listen_fd = -1;
+	for (unsigned i = 0; i < n_workers; i++) {
+		struct worker *w = &workers[i];
+
+		w->idx = i;
+		w->cfg = cfg;
+		w->ch = &channels[i];
+		w->cpu = cfg->pin ? (int)(i % online_cpus()) : -1;
+		w->listen_fd = listener_open(&cfg->listen, true);
+		if (w->listen_fd < 0) {
+			snprintf(err, errlen, "cannot listen on %s: %s",
+				 addr_format(&cfg->listen, text, sizeof(text)), strerror(-w->listen_fd));
+			return w->listen_fd;
+		}
+	}
+	return 0;
+}
+
+struct worker_channel *workers_channel(unsigned i)
+{
+	return &channels[i];
+}
+
+unsigned workers_count(void)
+{
+	return n_workers;
+}
+
+static int worker_alloc_slots(struct worker *w)
+{
+	/* --max-conns is one limit for the process (open_total), and SO_REUSEPORT spreads clients
+	 * by hash, not evenly, so any worker may hold them all. Slots are handed out from a
+	 * high-water mark, so pages of the table are touched only once connections use them. */
+	w->n_slots = w->cfg->max_conns + 1; /* slot 0 means "none" */
+	w->slot_hwm = 1;
+	w->open_total = &open_total;
+	w->conns = calloc(w->n_slots, sizeof(*w->conns));
+	w->waitq_cap = 2 * w->n_slots;
+	w->waitq = calloc(w->waitq_cap, sizeof(*w->waitq));
+	w->last_failed = calloc(SNAP_MAX_BACKEND_ID, 1);
+	if (!w->conns || !w->waitq || !w->last_failed)
+		return -ENOMEM;
+	return 0;
+}
+
+static unsigned worker_direct_table_size(const struct worker *w)
+{
+	struct rlimit rl;
+	unsigned want = w->n_slots + DIRECT_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < want)
+		return (unsigned)rl.rlim_cur;
+	return want;
+}
+
+static int worker_init(struct worker *w, struct worker_boot *boot)
+{
+	const char *mode = "";
+	int ret;
+
+	if (w->cpu >= 0) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(w->cpu, &set);
+		ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		if (ret)
+			slb_log(LOG_WARN, ret, "worker %u: cannot pin to CPU %d", w->idx, w->cpu);
+	}
+	ret = uring_setup(&w->ring, RING_ENTRIES, &mode);
+	if (ret) {
+		snprintf(boot->err, sizeof(boot->err),
+			 "io_uring is unavailable (%s): slb needs it (check kernel.io_uring_disabled and seccomp)",
+			 strerror(-ret));
+		return ret;
+	}
+	slb_log(w->idx == 0 ? LOG_INFO : LOG_DEBUG, 0, "worker %u: io_uring %s, cpu %d", w->idx, mode, w->cpu);
+	ret = uring_bufs_init(&w->ring, &w->bufs, 0, BUF_COUNT, BUF_SIZE);
+	if (ret) {
+		snprintf(boot->err, sizeof(boot->err), "cannot register io_uring buffer ring: %s", strerror(-ret));
+		return ret;
+	}
+	ret = pipe_pool_init(&w->pipes, w->cfg->pipes_per_worker); /* sized by main from ulimit -n */
+	if (!ret)
+		ret = worker_alloc_slots(w);
+	if (ret) {
+		snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
+		return ret;
+	}
+	/* One direct descriptor per slot plus a few that accept may hold before we refuse;
+	 * the kernel caps a table at RLIMIT_NOFILE. */
+	ret = io_uring_register_files_sparse(&w->ring, worker_direct_table_size(w));
+	if (ret) {
+		snprintf(boot->err, sizeof(boot->err), "cannot register %u direct descriptors (kernel 5.19+ needed): %s",
+			 worker_direct_table_size(w), strerror(-ret));
+		return ret;
+	}
+	w->snap_reader = snapshot_reader_register();
+	if (w->snap_reader < 0) {
+		snprintf(boot->err, sizeof(boot->err), "too many snapshot readers");
+		return w->snap_reader;
+	}
+	w->balance = balance_ops_for(w->cfg->balance);
+	w->bal.cursor = w->idx * 7919u; /* workers start at different places in the rr order */
+	w->bal.stats = &w->ch->stats;
+	w->connect_ts.tv_sec = w->cfg->connect_timeout_ms / 1000;
+	w->connect_ts.tv_nsec = (long long)(w->cfg->connect_timeout_ms % 1000) * 1000000;
+	w->accepting = true;
+	w->now_ms = clock_coarse_ms();
+	return 0;
+}
+
+static void worker_arm_accept(struct worker *w)
+{
+	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+
+	/* Accepted sockets go straight into the ring's file table (see conn.h); they are
+	 * non-blocking (splice relies on it); SOCK_CLOEXEC is refused with direct accept, and
+	 * a direct descriptor is never in the fd table an exec could inherit anyway. */
+	io_uring_prep_multishot_accept_direct(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, 0, 0));
+	w->accept_armed = true;
+}
+
+static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	if (cqe->res >= 0) {
+		if (w->accepting) {
+			conn_accept(w, cqe->res);
+		} else {
+			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+
+			io_uring_prep_close_direct(sqe, (unsigned)cqe->res);
+			io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+		}
+	} else if (cqe->res != -ECANCELED) {
+		stat_add(&w->ch->stats.rejected, 1);
+		slb_log_limited(LOG_WARN, cqe->res, "worker %u: accept failed; pausing accepts for %d ms", w->idx,
+				ACCEPT_REARM_MS);
+	}
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		w->accept_armed = false;
+		if (cqe->res < 0)
+			w->accept_retry_at = w->now_ms + ACCEPT_REARM_MS;
+	}
+}
+
+static void worker_stop_accepting(struct worker *w)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!w->accepting)
+		return;
+	w->accepting = false;
+	if (w->accept_armed) {
+		sqe = uring_sqe(&w->ring);
+		io_uring_prep_cancel64(sqe, uring_ud(OP_ACCEPT, 0, 0, 0), 0);
+		io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+	}
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_close(sqe, w->listen_fd);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+	w->listen_fd = -1;
+}
+
+static unsigned worker_reap(struct worker *w)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+
+	io_uring_for_each_cqe(&w->ring, head, cqe) {
+		if (uring_ud_op(cqe->user_data) == OP_ACCEPT)
+			worker_on_accept(w, cqe);
+		else
+			conn_handle_cqe(w, cqe);
+		n++;
+	}
+	io_uring_cq_advance(&w->ring, n);
+	return n;
+}
+
+/* How often idle connections are looked for: a quarter of the idle timeout, 10 ms to 1 s. */
+static unsigned worker_sweep_ms(const struct worker *w)
+{
+	unsigned ms = w->cfg->idle_timeout_ms / 4;
+
+	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
+}
+
+/* The rare things, checked once per loop turn: drain, stop, accept re-arm, idle sweep. */
+static void worker_tick(struct worker *w, int64_t *next_sweep)
+{
+	if (atomic_load_explicit(&drain_requested, memory_order_relaxed))
+		worker_stop_accepting(w);
+	if (atomic_load_explicit(&stop_requested, memory_order_relaxed) && !w->stopping) {
+		w->stopping = true;
+		worker_stop_accepting(w);
+		conn_sweep(w, true);
+	}
+	if (w->accepting && !w->accept_armed && w->now_ms >= w->accept_retry_at)
+		worker_arm_accept(w);
+	if (w->cfg->idle_timeout_ms && w->now_ms >= *next_sweep) {
+		conn_sweep(w, false);
+		*next_sweep = w->now_ms + worker_sweep_ms(w);
+	}
+}
+
+static void worker_loop(struct worker *w)
+{
+	struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = WAIT_MAX_MS * 1000000LL };
+	int64_t next_sweep = 0, stop_deadline = 0;
+	struct io_uring_cqe *cqe;
+
+	if (w->cfg->idle_timeout_ms && worker_sweep_ms(w) < WAIT_MAX_MS)
+		ts.tv_nsec = (long long)worker_sweep_ms(w) * 1000000;
+	worker_arm_accept(w);
+	for (;;) {
+		worker_reap(w);
+		worker_tick(w, &next_sweep);
+		if (w->stopping) {
+			if (!stop_deadline)
+				stop_deadline = w->now_ms + 1000;
+			if (stat_get(&w->ch->stats.active) == 0 || w->now_ms >= stop_deadline)
+				break;
+		}
+		stat_add(&w->ch->stats.loop_turns, 1);
+		snapshot_offline(w->snap_reader);
+		io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
+		snapshot_online(w->snap_reader); /* the quiescent point: no snapshot pointer is held here */
+		w->now_ms = clock_coarse_ms();
+	}
+	snapshot_offline(w->snap_reader);
+}
+
+static void worker_free(struct worker *w)
+{
+	uring_bufs_free(&w->ring, &w->bufs);
+	pipe_pool_free(&w->pipes);
+	if (w->ring.ring_fd > 0)
+		io_uring_queue_exit(&w->ring);
+	free(w->conns);
+	free(w->waitq);
+	free(w->last_failed);
+	w->conns = NULL;
+	w->waitq = NULL;
+	w->last_failed = NULL;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct worker_boot *boot = &threads[w->idx].boot;
+	char name[16];
+
+	snprintf(name, sizeof(name), "worker%u", w->idx);
+	log_set_thread_name(name);
+	pthread_setname_np(pthread_self(), name);
+	boot->status = worker_init(w, boot);
+	sem_post(&boot->ready);
+	if (boot->status == 0)
+		worker_loop(w);
+	if (w->listen_fd >= 0)
+		close(w->listen_fd);
+	w->listen_fd = -1;
+	worker_free(w);
+	return NULL;
+}
+
+int workers_start(char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < n_workers; i++) {
+		struct worker_thread *t = &threads[i];
+		int ret;
+
+		sem_init(&t->boot.ready, 0, 0);
+		ret = pthread_create(&t->tid, NULL, worker_main, &workers[i]);
+		if (ret) {
+			snprintf(err, errlen, "cannot start worker %u: %s", i, strerror(ret));
+			workers_stop_and_join();
+			return -ret;
+		}
+		t->started = true;
+		sem_wait(&t->boot.ready);
+		if (t->boot.status) {
+			snprintf(err, errlen, "%s", t->boot.err);
+			ret = t->boot.status;
+			workers_stop_and_join();
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void workers_stop_accepting(void)
+{
+	atomic_store(&drain_requested, true);
+}
+
+unsigned long workers_open_conns(void)
+{
+	unsigned long n = 0;
+
+	for (unsigned i = 0; i < n_workers; i++)
+		n += stat_get(&channels[i].stats.active);
+	return n;
+}
+
+void workers_stop_and_join(void)
+{
+	atomic_store(&stop_requested, true);
+	for (unsigned i = 0; i < n_workers; i++) {
+		if (!threads[i].started)
+			continue;
+		pthread_join(threads[i].tid, NULL);
+		threads[i].started = false;
+	}
+}
+
+void workers_free(void)
+{
+	for (unsigned i = 0; workers && i < n_workers; i++)
+		if (workers[i].listen_fd >= 0)
+			close(workers[i].listen_fd);
+	free(workers);
+	free(channels);
+	free(threads);
+	workers = NULL;
+	channels = NULL;
+	threads = NULL;
+	n_workers = 0;
+}
