@@ -92,22 +92,14 @@ Test(demo_agent, registers_down_when_the_service_is_down_from_the_start)
 
 Test(demo_agent, http_check_follows_the_service_health)
 {
-	char reg[512], svc[32], name[] = "svc";
-	unsigned hb_port;
-	struct testproc *backend;
-	int lfd, fd, port = 0, rc = -1;
+	const char *argv[] = { "slb-backend", "--listen", "127.0.0.1:{port0}", "--name", "svc", NULL };
+	struct testproc_start st = { .argv = argv, .n_ports = 1, .timeout_ms = T_MS };
+	struct testproc *backend = testproc_start(&st);
+	unsigned hb_port, port = st.ports[0];
+	char reg[512];
+	int lfd, fd;
 
-	for (int attempt = 0; attempt < 5 && rc; attempt++) {
-		const char *argv[] = { "slb-backend", "--listen", svc, "--name", name, NULL };
-
-		port = testproc_free_port();
-		cr_assert_gt(port, 0);
-		snprintf(svc, sizeof(svc), "127.0.0.1:%d", port);
-		backend = testproc_spawn(argv);
-		cr_assert_not_null(backend);
-		rc = testproc_wait_port(backend, (unsigned)port, T_MS);
-	}
-	cr_assert_eq(rc, 0, "slb-backend did not start");
+	cr_assert_not_null(backend, "slb-backend did not come up: %s", st.why);
 	lfd = testproc_listen(&hb_port);
 	cr_assert_geq(lfd, 0);
 	start_agent((unsigned)port, hb_port, "http:/health");

@@ -24,32 +24,18 @@ TestSuite(demo_backend, .fini = testproc_stop_all, .timeout = 60);
  * waits until it accepts. Retries on a new port when another process took the first one. */
 static struct testproc *start_backend(const char *name, const char *const *extra, unsigned *port)
 {
-	for (int attempt = 0; attempt < 5; attempt++) {
-		const char *argv[TESTPROC_ARGS_MAX] = { "slb-backend", "--listen" };
-		char listen[32];
-		size_t n = 2;
-		struct testproc *p;
-		int rc, free_port = testproc_free_port();
+	const char *argv[TESTPROC_ARGS_MAX] = { "slb-backend", "--listen", "127.0.0.1:{port0}", "--name", name };
+	struct testproc_start st = { .argv = argv, .n_ports = 1, .timeout_ms = T_MS };
+	size_t n = 5;
+	struct testproc *p;
 
-		cr_assert_gt(free_port, 0, "no free port");
-		snprintf(listen, sizeof(listen), "127.0.0.1:%d", free_port);
-		argv[n++] = listen;
-		argv[n++] = "--name";
-		argv[n++] = name;
-		for (size_t i = 0; extra && extra[i]; i++)
-			argv[n++] = extra[i];
-		argv[n] = NULL;
-		p = testproc_spawn(argv);
-		cr_assert_not_null(p, "spawn slb-backend: %s", strerror(errno));
-		rc = testproc_wait_port(p, (unsigned)free_port, T_MS);
-		if (rc == 0) {
-			*port = (unsigned)free_port;
-			return p;
-		}
-		cr_assert_eq(rc, -ECHILD, "slb-backend did not listen: %s", strerror(-rc));
-	}
-	cr_assert_fail("slb-backend could not find a free port");
-	return NULL;
+	for (size_t i = 0; extra && extra[i]; i++)
+		argv[n++] = extra[i];
+	argv[n] = NULL;
+	p = testproc_start(&st);
+	cr_assert_not_null(p, "slb-backend did not come up: %s", st.why);
+	*port = st.ports[0];
+	return p;
 }
 
 static void send_text(int fd, const char *text)

@@ -78,7 +78,7 @@ static void start_slb(const char *const *flags)
 	for (; flags && *flags && n < 31; flags++)
 		extra[n++] = *flags;
 	extra[n] = NULL;
-	cr_assert_eq(healthtest_start(&slb, extra), 0, "slb did not come up");
+	healthtest_start_ok(&slb, extra);
 }
 
 static void stop_slb_clean(void)
@@ -88,22 +88,21 @@ static void stop_slb_clean(void)
 	cr_assert_eq(healthtest_stop(&slb, why, sizeof(why)), 0, "%s", why);
 }
 
-/* slb-backend "b<i+1>" on a free port; with heartbeat, it registers with slb. */
+/* slb-backend "b<i+1>" on a free port, once it listens; with heartbeat, it registers with slb. */
 static void spawn_backend(unsigned i, bool heartbeat)
 {
-	static char listen[N_BE][32], hb[32];
-	const char *argv[] = { "slb-backend", "--listen", listen[i], "--name", be[i].name, "--heartbeat", hb, NULL };
-	int port = testproc_free_port();
+	static char hb[32];
+	const char *argv[] = { "slb-backend", "--listen", "127.0.0.1:{port0}", "--name", be[i].name, "--heartbeat",
+			       hb, NULL };
+	struct testproc_start st = { .argv = argv, .n_ports = 1, .ready = "listening on", .timeout_ms = IO_MS };
 
-	cr_assert_gt(port, 0);
-	be[i].port = (unsigned)port;
 	snprintf(be[i].name, sizeof(be[i].name), "b%u", i + 1);
-	snprintf(listen[i], sizeof(listen[i]), "127.0.0.1:%d", port);
 	snprintf(hb, sizeof(hb), "127.0.0.1:%u", slb.hb);
 	if (!heartbeat)
 		argv[5] = NULL;
-	be[i].proc = testproc_spawn(argv);
-	cr_assert_not_null(be[i].proc, "spawn slb-backend: %s", strerror(errno));
+	be[i].proc = testproc_start(&st);
+	cr_assert_not_null(be[i].proc, "slb-backend %s did not come up: %s", be[i].name, st.why);
+	be[i].port = st.ports[0];
 }
 
 /* Polls /status until backend port is in state. Returns 0 and sets *seen_us (may be NULL) to

@@ -161,7 +161,8 @@ Test(faults_limits, out_of_descriptors_refuses_cleanly_and_recovers)
 	faultkit_backend_ok("b1", be_arg, sizeof(be_arg));
 	rc = faultkit_slb_start(&s, NOFILE, (const char *const[]){ "--workers", "2", "--max-conns", MAX_CONNS,
 								    "--backend", be_arg, NULL });
-	cr_assert_eq(rc, 0, "slb did not come up under ulimit -n %d: %s", NOFILE, strerror(-rc));
+	cr_assert_eq(rc, 0, "slb did not come up under ulimit -n %d: %s: %s", NOFILE, strerror(-rc),
+		     s.why);
 	cr_assert_eq(faultkit_count_lines(s.proc, "descriptors but the limit is 256"), 1,
 		     "no warning that --max-conns does not fit the limit");
 	for (int i = 0; i < STALLED; i++) {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "faultkit.h"
 #include "healthtest.h"
 #include "testproc.h"
 
@@ -22,6 +23,8 @@ TestSuite(health_checks, .fini = suite_fini, .timeout = 60);
 
 static struct healthtest_slb slb;
 
+/* slb-backend on the port slb already expects it at, so a lost port cannot be retried
+ * elsewhere; a failure says what the backend printed. */
 static struct testproc *start_backend(const char *name, unsigned port)
 {
 	char listen[32];
@@ -31,7 +34,12 @@ static struct testproc *start_backend(const char *name, unsigned port)
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
 	p = testproc_spawn(argv);
 	cr_assert_not_null(p, "spawn slb-backend: %s", strerror(errno));
-	cr_assert_eq(testproc_wait_port(p, port, IO_MS), 0, "slb-backend did not listen");
+	if (testproc_wait_port(p, port, IO_MS)) {
+		static char why[TESTPROC_WHY_MAX];
+
+		testproc_explain(p, why, sizeof(why));
+		cr_assert_fail("slb-backend did not listen on its port %u: %s", port, why);
+	}
 	return p;
 }
 
@@ -52,17 +60,16 @@ Test(health_checks, http_check_follows_the_health_page)
 {
 	static const char *const flags[] = { "--check", "http:/health", "--check-interval", "50", "--check-timeout",
 					     "500", "--fall", "2", "--rise", "2", NULL };
-	int port = testproc_free_port();
-	struct testproc *be;
+	unsigned port;
+	struct testproc *be = faultkit_backend_start("c1", "127.0.0.1", &port);
 
-	cr_assert_gt(port, 0);
-	be = start_backend("c1", (unsigned)port);
-	start_slb((unsigned)port, flags);
-	healthtest_expect_state(&slb, (unsigned)port, "up", NULL);
+	cr_assert_not_null(be, "slb-backend c1: %s", strerror(errno));
+	start_slb(port, flags);
+	healthtest_expect_state(&slb, port, "up", NULL);
 	cr_assert_eq(testproc_signal(be, SIGUSR1), 0); /* /health now answers 503 */
-	healthtest_expect_state(&slb, (unsigned)port, "down", "check failed 2 times: HTTP status 503");
+	healthtest_expect_state(&slb, port, "down", "check failed 2 times: HTTP status 503");
 	cr_assert_eq(testproc_signal(be, SIGUSR1), 0);
-	healthtest_expect_state(&slb, (unsigned)port, "up", "check passed 2 times");
+	healthtest_expect_state(&slb, port, "up", "check passed 2 times");
 	healthtest_stop_ok(&slb);
 }
 

@@ -33,17 +33,14 @@ TestSuite(relay, .fini = suite_fini, .timeout = 120);
 static struct testproc *start_slb(unsigned *port, const unsigned *backends, const char *const *extra)
 {
 	static char bufs[MAX_ARGS][64];
-	const char *argv[MAX_ARGS];
-	int n = 0, b = 0, p = testproc_free_port();
+	const char *argv[MAX_ARGS] = { "slb", "--listen", "127.0.0.1:{port0}", "--workers", "2" };
+	/* Ready at its log line, not a probe connection: that would be relayed to a backend and
+	 * disturb the test. */
+	struct testproc_start st = { .argv = argv, .n_ports = 1, .ready = "listening on",
+				     .timeout_ms = IO_TIMEOUT_MS };
+	int n = 5, b = 0;
 	struct testproc *proc;
 
-	cr_assert_gt(p, 0);
-	argv[n++] = "slb";
-	argv[n++] = "--listen";
-	snprintf(bufs[b], 64, "127.0.0.1:%d", p);
-	argv[n++] = bufs[b++];
-	argv[n++] = "--workers";
-	argv[n++] = "2";
 	for (; *backends; backends++) {
 		argv[n++] = "--backend";
 		snprintf(bufs[b], 64, "127.0.0.1:%u", *backends);
@@ -52,11 +49,9 @@ static struct testproc *start_slb(unsigned *port, const unsigned *backends, cons
 	for (; extra && *extra; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	proc = testproc_spawn(argv);
-	cr_assert_not_null(proc, "spawn slb: %s", strerror(errno));
-	/* Not a probe connection: it would be relayed to a backend and disturb the test. */
-	cr_assert_eq(testproc_wait_output(proc, "listening on", IO_TIMEOUT_MS), 0, "slb did not come up");
-	*port = (unsigned)p;
+	proc = testproc_start(&st);
+	cr_assert_not_null(proc, "slb did not come up: %s", st.why);
+	*port = st.ports[0];
 	return proc;
 }
 

@@ -19,7 +19,7 @@
 #define FD_SLACK 8              /* descriptors that may legitimately differ (a session mid-reconnect) */
 #define RSS_SLACK_KIB (8 * 1024) /* allocator caches; a leak per connection would be far more */
 #define CHURN_EVERY_MS 1500
-#define SPAWN_BUDGET 24         /* testproc allows 32 children per test process */
+#define SPAWN_BUDGET 24         /* testproc allows 64 children per test process: room for retries */
 #define WARMUP_MS 8000
 
 struct soak {
@@ -37,17 +37,21 @@ static void soak_fini(void)
 
 TestSuite(soak, .fini = soak_fini, .timeout = 600);
 
+/* Backend i, restarted on the port it had (a fresh one the first time, or when another
+ * program took it meanwhile), once it has registered with slb. */
 static struct testproc *backend_start(struct soak *s, unsigned i)
 {
-	char listen[32], name[16];
+	char name[16];
+	const char *argv[] = { "slb-backend", "--listen", "127.0.0.1:{port0}", "--name", name, "--heartbeat", s->hb,
+			       "--interval", "100", NULL };
+	struct testproc_start st = { .argv = argv, .n_ports = 1, .ready = "registered", .timeout_ms = 5000 };
 	struct testproc *p;
 
-	snprintf(listen, sizeof(listen), "127.0.0.1:%u", s->ports[i]);
 	snprintf(name, sizeof(name), "soak%u", i);
-	p = testproc_spawn((const char *const[]){ "slb-backend", "--listen", listen, "--name", name, "--heartbeat",
-						  s->hb, "--interval", "100", NULL });
-	cr_assert_not_null(p, "spawn backend");
-	cr_assert_eq(testproc_wait_output(p, "registered", 5000), 0, "backend %u did not register", i);
+	st.ports[0] = s->ports[i];
+	p = testproc_start(&st);
+	cr_assert_not_null(p, "backend %u did not register: %s", i, st.why);
+	s->ports[i] = st.ports[0];
 	s->spawned++;
 	return p;
 }
@@ -100,22 +104,20 @@ Test(soak, descriptors_and_memory_return_after_minutes_of_churn)
 	char refused[32];
 	struct loadgen lg = { 0 };
 	struct loadgen_opts o = { .threads = 3, .max_reqs = 2000000, .timeout_ms = 3000, .gap_ms = 1 };
-	int fds0, fds1, hb_port = testproc_free_port();
+	int fds0, fds1;
 	long rss0, rss1;
 	int64_t end;
 	unsigned step = 0, answered = 0;
 
 	faultkit_raise_nofile();
-	snprintf(s.hb, sizeof(s.hb), "127.0.0.1:%d", hb_port);
 	snprintf(refused, sizeof(refused), "127.0.0.1:%u", refused_port());
 	faultkit_slb_start_ok(&s.slb, 0,
-			      (const char *const[]){ "--workers", "2", "--heartbeat-listen", s.hb, "--heartbeat-interval",
-						     "100", "--heartbeat-timeout", "400", "--backend", refused,
-						     "--idle-timeout", "5000", NULL });
-	for (unsigned i = 0; i < N_BACKENDS; i++) {
-		s.ports[i] = (unsigned)testproc_free_port();
+			      (const char *const[]){ "--workers", "2", "--heartbeat-listen", "127.0.0.1:{port2}",
+						     "--heartbeat-interval", "100", "--heartbeat-timeout", "400",
+						     "--backend", refused, "--idle-timeout", "5000", NULL });
+	snprintf(s.hb, sizeof(s.hb), "127.0.0.1:%u", s.slb.port2);
+	for (unsigned i = 0; i < N_BACKENDS; i++)
 		s.be[i] = backend_start(&s, i);
-	}
 
 	/* Warm-up with the same mix, so pools and caches reach their working size: each worker's
 	 * 1,024 receive buffers are handed out in ring order, so it takes a few thousand requests

@@ -41,14 +41,11 @@ static int ms_left(int64_t deadline)
 /* See faultkit.h. */
 int faultkit_slb_start(struct faultkit_slb *s, unsigned nofile, const char *const *args)
 {
-	static char listen[32], admin[32], limit[32], path[512];
+	static char limit[32], path[512];
 	const char *argv[FAULTKIT_ARGS_MAX];
-	int n = 0, lp = testproc_free_port(), ap = testproc_free_port();
+	struct testproc_start st = { .argv = argv, .n_ports = 3, .ready = "listening on", .timeout_ms = START_MS };
+	int n = 0;
 
-	if (lp < 0 || ap < 0 || lp == ap)
-		return -EADDRNOTAVAIL;
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", lp);
-	snprintf(admin, sizeof(admin), "127.0.0.1:%d", ap);
 	if (nofile) {
 		snprintf(limit, sizeof(limit), "--nofile=%u:%u", nofile, nofile);
 		argv[n++] = "/usr/bin/prlimit";
@@ -59,47 +56,40 @@ int faultkit_slb_start(struct faultkit_slb *s, unsigned nofile, const char *cons
 		argv[n++] = "slb";
 	}
 	argv[n++] = "--listen";
-	argv[n++] = listen;
+	argv[n++] = "127.0.0.1:{port0}";
 	argv[n++] = "--admin";
-	argv[n++] = admin;
+	argv[n++] = "127.0.0.1:{port1}";
 	for (; args && *args; args++) {
 		if (n >= FAULTKIT_ARGS_MAX - 1)
 			return -E2BIG;
 		argv[n++] = *args;
 	}
 	argv[n] = NULL;
-	s->proc = testproc_spawn(argv);
+	s->proc = testproc_start(&st);
+	snprintf(s->why, sizeof(s->why), "%s", s->proc ? "" : st.why);
 	if (!s->proc)
 		return -errno;
-	s->port = (unsigned)lp;
-	s->admin = (unsigned)ap;
-	return testproc_wait_output(s->proc, "listening on", START_MS);
+	s->port = st.ports[0];
+	s->admin = st.ports[1];
+	s->port2 = st.ports[2];
+	return 0;
 }
 
 /* See faultkit.h. */
 struct testproc *faultkit_backend_start(const char *name, const char *ip, unsigned *port)
 {
-	for (int attempt = 0; attempt < 5; attempt++) {
-		char listen[64];
-		int p = testproc_free_port();
-		struct testproc *be;
+	char listen[64];
+	const char *argv[] = { "slb-backend", "--listen", listen, "--name", name, NULL };
+	struct testproc_start st = { .argv = argv, .n_ports = 1, .ready = "listening on", .timeout_ms = START_MS };
+	struct testproc *be;
 
-		if (p < 0) {
-			errno = -p;
-			return NULL;
-		}
-		snprintf(listen, sizeof(listen), "%s:%d", ip, p);
-		be = testproc_spawn((const char *const[]){ "slb-backend", "--listen", listen, "--name", name, NULL });
-		if (!be)
-			return NULL;
-		if (testproc_wait_output(be, "listening on", START_MS) == 0) {
-			*port = (unsigned)p;
-			return be;
-		}
-		testproc_stop(be, 1000); /* someone took the port first: try another */
-	}
-	errno = EADDRINUSE;
-	return NULL;
+	snprintf(listen, sizeof(listen), "%s:{port0}", ip);
+	be = testproc_start(&st);
+	if (be)
+		*port = st.ports[0];
+	else
+		cr_log_error("slb-backend %s did not come up: %s", name, st.why);
+	return be;
 }
 
 /* See faultkit.h. */
@@ -553,7 +543,7 @@ void faultkit_slb_start_ok(struct faultkit_slb *s, unsigned nofile, const char *
 {
 	int rc = faultkit_slb_start(s, nofile, args);
 
-	cr_assert_eq(rc, 0, "slb did not come up: %s", strerror(-rc));
+	cr_assert_eq(rc, 0, "slb did not come up: %s: %s", strerror(-rc), s->why);
 }
 
 /* See faultkit.h. */

@@ -23,18 +23,22 @@ struct faultkit_slb {
 	struct testproc *proc;
 	unsigned port;   /* client port on 127.0.0.1 */
 	unsigned admin;  /* --admin port on 127.0.0.1 */
+	unsigned port2;  /* the port "{port2}" in the start's args stood for (e.g. --heartbeat-listen) */
+	char why[TESTPROC_WHY_MAX]; /* after a failed start: the reason and slb's last lines */
 };
 
 /* Starts slb with --listen and --admin on free ports of 127.0.0.1, then args (NULL-terminated:
- * --backend, --workers and the other flags), and waits for its "listening on" line (not a
+ * --backend, --workers and the other flags; "{port2}" in them stands for a third free port), and waits for its "listening on" line (not a
  * probe connection, which slb would relay to a backend). nofile > 0 runs it under
- * `prlimit --nofile=N:N`, so slb cannot raise its own limit. Returns 0 or -errno (-ECHILD
- * when slb exited first: its output says why). */
+ * `prlimit --nofile=N:N`, so slb cannot raise its own limit. Retries on fresh ports when slb
+ * lost one to another program (testproc_start). Returns 0, or -errno (-ECHILD when slb exited
+ * first) with the reason and slb's last lines in s->why. */
 int faultkit_slb_start(struct faultkit_slb *s, unsigned nofile, const char *const *args);
 
 /* Starts slb-backend --name name --listen ip:PORT on a free port, waits for its "listening on"
- * line and stores the port. ip is "127.0.0.1" or an address of the current network
- * namespace. Returns the process, or NULL (the reason is in errno). */
+ * line and stores the port, retrying on fresh ports when one was taken. ip is "127.0.0.1" or
+ * an address of the current network namespace. Returns the process, or NULL (the reason is in
+ * errno, and the backend's last lines are logged with cr_log_error). */
 struct testproc *faultkit_backend_start(const char *name, const char *ip, unsigned *port);
 
 /* GET path from 127.0.0.1:port and the whole body into buf (NUL-terminated, truncated to

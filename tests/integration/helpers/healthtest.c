@@ -13,43 +13,27 @@
 #define HEALTHTEST_IO_MS 5000
 #define HEALTHTEST_ARGS_MAX 48
 
-static int port_arg(char *buf, size_t len, unsigned *port)
-{
-	int p = testproc_free_port();
-
-	if (p < 0)
-		return p;
-	*port = (unsigned)p;
-	snprintf(buf, len, "127.0.0.1:%d", p);
-	return 0;
-}
-
 /* See healthtest.h. */
 int healthtest_start(struct healthtest_slb *s, const char *const *extra)
 {
-	static char ports[3][32];
-	const char *argv[HEALTHTEST_ARGS_MAX];
-	int n = 0;
+	const char *argv[HEALTHTEST_ARGS_MAX] = { "slb", "--listen", "127.0.0.1:{port0}", "--heartbeat-listen",
+						  "127.0.0.1:{port1}", "--admin", "127.0.0.1:{port2}", "--workers",
+						  "1" };
+	struct testproc_start st = { .argv = argv, .n_ports = 3, .ready = "listening on",
+				     .timeout_ms = HEALTHTEST_IO_MS };
+	int n = 9;
 
-	if (port_arg(ports[0], sizeof(ports[0]), &s->listen) || port_arg(ports[1], sizeof(ports[1]), &s->hb) ||
-	    port_arg(ports[2], sizeof(ports[2]), &s->admin))
-		return -EADDRNOTAVAIL;
-	argv[n++] = "slb";
-	argv[n++] = "--listen";
-	argv[n++] = ports[0];
-	argv[n++] = "--heartbeat-listen";
-	argv[n++] = ports[1];
-	argv[n++] = "--admin";
-	argv[n++] = ports[2];
-	argv[n++] = "--workers";
-	argv[n++] = "1";
 	for (; extra && *extra && n < HEALTHTEST_ARGS_MAX - 1; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
-	s->proc = testproc_spawn(argv);
+	s->proc = testproc_start(&st);
+	snprintf(s->why, sizeof(s->why), "%s", s->proc ? "" : st.why);
 	if (!s->proc)
 		return -errno;
-	return testproc_wait_output(s->proc, "listening on", HEALTHTEST_IO_MS);
+	s->listen = st.ports[0];
+	s->hb = st.ports[1];
+	s->admin = st.ports[2];
+	return 0;
 }
 
 /* See healthtest.h. */
@@ -116,7 +100,9 @@ int healthtest_cmd(int fd, const char *line, char *reply, size_t len)
 /* See healthtest.h. */
 void healthtest_start_ok(struct healthtest_slb *s, const char *const *extra)
 {
-	cr_assert_eq(healthtest_start(s, extra), 0, "slb did not come up");
+	int rc = healthtest_start(s, extra);
+
+	cr_assert_eq(rc, 0, "slb did not come up: %s: %s", strerror(-rc), s->why);
 }
 
 /* See healthtest.h. */
@@ -180,20 +166,19 @@ void healthtest_expect_exit_1(const char *const argv[], char *out, size_t len)
 struct testproc *healthtest_backend(const struct healthtest_slb *s, const char *name, const char *key_file,
 				    unsigned *port)
 {
-	char listen[32], hb[32];
-	const char *argv[12] = { "slb-backend", "--listen", listen, "--name", name, "--heartbeat", hb };
+	char hb[32];
+	const char *argv[12] = { "slb-backend", "--listen", "127.0.0.1:{port0}", "--name", name, "--heartbeat", hb };
+	struct testproc_start st = { .argv = argv, .n_ports = 1, .ready = "listening on",
+				     .timeout_ms = HEALTHTEST_IO_MS };
 	struct testproc *p;
-	int fp = testproc_free_port();
 
-	cr_assert_gt(fp, 0);
-	*port = (unsigned)fp;
-	snprintf(listen, sizeof(listen), "127.0.0.1:%d", fp);
 	snprintf(hb, sizeof(hb), "127.0.0.1:%u", s->hb);
 	if (key_file) {
 		argv[7] = "--heartbeat-key-file";
 		argv[8] = key_file;
 	}
-	p = testproc_spawn(argv);
-	cr_assert_not_null(p, "spawn slb-backend: %s", strerror(errno));
+	p = testproc_start(&st);
+	cr_assert_not_null(p, "slb-backend %s did not come up: %s", name, st.why);
+	*port = st.ports[0];
 	return p;
 }

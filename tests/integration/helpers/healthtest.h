@@ -14,10 +14,13 @@ struct healthtest_slb {
 	unsigned listen;  /* client port */
 	unsigned hb;      /* --heartbeat-listen port */
 	unsigned admin;   /* --admin port */
+	char why[TESTPROC_WHY_MAX]; /* after a failed start: the reason and slb's last lines */
 };
 
 /* Starts slb with one worker, --heartbeat-listen and --admin on free ports, then extra
- * (NULL-terminated, may be NULL), and waits for "listening on". Returns 0 or -errno. */
+ * (NULL-terminated, may be NULL), and waits for "listening on", retrying on fresh ports when
+ * slb lost one to another program (testproc_start). Returns 0, or -errno with the reason and
+ * slb's last lines in s->why. */
 int healthtest_start(struct healthtest_slb *s, const char *const *extra);
 
 /* SIGTERM, then checks slb exited 0 and printed no sanitizer report nor error line. Returns 0,
@@ -63,9 +66,9 @@ void healthtest_expect_reply(int fd, const char *line, const char *reply);
  * copies its output into out. */
 void healthtest_expect_exit_1(const char *const argv[], char *out, size_t len);
 
-/* Spawns slb-backend --name name on a free port of 127.0.0.1, heartbeating to s (signed with
- * key_file unless it is NULL), stores the port and returns the process; does not wait for it
- * to listen. */
+/* Starts slb-backend --name name on a free port of 127.0.0.1, heartbeating to s (signed with
+ * key_file unless it is NULL), and waits for its "listening on" line (retrying on fresh ports
+ * when one was taken); stores the port and returns the process. Asserts that it came up. */
 struct testproc *healthtest_backend(const struct healthtest_slb *s, const char *name, const char *key_file,
 				    unsigned *port);
 

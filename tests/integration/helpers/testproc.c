@@ -318,6 +318,187 @@ int testproc_wait_output(struct testproc *p, const char *needle, int timeout_ms)
 	}
 }
 
+/* The start of the last `lines` lines of text (a final newline ends a line, not starts one). */
+static const char *tail_start(const char *text, size_t len, unsigned lines)
+{
+	size_t i = len;
+
+	if (i && text[i - 1] == '\n')
+		i--;
+	while (i > 0) {
+		if (text[i - 1] == '\n' && --lines == 0)
+			break;
+		i--;
+	}
+	return text + i;
+}
+
+/* See testproc.h. */
+size_t testproc_tail(const struct testproc *p, unsigned lines, char *buf, size_t len)
+{
+	struct stat st;
+	off_t from = 0;
+	ssize_t n;
+	size_t kept;
+	const char *start;
+
+	if (len == 0)
+		return 0;
+	buf[0] = '\0';
+	if (p->out_fd < 0 || fstat(p->out_fd, &st) == -1)
+		return 0;
+	if (st.st_size > (off_t)(len - 1))
+		from = st.st_size - (off_t)(len - 1);
+	do {
+		n = pread(p->out_fd, buf, len - 1, from);
+	} while (n == -1 && errno == EINTR);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	start = tail_start(buf, (size_t)n, lines);
+	kept = (size_t)n - (size_t)(start - buf);
+	memmove(buf, start, kept + 1);
+	return kept;
+}
+
+/* See testproc.h. */
+void testproc_explain(struct testproc *p, char *why, size_t len)
+{
+	char tail[1024];
+	int n;
+
+	testproc_tail(p, 8, tail, sizeof(tail));
+	if (testproc_running(p))
+		n = snprintf(why, len, "%s (pid %d) is still not ready", p->name, (int)p->pid);
+	else
+		n = snprintf(why, len, "%s (pid %d) exited with code %d", p->name, (int)p->pid,
+			     testproc_exit_code(p));
+	if (n >= 0 && (size_t)n < len)
+		snprintf(why + n, len - (size_t)n, "; its last lines:\n%s", tail[0] ? tail : "(nothing)\n");
+}
+
+/* ---- children that listen on picked ports ---- */
+
+static bool port_in(const unsigned *ports, unsigned n, unsigned port)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (ports[i] == port)
+			return true;
+	return false;
+}
+
+/* Fills the zero entries of ports with distinct ports, all free a moment ago. Returns 0 or
+ * -errno. */
+static int start_pick_ports(unsigned *ports, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		while (!ports[i] || port_in(ports, i, ports[i])) {
+			int port = testproc_free_port();
+
+			if (port < 0)
+				return port;
+			ports[i] = (unsigned)port;
+		}
+	}
+	return 0;
+}
+
+/* Copies arg into out with every "{portN}" replaced by ports[N]. Returns 0 or -E2BIG. */
+static int start_expand_arg(const char *arg, const unsigned *ports, unsigned n_ports, char *out, size_t len)
+{
+	size_t o = 0;
+
+	while (*arg) {
+		int n = 1;
+
+		if (strncmp(arg, "{port", 5) == 0 && (unsigned)(arg[5] - '0') < n_ports && arg[6] == '}') {
+			n = snprintf(out + o, len - o, "%u", ports[arg[5] - '0']);
+			arg += 7;
+		} else if (o + 1 < len) {
+			out[o] = *arg++;
+		}
+		if (n < 0 || o + (size_t)n >= len)
+			return -E2BIG;
+		o += (size_t)n;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* Fills argv (TESTPROC_ARGS_MAX entries, NULL-terminated) from st->argv with st->ports put in;
+ * the strings live in a static buffer until the next call. Returns 0 or -E2BIG. */
+static int start_build_argv(const struct testproc_start *st, const char **argv)
+{
+	static char args[TESTPROC_ARGS_MAX][256];
+	size_t n;
+
+	for (n = 0; st->argv[n]; n++) {
+		if (n + 1 >= TESTPROC_ARGS_MAX ||
+		    start_expand_arg(st->argv[n], st->ports, st->n_ports, args[n], sizeof(args[n])))
+			return -E2BIG;
+		argv[n] = args[n];
+	}
+	argv[n] = NULL;
+	return 0;
+}
+
+/* Up means: the ready line was printed, or port0 accepts while the child still runs (so a
+ * connection taken by another program listening there does not count). */
+static int start_wait_ready(struct testproc_start *st, struct testproc *p)
+{
+	int rc;
+
+	if (st->ready)
+		return testproc_wait_output(p, st->ready, st->timeout_ms);
+	rc = testproc_wait_port(p, st->ports[0], st->timeout_ms);
+	if (rc == 0 && !testproc_running(p))
+		rc = -ECHILD;
+	return rc;
+}
+
+/* One attempt on fresh ports. Returns the process, or NULL with errno set and st->why filled. */
+static struct testproc *start_once(struct testproc_start *st)
+{
+	const char *argv[TESTPROC_ARGS_MAX];
+	struct testproc *p = NULL;
+	int rc = start_pick_ports(st->ports, st->n_ports);
+
+	if (!rc)
+		rc = start_build_argv(st, argv);
+	if (!rc) {
+		p = testproc_spawn(argv);
+		rc = p ? 0 : -errno;
+	}
+	if (rc) {
+		snprintf(st->why, sizeof(st->why), "cannot start %s: %s", st->argv[0], strerror(-rc));
+		errno = -rc;
+		return NULL;
+	}
+	rc = start_wait_ready(st, p);
+	if (rc == 0)
+		return p;
+	testproc_explain(p, st->why, sizeof(st->why));
+	testproc_stop(p, 1000);
+	errno = -rc;
+	return NULL;
+}
+
+/* See testproc.h. */
+struct testproc *testproc_start(struct testproc_start *st)
+{
+	for (int attempt = 0; attempt < TESTPROC_START_TRIES; attempt++) {
+		struct testproc *p = start_once(st);
+
+		if (p)
+			return p;
+		if (errno != ECHILD || !strcasestr(st->why, "address already in use"))
+			return NULL;
+		memset(st->ports, 0, sizeof(st->ports));
+	}
+	errno = EADDRINUSE;
+	return NULL;
+}
+
 /* ---- ports and sockets ---- */
 
 static struct sockaddr_in loopback(unsigned port)

@@ -18,7 +18,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define TESTPROC_MAX 32      /* children per test process, over its whole life */
+#define TESTPROC_MAX 64      /* children per test process, over its whole life */
 #define TESTPROC_ARGS_MAX 64
 
 struct testproc {
@@ -70,6 +70,39 @@ size_t testproc_output(const struct testproc *p, char *buf, size_t len);
 /* Waits until p's output contains needle. Returns 0, -ETIMEDOUT, or -ECHILD when p exited
  * without printing it. */
 int testproc_wait_output(struct testproc *p, const char *needle, int timeout_ms);
+
+/* Copies the last `lines` lines p printed (at most len - 1 bytes of them) into buf,
+ * NUL-terminated. Returns the number of bytes copied. */
+size_t testproc_tail(const struct testproc *p, unsigned lines, char *buf, size_t len);
+
+/* Writes why p is not ready into why: "NAME exited with code C" or "NAME is still not ready",
+ * then its last lines of output, so an assertion message says what the child said. */
+void testproc_explain(struct testproc *p, char *why, size_t len);
+
+/* ---- children that listen on picked ports ---- */
+
+#define TESTPROC_PORTS_MAX 4
+#define TESTPROC_START_TRIES 5
+#define TESTPROC_WHY_MAX 2048
+
+/* A child that listens on ports picked for it. Each argv entry may hold "{port0}" ..
+ * "{port3}", replaced on every attempt by fresh ports from testproc_free_port. */
+struct testproc_start {
+	const char *const *argv;            /* in: NULL-terminated, as for testproc_spawn */
+	unsigned n_ports;                   /* in: how many ports to pick (1..TESTPROC_PORTS_MAX) */
+	const char *ready;                  /* in: the output that says it is up; NULL: port0 accepts */
+	int timeout_ms;                     /* in: for each attempt to become ready */
+	unsigned ports[TESTPROC_PORTS_MAX]; /* in: nonzero ones are used on the first attempt
+					     * (to test the retry); out: the ports that came up */
+	char why[TESTPROC_WHY_MAX];         /* out, on failure: the reason and the child's last lines */
+};
+
+/* Starts st->argv and waits until it is ready. A picked port can be taken by another program
+ * between the pick and the child's bind: when the child exits saying "address already in use",
+ * it is started again on fresh ports, up to TESTPROC_START_TRIES times. Returns the process,
+ * or NULL with errno set (ECHILD: it exited; ETIMEDOUT: it never got ready, and was stopped;
+ * EADDRINUSE: every attempt lost its port) and st->why filled. */
+struct testproc *testproc_start(struct testproc_start *st);
 
 /* ---- ports and sockets (127.0.0.1 only) ---- */
 
