@@ -106,14 +106,35 @@ static void log_start(void)
 		cfg.n_backends, cfg.max_conns);
 }
 
-/* Blocks until SIGTERM or SIGINT; these are blocked in every thread, so only this one sees them. */
-static int wait_for_signal(const sigset_t *set)
+/* The signals main waits for. They are blocked in every thread, so only main's sigwait sees
+ * them: SIGTERM and SIGINT stop slb, SIGHUP is the operator's reload request. */
+static void main_signal_set(sigset_t *set)
 {
-	int sig;
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGHUP);
+}
 
-	while (sigwait(set, &sig) != 0)
-		;
-	return sig;
+/* Operators send SIGHUP to reload, as with nginx or HAProxy; its default action would kill
+ * slb and every connection with it. A reload hooks in here. */
+static void on_sighup(void)
+{
+	slb_log(LOG_WARN, 0, "SIGHUP: reload not supported yet, ignoring");
+}
+
+/* Handles the signals that do not stop slb until one does. Returns that one. */
+static int wait_for_stop(const sigset_t *set)
+{
+	for (;;) {
+		int sig;
+
+		while (sigwait(set, &sig) != 0)
+			;
+		if (sig != SIGHUP)
+			return sig;
+		on_sighup();
+	}
 }
 
 static void drain(void)
@@ -170,10 +191,8 @@ static int run(void)
 	if (start(err, sizeof(err)))
 		goto out_err;
 	log_start();
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sig = wait_for_signal(&set);
+	main_signal_set(&set);
+	sig = wait_for_stop(&set);
 	slb_log(LOG_INFO, 0, "%s received: draining for up to %u ms", strsignal(sig), cfg.drain_timeout_ms);
 	drain();
 	workers_stop_and_join();
@@ -203,10 +222,8 @@ int main(int argc, char **argv)
 		cfg.workers = n > 0 ? (unsigned)n : 1;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	/* Block the stop signals before any thread exists, so every thread inherits the mask. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
+	/* Block main's signals before any thread exists, so every thread inherits the mask. */
+	main_signal_set(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	return run();
 }
