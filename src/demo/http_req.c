@@ -158,6 +158,7 @@ void http_req_parse(const char *buf, size_t len, struct http_req *req)
 	}
 	if (!req->error && req->chunked)
 		req->error = 501;
+	req->http10 = minor == 0;
 	req->keep_alive = !req->error && !says_close && (minor == 1 || says_keep);
 }
 

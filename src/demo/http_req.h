@@ -12,6 +12,7 @@ struct http_req {
 	const char *path;        /* target up to '?', points into the parsed buffer */
 	size_t path_len;
 	bool keep_alive;         /* HTTP/1.1 unless "close"; HTTP/1.0 only with "keep-alive" */
+	bool http10;             /* HTTP/1.0: a kept-alive answer must say so (RFC 9112 9.3) */
 	uint64_t content_length; /* request body bytes that follow the head */
 	bool has_length;
 	bool chunked;            /* a Transfer-Encoding was given: we cannot frame it */

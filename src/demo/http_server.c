@@ -59,6 +59,7 @@ struct conn {
 	enum conn_state state;
 	int64_t last_ms;          /* last byte moved, for the idle and linger sweeps */
 	bool close_after;         /* close once everything queued is sent */
+	bool http10;              /* the request being answered is HTTP/1.0 */
 	uint64_t discard;         /* request body bytes still to skip */
 	uint64_t stream_left;     /* /bytes body bytes still to send */
 	uint64_t stream_pos;      /* pattern offset of the next body byte */
@@ -139,6 +140,16 @@ static const char *http_reason(int status)
 	}
 }
 
+/* An HTTP/1.1 client assumes a persistent connection unless told to close; an HTTP/1.0
+ * client assumes the opposite, so a kept-alive answer to it must say so, or it waits for a
+ * close that never comes (ab -k does). */
+static const char *conn_header(const struct conn *c)
+{
+	if (c->close_after)
+		return "Connection: close\r\n";
+	return c->http10 ? "Connection: keep-alive\r\n" : "";
+}
+
 /* Queues one answer head, and body unless HEAD. The room check is done by the caller:
  * RESP_MAX bytes are free in out. */
 static void conn_reply(struct conn *c, bool head_only, int status, const char *body,
@@ -152,7 +163,7 @@ static void conn_reply(struct conn *c, bool head_only, int status, const char *b
 		     "HTTP/1.1 %d %s\r\nServer: slb-backend\r\nX-Backend: %s\r\n"
 		     "Content-Type: text/plain\r\nContent-Length: %llu\r\n%s\r\n%s",
 		     status, http_reason(status), c->srv->name, (unsigned long long)length,
-		     c->close_after ? "Connection: close\r\n" : "", head_only || !body ? "" : body);
+		     conn_header(c), head_only || !body ? "" : body);
 	if (n < 0 || (size_t)n >= room) {
 		/* Cannot happen with NAME_MAX_LEN and the fixed bodies; never send half a head. */
 		c->close_after = true;
@@ -242,6 +253,7 @@ static bool conn_answer_one(struct conn *c)
 	http_req_parse(buf, head, &req);
 	conn_consume(c, head);
 	c->close_after = !req.keep_alive;
+	c->http10 = req.http10;
 	if (req.error) {
 		conn_reply(c, false, req.error, "bad request\n", 12);
 		return true;

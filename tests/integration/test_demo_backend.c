@@ -75,6 +75,7 @@ Test(demo_backend, answer_names_the_backend)
 Test(demo_backend, keep_alive_serves_several_requests_on_one_connection)
 {
 	static struct testproc_http r;
+	char hdr[64];
 	unsigned port;
 	int fd;
 
@@ -86,6 +87,8 @@ Test(demo_backend, keep_alive_serves_several_requests_on_one_connection)
 		read_answer(fd, &r, false);
 		expect_names(&r, "ka");
 		cr_expect_not(r.conn_close);
+		cr_expect_null(testproc_http_header(&r, "Connection", hdr, sizeof(hdr)),
+			       "HTTP/1.1 is persistent without saying so: %s", hdr);
 	}
 	close(fd);
 }
@@ -243,16 +246,22 @@ Test(demo_backend, fail_health_flag_starts_at_503)
 Test(demo_backend, http10_closes_unless_keep_alive_is_asked)
 {
 	static struct testproc_http r;
+	char hdr[64];
 	unsigned port;
 	int fd;
 
 	start_backend("old", NULL, &port);
 	fd = testproc_connect(port, T_MS);
 	cr_assert_geq(fd, 0);
-	send_text(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-	read_answer(fd, &r, false);
-	expect_names(&r, "old");
-	cr_expect_not(r.conn_close);
+	/* Header names and tokens are case-insensitive, and Connection is a list (RFC 9110 7.6.1). */
+	send_text(fd, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+		      "GET / HTTP/1.0\r\nconnection: Upgrade, Keep-Alive\r\n\r\n");
+	for (int i = 0; i < 2; i++) {
+		read_answer(fd, &r, false);
+		expect_names(&r, "old");
+		cr_expect_str_eq(testproc_http_header(&r, "Connection", hdr, sizeof(hdr)) ?: "(none)", "keep-alive",
+				 "an HTTP/1.0 client is told its connection stays open");
+	}
 	send_text(fd, "GET / HTTP/1.0\r\n\r\n");
 	read_answer(fd, &r, false);
 	expect_names(&r, "old");
