@@ -1,8 +1,13 @@
 /* admin: a deliberately tiny HTTP/1.0 server on the health loop: one request per connection,
  * bounded in size and time, answered from the renderers and closed ("Connection: close").
  * It runs on the health thread, so it reads the table without locks, and a slow client can
- * cost at most ADMIN_CONNS_MAX buffers and ADMIN_TIMEOUT_MS. The accept loop, the connection
- * list and its cap are the health loop's listener (hl_listener). */
+ * cost at most ADMIN_CONNS_MAX buffers and ADMIN_REQUEST_TIMEOUT_MS + ADMIN_TIMEOUT_MS.
+ *
+ * Idle connections cannot lock a scrape out: a request head must arrive within
+ * ADMIN_REQUEST_TIMEOUT_MS (HAProxy's "timeout http-request"), and with the table full a
+ * newcomer takes the place of the oldest connection that has not sent a whole request yet
+ * (nginx closes its oldest "reusable" connections, those still waiting for a request, when it
+ * runs out of connections), so whoever holds idle connections only pushes out their own. */
 #include "slb/control/admin.h"
 
 #include <errno.h>
@@ -18,7 +23,7 @@
 
 struct admin_conn {
 	struct hl_handler h;
-	int64_t deadline_ms;
+	int64_t deadline_ms;       /* for the request head, then for sending the response */
 	bool writing;              /* the response is built; only EPOLLOUT matters now */
 	size_t in_len;
 	size_t out_off;
@@ -76,6 +81,7 @@ static void conn_respond(struct health_ctx *ctx, struct admin_conn *c, int code,
 	else
 		abuf_printf(&c->out, "%s\n", text);
 	c->writing = true;
+	c->deadline_ms = ctx->now_ms + ADMIN_TIMEOUT_MS;
 	if (hl_mod(ctx, &c->h, EPOLLOUT)) {
 		hl_conn_close(ctx, &c->h);
 		return;
@@ -152,7 +158,7 @@ static void conn_open(struct health_ctx *ctx, struct hl_listener *l, int fd, con
 	c->h.on_event = conn_on_event;
 	c->h.free = conn_free;
 	c->h.fd = fd;
-	c->deadline_ms = ctx->now_ms + ADMIN_TIMEOUT_MS;
+	c->deadline_ms = ctx->now_ms + ADMIN_REQUEST_TIMEOUT_MS;
 	abuf_init(&c->out, ADMIN_BODY_MAX + 512);
 	if (hl_add(ctx, &c->h, EPOLLIN | EPOLLRDHUP)) {
 		close(fd);
@@ -160,6 +166,21 @@ static void conn_open(struct health_ctx *ctx, struct hl_listener *l, int fd, con
 		return;
 	}
 	hl_conn_link(l, &c->h);
+}
+
+/* The table is full: the oldest connection still short of a whole request makes room; one
+ * being answered keeps its place (it is done within ADMIN_TIMEOUT_MS anyway). */
+static bool conn_evict(struct health_ctx *ctx, struct hl_listener *l)
+{
+	for (struct hl_handler *h = l->head; h; h = h->next) {
+		if (((struct admin_conn *)h)->writing)
+			continue;
+		slb_log_limited(LOG_WARN, 0, "admin: %u connections open, closing the oldest without a request",
+				l->n);
+		hl_conn_close(ctx, h);
+		return true;
+	}
+	return false;
 }
 
 int admin_open(struct health_ctx *ctx, char *err, size_t errlen)
@@ -174,6 +195,7 @@ int admin_open(struct health_ctx *ctx, char *err, size_t errlen)
 	srv->listener.what = "admin";
 	srv->listener.max_conns = ADMIN_CONNS_MAX;
 	srv->listener.accept = conn_open;
+	srv->listener.evict = conn_evict;
 	e = hl_listener_open(ctx, &srv->listener, &ctx->cfg->admin, err, errlen);
 	if (e) {
 		free(srv);

@@ -98,3 +98,45 @@ Test(faults_admin, out_of_descriptors_admin_pauses_instead_of_spinning_then_serv
 	cr_assert_eq(r.status, 200);
 	faultkit_slb_stop_ok(&s, STOP_MS);
 }
+
+#define IDLE_HELD 500
+#define SCRAPES 5
+#define SCRAPE_MS 1000
+
+/*
+ * A local process opens 500 connections to the admin port and sends nothing, holding them.
+ * Client sees: GET /status is still answered 200 within a second, five times in a row: each
+ *   newcomer takes the place of the oldest connection that has not sent a request, so the
+ *   idle ones only push out each other (and each is closed after 3 s anyway).
+ * slb logs: "admin: 64 connections open, closing the oldest without a request", at most 5
+ *   lines a second.
+ */
+Test(faults_admin, idle_connections_do_not_lock_out_status)
+{
+	static int idle[IDLE_HELD];
+	struct testproc_http r;
+	struct faultkit_slb s;
+	int hb_port = testproc_free_port();
+	char hb[32];
+
+	cr_assert_gt(hb_port, 0);
+	cr_assert_geq(faultkit_raise_nofile(), IDLE_HELD + 64, "the test needs %d descriptors", IDLE_HELD + 64);
+	snprintf(hb, sizeof(hb), "127.0.0.1:%d", hb_port);
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--heartbeat-listen", hb, NULL });
+	for (int i = 0; i < IDLE_HELD; i++) {
+		idle[i] = testproc_connect(s.admin, IO_MS);
+		cr_assert_geq(idle[i], 0, "idle connection %d: %s", i, strerror(-idle[i]));
+	}
+	for (int i = 0; i < SCRAPES; i++) {
+		int rc = testproc_http_get(s.admin, "/status", &r, SCRAPE_MS);
+
+		cr_assert_eq(rc, 0, "scrape %d with %d idle connections held: %s", i, IDLE_HELD, strerror(-rc));
+		cr_assert_eq(r.status, 200, "scrape %d: %s", i, r.head);
+	}
+	cr_assert_gt(faultkit_count_lines(s.proc, "admin: 64 connections open, closing the oldest without a request"),
+		     0);
+	cr_assert_eq(faultkit_count_lines(s.proc, "refusing one more"), 0);
+	for (int i = 0; i < IDLE_HELD; i++)
+		close(idle[i]);
+	faultkit_slb_stop_ok(&s, STOP_MS);
+}
