@@ -21,6 +21,9 @@
 #define HB_REPLY_MAX 160
 #define HB_READS_PER_TURN 8      /* fairness: one chatty peer cannot hold the loop */
 #define HB_SESSION_EVENTS (EPOLLIN | EPOLLRDHUP)
+#define HB_NOTE_BYTES 60         /* of a bad line, shown in the warning */
+#define HB_NOTE_INTERVAL_MS 10000 /* one warning per peer host per this */
+#define HB_NOTE_HOSTS 32         /* peer hosts remembered for that; the stalest is forgotten */
 
 struct hb_session {
 	struct hl_handler h;         /* on the listener's list (hl_conn_link) */
@@ -29,6 +32,9 @@ struct hb_session {
 	unsigned errors;             /* bad lines so far; HB_MAX_ERRORS closes */
 	bool discarding;             /* dropping the rest of an over-long line */
 	bool want_out;               /* EPOLLOUT armed: replies are waiting in out[] */
+	bool noted;                  /* a bad line was logged at warn: so is the close, at info */
+	const char *line;            /* the line being handled, in in[]: read only while handling it */
+	size_t line_len;
 	int64_t last_rx_ms;          /* last complete line */
 	struct hbauth_session auth;  /* nonce sent in HELLO, last seq that verified */
 	char peer[ADDR_TEXT_MAX];
@@ -38,9 +44,17 @@ struct hb_session {
 	char out[HB_OUT_MAX];
 };
 
+/* When a peer host's last bad line was logged, and how many sessions were not since. */
+struct hb_note {
+	char host[ADDR_TEXT_MAX];    /* "10.0.0.7" or "[::1]": the peer text without its port */
+	int64_t last_ms;             /* 0: free */
+	unsigned suppressed;
+};
+
 struct hb_server {
 	struct hl_listener listener; /* its sessions, HB_SESSIONS_MAX at most */
 	struct hbauth_key *key;      /* NULL without --heartbeat-key-file: lines are not checked */
+	struct hb_note notes[HB_NOTE_HOSTS];
 };
 
 static void session_close(struct health_ctx *ctx, struct hb_session *s, const char *why);
@@ -105,10 +119,61 @@ static void session_count_error(struct health_ctx *ctx, struct hb_session *s, co
 		session_close(ctx, s, "too many errors");
 }
 
-/* A malformed line is the peer's bug, worth a debug line at most. */
+/* The note of peer's host: its own, or the stalest one, taken over. */
+static struct hb_note *note_find(struct hb_server *srv, const char *peer)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t len = colon ? (size_t)(colon - peer) : strlen(peer);
+	struct hb_note *stalest = &srv->notes[0];
+
+	for (unsigned i = 0; i < HB_NOTE_HOSTS; i++) {
+		struct hb_note *n = &srv->notes[i];
+
+		if (strncmp(n->host, peer, len) == 0 && n->host[len] == '\0')
+			return n;
+		if (n->last_ms < stalest->last_ms)
+			stalest = n;
+	}
+	snprintf(stalest->host, sizeof(stalest->host), "%.*s", (int)len, peer);
+	stalest->last_ms = 0;
+	stalest->suppressed = 0;
+	return stalest;
+}
+
+/* A peer that speaks another dialect must be visible at the default level, or an operator
+ * wiring up a new kind of backend sees nothing: the first bad line of a session is logged at
+ * warn with its first bytes, at most once per HB_NOTE_INTERVAL_MS per peer host, so a peer
+ * that reconnects in a loop does not flood the log. Returns true when it was logged. */
+static bool session_note(struct health_ctx *ctx, struct hb_session *s, const char *why)
+{
+	char text[HB_NOTE_BYTES * 4 + 1], more[64] = "";
+	size_t len = s->line_len < HB_NOTE_BYTES ? s->line_len : HB_NOTE_BYTES;
+	struct hb_note *n;
+
+	if (s->errors || !s->line)
+		return false;
+	n = note_find(s->srv, s->peer);
+	if (n->last_ms && ctx->now_ms - n->last_ms < HB_NOTE_INTERVAL_MS) {
+		n->suppressed++;
+		return false;
+	}
+	if (n->suppressed)
+		snprintf(more, sizeof(more), " [%u more sessions from this host not logged]", n->suppressed);
+	n->last_ms = ctx->now_ms;
+	n->suppressed = 0;
+	log_escape(text, sizeof(text), s->line, len);
+	s->noted = true;
+	slb_log_limited(LOG_WARN, 0, "heartbeat: bad line from %s: %s: \"%s\"%s%s", s->peer, why, text,
+			len < s->line_len ? "..." : "", more);
+	return true;
+}
+
+/* A malformed line is the peer's bug: its first one in a session is noted, the rest are
+ * worth a debug line at most. */
 static void session_error(struct health_ctx *ctx, struct hb_session *s, const char *why)
 {
-	slb_log_limited(LOG_DEBUG, 0, "heartbeat: bad line from %s: %s", s->peer, why);
+	if (!session_note(ctx, s, why))
+		slb_log_limited(LOG_DEBUG, 0, "heartbeat: bad line from %s: %s", s->peer, why);
 	session_count_error(ctx, s, why);
 }
 
@@ -215,6 +280,8 @@ static void session_line(struct health_ctx *ctx, struct hb_session *s, const cha
 	if (len == 0)
 		return; /* a blank line is harmless: tolerate it as a keepalive */
 	s->last_rx_ms = ctx->now_ms;
+	s->line = line;
+	s->line_len = len;
 	if (hb_parse_line(line, len, &m, why, sizeof(why))) {
 		session_error(ctx, s, why);
 		return;
@@ -256,6 +323,8 @@ static void session_consume(struct health_ctx *ctx, struct hb_session *s)
 	s->in_len = 0;
 	if (!s->discarding) {
 		s->discarding = true;
+		s->line = s->in;
+		s->line_len = sizeof(s->in);
 		session_error(ctx, s, "line too long");
 	}
 }
@@ -306,7 +375,7 @@ static void session_close(struct health_ctx *ctx, struct hb_session *s, const ch
 		return;
 	if (b)
 		table_apply(ctx->table, b, BE_EV_HB_CLOSED, NULL, ctx->now_ms);
-	slb_log_limited(LOG_DEBUG, 0, "heartbeat: session from %s closed: %s", s->peer, why);
+	slb_log_limited(s->noted ? LOG_INFO : LOG_DEBUG, 0, "heartbeat: session from %s closed: %s", s->peer, why);
 	hl_conn_close(ctx, &s->h);
 }
 
