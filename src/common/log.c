@@ -4,6 +4,7 @@
 #include "slb/common/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -95,4 +96,31 @@ void log_write_limited(struct log_ratelimit *rl, int level, int err, const char 
 	va_start(ap, fmt);
 	log_vwrite(level, err, fmt, ap, suppressed);
 	va_end(ap);
+}
+
+size_t log_escape(char *out, size_t outlen, const void *in, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = in;
+	size_t o = 0, i;
+
+	for (i = 0; i < len; i++) {
+		bool plain = p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\';
+		size_t need = plain ? 1 : p[i] == '"' || p[i] == '\\' ? 2 : 4;
+
+		if (o + need >= outlen)
+			break;
+		if (need == 4) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[p[i] >> 4];
+			out[o++] = hex[p[i] & 15];
+		} else {
+			if (need == 2)
+				out[o++] = '\\';
+			out[o++] = (char)p[i];
+		}
+	}
+	out[o] = '\0';
+	return i;
 }

@@ -1,7 +1,13 @@
 /* admin: a deliberately tiny HTTP/1.0 server on the health loop: one request per connection,
  * bounded in size and time, answered from the renderers and closed ("Connection: close").
  * It runs on the health thread, so it reads the table without locks, and a slow client can
- * cost at most ADMIN_CONNS_MAX buffers and ADMIN_TIMEOUT_MS. */
+ * cost at most ADMIN_CONNS_MAX buffers and ADMIN_REQUEST_TIMEOUT_MS + ADMIN_TIMEOUT_MS.
+ *
+ * Idle connections cannot lock a scrape out: a request head must arrive within
+ * ADMIN_REQUEST_TIMEOUT_MS (HAProxy's "timeout http-request"), and with the table full a
+ * newcomer takes the place of the oldest connection that has not sent a whole request yet
+ * (nginx closes its oldest "reusable" connections, those still waiting for a request, when it
+ * runs out of connections), so whoever holds idle connections only pushes out their own. */
 #include "slb/control/admin.h"
 
 #include <errno.h>
@@ -17,9 +23,7 @@
 
 struct admin_conn {
 	struct hl_handler h;
-	struct admin_server *srv;
-	struct admin_conn *prev, *next;
-	int64_t deadline_ms;
+	int64_t deadline_ms;       /* for the request head, then for sending the response */
 	bool writing;              /* the response is built; only EPOLLOUT matters now */
 	size_t in_len;
 	size_t out_off;
@@ -28,9 +32,7 @@ struct admin_conn {
 };
 
 struct admin_server {
-	struct hl_handler listener;
-	struct admin_conn *head;
-	unsigned n;
+	struct hl_listener listener;
 };
 
 static void conn_free(struct hl_handler *h)
@@ -39,22 +41,6 @@ static void conn_free(struct hl_handler *h)
 
 	abuf_free(&c->out);
 	free(c);
-}
-
-static void conn_close(struct health_ctx *ctx, struct admin_conn *c)
-{
-	struct admin_server *srv = c->srv;
-
-	if (c->h.dead)
-		return;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		srv->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	srv->n--;
-	hl_retire(ctx, &c->h);
 }
 
 /* Sends what is left. Once all is out, a half close tells the client the response is done;
@@ -66,7 +52,7 @@ static void conn_flush(struct health_ctx *ctx, struct admin_conn *c)
 	long n = hl_send(c->h.fd, c->out.p + c->out_off, c->out.len - c->out_off);
 
 	if (n < 0) {
-		conn_close(ctx, c);
+		hl_conn_close(ctx, &c->h);
 		return;
 	}
 	c->out_off += (size_t)n;
@@ -75,7 +61,7 @@ static void conn_flush(struct health_ctx *ctx, struct admin_conn *c)
 	shutdown(c->h.fd, SHUT_WR);
 	for (unsigned i = 0; i < 16 && read(c->h.fd, sink, sizeof(sink)) > 0; i++)
 		;
-	conn_close(ctx, c);
+	hl_conn_close(ctx, &c->h);
 }
 
 static void conn_respond(struct health_ctx *ctx, struct admin_conn *c, int code, const char *ctype,
@@ -95,8 +81,9 @@ static void conn_respond(struct health_ctx *ctx, struct admin_conn *c, int code,
 	else
 		abuf_printf(&c->out, "%s\n", text);
 	c->writing = true;
+	c->deadline_ms = ctx->now_ms + ADMIN_TIMEOUT_MS;
 	if (hl_mod(ctx, &c->h, EPOLLOUT)) {
-		conn_close(ctx, c);
+		hl_conn_close(ctx, &c->h);
 		return;
 	}
 	conn_flush(ctx, c);
@@ -136,7 +123,7 @@ static void conn_read(struct health_ctx *ctx, struct admin_conn *c)
 	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
 		return;
 	if (n <= 0) {
-		conn_close(ctx, c);
+		hl_conn_close(ctx, &c->h);
 		return;
 	}
 	c->in_len += (size_t)n;
@@ -159,73 +146,58 @@ static void conn_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t
 		conn_read(ctx, c);
 }
 
-static void conn_open(struct health_ctx *ctx, struct admin_server *srv, int fd)
+static void conn_open(struct health_ctx *ctx, struct hl_listener *l, int fd, const struct slb_addr *peer)
 {
 	struct admin_conn *c = calloc(1, sizeof(*c));
 
 	if (!c) {
+		slb_log_limited(LOG_WARN, ENOMEM, "admin: refusing a connection");
 		close(fd);
 		return;
 	}
 	c->h.on_event = conn_on_event;
 	c->h.free = conn_free;
 	c->h.fd = fd;
-	c->srv = srv;
-	c->deadline_ms = ctx->now_ms + ADMIN_TIMEOUT_MS;
+	c->deadline_ms = ctx->now_ms + ADMIN_REQUEST_TIMEOUT_MS;
 	abuf_init(&c->out, ADMIN_BODY_MAX + 512);
 	if (hl_add(ctx, &c->h, EPOLLIN | EPOLLRDHUP)) {
 		close(fd);
 		free(c);
 		return;
 	}
-	c->next = srv->head;
-	if (srv->head)
-		srv->head->prev = c;
-	srv->head = c;
-	srv->n++;
+	hl_conn_link(l, &c->h);
 }
 
-static void listener_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)
+/* The table is full: the oldest connection still short of a whole request makes room; one
+ * being answered keeps its place (it is done within ADMIN_TIMEOUT_MS anyway). */
+static bool conn_evict(struct health_ctx *ctx, struct hl_listener *l)
 {
-	struct admin_server *srv = (struct admin_server *)h;
-
-	for (unsigned i = 0; i < ADMIN_CONNS_MAX; i++) {
-		int fd = accept4(h->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd == -1) {
-			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED)
-				slb_log_limited(LOG_WARN, errno, "admin: accept");
-			return;
-		}
-		if (srv->n >= ADMIN_CONNS_MAX) {
-			slb_log_limited(LOG_WARN, 0, "admin: %u connections open, refusing one more", srv->n);
-			close(fd);
+	for (struct hl_handler *h = l->head; h; h = h->next) {
+		if (((struct admin_conn *)h)->writing)
 			continue;
-		}
-		conn_open(ctx, srv, fd);
+		slb_log_limited(LOG_WARN, 0, "admin: %u connections open, closing the oldest without a request",
+				l->n);
+		hl_conn_close(ctx, h);
+		return true;
 	}
+	return false;
 }
 
 int admin_open(struct health_ctx *ctx, char *err, size_t errlen)
 {
 	struct admin_server *srv = calloc(1, sizeof(*srv));
-	int fd, e;
+	int e;
 
 	if (!srv) {
 		snprintf(err, errlen, "admin: out of memory");
 		return -ENOMEM;
 	}
-	fd = hl_listen(&ctx->cfg->admin, "admin", err, errlen);
-	if (fd < 0) {
-		free(srv);
-		return fd;
-	}
-	srv->listener.on_event = listener_on_event;
-	srv->listener.fd = fd;
-	e = hl_add(ctx, &srv->listener, EPOLLIN);
+	srv->listener.what = "admin";
+	srv->listener.max_conns = ADMIN_CONNS_MAX;
+	srv->listener.accept = conn_open;
+	srv->listener.evict = conn_evict;
+	e = hl_listener_open(ctx, &srv->listener, &ctx->cfg->admin, err, errlen);
 	if (e) {
-		snprintf(err, errlen, "admin: epoll: %s", strerror(-e));
-		close(fd);
 		free(srv);
 		return e;
 	}
@@ -241,31 +213,23 @@ int admin_open(struct health_ctx *ctx, char *err, size_t errlen)
 
 void admin_tick(struct health_ctx *ctx)
 {
-	struct admin_conn *c, *next;
+	struct hl_handler *h, *next;
 
 	if (!ctx->admin)
 		return;
-	for (c = ctx->admin->head; c; c = next) {
-		next = c->next;
-		if (ctx->now_ms >= c->deadline_ms)
-			conn_close(ctx, c);
+	for (h = ctx->admin->listener.head; h; h = next) {
+		next = h->next;
+		if (ctx->now_ms >= ((struct admin_conn *)h)->deadline_ms)
+			hl_conn_close(ctx, h);
 	}
+	hl_listener_tick(ctx, &ctx->admin->listener);
 }
 
 void admin_close(struct health_ctx *ctx)
 {
-	struct admin_server *srv = ctx->admin;
-
-	if (!srv)
+	if (!ctx->admin)
 		return;
-	while (srv->head) {
-		struct admin_conn *c = srv->head;
-
-		srv->head = c->next;
-		close(c->h.fd);
-		conn_free(&c->h);
-	}
-	close(srv->listener.fd);
-	free(srv);
+	hl_listener_close(&ctx->admin->listener);
+	free(ctx->admin);
 	ctx->admin = NULL;
 }

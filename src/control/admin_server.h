@@ -7,11 +7,13 @@
 
 #include "health_loop.h"
 
-/* Binds cfg->admin and adds it to the loop; sets ctx->admin.
+/* Binds cfg->admin and adds it to the loop (an hl_listener: at most ADMIN_CONNS_MAX open, the
+ * oldest without a whole request closed to make room for a newcomer); sets ctx->admin.
  * Returns 0, or -EADDRINUSE / -errno with err filled (nothing left open). */
 int admin_open(struct health_ctx *ctx, char *err, size_t errlen);
 
-/* Called every tick: closes connections past ADMIN_TIMEOUT_MS. */
+/* Called every tick: closes connections past their deadline (ADMIN_REQUEST_TIMEOUT_MS for the
+ * request head, then ADMIN_TIMEOUT_MS to send the response) and resumes a paused listener. */
 void admin_tick(struct health_ctx *ctx);
 
 /* Closes every connection and the listener. */

@@ -19,19 +19,22 @@
 
 #define HB_OUT_MAX 1024          /* replies queued for a peer that does not read them */
 #define HB_REPLY_MAX 160
-#define HB_ACCEPTS_PER_TURN 64
 #define HB_READS_PER_TURN 8      /* fairness: one chatty peer cannot hold the loop */
-#define HB_ACCEPT_PAUSE_MS 100   /* out of descriptors: stop accepting for a while */
 #define HB_SESSION_EVENTS (EPOLLIN | EPOLLRDHUP)
+#define HB_NOTE_BYTES 60         /* of a bad line, shown in the warning */
+#define HB_NOTE_INTERVAL_MS 10000 /* one warning per peer host per this */
+#define HB_NOTE_HOSTS 32         /* peer hosts remembered for that; the stalest is forgotten */
 
 struct hb_session {
-	struct hl_handler h;
+	struct hl_handler h;         /* on the listener's list (hl_conn_link) */
 	struct hb_server *srv;
-	struct hb_session *prev, *next;
 	uint32_t be_id;              /* backend this session registered, 0 before REGISTER */
 	unsigned errors;             /* bad lines so far; HB_MAX_ERRORS closes */
 	bool discarding;             /* dropping the rest of an over-long line */
 	bool want_out;               /* EPOLLOUT armed: replies are waiting in out[] */
+	bool noted;                  /* a bad line was logged at warn: so is the close, at info */
+	const char *line;            /* the line being handled, in in[]: read only while handling it */
+	size_t line_len;
 	int64_t last_rx_ms;          /* last complete line */
 	struct hbauth_session auth;  /* nonce sent in HELLO, last seq that verified */
 	char peer[ADDR_TEXT_MAX];
@@ -41,12 +44,17 @@ struct hb_session {
 	char out[HB_OUT_MAX];
 };
 
+/* When a peer host's last bad line was logged, and how many sessions were not since. */
+struct hb_note {
+	char host[ADDR_TEXT_MAX];    /* "10.0.0.7" or "[::1]": the peer text without its port */
+	int64_t last_ms;             /* 0: free */
+	unsigned suppressed;
+};
+
 struct hb_server {
-	struct hl_handler listener;
-	struct hb_session *head;
-	unsigned n;                  /* open sessions */
-	int64_t paused_until_ms;     /* 0 while accepting */
+	struct hl_listener listener; /* its sessions, HB_SESSIONS_MAX at most */
 	struct hbauth_key *key;      /* NULL without --heartbeat-key-file: lines are not checked */
+	struct hb_note notes[HB_NOTE_HOSTS];
 };
 
 static void session_close(struct health_ctx *ctx, struct hb_session *s, const char *why);
@@ -54,18 +62,6 @@ static void session_close(struct health_ctx *ctx, struct hb_session *s, const ch
 static void session_free(struct hl_handler *h)
 {
 	free(h); /* h is the first member of struct hb_session */
-}
-
-/* Takes s off the server's list; what its backend becomes is the caller's business. */
-static void session_unlink(struct hb_server *srv, struct hb_session *s)
-{
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		srv->head = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
-	srv->n--;
 }
 
 /* The backend s is registered for, if s still owns it (a takeover moves it elsewhere). */
@@ -123,10 +119,61 @@ static void session_count_error(struct health_ctx *ctx, struct hb_session *s, co
 		session_close(ctx, s, "too many errors");
 }
 
-/* A malformed line is the peer's bug, worth a debug line at most. */
+/* The note of peer's host: its own, or the stalest one, taken over. */
+static struct hb_note *note_find(struct hb_server *srv, const char *peer)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t len = colon ? (size_t)(colon - peer) : strlen(peer);
+	struct hb_note *stalest = &srv->notes[0];
+
+	for (unsigned i = 0; i < HB_NOTE_HOSTS; i++) {
+		struct hb_note *n = &srv->notes[i];
+
+		if (strncmp(n->host, peer, len) == 0 && n->host[len] == '\0')
+			return n;
+		if (n->last_ms < stalest->last_ms)
+			stalest = n;
+	}
+	snprintf(stalest->host, sizeof(stalest->host), "%.*s", (int)len, peer);
+	stalest->last_ms = 0;
+	stalest->suppressed = 0;
+	return stalest;
+}
+
+/* A peer that speaks another dialect must be visible at the default level, or an operator
+ * wiring up a new kind of backend sees nothing: the first bad line of a session is logged at
+ * warn with its first bytes, at most once per HB_NOTE_INTERVAL_MS per peer host, so a peer
+ * that reconnects in a loop does not flood the log. Returns true when it was logged. */
+static bool session_note(struct health_ctx *ctx, struct hb_session *s, const char *why)
+{
+	char text[HB_NOTE_BYTES * 4 + 1], more[64] = "";
+	size_t len = s->line_len < HB_NOTE_BYTES ? s->line_len : HB_NOTE_BYTES;
+	struct hb_note *n;
+
+	if (s->errors || !s->line)
+		return false;
+	n = note_find(s->srv, s->peer);
+	if (n->last_ms && ctx->now_ms - n->last_ms < HB_NOTE_INTERVAL_MS) {
+		n->suppressed++;
+		return false;
+	}
+	if (n->suppressed)
+		snprintf(more, sizeof(more), " [%u more sessions from this host not logged]", n->suppressed);
+	n->last_ms = ctx->now_ms;
+	n->suppressed = 0;
+	log_escape(text, sizeof(text), s->line, len);
+	s->noted = true;
+	slb_log_limited(LOG_WARN, 0, "heartbeat: bad line from %s: %s: \"%s\"%s%s", s->peer, why, text,
+			len < s->line_len ? "..." : "", more);
+	return true;
+}
+
+/* A malformed line is the peer's bug: its first one in a session is noted, the rest are
+ * worth a debug line at most. */
 static void session_error(struct health_ctx *ctx, struct hb_session *s, const char *why)
 {
-	slb_log_limited(LOG_DEBUG, 0, "heartbeat: bad line from %s: %s", s->peer, why);
+	if (!session_note(ctx, s, why))
+		slb_log_limited(LOG_DEBUG, 0, "heartbeat: bad line from %s: %s", s->peer, why);
 	session_count_error(ctx, s, why);
 }
 
@@ -233,6 +280,8 @@ static void session_line(struct health_ctx *ctx, struct hb_session *s, const cha
 	if (len == 0)
 		return; /* a blank line is harmless: tolerate it as a keepalive */
 	s->last_rx_ms = ctx->now_ms;
+	s->line = line;
+	s->line_len = len;
 	if (hb_parse_line(line, len, &m, why, sizeof(why))) {
 		session_error(ctx, s, why);
 		return;
@@ -274,6 +323,8 @@ static void session_consume(struct health_ctx *ctx, struct hb_session *s)
 	s->in_len = 0;
 	if (!s->discarding) {
 		s->discarding = true;
+		s->line = s->in;
+		s->line_len = sizeof(s->in);
 		session_error(ctx, s, "line too long");
 	}
 }
@@ -324,9 +375,8 @@ static void session_close(struct health_ctx *ctx, struct hb_session *s, const ch
 		return;
 	if (b)
 		table_apply(ctx->table, b, BE_EV_HB_CLOSED, NULL, ctx->now_ms);
-	slb_log_limited(LOG_DEBUG, 0, "heartbeat: session from %s closed: %s", s->peer, why);
-	session_unlink(s->srv, s);
-	hl_retire(ctx, &s->h);
+	slb_log_limited(s->noted ? LOG_INFO : LOG_DEBUG, 0, "heartbeat: session from %s closed: %s", s->peer, why);
+	hl_conn_close(ctx, &s->h);
 }
 
 static void session_open(struct health_ctx *ctx, struct hb_server *srv, int fd, const struct slb_addr *peer)
@@ -350,23 +400,11 @@ static void session_open(struct health_ctx *ctx, struct hb_server *srv, int fd, 
 		free(s);
 		return;
 	}
-	s->next = srv->head;
-	if (srv->head)
-		srv->head->prev = s;
-	srv->head = s;
-	srv->n++;
+	hl_conn_link(&srv->listener, &s->h);
 	/* A fresh random nonce per connection is what makes a line captured on one connection
 	 * useless on any other: the MAC covers it. */
 	hbauth_new_nonce(s->auth.nonce);
 	session_reply(ctx, s, "HELLO slb/1 nonce=%s", s->auth.nonce);
-}
-
-/* Out of descriptors the listener stays readable and would spin the loop: park it. */
-static void listener_pause(struct health_ctx *ctx, struct hb_server *srv, int err)
-{
-	slb_log_limited(LOG_WARN, err, "heartbeat: accept failed, pausing for %d ms", HB_ACCEPT_PAUSE_MS);
-	srv->paused_until_ms = ctx->now_ms + HB_ACCEPT_PAUSE_MS;
-	hl_mod(ctx, &srv->listener, 0);
 }
 
 static bool peer_allowed(const struct slb_config *cfg, const struct slb_addr *peer)
@@ -379,37 +417,18 @@ static bool peer_allowed(const struct slb_config *cfg, const struct slb_addr *pe
 	return false;
 }
 
-static void listener_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)
+/* The allow-list is checked before anything is spent on the peer. */
+static void session_accept(struct health_ctx *ctx, struct hl_listener *l, int fd, const struct slb_addr *peer)
 {
-	struct hb_server *srv = (struct hb_server *)h;
+	char text[ADDR_TEXT_MAX];
 
-	for (unsigned i = 0; i < HB_ACCEPTS_PER_TURN; i++) {
-		struct slb_addr peer = { .len = sizeof(peer.ss) };
-		int fd = accept4(h->fd, (struct sockaddr *)&peer.ss, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (fd == -1) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				listener_pause(ctx, srv, errno);
-			return;
-		}
-		if (!peer_allowed(ctx->cfg, &peer)) {
-			char text[ADDR_TEXT_MAX];
-
-			addr_format(&peer, text, sizeof(text));
-			slb_log_limited(LOG_WARN, 0, "heartbeat: refused a connection from %s: not in --heartbeat-allow",
-					text);
-			close(fd);
-			continue;
-		}
-		if (srv->n >= HB_SESSIONS_MAX) {
-			slb_log_limited(LOG_WARN, 0, "heartbeat: %u sessions open, refusing one more", srv->n);
-			close(fd);
-			continue;
-		}
-		session_open(ctx, srv, fd, &peer);
+	if (peer_allowed(ctx->cfg, peer)) {
+		session_open(ctx, (struct hb_server *)l, fd, peer);
+		return;
 	}
+	slb_log_limited(LOG_WARN, 0, "heartbeat: refused a connection from %s: not in --heartbeat-allow",
+			addr_format(peer, text, sizeof(text)));
+	close(fd);
 }
 
 static void hb_server_free(struct hb_server *srv)
@@ -453,7 +472,7 @@ static int hb_server_load_key(const struct slb_config *cfg, struct hb_server *sr
 int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen)
 {
 	struct hb_server *srv = calloc(1, sizeof(*srv));
-	int fd, e;
+	int e;
 
 	if (!srv) {
 		snprintf(err, errlen, "heartbeat: out of memory");
@@ -462,19 +481,12 @@ int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen)
 	e = hb_server_load_key(ctx->cfg, srv, err, errlen);
 	if (e)
 		goto out_free_srv;
-	fd = hl_listen(&ctx->cfg->heartbeat_listen, "heartbeat", err, errlen);
-	if (fd < 0) {
-		e = fd;
+	srv->listener.what = "heartbeat";
+	srv->listener.max_conns = HB_SESSIONS_MAX;
+	srv->listener.accept = session_accept;
+	e = hl_listener_open(ctx, &srv->listener, &ctx->cfg->heartbeat_listen, err, errlen);
+	if (e)
 		goto out_free_srv;
-	}
-	srv->listener.on_event = listener_on_event;
-	srv->listener.fd = fd;
-	e = hl_add(ctx, &srv->listener, EPOLLIN);
-	if (e) {
-		snprintf(err, errlen, "heartbeat: epoll: %s", strerror(-e));
-		close(fd);
-		goto out_free_srv;
-	}
 	ctx->hb = srv;
 	return 0;
 
@@ -497,19 +509,18 @@ static bool session_idle(const struct health_ctx *ctx, const struct hb_session *
 void hb_server_tick(struct health_ctx *ctx)
 {
 	struct hb_server *srv = ctx->hb;
-	struct hb_session *s, *next;
+	struct hl_handler *h, *next;
 
 	if (!srv)
 		return;
-	for (s = srv->head; s; s = next) {
-		next = s->next;
+	for (h = srv->listener.head; h; h = next) {
+		struct hb_session *s = (struct hb_session *)h;
+
+		next = h->next;
 		if (session_idle(ctx, s))
 			session_close(ctx, s, s->be_id ? "silent too long" : "no REGISTER in time");
 	}
-	if (srv->paused_until_ms && ctx->now_ms >= srv->paused_until_ms) {
-		srv->paused_until_ms = 0;
-		hl_mod(ctx, &srv->listener, EPOLLIN);
-	}
+	hl_listener_tick(ctx, &srv->listener);
 }
 
 void hb_server_close(struct health_ctx *ctx)
@@ -518,19 +529,12 @@ void hb_server_close(struct health_ctx *ctx)
 
 	if (!srv)
 		return;
-	while (srv->head) {
-		struct hb_session *s = srv->head;
-
-		session_unlink(srv, s);
-		close(s->h.fd);
-		free(s);
-	}
-	close(srv->listener.fd);
+	hl_listener_close(&srv->listener);
 	hb_server_free(srv);
 	ctx->hb = NULL;
 }
 
 unsigned hb_server_sessions(const struct health_ctx *ctx)
 {
-	return ctx->hb ? ctx->hb->n : 0;
+	return ctx->hb ? ctx->hb->listener.n : 0;
 }

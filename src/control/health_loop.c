@@ -76,3 +76,128 @@ int hl_listen(const struct slb_addr *a, const char *what, char *err, size_t errl
 	}
 	return fd;
 }
+
+/* Out of descriptors (EMFILE, ENFILE) or memory, the pending connection stays in the backlog
+ * and the listener stays readable: with its level-triggered registration the loop would wake
+ * at once, forever. So it leaves the loop's interest set until the pause is over. */
+static void hl_listener_pause(struct health_ctx *ctx, struct hl_listener *l, int err)
+{
+	slb_log_limited(LOG_WARN, err, "%s: accept failed, pausing for %d ms", l->what, HL_ACCEPT_PAUSE_MS);
+	l->paused_until_ms = ctx->now_ms + HL_ACCEPT_PAUSE_MS;
+	hl_mod(ctx, &l->h, 0);
+}
+
+/* True when a newcomer can be taken: under the cap, or the server made room. */
+static bool hl_listener_has_room(struct health_ctx *ctx, struct hl_listener *l)
+{
+	if (l->n < l->max_conns || (l->evict && l->evict(ctx, l)))
+		return true;
+	slb_log_limited(LOG_WARN, 0, "%s: %u connections open, refusing one more", l->what, l->n);
+	return false;
+}
+
+static void hl_listener_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)
+{
+	struct hl_listener *l = (struct hl_listener *)h;
+
+	for (unsigned i = 0; i < HL_ACCEPTS_PER_TURN; i++) {
+		struct slb_addr peer = { .len = sizeof(peer.ss) };
+		int fd = accept4(h->fd, (struct sockaddr *)&peer.ss, &peer.len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				hl_listener_pause(ctx, l, errno);
+			return;
+		}
+		if (hl_listener_has_room(ctx, l))
+			l->accept(ctx, l, fd, &peer);
+		else
+			close(fd);
+	}
+}
+
+int hl_listener_open(struct health_ctx *ctx, struct hl_listener *l, const struct slb_addr *a, char *err,
+		     size_t errlen)
+{
+	int fd, e;
+
+	l->h.fd = -1;
+	fd = hl_listen(a, l->what, err, errlen);
+	if (fd < 0)
+		return fd;
+	l->h.on_event = hl_listener_on_event;
+	l->h.fd = fd;
+	e = hl_add(ctx, &l->h, EPOLLIN);
+	if (e) {
+		snprintf(err, errlen, "%s: epoll: %s", l->what, strerror(-e));
+		close(fd);
+		l->h.fd = -1;
+	}
+	return e;
+}
+
+void hl_listener_tick(struct health_ctx *ctx, struct hl_listener *l)
+{
+	int e;
+
+	if (!l->paused_until_ms || ctx->now_ms < l->paused_until_ms)
+		return;
+	l->paused_until_ms = 0;
+	e = hl_mod(ctx, &l->h, EPOLLIN);
+	if (e)
+		slb_log_limited(LOG_WARN, e, "%s: cannot resume accepting", l->what);
+}
+
+static void hl_conn_unlink(struct hl_listener *l, struct hl_handler *h)
+{
+	if (h->prev)
+		h->prev->next = h->next;
+	else
+		l->head = h->next;
+	if (h->next)
+		h->next->prev = h->prev;
+	else
+		l->tail = h->prev;
+	h->prev = h->next = NULL;
+	h->owner = NULL;
+	l->n--;
+}
+
+void hl_conn_link(struct hl_listener *l, struct hl_handler *h)
+{
+	h->owner = l;
+	h->next = NULL;
+	h->prev = l->tail;
+	if (l->tail)
+		l->tail->next = h;
+	else
+		l->head = h;
+	l->tail = h;
+	l->n++;
+}
+
+void hl_conn_close(struct health_ctx *ctx, struct hl_handler *h)
+{
+	if (h->dead)
+		return;
+	if (h->owner)
+		hl_conn_unlink(h->owner, h);
+	hl_retire(ctx, h);
+}
+
+void hl_listener_close(struct hl_listener *l)
+{
+	while (l->head) {
+		struct hl_handler *h = l->head;
+
+		hl_conn_unlink(l, h);
+		close(h->fd);
+		if (h->free)
+			h->free(h);
+	}
+	if (l->h.fd >= 0)
+		close(l->h.fd);
+	l->h.fd = -1;
+}

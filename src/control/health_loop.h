@@ -1,6 +1,7 @@
 /* health_loop: what the health thread's modules (heartbeat sessions, probes, admin) share:
  * one epoll loop where every descriptor has a handler, frees deferred to the end of a loop
- * turn, and the thread's context. Private to the health thread; workers never see it. */
+ * turn, the one listener every server uses, and the thread's context. Private to the health
+ * thread; workers never see it. */
 #ifndef SLB_HEALTH_LOOP_H
 #define SLB_HEALTH_LOOP_H
 
@@ -15,6 +16,7 @@
 
 struct health_ctx;
 struct hl_handler;
+struct hl_listener;
 
 typedef void (*hl_event_fn)(struct health_ctx *ctx, struct hl_handler *h, uint32_t events);
 typedef void (*hl_free_fn)(struct hl_handler *h);
@@ -26,6 +28,8 @@ struct hl_handler {
 	int fd;
 	bool dead;                   /* retired this turn: later events in the batch are skipped */
 	struct hl_handler *next_dead;
+	struct hl_listener *owner;   /* the listener that accepted it; NULL for other handlers */
+	struct hl_handler *prev, *next; /* owner's connections, oldest first */
 };
 
 struct hb_server;
@@ -56,6 +60,52 @@ void hl_retire(struct health_ctx *ctx, struct hl_handler *h);
 /* Binds and listens on a, non-blocking. what names the port in err ("heartbeat", "admin").
  * Returns the fd, or -EADDRINUSE / -errno with err filled. */
 int hl_listen(const struct slb_addr *a, const char *what, char *err, size_t errlen);
+
+/* ---- the listener: one accept loop for every server on the health loop ---- */
+
+#define HL_ACCEPTS_PER_TURN 64 /* fairness: a connection flood cannot hold the loop */
+#define HL_ACCEPT_PAUSE_MS 100 /* out of descriptors: how long a listener stops accepting */
+
+/* Takes over fd, a new non-blocking connection from peer: either builds a connection whose
+ * hl_handler it passes to hl_conn_link, or closes fd. */
+typedef void (*hl_accept_fn)(struct health_ctx *ctx, struct hl_listener *l, int fd, const struct slb_addr *peer);
+
+/* Called when a connection arrives with max_conns open: closes one of them (hl_conn_close)
+ * and returns true, or returns false and the newcomer is refused. */
+typedef bool (*hl_evict_fn)(struct health_ctx *ctx, struct hl_listener *l);
+
+/* Embedded first in a server's state. The caller sets what, max_conns, accept and evict (may
+ * be NULL) before hl_listener_open; the rest belongs to the helper. */
+struct hl_listener {
+	struct hl_handler h;         /* the listening socket */
+	const char *what;            /* "heartbeat", "admin": first word of its log lines */
+	unsigned max_conns;          /* open connections at most */
+	hl_accept_fn accept;
+	hl_evict_fn evict;           /* NULL: past max_conns a newcomer is closed at once */
+	struct hl_handler *head, *tail; /* open connections, oldest first */
+	unsigned n;                  /* open connections */
+	int64_t paused_until_ms;     /* 0 while accepting; set when accept ran out of descriptors */
+};
+
+/* Binds a (see hl_listen) and adds l to the loop: from then on it accepts at most
+ * HL_ACCEPTS_PER_TURN connections a loop turn, at most l->max_conns open, and out of
+ * descriptors (or memory) it stops accepting for HL_ACCEPT_PAUSE_MS instead of spinning.
+ * Returns 0, or -EADDRINUSE / -errno with err filled (nothing left open). */
+int hl_listener_open(struct health_ctx *ctx, struct hl_listener *l, const struct slb_addr *a, char *err,
+		     size_t errlen);
+
+/* Called every tick: resumes accepting once a pause is over. */
+void hl_listener_tick(struct health_ctx *ctx, struct hl_listener *l);
+
+/* Closes and frees (h->free) every open connection at once, without events, then closes the
+ * listening socket; l itself stays the caller's. For the thread's stop. */
+void hl_listener_close(struct hl_listener *l);
+
+/* Appends h, an accepted connection already in the loop, to l's list as the newest. */
+void hl_conn_link(struct hl_listener *l, struct hl_handler *h);
+
+/* Takes h off its listener's list and retires it (hl_retire). Does nothing when h is dead. */
+void hl_conn_close(struct health_ctx *ctx, struct hl_handler *h);
 
 /* Writes without blocking and without SIGPIPE. Returns bytes written (maybe 0 on EAGAIN)
  * or -errno. */

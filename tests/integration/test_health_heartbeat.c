@@ -1,13 +1,16 @@
 /* The heartbeat port of a real slb: the protocol's replies, bad and over-long lines, session
  * takeover, heartbeat timeout and resume, and the SIGKILL case: a registered backend process
  * killed outright is out of rotation within milliseconds and clients only reach the others. */
+#include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "faultkit.h"
 #include "healthtest.h"
 #include "slb/control/hbauth.h"
 #include "testproc.h"
@@ -22,6 +25,16 @@ static void suite_fini(void)
 TestSuite(health_heartbeat, .fini = suite_fini, .timeout = 60);
 
 static struct healthtest_slb slb;
+
+/* The local port of a connected socket: the port slb names the peer by. */
+static unsigned local_port(int fd)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	return ntohs(sin.sin_port);
+}
 
 /* A session whose HELLO nonce is lower-case hex. */
 static int session(void)
@@ -68,6 +81,46 @@ Test(health_heartbeat, bad_lines_get_err_then_the_session_closes)
 	healthtest_expect_reply(fd, "HEARTBEAT", "ERR not registered");
 	cr_assert_eq(testproc_wait_eof(fd, IO_MS), 0, "3 errors close the session");
 	close(fd);
+	healthtest_stop_ok(&slb);
+}
+
+/* A peer speaking another dialect, sending 3 lines slb cannot parse, twice in a row.
+ * Peer sees: ERR for each line, then the close.
+ * slb logs, at the default level: for the first session, its first bad line at warn with the
+ *   peer, the reason and the first 60 bytes escaped, then the close and its reason at info;
+ *   for the second session from the same host moments later, nothing (once per host per 10 s). */
+Test(health_heartbeat, unknown_dialect_is_logged_once_per_host_at_warn_and_the_close_at_info)
+{
+	static const char tail[] = "01234567890123456789012345678901234567890123456789"; /* 50 */
+	char line[128], want[256];
+	unsigned port;
+	int fd;
+
+	healthtest_start_ok(&slb, NULL);
+	fd = session();
+	port = local_port(fd);
+	snprintf(line, sizeof(line), "PING \"agent\"\tv2 %s", tail); /* 66 bytes */
+	healthtest_expect_reply(fd, line, "ERR bad character");
+	healthtest_expect_reply(fd, "PING", "ERR unknown verb");
+	healthtest_expect_reply(fd, "PING", "ERR unknown verb");
+	cr_assert_eq(testproc_wait_eof(fd, IO_MS), 0, "3 errors close the session");
+	close(fd);
+	snprintf(want, sizeof(want), "warn  [health] heartbeat: bad line from 127.0.0.1:%u: bad character: "
+		 "\"PING \\\"agent\\\"\\x09v2 %.44s\"...\n", port, tail);
+	cr_assert_eq(testproc_wait_output(slb.proc, want, IO_MS), 0, "no warning: %s", want);
+	snprintf(want, sizeof(want), "info  [health] heartbeat: session from 127.0.0.1:%u closed: too many errors\n",
+		 port);
+	cr_assert_eq(testproc_wait_output(slb.proc, want, IO_MS), 0, "no close line: %s", want);
+
+	fd = session();
+	port = local_port(fd);
+	for (int i = 0; i < 3; i++)
+		healthtest_expect_reply(fd, "PING", "ERR unknown verb");
+	cr_assert_eq(testproc_wait_eof(fd, IO_MS), 0);
+	close(fd);
+	cr_assert_eq(faultkit_count_lines(slb.proc, "heartbeat: bad line from"), 1, "warned again for the same host");
+	snprintf(want, sizeof(want), "session from 127.0.0.1:%u closed", port);
+	cr_assert_eq(faultkit_count_lines(slb.proc, want), 0, "logged the close of an unwarned session");
 	healthtest_stop_ok(&slb);
 }
 

@@ -4,6 +4,7 @@
 #define SLB_LOG_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum log_level {
@@ -32,6 +33,12 @@ const char *log_level_name(int level);
 void log_write(int level, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void log_write_limited(struct log_ratelimit *rl, int level, int err, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/* Writes in[0..len), bytes a peer sent, into out (outlen > 0 bytes, always NUL-terminated) so
+ * that a log line shows them unambiguously and cannot be forged by them: printable ASCII as is,
+ * '"' and '\\' with a backslash, every other byte (newlines, controls, UTF-8) as \xHH. Stops
+ * before the first byte whose escape does not fit. Returns how many bytes of in it wrote. */
+size_t log_escape(char *out, size_t outlen, const void *in, size_t len);
 
 #define slb_log(level, err, ...)                                                          \
 	do {                                                                              \

@@ -12,8 +12,9 @@
 #include "slb/control/backend_table.h"
 
 #define ADMIN_REQ_MAX 4096          /* a request (line and headers) larger than this is refused */
-#define ADMIN_CONNS_MAX 64
-#define ADMIN_TIMEOUT_MS 5000       /* a connection must be done within this */
+#define ADMIN_CONNS_MAX 64          /* past it the oldest without a whole request is closed */
+#define ADMIN_REQUEST_TIMEOUT_MS 3000 /* a request head must arrive within this of the accept */
+#define ADMIN_TIMEOUT_MS 5000       /* and the response must then be sent within this */
 #define ADMIN_BODY_MAX (8u << 20)   /* cap on one response body */
 
 /* A growable text buffer with a hard cap; once an append would pass the cap it keeps what

@@ -285,6 +285,65 @@ int faultkit_fd_count(pid_t pid)
 	return n;
 }
 
+/* Whether /proc/pid/task/tid/comm is comm. */
+static bool task_is_named(pid_t pid, const char *tid, const char *comm)
+{
+	char path[96], name[32] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/comm", (int)pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (!fgets(name, sizeof(name), f))
+		name[0] = '\0';
+	fclose(f);
+	name[strcspn(name, "\n")] = '\0';
+	return strcmp(name, comm) == 0;
+}
+
+/* utime + stime of one task in ms, from its stat line: the fields after the ")" that ends
+ * the name, which may itself hold spaces and parentheses. */
+static long task_cpu_ms(pid_t pid, const char *tid)
+{
+	unsigned long long utime, stime;
+	char path[96], line[1024];
+	const char *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%s/stat", (int)pid, tid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+	fclose(f);
+	/* after ")": state ppid pgrp session tty_nr tpgid flags minflt cminflt majflt cmajflt utime stime */
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
+		return -EPROTO;
+	return (long)((utime + stime) * 1000 / (unsigned long long)sysconf(_SC_CLK_TCK));
+}
+
+/* See faultkit.h. */
+long faultkit_thread_cpu_ms(pid_t pid, const char *comm)
+{
+	char path[64];
+	struct dirent *e;
+	long ms = -ESRCH;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && task_is_named(pid, e->d_name, comm)) {
+			ms = task_cpu_ms(pid, e->d_name);
+			break;
+		}
+	closedir(d);
+	return ms;
+}
+
 /* See faultkit.h. */
 unsigned faultkit_count_lines(const struct testproc *p, const char *needle)
 {

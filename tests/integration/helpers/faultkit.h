@@ -70,6 +70,11 @@ long faultkit_rss_kib(pid_t pid);
 /* Open descriptors of pid (entries of /proc/pid/fd), or -errno. */
 int faultkit_fd_count(pid_t pid);
 
+/* CPU time (user + system) that the thread of pid named comm (its /proc task comm, e.g.
+ * "slb-health") has used so far, in ms (clock-tick resolution), or -errno (-ESRCH: no such
+ * thread). */
+long faultkit_thread_cpu_ms(pid_t pid, const char *comm);
+
 /* Lines of p's output that contain needle. */
 unsigned faultkit_count_lines(const struct testproc *p, const char *needle);
 
