@@ -73,16 +73,24 @@ ParameterizedTest(struct refusal *c, backend_addresses, startup_refuses_own_and_
 
 static struct healthtest_slb slb;
 
+/* Opens a session, sends "REGISTER addr[ args]" and asserts the reply. Returns the fd. */
+static int register_expect(const char *addr, const char *args, const char *reply)
+{
+	char line[128];
+	int fd = healthtest_session_ok(&slb, NULL);
+
+	snprintf(line, sizeof(line), "REGISTER %s%s", addr, args);
+	healthtest_expect_reply(fd, line, reply);
+	return fd;
+}
+
 /* A fresh session per refusal: three errors would close a shared one. */
 static void expect_register_refused(const char *addr, const char *err)
 {
-	char line[96], reply[128];
-	int fd = healthtest_session_ok(&slb, NULL);
+	char reply[128];
 
-	snprintf(line, sizeof(line), "REGISTER %s", addr);
 	snprintf(reply, sizeof(reply), "ERR %s", err);
-	healthtest_expect_reply(fd, line, reply);
-	close(fd);
+	close(register_expect(addr, "", reply));
 }
 
 Test(backend_addresses, register_refuses_own_and_non_host_addresses)
@@ -161,15 +169,17 @@ Test(backend_addresses, runtime_loop_is_cut_and_marked_down)
 
 /* ---- who owns a static backend ---- */
 
-/* slb with one static backend on a port nobody listens on (only /status is looked at). */
-static unsigned start_with_static(const char *options)
+/* slb with one static backend on a port nobody listens on (only /status is looked at); its
+ * "127.0.0.1:PORT" goes into addr (32 bytes). */
+static unsigned start_with_static(const char *options, char *addr)
 {
 	static char be[64];
 	const char *extra[] = { "--backend", be, NULL };
 	int port = testproc_free_port();
 
 	cr_assert_gt(port, 0);
-	snprintf(be, sizeof(be), "127.0.0.1:%d%s", port, options);
+	snprintf(addr, 32, "127.0.0.1:%d", port);
+	snprintf(be, sizeof(be), "%s%s", addr, options);
 	healthtest_start_ok(&slb, extra);
 	return (unsigned)port;
 }
@@ -184,12 +194,10 @@ static void expect_field(unsigned port, const char *field, const char *want)
 
 Test(backend_addresses, heartbeat_cannot_take_over_a_static_backend)
 {
-	unsigned port = start_with_static(",weight=2");
-	char line[96];
-	int fd = healthtest_session_ok(&slb, NULL);
+	char addr[32];
+	unsigned port = start_with_static(",weight=2", addr);
+	int fd = register_expect(addr, " state=drain weight=3", "ERR static backend");
 
-	snprintf(line, sizeof(line), "REGISTER 127.0.0.1:%u state=drain weight=3", port);
-	healthtest_expect_reply(fd, line, "ERR static backend");
 	cr_assert_eq(testproc_wait_eof(fd, IO_MS), 0, "the session is closed");
 	close(fd);
 	expect_field(port, "state", "up");
@@ -200,12 +208,10 @@ Test(backend_addresses, heartbeat_cannot_take_over_a_static_backend)
 
 Test(backend_addresses, allowed_heartbeat_lasts_only_as_long_as_its_session)
 {
-	unsigned port = start_with_static(",weight=2,heartbeat=allow");
-	char line[96];
-	int fd = healthtest_session_ok(&slb, NULL);
+	char addr[32];
+	unsigned port = start_with_static(",weight=2,heartbeat=allow", addr);
+	int fd = register_expect(addr, " state=drain weight=3", "OK registered id=1 interval=1000 timeout=3000");
 
-	snprintf(line, sizeof(line), "REGISTER 127.0.0.1:%u state=drain weight=3", port);
-	healthtest_expect_reply(fd, line, "OK registered id=1 interval=1000 timeout=3000");
 	expect_field(port, "state", "draining");
 	expect_field(port, "weight", "3");
 	healthtest_expect_reply(fd, "BYE", "OK bye");
@@ -215,9 +221,7 @@ Test(backend_addresses, allowed_heartbeat_lasts_only_as_long_as_its_session)
 	expect_field(port, "reason", "heartbeat bye: back to its --backend settings");
 	close(fd);
 
-	fd = healthtest_session_ok(&slb, NULL);
-	snprintf(line, sizeof(line), "REGISTER 127.0.0.1:%u state=down weight=5", port);
-	healthtest_expect_reply(fd, line, "OK registered id=1 interval=1000 timeout=3000");
+	fd = register_expect(addr, " state=down weight=5", "OK registered id=1 interval=1000 timeout=3000");
 	expect_field(port, "state", "down");
 	close(fd); /* the peer vanishes without BYE */
 	cr_assert_geq(healthtest_wait_state(slb.admin, port, "up", IO_MS), 0);
