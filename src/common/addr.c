@@ -5,9 +5,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define HOST_TEXT_MAX 48
 
@@ -179,6 +181,118 @@ bool addr_is_loopback(const struct slb_addr *a)
 	if (fam == AF_INET)
 		return b[0] == 127;
 	return fam == AF_INET6 && memcmp(b, v6_loopback, 16) == 0;
+}
+
+/* A zeroed slb_addr (no family) is no host either: unspecified. */
+enum addr_kind addr_classify(const struct slb_addr *a)
+{
+	static const unsigned char zero[16];
+	const unsigned char *b = NULL;
+	sa_family_t fam = addr_bytes(a, &b);
+
+	if (fam == AF_INET) {
+		if (memcmp(b, zero, 4) == 0)
+			return ADDR_KIND_UNSPECIFIED;
+		if ((b[0] & 0xf0) == 0xe0)
+			return ADDR_KIND_MULTICAST;
+		if (b[0] == 0xff && b[1] == 0xff && b[2] == 0xff && b[3] == 0xff)
+			return ADDR_KIND_BROADCAST;
+		return ADDR_KIND_UNICAST;
+	}
+	if (fam == AF_INET6) {
+		if (memcmp(b, zero, 16) == 0)
+			return ADDR_KIND_UNSPECIFIED;
+		return b[0] == 0xff ? ADDR_KIND_MULTICAST : ADDR_KIND_UNICAST;
+	}
+	return ADDR_KIND_UNSPECIFIED;
+}
+
+static const char *const kind_names[] = {
+	[ADDR_KIND_UNICAST] = "unicast",
+	[ADDR_KIND_UNSPECIFIED] = "unspecified",
+	[ADDR_KIND_MULTICAST] = "multicast",
+	[ADDR_KIND_BROADCAST] = "broadcast",
+};
+
+const char *addr_kind_name(enum addr_kind k)
+{
+	return (unsigned)k < sizeof(kind_names) / sizeof(kind_names[0]) ? kind_names[k] : "?";
+}
+
+/* Fixed texts: the heartbeat port sends them to peers as they are. */
+const char *addr_host_problem(const struct slb_addr *a)
+{
+	switch (addr_classify(a)) {
+	case ADDR_KIND_UNSPECIFIED:
+		return "address is unspecified, not a single host";
+	case ADDR_KIND_MULTICAST:
+		return "address is multicast, not a single host";
+	case ADDR_KIND_BROADCAST:
+		return "address is broadcast, not a single host";
+	case ADDR_KIND_UNICAST:
+		break;
+	}
+	return NULL;
+}
+
+bool addr_is_wildcard(const struct slb_addr *a)
+{
+	return addr_classify(a) == ADDR_KIND_UNSPECIFIED;
+}
+
+/* bind(2) with port 0 takes no port and fails with EADDRNOTAVAIL exactly when the address
+ * is not assigned here (unless net.ipv4.ip_nonlocal_bind is set: then everything looks local,
+ * which can only refuse too much, never let a loop through). */
+bool addr_is_local(const struct slb_addr *a)
+{
+	struct slb_addr probe = *a;
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool local;
+
+	if (fd == -1)
+		return true;
+	if (probe.ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&probe.ss)->sin6_port = 0;
+	else
+		((struct sockaddr_in *)&probe.ss)->sin_port = 0;
+	local = bind(fd, (const struct sockaddr *)&probe.ss, probe.len) == 0 || errno != EADDRNOTAVAIL;
+	close(fd);
+	return local;
+}
+
+_Static_assert(offsetof(struct sockaddr_in, sin_port) == offsetof(struct sockaddr_in6, sin6_port),
+	       "addr_port_raw reads both families' port at one offset");
+
+bool addr_same_host(const struct slb_addr *a, const struct slb_addr *b)
+{
+	const unsigned char *x = NULL, *y = NULL;
+	sa_family_t fx = addr_bytes(a, &x), fy = addr_bytes(b, &y);
+
+	return fx != AF_UNSPEC && fx == fy && memcmp(x, y, fx == AF_INET ? 4 : 16) == 0;
+}
+
+/* A wildcard listener hears a's address: [::] is dual-stack (slb never sets IPV6_V6ONLY),
+ * 0.0.0.0 hears IPv4 (and IPv4-mapped) addresses only. */
+static bool wildcard_covers(const struct slb_addr *w, const struct slb_addr *a)
+{
+	const unsigned char *b = NULL;
+
+	if (!addr_is_wildcard(w))
+		return false;
+	return addr_bytes(w, &b) == AF_INET6 || addr_bytes(a, &b) == AF_INET;
+}
+
+int addr_find_served(const struct slb_addr *a, const struct slb_addr *served, unsigned n, addr_local_fn is_local)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (addr_port(a) != addr_port(&served[i]))
+			continue;
+		if (addr_same_host(a, &served[i]))
+			return (int)i;
+		if (wildcard_covers(&served[i], a) && is_local(a))
+			return (int)i;
+	}
+	return -1;
 }
 
 /* True when the first prefix bits of x and y agree. */

@@ -88,26 +88,68 @@ static int parse_optional_address(struct slb_config *cfg, const struct flag *f, 
 	return ret;
 }
 
+#define BACKEND_OPT_MAX 32
+
+/* One option after the address; seen collects the ones given so far (bit 0 weight, bit 1
+ * heartbeat), so that "weight=2,weight=3" is an error rather than a silent last-wins. */
+static int backend_option(const char *opt, struct config_backend *out, unsigned *seen, char *err, size_t errlen)
+{
+	unsigned bit = strncmp(opt, "weight=", 7) == 0 ? 1 : strncmp(opt, "heartbeat=", 10) == 0 ? 2 : 0;
+
+	if (bit == 0) {
+		snprintf(err, errlen, "unknown backend option '%.32s' (expected weight=N or heartbeat=allow)", opt);
+		return -EINVAL;
+	}
+	if (*seen & bit) {
+		snprintf(err, errlen, "backend option '%.32s' given twice", opt);
+		return -EINVAL;
+	}
+	*seen |= bit;
+	if (bit == 1 && parse_uint_text(opt + 7, 1, CONFIG_MAX_WEIGHT, &out->weight)) {
+		snprintf(err, errlen, "weight must be a whole number from 1 to %d", CONFIG_MAX_WEIGHT);
+		return -EINVAL;
+	}
+	if (bit == 2 && strcmp(opt + 10, "allow") && strcmp(opt + 10, "deny")) {
+		snprintf(err, errlen, "heartbeat must be allow or deny");
+		return -EINVAL;
+	}
+	if (bit == 2)
+		out->heartbeat_allow = opt[10] == 'a';
+	return 0;
+}
+
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen)
 {
-	const char *comma = strchr(text, ',');
-	size_t addr_len = comma ? (size_t)(comma - text) : strlen(text);
+	const char *opt = strchr(text, ','), *problem;
+	size_t addr_len = opt ? (size_t)(opt - text) : strlen(text);
+	unsigned seen = 0;
 	char why[160];
 
+	memset(out, 0, sizeof(*out));
 	if (addr_parse_n(text, addr_len, &out->addr, why, sizeof(why))) {
 		snprintf(err, errlen, "%s", why);
 		return -EINVAL;
 	}
-	out->weight = 1;
-	if (!comma)
-		return 0;
-	if (strncmp(comma + 1, "weight=", 7) != 0) {
-		snprintf(err, errlen, "unknown backend option '%.32s' (expected weight=N)", comma + 1);
+	problem = addr_host_problem(&out->addr);
+	if (problem) {
+		snprintf(err, errlen, "%s", problem);
 		return -EINVAL;
 	}
-	if (parse_uint_text(comma + 8, 1, CONFIG_MAX_WEIGHT, &out->weight)) {
-		snprintf(err, errlen, "weight must be a whole number from 1 to %d", CONFIG_MAX_WEIGHT);
-		return -EINVAL;
+	out->weight = 1;
+	while (opt) {
+		const char *next = strchr(opt + 1, ',');
+		size_t len = next ? (size_t)(next - opt - 1) : strlen(opt + 1);
+		char one[BACKEND_OPT_MAX];
+
+		if (len >= sizeof(one)) {
+			snprintf(err, errlen, "unknown backend option '%.32s'", opt + 1);
+			return -EINVAL;
+		}
+		memcpy(one, opt + 1, len);
+		one[len] = '\0';
+		if (backend_option(one, out, &seen, err, errlen))
+			return -EINVAL;
+		opt = next;
 	}
 	return 0;
 }
@@ -238,8 +280,9 @@ static int set_false(struct slb_config *cfg, const struct flag *f, const char *v
 static const struct flag flag_table[] = {
 	{ "listen", "ADDR:PORT", parse_address, F(listen), 0, 0, "*:8080", NULL,
 	  "address clients connect to (IPv4, [IPv6]:PORT, localhost or *)" },
-	{ "backend", "ADDR:PORT[,weight=N]", parse_backend, 0, 0, 0, NULL, "none",
-	  "a static backend; repeat for more (weight 1-256, default 1)" },
+	{ "backend", "ADDR:PORT[,weight=N][,heartbeat=allow]", parse_backend, 0, 0, 0, NULL, "none",
+	  "a static backend; repeat for more (weight 1-256, default 1; heartbeat=allow lets a heartbeat "
+	  "session attach to it)" },
 	{ "workers", "N", parse_uint, F(workers), 0, CONFIG_MAX_WORKERS, "0", "online CPUs",
 	  "worker threads, each with its own listener and io_uring (0: one per online CPU)" },
 	{ "pin", NULL, set_true, F(pin), 0, 0, "", "on", "pin worker i to CPU i mod online CPUs" },
@@ -360,6 +403,35 @@ int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_
 	return CONFIG_OK;
 }
 
+/* When --listen becomes repeatable, the listener line below takes (cfg->listen, cfg->n_listen). */
+const char *config_served_by(const struct slb_config *cfg, const struct slb_addr *a, addr_local_fn is_local)
+{
+	if (addr_find_served(a, &cfg->listen, 1, is_local) >= 0)
+		return "address is slb's own listener";
+	if (cfg->has_admin && addr_find_served(a, &cfg->admin, 1, is_local) >= 0)
+		return "address is slb's own admin endpoint";
+	if (cfg->has_heartbeat_listen && addr_find_served(a, &cfg->heartbeat_listen, 1, is_local) >= 0)
+		return "address is slb's own heartbeat port";
+	return NULL;
+}
+
+/* A backend that is one of slb's own ports makes every client connection open another one to
+ * slb itself, until descriptors run out: refuse it before anything is bound. */
+static int validate_backends(const struct slb_config *cfg, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->n_backends; i++) {
+		const char *why = config_served_by(cfg, &cfg->backends[i].addr, addr_is_local);
+		char text[ADDR_TEXT_MAX];
+
+		if (why) {
+			snprintf(err, errlen, "--backend %s: %s",
+				 addr_format(&cfg->backends[i].addr, text, sizeof(text)), why);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
 {
 	if (cfg->n_backends == 0 && !cfg->has_heartbeat_listen) {
@@ -392,7 +464,7 @@ int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "--admin must differ from --listen and --heartbeat-listen");
 		return -EINVAL;
 	}
-	return 0;
+	return validate_backends(cfg, err, errlen);
 }
 
 void config_print_usage(FILE *out, const char *prog)

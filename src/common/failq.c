@@ -52,6 +52,7 @@ static const char *const failq_kind_names[] = {
 	[FAILQ_CONNECT_TIMEOUT] = "connect_timeout",
 	[FAILQ_CONNECT_ERROR] = "connect_error",
 	[FAILQ_RESET] = "reset",
+	[FAILQ_LOOP] = "loop",
 };
 
 /* Returns a static string; "unknown" for a value outside the enum (kind travels as a

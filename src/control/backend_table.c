@@ -37,6 +37,7 @@ static const char *const event_names[] = {
 	[BE_EV_PROBE_FAIL] = "probe fail",
 	[BE_EV_CONNECT_FAIL] = "connect fail",
 	[BE_EV_CONNECT_OK] = "connect ok",
+	[BE_EV_LOOP] = "loop",
 };
 
 /*
@@ -52,8 +53,16 @@ static const char *const event_names[] = {
  *   otherwise                                         | up
  *
  * probe_up goes false after `fall` failed probes, after `eject_failures` consecutive worker
- * connect failures, and when a static backend's heartbeat session closes; it comes back
- * after `rise` passed probes or a new REGISTER.
+ * connect failures, and when a worker's connect came back to slb itself (a loop); it comes
+ * back after `rise` passed probes or a new REGISTER.
+ *
+ * Who may change what (a static backend belongs to the operator):
+ *
+ *   source     hb_allowed  REGISTER                  while the session lives      session ends
+ *   heartbeat  -           creates or re-attaches    weight, name, load, state    down, expires
+ *   static     no          refused (-EPERM)          -                            -
+ *   static     yes         attaches                  weight, name, load, state    flags' weight, up
+ *                                                                                  unless probes say down
  */
 static enum be_state backend_derive(const struct backend *b)
 {
@@ -137,6 +146,7 @@ int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsig
 	b->addr = *addr;
 	b->source = BE_SOURCE_STATIC;
 	b->weight = weight ? weight : 1;
+	b->cfg_weight = b->weight;
 	b->state = BE_STATE_UP;
 	b->changed_ms = now_ms;
 	snprintf(b->reason, sizeof(b->reason), "static backend");
@@ -145,12 +155,19 @@ int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsig
 	return 0;
 }
 
+bool table_accepts_session(const struct backend *b)
+{
+	return !b || b->source == BE_SOURCE_HEARTBEAT || b->hb_allowed;
+}
+
 int table_register(struct backend_table *t, const struct hb_msg *m, void *session, int64_t now_ms,
 		   struct backend **out)
 {
 	struct backend *b = table_find(t, &m->addr);
 	unsigned old_weight;
 
+	if (!table_accepts_session(b))
+		return -EPERM;
 	if (!b) {
 		b = backend_alloc(t);
 		if (!b)
@@ -163,12 +180,8 @@ int table_register(struct backend_table *t, const struct hb_msg *m, void *sessio
 		b->fresh = true;
 	}
 	old_weight = b->weight;
-	if (m->weight)
-		b->weight = m->weight;
-	else if (b->source == BE_SOURCE_HEARTBEAT)
-		b->weight = 1;
-	if (m->name[0] || b->source == BE_SOURCE_HEARTBEAT)
-		snprintf(b->name, sizeof(b->name), "%s", m->name);
+	b->weight = m->weight ? m->weight : b->source == BE_SOURCE_STATIC ? b->cfg_weight : 1;
+	snprintf(b->name, sizeof(b->name), "%s", m->name);
 	b->session = session;
 	b->timed_out = false;
 	b->last_hb_ms = now_ms;
@@ -200,16 +213,25 @@ static void on_reported(struct backend *b, enum hb_state s, int64_t now_ms, cons
 	b->last_hb_ms = now_ms;
 }
 
-static void on_closed(struct backend *b, int64_t now_ms)
+/* The session's say ends with it. A static backend goes back to what its flags say at once
+ * (BYE included: a heartbeat cannot leave an operator's backend down or reweighted); a
+ * heartbeat one is down until it registers again. */
+static void on_closed(struct backend_table *t, struct backend *b, int64_t now_ms, const char *what, char *why,
+		      size_t len)
 {
 	b->session = NULL;
 	b->timed_out = false;
 	b->closed_ms = now_ms;
-	/* A static backend stays in the table; with its agent gone, only probes bring it back. */
-	if (b->source == BE_SOURCE_STATIC) {
-		b->probe_up = false;
-		b->rise_count = 0;
-	}
+	snprintf(why, len, "%s", what);
+	if (b->source != BE_SOURCE_STATIC)
+		return;
+	snprintf(why, len, "%s: back to its --backend settings", what);
+	b->reported = HB_STATE_UP;
+	b->name[0] = '\0';
+	table_set_load(t, b, 0);
+	if (b->weight != b->cfg_weight && b->state == BE_STATE_UP)
+		t->changes |= TABLE_CHANGE_LAZY;
+	b->weight = b->cfg_weight;
 }
 
 static void on_probe(struct backend_table *t, struct backend *b, bool ok, const char *detail, char *why,
@@ -263,11 +285,13 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		on_reported(b, HB_STATE_DOWN, now_ms, "heartbeat state=down", why, len);
 		break;
 	case BE_EV_HB_BYE:
-		on_reported(b, HB_STATE_DOWN, now_ms, "heartbeat bye", why, len);
+		if (b->source == BE_SOURCE_STATIC)
+			on_closed(t, b, now_ms, "heartbeat bye", why, len);
+		else
+			on_reported(b, HB_STATE_DOWN, now_ms, "heartbeat bye", why, len);
 		break;
 	case BE_EV_HB_CLOSED:
-		on_closed(b, now_ms);
-		snprintf(why, len, "heartbeat connection closed");
+		on_closed(t, b, now_ms, "heartbeat connection closed", why, len);
 		break;
 	case BE_EV_HB_TIMEOUT:
 		b->timed_out = true;
@@ -284,6 +308,11 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		break;
 	case BE_EV_CONNECT_OK:
 		b->connect_failures = 0;
+		break;
+	case BE_EV_LOOP:
+		b->probe_up = false;
+		b->rise_count = 0;
+		snprintf(why, len, "loop to itself");
 		break;
 	case BE_EV_NONE:
 		break;

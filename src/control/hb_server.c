@@ -215,6 +215,18 @@ static void session_take_over(struct health_ctx *ctx, struct backend *b, struct 
 	session_close(ctx, old, "taken over by a new session");
 }
 
+/* An address slb itself serves would make every client connection a connection to slb again.
+ * Returns true when m's address was refused (and answered). Costs a bind test only for an
+ * address on the port of a wildcard listener. */
+static bool session_refuse_address(struct health_ctx *ctx, struct hb_session *s, const struct slb_addr *a)
+{
+	const char *why = config_served_by(ctx->cfg, a, addr_is_local);
+
+	if (why)
+		session_refuse(ctx, s, why);
+	return why != NULL;
+}
+
 static void session_register(struct health_ctx *ctx, struct hb_session *s, const struct hb_msg *m)
 {
 	enum hb_state st = m->has_state ? m->state : HB_STATE_UP;
@@ -225,7 +237,15 @@ static void session_register(struct health_ctx *ctx, struct hb_session *s, const
 		session_error(ctx, s, "session already registered another address");
 		return;
 	}
+	if (session_refuse_address(ctx, s, &m->addr))
+		return;
 	b = table_find(ctx->table, &m->addr);
+	if (!table_accepts_session(b)) {
+		/* before any takeover: an operator's attached session must not be closed for this */
+		session_refuse(ctx, s, "static backend");
+		session_close(ctx, s, "tried to register a static backend");
+		return;
+	}
 	if (!b && table_count_source(ctx->table, BE_SOURCE_HEARTBEAT) >= ctx->cfg->heartbeat_max_backends) {
 		session_refuse(ctx, s, "too many backends");
 		return;

@@ -89,6 +89,9 @@ static void health_on_report(struct health_ctx *ctx, const struct failq_event *e
 	case FAILQ_CONNECT_ERROR:
 		table_apply(ctx->table, b, BE_EV_CONNECT_FAIL, "connect error", ctx->now_ms);
 		break;
+	case FAILQ_LOOP:
+		table_apply(ctx->table, b, BE_EV_LOOP, NULL, ctx->now_ms);
+		break;
 	case FAILQ_RESET: /* the backend accepted: a reset is the application's business */
 	case FAILQ_NONE:
 		break;
@@ -225,6 +228,7 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 				 rc == -EEXIST ? "given twice" : "too many backends");
 			return rc == -EEXIST ? -EINVAL : rc;
 		}
+		b->hb_allowed = cfg->backends[i].heartbeat_allow;
 	}
 	return 0;
 }

@@ -4,7 +4,6 @@
 #include "slb/control/heartbeat.h"
 
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -140,25 +139,13 @@ static int parse_mac(const char *s, size_t len, char *out)
 	return 0;
 }
 
-/* A backend address must be one slb can connect to: not the wildcard. */
-static int parse_backend_addr(const char *s, size_t len, struct slb_addr *out)
+/* A backend address must be one slb can connect to: a single unicast host. Returns NULL or
+ * the fixed reason (the kind of address, when it parses but is no host). */
+static const char *parse_backend_addr(const char *s, size_t len, struct slb_addr *out)
 {
-	static const struct in6_addr any6 = IN6ADDR_ANY_INIT;
-
 	if (addr_parse_n(s, len, out, NULL, 0))
-		return -EINVAL;
-	if (out->ss.ss_family == AF_INET) {
-		const struct sockaddr_in *sin = (const struct sockaddr_in *)&out->ss;
-
-		if (sin->sin_addr.s_addr == htonl(INADDR_ANY))
-			return -EINVAL;
-	} else {
-		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&out->ss;
-
-		if (memcmp(&sin6->sin6_addr, &any6, sizeof(any6)) == 0)
-			return -EINVAL;
-	}
-	return 0;
+		return "bad address";
+	return addr_host_problem(out);
 }
 
 static unsigned key_of(const char *k, size_t klen)
@@ -283,8 +270,9 @@ int hb_parse_line(const char *line, size_t len, struct hb_msg *out, char *err, s
 		tlen = cursor_next(&c, &tok);
 		if (tlen == 0)
 			return fail(err, errlen, "missing address");
-		if (parse_backend_addr(tok, tlen, &out->addr))
-			return fail(err, errlen, "bad address");
+		why = parse_backend_addr(tok, tlen, &out->addr);
+		if (why)
+			return fail(err, errlen, why);
 	}
 	why = parse_keys(&c, def, line, out);
 	if (why)

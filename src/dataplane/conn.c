@@ -285,21 +285,11 @@ static void conn_log_connect_failure(struct worker *w, const struct conn *c, int
 		slb_log_limited(LOG_WARN, res, "connect to backend %s failed; trying another", addr);
 }
 
-/* The retry policy in one place: report, give up this backend, try the next one. */
-static void conn_on_connect(struct worker *w, struct conn *c, int res)
+/* Closes the backend leg and tries the next backend, or gives the client up. */
+static void conn_retry(struct worker *w, struct conn *c)
 {
-	uint32_t id = c->backend_id;
+	int res;
 
-	if (res == 0) {
-		stat_add(&w->ch->stats.be[id].conns, 1);
-		report_backend(w, id, FAILQ_CONNECT_OK);
-		conn_start_relay(w, c);
-		return;
-	}
-	report_backend(w, id, connect_failure_kind(res));
-	stat_add(&w->ch->stats.connect_failures, 1);
-	stat_add(&w->ch->stats.be[id].connect_failures, 1);
-	conn_log_connect_failure(w, c, res);
 	backend_leg_close(w, c);
 	if (c->tried.n > w->cfg->retries) {
 		conn_give_up(w, c, -ENOENT);
@@ -309,6 +299,70 @@ static void conn_on_connect(struct worker *w, struct conn *c, int res)
 	res = conn_connect_next(w, c);
 	if (res)
 		conn_give_up(w, c, res);
+}
+
+static bool addr_yes(const struct slb_addr *a)
+{
+	return true;
+}
+
+static bool addr_no(const struct slb_addr *a)
+{
+	return false;
+}
+
+/* The rare path, run only for a backend on the listener's port: did the connect reach slb's
+ * own listener? Yes when the listener has that address, or is a wildcard one and the address
+ * is this host's: a loopback one, or (one getsockname) one the kernel also chose as the
+ * connection's source, which it does for a destination assigned here and never otherwise.
+ * Config and REGISTER refuse such backends; this catches an address that became local since
+ * (a VIP moved onto this host). */
+static bool conn_reached_self(const struct worker *w, const struct conn *c)
+{
+	struct slb_addr local = { .len = sizeof(local.ss) };
+	bool here = addr_is_loopback(&c->baddr);
+
+	if (!here && addr_is_wildcard(&w->cfg->listen) &&
+	    getsockname(c->bfd, (struct sockaddr *)&local.ss, &local.len) == 0)
+		here = addr_same_host(&local, &c->baddr);
+	return addr_find_served(&c->baddr, &w->cfg->listen, 1, here ? addr_yes : addr_no) >= 0;
+}
+
+/* The backend is slb itself: every connection to it would open another, until descriptors
+ * run out. Cut this one with a RST (which also ends the connection slb accepted from itself),
+ * let health take the backend out, and give the client another backend. */
+static void conn_on_loop(struct worker *w, struct conn *c)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	report_backend(w, c->backend_id, FAILQ_LOOP);
+	slb_log_limited(LOG_WARN, 0, "backend %s is slb's own listener: loop to itself, closing the connection",
+			addr_format(&c->baddr, addr, sizeof(addr)));
+	set_linger_zero(c->bfd);
+	conn_retry(w, c);
+}
+
+/* The retry policy in one place: report, give up this backend, try the next one. A backend
+ * on another port than the listener's costs one 16-bit comparison for the loop check. */
+static void conn_on_connect(struct worker *w, struct conn *c, int res)
+{
+	uint32_t id = c->backend_id;
+
+	if (res == 0) {
+		if (addr_port_raw(&c->baddr) == w->listen_port && conn_reached_self(w, c)) {
+			conn_on_loop(w, c);
+			return;
+		}
+		stat_add(&w->ch->stats.be[id].conns, 1);
+		report_backend(w, id, FAILQ_CONNECT_OK);
+		conn_start_relay(w, c);
+		return;
+	}
+	report_backend(w, id, connect_failure_kind(res));
+	stat_add(&w->ch->stats.connect_failures, 1);
+	stat_add(&w->ch->stats.be[id].connect_failures, 1);
+	conn_log_connect_failure(w, c, res);
+	conn_retry(w, c);
 }
 
 void conn_arm_read(struct worker *w, struct conn *c, unsigned dir)

@@ -118,6 +118,7 @@ int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen)
 		w->idx = i;
 		w->cfg = cfg;
 		w->ch = &channels[i];
+		w->listen_port = addr_port_raw(&cfg->listen);
 		w->cpu = cfg->pin ? (int)(i % online_cpus()) : -1;
 		w->listen_fd = listener_open(&cfg->listen, true);
 		if (w->listen_fd < 0) {

@@ -22,6 +22,7 @@ struct worker {
 	unsigned idx;
 	int cpu;                 /* -1: not pinned */
 	int listen_fd;
+	uint16_t listen_port;    /* network order: a backend on this port may be slb itself */
 	const struct slb_config *cfg;
 	struct worker_channel *ch;
 	struct io_uring ring;

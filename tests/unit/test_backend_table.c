@@ -279,22 +279,99 @@ Test(backend_table, closed_heartbeat_entries_expire)
 	cr_assert_eq(table_count(t), 0);
 }
 
-Test(backend_table, static_backend_follows_its_agent_then_probes)
-{
-	struct backend *s = add_static("127.0.0.1:9001", 3), *b;
+/* ---- a static backend belongs to the operator ---- */
 
-	b = do_register("127.0.0.1:9001", "agent", &session_a, 0);
-	cr_assert_eq(b, s, "same entry, same id");
-	cr_assert_eq(b->source, BE_SOURCE_STATIC);
-	cr_assert_eq(b->weight, 3, "a REGISTER without weight keeps the flag's weight");
-	cr_assert_eq(table_apply(t, b, BE_EV_HB_DRAIN, NULL, 1), 1);
-	cr_assert_eq(table_apply(t, b, BE_EV_HB_CLOSED, NULL, 2), 1, "draining -> down");
-	cr_assert_eq(b->state, BE_STATE_DOWN);
-	cr_assert(table_wants_probe(b, false));
-	table_tick(t, 100000);
-	cr_assert_not_null(table_get(t, b->id), "static entries never expire");
-	cr_assert_eq(apply_n(b, BE_EV_PROBE_OK, 2, 100001), 1);
-	cr_assert_eq(b->state, BE_STATE_UP);
+static int register_weight(struct backend *expect, void *session, unsigned weight, int64_t now)
+{
+	struct hb_msg m = { .verb = HB_VERB_REGISTER, .load = -1, .weight = weight };
+	struct backend *b = NULL;
+	int rc;
+
+	m.addr = expect->addr;
+	rc = table_register(t, &m, session, now, &b);
+	if (rc == 0)
+		cr_assert_eq(b, expect, "same entry, same id");
+	return rc;
+}
+
+Test(backend_table, static_backend_refuses_a_session_by_default)
+{
+	struct backend *s = add_static("127.0.0.1:9001", 2);
+
+	cr_assert_not(table_accepts_session(s));
+	cr_assert(table_accepts_session(NULL), "a new address may always register");
+	cr_assert_eq(register_weight(s, &session_a, 3, 1), -EPERM);
+	cr_assert_null(s->session);
+	cr_assert_eq(s->weight, 2);
+	cr_assert_eq(s->state, BE_STATE_UP);
+	cr_assert_eq(s->source, BE_SOURCE_STATIC);
+}
+
+Test(backend_table, allowed_session_sets_weight_and_state_until_bye)
+{
+	struct backend *s = add_static("127.0.0.1:9001", 2);
+
+	s->hb_allowed = true;
+	cr_assert(table_accepts_session(s));
+	cr_assert_eq(register_weight(s, &session_a, 3, 1), 0);
+	cr_assert_eq(s->weight, 3);
+	cr_assert_eq(table_apply(t, s, BE_EV_HB_DRAIN, NULL, 2), 1);
+	cr_assert_eq(s->state, BE_STATE_DRAINING);
+	cr_assert_eq(table_apply(t, s, BE_EV_HB_BYE, NULL, 3), 1, "draining -> up, never down");
+	cr_assert_eq(s->state, BE_STATE_UP);
+	cr_assert_eq(s->weight, 2, "the flag's weight is back");
+	cr_assert_null(s->session);
+	cr_assert_str_eq(s->reason, "heartbeat bye: back to its --backend settings");
+	cr_assert_eq(table_apply(t, s, BE_EV_HB_CLOSED, NULL, 3), 0, "the close after a BYE changes nothing");
+	cr_assert_not(table_wants_probe(s, false), "nothing to prove: no check is configured");
+}
+
+Test(backend_table, allowed_session_closing_restores_the_flags_at_once)
+{
+	struct backend *s = add_static("127.0.0.1:9001", 1);
+
+	s->hb_allowed = true;
+	cr_assert_eq(register_weight(s, &session_a, 7, 1), 0);
+	table_apply(t, s, BE_EV_HB_UP, "registered", 1);
+	table_set_load(t, s, 80);
+	cr_assert_eq(table_apply(t, s, BE_EV_HB_CLOSED, NULL, 2), 0, "up stays up");
+	cr_assert_eq(s->state, BE_STATE_UP);
+	cr_assert_eq(s->weight, 1);
+	cr_assert_eq(s->load, 0);
+	cr_assert_null(s->session);
+}
+
+Test(backend_table, allowed_session_down_or_silent_lasts_only_while_it_lives)
+{
+	struct backend *s = add_static("127.0.0.1:9001", 4);
+
+	s->hb_allowed = true;
+	cr_assert_eq(register_weight(s, &session_a, 0, 0), 0);
+	cr_assert_eq(s->weight, 4, "a REGISTER without weight keeps the flag's weight");
+	cr_assert_eq(table_apply(t, s, BE_EV_HB_DOWN, NULL, 1), 1);
+	cr_assert_eq(s->state, BE_STATE_DOWN);
+	table_apply(t, s, BE_EV_HB_UP, NULL, 2);
+	cr_assert_eq(table_tick(t, 2 + 3000), 1, "silent past the timeout: down");
+	cr_assert_eq(s->state, BE_STATE_DOWN);
+	cr_assert_eq(table_apply(t, s, BE_EV_HB_CLOSED, NULL, 70000), 1, "session gone: up again");
+	cr_assert_eq(s->state, BE_STATE_UP);
+	table_tick(t, 200000);
+	cr_assert_not_null(table_get(t, s->id), "static entries never expire");
+}
+
+/* ---- a backend that is slb itself ---- */
+
+Test(backend_table, loop_takes_a_backend_down_until_probes_pass)
+{
+	struct backend *s = add_static("127.0.0.1:9001", 1);
+
+	cr_assert_eq(table_apply(t, s, BE_EV_LOOP, NULL, 1), 1);
+	cr_assert_eq(s->state, BE_STATE_DOWN);
+	cr_assert_str_eq(s->reason, "loop to itself");
+	cr_assert(table_wants_probe(s, false));
+	cr_assert_eq(table_apply(t, s, BE_EV_LOOP, NULL, 2), 0, "reports in flight change nothing more");
+	cr_assert_eq(apply_n(s, BE_EV_PROBE_OK, 2, 3), 1);
+	cr_assert_eq(s->state, BE_STATE_UP);
 }
 
 /* ---- snapshot and ids ---- */

@@ -164,6 +164,18 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--backend", "127.0.0.1:1,weight=300" }, "weight must be" },
 		{ { "--backend", "127.0.0.1:1,wieght=3" }, "unknown backend option" },
 		{ { "--backend", "nohost" }, "missing :PORT" },
+		{ { "--backend", "0.0.0.0:80" }, "address is unspecified, not a single host" },
+		{ { "--backend", "*:80" }, "address is unspecified, not a single host" },
+		{ { "--backend", "[::]:80" }, "address is unspecified, not a single host" },
+		{ { "--backend", "224.0.0.1:80" }, "address is multicast, not a single host" },
+		{ { "--backend", "[ff02::1]:80,weight=2" }, "address is multicast, not a single host" },
+		{ { "--backend", "255.255.255.255:80" }, "address is broadcast, not a single host" },
+		{ { "--backend", "127.0.0.1:1,heartbeat=yes" }, "heartbeat must be allow or deny" },
+		{ { "--backend", "127.0.0.1:1,heartbeat=" }, "heartbeat must be allow or deny" },
+		{ { "--backend", "127.0.0.1:1,weight=2,weight=3" }, "given twice" },
+		{ { "--backend", "127.0.0.1:1,heartbeat=allow,heartbeat=deny" }, "given twice" },
+		{ { "--backend", "127.0.0.1:1," }, "unknown backend option" },
+		{ { "--backend", "127.0.0.1:1,weight=2,x" }, "unknown backend option" },
 		{ { "--check", "icmp" }, "expected tcp" },
 		{ { "--check", "http:/a b" }, "printable" },
 		{ { "--listen", "1.2.3.4:99999" }, "bad port" },
@@ -204,6 +216,62 @@ Test(config, validate_needs_a_backend_or_heartbeat_port)
 	cr_assert(strstr(err, "no backends"));
 	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000"), CONFIG_OK);
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0);
+}
+
+Test(config, backend_options_in_any_order)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1,heartbeat=allow,weight=4", "--backend",
+			   "127.0.0.1:2,weight=2", "--backend", "127.0.0.1:3,heartbeat=deny"),
+		     CONFIG_OK, "%s", err);
+	cr_assert(cfg.backends[0].heartbeat_allow);
+	cr_assert_eq(cfg.backends[0].weight, 4);
+	cr_assert_not(cfg.backends[1].heartbeat_allow, "off by default");
+	cr_assert_eq(cfg.backends[1].weight, 2);
+	cr_assert_not(cfg.backends[2].heartbeat_allow);
+	cr_assert_eq(cfg.backends[2].weight, 1);
+}
+
+/* A backend that is one of slb's own addresses; "" in why: a valid configuration. */
+struct own_flags {
+	char args[4][32];
+	char why[64];
+};
+
+ParameterizedTestParameters(config, validate_refuses_slb_own_addresses)
+{
+	static struct own_flags params[] = {
+		{ { "--listen", "127.0.0.1:18500", "--backend", "127.0.0.1:18500" },
+		  "--backend 127.0.0.1:18500: address is slb's own listener" },
+		{ { "--listen", "*:18500", "--backend", "127.0.0.2:18500" }, "address is slb's own listener" },
+		{ { "--listen", "0.0.0.0:18500", "--backend", "[::ffff:127.0.0.1]:18500" },
+		  "address is slb's own listener" },
+		{ { "--listen", "[::]:18500", "--backend", "127.0.0.1:18500" }, "address is slb's own listener" },
+		{ { "--admin", "127.0.0.1:7001", "--backend", "127.0.0.1:7001" }, "address is slb's own admin endpoint" },
+		{ { "--heartbeat-listen", "127.0.0.1:7000", "--backend", "127.0.0.1:7000" },
+		  "address is slb's own heartbeat port" },
+		{ { "--listen", "*:18500", "--backend", "192.0.2.1:18500" }, "" },
+		{ { "--listen", "127.0.0.1:18500", "--backend", "127.0.0.2:18500" }, "" },
+		{ { "--listen", "0.0.0.0:18500", "--backend", "[::1]:18500" }, "" },
+	};
+	return cr_make_param_array(struct own_flags, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct own_flags *p, config, validate_refuses_slb_own_addresses)
+{
+	struct slb_config cfg;
+	char err[256] = "";
+
+	cr_assert_eq(PARSE(&cfg, err, p->args[0], p->args[1], p->args[2], p->args[3]), CONFIG_OK, "%s", err);
+	if (!p->why[0]) {
+		cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+		return;
+	}
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "accepted %s %s", p->args[1], p->args[3]);
+	cr_assert(strstr(err, p->why), "error '%s' lacks '%s'", err, p->why);
+	cr_assert_null(strchr(err, '\n'), "error is one line");
 }
 
 Test(config, validate_rejects_timeout_not_above_interval)

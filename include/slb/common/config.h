@@ -1,5 +1,6 @@
 /* config: the command line of slb, parsed from one flag table into a plain struct and
- * validated in a separate pass. Pure: no sockets, no threads; every error is one line. */
+ * validated in a separate pass. No threads; the only socket is validation's bind test of a
+ * backend that may be one of slb's own wildcard ports; every error is one line. */
 #ifndef SLB_CONFIG_H
 #define SLB_CONFIG_H
 
@@ -35,8 +36,9 @@ enum check_kind {
 };
 
 struct config_backend {
-	struct slb_addr addr;
-	unsigned weight; /* 1..CONFIG_MAX_WEIGHT */
+	struct slb_addr addr;  /* a single unicast host */
+	unsigned weight;       /* 1..CONFIG_MAX_WEIGHT */
+	bool heartbeat_allow;  /* heartbeat=allow: a heartbeat session may attach to it */
 };
 
 struct slb_config {
@@ -89,11 +91,21 @@ enum config_result {
 int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_t errlen);
 
 /* Checks what no single flag can: at least one backend or a heartbeat port, timeouts that
- * make sense together, heartbeat security flags only with a heartbeat port, and an admin
- * address on loopback unless --admin-public. Returns 0 or -EINVAL with err filled. */
+ * make sense together, heartbeat security flags only with a heartbeat port, an admin
+ * address on loopback unless --admin-public, and no backend that is one of slb's own
+ * addresses (config_served_by; a wildcard one is tested with addr_is_local, one socket and
+ * bind per such backend). Returns 0 or -EINVAL with err filled. */
 int config_validate(const struct slb_config *cfg, char *err, size_t errlen);
 
-/* Parses "ADDR:PORT[,weight=N]". Returns 0 or -EINVAL with err filled. */
+/* Whether a is an address slb itself serves with cfg: its listener, admin endpoint or
+ * heartbeat port, equal or reached through a wildcard one (is_local decides whether a is
+ * assigned to this host; see addr_find_served). Returns NULL, or the fixed reason
+ * "address is slb's own listener" (admin endpoint, heartbeat port), fit to send to a peer. */
+const char *config_served_by(const struct slb_config *cfg, const struct slb_addr *a, addr_local_fn is_local);
+
+/* Parses "ADDR:PORT[,weight=N][,heartbeat=allow|deny]" (options in any order, each at most
+ * once). Refuses an address that is not a single unicast host, naming its kind. Returns 0 or
+ * -EINVAL with err filled; out is fully written either way. */
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen);
 
 /* Prints every flag with its argument, default and help, from the same table. */

@@ -16,6 +16,7 @@ enum failq_kind {
 	FAILQ_CONNECT_TIMEOUT,
 	FAILQ_CONNECT_ERROR,   /* any other connect error (unreachable, reset) */
 	FAILQ_RESET,           /* established connection reset by the backend */
+	FAILQ_LOOP,            /* the connect reached slb's own listener: the backend is slb */
 };
 
 struct failq_event {

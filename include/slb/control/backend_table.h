@@ -36,6 +36,7 @@ enum be_event {
 	BE_EV_PROBE_FAIL,
 	BE_EV_CONNECT_FAIL, /* a worker's connect failed */
 	BE_EV_CONNECT_OK,   /* a worker's connect succeeded */
+	BE_EV_LOOP,         /* a worker's connect came back to slb's own listener */
 };
 
 /* One backend. The inputs (session, reported, timed_out, probe_up) are set by events; state is
@@ -46,6 +47,8 @@ struct backend {
 	char name[HB_NAME_MAX];      /* "" when none was given */
 	enum be_source source;
 	unsigned weight;             /* 1..256 */
+	unsigned cfg_weight;         /* static: the operator's weight, restored when a session ends */
+	bool hb_allowed;             /* static: heartbeat=allow, a session may attach (off by default) */
 	unsigned load;               /* 0..100 as last reported, 0 when never */
 	enum be_state state;
 	bool fresh;                  /* just registered: the first event sets reason and logs */
@@ -90,13 +93,19 @@ void table_destroy(struct backend_table *t);
 int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
 		     struct backend **out);
 
+/* Whether a heartbeat session may attach to b (NULL: a new address, always). A static backend
+ * belongs to the operator: only one given with heartbeat=allow (b->hb_allowed) takes one. */
+bool table_accepts_session(const struct backend *b);
+
 /* Attaches session to the backend at m->addr, creating a heartbeat entry (new id) or reusing
  * the one with that address (same id; a static entry stays static but follows heartbeats while
- * the session lives). Takes weight, name and load from m when given. Resets the timeout, the
- * probe verdict and the failure counts: a new registration is a new process. The
+ * the session lives, and gets its flags' weight and state back when the session ends). Takes
+ * weight, name and load from m when given (a static entry's own weight otherwise). Resets the
+ * timeout, the probe verdict and the failure counts: a new registration is a new process. The
  * caller must have detached any other live session first (e->session == NULL or session).
  * Does not apply the state: the caller follows with table_apply(BE_EV_HB_*).
- * Returns 0 and *out, or -ENOSPC when every id is taken. */
+ * Returns 0 and *out, -EPERM for a static entry that takes no session (table_accepts_session),
+ * or -ENOSPC when every id is taken. */
 int table_register(struct backend_table *t, const struct hb_msg *m, void *session, int64_t now_ms,
 		   struct backend **out);
 

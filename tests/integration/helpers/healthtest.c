@@ -152,14 +152,21 @@ void healthtest_expect_reply(int fd, const char *line, const char *reply)
 }
 
 /* See healthtest.h. */
-void healthtest_expect_exit_1(const char *const argv[], char *out, size_t len)
+void healthtest_expect_exit(const char *const argv[], int code, char *out, size_t len)
 {
 	struct testproc *p = testproc_spawn(argv);
 
 	cr_assert_not_null(p);
 	cr_assert_eq(testproc_wait(p, HEALTHTEST_IO_MS), 0);
-	cr_assert_eq(testproc_exit_code(p), 1);
 	testproc_output(p, out, len);
+	cr_assert_eq(testproc_exit_code(p), code, "%s exited %d, not %d: %s", argv[0], testproc_exit_code(p), code,
+		     out);
+}
+
+/* See healthtest.h. */
+void healthtest_expect_exit_1(const char *const argv[], char *out, size_t len)
+{
+	healthtest_expect_exit(argv, 1, out, len);
 }
 
 /* See healthtest.h. */

@@ -62,8 +62,11 @@ int healthtest_session_ok(const struct healthtest_slb *s, char *nonce);
 /* Sends line and asserts that the reply line is reply. */
 void healthtest_expect_reply(int fd, const char *line, const char *reply);
 
-/* Runs argv (a command that must refuse to start), asserts that it exited 1 within 5 s and
- * copies its output into out. */
+/* Runs argv (a command that must refuse to start), asserts that it exited with code within 5 s
+ * and copies its output into out. */
+void healthtest_expect_exit(const char *const argv[], int code, char *out, size_t len);
+
+/* healthtest_expect_exit with code 1. */
 void healthtest_expect_exit_1(const char *const argv[], char *out, size_t len);
 
 /* Starts slb-backend --name name on a free port of 127.0.0.1, heartbeating to s (signed with
