@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,12 @@ struct health_thread {
 	struct health_ctx ctx;
 	struct hl_handler timer;   /* timerfd, every HEALTH_TICK_MS */
 	struct hl_handler stopper; /* eventfd written by health_stop */
+	struct hl_handler caller;  /* eventfd written by health_call */
+	health_call_fn call_fn;    /* the call to run on the thread, NULL when none waits */
+	void *call_arg;
+	int call_ret;
+	sem_t call_done;           /* posted by the thread once call_fn ran */
+	pthread_mutex_t call_lock; /* one caller at a time */
 	pthread_t thread;
 	bool prepared;             /* between a successful health_prepare and health_stop */
 	bool running;              /* the thread runs: between health_start and health_stop */
@@ -130,6 +137,19 @@ static void stop_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t
 	ht.stopping = true;
 }
 
+static void call_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)
+{
+	uint64_t v;
+
+	if (read(h->fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
+		slb_log(LOG_WARN, errno, "health: eventfd read");
+	if (!ht.call_fn)
+		return;
+	ht.call_ret = ht.call_fn(ctx, ht.call_arg);
+	ht.call_fn = NULL;
+	sem_post(&ht.call_done);
+}
+
 /* Frees what handlers retired; no event of this batch can reach them any more. */
 static void health_bury(struct health_ctx *ctx)
 {
@@ -195,6 +215,10 @@ static void health_cleanup(void)
 		close(ht.timer.fd);
 	if (ht.stopper.fd >= 0)
 		close(ht.stopper.fd);
+	if (ht.caller.fd >= 0)
+		close(ht.caller.fd);
+	sem_destroy(&ht.call_done);
+	pthread_mutex_destroy(&ht.call_lock);
 	if (ctx->epfd >= 0)
 		close(ctx->epfd);
 	table_destroy(ctx->table);
@@ -245,7 +269,8 @@ static int health_open_fds(char *err, size_t errlen)
 	ctx->epfd = epoll_create1(EPOLL_CLOEXEC);
 	ht.timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	ht.stopper.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ctx->epfd == -1 || ht.timer.fd == -1 || ht.stopper.fd == -1 ||
+	ht.caller.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (ctx->epfd == -1 || ht.timer.fd == -1 || ht.stopper.fd == -1 || ht.caller.fd == -1 ||
 	    timerfd_settime(ht.timer.fd, 0, &its, NULL) == -1) {
 		rc = -errno;
 		snprintf(err, errlen, "health: epoll/timerfd/eventfd: %s", strerror(-rc));
@@ -253,9 +278,12 @@ static int health_open_fds(char *err, size_t errlen)
 	}
 	ht.timer.on_event = tick_on_event;
 	ht.stopper.on_event = stop_on_event;
+	ht.caller.on_event = call_on_event;
 	rc = hl_add(ctx, &ht.timer, EPOLLIN);
 	if (!rc)
 		rc = hl_add(ctx, &ht.stopper, EPOLLIN);
+	if (!rc)
+		rc = hl_add(ctx, &ht.caller, EPOLLIN);
 	if (rc)
 		snprintf(err, errlen, "health: epoll_ctl: %s", strerror(-rc));
 	return rc;
@@ -332,7 +360,9 @@ int health_prepare(const struct slb_config *cfg, struct worker_channel **channel
 		return -EBUSY;
 	}
 	memset(&ht, 0, sizeof(ht));
-	ctx->epfd = ht.timer.fd = ht.stopper.fd = -1;
+	ctx->epfd = ht.timer.fd = ht.stopper.fd = ht.caller.fd = -1;
+	sem_init(&ht.call_done, 0, 0);
+	pthread_mutex_init(&ht.call_lock, NULL);
 	ctx->cfg = cfg;
 	ctx->now_ms = clock_now_ms();
 	ctx->channels = calloc(n ? n : 1, sizeof(*ctx->channels));
@@ -382,6 +412,30 @@ unsigned health_fd_reserve(const struct slb_config *cfg)
 	if (cfg->has_admin)
 		fds += ADMIN_CONNS_MAX;
 	return fds + (probes < SNAP_MAX_BACKEND_ID - 1 ? probes : SNAP_MAX_BACKEND_ID - 1);
+}
+
+int health_call(health_call_fn fn, void *arg)
+{
+	uint64_t one = 1;
+	int ret;
+
+	if (!ht.prepared)
+		return -ESRCH;
+	if (!ht.running)
+		return fn(&ht.ctx, arg);
+	pthread_mutex_lock(&ht.call_lock);
+	ht.call_arg = arg;
+	ht.call_fn = fn;
+	if (write(ht.caller.fd, &one, sizeof(one)) != sizeof(one)) {
+		ht.call_fn = NULL;
+		pthread_mutex_unlock(&ht.call_lock);
+		return -errno;
+	}
+	while (sem_wait(&ht.call_done) == -1 && errno == EINTR)
+		;
+	ret = ht.call_ret;
+	pthread_mutex_unlock(&ht.call_lock);
+	return ret;
 }
 
 void health_stop(void)

@@ -3,6 +3,7 @@
  * in a new snapshot, a taken port fails cleanly with -EADDRINUSE, and the fd reserve adds up. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,4 +155,28 @@ Test(health, fd_reserve_covers_sessions_admin_and_probes)
 	cr_assert_eq(health_fd_reserve(&cfg), 8 + 1);
 	parse(full);
 	cr_assert_eq(health_fd_reserve(&cfg), 8 + 4096 + 64 + (SNAP_MAX_BACKEND_ID - 1));
+}
+
+static int record_thread(struct health_ctx *ctx, void *arg)
+{
+	*(pthread_t *)arg = pthread_self();
+	return ctx ? 42 : -1;
+}
+
+Test(health, call_runs_on_the_health_thread_once_it_runs)
+{
+	static const char *const args[] = { "--backend", "127.0.0.1:1", NULL };
+	pthread_t where;
+	char err[256];
+
+	cr_assert_eq(health_call(record_thread, &where), -ESRCH, "nothing prepared yet");
+	parse(args);
+	cr_assert_eq(health_prepare(&cfg, &ch, 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(health_call(record_thread, &where), 42);
+	cr_assert(pthread_equal(where, pthread_self()), "before start it runs in the caller");
+	cr_assert_eq(health_start(err, sizeof(err)), 0, "%s", err);
+	for (int i = 0; i < 50; i++) {
+		cr_assert_eq(health_call(record_thread, &where), 42);
+		cr_assert_not(pthread_equal(where, pthread_self()), "once started it runs on the thread");
+	}
 }

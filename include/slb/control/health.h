@@ -26,6 +26,18 @@ int health_start(char *err, size_t errlen);
  * keep them out of the workers' connection budget. Pure; valid before health_start. */
 unsigned health_fd_reserve(const struct slb_config *cfg);
 
+struct health_ctx;
+
+/* A function run on the health thread, between two loop turns, with the thread's context:
+ * it may read and change the table like any event handler. Returns 0 or -errno. */
+typedef int (*health_call_fn)(struct health_ctx *ctx, void *arg);
+
+/* Runs fn(ctx, arg) on the health thread and waits for it (or runs it here while the thread
+ * is prepared but not running). For the rare requests of the process's own life (reload,
+ * handover), never per connection. One caller at a time; never from the health thread.
+ * Returns what fn returned, or -ESRCH when nothing is prepared, or -errno. */
+int health_call(health_call_fn fn, void *arg);
+
 /* Stops the thread (if started) and closes what health_prepare opened; does nothing when
  * nothing is prepared. The last snapshot stays published until snapshot_teardown. */
 void health_stop(void);
