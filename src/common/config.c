@@ -22,6 +22,7 @@ struct flag {
 	const char *arg;      /* NULL: the flag takes no argument */
 	flag_parser parse;
 	size_t offset;        /* field in struct slb_config */
+	size_t count;         /* repeatable flags: their count's field; 0: single-valued */
 	unsigned min, max;    /* range for numbers; max is the buffer size for strings */
 	const char *def;      /* parsed at start; NULL: no default */
 	const char *def_help; /* how --help shows the default when def does not say it */
@@ -124,6 +125,22 @@ static int parse_backend(struct slb_config *cfg, const struct flag *f, const cha
 		if (addr_equal(&cfg->backends[i].addr, &cfg->backends[cfg->n_backends].addr))
 			return flag_error(err, errlen, f, val, "backend given twice");
 	cfg->n_backends++;
+	return 0;
+}
+
+static int parse_listen(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+{
+	struct slb_addr *a = &cfg->listen[cfg->n_listen];
+	char why[160];
+
+	if (cfg->n_listen >= CONFIG_MAX_LISTEN)
+		return flag_error(err, errlen, f, val, "too many addresses (at most 16)");
+	if (addr_parse(val, a, why, sizeof(why)))
+		return flag_error(err, errlen, f, val, why);
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
+			return flag_error(err, errlen, f, val, "address given twice");
+	cfg->n_listen++;
 	return 0;
 }
 
@@ -236,64 +253,113 @@ static int set_false(struct slb_config *cfg, const struct flag *f, const char *v
 #define DAY_MS 86400000u
 
 static const struct flag flag_table[] = {
-	{ "listen", "ADDR:PORT", parse_address, F(listen), 0, 0, "*:8080", NULL,
-	  "address clients connect to (IPv4, [IPv6]:PORT, localhost or *)" },
-	{ "backend", "ADDR:PORT[,weight=N]", parse_backend, 0, 0, 0, NULL, "none",
-	  "a static backend; repeat for more (weight 1-256, default 1)" },
-	{ "workers", "N", parse_uint, F(workers), 0, CONFIG_MAX_WORKERS, "0", "online CPUs",
-	  "worker threads, each with its own listener and io_uring (0: one per online CPU)" },
-	{ "pin", NULL, set_true, F(pin), 0, 0, "", "on", "pin worker i to CPU i mod online CPUs" },
-	{ "no-pin", NULL, set_false, F(pin), 0, 0, NULL, NULL, "let the scheduler place workers" },
-	{ "relay", "MODE", parse_relay, 0, 0, 0, "auto", NULL,
-	  "splice (kernel pipes), copy (buffers) or auto (copy, then splice for bulk transfers)" },
-	{ "balance", "ALGO", parse_balance, 0, 0, 0, "roundrobin", NULL, "roundrobin (weighted) or leastconn" },
+	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, .offset = F(listen), .count = F(n_listen),
+	  .def = "*:8080", .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for "
+				  "more (at most 16)" },
+	{ .name = "backend", .arg = "ADDR:PORT[,weight=N]", .parse = parse_backend, .offset = F(backends),
+	  .count = F(n_backends), .def_help = "none",
+	  .help = "a static backend; repeat for more (weight 1-256, default 1)" },
+	{ .name = "workers", .arg = "N", .parse = parse_uint, .offset = F(workers), .max = CONFIG_MAX_WORKERS,
+	  .def = "0", .def_help = "online CPUs",
+	  .help = "worker threads, each with its own listeners and io_uring (0: one per online CPU)" },
+	{ .name = "pin", .parse = set_true, .offset = F(pin), .def = "", .def_help = "on",
+	  .help = "pin worker i to CPU i mod online CPUs" },
+	{ .name = "no-pin", .parse = set_false, .offset = F(pin), .help = "let the scheduler place workers" },
+	{ .name = "relay", .arg = "MODE", .parse = parse_relay, .offset = F(relay), .def = "auto",
+	  .help = "splice (kernel pipes), copy (buffers) or auto (copy, then splice for bulk transfers)" },
+	{ .name = "balance", .arg = "ALGO", .parse = parse_balance, .offset = F(balance), .def = "roundrobin",
+	  .help = "roundrobin (weighted) or leastconn" },
 	/* 2000, not 1000: Linux retransmits a lost SYN after 1 s, and a 1 s timeout cancelled
 	 * exactly the connects that the retransmission was about to complete (5% loss then
 	 * ejected healthy backends: tests/integration/test_faults_network.c). */
-	{ "connect-timeout", "MS", parse_uint, F(connect_timeout_ms), 1, DAY_MS, "2000", NULL,
-	  "give up a backend connect after MS and try the next backend" },
-	{ "idle-timeout", "MS", parse_uint, F(idle_timeout_ms), 0, DAY_MS, "60000", NULL,
-	  "close a connection with no bytes either way for MS (0: never)" },
-	{ "retries", "N", parse_uint, F(retries), 0, CONFIG_MAX_RETRIES, "2", NULL,
-	  "further backends tried after a failed connect" },
-	{ "max-conns", "N", parse_uint, F(max_conns), 0, 1000000, "0", "from ulimit -n",
-	  "open client connections over all workers; more are refused" },
-	{ "drain-timeout", "MS", parse_uint, F(drain_timeout_ms), 0, DAY_MS, "10000", NULL,
-	  "on SIGTERM/SIGINT, stop accepting and let open connections finish for up to MS" },
-	{ "log-level", "LEVEL", parse_log_level, 0, 0, 0, "info", NULL, "error, warn, info or debug" },
-	{ "heartbeat-listen", "ADDR:PORT", parse_optional_address, F(heartbeat_listen), 0, 0, NULL, "off",
-	  "port where backends register and send heartbeats (protocol in docs/heartbeat-protocol.md)" },
-	{ "heartbeat-interval", "MS", parse_uint, F(heartbeat_interval_ms), 10, DAY_MS, "1000", NULL,
-	  "heartbeat interval slb asks backends for" },
-	{ "heartbeat-timeout", "MS", parse_uint, F(heartbeat_timeout_ms), 20, DAY_MS, "3000", NULL,
-	  "a backend silent for MS is taken out of rotation" },
-	{ "heartbeat-key-file", "FILE", parse_word, F(heartbeat_key_file), 0, CONFIG_FILE_MAX, NULL, "none",
-	  "shared key (>= 32 bytes, mode 600): heartbeat lines must carry seq= and an HMAC-SHA256 mac=" },
-	{ "heartbeat-allow", "CIDR", parse_allow, 0, 0, 0, NULL, "any peer",
-	  "only peers in this network may connect to the heartbeat port; repeat for more" },
-	{ "heartbeat-max-backends", "N", parse_uint, F(heartbeat_max_backends), 1, SNAP_MAX_BACKEND_ID - 1, "256",
-	  NULL, "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
-	{ "check", "KIND", parse_check, 0, 0, 0, "none", NULL,
-	  "active check of static backends: tcp, http:/PATH (expects 2xx) or none" },
-	{ "check-interval", "MS", parse_uint, F(check_interval_ms), 10, DAY_MS, "2000", NULL,
-	  "time between two checks of one backend" },
-	{ "check-timeout", "MS", parse_uint, F(check_timeout_ms), 10, DAY_MS, "1000", NULL,
-	  "a check not answered within MS has failed" },
-	{ "rise", "N", parse_uint, F(rise), 1, 100, "2", NULL, "consecutive passed checks to bring a backend up" },
-	{ "fall", "N", parse_uint, F(fall), 1, 100, "3", NULL, "consecutive failed checks to take a backend down" },
-	{ "eject-failures", "N", parse_uint, F(eject_failures), 1, 1000, "3", NULL,
-	  "consecutive failed connects (seen by workers) that eject a backend" },
-	{ "admin", "ADDR:PORT", parse_optional_address, F(admin), 0, 0, NULL, "off",
-	  "admin endpoint: GET /status (JSON) and /metrics (Prometheus); loopback unless --admin-public" },
-	{ "admin-public", NULL, set_true, F(admin_public), 0, 0, NULL, NULL,
-	  "allow --admin on an address other hosts can reach (the endpoint has no authentication)" },
-	{ "user", "NAME", parse_word, F(user), 0, CONFIG_USER_MAX, NULL, "none",
-	  "after binding every port, drop root privileges to this user (and its group)" },
-	{ "help", NULL, NULL, 0, 0, 0, NULL, NULL, "show this help and exit" },
-	{ "version", NULL, NULL, 0, 0, 0, NULL, NULL, "show the version and exit" },
+	{ .name = "connect-timeout", .arg = "MS", .parse = parse_uint, .offset = F(connect_timeout_ms), .min = 1,
+	  .max = DAY_MS, .def = "2000", .help = "give up a backend connect after MS and try the next backend" },
+	{ .name = "idle-timeout", .arg = "MS", .parse = parse_uint, .offset = F(idle_timeout_ms), .max = DAY_MS,
+	  .def = "60000", .help = "close a connection with no bytes either way for MS (0: never)" },
+	{ .name = "retries", .arg = "N", .parse = parse_uint, .offset = F(retries), .max = CONFIG_MAX_RETRIES,
+	  .def = "2", .help = "further backends tried after a failed connect" },
+	{ .name = "max-conns", .arg = "N", .parse = parse_uint, .offset = F(max_conns), .max = 1000000, .def = "0",
+	  .def_help = "from ulimit -n",
+	  .help = "open client connections over all workers; more are refused (0: from ulimit -n)" },
+	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, .offset = F(drain_timeout_ms), .max = DAY_MS,
+	  .def = "10000", .help = "on SIGTERM/SIGINT, stop accepting and let open connections finish for up to MS" },
+	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, .offset = F(log_level), .def = "info",
+	  .help = "error, warn, info or debug" },
+	{ .name = "heartbeat-listen", .arg = "ADDR:PORT", .parse = parse_optional_address,
+	  .offset = F(heartbeat_listen), .def_help = "off",
+	  .help = "port where backends register and send heartbeats (protocol in docs/heartbeat-protocol.md)" },
+	{ .name = "heartbeat-interval", .arg = "MS", .parse = parse_uint, .offset = F(heartbeat_interval_ms),
+	  .min = 10, .max = DAY_MS, .def = "1000", .help = "heartbeat interval slb asks backends for" },
+	{ .name = "heartbeat-timeout", .arg = "MS", .parse = parse_uint, .offset = F(heartbeat_timeout_ms),
+	  .min = 20, .max = DAY_MS, .def = "3000", .help = "a backend silent for MS is taken out of rotation" },
+	{ .name = "heartbeat-key-file", .arg = "FILE", .parse = parse_word, .offset = F(heartbeat_key_file),
+	  .max = CONFIG_FILE_MAX, .def_help = "none",
+	  .help = "shared key (>= 32 bytes, mode 600): heartbeat lines must carry seq= and an HMAC-SHA256 mac=" },
+	{ .name = "heartbeat-allow", .arg = "CIDR", .parse = parse_allow, .offset = F(heartbeat_allow),
+	  .count = F(n_heartbeat_allow), .def_help = "any peer",
+	  .help = "only peers in this network may connect to the heartbeat port; repeat for more" },
+	{ .name = "heartbeat-max-backends", .arg = "N", .parse = parse_uint, .offset = F(heartbeat_max_backends),
+	  .min = 1, .max = SNAP_MAX_BACKEND_ID - 1, .def = "256",
+	  .help = "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
+	{ .name = "check", .arg = "KIND", .parse = parse_check, .offset = F(check), .def = "none",
+	  .help = "active check of static backends: tcp, http:/PATH (expects 2xx) or none" },
+	{ .name = "check-interval", .arg = "MS", .parse = parse_uint, .offset = F(check_interval_ms), .min = 10,
+	  .max = DAY_MS, .def = "2000", .help = "time between two checks of one backend" },
+	{ .name = "check-timeout", .arg = "MS", .parse = parse_uint, .offset = F(check_timeout_ms), .min = 10,
+	  .max = DAY_MS, .def = "1000",
+	  .help = "a check not answered within MS has failed (shorter than --check-interval)" },
+	{ .name = "rise", .arg = "N", .parse = parse_uint, .offset = F(rise), .min = 1, .max = 100, .def = "2",
+	  .help = "consecutive passed checks to bring a backend up" },
+	{ .name = "fall", .arg = "N", .parse = parse_uint, .offset = F(fall), .min = 1, .max = 100, .def = "3",
+	  .help = "consecutive failed checks to take a backend down" },
+	{ .name = "eject-failures", .arg = "N", .parse = parse_uint, .offset = F(eject_failures), .min = 1,
+	  .max = 1000, .def = "3", .help = "consecutive failed connects (seen by workers) that eject a backend" },
+	{ .name = "admin", .arg = "ADDR:PORT", .parse = parse_optional_address, .offset = F(admin),
+	  .def_help = "off",
+	  .help = "admin endpoint: GET /status (JSON) and /metrics (Prometheus); loopback unless --admin-public" },
+	{ .name = "admin-public", .parse = set_true, .offset = F(admin_public),
+	  .help = "allow --admin on an address other hosts can reach (the endpoint has no authentication)" },
+	{ .name = "user", .arg = "NAME", .parse = parse_word, .offset = F(user), .max = CONFIG_USER_MAX,
+	  .def_help = "none", .help = "after binding every port, drop root privileges to this user (and its group)" },
+	{ .name = "help", .help = "show this help and exit" },
+	{ .name = "version", .help = "show the version and exit" },
 };
 
 #define N_FLAGS (sizeof(flag_table) / sizeof(flag_table[0]))
+_Static_assert(N_FLAGS <= 64, "struct slb_config.given has one bit per flag");
+
+/* One occurrence of f in one source (the command line), whose earlier occurrences are the bits
+ * of *seen. The first occurrence of a repeatable flag replaces what was there (its default).
+ * A second occurrence of a single-valued flag, or of another flag that sets the same field
+ * (--pin, --no-pin), is refused: the last one silently winning hides a mistake. Returns 0,
+ * -EINVAL with the parser's reason in err, or -EEXIST with the earlier flag's name in err. */
+static int flag_apply(struct slb_config *cfg, const struct flag *f, const char *val, uint64_t *seen, char *err,
+		      size_t errlen)
+{
+	size_t i = (size_t)(f - flag_table);
+
+	for (size_t j = 0; j < N_FLAGS && !f->count; j++) {
+		if ((*seen >> j & 1) && flag_table[j].offset == f->offset) {
+			snprintf(err, errlen, "%s", flag_table[j].name);
+			return -EEXIST;
+		}
+	}
+	if (f->count && !(*seen >> i & 1))
+		*(unsigned *)((char *)cfg + f->count) = 0;
+	*seen |= 1ull << i;
+	cfg->given |= 1ull << i;
+	return f->parse(cfg, f, val, err, errlen);
+}
+
+static int flag_twice_error(const struct flag *f, const char *earlier, char *err, size_t errlen)
+{
+	if (strcmp(earlier, f->name) == 0)
+		snprintf(err, errlen, "--%s given twice (only --listen, --backend and --heartbeat-allow repeat)",
+			 f->name);
+	else
+		snprintf(err, errlen, "--%s contradicts --%s given before", f->name, earlier);
+	return -EINVAL;
+}
 
 static int apply_defaults(struct slb_config *cfg, char *err, size_t errlen)
 {
@@ -321,7 +387,8 @@ static void build_options(struct option *opts)
 int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_t errlen)
 {
 	struct option opts[N_FLAGS + 1];
-	int c;
+	uint64_t seen = 0;
+	int c, ret;
 
 	if (apply_defaults(cfg, err, errlen))
 		return -EINVAL;
@@ -350,7 +417,14 @@ int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_
 			return CONFIG_HELP;
 		if (strcmp(f->name, "version") == 0)
 			return CONFIG_VERSION;
-		if (f->parse(cfg, f, optarg, err, errlen))
+		ret = flag_apply(cfg, f, optarg, &seen, err, errlen);
+		if (ret == -EEXIST) {
+			char earlier[32];
+
+			snprintf(earlier, sizeof(earlier), "%s", err);
+			return flag_twice_error(f, earlier, err, errlen);
+		}
+		if (ret)
 			return -EINVAL;
 	}
 	if (optind < argc) {
@@ -360,8 +434,36 @@ int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_
 	return CONFIG_OK;
 }
 
+static bool listen_has(const struct slb_config *cfg, const struct slb_addr *a)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
+			return true;
+	return false;
+}
+
+static bool flag_given(const struct slb_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < N_FLAGS; i++)
+		if (strcmp(flag_table[i].name, name) == 0)
+			return cfg->given >> i & 1;
+	return false;
+}
+
+/* The first heartbeat-* flag given, when it means nothing without --heartbeat-listen. */
+static const char *heartbeat_flag_given(const struct slb_config *cfg)
+{
+	for (size_t i = 0; i < N_FLAGS; i++)
+		if ((cfg->given >> i & 1) && strncmp(flag_table[i].name, "heartbeat-", 10) == 0 &&
+		    flag_table[i].offset != offsetof(struct slb_config, heartbeat_listen))
+			return flag_table[i].name;
+	return NULL;
+}
+
 int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
 {
+	const char *hb_flag = heartbeat_flag_given(cfg);
+
 	if (cfg->n_backends == 0 && !cfg->has_heartbeat_listen) {
 		snprintf(err, errlen, "no backends: give --backend ADDR:PORT or --heartbeat-listen ADDR:PORT");
 		return -EINVAL;
@@ -371,12 +473,18 @@ int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
 			 cfg->heartbeat_timeout_ms, cfg->heartbeat_interval_ms);
 		return -EINVAL;
 	}
-	if (cfg->has_heartbeat_listen && addr_equal(&cfg->heartbeat_listen, &cfg->listen)) {
-		snprintf(err, errlen, "--heartbeat-listen must differ from --listen");
+	if (cfg->check_timeout_ms >= cfg->check_interval_ms) {
+		snprintf(err, errlen, "--check-timeout (%s%u ms) must be shorter than --check-interval (%u ms)",
+			 flag_given(cfg, "check-timeout") ? "" : "default ", cfg->check_timeout_ms,
+			 cfg->check_interval_ms);
 		return -EINVAL;
 	}
-	if (!cfg->has_heartbeat_listen && (cfg->heartbeat_key_file[0] || cfg->n_heartbeat_allow)) {
-		snprintf(err, errlen, "--heartbeat-key-file and --heartbeat-allow need --heartbeat-listen");
+	if (cfg->has_heartbeat_listen && listen_has(cfg, &cfg->heartbeat_listen)) {
+		snprintf(err, errlen, "--heartbeat-listen must differ from every --listen");
+		return -EINVAL;
+	}
+	if (!cfg->has_heartbeat_listen && hb_flag) {
+		snprintf(err, errlen, "--%s needs --heartbeat-listen", hb_flag);
 		return -EINVAL;
 	}
 	if (cfg->has_admin && !cfg->admin_public && !addr_is_loopback(&cfg->admin)) {
@@ -387,9 +495,9 @@ int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
 			 addr_format(&cfg->admin, text, sizeof(text)));
 		return -EINVAL;
 	}
-	if (cfg->has_admin && (addr_equal(&cfg->admin, &cfg->listen) ||
+	if (cfg->has_admin && (listen_has(cfg, &cfg->admin) ||
 			       (cfg->has_heartbeat_listen && addr_equal(&cfg->admin, &cfg->heartbeat_listen)))) {
-		snprintf(err, errlen, "--admin must differ from --listen and --heartbeat-listen");
+		snprintf(err, errlen, "--admin must differ from every --listen and --heartbeat-listen");
 		return -EINVAL;
 	}
 	return 0;

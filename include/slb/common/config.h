@@ -4,6 +4,7 @@
 #define SLB_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "slb/common/addr.h"
@@ -16,6 +17,7 @@
 #define CONFIG_MAX_HB_ALLOW 32
 #define CONFIG_FILE_MAX 1024
 #define CONFIG_USER_MAX 64
+#define CONFIG_MAX_LISTEN 16
 
 enum relay_mode {
 	RELAY_AUTO = 0, /* copy for small exchanges, splice once a transfer fills a buffer */
@@ -40,7 +42,8 @@ struct config_backend {
 };
 
 struct slb_config {
-	struct slb_addr listen;
+	struct slb_addr listen[CONFIG_MAX_LISTEN]; /* where clients connect, no two equal */
+	unsigned n_listen;         /* 1..CONFIG_MAX_LISTEN once parsed */
 	struct config_backend backends[CONFIG_MAX_STATIC_BACKENDS];
 	unsigned n_backends;
 	unsigned workers;          /* 0 on input means one per online CPU */
@@ -75,6 +78,8 @@ struct slb_config {
 	struct slb_addr admin;
 	bool admin_public;              /* --admin may be an address other hosts can reach */
 	char user[CONFIG_USER_MAX];     /* "": keep running as the user that started slb */
+
+	uint64_t given;                 /* bit i: the i-th flag was given (not left at its default) */
 };
 
 enum config_result {

@@ -29,6 +29,7 @@ int healthtest_start(struct healthtest_slb *s, const char *const *extra)
 {
 	static char ports[3][32];
 	const char *argv[HEALTHTEST_ARGS_MAX];
+	bool workers_given = false;
 	int n = 0;
 
 	if (port_arg(ports[0], sizeof(ports[0]), &s->listen) || port_arg(ports[1], sizeof(ports[1]), &s->hb) ||
@@ -41,8 +42,13 @@ int healthtest_start(struct healthtest_slb *s, const char *const *extra)
 	argv[n++] = ports[1];
 	argv[n++] = "--admin";
 	argv[n++] = ports[2];
-	argv[n++] = "--workers";
-	argv[n++] = "1";
+	for (const char *const *e = extra; e && *e; e++)
+		if (strcmp(*e, "--workers") == 0)
+			workers_given = true;
+	if (!workers_given) { /* --workers given twice is an error */
+		argv[n++] = "--workers";
+		argv[n++] = "1";
+	}
 	for (; extra && *extra && n < HEALTHTEST_ARGS_MAX - 1; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
@@ -168,12 +174,9 @@ void healthtest_expect_reply(int fd, const char *line, const char *reply)
 /* See healthtest.h. */
 void healthtest_expect_exit_1(const char *const argv[], char *out, size_t len)
 {
-	struct testproc *p = testproc_spawn(argv);
+	int code = testproc_run(argv, HEALTHTEST_IO_MS, out, len);
 
-	cr_assert_not_null(p);
-	cr_assert_eq(testproc_wait(p, HEALTHTEST_IO_MS), 0);
-	cr_assert_eq(testproc_exit_code(p), 1);
-	testproc_output(p, out, len);
+	cr_assert_eq(code, 1, "exit code %d, output: %s", code, out);
 }
 
 /* See healthtest.h. */

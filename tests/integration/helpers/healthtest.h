@@ -16,7 +16,8 @@ struct healthtest_slb {
 	unsigned admin;   /* --admin port */
 };
 
-/* Starts slb with one worker, --heartbeat-listen and --admin on free ports, then extra
+/* Starts slb with one worker (unless extra says --workers), --heartbeat-listen and --admin on
+ * free ports, then extra
  * (NULL-terminated, may be NULL), and waits for "listening on". Returns 0 or -errno. */
 int healthtest_start(struct healthtest_slb *s, const char *const *extra);
 
