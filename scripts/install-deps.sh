@@ -7,7 +7,7 @@ set -euo pipefail
 # clang and libclang-rt-14-dev (sanitizer and libFuzzer runtimes; only a Recommends of clang)
 # are for scripts/ci-extra.sh; iproute2 and nftables (network namespaces, packet loss) for
 # tests/integration/test_faults_network.c.
-packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libcriterion-dev curl
+packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libinih-dev libcriterion-dev curl
 	clang libclang-rt-14-dev
 	iproute2 nftables)
 if [[ "${1:-}" == "--bench" ]]; then

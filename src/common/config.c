@@ -5,29 +5,15 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_impl.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
-
-struct flag;
-typedef int (*flag_parser)(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
-			   size_t errlen);
-
-struct flag {
-	const char *name;
-	const char *arg;      /* NULL: the flag takes no argument */
-	flag_parser parse;
-	size_t offset;        /* field in struct slb_config */
-	size_t count;         /* repeatable flags: their count's field; 0: single-valued */
-	unsigned min, max;    /* range for numbers; max is the buffer size for strings */
-	const char *def;      /* parsed at start; NULL: no default */
-	const char *def_help; /* how --help shows the default when def does not say it */
-	const char *help;
-};
 
 static int parse_uint_text(const char *val, unsigned min, unsigned max, unsigned *out)
 {
@@ -49,9 +35,10 @@ static void *field(struct slb_config *cfg, const struct flag *f)
 	return (char *)cfg + f->offset;
 }
 
+/* The reason alone: the caller names the flag or the file, line and key around it. */
 static int flag_error(char *err, size_t errlen, const struct flag *f, const char *val, const char *why)
 {
-	snprintf(err, errlen, "--%s '%.64s': %s", f->name, val ? val : "", why);
+	snprintf(err, errlen, "%s", why);
 	return -EINVAL;
 }
 
@@ -237,16 +224,34 @@ static int parse_check(struct slb_config *cfg, const struct flag *f, const char 
 	return 0;
 }
 
+/* A flag without argument: on the command line (val NULL) it does what its name says; in a
+ * config file its value says whether it does (pin = no is --no-pin). */
+static int set_bool(struct slb_config *cfg, const struct flag *f, const char *val, bool on, char *err,
+		    size_t errlen)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+	bool v = true;
+
+	if (val) {
+		if (parse_choice(val, yes, 4) >= 0)
+			v = true;
+		else if (parse_choice(val, no, 4) >= 0)
+			v = false;
+		else
+			return flag_error(err, errlen, f, val, "expected yes or no (or true/false, on/off, 1/0)");
+	}
+	*(bool *)field(cfg, f) = v ? on : !on;
+	return 0;
+}
+
 static int set_true(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
-	*(bool *)field(cfg, f) = true;
-	return 0;
+	return set_bool(cfg, f, val, true, err, errlen);
 }
 
 static int set_false(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
-	*(bool *)field(cfg, f) = false;
-	return 0;
+	return set_bool(cfg, f, val, false, err, errlen);
 }
 
 #define F(member) offsetof(struct slb_config, member)
@@ -262,7 +267,7 @@ static const struct flag flag_table[] = {
 	{ .name = "workers", .arg = "N", .parse = parse_uint, .offset = F(workers), .max = CONFIG_MAX_WORKERS,
 	  .def = "0", .def_help = "online CPUs",
 	  .help = "worker threads, each with its own listeners and io_uring (0: one per online CPU)" },
-	{ .name = "pin", .parse = set_true, .offset = F(pin), .def = "", .def_help = "on",
+	{ .name = "pin", .parse = set_true, .offset = F(pin), .def = "yes", .def_help = "on",
 	  .help = "pin worker i to CPU i mod online CPUs" },
 	{ .name = "no-pin", .parse = set_false, .offset = F(pin), .help = "let the scheduler place workers" },
 	{ .name = "relay", .arg = "MODE", .parse = parse_relay, .offset = F(relay), .def = "auto",
@@ -321,22 +326,49 @@ static const struct flag flag_table[] = {
 	  .help = "allow --admin on an address other hosts can reach (the endpoint has no authentication)" },
 	{ .name = "user", .arg = "NAME", .parse = parse_word, .offset = F(user), .max = CONFIG_USER_MAX,
 	  .def_help = "none", .help = "after binding every port, drop root privileges to this user (and its group)" },
-	{ .name = "help", .help = "show this help and exit" },
-	{ .name = "version", .help = "show the version and exit" },
+	{ .name = "config", .short_name = 'c', .arg = "FILE", .parse = parse_word, .offset = F(config_file),
+	  .max = CONFIG_FILE_MAX, .def_help = "none", .cli_only = true,
+	  .help = "read flags from FILE: 'key = value' lines whose keys are these flags' long names "
+		  "(etc/slb.conf); flags given here override its keys" },
+	{ .name = "check-config", .parse = set_true, .offset = F(check_only), .cli_only = true,
+	  .help = "check the flags and the config file (addresses, ranges, user, key file, ports), print "
+		  "'configuration OK' or every error, exit 0 or 2; starts nothing" },
+	{ .name = "help", .cli_only = true, .help = "show this help and exit" },
+	{ .name = "version", .cli_only = true, .help = "show the version and exit" },
 };
 
 #define N_FLAGS (sizeof(flag_table) / sizeof(flag_table[0]))
 _Static_assert(N_FLAGS <= 64, "struct slb_config.given has one bit per flag");
 
-/* One occurrence of f in one source (the command line), whose earlier occurrences are the bits
- * of *seen. The first occurrence of a repeatable flag replaces what was there (its default).
- * A second occurrence of a single-valued flag, or of another flag that sets the same field
- * (--pin, --no-pin), is refused: the last one silently winning hides a mistake. Returns 0,
- * -EINVAL with the parser's reason in err, or -EEXIST with the earlier flag's name in err. */
-static int flag_apply(struct slb_config *cfg, const struct flag *f, const char *val, uint64_t *seen, char *err,
+const struct flag *config_flag_find(const char *name)
+{
+	for (size_t i = 0; i < N_FLAGS; i++)
+		if (strcmp(flag_table[i].name, name) == 0)
+			return &flag_table[i];
+	return NULL;
+}
+
+unsigned config_flag_index(const struct flag *f)
+{
+	return (unsigned)(f - flag_table);
+}
+
+void config_errors_add(struct config_errors *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->n < CONFIG_ERRORS_MAX) {
+		va_start(ap, fmt);
+		vsnprintf(e->msg[e->n], sizeof(e->msg[e->n]), fmt, ap);
+		va_end(ap);
+	}
+	e->n++;
+}
+
+int config_flag_apply(struct slb_config *cfg, const struct flag *f, const char *val, uint64_t *seen, char *err,
 		      size_t errlen)
 {
-	size_t i = (size_t)(f - flag_table);
+	unsigned i = config_flag_index(f);
 
 	for (size_t j = 0; j < N_FLAGS && !f->count; j++) {
 		if ((*seen >> j & 1) && flag_table[j].offset == f->offset) {
@@ -351,26 +383,20 @@ static int flag_apply(struct slb_config *cfg, const struct flag *f, const char *
 	return f->parse(cfg, f, val, err, errlen);
 }
 
-static int flag_twice_error(const struct flag *f, const char *earlier, char *err, size_t errlen)
+/* A default that does not parse is a bug in the table above, caught by the unit tests. */
+void config_defaults(struct slb_config *cfg)
 {
-	if (strcmp(earlier, f->name) == 0)
-		snprintf(err, errlen, "--%s given twice (only --listen, --backend and --heartbeat-allow repeat)",
-			 f->name);
-	else
-		snprintf(err, errlen, "--%s contradicts --%s given before", f->name, earlier);
-	return -EINVAL;
-}
+	char err[160];
 
-static int apply_defaults(struct slb_config *cfg, char *err, size_t errlen)
-{
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < N_FLAGS; i++) {
 		const struct flag *f = &flag_table[i];
 
-		if (f->def && f->parse(cfg, f, f->def, err, errlen))
-			return -EINVAL;
+		if (f->def && f->parse(cfg, f, f->def, err, sizeof(err))) {
+			fprintf(stderr, "slb: the default of --%s does not parse: %s\n", f->name, err);
+			abort();
+		}
 	}
-	return 0;
 }
 
 static void build_options(struct option *opts)
@@ -384,54 +410,98 @@ static void build_options(struct option *opts)
 	memset(&opts[N_FLAGS], 0, sizeof(opts[N_FLAGS]));
 }
 
-int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_t errlen)
+/* The next flag of argv as a table entry; NULL at the end. A bad flag is added to errs (when
+ * given) and skipped. */
+static const struct flag *args_next(int argc, char **argv, const struct option *opts, struct config_errors *errs)
 {
-	struct option opts[N_FLAGS + 1];
-	uint64_t seen = 0;
-	int c, ret;
+	int c;
 
-	if (apply_defaults(cfg, err, errlen))
-		return -EINVAL;
-	build_options(opts);
+	while ((c = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
+		if (c >= 0x100)
+			return &flag_table[c - 0x100];
+		if (c == 'c')
+			return config_flag_find("config");
+		if (!errs)
+			continue;
+		if (c == ':')
+			config_errors_add(errs, "flag '%.64s' needs an argument (see --help)", argv[optind - 1]);
+		else if (optopt && optopt < 0x100) /* inside a cluster like -xy, optind has not moved on yet */
+			config_errors_add(errs, "unknown flag '-%c' (see --help)", optopt);
+		else
+			config_errors_add(errs, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
+	}
+	return NULL;
+}
+
+/* The first pass over argv: --help and --version win over everything, and the config file
+ * must be read before the other flags can override it. Copies --config's value into path. */
+static int args_prescan(int argc, char **argv, const struct option *opts, char *path, size_t len)
+{
+	const struct flag *f;
+
 	/* 0, not 1: glibc then also forgets where it was inside a cluster of short options
 	 * ("-ab"), which would otherwise point into the previous call's argv. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		const struct flag *f;
-
-		if (c == '?') {
-			/* inside a cluster like -xy, getopt has not moved optind past it yet */
-			if (optopt && optopt < 0x100)
-				snprintf(err, errlen, "unknown flag '-%c' (see --help)", optopt);
-			else
-				snprintf(err, errlen, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
-			return -EINVAL;
-		}
-		if (c == ':') {
-			snprintf(err, errlen, "flag '%.64s' needs an argument (see --help)", argv[optind - 1]);
-			return -EINVAL;
-		}
-		f = &flag_table[c - 0x100];
+	while ((f = args_next(argc, argv, opts, NULL))) {
 		if (strcmp(f->name, "help") == 0)
 			return CONFIG_HELP;
 		if (strcmp(f->name, "version") == 0)
 			return CONFIG_VERSION;
-		ret = flag_apply(cfg, f, optarg, &seen, err, errlen);
-		if (ret == -EEXIST) {
-			char earlier[32];
-
-			snprintf(earlier, sizeof(earlier), "%s", err);
-			return flag_twice_error(f, earlier, err, errlen);
-		}
-		if (ret)
-			return -EINVAL;
-	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%.64s' (flags start with --)", argv[optind]);
-		return -EINVAL;
+		if (f->offset == offsetof(struct slb_config, config_file))
+			snprintf(path, len, "%s", optarg);
 	}
 	return CONFIG_OK;
+}
+
+static void args_apply_one(struct slb_config *cfg, const struct flag *f, uint64_t *seen,
+			   struct config_errors *errs)
+{
+	char err[200];
+	int ret = config_flag_apply(cfg, f, optarg, seen, err, sizeof(err));
+
+	if (ret == -EEXIST && strcmp(err, f->name) == 0)
+		config_errors_add(errs, "--%s given twice (only --listen, --backend and --heartbeat-allow repeat)",
+				  f->name);
+	else if (ret == -EEXIST)
+		config_errors_add(errs, "--%s contradicts --%s given before", f->name, err);
+	else if (ret)
+		config_errors_add(errs, "--%s '%.64s': %s", f->name, optarg ? optarg : "", err);
+}
+
+int config_parse_args(struct slb_config *cfg, int argc, char **argv, struct config_errors *errs)
+{
+	struct option opts[N_FLAGS + 1];
+	char path[CONFIG_FILE_MAX] = "";
+	const struct flag *f;
+	uint64_t seen = 0;
+	unsigned before = errs->n;
+	int ret;
+
+	build_options(opts);
+	ret = args_prescan(argc, argv, opts, path, sizeof(path));
+	if (ret)
+		return ret;
+	if (path[0])
+		config_load(path, cfg, errs);
+	else
+		config_defaults(cfg);
+	optind = 0;
+	while ((f = args_next(argc, argv, opts, errs)))
+		args_apply_one(cfg, f, &seen, errs);
+	if (optind < argc)
+		config_errors_add(errs, "unexpected argument '%.64s' (flags start with --)", argv[optind]);
+	return errs->n > before ? -EINVAL : CONFIG_OK;
+}
+
+int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	struct config_errors errs = { 0 };
+	int ret = config_parse_args(cfg, argc, argv, &errs);
+
+	if (ret < 0)
+		snprintf(err, errlen, "%s", errs.msg[0]);
+	return ret;
 }
 
 static bool listen_has(const struct slb_config *cfg, const struct slb_addr *a)
@@ -460,65 +530,100 @@ static const char *heartbeat_flag_given(const struct slb_config *cfg)
 	return NULL;
 }
 
-int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
+static void check_sources(const struct slb_config *cfg, struct config_errors *errs)
+{
+	if (cfg->n_backends == 0 && !cfg->has_heartbeat_listen)
+		config_errors_add(errs, "no backends: give --backend ADDR:PORT or --heartbeat-listen ADDR:PORT");
+}
+
+static void check_timeouts(const struct slb_config *cfg, struct config_errors *errs)
+{
+	if (cfg->has_heartbeat_listen && cfg->heartbeat_timeout_ms <= cfg->heartbeat_interval_ms)
+		config_errors_add(errs, "--heartbeat-timeout (%u ms) must be longer than --heartbeat-interval (%u ms)",
+				  cfg->heartbeat_timeout_ms, cfg->heartbeat_interval_ms);
+	if (cfg->check_timeout_ms >= cfg->check_interval_ms)
+		config_errors_add(errs, "--check-timeout (%s%u ms) must be shorter than --check-interval (%u ms)",
+				  flag_given(cfg, "check-timeout") ? "" : "default ", cfg->check_timeout_ms,
+				  cfg->check_interval_ms);
+}
+
+static void check_heartbeat(const struct slb_config *cfg, struct config_errors *errs)
 {
 	const char *hb_flag = heartbeat_flag_given(cfg);
 
-	if (cfg->n_backends == 0 && !cfg->has_heartbeat_listen) {
-		snprintf(err, errlen, "no backends: give --backend ADDR:PORT or --heartbeat-listen ADDR:PORT");
-		return -EINVAL;
-	}
-	if (cfg->has_heartbeat_listen && cfg->heartbeat_timeout_ms <= cfg->heartbeat_interval_ms) {
-		snprintf(err, errlen, "--heartbeat-timeout (%u ms) must be longer than --heartbeat-interval (%u ms)",
-			 cfg->heartbeat_timeout_ms, cfg->heartbeat_interval_ms);
-		return -EINVAL;
-	}
-	if (cfg->check_timeout_ms >= cfg->check_interval_ms) {
-		snprintf(err, errlen, "--check-timeout (%s%u ms) must be shorter than --check-interval (%u ms)",
-			 flag_given(cfg, "check-timeout") ? "" : "default ", cfg->check_timeout_ms,
-			 cfg->check_interval_ms);
-		return -EINVAL;
-	}
-	if (cfg->has_heartbeat_listen && listen_has(cfg, &cfg->heartbeat_listen)) {
-		snprintf(err, errlen, "--heartbeat-listen must differ from every --listen");
-		return -EINVAL;
-	}
-	if (!cfg->has_heartbeat_listen && hb_flag) {
-		snprintf(err, errlen, "--%s needs --heartbeat-listen", hb_flag);
-		return -EINVAL;
-	}
-	if (cfg->has_admin && !cfg->admin_public && !addr_is_loopback(&cfg->admin)) {
-		char text[ADDR_TEXT_MAX];
+	if (cfg->has_heartbeat_listen && listen_has(cfg, &cfg->heartbeat_listen))
+		config_errors_add(errs, "--heartbeat-listen must differ from every --listen");
+	if (!cfg->has_heartbeat_listen && hb_flag)
+		config_errors_add(errs, "--%s needs --heartbeat-listen", hb_flag);
+}
 
-		snprintf(err, errlen, "--admin %s is not a loopback address and the admin endpoint has no "
-			 "authentication: use 127.0.0.1:PORT, or add --admin-public to expose it anyway",
-			 addr_format(&cfg->admin, text, sizeof(text)));
-		return -EINVAL;
-	}
-	if (cfg->has_admin && (listen_has(cfg, &cfg->admin) ||
-			       (cfg->has_heartbeat_listen && addr_equal(&cfg->admin, &cfg->heartbeat_listen)))) {
-		snprintf(err, errlen, "--admin must differ from every --listen and --heartbeat-listen");
-		return -EINVAL;
-	}
-	return 0;
+static void check_admin(const struct slb_config *cfg, struct config_errors *errs)
+{
+	char text[ADDR_TEXT_MAX];
+
+	if (!cfg->has_admin)
+		return;
+	if (!cfg->admin_public && !addr_is_loopback(&cfg->admin))
+		config_errors_add(errs, "--admin %s is not a loopback address and the admin endpoint has no "
+				  "authentication: use 127.0.0.1:PORT, or add --admin-public to expose it anyway",
+				  addr_format(&cfg->admin, text, sizeof(text)));
+	if (listen_has(cfg, &cfg->admin) || (cfg->has_heartbeat_listen && addr_equal(&cfg->admin, &cfg->heartbeat_listen)))
+		config_errors_add(errs, "--admin must differ from every --listen and --heartbeat-listen");
+}
+
+int config_validate_all(const struct slb_config *cfg, struct config_errors *errs)
+{
+	unsigned before = errs->n;
+
+	check_sources(cfg, errs);
+	check_timeouts(cfg, errs);
+	check_heartbeat(cfg, errs);
+	check_admin(cfg, errs);
+	return errs->n > before ? -EINVAL : 0;
+}
+
+int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
+{
+	struct config_errors errs = { 0 };
+	int ret = config_validate_all(cfg, &errs);
+
+	if (ret)
+		snprintf(err, errlen, "%s", errs.msg[0]);
+	return ret;
+}
+
+/* "--name ARG", or "-c, --name ARG" for a flag with a short form. */
+static void usage_lhs(const struct flag *f, char *buf, size_t len)
+{
+	int n = 0;
+
+	if (f->short_name)
+		n = snprintf(buf, len, "-%c, ", f->short_name);
+	snprintf(buf + n, len - (size_t)n, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
 }
 
 void config_print_usage(FILE *out, const char *prog)
 {
-	fprintf(out, "usage: %s --listen ADDR:PORT --backend ADDR:PORT [--backend ...] [flags]\n\n"
+	fprintf(out, "usage: %s --listen ADDR:PORT --backend ADDR:PORT [--backend ...] [flags]\n"
+		     "       %s -c FILE [flags]\n\n"
 		     "slb %s: a Layer-4 load balancer that knows which backends are alive.\n\nflags:\n",
-		prog, SLB_VERSION);
+		prog, prog, SLB_VERSION);
 	for (size_t i = 0; i < N_FLAGS; i++) {
 		const struct flag *f = &flag_table[i];
 		char lhs[64];
 		const char *def = f->def_help ? f->def_help : f->def;
 
-		snprintf(lhs, sizeof(lhs), "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+		usage_lhs(f, lhs, sizeof(lhs));
 		fprintf(out, "  %-32s %s", lhs, f->help);
 		if (def && *def)
 			fprintf(out, " [default: %s]", def);
 		fputc('\n', out);
 	}
+	fputs("\nIn a config file (-c FILE) every flag but the last four is a key, written as on the command line\n"
+	      "without its dashes: 'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take yes or no\n"
+	      "('pin = no'); listen, backend and heartbeat-allow repeat, any other key given twice is an error;\n"
+	      "'#' or ';' starts a comment line. A flag on the command line replaces that key's value (or list).\n",
+	      out);
 }
 
 const char *relay_mode_name(enum relay_mode m)

@@ -123,6 +123,22 @@ static void worker_close_listeners(struct worker *w)
 	}
 }
 
+int workers_check_ports(const struct slb_config *cfg, struct config_errors *errs)
+{
+	unsigned before = errs->n;
+	char err[160];
+
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		int ret = listener_check_free(&cfg->listen[i]);
+
+		if (ret) {
+			listen_error(&cfg->listen[i], ret, err, sizeof(err));
+			config_errors_add(errs, "%s", err);
+		}
+	}
+	return errs->n > before ? -EINVAL : 0;
+}
+
 int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen)
 {
 	int ret;

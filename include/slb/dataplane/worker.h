@@ -10,6 +10,10 @@
 #include "slb/common/channel.h"
 #include "slb/common/config.h"
 
+/* For --check-config: binds each --listen address with a plain bind and closes it at once.
+ * Returns 0 or -EINVAL with one "cannot listen on ADDR: reason" line per address added to errs. */
+int workers_check_ports(const struct slb_config *cfg, struct config_errors *errs);
+
 /* Checks with a plain bind that every --listen address is free, then allocates cfg->workers
  * channels and binds each worker's listener for every address (so "port in use" is reported
  * before any thread starts). Returns 0 or -errno with err filled (the first address that
