@@ -3,11 +3,15 @@
  * as the command line (config_impl.h). inih reads through our line reader, which counts lines
  * (Debian's inih passes no line number to the handler), refuses what inih would misread
  * (over-long lines, which it would split in two; NUL bytes; sections) and strips leading
- * blanks, so an indented line is a line of its own and never a continuation of the last value. */
+ * blanks, so an indented line is a line of its own and never a continuation of the last value.
+ * Everything is collected: one bad line does not hide the next. */
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "config_impl.h"
 
@@ -21,8 +25,7 @@ struct file_ctx {
 	bool got_key;
 	uint64_t seen;                 /* flags this file has set (config_flag_apply) */
 	unsigned first_line[64];       /* per flag index: the line that set it first */
-	char *buf;                     /* getline's */
-	size_t cap;
+	char buf[INI_MAX_LINE];        /* the line, cut at INI_MAX_LINE - 1 bytes */
 };
 
 /* A line that inih did not turn into a key: it has no '=' (or ':'). */
@@ -33,18 +36,19 @@ static void file_check_missed_key(struct file_ctx *c)
 	c->want_key = false;
 }
 
-/* Decides what inih sees of the line in c->buf (len bytes, no newline): "" for a line that is
- * an error of its own (already reported), else the line without its leading blanks. */
-static const char *file_vet_line(struct file_ctx *c, size_t len, int max)
+/* Decides what inih sees of the line in c->buf (len bytes long, maybe cut): "" for a line that
+ * is an error of its own (already reported), else the line without its leading blanks. */
+static const char *file_vet_line(struct file_ctx *c, size_t len, bool nul)
 {
 	const char *p = c->buf;
 
-	if (memchr(p, '\0', len)) {
+	if (nul) {
 		config_errors_add(c->errs, "%s:%u: a NUL byte: not a text file", c->name, c->line);
 		return "";
 	}
-	if (len >= (size_t)max) {
-		config_errors_add(c->errs, "%s:%u: line longer than %d characters", c->name, c->line, max - 1);
+	if (len >= sizeof(c->buf)) {
+		config_errors_add(c->errs, "%s:%u: line longer than %zu characters", c->name, c->line,
+				  sizeof(c->buf) - 1);
 		return "";
 	}
 	p += strspn(p, " \t\r\v\f");
@@ -58,29 +62,47 @@ static const char *file_vet_line(struct file_ctx *c, size_t len, int max)
 	return p;
 }
 
+/* Reads one line into c->buf, keeping at most sizeof(buf) - 1 bytes of it, so that memory
+ * stays bounded whatever the file holds. Returns the line's whole length without its
+ * newline, or -1 at the end. */
+static long file_get_line(struct file_ctx *c, bool *nul)
+{
+	long n = 0;
+	int ch;
+
+	while ((ch = getc(c->f)) != EOF && ch != '\n') {
+		*nul |= ch == '\0';
+		if ((size_t)n < sizeof(c->buf) - 1)
+			c->buf[n] = (char)ch;
+		n++;
+	}
+	if (ch == EOF && n == 0)
+		return -1;
+	c->buf[(size_t)n < sizeof(c->buf) ? (size_t)n : sizeof(c->buf) - 1] = '\0';
+	return n;
+}
+
 /* inih's reader: one line into str (num bytes), or NULL at the end. */
 static char *file_read_line(char *str, int num, void *stream)
 {
 	struct file_ctx *c = stream;
-	ssize_t n;
+	bool nul = false;
+	long n;
 
 	file_check_missed_key(c);
-	errno = 0;
-	n = getline(&c->buf, &c->cap, c->f);
+	n = file_get_line(c, &nul);
 	if (n < 0) {
 		if (ferror(c->f))
 			config_errors_add(c->errs, "%s: cannot read: %s", c->name, strerror(errno ? errno : EIO));
 		return NULL;
 	}
 	c->line++;
-	if (n > 0 && c->buf[n - 1] == '\n')
-		c->buf[--n] = '\0';
 	/* a UTF-8 byte order mark, which some editors write, is not part of the first key */
 	if (c->line == 1 && n >= 3 && memcmp(c->buf, "\xef\xbb\xbf", 3) == 0) {
-		memmove(c->buf, c->buf + 3, (size_t)n - 2);
+		memmove(c->buf, c->buf + 3, strlen(c->buf) - 2);
 		n -= 3;
 	}
-	snprintf(str, (size_t)num, "%s", file_vet_line(c, (size_t)n, num));
+	snprintf(str, (size_t)num, "%s", file_vet_line(c, (size_t)n, nul));
 	return str;
 }
 
@@ -133,22 +155,45 @@ int config_load_stream(FILE *f, const char *name, struct slb_config *cfg, struct
 	unsigned before = errs->n;
 
 	config_defaults(cfg);
+	errno = 0;
 	ini_parse_stream(file_read_line, &c, file_on_key, &c);
 	file_check_missed_key(&c);
-	free(c.buf);
 	return errs->n > before ? -EINVAL : 0;
+}
+
+/* Non-blocking, so that a FIFO or a device never hangs the open, and only a regular file, so
+ * that /dev/zero cannot feed an endless line. */
+static FILE *file_open(const char *path, struct config_errors *errs)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	FILE *f;
+
+	if (fd == -1) {
+		config_errors_add(errs, "%s: cannot open the config file: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		config_errors_add(errs, "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		config_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
 }
 
 int config_load(const char *path, struct slb_config *cfg, struct config_errors *errs)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = file_open(path, errs);
 	int ret;
 
 	if (!f) {
-		ret = -errno;
 		config_defaults(cfg);
-		config_errors_add(errs, "%s: cannot open the config file: %s", path, strerror(-ret));
-		return ret;
+		return -EINVAL;
 	}
 	ret = config_load_stream(f, path, cfg, errs);
 	fclose(f);

@@ -230,7 +230,9 @@ Test(config_file, missing_file_is_one_error_naming_it)
 	cr_assert_eq(errs.n, 1);
 	expect_error(&errs, 0, "/nonexistent/slb.conf: cannot open the config file: No such file or directory");
 	cr_assert_eq(config_load("/tmp", &cfg, &errs), -EINVAL, "a directory is not a config file");
-	expect_error(&errs, 1, "/tmp: cannot read");
+	expect_error(&errs, 1, "/tmp: not a regular file");
+	cr_assert_eq(config_load("/dev/zero", &cfg, &errs), -EINVAL, "an endless line must not be read");
+	expect_error(&errs, 2, "/dev/zero: not a regular file");
 }
 
 Test(config_file, load_twice_gives_the_same_config)
