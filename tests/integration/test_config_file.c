@@ -15,13 +15,11 @@
 
 static char conf[64], key[64];
 static struct echo_server echo;
-static bool echo_started;
 
 static void suite_fini(void)
 {
 	testproc_stop_all();
-	if (echo_started)
-		echo_server_stop(&echo);
+	echo_server_stop(&echo);
 	if (conf[0])
 		unlink(conf);
 	if (key[0])
@@ -135,7 +133,6 @@ Test(config_file, slb_runs_from_the_file_and_flags_override_it)
 	int fd;
 
 	cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
-	echo_started = true;
 	snprintf(text, sizeof(text), "listen = 127.0.0.1:%u\nbackend = 127.0.0.1:%u\nworkers = 2\nrelay = copy\n",
 		 file_port, echo.port);
 	write_file(conf, sizeof(conf), text, 0644);

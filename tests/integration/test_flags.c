@@ -16,20 +16,13 @@
 #define MAX_ARGS 24
 
 static struct echo_server echo;
-static bool echo_started;
 
 static void suite_fini(void)
 {
 	testproc_stop_all();
-	if (echo_started)
-		echo_server_stop(&echo);
+	echo_server_stop(&echo);
 }
 
-static void echo_start_ok(void)
-{
-	cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
-	echo_started = true;
-}
 
 TestSuite(flags, .fini = suite_fini, .timeout = 60);
 
@@ -77,7 +70,7 @@ Test(flags, every_listen_address_serves)
 
 	while (p2 == p1)
 		p2 = free_port_ok();
-	echo_start_ok();
+	cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
 	snprintf(a1, sizeof(a1), "127.0.0.1:%u", p1);
 	snprintf(a2, sizeof(a2), "127.0.0.1:%u", p2);
 	snprintf(be, sizeof(be), "127.0.0.1:%u", echo.port);
@@ -152,7 +145,7 @@ Test(flags, more_workers_than_cpus_start_with_one_warning)
 	const char *hit;
 
 	cr_assert_gt(cpus, 0);
-	echo_start_ok();
+	cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
 	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
 	snprintf(be, sizeof(be), "127.0.0.1:%u", echo.port);
 	snprintf(workers, sizeof(workers), "%ld", cpus + 1);
