@@ -5,28 +5,15 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "config_impl.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
-
-struct flag;
-typedef int (*flag_parser)(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
-			   size_t errlen);
-
-struct flag {
-	const char *name;
-	const char *arg;      /* NULL: the flag takes no argument */
-	flag_parser parse;
-	size_t offset;        /* field in struct slb_config */
-	unsigned min, max;    /* range for numbers; max is the buffer size for strings */
-	const char *def;      /* parsed at start; NULL: no default */
-	const char *def_help; /* how --help shows the default when def does not say it */
-	const char *help;
-};
 
 static int parse_uint_text(const char *val, unsigned min, unsigned max, unsigned *out)
 {
@@ -48,9 +35,10 @@ static void *field(struct slb_config *cfg, const struct flag *f)
 	return (char *)cfg + f->offset;
 }
 
+/* The reason alone: the caller names the flag or the file, line and key around it. */
 static int flag_error(char *err, size_t errlen, const struct flag *f, const char *val, const char *why)
 {
-	snprintf(err, errlen, "--%s '%.64s': %s", f->name, val ? val : "", why);
+	snprintf(err, errlen, "%s", why);
 	return -EINVAL;
 }
 
@@ -169,6 +157,22 @@ static int parse_backend(struct slb_config *cfg, const struct flag *f, const cha
 	return 0;
 }
 
+static int parse_listen(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+{
+	struct slb_addr *a = &cfg->listen[cfg->n_listen];
+	char why[160];
+
+	if (cfg->n_listen >= CONFIG_MAX_LISTEN)
+		return flag_error(err, errlen, f, val, "too many addresses (at most 16)");
+	if (addr_parse(val, a, why, sizeof(why)))
+		return flag_error(err, errlen, f, val, why);
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
+			return flag_error(err, errlen, f, val, "address given twice");
+	cfg->n_listen++;
+	return 0;
+}
+
 static int parse_allow(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	char why[160];
@@ -262,92 +266,180 @@ static int parse_check(struct slb_config *cfg, const struct flag *f, const char 
 	return 0;
 }
 
+/* A flag without argument: on the command line (val NULL) it does what its name says; in a
+ * config file its value says whether it does (pin = no is --no-pin). */
+static int set_bool(struct slb_config *cfg, const struct flag *f, const char *val, bool on, char *err,
+		    size_t errlen)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+	bool v = true;
+
+	if (val) {
+		if (parse_choice(val, yes, 4) >= 0)
+			v = true;
+		else if (parse_choice(val, no, 4) >= 0)
+			v = false;
+		else
+			return flag_error(err, errlen, f, val, "expected yes or no (or true/false, on/off, 1/0)");
+	}
+	*(bool *)field(cfg, f) = v ? on : !on;
+	return 0;
+}
+
 static int set_true(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
-	*(bool *)field(cfg, f) = true;
-	return 0;
+	return set_bool(cfg, f, val, true, err, errlen);
 }
 
 static int set_false(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
-	*(bool *)field(cfg, f) = false;
-	return 0;
+	return set_bool(cfg, f, val, false, err, errlen);
 }
 
 #define F(member) offsetof(struct slb_config, member)
 #define DAY_MS 86400000u
 
 static const struct flag flag_table[] = {
-	{ "listen", "ADDR:PORT", parse_address, F(listen), 0, 0, "*:8080", NULL,
-	  "address clients connect to (IPv4, [IPv6]:PORT, localhost or *)" },
-	{ "backend", "ADDR:PORT[,weight=N][,heartbeat=allow]", parse_backend, 0, 0, 0, NULL, "none",
-	  "a static backend; repeat for more (weight 1-256, default 1; heartbeat=allow lets a heartbeat "
-	  "session attach to it)" },
-	{ "workers", "N", parse_uint, F(workers), 0, CONFIG_MAX_WORKERS, "0", "online CPUs",
-	  "worker threads, each with its own listener and io_uring (0: one per online CPU)" },
-	{ "pin", NULL, set_true, F(pin), 0, 0, "", "on", "pin worker i to CPU i mod online CPUs" },
-	{ "no-pin", NULL, set_false, F(pin), 0, 0, NULL, NULL, "let the scheduler place workers" },
-	{ "relay", "MODE", parse_relay, 0, 0, 0, "auto", NULL,
-	  "splice (kernel pipes), copy (buffers) or auto (copy, then splice for bulk transfers)" },
-	{ "balance", "ALGO", parse_balance, 0, 0, 0, "roundrobin", NULL, "roundrobin (weighted) or leastconn" },
+	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, .offset = F(listen), .count = F(n_listen),
+	  .def = "*:8080", .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for "
+				  "more (at most 16)" },
+	{ .name = "backend", .arg = "ADDR:PORT[,weight=N][,heartbeat=allow]", .parse = parse_backend,
+	  .offset = F(backends), .count = F(n_backends), .def_help = "none",
+	  .help = "a static backend; repeat for more (weight 1-256, default 1; heartbeat=allow lets a heartbeat "
+		  "session attach to it)" },
+	{ .name = "workers", .arg = "N", .parse = parse_uint, .offset = F(workers), .max = CONFIG_MAX_WORKERS,
+	  .def = "0", .def_help = "online CPUs",
+	  .help = "worker threads, each with its own listeners and io_uring (0: one per online CPU)" },
+	{ .name = "pin", .parse = set_true, .offset = F(pin), .def = "yes", .def_help = "on",
+	  .help = "pin worker i to CPU i mod online CPUs" },
+	{ .name = "no-pin", .parse = set_false, .offset = F(pin), .help = "let the scheduler place workers" },
+	{ .name = "relay", .arg = "MODE", .parse = parse_relay, .offset = F(relay), .def = "auto",
+	  .help = "splice (kernel pipes), copy (buffers) or auto (copy, then splice for bulk transfers)" },
+	{ .name = "balance", .arg = "ALGO", .parse = parse_balance, .offset = F(balance), .def = "roundrobin",
+	  .help = "roundrobin (weighted) or leastconn" },
 	/* 2000, not 1000: Linux retransmits a lost SYN after 1 s, and a 1 s timeout cancelled
 	 * exactly the connects that the retransmission was about to complete (5% loss then
 	 * ejected healthy backends: tests/integration/test_faults_network.c). */
-	{ "connect-timeout", "MS", parse_uint, F(connect_timeout_ms), 1, DAY_MS, "2000", NULL,
-	  "give up a backend connect after MS and try the next backend" },
-	{ "idle-timeout", "MS", parse_uint, F(idle_timeout_ms), 0, DAY_MS, "60000", NULL,
-	  "close a connection with no bytes either way for MS (0: never)" },
-	{ "retries", "N", parse_uint, F(retries), 0, CONFIG_MAX_RETRIES, "2", NULL,
-	  "further backends tried after a failed connect" },
-	{ "max-conns", "N", parse_uint, F(max_conns), 0, 1000000, "0", "from ulimit -n",
-	  "open client connections over all workers; more are refused" },
-	{ "drain-timeout", "MS", parse_uint, F(drain_timeout_ms), 0, DAY_MS, "10000", NULL,
-	  "on SIGTERM/SIGINT, stop accepting and let open connections finish for up to MS" },
-	{ "log-level", "LEVEL", parse_log_level, 0, 0, 0, "info", NULL, "error, warn, info or debug" },
-	{ "heartbeat-listen", "ADDR:PORT", parse_optional_address, F(heartbeat_listen), 0, 0, NULL, "off",
-	  "port where backends register and send heartbeats (protocol in docs/heartbeat-protocol.md)" },
-	{ "heartbeat-interval", "MS", parse_uint, F(heartbeat_interval_ms), 10, DAY_MS, "1000", NULL,
-	  "heartbeat interval slb asks backends for" },
-	{ "heartbeat-timeout", "MS", parse_uint, F(heartbeat_timeout_ms), 20, DAY_MS, "3000", NULL,
-	  "a backend silent for MS is taken out of rotation" },
-	{ "heartbeat-key-file", "FILE", parse_word, F(heartbeat_key_file), 0, CONFIG_FILE_MAX, NULL, "none",
-	  "shared key (>= 32 bytes, mode 600): heartbeat lines must carry seq= and an HMAC-SHA256 mac=" },
-	{ "heartbeat-allow", "CIDR", parse_allow, 0, 0, 0, NULL, "any peer",
-	  "only peers in this network may connect to the heartbeat port; repeat for more" },
-	{ "heartbeat-max-backends", "N", parse_uint, F(heartbeat_max_backends), 1, SNAP_MAX_BACKEND_ID - 1, "256",
-	  NULL, "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
-	{ "check", "KIND", parse_check, 0, 0, 0, "none", NULL,
-	  "active check of static backends: tcp, http:/PATH (expects 2xx) or none" },
-	{ "check-interval", "MS", parse_uint, F(check_interval_ms), 10, DAY_MS, "2000", NULL,
-	  "time between two checks of one backend" },
-	{ "check-timeout", "MS", parse_uint, F(check_timeout_ms), 10, DAY_MS, "1000", NULL,
-	  "a check not answered within MS has failed" },
-	{ "rise", "N", parse_uint, F(rise), 1, 100, "2", NULL, "consecutive passed checks to bring a backend up" },
-	{ "fall", "N", parse_uint, F(fall), 1, 100, "3", NULL, "consecutive failed checks to take a backend down" },
-	{ "eject-failures", "N", parse_uint, F(eject_failures), 1, 1000, "3", NULL,
-	  "consecutive failed connects (seen by workers) that eject a backend" },
-	{ "admin", "ADDR:PORT", parse_optional_address, F(admin), 0, 0, NULL, "off",
-	  "admin endpoint: GET /status (JSON) and /metrics (Prometheus); loopback unless --admin-public" },
-	{ "admin-public", NULL, set_true, F(admin_public), 0, 0, NULL, NULL,
-	  "allow --admin on an address other hosts can reach (the endpoint has no authentication)" },
-	{ "user", "NAME", parse_word, F(user), 0, CONFIG_USER_MAX, NULL, "none",
-	  "after binding every port, drop root privileges to this user (and its group)" },
-	{ "help", NULL, NULL, 0, 0, 0, NULL, NULL, "show this help and exit" },
-	{ "version", NULL, NULL, 0, 0, 0, NULL, NULL, "show the version and exit" },
+	{ .name = "connect-timeout", .arg = "MS", .parse = parse_uint, .offset = F(connect_timeout_ms), .min = 1,
+	  .max = DAY_MS, .def = "2000", .help = "give up a backend connect after MS and try the next backend" },
+	{ .name = "idle-timeout", .arg = "MS", .parse = parse_uint, .offset = F(idle_timeout_ms), .max = DAY_MS,
+	  .def = "60000", .help = "close a connection with no bytes either way for MS (0: never)" },
+	{ .name = "retries", .arg = "N", .parse = parse_uint, .offset = F(retries), .max = CONFIG_MAX_RETRIES,
+	  .def = "2", .help = "further backends tried after a failed connect" },
+	{ .name = "max-conns", .arg = "N", .parse = parse_uint, .offset = F(max_conns), .max = 1000000, .def = "0",
+	  .def_help = "from ulimit -n",
+	  .help = "open client connections over all workers; more are refused (0: from ulimit -n)" },
+	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, .offset = F(drain_timeout_ms), .max = DAY_MS,
+	  .def = "10000", .help = "on SIGTERM/SIGINT, stop accepting and let open connections finish for up to MS" },
+	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, .offset = F(log_level), .def = "info",
+	  .help = "error, warn, info or debug" },
+	{ .name = "heartbeat-listen", .arg = "ADDR:PORT", .parse = parse_optional_address,
+	  .offset = F(heartbeat_listen), .def_help = "off",
+	  .help = "port where backends register and send heartbeats (protocol in docs/heartbeat-protocol.md)" },
+	{ .name = "heartbeat-interval", .arg = "MS", .parse = parse_uint, .offset = F(heartbeat_interval_ms),
+	  .min = 10, .max = DAY_MS, .def = "1000", .help = "heartbeat interval slb asks backends for" },
+	{ .name = "heartbeat-timeout", .arg = "MS", .parse = parse_uint, .offset = F(heartbeat_timeout_ms),
+	  .min = 20, .max = DAY_MS, .def = "3000", .help = "a backend silent for MS is taken out of rotation" },
+	{ .name = "heartbeat-key-file", .arg = "FILE", .parse = parse_word, .offset = F(heartbeat_key_file),
+	  .max = CONFIG_FILE_MAX, .def_help = "none",
+	  .help = "shared key (>= 32 bytes, mode 600): heartbeat lines must carry seq= and an HMAC-SHA256 mac=" },
+	{ .name = "heartbeat-allow", .arg = "CIDR", .parse = parse_allow, .offset = F(heartbeat_allow),
+	  .count = F(n_heartbeat_allow), .def_help = "any peer",
+	  .help = "only peers in this network may connect to the heartbeat port; repeat for more" },
+	{ .name = "heartbeat-max-backends", .arg = "N", .parse = parse_uint, .offset = F(heartbeat_max_backends),
+	  .min = 1, .max = SNAP_MAX_BACKEND_ID - 1, .def = "256",
+	  .help = "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
+	{ .name = "check", .arg = "KIND", .parse = parse_check, .offset = F(check), .def = "none",
+	  .help = "active check of static backends: tcp, http:/PATH (expects 2xx) or none" },
+	{ .name = "check-interval", .arg = "MS", .parse = parse_uint, .offset = F(check_interval_ms), .min = 10,
+	  .max = DAY_MS, .def = "2000", .help = "time between two checks of one backend" },
+	{ .name = "check-timeout", .arg = "MS", .parse = parse_uint, .offset = F(check_timeout_ms), .min = 10,
+	  .max = DAY_MS, .def = "1000",
+	  .help = "a check not answered within MS has failed (shorter than --check-interval)" },
+	{ .name = "rise", .arg = "N", .parse = parse_uint, .offset = F(rise), .min = 1, .max = 100, .def = "2",
+	  .help = "consecutive passed checks to bring a backend up" },
+	{ .name = "fall", .arg = "N", .parse = parse_uint, .offset = F(fall), .min = 1, .max = 100, .def = "3",
+	  .help = "consecutive failed checks to take a backend down" },
+	{ .name = "eject-failures", .arg = "N", .parse = parse_uint, .offset = F(eject_failures), .min = 1,
+	  .max = 1000, .def = "3", .help = "consecutive failed connects (seen by workers) that eject a backend" },
+	{ .name = "admin", .arg = "ADDR:PORT", .parse = parse_optional_address, .offset = F(admin),
+	  .def_help = "off",
+	  .help = "admin endpoint: GET /status (JSON) and /metrics (Prometheus); loopback unless --admin-public" },
+	{ .name = "admin-public", .parse = set_true, .offset = F(admin_public),
+	  .help = "allow --admin on an address other hosts can reach (the endpoint has no authentication)" },
+	{ .name = "user", .arg = "NAME", .parse = parse_word, .offset = F(user), .max = CONFIG_USER_MAX,
+	  .def_help = "none", .help = "after binding every port, drop root privileges to this user (and its group)" },
+	{ .name = "config", .short_name = 'c', .arg = "FILE", .parse = parse_word, .offset = F(config_file),
+	  .max = CONFIG_FILE_MAX, .def_help = "none", .cli_only = true,
+	  .help = "read flags from FILE: 'key = value' lines whose keys are these flags' long names "
+		  "(etc/slb.conf); flags given here override its keys" },
+	{ .name = "check-config", .parse = set_true, .offset = F(check_only), .cli_only = true,
+	  .help = "check the flags and the config file (addresses, ranges, user, key file, ports), print "
+		  "'configuration OK' or every error, exit 0 or 2; starts nothing" },
+	{ .name = "help", .cli_only = true, .help = "show this help and exit" },
+	{ .name = "version", .cli_only = true, .help = "show the version and exit" },
 };
 
 #define N_FLAGS (sizeof(flag_table) / sizeof(flag_table[0]))
+_Static_assert(N_FLAGS <= 64, "struct slb_config.given has one bit per flag");
 
-static int apply_defaults(struct slb_config *cfg, char *err, size_t errlen)
+const struct flag *config_flag_find(const char *name)
 {
+	for (size_t i = 0; i < N_FLAGS; i++)
+		if (strcmp(flag_table[i].name, name) == 0)
+			return &flag_table[i];
+	return NULL;
+}
+
+unsigned config_flag_index(const struct flag *f)
+{
+	return (unsigned)(f - flag_table);
+}
+
+void config_errors_add(struct config_errors *e, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (e->n < CONFIG_ERRORS_MAX) {
+		va_start(ap, fmt);
+		vsnprintf(e->msg[e->n], sizeof(e->msg[e->n]), fmt, ap);
+		va_end(ap);
+	}
+	e->n++;
+}
+
+int config_flag_apply(struct slb_config *cfg, const struct flag *f, const char *val, uint64_t *seen, char *err,
+		      size_t errlen)
+{
+	unsigned i = config_flag_index(f);
+
+	for (size_t j = 0; j < N_FLAGS && !f->count; j++) {
+		if ((*seen >> j & 1) && flag_table[j].offset == f->offset) {
+			snprintf(err, errlen, "%s", flag_table[j].name);
+			return -EEXIST;
+		}
+	}
+	if (f->count && !(*seen >> i & 1))
+		*(unsigned *)((char *)cfg + f->count) = 0;
+	*seen |= 1ull << i;
+	cfg->given |= 1ull << i;
+	return f->parse(cfg, f, val, err, errlen);
+}
+
+/* A default that does not parse is a bug in the table above, caught by the unit tests. */
+void config_defaults(struct slb_config *cfg)
+{
+	char err[160];
+
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < N_FLAGS; i++) {
 		const struct flag *f = &flag_table[i];
 
-		if (f->def && f->parse(cfg, f, f->def, err, errlen))
-			return -EINVAL;
+		if (f->def && f->parse(cfg, f, f->def, err, sizeof(err))) {
+			fprintf(stderr, "slb: the default of --%s does not parse: %s\n", f->name, err);
+			abort();
+		}
 	}
-	return 0;
 }
 
 static void build_options(struct option *opts)
@@ -361,52 +453,103 @@ static void build_options(struct option *opts)
 	memset(&opts[N_FLAGS], 0, sizeof(opts[N_FLAGS]));
 }
 
-int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_t errlen)
+/* The next flag of argv as a table entry; NULL at the end. A bad flag is added to errs (when
+ * given) and skipped. */
+static const struct flag *args_next(int argc, char **argv, const struct option *opts, struct config_errors *errs)
 {
-	struct option opts[N_FLAGS + 1];
 	int c;
 
-	if (apply_defaults(cfg, err, errlen))
-		return -EINVAL;
-	build_options(opts);
+	while ((c = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
+		if (c >= 0x100)
+			return &flag_table[c - 0x100];
+		if (c == 'c')
+			return config_flag_find("config");
+		if (!errs)
+			continue;
+		if (c == ':')
+			config_errors_add(errs, "flag '%.64s' needs an argument (see --help)", argv[optind - 1]);
+		else if (optopt && optopt < 0x100) /* inside a cluster like -xy, optind has not moved on yet */
+			config_errors_add(errs, "unknown flag '-%c' (see --help)", optopt);
+		else
+			config_errors_add(errs, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
+	}
+	return NULL;
+}
+
+/* The first pass over argv: --help and --version win over everything, and the config file
+ * must be read before the other flags can override it. Copies --config's value into path. */
+static int args_prescan(int argc, char **argv, const struct option *opts, char *path, size_t len)
+{
+	const struct flag *f;
+
 	/* 0, not 1: glibc then also forgets where it was inside a cluster of short options
 	 * ("-ab"), which would otherwise point into the previous call's argv. */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		const struct flag *f;
-
-		if (c == '?') {
-			/* inside a cluster like -xy, getopt has not moved optind past it yet */
-			if (optopt && optopt < 0x100)
-				snprintf(err, errlen, "unknown flag '-%c' (see --help)", optopt);
-			else
-				snprintf(err, errlen, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
-			return -EINVAL;
-		}
-		if (c == ':') {
-			snprintf(err, errlen, "flag '%.64s' needs an argument (see --help)", argv[optind - 1]);
-			return -EINVAL;
-		}
-		f = &flag_table[c - 0x100];
+	while ((f = args_next(argc, argv, opts, NULL))) {
 		if (strcmp(f->name, "help") == 0)
 			return CONFIG_HELP;
 		if (strcmp(f->name, "version") == 0)
 			return CONFIG_VERSION;
-		if (f->parse(cfg, f, optarg, err, errlen))
-			return -EINVAL;
-	}
-	if (optind < argc) {
-		snprintf(err, errlen, "unexpected argument '%.64s' (flags start with --)", argv[optind]);
-		return -EINVAL;
+		if (f->offset == offsetof(struct slb_config, config_file))
+			snprintf(path, len, "%s", optarg);
 	}
 	return CONFIG_OK;
 }
 
-/* When --listen becomes repeatable, the listener line below takes (cfg->listen, cfg->n_listen). */
+static void args_apply_one(struct slb_config *cfg, const struct flag *f, uint64_t *seen,
+			   struct config_errors *errs)
+{
+	char err[200];
+	int ret = config_flag_apply(cfg, f, optarg, seen, err, sizeof(err));
+
+	if (ret == -EEXIST && strcmp(err, f->name) == 0)
+		config_errors_add(errs, "--%s given twice (only --listen, --backend and --heartbeat-allow repeat)",
+				  f->name);
+	else if (ret == -EEXIST)
+		config_errors_add(errs, "--%s contradicts --%s given before", f->name, err);
+	else if (ret)
+		config_errors_add(errs, "--%s '%.64s': %s", f->name, optarg ? optarg : "", err);
+}
+
+int config_parse_args(struct slb_config *cfg, int argc, char **argv, struct config_errors *errs)
+{
+	struct option opts[N_FLAGS + 1];
+	char path[CONFIG_FILE_MAX] = "";
+	const struct flag *f;
+	uint64_t seen = 0;
+	unsigned before = errs->n;
+	int ret;
+
+	build_options(opts);
+	ret = args_prescan(argc, argv, opts, path, sizeof(path));
+	if (ret)
+		return ret;
+	if (path[0])
+		config_load(path, cfg, errs);
+	else
+		config_defaults(cfg);
+	optind = 0;
+	while ((f = args_next(argc, argv, opts, errs)))
+		args_apply_one(cfg, f, &seen, errs);
+	if (optind < argc)
+		config_errors_add(errs, "unexpected argument '%.64s' (flags start with --)", argv[optind]);
+	return errs->n > before ? -EINVAL : CONFIG_OK;
+}
+
+int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_t errlen)
+{
+	struct config_errors errs = { 0 };
+	int ret = config_parse_args(cfg, argc, argv, &errs);
+
+	if (ret < 0)
+		snprintf(err, errlen, "%s", errs.msg[0]);
+	return ret;
+}
+
 const char *config_served_by(const struct slb_config *cfg, const struct slb_addr *a, addr_local_fn is_local)
 {
-	if (addr_find_served(a, &cfg->listen, 1, is_local) >= 0)
+	if (addr_find_served(a, cfg->listen, cfg->n_listen, is_local) >= 0)
 		return "address is slb's own listener";
 	if (cfg->has_admin && addr_find_served(a, &cfg->admin, 1, is_local) >= 0)
 		return "address is slb's own admin endpoint";
@@ -417,72 +560,139 @@ const char *config_served_by(const struct slb_config *cfg, const struct slb_addr
 
 /* A backend that is one of slb's own ports makes every client connection open another one to
  * slb itself, until descriptors run out: refuse it before anything is bound. */
-static int validate_backends(const struct slb_config *cfg, char *err, size_t errlen)
+static void check_backends(const struct slb_config *cfg, struct config_errors *errs)
 {
 	for (unsigned i = 0; i < cfg->n_backends; i++) {
 		const char *why = config_served_by(cfg, &cfg->backends[i].addr, addr_is_local);
 		char text[ADDR_TEXT_MAX];
 
-		if (why) {
-			snprintf(err, errlen, "--backend %s: %s",
-				 addr_format(&cfg->backends[i].addr, text, sizeof(text)), why);
-			return -EINVAL;
-		}
+		if (why)
+			config_errors_add(errs, "--backend %s: %s",
+					  addr_format(&cfg->backends[i].addr, text, sizeof(text)), why);
 	}
-	return 0;
+}
+
+static bool listen_has(const struct slb_config *cfg, const struct slb_addr *a)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
+			return true;
+	return false;
+}
+
+static bool flag_given(const struct slb_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < N_FLAGS; i++)
+		if (strcmp(flag_table[i].name, name) == 0)
+			return cfg->given >> i & 1;
+	return false;
+}
+
+/* The first heartbeat-* flag given, when it means nothing without --heartbeat-listen. */
+static const char *heartbeat_flag_given(const struct slb_config *cfg)
+{
+	for (size_t i = 0; i < N_FLAGS; i++)
+		if ((cfg->given >> i & 1) && strncmp(flag_table[i].name, "heartbeat-", 10) == 0 &&
+		    flag_table[i].offset != offsetof(struct slb_config, heartbeat_listen))
+			return flag_table[i].name;
+	return NULL;
+}
+
+static void check_sources(const struct slb_config *cfg, struct config_errors *errs)
+{
+	if (cfg->n_backends == 0 && !cfg->has_heartbeat_listen)
+		config_errors_add(errs, "no backends: give --backend ADDR:PORT or --heartbeat-listen ADDR:PORT");
+}
+
+static void check_timeouts(const struct slb_config *cfg, struct config_errors *errs)
+{
+	if (cfg->has_heartbeat_listen && cfg->heartbeat_timeout_ms <= cfg->heartbeat_interval_ms)
+		config_errors_add(errs, "--heartbeat-timeout (%u ms) must be longer than --heartbeat-interval (%u ms)",
+				  cfg->heartbeat_timeout_ms, cfg->heartbeat_interval_ms);
+	if (cfg->check_timeout_ms >= cfg->check_interval_ms)
+		config_errors_add(errs, "--check-timeout (%s%u ms) must be shorter than --check-interval (%u ms)",
+				  flag_given(cfg, "check-timeout") ? "" : "default ", cfg->check_timeout_ms,
+				  cfg->check_interval_ms);
+}
+
+static void check_heartbeat(const struct slb_config *cfg, struct config_errors *errs)
+{
+	const char *hb_flag = heartbeat_flag_given(cfg);
+
+	if (cfg->has_heartbeat_listen && listen_has(cfg, &cfg->heartbeat_listen))
+		config_errors_add(errs, "--heartbeat-listen must differ from every --listen");
+	if (!cfg->has_heartbeat_listen && hb_flag)
+		config_errors_add(errs, "--%s needs --heartbeat-listen", hb_flag);
+}
+
+static void check_admin(const struct slb_config *cfg, struct config_errors *errs)
+{
+	char text[ADDR_TEXT_MAX];
+
+	if (!cfg->has_admin)
+		return;
+	if (!cfg->admin_public && !addr_is_loopback(&cfg->admin))
+		config_errors_add(errs, "--admin %s is not a loopback address and the admin endpoint has no "
+				  "authentication: use 127.0.0.1:PORT, or add --admin-public to expose it anyway",
+				  addr_format(&cfg->admin, text, sizeof(text)));
+	if (listen_has(cfg, &cfg->admin) || (cfg->has_heartbeat_listen && addr_equal(&cfg->admin, &cfg->heartbeat_listen)))
+		config_errors_add(errs, "--admin must differ from every --listen and --heartbeat-listen");
+}
+
+int config_validate_all(const struct slb_config *cfg, struct config_errors *errs)
+{
+	unsigned before = errs->n;
+
+	check_sources(cfg, errs);
+	check_timeouts(cfg, errs);
+	check_heartbeat(cfg, errs);
+	check_admin(cfg, errs);
+	check_backends(cfg, errs);
+	return errs->n > before ? -EINVAL : 0;
 }
 
 int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
 {
-	if (cfg->n_backends == 0 && !cfg->has_heartbeat_listen) {
-		snprintf(err, errlen, "no backends: give --backend ADDR:PORT or --heartbeat-listen ADDR:PORT");
-		return -EINVAL;
-	}
-	if (cfg->has_heartbeat_listen && cfg->heartbeat_timeout_ms <= cfg->heartbeat_interval_ms) {
-		snprintf(err, errlen, "--heartbeat-timeout (%u ms) must be longer than --heartbeat-interval (%u ms)",
-			 cfg->heartbeat_timeout_ms, cfg->heartbeat_interval_ms);
-		return -EINVAL;
-	}
-	if (cfg->has_heartbeat_listen && addr_equal(&cfg->heartbeat_listen, &cfg->listen)) {
-		snprintf(err, errlen, "--heartbeat-listen must differ from --listen");
-		return -EINVAL;
-	}
-	if (!cfg->has_heartbeat_listen && (cfg->heartbeat_key_file[0] || cfg->n_heartbeat_allow)) {
-		snprintf(err, errlen, "--heartbeat-key-file and --heartbeat-allow need --heartbeat-listen");
-		return -EINVAL;
-	}
-	if (cfg->has_admin && !cfg->admin_public && !addr_is_loopback(&cfg->admin)) {
-		char text[ADDR_TEXT_MAX];
+	struct config_errors errs = { 0 };
+	int ret = config_validate_all(cfg, &errs);
 
-		snprintf(err, errlen, "--admin %s is not a loopback address and the admin endpoint has no "
-			 "authentication: use 127.0.0.1:PORT, or add --admin-public to expose it anyway",
-			 addr_format(&cfg->admin, text, sizeof(text)));
-		return -EINVAL;
-	}
-	if (cfg->has_admin && (addr_equal(&cfg->admin, &cfg->listen) ||
-			       (cfg->has_heartbeat_listen && addr_equal(&cfg->admin, &cfg->heartbeat_listen)))) {
-		snprintf(err, errlen, "--admin must differ from --listen and --heartbeat-listen");
-		return -EINVAL;
-	}
-	return validate_backends(cfg, err, errlen);
+	if (ret)
+		snprintf(err, errlen, "%s", errs.msg[0]);
+	return ret;
+}
+
+/* "--name ARG", or "-c, --name ARG" for a flag with a short form. */
+static void usage_lhs(const struct flag *f, char *buf, size_t len)
+{
+	int n = 0;
+
+	if (f->short_name)
+		n = snprintf(buf, len, "-%c, ", f->short_name);
+	snprintf(buf + n, len - (size_t)n, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
 }
 
 void config_print_usage(FILE *out, const char *prog)
 {
-	fprintf(out, "usage: %s --listen ADDR:PORT --backend ADDR:PORT [--backend ...] [flags]\n\n"
+	fprintf(out, "usage: %s --listen ADDR:PORT --backend ADDR:PORT [--backend ...] [flags]\n"
+		     "       %s -c FILE [flags]\n\n"
 		     "slb %s: a Layer-4 load balancer that knows which backends are alive.\n\nflags:\n",
-		prog, SLB_VERSION);
+		prog, prog, SLB_VERSION);
 	for (size_t i = 0; i < N_FLAGS; i++) {
 		const struct flag *f = &flag_table[i];
 		char lhs[64];
 		const char *def = f->def_help ? f->def_help : f->def;
 
-		snprintf(lhs, sizeof(lhs), "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+		usage_lhs(f, lhs, sizeof(lhs));
 		fprintf(out, "  %-32s %s", lhs, f->help);
 		if (def && *def)
 			fprintf(out, " [default: %s]", def);
 		fputc('\n', out);
 	}
+	fputs("\nIn a config file (-c FILE) every flag but the last four is a key, written as on the command line\n"
+	      "without its dashes: 'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take yes or no\n"
+	      "('pin = no'); listen, backend and heartbeat-allow repeat, any other key given twice is an error;\n"
+	      "'#' or ';' starts a comment line. A flag on the command line replaces that key's value (or list).\n",
+	      out);
 }
 
 const char *relay_mode_name(enum relay_mode m)

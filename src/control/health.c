@@ -35,6 +35,7 @@
 #include "slb/common/snapshot.h"
 #include "slb/control/admin.h"
 #include "slb/control/backend_table.h"
+#include "slb/control/hbauth.h"
 
 #define HEALTH_TICK_MS 10
 #define HEALTH_EVENTS 64
@@ -398,6 +399,46 @@ int health_start(char *err, size_t errlen)
 	ht.running = true;
 	health_log_start(ht.ctx.cfg);
 	return 0;
+}
+
+/* The key is read as health_prepare will read it, then wiped: it is a secret. */
+static void health_check_key(const char *path, struct config_errors *errs)
+{
+	struct hbauth_key *key = malloc(sizeof(*key));
+	char err[256];
+
+	if (!key) {
+		config_errors_add(errs, "heartbeat key file %s: out of memory", path);
+		return;
+	}
+	if (hbauth_load_key(path, key, err, sizeof(err)))
+		config_errors_add(errs, "%s", err);
+	hbauth_wipe_key(key);
+	free(key);
+}
+
+static void health_check_port(const struct slb_addr *a, const char *what, struct config_errors *errs)
+{
+	char err[200];
+	int fd = hl_listen(a, what, err, sizeof(err));
+
+	if (fd < 0)
+		config_errors_add(errs, "%s", err);
+	else
+		close(fd);
+}
+
+int health_check_config(const struct slb_config *cfg, struct config_errors *errs)
+{
+	unsigned before = errs->n;
+
+	if (cfg->heartbeat_key_file[0])
+		health_check_key(cfg->heartbeat_key_file, errs);
+	if (cfg->has_heartbeat_listen)
+		health_check_port(&cfg->heartbeat_listen, "heartbeat", errs);
+	if (cfg->has_admin)
+		health_check_port(&cfg->admin, "admin", errs);
+	return errs->n > before ? -EINVAL : 0;
 }
 
 unsigned health_fd_reserve(const struct slb_config *cfg)

@@ -311,6 +311,14 @@ static bool addr_no(const struct slb_addr *a)
 	return false;
 }
 
+static bool conn_wildcard_listener(const struct worker *w)
+{
+	for (unsigned i = 0; i < w->cfg->n_listen; i++)
+		if (addr_is_wildcard(&w->cfg->listen[i]))
+			return true;
+	return false;
+}
+
 /* The rare path, run only for a backend on the listener's port: did the connect reach slb's
  * own listener? Yes when the listener has that address, or is a wildcard one and the address
  * is this host's: a loopback one, or (one getsockname) one the kernel also chose as the
@@ -322,10 +330,20 @@ static bool conn_reached_self(const struct worker *w, const struct conn *c)
 	struct slb_addr local = { .len = sizeof(local.ss) };
 	bool here = addr_is_loopback(&c->baddr);
 
-	if (!here && addr_is_wildcard(&w->cfg->listen) &&
+	if (!here && conn_wildcard_listener(w) &&
 	    getsockname(c->bfd, (struct sockaddr *)&local.ss, &local.len) == 0)
 		here = addr_same_host(&local, &c->baddr);
-	return addr_find_served(&c->baddr, &w->cfg->listen, 1, here ? addr_yes : addr_no) >= 0;
+	return addr_find_served(&c->baddr, w->cfg->listen, w->cfg->n_listen, here ? addr_yes : addr_no) >= 0;
+}
+
+/* The hot path's whole cost of the loop guard for a backend on another port: one compare per
+ * listener (usually one). */
+static bool conn_port_is_listened(const struct worker *w, uint16_t port)
+{
+	for (unsigned i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].port == port)
+			return true;
+	return false;
 }
 
 /* The backend is slb itself: every connection to it would open another, until descriptors
@@ -349,7 +367,7 @@ static void conn_on_connect(struct worker *w, struct conn *c, int res)
 	uint32_t id = c->backend_id;
 
 	if (res == 0) {
-		if (addr_port_raw(&c->baddr) == w->listen_port && conn_reached_self(w, c)) {
+		if (conn_port_is_listened(w, addr_port_raw(&c->baddr)) && conn_reached_self(w, c)) {
 			conn_on_loop(w, c);
 			return;
 		}

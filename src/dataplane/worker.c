@@ -1,6 +1,7 @@
-/* worker: the data-plane threads. Each binds its own SO_REUSEPORT listener, owns an
- * io_uring with multishot accept, a pre-sized slot table, a buffer ring and a pipe pool,
- * and runs one loop: wait, dispatch completions, handle the rare things once per turn.
+/* worker: the data-plane threads. Each binds its own SO_REUSEPORT listener per --listen
+ * address, owns an io_uring with one multishot accept per listener, a pre-sized slot table,
+ * a buffer ring and a pipe pool, and runs one loop: wait, dispatch completions, handle the
+ * rare things once per turn.
  * The loop turn is also the worker's QSBR quiescent point for the snapshot. */
 #include "slb/dataplane/worker.h"
 
@@ -90,16 +91,63 @@ static unsigned online_cpus(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen)
+static int listen_error(const struct slb_addr *a, int ret, char *err, size_t errlen)
 {
 	char text[ADDR_TEXT_MAX];
+
+	snprintf(err, errlen, "cannot listen on %s: %s", addr_format(a, text, sizeof(text)), strerror(-ret));
+	return ret;
+}
+
+/* Opens w's SO_REUSEPORT listener for every --listen address. Returns 0 or -errno with err
+ * filled; what was opened stays in w->listeners for worker_close_listeners. */
+static int worker_open_listeners(struct worker *w, char *err, size_t errlen)
+{
+	for (unsigned i = 0; i < w->cfg->n_listen; i++) {
+		int fd = listener_open(&w->cfg->listen[i], true);
+
+		if (fd < 0)
+			return listen_error(&w->cfg->listen[i], fd, err, errlen);
+		w->listeners[i].fd = fd;
+		w->listeners[i].port = addr_port_raw(&w->cfg->listen[i]);
+		w->n_listeners = i + 1;
+	}
+	return 0;
+}
+
+static void worker_close_listeners(struct worker *w)
+{
+	for (unsigned i = 0; i < w->n_listeners; i++) {
+		if (w->listeners[i].fd >= 0)
+			close(w->listeners[i].fd);
+		w->listeners[i].fd = -1;
+	}
+}
+
+int workers_check_ports(const struct slb_config *cfg, struct config_errors *errs)
+{
+	unsigned before = errs->n;
+	char err[160];
+
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		int ret = listener_check_free(&cfg->listen[i]);
+
+		if (ret) {
+			listen_error(&cfg->listen[i], ret, err, sizeof(err));
+			config_errors_add(errs, "%s", err);
+		}
+	}
+	return errs->n > before ? -EINVAL : 0;
+}
+
+int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen)
+{
 	int ret;
 
-	ret = listener_check_free(&cfg->listen);
-	if (ret) {
-		snprintf(err, errlen, "cannot listen on %s: %s", addr_format(&cfg->listen, text, sizeof(text)),
-			 strerror(-ret));
-		return ret;
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		ret = listener_check_free(&cfg->listen[i]);
+		if (ret)
+			return listen_error(&cfg->listen[i], ret, err, errlen);
 	}
 	channels = aligned_alloc(64, sizeof(*channels) * cfg->workers);
 	workers = calloc(cfg->workers, sizeof(*workers));
@@ -110,22 +158,16 @@ int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen)
 	}
 	n_workers = cfg->workers;
 	memset(channels, 0, sizeof(*channels) * n_workers);
-	for (unsigned i = 0; i < n_workers; i++)
-		workers[i].listen_fd = -1;
 	for (unsigned i = 0; i < n_workers; i++) {
 		struct worker *w = &workers[i];
 
 		w->idx = i;
 		w->cfg = cfg;
 		w->ch = &channels[i];
-		w->listen_port = addr_port_raw(&cfg->listen);
 		w->cpu = cfg->pin ? (int)(i % online_cpus()) : -1;
-		w->listen_fd = listener_open(&cfg->listen, true);
-		if (w->listen_fd < 0) {
-			snprintf(err, errlen, "cannot listen on %s: %s",
-				 addr_format(&cfg->listen, text, sizeof(text)), strerror(-w->listen_fd));
-			return w->listen_fd;
-		}
+		ret = worker_open_listeners(w, err, errlen);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -224,20 +266,22 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 	return 0;
 }
 
-static void worker_arm_accept(struct worker *w)
+static void worker_arm_accept(struct worker *w, unsigned i)
 {
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
 	/* Accepted sockets go straight into the ring's file table (see conn.h); they are
 	 * non-blocking (splice relies on it); SOCK_CLOEXEC is refused with direct accept, and
 	 * a direct descriptor is never in the fd table an exec could inherit anyway. */
-	io_uring_prep_multishot_accept_direct(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK);
-	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, 0, 0));
-	w->accept_armed = true;
+	io_uring_prep_multishot_accept_direct(sqe, w->listeners[i].fd, NULL, NULL, SOCK_NONBLOCK);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, i, 0));
+	w->listeners[i].armed = true;
 }
 
 static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
+	struct worker_listener *l = &w->listeners[uring_ud_slot(cqe->user_data)];
+
 	if (cqe->res >= 0) {
 		if (w->accepting) {
 			conn_accept(w, cqe->res);
@@ -253,10 +297,18 @@ static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 				ACCEPT_REARM_MS);
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE)) {
-		w->accept_armed = false;
+		l->armed = false;
 		if (cqe->res < 0)
-			w->accept_retry_at = w->now_ms + ACCEPT_REARM_MS;
+			l->retry_at = w->now_ms + ACCEPT_REARM_MS;
 	}
+}
+
+/* Re-arms every listener whose multishot accept ended and whose pause (if any) is over. */
+static void worker_rearm_accepts(struct worker *w)
+{
+	for (unsigned i = 0; i < w->n_listeners; i++)
+		if (!w->listeners[i].armed && w->now_ms >= w->listeners[i].retry_at)
+			worker_arm_accept(w, i);
 }
 
 static void worker_stop_accepting(struct worker *w)
@@ -266,15 +318,17 @@ static void worker_stop_accepting(struct worker *w)
 	if (!w->accepting)
 		return;
 	w->accepting = false;
-	if (w->accept_armed) {
+	for (unsigned i = 0; i < w->n_listeners; i++) {
+		if (w->listeners[i].armed) {
+			sqe = uring_sqe(&w->ring);
+			io_uring_prep_cancel64(sqe, uring_ud(OP_ACCEPT, 0, i, 0), 0);
+			io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+		}
 		sqe = uring_sqe(&w->ring);
-		io_uring_prep_cancel64(sqe, uring_ud(OP_ACCEPT, 0, 0, 0), 0);
+		io_uring_prep_close(sqe, w->listeners[i].fd);
 		io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+		w->listeners[i].fd = -1;
 	}
-	sqe = uring_sqe(&w->ring);
-	io_uring_prep_close(sqe, w->listen_fd);
-	io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
-	w->listen_fd = -1;
 }
 
 static unsigned worker_reap(struct worker *w)
@@ -311,8 +365,8 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 		worker_stop_accepting(w);
 		conn_sweep(w, true);
 	}
-	if (w->accepting && !w->accept_armed && w->now_ms >= w->accept_retry_at)
-		worker_arm_accept(w);
+	if (w->accepting)
+		worker_rearm_accepts(w);
 	if (w->cfg->idle_timeout_ms && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
 		*next_sweep = w->now_ms + worker_sweep_ms(w);
@@ -327,7 +381,7 @@ static void worker_loop(struct worker *w)
 
 	if (w->cfg->idle_timeout_ms && worker_sweep_ms(w) < WAIT_MAX_MS)
 		ts.tv_nsec = (long long)worker_sweep_ms(w) * 1000000;
-	worker_arm_accept(w);
+	worker_rearm_accepts(w);
 	for (;;) {
 		worker_reap(w);
 		worker_tick(w, &next_sweep);
@@ -373,9 +427,7 @@ static void *worker_main(void *arg)
 	sem_post(&boot->ready);
 	if (boot->status == 0)
 		worker_loop(w);
-	if (w->listen_fd >= 0)
-		close(w->listen_fd);
-	w->listen_fd = -1;
+	worker_close_listeners(w);
 	worker_free(w);
 	return NULL;
 }
@@ -433,8 +485,7 @@ void workers_stop_and_join(void)
 void workers_free(void)
 {
 	for (unsigned i = 0; workers && i < n_workers; i++)
-		if (workers[i].listen_fd >= 0)
-			close(workers[i].listen_fd);
+		worker_close_listeners(&workers[i]);
 	free(workers);
 	free(channels);
 	free(threads);

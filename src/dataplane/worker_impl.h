@@ -17,12 +17,21 @@
 
 struct conn;
 
+/* One SO_REUSEPORT listener of a worker, for one --listen address, with its own multishot
+ * accept (user_data slot = its index in worker.listeners). */
+struct worker_listener {
+	int fd;                  /* -1 once closed */
+	uint16_t port;           /* network order: a backend on this port may be slb itself */
+	bool armed;              /* its multishot accept is pending in the kernel */
+	int64_t retry_at;        /* accepts paused until then after an accept error */
+};
+
 /* Everything one worker thread owns. */
 struct worker {
 	unsigned idx;
 	int cpu;                 /* -1: not pinned */
-	int listen_fd;
-	uint16_t listen_port;    /* network order: a backend on this port may be slb itself */
+	struct worker_listener listeners[CONFIG_MAX_LISTEN];
+	unsigned n_listeners;    /* cfg->n_listen */
 	const struct slb_config *cfg;
 	struct worker_channel *ch;
 	struct io_uring ring;
@@ -39,10 +48,8 @@ struct worker {
 	uint64_t *waitq;         /* halves waiting for a buffer, as user_data (slot, gen, dir) */
 	uint32_t waitq_cap, waitq_head, waitq_tail;
 	int64_t now_ms;          /* CLOCK_MONOTONIC_COARSE, refreshed once per loop turn */
-	int64_t accept_retry_at; /* accepts paused until then after an accept error */
 	int64_t pipes_retry_at;  /* no new pipe is tried before then after pipe2 failed */
-	bool accepting;
-	bool accept_armed;
+	bool accepting;          /* false once draining: listeners closed */
 	bool stopping;
 	uint8_t *last_failed;    /* per backend id: last report to health was a failure */
 	struct __kernel_timespec connect_ts;

@@ -517,8 +517,8 @@ Test(failover, garbage_on_the_heartbeat_port_leaves_slb_serving)
 Test(failover, failing_http_check_ejects_from_traffic_and_readmits)
 {
 	static char addrs[N_BE][32];
-	const char *flags[] = { "--check", "http:/health", "--check-interval", "100", "--rise", "2", "--fall", "2",
-				"--backend", addrs[0], "--backend", addrs[1], "--backend", addrs[2], NULL };
+	const char *flags[] = { "--check", "http:/health", "--check-interval", "100", "--check-timeout", "90",
+				"--rise", "2", "--fall", "2", "--backend", addrs[0], "--backend", addrs[1], "--backend", addrs[2], NULL };
 	const unsigned victim = 2;
 	int64_t t_fail, t_down, t_heal, t_up;
 

@@ -180,7 +180,8 @@ Test(faults_network, syn_blackhole_times_out_fails_over_and_ejects)
 	net_rules(rules);
 	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--connect-timeout", "300",
 							    "--retries", "2", "--eject-failures", "3",
-							    "--check-interval", "500", "--rise", "2", "--backend",
+							    "--check-interval", "500", "--check-timeout", "400",
+							    "--rise", "2", "--backend",
 							    a1, "--backend", a2, NULL });
 	for (int i = 0; i < 12; i++) {
 		struct testproc_http r;

@@ -58,8 +58,8 @@ static void start_slb(unsigned backend_port, const char *const *flags)
 
 Test(health_checks, http_check_follows_the_health_page)
 {
-	static const char *const flags[] = { "--check", "http:/health", "--check-interval", "50", "--check-timeout",
-					     "500", "--fall", "2", "--rise", "2", NULL };
+	static const char *const flags[] = { "--check", "http:/health", "--check-interval", "100", "--check-timeout",
+					     "90", "--fall", "2", "--rise", "2", NULL };
 	unsigned port;
 	struct testproc *be = faultkit_backend_start("c1", "127.0.0.1", &port);
 
@@ -75,7 +75,8 @@ Test(health_checks, http_check_follows_the_health_page)
 
 Test(health_checks, tcp_check_takes_a_closed_port_down)
 {
-	static const char *const flags[] = { "--check", "tcp", "--check-interval", "50", "--fall", "2", NULL };
+	static const char *const flags[] = { "--check", "tcp", "--check-interval", "50", "--check-timeout", "40",
+					     "--fall", "2", NULL };
 	int port = testproc_free_port();
 
 	cr_assert_gt(port, 0);
@@ -86,8 +87,8 @@ Test(health_checks, tcp_check_takes_a_closed_port_down)
 
 Test(health_checks, ejected_backend_returns_through_the_tcp_probe)
 {
-	static const char *const flags[] = { "--check-interval", "100", "--eject-failures", "3", "--retries", "0",
-					     NULL };
+	static const char *const flags[] = { "--check-interval", "100", "--check-timeout", "90", "--eject-failures",
+					     "3", "--retries", "0", NULL };
 	int port = testproc_free_port();
 	char reason[128];
 

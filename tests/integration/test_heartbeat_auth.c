@@ -325,7 +325,7 @@ Test(heartbeat_auth, unknown_user_and_bad_key_file_stop_slb_with_one_line)
 	cr_assert_gt(fp, 0);
 	cr_assert_gt(lp, 0);
 	snprintf(lport, sizeof(lport), "127.0.0.1:%d", lp);
-	healthtest_expect_exit_1(argv_user, out, sizeof(out));
+	cr_assert_eq(testproc_run(argv_user, 5000, out, sizeof(out)), 2, "an unknown user is bad usage: %s", out);
 	cr_assert_str_eq(out, "slb: --user no-such-user-slb: no such user\n");
 
 	snprintf(hb, sizeof(hb), "127.0.0.1:%d", fp);

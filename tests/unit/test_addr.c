@@ -162,7 +162,8 @@ ParameterizedTest(struct own_case *c, config, names_slb_own_addresses)
 	struct slb_addr a = addr_of(c->addr);
 	const char *why;
 
-	cfg.listen = addr_of("*:8080");
+	cfg.listen[0] = addr_of("*:8080");
+	cfg.n_listen = 1;
 	cfg.has_admin = cfg.has_heartbeat_listen = true;
 	cfg.admin = addr_of("127.0.0.1:7001");
 	cfg.heartbeat_listen = addr_of("127.0.0.1:7000");

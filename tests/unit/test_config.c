@@ -94,7 +94,8 @@ Test(config, defaults_are_documented_values)
 	char err[256];
 
 	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:9001"), CONFIG_OK);
-	cr_assert_eq(addr_port(&cfg.listen), 8080);
+	cr_assert_eq(cfg.n_listen, 1);
+	cr_assert_eq(addr_port(&cfg.listen[0]), 8080);
 	cr_assert(cfg.pin);
 	cr_assert_eq(cfg.relay, RELAY_AUTO);
 	cr_assert_eq(cfg.balance, BALANCE_ROUNDROBIN);
@@ -116,9 +117,10 @@ Test(config, every_flag_sets_its_field)
 			   "--connect-timeout", "250", "--idle-timeout", "0", "--retries", "4", "--max-conns", "100",
 			   "--drain-timeout", "50", "--log-level", "debug", "--heartbeat-listen", "127.0.0.1:7000",
 			   "--heartbeat-interval", "100", "--heartbeat-timeout", "300", "--check", "http:/health",
-			   "--check-interval", "20", "--rise", "1", "--fall", "2", "--admin", "127.0.0.1:7001"),
+			   "--check-interval", "20", "--check-timeout", "10", "--rise", "1", "--fall", "2", "--admin", "127.0.0.1:7001"),
 		     CONFIG_OK, "%s", err);
-	cr_assert_eq(cfg.listen.ss.ss_family, AF_INET6);
+	cr_assert_eq(cfg.n_listen, 1);
+	cr_assert_eq(cfg.listen[0].ss.ss_family, AF_INET6);
 	cr_assert_eq(cfg.n_backends, 2);
 	cr_assert_eq(cfg.backends[0].weight, 5);
 	cr_assert_eq(cfg.workers, 3);
@@ -295,6 +297,155 @@ Test(config, duplicate_backend_is_an_error)
 	cr_assert(strstr(err, "twice"));
 }
 
+Test(config, listen_repeats_and_replaces_the_default)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--listen", "127.0.0.1:8001", "--backend", "127.0.0.1:1", "--listen",
+			   "[::1]:8002"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.n_listen, 2, "the default *:8080 is replaced, not kept");
+	cr_assert_eq(addr_port(&cfg.listen[0]), 8001);
+	cr_assert_eq(cfg.listen[1].ss.ss_family, AF_INET6);
+	cr_assert_eq(addr_port(&cfg.listen[1]), 8002);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(config, listen_at_most_16)
+{
+	static char addrs[17][32];
+	const char *args[40];
+	struct slb_config cfg;
+	char err[256];
+	int n = 0;
+
+	for (int i = 0; i < 17; i++) {
+		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d", 9000 + i);
+		args[n++] = "--listen";
+		args[n++] = addrs[i];
+		args[n] = NULL;
+		cr_assert_eq(parse_args(&cfg, err, sizeof(err), args), i < 16 ? CONFIG_OK : -EINVAL, "%d: %s", i, err);
+	}
+	cr_assert(strstr(err, "--listen '127.0.0.1:9016': too many addresses (at most 16)"), "%s", err);
+}
+
+/* Arrays, not pointers: Criterion runs each case in a fresh process image. */
+struct twice {
+	char args[4][32];
+	char why[80];
+};
+
+ParameterizedTestParameters(config, single_valued_flag_twice_is_an_error)
+{
+	static struct twice params[] = {
+		{ { "--workers", "2", "--workers", "3" }, "--workers given twice" },
+		{ { "--workers", "2", "--workers", "2" }, "--workers given twice" },
+		{ { "--admin", "127.0.0.1:1", "--admin", "127.0.0.1:2" }, "--admin given twice" },
+		{ { "--balance", "leastconn", "--balance", "roundrobin" }, "--balance given twice" },
+		{ { "--log-level", "info", "--log-level", "debug" }, "--log-level given twice" },
+		{ { "--check", "tcp", "--check", "none" }, "--check given twice" },
+		{ { "--user", "a", "--user", "b" }, "--user given twice" },
+		{ { "--heartbeat-listen", "127.0.0.1:1", "--heartbeat-listen", "127.0.0.1:2" },
+		  "--heartbeat-listen given twice" },
+		{ { "--pin", "--pin" }, "--pin given twice" },
+		{ { "--pin", "--no-pin" }, "--no-pin contradicts --pin given before" },
+		{ { "--no-pin", "--pin" }, "--pin contradicts --no-pin given before" },
+		{ { "--admin-public", "--admin-public" }, "--admin-public given twice" },
+		{ { "--listen", "127.0.0.1:1", "--listen", "127.0.0.1:1" }, "--listen '127.0.0.1:1': address given twice" },
+		{ { "--listen", "127.0.0.1:1", "--listen", "localhost:1" }, "address given twice" },
+		{ { "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:1,weight=2" }, "backend given twice" },
+	};
+	return cr_make_param_array(struct twice, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct twice *p, config, single_valued_flag_twice_is_an_error)
+{
+	struct slb_config cfg;
+	char err[256] = "";
+	const char *args[5] = { NULL };
+
+	for (int i = 0, n = 0; i < 4; i++)
+		if (p->args[i][0])
+			args[n++] = p->args[i];
+	cr_assert_eq(parse_args(&cfg, err, sizeof(err), args), -EINVAL, "accepted %s twice", p->args[0]);
+	cr_assert(strstr(err, p->why), "error '%s' lacks '%s'", err, p->why);
+}
+
+Test(config, repeatable_flags_repeat)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2", "--backend", "127.0.0.1:3",
+			   "--backend", "127.0.0.1:4", "--heartbeat-allow", "10.0.0.0/8", "--heartbeat-allow",
+			   "10.0.0.0/16"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.n_listen, 2);
+	cr_assert_eq(cfg.n_backends, 2);
+	cr_assert_eq(cfg.n_heartbeat_allow, 2);
+}
+
+Test(config, validate_check_timeout_must_be_below_interval)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--check-interval", "500", "--check-timeout", "500"),
+		     CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--check-timeout (500 ms) must be shorter than --check-interval (500 ms)"), "%s", err);
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--check-timeout", "3000"), CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "3000 ms against the default 2000 ms");
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--check-interval", "500", "--check-timeout", "499"),
+		     CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+struct hb_flag {
+	char args[2][32];
+};
+
+ParameterizedTestParameters(config, validate_heartbeat_flags_need_heartbeat_listen)
+{
+	static struct hb_flag params[] = {
+		{ { "--heartbeat-interval", "100" } },     { { "--heartbeat-timeout", "5000" } },
+		{ { "--heartbeat-key-file", "/k" } },      { { "--heartbeat-allow", "10.0.0.0/8" } },
+		{ { "--heartbeat-max-backends", "3" } },   { { "--heartbeat-interval", "1000" } }, /* the default */
+	};
+	return cr_make_param_array(struct hb_flag, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct hb_flag *p, config, validate_heartbeat_flags_need_heartbeat_listen)
+{
+	struct slb_config cfg;
+	char err[256], want[80];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", p->args[0], p->args[1]), CONFIG_OK, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL, "%s accepted", p->args[0]);
+	snprintf(want, sizeof(want), "%s needs --heartbeat-listen", p->args[0]);
+	cr_assert(strstr(err, want), "error '%s' lacks '%s'", err, want);
+	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000", p->args[0], p->args[1]), CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(config, validate_every_listen_differs_from_heartbeat_and_admin)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2", "--heartbeat-listen",
+			   "127.0.0.1:2"),
+		     CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--heartbeat-listen must differ from every --listen"), "%s", err);
+	cr_assert_eq(PARSE(&cfg, err, "--listen", "127.0.0.1:1", "--listen", "127.0.0.1:2", "--backend", "127.0.0.1:3",
+			   "--admin", "127.0.0.1:2"),
+		     CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--admin must differ"), "%s", err);
+}
+
 Test(config, help_and_version)
 {
 	struct slb_config cfg;
@@ -319,6 +470,7 @@ Test(config, usage_lists_every_flag_with_default)
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
 		cr_assert(strstr(text, flags[i]), "usage lacks %s", flags[i]);
 	cr_assert(strstr(text, "[default: 1000]"));
+	cr_assert(strstr(text, "(0: from ulimit -n)"), "--max-conns 0 is not explained");
 	free(text);
 }
 
@@ -384,7 +536,7 @@ Test(config, validate_heartbeat_security_needs_heartbeat_port)
 
 	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--heartbeat-key-file", "/k"), CONFIG_OK);
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
-	cr_assert(strstr(err, "need --heartbeat-listen"), "%s", err);
+	cr_assert(strstr(err, "--heartbeat-key-file needs --heartbeat-listen"), "%s", err);
 	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--heartbeat-allow", "127.0.0.1"), CONFIG_OK);
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
 }

@@ -1,10 +1,12 @@
-/* config: the command line of slb, parsed from one flag table into a plain struct and
- * validated in a separate pass. No threads; the only socket is validation's bind test of a
- * backend that may be one of slb's own wildcard ports; every error is one line. */
+/* config: the command line and the config file of slb, parsed from one flag table into a
+ * plain struct and validated in a separate pass. No threads; the only things touched are the
+ * config file and validation's bind test of a backend that may be one of slb's own wildcard
+ * ports; every error is one line. */
 #ifndef SLB_CONFIG_H
 #define SLB_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "slb/common/addr.h"
@@ -17,6 +19,7 @@
 #define CONFIG_MAX_HB_ALLOW 32
 #define CONFIG_FILE_MAX 1024
 #define CONFIG_USER_MAX 64
+#define CONFIG_MAX_LISTEN 16
 
 enum relay_mode {
 	RELAY_AUTO = 0, /* copy for small exchanges, splice once a transfer fills a buffer */
@@ -42,7 +45,8 @@ struct config_backend {
 };
 
 struct slb_config {
-	struct slb_addr listen;
+	struct slb_addr listen[CONFIG_MAX_LISTEN]; /* where clients connect, no two equal */
+	unsigned n_listen;         /* 1..CONFIG_MAX_LISTEN once parsed */
 	struct config_backend backends[CONFIG_MAX_STATIC_BACKENDS];
 	unsigned n_backends;
 	unsigned workers;          /* 0 on input means one per online CPU */
@@ -77,7 +81,24 @@ struct slb_config {
 	struct slb_addr admin;
 	bool admin_public;              /* --admin may be an address other hosts can reach */
 	char user[CONFIG_USER_MAX];     /* "": keep running as the user that started slb */
+
+	char config_file[CONFIG_FILE_MAX]; /* --config: "" when none */
+	bool check_only;                /* --check-config: check everything, print the verdict, start nothing */
+	uint64_t given;                 /* bit i: the i-th flag was given (not left at its default) */
 };
+
+#define CONFIG_ERRORS_MAX 32
+#define CONFIG_ERROR_LEN 256
+
+/* Every error that parsing or checking found, one line each, in the order found. */
+struct config_errors {
+	unsigned n;                                     /* found; only the first CONFIG_ERRORS_MAX kept */
+	char msg[CONFIG_ERRORS_MAX][CONFIG_ERROR_LEN];
+};
+
+/* Adds one error line (printf format, no newline). Never fails: past CONFIG_ERRORS_MAX it only
+ * counts. */
+void config_errors_add(struct config_errors *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 enum config_result {
 	CONFIG_OK = 0,
@@ -85,16 +106,38 @@ enum config_result {
 	CONFIG_VERSION, /* --version was given */
 };
 
-/* Fills cfg with defaults, then the flags in argv. Returns CONFIG_OK, CONFIG_HELP,
- * CONFIG_VERSION, or -EINVAL with a one-line reason in err (exit status 2).
- * Does not validate combinations: see config_validate. */
+/* Fills cfg with defaults, then the keys of the config file named by --config (-c) if argv
+ * has one, then the other flags in argv. A flag replaces what the file gave its key: the
+ * value of a single-valued one, the whole list of a repeatable one (listen, backend,
+ * heartbeat-allow). Returns CONFIG_OK, CONFIG_HELP, CONFIG_VERSION (those two before reading
+ * anything), or -EINVAL with every error added to errs (exit status 2). Does not validate
+ * combinations: see config_validate_all. */
+int config_parse_args(struct slb_config *cfg, int argc, char **argv, struct config_errors *errs);
+
+/* config_parse_args with the first error in err. */
 int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_t errlen);
 
+/* Fills cfg with defaults, then the keys of the config file at path ("key = value" lines, the
+ * keys being the long flag names; see config_print_usage), and records path in
+ * cfg->config_file. Reads nothing but path and touches nothing but *cfg and *errs, so a reload
+ * can load into a fresh struct and validate it while the running one stays as it is. Returns
+ * 0, or -EINVAL (bad lines) or -errno (path unreadable) with every error, each naming the
+ * file, line and key, added to errs; cfg then holds what did parse. Does not validate
+ * combinations: see config_validate_all. */
+int config_load(const char *path, struct slb_config *cfg, struct config_errors *errs);
+
+/* config_load from an open stream (not closed); name is what errors call the file. */
+int config_load_stream(FILE *f, const char *name, struct slb_config *cfg, struct config_errors *errs);
+
 /* Checks what no single flag can: at least one backend or a heartbeat port, timeouts that
- * make sense together, heartbeat security flags only with a heartbeat port, an admin
- * address on loopback unless --admin-public, and no backend that is one of slb's own
- * addresses (config_served_by; a wildcard one is tested with addr_is_local, one socket and
- * bind per such backend). Returns 0 or -EINVAL with err filled. */
+ * make sense together, heartbeat flags only with a heartbeat port, listen, heartbeat and
+ * admin addresses that differ, an admin address on loopback unless --admin-public, and no
+ * backend that is one of slb's own addresses (config_served_by; a wildcard one is tested
+ * with addr_is_local, one socket and bind per such backend). Returns 0 or -EINVAL with every
+ * failed check added to errs. */
+int config_validate_all(const struct slb_config *cfg, struct config_errors *errs);
+
+/* config_validate_all with the first error in err. */
 int config_validate(const struct slb_config *cfg, char *err, size_t errlen);
 
 /* Whether a is an address slb itself serves with cfg: its listener, admin endpoint or
@@ -108,7 +151,8 @@ const char *config_served_by(const struct slb_config *cfg, const struct slb_addr
  * -EINVAL with err filled; out is fully written either way. */
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen);
 
-/* Prints every flag with its argument, default and help, from the same table. */
+/* Prints every flag with its argument, default and help, from the same table, and how the
+ * flags are written as keys of a config file. */
 void config_print_usage(FILE *out, const char *prog);
 
 const char *relay_mode_name(enum relay_mode m);

@@ -17,6 +17,11 @@
 int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
 		   size_t errlen);
 
+/* For --check-config: what health_prepare would refuse, without keeping anything: the heartbeat
+ * key file read (regular, mode 600, long enough) and wiped, the heartbeat and admin ports bound
+ * and closed at once. Returns 0 or -EINVAL with one line per problem added to errs. */
+int health_check_config(const struct slb_config *cfg, struct config_errors *errs);
+
 /* Starts the thread on what health_prepare set up. Returns 0, or -errno with err filled; on
  * failure everything health_prepare opened is closed. */
 int health_start(char *err, size_t errlen);

@@ -1,6 +1,6 @@
-/* worker: the data-plane threads. Each owns an io_uring, a SO_REUSEPORT listener, a slot
- * table of connections, its counters and its failure ring; it reads backends only through
- * the snapshot and never touches the health thread's table. */
+/* worker: the data-plane threads. Each owns an io_uring, a SO_REUSEPORT listener per --listen
+ * address, a slot table of connections, its counters and its failure ring; it reads backends
+ * only through the snapshot and never touches the health thread's table. */
 #ifndef SLB_WORKER_H
 #define SLB_WORKER_H
 
@@ -10,8 +10,14 @@
 #include "slb/common/channel.h"
 #include "slb/common/config.h"
 
-/* Allocates cfg->workers channels and binds every listener (so "port in use" is reported
- * before any thread starts). Returns 0 or -errno with err filled. */
+/* For --check-config: binds each --listen address with a plain bind and closes it at once.
+ * Returns 0 or -EINVAL with one "cannot listen on ADDR: reason" line per address added to errs. */
+int workers_check_ports(const struct slb_config *cfg, struct config_errors *errs);
+
+/* Checks with a plain bind that every --listen address is free, then allocates cfg->workers
+ * channels and binds each worker's listener for every address (so "port in use" is reported
+ * before any thread starts). Returns 0 or -errno with err filled (the first address that
+ * failed); workers_free releases what was opened. */
 int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen);
 
 /* The channel of worker i, valid from workers_prepare until workers_free. */
@@ -21,7 +27,7 @@ unsigned workers_count(void);
 /* Starts the threads. Returns 0 or -errno with err filled (then no thread is left running). */
 int workers_start(char *err, size_t errlen);
 
-/* Stops accepting: every worker closes its listener; open connections keep relaying. */
+/* Stops accepting: every worker closes its listeners; open connections keep relaying. */
 void workers_stop_accepting(void);
 
 /* Open client connections summed over workers (relaxed; for draining and admin). */

@@ -191,13 +191,24 @@ int echo_server_start(struct echo_server *s, enum echo_mode mode, size_t talk_by
 	s->mode = mode;
 	s->talk_bytes = talk_bytes;
 	s->listen_fd = listen_loopback(&s->port);
+	int rc;
+
 	if (s->listen_fd < 0)
 		return s->listen_fd;
-	return -pthread_create(&s->thread, NULL, echo_thread, s);
+	rc = pthread_create(&s->thread, NULL, echo_thread, s);
+	if (rc) {
+		close(s->listen_fd);
+		return -rc;
+	}
+	s->running = true;
+	return 0;
 }
 
 void echo_server_stop(struct echo_server *s)
 {
+	if (!s->running)
+		return;
+	s->running = false;
 	atomic_store(&s->stop, 1);
 	pthread_join(s->thread, NULL);
 	close(s->listen_fd);

@@ -4,6 +4,7 @@
 #define SLB_TEST_ECHO_SERVER_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <pthread.h>
@@ -23,10 +24,14 @@ struct echo_server {
 	_Atomic unsigned eof_seen;   /* connections whose client half-closed */
 	_Atomic int stop;
 	pthread_t thread;
+	bool running;                /* started and not yet stopped */
 };
 
 /* Listens on 127.0.0.1 on a free port and serves from a thread. Returns 0 or -errno. */
 int echo_server_start(struct echo_server *s, enum echo_mode mode, size_t talk_bytes);
+
+/* Stops the thread and closes the listener; does nothing for a server that is not running (a
+ * zeroed one included), so a suite's .fini may call it whatever the test did. */
 void echo_server_stop(struct echo_server *s);
 
 /* A port on 127.0.0.1 where nothing listens (connects are refused). */

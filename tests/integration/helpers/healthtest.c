@@ -17,12 +17,19 @@
 int healthtest_start(struct healthtest_slb *s, const char *const *extra)
 {
 	const char *argv[HEALTHTEST_ARGS_MAX] = { "slb", "--listen", "127.0.0.1:{port0}", "--heartbeat-listen",
-						  "127.0.0.1:{port1}", "--admin", "127.0.0.1:{port2}", "--workers",
-						  "1" };
+						  "127.0.0.1:{port1}", "--admin", "127.0.0.1:{port2}" };
 	struct testproc_start st = { .argv = argv, .n_ports = 3, .ready = "listening on",
 				     .timeout_ms = HEALTHTEST_IO_MS };
-	int n = 9;
+	bool workers_given = false;
+	int n = 7;
 
+	for (const char *const *e = extra; e && *e; e++)
+		if (strcmp(*e, "--workers") == 0)
+			workers_given = true;
+	if (!workers_given) { /* --workers given twice is an error */
+		argv[n++] = "--workers";
+		argv[n++] = "1";
+	}
 	for (; extra && *extra && n < HEALTHTEST_ARGS_MAX - 1; extra++)
 		argv[n++] = *extra;
 	argv[n] = NULL;
@@ -152,15 +159,11 @@ void healthtest_expect_reply(int fd, const char *line, const char *reply)
 }
 
 /* See healthtest.h. */
-void healthtest_expect_exit(const char *const argv[], int code, char *out, size_t len)
+void healthtest_expect_exit(const char *const argv[], int expected, char *out, size_t len)
 {
-	struct testproc *p = testproc_spawn(argv);
+	int code = testproc_run(argv, HEALTHTEST_IO_MS, out, len);
 
-	cr_assert_not_null(p);
-	cr_assert_eq(testproc_wait(p, HEALTHTEST_IO_MS), 0);
-	testproc_output(p, out, len);
-	cr_assert_eq(testproc_exit_code(p), code, "%s exited %d, not %d: %s", argv[0], testproc_exit_code(p), code,
-		     out);
+	cr_assert_eq(code, expected, "%s exited %d, not %d: %s", argv[0], code, expected, out);
 }
 
 /* See healthtest.h. */

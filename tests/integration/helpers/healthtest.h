@@ -17,10 +17,10 @@ struct healthtest_slb {
 	char why[TESTPROC_WHY_MAX]; /* after a failed start: the reason and slb's last lines */
 };
 
-/* Starts slb with one worker, --heartbeat-listen and --admin on free ports, then extra
- * (NULL-terminated, may be NULL), and waits for "listening on", retrying on fresh ports when
- * slb lost one to another program (testproc_start). Returns 0, or -errno with the reason and
- * slb's last lines in s->why. */
+/* Starts slb with one worker (unless extra says --workers), --heartbeat-listen and --admin on
+ * free ports, then extra (NULL-terminated, may be NULL), and waits for "listening on",
+ * retrying on fresh ports when slb lost one to another program (testproc_start). Returns 0,
+ * or -errno with the reason and slb's last lines in s->why. */
 int healthtest_start(struct healthtest_slb *s, const char *const *extra);
 
 /* SIGTERM, then checks slb exited 0 and printed no sanitizer report nor error line. Returns 0,

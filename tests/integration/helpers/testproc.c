@@ -279,6 +279,19 @@ void testproc_stop_all(void)
 }
 
 /* See testproc.h. */
+int testproc_run(const char *const argv[], int timeout_ms, char *out, size_t len)
+{
+	struct testproc *p = testproc_spawn(argv);
+	int rc;
+
+	if (!p)
+		return -errno;
+	rc = testproc_wait(p, timeout_ms);
+	testproc_output(p, out, len);
+	return rc ? rc : testproc_exit_code(p);
+}
+
+/* See testproc.h. */
 size_t testproc_output(const struct testproc *p, char *buf, size_t len)
 {
 	size_t got = 0;
@@ -510,23 +523,40 @@ static struct sockaddr_in loopback(unsigned port)
 	};
 }
 
-/* Binding without SO_REUSEADDR also fails while TIME_WAIT sockets hold the port, which is
- * what we want: the child's bind would have to wait for them too. */
-static bool port_is_free(unsigned port)
+/* 127.0.0.1:port or [::1]:port in ss; returns the address length. */
+static socklen_t loopback_of(int family, unsigned port, struct sockaddr_storage *ss)
 {
-	struct sockaddr_in sin = loopback(port);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	bool ok;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
 
-	if (fd == -1)
-		return false;
-	ok = bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
-	close(fd);
-	return ok;
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET) {
+		*(struct sockaddr_in *)ss = loopback(port);
+		return sizeof(struct sockaddr_in);
+	}
+	sin6->sin6_family = AF_INET6;
+	sin6->sin6_port = htons((uint16_t)port);
+	sin6->sin6_addr = in6addr_loopback;
+	return sizeof(*sin6);
 }
 
-/* See testproc.h. */
-int testproc_free_port(void)
+/* Binding without SO_REUSEADDR also fails while TIME_WAIT sockets hold the port, which is
+ * what we want: the child's bind would have to wait for them too. Returns 0 or -errno. */
+static int port_bind_test(int family, unsigned port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = loopback_of(family, port, &ss);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc = 0;
+
+	if (fd == -1)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&ss, len) == -1)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+static int free_port(int family)
 {
 	static unsigned seed;
 
@@ -536,10 +566,24 @@ int testproc_free_port(void)
 		unsigned span = FREE_PORT_HIGH - FREE_PORT_LOW;
 		unsigned port = FREE_PORT_LOW + (unsigned)rand_r(&seed) % span;
 
-		if (port_is_free(port))
+		if (port_bind_test(family, port) == 0)
 			return (int)port;
 	}
 	return -EADDRINUSE;
+}
+
+/* See testproc.h. */
+int testproc_free_port(void)
+{
+	return free_port(AF_INET);
+}
+
+/* See testproc.h. */
+int testproc_free_port6(void)
+{
+	int rc = port_bind_test(AF_INET6, 0);
+
+	return rc ? rc : free_port(AF_INET6);
 }
 
 /* See testproc.h. */
@@ -602,17 +646,17 @@ static int set_blocking(int fd, bool blocking)
 	return fcntl(fd, F_SETFL, flags) == -1 ? -errno : 0;
 }
 
-/* See testproc.h. */
-int testproc_connect(unsigned port, int timeout_ms)
+static int connect_loopback(int family, unsigned port, int timeout_ms)
 {
-	struct sockaddr_in sin = loopback(port);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_storage ss;
+	socklen_t sslen = loopback_of(family, port, &ss);
+	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int err = 0, rc;
 	socklen_t len = sizeof(err);
 
 	if (fd == -1)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1) {
+	if (connect(fd, (struct sockaddr *)&ss, sslen) == -1) {
 		if (errno != EINPROGRESS) {
 			rc = -errno;
 			goto out_close;
@@ -638,6 +682,18 @@ int testproc_connect(unsigned port, int timeout_ms)
 out_close:
 	close(fd);
 	return rc;
+}
+
+/* See testproc.h. */
+int testproc_connect(unsigned port, int timeout_ms)
+{
+	return connect_loopback(AF_INET, port, timeout_ms);
+}
+
+/* See testproc.h. */
+int testproc_connect6(unsigned port, int timeout_ms)
+{
+	return connect_loopback(AF_INET6, port, timeout_ms);
 }
 
 /* See testproc.h. */

@@ -8,7 +8,7 @@
  *  - children get SIGKILL if the test process dies (setpriv --pdeathsig, when installed), which
  *    covers crashes and Criterion timeouts. The parent-death signal is tied to the spawning
  *    thread: spawn from the test's main thread;
- *  - all traffic is to 127.0.0.1.
+ *  - all traffic is to 127.0.0.1 (or [::1] through the *6 helpers).
  * Socket helpers return blocking fds; their timeouts are implemented with poll(). */
 #ifndef SLB_TESTPROC_H
 #define SLB_TESTPROC_H
@@ -63,6 +63,11 @@ int testproc_stop(struct testproc *p, int timeout_ms);
  * files. Idempotent; use as Criterion's .fini. */
 void testproc_stop_all(void);
 
+/* Spawns argv, waits up to timeout_ms for it to exit and copies its output into out (as
+ * testproc_output). Returns its exit code (testproc_exit_code), -ETIMEDOUT when it is still
+ * running (it is left to testproc_stop_all), or -errno when it could not be spawned. */
+int testproc_run(const char *const argv[], int timeout_ms, char *out, size_t len);
+
 /* Copies what p printed so far into buf (NUL-terminated, truncated to len - 1 bytes).
  * Returns the number of bytes copied. */
 size_t testproc_output(const struct testproc *p, char *buf, size_t len);
@@ -112,6 +117,10 @@ struct testproc *testproc_start(struct testproc_start *st);
  * port, or -errno. */
 int testproc_free_port(void);
 
+/* The same on [::1]. Returns the port, -EADDRINUSE, or the -errno (-EADDRNOTAVAIL,
+ * -EAFNOSUPPORT) that says this host has no IPv6 loopback: then skip what needs it. */
+int testproc_free_port6(void);
+
 /* A listening socket on 127.0.0.1 with a kernel-chosen port, returned in *port: the race-free
  * way to run a fake server inside the test. Returns the fd or -errno. */
 int testproc_listen(unsigned *port);
@@ -126,6 +135,9 @@ int testproc_accept(int listen_fd, int timeout_ms);
 /* Connects to 127.0.0.1:port. Returns the fd or -errno (-ETIMEDOUT, -ECONNREFUSED). A connection
  * the server accepted and reset at once still counts as connected: its reads see EOF. */
 int testproc_connect(unsigned port, int timeout_ms);
+
+/* The same to [::1]:port. */
+int testproc_connect6(unsigned port, int timeout_ms);
 
 /* Retries connecting until 127.0.0.1:port accepts (the child is ready). Returns 0,
  * -ECHILD when p exited (p may be NULL to skip that check), or -ETIMEDOUT. */

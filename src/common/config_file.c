@@ -1,0 +1,206 @@
+/* config_file: slb's config file, "key = value" lines whose keys are the long flag names and
+ * whose values are written as on the command line, parsed by libinih into the same flag table
+ * as the command line (config_impl.h). inih reads through our line reader, which counts lines
+ * (Debian's inih passes no line number to the handler), refuses what inih would misread
+ * (over-long lines, which it would split in two; NUL bytes; sections) and strips leading
+ * blanks, so an indented line is a line of its own and never a continuation of the last value.
+ * Everything is collected: one bad line does not hide the next. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "config_impl.h"
+
+struct file_ctx {
+	FILE *f;
+	const char *name;              /* for messages */
+	struct slb_config *cfg;
+	struct config_errors *errs;
+	unsigned line;                 /* the line inih works on */
+	bool want_key;                 /* it is neither blank nor a comment: inih must hand us a key */
+	bool got_key;
+	uint64_t seen;                 /* flags this file has set (config_flag_apply) */
+	unsigned first_line[64];       /* per flag index: the line that set it first */
+	char buf[INI_MAX_LINE];        /* the line, cut at INI_MAX_LINE - 1 bytes */
+};
+
+/* A line that inih did not turn into a key: it has no '=' (or ':'). */
+static void file_check_missed_key(struct file_ctx *c)
+{
+	if (c->want_key && !c->got_key)
+		config_errors_add(c->errs, "%s:%u: expected 'key = value'", c->name, c->line);
+	c->want_key = false;
+}
+
+/* Decides what inih sees of the line in c->buf (len bytes long, maybe cut): "" for a line that
+ * is an error of its own (already reported), else the line without its leading blanks. */
+static const char *file_vet_line(struct file_ctx *c, size_t len, bool nul)
+{
+	const char *p = c->buf;
+
+	if (nul) {
+		config_errors_add(c->errs, "%s:%u: a NUL byte: not a text file", c->name, c->line);
+		return "";
+	}
+	if (len >= sizeof(c->buf)) {
+		config_errors_add(c->errs, "%s:%u: line longer than %zu characters", c->name, c->line,
+				  sizeof(c->buf) - 1);
+		return "";
+	}
+	p += strspn(p, " \t\r\v\f");
+	if (*p == '[') {
+		config_errors_add(c->errs, "%s:%u: sections ('[...]') are not used: write 'key = value' lines only",
+				  c->name, c->line);
+		return "";
+	}
+	c->want_key = *p && *p != '#' && *p != ';';
+	c->got_key = false;
+	return p;
+}
+
+/* Reads one line into c->buf, keeping at most sizeof(buf) - 1 bytes of it, so that memory
+ * stays bounded whatever the file holds. Returns the line's whole length without its
+ * newline, or -1 at the end. */
+static long file_get_line(struct file_ctx *c, bool *nul)
+{
+	long n = 0;
+	int ch;
+
+	while ((ch = getc(c->f)) != EOF && ch != '\n') {
+		*nul |= ch == '\0';
+		if ((size_t)n < sizeof(c->buf) - 1)
+			c->buf[n] = (char)ch;
+		n++;
+	}
+	if (ch == EOF && n == 0)
+		return -1;
+	c->buf[(size_t)n < sizeof(c->buf) ? (size_t)n : sizeof(c->buf) - 1] = '\0';
+	return n;
+}
+
+/* inih's reader: one line into str (num bytes), or NULL at the end. */
+static char *file_read_line(char *str, int num, void *stream)
+{
+	struct file_ctx *c = stream;
+	bool nul = false;
+	long n;
+
+	file_check_missed_key(c);
+	n = file_get_line(c, &nul);
+	if (n < 0) {
+		if (ferror(c->f))
+			config_errors_add(c->errs, "%s: cannot read: %s", c->name, strerror(errno ? errno : EIO));
+		return NULL;
+	}
+	c->line++;
+	/* a UTF-8 byte order mark, which some editors write, is not part of the first key */
+	if (c->line == 1 && n >= 3 && memcmp(c->buf, "\xef\xbb\xbf", 3) == 0) {
+		memmove(c->buf, c->buf + 3, strlen(c->buf) - 2);
+		n -= 3;
+	}
+	snprintf(str, (size_t)num, "%s", file_vet_line(c, (size_t)n, nul));
+	return str;
+}
+
+static void file_twice_error(struct file_ctx *c, const struct flag *f, const char *earlier)
+{
+	const struct flag *e = config_flag_find(earlier);
+	unsigned at = e ? c->first_line[config_flag_index(e)] : 0;
+
+	if (e == f)
+		config_errors_add(c->errs, "%s:%u: %s: given twice (first on line %u; only listen, backend and "
+				  "heartbeat-allow repeat)", c->name, c->line, f->name, at);
+	else
+		config_errors_add(c->errs, "%s:%u: %s: contradicts %s on line %u", c->name, c->line, f->name, earlier,
+				  at);
+}
+
+/* inih's handler, once per "key = value" line. Always 1: errors are collected, not fatal. */
+static int file_on_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct file_ctx *c = user;
+	const struct flag *f = config_flag_find(key);
+	char err[200];
+	int ret;
+
+	c->got_key = true;
+	if (!f) {
+		config_errors_add(c->errs, "%s:%u: '%.40s': unknown key (keys are the long flag names of slb --help)",
+				  c->name, c->line, key);
+		return 1;
+	}
+	if (f->cli_only) {
+		config_errors_add(c->errs, "%s:%u: %s: only on the command line", c->name, c->line, key);
+		return 1;
+	}
+	ret = config_flag_apply(c->cfg, f, value, &c->seen, err, sizeof(err));
+	if (ret == -EEXIST) {
+		file_twice_error(c, f, err);
+		return 1;
+	}
+	if (ret)
+		config_errors_add(c->errs, "%s:%u: %s = '%.64s': %s", c->name, c->line, key, value, err);
+	if (!c->first_line[config_flag_index(f)])
+		c->first_line[config_flag_index(f)] = c->line;
+	return 1;
+}
+
+int config_load_stream(FILE *f, const char *name, struct slb_config *cfg, struct config_errors *errs)
+{
+	struct file_ctx c = { .f = f, .name = name, .cfg = cfg, .errs = errs };
+	unsigned before = errs->n;
+
+	config_defaults(cfg);
+	errno = 0;
+	ini_parse_stream(file_read_line, &c, file_on_key, &c);
+	file_check_missed_key(&c);
+	return errs->n > before ? -EINVAL : 0;
+}
+
+/* Non-blocking, so that a FIFO or a device never hangs the open, and only a regular file, so
+ * that /dev/zero cannot feed an endless line. */
+static FILE *file_open(const char *path, struct config_errors *errs)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	FILE *f;
+
+	if (fd == -1) {
+		config_errors_add(errs, "%s: cannot open the config file: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		config_errors_add(errs, "%s: not a regular file", path);
+		close(fd);
+		return NULL;
+	}
+	f = fdopen(fd, "r");
+	if (!f) {
+		config_errors_add(errs, "%s: cannot read: %s", path, strerror(errno));
+		close(fd);
+	}
+	return f;
+}
+
+int config_load(const char *path, struct slb_config *cfg, struct config_errors *errs)
+{
+	FILE *f = file_open(path, errs);
+	int ret;
+
+	if (!f) {
+		config_defaults(cfg);
+		return -EINVAL;
+	}
+	ret = config_load_stream(f, path, cfg, errs);
+	fclose(f);
+	if (strlen(path) >= sizeof(cfg->config_file)) {
+		config_errors_add(errs, "%.64s...: config file path too long", path);
+		return -EINVAL;
+	}
+	strcpy(cfg->config_file, path);
+	return ret;
+}

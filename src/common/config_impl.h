@@ -1,0 +1,48 @@
+/* config_impl: the flag table as config.c (the command line) and config_file.c (the config
+ * file) share it, so a flag and its key are one entry and cannot disagree. Private to
+ * src/common. */
+#ifndef SLB_CONFIG_IMPL_H
+#define SLB_CONFIG_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slb/common/config.h"
+
+struct flag;
+typedef int (*flag_parser)(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
+			   size_t errlen);
+
+struct flag {
+	const char *name;     /* the long flag, and the key in a config file */
+	char short_name;      /* 0: none */
+	const char *arg;      /* NULL: no argument on the command line, yes/no in a file */
+	flag_parser parse;    /* NULL: handled by config_parse_args itself (help, version) */
+	size_t offset;        /* field in struct slb_config */
+	size_t count;         /* repeatable flags: their count's field; 0: single-valued */
+	unsigned min, max;    /* range for numbers; max is the buffer size for strings */
+	const char *def;      /* parsed at start; NULL: no default */
+	const char *def_help; /* how --help shows the default when def does not say it */
+	const char *help;
+	bool cli_only;        /* not a key of the config file */
+};
+
+/* The flag named name (without "--"), or NULL. */
+const struct flag *config_flag_find(const char *name);
+
+/* f's index in the table: its bit in slb_config.given and in a source's "seen" mask. */
+unsigned config_flag_index(const struct flag *f);
+
+/* Zeroes cfg and applies every default, by running each flag's parser on its default text. */
+void config_defaults(struct slb_config *cfg);
+
+/* One occurrence of f in one source (the command line, or one config file), whose earlier
+ * occurrences are the bits of *seen. The first occurrence of a repeatable flag replaces what
+ * was there (its default, or the list an earlier source gave). A second occurrence of a
+ * single-valued flag, or of another flag that sets the same field (pin, no-pin), is refused.
+ * val is NULL for a flag without argument on the command line. Returns 0, -EINVAL with the
+ * parser's reason (no flag name) in err, or -EEXIST with the earlier flag's name in err. */
+int config_flag_apply(struct slb_config *cfg, const struct flag *f, const char *val, uint64_t *seen, char *err,
+		      size_t errlen);
+
+#endif
