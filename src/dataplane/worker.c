@@ -214,8 +214,14 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 		return w->snap_reader;
 	}
 	w->balance = balance_ops_for(w->cfg->balance);
-	w->bal.cursor = w->idx * 7919u; /* workers start at different places in the rr order */
-	w->bal.stats = &w->ch->stats;
+	balance_state_init(&w->bal, w->balance, w->cfg, w->idx, &w->ch->stats);
+	if (w->balance->needs_client_addr) {
+		w->accept_addrs = calloc(ACCEPT_ADDR_SLOTS, sizeof(*w->accept_addrs));
+		if (!w->accept_addrs) {
+			snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
+			return -ENOMEM;
+		}
+	}
 	w->connect_ts.tv_sec = w->cfg->connect_timeout_ms / 1000;
 	w->connect_ts.tv_nsec = (long long)(w->cfg->connect_timeout_ms % 1000) * 1000000;
 	w->accepting = true;
@@ -223,23 +229,67 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 	return 0;
 }
 
-static void worker_arm_accept(struct worker *w)
+/* A multishot accept cannot return addresses (one buffer would serve every client), so a
+ * picker that hashes the client's address gets ACCEPT_ADDR_SLOTS single-shot accepts, each
+ * with its own buffer, re-armed as each completes: one SQE per client more than multishot,
+ * against a getpeername(2) per client (a syscall, and a regular twin of the direct descriptor
+ * first, Linux 6.8). Other pickers keep the one multishot accept. */
+static void worker_arm_accept_slot(struct worker *w, unsigned k)
 {
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+	struct accept_addr *a = &w->accept_addrs[k];
 
+	a->len = sizeof(a->ss);
+	io_uring_prep_accept_direct(sqe, w->listen_fd, (struct sockaddr *)&a->ss, &a->len, SOCK_NONBLOCK,
+				    IORING_FILE_INDEX_ALLOC);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, k, 0));
+	w->accept_busy |= 1u << k;
+}
+
+static void worker_arm_accept(struct worker *w)
+{
+	struct io_uring_sqe *sqe;
+
+	if (w->accept_addrs) {
+		for (unsigned k = 0; k < ACCEPT_ADDR_SLOTS; k++)
+			if (!(w->accept_busy & (1u << k)))
+				worker_arm_accept_slot(w, k);
+		w->accept_armed = true;
+		return;
+	}
 	/* Accepted sockets go straight into the ring's file table (see conn.h); they are
 	 * non-blocking (splice relies on it); SOCK_CLOEXEC is refused with direct accept, and
 	 * a direct descriptor is never in the fd table an exec could inherit anyway. */
+	sqe = uring_sqe(&w->ring);
 	io_uring_prep_multishot_accept_direct(sqe, w->listen_fd, NULL, NULL, SOCK_NONBLOCK);
 	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, 0, 0));
 	w->accept_armed = true;
 }
 
+/* The key of the client a single-shot accept brought, and that slot armed again. */
+static uint64_t worker_accept_key(struct worker *w, const struct io_uring_cqe *cqe)
+{
+	unsigned k = uring_ud_slot(cqe->user_data);
+	uint64_t key;
+
+	if (!w->accept_addrs)
+		return 0;
+	w->accept_busy &= ~(1u << k);
+	key = cqe->res >= 0 ? balance_hash_client(&w->bal, (const struct sockaddr *)&w->accept_addrs[k].ss) : 0;
+	if (cqe->res >= 0 && w->accepting)
+		worker_arm_accept_slot(w, k);
+	else
+		w->accept_armed = false;
+	return key;
+}
+
 static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
+	uint64_t key = worker_accept_key(w, cqe);
+
 	if (cqe->res >= 0) {
 		if (w->accepting) {
-			conn_accept(w, cqe->res);
+			conn_accept(w, cqe->res, key);
 		} else {
 			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
@@ -251,11 +301,10 @@ static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		slb_log_limited(LOG_WARN, cqe->res, "worker %u: accept failed; pausing accepts for %d ms", w->idx,
 				ACCEPT_REARM_MS);
 	}
-	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+	if (!w->accept_addrs && !(cqe->flags & IORING_CQE_F_MORE))
 		w->accept_armed = false;
-		if (cqe->res < 0)
-			w->accept_retry_at = w->now_ms + ACCEPT_REARM_MS;
-	}
+	if (!w->accept_armed && cqe->res < 0)
+		w->accept_retry_at = w->now_ms + ACCEPT_REARM_MS;
 }
 
 static void worker_stop_accepting(struct worker *w)
@@ -267,7 +316,8 @@ static void worker_stop_accepting(struct worker *w)
 	w->accepting = false;
 	if (w->accept_armed) {
 		sqe = uring_sqe(&w->ring);
-		io_uring_prep_cancel64(sqe, uring_ud(OP_ACCEPT, 0, 0, 0), 0);
+		/* every accept on the listener: the multishot one, or each single-shot slot */
+		io_uring_prep_cancel_fd(sqe, w->listen_fd, IORING_ASYNC_CANCEL_ALL);
 		io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
 	}
 	sqe = uring_sqe(&w->ring);
@@ -354,6 +404,8 @@ static void worker_free(struct worker *w)
 	free(w->conns);
 	free(w->waitq);
 	free(w->last_failed);
+	free(w->accept_addrs);
+	w->accept_addrs = NULL;
 	w->conns = NULL;
 	w->waitq = NULL;
 	w->last_failed = NULL;

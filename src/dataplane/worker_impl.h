@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "slb/common/channel.h"
 #include "slb/common/config.h"
@@ -16,6 +17,14 @@
 #include "slb/dataplane/uring.h"
 
 struct conn;
+
+#define ACCEPT_ADDR_SLOTS 8 /* single-shot accepts in flight when the picker needs addresses */
+
+/* Where one single-shot accept writes its client's address. */
+struct accept_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
 
 /* Everything one worker thread owns. */
 struct worker {
@@ -41,7 +50,9 @@ struct worker {
 	int64_t accept_retry_at; /* accepts paused until then after an accept error */
 	int64_t pipes_retry_at;  /* no new pipe is tried before then after pipe2 failed */
 	bool accepting;
-	bool accept_armed;
+	bool accept_armed;       /* multishot: armed; with addresses: every slot armed */
+	uint32_t accept_busy;    /* with addresses: bit k set while slot k's accept is in flight */
+	struct accept_addr *accept_addrs; /* ACCEPT_ADDR_SLOTS, or NULL: one multishot accept */
 	bool stopping;
 	uint8_t *last_failed;    /* per backend id: last report to health was a failure */
 	struct __kernel_timespec connect_ts;

@@ -32,7 +32,7 @@ Test(roundrobin, weights_hold_over_a_cycle)
 	unsigned count[3] = { 0 };
 
 	for (unsigned i = 0; i < 600; i++)
-		count[balance_roundrobin.pick(s, &st, NULL)]++;
+		count[balance_roundrobin.pick(s, &st, NULL, 0)]++;
 	cr_assert_eq(count[0], 300);
 	cr_assert_eq(count[1], 100);
 	cr_assert_eq(count[2], 200);
@@ -46,7 +46,7 @@ Test(roundrobin, equal_weights_rotate)
 	int prev = -1;
 
 	for (unsigned i = 0; i < 30; i++) {
-		int p = balance_roundrobin.pick(s, &st, NULL);
+		int p = balance_roundrobin.pick(s, &st, NULL, 0);
 
 		cr_assert_neq(p, prev);
 		prev = p;
@@ -62,14 +62,14 @@ Test(roundrobin, retry_skips_tried_backends)
 	bool seen[4] = { false };
 
 	for (unsigned i = 0; i < 3; i++) {
-		int p = balance_roundrobin.pick(s, &st, &ex);
+		int p = balance_roundrobin.pick(s, &st, &ex, 0);
 
 		cr_assert_geq(p, 0);
 		cr_assert_not(seen[s->be[p].id], "backend %u picked twice", s->be[p].id);
 		seen[s->be[p].id] = true;
 		balance_exclude_add(&ex, s->be[p].id);
 	}
-	cr_assert_eq(balance_roundrobin.pick(s, &st, &ex), -1);
+	cr_assert_eq(balance_roundrobin.pick(s, &st, &ex, 0), -1);
 	snapshot_free(s);
 }
 
@@ -78,8 +78,8 @@ Test(roundrobin, empty_set_picks_nothing)
 	struct snapshot *s = make_snap(0, NULL);
 	struct balance_state st = { 0 };
 
-	cr_assert_eq(balance_roundrobin.pick(s, &st, NULL), -1);
-	cr_assert_eq(balance_leastconn.pick(s, &st, NULL), -1);
+	cr_assert_eq(balance_roundrobin.pick(s, &st, NULL, 0), -1);
+	cr_assert_eq(balance_leastconn.pick(s, &st, NULL, 0), -1);
 	snapshot_free(s);
 }
 
@@ -92,7 +92,7 @@ Test(leastconn, picks_the_least_loaded)
 	stat_add(&ws->be[1].active, 5);
 	stat_add(&ws->be[2].active, 1);
 	stat_add(&ws->be[3].active, 3);
-	cr_assert_eq(s->be[balance_leastconn.pick(s, &st, NULL)].id, 2);
+	cr_assert_eq(s->be[balance_leastconn.pick(s, &st, NULL, 0)].id, 2);
 	free(ws);
 	snapshot_free(s);
 }
@@ -104,7 +104,7 @@ Test(leastconn, spread_stays_within_one)
 	struct balance_state st = { .stats = ws };
 
 	for (unsigned i = 0; i < 103; i++) {
-		int p = balance_leastconn.pick(s, &st, NULL);
+		int p = balance_leastconn.pick(s, &st, NULL, 0);
 		uint64_t lo = UINT64_MAX, hi = 0;
 
 		stat_add(&ws->be[s->be[p].id].active, 1);
@@ -128,7 +128,7 @@ Test(leastconn, weight_scales_the_share)
 	struct balance_state st = { .stats = ws };
 
 	for (unsigned i = 0; i < 400; i++)
-		stat_add(&ws->be[s->be[balance_leastconn.pick(s, &st, NULL)].id].active, 1);
+		stat_add(&ws->be[s->be[balance_leastconn.pick(s, &st, NULL, 0)].id].active, 1);
 	cr_assert_eq(stat_get(&ws->be[1].active), 300);
 	cr_assert_eq(stat_get(&ws->be[2].active), 100);
 	free(ws);
@@ -144,9 +144,9 @@ Test(leastconn, retry_skips_tried_backends)
 
 	balance_exclude_add(&ex, 1);
 	for (unsigned i = 0; i < 10; i++)
-		cr_assert_eq(s->be[balance_leastconn.pick(s, &st, &ex)].id, 2);
+		cr_assert_eq(s->be[balance_leastconn.pick(s, &st, &ex, 0)].id, 2);
 	balance_exclude_add(&ex, 2);
-	cr_assert_eq(balance_leastconn.pick(s, &st, &ex), -1);
+	cr_assert_eq(balance_leastconn.pick(s, &st, &ex, 0), -1);
 	free(ws);
 	snapshot_free(s);
 }
