@@ -38,6 +38,7 @@
 #define HEALTH_TICK_MS 10
 #define HEALTH_EVENTS 64
 #define HEALTH_EXPIRE_MS 60000 /* closed heartbeat entries are forgotten after this */
+#define HEALTH_RAMP_STEP_MS 100 /* republish period while slow start ramps a backend up */
 
 struct health_thread {
 	struct health_ctx ctx;
@@ -49,13 +50,16 @@ struct health_thread {
 	bool stopping;             /* the loop exits after this turn */
 	bool ticked;               /* the timer fired in this loop turn */
 	unsigned pending;          /* TABLE_CHANGE_* bits not yet published */
+	int64_t ramp_at;           /* next publish for slow start, -1: no backend ramping */
 };
 
 static struct health_thread ht;
 
+/* Workers never compute a weight: while a backend ramps up, health republishes every
+ * HEALTH_RAMP_STEP_MS with the weights of the moment, and stops when no ramp is left. */
 static void health_publish(struct health_ctx *ctx)
 {
-	struct snapshot *s = table_build_snapshot(ctx->table);
+	struct snapshot *s = table_build_snapshot(ctx->table, ctx->now_ms);
 
 	if (!s) {
 		/* pending stays set: the next tick tries again */
@@ -64,6 +68,7 @@ static void health_publish(struct health_ctx *ctx)
 	}
 	snapshot_publish(s);
 	ht.pending = TABLE_CHANGE_NONE;
+	ht.ramp_at = table_next_ramp_ms(ctx->table, ctx->now_ms, HEALTH_RAMP_STEP_MS);
 	slb_log(LOG_DEBUG, 0, "health: published snapshot %llu with %u live backends",
 		(unsigned long long)s->version, s->n);
 }
@@ -142,7 +147,8 @@ static void health_bury(struct health_ctx *ctx)
 static void health_end_turn(struct health_ctx *ctx)
 {
 	ht.pending |= table_take_changes(ctx->table);
-	if ((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked))
+	if ((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked) ||
+	    (ht.ticked && ht.ramp_at >= 0 && ctx->now_ms >= ht.ramp_at))
 		health_publish(ctx);
 	if (ht.ticked)
 		snapshot_reclaim();
@@ -207,11 +213,15 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 		.eject_failures = cfg->eject_failures,
 		.heartbeat_timeout_ms = cfg->heartbeat_timeout_ms,
 		.expire_ms = HEALTH_EXPIRE_MS,
+		/* maglev ignores weights that change with time: they would move clients around */
+		.slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms,
+		.maglev = cfg->balance == BALANCE_MAGLEV,
 	};
 	struct health_ctx *ctx = &ht.ctx;
 	char text[ADDR_TEXT_MAX];
 	struct backend *b;
 
+	config_hash_key(cfg, p.hash_key);
 	ctx->table = table_create(&p);
 	if (!ctx->table) {
 		snprintf(err, errlen, "health: out of memory");
@@ -294,13 +304,14 @@ static int health_open(const struct slb_config *cfg, char *err, size_t errlen)
 	}
 	if (rc)
 		return rc;
-	s = table_build_snapshot(ctx->table);
+	s = table_build_snapshot(ctx->table, ctx->now_ms);
 	if (!s) {
 		snprintf(err, errlen, "health: out of memory for the first snapshot");
 		return -ENOMEM;
 	}
 	snapshot_publish(s);
 	table_take_changes(ctx->table);
+	ht.ramp_at = -1; /* static backends start up, not ramping */
 	return 0;
 }
 
