@@ -226,7 +226,8 @@ static void snap_fill_rr(struct snapshot *s, struct snap_swrr *sw)
 	}
 }
 
-/* Draws pick a uniform random entry, so runs of one backend are fine: no interleaving. */
+/* Draws pick a uniform random entry, so one run per backend is fine (no interleaving), and
+ * lets p2c draw its second candidate from everything but the first's run. */
 static void snap_fill_draw(struct snapshot *s)
 {
 	struct snap_list l;
@@ -234,9 +235,9 @@ static void snap_fill_draw(struct snapshot *s)
 
 	snap_list_init(&l, s->be, s->n, SNAP_DRAW_MAX, true);
 	for (uint32_t i = 0; i < s->n; i++) {
-		if (!snap_member(&l, &s->be[i]))
-			continue;
-		for (uint32_t c = snap_share(&l, &s->be[i]); c > 0; c--)
+		s->be[i].draw_first = k;
+		s->be[i].draw_n = snap_member(&l, &s->be[i]) ? snap_share(&l, &s->be[i]) : 0;
+		for (uint32_t c = 0; c < s->be[i].draw_n; c++)
 			s->draw[k++] = (uint16_t)i;
 	}
 }

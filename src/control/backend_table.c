@@ -463,9 +463,9 @@ struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now
 	if (!live)
 		return NULL;
 	n = table_fill_live(t, now_ms, live);
-	s = snapshot_build_ext(live, n, t->p.maglev ? maglev_table_size(n) : 0);
+	s = snapshot_build_ext(live, n, t->p.maglev_len);
 	free(live);
-	if (s && t->p.maglev && maglev_fill(s, t->p.hash_key)) {
+	if (s && t->p.maglev_len && maglev_fill(s, t->p.hash_key)) {
 		snapshot_free(s);
 		return NULL;
 	}

@@ -27,6 +27,7 @@
 #include "admin_server.h"
 #include "hb_server.h"
 #include "health_loop.h"
+#include "maglev.h"
 #include "probe.h"
 #include "slb/common/clock.h"
 #include "slb/common/failq.h"
@@ -205,6 +206,16 @@ static void health_cleanup(void)
 	memset(&ht, 0, sizeof(ht));
 }
 
+/* Backends the table may ever hold. The Maglev table is sized from it, not from the live
+ * count: a size that changed with the live set would remap nearly every client whenever a
+ * backend came or went. Instances with the same flags get the same size, hence agree. */
+static uint32_t health_max_backends(const struct slb_config *cfg)
+{
+	uint32_t n = cfg->n_backends + (cfg->has_heartbeat_listen ? cfg->heartbeat_max_backends : 0);
+
+	return n < SNAP_MAX_BACKEND_ID ? n : SNAP_MAX_BACKEND_ID - 1;
+}
+
 static int health_fill_table(const struct slb_config *cfg, char *err, size_t errlen)
 {
 	struct table_params p = {
@@ -215,7 +226,7 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 		.expire_ms = HEALTH_EXPIRE_MS,
 		/* maglev ignores weights that change with time: they would move clients around */
 		.slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms,
-		.maglev = cfg->balance == BALANCE_MAGLEV,
+		.maglev_len = cfg->balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0,
 	};
 	struct health_ctx *ctx = &ht.ctx;
 	char text[ADDR_TEXT_MAX];

@@ -12,8 +12,10 @@
 
 #define MAGLEV_SIZE_MAX 131071 /* 2^17 - 1, a prime: 256 KiB of uint16_t entries per snapshot */
 
-/* The table size for n backends: the smallest prime of a fixed list that is >= 100 n, at most
- * MAGLEV_SIZE_MAX (>= 100 x 1023, so the cap never binds below SNAP_MAX_BACKEND_ID). 0 for n 0. */
+/* The table size for up to n backends: the smallest prime of a fixed list that is >= 100 n,
+ * at most MAGLEV_SIZE_MAX (>= 100 x 1023, so the cap never binds below SNAP_MAX_BACKEND_ID).
+ * 0 for n 0. Give it the most backends there may be, not the live count: the size must not
+ * change when a backend comes or goes, or nearly every key would move. */
 uint32_t maglev_table_size(uint32_t n);
 
 /* Fills s->maglev[0..s->maglev_len) with indexes into s->be[]. Backends take turns in address

@@ -34,19 +34,27 @@ static uint32_t p2c_below(struct balance_state *st, uint32_t n)
 	return (uint32_t)(((uint64_t)p2c_rand32(st) * n) >> 32);
 }
 
-static bool p2c_usable(const struct snapshot *s, const struct balance_exclude *ex, int i, int other)
+static bool p2c_usable(const struct snapshot *s, const struct balance_exclude *ex, int i)
 {
-	return i != other && !(ex && ex->n && balance_excluded(ex, s->be[i].id));
+	return !(ex && ex->n && balance_excluded(ex, s->be[i].id));
 }
 
-/* A weighted random backend other than `other` and not excluded, or -1 after P2C_TRIES. */
+/* A weighted random backend that is not excluded, or -1 after P2C_TRIES draws. Without
+ * `other` (-1) from all of draw[]; else from draw[] minus other's run, so the two candidates
+ * differ and the second is still drawn by weight: O(1), no rejection of `other`. */
 static int p2c_draw(const struct snapshot *s, struct balance_state *st, const struct balance_exclude *ex,
 		    int other)
 {
-	for (unsigned t = 0; t < P2C_TRIES; t++) {
-		int i = s->draw[p2c_below(st, s->draw_len)];
+	uint32_t first = other < 0 ? 0 : s->be[other].draw_first;
+	uint32_t skip = other < 0 ? 0 : s->be[other].draw_n;
 
-		if (p2c_usable(s, ex, i, other))
+	if (skip >= s->draw_len)
+		return -1;
+	for (unsigned t = 0; t < P2C_TRIES; t++) {
+		uint32_t k = p2c_below(st, s->draw_len - skip);
+		int i = s->draw[k < first ? k : k + skip];
+
+		if (p2c_usable(s, ex, i))
 			return i;
 	}
 	return -1;
@@ -75,7 +83,7 @@ static int p2c_scan(const struct snapshot *s, struct balance_state *st, const st
 	int best = -1;
 
 	for (uint32_t i = 0; i < s->n; i++)
-		if (p2c_usable(s, ex, (int)i, -1) && (best < 0 || !p2c_cheaper(st, &s->be[best], &s->be[i])))
+		if (p2c_usable(s, ex, (int)i) && (best < 0 || !p2c_cheaper(st, &s->be[best], &s->be[i])))
 			best = (int)i;
 	return best;
 }

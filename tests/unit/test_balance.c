@@ -6,7 +6,9 @@
 
 #include "slb/dataplane/balance.h"
 
-static struct snapshot *make_snap(unsigned n, const unsigned *weights)
+/* n backends with ids 1..n; weights, loads and effective weights (0: not ramping) optional. */
+static struct snapshot *make_snap_full(unsigned n, const unsigned *weights, const unsigned *loads,
+				       const unsigned *eff)
 {
 	struct snap_backend be[16];
 
@@ -14,9 +16,16 @@ static struct snapshot *make_snap(unsigned n, const unsigned *weights)
 		memset(&be[i], 0, sizeof(be[i]));
 		be[i].id = i + 1;
 		be[i].weight = weights ? weights[i] : 1;
+		be[i].load = loads ? loads[i] : 0;
+		be[i].eff_weight = eff ? eff[i] : 0;
 		addr_parse("127.0.0.1:9000", &be[i].addr, NULL, 0);
 	}
 	return snapshot_build(be, n);
+}
+
+static struct snapshot *make_snap(unsigned n, const unsigned *weights)
+{
+	return make_snap_full(n, weights, NULL, NULL);
 }
 
 static struct worker_stats *stats_new(void)
@@ -151,8 +160,216 @@ Test(leastconn, retry_skips_tried_backends)
 	snapshot_free(s);
 }
 
+Test(leastconn, ties_go_to_the_lower_reported_load)
+{
+	unsigned loads[] = { 50, 10, 30 };
+	struct snapshot *s = make_snap_full(3, NULL, loads, NULL);
+	struct worker_stats *ws = stats_new();
+	struct balance_state st = { .stats = ws };
+
+	for (unsigned i = 0; i < 10; i++)
+		cr_assert_eq(s->be[balance_leastconn.pick(s, &st, NULL, 0)].id, 2, "rotation beat the load");
+	stat_add(&ws->be[2].active, 1);
+	cr_assert_eq(s->be[balance_leastconn.pick(s, &st, NULL, 0)].id, 3, "connections still come first");
+	free(ws);
+	snapshot_free(s);
+}
+
+Test(roundrobin, slow_start_shrinks_the_share)
+{
+	unsigned eff[] = { 100, 25 }; /* the second one a quarter of the way into its ramp */
+	struct snapshot *s = make_snap_full(2, NULL, NULL, eff);
+	struct balance_state st = { 0 };
+	unsigned count[2] = { 0 };
+
+	for (unsigned i = 0; i < 1250; i++)
+		count[balance_roundrobin.pick(s, &st, NULL, 0)]++;
+	cr_assert_eq(count[0], 1000);
+	cr_assert_eq(count[1], 250);
+	snapshot_free(s);
+}
+
+/* ---- p2c ---- */
+
+struct p2c_fixture {
+	struct balance_state st;
+	struct balance_global_count *global;
+};
+
+static void p2c_init(struct p2c_fixture *f)
+{
+	struct slb_config cfg = { 0 };
+
+	f->global = calloc(SNAP_MAX_BACKEND_ID, sizeof(*f->global));
+	cr_assert(f->global);
+	balance_state_init(&f->st, &balance_p2c, &cfg, 3, NULL);
+	cr_assert_not_null(f->st.global, "p2c asks for global counts");
+	f->st.global = f->global; /* a private array, so tests do not share counts */
+}
+
+/* Picks n times; each pick opens a connection that stays open. Returns counts by id. */
+static void p2c_run(struct p2c_fixture *f, const struct snapshot *s, unsigned n, unsigned *by_id)
+{
+	for (unsigned i = 0; i < n; i++) {
+		int p = balance_p2c.pick(s, &f->st, NULL, 0);
+
+		cr_assert_geq(p, 0);
+		by_id[s->be[p].id]++;
+		balance_conn_open(&f->st, s->be[p].id);
+	}
+}
+
+Test(p2c, spread_stays_close_with_equal_weights)
+{
+	struct snapshot *s = make_snap(4, NULL);
+	struct p2c_fixture f;
+	unsigned by_id[5] = { 0 };
+
+	p2c_init(&f);
+	for (unsigned i = 0; i < 400; i++) {
+		unsigned lo = UINT32_MAX, hi = 0;
+
+		p2c_run(&f, s, 1, by_id);
+		for (unsigned b = 1; b <= 4; b++) {
+			lo = by_id[b] < lo ? by_id[b] : lo;
+			hi = by_id[b] > hi ? by_id[b] : hi;
+		}
+		/* two choices keep the gap O(log log n); a blind random pick drifts by ~sqrt(picks) */
+		cr_assert_leq(hi - lo, 3, "max-min %u after %u picks", hi - lo, i + 1);
+	}
+	free(f.global);
+	snapshot_free(s);
+}
+
+Test(p2c, open_connections_follow_the_weights)
+{
+	unsigned w[] = { 3, 1, 4 };
+	struct snapshot *s = make_snap(3, w);
+	struct p2c_fixture f;
+	unsigned by_id[4] = { 0 };
+
+	p2c_init(&f);
+	p2c_run(&f, s, 8000, by_id);
+	for (unsigned b = 1; b <= 3; b++) {
+		double want = 8000.0 * w[b - 1] / 8;
+
+		cr_assert(by_id[b] > want * 0.95 && by_id[b] < want * 1.05, "backend %u: %u, want %.0f", b, by_id[b],
+			  want);
+	}
+	free(f.global);
+	snapshot_free(s);
+}
+
+Test(p2c, the_backend_with_fewer_connections_wins)
+{
+	struct snapshot *s = make_snap(2, NULL);
+	struct p2c_fixture f;
+
+	p2c_init(&f);
+	atomic_store(&f.global[1].active, 50);
+	for (unsigned i = 0; i < 100; i++)
+		cr_assert_eq(s->be[balance_p2c.pick(s, &f.st, NULL, 0)].id, 2);
+	free(f.global);
+	snapshot_free(s);
+}
+
+Test(p2c, reported_load_raises_the_cost)
+{
+	unsigned loads[] = { 60, 0 };
+	struct snapshot *s = make_snap_full(2, NULL, loads, NULL);
+	struct p2c_fixture f;
+
+	p2c_init(&f);
+	/* 5 connections at load 60 cost 6 x 2.2 = 13.2; 10 at load 0 cost 11 */
+	atomic_store(&f.global[1].active, 5);
+	atomic_store(&f.global[2].active, 10);
+	for (unsigned i = 0; i < 100; i++)
+		cr_assert_eq(s->be[balance_p2c.pick(s, &f.st, NULL, 0)].id, 2);
+	free(f.global);
+	snapshot_free(s);
+}
+
+Test(p2c, full_load_gets_nothing_while_another_is_below)
+{
+	unsigned loads[] = { 100, 99, 100, 0 };
+	struct snapshot *s = make_snap_full(4, NULL, loads, NULL);
+	struct p2c_fixture f;
+	unsigned by_id[5] = { 0 };
+
+	p2c_init(&f);
+	atomic_store(&f.global[2].active, 10); /* busy and loaded, yet below full */
+	p2c_run(&f, s, 2000, by_id);
+	cr_assert_eq(by_id[1] + by_id[3], 0, "full backends got %u", by_id[1] + by_id[3]);
+	cr_assert_gt(by_id[2], 0);
+	free(f.global);
+	snapshot_free(s);
+}
+
+Test(p2c, all_at_full_load_still_serve)
+{
+	unsigned loads[] = { 100, 100 };
+	struct snapshot *s = make_snap_full(2, NULL, loads, NULL);
+	struct p2c_fixture f;
+	unsigned by_id[3] = { 0 };
+
+	p2c_init(&f);
+	p2c_run(&f, s, 100, by_id);
+	cr_assert_eq(by_id[1], 50);
+	cr_assert_eq(by_id[2], 50);
+	free(f.global);
+	snapshot_free(s);
+}
+
+Test(p2c, retry_skips_tried_backends)
+{
+	struct snapshot *s = make_snap(3, NULL);
+	struct p2c_fixture f;
+	struct balance_exclude ex = { .n = 0 };
+	bool seen[4] = { false };
+
+	p2c_init(&f);
+	for (unsigned i = 0; i < 3; i++) {
+		int p = balance_p2c.pick(s, &f.st, &ex, 0);
+
+		cr_assert_geq(p, 0);
+		cr_assert_not(seen[s->be[p].id], "backend %u picked twice", s->be[p].id);
+		seen[s->be[p].id] = true;
+		balance_exclude_add(&ex, s->be[p].id);
+	}
+	cr_assert_eq(balance_p2c.pick(s, &f.st, &ex, 0), -1);
+	free(f.global);
+	snapshot_free(s);
+}
+
+Test(p2c, empty_set_picks_nothing)
+{
+	struct snapshot *s = make_snap(0, NULL);
+	struct p2c_fixture f;
+
+	p2c_init(&f);
+	cr_assert_eq(balance_p2c.pick(s, &f.st, NULL, 0), -1);
+	free(f.global);
+	snapshot_free(s);
+}
+
+Test(balance, only_p2c_keeps_global_counts)
+{
+	struct slb_config cfg = { 0 };
+	struct balance_state st;
+
+	balance_state_init(&st, &balance_roundrobin, &cfg, 0, NULL);
+	cr_assert_null(st.global);
+	balance_conn_open(&st, 1); /* a no-op, not a crash */
+	balance_state_init(&st, &balance_leastconn, &cfg, 0, NULL);
+	cr_assert_null(st.global);
+}
+
 Test(balance, ops_for_each_algorithm)
 {
 	cr_assert_str_eq(balance_ops_for(BALANCE_ROUNDROBIN)->name, "roundrobin");
 	cr_assert_str_eq(balance_ops_for(BALANCE_LEASTCONN)->name, "leastconn");
+	cr_assert_str_eq(balance_ops_for(BALANCE_P2C)->name, "p2c");
+	cr_assert_str_eq(balance_ops_for(BALANCE_MAGLEV)->name, "maglev");
+	cr_assert(balance_ops_for(BALANCE_MAGLEV)->needs_client_addr);
+	cr_assert_not(balance_ops_for(BALANCE_P2C)->needs_client_addr);
 }

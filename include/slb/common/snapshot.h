@@ -29,6 +29,8 @@ struct snap_backend {
 			       * input to snapshot_build means "not ramping" (weight x SNAP_WEIGHT_UNIT).
 			       * rr, leastconn and p2c share by this one */
 	uint32_t load;        /* 0..100, as reported by heartbeat; 0 when unknown */
+	uint32_t draw_first;  /* set by snapshot_build: this backend's run of entries in draw[] */
+	uint32_t draw_n;      /* (0 when it is left out of draw[]) */
 	struct slb_addr addr; /* where workers connect */
 };
 
@@ -39,8 +41,8 @@ struct snapshot {
 	uint16_t *rr;             /* smooth weighted round-robin order: indexes into be[] */
 	uint32_t draw_len;        /* entries in draw[] */
 	uint16_t *draw;           /* p2c's weighted draws: indexes into be[], each backend as often as
-				   * its eff_weight allows, leaving out backends at SNAP_LOAD_FULL
-				   * unless all of them are */
+				   * its eff_weight allows in one run (be[i].draw_first, draw_n), leaving
+				   * out backends at SNAP_LOAD_FULL unless all of them are */
 	uint32_t maglev_len;      /* entries in maglev[]: a prime, 0 when no table was asked for */
 	uint16_t *maglev;         /* Maglev lookup table: indexes into be[]; filled by the builder's
 				   * caller (the health thread) before publishing */

@@ -73,7 +73,7 @@ struct table_params {
 	unsigned heartbeat_timeout_ms;
 	unsigned expire_ms;         /* a closed heartbeat entry is removed after this */
 	unsigned slow_start_ms;     /* ramp of a backend that comes up; 0: off */
-	bool maglev;                /* snapshots carry a Maglev table, keyed by hash_key */
+	uint32_t maglev_len;        /* snapshots carry a Maglev table this long, keyed by hash_key; 0: none */
 	unsigned char hash_key[CONFIG_HASH_KEY_BYTES];
 };
 
@@ -131,7 +131,7 @@ unsigned table_count_source(const struct backend_table *t, enum be_source src);
 bool table_wants_probe(const struct backend *b, bool checks_configured);
 
 /* Builds a snapshot of the up entries, in id order, with their effective weights at now_ms
- * and, when the table was created with maglev, the Maglev table. Returns it (caller owns it
+ * and, when the table was created with a maglev_len, the Maglev table. Returns it (caller owns it
  * until snapshot_publish) or NULL on ENOMEM. */
 struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now_ms);
 
