@@ -240,8 +240,10 @@ static void worker_arm_accept_slot(struct worker *w, unsigned k)
 	struct accept_addr *a = &w->accept_addrs[k];
 
 	a->len = sizeof(a->ss);
+	/* liburing 2.3 stores file_index + 1 without special-casing ALLOC (later versions do), so
+	 * ALLOC - 1 is what makes the kernel see IORING_FILE_INDEX_ALLOC in both. */
 	io_uring_prep_accept_direct(sqe, w->listen_fd, (struct sockaddr *)&a->ss, &a->len, SOCK_NONBLOCK,
-				    IORING_FILE_INDEX_ALLOC);
+				    IORING_FILE_INDEX_ALLOC - 1);
 	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, k, 0));
 	w->accept_busy |= 1u << k;
 }
