@@ -1,6 +1,7 @@
 /* Pickers as properties: weights hold, load spreads evenly, retries never repeat a backend,
  * and nothing is picked from an empty set. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,22 +64,31 @@ Test(roundrobin, equal_weights_rotate)
 	snapshot_free(s);
 }
 
+/* Retries with a growing exclude list reach every backend of s (ids 1..n, n < 16) once,
+ * then nothing. */
+static void expect_retries_visit_each_once(const struct balance_ops *ops, const struct snapshot *s,
+					   struct balance_state *st)
+{
+	struct balance_exclude ex = { .n = 0 };
+	bool seen[16] = { false };
+
+	for (unsigned i = 0; i < s->n; i++) {
+		int p = ops->pick(s, st, &ex, 0);
+
+		cr_assert_geq(p, 0);
+		cr_assert_not(seen[s->be[p].id], "%s: backend %u picked twice", ops->name, s->be[p].id);
+		seen[s->be[p].id] = true;
+		balance_exclude_add(&ex, s->be[p].id);
+	}
+	cr_assert_eq(ops->pick(s, st, &ex, 0), -1);
+}
+
 Test(roundrobin, retry_skips_tried_backends)
 {
 	struct snapshot *s = make_snap(3, NULL);
 	struct balance_state st = { 0 };
-	struct balance_exclude ex = { .n = 0 };
-	bool seen[4] = { false };
 
-	for (unsigned i = 0; i < 3; i++) {
-		int p = balance_roundrobin.pick(s, &st, &ex, 0);
-
-		cr_assert_geq(p, 0);
-		cr_assert_not(seen[s->be[p].id], "backend %u picked twice", s->be[p].id);
-		seen[s->be[p].id] = true;
-		balance_exclude_add(&ex, s->be[p].id);
-	}
-	cr_assert_eq(balance_roundrobin.pick(s, &st, &ex, 0), -1);
+	expect_retries_visit_each_once(&balance_roundrobin, s, &st);
 	snapshot_free(s);
 }
 
@@ -260,31 +270,36 @@ Test(p2c, open_connections_follow_the_weights)
 	snapshot_free(s);
 }
 
-Test(p2c, the_backend_with_fewer_connections_wins)
-{
-	struct snapshot *s = make_snap(2, NULL);
-	struct p2c_fixture f;
+/* Two backends with these loads and global connection counts: p2c must always pick `want`. */
+struct p2c_duel {
+	unsigned load[2];
+	unsigned active[2];
+	uint32_t want;
+	char why[64];
+};
 
-	p2c_init(&f);
-	atomic_store(&f.global[1].active, 50);
-	for (unsigned i = 0; i < 100; i++)
-		cr_assert_eq(s->be[balance_p2c.pick(s, &f.st, NULL, 0)].id, 2);
-	free(f.global);
-	snapshot_free(s);
+ParameterizedTestParameters(p2c, the_cheaper_of_two_always_wins)
+{
+	static struct p2c_duel params[] = {
+		{ { 0, 0 }, { 50, 0 }, 2, "fewer connections" },
+		{ { 60, 0 }, { 5, 10 }, 2, "6 x 2.2 = 13.2 costs more than 11 x 1" },
+		{ { 0, 60 }, { 12, 5 }, 1, "13 x 1 costs less than 6 x 2.2" },
+		{ { 100, 99 }, { 0, 500 }, 2, "full load loses to any load below it" },
+	};
+
+	return cr_make_param_array(struct p2c_duel, params, sizeof(params) / sizeof(params[0]));
 }
 
-Test(p2c, reported_load_raises_the_cost)
+ParameterizedTest(struct p2c_duel *d, p2c, the_cheaper_of_two_always_wins)
 {
-	unsigned loads[] = { 60, 0 };
-	struct snapshot *s = make_snap_full(2, NULL, loads, NULL);
+	struct snapshot *s = make_snap_full(2, NULL, d->load, NULL);
 	struct p2c_fixture f;
 
 	p2c_init(&f);
-	/* 5 connections at load 60 cost 6 x 2.2 = 13.2; 10 at load 0 cost 11 */
-	atomic_store(&f.global[1].active, 5);
-	atomic_store(&f.global[2].active, 10);
+	atomic_store(&f.global[1].active, d->active[0]);
+	atomic_store(&f.global[2].active, d->active[1]);
 	for (unsigned i = 0; i < 100; i++)
-		cr_assert_eq(s->be[balance_p2c.pick(s, &f.st, NULL, 0)].id, 2);
+		cr_assert_eq(s->be[balance_p2c.pick(s, &f.st, NULL, 0)].id, d->want, "%s", d->why);
 	free(f.global);
 	snapshot_free(s);
 }
@@ -322,21 +337,13 @@ Test(p2c, all_at_full_load_still_serve)
 
 Test(p2c, retry_skips_tried_backends)
 {
-	struct snapshot *s = make_snap(3, NULL);
+	unsigned w[] = { 5, 1, 1, 2 };
+	struct snapshot *s = make_snap(4, w);
 	struct p2c_fixture f;
-	struct balance_exclude ex = { .n = 0 };
-	bool seen[4] = { false };
 
 	p2c_init(&f);
-	for (unsigned i = 0; i < 3; i++) {
-		int p = balance_p2c.pick(s, &f.st, &ex, 0);
-
-		cr_assert_geq(p, 0);
-		cr_assert_not(seen[s->be[p].id], "backend %u picked twice", s->be[p].id);
-		seen[s->be[p].id] = true;
-		balance_exclude_add(&ex, s->be[p].id);
-	}
-	cr_assert_eq(balance_p2c.pick(s, &f.st, &ex, 0), -1);
+	for (unsigned round = 0; round < 50; round++)
+		expect_retries_visit_each_once(&balance_p2c, s, &f.st);
 	free(f.global);
 	snapshot_free(s);
 }
