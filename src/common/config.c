@@ -264,7 +264,7 @@ static const struct flag flag_table[] = {
 	{ "hash-key", "KEY", parse_hash_key, 0, 0, 0, "src", NULL,
 	  "what maglev hashes: src (client IP) or src-port (client IP and port)" },
 	{ "hash-seed", "N", parse_uint, F(hash_seed), 0, UINT32_MAX, "0", NULL,
-	  "maglev hash seed: slb instances with the same backends and seed pick the same backend for a client" },
+	  "maglev hash seed: slb instances with the same backends, flags and seed pick the same backend for a client" },
 	{ "slow-start", "MS", parse_uint, F(slow_start_ms), 0, DAY_MS, "0", "0 (off)",
 	  "a backend that comes up takes a share ramping from ~10% of its weight to all of it over MS; "
 	  "maglev ignores the ramp (it would move clients between backends)" },
