@@ -11,6 +11,8 @@
                                         (0 for "-"), the busy and steal time of all CPUs (/proc/stat),
                                         and CLOCK_MONOTONIC
   benchtool.py rusage FILE CMD...       runs CMD, writes its utime+stime (s) to FILE, exits as it did
+  benchtool.py slow-backend PORT MS     HTTP backend on 127.0.0.1:PORT answering after MS (bench/pickers.sh)
+  benchtool.py conns ADMIN ADDR         "mine total": total_conns of backend ADDR and of all, from slb /status
 """
 import os
 import resource
@@ -211,6 +213,50 @@ def idle_test(port, root, n, hold):
     return 0
 
 
+def slow_backend(port, delay_ms):
+    """An HTTP backend that answers every request after delay_ms: the slow server of
+    bench/pickers.sh (slb-backend answers at once). asyncio, so a delay holds no thread."""
+    import asyncio
+
+    body = b"slow\n"
+
+    async def serve(reader, writer):
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                await asyncio.sleep(delay_ms / 1000)
+                close = b"connection: close" in head.lower()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n%s\r\n" % (
+                    len(body), b"Connection: close\r\n" if close else b"") + body)
+                await writer.drain()
+                if close:
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        writer.close()
+
+    async def run():
+        server = await asyncio.start_server(serve, "127.0.0.1", port, backlog=4096)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(run())
+    return 0
+
+
+def backend_conns(admin_port, addr):
+    """total_conns of the backend at addr in slb's /status, and of all backends."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/status", timeout=5) as r:
+        doc = json.load(r)
+    total = sum(b["total_conns"] for b in doc["backends"])
+    mine = sum(b["total_conns"] for b in doc["backends"] if b["address"] == addr)
+    print(mine, total)
+    return 0
+
+
 def main(argv):
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
@@ -232,6 +278,10 @@ def main(argv):
         return run_with_rusage(args[0], args[1:])
     elif cmd == "wait-port":
         return wait_port(int(args[0]), float(args[1]), int(args[2]))
+    elif cmd == "slow-backend":
+        return slow_backend(int(args[0]), float(args[1]))
+    elif cmd == "conns":
+        return backend_conns(int(args[0]), args[1])
     elif cmd == "idle":
         return idle_test(int(args[0]), int(args[1]), int(args[2]), float(args[3]))
     else:

@@ -208,7 +208,9 @@ static int parse_choice(const char *val, const char *const *names, int n)
 }
 
 static const char *const relay_names[] = { "auto", "splice", "copy" };
-static const char *const balance_names[] = { "roundrobin", "leastconn" };
+static const char *const balance_names[] = { "roundrobin", "leastconn", "p2c", "maglev" };
+static const char *const hash_key_names[] = { "src", "src-port" };
+#define N_BALANCE (sizeof(balance_names) / sizeof(balance_names[0]))
 
 static int parse_relay(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
@@ -222,11 +224,21 @@ static int parse_relay(struct slb_config *cfg, const struct flag *f, const char 
 
 static int parse_balance(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
-	int v = parse_choice(val, balance_names, 2);
+	int v = parse_choice(val, balance_names, N_BALANCE);
 
 	if (v < 0)
-		return flag_error(err, errlen, f, val, "expected roundrobin or leastconn");
+		return flag_error(err, errlen, f, val, "expected roundrobin, leastconn, p2c or maglev");
 	cfg->balance = (enum balance_algo)v;
+	return 0;
+}
+
+static int parse_hash_key(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+{
+	int v = parse_choice(val, hash_key_names, 2);
+
+	if (v < 0)
+		return flag_error(err, errlen, f, val, "expected src or src-port");
+	cfg->hash_key = (enum hash_key)v;
 	return 0;
 }
 
@@ -316,7 +328,17 @@ static const struct flag flag_table[] = {
 	{ .name = "relay", .arg = "MODE", .parse = parse_relay, .offset = F(relay), .def = "auto",
 	  .help = "splice (kernel pipes), copy (buffers) or auto (copy, then splice for bulk transfers)" },
 	{ .name = "balance", .arg = "ALGO", .parse = parse_balance, .offset = F(balance), .def = "roundrobin",
-	  .help = "roundrobin (weighted) or leastconn" },
+	  .help = "roundrobin (weighted), leastconn (per worker), p2c (power of two choices over all workers' "
+		  "connections and reported load) or maglev (consistent hash of the client address)" },
+	{ .name = "hash-key", .arg = "KEY", .parse = parse_hash_key, .offset = F(hash_key), .def = "src",
+	  .help = "what maglev hashes: src (client IP) or src-port (client IP and port)" },
+	{ .name = "hash-seed", .arg = "N", .parse = parse_uint, .offset = F(hash_seed), .max = UINT32_MAX,
+	  .def = "0", .help = "maglev hash seed: slb instances with the same backends, flags and seed pick the "
+			      "same backend for a client" },
+	{ .name = "slow-start", .arg = "MS", .parse = parse_uint, .offset = F(slow_start_ms), .max = DAY_MS,
+	  .def = "0", .def_help = "0 (off)",
+	  .help = "a backend that comes up takes a share ramping from ~10% of its weight to all of it over MS; "
+		  "maglev ignores the ramp (it would move clients between backends)" },
 	/* 2000, not 1000: Linux retransmits a lost SYN after 1 s, and a 1 s timeout cancelled
 	 * exactly the connects that the retransmission was about to complete (5% loss then
 	 * ejected healthy backends: tests/integration/test_faults_network.c). */
@@ -702,5 +724,5 @@ const char *relay_mode_name(enum relay_mode m)
 
 const char *balance_algo_name(enum balance_algo b)
 {
-	return (unsigned)b < 2 ? balance_names[b] : "?";
+	return (unsigned)b < N_BALANCE ? balance_names[b] : "?";
 }

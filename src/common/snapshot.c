@@ -30,6 +30,7 @@
 #include <errno.h>
 #include <stdalign.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -97,49 +98,105 @@ static int snap_check_ids(const struct snap_backend *be, uint32_t n)
 	return 0;
 }
 
-/* A weight of 0 would leave a live backend out of rr[]; count it as 1. */
-static uint64_t snap_weight(const struct snap_backend *b)
+/* The share a backend is given, in hundredths of a weight. A weight of 0 would leave a live
+ * backend out of rr[]; count it as 1. eff_weight 0 means "not ramping". */
+static uint64_t snap_eff(const struct snap_backend *b)
 {
-	return b->weight ? b->weight : 1;
+	if (b->eff_weight)
+		return b->eff_weight;
+	return (uint64_t)(b->weight ? b->weight : 1) * SNAP_WEIGHT_UNIT;
 }
 
-static uint64_t snap_weight_sum(const struct snap_backend *be, uint32_t n)
+static uint64_t snap_gcd(uint64_t a, uint64_t b)
 {
-	uint64_t sum = 0;
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* The largest divisor of SNAP_WEIGHT_UNIT that divides every share: without a ramp the lists
+ * are in whole weights as configured (3:1 is a cycle of 4, not 400), and a ramp lengthens
+ * the cycle only while it lasts. */
+static uint64_t snap_common_unit(const struct snap_backend *be, uint32_t n)
+{
+	uint64_t g = SNAP_WEIGHT_UNIT;
 
 	for (uint32_t i = 0; i < n; i++)
-		sum += snap_weight(&be[i]);
-	return sum;
+		g = snap_gcd(snap_eff(&be[i]), g);
+	return g;
 }
 
-/* How many times backend b appears in rr[]: its weight when the whole sequence fits, else
- * its share of a budget of SNAP_RR_MAX - n, rounded. Rounding and the floor of 1 add at
- * most 1 per backend over the exact share, hence the budget keeps the sum <= SNAP_RR_MAX
- * (n < SNAP_MAX_BACKEND_ID < SNAP_RR_MAX, so the budget is positive). */
-static uint32_t snap_rr_weight(const struct snap_backend *b, uint64_t sum, uint32_t n)
+/* p2c draws leave out backends at full load, unless every backend is. */
+static bool snap_any_below_full(const struct snap_backend *be, uint32_t n)
 {
-	uint64_t budget = SNAP_RR_MAX - n;
+	for (uint32_t i = 0; i < n; i++)
+		if (be[i].load < SNAP_LOAD_FULL)
+			return true;
+	return false;
+}
+
+/* The weights, in units of g, of the backends a list holds (all of them, or the drawable). */
+struct snap_list {
+	uint64_t g;     /* common unit of the shares */
+	uint64_t sum;   /* of snap_eff / g over the members */
+	uint32_t n;     /* members */
+	uint32_t max;   /* length cap of the list */
+	bool skip_full; /* backends at SNAP_LOAD_FULL are not members */
+};
+
+static bool snap_member(const struct snap_list *l, const struct snap_backend *b)
+{
+	return !l->skip_full || b->load < SNAP_LOAD_FULL;
+}
+
+static void snap_list_init(struct snap_list *l, const struct snap_backend *be, uint32_t n, uint32_t max,
+			   bool draw_only)
+{
+	l->g = snap_common_unit(be, n);
+	l->sum = 0;
+	l->n = 0;
+	l->max = max;
+	l->skip_full = draw_only && snap_any_below_full(be, n);
+	for (uint32_t i = 0; i < n; i++) {
+		if (!snap_member(l, &be[i]))
+			continue;
+		l->sum += snap_eff(&be[i]) / l->g;
+		l->n++;
+	}
+}
+
+/* How many times backend b appears in a list: its weight (in units of g) when the whole list
+ * fits, else its share of a budget of max - n, rounded. Rounding and the floor of 1 add at
+ * most 1 per backend over the exact share, hence the budget keeps the sum <= max
+ * (n < SNAP_MAX_BACKEND_ID < max, so the budget is positive). */
+static uint32_t snap_share(const struct snap_list *l, const struct snap_backend *b)
+{
+	uint64_t w = snap_eff(b) / l->g;
 	uint64_t share;
 
-	if (sum <= SNAP_RR_MAX)
-		return (uint32_t)snap_weight(b);
-	share = (snap_weight(b) * budget + sum / 2) / sum;
+	if (l->sum <= l->max)
+		return (uint32_t)w;
+	share = (w * (l->max - l->n) + l->sum / 2) / l->sum;
 	return share ? (uint32_t)share : 1;
 }
 
-static uint32_t snap_rr_len(const struct snap_backend *be, uint32_t n)
+static uint32_t snap_list_len(const struct snap_list *l, const struct snap_backend *be, uint32_t n)
 {
-	uint64_t sum = snap_weight_sum(be, n);
 	uint32_t len = 0;
 
 	for (uint32_t i = 0; i < n; i++)
-		len += snap_rr_weight(&be[i], sum, n);
+		if (snap_member(l, &be[i]))
+			len += snap_share(l, &be[i]);
 	return len;
 }
 
 struct snap_swrr {
 	int64_t current; /* running credit: +weight per step, -total when picked */
-	uint32_t weight; /* snap_rr_weight of the backend */
+	uint32_t weight; /* snap_share of the backend in rr[] */
 };
 
 /* Smooth weighted round robin: each step every backend gains its weight, the richest
@@ -149,11 +206,12 @@ struct snap_swrr {
  * A A B A) instead of coming in bursts. O(rr_len * n), on the health thread only. */
 static void snap_fill_rr(struct snapshot *s, struct snap_swrr *sw)
 {
-	uint64_t sum = snap_weight_sum(s->be, s->n);
+	struct snap_list l;
 
+	snap_list_init(&l, s->be, s->n, SNAP_RR_MAX, false);
 	for (uint32_t i = 0; i < s->n; i++) {
 		sw[i].current = 0;
-		sw[i].weight = snap_rr_weight(&s->be[i], sum, s->n);
+		sw[i].weight = snap_share(&l, &s->be[i]);
 	}
 	for (uint32_t k = 0; k < s->rr_len; k++) {
 		uint32_t best = 0;
@@ -168,23 +226,62 @@ static void snap_fill_rr(struct snapshot *s, struct snap_swrr *sw)
 	}
 }
 
+/* Draws pick a uniform random entry, so one run per backend is fine (no interleaving), and
+ * lets p2c draw its second candidate from everything but the first's run. */
+static void snap_fill_draw(struct snapshot *s)
+{
+	struct snap_list l;
+	uint32_t k = 0;
+
+	snap_list_init(&l, s->be, s->n, SNAP_DRAW_MAX, true);
+	for (uint32_t i = 0; i < s->n; i++) {
+		s->be[i].draw_first = k;
+		s->be[i].draw_n = snap_member(&l, &s->be[i]) ? snap_share(&l, &s->be[i]) : 0;
+		for (uint32_t c = 0; c < s->be[i].draw_n; c++)
+			s->draw[k++] = (uint16_t)i;
+	}
+}
+
+static uint32_t snap_len(const struct snap_backend *be, uint32_t n, uint32_t max, bool draw_only)
+{
+	struct snap_list l;
+
+	snap_list_init(&l, be, n, max, draw_only);
+	return snap_list_len(&l, be, n);
+}
+
+/* Lays out the arrays behind be[] in the one allocation. */
+static void snap_layout(struct snapshot *s, uint32_t n, uint32_t rr_len, uint32_t draw_len, uint32_t maglev_len)
+{
+	s->n = n;
+	s->rr_len = rr_len;
+	s->rr = (uint16_t *)&s->be[n];
+	s->draw_len = draw_len;
+	s->draw = s->rr + rr_len;
+	s->maglev_len = maglev_len;
+	s->maglev = maglev_len ? s->draw + draw_len : NULL;
+}
+
 /* Also: NULL with errno EINVAL when n or an id is out of range or an id repeats (a bug in
  * the caller, which owns the ids). One allocation holds the hidden block header, the
- * struct, be[] and rr[], so a snapshot is freed with one free(). */
-struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n)
+ * struct, be[], rr[], draw[] and maglev[], so a snapshot is freed with one free(). Shares are
+ * computed from the sorted copy so that rr[] and draw[] index it. */
+struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n, uint32_t maglev_len)
 {
 	struct snap_swrr *sw = NULL;
+	uint32_t rr_len, draw_len;
 	struct snap_block *b;
 	struct snapshot *s;
-	uint32_t rr_len;
 	size_t size;
 
 	if (n >= SNAP_MAX_BACKEND_ID) {
 		errno = EINVAL;
 		return NULL;
 	}
-	rr_len = snap_rr_len(live, n);
-	size = sizeof(*b) + sizeof(*s) + (size_t)n * sizeof(s->be[0]) + (size_t)rr_len * sizeof(s->rr[0]);
+	rr_len = snap_len(live, n, SNAP_RR_MAX, false);
+	draw_len = snap_len(live, n, SNAP_DRAW_MAX, true);
+	size = sizeof(*b) + sizeof(*s) + (size_t)n * sizeof(s->be[0]) +
+	       ((size_t)rr_len + draw_len + maglev_len) * sizeof(s->rr[0]);
 	if (n) {
 		sw = calloc(n, sizeof(*sw));
 		if (!sw)
@@ -195,15 +292,16 @@ struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n)
 		goto out_free_sw;
 
 	s = snap_of_block(b);
-	s->n = n;
-	s->rr_len = rr_len;
-	s->rr = (uint16_t *)&s->be[n];
+	snap_layout(s, n, rr_len, draw_len, maglev_len);
 	if (n)
 		memcpy(s->be, live, (size_t)n * sizeof(s->be[0]));
 	qsort(s->be, n, sizeof(s->be[0]), snap_cmp_id);
 	if (snap_check_ids(s->be, n))
 		goto out_invalid;
+	for (uint32_t i = 0; i < n; i++)
+		s->be[i].eff_weight = (uint32_t)snap_eff(&s->be[i]);
 	snap_fill_rr(s, sw);
+	snap_fill_draw(s);
 	free(sw);
 	return s;
 
@@ -217,6 +315,11 @@ out_free_sw:
 out_nomem:
 	errno = ENOMEM;
 	return NULL;
+}
+
+struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n)
+{
+	return snapshot_build_ext(live, n, 0);
 }
 
 /* Accepts NULL, like free(). */

@@ -149,12 +149,16 @@ static void status_backend(struct abuf *out, const struct admin_view *v, const s
 {
 	char addr[ADDR_TEXT_MAX];
 	struct be_sums s;
+	unsigned eff;
 
 	sum_backend(v, b, &s);
 	abuf_printf(out, "{\"id\":%u,\"address\":\"%s\",\"name\":", b->id, addr_format(&b->addr, addr, sizeof(addr)));
 	abuf_json_str(out, b->name);
 	abuf_printf(out, ",\"state\":\"%s\",\"source\":\"%s\",\"weight\":%u,\"load\":%u", be_state_name(b->state),
 		    be_source_name(b->source), b->weight, b->load);
+	/* hundredths: a ramping weight-1 backend starts at 0.10 */
+	eff = table_effective_weight(v->table, b, v->now_ms);
+	abuf_printf(out, ",\"effective_weight\":%u.%02u", eff / SNAP_WEIGHT_UNIT, eff % SNAP_WEIGHT_UNIT);
 	abuf_printf(out, ",\"active_conns\":%llu,\"total_conns\":%llu,\"failures\":%llu",
 		    (unsigned long long)s.active, (unsigned long long)s.conns, (unsigned long long)s.failures);
 	abuf_printf(out, ",\"bytes_to_backend\":%llu,\"bytes_to_client\":%llu", (unsigned long long)s.to_backend,

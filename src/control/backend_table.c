@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "maglev.h"
 #include "slb/common/log.h"
 
 struct backend_table {
@@ -107,6 +108,7 @@ static struct backend *backend_alloc(struct backend_table *t)
 			memset(&t->be[id], 0, sizeof(t->be[id]));
 			t->be[id].id = id;
 			t->be[id].last_hb_ms = -1;
+			t->be[id].ramp_start_ms = -1;
 			t->be[id].probe_up = true;
 			t->count++;
 			return &t->be[id];
@@ -341,6 +343,9 @@ int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, co
 		t->changes |= TABLE_CHANGE_URGENT;
 	if (b->state == BE_STATE_UP)
 		b->connect_failures = 0;
+	/* from draining the server is warm; from down (or new) it may be cold */
+	if (old == BE_STATE_DOWN && b->state == BE_STATE_UP)
+		b->ramp_start_ms = now_ms;
 	slb_log(b->state == BE_STATE_DOWN ? LOG_WARN : LOG_INFO, 0, "backend %s %s: %s",
 		backend_label(b, label, sizeof(label)), state_names[b->state], b->reason);
 	return b->state != old;
@@ -417,14 +422,52 @@ bool table_wants_probe(const struct backend *b, bool checks_configured)
 	return checks_configured || !b->probe_up;
 }
 
-struct snapshot *table_build_snapshot(const struct backend_table *t)
+/* Still ramping at now_ms: its age since coming up, else -1. */
+static int64_t table_ramp_age(const struct backend_table *t, const struct backend *b, int64_t now_ms)
 {
-	struct snap_backend *live = malloc(sizeof(*live) * (t->count ? t->count : 1));
-	struct snapshot *s;
+	int64_t age = now_ms - b->ramp_start_ms;
+
+	if (!t->p.slow_start_ms || b->ramp_start_ms < 0 || b->state != BE_STATE_UP ||
+	    age >= (int64_t)t->p.slow_start_ms)
+		return -1;
+	return age > 0 ? age : 0;
+}
+
+unsigned table_effective_weight(const struct backend_table *t, const struct backend *b, int64_t now_ms)
+{
+	uint64_t full = (uint64_t)(b->weight ? b->weight : 1) * SNAP_WEIGHT_UNIT;
+	uint64_t ss = t->p.slow_start_ms, eff;
+	int64_t age = table_ramp_age(t, b, now_ms);
+
+	if (age < 0)
+		return (unsigned)full;
+	eff = full * (10 * ss + 90 * (uint64_t)age) / (100 * ss);
+	return eff ? (unsigned)eff : 1;
+}
+
+int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsigned step_ms)
+{
+	int64_t next = -1;
+
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID && t->p.slow_start_ms; id++) {
+		const struct backend *b = &t->be[id];
+		int64_t at;
+
+		if (b->id == 0 || table_ramp_age(t, b, now_ms) < 0)
+			continue;
+		at = b->ramp_start_ms + t->p.slow_start_ms;
+		if (at > now_ms + step_ms)
+			at = now_ms + step_ms;
+		if (next < 0 || at < next)
+			next = at;
+	}
+	return next;
+}
+
+static uint32_t table_fill_live(const struct backend_table *t, int64_t now_ms, struct snap_backend *live)
+{
 	uint32_t n = 0;
 
-	if (!live)
-		return NULL;
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = &t->be[id];
 
@@ -432,12 +475,29 @@ struct snapshot *table_build_snapshot(const struct backend_table *t)
 			continue;
 		live[n].id = b->id;
 		live[n].weight = b->weight;
+		live[n].eff_weight = table_effective_weight(t, b, now_ms);
 		live[n].load = b->load;
 		live[n].addr = b->addr;
 		n++;
 	}
-	s = snapshot_build(live, n);
+	return n;
+}
+
+struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now_ms)
+{
+	struct snap_backend *live = calloc(t->count ? t->count : 1, sizeof(*live));
+	struct snapshot *s;
+	uint32_t n;
+
+	if (!live)
+		return NULL;
+	n = table_fill_live(t, now_ms, live);
+	s = snapshot_build_ext(live, n, t->p.maglev_len);
 	free(live);
+	if (s && t->p.maglev_len && maglev_fill(s, t->p.hash_key)) {
+		snapshot_free(s);
+		return NULL;
+	}
 	return s;
 }
 

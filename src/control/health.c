@@ -28,6 +28,7 @@
 #include "admin_server.h"
 #include "hb_server.h"
 #include "health_loop.h"
+#include "maglev.h"
 #include "probe.h"
 #include "slb/common/clock.h"
 #include "slb/common/failq.h"
@@ -40,6 +41,7 @@
 #define HEALTH_TICK_MS 10
 #define HEALTH_EVENTS 64
 #define HEALTH_EXPIRE_MS 60000 /* closed heartbeat entries are forgotten after this */
+#define HEALTH_RAMP_STEP_MS 100 /* republish period while slow start ramps a backend up */
 
 struct health_thread {
 	struct health_ctx ctx;
@@ -57,13 +59,16 @@ struct health_thread {
 	bool stopping;             /* the loop exits after this turn */
 	bool ticked;               /* the timer fired in this loop turn */
 	unsigned pending;          /* TABLE_CHANGE_* bits not yet published */
+	int64_t ramp_at;           /* next publish for slow start, -1: no backend ramping */
 };
 
 static struct health_thread ht;
 
+/* Workers never compute a weight: while a backend ramps up, health republishes every
+ * HEALTH_RAMP_STEP_MS with the weights of the moment, and stops when no ramp is left. */
 static void health_publish(struct health_ctx *ctx)
 {
-	struct snapshot *s = table_build_snapshot(ctx->table);
+	struct snapshot *s = table_build_snapshot(ctx->table, ctx->now_ms);
 
 	if (!s) {
 		/* pending stays set: the next tick tries again */
@@ -72,6 +77,7 @@ static void health_publish(struct health_ctx *ctx)
 	}
 	snapshot_publish(s);
 	ht.pending = TABLE_CHANGE_NONE;
+	ht.ramp_at = table_next_ramp_ms(ctx->table, ctx->now_ms, HEALTH_RAMP_STEP_MS);
 	slb_log(LOG_DEBUG, 0, "health: published snapshot %llu with %u live backends",
 		(unsigned long long)s->version, s->n);
 }
@@ -166,7 +172,8 @@ static void health_bury(struct health_ctx *ctx)
 static void health_end_turn(struct health_ctx *ctx)
 {
 	ht.pending |= table_take_changes(ctx->table);
-	if ((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked))
+	if ((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked) ||
+	    (ht.ticked && ht.ramp_at >= 0 && ctx->now_ms >= ht.ramp_at))
 		health_publish(ctx);
 	if (ht.ticked)
 		snapshot_reclaim();
@@ -227,6 +234,16 @@ static void health_cleanup(void)
 	memset(&ht, 0, sizeof(ht));
 }
 
+/* Backends the table may ever hold. The Maglev table is sized from it, not from the live
+ * count: a size that changed with the live set would remap nearly every client whenever a
+ * backend came or went. Instances with the same flags get the same size, hence agree. */
+static uint32_t health_max_backends(const struct slb_config *cfg)
+{
+	uint32_t n = cfg->n_backends + (cfg->has_heartbeat_listen ? cfg->heartbeat_max_backends : 0);
+
+	return n < SNAP_MAX_BACKEND_ID ? n : SNAP_MAX_BACKEND_ID - 1;
+}
+
 static int health_fill_table(const struct slb_config *cfg, char *err, size_t errlen)
 {
 	struct table_params p = {
@@ -235,11 +252,15 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 		.eject_failures = cfg->eject_failures,
 		.heartbeat_timeout_ms = cfg->heartbeat_timeout_ms,
 		.expire_ms = HEALTH_EXPIRE_MS,
+		/* maglev ignores weights that change with time: they would move clients around */
+		.slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms,
+		.maglev_len = cfg->balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0,
 	};
 	struct health_ctx *ctx = &ht.ctx;
 	char text[ADDR_TEXT_MAX];
 	struct backend *b;
 
+	config_hash_key(cfg, p.hash_key);
 	ctx->table = table_create(&p);
 	if (!ctx->table) {
 		snprintf(err, errlen, "health: out of memory");
@@ -327,13 +348,14 @@ static int health_open(const struct slb_config *cfg, char *err, size_t errlen)
 	}
 	if (rc)
 		return rc;
-	s = table_build_snapshot(ctx->table);
+	s = table_build_snapshot(ctx->table, ctx->now_ms);
 	if (!s) {
 		snprintf(err, errlen, "health: out of memory for the first snapshot");
 		return -ENOMEM;
 	}
 	snapshot_publish(s);
 	table_take_changes(ctx->table);
+	ht.ramp_at = -1; /* static backends start up, not ramping */
 	return 0;
 }
 

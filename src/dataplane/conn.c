@@ -77,6 +77,7 @@ static void backend_leg_close(struct worker *w, struct conn *c)
 	}
 	if (c->backend_id) {
 		stat_sub(&w->ch->stats.be[c->backend_id].active, 1);
+		balance_conn_close(&w->bal, c->backend_id);
 		c->backend_id = 0;
 	}
 }
@@ -195,7 +196,7 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 
 	if (!snap)
 		return -ENOENT;
-	idx = w->balance->pick(snap, &w->bal, &c->tried);
+	idx = w->balance->pick(snap, &w->bal, &c->tried, c->hash_key);
 	if (idx < 0)
 		return -ENOENT;
 	fd = backend_socket(&snap->be[idx].addr);
@@ -206,6 +207,7 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	c->baddr = snap->be[idx].addr;
 	balance_exclude_add(&c->tried, c->backend_id);
 	stat_add(&w->ch->stats.be[c->backend_id].active, 1);
+	balance_conn_open(&w->bal, c->backend_id);
 
 	sqe = uring_sqe(&w->ring);
 	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&c->baddr.ss, c->baddr.len);
@@ -231,7 +233,7 @@ static void conn_give_up(struct worker *w, struct conn *c, int why)
 	conn_finalize(w, c, true);
 }
 
-void conn_accept(struct worker *w, int fd) /* fd: a direct descriptor */
+void conn_accept(struct worker *w, int fd, uint64_t key) /* fd: a direct descriptor */
 {
 	struct conn *c = conn_alloc(w);
 	int ret;
@@ -246,6 +248,7 @@ void conn_accept(struct worker *w, int fd) /* fd: a direct descriptor */
 	}
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
+	c->hash_key = key;
 	ret = conn_connect_next(w, c);
 	if (ret)
 		conn_give_up(w, c, ret);

@@ -76,14 +76,16 @@ struct conn {
 	uint32_t backend_id;    /* id of the backend in use, 0 = none yet */
 	uint32_t next_free;     /* free list link */
 	struct balance_exclude tried;
+	uint64_t hash_key;      /* balance_hash_client of the client, for pickers that hash; else 0 */
 	int64_t last_active_ms;
 	struct half h[2];
 	struct slb_addr baddr;  /* copied from the snapshot: connect reads it after the pick */
 };
 
 /* Hands an accepted client fd to a free slot and starts picking a backend for it.
- * Owns fd from here on (closes it if nothing can serve it). */
-void conn_accept(struct worker *w, int fd);
+ * key is the client's balance_hash_client when the picker needs_client_addr, else 0; it is
+ * kept for retries. Owns fd from here on (closes it if nothing can serve it). */
+void conn_accept(struct worker *w, int fd, uint64_t key);
 
 /* Dispatches one CQE that belongs to a connection. */
 void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe);

@@ -257,8 +257,14 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 		return w->snap_reader;
 	}
 	w->balance = balance_ops_for(w->cfg->balance);
-	w->bal.cursor = w->idx * 7919u; /* workers start at different places in the rr order */
-	w->bal.stats = &w->ch->stats;
+	balance_state_init(&w->bal, w->balance, w->cfg, w->idx, &w->ch->stats);
+	if (w->balance->needs_client_addr) {
+		w->accept_addrs = calloc((size_t)ACCEPT_ADDR_SLOTS * w->n_listeners, sizeof(*w->accept_addrs));
+		if (!w->accept_addrs) {
+			snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
+			return -ENOMEM;
+		}
+	}
 	w->connect_ts.tv_sec = w->cfg->connect_timeout_ms / 1000;
 	w->connect_ts.tv_nsec = (long long)(w->cfg->connect_timeout_ms % 1000) * 1000000;
 	w->accepting = true;
@@ -266,25 +272,72 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 	return 0;
 }
 
-static void worker_arm_accept(struct worker *w, unsigned i)
+/* A multishot accept cannot return addresses (one buffer would serve every client), so a
+ * picker that hashes the client's address gets ACCEPT_ADDR_SLOTS single-shot accepts per
+ * listener, each with its own buffer, re-armed as each completes: one SQE per client more than
+ * multishot, against a getpeername(2) per client (a syscall, and a regular twin of the direct
+ * descriptor first, Linux 6.8). Other pickers keep one multishot accept per listener. The
+ * user_data slot of an accept is listener * ACCEPT_ADDR_SLOTS + address slot. */
+static void worker_arm_accept_slot(struct worker *w, unsigned i, unsigned k)
 {
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+	struct accept_addr *a = &w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k];
 
+	a->len = sizeof(a->ss);
+	/* liburing 2.3 stores file_index + 1 without special-casing ALLOC (later versions do), so
+	 * ALLOC - 1 is what makes the kernel see IORING_FILE_INDEX_ALLOC in both. */
+	io_uring_prep_accept_direct(sqe, w->listeners[i].fd, (struct sockaddr *)&a->ss, &a->len, SOCK_NONBLOCK,
+				    IORING_FILE_INDEX_ALLOC - 1);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, i * ACCEPT_ADDR_SLOTS + k, 0));
+	w->listeners[i].busy |= 1u << k;
+}
+
+static void worker_arm_accept(struct worker *w, unsigned i)
+{
+	struct worker_listener *l = &w->listeners[i];
+	struct io_uring_sqe *sqe;
+
+	l->armed = true;
+	if (w->accept_addrs) {
+		for (unsigned k = 0; k < ACCEPT_ADDR_SLOTS; k++)
+			if (!(l->busy & (1u << k)))
+				worker_arm_accept_slot(w, i, k);
+		return;
+	}
 	/* Accepted sockets go straight into the ring's file table (see conn.h); they are
 	 * non-blocking (splice relies on it); SOCK_CLOEXEC is refused with direct accept, and
 	 * a direct descriptor is never in the fd table an exec could inherit anyway. */
-	io_uring_prep_multishot_accept_direct(sqe, w->listeners[i].fd, NULL, NULL, SOCK_NONBLOCK);
-	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, i, 0));
-	w->listeners[i].armed = true;
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_multishot_accept_direct(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, i * ACCEPT_ADDR_SLOTS, 0));
+}
+
+/* The key of the client a single-shot accept brought, and that slot armed again. */
+static uint64_t worker_accept_key(struct worker *w, unsigned i, unsigned k, const struct io_uring_cqe *cqe)
+{
+	struct worker_listener *l = &w->listeners[i];
+	uint64_t key;
+
+	l->busy &= ~(1u << k);
+	key = cqe->res >= 0 ? balance_hash_client(&w->bal,
+						  (const struct sockaddr *)&w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k].ss)
+			    : 0;
+	if (cqe->res >= 0 && w->accepting)
+		worker_arm_accept_slot(w, i, k);
+	else
+		l->armed = false;
+	return key;
 }
 
 static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 {
-	struct worker_listener *l = &w->listeners[uring_ud_slot(cqe->user_data)];
+	unsigned slot = uring_ud_slot(cqe->user_data), i = slot / ACCEPT_ADDR_SLOTS;
+	struct worker_listener *l = &w->listeners[i];
+	uint64_t key = w->accept_addrs ? worker_accept_key(w, i, slot % ACCEPT_ADDR_SLOTS, cqe) : 0;
 
 	if (cqe->res >= 0) {
 		if (w->accepting) {
-			conn_accept(w, cqe->res);
+			conn_accept(w, cqe->res, key);
 		} else {
 			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
@@ -296,14 +349,13 @@ static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 		slb_log_limited(LOG_WARN, cqe->res, "worker %u: accept failed; pausing accepts for %d ms", w->idx,
 				ACCEPT_REARM_MS);
 	}
-	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+	if (!w->accept_addrs && !(cqe->flags & IORING_CQE_F_MORE))
 		l->armed = false;
-		if (cqe->res < 0)
-			l->retry_at = w->now_ms + ACCEPT_REARM_MS;
-	}
+	if (!l->armed && cqe->res < 0)
+		l->retry_at = w->now_ms + ACCEPT_REARM_MS;
 }
 
-/* Re-arms every listener whose multishot accept ended and whose pause (if any) is over. */
+/* Re-arms every listener whose accepts ended and whose pause (if any) is over. */
 static void worker_rearm_accepts(struct worker *w)
 {
 	for (unsigned i = 0; i < w->n_listeners; i++)
@@ -321,7 +373,8 @@ static void worker_stop_accepting(struct worker *w)
 	for (unsigned i = 0; i < w->n_listeners; i++) {
 		if (w->listeners[i].armed) {
 			sqe = uring_sqe(&w->ring);
-			io_uring_prep_cancel64(sqe, uring_ud(OP_ACCEPT, 0, i, 0), 0);
+			/* every accept on the listener: the multishot one, or each single-shot slot */
+			io_uring_prep_cancel_fd(sqe, w->listeners[i].fd, IORING_ASYNC_CANCEL_ALL);
 			io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
 		}
 		sqe = uring_sqe(&w->ring);
@@ -409,6 +462,8 @@ static void worker_free(struct worker *w)
 	free(w->conns);
 	free(w->waitq);
 	free(w->last_failed);
+	free(w->accept_addrs);
+	w->accept_addrs = NULL;
 	w->conns = NULL;
 	w->waitq = NULL;
 	w->last_failed = NULL;

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "slb/common/channel.h"
 #include "slb/common/config.h"
@@ -17,12 +18,22 @@
 
 struct conn;
 
+#define ACCEPT_ADDR_SLOTS 8 /* single-shot accepts in flight per listener when the picker needs addresses */
+
+/* Where one single-shot accept writes its client's address. */
+struct accept_addr {
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
 /* One SO_REUSEPORT listener of a worker, for one --listen address, with its own multishot
- * accept (user_data slot = its index in worker.listeners). */
+ * accept, or ACCEPT_ADDR_SLOTS single-shot ones (user_data slot = index in worker.listeners
+ * * ACCEPT_ADDR_SLOTS + address slot). */
 struct worker_listener {
 	int fd;                  /* -1 once closed */
 	uint16_t port;           /* network order: a backend on this port may be slb itself */
-	bool armed;              /* its multishot accept is pending in the kernel */
+	bool armed;              /* multishot: its accept is pending; with addresses: its slots are */
+	uint8_t busy;            /* with addresses: bit k set while slot k's accept is in flight */
 	int64_t retry_at;        /* accepts paused until then after an accept error */
 };
 
@@ -50,6 +61,7 @@ struct worker {
 	int64_t now_ms;          /* CLOCK_MONOTONIC_COARSE, refreshed once per loop turn */
 	int64_t pipes_retry_at;  /* no new pipe is tried before then after pipe2 failed */
 	bool accepting;          /* false once draining: listeners closed */
+	struct accept_addr *accept_addrs; /* ACCEPT_ADDR_SLOTS per listener, or NULL: multishot accepts */
 	bool stopping;
 	uint8_t *last_failed;    /* per backend id: last report to health was a failure */
 	struct __kernel_timespec connect_ts;

@@ -115,10 +115,10 @@ Test(admin, status_lists_backends_with_summed_counters)
 	assert_json_shape(out.p);
 	assert_has("{\"backends\":[");
 	assert_has("{\"id\":1,\"address\":\"127.0.0.1:9001\",\"name\":\"\",\"state\":\"up\",\"source\":\"static\","
-		   "\"weight\":1,\"load\":0,\"active_conns\":5,\"total_conns\":17,\"failures\":4");
+		   "\"weight\":1,\"load\":0,\"effective_weight\":1.00,\"active_conns\":5,\"total_conns\":17,\"failures\":4");
 	assert_has("\"last_heartbeat_ms\":null,\"reason\":\"static backend\"}");
 	assert_has("{\"id\":2,\"address\":\"127.0.0.1:9002\",\"name\":\"web1\",\"state\":\"up\","
-		   "\"source\":\"heartbeat\",\"weight\":5,\"load\":30,\"active_conns\":0");
+		   "\"source\":\"heartbeat\",\"weight\":5,\"load\":30,\"effective_weight\":5.00,\"active_conns\":0");
 	assert_has("\"last_heartbeat_ms\":250,\"reason\":\"registered\"}");
 	assert_has("\"workers\":[\n{\"id\":0,\"active\":0,\"accepted\":11");
 	assert_has("{\"id\":1,\"active\":1,\"accepted\":0");
@@ -250,4 +250,18 @@ Test(admin, abuf_grows_up_to_its_cap)
 	cr_assert(b.overflow);
 	cr_assert(b.len <= 3000);
 	abuf_free(&b);
+}
+
+Test(admin, status_shows_the_slow_start_ramp)
+{
+	struct table_params p = params;
+
+	p.slow_start_ms = 1000;
+	table_destroy(t);
+	t = table_create(&p);
+	cr_assert(t);
+	add_heartbeat("127.0.0.1:9002", "web1", 1000);
+	cr_assert_eq(admin_render_status(&out, view(1500)), 0);
+	/* weight 5 at half the ramp: 5 x (10% + 90% / 2) */
+	assert_has("\"weight\":5,\"load\":30,\"effective_weight\":2.75,");
 }

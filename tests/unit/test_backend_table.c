@@ -387,7 +387,7 @@ Test(backend_table, snapshot_holds_only_up_entries_in_id_order)
 	apply_n(down, BE_EV_PROBE_FAIL, 3, 1);
 	table_apply(t, drain, BE_EV_HB_DRAIN, NULL, 1);
 	table_set_load(t, c, 70);
-	s = table_build_snapshot(t);
+	s = table_build_snapshot(t, 0);
 	cr_assert_not_null(s);
 	cr_assert_eq(s->n, 2);
 	cr_assert_eq(s->be[0].id, a->id);
@@ -400,7 +400,7 @@ Test(backend_table, snapshot_holds_only_up_entries_in_id_order)
 
 Test(backend_table, empty_snapshot_is_fine)
 {
-	struct snapshot *s = table_build_snapshot(t);
+	struct snapshot *s = table_build_snapshot(t, 0);
 
 	cr_assert_not_null(s);
 	cr_assert_eq(s->n, 0);
@@ -510,4 +510,93 @@ Test(backend_table, names_of_enums)
 	cr_assert_str_eq(be_state_name(BE_STATE_UP), "up");
 	cr_assert_str_eq(be_source_name(BE_SOURCE_HEARTBEAT), "heartbeat");
 	cr_assert_str_eq(be_event_name(BE_EV_HB_TIMEOUT), "heartbeat timeout");
+}
+
+/* ---- slow start ---- */
+
+static void use_slow_start(unsigned ms, uint32_t maglev_len)
+{
+	struct table_params p = params;
+
+	p.slow_start_ms = ms;
+	p.maglev_len = maglev_len;
+	table_destroy(t);
+	t = table_create(&p);
+	cr_assert_not_null(t);
+}
+
+Test(backend_table, slow_start_ramps_a_new_registration_linearly)
+{
+	struct backend *b;
+
+	use_slow_start(1000, 0);
+	b = do_register("127.0.0.1:9002", "", &session_a, 5000);
+	b->weight = 4;
+	cr_assert_eq(table_effective_weight(t, b, 5000), 40, "10%% of weight 4 at the start");
+	cr_assert_eq(table_effective_weight(t, b, 5500), 220, "55%% half way");
+	cr_assert_eq(table_effective_weight(t, b, 5999), 399);
+	cr_assert_eq(table_effective_weight(t, b, 6000), 400, "all of it at the end");
+	cr_assert_eq(table_effective_weight(t, b, 90000), 400);
+}
+
+Test(backend_table, slow_start_skips_static_backends_at_start_and_returns_from_drain)
+{
+	struct backend *s, *d;
+
+	use_slow_start(1000, 0);
+	s = add_static("127.0.0.1:9001", 1);
+	cr_assert_eq(table_effective_weight(t, s, 0), 100, "present from the start: not cold");
+	d = do_register("127.0.0.1:9002", "", &session_a, 0);
+	table_apply(t, d, BE_EV_HB_DRAIN, NULL, 5000);
+	table_apply(t, d, BE_EV_HB_UP, NULL, 5001);
+	cr_assert_eq(table_effective_weight(t, d, 5001), 100, "back from draining: still warm");
+}
+
+Test(backend_table, slow_start_ramps_again_after_recovery_from_down)
+{
+	struct backend *b;
+
+	use_slow_start(2000, 0);
+	b = add_static("127.0.0.1:9001", 1);
+	apply_n(b, BE_EV_PROBE_FAIL, 3, 100);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	apply_n(b, BE_EV_PROBE_OK, 2, 10000);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(table_effective_weight(t, b, 10000), 10);
+	cr_assert_eq(table_effective_weight(t, b, 11000), 55);
+}
+
+Test(backend_table, slow_start_asks_for_snapshots_until_the_ramp_ends)
+{
+	struct snapshot *s;
+
+	use_slow_start(250, 0);
+	add_static("127.0.0.1:9001", 1);
+	cr_assert_eq(table_next_ramp_ms(t, 0, 100), -1, "nothing ramps");
+	do_register("127.0.0.1:9002", "", &session_a, 1000);
+	cr_assert_eq(table_next_ramp_ms(t, 1000, 100), 1100);
+	cr_assert_eq(table_next_ramp_ms(t, 1200, 100), 1250, "the last step lands on the ramp's end");
+	cr_assert_eq(table_next_ramp_ms(t, 1250, 100), -1, "done");
+	s = table_build_snapshot(t, 1000);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n, 2);
+	cr_assert_eq(s->be[0].eff_weight, 100);
+	cr_assert_eq(s->be[1].eff_weight, 10);
+	cr_assert_eq(s->maglev_len, 0, "no table unless maglev");
+	snapshot_free(s);
+}
+
+Test(backend_table, maglev_snapshots_carry_a_full_table)
+{
+	struct snapshot *s;
+
+	use_slow_start(0, 251);
+	add_static("127.0.0.1:9001", 1);
+	add_static("127.0.0.1:9002", 3);
+	s = table_build_snapshot(t, 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->maglev_len, 251);
+	for (uint32_t i = 0; i < s->maglev_len; i++)
+		cr_assert_lt(s->maglev[i], s->n, "entry %u unfilled or out of range", i);
+	snapshot_free(s);
 }

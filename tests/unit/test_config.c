@@ -105,6 +105,38 @@ Test(config, defaults_are_documented_values)
 	cr_assert_eq(cfg.backends[0].weight, 1);
 	cr_assert_eq(cfg.check, CHECK_NONE);
 	cr_assert_not(cfg.has_admin);
+	cr_assert_eq(cfg.hash_key, HASH_KEY_SRC);
+	cr_assert_eq(cfg.hash_seed, 0);
+	cr_assert_eq(cfg.slow_start_ms, 0);
+}
+
+Test(config, picker_flags_set_their_fields)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--balance", "maglev", "--hash-key", "src-port",
+			   "--hash-seed", "4294967295", "--slow-start", "5000"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.balance, BALANCE_MAGLEV);
+	cr_assert_eq(cfg.hash_key, HASH_KEY_SRC_PORT);
+	cr_assert_eq(cfg.hash_seed, 4294967295u);
+	cr_assert_eq(cfg.slow_start_ms, 5000);
+	cr_assert_str_eq(balance_algo_name(cfg.balance), "maglev");
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--balance", "p2c"), CONFIG_OK, "%s", err);
+	cr_assert_str_eq(balance_algo_name(cfg.balance), "p2c");
+}
+
+Test(config, hash_key_follows_the_seed)
+{
+	struct slb_config a = { .hash_seed = 1 }, b = { .hash_seed = 1 }, c = { .hash_seed = 2 };
+	unsigned char ka[CONFIG_HASH_KEY_BYTES], kb[CONFIG_HASH_KEY_BYTES], kc[CONFIG_HASH_KEY_BYTES];
+
+	config_hash_key(&a, ka);
+	config_hash_key(&b, kb);
+	config_hash_key(&c, kc);
+	cr_assert_arr_eq(ka, kb, sizeof(ka));
+	cr_assert_arr_neq(ka, kc, sizeof(ka));
 }
 
 Test(config, every_flag_sets_its_field)
@@ -160,7 +192,10 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--retries", "99" }, "whole number" },
 		{ { "--connect-timeout", "0" }, "whole number" },
 		{ { "--relay", "zerocopy" }, "expected splice, copy or auto" },
-		{ { "--balance", "random" }, "expected roundrobin or leastconn" },
+		{ { "--balance", "random" }, "expected roundrobin, leastconn, p2c or maglev" },
+		{ { "--hash-key", "dst" }, "expected src or src-port" },
+		{ { "--hash-seed", "4294967296" }, "whole number" },
+		{ { "--slow-start", "-5" }, "whole number" },
 		{ { "--log-level", "loud" }, "expected error" },
 		{ { "--backend", "127.0.0.1:1,weight=0" }, "weight must be" },
 		{ { "--backend", "127.0.0.1:1,weight=300" }, "weight must be" },
@@ -463,7 +498,7 @@ Test(config, usage_lists_every_flag_with_default)
 	static const char *const flags[] = { "--listen", "--backend", "--workers", "--pin", "--no-pin", "--relay",
 					     "--balance", "--connect-timeout", "--idle-timeout", "--retries",
 					     "--max-conns", "--drain-timeout", "--log-level", "--heartbeat-listen",
-					     "--check", "--admin" };
+					     "--check", "--admin", "--hash-key", "--hash-seed", "--slow-start" };
 
 	config_print_usage(f, "slb");
 	fclose(f);

@@ -30,6 +30,13 @@ enum relay_mode {
 enum balance_algo {
 	BALANCE_ROUNDROBIN = 0,
 	BALANCE_LEASTCONN,
+	BALANCE_P2C,       /* power of two choices: global connections per weight, blended with load */
+	BALANCE_MAGLEV,    /* Maglev consistent hashing of the client address */
+};
+
+enum hash_key {
+	HASH_KEY_SRC = 0,  /* the client's IP address */
+	HASH_KEY_SRC_PORT, /* the client's IP address and port */
 };
 
 enum check_kind {
@@ -53,6 +60,9 @@ struct slb_config {
 	bool pin;                  /* worker i on CPU i mod online CPUs */
 	enum relay_mode relay;
 	enum balance_algo balance;
+	enum hash_key hash_key;    /* what maglev hashes */
+	unsigned hash_seed;        /* keys maglev's SipHash: same seed and backends, same picks */
+	unsigned slow_start_ms;    /* a backend that comes up ramps from ~10% of its weight; 0: off */
 	unsigned connect_timeout_ms;
 	unsigned idle_timeout_ms;  /* 0: never */
 	unsigned retries;          /* further backends tried after a failed connect */
@@ -157,5 +167,20 @@ void config_print_usage(FILE *out, const char *prog);
 
 const char *relay_mode_name(enum relay_mode m);
 const char *balance_algo_name(enum balance_algo b);
+
+#define CONFIG_HASH_KEY_BYTES 16 /* crypto_shorthash_KEYBYTES (SipHash-2-4) */
+
+/* The SipHash key that --hash-seed stands for. Both planes derive it here (health hashes the
+ * backends' addresses, workers the clients'), so the same seed always means the same key.
+ * The fixed tail only keeps seed 0 from being an all-zero key. */
+static inline void config_hash_key(const struct slb_config *cfg, unsigned char key[CONFIG_HASH_KEY_BYTES])
+{
+	static const unsigned char tail[8] = { 's', 'l', 'b', '-', 'h', 'a', 's', 'h' };
+
+	for (unsigned i = 0; i < 8; i++)
+		key[i] = (unsigned char)((unsigned long long)cfg->hash_seed >> (8 * i));
+	for (unsigned i = 0; i < 8; i++)
+		key[8 + i] = tail[i];
+}
 
 #endif

@@ -17,11 +17,20 @@
 #define SNAP_MAX_BACKEND_ID 1024 /* ids are 1..SNAP_MAX_BACKEND_ID-1; 0 means "none" */
 #define SNAP_MAX_READERS 256
 #define SNAP_RR_MAX 4096         /* cap on the weighted round-robin sequence length */
+#define SNAP_DRAW_MAX 4096       /* cap on the p2c draw list length */
+#define SNAP_WEIGHT_UNIT 100     /* eff_weight is in hundredths of a configured weight */
+#define SNAP_LOAD_FULL 100       /* a backend reporting this load takes no p2c connections while
+				  * another is below it */
 
 struct snap_backend {
 	uint32_t id;          /* stable for the backend's lifetime in the table; index of per-worker stats */
-	uint32_t weight;      /* 1..256 */
+	uint32_t weight;      /* 1..256, as configured or registered (maglev uses this one) */
+	uint32_t eff_weight;  /* weight x SNAP_WEIGHT_UNIT, less while slow start ramps it up; 0 on
+			       * input to snapshot_build means "not ramping" (weight x SNAP_WEIGHT_UNIT).
+			       * rr, leastconn and p2c share by this one */
 	uint32_t load;        /* 0..100, as reported by heartbeat; 0 when unknown */
+	uint32_t draw_first;  /* set by snapshot_build: this backend's run of entries in draw[] */
+	uint32_t draw_n;      /* (0 when it is left out of draw[]) */
 	struct slb_addr addr; /* where workers connect */
 };
 
@@ -30,6 +39,13 @@ struct snapshot {
 	uint32_t n;               /* live backends in be[] */
 	uint32_t rr_len;          /* entries in rr[] */
 	uint16_t *rr;             /* smooth weighted round-robin order: indexes into be[] */
+	uint32_t draw_len;        /* entries in draw[] */
+	uint16_t *draw;           /* p2c's weighted draws: indexes into be[], each backend as often as
+				   * its eff_weight allows in one run (be[i].draw_first, draw_n), leaving
+				   * out backends at SNAP_LOAD_FULL unless all of them are */
+	uint32_t maglev_len;      /* entries in maglev[]: a prime, 0 when no table was asked for */
+	uint16_t *maglev;         /* Maglev lookup table: indexes into be[]; filled by the builder's
+				   * caller (the health thread) before publishing */
 	struct snap_backend be[]; /* the live backends, in id order */
 };
 
@@ -38,6 +54,11 @@ struct snapshot {
  * where avoidable; rr_len is the sum of weights scaled down to at most SNAP_RR_MAX).
  * n may be 0. Returns a heap snapshot owned by the caller until published, or NULL on ENOMEM. */
 struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n);
+
+/* snapshot_build, plus room for a Maglev table of maglev_len entries (zeroed) in the same
+ * allocation, for the caller to fill before it publishes the snapshot. maglev_len may be 0.
+ * Also precomputes draw[] for p2c. Returns as snapshot_build. */
+struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n, uint32_t maglev_len);
 
 /* Frees a snapshot that was never published. */
 void snapshot_free(struct snapshot *s);

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "slb/common/addr.h"
+#include "slb/common/config.h"
 #include "slb/common/snapshot.h"
 #include "slb/control/heartbeat.h"
 
@@ -65,6 +66,7 @@ struct backend {
 	unsigned rise_count;         /* consecutive passed probes while !probe_up */
 	unsigned fall_count;         /* consecutive failed probes while probe_up */
 	unsigned connect_failures;   /* consecutive failed worker connects */
+	int64_t ramp_start_ms;       /* came up from down here: slow start runs from it; -1: never */
 };
 
 struct table_params {
@@ -73,6 +75,9 @@ struct table_params {
 	unsigned eject_failures;    /* consecutive worker connect failures that eject; 0: never */
 	unsigned heartbeat_timeout_ms;
 	unsigned expire_ms;         /* a closed heartbeat entry is removed after this */
+	unsigned slow_start_ms;     /* ramp of a backend that comes up; 0: off */
+	uint32_t maglev_len;        /* snapshots carry a Maglev table this long, keyed by hash_key; 0: none */
+	unsigned char hash_key[CONFIG_HASH_KEY_BYTES];
 };
 
 /* What changed since the last table_take_changes. */
@@ -134,9 +139,20 @@ unsigned table_count_source(const struct backend_table *t, enum be_source src);
  * closed), so that it has a way back. */
 bool table_wants_probe(const struct backend *b, bool checks_configured);
 
-/* Builds a snapshot of the up entries, in id order. Returns it (caller owns it until
- * snapshot_publish) or NULL on ENOMEM. */
-struct snapshot *table_build_snapshot(const struct backend_table *t);
+/* Builds a snapshot of the up entries, in id order, with their effective weights at now_ms
+ * and, when the table was created with a maglev_len, the Maglev table. Returns it (caller owns it
+ * until snapshot_publish) or NULL on ENOMEM. */
+struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now_ms);
+
+/* b's share at now_ms in hundredths of a weight (SNAP_WEIGHT_UNIT): weight x 100, except while
+ * slow start ramps it linearly from 10% to 100% over slow_start_ms after b came up from down
+ * (a first registration is such a coming up; a static backend at start is not). >= 1. */
+unsigned table_effective_weight(const struct backend_table *t, const struct backend *b, int64_t now_ms);
+
+/* When the next snapshot is due for slow start: the earliest of now_ms + step_ms and the end
+ * of each ramp still running at now_ms (so the last publish of a ramp has the full weight),
+ * or -1 when no up backend is ramping. */
+int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsigned step_ms);
 
 /* Returns the TABLE_CHANGE_* bits accumulated since the last call and clears them. */
 unsigned table_take_changes(struct backend_table *t);

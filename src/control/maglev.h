@@ -1,0 +1,28 @@
+/* maglev: builds the Maglev lookup table (Eisenbud et al., NSDI 2016) that the maglev picker
+ * reads from the snapshot. Pure: depends only on the snapshot's backends (addresses and
+ * weights) and the key, so every slb instance with the same backends and --hash-seed builds
+ * the same table. */
+#ifndef SLB_MAGLEV_H
+#define SLB_MAGLEV_H
+
+#include <stdint.h>
+
+#include "slb/common/config.h"
+#include "slb/common/snapshot.h"
+
+#define MAGLEV_SIZE_MAX 131071 /* 2^17 - 1, a prime: 256 KiB of uint16_t entries per snapshot */
+
+/* The table size for up to n backends: the smallest prime of a fixed list that is >= 100 n,
+ * at most MAGLEV_SIZE_MAX (>= 100 x 1023, so the cap never binds below SNAP_MAX_BACKEND_ID).
+ * 0 for n 0. Give it the most backends there may be, not the live count: the size must not
+ * change when a backend comes or goes, or nearly every key would move. */
+uint32_t maglev_table_size(uint32_t n);
+
+/* Fills s->maglev[0..s->maglev_len) with indexes into s->be[]. Backends take turns in address
+ * order (not id order, which depends on registration order); each takes slots in proportion
+ * to its configured weight (slow start does not apply) and at least one. Each backend's
+ * preference list comes from the SipHash-2-4 of its address text under key.
+ * Returns 0, -EINVAL when s->maglev_len is not a prime > 1 from maglev_table_size, or -ENOMEM. */
+int maglev_fill(struct snapshot *s, const unsigned char key[CONFIG_HASH_KEY_BYTES]);
+
+#endif
