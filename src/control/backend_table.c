@@ -17,6 +17,7 @@ struct backend_table {
 	unsigned count;                       /* entries in use */
 	uint32_t next_id;                     /* where the search for a free id starts */
 	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
+	bool reserved[SNAP_MAX_BACKEND_ID];   /* removed with connections still open: id not reused */
 	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
 };
 
@@ -39,6 +40,8 @@ static const char *const event_names[] = {
 	[BE_EV_CONNECT_FAIL] = "connect fail",
 	[BE_EV_CONNECT_OK] = "connect ok",
 	[BE_EV_LOOP] = "loop",
+	[BE_EV_RETIRE] = "retire",
+	[BE_EV_RESTORE] = "restore",
 };
 
 /*
@@ -65,7 +68,7 @@ static const char *const event_names[] = {
  *   static     yes         attaches                  weight, name, load, state    flags' weight, up
  *                                                                                  unless probes say down
  */
-static enum be_state backend_derive(const struct backend *b)
+static enum be_state backend_derive_health(const struct backend *b)
 {
 	bool live = b->session != NULL;
 
@@ -78,6 +81,21 @@ static enum be_state backend_derive(const struct backend *b)
 	if (live && b->reported == HB_STATE_DRAIN)
 		return BE_STATE_DRAINING;
 	return BE_STATE_UP;
+}
+
+/* The configuration comes last: a retiring backend never takes new connections, and shows
+ * down rather than draining when its health says down.
+ *
+ *   health says    retiring   state
+ *   up             no         up
+ *   draining       no         draining
+ *   down           any        down
+ *   up, draining   yes        draining */
+static enum be_state backend_derive(const struct backend *b)
+{
+	enum be_state st = backend_derive_health(b);
+
+	return b->retiring && st == BE_STATE_UP ? BE_STATE_DRAINING : st;
 }
 
 struct backend_table *table_create(const struct table_params *p)
@@ -104,7 +122,7 @@ static struct backend *backend_alloc(struct backend_table *t)
 		uint32_t id = t->next_id;
 
 		t->next_id = id + 1 < SNAP_MAX_BACKEND_ID ? id + 1 : 1;
-		if (t->be[id].id == 0) {
+		if (t->be[id].id == 0 && !t->reserved[id]) {
 			memset(&t->be[id], 0, sizeof(t->be[id]));
 			t->be[id].id = id;
 			t->be[id].last_hb_ms = -1;
@@ -155,6 +173,66 @@ int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsig
 	t->changes |= TABLE_CHANGE_LAZY;
 	*out = b;
 	return 0;
+}
+
+/* See backend_table.h. */
+bool table_configure_static(struct backend_table *t, struct backend *b, unsigned weight, bool hb_allowed,
+			    int64_t now_ms)
+{
+	bool changed = b->cfg_weight != weight || b->hb_allowed != hb_allowed || b->retiring;
+
+	b->cfg_weight = weight;
+	b->hb_allowed = hb_allowed;
+	if (!b->session && b->weight != weight) {
+		b->weight = weight;
+		t->changes |= TABLE_CHANGE_LAZY;
+	}
+	if (b->retiring)
+		table_apply(t, b, BE_EV_RESTORE, NULL, now_ms);
+	return changed;
+}
+
+/* See backend_table.h. */
+int table_retire(struct backend_table *t, struct backend *b, int64_t now_ms)
+{
+	return b->retiring ? 0 : table_apply(t, b, BE_EV_RETIRE, NULL, now_ms);
+}
+
+/* See backend_table.h. */
+void table_remove(struct backend_table *t, struct backend *b, unsigned long open_conns)
+{
+	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+	uint32_t id = b->id;
+
+	if (open_conns)
+		slb_log(LOG_WARN, 0, "backend %s id %u removed from the table with %lu connections still open; "
+			"they go on, and its id is not reused until they end", backend_label(b, label, sizeof(label)),
+			id, open_conns);
+	else
+		slb_log(LOG_INFO, 0, "backend %s id %u removed: drained", backend_label(b, label, sizeof(label)), id);
+	if (b->state == BE_STATE_UP)
+		t->changes |= TABLE_CHANGE_URGENT;
+	backend_free(t, b);
+	t->reserved[id] = open_conns > 0;
+}
+
+/* See backend_table.h. */
+void table_release_id(struct backend_table *t, uint32_t id)
+{
+	if (id < SNAP_MAX_BACKEND_ID)
+		t->reserved[id] = false;
+}
+
+/* See backend_table.h. */
+bool table_id_reserved(const struct backend_table *t, uint32_t id)
+{
+	return id < SNAP_MAX_BACKEND_ID && t->reserved[id];
+}
+
+/* See backend_table.h. */
+void table_set_params(struct backend_table *t, const struct table_params *p)
+{
+	t->p = *p;
 }
 
 bool table_accepts_session(const struct backend *b)
@@ -315,6 +393,12 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		b->probe_up = false;
 		b->rise_count = 0;
 		snprintf(why, len, "loop to itself");
+		break;
+	case BE_EV_RETIRE:
+	case BE_EV_RESTORE:
+		b->retiring = ev == BE_EV_RETIRE;
+		b->retire_ms = b->retiring ? now_ms : 0;
+		snprintf(why, len, "%s", b->retiring ? "removed from the configuration" : "back in the configuration");
 		break;
 	case BE_EV_NONE:
 		break;

@@ -38,6 +38,8 @@ enum be_event {
 	BE_EV_CONNECT_FAIL, /* a worker's connect failed */
 	BE_EV_CONNECT_OK,   /* a worker's connect succeeded */
 	BE_EV_LOOP,         /* a worker's connect came back to slb's own listener */
+	BE_EV_RETIRE,       /* a static backend left the configuration (reload) */
+	BE_EV_RESTORE,      /* a retiring static backend is in the configuration again */
 };
 
 /* One backend. The inputs (session, reported, timed_out, probe_up) are set by events; state is
@@ -50,6 +52,8 @@ struct backend {
 	unsigned weight;             /* 1..256 */
 	unsigned cfg_weight;         /* static: the operator's weight, restored when a session ends */
 	bool hb_allowed;             /* static: heartbeat=allow, a session may attach (off by default) */
+	bool retiring;               /* static: gone from the configuration; draining until removed */
+	int64_t retire_ms;           /* when it started to retire */
 	unsigned load;               /* 0..100 as last reported, 0 when never */
 	enum be_state state;
 	bool fresh;                  /* just registered: the first event sets reason and logs */
@@ -97,6 +101,30 @@ void table_destroy(struct backend_table *t);
  * Returns 0 and the entry in *out, -EEXIST for an address already in the table, or -ENOSPC. */
 int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
 		     struct backend **out);
+
+/* Applies the configured weight and heartbeat=allow of a static backend (on reload), and
+ * takes it back into the configuration if it was retiring. The live weight follows at once
+ * unless a heartbeat session set its own. Returns true when anything changed. */
+bool table_configure_static(struct backend_table *t, struct backend *b, unsigned weight, bool hb_allowed,
+			    int64_t now_ms);
+
+/* A static backend left the configuration: it drains (no new connections; open ones go on)
+ * until the caller removes it with table_remove. Returns 1 when its state changed. */
+int table_retire(struct backend_table *t, struct backend *b, int64_t now_ms);
+
+/* Removes b from the table now (its session, if any, must be detached first). With
+ * open_conns > 0 its id stays reserved until table_release_id, so counters that workers keep
+ * per id never mix two backends. */
+void table_remove(struct backend_table *t, struct backend *b, unsigned long open_conns);
+
+/* Makes an id that table_remove reserved available again (its last connection ended). */
+void table_release_id(struct backend_table *t, uint32_t id);
+
+/* True when id was reserved by table_remove and not released yet. */
+bool table_id_reserved(const struct backend_table *t, uint32_t id);
+
+/* Replaces the rise/fall/eject/heartbeat-timeout parameters (on reload). */
+void table_set_params(struct backend_table *t, const struct table_params *p);
 
 /* Whether a heartbeat session may attach to b (NULL: a new address, always). A static backend
  * belongs to the operator: only one given with heartbeat=allow (b->hb_allowed) takes one. */
