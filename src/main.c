@@ -19,6 +19,7 @@
 #include "slb/control/health.h"
 #include "slb/dataplane/uring.h"
 #include "slb/dataplane/worker.h"
+#include "reload.h"
 
 #define EXIT_USAGE 2
 #define FD_RESERVE 128      /* descriptors kept for listeners, rings, logs */
@@ -182,11 +183,11 @@ static void main_signal_set(sigset_t *set)
 	sigaddset(set, SIGHUP);
 }
 
-/* Operators send SIGHUP to reload, as with nginx or HAProxy; its default action would kill
- * slb and every connection with it. A reload hooks in here. */
+/* Operators send SIGHUP to reload, as with nginx or HAProxy (its default action would kill
+ * slb and every connection with it). A rejected reload changes nothing and is logged. */
 static void on_sighup(void)
 {
-	slb_log(LOG_WARN, 0, "SIGHUP: reload not supported yet, ignoring");
+	reload_run();
 }
 
 /* Handles the signals that do not stop slb until one does. Returns that one. */
@@ -205,7 +206,8 @@ static int wait_for_stop(const sigset_t *set)
 
 static void drain(void)
 {
-	int64_t deadline = clock_now_ms() + cfg.drain_timeout_ms;
+	unsigned timeout_ms = reload_current()->drain_timeout_ms;
+	int64_t deadline = clock_now_ms() + timeout_ms;
 	unsigned long open;
 
 	workers_stop_accepting();
@@ -215,8 +217,7 @@ static void drain(void)
 		nanosleep(&ts, NULL);
 	}
 	if (open)
-		slb_log(LOG_WARN, 0, "drain timeout (%u ms): closing %lu connections still open", cfg.drain_timeout_ms,
-			open);
+		slb_log(LOG_WARN, 0, "drain timeout (%u ms): closing %lu connections still open", timeout_ms, open);
 	else
 		slb_log(LOG_INFO, 0, "drained: every connection finished");
 }
@@ -256,7 +257,8 @@ static int run(void)
 	log_start();
 	main_signal_set(&set);
 	sig = wait_for_stop(&set);
-	slb_log(LOG_INFO, 0, "%s received: draining for up to %u ms", strsignal(sig), cfg.drain_timeout_ms);
+	slb_log(LOG_INFO, 0, "%s received: draining for up to %u ms", strsignal(sig),
+		reload_current()->drain_timeout_ms);
 	drain();
 	workers_stop_and_join();
 	health_stop();
@@ -283,6 +285,7 @@ int main(int argc, char **argv)
 		return ret;
 	atomic_store(&log_threshold, cfg.log_level);
 	resolve_workers();
+	reload_init(argc, argv, &cfg);
 	signal(SIGPIPE, SIG_IGN);
 	/* Block main's signals before any thread exists, so every thread inherits the mask. */
 	main_signal_set(&set);

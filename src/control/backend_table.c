@@ -18,6 +18,8 @@ struct backend_table {
 	uint32_t next_id;                     /* where the search for a free id starts */
 	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
 	bool reserved[SNAP_MAX_BACKEND_ID];   /* removed with connections still open: id not reused */
+	unsigned n_retiring;                  /* entries with retiring set */
+	unsigned n_reserved;                  /* ids reserved[] */
 	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
 };
 
@@ -212,15 +214,25 @@ void table_remove(struct backend_table *t, struct backend *b, unsigned long open
 		slb_log(LOG_INFO, 0, "backend %s id %u removed: drained", backend_label(b, label, sizeof(label)), id);
 	if (b->state == BE_STATE_UP)
 		t->changes |= TABLE_CHANGE_URGENT;
+	t->n_retiring -= b->retiring;
 	backend_free(t, b);
 	t->reserved[id] = open_conns > 0;
+	t->n_reserved += open_conns > 0;
 }
 
 /* See backend_table.h. */
 void table_release_id(struct backend_table *t, uint32_t id)
 {
-	if (id < SNAP_MAX_BACKEND_ID)
+	if (id < SNAP_MAX_BACKEND_ID && t->reserved[id]) {
 		t->reserved[id] = false;
+		t->n_reserved--;
+	}
+}
+
+/* See backend_table.h. */
+bool table_has_retired(const struct backend_table *t)
+{
+	return t->n_retiring || t->n_reserved;
 }
 
 /* See backend_table.h. */
@@ -396,6 +408,8 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		break;
 	case BE_EV_RETIRE:
 	case BE_EV_RESTORE:
+		if (b->retiring != (ev == BE_EV_RETIRE))
+			t->n_retiring += ev == BE_EV_RETIRE ? 1 : -1;
 		b->retiring = ev == BE_EV_RETIRE;
 		b->retire_ms = b->retiring ? now_ms : 0;
 		snprintf(why, len, "%s", b->retiring ? "removed from the configuration" : "back in the configuration");

@@ -227,6 +227,18 @@ static bool session_refuse_address(struct health_ctx *ctx, struct hb_session *s,
 	return why != NULL;
 }
 
+/* See hb_server.h. */
+void hb_server_detach(struct health_ctx *ctx, struct backend *b, const char *why)
+{
+	struct hb_session *s = b->session;
+
+	if (!s)
+		return;
+	b->session = NULL;
+	s->be_id = 0;
+	session_close(ctx, s, why);
+}
+
 static void session_register(struct health_ctx *ctx, struct hb_session *s, const struct hb_msg *m)
 {
 	enum hb_state st = m->has_state ? m->state : HB_STATE_UP;

@@ -28,4 +28,8 @@ void hb_server_close(struct health_ctx *ctx);
 /* Open sessions, for admin and tests. */
 unsigned hb_server_sessions(const struct health_ctx *ctx);
 
+/* Closes b's heartbeat session (if any) without the close counting as the backend's own: b
+ * is detached first, so its state follows the caller's next event, not BE_EV_HB_CLOSED. */
+void hb_server_detach(struct health_ctx *ctx, struct backend *b, const char *why);
+
 #endif

@@ -132,6 +132,7 @@ static void tick_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t
 	hb_server_tick(ctx);
 	probe_tick(ctx);
 	admin_tick(ctx);
+	health_reload_sweep(ctx);
 	ht.ticked = true;
 }
 
@@ -244,23 +245,29 @@ static uint32_t health_max_backends(const struct slb_config *cfg)
 	return n < SNAP_MAX_BACKEND_ID ? n : SNAP_MAX_BACKEND_ID - 1;
 }
 
+/* See health_loop.h. */
+void health_table_params(const struct slb_config *cfg, struct table_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->rise = cfg->rise;
+	p->fall = cfg->fall;
+	p->eject_failures = cfg->eject_failures;
+	p->heartbeat_timeout_ms = cfg->heartbeat_timeout_ms;
+	p->expire_ms = HEALTH_EXPIRE_MS;
+	/* maglev ignores weights that change with time: they would move clients around */
+	p->slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms;
+	p->maglev_len = cfg->balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0;
+	config_hash_key(cfg, p->hash_key);
+}
+
 static int health_fill_table(const struct slb_config *cfg, char *err, size_t errlen)
 {
-	struct table_params p = {
-		.rise = cfg->rise,
-		.fall = cfg->fall,
-		.eject_failures = cfg->eject_failures,
-		.heartbeat_timeout_ms = cfg->heartbeat_timeout_ms,
-		.expire_ms = HEALTH_EXPIRE_MS,
-		/* maglev ignores weights that change with time: they would move clients around */
-		.slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms,
-		.maglev_len = cfg->balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0,
-	};
 	struct health_ctx *ctx = &ht.ctx;
 	char text[ADDR_TEXT_MAX];
+	struct table_params p;
 	struct backend *b;
 
-	config_hash_key(cfg, p.hash_key);
+	health_table_params(cfg, &p);
 	ctx->table = table_create(&p);
 	if (!ctx->table) {
 		snprintf(err, errlen, "health: out of memory");

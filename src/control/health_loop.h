@@ -49,6 +49,14 @@ struct health_ctx {
 	struct admin_server *admin;         /* NULL without --admin */
 };
 
+/* The backend table's parameters for cfg (health.c). */
+void health_table_params(const struct slb_config *cfg, struct table_params *p);
+
+/* Once per tick: removes retiring static backends whose connections are gone or whose
+ * --drain-timeout passed, and frees the ids of removed ones whose last connection ended
+ * (health_reload.c). Does nothing unless some backend is retiring or some id reserved. */
+void health_reload_sweep(struct health_ctx *ctx);
+
 /* Adds/changes h->fd in the loop with these EPOLL* events. Return 0 or -errno. */
 int hl_add(struct health_ctx *ctx, struct hl_handler *h, uint32_t events);
 int hl_mod(struct health_ctx *ctx, struct hl_handler *h, uint32_t events);

@@ -44,6 +44,20 @@ void balance_state_init(struct balance_state *st, const struct balance_ops *ops,
 	st->cursor = worker_idx * 7919u; /* workers start at different places in the rr order */
 	st->stats = stats;
 	st->rng = balance_seed_rng(worker_idx);
+	balance_state_reconfigure(st, ops, cfg);
+}
+
+/* See balance.h. */
+void balance_conn_close(uint32_t id, bool counted)
+{
+	if (counted)
+		atomic_fetch_sub_explicit(&balance_global[id].active, 1, memory_order_relaxed);
+}
+
+/* See balance.h. */
+void balance_state_reconfigure(struct balance_state *st, const struct balance_ops *ops,
+			       const struct slb_config *cfg)
+{
 	st->global = ops->needs_global ? balance_global : NULL;
 	config_hash_key(cfg, st->hash_key);
 	st->hash_port = cfg->hash_key == HASH_KEY_SRC_PORT;

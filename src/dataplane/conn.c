@@ -77,7 +77,7 @@ static void backend_leg_close(struct worker *w, struct conn *c)
 	}
 	if (c->backend_id) {
 		stat_sub(&w->ch->stats.be[c->backend_id].active, 1);
-		balance_conn_close(&w->bal, c->backend_id);
+		balance_conn_close(c->backend_id, c->counted);
 		c->backend_id = 0;
 	}
 }
@@ -207,7 +207,7 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	c->baddr = snap->be[idx].addr;
 	balance_exclude_add(&c->tried, c->backend_id);
 	stat_add(&w->ch->stats.be[c->backend_id].active, 1);
-	balance_conn_open(&w->bal, c->backend_id);
+	c->counted = balance_conn_open(&w->bal, c->backend_id);
 
 	sqe = uring_sqe(&w->ring);
 	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&c->baddr.ss, c->baddr.len);

@@ -69,6 +69,7 @@ struct conn {
 	uint8_t abort : 1;      /* teardown is abortive (RST) rather than graceful */
 	uint8_t installing : 1; /* the client's regular twin is being made */
 	uint8_t no_splice : 1;  /* no twin could be made: this connection copies */
+	uint8_t counted : 1;    /* counted in the pickers' global counts (balance_conn_open) */
 	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
 	int cfd;                /* client: direct descriptor (index in the ring's file table) */
 	int bfd;                /* backend: plain descriptor */

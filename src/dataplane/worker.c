@@ -36,6 +36,8 @@ static struct worker_channel *channels;
 static unsigned n_workers;
 static _Atomic bool drain_requested;
 static _Atomic bool stop_requested;
+static const struct slb_config *_Atomic cfg_next; /* the newest config, from workers_reconfigure */
+static _Atomic unsigned cfg_gen;                   /* bumped by each workers_reconfigure */
 static _Atomic unsigned open_total; /* client connections over all workers, for --max-conns */
 
 struct worker_boot {
@@ -209,6 +211,13 @@ static unsigned worker_direct_table_size(const struct worker *w)
 	return want;
 }
 
+/* What a worker precomputes from its config, at start and after each reload. */
+static void worker_derive_settings(struct worker *w)
+{
+	w->connect_ts.tv_sec = w->cfg->connect_timeout_ms / 1000;
+	w->connect_ts.tv_nsec = (long long)(w->cfg->connect_timeout_ms % 1000) * 1000000;
+}
+
 static int worker_init(struct worker *w, struct worker_boot *boot)
 {
 	const char *mode = "";
@@ -265,8 +274,7 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 			return -ENOMEM;
 		}
 	}
-	w->connect_ts.tv_sec = w->cfg->connect_timeout_ms / 1000;
-	w->connect_ts.tv_nsec = (long long)(w->cfg->connect_timeout_ms % 1000) * 1000000;
+	worker_derive_settings(w);
 	w->accepting = true;
 	w->now_ms = clock_coarse_ms();
 	return 0;
@@ -408,9 +416,26 @@ static unsigned worker_sweep_ms(const struct worker *w)
 	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
 }
 
-/* The rare things, checked once per loop turn: drain, stop, accept re-arm, idle sweep. */
+/* A reload published a new config: switch to it between two loop turns, so every decision
+ * of one turn sees one config, then tell workers_reconfigure (cfg_seen). */
+static void worker_take_config(struct worker *w)
+{
+	unsigned gen = atomic_load_explicit(&cfg_gen, memory_order_acquire);
+
+	if (gen == atomic_load_explicit(&w->cfg_seen, memory_order_relaxed))
+		return;
+	w->cfg = atomic_load_explicit(&cfg_next, memory_order_relaxed);
+	w->balance = balance_ops_for(w->cfg->balance);
+	balance_state_reconfigure(&w->bal, w->balance, w->cfg);
+	worker_derive_settings(w);
+	atomic_store_explicit(&w->cfg_seen, gen, memory_order_release);
+}
+
+/* The rare things, checked once per loop turn: reload, drain, stop, accept re-arm, idle
+ * sweep. */
 static void worker_tick(struct worker *w, int64_t *next_sweep)
 {
+	worker_take_config(w);
 	if (atomic_load_explicit(&drain_requested, memory_order_relaxed))
 		worker_stop_accepting(w);
 	if (atomic_load_explicit(&stop_requested, memory_order_relaxed) && !w->stopping) {
@@ -426,14 +451,20 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 	}
 }
 
+/* The longest sleep: WAIT_MAX_MS, shorter when the idle sweep is due more often. */
+static long long worker_wait_ns(const struct worker *w)
+{
+	if (w->cfg->idle_timeout_ms && worker_sweep_ms(w) < WAIT_MAX_MS)
+		return (long long)worker_sweep_ms(w) * 1000000;
+	return WAIT_MAX_MS * 1000000LL;
+}
+
 static void worker_loop(struct worker *w)
 {
-	struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = WAIT_MAX_MS * 1000000LL };
+	struct __kernel_timespec ts = { 0 };
 	int64_t next_sweep = 0, stop_deadline = 0;
 	struct io_uring_cqe *cqe;
 
-	if (w->cfg->idle_timeout_ms && worker_sweep_ms(w) < WAIT_MAX_MS)
-		ts.tv_nsec = (long long)worker_sweep_ms(w) * 1000000;
 	worker_rearm_accepts(w);
 	for (;;) {
 		worker_reap(w);
@@ -445,6 +476,7 @@ static void worker_loop(struct worker *w)
 				break;
 		}
 		stat_add(&w->ch->stats.loop_turns, 1);
+		ts.tv_nsec = worker_wait_ns(w);
 		snapshot_offline(w->snap_reader);
 		io_uring_submit_and_wait_timeout(&w->ring, &cqe, 1, &ts, NULL);
 		snapshot_online(w->snap_reader); /* the quiescent point: no snapshot pointer is held here */
@@ -507,6 +539,26 @@ int workers_start(char *err, size_t errlen)
 			ret = t->boot.status;
 			workers_stop_and_join();
 			return ret;
+		}
+	}
+	return 0;
+}
+
+/* See worker.h. */
+int workers_reconfigure(const struct slb_config *cfg)
+{
+	unsigned gen = atomic_load(&cfg_gen) + 1;
+	int64_t deadline = clock_now_ms() + 2000;
+
+	atomic_store_explicit(&cfg_next, cfg, memory_order_relaxed);
+	atomic_store_explicit(&cfg_gen, gen, memory_order_release);
+	for (unsigned i = 0; i < n_workers; i++) {
+		while (threads[i].started && atomic_load_explicit(&workers[i].cfg_seen, memory_order_acquire) != gen) {
+			struct timespec ts = { 0, 1000000 };
+
+			if (clock_now_ms() >= deadline)
+				return -ETIMEDOUT;
+			nanosleep(&ts, NULL);
 		}
 	}
 	return 0;

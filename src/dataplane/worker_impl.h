@@ -43,7 +43,8 @@ struct worker {
 	int cpu;                 /* -1: not pinned */
 	struct worker_listener listeners[CONFIG_MAX_LISTEN];
 	unsigned n_listeners;    /* cfg->n_listen */
-	const struct slb_config *cfg;
+	const struct slb_config *cfg;   /* replaced between loop turns by a reload */
+	_Atomic unsigned cfg_seen;       /* the reload generation cfg comes from */
 	struct worker_channel *ch;
 	struct io_uring ring;
 	struct uring_bufs bufs;

@@ -12,7 +12,7 @@
 #define IO_MS 10000
 #define BIG (64u << 20) /* the 64 MiB download of the report */
 #define BIG_PATH "/bytes/67108864"
-#define SIGHUP_LINE "SIGHUP: reload not supported yet, ignoring"
+#define SIGHUP_LINE "reload: done"
 
 TestSuite(signals, .fini = testproc_stop_all, .timeout = 120);
 

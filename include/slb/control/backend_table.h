@@ -120,6 +120,9 @@ void table_remove(struct backend_table *t, struct backend *b, unsigned long open
 /* Makes an id that table_remove reserved available again (its last connection ended). */
 void table_release_id(struct backend_table *t, uint32_t id);
 
+/* True while some entry is retiring or some id is reserved: then health sweeps them. */
+bool table_has_retired(const struct backend_table *t);
+
 /* True when id was reserved by table_remove and not released yet. */
 bool table_id_reserved(const struct backend_table *t, uint32_t id);
 

@@ -43,6 +43,14 @@ typedef int (*health_call_fn)(struct health_ctx *ctx, void *arg);
  * Returns what fn returned, or -ESRCH when nothing is prepared, or -errno. */
 int health_call(health_call_fn fn, void *arg);
 
+/* Applies next, a configuration validated whole, on the health thread: static backends
+ * added, re-weighted or retired (drained, then removed once their connections end or at
+ * --drain-timeout), the table's parameters, checks, heartbeat timeout and allow list; each
+ * change is logged once. Settings that need new sockets are the caller's to keep as they
+ * were. next must stay valid until the next health_reconfigure or health_stop (the thread
+ * reads it from now on). Returns 0 or -errno (health_call). */
+int health_reconfigure(const struct slb_config *next);
+
 /* Stops the thread (if started) and closes what health_prepare opened; does nothing when
  * nothing is prepared. The last snapshot stays published until snapshot_teardown. */
 void health_stop(void);

@@ -64,18 +64,25 @@ void balance_state_init(struct balance_state *st, const struct balance_ops *ops,
  * SipHash-2-4 under st->hash_key of the address bytes, plus the port when st->hash_port. */
 uint64_t balance_hash_client(const struct balance_state *st, const struct sockaddr *sa);
 
-/* A connection to backend id opened / closed: keeps st->global, when the picker uses it. */
-static inline void balance_conn_open(struct balance_state *st, uint32_t id)
+/* A connection to backend id opened: counted in st->global when the picker uses it. Returns
+ * whether it was counted, which the connection keeps for balance_conn_close: a reload may
+ * switch pickers while it is open. */
+static inline bool balance_conn_open(struct balance_state *st, uint32_t id)
 {
-	if (st->global)
-		atomic_fetch_add_explicit(&st->global[id].active, 1, memory_order_relaxed);
+	if (!st->global)
+		return false;
+	atomic_fetch_add_explicit(&st->global[id].active, 1, memory_order_relaxed);
+	return true;
 }
 
-static inline void balance_conn_close(struct balance_state *st, uint32_t id)
-{
-	if (st->global)
-		atomic_fetch_sub_explicit(&st->global[id].active, 1, memory_order_relaxed);
-}
+/* A connection opened with balance_conn_open closed; counted is what that returned. */
+void balance_conn_close(uint32_t id, bool counted);
+
+/* After a reload: st follows ops and cfg's hash settings; the rr position, the random state
+ * and the counters stay. Maglev cannot be switched to or from here (its accepts carry
+ * addresses): the caller keeps such a change for the next start. */
+void balance_state_reconfigure(struct balance_state *st, const struct balance_ops *ops,
+			       const struct slb_config *cfg);
 
 bool balance_excluded(const struct balance_exclude *ex, uint32_t id);
 void balance_exclude_add(struct balance_exclude *ex, uint32_t id);

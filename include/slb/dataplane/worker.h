@@ -27,6 +27,15 @@ unsigned workers_count(void);
 /* Starts the threads. Returns 0 or -errno with err filled (then no thread is left running). */
 int workers_start(char *err, size_t errlen);
 
+/* A reload: every worker switches to cfg at the top of its next loop turn (within about
+ * 100 ms) and derives its settings again (picker, connect timeout, idle timeout, retries).
+ * The fields that need sockets, threads or memory sized at start (listen, workers, pin,
+ * max-conns, relay, a switch to or from maglev) must equal the running ones: the caller
+ * keeps them. cfg must stay valid until the next workers_reconfigure or workers_free; the
+ * previous one may be freed once this returned 0. Returns 0 once every running worker has
+ * switched, or -ETIMEDOUT after 2 s (then the previous config may still be in use). */
+int workers_reconfigure(const struct slb_config *cfg);
+
 /* Stops accepting: every worker closes its listeners; open connections keep relaying. */
 void workers_stop_accepting(void);
 
