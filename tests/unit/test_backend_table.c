@@ -600,3 +600,88 @@ Test(backend_table, maglev_snapshots_carry_a_full_table)
 		cr_assert_lt(s->maglev[i], s->n, "entry %u unfilled or out of range", i);
 	snapshot_free(s);
 }
+
+/* Reload: a static backend the file dropped drains (out of every snapshot) until removed. */
+Test(backend_table, retired_backend_drains_and_leaves_the_snapshot)
+{
+	struct backend *a = add_static("127.0.0.1:8001", 1);
+	struct snapshot *s;
+
+	add_static("127.0.0.1:8002", 1);
+	cr_assert_eq(table_retire(t, a, 10), 1);
+	cr_assert_eq(a->state, BE_STATE_DRAINING);
+	cr_assert_str_eq(a->reason, "removed from the configuration");
+	cr_assert(table_has_retired(t));
+	s = table_build_snapshot(t, 10);
+	cr_assert_eq(s->n, 1, "a retiring backend is never picked");
+	snapshot_free(s);
+	cr_assert_eq(table_retire(t, a, 20), 0, "retiring twice is one transition");
+}
+
+Test(backend_table, retired_backend_that_fails_shows_down_not_draining)
+{
+	struct backend *a = add_static("127.0.0.1:8001", 1);
+
+	table_retire(t, a, 10);
+	for (int i = 0; i < 3; i++)
+		table_apply(t, a, BE_EV_PROBE_FAIL, "refused", 20);
+	cr_assert_eq(a->state, BE_STATE_DOWN);
+}
+
+Test(backend_table, back_in_the_file_restores_and_takes_the_new_weight)
+{
+	struct backend *a = add_static("127.0.0.1:8001", 1);
+
+	table_retire(t, a, 10);
+	cr_assert(table_configure_static(t, a, 4, false, 20));
+	cr_assert_eq(a->state, BE_STATE_UP);
+	cr_assert_eq(a->weight, 4);
+	cr_assert_eq(a->cfg_weight, 4);
+	cr_assert_not(table_has_retired(t));
+	cr_assert_not(table_configure_static(t, a, 4, false, 30), "nothing changed");
+}
+
+Test(backend_table, reweight_waits_while_an_allowed_session_sets_the_weight)
+{
+	struct backend *a = add_static("127.0.0.1:8001", 1);
+
+	a->hb_allowed = true;
+	a = do_register("127.0.0.1:8001", "a", &session_a, 10);
+	a->weight = 7; /* what the session said */
+	cr_assert(table_configure_static(t, a, 3, true, 20));
+	cr_assert_eq(a->weight, 7, "the live session's weight stands");
+	cr_assert_eq(a->cfg_weight, 3, "and the file's comes back when it ends");
+}
+
+Test(backend_table, removed_with_open_connections_reserves_its_id)
+{
+	struct backend *a = add_static("127.0.0.1:8001", 1), *b;
+	uint32_t id = a->id;
+
+	table_retire(t, a, 10);
+	table_remove(t, a, 2);
+	cr_assert_null(table_get(t, id));
+	cr_assert(table_id_reserved(t, id));
+	cr_assert(table_has_retired(t), "health keeps sweeping until the id is free");
+	for (int i = 0; i < SNAP_MAX_BACKEND_ID - 2; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "10.%d.%d.1:80", i / 250, i % 250);
+		b = add_static(text, 1);
+		cr_assert_neq(b->id, id, "a reserved id is never handed out");
+	}
+	table_release_id(t, id);
+	cr_assert_not(table_has_retired(t));
+}
+
+Test(backend_table, removed_drained_backend_frees_its_id_at_once)
+{
+	struct backend *a = add_static("127.0.0.1:8001", 1);
+	uint32_t id = a->id;
+
+	table_retire(t, a, 10);
+	table_remove(t, a, 0);
+	cr_assert_not(table_id_reserved(t, id));
+	cr_assert_not(table_has_retired(t));
+	cr_assert_eq(table_count(t), 0);
+}
