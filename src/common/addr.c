@@ -152,6 +152,14 @@ unsigned addr_port(const struct slb_addr *a)
 	return ntohs(((const struct sockaddr_in *)&a->ss)->sin_port);
 }
 
+void addr_set_port(struct slb_addr *a, unsigned port)
+{
+	if (a->ss.ss_family == AF_INET6)
+		((struct sockaddr_in6 *)&a->ss)->sin6_port = htons((uint16_t)port);
+	else
+		((struct sockaddr_in *)&a->ss)->sin_port = htons((uint16_t)port);
+}
+
 /* The address bytes of a, IPv4-mapped IPv6 folded to IPv4. Returns the family or AF_UNSPEC. */
 static sa_family_t addr_bytes(const struct slb_addr *a, const unsigned char **bytes)
 {

@@ -362,6 +362,10 @@ static const struct flag flag_table[] = {
 	  .min = 10, .max = DAY_MS, .def = "1000", .help = "heartbeat interval slb asks backends for" },
 	{ .name = "heartbeat-timeout", .arg = "MS", .parse = parse_uint, .offset = F(heartbeat_timeout_ms),
 	  .min = 20, .max = DAY_MS, .def = "3000", .help = "a backend silent for MS is taken out of rotation" },
+	{ .name = "legacy-heartbeat-timeout", .arg = "MS", .parse = parse_uint,
+	  .offset = F(legacy_heartbeat_timeout_ms), .min = 20, .max = DAY_MS, .def = "25000",
+	  .help = "a backend of the original SmartLoadBalancer dialect (\"heartbeat:<port>\" lines, every 10 s) "
+		  "silent for MS is taken out of rotation" },
 	{ .name = "heartbeat-key-file", .arg = "FILE", .parse = parse_word, .offset = F(heartbeat_key_file),
 	  .max = CONFIG_FILE_MAX, .def_help = "none",
 	  .help = "shared key (>= 32 bytes, mode 600): heartbeat lines must carry seq= and an HMAC-SHA256 mac=" },
@@ -614,7 +618,9 @@ static bool flag_given(const struct slb_config *cfg, const char *name)
 static const char *heartbeat_flag_given(const struct slb_config *cfg)
 {
 	for (size_t i = 0; i < N_FLAGS; i++)
-		if ((cfg->given >> i & 1) && strncmp(flag_table[i].name, "heartbeat-", 10) == 0 &&
+		if ((cfg->given >> i & 1) &&
+		    (strncmp(flag_table[i].name, "heartbeat-", 10) == 0 ||
+		     strncmp(flag_table[i].name, "legacy-heartbeat-", 17) == 0) &&
 		    flag_table[i].offset != offsetof(struct slb_config, heartbeat_listen))
 			return flag_table[i].name;
 	return NULL;

@@ -74,7 +74,7 @@ static enum be_state backend_derive_health(const struct backend *b)
 {
 	bool live = b->session != NULL;
 
-	if (b->source == BE_SOURCE_HEARTBEAT && !live)
+	if (b->source != BE_SOURCE_STATIC && !live)
 		return BE_STATE_DOWN;
 	if (live && (b->timed_out || b->reported == HB_STATE_DOWN))
 		return BE_STATE_DOWN;
@@ -98,6 +98,11 @@ static enum be_state backend_derive(const struct backend *b)
 	enum be_state st = backend_derive_health(b);
 
 	return b->retiring && st == BE_STATE_UP ? BE_STATE_DRAINING : st;
+}
+
+static unsigned table_timeout_ms(const struct backend_table *t, const struct backend *b)
+{
+	return b->source == BE_SOURCE_LEGACY ? t->p.legacy_timeout_ms : t->p.heartbeat_timeout_ms;
 }
 
 struct backend_table *table_create(const struct table_params *p)
@@ -249,7 +254,7 @@ void table_set_params(struct backend_table *t, const struct table_params *p)
 
 bool table_accepts_session(const struct backend *b)
 {
-	return !b || b->source == BE_SOURCE_HEARTBEAT || b->hb_allowed;
+	return !b || b->source != BE_SOURCE_STATIC || b->hb_allowed;
 }
 
 int table_register(struct backend_table *t, const struct hb_msg *m, void *session, int64_t now_ms,
@@ -265,7 +270,7 @@ int table_register(struct backend_table *t, const struct hb_msg *m, void *sessio
 		if (!b)
 			return -ENOSPC;
 		b->addr = m->addr;
-		b->source = BE_SOURCE_HEARTBEAT;
+		b->source = m->legacy ? BE_SOURCE_LEGACY : BE_SOURCE_HEARTBEAT;
 		b->state = BE_STATE_DOWN;
 		b->weight = 1;
 		b->changed_ms = now_ms;
@@ -387,7 +392,7 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		break;
 	case BE_EV_HB_TIMEOUT:
 		b->timed_out = true;
-		snprintf(why, len, "no heartbeat for %u ms", t->p.heartbeat_timeout_ms);
+		snprintf(why, len, "no heartbeat for %u ms", table_timeout_ms(t, b));
 		break;
 	case BE_EV_PROBE_OK:
 	case BE_EV_PROBE_FAIL:
@@ -453,7 +458,7 @@ static void table_expire(struct backend_table *t, struct backend *b, int64_t now
 {
 	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
 
-	if (b->source != BE_SOURCE_HEARTBEAT || b->session || now_ms - b->closed_ms < (int64_t)t->p.expire_ms)
+	if (b->source == BE_SOURCE_STATIC || b->session || now_ms - b->closed_ms < (int64_t)t->p.expire_ms)
 		return;
 	slb_log(LOG_INFO, 0, "backend %s id %u removed: no registration for %u ms",
 		backend_label(b, label, sizeof(label)), b->id, t->p.expire_ms);
@@ -469,7 +474,7 @@ int table_tick(struct backend_table *t, int64_t now_ms)
 
 		if (b->id == 0)
 			continue;
-		if (b->session && !b->timed_out && now_ms - b->last_hb_ms >= (int64_t)t->p.heartbeat_timeout_ms)
+		if (b->session && !b->timed_out && now_ms - b->last_hb_ms >= (int64_t)table_timeout_ms(t, b))
 			changed += table_apply(t, b, BE_EV_HB_TIMEOUT, NULL, now_ms);
 		table_expire(t, b, now_ms);
 	}
@@ -503,6 +508,12 @@ unsigned table_count(const struct backend_table *t)
 	return t->count;
 }
 
+/* See backend_table.h. */
+unsigned table_count_registered(const struct backend_table *t)
+{
+	return table_count_source(t, BE_SOURCE_HEARTBEAT) + table_count_source(t, BE_SOURCE_LEGACY);
+}
+
 unsigned table_count_source(const struct backend_table *t, enum be_source src)
 {
 	unsigned n = 0;
@@ -515,7 +526,7 @@ unsigned table_count_source(const struct backend_table *t, enum be_source src)
 
 bool table_wants_probe(const struct backend *b, bool checks_configured)
 {
-	if (b->source == BE_SOURCE_HEARTBEAT)
+	if (b->source != BE_SOURCE_STATIC)
 		return b->session && !b->probe_up;
 	return checks_configured || !b->probe_up;
 }
@@ -614,7 +625,9 @@ const char *be_state_name(enum be_state s)
 
 const char *be_source_name(enum be_source s)
 {
-	return s == BE_SOURCE_STATIC ? "static" : "heartbeat";
+	static const char *const names[] = { "static", "heartbeat", "legacy" };
+
+	return (unsigned)s < 3 ? names[s] : "?";
 }
 
 const char *be_event_name(enum be_event ev)

@@ -33,6 +33,7 @@ struct hb_session {
 	bool discarding;             /* dropping the rest of an over-long line */
 	bool want_out;               /* EPOLLOUT armed: replies are waiting in out[] */
 	bool noted;                  /* a bad line was logged at warn: so is the close, at info */
+	uint8_t dialect;             /* enum hb_dialect: fixed by the session's first line */
 	const char *line;            /* the line being handled, in in[]: read only while handling it */
 	size_t line_len;
 	int64_t last_rx_ms;          /* last complete line */
@@ -49,6 +50,13 @@ struct hb_note {
 	char host[ADDR_TEXT_MAX];    /* "10.0.0.7" or "[::1]": the peer text without its port */
 	int64_t last_ms;             /* 0: free */
 	unsigned suppressed;
+};
+
+/* A session speaks one dialect for its whole life, fixed by its first line. */
+enum hb_dialect {
+	HB_DIALECT_UNKNOWN = 0,
+	HB_DIALECT_SLB,    /* REGISTER / HEARTBEAT / BYE, answered line by line */
+	HB_DIALECT_LEGACY, /* "heartbeat:<port>" every 10 s, and the peer never reads */
 };
 
 struct hb_server {
@@ -96,6 +104,8 @@ static void session_reply(struct health_ctx *ctx, struct hb_session *s, const ch
 	va_list ap;
 	int n;
 
+	if (s->dialect == HB_DIALECT_LEGACY)
+		return; /* such a peer never reads: replies would only fill its socket */
 	va_start(ap, fmt);
 	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
 	va_end(ap);
@@ -258,7 +268,7 @@ static void session_register(struct health_ctx *ctx, struct hb_session *s, const
 		session_close(ctx, s, "tried to register a static backend");
 		return;
 	}
-	if (!b && table_count_source(ctx->table, BE_SOURCE_HEARTBEAT) >= ctx->cfg->heartbeat_max_backends) {
+	if (!b && table_count_registered(ctx->table) >= ctx->cfg->heartbeat_max_backends) {
 		session_refuse(ctx, s, "too many backends");
 		return;
 	}
@@ -302,6 +312,47 @@ static void session_bye(struct health_ctx *ctx, struct hb_session *s)
 
 /* With a heartbeat key every line must verify before it can change anything; without one,
  * seq and mac are parsed and ignored, so signing peers work with either kind of slb. */
+/* The first "heartbeat:<port>" line registers the peer's IP with that port, each later line
+ * is a heartbeat. It cannot be authenticated, so with a key it is refused, loudly. */
+static void session_legacy(struct health_ctx *ctx, struct hb_session *s, unsigned port)
+{
+	struct hb_msg m = { .verb = s->be_id ? HB_VERB_HEARTBEAT : HB_VERB_REGISTER, .load = -1, .legacy = true };
+
+	if (s->srv->key) {
+		slb_log_limited(LOG_WARN, 0, "heartbeat: %s speaks the legacy \"heartbeat:<port>\" dialect, which cannot "
+				"be authenticated: refused because --heartbeat-key-file is set", s->peer);
+		session_close(ctx, s, "legacy dialect refused: a heartbeat key is required");
+		return;
+	}
+	s->dialect = HB_DIALECT_LEGACY;
+	if (s->be_id) {
+		session_heartbeat(ctx, s, &m);
+		return;
+	}
+	if (addr_parse(s->peer, &m.addr, NULL, 0)) {
+		session_close(ctx, s, "peer address unreadable");
+		return;
+	}
+	addr_set_port(&m.addr, port);
+	session_register(ctx, s, &m);
+}
+
+/* Returns true when line was the legacy dialect's (and was handled). A session that started
+ * in it stays in it: any other line is an error there. */
+static bool session_legacy_line(struct health_ctx *ctx, struct hb_session *s, const char *line, size_t len)
+{
+	unsigned port;
+
+	if (hb_parse_legacy(line, len, &port) == 0) {
+		session_legacy(ctx, s, port);
+		return true;
+	}
+	if (s->dialect != HB_DIALECT_LEGACY)
+		return false;
+	session_error(ctx, s, "not a \"heartbeat:<port>\" line");
+	return true;
+}
+
 static void session_line(struct health_ctx *ctx, struct hb_session *s, const char *line, size_t len)
 {
 	char why[64];
@@ -314,6 +365,9 @@ static void session_line(struct health_ctx *ctx, struct hb_session *s, const cha
 	s->last_rx_ms = ctx->now_ms;
 	s->line = line;
 	s->line_len = len;
+	if (s->dialect != HB_DIALECT_SLB && session_legacy_line(ctx, s, line, len))
+		return;
+	s->dialect = HB_DIALECT_SLB;
 	if (hb_parse_line(line, len, &m, why, sizeof(why))) {
 		session_error(ctx, s, why);
 		return;
@@ -534,7 +588,9 @@ static bool session_idle(const struct health_ctx *ctx, const struct hb_session *
 	int64_t limit = HB_UNREGISTERED_IDLE_MS;
 
 	if (s->be_id)
-		limit = (int64_t)ctx->cfg->heartbeat_timeout_ms + HB_SILENT_CLOSE_MS;
+		limit = (int64_t)(s->dialect == HB_DIALECT_LEGACY ? ctx->cfg->legacy_heartbeat_timeout_ms
+								 : ctx->cfg->heartbeat_timeout_ms) +
+			HB_SILENT_CLOSE_MS;
 	return ctx->now_ms - s->last_rx_ms >= limit;
 }
 

@@ -253,6 +253,7 @@ void health_table_params(const struct slb_config *cfg, struct table_params *p)
 	p->fall = cfg->fall;
 	p->eject_failures = cfg->eject_failures;
 	p->heartbeat_timeout_ms = cfg->heartbeat_timeout_ms;
+	p->legacy_timeout_ms = cfg->legacy_heartbeat_timeout_ms;
 	p->expire_ms = HEALTH_EXPIRE_MS;
 	/* maglev ignores weights that change with time: they would move clients around */
 	p->slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms;

@@ -94,7 +94,7 @@ static void reload_backends(struct health_ctx *ctx, const struct slb_config *nex
 
 		if (!b)
 			reload_add(ctx, cb);
-		else if (b->source == BE_SOURCE_HEARTBEAT)
+		else if (b->source != BE_SOURCE_STATIC)
 			reload_adopt(ctx, b, cb);
 		else
 			reload_update(ctx, b, cb);

@@ -294,3 +294,23 @@ const char *hb_verb_name(enum hb_verb v)
 			return verb_defs[i].word;
 	return "NONE";
 }
+
+/* See heartbeat.h. */
+int hb_parse_legacy(const char *line, size_t len, unsigned *port)
+{
+	static const char prefix[] = "heartbeat:";
+	const size_t plen = sizeof(prefix) - 1;
+	unsigned v = 0;
+
+	if (len <= plen || len > plen + 5 || memcmp(line, prefix, plen) || line[plen] == '0')
+		return -EINVAL;
+	for (size_t i = plen; i < len; i++) {
+		if (line[i] < '0' || line[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned)(line[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -EINVAL;
+	*port = v;
+	return 0;
+}

@@ -262,3 +262,35 @@ Test(heartbeat, names_of_states_and_verbs)
 	cr_assert_str_eq(hb_verb_name(HB_VERB_BYE), "BYE");
 	cr_assert_str_eq(hb_verb_name(HB_VERB_NONE), "NONE");
 }
+
+/* The original SmartLoadBalancer's dialect: "heartbeat:<port>", nothing else. */
+struct legacy_case {
+	char line[24];
+	int port; /* -1: refused */
+};
+
+ParameterizedTestParameters(heartbeat, legacy_lines)
+{
+	static struct legacy_case cases[] = {
+		{ "heartbeat:8080", 8080 }, { "heartbeat:1", 1 },        { "heartbeat:65535", 65535 },
+		{ "heartbeat:", -1 },       { "heartbeat:0", -1 },       { "heartbeat:65536", -1 },
+		{ "heartbeat:080", -1 },    { "heartbeat: 80", -1 },     { "Heartbeat:80", -1 },
+		{ "heartbeat:80x", -1 },    { "heartbeat:123456", -1 },  { "heartbeat:-1", -1 },
+		{ "HEARTBEAT state=up", -1 }, { "heartbeat", -1 },
+	};
+
+	return cr_make_param_array(struct legacy_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+ParameterizedTest(struct legacy_case *c, heartbeat, legacy_lines)
+{
+	unsigned port = 0;
+	int rc = hb_parse_legacy(c->line, strlen(c->line), &port);
+
+	if (c->port < 0) {
+		cr_assert_eq(rc, -EINVAL, "'%s' accepted as port %u", c->line, port);
+		return;
+	}
+	cr_assert_eq(rc, 0, "'%s' refused", c->line);
+	cr_assert_eq(port, (unsigned)c->port);
+}

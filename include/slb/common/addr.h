@@ -35,6 +35,9 @@ bool addr_equal(const struct slb_addr *a, const struct slb_addr *b);
 /* Port in host order. */
 unsigned addr_port(const struct slb_addr *a);
 
+/* Sets the port (host order) of an AF_INET or AF_INET6 address. */
+void addr_set_port(struct slb_addr *a, unsigned port);
+
 /* Port in network order, read where AF_INET and AF_INET6 both keep it: one load, for the
  * data plane's per-connection comparison. */
 static inline uint16_t addr_port_raw(const struct slb_addr *a)

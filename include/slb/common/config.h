@@ -76,6 +76,7 @@ struct slb_config {
 	struct slb_addr heartbeat_listen;
 	unsigned heartbeat_interval_ms; /* what slb asks backends to send */
 	unsigned heartbeat_timeout_ms;  /* silence after which a backend is down */
+	unsigned legacy_heartbeat_timeout_ms; /* the same for a "heartbeat:<port>" peer */
 	char heartbeat_key_file[CONFIG_FILE_MAX]; /* "": heartbeat lines are not authenticated */
 	struct slb_cidr heartbeat_allow[CONFIG_MAX_HB_ALLOW]; /* peers that may connect */
 	unsigned n_heartbeat_allow;     /* 0: any peer may connect */

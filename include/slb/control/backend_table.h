@@ -17,6 +17,7 @@
 enum be_source {
 	BE_SOURCE_STATIC = 0, /* from --backend: never removed */
 	BE_SOURCE_HEARTBEAT,  /* from REGISTER: removed some time after its session closed */
+	BE_SOURCE_LEGACY,     /* from a "heartbeat:<port>" line: as HEARTBEAT, with its own timeout */
 };
 
 enum be_state {
@@ -78,6 +79,7 @@ struct table_params {
 	unsigned fall;              /* failed probes that take it down */
 	unsigned eject_failures;    /* consecutive worker connect failures that eject; 0: never */
 	unsigned heartbeat_timeout_ms;
+	unsigned legacy_timeout_ms;  /* heartbeat_timeout_ms for BE_SOURCE_LEGACY entries */
 	unsigned expire_ms;         /* a closed heartbeat entry is removed after this */
 	unsigned slow_start_ms;     /* ramp of a backend that comes up; 0: off */
 	uint32_t maglev_len;        /* snapshots carry a Maglev table this long, keyed by hash_key; 0: none */
@@ -162,6 +164,10 @@ struct backend *table_get(struct backend_table *t, uint32_t id);
 const struct backend *table_get_const(const struct backend_table *t, uint32_t id);
 struct backend *table_find(struct backend_table *t, const struct slb_addr *addr);
 unsigned table_count(const struct backend_table *t);
+/* Backends that registered themselves (heartbeat or legacy), whether their session is live
+ * or closed and not yet expired: what --heartbeat-max-backends caps. */
+unsigned table_count_registered(const struct backend_table *t);
+
 /* Entries of that source, whether their session is live or closed and not yet expired. */
 unsigned table_count_source(const struct backend_table *t, enum be_source src);
 

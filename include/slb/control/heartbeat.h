@@ -63,11 +63,17 @@ struct hb_msg {
 	bool has_mac;
 	char mac[HB_MAC_HEX + 1];
 	size_t signed_len;        /* bytes of the line covered by the MAC (before " mac=") */
+	bool legacy;              /* from a "heartbeat:<port>" line (hb_parse_legacy) */
 };
 
 /* Parses one line (without its "\n"; a trailing "\r" is ignored). Returns 0, or -EINVAL with
  * a reason in err that is safe to send back to the peer (no bytes of the input in it). */
 int hb_parse_line(const char *line, size_t len, struct hb_msg *out, char *err, size_t errlen);
+
+/* The dialect of the original SmartLoadBalancer's backends: "heartbeat:<port>" (no line
+ * ending, no spaces; port 1-65535 in decimal, no sign or leading zero). Pure. Returns 0 with
+ * *port set, or -EINVAL for any other line. */
+int hb_parse_legacy(const char *line, size_t len, unsigned *port);
 
 const char *hb_state_name(enum hb_state s);
 const char *hb_verb_name(enum hb_verb v);
