@@ -8,7 +8,8 @@ set -euo pipefail
 # are for scripts/ci-extra.sh; iproute2 and nftables (network namespaces, packet loss) for
 # tests/integration/test_faults_network.c; apache2-utils (ab, an HTTP/1.0 keep-alive client)
 # for tests/integration/test_keep_alive.c; scdoc builds the man page (docs/slb.8.scd).
-packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libinih-dev libcriterion-dev curl
+packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libinih-dev libsystemd-dev
+	libcriterion-dev curl
 	clang libclang-rt-14-dev
 	iproute2 nftables
 	apache2-utils

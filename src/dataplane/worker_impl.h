@@ -18,9 +18,12 @@
 struct conn;
 
 /* One SO_REUSEPORT listener of a worker, for one --listen address, with its own multishot
- * accept (user_data slot = its index in worker.listeners). */
+ * accept (user_data slot = its index in worker.listeners). After a binary upgrade a worker
+ * may hold several for one address: every socket inherited from the old process has its own
+ * accept queue, and each must be served. */
 struct worker_listener {
 	int fd;                  /* -1 once closed */
+	unsigned addr_idx;       /* which cfg->listen address */
 	uint16_t port;           /* network order: a backend on this port may be slb itself */
 	bool armed;              /* its multishot accept is pending in the kernel */
 	int64_t retry_at;        /* accepts paused until then after an accept error */
@@ -30,8 +33,8 @@ struct worker_listener {
 struct worker {
 	unsigned idx;
 	int cpu;                 /* -1: not pinned */
-	struct worker_listener listeners[CONFIG_MAX_LISTEN];
-	unsigned n_listeners;    /* cfg->n_listen */
+	struct worker_listener *listeners; /* at least one per --listen address */
+	unsigned n_listeners;
 	const struct slb_config *cfg;
 	struct worker_channel *ch;
 	struct io_uring ring;
@@ -50,6 +53,7 @@ struct worker {
 	int64_t now_ms;          /* CLOCK_MONOTONIC_COARSE, refreshed once per loop turn */
 	int64_t pipes_retry_at;  /* no new pipe is tried before then after pipe2 failed */
 	bool accepting;          /* false once draining: listeners closed */
+	_Atomic bool accept_off; /* every accept has ended (drain waits for it: see workers_accepting) */
 	bool stopping;
 	uint8_t *last_failed;    /* per backend id: last report to health was a failure */
 	struct __kernel_timespec connect_ts;
