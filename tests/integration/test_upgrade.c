@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "faultkit.h"
@@ -429,4 +431,65 @@ Test(upgrade, check_config_with_takeover_accepts_ports_in_use)
 	cr_assert_eq(testproc_run(argv, IO_MS, out, sizeof(out)), 2, "%s", out);
 	cr_assert_not_null(strstr(out, "in use"), "%s", out);
 	faultkit_slb_stop_ok(&s, 5000);
+}
+
+/* A datagram socket standing in for systemd's notification socket; its path into path. */
+static int fake_notify_socket(char *path, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = IO_MS / 1000 };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(path, len, "/tmp/slb-test-notify-%d.sock", (int)getpid());
+	unlink(path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0, "%s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void expect_notification(int fd, const char *want)
+{
+	char msg[256];
+	ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+
+	cr_assert_gt(n, 0, "no notification (want %s)", want);
+	msg[n] = '\0';
+	cr_assert_str_eq(msg, want);
+}
+
+/*
+ * systemd's view (Type=notify, NotifyAccess=all): the first process says READY=1; the new
+ * process of an upgrade says MAINPID=<its pid> and READY=1 in one message, so systemd follows
+ * it; the old one says nothing more (not STOPPING=1: the service goes on); the new one says
+ * STOPPING=1 when SIGTERM drains it.
+ */
+Test(upgrade, systemd_follows_the_new_main_pid)
+{
+	char be[32], path[64], want[64];
+	const char *extra[] = { "--backend", be, NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	struct timeval quick = { .tv_usec = 300000 };
+	struct faultkit_slb s;
+	struct testproc *next;
+	int fd = fake_notify_socket(path, sizeof(path));
+	char msg[64];
+
+	faultkit_backend_ok("b1", be, sizeof(be));
+	setenv("NOTIFY_SOCKET", path, 1);
+	start_first(&s, &f);
+	expect_notification(fd, "READY=1");
+	next = upgrade(&s, &f);
+	snprintf(want, sizeof(want), "MAINPID=%d\nREADY=1", (int)next->pid);
+	expect_notification(fd, want);
+	expect_exit_after_drain(s.proc, DRAINED);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &quick, sizeof(quick));
+	cr_assert_lt(recv(fd, msg, sizeof(msg), 0), 0, "the old process notified systemd after the takeover");
+	s.proc = next;
+	faultkit_slb_stop_ok(&s, 5000);
+	expect_notification(fd, "STOPPING=1");
+	unsetenv("NOTIFY_SOCKET");
+	close(fd);
+	unlink(path);
 }
