@@ -1,13 +1,17 @@
 /* main: config file and flags -> config (--check-config: check, print, exit) -> --user looked
- * up -> io_uring check -> bind every port (listeners, heartbeat, admin) and read the heartbeat
- * key -> drop privileges (--user) -> health thread (first snapshot) -> workers -> wait for a
- * signal -> drain -> exit.
+ * up -> io_uring check -> bind every port (listeners, heartbeat, admin, control socket), or
+ * take them over from the running slb (--takeover), and read the heartbeat key -> drop
+ * privileges (--user) -> health thread (first snapshot) -> workers -> tell the old slb to
+ * drain (--takeover) -> wait for a signal or a takeover -> drain -> exit.
  * Exit status: 0 after a clean drain (or a good --check-config), 1 at run time, 2 for bad usage. */
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +24,7 @@
 #include "slb/dataplane/uring.h"
 #include "slb/dataplane/worker.h"
 #include "reload.h"
+#include "takeover.h"
 
 #define EXIT_USAGE 2
 #define FD_RESERVE 128      /* descriptors kept for listeners, rings, logs */
@@ -28,6 +33,8 @@
 static struct slb_config cfg;
 static struct privs_user user; /* --user, looked up before anything is bound */
 static struct config_errors errs; /* every usage error, printed together */
+static struct takeover_in inherited = { .sock = -1, .control_fd = -1 }; /* --takeover: what the old slb sent */
+static struct takeover_server control = { .listen_fd = -1, .peer = -1 }; /* --control-socket */
 
 /* Raises the soft descriptor limit to the hard one; returns the limit now in force. */
 static unsigned long raise_nofile(void)
@@ -96,7 +103,8 @@ static int check_config(void)
 	if (errs.n == 0) {
 		if (cfg.user[0] && privs_lookup_user(cfg.user, &user, err, sizeof(err)))
 			config_errors_add(&errs, "%s", err);
-		workers_check_ports(&cfg, &errs);
+		if (!cfg.takeover[0]) /* with --takeover, the running slb holds the ports */
+			workers_check_ports(&cfg, &errs);
 		health_check_config(&cfg, &errs);
 	}
 	if (errs.n) {
@@ -187,20 +195,42 @@ static void main_signal_set(sigset_t *set)
  * slb and every connection with it). A rejected reload changes nothing and is logged. */
 static void on_sighup(void)
 {
+	/* systemd (Type=notify) shows the unit reloading until READY=1 again */
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)clock_now_ms() * 1000ULL);
 	reload_run();
+	sd_notify(0, "READY=1");
 }
 
-/* Handles the signals that do not stop slb until one does. Returns that one. */
-static int wait_for_stop(const sigset_t *set)
+/* The next signal from fd, or 0 when none is pending. */
+static int read_signal(int fd)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) != sizeof(si))
+		return 0;
+	return (int)si.ssi_signo;
+}
+
+/* Handles the signals that do not stop slb, and the control socket (--control-socket), until
+ * a signal stops slb or a new slb has taken over. Returns that signal, or 0 for a takeover. */
+static int wait_for_stop(int sigfd)
 {
 	for (;;) {
+		struct pollfd p[3] = { { .fd = sigfd, .events = POLLIN } };
+		int fds[2];
+		unsigned n = takeover_server_fds(&control, fds);
 		int sig;
 
-		while (sigwait(set, &sig) != 0)
-			;
-		if (sig != SIGHUP)
+		for (unsigned i = 0; i < n; i++)
+			p[1 + i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
+		if (poll(p, 1 + n, -1) == -1)
+			continue; /* EINTR */
+		while ((sig = read_signal(sigfd)) == SIGHUP)
+			on_sighup();
+		if (sig)
 			return sig;
-		on_sighup();
+		if (n && takeover_server_on_ready(&control))
+			return 0;
 	}
 }
 
@@ -208,10 +238,11 @@ static void drain(void)
 {
 	unsigned timeout_ms = reload_current()->drain_timeout_ms;
 	int64_t deadline = clock_now_ms() + timeout_ms;
-	unsigned long open;
+	unsigned long open = 0;
 
 	workers_stop_accepting();
-	while ((open = workers_open_conns()) > 0 && clock_now_ms() < deadline) {
+	/* Until every accept has ended, a connection may still come: it is served, so wait. */
+	while ((workers_accepting() || (open = workers_open_conns()) > 0) && clock_now_ms() < deadline) {
 		struct timespec ts = { 0, 20 * 1000000 };
 
 		nanosleep(&ts, NULL);
@@ -226,49 +257,101 @@ static void drain(void)
  * key. Privileges go next, and only then does any thread start, so the drop holds for the
  * whole process without relying on glibc's set*id broadcast to other threads. io_uring is
  * checked before anything is bound, so a kernel or sandbox without it costs one line. */
+/* With --takeover, every socket comes from the running slb instead of a bind (the ports are
+ * its until it drains); the control socket is bound, or taken over too, before privileges go,
+ * since its directory (/run/slb under systemd) is root's. */
 static int start(char *err, size_t errlen)
 {
 	struct worker_channel *channels[CONFIG_MAX_WORKERS];
+	bool takeover = cfg.takeover[0];
 
 	if (uring_check_available(err, errlen) || resolve_limits(err, errlen))
 		return -1;
-	if (workers_prepare(&cfg, err, errlen))
+	if (takeover && takeover_receive(&cfg, &inherited, err, errlen))
+		return -1;
+	if (workers_prepare(&cfg, takeover ? &inherited.listen : NULL, err, errlen))
 		return -1;
 	for (unsigned i = 0; i < workers_count(); i++)
 		channels[i] = workers_channel(i);
-	if (health_prepare(&cfg, channels, workers_count(), err, errlen))
+	if (health_prepare(&cfg, channels, workers_count(), takeover ? &inherited.health : NULL, err, errlen))
 		return -1;
+	if (cfg.control_socket[0] && takeover_server_open(&control, &cfg, inherited.control_fd, err, errlen))
+		goto out_stop_health;
+	inherited.control_fd = -1;
 	if ((cfg.user[0] && privs_drop(&user, err, errlen)) || health_start(err, errlen) ||
-	    workers_start(err, errlen)) {
-		health_stop();
-		return -1;
-	}
+	    workers_start(err, errlen))
+		goto out_stop_health;
 	return 0;
+
+out_stop_health:
+	health_stop();
+	return -1;
 }
 
-static int run(void)
+/* The old slb drains only once this one serves; should it not confirm, both serve, which
+ * loses nothing. systemd follows the new main PID (NotifyAccess=all in the unit). */
+static void finish_takeover(void)
 {
 	char err[256];
-	sigset_t set;
-	int sig;
 
-	if (start(err, sizeof(err)))
-		goto out_err;
-	log_start();
+	if (takeover_finish(&inherited, err, sizeof(err)))
+		slb_log(LOG_WARN, 0, "%s", err);
+	sd_notifyf(0, "MAINPID=%lu\nREADY=1", (unsigned long)getpid());
+}
+
+static int open_signalfd(void)
+{
+	sigset_t set;
+
 	main_signal_set(&set);
-	sig = wait_for_stop(&set);
-	slb_log(LOG_INFO, 0, "%s received: draining for up to %u ms", strsignal(sig),
-		reload_current()->drain_timeout_ms);
-	drain();
+	return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void stop(void)
+{
 	workers_stop_and_join();
 	health_stop();
 	workers_free();
 	snapshot_teardown();
+	takeover_server_close(&control);
 	slb_log(LOG_INFO, 0, "stopped");
+}
+
+static int run(void)
+{
+	int sigfd = open_signalfd(), sig;
+	char err[256];
+
+	if (sigfd == -1) {
+		snprintf(err, sizeof(err), "signalfd: %s", strerror(errno));
+		goto out_err;
+	}
+	if (start(err, sizeof(err)))
+		goto out_err;
+	log_start();
+	if (cfg.takeover[0])
+		finish_takeover();
+	else
+		sd_notify(0, "READY=1");
+	sig = wait_for_stop(sigfd);
+	if (sig) {
+		sd_notify(0, "STOPPING=1");
+		slb_log(LOG_INFO, 0, "%s received: draining for up to %u ms", strsignal(sig),
+			reload_current()->drain_timeout_ms);
+	} else {
+		/* not STOPPING=1: the service goes on, in the new process */
+		slb_log(LOG_INFO, 0, "pid %d took over: draining for up to %u ms", (int)control.peer_pid,
+			reload_current()->drain_timeout_ms);
+		health_hand_over();
+	}
+	drain();
+	stop();
 	return 0;
 
 out_err:
 	fprintf(stderr, "slb: %s\n", err);
+	takeover_in_close(&inherited);
+	takeover_server_close(&control);
 	workers_free();
 	return 1;
 }

@@ -352,7 +352,8 @@ static const struct flag flag_table[] = {
 	  .def_help = "from ulimit -n",
 	  .help = "open client connections over all workers; more are refused (0: from ulimit -n)" },
 	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, .offset = F(drain_timeout_ms), .max = DAY_MS,
-	  .def = "10000", .help = "on SIGTERM/SIGINT, stop accepting and let open connections finish for up to MS" },
+	  .def = "10000", .help = "on SIGTERM/SIGINT, or once a new slb took over, stop accepting and let open "
+				  "connections finish for up to MS" },
 	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, .offset = F(log_level), .def = "info",
 	  .help = "error, warn, info or debug" },
 	{ .name = "heartbeat-listen", .arg = "ADDR:PORT", .parse = parse_optional_address,
@@ -395,6 +396,14 @@ static const struct flag flag_table[] = {
 	  .help = "allow --admin on an address other hosts can reach (the endpoint has no authentication)" },
 	{ .name = "user", .arg = "NAME", .parse = parse_word, .offset = F(user), .max = CONFIG_USER_MAX,
 	  .def_help = "none", .help = "after binding every port, drop root privileges to this user (and its group)" },
+	{ .name = "control-socket", .arg = "PATH", .parse = parse_word, .offset = F(control_socket),
+	  .max = CONFIG_SOCKET_MAX, .def_help = "off",
+	  .help = "unix socket (mode 600) through which a new slb started with --takeover PATH takes the "
+		  "listening sockets over (binary upgrade)" },
+	{ .name = "takeover", .arg = "PATH", .parse = parse_word, .offset = F(takeover), .max = CONFIG_SOCKET_MAX,
+	  .def_help = "off", .cli_only = true,
+	  .help = "take the listening sockets over from the slb whose --control-socket is PATH, then tell it "
+		  "to drain" },
 	{ .name = "config", .short_name = 'c', .arg = "FILE", .parse = parse_word, .offset = F(config_file),
 	  .max = CONFIG_FILE_MAX, .def_help = "none", .cli_only = true,
 	  .help = "read flags from FILE: 'key = value' lines whose keys are these flags' long names "

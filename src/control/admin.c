@@ -183,20 +183,22 @@ static bool conn_evict(struct health_ctx *ctx, struct hl_listener *l)
 	return false;
 }
 
-int admin_open(struct health_ctx *ctx, char *err, size_t errlen)
+int admin_open(struct health_ctx *ctx, int fd, char *err, size_t errlen)
 {
 	struct admin_server *srv = calloc(1, sizeof(*srv));
 	int e;
 
 	if (!srv) {
 		snprintf(err, errlen, "admin: out of memory");
+		if (fd >= 0)
+			close(fd);
 		return -ENOMEM;
 	}
 	srv->listener.what = "admin";
 	srv->listener.max_conns = ADMIN_CONNS_MAX;
 	srv->listener.accept = conn_open;
 	srv->listener.evict = conn_evict;
-	e = hl_listener_open(ctx, &srv->listener, &ctx->cfg->admin, err, errlen);
+	e = hl_listener_open(ctx, &srv->listener, &ctx->cfg->admin, fd, err, errlen);
 	if (e) {
 		free(srv);
 		return e;
@@ -223,6 +225,11 @@ void admin_tick(struct health_ctx *ctx)
 			hl_conn_close(ctx, h);
 	}
 	hl_listener_tick(ctx, &ctx->admin->listener);
+}
+
+int admin_listen_fd(const struct health_ctx *ctx)
+{
+	return ctx->admin ? ctx->admin->listener.h.fd : -1;
 }
 
 void admin_close(struct health_ctx *ctx)

@@ -44,19 +44,26 @@ static const char *const event_names[] = {
 	[BE_EV_LOOP] = "loop",
 	[BE_EV_RETIRE] = "retire",
 	[BE_EV_RESTORE] = "restore",
+	[BE_EV_LEASE] = "lease",
+	[BE_EV_LEASE_EXPIRED] = "lease expired",
 };
 
 /*
  * The state as a function of the inputs. Heartbeat inputs count only while a session is
- * attached; a heartbeat entry without one is down (its process is gone or never came).
+ * attached or a lease holds them (a binary upgrade: the old process handed the backend over,
+ * and it has not registered with this one yet); a heartbeat entry with neither is down (its
+ * process is gone or never came).
  *
- *   source     session  timed_out  reported  probe_up | state
- *   heartbeat  none     -          -         -        | down
- *   any        live     yes        -         -        | down      (silent past the timeout)
- *   any        live     no         down      -        | down      (said so, or said BYE)
- *   any        -        -          -         no       | down      (checks failed, or ejected)
- *   any        live     no         drain     yes      | draining
- *   otherwise                                         | up
+ *   source     session/lease  timed_out  reported  probe_up | state
+ *   heartbeat  none           -          -         -        | down
+ *   any        live/leased    yes        -         -        | down      (silent past the timeout)
+ *   any        live/leased    no         down      -        | down      (said so, or said BYE)
+ *   any        -              -          -         no       | down      (checks failed, or ejected)
+ *   any        live/leased    no         drain     yes      | draining
+ *   otherwise                                              | up
+ *
+ * A lease is taken by BE_EV_LEASE (session detached, reported state kept) and ends with a
+ * REGISTER (a session again) or BE_EV_LEASE_EXPIRED (none: down).
  *
  * probe_up goes false after `fall` failed probes, after `eject_failures` consecutive worker
  * connect failures, and when a worker's connect came back to slb itself (a loop); it comes
@@ -72,7 +79,7 @@ static const char *const event_names[] = {
  */
 static enum be_state backend_derive_health(const struct backend *b)
 {
-	bool live = b->session != NULL;
+	bool live = b->session != NULL || b->leased;
 
 	if (b->source != BE_SOURCE_STATIC && !live)
 		return BE_STATE_DOWN;
@@ -280,6 +287,7 @@ int table_register(struct backend_table *t, const struct hb_msg *m, void *sessio
 	b->weight = m->weight ? m->weight : b->source == BE_SOURCE_STATIC ? b->cfg_weight : 1;
 	snprintf(b->name, sizeof(b->name), "%s", m->name);
 	b->session = session;
+	b->leased = false;
 	b->timed_out = false;
 	b->last_hb_ms = now_ms;
 	b->closed_ms = 0;
@@ -289,6 +297,21 @@ int table_register(struct backend_table *t, const struct hb_msg *m, void *sessio
 	if (b->weight != old_weight && b->state == BE_STATE_UP)
 		t->changes |= TABLE_CHANGE_LAZY;
 	*out = b;
+	return 0;
+}
+
+int table_take_lease(struct backend_table *t, const struct hb_msg *m, int64_t now_ms, struct backend **out)
+{
+	enum hb_state st = m->has_state ? m->state : HB_STATE_UP;
+	int ret;
+
+	if (st == HB_STATE_DOWN)
+		return -EINVAL;
+	ret = table_register(t, m, NULL, now_ms, out);
+	if (ret)
+		return ret;
+	(*out)->reported = st;
+	table_apply(t, *out, BE_EV_LEASE, "lease from the previous process", now_ms);
 	return 0;
 }
 
@@ -406,6 +429,17 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 	case BE_EV_CONNECT_OK:
 		b->connect_failures = 0;
 		break;
+	case BE_EV_LEASE:
+		b->session = NULL;
+		b->leased = true;
+		b->timed_out = false;
+		b->last_hb_ms = now_ms;
+		break;
+	case BE_EV_LEASE_EXPIRED:
+		b->leased = false;
+		b->closed_ms = now_ms;
+		snprintf(why, len, "lease from the previous process expired");
+		break;
 	case BE_EV_LOOP:
 		b->probe_up = false;
 		b->rise_count = 0;
@@ -458,7 +492,8 @@ static void table_expire(struct backend_table *t, struct backend *b, int64_t now
 {
 	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
 
-	if (b->source == BE_SOURCE_STATIC || b->session || now_ms - b->closed_ms < (int64_t)t->p.expire_ms)
+	if (b->source == BE_SOURCE_STATIC || b->session || b->leased ||
+	    now_ms - b->closed_ms < (int64_t)t->p.expire_ms)
 		return;
 	slb_log(LOG_INFO, 0, "backend %s id %u removed: no registration for %u ms",
 		backend_label(b, label, sizeof(label)), b->id, t->p.expire_ms);
@@ -476,6 +511,8 @@ int table_tick(struct backend_table *t, int64_t now_ms)
 			continue;
 		if (b->session && !b->timed_out && now_ms - b->last_hb_ms >= (int64_t)table_timeout_ms(t, b))
 			changed += table_apply(t, b, BE_EV_HB_TIMEOUT, NULL, now_ms);
+		if (b->leased && now_ms - b->last_hb_ms >= (int64_t)table_timeout_ms(t, b))
+			changed += table_apply(t, b, BE_EV_LEASE_EXPIRED, NULL, now_ms);
 		table_expire(t, b, now_ms);
 	}
 	return changed;

@@ -555,14 +555,15 @@ static int hb_server_load_key(const struct slb_config *cfg, struct hb_server *sr
 	return 0;
 }
 
-int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen)
+int hb_server_open(struct health_ctx *ctx, int fd, char *err, size_t errlen)
 {
 	struct hb_server *srv = calloc(1, sizeof(*srv));
 	int e;
 
 	if (!srv) {
 		snprintf(err, errlen, "heartbeat: out of memory");
-		return -ENOMEM;
+		e = -ENOMEM;
+		goto out_close_fd;
 	}
 	e = hb_server_load_key(ctx->cfg, srv, err, errlen);
 	if (e)
@@ -570,7 +571,8 @@ int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen)
 	srv->listener.what = "heartbeat";
 	srv->listener.max_conns = HB_SESSIONS_MAX;
 	srv->listener.accept = session_accept;
-	e = hl_listener_open(ctx, &srv->listener, &ctx->cfg->heartbeat_listen, err, errlen);
+	e = hl_listener_open(ctx, &srv->listener, &ctx->cfg->heartbeat_listen, fd, err, errlen);
+	fd = -1; /* the listener's now, or closed */
 	if (e)
 		goto out_free_srv;
 	ctx->hb = srv;
@@ -578,6 +580,9 @@ int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen)
 
 out_free_srv:
 	hb_server_free(srv);
+out_close_fd:
+	if (fd >= 0)
+		close(fd);
 	return e;
 }
 
@@ -620,6 +625,34 @@ void hb_server_close(struct health_ctx *ctx)
 	hl_listener_close(&srv->listener);
 	hb_server_free(srv);
 	ctx->hb = NULL;
+}
+
+int hb_server_listen_fd(const struct health_ctx *ctx)
+{
+	return ctx->hb ? ctx->hb->listener.h.fd : -1;
+}
+
+void hb_server_hand_over(struct health_ctx *ctx)
+{
+	struct hl_handler *h, *next;
+	unsigned leased = 0;
+
+	if (!ctx->hb)
+		return;
+	for (h = ctx->hb->listener.head; h; h = next) {
+		struct hb_session *s = (struct hb_session *)h;
+		struct backend *b = session_backend(ctx, s);
+
+		next = h->next;
+		if (b && b->source == BE_SOURCE_HEARTBEAT) {
+			table_apply(ctx->table, b, BE_EV_LEASE, NULL, ctx->now_ms);
+			leased++;
+		}
+		session_close(ctx, s, "handed over to the new process");
+	}
+	slb_log(LOG_INFO, 0, "heartbeat: %u backends handed over to the new process; closing every session so "
+		"that they reconnect to it", leased);
+	hb_server_close(ctx);
 }
 
 unsigned hb_server_sessions(const struct health_ctx *ctx)

@@ -14,10 +14,20 @@
                                        * heartbeat timeout is closed */
 
 /* Loads cfg->heartbeat_key_file when given (warns when not: anyone who can reach the port can
- * register a backend), binds cfg->heartbeat_listen and adds it to the loop; sets ctx->hb.
- * Returns 0, or -EADDRINUSE / -errno with err filled, a bad key file included (nothing left
- * open). */
-int hb_server_open(struct health_ctx *ctx, char *err, size_t errlen);
+ * register a backend), binds cfg->heartbeat_listen (or takes fd >= 0, its listening socket
+ * inherited in a binary upgrade) and adds it to the loop; sets ctx->hb. Returns 0, or
+ * -EADDRINUSE / -errno with err filled, a bad key file included (nothing left open, fd
+ * closed). */
+int hb_server_open(struct health_ctx *ctx, int fd, char *err, size_t errlen);
+
+/* The listening socket (still the server's), or -1 without a heartbeat server. */
+int hb_server_listen_fd(const struct health_ctx *ctx);
+
+/* Binary upgrade, once the new slb holds the leases and the listening socket: every heartbeat
+ * backend with a session keeps its state as a lease (BE_EV_LEASE: its peer reconnects to the
+ * new process), a static one goes back to its flags; then every session and the listener
+ * are closed, as hb_server_close. */
+void hb_server_hand_over(struct health_ctx *ctx);
 
 /* Called every tick: closes sessions idle past their limit, resumes a paused listener. */
 void hb_server_tick(struct health_ctx *ctx);

@@ -27,6 +27,7 @@
 
 #include "admin_server.h"
 #include "hb_server.h"
+#include "health_handover.h"
 #include "health_loop.h"
 #include "maglev.h"
 #include "probe.h"
@@ -337,7 +338,16 @@ static int health_spawn(char *err, size_t errlen)
 	return 0;
 }
 
-static int health_open(const struct slb_config *cfg, char *err, size_t errlen)
+/* The inherited listener fd (now the caller's), or -1. */
+static int health_take_fd(int *fd)
+{
+	int ret = *fd;
+
+	*fd = -1;
+	return ret;
+}
+
+static int health_open(const struct slb_config *cfg, struct health_handover *in, char *err, size_t errlen)
 {
 	struct health_ctx *ctx = &ht.ctx;
 	struct snapshot *s;
@@ -347,15 +357,16 @@ static int health_open(const struct slb_config *cfg, char *err, size_t errlen)
 	if (!rc)
 		rc = health_open_fds(err, errlen);
 	if (!rc && cfg->has_heartbeat_listen)
-		rc = hb_server_open(ctx, err, errlen);
+		rc = hb_server_open(ctx, in ? health_take_fd(&in->hb_fd) : -1, err, errlen);
 	if (!rc && cfg->has_admin)
-		rc = admin_open(ctx, err, errlen);
+		rc = admin_open(ctx, in ? health_take_fd(&in->admin_fd) : -1, err, errlen);
 	if (!rc && probe_init(ctx)) {
 		snprintf(err, errlen, "health: out of memory");
 		rc = -ENOMEM;
 	}
 	if (rc)
 		return rc;
+	health_import_leases(ctx, in);
 	s = table_build_snapshot(ctx->table, ctx->now_ms);
 	if (!s) {
 		snprintf(err, errlen, "health: out of memory for the first snapshot");
@@ -380,14 +391,24 @@ static void health_log_start(const struct slb_config *cfg)
 		cfg->n_backends, hb, admin, kinds[cfg->check], cfg->check_interval_ms, cfg->rise, cfg->fall);
 }
 
-int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
-		   size_t errlen)
+/* Whatever of in the listeners did not take (an error came first): no fd may leak. */
+static void health_close_inherited(struct health_handover *in)
+{
+	if (in && in->hb_fd >= 0)
+		close(health_take_fd(&in->hb_fd));
+	if (in && in->admin_fd >= 0)
+		close(health_take_fd(&in->admin_fd));
+}
+
+int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n,
+		   struct health_handover *in, char *err, size_t errlen)
 {
 	struct health_ctx *ctx = &ht.ctx;
 	int rc;
 
 	if (ht.prepared) {
 		snprintf(err, errlen, "health: already prepared");
+		health_close_inherited(in);
 		return -EBUSY;
 	}
 	memset(&ht, 0, sizeof(ht));
@@ -399,12 +420,14 @@ int health_prepare(const struct slb_config *cfg, struct worker_channel **channel
 	ctx->channels = calloc(n ? n : 1, sizeof(*ctx->channels));
 	if (!ctx->channels) {
 		snprintf(err, errlen, "health: out of memory");
+		health_close_inherited(in);
 		return -ENOMEM;
 	}
 	if (n)
 		memcpy(ctx->channels, channels, n * sizeof(*channels));
 	ctx->n_channels = n;
-	rc = health_open(cfg, err, errlen);
+	rc = health_open(cfg, in, err, errlen);
+	health_close_inherited(in);
 	if (rc) {
 		health_cleanup();
 		return rc;
@@ -464,6 +487,8 @@ int health_check_config(const struct slb_config *cfg, struct config_errors *errs
 
 	if (cfg->heartbeat_key_file[0])
 		health_check_key(cfg->heartbeat_key_file, errs);
+	if (cfg->takeover[0])
+		return errs->n > before ? -EINVAL : 0; /* the running slb holds the ports */
 	if (cfg->has_heartbeat_listen)
 		health_check_port(&cfg->heartbeat_listen, "heartbeat", errs);
 	if (cfg->has_admin)

@@ -118,13 +118,14 @@ static void hl_listener_on_event(struct health_ctx *ctx, struct hl_handler *h, u
 	}
 }
 
-int hl_listener_open(struct health_ctx *ctx, struct hl_listener *l, const struct slb_addr *a, char *err,
+int hl_listener_open(struct health_ctx *ctx, struct hl_listener *l, const struct slb_addr *a, int fd, char *err,
 		     size_t errlen)
 {
-	int fd, e;
+	int e;
 
 	l->h.fd = -1;
-	fd = hl_listen(a, l->what, err, errlen);
+	if (fd < 0)
+		fd = hl_listen(a, l->what, err, errlen);
 	if (fd < 0)
 		return fd;
 	l->h.on_event = hl_listener_on_event;

@@ -95,11 +95,12 @@ struct hl_listener {
 	int64_t paused_until_ms;     /* 0 while accepting; set when accept ran out of descriptors */
 };
 
-/* Binds a (see hl_listen) and adds l to the loop: from then on it accepts at most
- * HL_ACCEPTS_PER_TURN connections a loop turn, at most l->max_conns open, and out of
+/* Binds a (see hl_listen), or takes fd when fd >= 0 (a listening socket for a inherited from
+ * the slb that ran before: binary upgrade), and adds l to the loop: from then on it accepts at
+ * most HL_ACCEPTS_PER_TURN connections a loop turn, at most l->max_conns open, and out of
  * descriptors (or memory) it stops accepting for HL_ACCEPT_PAUSE_MS instead of spinning.
- * Returns 0, or -EADDRINUSE / -errno with err filled (nothing left open). */
-int hl_listener_open(struct health_ctx *ctx, struct hl_listener *l, const struct slb_addr *a, char *err,
+ * Returns 0, or -EADDRINUSE / -errno with err filled (nothing left open, fd closed). */
+int hl_listener_open(struct health_ctx *ctx, struct hl_listener *l, const struct slb_addr *a, int fd, char *err,
 		     size_t errlen);
 
 /* Called every tick: resumes accepting once a pause is over. */

@@ -101,18 +101,55 @@ static int listen_error(const struct slb_addr *a, int ret, char *err, size_t err
 	return ret;
 }
 
-/* Opens w's SO_REUSEPORT listener for every --listen address. Returns 0 or -errno with err
- * filled; what was opened stays in w->listeners for worker_close_listeners. */
-static int worker_open_listeners(struct worker *w, char *err, size_t errlen)
+/* Appends fd (a listening socket for cfg->listen[i], now w's) to w's listeners. */
+static void worker_add_listener(struct worker *w, unsigned i, int fd)
 {
-	for (unsigned i = 0; i < w->cfg->n_listen; i++) {
-		int fd = listener_open(&w->cfg->listen[i], true);
+	struct worker_listener *l = &w->listeners[w->n_listeners++];
 
-		if (fd < 0)
-			return listen_error(&w->cfg->listen[i], fd, err, errlen);
-		w->listeners[i].fd = fd;
-		w->listeners[i].port = addr_port_raw(&w->cfg->listen[i]);
-		w->n_listeners = i + 1;
+	l->fd = fd;
+	l->addr_idx = i;
+	l->port = addr_port_raw(&w->cfg->listen[i]);
+}
+
+/* Gives w the inherited sockets of address i that fall to it (j % n_workers == w->idx), or a
+ * fresh SO_REUSEPORT one when none does. Returns 0 or -errno with err filled. */
+static int worker_open_address(struct worker *w, unsigned i, struct workers_inherit *in, char *err,
+			       size_t errlen)
+{
+	unsigned n = in ? in->n[i] : 0;
+	int fd;
+
+	for (unsigned j = w->idx; j < n; j += n_workers) {
+		worker_add_listener(w, i, in->fds[i][j]);
+		in->fds[i][j] = -1;
+	}
+	if (w->idx < n)
+		return 0;
+	fd = listener_open(&w->cfg->listen[i], true);
+	if (fd < 0)
+		return listen_error(&w->cfg->listen[i], fd, err, errlen);
+	worker_add_listener(w, i, fd);
+	return 0;
+}
+
+/* Opens (or takes over) w's listeners for every --listen address. Returns 0 or -errno with err
+ * filled; what was opened stays in w->listeners for worker_close_listeners. */
+static int worker_open_listeners(struct worker *w, struct workers_inherit *in, char *err, size_t errlen)
+{
+	unsigned cap = w->cfg->n_listen;
+
+	for (unsigned i = 0; in && i < w->cfg->n_listen; i++)
+		cap += in->n[i] / n_workers + 1;
+	w->listeners = calloc(cap, sizeof(*w->listeners));
+	if (!w->listeners) {
+		snprintf(err, errlen, "out of memory for the listeners of worker %u", w->idx);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < w->cfg->n_listen; i++) {
+		int ret = worker_open_address(w, i, in, err, errlen);
+
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -123,6 +160,17 @@ static void worker_close_listeners(struct worker *w)
 		if (w->listeners[i].fd >= 0)
 			close(w->listeners[i].fd);
 		w->listeners[i].fd = -1;
+	}
+}
+
+/* Closes the inherited sockets no worker took (workers_prepare failed before reaching them). */
+static void workers_close_inherited(struct workers_inherit *in)
+{
+	for (unsigned i = 0; in && i < CONFIG_MAX_LISTEN; i++) {
+		for (unsigned j = 0; j < in->n[i]; j++)
+			if (in->fds[i][j] >= 0)
+				close(in->fds[i][j]);
+		in->n[i] = 0;
 	}
 }
 
@@ -142,15 +190,21 @@ int workers_check_ports(const struct slb_config *cfg, struct config_errors *errs
 	return errs->n > before ? -EINVAL : 0;
 }
 
-int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen)
+/* Addresses with inherited sockets are held by the old process: a plain bind would fail. */
+static int workers_check_free(const struct slb_config *cfg, const struct workers_inherit *in, char *err,
+			      size_t errlen)
 {
-	int ret;
-
 	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		ret = listener_check_free(&cfg->listen[i]);
+		int ret = in && in->n[i] ? 0 : listener_check_free(&cfg->listen[i]);
+
 		if (ret)
 			return listen_error(&cfg->listen[i], ret, err, errlen);
 	}
+	return 0;
+}
+
+static int workers_alloc(const struct slb_config *cfg, char *err, size_t errlen)
+{
 	channels = aligned_alloc(64, sizeof(*channels) * cfg->workers);
 	workers = calloc(cfg->workers, sizeof(*workers));
 	threads = calloc(cfg->workers, sizeof(*threads));
@@ -160,18 +214,27 @@ int workers_prepare(const struct slb_config *cfg, char *err, size_t errlen)
 	}
 	n_workers = cfg->workers;
 	memset(channels, 0, sizeof(*channels) * n_workers);
-	for (unsigned i = 0; i < n_workers; i++) {
+	return 0;
+}
+
+int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, char *err, size_t errlen)
+{
+	int ret;
+
+	ret = workers_check_free(cfg, in, err, errlen);
+	if (!ret)
+		ret = workers_alloc(cfg, err, errlen);
+	for (unsigned i = 0; !ret && i < n_workers; i++) {
 		struct worker *w = &workers[i];
 
 		w->idx = i;
 		w->cfg = cfg;
 		w->ch = &channels[i];
 		w->cpu = cfg->pin ? (int)(i % online_cpus()) : -1;
-		ret = worker_open_listeners(w, err, errlen);
-		if (ret)
-			return ret;
+		ret = worker_open_listeners(w, in, err, errlen);
 	}
-	return 0;
+	workers_close_inherited(in); /* none is left when every worker got its share */
+	return ret;
 }
 
 struct worker_channel *workers_channel(unsigned i)
@@ -332,9 +395,18 @@ static uint64_t worker_accept_key(struct worker *w, unsigned i, unsigned k, cons
 			    : 0;
 	if (cqe->res >= 0 && w->accepting)
 		worker_arm_accept_slot(w, i, k);
-	else
-		l->armed = false;
+	else if (!l->busy)
+		l->armed = false; /* its last slot came back: re-arm after a pause, or accepts are off */
 	return key;
+}
+
+/* Once no accept is armed after stop accepting, no connection can arrive any more. */
+static void worker_note_accept_off(struct worker *w)
+{
+	for (unsigned i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].armed)
+			return;
+	atomic_store_explicit(&w->accept_off, true, memory_order_release);
 }
 
 static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
@@ -344,7 +416,9 @@ static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 	uint64_t key = w->accept_addrs ? worker_accept_key(w, i, slot % ACCEPT_ADDR_SLOTS, cqe) : 0;
 
 	if (cqe->res >= 0) {
-		if (w->accepting) {
+		/* A connection accepted while the accept was being cancelled (drain, or a new slb
+		 * taking over) left the queue for good: serve it. Only a stop closes it. */
+		if (!w->stopping) {
 			conn_accept(w, cqe->res, key);
 		} else {
 			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
@@ -359,8 +433,12 @@ static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 	}
 	if (!w->accept_addrs && !(cqe->flags & IORING_CQE_F_MORE))
 		l->armed = false;
-	if (!l->armed && cqe->res < 0)
-		l->retry_at = w->now_ms + ACCEPT_REARM_MS;
+	if (!l->armed) {
+		if (cqe->res < 0)
+			l->retry_at = w->now_ms + ACCEPT_REARM_MS;
+		if (!w->accepting)
+			worker_note_accept_off(w);
+	}
 }
 
 /* Re-arms every listener whose accepts ended and whose pause (if any) is over. */
@@ -390,6 +468,7 @@ static void worker_stop_accepting(struct worker *w)
 		io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
 		w->listeners[i].fd = -1;
 	}
+	worker_note_accept_off(w);
 }
 
 static unsigned worker_reap(struct worker *w)
@@ -569,6 +648,29 @@ void workers_stop_accepting(void)
 	atomic_store(&drain_requested, true);
 }
 
+bool workers_accepting(void)
+{
+	for (unsigned i = 0; i < n_workers; i++)
+		if (threads[i].started && !atomic_load_explicit(&workers[i].accept_off, memory_order_acquire))
+			return true;
+	return false;
+}
+
+unsigned workers_listener_fds(int *fds, unsigned *addr_idx, unsigned cap)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n_workers; i++) {
+		for (unsigned j = 0; j < workers[i].n_listeners && k < cap; j++) {
+			if (workers[i].listeners[j].fd < 0)
+				continue;
+			fds[k] = workers[i].listeners[j].fd;
+			addr_idx[k++] = workers[i].listeners[j].addr_idx;
+		}
+	}
+	return k;
+}
+
 unsigned long workers_open_conns(void)
 {
 	unsigned long n = 0;
@@ -591,8 +693,10 @@ void workers_stop_and_join(void)
 
 void workers_free(void)
 {
-	for (unsigned i = 0; workers && i < n_workers; i++)
+	for (unsigned i = 0; workers && i < n_workers; i++) {
 		worker_close_listeners(&workers[i]);
+		free(workers[i].listeners);
+	}
 	free(workers);
 	free(channels);
 	free(threads);

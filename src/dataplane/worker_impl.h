@@ -28,9 +28,12 @@ struct accept_addr {
 
 /* One SO_REUSEPORT listener of a worker, for one --listen address, with its own multishot
  * accept, or ACCEPT_ADDR_SLOTS single-shot ones (user_data slot = index in worker.listeners
- * * ACCEPT_ADDR_SLOTS + address slot). */
+ * * ACCEPT_ADDR_SLOTS + address slot). After a binary upgrade a worker may hold several for
+ * one address: every socket inherited from the old process has its own accept queue, and each
+ * must be served. */
 struct worker_listener {
 	int fd;                  /* -1 once closed */
+	unsigned addr_idx;       /* which cfg->listen address */
 	uint16_t port;           /* network order: a backend on this port may be slb itself */
 	bool armed;              /* multishot: its accept is pending; with addresses: its slots are */
 	uint8_t busy;            /* with addresses: bit k set while slot k's accept is in flight */
@@ -41,8 +44,8 @@ struct worker_listener {
 struct worker {
 	unsigned idx;
 	int cpu;                 /* -1: not pinned */
-	struct worker_listener listeners[CONFIG_MAX_LISTEN];
-	unsigned n_listeners;    /* cfg->n_listen */
+	struct worker_listener *listeners; /* at least one per --listen address */
+	unsigned n_listeners;
 	const struct slb_config *cfg;   /* replaced between loop turns by a reload */
 	_Atomic unsigned cfg_seen;       /* the reload generation cfg comes from */
 	struct worker_channel *ch;
@@ -63,6 +66,7 @@ struct worker {
 	int64_t pipes_retry_at;  /* no new pipe is tried before then after pipe2 failed */
 	bool accepting;          /* false once draining: listeners closed */
 	struct accept_addr *accept_addrs; /* ACCEPT_ADDR_SLOTS per listener, or NULL: multishot accepts */
+	_Atomic bool accept_off; /* every accept has ended (drain waits for it: see workers_accepting) */
 	bool stopping;
 	uint8_t *last_failed;    /* per backend id: last report to health was a failure */
 	struct __kernel_timespec connect_ts;

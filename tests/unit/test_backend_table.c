@@ -504,12 +504,112 @@ Test(backend_table, each_transition_is_logged_once_with_its_reason)
 	cr_assert_null(strstr(strstr(out, line) + 1, line), "logged twice: %s", out);
 }
 
+/* ---- leases: a binary upgrade hands heartbeat backends over ---- */
+
+static struct backend *take_lease(const char *text, enum hb_state st, int64_t now)
+{
+	struct hb_msg m = { .verb = HB_VERB_REGISTER, .load = 20, .weight = 3, .has_state = true, .state = st };
+	struct backend *b;
+
+	m.addr = addr_of(text);
+	snprintf(m.name, sizeof(m.name), "web7");
+	cr_assert_eq(table_take_lease(t, &m, now, &b), 0);
+	return b;
+}
+
+Test(backend_table, lease_is_up_without_a_session)
+{
+	struct backend *b = take_lease("127.0.0.1:9007", HB_STATE_UP, 100);
+
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(b->source, BE_SOURCE_HEARTBEAT);
+	cr_assert_null(b->session);
+	cr_assert(b->leased);
+	cr_assert_eq(b->weight, 3);
+	cr_assert_eq(b->load, 20);
+	cr_assert_str_eq(b->reason, "lease from the previous process");
+	cr_assert_eq(table_take_changes(t) & TABLE_CHANGE_URGENT, TABLE_CHANGE_URGENT, "joins rotation at once");
+	cr_assert_not(table_wants_probe(b, true), "a lease waits for REGISTER, not probes");
+}
+
+Test(backend_table, drain_lease_stays_draining)
+{
+	struct backend *b = take_lease("127.0.0.1:9007", HB_STATE_DRAIN, 100);
+
+	cr_assert_eq(b->state, BE_STATE_DRAINING);
+}
+
+Test(backend_table, down_is_no_lease)
+{
+	struct hb_msg m = { .verb = HB_VERB_REGISTER, .load = -1, .has_state = true, .state = HB_STATE_DOWN };
+	struct backend *b;
+
+	m.addr = addr_of("127.0.0.1:9007");
+	cr_assert_eq(table_take_lease(t, &m, 100, &b), -EINVAL);
+	cr_assert_eq(table_count(t), 0);
+}
+
+Test(backend_table, lease_expires_after_the_heartbeat_timeout)
+{
+	struct backend *b = take_lease("127.0.0.1:9007", HB_STATE_UP, 1000);
+
+	cr_assert_eq(table_tick(t, 3999), 0);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(table_tick(t, 4000), 1);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_not(b->leased);
+	cr_assert_str_eq(b->reason, "lease from the previous process expired");
+	cr_assert_eq(table_tick(t, 5000), 0, "expires once");
+	table_tick(t, 4000 + 60000);
+	cr_assert_eq(table_count(t), 0, "then it is forgotten like a closed session");
+}
+
+Test(backend_table, register_takes_the_lease_back_with_the_same_id)
+{
+	struct backend *b = take_lease("127.0.0.1:9007", HB_STATE_UP, 1000);
+	uint32_t id = b->id;
+	struct backend *again = do_register("127.0.0.1:9007", "web7", &session_a, 2000);
+
+	cr_assert_eq(again, b);
+	cr_assert_eq(again->id, id);
+	cr_assert_eq(again->session, &session_a);
+	cr_assert_not(again->leased);
+	cr_assert_eq(again->state, BE_STATE_UP);
+	cr_assert_eq(table_tick(t, 4500), 0, "the session's heartbeats count now, not the lease");
+	cr_assert_eq(table_apply(t, again, BE_EV_HB_CLOSED, NULL, 4600), 1);
+	cr_assert_eq(again->state, BE_STATE_DOWN, "a closed session ends it as usual");
+}
+
+Test(backend_table, handing_a_session_over_keeps_the_state)
+{
+	struct backend *b = do_register("127.0.0.1:9007", "web7", &session_a, 1000);
+
+	table_take_changes(t);
+	cr_assert_eq(table_apply(t, b, BE_EV_LEASE, "handed over", 1500), 0);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_null(b->session);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_NONE, "nothing to publish");
+	cr_assert_eq(table_tick(t, 4500), 1, "the old process holds it for one heartbeat timeout");
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+}
+
+Test(backend_table, static_backend_takes_no_lease)
+{
+	struct hb_msg m = { .verb = HB_VERB_REGISTER, .load = -1 };
+	struct backend *b;
+
+	add_static("127.0.0.1:9007", 1);
+	m.addr = addr_of("127.0.0.1:9007");
+	cr_assert_eq(table_take_lease(t, &m, 100, &b), -EPERM);
+}
+
 Test(backend_table, names_of_enums)
 {
 	cr_assert_str_eq(be_state_name(BE_STATE_DRAINING), "draining");
 	cr_assert_str_eq(be_state_name(BE_STATE_UP), "up");
 	cr_assert_str_eq(be_source_name(BE_SOURCE_HEARTBEAT), "heartbeat");
 	cr_assert_str_eq(be_event_name(BE_EV_HB_TIMEOUT), "heartbeat timeout");
+	cr_assert_str_eq(be_event_name(BE_EV_LEASE_EXPIRED), "lease expired");
 }
 
 /* ---- slow start ---- */

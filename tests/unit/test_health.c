@@ -50,7 +50,7 @@ static void parse(const char *const *args)
 /* health_prepare then health_start, as main does (it drops privileges in between). */
 static int start_health(char *err, size_t errlen)
 {
-	int rc = health_prepare(&cfg, &ch, 1, err, errlen);
+	int rc = health_prepare(&cfg, &ch, 1, NULL, err, errlen);
 
 	return rc ? rc : health_start(err, errlen);
 }
@@ -171,7 +171,7 @@ Test(health, call_runs_on_the_health_thread_once_it_runs)
 
 	cr_assert_eq(health_call(record_thread, &where), -ESRCH, "nothing prepared yet");
 	parse(args);
-	cr_assert_eq(health_prepare(&cfg, &ch, 1, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(health_prepare(&cfg, &ch, 1, NULL, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(health_call(record_thread, &where), 42);
 	cr_assert(pthread_equal(where, pthread_self()), "before start it runs in the caller");
 	cr_assert_eq(health_start(err, sizeof(err)), 0, "%s", err);

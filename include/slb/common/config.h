@@ -20,6 +20,7 @@
 #define CONFIG_FILE_MAX 1024
 #define CONFIG_USER_MAX 64
 #define CONFIG_MAX_LISTEN 16
+#define CONFIG_SOCKET_MAX 108 /* a unix socket path with its NUL (sun_path) */
 
 enum relay_mode {
 	RELAY_AUTO = 0, /* copy for small exchanges, splice once a transfer fills a buffer */
@@ -92,6 +93,8 @@ struct slb_config {
 	struct slb_addr admin;
 	bool admin_public;              /* --admin may be an address other hosts can reach */
 	char user[CONFIG_USER_MAX];     /* "": keep running as the user that started slb */
+	char control_socket[CONFIG_SOCKET_MAX]; /* "": no control socket (no binary upgrade from here) */
+	char takeover[CONFIG_SOCKET_MAX]; /* "": bind the ports; else take them over from the slb there */
 
 	char config_file[CONFIG_FILE_MAX]; /* --config: "" when none */
 	bool check_only;                /* --check-config: check everything, print the verdict, start nothing */

@@ -41,6 +41,8 @@ enum be_event {
 	BE_EV_LOOP,         /* a worker's connect came back to slb's own listener */
 	BE_EV_RETIRE,       /* a static backend left the configuration (reload) */
 	BE_EV_RESTORE,      /* a retiring static backend is in the configuration again */
+	BE_EV_LEASE,        /* binary upgrade: the session is detached, the state held as a lease */
+	BE_EV_LEASE_EXPIRED, /* heartbeat_timeout_ms passed without the backend registering again */
 };
 
 /* One backend. The inputs (session, reported, timed_out, probe_up) are set by events; state is
@@ -62,6 +64,8 @@ struct backend {
 	int64_t changed_ms;          /* time of the last transition */
 
 	void *session;               /* the health thread's live heartbeat session, or NULL */
+	bool leased;                 /* no session, but the reported state holds (binary upgrade) until
+	                              * the backend registers again or heartbeat_timeout_ms passes */
 	enum hb_state reported;      /* last state the backend reported */
 	bool timed_out;              /* session open but silent past the timeout */
 	int64_t last_hb_ms;          /* last REGISTER/HEARTBEAT, or -1 when never */
@@ -147,6 +151,14 @@ bool table_accepts_session(const struct backend *b);
 int table_register(struct backend_table *t, const struct hb_msg *m, void *session, int64_t now_ms,
 		   struct backend **out);
 
+/* A heartbeat backend handed over by the slb that ran before (binary upgrade): registers m (as
+ * table_register, without a session) and holds m's state (up or drain) as a lease, from now_ms
+ * until the backend registers again (its session then attaches as usual) or
+ * heartbeat_timeout_ms passes (then down: "lease from the previous process expired").
+ * Returns 0 and *out, -EPERM for a static entry that takes no session, -EINVAL for a state
+ * other than up or drain, or -ENOSPC. */
+int table_take_lease(struct backend_table *t, const struct hb_msg *m, int64_t now_ms, struct backend **out);
+
 /* Applies one event to b at now_ms. detail (may be NULL) is a short fixed text, such as why a
  * probe failed, folded into the logged reason. Logs a transition once, with its reason.
  * Returns 1 when b->state changed, 0 otherwise. */
@@ -155,7 +167,8 @@ int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, co
 /* Records a reported load (0..100, or < 0 for "not given") without any transition. */
 void table_set_load(struct backend_table *t, struct backend *b, int load);
 
-/* Applies BE_EV_HB_TIMEOUT to every open session silent for heartbeat_timeout_ms, and removes
+/* Applies BE_EV_HB_TIMEOUT to every open session silent for heartbeat_timeout_ms,
+ * BE_EV_LEASE_EXPIRED to every lease as old as that, and removes
  * heartbeat entries closed for expire_ms. Returns how many entries changed state. */
 int table_tick(struct backend_table *t, int64_t now_ms);
 

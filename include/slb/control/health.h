@@ -8,18 +8,47 @@
 
 #include "slb/common/config.h"
 #include "slb/common/channel.h"
+#include "slb/common/snapshot.h"
+
+#define HEALTH_LEASE_LEN 192 /* one lease's text with its NUL */
+
+/* The control plane's part of a binary upgrade (see slb(8), UPGRADE): its listening sockets
+ * and a lease for every heartbeat backend in rotation, passed from the running slb to the one
+ * that replaces it. */
+struct health_handover {
+	int hb_fd;                /* heartbeat listener, -1: none */
+	int admin_fd;             /* admin listener, -1: none */
+	unsigned n_leases;
+	char leases[SNAP_MAX_BACKEND_ID][HEALTH_LEASE_LEN]; /* "ADDR weight=N [name=NAME] state=up|drain
+							      * [load=N]": what a REGISTER says */
+};
 
 /* Builds the table from cfg, publishes the first snapshot (so workers never start without
  * one), loads the heartbeat key and binds the heartbeat and admin ports, all without starting
  * a thread: main drops privileges between this and health_start. channels[0..n) are the
  * workers' channels (read-only counters, failure rings to drain); cfg must outlive the thread.
- * Returns 0 or -errno with err filled (nothing left open). */
-int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n, char *err,
-		   size_t errlen);
+ * in (may be NULL) is what the slb that ran before handed over: its listening sockets are used
+ * instead of binding (each fd >= 0 is health's after the call, whatever it returns) and its
+ * leases are taken (table_take_lease; a bad one is logged and skipped, all of them when cfg
+ * has no heartbeat port). Returns 0 or -errno with err filled (nothing left open). */
+int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n,
+		   struct health_handover *in, char *err, size_t errlen);
+
+/* For the running slb's side of a binary upgrade: fills out with its listening sockets (they
+ * stay health's: send them, do not close them) and a lease for every heartbeat backend that
+ * is up or draining. Returns 0 or -errno (-ESRCH when nothing is prepared). */
+int health_export(struct health_handover *out);
+
+/* Once the new slb has taken the leases over: heartbeat backends keep their state here as
+ * leases while their sessions are closed (their peers reconnect to the new slb), and the
+ * heartbeat and admin listeners are closed (the new slb holds the same sockets). Returns 0 or
+ * -errno. */
+int health_hand_over(void);
 
 /* For --check-config: what health_prepare would refuse, without keeping anything: the heartbeat
  * key file read (regular, mode 600, long enough) and wiped, the heartbeat and admin ports bound
- * and closed at once. Returns 0 or -EINVAL with one line per problem added to errs. */
+ * and closed at once (not with --takeover: the running slb holds them). Returns 0 or -EINVAL
+ * with one line per problem added to errs. */
 int health_check_config(const struct slb_config *cfg, struct config_errors *errs);
 
 /* Starts the thread on what health_prepare set up. Returns 0, or -errno with err filled; on

@@ -1,0 +1,109 @@
+/* health_handover: the control plane's side of a binary upgrade. The running slb exports its
+ * heartbeat and admin listening sockets and a lease per heartbeat backend in rotation; the new
+ * one takes them in health_prepare, so those backends stay in rotation while they reconnect
+ * (within one heartbeat interval) instead of being down until they do. A lease is written as
+ * the REGISTER line the backend would send, so the heartbeat parser reads it back. */
+#include "health_handover.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "admin_server.h"
+#include "hb_server.h"
+#include "slb/common/log.h"
+#include "slb/control/backend_table.h"
+#include "slb/control/heartbeat.h"
+
+/* Only heartbeat backends: a static one comes from the new process's own flags. */
+static bool lease_wanted(const struct backend *b)
+{
+	return b->source == BE_SOURCE_HEARTBEAT && (b->session || b->leased) &&
+	       (b->state == BE_STATE_UP || b->state == BE_STATE_DRAINING);
+}
+
+static void lease_format(const struct backend *b, char *buf, size_t len)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	snprintf(buf, len, "%s weight=%u%s%s state=%s load=%u", addr_format(&b->addr, addr, sizeof(addr)),
+		 b->weight, b->name[0] ? " name=" : "", b->name, b->state == BE_STATE_UP ? "up" : "drain", b->load);
+}
+
+static int export_on_thread(struct health_ctx *ctx, void *arg)
+{
+	struct health_handover *out = arg;
+
+	out->hb_fd = hb_server_listen_fd(ctx);
+	out->admin_fd = admin_listen_fd(ctx);
+	out->n_leases = 0;
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+		const struct backend *b = table_get_const(ctx->table, id);
+
+		if (b && lease_wanted(b))
+			lease_format(b, out->leases[out->n_leases++], HEALTH_LEASE_LEN);
+	}
+	return 0;
+}
+
+int health_export(struct health_handover *out)
+{
+	return health_call(export_on_thread, out);
+}
+
+static int hand_over_on_thread(struct health_ctx *ctx, void *arg)
+{
+	hb_server_hand_over(ctx);
+	admin_close(ctx);
+	return 0;
+}
+
+int health_hand_over(void)
+{
+	return health_call(hand_over_on_thread, NULL);
+}
+
+/* One lease: parsed as the REGISTER it stands for. Returns 0 or -errno with why filled. */
+static int import_one(struct health_ctx *ctx, const char *text, char *why, size_t len)
+{
+	char line[HEALTH_LEASE_LEN + 16];
+	const struct backend *known;
+	struct backend *b;
+	struct hb_msg m;
+	int n = snprintf(line, sizeof(line), "REGISTER %s", text);
+
+	if (hb_parse_line(line, (size_t)n, &m, why, len))
+		return -EINVAL;
+	known = table_find(ctx->table, &m.addr);
+	if (known && known->source == BE_SOURCE_STATIC) {
+		snprintf(why, len, "a static backend now");
+		return -EEXIST;
+	}
+	if (table_take_lease(ctx->table, &m, ctx->now_ms, &b)) {
+		snprintf(why, len, "table full, or a state other than up or drain");
+		return -ENOSPC;
+	}
+	return 0;
+}
+
+void health_import_leases(struct health_ctx *ctx, const struct health_handover *in)
+{
+	unsigned taken = 0;
+	char why[96];
+
+	if (!in || !in->n_leases)
+		return;
+	if (!ctx->cfg->has_heartbeat_listen) {
+		slb_log(LOG_WARN, 0, "health: dropping %u heartbeat backends handed over: no --heartbeat-listen now",
+			in->n_leases);
+		return;
+	}
+	for (unsigned i = 0; i < in->n_leases; i++) {
+		if (import_one(ctx, in->leases[i], why, sizeof(why)) == 0)
+			taken++;
+		else
+			slb_log(LOG_WARN, 0, "health: lease '%.80s' refused: %s", in->leases[i], why);
+	}
+	slb_log(LOG_INFO, 0, "health: took %u heartbeat backends over from the previous process; each stays in "
+		"rotation until it registers here or %u ms pass", taken, ctx->cfg->heartbeat_timeout_ms);
+}

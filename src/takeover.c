@@ -1,0 +1,406 @@
+/* takeover: the binary upgrade's protocol; see takeover.h. Runs on main's thread in both
+ * processes: the old one between two polls of its signals, the new one before and after it
+ * starts serving. */
+#include "takeover.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "slb/common/handover.h"
+#include "slb/common/log.h"
+
+#define TAKEOVER_HELLO "TAKEOVER slb/1"
+#define TAKEOVER_WAIT_MS 5000 /* longest wait for one message, or for a send to go through */
+#define TAKEOVER_FDS_MAX (CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS)
+
+static struct health_handover exported; /* the old side's export: large, and one at a time */
+
+static int send_line(int sock, int fd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int send_line(int sock, int fd, const char *fmt, ...)
+{
+	char line[HANDOVER_LINE_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	return handover_send(sock, line, fd);
+}
+
+static pid_t peer_pid(int sock)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+}
+
+/* ---- the running process ---- */
+
+/* Grouped by address, so that the new process logs a dropped address once. */
+static int send_listeners(const struct takeover_server *s, unsigned *sent)
+{
+	static int fds[TAKEOVER_FDS_MAX];
+	static unsigned idx[TAKEOVER_FDS_MAX];
+	unsigned n = workers_listener_fds(fds, idx, TAKEOVER_FDS_MAX);
+	char text[ADDR_TEXT_MAX];
+	int ret = 0;
+
+	*sent = 0;
+	for (unsigned a = 0; a < s->cfg->n_listen && !ret; a++) {
+		addr_format(&s->cfg->listen[a], text, sizeof(text));
+		for (unsigned k = 0; k < n && !ret; k++)
+			if (idx[k] == a && !(ret = send_line(s->peer, fds[k], "LISTEN %s", text)))
+				(*sent)++;
+	}
+	return ret;
+}
+
+static int send_health(const struct takeover_server *s)
+{
+	char text[ADDR_TEXT_MAX];
+	int ret = health_export(&exported);
+
+	if (!ret && exported.hb_fd >= 0)
+		ret = send_line(s->peer, exported.hb_fd, "HEARTBEAT %s",
+				addr_format(&s->cfg->heartbeat_listen, text, sizeof(text)));
+	if (!ret && exported.admin_fd >= 0)
+		ret = send_line(s->peer, exported.admin_fd, "ADMIN %s", addr_format(&s->cfg->admin, text, sizeof(text)));
+	for (unsigned i = 0; !ret && i < exported.n_leases; i++)
+		ret = send_line(s->peer, -1, "LEASE %s", exported.leases[i]);
+	return ret;
+}
+
+static int send_everything(const struct takeover_server *s)
+{
+	unsigned listeners;
+	int ret = send_listeners(s, &listeners);
+
+	if (!ret)
+		ret = send_health(s);
+	if (!ret)
+		ret = send_line(s->peer, s->listen_fd, "CONTROL %s", s->path);
+	if (!ret)
+		ret = send_line(s->peer, -1, "END");
+	if (!ret)
+		slb_log(LOG_INFO, 0, "takeover: pid %d asked for the sockets: sent %u listening sockets and %u heartbeat "
+			"leases; serving on until it says DRAIN", (int)s->peer_pid, listeners, exported.n_leases);
+	return ret;
+}
+
+static void server_drop_peer(struct takeover_server *s, const char *why, int err)
+{
+	slb_log(LOG_WARN, err < 0 ? -err : 0, "takeover by pid %d failed: %s; still serving", (int)s->peer_pid, why);
+	close(s->peer);
+	s->peer = -1;
+}
+
+/* A new process asks for the sockets. One at a time: a second one is refused. */
+static void server_accept(struct takeover_server *s)
+{
+	struct timeval tv = { .tv_sec = TAKEOVER_WAIT_MS / 1000 };
+	char line[HANDOVER_LINE_MAX];
+	int fd = handover_accept(s->listen_fd), got, ret;
+
+	if (fd < 0) {
+		if (fd != -EAGAIN)
+			slb_log_limited(LOG_WARN, -fd, "control socket %s: accept", s->path);
+		return;
+	}
+	if (s->peer >= 0) {
+		slb_log(LOG_WARN, 0, "takeover: pid %d asked too, while pid %d is taking over: refused",
+			(int)peer_pid(fd), (int)s->peer_pid);
+		send_line(fd, -1, "ERR another takeover is in progress");
+		close(fd);
+		return;
+	}
+	s->peer = fd;
+	s->peer_pid = peer_pid(fd);
+	ret = handover_recv(fd, line, sizeof(line), &got, TAKEOVER_WAIT_MS);
+	if (got >= 0)
+		close(got);
+	if (ret < 0 || strcmp(line, TAKEOVER_HELLO) != 0) {
+		server_drop_peer(s, ret < 0 ? "no request" : "not a TAKEOVER slb/1 request", ret);
+		return;
+	}
+	/* A new process that stops reading must not hold this thread (and the signals) long. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	ret = send_everything(s);
+	if (ret)
+		server_drop_peer(s, "sending the sockets", ret);
+}
+
+/* The new process serves and asks us to drain. Only after our OK went out is the control
+ * socket ours no more: a new process that vanished before reading it leaves us serving. */
+static bool server_on_peer(struct takeover_server *s)
+{
+	char line[HANDOVER_LINE_MAX];
+	int fd, ret = handover_recv(s->peer, line, sizeof(line), &fd, 0);
+
+	if (fd >= 0)
+		close(fd);
+	if (ret == -ETIMEDOUT)
+		return false;
+	if (ret < 0 || strcmp(line, "DRAIN") != 0) {
+		server_drop_peer(s, ret == -ECONNRESET ? "it closed the control connection before DRAIN" :
+				 "it sent something other than DRAIN", ret == -ECONNRESET ? 0 : ret);
+		return false;
+	}
+	ret = send_line(s->peer, -1, "OK %d", (int)getpid());
+	if (ret) {
+		server_drop_peer(s, "it went away before our OK", ret);
+		return false;
+	}
+	close(s->peer);
+	s->peer = -1;
+	close(s->listen_fd);
+	s->listen_fd = -1;
+	s->ino = 0; /* the path is the new process's now */
+	return true;
+}
+
+int takeover_server_open(struct takeover_server *s, const struct slb_config *cfg, int inherited_fd, char *err,
+			 size_t errlen)
+{
+	struct stat st;
+
+	s->cfg = cfg;
+	s->path = cfg->control_socket;
+	s->peer = -1;
+	s->listen_fd = inherited_fd >= 0 ? inherited_fd : handover_listen(s->path, err, errlen);
+	if (s->listen_fd < 0)
+		return s->listen_fd;
+	s->ino = stat(s->path, &st) == 0 ? st.st_ino : 0;
+	slb_log(LOG_INFO, 0, "control socket %s: %s", s->path,
+		inherited_fd >= 0 ? "taken over from the previous process" : "listening for a binary upgrade");
+	return 0;
+}
+
+unsigned takeover_server_fds(const struct takeover_server *s, int *fds)
+{
+	unsigned n = 0;
+
+	if (s->listen_fd >= 0)
+		fds[n++] = s->listen_fd;
+	if (s->peer >= 0)
+		fds[n++] = s->peer;
+	return n;
+}
+
+bool takeover_server_on_ready(struct takeover_server *s)
+{
+	if (s->peer >= 0 && server_on_peer(s))
+		return true;
+	if (s->listen_fd >= 0)
+		server_accept(s);
+	return false;
+}
+
+void takeover_server_close(struct takeover_server *s)
+{
+	struct stat st;
+
+	if (s->peer >= 0)
+		close(s->peer);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
+	if (s->ino && stat(s->path, &st) == 0 && st.st_ino == s->ino)
+		unlink(s->path);
+	s->peer = s->listen_fd = -1;
+	s->ino = 0;
+}
+
+/* ---- the new process ---- */
+
+static int listen_index(const struct slb_config *cfg, const char *text)
+{
+	struct slb_addr a;
+
+	if (addr_parse(text, &a, NULL, 0))
+		return -1;
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], &a))
+			return (int)i;
+	return -1;
+}
+
+static bool same_addr(const struct slb_addr *mine, bool have, const char *text)
+{
+	struct slb_addr a;
+
+	return have && addr_parse(text, &a, NULL, 0) == 0 && addr_equal(mine, &a);
+}
+
+/* Keeps fd in *slot when wanted, else closes it and says so. */
+static void take_fd(int fd, bool wanted, int *slot, const char *what, const char *text)
+{
+	if (wanted && *slot < 0) {
+		*slot = fd;
+		return;
+	}
+	slb_log(LOG_INFO, 0, "takeover: %s %s is not in the new configuration: closing it", what, text);
+	close(fd);
+}
+
+static void take_listener(const struct slb_config *cfg, struct takeover_in *in, int fd, const char *text,
+			  char *last_dropped)
+{
+	int i = listen_index(cfg, text);
+
+	if (i >= 0 && in->listen.n[i] < CONFIG_MAX_WORKERS) {
+		in->listen.fds[i][in->listen.n[i]++] = fd;
+		return;
+	}
+	if (strcmp(last_dropped, text) != 0)
+		slb_log(LOG_INFO, 0, "takeover: --listen %s is not in the new configuration: closing it", text);
+	snprintf(last_dropped, ADDR_TEXT_MAX + 1, "%s", text);
+	close(fd);
+}
+
+/* One message of the old process. Returns 1 at END, 0 for another, -EPROTO for a bad one. */
+static int take_message(const struct slb_config *cfg, struct takeover_in *in, char *line, int fd,
+			char *last_dropped)
+{
+	char *arg = strchr(line, ' ');
+	int ret = 0;
+
+	if (arg)
+		*arg++ = '\0';
+	if (strcmp(line, "END") == 0 && fd < 0)
+		return 1;
+	if (strcmp(line, "LEASE") == 0 && arg && fd < 0 && in->health.n_leases < SNAP_MAX_BACKEND_ID) {
+		snprintf(in->health.leases[in->health.n_leases++], HEALTH_LEASE_LEN, "%s", arg);
+		return 0;
+	}
+	if (!arg || fd < 0 || strlen(arg) > ADDR_TEXT_MAX + CONFIG_SOCKET_MAX)
+		return -EPROTO;
+	if (strcmp(line, "LISTEN") == 0)
+		take_listener(cfg, in, fd, arg, last_dropped);
+	else if (strcmp(line, "HEARTBEAT") == 0)
+		take_fd(fd, same_addr(&cfg->heartbeat_listen, cfg->has_heartbeat_listen, arg), &in->health.hb_fd,
+			"--heartbeat-listen", arg);
+	else if (strcmp(line, "ADMIN") == 0)
+		take_fd(fd, same_addr(&cfg->admin, cfg->has_admin, arg), &in->health.admin_fd, "--admin", arg);
+	else if (strcmp(line, "CONTROL") == 0)
+		take_fd(fd, strcmp(arg, cfg->control_socket) == 0, &in->control_fd, "--control-socket", arg);
+	else
+		ret = -EPROTO;
+	if (ret)
+		close(fd);
+	return ret;
+}
+
+static void takeover_in_init(struct takeover_in *in)
+{
+	memset(&in->listen.n, 0, sizeof(in->listen.n));
+	in->health.hb_fd = in->health.admin_fd = in->control_fd = -1;
+	in->health.n_leases = 0;
+	in->old_pid = 0;
+}
+
+static int receive_all(const struct slb_config *cfg, struct takeover_in *in, char *err, size_t errlen)
+{
+	char line[HANDOVER_LINE_MAX], last_dropped[ADDR_TEXT_MAX + 1] = "";
+	int fd, ret;
+
+	for (;;) {
+		ret = handover_recv(in->sock, line, sizeof(line), &fd, TAKEOVER_WAIT_MS);
+		if (ret >= 0)
+			ret = take_message(cfg, in, line, fd, last_dropped);
+		if (ret == 1)
+			return 0;
+		if (ret == -EPROTO) {
+			snprintf(err, errlen, "cannot take over from %s: unexpected message '%.80s'", cfg->takeover, line);
+			return ret;
+		}
+		if (ret < 0) {
+			snprintf(err, errlen, "cannot take over from %s: %s", cfg->takeover,
+				 ret == -ECONNRESET ? "the running slb closed the connection" : strerror(-ret));
+			return ret;
+		}
+	}
+}
+
+static unsigned count_listeners(const struct takeover_in *in)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < CONFIG_MAX_LISTEN; i++)
+		n += in->listen.n[i];
+	return n;
+}
+
+int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char *err, size_t errlen)
+{
+	char why[200];
+	int ret;
+
+	takeover_in_init(in);
+	in->sock = handover_connect(cfg->takeover, why, sizeof(why));
+	if (in->sock < 0) {
+		snprintf(err, errlen, "cannot take over: %s (is an slb with --control-socket %s running?)", why,
+			 cfg->takeover);
+		return in->sock;
+	}
+	in->old_pid = peer_pid(in->sock);
+	ret = send_line(in->sock, -1, TAKEOVER_HELLO);
+	if (!ret)
+		ret = receive_all(cfg, in, err, errlen);
+	else
+		snprintf(err, errlen, "cannot take over from %s: %s", cfg->takeover, strerror(-ret));
+	if (ret) {
+		takeover_in_close(in);
+		return ret;
+	}
+	slb_log(LOG_INFO, 0, "takeover: received %u listening sockets, %s heartbeat and %s admin listener, %u heartbeat "
+		"leases from pid %d", count_listeners(in), in->health.hb_fd >= 0 ? "the" : "no",
+		in->health.admin_fd >= 0 ? "the" : "no", in->health.n_leases, (int)in->old_pid);
+	return 0;
+}
+
+int takeover_finish(struct takeover_in *in, char *err, size_t errlen)
+{
+	char line[HANDOVER_LINE_MAX];
+	int fd, ret = send_line(in->sock, -1, "DRAIN");
+
+	if (!ret)
+		ret = handover_recv(in->sock, line, sizeof(line), &fd, TAKEOVER_WAIT_MS);
+	if (ret >= 0 && fd >= 0)
+		close(fd);
+	if (ret >= 0 && strncmp(line, "OK ", 3) != 0)
+		ret = -EPROTO;
+	if (ret < 0)
+		snprintf(err, errlen, "takeover: pid %d did not confirm DRAIN: %s", (int)in->old_pid,
+			 ret == -EPROTO ? "unexpected answer" : strerror(-ret));
+	else
+		slb_log(LOG_INFO, 0, "takeover: pid %d is draining; this process serves alone", (int)in->old_pid);
+	close(in->sock);
+	in->sock = -1;
+	return ret < 0 ? ret : 0;
+}
+
+void takeover_in_close(struct takeover_in *in)
+{
+	for (unsigned i = 0; i < CONFIG_MAX_LISTEN; i++) {
+		for (unsigned j = 0; j < in->listen.n[i]; j++)
+			if (in->listen.fds[i][j] >= 0)
+				close(in->listen.fds[i][j]);
+		in->listen.n[i] = 0;
+	}
+	if (in->health.hb_fd >= 0)
+		close(in->health.hb_fd);
+	if (in->health.admin_fd >= 0)
+		close(in->health.admin_fd);
+	if (in->control_fd >= 0)
+		close(in->control_fd);
+	if (in->sock >= 0)
+		close(in->sock);
+	in->health.hb_fd = in->health.admin_fd = in->control_fd = in->sock = -1;
+}

@@ -1,0 +1,495 @@
+/* Binary upgrade (issue 10): a new slb started with --takeover takes every listening socket
+ * over from the running one through its --control-socket, and the old one drains and exits 0.
+ * What the tests show: under continuous new connections and downloads, 10 successive upgrades
+ * lose nothing (no refusal, no reset, no failed request, every byte right); idle keep-alive
+ * connections stay with the old process until they close or its drain timeout ends;
+ * heartbeat backends stay in rotation through the leases the old process hands over; and a
+ * new process that fails before it says DRAIN leaves the old one serving as before. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "faultkit.h"
+#include "loadgen.h"
+#include "testproc.h"
+
+#define IO_MS 10000
+#define SERVING "this process serves alone"
+#define DRAINED "drained: every connection finished"
+#define UPGRADES 10
+#define DOWNLOADS 2
+#define DOWNLOAD_BYTES (2ULL * 1024 * 1024)
+#define DOWNLOAD_PATH "/bytes/2097152"
+#define ARGS_MAX 40
+
+static char sock_path[64];
+
+static void suite_init(void)
+{
+	snprintf(sock_path, sizeof(sock_path), "/tmp/slb-test-upgrade-%d.sock", (int)getpid());
+}
+
+static void suite_fini(void)
+{
+	testproc_stop_all();
+	unlink(sock_path);
+}
+
+TestSuite(upgrade, .init = suite_init, .fini = suite_fini, .timeout = 90);
+
+/* The flags every generation of slb gets besides --listen and --admin. */
+struct upgrade_flags {
+	const char *workers;
+	const char *const *extra; /* NULL-terminated */
+};
+
+static void start_first(struct faultkit_slb *s, const struct upgrade_flags *f)
+{
+	const char *args[ARGS_MAX];
+	int n = 0;
+
+	args[n++] = "--control-socket";
+	args[n++] = sock_path;
+	args[n++] = "--workers";
+	args[n++] = f->workers;
+	for (const char *const *e = f->extra; *e && n < ARGS_MAX - 1; e++)
+		args[n++] = *e;
+	args[n] = NULL;
+	faultkit_slb_start_ok(s, 0, args);
+}
+
+/* Spawns slb --takeover on s's ports with f's flags. */
+static struct testproc *spawn_next(const struct faultkit_slb *s, const struct upgrade_flags *f)
+{
+	static char listen[32], admin[32];
+	const char *argv[ARGS_MAX] = { "slb", "--listen", listen, "--admin", admin, "--control-socket", sock_path,
+				       "--takeover", sock_path, "--workers", f->workers };
+	int n = 11;
+	struct testproc *p;
+
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", s->port);
+	snprintf(admin, sizeof(admin), "127.0.0.1:%u", s->admin);
+	for (const char *const *e = f->extra; *e && n < ARGS_MAX - 1; e++)
+		argv[n++] = *e;
+	argv[n] = NULL;
+	p = testproc_spawn(argv);
+	cr_assert_not_null(p, "cannot spawn slb: %s", strerror(errno));
+	return p;
+}
+
+/* Upgrades s's slb: the new process serves alone once it returns. */
+static struct testproc *upgrade(struct faultkit_slb *s, const struct upgrade_flags *f)
+{
+	struct testproc *next = spawn_next(s, f);
+	char why[TESTPROC_WHY_MAX];
+
+	if (testproc_wait_output(next, SERVING, IO_MS)) {
+		testproc_explain(next, why, sizeof(why));
+		cr_assert_fail("the new slb did not take over: %s", why);
+	}
+	return next;
+}
+
+/* The old process exits 0 once its drain is over, having said why. */
+static void expect_exit_after_drain(struct testproc *old, const char *line)
+{
+	char why[TESTPROC_WHY_MAX];
+
+	if (testproc_wait(old, IO_MS)) {
+		testproc_explain(old, why, sizeof(why));
+		cr_assert_fail("the old slb is still running: %s", why);
+	}
+	testproc_explain(old, why, sizeof(why));
+	cr_assert_eq(testproc_exit_code(old), 0, "the old slb exited %d: %s", testproc_exit_code(old), why);
+	cr_assert_eq(faultkit_count_lines(old, line), 1, "the old slb did not log '%s': %s", line, why);
+	cr_assert_eq(faultkit_count_lines(old, "took over: draining"), 1, "%s", why);
+}
+
+static void start_downloads(struct faultkit_reader *rd, unsigned port)
+{
+	for (int i = 0; i < DOWNLOADS; i++)
+		cr_assert_eq(faultkit_reader_start(&rd[i], port, DOWNLOAD_PATH, 2048, IO_MS), 0);
+	for (int i = 0; i < DOWNLOADS; i++) {
+		for (int t = 0; t < 500 && atomic_load(&rd[i].got) < 64 * 1024; t++)
+			usleep(10000);
+		cr_assert_geq(atomic_load(&rd[i].got), 64 * 1024, "download %d never started", i);
+	}
+}
+
+static void expect_downloads_whole(struct faultkit_reader *rd, unsigned round)
+{
+	for (int i = 0; i < DOWNLOADS; i++) {
+		faultkit_reader_join(&rd[i]);
+		cr_assert_eq(rd[i].rc, 0, "upgrade %u, download %d cut after %llu bytes: %s", round, i,
+			     (unsigned long long)rd[i].r.body_len, strerror(-rd[i].rc));
+		cr_assert_eq(rd[i].r.body_len, DOWNLOAD_BYTES);
+		cr_assert_eq(rd[i].r.body_fnv, faultkit_pattern_fnv(DOWNLOAD_BYTES), "upgrade %u, download %d: bytes "
+			     "changed", round, i);
+	}
+}
+
+/* How the load went, by outcome. */
+struct load_counts {
+	unsigned total, ok, refused, reset, other;
+};
+
+static struct load_counts count_load(const struct loadgen *lg)
+{
+	struct load_counts c = { .total = lg->n_recs };
+
+	for (unsigned i = 0; i < lg->n_recs; i++) {
+		const struct loadgen_rec *r = &lg->recs[i];
+
+		if (loadgen_ok(r))
+			c.ok++;
+		else if (r->rc == -ECONNREFUSED)
+			c.refused++;
+		else if (r->rc == -ECONNRESET || r->rc == -EPIPE)
+			c.reset++;
+		else
+			c.other++;
+	}
+	return c;
+}
+
+static void start_load(struct loadgen *lg, unsigned port, unsigned threads)
+{
+	struct loadgen_opts o = { .port = port, .threads = threads, .max_reqs = 400000, .timeout_ms = 5000,
+				  .gap_ms = 0, .max_run_ms = 60000 };
+
+	cr_assert_eq(loadgen_start(lg, &o), 0);
+}
+
+/* Stops the load and asserts that not one request failed. */
+static void expect_no_failure(struct loadgen *lg, int64_t started_us, const char *what)
+{
+	struct load_counts c;
+	char why[256] = "";
+	double secs;
+
+	loadgen_stop(lg);
+	c = count_load(lg);
+	secs = (double)(loadgen_now_us() - started_us) / 1e6;
+	cr_log_info("%s: %u connections in %.1f s (%.0f/s): %u answered, %u refused, %u reset, %u other failures",
+		    what, c.total, secs, c.total / secs, c.ok, c.refused, c.reset, c.other);
+	fprintf(stderr, "test_upgrade: %s: %u connections in %.1f s (%.0f/s): %u answered, %u refused, %u reset, "
+		"%u other failures\n", what, c.total, secs, c.total / secs, c.ok, c.refused, c.reset, c.other);
+	loadgen_failures(lg, 0, INT64_MAX, why, sizeof(why));
+	cr_assert_eq(c.ok, c.total, "%s: %u refused, %u reset, %u other failures; first: %s", what, c.refused,
+		     c.reset, c.other, why);
+	cr_assert_gt(c.total, 0);
+}
+
+/*
+ * 10 successive upgrades while 4 client threads open new connections without pause (one GET
+ * each, Connection: close) and 2 downloads of 2 MiB at 2 MiB/s run across each upgrade. The
+ * number of workers changes every time (2, 3, 1, ...): a new process with fewer workers than
+ * inherited sockets gives a worker several, one with more binds extra sockets that join the
+ * SO_REUSEPORT group.
+ * Client sees: every request answered (0 refused, 0 reset, 0 other failures); every download
+ *   complete and byte-exact (served to its end by the old process while it drains).
+ * slb logs: the old process "pid N took over: draining", then "drained: every connection
+ *   finished"; it exits 0.
+ */
+Test(upgrade, ten_upgrades_under_load_lose_no_connection)
+{
+	static const char *const workers[] = { "2", "3", "1" };
+	char be1[32], be2[32];
+	const char *extra[] = { "--backend", be1, "--backend", be2, "--drain-timeout", "5000", NULL };
+	struct upgrade_flags f = { .workers = workers[0], .extra = extra };
+	struct faultkit_reader rd[DOWNLOADS];
+	struct testproc *cur;
+	struct faultkit_slb s;
+	struct loadgen lg;
+	int64_t t0;
+
+	faultkit_backend_ok("b1", be1, sizeof(be1));
+	faultkit_backend_ok("b2", be2, sizeof(be2));
+	start_first(&s, &f);
+	cur = s.proc;
+	t0 = loadgen_now_us();
+	start_load(&lg, s.port, 4);
+	for (unsigned round = 1; round <= UPGRADES; round++) {
+		struct testproc *old = cur;
+
+		start_downloads(rd, s.port);
+		f.workers = workers[round % 3];
+		cur = upgrade(&s, &f);
+		expect_exit_after_drain(old, DRAINED);
+		expect_downloads_whole(rd, round);
+	}
+	expect_no_failure(&lg, t0, "10 upgrades");
+	loadgen_free(&lg);
+	s.proc = cur;
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+/* A keep-alive request on fd: answered whole. */
+static void expect_answer_on(int fd, const char *when)
+{
+	struct testproc_http r;
+
+	cr_assert_eq(faultkit_send_get(fd, "/", false, IO_MS), 0, "%s: send", when);
+	cr_assert_eq(testproc_http_read(fd, &r, false, IO_MS), 0, "%s: no answer", when);
+	cr_assert_eq(r.status, 200, "%s: status %d", when, r.status);
+}
+
+#define IDLE_CONNS 4
+
+/*
+ * 4 keep-alive connections, each answered once, then idle across an upgrade
+ * (--drain-timeout 1500 on the old process).
+ * Client sees: each connection still answered after the upgrade (by the old process: a
+ *   connection never moves), and new connections answered by the new one. Two of them close;
+ *   the other two stay idle and see EOF when the old process's drain timeout ends.
+ * slb logs: the old process "drain timeout (1500 ms): closing 2 connections still open", and
+ *   exits 0 (not before the drain timeout).
+ */
+Test(upgrade, idle_keep_alive_connections_stay_with_the_old_process)
+{
+	char be[32], why[256];
+	const char *extra[] = { "--backend", be, "--drain-timeout", "1500", NULL };
+	struct upgrade_flags f = { .workers = "2", .extra = extra };
+	struct faultkit_slb s;
+	struct testproc *old, *cur;
+	int fds[IDLE_CONNS];
+	int64_t t_up;
+
+	faultkit_backend_ok("b1", be, sizeof(be));
+	start_first(&s, &f);
+	old = s.proc;
+	for (int i = 0; i < IDLE_CONNS; i++) {
+		fds[i] = testproc_connect(s.port, IO_MS);
+		cr_assert_geq(fds[i], 0);
+		expect_answer_on(fds[i], "before the upgrade");
+	}
+	cur = upgrade(&s, &f);
+	t_up = testproc_now_ms();
+	for (int i = 0; i < IDLE_CONNS; i++)
+		expect_answer_on(fds[i], "after the upgrade");
+	cr_assert_eq(faultkit_parallel_gets(s.port, "/", 20, 2, IO_MS, why, sizeof(why)), 20, "%s", why);
+	cr_assert(testproc_running(old), "the old slb left before its connections closed");
+	close(fds[0]);
+	close(fds[1]);
+	for (int i = 2; i < IDLE_CONNS; i++)
+		cr_assert_eq(testproc_wait_eof(fds[i], IO_MS), 0, "idle connection %d never closed", i);
+	cr_assert_geq(testproc_now_ms() - t_up, 1500 - 100, "the idle connections were cut before the drain timeout");
+	expect_exit_after_drain(old, "drain timeout (1500 ms): closing 2 connections still open");
+	close(fds[2]);
+	close(fds[3]);
+	s.proc = cur;
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+/* Starts slb-backend NAME with a heartbeat to 127.0.0.1:hb_port; its address into addr. */
+static struct testproc *start_hb_backend(const char *name, unsigned hb_port, char *addr, size_t len)
+{
+	static char listen[2][32], lb[2][32];
+	static int k;
+	const char *argv[] = { "slb-backend", "--listen", listen[k], "--name", name, "--heartbeat", lb[k], NULL };
+	int port = testproc_free_port();
+	struct testproc *p;
+
+	cr_assert_gt(port, 0);
+	snprintf(listen[k], sizeof(listen[k]), "127.0.0.1:%d", port);
+	snprintf(lb[k], sizeof(lb[k]), "127.0.0.1:%u", hb_port);
+	snprintf(addr, len, "127.0.0.1:%d", port);
+	p = testproc_spawn(argv);
+	k = (k + 1) % 2;
+	cr_assert_not_null(p);
+	return p;
+}
+
+/*
+ * Two backends in rotation only by heartbeat (no static backend), requests without pause,
+ * one upgrade (heartbeat interval 1000 ms, timeout 3000 ms).
+ * What carries the load: the leases. The old process hands each heartbeat backend over as a
+ *   lease, so the new one has both up from its first moment, before they reconnect.
+ * Client sees: every request answered, by both backends after the upgrade.
+ * Backends: the old process closes their sessions once the new one holds the leases; each
+ *   registers again with the new process within one interval (their reconnect backoff starts
+ *   at 100 ms), and /status then shows its heartbeat as recent.
+ */
+Test(upgrade, heartbeat_backends_stay_in_rotation)
+{
+	const char *extra[] = { "--heartbeat-listen", "127.0.0.1:{port2}", "--drain-timeout", "3000", NULL };
+	const char *next_extra[] = { "--heartbeat-listen", NULL, "--drain-timeout", "3000", NULL };
+	struct upgrade_flags f = { .workers = "2", .extra = extra };
+	char a1[32], a2[32], hb[32], state[16];
+	struct testproc *b1, *b2, *cur;
+	struct faultkit_slb s;
+	struct loadgen lg;
+	int64_t t0, t_up;
+
+	start_first(&s, &f);
+	b1 = start_hb_backend("hb1", s.port2, a1, sizeof(a1));
+	b2 = start_hb_backend("hb2", s.port2, a2, sizeof(a2));
+	cr_assert_geq(faultkit_wait_state(s.admin, a1, "up", IO_MS), 0);
+	cr_assert_geq(faultkit_wait_state(s.admin, a2, "up", IO_MS), 0);
+	t0 = loadgen_now_us();
+	start_load(&lg, s.port, 2);
+	usleep(300000);
+	snprintf(hb, sizeof(hb), "127.0.0.1:%u", s.port2);
+	next_extra[1] = hb;
+	f.extra = next_extra;
+	cur = upgrade(&s, &f);
+	t_up = loadgen_now_us();
+	cr_assert_eq(faultkit_status_field(s.admin, a1, "state", state, sizeof(state)), 0);
+	cr_assert_str_eq(state, "up", "the new process has hb1 %s", state);
+	cr_assert_eq(faultkit_status_field(s.admin, a2, "state", state, sizeof(state)), 0);
+	cr_assert_str_eq(state, "up", "the new process has hb2 %s", state);
+	cr_assert_eq(testproc_wait_output(b1, "registered as id=", IO_MS), 0);
+	for (int t = 0; t < 150 && (faultkit_count_lines(b1, "registered as id=") < 2 ||
+				    faultkit_count_lines(b2, "registered as id=") < 2); t++)
+		usleep(10000);
+	cr_assert_eq(faultkit_count_lines(b1, "registered as id="), 2, "hb1 did not register again within 1.5 s");
+	cr_assert_eq(faultkit_count_lines(b2, "registered as id="), 2, "hb2 did not register again within 1.5 s");
+	usleep(500000);
+	expect_no_failure(&lg, t0, "heartbeat backends across an upgrade");
+	cr_assert_gt(loadgen_answered(&lg, "hb1", t_up, INT64_MAX), 0, "hb1 served nothing after the upgrade");
+	cr_assert_gt(loadgen_answered(&lg, "hb2", t_up, INT64_MAX), 0, "hb2 served nothing after the upgrade");
+	loadgen_free(&lg);
+	expect_exit_after_drain(s.proc, DRAINED);
+	s.proc = cur;
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+/*
+ * A new process that fails after it received the sockets and before DRAIN (here: its
+ * heartbeat key file does not exist), while requests run without pause; then a good upgrade.
+ * Client sees: every request answered throughout.
+ * slb logs: the new process exits 1 with its error; the old one "takeover by pid N failed: it
+ *   closed the control connection before DRAIN; still serving", and a later upgrade works.
+ */
+Test(upgrade, failed_new_process_leaves_the_old_one_serving)
+{
+	char be[32], why[TESTPROC_WHY_MAX];
+	const char *extra[] = { "--backend", be, NULL };
+	const char *bad_extra[] = { "--backend", be, "--heartbeat-listen", "127.0.0.1:1", "--heartbeat-key-file",
+				    "/nonexistent/slb.key", NULL };
+	struct upgrade_flags f = { .workers = "2", .extra = extra }, bad = { .workers = "2", .extra = bad_extra };
+	struct testproc *next;
+	struct faultkit_slb s;
+	struct loadgen lg;
+	int64_t t0;
+
+	faultkit_backend_ok("b1", be, sizeof(be));
+	start_first(&s, &f);
+	t0 = loadgen_now_us();
+	start_load(&lg, s.port, 2);
+	next = spawn_next(&s, &bad);
+	cr_assert_eq(testproc_wait(next, IO_MS), 0);
+	testproc_explain(next, why, sizeof(why));
+	cr_assert_eq(testproc_exit_code(next), 1, "%s", why);
+	cr_assert_eq(testproc_wait_output(s.proc, "closed the control connection before DRAIN; still serving", IO_MS),
+		     0);
+	usleep(300000);
+	cr_assert(testproc_running(s.proc));
+	expect_no_failure(&lg, t0, "a failed upgrade");
+	loadgen_free(&lg);
+	next = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	s.proc = next;
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+Test(upgrade, takeover_without_a_running_slb_is_a_clear_error)
+{
+	char out[2048];
+	const char *argv[] = { "slb", "--listen", "127.0.0.1:1", "--backend", "127.0.0.2:80", "--takeover",
+			       "/nonexistent/slb-control.sock", NULL };
+
+	cr_assert_eq(testproc_run(argv, IO_MS, out, sizeof(out)), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "slb: cannot take over: control socket /nonexistent/slb-control.sock: connect: "
+				       "No such file or directory"), "%s", out);
+}
+
+/* --check-config with --takeover beside the running slb: its ports are in use, by design. */
+Test(upgrade, check_config_with_takeover_accepts_ports_in_use)
+{
+	char be[32], listen[32], admin[32], out[2048];
+	const char *extra[] = { "--backend", be, NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	const char *argv[] = { "slb", "--check-config", "--listen", listen, "--admin", admin, "--backend", be,
+			       "--takeover", sock_path, NULL };
+	struct faultkit_slb s;
+
+	faultkit_backend_ok("b1", be, sizeof(be));
+	start_first(&s, &f);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", s.port);
+	snprintf(admin, sizeof(admin), "127.0.0.1:%u", s.admin);
+	cr_assert_eq(testproc_run(argv, IO_MS, out, sizeof(out)), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "configuration OK"), "%s", out);
+	argv[8] = "--log-level"; /* the same without --takeover: the ports are taken */
+	argv[9] = "info";
+	cr_assert_eq(testproc_run(argv, IO_MS, out, sizeof(out)), 2, "%s", out);
+	cr_assert_not_null(strstr(out, "in use"), "%s", out);
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+/* A datagram socket standing in for systemd's notification socket; its path into path. */
+static int fake_notify_socket(char *path, size_t len)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = IO_MS / 1000 };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	cr_assert_geq(fd, 0);
+	snprintf(path, len, "/tmp/slb-test-notify-%d.sock", (int)getpid());
+	unlink(path);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0, "%s", strerror(errno));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static void expect_notification(int fd, const char *want)
+{
+	char msg[256];
+	ssize_t n = recv(fd, msg, sizeof(msg) - 1, 0);
+
+	cr_assert_gt(n, 0, "no notification (want %s)", want);
+	msg[n] = '\0';
+	cr_assert_str_eq(msg, want);
+}
+
+/*
+ * systemd's view (Type=notify, NotifyAccess=all): the first process says READY=1; the new
+ * process of an upgrade says MAINPID=<its pid> and READY=1 in one message, so systemd follows
+ * it; the old one says nothing more (not STOPPING=1: the service goes on); the new one says
+ * STOPPING=1 when SIGTERM drains it.
+ */
+Test(upgrade, systemd_follows_the_new_main_pid)
+{
+	char be[32], path[64], want[64];
+	const char *extra[] = { "--backend", be, NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	struct timeval quick = { .tv_usec = 300000 };
+	struct faultkit_slb s;
+	struct testproc *next;
+	int fd = fake_notify_socket(path, sizeof(path));
+	char msg[64];
+
+	faultkit_backend_ok("b1", be, sizeof(be));
+	setenv("NOTIFY_SOCKET", path, 1);
+	start_first(&s, &f);
+	expect_notification(fd, "READY=1");
+	next = upgrade(&s, &f);
+	snprintf(want, sizeof(want), "MAINPID=%d\nREADY=1", (int)next->pid);
+	expect_notification(fd, want);
+	expect_exit_after_drain(s.proc, DRAINED);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &quick, sizeof(quick));
+	cr_assert_lt(recv(fd, msg, sizeof(msg), 0), 0, "the old process notified systemd after the takeover");
+	s.proc = next;
+	faultkit_slb_stop_ok(&s, 5000);
+	expect_notification(fd, "STOPPING=1");
+	unsetenv("NOTIFY_SOCKET");
+	close(fd);
+	unlink(path);
+}
