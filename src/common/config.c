@@ -88,6 +88,41 @@ static int parse_optional_address(struct slb_config *cfg, const struct flag *f, 
 	return ret;
 }
 
+static int parse_proxy_version(const char *val, enum proxy_version *out)
+{
+	if (strcmp(val, "v1") == 0)
+		*out = PROXY_V1;
+	else if (strcmp(val, "v2") == 0)
+		*out = PROXY_V2;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* One ",name=value" option of a backend, opt[0..len) without the comma. */
+static int backend_option(const char *opt, size_t len, struct config_backend *out, char *err, size_t errlen)
+{
+	char val[16];
+
+	if (len > 7 && strncmp(opt, "weight=", 7) == 0) {
+		snprintf(val, sizeof(val), "%.*s", (int)(len - 7), opt + 7);
+		if (len - 7 < sizeof(val) && parse_uint_text(val, 1, CONFIG_MAX_WEIGHT, &out->weight) == 0)
+			return 0;
+		snprintf(err, errlen, "weight must be a whole number from 1 to %d", CONFIG_MAX_WEIGHT);
+		return -EINVAL;
+	}
+	if (len > 11 && strncmp(opt, "send-proxy=", 11) == 0) {
+		snprintf(val, sizeof(val), "%.*s", (int)(len - 11), opt + 11);
+		if (len - 11 < sizeof(val) && parse_proxy_version(val, &out->send_proxy) == 0)
+			return 0;
+		snprintf(err, errlen, "send-proxy must be v1 or v2");
+		return -EINVAL;
+	}
+	snprintf(err, errlen, "unknown backend option '%.*s' (expected weight=N or send-proxy=v1|v2)",
+		 (int)(len > 32 ? 32 : len), opt);
+	return -EINVAL;
+}
+
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen)
 {
 	const char *comma = strchr(text, ',');
@@ -99,15 +134,13 @@ int config_parse_backend(const char *text, struct config_backend *out, char *err
 		return -EINVAL;
 	}
 	out->weight = 1;
-	if (!comma)
-		return 0;
-	if (strncmp(comma + 1, "weight=", 7) != 0) {
-		snprintf(err, errlen, "unknown backend option '%.32s' (expected weight=N)", comma + 1);
-		return -EINVAL;
-	}
-	if (parse_uint_text(comma + 8, 1, CONFIG_MAX_WEIGHT, &out->weight)) {
-		snprintf(err, errlen, "weight must be a whole number from 1 to %d", CONFIG_MAX_WEIGHT);
-		return -EINVAL;
+	out->send_proxy = PROXY_NONE;
+	while (comma) {
+		const char *opt = comma + 1;
+
+		comma = strchr(opt, ',');
+		if (backend_option(opt, comma ? (size_t)(comma - opt) : strlen(opt), out, err, errlen))
+			return -EINVAL;
 	}
 	return 0;
 }
@@ -220,6 +253,30 @@ static int parse_check(struct slb_config *cfg, const struct flag *f, const char 
 	return 0;
 }
 
+static int parse_send_proxy(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
+			    size_t errlen)
+{
+	if (strcmp(val, "off") == 0) {
+		cfg->send_proxy = PROXY_NONE;
+		return 0;
+	}
+	if (parse_proxy_version(val, &cfg->send_proxy))
+		return flag_error(err, errlen, f, val, "expected v1, v2 or off");
+	return 0;
+}
+
+static int parse_access_log_format(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
+				   size_t errlen)
+{
+	if (strcmp(val, "text") == 0)
+		cfg->access_log_format = ACCESS_LOG_TEXT;
+	else if (strcmp(val, "json") == 0)
+		cfg->access_log_format = ACCESS_LOG_JSON;
+	else
+		return flag_error(err, errlen, f, val, "expected text or json");
+	return 0;
+}
+
 static int set_true(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	*(bool *)field(cfg, f) = true;
@@ -260,6 +317,18 @@ static const struct flag flag_table[] = {
 	  "open client connections over all workers; more are refused" },
 	{ "drain-timeout", "MS", parse_uint, F(drain_timeout_ms), 0, DAY_MS, "10000", NULL,
 	  "on SIGTERM/SIGINT, stop accepting and let open connections finish for up to MS" },
+	{ "send-proxy", "VERSION", parse_send_proxy, 0, 0, 0, "off", NULL,
+	  "send every backend a PROXY protocol header (v1 text, v2 binary) with the client's address; "
+	  "per backend: --backend ADDR:PORT,send-proxy=v1|v2" },
+	{ "accept-proxy", NULL, set_true, F(accept_proxy), 0, 0, NULL, NULL,
+	  "clients start with a PROXY v1 or v2 header (slb behind another L4 balancer); its address is "
+	  "the client's for balancing, logs and --send-proxy" },
+	{ "proxy-timeout", "MS", parse_uint, F(proxy_timeout_ms), 1, DAY_MS, "3000", NULL,
+	  "with --accept-proxy, close a client whose PROXY header is not whole within MS" },
+	{ "access-log", "FILE", parse_word, F(access_log), 0, CONFIG_FILE_MAX, NULL, "off",
+	  "one line per finished client connection, to FILE (- for stdout); SIGUSR1 reopens it" },
+	{ "access-log-format", "FORMAT", parse_access_log_format, 0, 0, 0, "text", NULL,
+	  "text (key=value) or json (one object per line)" },
 	{ "log-level", "LEVEL", parse_log_level, 0, 0, 0, "info", NULL, "error, warn, info or debug" },
 	{ "heartbeat-listen", "ADDR:PORT", parse_optional_address, F(heartbeat_listen), 0, 0, NULL, "off",
 	  "port where backends register and send heartbeats (protocol in docs/heartbeat-protocol.md)" },

@@ -404,6 +404,7 @@ struct snapshot *table_build_snapshot(const struct backend_table *t)
 		live[n].id = b->id;
 		live[n].weight = b->weight;
 		live[n].load = b->load;
+		live[n].send_proxy = b->send_proxy;
 		live[n].addr = b->addr;
 		n++;
 	}

@@ -225,6 +225,7 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 				 rc == -EEXIST ? "given twice" : "too many backends");
 			return rc == -EEXIST ? -EINVAL : rc;
 		}
+		b->send_proxy = cfg->backends[i].send_proxy;
 	}
 	return 0;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "slb/common/addr.h"
+#include "slb/common/proxy_proto.h"
 
 #define CONFIG_MAX_STATIC_BACKENDS 256
 #define CONFIG_MAX_WEIGHT 256
@@ -34,9 +35,15 @@ enum check_kind {
 	CHECK_HTTP,
 };
 
+enum access_log_format {
+	ACCESS_LOG_TEXT = 0,
+	ACCESS_LOG_JSON,
+};
+
 struct config_backend {
 	struct slb_addr addr;
 	unsigned weight; /* 1..CONFIG_MAX_WEIGHT */
+	enum proxy_version send_proxy; /* PROXY header this backend gets; PROXY_NONE: --send-proxy's */
 };
 
 struct slb_config {
@@ -54,6 +61,11 @@ struct slb_config {
 	unsigned pipes_per_worker; /* not a flag: derived from RLIMIT_NOFILE at start (0: no splicing) */
 	unsigned drain_timeout_ms;
 	int log_level;
+	enum proxy_version send_proxy;  /* PROXY header every backend gets (PROXY_NONE: none) */
+	bool accept_proxy;              /* clients start with a PROXY header (slb behind a balancer) */
+	unsigned proxy_timeout_ms;      /* for that header to arrive whole */
+	char access_log[CONFIG_FILE_MAX]; /* "": off; "-": stdout */
+	enum access_log_format access_log_format;
 
 	/* health (heartbeats, checks, admin) */
 	bool has_heartbeat_listen;
@@ -93,7 +105,7 @@ int config_parse(struct slb_config *cfg, int argc, char **argv, char *err, size_
  * address on loopback unless --admin-public. Returns 0 or -EINVAL with err filled. */
 int config_validate(const struct slb_config *cfg, char *err, size_t errlen);
 
-/* Parses "ADDR:PORT[,weight=N]". Returns 0 or -EINVAL with err filled. */
+/* Parses "ADDR:PORT[,weight=N][,send-proxy=v1|v2]". Returns 0 or -EINVAL with err filled. */
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen);
 
 /* Prints every flag with its argument, default and help, from the same table. */

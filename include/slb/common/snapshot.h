@@ -22,6 +22,7 @@ struct snap_backend {
 	uint32_t id;          /* stable for the backend's lifetime in the table; index of per-worker stats */
 	uint32_t weight;      /* 1..256 */
 	uint32_t load;        /* 0..100, as reported by heartbeat; 0 when unknown */
+	uint8_t send_proxy;   /* enum proxy_version this backend wants; 0: the global --send-proxy */
 	struct slb_addr addr; /* where workers connect */
 };
 

@@ -47,6 +47,7 @@ struct backend {
 	enum be_source source;
 	unsigned weight;             /* 1..256 */
 	unsigned load;               /* 0..100 as last reported, 0 when never */
+	uint8_t send_proxy;          /* enum proxy_version from --backend ...,send-proxy=; 0: --send-proxy's */
 	enum be_state state;
 	bool fresh;                  /* just registered: the first event sets reason and logs */
 	char reason[TABLE_REASON_MAX]; /* why the last transition (or the entry) happened */
