@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slb/common/access_log.h"
 #include "slb/common/clock.h"
 #include "slb/common/config.h"
 #include "slb/common/log.h"
@@ -107,13 +108,15 @@ static void log_start(void)
 }
 
 /* The signals main waits for. They are blocked in every thread, so only main's sigwait sees
- * them: SIGTERM and SIGINT stop slb, SIGHUP is the operator's reload request. */
+ * them: SIGTERM and SIGINT stop slb, SIGHUP is the operator's reload request, SIGUSR1 reopens
+ * the access log (logrotate's habit). */
 static void main_signal_set(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
 }
 
 /* Operators send SIGHUP to reload, as with nginx or HAProxy; its default action would kill
@@ -131,9 +134,12 @@ static int wait_for_stop(const sigset_t *set)
 
 		while (sigwait(set, &sig) != 0)
 			;
-		if (sig != SIGHUP)
+		if (sig == SIGUSR1)
+			access_log_request_reopen();
+		else if (sig == SIGHUP)
+			on_sighup();
+		else
 			return sig;
-		on_sighup();
 	}
 }
 
@@ -168,14 +174,14 @@ static int start(char *err, size_t errlen)
 		return -1;
 	if (cfg.user[0] && privs_lookup_user(cfg.user, &user, err, errlen))
 		return -1;
-	if (workers_prepare(&cfg, err, errlen))
+	if (workers_prepare(&cfg, err, errlen) || access_log_open(&cfg, workers_count(), err, errlen))
 		return -1;
 	for (unsigned i = 0; i < workers_count(); i++)
 		channels[i] = workers_channel(i);
 	if (health_prepare(&cfg, channels, workers_count(), err, errlen))
 		return -1;
 	if ((cfg.user[0] && privs_drop(&user, err, errlen)) || health_start(err, errlen) ||
-	    workers_start(err, errlen)) {
+	    access_log_start(err, errlen) || workers_start(err, errlen)) {
 		health_stop();
 		return -1;
 	}
@@ -196,6 +202,7 @@ static int run(void)
 	slb_log(LOG_INFO, 0, "%s received: draining for up to %u ms", strsignal(sig), cfg.drain_timeout_ms);
 	drain();
 	workers_stop_and_join();
+	access_log_close();
 	health_stop();
 	workers_free();
 	snapshot_teardown();
@@ -204,6 +211,7 @@ static int run(void)
 
 out_err:
 	fprintf(stderr, "slb: %s\n", err);
+	access_log_close();
 	workers_free();
 	return 1;
 }

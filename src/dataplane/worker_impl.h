@@ -16,6 +16,7 @@
 #include "slb/dataplane/uring.h"
 
 struct conn;
+struct access_log_ring;
 
 /* Everything one worker thread owns. */
 struct worker {
@@ -44,6 +45,10 @@ struct worker {
 	bool accept_armed;
 	bool stopping;
 	uint8_t *last_failed;    /* per backend id: last report to health was a failure */
+	bool need_addrs;         /* PROXY or the access log wants each client's addresses */
+	bool linger_by_uring;    /* SO_LINGER can be set on a direct descriptor (Linux 6.7+) */
+	struct access_log_ring *alog; /* NULL: --access-log is off */
+	unsigned char *proxy_bufs; /* --accept-proxy: PROXY_HDR_MAX bytes per slot, else NULL */
 	struct __kernel_timespec connect_ts;
 };
 
