@@ -196,11 +196,10 @@ static void worker_probe_linger(struct worker *w)
 	if (w->idx != 0)
 		return;
 	if (w->linger_by_uring)
-		slb_log(LOG_INFO, 0, "clients cut by a backend reset or the drain timeout get a reset (io_uring "
-			"setsockopt, Linux 6.7+)");
+		slb_log(LOG_INFO, 0, "clients cut short get a reset: SO_LINGER through io_uring (Linux 6.7+)");
 	else
-		slb_log(LOG_WARN, 0, "this kernel cannot set SO_LINGER through io_uring (Linux 6.7+): clients cut by a "
-			"backend reset or the drain timeout see a clean close (FIN), not a reset");
+		slb_log(LOG_WARN, 0, "clients cut short see a clean close (FIN), not a reset: this kernel cannot "
+			"set SO_LINGER through io_uring (Linux 6.7+)");
 }
 
 static unsigned worker_direct_table_size(const struct worker *w)
