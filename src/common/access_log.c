@@ -49,9 +49,16 @@ const char *access_log_end_name(enum access_log_end end)
 
 /* ---- formatting ---- */
 
-static const char *addr_or_dash(const struct slb_addr *a, char *buf)
+/* An address as the format writes it: quoted in JSON; null (JSON) or - (text) when unknown.
+ * addr_format prints digits, dots, colons and brackets only: nothing to escape. */
+static const char *format_addr(const struct slb_addr *a, bool json, char *buf, size_t len)
 {
-	return a ? addr_format(a, buf, ADDR_TEXT_MAX) : "-";
+	char text[ADDR_TEXT_MAX];
+
+	if (!a)
+		return json ? "null" : "-";
+	snprintf(buf, len, json ? "\"%s\"" : "%s", addr_format(a, text, sizeof(text)));
+	return buf;
 }
 
 /* "2024-05-01T12:00:00.123Z" */
@@ -68,28 +75,23 @@ static void format_time(char *buf, size_t len, int64_t unix_ms)
 
 size_t access_log_format(char *buf, size_t len, enum access_log_format fmt, const struct access_log_entry *e)
 {
-	char t[40], c[ADDR_TEXT_MAX], l[ADDR_TEXT_MAX], b[ADDR_TEXT_MAX], cms[24];
-	const char *q = fmt == ACCESS_LOG_JSON ? "\"" : "";
-	const char *none = fmt == ACCESS_LOG_JSON ? "null" : "-";
+	char t[40], c[ADDR_TEXT_MAX + 2], l[ADDR_TEXT_MAX + 2], b[ADDR_TEXT_MAX + 2], cms[24];
+	bool json = fmt == ACCESS_LOG_JSON;
 	int n;
 
 	format_time(t, sizeof(t), e->end_unix_ms);
 	if (e->connect_ms >= 0)
 		snprintf(cms, sizeof(cms), "%lld", (long long)e->connect_ms);
 	else
-		snprintf(cms, sizeof(cms), "%s", none);
-	/* Addresses are printed by addr_format: digits, dots, colons and brackets, nothing that
-	 * needs escaping in either format. */
+		snprintf(cms, sizeof(cms), "%s", json ? "null" : "-");
 	n = snprintf(buf, len,
-		     fmt == ACCESS_LOG_JSON
-			     ? "{\"time\":\"%s\",\"worker\":%u,\"client\":%s%s%s,\"listener\":%s%s%s,\"backend\":%s%s%s,"
-			       "\"attempts\":%u,\"bytes_up\":%llu,\"bytes_down\":%llu,\"duration_ms\":%lld,"
-			       "\"connect_ms\":%s,\"end\":\"%s\"}\n"
-			     : "%s worker=%u client=%s%s%s listener=%s%s%s backend=%s%s%s attempts=%u bytes_up=%llu "
-			       "bytes_down=%llu duration_ms=%lld connect_ms=%s end=%s\n",
-		     t, e->worker, e->client ? q : "", e->client ? addr_or_dash(e->client, c) : none, e->client ? q : "",
-		     e->listener ? q : "", e->listener ? addr_or_dash(e->listener, l) : none, e->listener ? q : "",
-		     e->backend ? q : "", e->backend ? addr_or_dash(e->backend, b) : none, e->backend ? q : "",
+		     json ? "{\"time\":\"%s\",\"worker\":%u,\"client\":%s,\"listener\":%s,\"backend\":%s,"
+			    "\"attempts\":%u,\"bytes_up\":%llu,\"bytes_down\":%llu,\"duration_ms\":%lld,"
+			    "\"connect_ms\":%s,\"end\":\"%s\"}\n"
+			  : "%s worker=%u client=%s listener=%s backend=%s attempts=%u bytes_up=%llu bytes_down=%llu "
+			    "duration_ms=%lld connect_ms=%s end=%s\n",
+		     t, e->worker, format_addr(e->client, json, c, sizeof(c)),
+		     format_addr(e->listener, json, l, sizeof(l)), format_addr(e->backend, json, b, sizeof(b)),
 		     e->attempts, (unsigned long long)e->bytes_up, (unsigned long long)e->bytes_down,
 		     (long long)e->duration_ms, cms, access_log_end_name(e->end));
 	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
@@ -161,6 +163,7 @@ int access_log_open(const struct slb_config *cfg, unsigned n_rings, char *err, s
 		snprintf(err, errlen, "out of memory for the access log");
 		return -ENOMEM;
 	}
+	memset(alog.rings, 0, sizeof(*alog.rings) * n_rings);
 	alog.n_rings = n_rings;
 	for (unsigned i = 0; i < n_rings; i++) {
 		atomic_init(&alog.rings[i].head, 0);

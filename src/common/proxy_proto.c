@@ -45,17 +45,9 @@ static int v1_token(const char **p, const char *end, bool last, char *tok, size_
 
 static int v1_port(const char *tok, uint16_t *port)
 {
-	unsigned v = 0;
-	size_t n = strlen(tok);
+	unsigned v;
 
-	if (n == 0 || n > 5)
-		return -EINVAL;
-	for (size_t i = 0; i < n; i++) {
-		if (tok[i] < '0' || tok[i] > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned)(tok[i] - '0');
-	}
-	if (v > 65535)
+	if (addr_parse_port(tok, strlen(tok), &v))
 		return -EINVAL;
 	*port = htons((uint16_t)v);
 	return 0;

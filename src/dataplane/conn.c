@@ -5,6 +5,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -47,9 +48,8 @@ static struct conn *conn_alloc(struct worker *w)
 	c->end = END_NONE;
 	c->send_proxy = PROXY_NONE;
 	c->proxy_len = 0;
-	c->bytes[0] = c->bytes[1] = 0;
-	c->client.len = 0;
-	c->local.len = 0;
+	if (w->ids)
+		memset(conn_id(w, c), 0, offsetof(struct conn_id, accept_ms));
 	c->backend_id = 0;
 	c->tried.n = 0;
 	c->last_active_ms = w->now_ms;
@@ -181,7 +181,8 @@ void conn_count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n
 {
 	struct backend_stats *bs = &w->ch->stats.be[c->backend_id];
 
-	c->bytes[dir] += n;
+	if (w->ids)
+		conn_id(w, c)->bytes[dir] += n;
 	if (dir == DIR_UP) {
 		stat_add(&w->ch->stats.bytes_in, n);
 		stat_add(&bs->bytes_to_backend, n);
@@ -290,7 +291,7 @@ void conn_accept(struct worker *w, int fd) /* fd: a direct descriptor */
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
 	if (w->alog)
-		c->accept_ms = clock_now_ms();
+		conn_id(w, c)->accept_ms = clock_now_ms();
 	if (w->need_addrs)
 		conn_ident_start(w, c);
 	else
@@ -334,10 +335,11 @@ static void conn_log_connect_failure(struct worker *w, const struct conn *c, int
 /* The PROXY header goes first on a backend connection, before any byte of the client's (the
  * relay starts after it). A plain send(2): the socket has just connected, so its empty send
  * buffer takes the header whole; anything else means the backend is already gone. */
-static int conn_send_proxy_header(struct conn *c)
+static int conn_send_proxy_header(const struct worker *w, struct conn *c)
 {
+	const struct conn_id *id = conn_id(w, c);
 	unsigned char hdr[PROXY_V1_MAX + 1];
-	int n = proxy_build((enum proxy_version)c->send_proxy, &c->client, &c->local, hdr, sizeof(hdr));
+	int n = proxy_build((enum proxy_version)c->send_proxy, &id->client, &id->local, hdr, sizeof(hdr));
 	ssize_t sent;
 
 	if (n < 0)
@@ -354,11 +356,11 @@ static void conn_on_connect(struct worker *w, struct conn *c, int res)
 	uint32_t id = c->backend_id;
 
 	if (res == 0 && c->send_proxy)
-		res = conn_send_proxy_header(c);
+		res = conn_send_proxy_header(w, c);
 	if (res == 0) {
 		c->connected = 1;
 		if (w->alog)
-			c->connect_ms = clock_now_ms();
+			conn_id(w, c)->connect_ms = clock_now_ms();
 		stat_add(&w->ch->stats.be[id].conns, 1);
 		report_backend(w, id, FAILQ_CONNECT_OK);
 		conn_start_relay(w, c);

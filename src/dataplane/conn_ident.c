@@ -84,9 +84,9 @@ void conn_ident_on_install(struct worker *w, struct conn *c, int res)
 		return;
 	}
 	c->cfd_sys = res;
-	res = ident_sockaddr(res, &c->client, true);
+	res = ident_sockaddr(res, &conn_id(w, c)->client, true);
 	if (!res)
-		res = ident_sockaddr(c->cfd_sys, &c->local, false);
+		res = ident_sockaddr(c->cfd_sys, &conn_id(w, c)->local, false);
 	if (res) {
 		/* ENOTCONN: the client has gone already */
 		ident_fail(w, c, res == -ENOTCONN ? END_CLIENT_RESET : END_ERROR, res);
@@ -145,8 +145,8 @@ void conn_ident_on_poll(struct worker *w, struct conn *c, int res)
 	}
 	/* LOCAL or UNKNOWN headers keep the connection's own addresses */
 	if (pi.has_addrs) {
-		c->client = pi.src;
-		c->local = pi.dst;
+		conn_id(w, c)->client = pi.src;
+		conn_id(w, c)->local = pi.dst;
 	}
 	conn_connect_first(w, c);
 }

@@ -20,14 +20,16 @@ void conn_log_access(struct worker *w, const struct conn *c, enum access_log_end
 	size_t n;
 
 	if (c) {
-		e.client = c->client.len ? &c->client : NULL;
-		e.listener = c->local.len ? &c->local : NULL;
+		const struct conn_id *id = conn_id(w, c);
+
+		e.client = id->client.len ? &id->client : NULL;
+		e.listener = id->local.len ? &id->local : NULL;
 		e.backend = c->connected ? &c->baddr : NULL;
 		e.attempts = c->tried.n;
-		e.bytes_up = c->bytes[0];
-		e.bytes_down = c->bytes[1];
-		e.duration_ms = now - c->accept_ms;
-		e.connect_ms = c->connected ? c->connect_ms - c->accept_ms : -1;
+		e.bytes_up = id->bytes[0];
+		e.bytes_down = id->bytes[1];
+		e.duration_ms = now - id->accept_ms;
+		e.connect_ms = c->connected ? id->connect_ms - id->accept_ms : -1;
 	}
 	n = access_log_format(line, sizeof(line), w->cfg->access_log_format, &e);
 	if (n && access_log_push(w->alog, line, n))

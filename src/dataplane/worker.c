@@ -179,12 +179,13 @@ static int worker_init_ident(struct worker *w, struct worker_boot *boot)
 			 "(IORING_OP_FIXED_FD_INSTALL, to learn a client's address)");
 		return -ENOSYS;
 	}
-	if (cfg->accept_proxy) {
-		w->proxy_bufs = calloc(w->n_slots, PROXY_HDR_MAX); /* pages touched only as slots are used */
-		if (!w->proxy_bufs) {
-			snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
-			return -ENOMEM;
-		}
+	if (w->need_addrs)
+		w->ids = calloc(w->n_slots, sizeof(*w->ids)); /* pages touched only as slots are used */
+	if (cfg->accept_proxy)
+		w->proxy_bufs = calloc(w->n_slots, PROXY_HDR_MAX);
+	if ((w->need_addrs && !w->ids) || (cfg->accept_proxy && !w->proxy_bufs)) {
+		snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
+		return -ENOMEM;
 	}
 	return 0;
 }
@@ -412,7 +413,9 @@ static void worker_free(struct worker *w)
 	free(w->waitq);
 	free(w->last_failed);
 	free(w->proxy_bufs);
+	free(w->ids);
 	w->proxy_bufs = NULL;
+	w->ids = NULL;
 	w->conns = NULL;
 	w->waitq = NULL;
 	w->last_failed = NULL;

@@ -17,6 +17,7 @@
 
 struct conn;
 struct access_log_ring;
+struct conn_id;
 
 /* Everything one worker thread owns. */
 struct worker {
@@ -49,6 +50,7 @@ struct worker {
 	bool linger_by_uring;    /* SO_LINGER can be set on a direct descriptor (Linux 6.7+) */
 	struct access_log_ring *alog; /* NULL: --access-log is off */
 	unsigned char *proxy_bufs; /* --accept-proxy: PROXY_HDR_MAX bytes per slot, else NULL */
+	struct conn_id *ids;     /* need_addrs: one per slot (conn_id()), else NULL */
 	struct __kernel_timespec connect_ts;
 };
 

@@ -2,6 +2,8 @@
  * the documented vocabulary; SIGUSR1 reopens the file after a rotation. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -151,5 +153,40 @@ Test(access_log, the_client_is_the_proxy_headers)
 	close(fd);
 	wait_lines(path, 1, log, sizeof(log));
 	cr_assert(strstr(log, "client=198.51.100.9:5555 listener=192.0.2.1:443 "), "%s", log);
+	faultkit_slb_stop_ok(&s, STOP_MS);
+}
+
+/*
+ * The log's file stops taking lines: --access-log is a FIFO that nobody reads, so the log
+ * thread blocks in its write once the pipe is full.
+ * Client sees: nothing; 2,000 requests are all answered (a worker never waits for the log).
+ * slb counts: the lines that found their worker's ring full, in slb_access_log_dropped_total;
+ *   written plus dropped is one per connection.
+ */
+Test(access_log, a_stalled_log_drops_and_counts_lines_instead_of_waiting)
+{
+	char dir[64], path[128], be[64], why[256];
+	struct faultkit_slb s;
+	unsigned bport, ok;
+	long long lines, dropped;
+	int rd;
+
+	cr_assert_eq(peers_tmpdir(dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	cr_assert_eq(mkfifo(path, 0600), 0);
+	rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC); /* so slb's open does not wait */
+	cr_assert_geq(rd, 0);
+	cr_assert_not_null(faultkit_backend_start("b", "127.0.0.1", &bport));
+	snprintf(be, sizeof(be), "127.0.0.1:%u", bport);
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--access-log", path, "--backend", be,
+							     NULL });
+	ok = faultkit_parallel_gets(s.port, "/", 2000, 4, IO_MS, why, sizeof(why));
+	cr_assert_eq(ok, 2000, "%s", why);
+	cr_assert_eq(faultkit_wait_metric(s.admin, "slb_worker_active_connections", 0, IO_MS), 0);
+	lines = faultkit_metric(s.admin, "slb_access_log_lines_total");
+	dropped = faultkit_metric(s.admin, "slb_access_log_dropped_total");
+	cr_assert_gt(dropped, 0, "a 64 KiB pipe and a 256 KiB ring took 2,000 lines");
+	cr_assert_eq(lines + dropped, 2000);
+	close(rd); /* the blocked write fails (EPIPE) and slb can stop */
 	faultkit_slb_stop_ok(&s, STOP_MS);
 }
