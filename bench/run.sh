@@ -2,13 +2,16 @@
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
 #   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--out DIR]
-#                [--src DIR]
+#                [--src DIR] [--access-log] [--ref-bin PATH]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
 # backend, then runs every scenario against every contender, interleaved, for N rounds, and
 # writes bench/results/<date>/{results.md,results.csv,cpu_per_req.png} plus the raw wrk
 # outputs. --scaling runs the slb --workers 1 vs 2 comparison instead. --src builds slb from
-# another source tree (into DIR/build-bench/) instead of this checkout. See bench/README.md.
+# another source tree (into DIR/build-bench/) instead of this checkout. --access-log compares
+# slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only.
+# --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
+# from one run. See bench/README.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -20,11 +23,13 @@ usage() {
 }
 
 orig_args="$*"
-quick=0 scaling=0 rounds='' duration='' warmup='' out='' src=$REPO
+quick=0 scaling=0 alog=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
 	--scaling) scaling=1 ;;
+	--access-log) alog=1 ;;
+	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
 	--warmup) warmup=${2:?--warmup S}; shift ;;
@@ -234,6 +239,14 @@ EOF
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay "${name#slb-}" --drain-timeout 2000 --log-level warn)
 		;;
+	slb-auto-log)
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --drain-timeout 2000 --log-level warn --access-log "$dir/access.log")
+		;;
+	slb-ref)
+		cmd=("$ref_bin" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --drain-timeout 2000 --log-level warn)
+		;;
 	slb-w1 | slb-w2)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers "${name#slb-w}"
 			--no-pin --relay auto --drain-timeout 2000 --log-level warn)
@@ -383,6 +396,13 @@ else
 	start_backend "${PIN_LOAD[@]}"
 	contenders=(direct haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto)
 	scenarios=(small-keepalive 1MiB conn-close c1000-keepalive)
+	if ((alog)); then
+		contenders=(haproxy slb-auto slb-auto-log)
+		scenarios=(conn-close small-keepalive)
+	fi
+	if [[ -n "$ref_bin" ]]; then
+		contenders+=(slb-ref)
+	fi
 	echo "== ${#contenders[@]} contenders x ${#scenarios[@]} scenarios x $rounds rounds x ${duration}s" \
 		"(+${warmup}s warm-up each), then idle memory"
 fi

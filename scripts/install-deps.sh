@@ -7,15 +7,17 @@ set -euo pipefail
 # clang and libclang-rt-14-dev (sanitizer and libFuzzer runtimes; only a Recommends of clang)
 # are for scripts/ci-extra.sh; iproute2 and nftables (network namespaces, packet loss) for
 # tests/integration/test_faults_network.c; apache2-utils (ab, an HTTP/1.0 keep-alive client)
-# for tests/integration/test_keep_alive.c; scdoc builds the man page (docs/slb.8.scd).
+# for tests/integration/test_keep_alive.c; scdoc builds the man page (docs/slb.8.scd); nginx
+# and haproxy (real PROXY protocol peers) for tests/integration/test_proxy_protocol.c.
 packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libinih-dev libsystemd-dev
 	libcriterion-dev curl
 	clang libclang-rt-14-dev
 	iproute2 nftables
 	apache2-utils
-	scdoc)
+	scdoc
+	nginx haproxy)
 if [[ "${1:-}" == "--bench" ]]; then
-	packages+=(wrk haproxy nginx libnginx-mod-stream gnuplot-nox)
+	packages+=(wrk libnginx-mod-stream gnuplot-nox)
 fi
 
 missing=()

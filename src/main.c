@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "slb/common/access_log.h"
 #include "slb/common/clock.h"
 #include "slb/common/config.h"
 #include "slb/common/log.h"
@@ -182,13 +183,15 @@ static void log_start(void)
 }
 
 /* The signals main waits for. They are blocked in every thread, so only main's sigwait sees
- * them: SIGTERM and SIGINT stop slb, SIGHUP is the operator's reload request. */
+ * them: SIGTERM and SIGINT stop slb, SIGHUP is the operator's reload request, SIGUSR1 reopens
+ * the access log (logrotate's habit). */
 static void main_signal_set(sigset_t *set)
 {
 	sigemptyset(set);
 	sigaddset(set, SIGTERM);
 	sigaddset(set, SIGINT);
 	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
 }
 
 /* Operators send SIGHUP to reload, as with nginx or HAProxy (its default action would kill
@@ -225,8 +228,12 @@ static int wait_for_stop(int sigfd)
 			p[1 + i] = (struct pollfd){ .fd = fds[i], .events = POLLIN };
 		if (poll(p, 1 + n, -1) == -1)
 			continue; /* EINTR */
-		while ((sig = read_signal(sigfd)) == SIGHUP)
-			on_sighup();
+		while ((sig = read_signal(sigfd)) == SIGHUP || sig == SIGUSR1) {
+			if (sig == SIGHUP)
+				on_sighup();
+			else
+				access_log_request_reopen();
+		}
 		if (sig)
 			return sig;
 		if (n && takeover_server_on_ready(&control))
@@ -269,7 +276,8 @@ static int start(char *err, size_t errlen)
 		return -1;
 	if (takeover && takeover_receive(&cfg, &inherited, err, errlen))
 		return -1;
-	if (workers_prepare(&cfg, takeover ? &inherited.listen : NULL, err, errlen))
+	if (workers_prepare(&cfg, takeover ? &inherited.listen : NULL, err, errlen) ||
+	    access_log_open(&cfg, workers_count(), err, errlen))
 		return -1;
 	for (unsigned i = 0; i < workers_count(); i++)
 		channels[i] = workers_channel(i);
@@ -279,7 +287,7 @@ static int start(char *err, size_t errlen)
 		goto out_stop_health;
 	inherited.control_fd = -1;
 	if ((cfg.user[0] && privs_drop(&user, err, errlen)) || health_start(err, errlen) ||
-	    workers_start(err, errlen))
+	    access_log_start(err, errlen) || workers_start(err, errlen))
 		goto out_stop_health;
 	return 0;
 
@@ -310,6 +318,7 @@ static int open_signalfd(void)
 static void stop(void)
 {
 	workers_stop_and_join();
+	access_log_close();
 	health_stop();
 	workers_free();
 	snapshot_teardown();
@@ -352,6 +361,7 @@ out_err:
 	fprintf(stderr, "slb: %s\n", err);
 	takeover_in_close(&inherited);
 	takeover_server_close(&control);
+	access_log_close();
 	workers_free();
 	return 1;
 }

@@ -67,6 +67,11 @@ static const struct kept_field kept_fields[] = {
 	KEPT("admin-public", admin_public, false),
 	KEPT("user", user, false),
 	KEPT("pipes", pipes_per_worker, true),
+	/* client identity tables and the log thread are set up at start */
+	KEPT("send-proxy", send_proxy, false),
+	KEPT("accept-proxy", accept_proxy, false),
+	KEPT("access-log", access_log, false),
+	KEPT("access-log-format", access_log_format, false),
 };
 
 static bool reload_field_zero(const char *p, size_t size)
@@ -128,6 +133,7 @@ static const struct live_field live_fields[] = {
 	LIVE("heartbeat-max-backends", heartbeat_max_backends), LIVE("check-interval", check_interval_ms),
 	LIVE("check-timeout", check_timeout_ms), LIVE("rise", rise), LIVE("fall", fall),
 	LIVE("eject-failures", eject_failures), LIVE("slow-start", slow_start_ms), LIVE("hash-seed", hash_seed),
+	LIVE("proxy-timeout", proxy_timeout_ms), LIVE("legacy-heartbeat-timeout", legacy_heartbeat_timeout_ms),
 };
 
 static unsigned reload_log_numbers(const struct slb_config *next)

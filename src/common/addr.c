@@ -13,7 +13,7 @@
 
 #define HOST_TEXT_MAX 48
 
-static int parse_port(const char *text, size_t len, unsigned *port)
+int addr_parse_port(const char *text, size_t len, unsigned *port)
 {
 	unsigned v = 0;
 
@@ -24,9 +24,17 @@ static int parse_port(const char *text, size_t len, unsigned *port)
 			return -EINVAL;
 		v = v * 10 + (unsigned)(text[i] - '0');
 	}
-	if (v == 0 || v > 65535)
+	if (v > 65535)
 		return -EINVAL;
 	*port = v;
+	return 0;
+}
+
+/* A port to listen on or connect to: 0 is not one. */
+static int parse_port(const char *text, size_t len, unsigned *port)
+{
+	if (addr_parse_port(text, len, port) || *port == 0)
+		return -EINVAL;
 	return 0;
 }
 

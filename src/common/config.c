@@ -78,14 +78,36 @@ static int parse_optional_address(struct slb_config *cfg, const struct flag *f, 
 
 #define BACKEND_OPT_MAX 32
 
+static int parse_proxy_version(const char *val, enum proxy_version *out)
+{
+	if (strcmp(val, "v1") == 0)
+		*out = PROXY_V1;
+	else if (strcmp(val, "v2") == 0)
+		*out = PROXY_V2;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static unsigned backend_option_bit(const char *opt)
+{
+	if (strncmp(opt, "weight=", 7) == 0)
+		return 1;
+	if (strncmp(opt, "heartbeat=", 10) == 0)
+		return 2;
+	return strncmp(opt, "send-proxy=", 11) == 0 ? 4 : 0;
+}
+
 /* One option after the address; seen collects the ones given so far (bit 0 weight, bit 1
- * heartbeat), so that "weight=2,weight=3" is an error rather than a silent last-wins. */
+ * heartbeat, bit 2 send-proxy), so that "weight=2,weight=3" is an error rather than a silent
+ * last-wins. */
 static int backend_option(const char *opt, struct config_backend *out, unsigned *seen, char *err, size_t errlen)
 {
-	unsigned bit = strncmp(opt, "weight=", 7) == 0 ? 1 : strncmp(opt, "heartbeat=", 10) == 0 ? 2 : 0;
+	unsigned bit = backend_option_bit(opt);
 
 	if (bit == 0) {
-		snprintf(err, errlen, "unknown backend option '%.32s' (expected weight=N or heartbeat=allow)", opt);
+		snprintf(err, errlen, "unknown backend option '%.32s' (expected weight=N, heartbeat=allow or "
+			 "send-proxy=v1|v2)", opt);
 		return -EINVAL;
 	}
 	if (*seen & bit) {
@@ -99,6 +121,10 @@ static int backend_option(const char *opt, struct config_backend *out, unsigned 
 	}
 	if (bit == 2 && strcmp(opt + 10, "allow") && strcmp(opt + 10, "deny")) {
 		snprintf(err, errlen, "heartbeat must be allow or deny");
+		return -EINVAL;
+	}
+	if (bit == 4 && parse_proxy_version(opt + 11, &out->send_proxy)) {
+		snprintf(err, errlen, "send-proxy must be v1 or v2");
 		return -EINVAL;
 	}
 	if (bit == 2)
@@ -124,6 +150,7 @@ int config_parse_backend(const char *text, struct config_backend *out, char *err
 		return -EINVAL;
 	}
 	out->weight = 1;
+	out->send_proxy = PROXY_NONE;
 	while (opt) {
 		const char *next = strchr(opt + 1, ',');
 		size_t len = next ? (size_t)(next - opt - 1) : strlen(opt + 1);
@@ -278,6 +305,30 @@ static int parse_check(struct slb_config *cfg, const struct flag *f, const char 
 	return 0;
 }
 
+static int parse_send_proxy(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
+			    size_t errlen)
+{
+	if (strcmp(val, "off") == 0) {
+		cfg->send_proxy = PROXY_NONE;
+		return 0;
+	}
+	if (parse_proxy_version(val, &cfg->send_proxy))
+		return flag_error(err, errlen, f, val, "expected v1, v2 or off");
+	return 0;
+}
+
+static int parse_access_log_format(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
+				   size_t errlen)
+{
+	if (strcmp(val, "text") == 0)
+		cfg->access_log_format = ACCESS_LOG_TEXT;
+	else if (strcmp(val, "json") == 0)
+		cfg->access_log_format = ACCESS_LOG_JSON;
+	else
+		return flag_error(err, errlen, f, val, "expected text or json");
+	return 0;
+}
+
 /* A flag without argument: on the command line (val NULL) it does what its name says; in a
  * config file its value says whether it does (pin = no is --no-pin). */
 static int set_bool(struct slb_config *cfg, const struct flag *f, const char *val, bool on, char *err,
@@ -354,6 +405,20 @@ static const struct flag flag_table[] = {
 	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, .offset = F(drain_timeout_ms), .max = DAY_MS,
 	  .def = "10000", .help = "on SIGTERM/SIGINT, or once a new slb took over, stop accepting and let open "
 				  "connections finish for up to MS" },
+	{ .name = "send-proxy", .arg = "VERSION", .parse = parse_send_proxy, .offset = F(send_proxy), .def = "off",
+	  .help = "send every backend a PROXY protocol header (v1 text, v2 binary) with the client's address; "
+		  "per backend: --backend ADDR:PORT,send-proxy=v1|v2" },
+	{ .name = "accept-proxy", .parse = set_true, .offset = F(accept_proxy),
+	  .help = "clients start with a PROXY v1 or v2 header (slb behind another L4 balancer); its address is "
+		  "the client's for balancing, logs and --send-proxy" },
+	{ .name = "proxy-timeout", .arg = "MS", .parse = parse_uint, .offset = F(proxy_timeout_ms), .min = 1,
+	  .max = DAY_MS, .def = "3000", .help = "with --accept-proxy, close a client whose PROXY header is not whole "
+						"within MS" },
+	{ .name = "access-log", .arg = "FILE", .parse = parse_word, .offset = F(access_log), .max = CONFIG_FILE_MAX,
+	  .def_help = "off", .help = "one line per finished client connection, to FILE (- for stdout); SIGUSR1 "
+				     "reopens it" },
+	{ .name = "access-log-format", .arg = "FORMAT", .parse = parse_access_log_format,
+	  .offset = F(access_log_format), .def = "text", .help = "text (key=value) or json (one object per line)" },
 	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, .offset = F(log_level), .def = "info",
 	  .help = "error, warn, info or debug" },
 	{ .name = "heartbeat-listen", .arg = "ADDR:PORT", .parse = parse_optional_address,

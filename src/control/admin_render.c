@@ -250,6 +250,12 @@ static const struct metric_def worker_metrics[] = {
 	{ "slb_worker_loop_turns_total", "counter", "Event loop turns", NULL, W(stats.loop_turns) },
 	{ "slb_worker_failq_dropped_total", "counter", "Connect reports dropped on a full ring", NULL,
 	  W(failq.dropped) },
+	{ "slb_worker_proxy_header_errors_total", "counter",
+	  "Clients closed for a malformed or late PROXY header (--accept-proxy)", NULL, W(stats.proxy_errors) },
+	{ "slb_access_log_lines_total", "counter", "Access log lines handed to the log thread", NULL,
+	  W(stats.access_log_lines) },
+	{ "slb_access_log_dropped_total", "counter", "Access log lines dropped because the log thread was behind",
+	  NULL, W(stats.access_log_dropped) },
 };
 #undef W
 

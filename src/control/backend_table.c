@@ -254,6 +254,12 @@ bool table_id_reserved(const struct backend_table *t, uint32_t id)
 }
 
 /* See backend_table.h. */
+void table_mark_changed(struct backend_table *t)
+{
+	t->changes |= TABLE_CHANGE_LAZY;
+}
+
+/* See backend_table.h. */
 void table_set_params(struct backend_table *t, const struct table_params *p)
 {
 	t->p = *p;
@@ -623,6 +629,7 @@ static uint32_t table_fill_live(const struct backend_table *t, int64_t now_ms, s
 		live[n].weight = b->weight;
 		live[n].eff_weight = table_effective_weight(t, b, now_ms);
 		live[n].load = b->load;
+		live[n].send_proxy = b->send_proxy;
 		live[n].addr = b->addr;
 		n++;
 	}

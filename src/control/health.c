@@ -284,6 +284,7 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 			return rc == -EEXIST ? -EINVAL : rc;
 		}
 		b->hb_allowed = cfg->backends[i].heartbeat_allow;
+		b->send_proxy = cfg->backends[i].send_proxy;
 	}
 	return 0;
 }

@@ -51,6 +51,11 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
 		snprintf(what + n, sizeof(what) - (size_t)n, ", heartbeat=%s", cb->heartbeat_allow ? "allow" : "deny");
 	if (b->session && !cb->heartbeat_allow)
 		hb_server_detach(ctx, b, "heartbeat no longer allowed for this static backend");
+	if (b->send_proxy != cb->send_proxy) {
+		b->send_proxy = cb->send_proxy; /* read by workers from the next snapshot on */
+		table_mark_changed(ctx->table);
+		reload_log_backend(b, "send-proxy changed");
+	}
 	if (table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms))
 		reload_log_backend(b, what);
 }
@@ -80,6 +85,7 @@ static int reload_add(struct health_ctx *ctx, const struct config_backend *cb)
 		return rc;
 	}
 	b->hb_allowed = cb->heartbeat_allow;
+	b->send_proxy = cb->send_proxy;
 	snprintf(what, sizeof(what), "added, weight %u", cb->weight);
 	reload_log_backend(b, what);
 	return 0;

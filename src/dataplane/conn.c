@@ -5,14 +5,17 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "slb/common/clock.h"
 #include "slb/common/failq.h"
 #include "slb/common/log.h"
+#include "slb/common/proxy_proto.h"
 #include "slb/common/snapshot.h"
 
 static struct conn *conn_alloc(struct worker *w)
@@ -41,6 +44,12 @@ static struct conn *conn_alloc(struct worker *w)
 	c->cfd_sys = -1;
 	c->installing = 0;
 	c->no_splice = 0;
+	c->connected = 0;
+	c->end = END_NONE;
+	c->send_proxy = PROXY_NONE;
+	c->proxy_len = 0;
+	if (w->ids)
+		memset(conn_id(w, c), 0, offsetof(struct conn_id, accept_ms));
 	c->backend_id = 0;
 	c->tried.n = 0;
 	c->last_active_ms = w->now_ms;
@@ -82,26 +91,45 @@ static void backend_leg_close(struct worker *w, struct conn *c)
 	}
 }
 
+/* A client cut short by its backend's reset or by the drain timeout must see a reset, not a
+ * clean end of stream: without length framing it would take a truncated answer for a whole
+ * one. SO_LINGER 0 goes on its regular twin when it has one; else on the direct descriptor
+ * through io_uring (SOCKET_URING_OP_SETSOCKOPT, 6.7), hard-linked so that the close runs
+ * whatever the setsockopt says. Before 6.7 such a client sees a FIN (said once at start-up). */
+static void client_leg_close(struct worker *w, struct conn *c)
+{
+	bool rst = c->abort && (c->end == END_BACKEND_RESET || c->end == END_DRAIN_TIMEOUT);
+
+	if (c->cfd_sys >= 0) {
+		if (rst)
+			set_linger_zero(c->cfd_sys);
+		close_fd_async(w, c->cfd_sys, false);
+		c->cfd_sys = -1;
+	} else if (rst && w->linger_by_uring) {
+		struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+
+		uring_prep_linger_zero(sqe, c->cfd);
+		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
+		io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+	}
+	close_fd_async(w, c->cfd, true);
+	c->cfd = -1;
+}
+
 /* Every in-flight CQE has come back: give back buffers, pipes, descriptors and the slot. */
 static void conn_release(struct worker *w, struct conn *c)
 {
 	uint32_t slot = conn_slot(w, c);
 
+	if (w->alog)
+		conn_log_access(w, c, (enum access_log_end)c->end);
 	for (unsigned dir = 0; dir < 2; dir++) {
 		relay_copy_release(w, c, dir);
 		relay_splice_release(w, c, dir);
 	}
 	backend_leg_close(w, c);
-	if (c->cfd_sys >= 0) {
-		close_fd_async(w, c->cfd_sys, false);
-		c->cfd_sys = -1;
-	}
-	if (c->cfd >= 0) {
-		/* A direct descriptor takes no setsockopt (before 6.7's uring_cmd), so the client
-		 * sees a FIN even after an abort; the data it got is still short of what it asked. */
-		close_fd_async(w, c->cfd, true);
-		c->cfd = -1;
-	}
+	if (c->cfd >= 0)
+		client_leg_close(w, c);
 	c->state = CONN_FREE;
 	c->gen = (c->gen + 1) & 0xffffff;
 	c->next_free = w->free_head;
@@ -124,7 +152,7 @@ static bool conn_has_io_pending(const struct conn *c)
 	for (unsigned dir = 0; dir < 2; dir++)
 		if (c->h[dir].reading || c->h[dir].writing)
 			return true;
-	return c->state == CONN_CONNECTING;
+	return c->state == CONN_CONNECTING || c->state == CONN_IDENT;
 }
 
 void conn_finalize(struct worker *w, struct conn *c, bool abortive)
@@ -133,6 +161,7 @@ void conn_finalize(struct worker *w, struct conn *c, bool abortive)
 
 	if (c->state == CONN_CLOSING || c->state == CONN_FREE)
 		return;
+	conn_set_end(c, END_ERROR); /* callers that know better said so first */
 	c->state = CONN_CLOSING;
 	c->abort = abortive;
 	if (c->inflight == 0) {
@@ -153,6 +182,8 @@ void conn_count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n
 {
 	struct backend_stats *bs = &w->ch->stats.be[c->backend_id];
 
+	if (w->ids)
+		conn_id(w, c)->bytes[dir] += n;
 	if (dir == DIR_UP) {
 		stat_add(&w->ch->stats.bytes_in, n);
 		stat_add(&bs->bytes_to_backend, n);
@@ -205,6 +236,7 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	c->bfd = fd;
 	c->backend_id = snap->be[idx].id;
 	c->baddr = snap->be[idx].addr;
+	c->send_proxy = snap->be[idx].send_proxy ? snap->be[idx].send_proxy : (uint8_t)w->cfg->send_proxy;
 	balance_exclude_add(&c->tried, c->backend_id);
 	stat_add(&w->ch->stats.be[c->backend_id].active, 1);
 	c->counted = balance_conn_open(&w->bal, c->backend_id);
@@ -223,6 +255,7 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 /* No backend for this client: say why once per burst, count it, close the client. */
 static void conn_give_up(struct worker *w, struct conn *c, int why)
 {
+	conn_set_end(c, why == -ENOENT ? END_CONNECT_FAILED : END_ERROR);
 	if (why == -ENOENT) {
 		stat_add(&w->ch->stats.no_backend, 1);
 		slb_log_limited(LOG_WARN, 0, "no live backend left to try for a client: closing it");
@@ -233,25 +266,39 @@ static void conn_give_up(struct worker *w, struct conn *c, int why)
 	conn_finalize(w, c, true);
 }
 
+void conn_connect_first(struct worker *w, struct conn *c)
+{
+	int ret;
+
+	c->state = CONN_CONNECTING;
+	ret = conn_connect_next(w, c);
+	if (ret)
+		conn_give_up(w, c, ret);
+}
+
 void conn_accept(struct worker *w, int fd, uint64_t key) /* fd: a direct descriptor */
 {
 	struct conn *c = conn_alloc(w);
-	int ret;
 
 	stat_add(&w->ch->stats.accepted, 1);
 	if (!c) {
 		stat_add(&w->ch->stats.rejected, 1);
 		slb_log_limited(LOG_WARN, 0, "at its connection limit (--max-conns %u): refusing a client",
 				w->cfg->max_conns);
+		if (w->alog)
+			conn_log_access(w, NULL, END_MAX_CONNS);
 		close_fd_async(w, fd, true);
 		return;
 	}
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
 	c->hash_key = key;
-	ret = conn_connect_next(w, c);
-	if (ret)
-		conn_give_up(w, c, ret);
+	if (w->alog)
+		conn_id(w, c)->accept_ms = clock_now_ms();
+	if (w->need_addrs)
+		conn_ident_start(w, c);
+	else
+		conn_connect_first(w, c);
 }
 
 static enum failq_kind connect_failure_kind(int res)
@@ -286,6 +333,24 @@ static void conn_log_connect_failure(struct worker *w, const struct conn *c, int
 				w->cfg->connect_timeout_ms);
 	else
 		slb_log_limited(LOG_WARN, res, "connect to backend %s failed; trying another", addr);
+}
+
+/* The PROXY header goes first on a backend connection, before any byte of the client's (the
+ * relay starts after it). A plain send(2): the socket has just connected, so its empty send
+ * buffer takes the header whole; anything else means the backend is already gone. */
+static int conn_send_proxy_header(const struct worker *w, struct conn *c)
+{
+	const struct conn_id *id = conn_id(w, c);
+	unsigned char hdr[PROXY_V1_MAX + 1];
+	int n = proxy_build((enum proxy_version)c->send_proxy, &id->client, &id->local, hdr, sizeof(hdr));
+	ssize_t sent;
+
+	if (n < 0)
+		return n;
+	sent = send(c->bfd, hdr, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	if (sent == n)
+		return 0;
+	return sent < 0 ? -errno : -EIO;
 }
 
 /* Closes the backend leg and tries the next backend, or gives the client up. */
@@ -369,11 +434,16 @@ static void conn_on_connect(struct worker *w, struct conn *c, int res)
 {
 	uint32_t id = c->backend_id;
 
+	if (res == 0 && conn_port_is_listened(w, addr_port_raw(&c->baddr)) && conn_reached_self(w, c)) {
+		conn_on_loop(w, c);
+		return;
+	}
+	if (res == 0 && c->send_proxy)
+		res = conn_send_proxy_header(w, c);
 	if (res == 0) {
-		if (conn_port_is_listened(w, addr_port_raw(&c->baddr)) && conn_reached_self(w, c)) {
-			conn_on_loop(w, c);
-			return;
-		}
+		c->connected = 1;
+		if (w->alog)
+			conn_id(w, c)->connect_ms = clock_now_ms();
 		stat_add(&w->ch->stats.be[id].conns, 1);
 		report_backend(w, id, FAILQ_CONNECT_OK);
 		conn_start_relay(w, c);
@@ -404,6 +474,7 @@ void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
 	struct io_uring_sqe *sqe;
 
 	h->done = 1;
+	conn_set_end(c, dir == DIR_UP ? END_CLIENT_CLOSED : END_BACKEND_CLOSED);
 	if (c->h[!dir].done) {
 		conn_finalize(w, c, false); /* both ways done: the close sends the FIN */
 		return;
@@ -474,6 +545,12 @@ static void conn_dispatch(struct worker *w, struct conn *c, unsigned op, unsigne
 	case OP_INSTALL_SHUT:
 		conn_on_install_shut(w, c, dir, cqe->res);
 		break;
+	case OP_IDENT:
+		conn_ident_on_install(w, c, cqe->res);
+		break;
+	case OP_PROXY_POLL:
+		conn_ident_on_poll(w, c, cqe->res);
+		break;
 	case OP_SHUTDOWN:
 		/* ENOTCONN after the peer reset is harmless: the other direction reports it. */
 		break;
@@ -503,8 +580,8 @@ void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 	if (c->state == CONN_CLOSING) {
 		drop_cqe(w, cqe);
 		/* a regular twin made while the connection was closing is closed with it */
-		if ((uring_ud_op(ud) == OP_INSTALL || uring_ud_op(ud) == OP_INSTALL_SHUT) && cqe->res >= 0 &&
-		    c->cfd_sys < 0)
+		if ((uring_ud_op(ud) == OP_INSTALL || uring_ud_op(ud) == OP_INSTALL_SHUT || uring_ud_op(ud) == OP_IDENT) &&
+		    cqe->res >= 0 && c->cfd_sys < 0)
 			c->cfd_sys = cqe->res;
 		if (c->inflight == 0)
 			conn_release(w, c);
@@ -522,12 +599,16 @@ void conn_sweep(struct worker *w, bool all)
 	for (uint32_t slot = 1; slot < w->slot_hwm; slot++) {
 		struct conn *c = &w->conns[slot];
 
-		if (c->state != CONN_RELAYING && c->state != CONN_CONNECTING)
+		if (c->state == CONN_FREE || c->state == CONN_CLOSING)
 			continue;
 		if (all) {
+			conn_set_end(c, END_DRAIN_TIMEOUT);
 			conn_finalize(w, c, true);
+		} else if (c->state == CONN_IDENT && w->now_ms - c->last_active_ms >= w->cfg->proxy_timeout_ms) {
+			conn_ident_expire(w, c);
 		} else if (idle && c->state == CONN_RELAYING && w->now_ms - c->last_active_ms >= idle) {
 			stat_add(&w->ch->stats.idle_timeouts, 1);
+			conn_set_end(c, END_IDLE_TIMEOUT);
 			conn_finalize(w, c, true);
 		}
 	}
@@ -537,6 +618,7 @@ void conn_sweep(struct worker *w, bool all)
  * ends the connection, abortively so the other side sees the stream was cut. */
 void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
 {
+	conn_set_end(c, dir == DIR_UP ? END_CLIENT_RESET : res == -ECONNRESET ? END_BACKEND_RESET : END_ERROR);
 	if (dir == DIR_DOWN && res == -ECONNRESET) {
 		char addr[ADDR_TEXT_MAX];
 
@@ -545,5 +627,12 @@ void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
 				addr_format(&c->baddr, addr, sizeof(addr)));
 		failq_push(&w->ch->failq, c->backend_id, FAILQ_RESET);
 	}
+	conn_finalize(w, c, true);
+}
+
+/* A write to dst of dir failed: that peer is gone (a reset, mostly); the stream is cut. */
+void conn_write_error(struct worker *w, struct conn *c, unsigned dir, int res)
+{
+	conn_set_end(c, dir == DIR_UP ? END_BACKEND_RESET : END_CLIENT_RESET);
 	conn_finalize(w, c, true);
 }

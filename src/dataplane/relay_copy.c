@@ -92,7 +92,7 @@ void relay_copy_on_send(struct worker *w, struct conn *c, unsigned dir, int res)
 
 	h->writing = 0;
 	if (res < 0) {
-		conn_finalize(w, c, true);
+		conn_write_error(w, c, dir, res);
 		return;
 	}
 	h->buf_off += (uint32_t)res;

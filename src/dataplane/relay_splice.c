@@ -140,7 +140,7 @@ static void splice_run(struct worker *w, struct conn *c, unsigned dir)
 		conn_read_error(w, c, dir, -errno);
 		return;
 	case PUMP_ERROR_OUT:
-		conn_finalize(w, c, true);
+		conn_write_error(w, c, dir, -errno);
 		return;
 	case PUMP_AGAIN:
 	case PUMP_YIELD:

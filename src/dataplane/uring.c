@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "slb/common/log.h"
 
@@ -122,6 +124,53 @@ void uring_bufs_free(struct io_uring *ring, struct uring_bufs *b)
 	munmap(b->mem, (size_t)b->count * b->size);
 	munmap(b->br, b->ring_bytes);
 	b->br = NULL;
+}
+
+#ifndef SOCKET_URING_OP_SETSOCKOPT
+#define SOCKET_URING_OP_SETSOCKOPT 3 /* Linux 6.7: enum io_uring_socket_op in linux/io_uring.h */
+#endif
+
+void uring_prep_linger_zero(struct io_uring_sqe *sqe, int fd)
+{
+	static const struct linger lg = { .l_onoff = 1, .l_linger = 0 }; /* read when the op runs */
+
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = SOCKET_URING_OP_SETSOCKOPT;
+	/* level and optname share the addr field (low, then high 32 bits), optlen the file_index
+	 * one, optval the addr3 one: the layout of linux/io_uring.h since 6.7 */
+	sqe->addr = (uint64_t)SOL_SOCKET | ((uint64_t)SO_LINGER << 32);
+	sqe->file_index = sizeof(lg);
+	sqe->addr3 = (uint64_t)(uintptr_t)&lg;
+}
+
+bool uring_probe_linger(struct io_uring *ring)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	bool ok = false;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd == -1)
+		return false;
+	sqe = uring_sqe(ring);
+	uring_prep_linger_zero(sqe, fd);
+	io_uring_sqe_set_data64(sqe, 0);
+	if (io_uring_submit_and_wait(ring, 1) >= 0 && io_uring_peek_cqe(ring, &cqe) == 0) {
+		ok = cqe->res == 0;
+		io_uring_cqe_seen(ring, cqe);
+	}
+	close(fd);
+	return ok;
+}
+
+bool uring_opcode_supported(int op)
+{
+	struct io_uring_probe *p = io_uring_get_probe();
+	bool ok = p && io_uring_opcode_supported(p, op);
+
+	if (p)
+		io_uring_free_probe(p);
+	return ok;
 }
 
 /* A two-entry ring is the cheapest complete test: io_uring_setup is the call that

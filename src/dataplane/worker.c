@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "slb/common/access_log.h"
 #include "slb/common/clock.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
@@ -264,6 +265,52 @@ static int worker_alloc_slots(struct worker *w)
 	return 0;
 }
 
+static bool cfg_sends_proxy(const struct slb_config *cfg)
+{
+	if (cfg->send_proxy)
+		return true;
+	for (unsigned i = 0; i < cfg->n_backends; i++)
+		if (cfg->backends[i].send_proxy)
+			return true;
+	return false;
+}
+
+/* What the client-identity features need; nothing of it when they are off. */
+static int worker_init_ident(struct worker *w, struct worker_boot *boot)
+{
+	const struct slb_config *cfg = w->cfg;
+
+	w->alog = access_log_ring(w->idx);
+	w->need_addrs = cfg->accept_proxy || w->alog || cfg_sends_proxy(cfg);
+	if (w->need_addrs && !uring_opcode_supported(IORING_OP_FIXED_FD_INSTALL)) {
+		snprintf(boot->err, sizeof(boot->err), "--send-proxy, --accept-proxy and --access-log need Linux 6.8 "
+			 "(IORING_OP_FIXED_FD_INSTALL, to learn a client's address)");
+		return -ENOSYS;
+	}
+	if (w->need_addrs)
+		w->ids = calloc(w->n_slots, sizeof(*w->ids)); /* pages touched only as slots are used */
+	if (cfg->accept_proxy)
+		w->proxy_bufs = calloc(w->n_slots, PROXY_HDR_MAX);
+	if ((w->need_addrs && !w->ids) || (cfg->accept_proxy && !w->proxy_bufs)) {
+		snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Resets to clients (backend reset, drain timeout) need SO_LINGER on a direct descriptor. */
+static void worker_probe_linger(struct worker *w)
+{
+	w->linger_by_uring = uring_probe_linger(&w->ring);
+	if (w->idx != 0)
+		return;
+	if (w->linger_by_uring)
+		slb_log(LOG_INFO, 0, "clients cut short get a reset: SO_LINGER through io_uring (Linux 6.7+)");
+	else
+		slb_log(LOG_WARN, 0, "clients cut short see a clean close (FIN), not a reset: this kernel cannot "
+			"set SO_LINGER through io_uring (Linux 6.7+)");
+}
+
 static unsigned worker_direct_table_size(const struct worker *w)
 {
 	struct rlimit rl;
@@ -323,6 +370,10 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 			 worker_direct_table_size(w), strerror(-ret));
 		return ret;
 	}
+	ret = worker_init_ident(w, boot);
+	if (ret)
+		return ret;
+	worker_probe_linger(w);
 	w->snap_reader = snapshot_reader_register();
 	if (w->snap_reader < 0) {
 		snprintf(boot->err, sizeof(boot->err), "too many snapshot readers");
@@ -487,10 +538,14 @@ static unsigned worker_reap(struct worker *w)
 	return n;
 }
 
-/* How often idle connections are looked for: a quarter of the idle timeout, 10 ms to 1 s. */
+/* How often idle connections (and late PROXY headers) are looked for: a quarter of the
+ * shortest timeout, 10 ms to 1 s. */
 static unsigned worker_sweep_ms(const struct worker *w)
 {
 	unsigned ms = w->cfg->idle_timeout_ms / 4;
+
+	if (w->need_addrs && (ms == 0 || w->cfg->proxy_timeout_ms / 4 < ms))
+		ms = w->cfg->proxy_timeout_ms / 4;
 
 	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
 }
@@ -524,7 +579,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 	}
 	if (w->accepting)
 		worker_rearm_accepts(w);
-	if (w->cfg->idle_timeout_ms && w->now_ms >= *next_sweep) {
+	if ((w->cfg->idle_timeout_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
 		*next_sweep = w->now_ms + worker_sweep_ms(w);
 	}
@@ -533,7 +588,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 /* The longest sleep: WAIT_MAX_MS, shorter when the idle sweep is due more often. */
 static long long worker_wait_ns(const struct worker *w)
 {
-	if (w->cfg->idle_timeout_ms && worker_sweep_ms(w) < WAIT_MAX_MS)
+	if ((w->cfg->idle_timeout_ms || w->need_addrs) && worker_sweep_ms(w) < WAIT_MAX_MS)
 		return (long long)worker_sweep_ms(w) * 1000000;
 	return WAIT_MAX_MS * 1000000LL;
 }
@@ -562,6 +617,9 @@ static void worker_loop(struct worker *w)
 		w->now_ms = clock_coarse_ms();
 	}
 	snapshot_offline(w->snap_reader);
+	/* The last closes (and the SO_LINGER before them) are queued but not yet submitted. */
+	io_uring_submit(&w->ring);
+	io_uring_get_events(&w->ring);
 }
 
 static void worker_free(struct worker *w)
@@ -575,6 +633,10 @@ static void worker_free(struct worker *w)
 	free(w->last_failed);
 	free(w->accept_addrs);
 	w->accept_addrs = NULL;
+	free(w->proxy_bufs);
+	free(w->ids);
+	w->proxy_bufs = NULL;
+	w->ids = NULL;
 	w->conns = NULL;
 	w->waitq = NULL;
 	w->last_failed = NULL;

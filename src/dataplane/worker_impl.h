@@ -17,6 +17,8 @@
 #include "slb/dataplane/uring.h"
 
 struct conn;
+struct access_log_ring;
+struct conn_id;
 
 #define ACCEPT_ADDR_SLOTS 8 /* single-shot accepts in flight per listener when the picker needs addresses */
 
@@ -69,6 +71,11 @@ struct worker {
 	_Atomic bool accept_off; /* every accept has ended (drain waits for it: see workers_accepting) */
 	bool stopping;
 	uint8_t *last_failed;    /* per backend id: last report to health was a failure */
+	bool need_addrs;         /* PROXY or the access log wants each client's addresses */
+	bool linger_by_uring;    /* SO_LINGER can be set on a direct descriptor (Linux 6.7+) */
+	struct access_log_ring *alog; /* NULL: --access-log is off */
+	unsigned char *proxy_bufs; /* --accept-proxy: PROXY_HDR_MAX bytes per slot, else NULL */
+	struct conn_id *ids;     /* need_addrs: one per slot (conn_id()), else NULL */
 	struct __kernel_timespec connect_ts;
 };
 

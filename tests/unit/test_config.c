@@ -108,6 +108,11 @@ Test(config, defaults_are_documented_values)
 	cr_assert_eq(cfg.hash_key, HASH_KEY_SRC);
 	cr_assert_eq(cfg.hash_seed, 0);
 	cr_assert_eq(cfg.slow_start_ms, 0);
+	cr_assert_eq(cfg.send_proxy, PROXY_NONE);
+	cr_assert_not(cfg.accept_proxy);
+	cr_assert_eq(cfg.proxy_timeout_ms, 3000);
+	cr_assert_str_eq(cfg.access_log, "");
+	cr_assert_eq(cfg.access_log_format, ACCESS_LOG_TEXT);
 }
 
 Test(config, picker_flags_set_their_fields)
@@ -137,6 +142,28 @@ Test(config, hash_key_follows_the_seed)
 	config_hash_key(&c, kc);
 	cr_assert_arr_eq(ka, kb, sizeof(ka));
 	cr_assert_arr_neq(ka, kc, sizeof(ka));
+}
+
+Test(config, proxy_and_access_log_flags)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1,weight=5,send-proxy=v2", "--backend",
+			   "127.0.0.1:2,send-proxy=v1,weight=3", "--backend", "127.0.0.1:3", "--send-proxy", "v1",
+			   "--accept-proxy", "--proxy-timeout", "250", "--access-log", "-", "--access-log-format",
+			   "json"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.backends[0].weight, 5);
+	cr_assert_eq(cfg.backends[0].send_proxy, PROXY_V2);
+	cr_assert_eq(cfg.backends[1].weight, 3);
+	cr_assert_eq(cfg.backends[1].send_proxy, PROXY_V1);
+	cr_assert_eq(cfg.backends[2].send_proxy, PROXY_NONE);
+	cr_assert_eq(cfg.send_proxy, PROXY_V1);
+	cr_assert(cfg.accept_proxy);
+	cr_assert_eq(cfg.proxy_timeout_ms, 250);
+	cr_assert_str_eq(cfg.access_log, "-");
+	cr_assert_eq(cfg.access_log_format, ACCESS_LOG_JSON);
 }
 
 Test(config, every_flag_sets_its_field)
@@ -200,6 +227,15 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--backend", "127.0.0.1:1,weight=0" }, "weight must be" },
 		{ { "--backend", "127.0.0.1:1,weight=300" }, "weight must be" },
 		{ { "--backend", "127.0.0.1:1,wieght=3" }, "unknown backend option" },
+		{ { "--backend", "127.0.0.1:1,weight=2," }, "unknown backend option" },
+		{ { "--backend", "127.0.0.1:1,weight=99999999999999999" }, "weight must be" },
+		{ { "--backend", "127.0.0.1:1,send-proxy=v3" }, "send-proxy must be v1 or v2" },
+		{ { "--backend", "127.0.0.1:1,send-proxy=" }, "unknown backend option" },
+		{ { "--backend", "127.0.0.1:1,send-proxy=v1xxxxxxxxxxxxxxxxxx" }, "send-proxy must be" },
+		{ { "--send-proxy", "v3" }, "expected v1, v2 or off" },
+		{ { "--proxy-timeout", "0" }, "whole number" },
+		{ { "--access-log-format", "xml" }, "expected text or json" },
+		{ { "--access-log=" }, "empty" },
 		{ { "--backend", "nohost" }, "missing :PORT" },
 		{ { "--backend", "0.0.0.0:80" }, "address is unspecified, not a single host" },
 		{ { "--backend", "*:80" }, "address is unspecified, not a single host" },

@@ -25,6 +25,10 @@ int addr_parse(const char *text, struct slb_addr *out, char *err, size_t errlen)
 /* Same as addr_parse, for a text of len bytes that need not be NUL-terminated. */
 int addr_parse_n(const char *text, size_t len, struct slb_addr *out, char *err, size_t errlen);
 
+/* Parses a decimal port of 1-5 digits, 0-65535, from text[0..len) (no sign, no spaces).
+ * Returns 0 or -EINVAL. */
+int addr_parse_port(const char *text, size_t len, unsigned *port);
+
 /* Writes "1.2.3.4:80" or "[::1]:80" into buf (ADDR_TEXT_MAX bytes suffice).
  * Returns buf, so it can be used inline in a log line. */
 char *addr_format(const struct slb_addr *a, char *buf, size_t len);

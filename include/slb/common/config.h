@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "slb/common/addr.h"
+#include "slb/common/proxy_proto.h"
 
 #define CONFIG_MAX_STATIC_BACKENDS 256
 #define CONFIG_MAX_WEIGHT 256
@@ -46,10 +47,16 @@ enum check_kind {
 	CHECK_HTTP,
 };
 
+enum access_log_format {
+	ACCESS_LOG_TEXT = 0,
+	ACCESS_LOG_JSON,
+};
+
 struct config_backend {
 	struct slb_addr addr;  /* a single unicast host */
 	unsigned weight;       /* 1..CONFIG_MAX_WEIGHT */
 	bool heartbeat_allow;  /* heartbeat=allow: a heartbeat session may attach to it */
+	enum proxy_version send_proxy; /* PROXY header this backend gets; PROXY_NONE: --send-proxy's */
 };
 
 struct slb_config {
@@ -71,6 +78,11 @@ struct slb_config {
 	unsigned pipes_per_worker; /* not a flag: derived from RLIMIT_NOFILE at start (0: no splicing) */
 	unsigned drain_timeout_ms;
 	int log_level;
+	enum proxy_version send_proxy;  /* PROXY header every backend gets (PROXY_NONE: none) */
+	bool accept_proxy;              /* clients start with a PROXY header (slb behind a balancer) */
+	unsigned proxy_timeout_ms;      /* for that header to arrive whole */
+	char access_log[CONFIG_FILE_MAX]; /* "": off; "-": stdout */
+	enum access_log_format access_log_format;
 
 	/* health (heartbeats, checks, admin) */
 	bool has_heartbeat_listen;
@@ -160,7 +172,7 @@ int config_validate(const struct slb_config *cfg, char *err, size_t errlen);
  * "address is slb's own listener" (admin endpoint, heartbeat port), fit to send to a peer. */
 const char *config_served_by(const struct slb_config *cfg, const struct slb_addr *a, addr_local_fn is_local);
 
-/* Parses "ADDR:PORT[,weight=N][,heartbeat=allow|deny]" (options in any order, each at most
+/* Parses "ADDR:PORT[,weight=N][,heartbeat=allow|deny][,send-proxy=v1|v2]" (options in any order, each at most
  * once). Refuses an address that is not a single unicast host, naming its kind. Returns 0 or
  * -EINVAL with err filled; out is fully written either way. */
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen);

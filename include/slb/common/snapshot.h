@@ -31,6 +31,7 @@ struct snap_backend {
 	uint32_t load;        /* 0..100, as reported by heartbeat; 0 when unknown */
 	uint32_t draw_first;  /* set by snapshot_build: this backend's run of entries in draw[] */
 	uint32_t draw_n;      /* (0 when it is left out of draw[]) */
+	uint8_t send_proxy;   /* enum proxy_version this backend wants; 0: the global --send-proxy */
 	struct slb_addr addr; /* where workers connect */
 };
 

@@ -58,6 +58,7 @@ struct backend {
 	bool retiring;               /* static: gone from the configuration; draining until removed */
 	int64_t retire_ms;           /* when it started to retire */
 	unsigned load;               /* 0..100 as last reported, 0 when never */
+	uint8_t send_proxy;          /* enum proxy_version from --backend ...,send-proxy=; 0: --send-proxy's */
 	enum be_state state;
 	bool fresh;                  /* just registered: the first event sets reason and logs */
 	char reason[TABLE_REASON_MAX]; /* why the last transition (or the entry) happened */
@@ -131,6 +132,10 @@ bool table_has_retired(const struct backend_table *t);
 
 /* True when id was reserved by table_remove and not released yet. */
 bool table_id_reserved(const struct backend_table *t, uint32_t id);
+
+/* Something the snapshot carries changed outside an event (a reload's send-proxy): publish at
+ * the next tick. */
+void table_mark_changed(struct backend_table *t);
 
 /* Replaces the rise/fall/eject/heartbeat-timeout parameters (on reload). */
 void table_set_params(struct backend_table *t, const struct table_params *p);

@@ -4,6 +4,7 @@
 #define SLB_URING_H
 
 #include <liburing.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +71,18 @@ static inline void uring_buf_recycle(struct uring_bufs *b, unsigned id)
 	io_uring_buf_ring_add(b->br, uring_buf_addr(b, id), b->size, (unsigned short)id, b->mask, 0);
 	io_uring_buf_ring_advance(b->br, 1);
 }
+
+/* Prepares sqe to set SO_LINGER {1, 0} on socket fd (the caller adds IOSQE_FIXED_FILE for a
+ * direct descriptor), so that its last close sends a reset: IORING_OP_URING_CMD with
+ * SOCKET_URING_OP_SETSOCKOPT (Linux 6.7; liburing 2.3 has no helper for it). */
+void uring_prep_linger_zero(struct io_uring_sqe *sqe, int fd);
+
+/* Whether this kernel runs uring_prep_linger_zero: one test submission on a fresh socket,
+ * from the thread that owns ring, with nothing else in flight. Returns true or false. */
+bool uring_probe_linger(struct io_uring *ring);
+
+/* Whether the kernel knows opcode op (io_uring_get_probe). */
+bool uring_opcode_supported(int op);
 
 /* Creates and closes a tiny ring to learn whether this process may use io_uring at all
  * (kernel.io_uring_disabled, a seccomp filter, a kernel without it), so main can refuse to

@@ -345,6 +345,11 @@ long faultkit_thread_cpu_ms(pid_t pid, const char *comm)
 }
 
 /* See faultkit.h. */
+int faultkit_cut_errno(const struct testproc *p)
+{
+	return faultkit_count_lines(p, "clients cut short see a clean close") ? -EPIPE : -ECONNRESET;
+}
+
 unsigned faultkit_count_lines(const struct testproc *p, const char *needle)
 {
 	static char out[1 << 20];
@@ -528,18 +533,19 @@ static int reader_body(struct faultkit_reader *rd, int fd, int64_t deadline)
 		unsigned rate = atomic_load(&rd->rate_kib);
 		size_t slice = rate ? (size_t)rate * 1024 / 10 : sizeof(chunk);
 		uint64_t want = r->content_length - r->body_len;
+		bool reset;
 		ssize_t n;
 
 		if (slice > sizeof(chunk))
 			slice = sizeof(chunk);
-		n = testproc_read_full(fd, chunk, want < slice ? (size_t)want : slice, ms_left(deadline));
+		n = testproc_read_upto(fd, chunk, want < slice ? (size_t)want : slice, ms_left(deadline), &reset);
 		if (n < 0)
 			return (int)n;
 		r->body_fnv = testproc_fnv(r->body_fnv, chunk, (size_t)n);
 		r->body_len += (uint64_t)n;
 		atomic_store(&rd->got, r->body_len);
 		if ((size_t)n < (want < slice ? want : slice))
-			return -EPIPE; /* closed before the whole body */
+			return reset ? -ECONNRESET : -EPIPE; /* cut before the whole body */
 		if (rate) {
 			int64_t due = start + (int64_t)(r->body_len / 1024) * 1000 / rate;
 

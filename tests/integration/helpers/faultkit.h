@@ -75,6 +75,11 @@ int faultkit_fd_count(pid_t pid);
  * thread). */
 long faultkit_thread_cpu_ms(pid_t pid, const char *comm);
 
+/* What a client of slb p sees when slb cuts its stream (backend reset, drain timeout):
+ * -ECONNRESET, or -EPIPE (a clean EOF) when p said at start-up that its kernel cannot set
+ * SO_LINGER on a direct descriptor (before Linux 6.7). */
+int faultkit_cut_errno(const struct testproc *p);
+
 /* Lines of p's output that contain needle. */
 unsigned faultkit_count_lines(const struct testproc *p, const char *needle);
 

@@ -739,8 +739,8 @@ int testproc_write_all(int fd, const void *buf, size_t len, int timeout_ms)
 }
 
 /* Reads what is there, up to len, after waiting for it until deadline. Returns the byte
- * count, 0 on EOF, -ETIMEDOUT or -errno. A reset counts as EOF: the peer is gone either way. */
-static ssize_t read_some(int fd, void *buf, size_t len, int64_t deadline)
+ * count, 0 on EOF, -ECONNRESET on a reset, -ETIMEDOUT or -errno. */
+static ssize_t read_some_rst(int fd, void *buf, size_t len, int64_t deadline)
 {
 	for (;;) {
 		int rc = wait_fd(fd, POLLIN, deadline);
@@ -751,28 +751,44 @@ static ssize_t read_some(int fd, void *buf, size_t len, int64_t deadline)
 		n = recv(fd, buf, len, MSG_DONTWAIT);
 		if (n == -1 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (n == -1 && errno == ECONNRESET)
-			return 0;
 		return n == -1 ? -errno : n;
 	}
+}
+
+/* The same, where a reset counts as EOF: the peer is gone either way. */
+static ssize_t read_some(int fd, void *buf, size_t len, int64_t deadline)
+{
+	ssize_t n = read_some_rst(fd, buf, len, deadline);
+
+	return n == -ECONNRESET ? 0 : n;
+}
+
+/* See testproc.h. */
+ssize_t testproc_read_upto(int fd, void *buf, size_t len, int timeout_ms, bool *reset)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	size_t got = 0;
+
+	if (reset)
+		*reset = false;
+	while (got < len) {
+		ssize_t n = read_some_rst(fd, (char *)buf + got, len - got, deadline);
+
+		if (n == -ECONNRESET && reset)
+			*reset = true;
+		if (n == -ECONNRESET || n == 0)
+			break;
+		if (n < 0)
+			return n;
+		got += (size_t)n;
+	}
+	return (ssize_t)got;
 }
 
 /* See testproc.h. */
 ssize_t testproc_read_full(int fd, void *buf, size_t len, int timeout_ms)
 {
-	int64_t deadline = testproc_now_ms() + timeout_ms;
-	size_t got = 0;
-
-	while (got < len) {
-		ssize_t n = read_some(fd, (char *)buf + got, len - got, deadline);
-
-		if (n < 0)
-			return n;
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
+	return testproc_read_upto(fd, buf, len, timeout_ms, NULL);
 }
 
 /* See testproc.h. */
@@ -907,8 +923,10 @@ static int http_read_body(int fd, struct testproc_http *r, int64_t deadline)
 	while (!r->has_length || r->body_len < r->content_length) {
 		uint64_t want = r->has_length ? r->content_length - r->body_len : sizeof(chunk);
 		size_t len = want < sizeof(chunk) ? (size_t)want : sizeof(chunk);
-		ssize_t n = read_some(fd, chunk, len, deadline);
+		ssize_t n = read_some_rst(fd, chunk, len, deadline);
 
+		if (n == -ECONNRESET && !r->has_length)
+			return 0;
 		if (n < 0)
 			return (int)n;
 		if (n == 0)

@@ -146,9 +146,13 @@ int testproc_wait_port(struct testproc *p, unsigned port, int timeout_ms);
 /* Writes all len bytes. Returns 0 or -errno (-ETIMEDOUT, -EPIPE). */
 int testproc_write_all(int fd, const void *buf, size_t len, int timeout_ms);
 
-/* Reads len bytes. Returns len, fewer when the peer closed first, -ETIMEDOUT when the time ran
- * out first (whatever came is in buf), or another -errno. */
+/* Reads len bytes. Returns len, fewer when the peer closed (or reset) first, -ETIMEDOUT when
+ * the time ran out first (whatever came is in buf), or another -errno. */
 ssize_t testproc_read_full(int fd, void *buf, size_t len, int timeout_ms);
+
+/* The same, and *reset (when not NULL) says whether the peer ended with a reset rather than a
+ * clean close: what an abortive close looks like to a client. */
+ssize_t testproc_read_upto(int fd, void *buf, size_t len, int timeout_ms, bool *reset);
 
 /* Reads one line, one byte at a time so nothing after it is consumed. Stores it without its
  * "\n" or "\r\n", NUL-terminated. Returns its length, -ETIMEDOUT, -EPIPE on EOF before a
@@ -179,7 +183,8 @@ struct testproc_http {
 
 /* Reads one response from fd: head byte by byte, then exactly Content-Length bytes (or to EOF
  * without one), so the next pipelined response stays unread. head_only: a HEAD answer, no
- * body. Returns 0, or -errno (-ETIMEDOUT, -EPIPE on EOF mid-response, -EPROTO). */
+ * body. Returns 0, or -errno (-ETIMEDOUT, -EPIPE on EOF mid-response, -ECONNRESET on a reset
+ * mid-body, -EPROTO). */
 int testproc_http_read(int fd, struct testproc_http *r, bool head_only, int timeout_ms);
 
 /* Connects, sends "GET path HTTP/1.1" with Connection: close, reads the answer, closes.
