@@ -230,7 +230,7 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--backend", "127.0.0.1:1,weight=2," }, "unknown backend option" },
 		{ { "--backend", "127.0.0.1:1,weight=99999999999999999" }, "weight must be" },
 		{ { "--backend", "127.0.0.1:1,send-proxy=v3" }, "send-proxy must be v1 or v2" },
-		{ { "--backend", "127.0.0.1:1,send-proxy=" }, "unknown backend option" },
+		{ { "--backend", "127.0.0.1:1,send-proxy=" }, "send-proxy must be v1 or v2" },
 		{ { "--backend", "127.0.0.1:1,send-proxy=v1xxxxxxxxxxxxxxxxxx" }, "send-proxy must be" },
 		{ { "--send-proxy", "v3" }, "expected v1, v2 or off" },
 		{ { "--proxy-timeout", "0" }, "whole number" },
