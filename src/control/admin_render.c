@@ -289,16 +289,16 @@ static void metrics_workers(struct abuf *out, const struct admin_view *v, const 
 
 static void metrics_states(struct abuf *out, const struct admin_view *v)
 {
-	unsigned count[3] = { 0 };
+	unsigned count[BE_STATE_ADMIN_DOWN + 1] = { 0 };
 
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
-		if (b && (unsigned)b->state < 3)
+		if (b && (unsigned)b->state <= BE_STATE_ADMIN_DOWN)
 			count[b->state]++;
 	}
 	abuf_printf(out, "# HELP slb_backends Backends in the table, by state\n# TYPE slb_backends gauge\n");
-	for (unsigned st = 0; st < 3; st++)
+	for (unsigned st = 0; st <= BE_STATE_ADMIN_DOWN; st++)
 		abuf_printf(out, "slb_backends{state=\"%s\"} %u\n", be_state_name((enum be_state)st), count[st]);
 }
 

@@ -16,6 +16,8 @@ struct backend_table {
 	unsigned count;                       /* entries in use */
 	uint32_t next_id;                     /* where the search for a free id starts */
 	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
+	table_notify_fn notify;               /* told of every change; NULL: nobody */
+	void *notify_arg;
 	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
 };
 
@@ -23,6 +25,7 @@ static const char *const state_names[] = {
 	[BE_STATE_DOWN] = "down",
 	[BE_STATE_UP] = "up",
 	[BE_STATE_DRAINING] = "draining",
+	[BE_STATE_ADMIN_DOWN] = "admin_down",
 };
 
 static const char *const event_names[] = {
@@ -38,23 +41,34 @@ static const char *const event_names[] = {
 	[BE_EV_CONNECT_FAIL] = "connect fail",
 	[BE_EV_CONNECT_OK] = "connect ok",
 	[BE_EV_LOOP] = "loop",
+	[BE_EV_ADMIN_DISABLE] = "admin disable",
+	[BE_EV_ADMIN_ENABLE] = "admin enable",
+	[BE_EV_ADMIN_DRAIN] = "admin drain",
+	[BE_EV_ADMIN_REMOVE] = "admin remove",
 };
 
 /*
  * The state as a function of the inputs. Heartbeat inputs count only while a session is
- * attached; a heartbeat entry without one is down (its process is gone or never came).
+ * attached; a heartbeat entry without one is down (its process is gone or never came). The
+ * operator's inputs (admin_*, removing) come first, so no heartbeat or probe can undo them.
  *
- *   source     session  timed_out  reported  probe_up | state
- *   heartbeat  none     -          -         -        | down
- *   any        live     yes        -         -        | down      (silent past the timeout)
- *   any        live     no         down      -        | down      (said so, or said BYE)
- *   any        -        -          -         no       | down      (checks failed, or ejected)
- *   any        live     no         drain     yes      | draining
- *   otherwise                                         | up
+ *   admin_down  source     session  timed_out  reported  probe_up  admin drain* | state
+ *   yes         -          -        -          -         -         -            | admin_down
+ *   no          heartbeat  none     -          -         -         -            | down
+ *   no          any        live     yes        -         -         -            | down  (silent)
+ *   no          any        live     no         down      -         -            | down  (said so, or BYE)
+ *   no          any        -        -          -         no        -            | down  (checks failed, ejected)
+ *   no          any        -        -          -         yes       yes          | draining (by hand)
+ *   no          any        live     no         drain     yes       no           | draining (backend asked)
+ *   otherwise                                                                    | up
+ *
+ *   * admin drain: admin_drain, or admin_weight 0, or removing.
  *
  * probe_up goes false after `fall` failed probes, after `eject_failures` consecutive worker
  * connect failures, and when a worker's connect came back to slb itself (a loop); it comes
- * back after `rise` passed probes or a new REGISTER.
+ * back after `rise` passed probes or a new REGISTER. admin_down and admin_drain are set by
+ * BE_EV_ADMIN_DISABLE / _DRAIN and cleared (with an admin weight of 0) by BE_EV_ADMIN_ENABLE
+ * only; removing is set by BE_EV_ADMIN_REMOVE and never cleared (the entry goes).
  *
  * Who may change what (a static backend belongs to the operator):
  *
@@ -63,18 +77,26 @@ static const char *const event_names[] = {
  *   static     no          refused (-EPERM)          -                            -
  *   static     yes         attaches                  weight, name, load, state    flags' weight, up
  *                                                                                  unless probes say down
+ *   any entry being removed: refused (-EPERM). The admin weight wins over the session's weight.
  */
+static bool backend_admin_drained(const struct backend *b)
+{
+	return b->admin_drain || b->admin_weight == 0 || b->removing;
+}
+
 static enum be_state backend_derive(const struct backend *b)
 {
 	bool live = b->session != NULL;
 
+	if (b->admin_down)
+		return BE_STATE_ADMIN_DOWN;
 	if (b->source == BE_SOURCE_HEARTBEAT && !live)
 		return BE_STATE_DOWN;
 	if (live && (b->timed_out || b->reported == HB_STATE_DOWN))
 		return BE_STATE_DOWN;
 	if (!b->probe_up)
 		return BE_STATE_DOWN;
-	if (live && b->reported == HB_STATE_DRAIN)
+	if (backend_admin_drained(b) || (live && b->reported == HB_STATE_DRAIN))
 		return BE_STATE_DRAINING;
 	return BE_STATE_UP;
 }
@@ -108,6 +130,7 @@ static struct backend *backend_alloc(struct backend_table *t)
 			t->be[id].id = id;
 			t->be[id].last_hb_ms = -1;
 			t->be[id].probe_up = true;
+			t->be[id].admin_weight = -1;
 			t->count++;
 			return &t->be[id];
 		}
@@ -157,6 +180,8 @@ int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsig
 
 bool table_accepts_session(const struct backend *b)
 {
+	if (b && b->removing)
+		return false;
 	return !b || b->source == BE_SOURCE_HEARTBEAT || b->hb_allowed;
 }
 
@@ -270,6 +295,25 @@ static void on_connect_fail(struct backend_table *t, struct backend *b, const ch
 	b->rise_count = 0;
 }
 
+/* The operator's events; the reason names the action and who asked ("admin drain from
+ * 127.0.0.1"). Enable ends every hand-made hold but a removal, which cannot be undone. */
+static void on_admin(struct backend *b, enum be_event ev, const char *detail, char *why, size_t len)
+{
+	if (ev == BE_EV_ADMIN_DISABLE)
+		b->admin_down = true;
+	else if (ev == BE_EV_ADMIN_DRAIN)
+		b->admin_drain = true;
+	else if (ev == BE_EV_ADMIN_REMOVE)
+		b->removing = true;
+	if (ev == BE_EV_ADMIN_ENABLE) {
+		b->admin_down = false;
+		b->admin_drain = false;
+		if (b->admin_weight == 0)
+			b->admin_weight = -1;
+	}
+	snprintf(why, len, "%s%s%s", event_names[ev], detail ? " " : "", detail ? detail : "");
+}
+
 /* Sets the inputs an event carries and writes the reason a resulting transition would have. */
 static void backend_update(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail,
 			   int64_t now_ms, char *why, size_t len)
@@ -314,6 +358,13 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		b->rise_count = 0;
 		snprintf(why, len, "loop to itself");
 		break;
+	case BE_EV_ADMIN_DISABLE:
+	case BE_EV_ADMIN_ENABLE:
+	case BE_EV_ADMIN_DRAIN:
+	case BE_EV_ADMIN_REMOVE:
+		on_admin(b, ev, detail, why, len);
+		detail = NULL;
+		break;
 	case BE_EV_NONE:
 		break;
 	}
@@ -321,10 +372,32 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		snprintf(why, len, "%s", detail);
 }
 
+static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
+			 int64_t now_ms)
+{
+	if (t->notify)
+		t->notify(t->notify_arg, b, old, now_state, b->reason, now_ms);
+}
+
+/* A drain's clock starts when the state becomes draining; it ends in table_note_active. */
+static void backend_track_drain(struct backend *b, enum be_state old, int64_t now_ms)
+{
+	if (b->state != BE_STATE_DRAINING) {
+		b->drained = false;
+		return;
+	}
+	if (old == BE_STATE_DRAINING)
+		return;
+	b->drain_start_ms = now_ms;
+	b->drained = false;
+	b->drained_ms = -1;
+}
+
 int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail, int64_t now_ms)
 {
 	char why[TABLE_REASON_MAX] = "", label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
 	enum be_state old = b->state;
+	bool fresh = b->fresh;
 
 	backend_update(t, b, ev, detail, now_ms, why, sizeof(why));
 	b->state = backend_derive(b);
@@ -341,20 +414,79 @@ int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, co
 		t->changes |= TABLE_CHANGE_URGENT;
 	if (b->state == BE_STATE_UP)
 		b->connect_failures = 0;
+	backend_track_drain(b, fresh ? BE_STATE_DOWN : old, now_ms);
 	slb_log(b->state == BE_STATE_DOWN ? LOG_WARN : LOG_INFO, 0, "backend %s %s: %s",
 		backend_label(b, label, sizeof(label)), state_names[b->state], b->reason);
+	table_notify(t, b, fresh ? "none" : state_names[old], state_names[b->state], now_ms);
 	return b->state != old;
+}
+
+int table_set_admin_weight(struct backend_table *t, struct backend *b, unsigned weight, const char *detail,
+			   int64_t now_ms)
+{
+	char why[TABLE_REASON_MAX];
+
+	if (weight > CONFIG_MAX_WEIGHT)
+		return -EINVAL;
+	if (b->state == BE_STATE_UP && table_weight(b) != weight)
+		t->changes |= TABLE_CHANGE_LAZY;
+	b->admin_weight = (int)weight;
+	snprintf(why, sizeof(why), "admin weight %u%s%s", weight, detail ? " " : "", detail ? detail : "");
+	return table_apply(t, b, BE_EV_NONE, why, now_ms);
+}
+
+unsigned table_weight(const struct backend *b)
+{
+	return b->admin_weight > 0 ? (unsigned)b->admin_weight : b->weight;
+}
+
+int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms)
+{
+	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+
+	b->active_conns = active;
+	if (b->state != BE_STATE_DRAINING || b->drained || active)
+		return 0;
+	b->drained = true;
+	b->drained_ms = now_ms;
+	snprintf(b->reason, sizeof(b->reason), "drained: no connection left after %lld ms",
+		 (long long)(now_ms - b->drain_start_ms));
+	slb_log(LOG_INFO, 0, "backend %s %s", backend_label(b, label, sizeof(label)), b->reason);
+	table_notify(t, b, state_names[b->state], state_names[b->state], now_ms);
+	return 1;
+}
+
+bool table_removable(const struct backend *b)
+{
+	return b->removing && b->active_conns == 0;
+}
+
+void table_remove(struct backend_table *t, struct backend *b, const char *reason, int64_t now_ms)
+{
+	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+
+	if (b->state == BE_STATE_UP)
+		t->changes |= TABLE_CHANGE_URGENT;
+	snprintf(b->reason, sizeof(b->reason), "%s", reason);
+	slb_log(LOG_INFO, 0, "backend %s id %u removed: %s", backend_label(b, label, sizeof(label)), b->id, reason);
+	table_notify(t, b, state_names[b->state], "none", now_ms);
+	backend_free(t, b);
+}
+
+void table_set_notify(struct backend_table *t, table_notify_fn fn, void *arg)
+{
+	t->notify = fn;
+	t->notify_arg = arg;
 }
 
 static void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms)
 {
-	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+	char why[TABLE_REASON_MAX];
 
 	if (b->source != BE_SOURCE_HEARTBEAT || b->session || now_ms - b->closed_ms < (int64_t)t->p.expire_ms)
 		return;
-	slb_log(LOG_INFO, 0, "backend %s id %u removed: no registration for %u ms",
-		backend_label(b, label, sizeof(label)), b->id, t->p.expire_ms);
-	backend_free(t, b);
+	snprintf(why, sizeof(why), "no registration for %u ms", t->p.expire_ms);
+	table_remove(t, b, why, now_ms);
 }
 
 int table_tick(struct backend_table *t, int64_t now_ms)
@@ -431,7 +563,7 @@ struct snapshot *table_build_snapshot(const struct backend_table *t)
 		if (b->id == 0 || b->state != BE_STATE_UP)
 			continue;
 		live[n].id = b->id;
-		live[n].weight = b->weight;
+		live[n].weight = table_weight(b);
 		live[n].load = b->load;
 		live[n].addr = b->addr;
 		n++;
@@ -457,6 +589,11 @@ const char *be_state_name(enum be_state s)
 const char *be_source_name(enum be_source s)
 {
 	return s == BE_SOURCE_STATIC ? "static" : "heartbeat";
+}
+
+const char *be_source_label(const struct backend *b)
+{
+	return b->api_added ? "admin" : be_source_name(b->source);
 }
 
 const char *be_event_name(enum be_event ev)
