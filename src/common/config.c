@@ -237,28 +237,35 @@ static int parse_log_level(struct slb_config *cfg, const struct flag *f, const c
 	return 0;
 }
 
+int config_parse_check(const char *val, enum check_kind *kind, char path[CONFIG_PATH_MAX], const char **why)
+{
+	size_t len = strlen(val);
+
+	*why = NULL;
+	if (strcmp(val, "none") == 0 || strcmp(val, "tcp") == 0) {
+		*kind = val[0] == 'n' ? CHECK_NONE : CHECK_TCP;
+		return 0;
+	}
+	if (len < 6 || memcmp(val, "http:/", 6) != 0)
+		*why = "expected tcp, http:/PATH or none";
+	else if (len - 5 >= CONFIG_PATH_MAX)
+		*why = "path too long";
+	for (const char *p = val + 5; !*why && *p; p++)
+		if (*p <= ' ' || *p >= 127)
+			*why = "path must be printable ASCII without spaces";
+	if (*why)
+		return -EINVAL;
+	*kind = CHECK_HTTP;
+	strcpy(path, val + 5);
+	return 0;
+}
+
 static int parse_check(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
-	size_t len;
+	const char *why;
 
-	if (strcmp(val, "none") == 0) {
-		cfg->check = CHECK_NONE;
-		return 0;
-	}
-	if (strcmp(val, "tcp") == 0) {
-		cfg->check = CHECK_TCP;
-		return 0;
-	}
-	len = strlen(val);
-	if (len < 6 || memcmp(val, "http:/", 6) != 0)
-		return flag_error(err, errlen, f, val, "expected tcp, http:/PATH or none");
-	if (len - 5 >= sizeof(cfg->check_path))
-		return flag_error(err, errlen, f, val, "path too long");
-	for (const char *p = val + 5; *p; p++)
-		if (*p <= ' ' || *p >= 127)
-			return flag_error(err, errlen, f, val, "path must be printable ASCII without spaces");
-	cfg->check = CHECK_HTTP;
-	strcpy(cfg->check_path, val + 5);
+	if (config_parse_check(val, &cfg->check, cfg->check_path, &why))
+		return flag_error(err, errlen, f, val, why);
 	return 0;
 }
 
@@ -327,9 +334,13 @@ static const struct flag flag_table[] = {
 	{ "eject-failures", "N", parse_uint, F(eject_failures), 1, 1000, "3", NULL,
 	  "consecutive failed connects (seen by workers) that eject a backend" },
 	{ "admin", "ADDR:PORT", parse_optional_address, F(admin), 0, 0, NULL, "off",
-	  "admin endpoint: GET /status (JSON) and /metrics (Prometheus); loopback unless --admin-public" },
+	  "admin endpoint: dashboard, /status, /metrics, /events and the runtime API (docs/admin-api.md); "
+	  "loopback unless --admin-public" },
 	{ "admin-public", NULL, set_true, F(admin_public), 0, 0, NULL, NULL,
-	  "allow --admin on an address other hosts can reach (the endpoint has no authentication)" },
+	  "allow --admin on an address other hosts can reach (reads need no token)" },
+	{ "admin-token-file", "FILE", parse_word, F(admin_token_file), 0, CONFIG_FILE_MAX, NULL, "none",
+	  "token (>= 32 bytes, mode 600): changes need \"Authorization: Bearer TOKEN\" (without it, only "
+	  "loopback peers may change anything)" },
 	{ "user", "NAME", parse_word, F(user), 0, CONFIG_USER_MAX, NULL, "none",
 	  "after binding every port, drop root privileges to this user (and its group)" },
 	{ "help", NULL, NULL, 0, 0, 0, NULL, NULL, "show this help and exit" },
@@ -454,9 +465,13 @@ int config_validate(const struct slb_config *cfg, char *err, size_t errlen)
 	if (cfg->has_admin && !cfg->admin_public && !addr_is_loopback(&cfg->admin)) {
 		char text[ADDR_TEXT_MAX];
 
-		snprintf(err, errlen, "--admin %s is not a loopback address and the admin endpoint has no "
+		snprintf(err, errlen, "--admin %s is not a loopback address and the admin endpoint's reads have no "
 			 "authentication: use 127.0.0.1:PORT, or add --admin-public to expose it anyway",
 			 addr_format(&cfg->admin, text, sizeof(text)));
+		return -EINVAL;
+	}
+	if (!cfg->has_admin && cfg->admin_token_file[0]) {
+		snprintf(err, errlen, "--admin-token-file needs --admin");
 		return -EINVAL;
 	}
 	if (cfg->has_admin && (addr_equal(&cfg->admin, &cfg->listen) ||

@@ -156,8 +156,11 @@ static const char *backend_label(const struct backend *b, char *buf, size_t len)
 	return buf;
 }
 
-int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
-		     struct backend **out)
+static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
+			 int64_t now_ms);
+
+static int table_add_entry(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *reason,
+			   int64_t now_ms, struct backend **out)
 {
 	struct backend *b;
 
@@ -172,9 +175,31 @@ int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsig
 	b->cfg_weight = b->weight;
 	b->state = BE_STATE_UP;
 	b->changed_ms = now_ms;
-	snprintf(b->reason, sizeof(b->reason), "static backend");
+	snprintf(b->reason, sizeof(b->reason), "%s", reason);
 	t->changes |= TABLE_CHANGE_LAZY;
+	table_notify(t, b, "none", state_names[b->state], now_ms);
 	*out = b;
+	return 0;
+}
+
+int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
+		     struct backend **out)
+{
+	return table_add_entry(t, addr, weight, "static backend", now_ms, out);
+}
+
+int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
+		    int64_t now_ms, struct backend **out)
+{
+	char why[TABLE_REASON_MAX];
+	int rc;
+
+	snprintf(why, sizeof(why), "added by admin%s%s", detail ? " " : "", detail ? detail : "");
+	rc = table_add_entry(t, addr, weight, why, now_ms, out);
+	if (rc)
+		return rc;
+	(*out)->api_added = true;
+	t->changes |= TABLE_CHANGE_URGENT; /* joins rotation: routable once the answer says up */
 	return 0;
 }
 

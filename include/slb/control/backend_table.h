@@ -127,6 +127,11 @@ void table_set_notify(struct backend_table *t, table_notify_fn fn, void *arg);
 int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
 		     struct backend **out);
 
+/* Adds a backend at the operator's request (the admin API): a static entry marked api_added,
+ * up from the start, its reason "added by admin <detail>". Returns as table_add_static. */
+int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
+		    int64_t now_ms, struct backend **out);
+
 /* Whether a heartbeat session may attach to b (NULL: a new address, always). A static backend
  * belongs to the operator: only one given with heartbeat=allow (b->hb_allowed) takes one. */
 bool table_accepts_session(const struct backend *b);
