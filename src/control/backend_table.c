@@ -157,7 +157,7 @@ static const char *backend_label(const struct backend *b, char *buf, size_t len)
 }
 
 static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
-			 int64_t now_ms);
+			 const char *reason, int64_t now_ms);
 
 static int table_add_entry(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *reason,
 			   int64_t now_ms, struct backend **out)
@@ -177,7 +177,7 @@ static int table_add_entry(struct backend_table *t, const struct slb_addr *addr,
 	b->changed_ms = now_ms;
 	snprintf(b->reason, sizeof(b->reason), "%s", reason);
 	t->changes |= TABLE_CHANGE_LAZY;
-	table_notify(t, b, "none", state_names[b->state], now_ms);
+	table_notify(t, b, "none", state_names[b->state], b->reason, now_ms);
 	*out = b;
 	return 0;
 }
@@ -398,10 +398,10 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 }
 
 static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
-			 int64_t now_ms)
+			 const char *reason, int64_t now_ms)
 {
 	if (t->notify)
-		t->notify(t->notify_arg, b, old, now_state, b->reason, now_ms);
+		t->notify(t->notify_arg, b, old, now_state, reason, now_ms);
 }
 
 /* A drain's clock starts when the state becomes draining; it ends in table_note_active. */
@@ -442,7 +442,7 @@ int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, co
 	backend_track_drain(b, fresh ? BE_STATE_DOWN : old, now_ms);
 	slb_log(b->state == BE_STATE_DOWN ? LOG_WARN : LOG_INFO, 0, "backend %s %s: %s",
 		backend_label(b, label, sizeof(label)), state_names[b->state], b->reason);
-	table_notify(t, b, fresh ? "none" : state_names[old], state_names[b->state], now_ms);
+	table_notify(t, b, fresh ? "none" : state_names[old], state_names[b->state], b->reason, now_ms);
 	return b->state != old;
 }
 
@@ -467,17 +467,17 @@ unsigned table_weight(const struct backend *b)
 
 int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms)
 {
-	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4], why[TABLE_REASON_MAX];
 
 	b->active_conns = active;
 	if (b->state != BE_STATE_DRAINING || b->drained || active)
 		return 0;
 	b->drained = true;
 	b->drained_ms = now_ms;
-	snprintf(b->reason, sizeof(b->reason), "drained: no connection left after %lld ms",
-		 (long long)(now_ms - b->drain_start_ms));
-	slb_log(LOG_INFO, 0, "backend %s %s", backend_label(b, label, sizeof(label)), b->reason);
-	table_notify(t, b, state_names[b->state], state_names[b->state], now_ms);
+	/* The state's reason stays (why it drains); the drain's end is an event of its own. */
+	snprintf(why, sizeof(why), "drained: no connection left after %lld ms", (long long)(now_ms - b->drain_start_ms));
+	slb_log(LOG_INFO, 0, "backend %s %s", backend_label(b, label, sizeof(label)), why);
+	table_notify(t, b, state_names[b->state], state_names[b->state], why, now_ms);
 	return 1;
 }
 
@@ -494,7 +494,7 @@ void table_remove(struct backend_table *t, struct backend *b, const char *reason
 		t->changes |= TABLE_CHANGE_URGENT;
 	snprintf(b->reason, sizeof(b->reason), "%s", reason);
 	slb_log(LOG_INFO, 0, "backend %s id %u removed: %s", backend_label(b, label, sizeof(label)), b->id, reason);
-	table_notify(t, b, state_names[b->state], "none", now_ms);
+	table_notify(t, b, state_names[b->state], "none", b->reason, now_ms);
 	backend_free(t, b);
 }
 
