@@ -204,7 +204,11 @@ static void stream_format(struct abuf *out, const struct slb_event *e)
 static void stream_start(struct health_ctx *ctx, struct admin_conn *c, uint64_t since)
 {
 	const struct slb_event *e = events_after(ctx->events, since);
+	int sndbuf = ADMIN_STREAM_SNDBUF;
 
+	/* A fixed send buffer: autotuning would let the kernel hold megabytes for a subscriber
+	 * that does not read, and hide from us how far behind it is. */
+	setsockopt(c->h.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	abuf_free(&c->out);
 	c->out.max = ADMIN_STREAM_BUF_MAX;
 	conn_head(c, 200, "text/event-stream", NULL);

@@ -13,6 +13,7 @@
 
 #define ADMIN_STREAMS_MAX 8            /* /events/stream subscribers; more get 503 */
 #define ADMIN_STREAM_BUF_MAX (256u << 10) /* a subscriber this far behind is dropped */
+#define ADMIN_STREAM_SNDBUF (32 << 10)  /* a subscriber's kernel send buffer (Linux doubles it) */
 #define ADMIN_STREAM_PING_MS 15000     /* a comment line, so a vanished subscriber is noticed */
 
 /* The admin token (--admin-token-file): kept only as its BLAKE2b hash. A presented token is
