@@ -32,44 +32,6 @@ struct api_call {
 
 typedef void (*api_fn)(struct api_call *c);
 
-static void api_status(struct api_call *c);
-static void api_metrics(struct api_call *c);
-static void api_dashboard(struct api_call *c);
-static void api_events(struct api_call *c);
-static void api_stream(struct api_call *c);
-static void api_add(struct api_call *c);
-static void api_show(struct api_call *c);
-static void api_remove(struct api_call *c);
-static void api_drain(struct api_call *c);
-static void api_enable(struct api_call *c);
-static void api_disable(struct api_call *c);
-static void api_weight(struct api_call *c);
-
-/* A path is prefix alone (suffix NULL), or prefix, one {addr} segment, then suffix. */
-struct route {
-	const char *prefix;
-	const char *suffix;
-	enum admin_method method;
-	bool changes;         /* needs the token, or a loopback peer without one */
-	api_fn fn;
-	const char *allow;    /* every method this path takes, for a 405 */
-};
-
-static const struct route routes[] = {
-	{ "/", NULL, ADMIN_METHOD_GET, false, api_dashboard, "GET" },
-	{ "/status", NULL, ADMIN_METHOD_GET, false, api_status, "GET" },
-	{ "/metrics", NULL, ADMIN_METHOD_GET, false, api_metrics, "GET" },
-	{ "/events", NULL, ADMIN_METHOD_GET, false, api_events, "GET" },
-	{ "/events/stream", NULL, ADMIN_METHOD_GET, false, api_stream, "GET" },
-	{ "/backends", NULL, ADMIN_METHOD_POST, true, api_add, "POST" },
-	{ "/backends/", "", ADMIN_METHOD_GET, false, api_show, "GET, DELETE" },
-	{ "/backends/", "", ADMIN_METHOD_DELETE, true, api_remove, "GET, DELETE" },
-	{ "/backends/", "/drain", ADMIN_METHOD_POST, true, api_drain, "POST" },
-	{ "/backends/", "/enable", ADMIN_METHOD_POST, true, api_enable, "POST" },
-	{ "/backends/", "/disable", ADMIN_METHOD_POST, true, api_disable, "POST" },
-	{ "/backends/", "/weight", ADMIN_METHOD_PUT, true, api_weight, "PUT" },
-};
-
 static void api_answer_json(struct api_call *c, int code)
 {
 	c->ans->code = code;
@@ -444,6 +406,31 @@ static struct backend *api_find_backend(struct health_ctx *ctx, const char *seg,
 		return NULL;
 	return table_find(ctx->table, &a);
 }
+
+/* A path is prefix alone (suffix NULL), or prefix, one {addr} segment, then suffix. */
+struct route {
+	const char *prefix;
+	const char *suffix;
+	enum admin_method method;
+	bool changes;         /* needs the token, or a loopback peer without one */
+	api_fn fn;
+	const char *allow;    /* every method this path takes, for a 405 */
+};
+
+static const struct route routes[] = {
+	{ "/", NULL, ADMIN_METHOD_GET, false, api_dashboard, "GET" },
+	{ "/status", NULL, ADMIN_METHOD_GET, false, api_status, "GET" },
+	{ "/metrics", NULL, ADMIN_METHOD_GET, false, api_metrics, "GET" },
+	{ "/events", NULL, ADMIN_METHOD_GET, false, api_events, "GET" },
+	{ "/events/stream", NULL, ADMIN_METHOD_GET, false, api_stream, "GET" },
+	{ "/backends", NULL, ADMIN_METHOD_POST, true, api_add, "POST" },
+	{ "/backends/", "", ADMIN_METHOD_GET, false, api_show, "GET, DELETE" },
+	{ "/backends/", "", ADMIN_METHOD_DELETE, true, api_remove, "GET, DELETE" },
+	{ "/backends/", "/drain", ADMIN_METHOD_POST, true, api_drain, "POST" },
+	{ "/backends/", "/enable", ADMIN_METHOD_POST, true, api_enable, "POST" },
+	{ "/backends/", "/disable", ADMIN_METHOD_POST, true, api_disable, "POST" },
+	{ "/backends/", "/weight", ADMIN_METHOD_PUT, true, api_weight, "PUT" },
+};
 
 /* Whether path matches r; for a route with a segment, sets *seg and *seg_len. */
 static bool route_matches(const struct route *r, const char *path, size_t len, const char **seg, size_t *seg_len)

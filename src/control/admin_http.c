@@ -70,16 +70,15 @@ static void parse_request_line(const char *buf, const char *eol, struct admin_re
 /* Digits only, no sign, at most 9 of them: a length that cannot be read is a bad request. */
 static int parse_length(const char *v, size_t len, size_t *out)
 {
-	size_t n = 0;
+	char text[10];
 
-	if (len == 0 || len > 9)
+	if (len == 0 || len >= sizeof(text))
 		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return -EINVAL;
-		n = n * 10 + (size_t)(v[i] - '0');
-	}
-	*out = n;
+	memcpy(text, v, len);
+	text[len] = '\0';
+	if (strspn(text, "0123456789") != len)
+		return -EINVAL;
+	*out = strtoul(text, NULL, 10);
 	return 0;
 }
 
