@@ -8,14 +8,24 @@ set -euo pipefail
 # are for scripts/ci-extra.sh; iproute2 and nftables (network namespaces, packet loss) for
 # tests/integration/test_faults_network.c; apache2-utils (ab, an HTTP/1.0 keep-alive client)
 # for tests/integration/test_keep_alive.c; scdoc builds the man page (docs/slb.8.scd); nginx
-# and haproxy (real PROXY protocol peers) for tests/integration/test_proxy_protocol.c.
+# and haproxy (real PROXY protocol peers) for tests/integration/test_proxy_protocol.c;
+# libjansson-dev for the admin API's JSON bodies and slb-ctl; chromium (headless) for
+# tests/browser, the dashboard test, driven from Node with puppeteer-core, which
+# tests/browser/run.sh installs from its lock file with npm ci.
 packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libinih-dev libsystemd-dev
 	libcriterion-dev curl
+	libjansson-dev
 	clang libclang-rt-14-dev
 	iproute2 nftables
 	apache2-utils
 	scdoc
-	nginx haproxy)
+	nginx haproxy
+	chromium)
+# Debian's nodejs and npm, unless a node with npm is there already (for example NodeSource's,
+# whose nodejs package bundles npm and conflicts with Debian's npm).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+	packages+=(nodejs npm)
+fi
 if [[ "${1:-}" == "--bench" ]]; then
 	packages+=(wrk libnginx-mod-stream gnuplot-nox)
 fi

@@ -280,28 +280,35 @@ static int parse_log_level(struct slb_config *cfg, const struct flag *f, const c
 	return 0;
 }
 
+int config_parse_check(const char *val, enum check_kind *kind, char path[CONFIG_PATH_MAX], const char **why)
+{
+	size_t len = strlen(val);
+
+	*why = NULL;
+	if (strcmp(val, "none") == 0 || strcmp(val, "tcp") == 0) {
+		*kind = val[0] == 'n' ? CHECK_NONE : CHECK_TCP;
+		return 0;
+	}
+	if (len < 6 || memcmp(val, "http:/", 6) != 0)
+		*why = "expected tcp, http:/PATH or none";
+	else if (len - 5 >= CONFIG_PATH_MAX)
+		*why = "path too long";
+	for (const char *p = val + 5; !*why && *p; p++)
+		if (*p <= ' ' || *p >= 127)
+			*why = "path must be printable ASCII without spaces";
+	if (*why)
+		return -EINVAL;
+	*kind = CHECK_HTTP;
+	strcpy(path, val + 5);
+	return 0;
+}
+
 static int parse_check(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
 {
-	size_t len;
+	const char *why;
 
-	if (strcmp(val, "none") == 0) {
-		cfg->check = CHECK_NONE;
-		return 0;
-	}
-	if (strcmp(val, "tcp") == 0) {
-		cfg->check = CHECK_TCP;
-		return 0;
-	}
-	len = strlen(val);
-	if (len < 6 || memcmp(val, "http:/", 6) != 0)
-		return flag_error(err, errlen, f, val, "expected tcp, http:/PATH or none");
-	if (len - 5 >= sizeof(cfg->check_path))
-		return flag_error(err, errlen, f, val, "path too long");
-	for (const char *p = val + 5; *p; p++)
-		if (*p <= ' ' || *p >= 127)
-			return flag_error(err, errlen, f, val, "path must be printable ASCII without spaces");
-	cfg->check = CHECK_HTTP;
-	strcpy(cfg->check_path, val + 5);
+	if (config_parse_check(val, &cfg->check, cfg->check_path, &why))
+		return flag_error(err, errlen, f, val, why);
 	return 0;
 }
 
@@ -456,9 +463,14 @@ static const struct flag flag_table[] = {
 	  .max = 1000, .def = "3", .help = "consecutive failed connects (seen by workers) that eject a backend" },
 	{ .name = "admin", .arg = "ADDR:PORT", .parse = parse_optional_address, .offset = F(admin),
 	  .def_help = "off",
-	  .help = "admin endpoint: GET /status (JSON) and /metrics (Prometheus); loopback unless --admin-public" },
+	  .help = "admin endpoint: dashboard, /status, /metrics, /events and the runtime API (docs/admin-api.md); "
+		  "loopback unless --admin-public" },
 	{ .name = "admin-public", .parse = set_true, .offset = F(admin_public),
-	  .help = "allow --admin on an address other hosts can reach (the endpoint has no authentication)" },
+	  .help = "allow --admin on an address other hosts can reach (reads need no token)" },
+	{ .name = "admin-token-file", .arg = "FILE", .parse = parse_word, .offset = F(admin_token_file),
+	  .max = CONFIG_FILE_MAX, .def_help = "none",
+	  .help = "token (>= 32 bytes, mode 600): changes need \"Authorization: Bearer TOKEN\" (without it, only "
+		  "loopback peers may change anything)" },
 	{ .name = "user", .arg = "NAME", .parse = parse_word, .offset = F(user), .max = CONFIG_USER_MAX,
 	  .def_help = "none", .help = "after binding every port, drop root privileges to this user (and its group)" },
 	{ .name = "control-socket", .arg = "PATH", .parse = parse_word, .offset = F(control_socket),
@@ -731,10 +743,12 @@ static void check_admin(const struct slb_config *cfg, struct config_errors *errs
 {
 	char text[ADDR_TEXT_MAX];
 
+	if (!cfg->has_admin && cfg->admin_token_file[0])
+		config_errors_add(errs, "--admin-token-file needs --admin");
 	if (!cfg->has_admin)
 		return;
 	if (!cfg->admin_public && !addr_is_loopback(&cfg->admin))
-		config_errors_add(errs, "--admin %s is not a loopback address and the admin endpoint has no "
+		config_errors_add(errs, "--admin %s is not a loopback address and the admin endpoint's reads have no "
 				  "authentication: use 127.0.0.1:PORT, or add --admin-public to expose it anyway",
 				  addr_format(&cfg->admin, text, sizeof(text)));
 	if (listen_has(cfg, &cfg->admin) || (cfg->has_heartbeat_listen && addr_equal(&cfg->admin, &cfg->heartbeat_listen)))

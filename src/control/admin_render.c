@@ -81,7 +81,7 @@ void abuf_append(struct abuf *b, const char *s, size_t n)
 }
 
 /* A JSON string: quotes, backslashes and control bytes escaped; plain runs copied whole. */
-static void abuf_json_str(struct abuf *b, const char *s)
+void abuf_json_str(struct abuf *b, const char *s)
 {
 	abuf_append(b, "\"", 1);
 	while (*s) {
@@ -145,7 +145,32 @@ static int render_result(const struct abuf *out)
 	return out->overflow ? -ENOSPC : 0;
 }
 
-static void status_backend(struct abuf *out, const struct admin_view *v, const struct backend *b)
+static void json_ms_or_null(struct abuf *out, const char *key, bool known, int64_t ms)
+{
+	if (known)
+		abuf_printf(out, ",\"%s\":%lld", key, (long long)ms);
+	else
+		abuf_printf(out, ",\"%s\":null", key);
+}
+
+/* The operator's settings and the drain's progress: how long the drain took once drained,
+ * how long it has run so far before that. */
+static void status_admin(struct abuf *out, const struct admin_view *v, const struct backend *b)
+{
+	bool draining = b->state == BE_STATE_DRAINING;
+	int64_t drain_end = b->drained ? b->drained_ms : v->now_ms;
+
+	abuf_printf(out, ",\"cfg_weight\":%u", b->source == BE_SOURCE_STATIC ? b->cfg_weight : b->weight);
+	if (b->admin_weight >= 0)
+		abuf_printf(out, ",\"admin_weight\":%d", b->admin_weight);
+	else
+		abuf_printf(out, ",\"admin_weight\":null");
+	abuf_printf(out, ",\"removing\":%s,\"drained\":%s", b->removing ? "true" : "false",
+		    draining && b->drained ? "true" : "false");
+	json_ms_or_null(out, "drain_ms", draining, drain_end - b->drain_start_ms);
+}
+
+void admin_render_backend(struct abuf *out, const struct admin_view *v, const struct backend *b)
 {
 	char addr[ADDR_TEXT_MAX];
 	struct be_sums s;
@@ -155,7 +180,7 @@ static void status_backend(struct abuf *out, const struct admin_view *v, const s
 	abuf_printf(out, "{\"id\":%u,\"address\":\"%s\",\"name\":", b->id, addr_format(&b->addr, addr, sizeof(addr)));
 	abuf_json_str(out, b->name);
 	abuf_printf(out, ",\"state\":\"%s\",\"source\":\"%s\",\"weight\":%u,\"load\":%u", be_state_name(b->state),
-		    be_source_name(b->source), b->weight, b->load);
+		    be_source_label(b), table_weight(b), b->load);
 	/* hundredths: a ramping weight-1 backend starts at 0.10 */
 	eff = table_effective_weight(v->table, b, v->now_ms);
 	abuf_printf(out, ",\"effective_weight\":%u.%02u", eff / SNAP_WEIGHT_UNIT, eff % SNAP_WEIGHT_UNIT);
@@ -163,13 +188,35 @@ static void status_backend(struct abuf *out, const struct admin_view *v, const s
 		    (unsigned long long)s.active, (unsigned long long)s.conns, (unsigned long long)s.failures);
 	abuf_printf(out, ",\"bytes_to_backend\":%llu,\"bytes_to_client\":%llu", (unsigned long long)s.to_backend,
 		    (unsigned long long)s.to_client);
-	if (b->last_hb_ms < 0)
-		abuf_printf(out, ",\"last_heartbeat_ms\":null");
-	else
-		abuf_printf(out, ",\"last_heartbeat_ms\":%lld", (long long)(v->now_ms - b->last_hb_ms));
+	status_admin(out, v, b);
+	json_ms_or_null(out, "last_heartbeat_ms", b->last_hb_ms >= 0, v->now_ms - b->last_hb_ms);
 	abuf_printf(out, ",\"reason\":");
 	abuf_json_str(out, b->reason);
 	abuf_printf(out, "}");
+}
+
+void admin_render_event(struct abuf *out, const struct slb_event *e)
+{
+	abuf_printf(out, "{\"seq\":%llu,\"time_ms\":%lld,\"id\":%u,\"address\":\"%s\",\"name\":",
+		    (unsigned long long)e->seq, (long long)e->time_ms, e->backend_id, e->address);
+	abuf_json_str(out, e->name);
+	abuf_printf(out, ",\"old\":\"%s\",\"new\":\"%s\",\"reason\":", e->old_state, e->new_state);
+	abuf_json_str(out, e->reason);
+	abuf_printf(out, "}");
+}
+
+int admin_render_events(struct abuf *out, const struct event_ring *r, uint64_t since)
+{
+	const char *sep = "\n";
+
+	abuf_printf(out, "{\"last_seq\":%llu,\"events\":[", (unsigned long long)(r->next_seq - 1));
+	for (const struct slb_event *e = events_after(r, since); e; e = events_after(r, e->seq)) {
+		abuf_printf(out, "%s", sep);
+		admin_render_event(out, e);
+		sep = ",\n";
+	}
+	abuf_printf(out, "\n]}\n");
+	return render_result(out);
 }
 
 static void status_worker(struct abuf *out, unsigned i, const struct worker_stats *ws)
@@ -193,7 +240,7 @@ int admin_render_status(struct abuf *out, const struct admin_view *v)
 		if (!b)
 			continue;
 		abuf_printf(out, "%s", sep);
-		status_backend(out, v, b);
+		admin_render_backend(out, v, b);
 		sep = ",\n";
 	}
 	abuf_printf(out, "\n],\"workers\":[");
@@ -299,16 +346,16 @@ static void metrics_workers(struct abuf *out, const struct admin_view *v, const 
 
 static void metrics_states(struct abuf *out, const struct admin_view *v)
 {
-	unsigned count[3] = { 0 };
+	unsigned count[BE_STATE_ADMIN_DOWN + 1] = { 0 };
 
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
-		if (b && (unsigned)b->state < 3)
+		if (b && (unsigned)b->state <= BE_STATE_ADMIN_DOWN)
 			count[b->state]++;
 	}
 	abuf_printf(out, "# HELP slb_backends Backends in the table, by state\n# TYPE slb_backends gauge\n");
-	for (unsigned st = 0; st < 3; st++)
+	for (unsigned st = 0; st <= BE_STATE_ADMIN_DOWN; st++)
 		abuf_printf(out, "slb_backends{state=\"%s\"} %u\n", be_state_name((enum be_state)st), count[st]);
 }
 

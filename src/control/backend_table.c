@@ -20,6 +20,8 @@ struct backend_table {
 	bool reserved[SNAP_MAX_BACKEND_ID];   /* removed with connections still open: id not reused */
 	unsigned n_retiring;                  /* entries with retiring set */
 	unsigned n_reserved;                  /* ids reserved[] */
+	table_notify_fn notify;               /* told of every change; NULL: nobody */
+	void *notify_arg;
 	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
 };
 
@@ -27,6 +29,7 @@ static const char *const state_names[] = {
 	[BE_STATE_DOWN] = "down",
 	[BE_STATE_UP] = "up",
 	[BE_STATE_DRAINING] = "draining",
+	[BE_STATE_ADMIN_DOWN] = "admin_down",
 };
 
 static const char *const event_names[] = {
@@ -46,28 +49,40 @@ static const char *const event_names[] = {
 	[BE_EV_RESTORE] = "restore",
 	[BE_EV_LEASE] = "lease",
 	[BE_EV_LEASE_EXPIRED] = "lease expired",
+	[BE_EV_ADMIN_DISABLE] = "admin disable",
+	[BE_EV_ADMIN_ENABLE] = "admin enable",
+	[BE_EV_ADMIN_DRAIN] = "admin drain",
+	[BE_EV_ADMIN_REMOVE] = "admin remove",
 };
 
 /*
  * The state as a function of the inputs. Heartbeat inputs count only while a session is
  * attached or a lease holds them (a binary upgrade: the old process handed the backend over,
  * and it has not registered with this one yet); a heartbeat entry with neither is down (its
- * process is gone or never came).
+ * process is gone or never came). The operator's inputs (admin_*, removing) come first, so no
+ * heartbeat or probe can undo them; the configuration (retiring, a reload dropped the backend)
+ * comes with them.
  *
- *   source     session/lease  timed_out  reported  probe_up | state
- *   heartbeat  none           -          -         -        | down
- *   any        live/leased    yes        -         -        | down      (silent past the timeout)
- *   any        live/leased    no         down      -        | down      (said so, or said BYE)
- *   any        -              -          -         no       | down      (checks failed, or ejected)
- *   any        live/leased    no         drain     yes      | draining
- *   otherwise                                              | up
+ *   admin_down  source     session/lease  timed_out  reported  probe_up  drain* | state
+ *   yes         -          -              -          -         -         -      | admin_down
+ *   no          heartbeat  none           -          -         -         -      | down
+ *   no          any        live/leased    yes        -         -         -      | down  (silent)
+ *   no          any        live/leased    no         down      -         -      | down  (said so, or BYE)
+ *   no          any        -              -          -         no        -      | down  (checks failed, ejected)
+ *   no          any        -              -          -         yes       yes    | draining (by hand or reload)
+ *   no          any        live/leased    no         drain     yes       no     | draining (backend asked)
+ *   otherwise                                                                   | up
+ *
+ *   * drain: admin_drain, an admin weight of 0, removing, or retiring.
  *
  * A lease is taken by BE_EV_LEASE (session detached, reported state kept) and ends with a
  * REGISTER (a session again) or BE_EV_LEASE_EXPIRED (none: down).
  *
  * probe_up goes false after `fall` failed probes, after `eject_failures` consecutive worker
  * connect failures, and when a worker's connect came back to slb itself (a loop); it comes
- * back after `rise` passed probes or a new REGISTER.
+ * back after `rise` passed probes or a new REGISTER. admin_down and admin_drain are set by
+ * BE_EV_ADMIN_DISABLE / _DRAIN and cleared (with an admin weight of 0) by BE_EV_ADMIN_ENABLE
+ * only; removing is set by BE_EV_ADMIN_REMOVE and never cleared (the entry goes).
  *
  * Who may change what (a static backend belongs to the operator):
  *
@@ -76,35 +91,28 @@ static const char *const event_names[] = {
  *   static     no          refused (-EPERM)          -                            -
  *   static     yes         attaches                  weight, name, load, state    flags' weight, up
  *                                                                                  unless probes say down
+ *   any entry being removed: refused (-EPERM). The admin weight wins over the session's weight.
  */
-static enum be_state backend_derive_health(const struct backend *b)
+static bool backend_admin_drained(const struct backend *b)
+{
+	return b->admin_drain || b->admin_weight == 0 || b->removing || b->retiring;
+}
+
+static enum be_state backend_derive(const struct backend *b)
 {
 	bool live = b->session != NULL || b->leased;
 
+	if (b->admin_down)
+		return BE_STATE_ADMIN_DOWN;
 	if (b->source != BE_SOURCE_STATIC && !live)
 		return BE_STATE_DOWN;
 	if (live && (b->timed_out || b->reported == HB_STATE_DOWN))
 		return BE_STATE_DOWN;
 	if (!b->probe_up)
 		return BE_STATE_DOWN;
-	if (live && b->reported == HB_STATE_DRAIN)
+	if (backend_admin_drained(b) || (live && b->reported == HB_STATE_DRAIN))
 		return BE_STATE_DRAINING;
 	return BE_STATE_UP;
-}
-
-/* The configuration comes last: a retiring backend never takes new connections, and shows
- * down rather than draining when its health says down.
- *
- *   health says    retiring   state
- *   up             no         up
- *   draining       no         draining
- *   down           any        down
- *   up, draining   yes        draining */
-static enum be_state backend_derive(const struct backend *b)
-{
-	enum be_state st = backend_derive_health(b);
-
-	return b->retiring && st == BE_STATE_UP ? BE_STATE_DRAINING : st;
 }
 
 static unsigned table_timeout_ms(const struct backend_table *t, const struct backend *b)
@@ -142,6 +150,7 @@ static struct backend *backend_alloc(struct backend_table *t)
 			t->be[id].last_hb_ms = -1;
 			t->be[id].ramp_start_ms = -1;
 			t->be[id].probe_up = true;
+			t->be[id].admin_weight = -1;
 			t->count++;
 			return &t->be[id];
 		}
@@ -167,8 +176,11 @@ static const char *backend_label(const struct backend *b, char *buf, size_t len)
 	return buf;
 }
 
-int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
-		     struct backend **out)
+static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
+			 const char *reason, int64_t now_ms);
+
+static int table_add_entry(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *reason,
+			   int64_t now_ms, struct backend **out)
 {
 	struct backend *b;
 
@@ -183,8 +195,9 @@ int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsig
 	b->cfg_weight = b->weight;
 	b->state = BE_STATE_UP;
 	b->changed_ms = now_ms;
-	snprintf(b->reason, sizeof(b->reason), "static backend");
+	snprintf(b->reason, sizeof(b->reason), "%s", reason);
 	t->changes |= TABLE_CHANGE_LAZY;
+	table_notify(t, b, "none", state_names[b->state], b->reason, now_ms);
 	*out = b;
 	return 0;
 }
@@ -213,7 +226,7 @@ int table_retire(struct backend_table *t, struct backend *b, int64_t now_ms)
 }
 
 /* See backend_table.h. */
-void table_remove(struct backend_table *t, struct backend *b, unsigned long open_conns)
+void table_remove_retired(struct backend_table *t, struct backend *b, unsigned long open_conns)
 {
 	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
 	uint32_t id = b->id;
@@ -265,8 +278,31 @@ void table_set_params(struct backend_table *t, const struct table_params *p)
 	t->p = *p;
 }
 
+int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
+		     struct backend **out)
+{
+	return table_add_entry(t, addr, weight, "static backend", now_ms, out);
+}
+
+int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
+		    int64_t now_ms, struct backend **out)
+{
+	char why[TABLE_REASON_MAX];
+	int rc;
+
+	snprintf(why, sizeof(why), "added by admin%s%s", detail ? " " : "", detail ? detail : "");
+	rc = table_add_entry(t, addr, weight, why, now_ms, out);
+	if (rc)
+		return rc;
+	(*out)->api_added = true;
+	t->changes |= TABLE_CHANGE_URGENT; /* joins rotation: routable once the answer says up */
+	return 0;
+}
+
 bool table_accepts_session(const struct backend *b)
 {
+	if (b && b->removing)
+		return false;
 	return !b || b->source != BE_SOURCE_STATIC || b->hb_allowed;
 }
 
@@ -396,6 +432,35 @@ static void on_connect_fail(struct backend_table *t, struct backend *b, const ch
 	b->rise_count = 0;
 }
 
+/* The operator's events; the reason names the action and who asked ("admin drain from
+ * 127.0.0.1"). Enable ends every hand-made hold but a removal, which cannot be undone. */
+static void on_admin(struct backend *b, enum be_event ev, const char *detail, char *why, size_t len)
+{
+	if (ev == BE_EV_ADMIN_DISABLE)
+		b->admin_down = true;
+	else if (ev == BE_EV_ADMIN_DRAIN)
+		b->admin_drain = true;
+	else if (ev == BE_EV_ADMIN_REMOVE)
+		b->removing = true;
+	if (ev == BE_EV_ADMIN_ENABLE) {
+		b->admin_down = false;
+		b->admin_drain = false;
+		if (b->admin_weight == 0)
+			b->admin_weight = -1;
+	}
+	snprintf(why, len, "%s%s%s", event_names[ev], detail ? " " : "", detail ? detail : "");
+}
+
+/* A reload dropped a static backend from the configuration, or took it back. */
+static void on_retire(struct backend_table *t, struct backend *b, bool retire, int64_t now_ms, char *why, size_t len)
+{
+	if (b->retiring != retire)
+		t->n_retiring += retire ? 1 : -1;
+	b->retiring = retire;
+	b->retire_ms = retire ? now_ms : 0;
+	snprintf(why, len, "%s", retire ? "removed from the configuration" : "back in the configuration");
+}
+
 /* Sets the inputs an event carries and writes the reason a resulting transition would have. */
 static void backend_update(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail,
 			   int64_t now_ms, char *why, size_t len)
@@ -453,11 +518,14 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		break;
 	case BE_EV_RETIRE:
 	case BE_EV_RESTORE:
-		if (b->retiring != (ev == BE_EV_RETIRE))
-			t->n_retiring += ev == BE_EV_RETIRE ? 1 : -1;
-		b->retiring = ev == BE_EV_RETIRE;
-		b->retire_ms = b->retiring ? now_ms : 0;
-		snprintf(why, len, "%s", b->retiring ? "removed from the configuration" : "back in the configuration");
+		on_retire(t, b, ev == BE_EV_RETIRE, now_ms, why, len);
+		break;
+	case BE_EV_ADMIN_DISABLE:
+	case BE_EV_ADMIN_ENABLE:
+	case BE_EV_ADMIN_DRAIN:
+	case BE_EV_ADMIN_REMOVE:
+		on_admin(b, ev, detail, why, len);
+		detail = NULL;
 		break;
 	case BE_EV_NONE:
 		break;
@@ -466,10 +534,32 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		snprintf(why, len, "%s", detail);
 }
 
+static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
+			 const char *reason, int64_t now_ms)
+{
+	if (t->notify)
+		t->notify(t->notify_arg, b, old, now_state, reason, now_ms);
+}
+
+/* A drain's clock starts when the state becomes draining; it ends in table_note_active. */
+static void backend_track_drain(struct backend *b, enum be_state old, int64_t now_ms)
+{
+	if (b->state != BE_STATE_DRAINING) {
+		b->drained = false;
+		return;
+	}
+	if (old == BE_STATE_DRAINING)
+		return;
+	b->drain_start_ms = now_ms;
+	b->drained = false;
+	b->drained_ms = -1;
+}
+
 int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail, int64_t now_ms)
 {
 	char why[TABLE_REASON_MAX] = "", label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
 	enum be_state old = b->state;
+	bool fresh = b->fresh;
 
 	backend_update(t, b, ev, detail, now_ms, why, sizeof(why));
 	b->state = backend_derive(b);
@@ -489,21 +579,80 @@ int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, co
 	/* from draining the server is warm; from down (or new) it may be cold */
 	if (old == BE_STATE_DOWN && b->state == BE_STATE_UP)
 		b->ramp_start_ms = now_ms;
+	backend_track_drain(b, fresh ? BE_STATE_DOWN : old, now_ms);
 	slb_log(b->state == BE_STATE_DOWN ? LOG_WARN : LOG_INFO, 0, "backend %s %s: %s",
 		backend_label(b, label, sizeof(label)), state_names[b->state], b->reason);
+	table_notify(t, b, fresh ? "none" : state_names[old], state_names[b->state], b->reason, now_ms);
 	return b->state != old;
+}
+
+int table_set_admin_weight(struct backend_table *t, struct backend *b, unsigned weight, const char *detail,
+			   int64_t now_ms)
+{
+	char why[TABLE_REASON_MAX];
+
+	if (weight > CONFIG_MAX_WEIGHT)
+		return -EINVAL;
+	if (b->state == BE_STATE_UP && table_weight(b) != weight)
+		t->changes |= TABLE_CHANGE_LAZY;
+	b->admin_weight = (int)weight;
+	snprintf(why, sizeof(why), "admin weight %u%s%s", weight, detail ? " " : "", detail ? detail : "");
+	return table_apply(t, b, BE_EV_NONE, why, now_ms);
+}
+
+unsigned table_weight(const struct backend *b)
+{
+	return b->admin_weight > 0 ? (unsigned)b->admin_weight : b->weight;
+}
+
+int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms)
+{
+	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4], why[TABLE_REASON_MAX];
+
+	b->active_conns = active;
+	if (b->state != BE_STATE_DRAINING || b->drained || active)
+		return 0;
+	b->drained = true;
+	b->drained_ms = now_ms;
+	/* The state's reason stays (why it drains); the drain's end is an event of its own. */
+	snprintf(why, sizeof(why), "drained: no connection left after %lld ms", (long long)(now_ms - b->drain_start_ms));
+	slb_log(LOG_INFO, 0, "backend %s %s", backend_label(b, label, sizeof(label)), why);
+	table_notify(t, b, state_names[b->state], state_names[b->state], why, now_ms);
+	return 1;
+}
+
+bool table_removable(const struct backend *b)
+{
+	return b->removing && b->active_conns == 0;
+}
+
+void table_remove(struct backend_table *t, struct backend *b, const char *reason, int64_t now_ms)
+{
+	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+
+	if (b->state == BE_STATE_UP)
+		t->changes |= TABLE_CHANGE_URGENT;
+	snprintf(b->reason, sizeof(b->reason), "%s", reason);
+	slb_log(LOG_INFO, 0, "backend %s id %u removed: %s", backend_label(b, label, sizeof(label)), b->id, reason);
+	table_notify(t, b, state_names[b->state], "none", b->reason, now_ms);
+	backend_free(t, b);
+}
+
+void table_set_notify(struct backend_table *t, table_notify_fn fn, void *arg)
+{
+	t->notify = fn;
+	t->notify_arg = arg;
 }
 
 static void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms)
 {
-	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+	char why[TABLE_REASON_MAX];
 
 	if (b->source == BE_SOURCE_STATIC || b->session || b->leased ||
 	    now_ms - b->closed_ms < (int64_t)t->p.expire_ms)
 		return;
-	slb_log(LOG_INFO, 0, "backend %s id %u removed: no registration for %u ms",
-		backend_label(b, label, sizeof(label)), b->id, t->p.expire_ms);
-	backend_free(t, b);
+	snprintf(why, sizeof(why), "no registration for %u ms", t->p.expire_ms);
+	table_remove(t, b, why, now_ms);
 }
 
 int table_tick(struct backend_table *t, int64_t now_ms)
@@ -587,7 +736,7 @@ static int64_t table_ramp_age(const struct backend_table *t, const struct backen
 
 unsigned table_effective_weight(const struct backend_table *t, const struct backend *b, int64_t now_ms)
 {
-	uint64_t full = (uint64_t)(b->weight ? b->weight : 1) * SNAP_WEIGHT_UNIT;
+	uint64_t full = (uint64_t)(table_weight(b) ? table_weight(b) : 1) * SNAP_WEIGHT_UNIT;
 	uint64_t ss = t->p.slow_start_ms, eff;
 	int64_t age = table_ramp_age(t, b, now_ms);
 
@@ -626,7 +775,7 @@ static uint32_t table_fill_live(const struct backend_table *t, int64_t now_ms, s
 		if (b->id == 0 || b->state != BE_STATE_UP)
 			continue;
 		live[n].id = b->id;
-		live[n].weight = b->weight;
+		live[n].weight = table_weight(b);
 		live[n].eff_weight = table_effective_weight(t, b, now_ms);
 		live[n].load = b->load;
 		live[n].send_proxy = b->send_proxy;
@@ -672,6 +821,11 @@ const char *be_source_name(enum be_source s)
 	static const char *const names[] = { "static", "heartbeat", "legacy" };
 
 	return (unsigned)s < 3 ? names[s] : "?";
+}
+
+const char *be_source_label(const struct backend *b)
+{
+	return b->api_added ? "admin" : be_source_name(b->source);
 }
 
 const char *be_event_name(enum be_event ev)

@@ -296,7 +296,15 @@ static void session_heartbeat(struct health_ctx *ctx, struct hb_session *s, cons
 	}
 	table_set_load(ctx->table, b, m->load);
 	table_apply(ctx->table, b, state_event(m->has_state ? m->state : b->reported), NULL, ctx->now_ms);
-	session_reply(ctx, s, "OK state=%s interval=%u", reply_state(b->state), ctx->cfg->heartbeat_interval_ms);
+	if (b->state != BE_STATE_DRAINING) {
+		session_reply(ctx, s, "OK state=%s interval=%u", reply_state(b->state), ctx->cfg->heartbeat_interval_ms);
+		return;
+	}
+	/* A draining backend learns how many connections it still has, and "drained" once none
+	 * is left: the moment it (or its agent) can stop without cutting anyone off. */
+	table_note_active(ctx->table, b, hl_backend_active(ctx, b->id), ctx->now_ms);
+	session_reply(ctx, s, "OK state=drain interval=%u conns=%llu%s", ctx->cfg->heartbeat_interval_ms,
+		      (unsigned long long)b->active_conns, b->drained ? " drained" : "");
 }
 
 static void session_bye(struct health_ctx *ctx, struct hb_session *s)

@@ -26,9 +26,9 @@ int hbauth_init(void)
 	return sodium_init() < 0 ? -EIO : 0;
 }
 
-static int key_error(char *err, size_t errlen, int rc, const char *path, const char *why)
+static int key_error(char *err, size_t errlen, int rc, const char *what, const char *path, const char *why)
 {
-	snprintf(err, errlen, "heartbeat key file %.200s: %s", path, why);
+	snprintf(err, errlen, "%s file %.200s: %s", what, path, why);
 	return rc;
 }
 
@@ -53,24 +53,24 @@ static ssize_t read_up_to(int fd, unsigned char *buf, size_t len)
 
 /* Group or other bits refuse the file outright rather than warn: a readable key lets any local
  * user register backends, and a warning at start-up is easy to miss. */
-static int key_check_file(int fd, const char *path, char *err, size_t errlen)
+static int key_check_file(int fd, const char *what, const char *path, char *err, size_t errlen)
 {
 	char why[128];
 	struct stat st;
 
 	if (fstat(fd, &st) == -1)
-		return key_error(err, errlen, -errno, path, strerror(errno));
+		return key_error(err, errlen, -errno, what, path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
-		return key_error(err, errlen, -EINVAL, path, "not a regular file");
+		return key_error(err, errlen, -EINVAL, what, path, "not a regular file");
 	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(why, sizeof(why), "group or others may access it (mode %04o); chmod 600 it",
 			 (unsigned)(st.st_mode & 07777));
-		return key_error(err, errlen, -EPERM, path, why);
+		return key_error(err, errlen, -EPERM, what, path, why);
 	}
 	return 0;
 }
 
-int hbauth_load_key(const char *path, struct hbauth_key *key, char *err, size_t errlen)
+int hbauth_load_secret(const char *what, const char *path, struct hbauth_key *key, char *err, size_t errlen)
 {
 	unsigned char buf[HBAUTH_KEY_MAX + 3]; /* room for "\r\n" and one byte that says "too long" */
 	char why[160];
@@ -80,14 +80,14 @@ int hbauth_load_key(const char *path, struct hbauth_key *key, char *err, size_t 
 	key->len = 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd == -1)
-		return key_error(err, errlen, -errno, path, strerror(errno));
-	rc = key_check_file(fd, path, err, errlen);
+		return key_error(err, errlen, -errno, what, path, strerror(errno));
+	rc = key_check_file(fd, what, path, err, errlen);
 	n = rc ? 0 : read_up_to(fd, buf, sizeof(buf));
 	close(fd);
 	if (rc)
 		return rc;
 	if (n < 0)
-		return key_error(err, errlen, (int)n, path, strerror((int)-n));
+		return key_error(err, errlen, (int)n, what, path, strerror((int)-n));
 	if (n > 0 && buf[n - 1] == '\n')
 		n--;
 	if (n > 0 && buf[n - 1] == '\r')
@@ -99,12 +99,17 @@ int hbauth_load_key(const char *path, struct hbauth_key *key, char *err, size_t 
 			snprintf(why, sizeof(why), "%zd bytes, need at least %d; make a key with: "
 				 "(umask 077; head -c 32 /dev/urandom | base64 >FILE)", n, HBAUTH_KEY_MIN);
 		sodium_memzero(buf, sizeof(buf));
-		return key_error(err, errlen, -EINVAL, path, why);
+		return key_error(err, errlen, -EINVAL, what, path, why);
 	}
 	memcpy(key->bytes, buf, (size_t)n);
 	key->len = (size_t)n;
 	sodium_memzero(buf, sizeof(buf));
 	return 0;
+}
+
+int hbauth_load_key(const char *path, struct hbauth_key *key, char *err, size_t errlen)
+{
+	return hbauth_load_secret("heartbeat key", path, key, err, errlen);
 }
 
 void hbauth_wipe_key(struct hbauth_key *key)

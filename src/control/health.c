@@ -38,6 +38,7 @@
 #include "slb/control/admin.h"
 #include "slb/control/backend_table.h"
 #include "slb/control/hbauth.h"
+#include "slb/control/events.h"
 
 #define HEALTH_TICK_MS 10
 #define HEALTH_EVENTS 64
@@ -122,6 +123,38 @@ static void health_drain_failqs(struct health_ctx *ctx)
 			health_on_report(ctx, &ev);
 }
 
+/* Only backends out of rotation by request are watched: up ones cost nothing. A draining
+ * backend's connections are summed over the workers every tick, so /status and the
+ * heartbeat reply say "drained" within one tick of the last one closing; a backend being
+ * removed goes once none is left. */
+static void health_track_drains(struct health_ctx *ctx)
+{
+	char why[TABLE_REASON_MAX];
+
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+		struct backend *b = table_get(ctx->table, id);
+
+		if (!b || (b->state != BE_STATE_DRAINING && !b->removing))
+			continue;
+		table_note_active(ctx->table, b, hl_backend_active(ctx, id), ctx->now_ms);
+		if (!table_removable(b))
+			continue;
+		snprintf(why, sizeof(why), "removed by admin: no connection left");
+		table_remove(ctx->table, b, why, ctx->now_ms);
+	}
+}
+
+/* Every change of the table goes into the event ring and out to /events/stream. */
+static void health_on_change(void *arg, const struct backend *b, const char *old_state, const char *new_state,
+			     const char *reason, int64_t now_ms)
+{
+	struct health_ctx *ctx = arg;
+	const struct slb_event *e;
+
+	e = events_push(ctx->events, b, old_state, new_state, reason, clock_ms_of(CLOCK_REALTIME));
+	admin_publish_event(ctx, e);
+}
+
 static void tick_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)
 {
 	uint64_t expirations;
@@ -130,6 +163,7 @@ static void tick_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t
 		slb_log_limited(LOG_WARN, errno, "health: timerfd read");
 	health_drain_failqs(ctx);
 	table_tick(ctx->table, ctx->now_ms);
+	health_track_drains(ctx);
 	hb_server_tick(ctx);
 	probe_tick(ctx);
 	admin_tick(ctx);
@@ -232,6 +266,7 @@ static void health_cleanup(void)
 	if (ctx->epfd >= 0)
 		close(ctx->epfd);
 	table_destroy(ctx->table);
+	free(ctx->events);
 	free(ctx->channels);
 	memset(&ht, 0, sizeof(ht));
 }
@@ -271,10 +306,13 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 
 	health_table_params(cfg, &p);
 	ctx->table = table_create(&p);
-	if (!ctx->table) {
+	ctx->events = malloc(sizeof(*ctx->events));
+	if (!ctx->table || !ctx->events) {
 		snprintf(err, errlen, "health: out of memory");
 		return -ENOMEM;
 	}
+	events_init(ctx->events);
+	table_set_notify(ctx->table, health_on_change, ctx);
 	for (unsigned i = 0; i < cfg->n_backends; i++) {
 		int rc = table_add_static(ctx->table, &cfg->backends[i].addr, cfg->backends[i].weight, ctx->now_ms, &b);
 

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "slb/common/log.h"
+#include "slb/common/stats.h"
 
 static int hl_ctl(struct health_ctx *ctx, int op, struct hl_handler *h, uint32_t events)
 {
@@ -39,6 +40,15 @@ void hl_retire(struct health_ctx *ctx, struct hl_handler *h)
 	h->dead = true;
 	h->next_dead = ctx->graveyard;
 	ctx->graveyard = h;
+}
+
+uint64_t hl_backend_active(const struct health_ctx *ctx, uint32_t id)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < ctx->n_channels; i++)
+		n += stat_get(&ctx->channels[i]->stats.be[id].active);
+	return n;
 }
 
 long hl_send(int fd, const void *buf, size_t len)

@@ -35,6 +35,7 @@ struct hl_handler {
 struct hb_server;
 struct probe_set;
 struct admin_server;
+struct event_ring;
 
 struct health_ctx {
 	const struct slb_config *cfg;       /* lives as long as the process */
@@ -47,6 +48,7 @@ struct health_ctx {
 	struct hb_server *hb;               /* NULL without --heartbeat-listen */
 	struct probe_set *probes;
 	struct admin_server *admin;         /* NULL without --admin */
+	struct event_ring *events;          /* the table's last changes, for /events */
 };
 
 /* The backend table's parameters for cfg (health.c). */
@@ -115,6 +117,10 @@ void hl_conn_link(struct hl_listener *l, struct hl_handler *h);
 
 /* Takes h off its listener's list and retires it (hl_retire). Does nothing when h is dead. */
 void hl_conn_close(struct health_ctx *ctx, struct hl_handler *h);
+
+/* Connections open to backend id over all workers (their per-backend active counters, read
+ * with relaxed loads: a sum of moments, exact once nothing moves). */
+uint64_t hl_backend_active(const struct health_ctx *ctx, uint32_t id);
 
 /* Writes without blocking and without SIGPIPE. Returns bytes written (maybe 0 on EAGAIN)
  * or -errno. */

@@ -34,7 +34,8 @@ static void reload_retire_missing(struct health_ctx *ctx, const struct slb_confi
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		struct backend *b = table_get(ctx->table, id);
 
-		if (!b || b->source != BE_SOURCE_STATIC || b->retiring || reload_find(next, &b->addr))
+		/* added through the admin API: the operator's, until a restart or the file names it */
+		if (!b || b->source != BE_SOURCE_STATIC || b->api_added || b->retiring || reload_find(next, &b->addr))
 			continue;
 		table_retire(ctx->table, b, ctx->now_ms);
 		reload_log_backend(b, "removed: draining");
@@ -51,6 +52,7 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
 		snprintf(what + n, sizeof(what) - (size_t)n, ", heartbeat=%s", cb->heartbeat_allow ? "allow" : "deny");
 	if (b->session && !cb->heartbeat_allow)
 		hb_server_detach(ctx, b, "heartbeat no longer allowed for this static backend");
+	b->api_added = false; /* the file names it now: a reload that drops it again retires it */
 	if (b->send_proxy != cb->send_proxy) {
 		b->send_proxy = cb->send_proxy; /* read by workers from the next snapshot on */
 		table_mark_changed(ctx->table);
@@ -152,7 +154,7 @@ static void reload_sweep_one(struct health_ctx *ctx, uint32_t id)
 		return;
 	if (b->session)
 		hb_server_detach(ctx, b, "its static backend was removed from the configuration");
-	table_remove(ctx->table, b, open);
+	table_remove_retired(ctx->table, b, open);
 }
 
 /* See health_loop.h. */

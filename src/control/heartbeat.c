@@ -112,7 +112,7 @@ static int parse_state(const char *s, size_t len, enum hb_state *out)
 
 /* Names end up in log lines, JSON and Prometheus labels: printable ASCII without the two
  * characters those formats would have to escape keeps every consumer trivially safe. */
-static int parse_name(const char *s, size_t len, char *out)
+int hb_parse_name(const char *s, size_t len, char *out)
 {
 	if (len == 0 || len >= HB_NAME_MAX)
 		return -EINVAL;
@@ -184,7 +184,7 @@ static const char *store_value(unsigned key, const char *v, size_t vlen, struct 
 		out->has_state = true;
 		return parse_state(v, vlen, &out->state) ? "bad state (up, drain or down)" : NULL;
 	case HB_KEY_NAME:
-		return parse_name(v, vlen, out->name) ? "bad name" : NULL;
+		return hb_parse_name(v, vlen, out->name) ? "bad name" : NULL;
 	case HB_KEY_SEQ:
 		out->has_seq = true;
 		return parse_u64(v, vlen, &out->seq) ? "bad seq" : NULL;

@@ -5,7 +5,11 @@
  * The check runs every --interval on the same evloop as the heartbeat client. One result
  * decides the state (down after 1 failure, up after 1 success): slb applies its own rise and
  * fall to what we report, so smoothing here would only add delay. A change of state is sent
- * at once instead of waiting for the next heartbeat. */
+ * at once instead of waiting for the next heartbeat.
+ *
+ * With --drain-and-exit, SIGTERM starts a drain instead of an exit: the agent reports
+ * state=drain, heartbeats every check period, and exits 0 as soon as slb answers "drained"
+ * (no client connection left), so whatever stops the server next cuts nobody off. */
 #include <errno.h>
 #include <signal.h>
 #include <stddef.h>
@@ -31,6 +35,7 @@ struct agent_config {
 	unsigned weight;
 	char name[HB_NAME_MAX];
 	const char *key_file;       /* --heartbeat-key-file; NULL: unsigned heartbeats */
+	bool drain_and_exit;        /* SIGTERM drains first, and the agent exits once drained */
 };
 
 struct agent {
@@ -42,6 +47,7 @@ struct agent {
 	struct ev_watch tick;       /* timerfd: start a check */
 	unsigned check_ms;
 	bool service_ok;
+	bool draining;              /* SIGTERM came with --drain-and-exit: report drain until drained */
 	bool keyed;                 /* key holds the --heartbeat-key-file key */
 	struct hbauth_key key;
 	char svc_text[ADDR_TEXT_MAX];
@@ -67,6 +73,8 @@ static const struct cli_flag agent_flags[] = {
 	{ "name", "NAME", cli_parse_name, OPT(name), 0, HB_NAME_MAX, "name sent in REGISTER" },
 	{ "heartbeat-key-file", "FILE", cli_parse_path, OPT(key_file), 0, 0,
 	  "sign heartbeats with this key (same file as slb's, mode 600)" },
+	{ "drain-and-exit", NULL, cli_parse_switch, OPT(drain_and_exit), 0, 0,
+	  "on SIGTERM report state=drain and exit 0 once slb says no connection is left" },
 };
 #undef OPT
 
@@ -74,7 +82,8 @@ static const struct cli_flag agent_flags[] = {
 #define AGENT_SUMMARY                                                                          \
 	"Heartbeat sidecar: registers the service with slb and sends state=up while the local\n" \
 	"check passes, state=down as soon as one check fails. The check must pass within\n"    \
-	"9/10 of the interval. SIGTERM and SIGINT exit 0."
+	"9/10 of the interval. SIGTERM and SIGINT exit 0 (with --drain-and-exit, SIGTERM\n"  \
+	"first drains; a second signal exits at once)."
 
 /* Returns 0, 1 for --help (exit 0), or 2 after printing one line (exit 2). */
 static int agent_parse_flags(struct agent_config *cfg, int argc, char **argv)
@@ -104,7 +113,22 @@ static void agent_report(void *arg, enum hb_verb verb, enum hb_state *state, int
 {
 	struct agent *a = arg;
 
-	*state = a->service_ok ? HB_STATE_UP : HB_STATE_DOWN;
+	if (a->draining)
+		*state = HB_STATE_DRAIN;
+	else
+		*state = a->service_ok ? HB_STATE_UP : HB_STATE_DOWN;
+}
+
+/* "OK state=drain ... conns=N drained": the last connection is gone. */
+static void agent_on_reply(void *arg, const char *line)
+{
+	struct agent *a = arg;
+	const char *w = strstr(line, " drained");
+
+	if (!a->draining || !w || (w[8] != '\0' && w[8] != ' '))
+		return;
+	slb_log(LOG_INFO, 0, "slb says %s is drained: exiting", a->svc_text);
+	evloop_stop(&a->loop);
 }
 
 static int agent_start_heartbeat(struct agent *a)
@@ -115,6 +139,7 @@ static int agent_start_heartbeat(struct agent *a)
 		.weight = a->cfg.weight,
 		.interval_ms = a->cfg.interval_ms,
 		.key = a->keyed ? &a->key : NULL,
+		.on_reply = agent_on_reply,
 	};
 
 	memcpy(hc.name, a->cfg.name, sizeof(hc.name));
@@ -151,6 +176,8 @@ static void agent_on_tick(struct ev_watch *w, uint32_t events)
 
 	if (!evloop_timer_ack(w->fd))
 		return;
+	if (a->draining)
+		hb_client_send_now(a->hb); /* ask for the count every period, not every heartbeat */
 	/* -EBUSY: the previous check is still out; its result counts for this period. */
 	svc_check_start(a->check, a->check_ms * 9 / 10);
 }
@@ -161,6 +188,13 @@ static void agent_on_signal(struct ev_watch *w, uint32_t events)
 	int sig;
 
 	while ((sig = evloop_signal_read(w->fd))) {
+		if (sig == SIGTERM && a->cfg.drain_and_exit && !a->draining && a->hb && hb_client_registered(a->hb)) {
+			slb_log(LOG_INFO, 0, "%s: draining %s, exiting once slb says no connection is left",
+				strsignal(sig), a->svc_text);
+			a->draining = true;
+			hb_client_send_now(a->hb);
+			continue;
+		}
 		slb_log(LOG_INFO, 0, "%s: exiting", strsignal(sig));
 		evloop_stop(&a->loop);
 	}

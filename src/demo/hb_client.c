@@ -339,6 +339,8 @@ static int hb_on_line(struct hb_client *c, const char *line)
 		c->last_ok_ms = evloop_now_ms();
 		if (hb_find_number(line, "interval", &interval) == 0)
 			hb_start_interval(c, interval);
+		if (c->cfg.on_reply)
+			c->cfg.on_reply(c->arg, line);
 		return 0;
 	}
 	snprintf(reason, sizeof(reason), "unexpected line from slb: %.*s", 120, line);

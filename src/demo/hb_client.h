@@ -16,6 +16,10 @@
 #define HB_CLIENT_BACKOFF_MAX_MS 2000
 #define HB_CLIENT_DEFAULT_INTERVAL_MS 1000 /* when neither the user nor slb gives one */
 
+/* Called with each "OK ..." reply to a HEARTBEAT (NUL-terminated, without "\n"), for example
+ * "OK state=drain interval=1000 conns=0 drained". Same rules as the report function. */
+typedef void (*hb_client_reply_fn)(void *arg, const char *line);
+
 struct hb_client_config {
 	struct slb_addr lb;      /* slb's heartbeat port */
 	struct slb_addr service; /* the address announced in REGISTER */
@@ -25,12 +29,14 @@ struct hb_client_config {
 	const struct hbauth_key *key; /* NULL: lines go unsigned; else signs every line (see
 				       * slb/heartbeat.h); the caller keeps it alive and unchanged
 				       * until hb_client_stop */
+	hb_client_reply_fn on_reply;  /* NULL: replies are only counted as signs of life */
 };
 
 /* Asked right before each REGISTER (verb HB_VERB_REGISTER) and HEARTBEAT for what to report.
  * *state starts at HB_STATE_UP and *load at -1 (left out of the line). It runs inside the
  * event loop: it must not block, and must not call hb_client_stop. It may _exit. */
 typedef void (*hb_client_report_fn)(void *arg, enum hb_verb verb, enum hb_state *state, int *load);
+
 
 struct hb_client;
 

@@ -57,7 +57,8 @@ Test(health_heartbeat, register_heartbeat_drain_bye)
 	healthtest_expect_reply(fd, line, "OK registered id=1 interval=1000 timeout=3000");
 	healthtest_expect_state(&slb, slb.listen + 1, "up", "registered");
 	healthtest_expect_reply(fd, "HEARTBEAT load=5", "OK state=up interval=1000");
-	healthtest_expect_reply(fd, "HEARTBEAT state=drain", "OK state=drain interval=1000");
+	/* nobody is connected through it: drained at once */
+	healthtest_expect_reply(fd, "HEARTBEAT state=drain", "OK state=drain interval=1000 conns=0 drained");
 	healthtest_expect_state(&slb, slb.listen + 1, "draining", "heartbeat state=drain");
 	healthtest_expect_reply(fd, "HEARTBEAT state=up\r", "OK state=up interval=1000");
 	healthtest_expect_reply(fd, "BYE", "OK bye");

@@ -265,3 +265,39 @@ Test(admin, status_shows_the_slow_start_ramp)
 	/* weight 5 at half the ramp: 5 x (10% + 90% / 2) */
 	assert_has("\"weight\":5,\"load\":30,\"effective_weight\":2.75,");
 }
+
+Test(admin, status_shows_what_the_operator_set_and_the_drain)
+{
+	struct backend *b = add_static("127.0.0.1:9001");
+
+	stat_add(&ch[1]->stats.be[b->id].active, 2);
+	table_set_admin_weight(t, b, 4, "from 127.0.0.1", 100);
+	table_apply(t, b, BE_EV_ADMIN_DRAIN, "from 127.0.0.1", 200);
+	cr_assert_eq(admin_render_status(&out, view(1200)), 0);
+	assert_json_shape(out.p);
+	assert_has("\"state\":\"draining\",\"source\":\"static\",\"weight\":4");
+	assert_has("\"cfg_weight\":1,\"admin_weight\":4,\"removing\":false,\"drained\":false,\"drain_ms\":1000");
+	assert_has("\"reason\":\"admin drain from 127.0.0.1\"");
+	abuf_free(&out);
+	table_note_active(t, b, 0, 1500);
+	cr_assert_eq(admin_render_status(&out, view(3000)), 0);
+	assert_has("\"drained\":true,\"drain_ms\":1300");
+}
+
+Test(admin, events_render_as_json_after_since)
+{
+	static struct event_ring r;
+	struct backend *b = add_static("127.0.0.1:9001");
+
+	events_init(&r);
+	events_push(&r, b, "up", "draining", "admin drain from \"x\"", 5);
+	events_push(&r, b, "draining", "none", "removed", 6);
+	cr_assert_eq(admin_render_events(&out, &r, 1), 0);
+	assert_json_shape(out.p);
+	assert_has("{\"last_seq\":2,\"events\":[\n{\"seq\":2,\"time_ms\":6,\"id\":1,\"address\":\"127.0.0.1:9001\"");
+	assert_has("\"old\":\"draining\",\"new\":\"none\",\"reason\":\"removed\"}");
+	cr_assert_null(strstr(out.p, "\"seq\":1"));
+	abuf_free(&out);
+	cr_assert_eq(admin_render_events(&out, &r, 0), 0);
+	assert_has("\"reason\":\"admin drain from \\\"x\\\"\"");
+}

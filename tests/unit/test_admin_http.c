@@ -31,10 +31,10 @@ static int parse_guarded(const char *buf, size_t len, struct admin_request *out,
 
 /* Criterion runs each case in a re-executed process: the text is held inline. */
 struct req_case {
-	char text[96];
+	char text[128];
 	int rc;           /* > 0: head length; 0: incomplete; -errno */
 	enum admin_method method;
-	char path[32];    /* expected path (GET only) */
+	char path[32];    /* expected path (known methods only) */
 };
 
 ParameterizedTestParameters(admin_http, parse_request)
@@ -51,8 +51,14 @@ ParameterizedTestParameters(admin_http, parse_request)
 		{ "GET \r\n\r\n", 8, ADMIN_METHOD_GET, "" },
 		{ "GET /a\n\nGET /b\r\n\r\n", 8, ADMIN_METHOD_GET, "/a" },
 		{ "GET /a\r\n\n", 9, ADMIN_METHOD_GET, "/a" },
-		/* other methods parse, and are answered 404 */
-		{ "POST /status HTTP/1.0\r\n\r\n", 25, ADMIN_METHOD_OTHER, "" },
+		/* the runtime API's methods */
+		{ "POST /status HTTP/1.0\r\n\r\n", 25, ADMIN_METHOD_POST, "/status" },
+		{ "PUT /backends/1/weight HTTP/1.1\r\nContent-Length: 1\r\n\r\n5", 54, ADMIN_METHOD_PUT,
+		  "/backends/1/weight" },
+		{ "DELETE /backends/%5B%3A%3A1%5D%3A80\n\n", 37, ADMIN_METHOD_DELETE, "/backends/%5B%3A%3A1%5D%3A80" },
+		{ "POST /b HTTP/1.1\r\ncontent-length:  12 \r\n\r\n", 42, ADMIN_METHOD_POST, "/b" },
+		/* other methods parse, and are answered 405 or 404 */
+		{ "PATCH /status HTTP/1.0\r\n\r\n", 26, ADMIN_METHOD_OTHER, "" },
 		{ "get /status HTTP/1.0\r\n\r\n", 24, ADMIN_METHOD_OTHER, "" },
 		{ "GE /\n\n", 6, ADMIN_METHOD_OTHER, "" },
 		/* incomplete: read more */
@@ -64,6 +70,16 @@ ParameterizedTestParameters(admin_http, parse_request)
 		{ "GET\n\n", -EINVAL, ADMIN_METHOD_OTHER, "" },
 		{ "\r\n\r\n", -EINVAL, ADMIN_METHOD_OTHER, "" },
 		{ "GET/status\r\nHost: a b\r\n\r\n", -EINVAL, ADMIN_METHOD_OTHER, "" },
+		/* malformed headers: 400; a body over the cap: 413 */
+		{ "GET / HTTP/1.1\r\nno colon here\r\n\r\n", -EINVAL, ADMIN_METHOD_OTHER, "" },
+		{ "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", -EINVAL, ADMIN_METHOD_OTHER, "" },
+		{ "POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", -EINVAL, ADMIN_METHOD_OTHER, "" },
+		{ "POST / HTTP/1.1\r\nContent-Length:\r\n\r\n", -EINVAL, ADMIN_METHOD_OTHER, "" },
+		{ "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", -EINVAL, ADMIN_METHOD_OTHER,
+		  "" },
+		{ "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", -EINVAL, ADMIN_METHOD_OTHER, "" },
+		{ "POST / HTTP/1.1\r\nContent-Length: 1025\r\n\r\n", -EFBIG, ADMIN_METHOD_OTHER, "" },
+		{ "POST / HTTP/1.1\r\nContent-Length: 9999999999\r\n\r\n", -EINVAL, ADMIN_METHOD_OTHER, "" },
 	};
 
 	return cr_make_param_array(struct req_case, cases, sizeof(cases) / sizeof(cases[0]));
@@ -77,8 +93,8 @@ ParameterizedTest(struct req_case *c, admin_http, parse_request)
 
 	cr_assert_eq(rc, c->rc, "'%s': returned %d, expected %d", c->text, rc, c->rc);
 	cr_assert_eq(r.method, c->method, "'%s'", c->text);
-	if (c->method != ADMIN_METHOD_GET) {
-		cr_assert_eq(off, -1, "'%s': a path without GET", c->text);
+	if (c->method == ADMIN_METHOD_OTHER) {
+		cr_assert_eq(off, -1, "'%s': a path without a known method", c->text);
 		return;
 	}
 	cr_assert_eq(r.path_len, strlen(c->path), "'%s'", c->text);
@@ -107,7 +123,7 @@ Test(admin_http, full_buffer_without_blank_line_is_refused)
 	long off;
 
 	memset(buf, 'a', sizeof(buf));
-	memcpy(buf, "GET /status HTTP/1.0\r\n", 22);
+	memcpy(buf, "GET /status HTTP/1.0\r\nX: ", 25);
 	cr_assert_eq(parse_guarded(buf, ADMIN_REQ_MAX - 1, &r, &off), 0);
 	cr_assert_eq(parse_guarded(buf, ADMIN_REQ_MAX, &r, &off), -EMSGSIZE);
 	cr_assert_eq(parse_guarded(buf, ADMIN_REQ_MAX + 1, &r, &off), -EMSGSIZE);
@@ -116,4 +132,21 @@ Test(admin_http, full_buffer_without_blank_line_is_refused)
 	cr_assert_eq(parse_guarded(buf, ADMIN_REQ_MAX, &r, &off), ADMIN_REQ_MAX);
 	cr_assert_eq(r.method, ADMIN_METHOD_GET);
 	cr_assert_eq(r.path_len, 7);
+}
+
+Test(admin_http, query_token_and_length_are_found)
+{
+	static const char text[] = "PUT /events?since=12 HTTP/1.1\r\nAuthorization:  Bearer abc \r\n"
+				   "Content-Length: 3\r\n\r\n";
+	struct admin_request r;
+
+	cr_assert_eq(admin_parse_request(text, sizeof(text) - 1, &r), (int)sizeof(text) - 1);
+	cr_assert_eq(r.method, ADMIN_METHOD_PUT);
+	cr_assert_eq(r.path_len, 7);
+	cr_assert_eq(r.query_len, 8);
+	cr_assert(memcmp(r.query, "since=12", 8) == 0);
+	cr_assert_eq(r.auth_len, 10);
+	cr_assert(memcmp(r.auth, "Bearer abc", 10) == 0);
+	cr_assert(r.has_length);
+	cr_assert_eq(r.content_length, 3);
 }

@@ -374,6 +374,129 @@ Test(backend_table, loop_takes_a_backend_down_until_probes_pass)
 	cr_assert_eq(s->state, BE_STATE_UP);
 }
 
+/* ---- the operator's inputs: disable, drain, weight, remove ---- */
+
+Test(backend_table, disable_holds_down_whatever_heartbeats_and_probes_say)
+{
+	struct backend *b = do_register("127.0.0.1:9001", "", &session_a, 0);
+
+	table_apply(t, b, BE_EV_ADMIN_DISABLE, "from 127.0.0.1", 1);
+	cr_assert_eq(b->state, BE_STATE_ADMIN_DOWN);
+	cr_assert_str_eq(b->reason, "admin disable from 127.0.0.1");
+	table_apply(t, b, BE_EV_HB_UP, NULL, 2);
+	apply_n(b, BE_EV_PROBE_OK, 5, 3);
+	cr_assert_eq(b->state, BE_STATE_ADMIN_DOWN);
+	table_apply(t, b, BE_EV_ADMIN_ENABLE, "from 127.0.0.1", 4);
+	cr_assert_eq(b->state, BE_STATE_UP);
+}
+
+Test(backend_table, enable_leaves_a_backend_down_when_its_health_says_down)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_apply(t, b, BE_EV_ADMIN_DISABLE, NULL, 1);
+	apply_n(b, BE_EV_PROBE_FAIL, 3, 2);
+	cr_assert_eq(b->state, BE_STATE_ADMIN_DOWN);
+	table_apply(t, b, BE_EV_ADMIN_ENABLE, NULL, 3);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+}
+
+Test(backend_table, admin_drain_outlasts_heartbeat_up_until_enabled)
+{
+	struct backend *b = do_register("127.0.0.1:9001", "", &session_a, 0);
+
+	table_apply(t, b, BE_EV_ADMIN_DRAIN, "from ::1", 1);
+	cr_assert_eq(b->state, BE_STATE_DRAINING);
+	table_apply(t, b, BE_EV_HB_UP, NULL, 2);
+	cr_assert_eq(b->state, BE_STATE_DRAINING);
+	table_apply(t, b, BE_EV_HB_CLOSED, NULL, 3);
+	cr_assert_eq(b->state, BE_STATE_DOWN, "health still wins over a drain");
+	table_apply(t, b, BE_EV_ADMIN_ENABLE, NULL, 4);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+}
+
+Test(backend_table, weight_zero_drains_and_a_weight_replaces_the_configured_one)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 3);
+	struct snapshot *s;
+
+	cr_assert_eq(table_set_admin_weight(t, b, 0, "from 127.0.0.1", 1), 1);
+	cr_assert_eq(b->state, BE_STATE_DRAINING);
+	cr_assert_str_eq(b->reason, "admin weight 0 from 127.0.0.1");
+	table_set_admin_weight(t, b, 7, NULL, 2);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(b->cfg_weight, 3, "the configured weight is kept apart");
+	s = table_build_snapshot(t, 0);
+	cr_assert_eq(s->be[0].weight, 7);
+	snapshot_free(s);
+	cr_assert_eq(table_set_admin_weight(t, b, 257, NULL, 3), -EINVAL);
+	cr_assert_eq(table_weight(b), 7);
+}
+
+Test(backend_table, drain_completes_when_connections_reach_zero)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_apply(t, b, BE_EV_ADMIN_DRAIN, NULL, 100);
+	cr_assert_eq(table_note_active(t, b, 2, 150), 0);
+	cr_assert_not(b->drained);
+	cr_assert_eq(table_note_active(t, b, 0, 400), 1);
+	cr_assert(b->drained);
+	cr_assert_eq(b->drained_ms - b->drain_start_ms, 300);
+	cr_assert_eq(table_note_active(t, b, 0, 500), 0, "once per drain");
+	table_apply(t, b, BE_EV_ADMIN_ENABLE, NULL, 600);
+	cr_assert_not(b->drained);
+}
+
+Test(backend_table, removal_drains_refuses_sessions_and_then_frees_the_id)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+	struct slb_addr a = b->addr;
+	uint32_t id = b->id;
+
+	b->hb_allowed = true;
+	table_note_active(t, b, 1, 0);
+	table_apply(t, b, BE_EV_ADMIN_REMOVE, NULL, 1);
+	cr_assert_eq(b->state, BE_STATE_DRAINING);
+	cr_assert_not(table_accepts_session(b));
+	cr_assert_not(table_removable(b));
+	table_note_active(t, b, 0, 2);
+	cr_assert(table_removable(b));
+	table_remove(t, b, "removed by admin", 2);
+	cr_assert_null(table_get(t, id));
+	cr_assert_null(table_find(t, &a));
+}
+
+struct seen {
+	unsigned n;
+	char last[160];
+};
+
+static void record(void *arg, const struct backend *b, const char *old, const char *now_state, const char *reason,
+		   int64_t now_ms)
+{
+	struct seen *s = arg;
+
+	s->n++;
+	snprintf(s->last, sizeof(s->last), "%u %s->%s %s", b->id, old, now_state, reason);
+}
+
+Test(backend_table, every_change_is_notified_with_old_and_new_state)
+{
+	struct seen seen = { 0 };
+	struct backend *b;
+
+	table_set_notify(t, record, &seen);
+	b = do_register("127.0.0.1:9001", "", &session_a, 0);
+	cr_assert_str_eq(seen.last, "1 none->up registered");
+	table_apply(t, b, BE_EV_HB_CLOSED, NULL, 1);
+	cr_assert_str_eq(seen.last, "1 up->down heartbeat connection closed");
+	table_apply(t, b, BE_EV_HB_CLOSED, NULL, 2);
+	cr_assert_eq(seen.n, 2, "no change, no event");
+	table_remove(t, b, "gone", 3);
+	cr_assert_str_eq(seen.last, "1 down->none gone");
+}
+
 /* ---- snapshot and ids ---- */
 
 Test(backend_table, snapshot_holds_only_up_entries_in_id_order)
@@ -607,6 +730,7 @@ Test(backend_table, names_of_enums)
 {
 	cr_assert_str_eq(be_state_name(BE_STATE_DRAINING), "draining");
 	cr_assert_str_eq(be_state_name(BE_STATE_UP), "up");
+	cr_assert_str_eq(be_state_name(BE_STATE_ADMIN_DOWN), "admin_down");
 	cr_assert_str_eq(be_source_name(BE_SOURCE_HEARTBEAT), "heartbeat");
 	cr_assert_str_eq(be_event_name(BE_EV_HB_TIMEOUT), "heartbeat timeout");
 	cr_assert_str_eq(be_event_name(BE_EV_LEASE_EXPIRED), "lease expired");
@@ -759,7 +883,7 @@ Test(backend_table, removed_with_open_connections_reserves_its_id)
 	uint32_t id = a->id;
 
 	table_retire(t, a, 10);
-	table_remove(t, a, 2);
+	table_remove_retired(t, a, 2);
 	cr_assert_null(table_get(t, id));
 	cr_assert(table_id_reserved(t, id));
 	cr_assert(table_has_retired(t), "health keeps sweeping until the id is free");
@@ -780,7 +904,7 @@ Test(backend_table, removed_drained_backend_frees_its_id_at_once)
 	uint32_t id = a->id;
 
 	table_retire(t, a, 10);
-	table_remove(t, a, 0);
+	table_remove_retired(t, a, 0);
 	cr_assert_not(table_id_reserved(t, id));
 	cr_assert_not(table_has_retired(t));
 	cr_assert_eq(table_count(t), 0);

@@ -104,6 +104,7 @@ struct slb_config {
 	bool has_admin;
 	struct slb_addr admin;
 	bool admin_public;              /* --admin may be an address other hosts can reach */
+	char admin_token_file[CONFIG_FILE_MAX]; /* "": only loopback peers may change anything */
 	char user[CONFIG_USER_MAX];     /* "": keep running as the user that started slb */
 	char control_socket[CONFIG_SOCKET_MAX]; /* "": no control socket (no binary upgrade from here) */
 	char takeover[CONFIG_SOCKET_MAX]; /* "": bind the ports; else take them over from the slb there */
@@ -176,6 +177,11 @@ const char *config_served_by(const struct slb_config *cfg, const struct slb_addr
  * once). Refuses an address that is not a single unicast host, naming its kind. Returns 0 or
  * -EINVAL with err filled; out is fully written either way. */
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen);
+
+/* Parses a check as --check takes it: "tcp", "http:/PATH" (printable ASCII, shorter than
+ * CONFIG_PATH_MAX) or "none". Returns 0 with *kind (and path for http) set, or -EINVAL with
+ * *why a fixed reason and nothing changed. */
+int config_parse_check(const char *val, enum check_kind *kind, char path[CONFIG_PATH_MAX], const char **why);
 
 /* Prints every flag with its argument, default and help, from the same table, and how the
  * flags are written as keys of a config file. */

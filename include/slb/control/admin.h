@@ -10,8 +10,10 @@
 
 #include "slb/common/channel.h"
 #include "slb/control/backend_table.h"
+#include "slb/control/events.h"
 
 #define ADMIN_REQ_MAX 4096          /* a request (line and headers) larger than this is refused */
+#define ADMIN_REQ_BODY_MAX 1024     /* a request body (the API's JSON) larger than this: 413 */
 #define ADMIN_CONNS_MAX 64          /* past it the oldest without a whole request is closed */
 #define ADMIN_REQUEST_TIMEOUT_MS 3000 /* a request head must arrive within this of the accept */
 #define ADMIN_TIMEOUT_MS 5000       /* and the response must then be sent within this */
@@ -35,26 +37,39 @@ void abuf_free(struct abuf *b);
  * text, NUL-terminated (b->p is NULL only while nothing was ever appended). */
 void abuf_printf(struct abuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void abuf_append(struct abuf *b, const char *s, size_t n);
+/* Appends s as a JSON string: quoted, with quotes, backslashes and control bytes escaped. */
+void abuf_json_str(struct abuf *b, const char *s);
 
-/* A parsed request head. Only the method and the path matter; headers are skipped. */
+/* A parsed request head: the method, the target, and the headers that matter. */
 enum admin_method {
-	ADMIN_METHOD_OTHER = 0, /* anything but GET: answered 404, like an unknown path */
+	ADMIN_METHOD_OTHER = 0, /* anything else: 405 on a known path, 404 elsewhere */
 	ADMIN_METHOD_GET,
+	ADMIN_METHOD_POST,
+	ADMIN_METHOD_PUT,
+	ADMIN_METHOD_DELETE,
 };
 
 struct admin_request {
 	enum admin_method method;
-	const char *path;  /* GET only: into the caller's buffer, not NUL-terminated, query cut off */
-	size_t path_len;   /* 0 for "GET " with nothing after it */
+	const char *path;      /* known methods only: into the caller's buffer, not NUL-terminated */
+	size_t path_len;       /* 0 for "GET " with nothing after it */
+	const char *query;     /* after '?', without it; NULL when there is none */
+	size_t query_len;
+	const char *auth;      /* the Authorization header's value, trimmed; NULL when absent */
+	size_t auth_len;
+	size_t content_length; /* body bytes after the head; 0 without Content-Length */
+	bool has_length;
 };
 
 /* Parses the request head in buf[0..len): the bytes read so far on one connection, so it is
  * called again as more arrive. A head ends at the first "\r\n\r\n" or "\n\n"; the request
- * line is "METHOD SP PATH[?QUERY][ SP VERSION]". Bytes past ADMIN_REQ_MAX are not looked at.
- * Returns the head's length (> 0) with out filled, 0 when the head is not complete yet,
- * -EMSGSIZE when ADMIN_REQ_MAX bytes hold no complete head, or -EINVAL when the request line
- * has no space (both are answered 400). Pure: reads only buf, keeps no state; out->path
- * points into buf. */
+ * line is "METHOD SP PATH[?QUERY][ SP VERSION]", then "Name: value" header lines. Bytes past
+ * ADMIN_REQ_MAX are not looked at. Returns the head's length (> 0) with out filled, 0 when the
+ * head is not complete yet, -EMSGSIZE when ADMIN_REQ_MAX bytes hold no complete head, -EINVAL
+ * for a request line without a space, a header line without a colon, a Content-Length that is
+ * not 1-9 digits or given twice, or any Transfer-Encoding (all answered 400), or -EFBIG for a
+ * Content-Length over ADMIN_REQ_BODY_MAX (413). On an error out is all zero. Pure: reads only
+ * buf, keeps no state; out's pointers point into buf. */
 int admin_parse_request(const char *buf, size_t len, struct admin_request *out);
 
 /* What the renderers read. Counters are summed over channels with relaxed loads. */
@@ -69,5 +84,15 @@ struct admin_view {
  * out overflowed (the text is then truncated and must not be sent). */
 int admin_render_status(struct abuf *out, const struct admin_view *v);
 int admin_render_metrics(struct abuf *out, const struct admin_view *v);
+
+/* Appends one backend as the JSON object /status lists (and the runtime API answers with). */
+void admin_render_backend(struct abuf *out, const struct admin_view *v, const struct backend *b);
+
+/* Appends one event as a JSON object: seq, time_ms, id, address, name, old, new, reason. */
+void admin_render_event(struct abuf *out, const struct slb_event *e);
+
+/* Appends {"last_seq":N,"events":[...]}: the events after since still held, oldest first.
+ * Returns 0, or -ENOSPC when out overflowed. */
+int admin_render_events(struct abuf *out, const struct event_ring *r, uint64_t since);
 
 #endif

@@ -23,7 +23,9 @@ enum be_source {
 enum be_state {
 	BE_STATE_DOWN = 0,
 	BE_STATE_UP,       /* the only state that is in the snapshot */
-	BE_STATE_DRAINING, /* out of rotation at the backend's request; open connections go on */
+	BE_STATE_DRAINING, /* out of rotation at the backend's or the operator's request; open
+			    * connections go on */
+	BE_STATE_ADMIN_DOWN, /* disabled by the operator: down whatever health says, until enabled */
 };
 
 enum be_event {
@@ -43,10 +45,17 @@ enum be_event {
 	BE_EV_RESTORE,      /* a retiring static backend is in the configuration again */
 	BE_EV_LEASE,        /* binary upgrade: the session is detached, the state held as a lease */
 	BE_EV_LEASE_EXPIRED, /* heartbeat_timeout_ms passed without the backend registering again */
+	BE_EV_ADMIN_DISABLE, /* the operator: down until enabled */
+	BE_EV_ADMIN_ENABLE,  /* the operator: ends a disable, a drain and a weight of 0 */
+	BE_EV_ADMIN_DRAIN,   /* the operator: out of rotation, open connections go on */
+	BE_EV_ADMIN_REMOVE,  /* the operator: drain, then table_remove once no connection is left */
 };
 
-/* One backend. The inputs (session, reported, timed_out, probe_up) are set by events; state is
- * always derived from them by one function (truth table in backend_table.c). */
+/* One backend. The inputs (session, reported, timed_out, probe_up, and the operator's
+ * admin_down, admin_drain, admin_weight, removing) are set by events; state is always derived
+ * from them by one function (truth table in backend_table.c). The operator's inputs are kept
+ * apart from the configured ones (cfg_weight, the --backend line) so that a reload can change
+ * the configuration without erasing what the operator set at run time. */
 struct backend {
 	uint32_t id;                 /* 1..SNAP_MAX_BACKEND_ID-1; 0 marks a free slot */
 	struct slb_addr addr;
@@ -77,7 +86,28 @@ struct backend {
 	unsigned fall_count;         /* consecutive failed probes while probe_up */
 	unsigned connect_failures;   /* consecutive failed worker connects */
 	int64_t ramp_start_ms;       /* came up from down here: slow start runs from it; -1: never */
+
+	bool admin_down;             /* disabled by hand: state admin_down until enabled */
+	bool admin_drain;            /* drained by hand: draining while health says up */
+	int admin_weight;            /* -1: none; 0..256 set by hand (0 drains); wins over weight */
+	bool removing;               /* removal asked: draining, table_remove once conns reach 0 */
+	bool api_added;              /* added at run time by the admin API (source shown "admin") */
+	enum check_kind check;       /* with own_check: this backend's probe, else --check's */
+	bool own_check;
+	char check_path[CONFIG_PATH_MAX]; /* own_check and CHECK_HTTP: the path */
+
+	uint64_t active_conns;       /* over all workers, as health last summed them */
+	bool drained;                /* draining and active_conns reached 0 since it began */
+	int64_t drain_start_ms;      /* when it last began draining */
+	int64_t drained_ms;          /* when drained became true */
 };
+
+/* Called on every change worth an event: a state transition, a drain that completed, a
+ * backend added or removed. old and new are state names, or "none" for an entry that did
+ * not exist before / does not any more; reason is the logged reason. b stays valid during
+ * the call only. */
+typedef void (*table_notify_fn)(void *arg, const struct backend *b, const char *old_state, const char *new_state,
+				const char *reason, int64_t now_ms);
 
 struct table_params {
 	unsigned rise;              /* passed probes that bring a backend back */
@@ -104,6 +134,9 @@ struct backend_table;
 struct backend_table *table_create(const struct table_params *p);
 void table_destroy(struct backend_table *t);
 
+/* Sets the function told of every change (NULL: nobody). */
+void table_set_notify(struct backend_table *t, table_notify_fn fn, void *arg);
+
 /* Adds a static backend, up from the start (trusted until checks or workers say otherwise).
  * Returns 0 and the entry in *out, -EEXIST for an address already in the table, or -ENOSPC. */
 int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
@@ -116,21 +149,21 @@ bool table_configure_static(struct backend_table *t, struct backend *b, unsigned
 			    int64_t now_ms);
 
 /* A static backend left the configuration: it drains (no new connections; open ones go on)
- * until the caller removes it with table_remove. Returns 1 when its state changed. */
+ * until the caller removes it with table_remove_retired. Returns 1 when its state changed. */
 int table_retire(struct backend_table *t, struct backend *b, int64_t now_ms);
 
-/* Removes b from the table now (its session, if any, must be detached first). With
+/* Removes a retiring b from the table now (its session, if any, must be detached first). With
  * open_conns > 0 its id stays reserved until table_release_id, so counters that workers keep
  * per id never mix two backends. */
-void table_remove(struct backend_table *t, struct backend *b, unsigned long open_conns);
+void table_remove_retired(struct backend_table *t, struct backend *b, unsigned long open_conns);
 
-/* Makes an id that table_remove reserved available again (its last connection ended). */
+/* Makes an id that table_remove_retired reserved available again (its last connection ended). */
 void table_release_id(struct backend_table *t, uint32_t id);
 
 /* True while some entry is retiring or some id is reserved: then health sweeps them. */
 bool table_has_retired(const struct backend_table *t);
 
-/* True when id was reserved by table_remove and not released yet. */
+/* True when id was reserved by table_remove_retired and not released yet. */
 bool table_id_reserved(const struct backend_table *t, uint32_t id);
 
 /* Something the snapshot carries changed outside an event (a reload's send-proxy): publish at
@@ -139,6 +172,11 @@ void table_mark_changed(struct backend_table *t);
 
 /* Replaces the rise/fall/eject/heartbeat-timeout parameters (on reload). */
 void table_set_params(struct backend_table *t, const struct table_params *p);
+
+/* Adds a backend at the operator's request (the admin API): a static entry marked api_added,
+ * up from the start, its reason "added by admin <detail>". Returns as table_add_static. */
+int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
+		    int64_t now_ms, struct backend **out);
 
 /* Whether a heartbeat session may attach to b (NULL: a new address, always). A static backend
  * belongs to the operator: only one given with heartbeat=allow (b->hb_allowed) takes one. */
@@ -168,6 +206,29 @@ int table_take_lease(struct backend_table *t, const struct hb_msg *m, int64_t no
  * probe failed, folded into the logged reason. Logs a transition once, with its reason.
  * Returns 1 when b->state changed, 0 otherwise. */
 int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail, int64_t now_ms);
+
+/* The operator's weight: 1..256 replaces the configured or reported weight until
+ * table_clear_admin_weight or a new call; 0 drains (like BE_EV_ADMIN_DRAIN, ended by
+ * BE_EV_ADMIN_ENABLE). detail says who asked ("from 127.0.0.1"). Returns 1 when the state
+ * changed, 0 otherwise; -EINVAL for a weight over 256 (nothing changed). */
+int table_set_admin_weight(struct backend_table *t, struct backend *b, unsigned weight, const char *detail,
+			   int64_t now_ms);
+
+/* The weight the pickers use: the operator's when set and non-zero, else b->weight. */
+unsigned table_weight(const struct backend *b);
+
+/* Records the connections open to b over all workers. A draining backend that reaches 0 is
+ * marked drained (with the time, logged and notified once per drain). Returns 1 when it just
+ * became drained, 0 otherwise. */
+int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms);
+
+/* Whether b may be removed now: removal was asked (BE_EV_ADMIN_REMOVE) and no connection is
+ * left, or it is down with no session (nothing can flow). */
+bool table_removable(const struct backend *b);
+
+/* Removes b from the table (its id is freed, reused as late as possible), logs and notifies
+ * with reason (such as "removed by admin from 127.0.0.1"). b is invalid afterwards. */
+void table_remove(struct backend_table *t, struct backend *b, const char *reason, int64_t now_ms);
 
 /* Records a reported load (0..100, or < 0 for "not given") without any transition. */
 void table_set_load(struct backend_table *t, struct backend *b, int load);
@@ -212,9 +273,12 @@ int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsign
 /* Returns the TABLE_CHANGE_* bits accumulated since the last call and clears them. */
 unsigned table_take_changes(struct backend_table *t);
 
-/* "up", "down", "draining" / "static", "heartbeat". */
+/* "up", "down", "draining", "admin_down" / "static", "heartbeat". */
 const char *be_state_name(enum be_state s);
 const char *be_source_name(enum be_source s);
+/* The source an operator sees: "admin" for a backend added by the admin API, else
+ * be_source_name. */
+const char *be_source_label(const struct backend *b);
 const char *be_event_name(enum be_event ev);
 
 #endif

@@ -38,6 +38,10 @@ int hbauth_init(void);
  * *key holds no key bytes. */
 int hbauth_load_key(const char *path, struct hbauth_key *key, char *err, size_t errlen);
 
+/* hbauth_load_key with the same rules for another secret file (the admin token): what names
+ * it in err ("admin token": "admin token file PATH: ..."). */
+int hbauth_load_secret(const char *what, const char *path, struct hbauth_key *key, char *err, size_t errlen);
+
 /* Overwrites the key bytes (they are a secret), leaving len 0. */
 void hbauth_wipe_key(struct hbauth_key *key);
 

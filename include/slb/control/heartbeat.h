@@ -78,4 +78,9 @@ int hb_parse_legacy(const char *line, size_t len, unsigned *port);
 const char *hb_state_name(enum hb_state s);
 const char *hb_verb_name(enum hb_verb v);
 
+/* Checks a backend name (1..HB_NAME_MAX-1 bytes of printable ASCII without '"' or '\\', so
+ * it is safe in logs, JSON and Prometheus labels) and copies it NUL-terminated into out.
+ * Returns 0, or -EINVAL with out unchanged. */
+int hb_parse_name(const char *s, size_t len, char *out);
+
 #endif

@@ -959,23 +959,37 @@ int testproc_http_read(int fd, struct testproc_http *r, bool head_only, int time
 }
 
 /* See testproc.h. */
-int testproc_http_get(unsigned port, const char *path, struct testproc_http *r, int timeout_ms)
+int testproc_http_request(unsigned port, const char *method, const char *path, const char *headers,
+			  const char *body, struct testproc_http *r, int timeout_ms)
 {
 	int64_t deadline = testproc_now_ms() + timeout_ms;
-	char req[1024];
+	size_t blen = body ? strlen(body) : 0;
+	char *req;
 	int fd, rc, n;
 
-	n = snprintf(req, sizeof(req),
-		     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n\r\n", path,
-		     port);
-	if (n < 0 || (size_t)n >= sizeof(req))
-		return -E2BIG;
+	n = asprintf(&req, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n%s%s%s", method, path,
+		     port, headers ? headers : "", body ? "Content-Length: " : "", body ? "" : "\r\n");
+	if (n < 0)
+		return -ENOMEM;
 	fd = testproc_connect(port, timeout_ms);
-	if (fd < 0)
-		return fd;
-	rc = testproc_write_all(fd, req, (size_t)n, ms_left(deadline));
+	rc = fd < 0 ? fd : testproc_write_all(fd, req, (size_t)n, ms_left(deadline));
+	free(req);
+	if (!rc && body) {
+		char len[32];
+
+		n = snprintf(len, sizeof(len), "%zu\r\n\r\n", blen);
+		rc = testproc_write_all(fd, len, (size_t)n, ms_left(deadline));
+		if (!rc)
+			rc = testproc_write_all(fd, body, blen, ms_left(deadline));
+	}
 	if (!rc)
 		rc = testproc_http_read(fd, r, false, ms_left(deadline));
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return rc;
+}
+
+int testproc_http_get(unsigned port, const char *path, struct testproc_http *r, int timeout_ms)
+{
+	return testproc_http_request(port, "GET", path, NULL, NULL, r, timeout_ms);
 }

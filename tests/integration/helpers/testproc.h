@@ -191,6 +191,12 @@ int testproc_http_read(int fd, struct testproc_http *r, bool head_only, int time
  * Returns 0 or -errno. */
 int testproc_http_get(unsigned port, const char *path, struct testproc_http *r, int timeout_ms);
 
+/* Connects, sends "METHOD path HTTP/1.1" with Connection: close, then headers (each line
+ * ending in "\r\n", may be NULL) and, unless body is NULL, Content-Length and body; reads the
+ * answer and closes. Returns 0 or -errno. */
+int testproc_http_request(unsigned port, const char *method, const char *path, const char *headers,
+			  const char *body, struct testproc_http *r, int timeout_ms);
+
 /* Copies the value of header name (case-insensitive) into buf. Returns buf, or NULL when the
  * header is missing. */
 const char *testproc_http_header(const struct testproc_http *r, const char *name, char *buf,

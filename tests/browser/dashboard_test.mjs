@@ -1,0 +1,195 @@
+// The dashboard in a real browser: Debian's chromium, headless, driven over the DevTools
+// protocol by puppeteer-core (no browser is downloaded). It starts slb and three slb-backend
+// processes that register by heartbeat, opens the page on slb's admin port and checks what an
+// operator would: three rows up; a backend killed with SIGKILL turns its row down within 2 s
+// without a reload; the drain button makes /status say draining; nothing is fetched from
+// anywhere but slb; and with 200 backends the table scrolls and the chart shows the busiest
+// 10 plus the others summed. The screenshot (of the three-backend view) is kept as an artifact.
+//
+// Environment: SLB_BIN_DIR (the binaries), SLB_CHROMIUM (default /usr/bin/chromium),
+// SLB_SCREENSHOT (where the PNG goes). Exit 0 pass, 1 fail, 77 skip (no browser can start).
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+const BIN = process.env.SLB_BIN_DIR || "build";
+const CHROMIUM = process.env.SLB_CHROMIUM || "/usr/bin/chromium";
+const SCREENSHOT = process.env.SLB_SCREENSHOT || path.join(BIN, "dashboard.png");
+const children = [];
+let browser = null, profile = null;
+
+function fail(msg) {
+	console.error("FAIL: " + msg);
+	throw new Error(msg);
+}
+
+function freePort() {
+	return new Promise((resolve, reject) => {
+		const s = net.createServer();
+		s.on("error", reject);
+		s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
+	});
+}
+
+/* Starts a binary and resolves once its output holds `ready`; rejects if it exits first. */
+function start(name, args, ready) {
+	return new Promise((resolve, reject) => {
+		const p = spawn(path.join(BIN, name), args, { stdio: ["ignore", "pipe", "pipe"] });
+		let out = "";
+		children.push(p);
+		const timer = setTimeout(() => reject(new Error(name + " not ready:\n" + out)), 10000);
+		const onData = d => { out += d; if (out.includes(ready)) { clearTimeout(timer); resolve(p); } };
+		p.stdout.on("data", onData);
+		p.stderr.on("data", onData);
+		p.on("exit", code => { clearTimeout(timer); reject(new Error(name + " exited " + code + ":\n" + out)); });
+	});
+}
+
+async function startSlb() {
+	for (let attempt = 0; attempt < 3; attempt++) {
+		const [listen, hb, admin] = [await freePort(), await freePort(), await freePort()];
+		try {
+			await start("slb", ["--listen", "127.0.0.1:" + listen, "--heartbeat-listen", "127.0.0.1:" + hb,
+				"--admin", "127.0.0.1:" + admin, "--workers", "1"], "listening on");
+			return { listen, hb, admin };
+		} catch (e) {
+			if (!String(e).includes("already in use")) throw e;
+		}
+	}
+	fail("slb could not get ports");
+}
+
+async function startBackend(slb, name) {
+	const port = await freePort();
+	await start("slb-backend", ["--listen", "127.0.0.1:" + port, "--name", name,
+		"--heartbeat", "127.0.0.1:" + slb.hb], "listening on");
+	return "127.0.0.1:" + port;
+}
+
+async function status(slb) {
+	const r = await fetch("http://127.0.0.1:" + slb.admin + "/status");
+	return r.json();
+}
+
+async function until(what, fn, timeoutMs) {
+	const deadline = Date.now() + timeoutMs;
+	while (Date.now() < deadline) {
+		if (await fn()) return;
+		await new Promise(r => setTimeout(r, 20));
+	}
+	fail(what + " within " + timeoutMs + " ms");
+}
+
+/* Traffic on fresh connections (agent: false) until stopped, so the rates and the chart have
+ * something to show. Errors (the killed backend) are the point of the test, not a failure. */
+function traffic(slb) {
+	let on = true, i = 0;
+	const one = () => {
+		if (!on) return;
+		const req = http.get({ host: "127.0.0.1", port: slb.listen, path: "/bytes/" + 20000 * (1 + (i++ % 7)),
+			agent: false }, res => { res.resume(); res.on("end", () => setTimeout(one, 40)); });
+		req.on("error", () => setTimeout(one, 40));
+	};
+	for (let k = 0; k < 3; k++) one();
+	return () => { on = false; };
+}
+
+async function launch(puppeteer) {
+	profile = mkdtempSync(path.join(os.tmpdir(), "slb-chromium-"));
+	try {
+		browser = await puppeteer.launch({
+			executablePath: CHROMIUM, headless: true, userDataDir: profile,
+			args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+				"--disable-component-update", "--disable-sync", "--no-first-run"],
+		});
+	} catch (e) {
+		console.log("SKIP: chromium at " + CHROMIUM + " cannot start: " + e.message.split("\n")[0]);
+		process.exitCode = 77;
+		return null;
+	}
+	return browser;
+}
+
+const rowState = addr => document.querySelector(`tr[data-addr="${addr}"]`)?.dataset.state;
+
+async function checkLive(page, slb, addrs, backends) {
+	await page.waitForFunction(() => document.querySelectorAll('#backends tr[data-state="up"]').length === 3,
+		{ timeout: 10000 });
+	await new Promise(r => setTimeout(r, 4000)); /* a few samples for the rates */
+	backends[1].kill("SIGKILL");
+	const t0 = Date.now();
+	await page.waitForFunction(rowState, { timeout: 2000, polling: 20 }, addrs[1]).catch(() => null);
+	await page.waitForFunction((a, s) => document.querySelector(`tr[data-addr="${a}"]`)?.dataset.state === s,
+		{ timeout: Math.max(1, 2000 - (Date.now() - t0)), polling: 20 }, addrs[1], "down")
+		.catch(() => fail("the killed backend's row did not turn down"));
+	console.log("killed backend's row down after " + (Date.now() - t0) + " ms");
+	await page.click(`tr[data-addr="${addrs[0]}"] button[data-action="drain"]`);
+	await until("/status saying draining after the click", async () =>
+		(await status(slb)).backends.find(b => b.address === addrs[0])?.state === "draining", 2000);
+	await page.waitForFunction((a) => document.querySelector(`tr[data-addr="${a}"]`)?.dataset.state === "draining",
+		{ timeout: 2000 }, addrs[0]);
+}
+
+/* 200 backends: the table scrolls inside its box, the legend has the top 10 and "others". */
+async function checkMany(page, slb) {
+	for (let i = 0; i < 197; i++) {
+		const r = await fetch("http://127.0.0.1:" + slb.admin + "/backends", { method: "POST",
+			body: JSON.stringify({ address: "127.0.0.2:" + (20000 + i), name: "many" + i }) });
+		if (r.status !== 200) fail("adding backend " + i + ": " + r.status);
+	}
+	const want = (await status(slb)).backends.length; /* 200, or 199 once the killed one expired */
+	await page.waitForFunction(n => document.querySelectorAll("#backends tbody tr").length === n, { timeout: 5000 }, want)
+		.catch(async () => fail("rows: " + await page.$$eval("#backends tbody tr", r => r.length) + ", in /status: " + want));
+	const scroll = await page.$eval(".scroll", s => ({ h: s.clientHeight, sh: s.scrollHeight }));
+	if (!(scroll.sh > scroll.h && scroll.h <= 420)) fail("the table does not scroll: " + JSON.stringify(scroll));
+	await page.waitForFunction(() => document.querySelectorAll("#legend span").length === 11, { timeout: 5000 })
+		.catch(() => fail("the legend is not the busiest 10 plus others"));
+}
+
+async function main() {
+	let puppeteer;
+	try {
+		puppeteer = (await import("puppeteer-core")).default;
+	} catch (e) {
+		console.log("SKIP: puppeteer-core is not installed (tests/browser/run.sh installs it with npm ci)");
+		return 77;
+	}
+	const slb = await startSlb();
+	const backends = [], addrs = [];
+	for (const name of ["web1", "web2", "web3"]) {
+		addrs.push(await startBackend(slb, name));
+		backends.push(children[children.length - 1]);
+	}
+	if (!await launch(puppeteer)) return 77;
+	const page = await browser.newPage();
+	const foreign = [];
+	page.on("request", r => { if (!r.url().startsWith("http://127.0.0.1:" + slb.admin + "/")) foreign.push(r.url()); });
+	await page.setViewport({ width: 1400, height: 1000 });
+	await page.goto("http://127.0.0.1:" + slb.admin + "/", { waitUntil: "domcontentloaded" });
+	const stop = traffic(slb);
+	await checkLive(page, slb, addrs, backends);
+	await new Promise(r => setTimeout(r, 3000)); /* let the event list and the chart settle */
+	await page.screenshot({ path: SCREENSHOT, fullPage: true });
+	stop();
+	console.log("screenshot: " + SCREENSHOT);
+	await checkMany(page, slb);
+	if (foreign.length) fail("the page fetched from elsewhere: " + foreign.join(", "));
+	return 0;
+}
+
+let code = 1;
+try {
+	code = await main();
+	if (code === 0) console.log("PASS");
+} catch (e) {
+	console.error(e.stack || String(e));
+	code = 1;
+} finally {
+	if (browser) await browser.close().catch(() => {});
+	for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
+	if (profile) rmSync(profile, { recursive: true, force: true });
+}
+process.exit(process.exitCode === 77 ? 77 : code);

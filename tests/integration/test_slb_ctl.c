@@ -1,0 +1,140 @@
+/* slb-ctl, the terminal client, against a real slb: the table an operator reads, each
+ * command's answer, errors as slb's message with exit status 1 (2 for bad usage), the token
+ * file, and events --follow printing a change as it happens. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "faultkit.h"
+#include "testproc.h"
+
+#define IO_MS 5000
+#define OUT_MAX 16384
+
+static void suite_fini(void)
+{
+	testproc_stop_all();
+}
+
+TestSuite(slb_ctl, .fini = suite_fini, .timeout = 60);
+
+static char admin[32];
+
+/* Runs slb-ctl --admin ADMIN args... and returns its exit code, its output in out. */
+static int ctl(char *out, const char *const *args)
+{
+	const char *argv[16] = { "slb-ctl", "--admin", admin };
+	unsigned n = 3;
+	struct testproc *p;
+
+	for (; *args; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	p = testproc_spawn(argv);
+	cr_assert_not_null(p, "spawn slb-ctl: %s", strerror(errno));
+	cr_assert_eq(testproc_wait(p, IO_MS), 0, "slb-ctl did not finish");
+	testproc_output(p, out, OUT_MAX);
+	return testproc_exit_code(p);
+}
+
+#define CTL(out, ...) ctl(out, (const char *const[]){ __VA_ARGS__, NULL })
+
+static void start(struct faultkit_slb *s, char *a1, char *a2, const char *token_file)
+{
+	const char *args[12] = { "--workers", "1", "--backend", a1, "--backend", a2, NULL };
+
+	faultkit_backend_ok("web1", a1, 64);
+	faultkit_backend_ok("web2", a2, 64);
+	if (token_file) {
+		args[6] = "--admin-token-file";
+		args[7] = token_file;
+	}
+	faultkit_slb_start_ok(s, 0, args);
+	snprintf(admin, sizeof(admin), "127.0.0.1:%u", s->admin);
+}
+
+/*
+ * status, drain, weight, add, remove and events, as an operator types them.
+ * Operator sees: a header "ID  NAME  ADDRESS  STATE ..." with the rows' columns lined up
+ *   under it and no colour codes (not a terminal); each change's new state; an unknown
+ *   backend as "404: unknown backend" with exit 1; a bad weight refused with exit 2.
+ */
+Test(slb_ctl, commands_print_aligned_tables_and_errors)
+{
+	static char out[OUT_MAX];
+	char a1[64], a2[64], a3[64];
+	struct faultkit_slb s;
+	const char *row;
+
+	start(&s, a1, a2, NULL);
+	cr_assert_eq(CTL(out, "status"), 0, "%s", out);
+	cr_assert(strncmp(out, "ID  NAME  ADDRESS", 17) == 0, "%s", out);
+	row = strstr(out, "\n1 ");
+	cr_assert_not_null(row, "%s", out);
+	cr_assert_eq(strstr(row + 1, a1) - (row + 1), strstr(out, "ADDRESS") - out, "columns not aligned:\n%s", out);
+	cr_assert_null(strchr(out, '\033'), "colour codes on a pipe");
+	cr_assert_eq(CTL(out, "drain", a1), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "draining"), "%s", out);
+	cr_assert_eq(CTL(out, "weight", "2", "0"), 0, "%s", out);
+	cr_assert_eq(CTL(out, "weight", "2", "300"), 2, "%s", out);
+	cr_assert_eq(CTL(out, "disable", "99"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "404: unknown backend"), "%s", out);
+	faultkit_backend_ok("web3", a3, sizeof(a3));
+	cr_assert_eq(CTL(out, "add", a3, "--weight", "2", "--name", "web3"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "web3"), "%s", out);
+	cr_assert_eq(CTL(out, "remove", "3"), 0, "%s", out);
+	cr_assert_eq(CTL(out, "events"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "admin drain from 127.0.0.1"), "%s", out);
+	cr_assert_eq(CTL(out, "frobnicate"), 2, "%s", out);
+	faultkit_slb_stop_ok(&s, IO_MS);
+}
+
+/*
+ * slb with --admin-token-file: slb-ctl without --token-file is refused with slb's message,
+ * with it the change is done.
+ */
+Test(slb_ctl, token_file_authorizes_changes)
+{
+	static char out[OUT_MAX];
+	char a1[64], a2[64], path[64];
+	struct faultkit_slb s;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/slb-ctl-token-%d", getpid());
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(write(fd, "ctl-token-0123456789abcdef0123456789\n", 37), 37);
+	close(fd);
+	start(&s, a1, a2, path);
+	cr_assert_eq(CTL(out, "drain", "1"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "401"), "%s", out);
+	cr_assert_eq(CTL(out, "--token-file", path, "drain", "1"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, "draining"), "%s", out);
+	faultkit_slb_stop_ok(&s, IO_MS);
+	unlink(path);
+}
+
+/* events --follow prints a change within 2 s of it happening, then keeps waiting. */
+Test(slb_ctl, events_follow_prints_changes_as_they_happen)
+{
+	static char out[OUT_MAX];
+	char a1[64], a2[64];
+	struct faultkit_slb s;
+	struct testproc *follow;
+
+	start(&s, a1, a2, NULL);
+	follow = testproc_spawn((const char *const[]){ "slb-ctl", "--admin", admin, "events", "--follow", NULL });
+	cr_assert_not_null(follow);
+	usleep(200000);
+	cr_assert_eq(CTL(out, "disable", "2"), 0, "%s", out);
+	cr_assert_eq(testproc_wait_output(follow, "admin disable from 127.0.0.1", 2000), 0);
+	cr_assert(testproc_running(follow));
+	testproc_stop(follow, IO_MS);
+	faultkit_slb_stop_ok(&s, IO_MS);
+}
