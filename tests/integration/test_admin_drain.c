@@ -96,6 +96,9 @@ Test(admin_drain, heartbeat_reply_counts_connections_down_to_drained)
 	fd = healthtest_session_ok(&s, NULL);
 	snprintf(line, sizeof(line), "REGISTER %s name=web1", addr);
 	healthtest_expect_reply(fd, line, "OK registered id=1 interval=1000 timeout=3000");
+	/* routable once /status says up (the snapshot is published at the end of the health
+	 * thread's loop turn, a moment after the reply went out) */
+	cr_assert_eq(wait_field(s.admin, addr, "state", "up", IO_MS), 0);
 	start_downloads(rd, 2, s.listen);
 	cr_assert_eq(wait_field(s.admin, addr, "active_conns", "2", IO_MS), 0);
 	expect_drain_reply(fd, "OK state=drain interval=1000 conns=2");
