@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "evloop.h"
-#include "hb_client.h"
+#include "hb_group.h"
 #include "slb/common/log.h"
 #include "slb/control/heartbeat.h"
 #include "svc_check.h"
@@ -25,7 +25,7 @@
 
 struct agent_config {
 	struct slb_addr service;
-	struct slb_addr lb;
+	struct cli_addr_list lb;    /* slb instances, one session each */
 	struct svc_check_spec check;
 	unsigned interval_ms; /* check period; also the heartbeat period when given */
 	unsigned weight;
@@ -37,7 +37,7 @@ struct agent {
 	struct agent_config cfg;
 	struct evloop loop;
 	struct svc_check *check;
-	struct hb_client *hb;       /* started after the first check result */
+	struct hb_group hb;         /* started after the first check result */
 	struct ev_watch signals;
 	struct ev_watch tick;       /* timerfd: start a check */
 	unsigned check_ms;
@@ -57,7 +57,8 @@ static int agent_parse_check(const struct cli_flag *flag, const char *arg, void 
 static const struct cli_flag agent_flags[] = {
 	{ "service", "ADDR:PORT", cli_parse_addr, OPT(service), 0, 0,
 	  "the service to check and register (required)" },
-	{ "lb", "LB_ADDR:PORT", cli_parse_addr, OPT(lb), 0, 0, "slb's heartbeat port (required)" },
+	{ "lb", "LB:PORT[,LB:PORT...]", cli_parse_addr_list, OPT(lb), 0, 0,
+	  "each slb's heartbeat port, one session each (required)" },
 	{ "check", "tcp|http:/PATH", agent_parse_check, OPT(check), 0, 0,
 	  "tcp: connect succeeds; http:/PATH: GET answers 2xx (default tcp)" },
 	{ "interval", "MS", cli_parse_uint, OPT(interval_ms), 10, 3600000,
@@ -70,7 +71,7 @@ static const struct cli_flag agent_flags[] = {
 };
 #undef OPT
 
-#define AGENT_SYNOPSIS "--service ADDR:PORT --lb LB_ADDR:PORT [flags]"
+#define AGENT_SYNOPSIS "--service ADDR:PORT --lb LB:PORT[,LB:PORT...] [flags]"
 #define AGENT_SUMMARY                                                                          \
 	"Heartbeat sidecar: registers the service with slb and sends state=up while the local\n" \
 	"check passes, state=down as soon as one check fails. The check must pass within\n"    \
@@ -92,7 +93,7 @@ static int agent_parse_flags(struct agent_config *cfg, int argc, char **argv)
 	}
 	if (rc == 0 && cfg->service.ss.ss_family == AF_UNSPEC)
 		snprintf(err, sizeof(err), "--service is required (try --help)");
-	else if (rc == 0 && cfg->lb.ss.ss_family == AF_UNSPEC)
+	else if (rc == 0 && !cfg->lb.n)
 		snprintf(err, sizeof(err), "--lb is required (try --help)");
 	else if (rc == 0)
 		return 0;
@@ -110,7 +111,6 @@ static void agent_report(void *arg, enum hb_verb verb, enum hb_state *state, int
 static int agent_start_heartbeat(struct agent *a)
 {
 	struct hb_client_config hc = {
-		.lb = a->cfg.lb,
 		.service = a->cfg.service,
 		.weight = a->cfg.weight,
 		.interval_ms = a->cfg.interval_ms,
@@ -118,7 +118,7 @@ static int agent_start_heartbeat(struct agent *a)
 	};
 
 	memcpy(hc.name, a->cfg.name, sizeof(hc.name));
-	return hb_client_start(&a->hb, &a->loop, &hc, agent_report, a);
+	return hb_group_start(&a->hb, &a->loop, &a->cfg.lb, &hc, agent_report, a);
 }
 
 /* The first result starts the heartbeat client, so REGISTER already carries a real state. */
@@ -129,7 +129,7 @@ static void agent_on_check(void *arg, bool ok, const char *why)
 	int rc;
 
 	a->service_ok = ok;
-	if (!a->hb) {
+	if (!a->hb.n) {
 		slb_log(LOG_INFO, 0, "service %s is %s (%s)", a->svc_text, ok ? "up" : "down", why);
 		rc = agent_start_heartbeat(a);
 		if (rc) {
@@ -142,7 +142,7 @@ static void agent_on_check(void *arg, bool ok, const char *why)
 		return;
 	slb_log(ok ? LOG_INFO : LOG_WARN, 0, "service %s is now %s (%s)", a->svc_text,
 		ok ? "up" : "down", why);
-	hb_client_send_now(a->hb);
+	hb_group_send_now(&a->hb);
 }
 
 static void agent_on_tick(struct ev_watch *w, uint32_t events)
@@ -230,8 +230,7 @@ int main(int argc, char **argv)
 	rc = evloop_run(&a.loop);
 	if (rc)
 		slb_log(LOG_ERROR, rc, "event loop failed");
-	if (a.hb)
-		hb_client_stop(a.hb);
+	hb_group_stop(&a.hb);
 	svc_check_destroy(a.check);
 	evloop_close(&a.loop);
 	return rc ? 1 : 0;
