@@ -204,12 +204,38 @@ static int wait_for_stop(const sigset_t *set)
 	}
 }
 
-static void drain(void)
+/* Route announcers poll GET /ready (docs/scale-out.md): it answers 503 from here on while slb
+ * still accepts for --ready-grace, so the routers withdraw this instance before its listeners
+ * close and no new connection is refused. Without --admin nothing can read /ready, so there
+ * is nothing to wait for. A second SIGTERM or SIGINT cuts the grace short; a SIGHUP in it is
+ * dropped (slb is going away). */
+static void drain_ready_grace(const sigset_t *set)
+{
+	const struct slb_config *c = reload_current();
+	int64_t end = clock_now_ms() + c->ready_grace_ms, left;
+
+	if (health_set_draining() || !c->has_admin || !c->ready_grace_ms)
+		return;
+	slb_log(LOG_INFO, 0, "ready grace: still accepting for %u ms while routes are withdrawn", c->ready_grace_ms);
+	while ((left = end - clock_now_ms()) > 0) {
+		struct timespec ts = { left / 1000, (left % 1000) * 1000000 };
+		int sig = sigtimedwait(set, NULL, &ts);
+
+		if (sig == SIGTERM || sig == SIGINT) {
+			slb_log(LOG_INFO, 0, "%s received: ready grace cut short", strsignal(sig));
+			return;
+		}
+	}
+}
+
+static void drain(const sigset_t *set)
 {
 	unsigned timeout_ms = reload_current()->drain_timeout_ms;
-	int64_t deadline = clock_now_ms() + timeout_ms;
+	int64_t deadline;
 	unsigned long open;
 
+	drain_ready_grace(set);
+	deadline = clock_now_ms() + timeout_ms;
 	workers_stop_accepting();
 	while ((open = workers_open_conns()) > 0 && clock_now_ms() < deadline) {
 		struct timespec ts = { 0, 20 * 1000000 };
@@ -259,7 +285,7 @@ static int run(void)
 	sig = wait_for_stop(&set);
 	slb_log(LOG_INFO, 0, "%s received: draining for up to %u ms", strsignal(sig),
 		reload_current()->drain_timeout_ms);
-	drain();
+	drain(&set);
 	workers_stop_and_join();
 	health_stop();
 	workers_free();

@@ -353,6 +353,11 @@ static const struct flag flag_table[] = {
 	  .help = "open client connections over all workers; more are refused (0: from ulimit -n)" },
 	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, .offset = F(drain_timeout_ms), .max = DAY_MS,
 	  .def = "10000", .help = "on SIGTERM/SIGINT, stop accepting and let open connections finish for up to MS" },
+	/* 2000: a route announcer polling /ready every 200-500 ms plus a BGP withdrawal and the
+	 * router's FIB update take well under a second; twice that is margin (docs/scale-out.md). */
+	{ .name = "ready-grace", .arg = "MS", .parse = parse_uint, .offset = F(ready_grace_ms), .max = DAY_MS,
+	  .def = "2000", .help = "on SIGTERM/SIGINT with --admin, answer GET /ready 503 and keep accepting for MS "
+				"before the drain, so routers withdraw this instance first (a second signal cuts it short)" },
 	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, .offset = F(log_level), .def = "info",
 	  .help = "error, warn, info or debug" },
 	{ .name = "heartbeat-listen", .arg = "ADDR:PORT", .parse = parse_optional_address,

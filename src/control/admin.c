@@ -20,6 +20,7 @@
 
 #include "admin_server.h"
 #include "slb/common/log.h"
+#include "slb/common/snapshot.h"
 
 struct admin_conn {
 	struct hl_handler h;
@@ -68,8 +69,9 @@ static void conn_respond(struct health_ctx *ctx, struct admin_conn *c, int code,
 			 const struct abuf *body)
 {
 	static const char *const texts[] = { [0] = "OK", [1] = "Bad Request", [2] = "Not Found",
-					     [3] = "Internal Server Error" };
-	const char *text = code == 200 ? texts[0] : code == 400 ? texts[1] : code == 404 ? texts[2] : texts[3];
+					     [3] = "Internal Server Error", [4] = "Service Unavailable" };
+	const char *text = code == 200 ? texts[0] : code == 400 ? texts[1] : code == 404 ? texts[2] :
+			   code == 503 ? texts[4] : texts[3];
 	size_t blen = body ? body->len : strlen(text) + 1;
 
 	abuf_printf(&c->out,
@@ -89,6 +91,20 @@ static void conn_respond(struct health_ctx *ctx, struct admin_conn *c, int code,
 	conn_flush(ctx, c);
 }
 
+/* GET /ready. The live count is the published snapshot's, what workers pick from; the health
+ * thread publishes every snapshot and frees the old ones, so its own read needs no grace. */
+static void conn_ready(struct health_ctx *ctx, struct admin_conn *c)
+{
+	const struct snapshot *s = snapshot_current();
+	struct abuf body;
+	int code;
+
+	abuf_init(&body, 128);
+	code = admin_render_ready(&body, ctx->draining, s ? s->n : 0);
+	conn_respond(ctx, c, code, "text/plain", &body);
+	abuf_free(&body);
+}
+
 static void conn_route(struct health_ctx *ctx, struct admin_conn *c, const char *path, size_t len)
 {
 	struct admin_view v = { ctx->table, ctx->channels, ctx->n_channels, ctx->now_ms };
@@ -103,6 +119,9 @@ static void conn_route(struct health_ctx *ctx, struct admin_conn *c, const char 
 	} else if (len == 8 && memcmp(path, "/metrics", 8) == 0) {
 		abuf_init(&body, ADMIN_BODY_MAX);
 		rc = admin_render_metrics(&body, &v);
+	} else if (len == 6 && memcmp(path, "/ready", 6) == 0) {
+		conn_ready(ctx, c);
+		return;
 	} else {
 		conn_respond(ctx, c, 404, "text/plain", NULL);
 		return;

@@ -315,3 +315,18 @@ int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 		metrics_workers(out, v, &worker_metrics[i]);
 	return render_result(out);
 }
+
+/* See slb/control/admin.h. */
+int admin_render_ready(struct abuf *out, bool draining, uint32_t n_live)
+{
+	if (draining) {
+		abuf_printf(out, "not ready: draining\n");
+		return 503;
+	}
+	if (n_live == 0) {
+		abuf_printf(out, "not ready: no live backend\n");
+		return 503;
+	}
+	abuf_printf(out, "ready: %u live backend%s\n", n_live, n_live == 1 ? "" : "s");
+	return 200;
+}

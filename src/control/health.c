@@ -485,6 +485,19 @@ unsigned health_fd_reserve(const struct slb_config *cfg)
 	return fds + (probes < SNAP_MAX_BACKEND_ID - 1 ? probes : SNAP_MAX_BACKEND_ID - 1);
 }
 
+static int health_mark_draining(struct health_ctx *ctx, void *arg)
+{
+	if (!ctx->draining)
+		slb_log(LOG_INFO, 0, "health: draining: GET /ready answers 503 from now on");
+	ctx->draining = true;
+	return 0;
+}
+
+int health_set_draining(void)
+{
+	return health_call(health_mark_draining, NULL);
+}
+
 int health_call(health_call_fn fn, void *arg)
 {
 	uint64_t one = 1;

@@ -47,6 +47,7 @@ struct health_ctx {
 	struct hb_server *hb;               /* NULL without --heartbeat-listen */
 	struct probe_set *probes;
 	struct admin_server *admin;         /* NULL without --admin */
+	bool draining;                      /* SIGTERM came: GET /ready answers 503 */
 };
 
 /* The backend table's parameters for cfg (health.c). */

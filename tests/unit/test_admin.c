@@ -265,3 +265,28 @@ Test(admin, status_shows_the_slow_start_ramp)
 	/* weight 5 at half the ramp: 5 x (10% + 90% / 2) */
 	assert_has("\"weight\":5,\"load\":30,\"effective_weight\":2.75,");
 }
+
+Test(admin, ready_is_200_only_with_live_backends_and_not_draining)
+{
+	static const struct {
+		bool draining;
+		uint32_t live;
+		int code;
+		const char *text;
+	} cases[] = {
+		{ false, 3, 200, "ready: 3 live backends\n" },
+		{ false, 1, 200, "ready: 1 live backend\n" },
+		{ false, 0, 503, "not ready: no live backend\n" },
+		{ true, 3, 503, "not ready: draining\n" },
+		{ true, 0, 503, "not ready: draining\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct abuf buf;
+
+		abuf_init(&buf, 256);
+		cr_expect_eq(admin_render_ready(&buf, cases[i].draining, cases[i].live), cases[i].code, "case %zu", i);
+		cr_expect_str_eq(buf.p, cases[i].text, "case %zu", i);
+		abuf_free(&buf);
+	}
+}

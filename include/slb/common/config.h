@@ -69,6 +69,7 @@ struct slb_config {
 	unsigned max_conns;        /* whole process; 0 on input means derived from RLIMIT_NOFILE */
 	unsigned pipes_per_worker; /* not a flag: derived from RLIMIT_NOFILE at start (0: no splicing) */
 	unsigned drain_timeout_ms;
+	unsigned ready_grace_ms;   /* SIGTERM: /ready answers 503 this long before accepting stops */
 	int log_level;
 
 	/* health (heartbeats, checks, admin) */

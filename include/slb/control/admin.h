@@ -70,4 +70,9 @@ struct admin_view {
 int admin_render_status(struct abuf *out, const struct admin_view *v);
 int admin_render_metrics(struct abuf *out, const struct admin_view *v);
 
+/* GET /ready, for a route announcer (docs/scale-out.md): appends one line to out and returns
+ * the status: 200 ("ready: N live backends") while not draining with n_live > 0, else 503
+ * with the reason ("not ready: draining", which wins, or "not ready: no live backend"). */
+int admin_render_ready(struct abuf *out, bool draining, uint32_t n_live);
+
 #endif
