@@ -91,16 +91,30 @@ static void conn_respond(struct health_ctx *ctx, struct admin_conn *c, int code,
 	conn_flush(ctx, c);
 }
 
+/* An instance that just started has not seen every heartbeat backend yet: each reconnects
+ * within its backoff (at most 2 s in slb-backend and slb-agent), and --heartbeat-timeout is
+ * the silence slb already reads as "gone". Until then its Maglev table would lack backends
+ * that the other instances have, and clients routed to it would move: so it waits. */
+static enum admin_ready conn_ready_reason(const struct health_ctx *ctx, uint32_t n_live)
+{
+	if (ctx->draining)
+		return READY_DRAINING;
+	if (ctx->cfg->has_heartbeat_listen && ctx->now_ms - ctx->started_ms < (int64_t)ctx->cfg->heartbeat_timeout_ms)
+		return READY_STARTING;
+	return n_live ? READY_YES : READY_NO_BACKEND;
+}
+
 /* GET /ready. The live count is the published snapshot's, what workers pick from; the health
  * thread publishes every snapshot and frees the old ones, so its own read needs no grace. */
 static void conn_ready(struct health_ctx *ctx, struct admin_conn *c)
 {
 	const struct snapshot *s = snapshot_current();
+	uint32_t n_live = s ? s->n : 0;
 	struct abuf body;
 	int code;
 
 	abuf_init(&body, 128);
-	code = admin_render_ready(&body, ctx->draining, s ? s->n : 0);
+	code = admin_render_ready(&body, conn_ready_reason(ctx, n_live), n_live);
 	conn_respond(ctx, c, code, "text/plain", &body);
 	abuf_free(&body);
 }

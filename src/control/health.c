@@ -395,7 +395,7 @@ int health_prepare(const struct slb_config *cfg, struct worker_channel **channel
 	sem_init(&ht.call_done, 0, 0);
 	pthread_mutex_init(&ht.call_lock, NULL);
 	ctx->cfg = cfg;
-	ctx->now_ms = clock_now_ms();
+	ctx->now_ms = ctx->started_ms = clock_now_ms();
 	ctx->channels = calloc(n ? n : 1, sizeof(*ctx->channels));
 	if (!ctx->channels) {
 		snprintf(err, errlen, "health: out of memory");

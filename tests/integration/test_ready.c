@@ -33,15 +33,18 @@ static int wait_ready(unsigned admin, int code, const char *body_has)
 	return -1;
 }
 
-/* slb with heartbeat backends only: not ready with none, ready once one registers, not ready
- * within a loop turn of its death. */
+/* slb with heartbeat backends only: "starting" for a heartbeat timeout (every backend had
+ * time to register), then not ready with none, ready once one registers, not ready within a
+ * loop turn of its death. */
 Test(ready, follows_the_live_backends)
 {
+	const char *extra[] = { "--heartbeat-timeout", "500", "--heartbeat-interval", "100", NULL };
 	struct healthtest_slb s;
 	struct testproc *be;
 	unsigned be_port;
 
-	healthtest_start_ok(&s, NULL);
+	healthtest_start_ok(&s, extra);
+	wait_ready(s.admin, 503, "not ready: starting");
 	wait_ready(s.admin, 503, "not ready: no live backend");
 	be = healthtest_backend(&s, "r1", NULL, &be_port);
 	wait_ready(s.admin, 200, "ready: 1 live backend");
@@ -57,7 +60,7 @@ Test(ready, follows_the_live_backends)
  */
 Test(ready, sigterm_turns_ready_off_then_keeps_accepting_for_the_grace)
 {
-	const char *extra[] = { "--ready-grace", "1500", NULL };
+	const char *extra[] = { "--ready-grace", "1500", "--heartbeat-timeout", "500", "--heartbeat-interval", "100", NULL };
 	struct healthtest_slb s;
 	char why[256];
 	unsigned be_port;

@@ -266,26 +266,26 @@ Test(admin, status_shows_the_slow_start_ramp)
 	assert_has("\"weight\":5,\"load\":30,\"effective_weight\":2.75,");
 }
 
-Test(admin, ready_is_200_only_with_live_backends_and_not_draining)
+Test(admin, ready_is_200_only_when_nothing_says_no)
 {
 	static const struct {
-		bool draining;
+		enum admin_ready why;
 		uint32_t live;
 		int code;
 		const char *text;
 	} cases[] = {
-		{ false, 3, 200, "ready: 3 live backends\n" },
-		{ false, 1, 200, "ready: 1 live backend\n" },
-		{ false, 0, 503, "not ready: no live backend\n" },
-		{ true, 3, 503, "not ready: draining\n" },
-		{ true, 0, 503, "not ready: draining\n" },
+		{ READY_YES, 3, 200, "ready: 3 live backends\n" },
+		{ READY_YES, 1, 200, "ready: 1 live backend\n" },
+		{ READY_NO_BACKEND, 0, 503, "not ready: no live backend\n" },
+		{ READY_DRAINING, 3, 503, "not ready: draining\n" },
+		{ READY_STARTING, 2, 503, "not ready: starting\n" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct abuf buf;
 
 		abuf_init(&buf, 256);
-		cr_expect_eq(admin_render_ready(&buf, cases[i].draining, cases[i].live), cases[i].code, "case %zu", i);
+		cr_expect_eq(admin_render_ready(&buf, cases[i].why, cases[i].live), cases[i].code, "case %zu", i);
 		cr_expect_str_eq(buf.p, cases[i].text, "case %zu", i);
 		abuf_free(&buf);
 	}

@@ -70,9 +70,17 @@ struct admin_view {
 int admin_render_status(struct abuf *out, const struct admin_view *v);
 int admin_render_metrics(struct abuf *out, const struct admin_view *v);
 
+/* Why GET /ready would say no, most important first; READY_YES when it says yes. */
+enum admin_ready {
+	READY_YES = 0,
+	READY_DRAINING,  /* SIGTERM came */
+	READY_STARTING,  /* heartbeat backends may not all have registered yet */
+	READY_NO_BACKEND,
+};
+
 /* GET /ready, for a route announcer (docs/scale-out.md): appends one line to out and returns
- * the status: 200 ("ready: N live backends") while not draining with n_live > 0, else 503
- * with the reason ("not ready: draining", which wins, or "not ready: no live backend"). */
-int admin_render_ready(struct abuf *out, bool draining, uint32_t n_live);
+ * the status: 200 ("ready: N live backends") for READY_YES, else 503 with the reason
+ * ("not ready: draining", "not ready: starting", "not ready: no live backend"). */
+int admin_render_ready(struct abuf *out, enum admin_ready why, uint32_t n_live);
 
 #endif
