@@ -7,11 +7,13 @@ set -euo pipefail
 # clang and libclang-rt-14-dev (sanitizer and libFuzzer runtimes; only a Recommends of clang)
 # are for scripts/ci-extra.sh; iproute2 and nftables (network namespaces, packet loss) for
 # tests/integration/test_faults_network.c; apache2-utils (ab, an HTTP/1.0 keep-alive client)
-# for tests/integration/test_keep_alive.c.
+# for tests/integration/test_keep_alive.c; bird2 (BGP with ECMP between namespaces) and curl (the
+# /ready watcher) for tests/integration/test_scale_out.c.
 packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libinih-dev libcriterion-dev curl
 	clang libclang-rt-14-dev
 	iproute2 nftables
-	apache2-utils)
+	apache2-utils
+	bird2)
 if [[ "${1:-}" == "--bench" ]]; then
 	packages+=(wrk haproxy nginx libnginx-mod-stream gnuplot-nox)
 fi

@@ -107,9 +107,15 @@ int loadgen_start(struct loadgen *lg, const struct loadgen_opts *o)
 /* See loadgen.h. */
 unsigned loadgen_stop(struct loadgen *lg)
 {
+	atomic_store(&lg->stop, true);
+	return loadgen_finish(lg);
+}
+
+/* See loadgen.h. */
+unsigned loadgen_finish(struct loadgen *lg)
+{
 	unsigned taken;
 
-	atomic_store(&lg->stop, true);
 	for (unsigned i = 0; i < lg->n_threads; i++)
 		pthread_join(lg->tid[i], NULL);
 	lg->n_threads = 0;

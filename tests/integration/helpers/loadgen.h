@@ -64,6 +64,10 @@ int loadgen_start(struct loadgen *lg, const struct loadgen_opts *o);
  * joins them. Returns the number of records, now readable in lg->recs. Idempotent. */
 unsigned loadgen_stop(struct loadgen *lg);
 
+/* Waits until the threads end by themselves (max_reqs made, or max_run_ms passed) and joins
+ * them. Returns the number of records, as loadgen_stop. */
+unsigned loadgen_finish(struct loadgen *lg);
+
 /* Frees the records. Calls loadgen_stop() first if needed. */
 void loadgen_free(struct loadgen *lg);
 
