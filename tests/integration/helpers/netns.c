@@ -122,6 +122,23 @@ static int setup_links(struct netns *n, char *why, size_t len)
 	return 0;
 }
 
+/* Checks for root, removes a killed test's leftovers and opens the caller's namespace (to
+ * come back to) into *fd. Returns 0 or -errno with the reason in why. */
+static int open_origin(int *fd, char *why, size_t len)
+{
+	if (geteuid() != 0) {
+		snprintf(why, len, "network namespaces need root");
+		return -EPERM;
+	}
+	remove_stale();
+	*fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*fd == -1) {
+		snprintf(why, len, "cannot open /proc/self/ns/net: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
 /* See netns.h. */
 int netns_create(struct netns *n, char *why, size_t len)
 {
@@ -130,18 +147,11 @@ int netns_create(struct netns *n, char *why, size_t len)
 	memset(n, 0, sizeof(*n));
 	n->orig_fd = n->lb_fd = n->be_fd = -1;
 	n->inited = true;
-	if (geteuid() != 0) {
-		snprintf(why, len, "network namespaces need root");
-		return -EPERM;
-	}
-	remove_stale();
+	rc = open_origin(&n->orig_fd, why, len);
+	if (rc)
+		return rc;
 	snprintf(n->lb, sizeof(n->lb), NAME_PREFIX "%d_lb", (int)getpid());
 	snprintf(n->be, sizeof(n->be), NAME_PREFIX "%d_be", (int)getpid());
-	n->orig_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (n->orig_fd == -1) {
-		snprintf(why, len, "cannot open /proc/self/ns/net: %s", strerror(errno));
-		return -errno;
-	}
 	rc = setup_links(n, why, len);
 	if (!rc) {
 		n->lb_fd = ns_open(n->lb);
@@ -237,17 +247,7 @@ int netns_topo_init(struct netns_topo *t, char *why, size_t len)
 	memset(t, 0, sizeof(*t));
 	t->orig_fd = -1;
 	t->inited = true;
-	if (geteuid() != 0) {
-		snprintf(why, len, "network namespaces need root");
-		return -EPERM;
-	}
-	remove_stale();
-	t->orig_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (t->orig_fd == -1) {
-		snprintf(why, len, "cannot open /proc/self/ns/net: %s", strerror(errno));
-		return -errno;
-	}
-	return 0;
+	return open_origin(&t->orig_fd, why, len);
 }
 
 /* See netns.h. */
