@@ -139,6 +139,16 @@ static int open_origin(int *fd, char *why, size_t len)
 	return 0;
 }
 
+/* Moves the calling thread back into the namespace *fd holds, and closes it. */
+static void return_to_origin(int *fd)
+{
+	if (*fd < 0)
+		return;
+	ns_enter(*fd);
+	close(*fd);
+	*fd = -1;
+}
+
 /* See netns.h. */
 int netns_create(struct netns *n, char *why, size_t len)
 {
@@ -222,11 +232,7 @@ void netns_destroy(struct netns *n)
 {
 	if (!n->inited)
 		return;
-	if (n->orig_fd >= 0) {
-		ns_enter(n->orig_fd);
-		close(n->orig_fd);
-		n->orig_fd = -1;
-	}
+	return_to_origin(&n->orig_fd);
 	if (n->lb_fd >= 0)
 		close(n->lb_fd);
 	if (n->be_fd >= 0)
@@ -314,11 +320,7 @@ void netns_topo_destroy(struct netns_topo *t)
 {
 	if (!t->inited)
 		return;
-	if (t->orig_fd >= 0) {
-		ns_enter(t->orig_fd);
-		close(t->orig_fd);
-		t->orig_fd = -1;
-	}
+	return_to_origin(&t->orig_fd);
 	for (unsigned i = 0; i < t->n; i++) {
 		close(t->fd[i]);
 		netns_sh(NULL, 0, "ip netns del %s", t->name[i]);
