@@ -11,7 +11,8 @@ set -euo pipefail
 # and haproxy (real PROXY protocol peers) for tests/integration/test_proxy_protocol.c;
 # libjansson-dev for the admin API's JSON bodies and slb-ctl; chromium (headless) for
 # tests/browser, the dashboard test, driven from Node with puppeteer-core, which
-# tests/browser/run.sh installs from its lock file with npm ci.
+# tests/browser/run.sh installs from its lock file with npm ci; bird2 (BGP with ECMP between
+# namespaces) for tests/integration/test_scale_out.c.
 packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libinih-dev libsystemd-dev
 	libcriterion-dev curl
 	libjansson-dev
@@ -20,7 +21,8 @@ packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodiu
 	apache2-utils
 	scdoc
 	nginx haproxy
-	chromium)
+	chromium
+	bird2)
 # Debian's nodejs and npm, unless a node with npm is there already (for example NodeSource's,
 # whose nodejs package bundles npm and conflicts with Debian's npm).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

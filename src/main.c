@@ -241,12 +241,44 @@ static int wait_for_stop(int sigfd)
 	}
 }
 
-static void drain(void)
+/* Route announcers poll GET /ready (docs/scale-out.md): it answers 503 from here on while slb
+ * still accepts for --ready-grace, so the routers withdraw this instance before its listeners
+ * close and no new connection is refused. Without --admin nothing can read /ready, so there
+ * is nothing to wait for. A second SIGTERM or SIGINT cuts the grace short; a SIGHUP in it is
+ * dropped (slb is going away). */
+static void drain_ready_grace(int sigfd)
+{
+	const struct slb_config *c = reload_current();
+	int64_t end = clock_now_ms() + c->ready_grace_ms, left;
+
+	if (health_set_draining() || !c->has_admin || !c->ready_grace_ms)
+		return;
+	slb_log(LOG_INFO, 0, "ready grace: still accepting for %u ms while routes are withdrawn", c->ready_grace_ms);
+	while ((left = end - clock_now_ms()) > 0) {
+		struct pollfd p = { .fd = sigfd, .events = POLLIN };
+		int sig;
+
+		if (poll(&p, 1, (int)left) <= 0)
+			continue;
+		sig = read_signal(sigfd);
+		if (sig == SIGTERM || sig == SIGINT) {
+			slb_log(LOG_INFO, 0, "%s received: ready grace cut short", strsignal(sig));
+			return;
+		}
+	}
+}
+
+/* grace: a signal stops slb, so route announcers are told first (/ready 503); after a
+ * takeover the routes stay, since the new process serves the same address. */
+static void drain(int sigfd, bool grace)
 {
 	unsigned timeout_ms = reload_current()->drain_timeout_ms;
-	int64_t deadline = clock_now_ms() + timeout_ms;
+	int64_t deadline;
 	unsigned long open = 0;
 
+	if (grace)
+		drain_ready_grace(sigfd);
+	deadline = clock_now_ms() + timeout_ms;
 	workers_stop_accepting();
 	/* Until every accept has ended, a connection may still come: it is served, so wait. */
 	while ((workers_accepting() || (open = workers_open_conns()) > 0) && clock_now_ms() < deadline) {
@@ -353,7 +385,7 @@ static int run(void)
 			reload_current()->drain_timeout_ms);
 		health_hand_over();
 	}
-	drain();
+	drain(sigfd, sig != 0);
 	stop();
 	return 0;
 

@@ -128,7 +128,7 @@ struct live_field {
 
 static const struct live_field live_fields[] = {
 	LIVE("connect-timeout", connect_timeout_ms), LIVE("idle-timeout", idle_timeout_ms),
-	LIVE("retries", retries), LIVE("drain-timeout", drain_timeout_ms),
+	LIVE("retries", retries), LIVE("drain-timeout", drain_timeout_ms), LIVE("ready-grace", ready_grace_ms),
 	LIVE("heartbeat-interval", heartbeat_interval_ms), LIVE("heartbeat-timeout", heartbeat_timeout_ms),
 	LIVE("heartbeat-max-backends", heartbeat_max_backends), LIVE("check-interval", check_interval_ms),
 	LIVE("check-timeout", check_timeout_ms), LIVE("rise", rise), LIVE("fall", fall),

@@ -426,6 +426,11 @@ static const struct flag flag_table[] = {
 				     "reopens it" },
 	{ .name = "access-log-format", .arg = "FORMAT", .parse = parse_access_log_format,
 	  .offset = F(access_log_format), .def = "text", .help = "text (key=value) or json (one object per line)" },
+	/* 2000: a route announcer polling /ready every 200-500 ms plus a BGP withdrawal and the
+	 * router's FIB update take well under a second; twice that is margin (docs/scale-out.md). */
+	{ .name = "ready-grace", .arg = "MS", .parse = parse_uint, .offset = F(ready_grace_ms), .max = DAY_MS,
+	  .def = "2000", .help = "on SIGTERM/SIGINT with --admin, answer GET /ready 503 and keep accepting for MS "
+				"before the drain, so routers withdraw this instance first (a second signal cuts it short)" },
 	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, .offset = F(log_level), .def = "info",
 	  .help = "error, warn, info or debug" },
 	{ .name = "heartbeat-listen", .arg = "ADDR:PORT", .parse = parse_optional_address,

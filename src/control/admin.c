@@ -21,6 +21,7 @@
 
 #include "admin_server.h"
 #include "slb/common/log.h"
+#include "slb/common/snapshot.h"
 
 enum admin_phase {
 	ADMIN_READING = 0, /* until the whole request (head and body) is in */

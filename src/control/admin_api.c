@@ -15,6 +15,7 @@
 
 #include "admin_server.h"
 #include "slb/common/log.h"
+#include "slb/common/snapshot.h"
 #include "slb/control/hbauth.h"
 
 #define API_SEGMENT_MAX 96 /* a decoded {addr} longer than this names no backend */
@@ -94,6 +95,31 @@ static void api_metrics(struct api_call *c)
 	struct admin_view v = api_view(c);
 
 	api_rendered(c, admin_render_metrics(&c->ans->body, &v), "text/plain; version=0.0.4; charset=utf-8");
+}
+
+/* An instance that just started has not seen every heartbeat backend yet: each reconnects
+ * within its backoff (at most 2 s in slb-backend and slb-agent), and --heartbeat-timeout is
+ * the silence slb already reads as "gone". Until then its Maglev table would lack backends
+ * that the other instances have, and clients routed to it would move: so it waits. */
+static enum admin_ready api_ready_reason(const struct health_ctx *ctx, uint32_t n_live)
+{
+	if (ctx->draining)
+		return READY_DRAINING;
+	if (ctx->cfg->has_heartbeat_listen && ctx->now_ms - ctx->started_ms < (int64_t)ctx->cfg->heartbeat_timeout_ms)
+		return READY_STARTING;
+	return n_live ? READY_YES : READY_NO_BACKEND;
+}
+
+/* GET /ready, for a route announcer. The live count is the published snapshot's, what workers
+ * pick from; the health thread publishes every snapshot and frees the old ones, so its own
+ * read needs no grace. */
+static void api_ready(struct api_call *c)
+{
+	const struct snapshot *s = snapshot_current();
+	uint32_t n_live = s ? s->n : 0;
+
+	c->ans->code = admin_render_ready(&c->ans->body, api_ready_reason(c->ctx, n_live), n_live);
+	c->ans->ctype = "text/plain";
 }
 
 static void api_dashboard(struct api_call *c)
@@ -421,6 +447,7 @@ static const struct route routes[] = {
 	{ "/", NULL, ADMIN_METHOD_GET, false, api_dashboard, "GET" },
 	{ "/status", NULL, ADMIN_METHOD_GET, false, api_status, "GET" },
 	{ "/metrics", NULL, ADMIN_METHOD_GET, false, api_metrics, "GET" },
+	{ "/ready", NULL, ADMIN_METHOD_GET, false, api_ready, "GET" },
 	{ "/events", NULL, ADMIN_METHOD_GET, false, api_events, "GET" },
 	{ "/events/stream", NULL, ADMIN_METHOD_GET, false, api_stream, "GET" },
 	{ "/backends", NULL, ADMIN_METHOD_POST, true, api_add, "POST" },

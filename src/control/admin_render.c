@@ -368,3 +368,17 @@ int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 		metrics_workers(out, v, &worker_metrics[i]);
 	return render_result(out);
 }
+
+/* See slb/control/admin.h. */
+int admin_render_ready(struct abuf *out, enum admin_ready why, uint32_t n_live)
+{
+	static const char *const reasons[] = { [READY_DRAINING] = "draining", [READY_STARTING] = "starting",
+					       [READY_NO_BACKEND] = "no live backend" };
+
+	if (why != READY_YES) {
+		abuf_printf(out, "not ready: %s\n", reasons[why]);
+		return 503;
+	}
+	abuf_printf(out, "ready: %u live backend%s\n", n_live, n_live == 1 ? "" : "s");
+	return 200;
+}

@@ -455,7 +455,7 @@ int health_prepare(const struct slb_config *cfg, struct worker_channel **channel
 	sem_init(&ht.call_done, 0, 0);
 	pthread_mutex_init(&ht.call_lock, NULL);
 	ctx->cfg = cfg;
-	ctx->now_ms = clock_now_ms();
+	ctx->now_ms = ctx->started_ms = clock_now_ms();
 	ctx->channels = calloc(n ? n : 1, sizeof(*ctx->channels));
 	if (!ctx->channels) {
 		snprintf(err, errlen, "health: out of memory");
@@ -547,6 +547,19 @@ unsigned health_fd_reserve(const struct slb_config *cfg)
 	if (cfg->has_admin)
 		fds += ADMIN_CONNS_MAX;
 	return fds + (probes < SNAP_MAX_BACKEND_ID - 1 ? probes : SNAP_MAX_BACKEND_ID - 1);
+}
+
+static int health_mark_draining(struct health_ctx *ctx, void *arg)
+{
+	if (!ctx->draining)
+		slb_log(LOG_INFO, 0, "health: draining: GET /ready answers 503 from now on");
+	ctx->draining = true;
+	return 0;
+}
+
+int health_set_draining(void)
+{
+	return health_call(health_mark_draining, NULL);
 }
 
 int health_call(health_call_fn fn, void *arg)

@@ -49,6 +49,8 @@ struct health_ctx {
 	struct probe_set *probes;
 	struct admin_server *admin;         /* NULL without --admin */
 	struct event_ring *events;          /* the table's last changes, for /events */
+	bool draining;                      /* SIGTERM came: GET /ready answers 503 */
+	int64_t started_ms;                 /* health_prepare ran: GET /ready waits a heartbeat timeout */
 };
 
 /* The backend table's parameters for cfg (health.c). */

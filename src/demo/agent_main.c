@@ -20,7 +20,7 @@
 
 #include "cli.h"
 #include "evloop.h"
-#include "hb_client.h"
+#include "hb_group.h"
 #include "slb/common/log.h"
 #include "slb/control/heartbeat.h"
 #include "svc_check.h"
@@ -29,7 +29,7 @@
 
 struct agent_config {
 	struct slb_addr service;
-	struct slb_addr lb;
+	struct cli_addr_list lb;    /* slb instances, one session each */
 	struct svc_check_spec check;
 	unsigned interval_ms; /* check period; also the heartbeat period when given */
 	unsigned weight;
@@ -42,7 +42,7 @@ struct agent {
 	struct agent_config cfg;
 	struct evloop loop;
 	struct svc_check *check;
-	struct hb_client *hb;       /* started after the first check result */
+	struct hb_group hb;         /* started after the first check result */
 	struct ev_watch signals;
 	struct ev_watch tick;       /* timerfd: start a check */
 	unsigned check_ms;
@@ -63,7 +63,8 @@ static int agent_parse_check(const struct cli_flag *flag, const char *arg, void 
 static const struct cli_flag agent_flags[] = {
 	{ "service", "ADDR:PORT", cli_parse_addr, OPT(service), 0, 0,
 	  "the service to check and register (required)" },
-	{ "lb", "LB_ADDR:PORT", cli_parse_addr, OPT(lb), 0, 0, "slb's heartbeat port (required)" },
+	{ "lb", "LB:PORT[,LB:PORT...]", cli_parse_addr_list, OPT(lb), 0, 0,
+	  "each slb's heartbeat port, one session each (required)" },
 	{ "check", "tcp|http:/PATH", agent_parse_check, OPT(check), 0, 0,
 	  "tcp: connect succeeds; http:/PATH: GET answers 2xx (default tcp)" },
 	{ "interval", "MS", cli_parse_uint, OPT(interval_ms), 10, 3600000,
@@ -78,7 +79,7 @@ static const struct cli_flag agent_flags[] = {
 };
 #undef OPT
 
-#define AGENT_SYNOPSIS "--service ADDR:PORT --lb LB_ADDR:PORT [flags]"
+#define AGENT_SYNOPSIS "--service ADDR:PORT --lb LB:PORT[,LB:PORT...] [flags]"
 #define AGENT_SUMMARY                                                                          \
 	"Heartbeat sidecar: registers the service with slb and sends state=up while the local\n" \
 	"check passes, state=down as soon as one check fails. The check must pass within\n"    \
@@ -101,7 +102,7 @@ static int agent_parse_flags(struct agent_config *cfg, int argc, char **argv)
 	}
 	if (rc == 0 && cfg->service.ss.ss_family == AF_UNSPEC)
 		snprintf(err, sizeof(err), "--service is required (try --help)");
-	else if (rc == 0 && cfg->lb.ss.ss_family == AF_UNSPEC)
+	else if (rc == 0 && !cfg->lb.n)
 		snprintf(err, sizeof(err), "--lb is required (try --help)");
 	else if (rc == 0)
 		return 0;
@@ -119,13 +120,13 @@ static void agent_report(void *arg, enum hb_verb verb, enum hb_state *state, int
 		*state = a->service_ok ? HB_STATE_UP : HB_STATE_DOWN;
 }
 
-/* "OK state=drain ... conns=N drained": the last connection is gone. */
+/* "OK state=drain ... conns=N drained": the last connection is gone, through every slb
+ * instance the agent is registered with. */
 static void agent_on_reply(void *arg, const char *line)
 {
 	struct agent *a = arg;
-	const char *w = strstr(line, " drained");
 
-	if (!a->draining || !w || (w[8] != '\0' && w[8] != ' '))
+	if (!a->draining || !hb_group_drained(&a->hb))
 		return;
 	slb_log(LOG_INFO, 0, "slb says %s is drained: exiting", a->svc_text);
 	evloop_stop(&a->loop);
@@ -134,7 +135,6 @@ static void agent_on_reply(void *arg, const char *line)
 static int agent_start_heartbeat(struct agent *a)
 {
 	struct hb_client_config hc = {
-		.lb = a->cfg.lb,
 		.service = a->cfg.service,
 		.weight = a->cfg.weight,
 		.interval_ms = a->cfg.interval_ms,
@@ -143,7 +143,7 @@ static int agent_start_heartbeat(struct agent *a)
 	};
 
 	memcpy(hc.name, a->cfg.name, sizeof(hc.name));
-	return hb_client_start(&a->hb, &a->loop, &hc, agent_report, a);
+	return hb_group_start(&a->hb, &a->loop, &a->cfg.lb, &hc, agent_report, a);
 }
 
 /* The first result starts the heartbeat client, so REGISTER already carries a real state. */
@@ -154,7 +154,7 @@ static void agent_on_check(void *arg, bool ok, const char *why)
 	int rc;
 
 	a->service_ok = ok;
-	if (!a->hb) {
+	if (!a->hb.n) {
 		slb_log(LOG_INFO, 0, "service %s is %s (%s)", a->svc_text, ok ? "up" : "down", why);
 		rc = agent_start_heartbeat(a);
 		if (rc) {
@@ -167,7 +167,7 @@ static void agent_on_check(void *arg, bool ok, const char *why)
 		return;
 	slb_log(ok ? LOG_INFO : LOG_WARN, 0, "service %s is now %s (%s)", a->svc_text,
 		ok ? "up" : "down", why);
-	hb_client_send_now(a->hb);
+	hb_group_send_now(&a->hb);
 }
 
 static void agent_on_tick(struct ev_watch *w, uint32_t events)
@@ -177,7 +177,7 @@ static void agent_on_tick(struct ev_watch *w, uint32_t events)
 	if (!evloop_timer_ack(w->fd))
 		return;
 	if (a->draining)
-		hb_client_send_now(a->hb); /* ask for the count every period, not every heartbeat */
+		hb_group_send_now(&a->hb); /* ask for the count every period, not every heartbeat */
 	/* -EBUSY: the previous check is still out; its result counts for this period. */
 	svc_check_start(a->check, a->check_ms * 9 / 10);
 }
@@ -188,11 +188,11 @@ static void agent_on_signal(struct ev_watch *w, uint32_t events)
 	int sig;
 
 	while ((sig = evloop_signal_read(w->fd))) {
-		if (sig == SIGTERM && a->cfg.drain_and_exit && !a->draining && a->hb && hb_client_registered(a->hb)) {
+		if (sig == SIGTERM && a->cfg.drain_and_exit && !a->draining && hb_group_registered(&a->hb)) {
 			slb_log(LOG_INFO, 0, "%s: draining %s, exiting once slb says no connection is left",
 				strsignal(sig), a->svc_text);
 			a->draining = true;
-			hb_client_send_now(a->hb);
+			hb_group_send_now(&a->hb);
 			continue;
 		}
 		slb_log(LOG_INFO, 0, "%s: exiting", strsignal(sig));
@@ -264,8 +264,7 @@ int main(int argc, char **argv)
 	rc = evloop_run(&a.loop);
 	if (rc)
 		slb_log(LOG_ERROR, rc, "event loop failed");
-	if (a.hb)
-		hb_client_stop(a.hb);
+	hb_group_stop(&a.hb);
 	svc_check_destroy(a.check);
 	evloop_close(&a.loop);
 	return rc ? 1 : 0;

@@ -16,7 +16,7 @@
 
 #include "cli.h"
 #include "evloop.h"
-#include "hb_client.h"
+#include "hb_group.h"
 #include "http_server.h"
 #include "slb/common/log.h"
 #include "slb/control/heartbeat.h"
@@ -27,7 +27,7 @@
 struct backend_config {
 	struct slb_addr listen;
 	char name[HB_NAME_MAX];
-	struct slb_addr heartbeat; /* AF_UNSPEC: no heartbeats */
+	struct cli_addr_list heartbeat; /* slb instances; n == 0: no heartbeats */
 	struct slb_addr service;   /* --register; AF_UNSPEC: same as listen */
 	unsigned interval_ms;      /* 0: the interval slb answers */
 	unsigned weight;
@@ -40,7 +40,7 @@ struct backend {
 	struct backend_config cfg;
 	struct evloop loop;
 	struct http_server *http;
-	struct hb_client *hb;
+	struct hb_group hb;        /* one session per --heartbeat instance */
 	struct ev_watch signals;
 	struct hbauth_key key;     /* loaded from cfg.key_file */
 };
@@ -69,8 +69,8 @@ static const struct cli_flag backend_flags[] = {
 	  "serve HTTP here (required)" },
 	{ "name", "NAME", cli_parse_name, OPT(name), 0, HB_NAME_MAX,
 	  "name in every answer and in REGISTER (required)" },
-	{ "heartbeat", "LB_ADDR:PORT", cli_parse_addr, OPT(heartbeat), 0, 0,
-	  "register with slb's heartbeat port and heartbeat to it" },
+	{ "heartbeat", "LB:PORT[,LB:PORT...]", cli_parse_addr_list, OPT(heartbeat), 0, 0,
+	  "register with each slb's heartbeat port, one session each" },
 	{ "interval", "MS", cli_parse_uint, OPT(interval_ms), 10, 3600000,
 	  "heartbeat period (default: what slb answers, else 1000)" },
 	{ "weight", "N", cli_parse_uint, OPT(weight), 1, 256,
@@ -86,7 +86,7 @@ static const struct cli_flag backend_flags[] = {
 };
 #undef OPT
 
-#define BACKEND_SYNOPSIS "--listen ADDR:PORT --name NAME [--heartbeat LB_ADDR:PORT] [flags]"
+#define BACKEND_SYNOPSIS "--listen ADDR:PORT --name NAME [--heartbeat LB:PORT[,LB:PORT...]] [flags]"
 #define BACKEND_SUMMARY                                                                       \
 	"Demo HTTP/1.1 backend: answers every request with 200 \"backend NAME\", GET /health\n" \
 	"with 200 \"ok\" (503 when failing), GET /bytes/N with N bytes. SIGUSR1 toggles the\n"  \
@@ -111,7 +111,7 @@ static int backend_parse_flags(struct backend_config *cfg, int argc, char **argv
 		snprintf(err, sizeof(err), "--listen is required (try --help)");
 	else if (rc == 0 && !cfg->name[0])
 		snprintf(err, sizeof(err), "--name is required (try --help)");
-	else if (rc == 0 && cfg->key_file && cfg->heartbeat.ss.ss_family == AF_UNSPEC)
+	else if (rc == 0 && cfg->key_file && !cfg->heartbeat.n)
 		snprintf(err, sizeof(err), "--heartbeat-key-file needs --heartbeat (try --help)");
 	else if (rc == 0)
 		return 0;
@@ -151,7 +151,7 @@ static void backend_report(void *arg, enum hb_verb verb, enum hb_state *state, i
 	*load = (int)http_server_conn_count(b->http);
 	if (verb != HB_VERB_HEARTBEAT || b->cfg.crash_after <= 0)
 		return;
-	if (hb_client_heartbeats_sent(b->hb) >= (uint64_t)b->cfg.crash_after) {
+	if (hb_group_heartbeats_sent(&b->hb) >= (uint64_t)b->cfg.crash_after) {
 		fprintf(stderr, "slb-backend %s: crashing after %d heartbeats (demo)\n",
 			b->cfg.name, b->cfg.crash_after);
 		_exit(1);
@@ -193,7 +193,6 @@ static int backend_add_signals(struct backend *b)
 static int backend_start_heartbeat(struct backend *b)
 {
 	struct hb_client_config hc = {
-		.lb = b->cfg.heartbeat,
 		.service = b->cfg.service.ss.ss_family ? b->cfg.service : b->cfg.listen,
 		.weight = b->cfg.weight,
 		.interval_ms = b->cfg.interval_ms,
@@ -201,7 +200,7 @@ static int backend_start_heartbeat(struct backend *b)
 	char err[256];
 	int rc;
 
-	if (b->cfg.heartbeat.ss.ss_family == AF_UNSPEC)
+	if (!b->cfg.heartbeat.n)
 		return 0;
 	memcpy(hc.name, b->cfg.name, sizeof(hc.name));
 	if (b->cfg.key_file) {
@@ -212,7 +211,7 @@ static int backend_start_heartbeat(struct backend *b)
 		}
 		hc.key = &b->key;
 	}
-	rc = hb_client_start(&b->hb, &b->loop, &hc, backend_report, b);
+	rc = hb_group_start(&b->hb, &b->loop, &b->cfg.heartbeat, &hc, backend_report, b);
 	if (rc)
 		slb_log(LOG_ERROR, rc, "cannot start the heartbeat client");
 	return rc;
@@ -244,7 +243,7 @@ static int backend_start(struct backend *b)
 	if (rc)
 		return rc;
 	slb_log(LOG_INFO, 0, "backend %s listening on %s%s", b->cfg.name,
-		addr_format(&b->cfg.listen, text, sizeof(text)), b->hb ? ", heartbeating" : "");
+		addr_format(&b->cfg.listen, text, sizeof(text)), b->hb.n ? ", heartbeating" : "");
 	return 0;
 }
 
@@ -265,8 +264,7 @@ int main(int argc, char **argv)
 	rc = evloop_run(&b.loop);
 	if (rc)
 		slb_log(LOG_ERROR, rc, "event loop failed");
-	if (b.hb)
-		hb_client_stop(b.hb);
+	hb_group_stop(&b.hb);
 	http_server_close(b.http);
 	evloop_close(&b.loop);
 	return rc ? 1 : 0;

@@ -40,6 +40,48 @@ int cli_parse_addr(const struct cli_flag *flag, const char *arg, void *field, ch
 	return -EINVAL;
 }
 
+/* True when a is already one of the first n addresses of list. */
+static bool cli_addr_listed(const struct cli_addr_list *list, unsigned n, const struct slb_addr *a)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (addr_equal(&list->a[i], a))
+			return true;
+	return false;
+}
+
+/* See cli.h. */
+int cli_parse_addr_list(const struct cli_flag *flag, const char *arg, void *field, char *err,
+			size_t errlen)
+{
+	struct cli_addr_list *list = field;
+	char why[128];
+	unsigned n = 0;
+
+	for (const char *p = arg;; p++) {
+		int len = (int)strcspn(p, ",");
+
+		if (n == CLI_ADDRS_MAX || len == 0) {
+			snprintf(err, errlen, "--%s: expected 1 to %d addresses separated by commas", flag->name,
+				 CLI_ADDRS_MAX);
+			return -EINVAL;
+		}
+		if (addr_parse_n(p, (size_t)len, &list->a[n], why, sizeof(why))) {
+			snprintf(err, errlen, "--%s: %s", flag->name, why);
+			return -EINVAL;
+		}
+		if (cli_addr_listed(list, n, &list->a[n])) {
+			snprintf(err, errlen, "--%s: %.*s given twice", flag->name, len, p);
+			return -EINVAL;
+		}
+		n++;
+		p += len;
+		if (!*p)
+			break;
+	}
+	list->n = n;
+	return 0;
+}
+
 /* See cli.h: field is an unsigned, checked against [flag->min, flag->max]. */
 int cli_parse_uint(const struct cli_flag *flag, const char *arg, void *field, char *err,
 		   size_t errlen)

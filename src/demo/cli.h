@@ -6,7 +6,16 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "slb/common/addr.h"
+
 #define CLI_MAX_FLAGS 24
+#define CLI_ADDRS_MAX 16 /* addresses in one comma-separated list flag */
+
+/* A flag's list of addresses, "A:P,B:P,...", in the order given. */
+struct cli_addr_list {
+	unsigned n;
+	struct slb_addr a[CLI_ADDRS_MAX];
+};
 
 struct cli_flag;
 
@@ -41,6 +50,10 @@ void cli_usage(FILE *f, const char *prog, const char *synopsis, const char *summ
 /* Field parsers for the tables; same contract as cli_parse_fn. */
 int cli_parse_addr(const struct cli_flag *flag, const char *arg, void *field, char *err,
 		   size_t errlen);
+/* field is a struct cli_addr_list: 1..CLI_ADDRS_MAX addresses separated by commas, each
+ * different; replaces what the field held (a flag given twice keeps the last list). */
+int cli_parse_addr_list(const struct cli_flag *flag, const char *arg, void *field, char *err,
+			size_t errlen);
 int cli_parse_uint(const struct cli_flag *flag, const char *arg, void *field, char *err,
 		   size_t errlen);
 int cli_parse_name(const struct cli_flag *flag, const char *arg, void *field, char *err,

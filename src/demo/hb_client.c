@@ -64,7 +64,22 @@ struct hb_client {
 	char in[HB_LINE_MAX];
 	char out[HB_LINE_MAX * 4];
 	char lb_text[ADDR_TEXT_MAX];
+	bool drained;           /* the last OK said " drained" (this instance holds no connection) */
 };
+
+/* "OK state=drain ... conns=0 drained": the word, not a prefix of another. */
+static bool hb_line_says_drained(const char *line)
+{
+	const char *w = strstr(line, " drained");
+
+	return w && (w[8] == '\0' || w[8] == ' ');
+}
+
+/* See hb_client.h. */
+bool hb_client_drained(const struct hb_client *c)
+{
+	return c->drained;
+}
 
 static void hb_set_timer(struct hb_client *c, unsigned first_ms, unsigned period_ms)
 {
@@ -339,6 +354,7 @@ static int hb_on_line(struct hb_client *c, const char *line)
 		c->last_ok_ms = evloop_now_ms();
 		if (hb_find_number(line, "interval", &interval) == 0)
 			hb_start_interval(c, interval);
+		c->drained = hb_line_says_drained(line);
 		if (c->cfg.on_reply)
 			c->cfg.on_reply(c->arg, line);
 		return 0;

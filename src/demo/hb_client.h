@@ -58,6 +58,10 @@ void hb_client_send_now(struct hb_client *c);
 /* True between slb's "OK registered" and the loss of that connection. */
 bool hb_client_registered(const struct hb_client *c);
 
+/* True when slb's last answer on this session said " drained" (a draining backend with no
+ * connection left through this instance). */
+bool hb_client_drained(const struct hb_client *c);
+
 /* HEARTBEAT lines handed to the kernel so far, over all connections. */
 uint64_t hb_client_heartbeats_sent(const struct hb_client *c);
 

@@ -157,3 +157,30 @@ Test(demo_agent, bad_flags_exit_2_with_one_line)
 			  out);
 	}
 }
+
+/* --lb with two instances: each gets its own registration and heartbeats, and a failing
+ * check reaches both at once. */
+Test(demo_agent, registers_with_every_instance_and_reports_to_each)
+{
+	char svc[32], lbs[64], reg[512];
+	const char *argv[] = { "slb-agent", "--service", svc, "--lb", lbs, "--check", "tcp", "--interval", "50", NULL };
+	unsigned svc_port, p1, p2;
+	int svc_fd = testproc_listen(&svc_port), l1 = testproc_listen(&p1), l2 = testproc_listen(&p2), f1, f2;
+
+	cr_assert(svc_fd >= 0 && l1 >= 0 && l2 >= 0);
+	snprintf(svc, sizeof(svc), "127.0.0.1:%u", svc_port);
+	snprintf(lbs, sizeof(lbs), "127.0.0.1:%u,127.0.0.1:%u", p1, p2);
+	cr_assert_not_null(testproc_spawn(argv));
+	f1 = fakehb_accept_register(l1, 1, 50, 200, reg, sizeof(reg), T_MS);
+	f2 = fakehb_accept_register(l2, 1, 50, 200, reg, sizeof(reg), T_MS);
+	cr_assert(f1 >= 0 && f2 >= 0, "registrations: %d %d", f1, f2);
+	wait_state(f1, "up");
+	wait_state(f2, "up");
+	close(svc_fd);
+	wait_state(f1, "down");
+	wait_state(f2, "down");
+	close(f1);
+	close(f2);
+	close(l1);
+	close(l2);
+}

@@ -515,3 +515,71 @@ Test(demo_backend, crash_after_3_exits_1_after_3_heartbeats)
 	close(fd);
 	close(lfd);
 }
+
+/* ---- several slb instances (docs/scale-out.md) ---- */
+
+/* Reads 6 heartbeats from fd (interval 50 ms) and fails unless they came at that pace. */
+static void expect_steady_heartbeats(int fd, const char *which)
+{
+	char line[512];
+	int64_t first = 0, last = 0;
+
+	for (int i = 0; i < 6; i++) {
+		cr_assert_geq(fakehb_read_line(fd, 50, line, sizeof(line), T_MS), 0, "%s: no heartbeat", which);
+		cr_assert_eq(strncmp(line, "HEARTBEAT ", 10), 0, "%s got: %s", which, line);
+		last = testproc_now_ms();
+		if (i == 0)
+			first = last;
+	}
+	cr_expect(last - first <= 5 * 150, "%s: 5 periods of 50 ms took %lld ms", which, (long long)(last - first));
+}
+
+/*
+ * --heartbeat with four instances: two answer, one refuses connections (nothing listens) and
+ * one accepts into its backlog but never says HELLO (a hung slb). The two live ones each get
+ * a registration and heartbeats at the interval, undisturbed by the others' connect failures
+ * and 2 s answer timeouts; when one live instance drops its session, it alone reconnects
+ * while the other's heartbeats go on.
+ */
+Test(demo_backend, heartbeats_to_every_instance_independently)
+{
+	char lbs[160], reg[512];
+	const char *extra[] = { "--heartbeat", lbs, "--interval", "50", NULL };
+	unsigned p1, p2, hung_port, port;
+	int l1 = testproc_listen(&p1), l2 = testproc_listen(&p2), hung = testproc_listen(&hung_port);
+	int dead = testproc_free_port(), f1, f2;
+
+	cr_assert(l1 >= 0 && l2 >= 0 && hung >= 0 && dead > 0);
+	snprintf(lbs, sizeof(lbs), "127.0.0.1:%u,127.0.0.1:%d,127.0.0.1:%u,127.0.0.1:%u", p1, dead, hung_port, p2);
+	start_backend("multi", extra, &port);
+	f1 = fakehb_accept_register(l1, 1, 1000, 3000, reg, sizeof(reg), T_MS);
+	f2 = fakehb_accept_register(l2, 7, 1000, 3000, reg, sizeof(reg), T_MS);
+	cr_assert(f1 >= 0 && f2 >= 0, "registrations: %d %d", f1, f2);
+	expect_steady_heartbeats(f1, "instance 1");
+	expect_steady_heartbeats(f2, "instance 2");
+	close(f1);
+	f1 = fakehb_accept_register(l1, 2, 1000, 3000, reg, sizeof(reg), T_MS);
+	cr_assert_geq(f1, 0, "instance 1 not registered again: %s", strerror(-f1));
+	expect_steady_heartbeats(f2, "instance 2 while 1 reconnected");
+	expect_steady_heartbeats(f1, "instance 1 after reconnecting");
+	close(f1);
+	close(f2);
+	close(l1);
+	close(l2);
+	close(hung);
+}
+
+Test(demo_backend, heartbeat_list_refuses_a_repeated_or_empty_address)
+{
+	static const char *const lists[] = { "127.0.0.1:9000,127.0.0.1:9000", "127.0.0.1:9000,", ",127.0.0.1:9000",
+					     "127.0.0.1:9000,nohost" };
+	char out[512];
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		const char *argv[] = { "slb-backend", "--listen", "127.0.0.1:1", "--name", "x", "--heartbeat",
+				       lists[i], NULL };
+
+		cr_expect_eq(testproc_run(argv, T_MS, out, sizeof(out)), 2, "%s: %s", lists[i], out);
+		cr_expect_neq(strstr(out, "--heartbeat: "), NULL, "%s: %s", lists[i], out);
+	}
+}

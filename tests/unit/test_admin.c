@@ -301,3 +301,28 @@ Test(admin, events_render_as_json_after_since)
 	cr_assert_eq(admin_render_events(&out, &r, 0), 0);
 	assert_has("\"reason\":\"admin drain from \\\"x\\\"\"");
 }
+
+Test(admin, ready_is_200_only_when_nothing_says_no)
+{
+	static const struct {
+		enum admin_ready why;
+		uint32_t live;
+		int code;
+		const char *text;
+	} cases[] = {
+		{ READY_YES, 3, 200, "ready: 3 live backends\n" },
+		{ READY_YES, 1, 200, "ready: 1 live backend\n" },
+		{ READY_NO_BACKEND, 0, 503, "not ready: no live backend\n" },
+		{ READY_DRAINING, 3, 503, "not ready: draining\n" },
+		{ READY_STARTING, 2, 503, "not ready: starting\n" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct abuf buf;
+
+		abuf_init(&buf, 256);
+		cr_expect_eq(admin_render_ready(&buf, cases[i].why, cases[i].live), cases[i].code, "case %zu", i);
+		cr_expect_str_eq(buf.p, cases[i].text, "case %zu", i);
+		abuf_free(&buf);
+	}
+}

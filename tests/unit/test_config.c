@@ -534,7 +534,7 @@ Test(config, usage_lists_every_flag_with_default)
 	static const char *const flags[] = { "--listen", "--backend", "--workers", "--pin", "--no-pin", "--relay",
 					     "--balance", "--connect-timeout", "--idle-timeout", "--retries",
 					     "--max-conns", "--drain-timeout", "--log-level", "--heartbeat-listen",
-					     "--check", "--admin", "--hash-key", "--hash-seed", "--slow-start" };
+					     "--check", "--admin", "--hash-key", "--hash-seed", "--slow-start", "--ready-grace" };
 
 	config_print_usage(f, "slb");
 	fclose(f);

@@ -77,6 +77,7 @@ struct slb_config {
 	unsigned max_conns;        /* whole process; 0 on input means derived from RLIMIT_NOFILE */
 	unsigned pipes_per_worker; /* not a flag: derived from RLIMIT_NOFILE at start (0: no splicing) */
 	unsigned drain_timeout_ms;
+	unsigned ready_grace_ms;   /* SIGTERM: /ready answers 503 this long before accepting stops */
 	int log_level;
 	enum proxy_version send_proxy;  /* PROXY header every backend gets (PROXY_NONE: none) */
 	bool accept_proxy;              /* clients start with a PROXY header (slb behind a balancer) */

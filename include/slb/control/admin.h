@@ -95,4 +95,17 @@ void admin_render_event(struct abuf *out, const struct slb_event *e);
  * Returns 0, or -ENOSPC when out overflowed. */
 int admin_render_events(struct abuf *out, const struct event_ring *r, uint64_t since);
 
+/* Why GET /ready would say no, most important first; READY_YES when it says yes. */
+enum admin_ready {
+	READY_YES = 0,
+	READY_DRAINING,  /* SIGTERM came */
+	READY_STARTING,  /* heartbeat backends may not all have registered yet */
+	READY_NO_BACKEND,
+};
+
+/* GET /ready, for a route announcer (docs/scale-out.md): appends one line to out and returns
+ * the status: 200 ("ready: N live backends") for READY_YES, else 503 with the reason
+ * ("not ready: draining", "not ready: starting", "not ready: no live backend"). */
+int admin_render_ready(struct abuf *out, enum admin_ready why, uint32_t n_live);
+
 #endif

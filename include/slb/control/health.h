@@ -80,6 +80,11 @@ int health_call(health_call_fn fn, void *arg);
  * reads it from now on). Returns 0 or -errno (health_call). */
 int health_reconfigure(const struct slb_config *next);
 
+/* Marks slb as draining: once this returns, GET /ready answers 503, so route announcers
+ * withdraw this instance while it still accepts (docs/scale-out.md). Nothing clears it.
+ * Returns 0 or -errno (health_call). */
+int health_set_draining(void);
+
 /* Stops the thread (if started) and closes what health_prepare opened; does nothing when
  * nothing is prepared. The last snapshot stays published until snapshot_teardown. */
 void health_stop(void);

@@ -44,6 +44,7 @@ int faultkit_slb_start(struct faultkit_slb *s, unsigned nofile, const char *cons
 	static char limit[32], path[512];
 	const char *argv[FAULTKIT_ARGS_MAX];
 	struct testproc_start st = { .argv = argv, .n_ports = 3, .ready = "listening on", .timeout_ms = START_MS };
+	bool grace_given = false;
 	int n = 0;
 
 	if (nofile) {
@@ -60,9 +61,16 @@ int faultkit_slb_start(struct faultkit_slb *s, unsigned nofile, const char *cons
 	argv[n++] = "--admin";
 	argv[n++] = "127.0.0.1:{port1}";
 	for (; args && *args; args++) {
-		if (n >= FAULTKIT_ARGS_MAX - 1)
+		if (n >= FAULTKIT_ARGS_MAX - 3)
 			return -E2BIG;
+		if (strcmp(*args, "--ready-grace") == 0)
+			grace_given = true;
 		argv[n++] = *args;
+	}
+	/* No route announcer watches these tests' /ready: stop as slb did before --ready-grace. */
+	if (!grace_given) {
+		argv[n++] = "--ready-grace";
+		argv[n++] = "0";
 	}
 	argv[n] = NULL;
 	s->proc = testproc_start(&st);

@@ -20,15 +20,20 @@ int healthtest_start(struct healthtest_slb *s, const char *const *extra)
 						  "127.0.0.1:{port1}", "--admin", "127.0.0.1:{port2}" };
 	struct testproc_start st = { .argv = argv, .n_ports = 3, .ready = "listening on",
 				     .timeout_ms = HEALTHTEST_IO_MS };
-	bool workers_given = false;
+	bool workers_given = false, grace_given = false;
 	int n = 7;
 
-	for (const char *const *e = extra; e && *e; e++)
-		if (strcmp(*e, "--workers") == 0)
-			workers_given = true;
+	for (const char *const *e = extra; e && *e; e++) {
+		workers_given |= strcmp(*e, "--workers") == 0;
+		grace_given |= strcmp(*e, "--ready-grace") == 0;
+	}
 	if (!workers_given) { /* --workers given twice is an error */
 		argv[n++] = "--workers";
 		argv[n++] = "1";
+	}
+	if (!grace_given) { /* no route announcer watches /ready here: stop at once */
+		argv[n++] = "--ready-grace";
+		argv[n++] = "0";
 	}
 	for (; extra && *extra && n < HEALTHTEST_ARGS_MAX - 1; extra++)
 		argv[n++] = *extra;

@@ -41,8 +41,8 @@ char *loadgen_backend_name(const char *body, char *buf, size_t len)
 	return buf;
 }
 
-/* One request into r. The answer is big enough for the demo backend's "backend NAME". */
-static void loadgen_one(const struct loadgen *lg, struct loadgen_rec *r)
+/* One request into r (the idx-th). The answer is big enough for the demo backend's "backend NAME". */
+static void loadgen_one(const struct loadgen *lg, struct loadgen_rec *r, unsigned idx)
 {
 	struct testproc_http *http = malloc(sizeof(*http)); /* 8 KiB: too big for a thread's habits */
 
@@ -52,7 +52,12 @@ static void loadgen_one(const struct loadgen *lg, struct loadgen_rec *r)
 		r->end_us = loadgen_now_us();
 		return;
 	}
-	r->rc = testproc_http_get(lg->o.port, "/", http, lg->o.timeout_ms);
+	if (lg->o.to.sin_family) {
+		r->sport = lg->o.sport_n ? lg->o.sport_first + idx % lg->o.sport_n : 0;
+		r->rc = testproc_http_get_to(&lg->o.to, r->sport, "/", http, lg->o.timeout_ms);
+	} else {
+		r->rc = testproc_http_get(lg->o.port, "/", http, lg->o.timeout_ms);
+	}
 	r->end_us = loadgen_now_us();
 	r->status = r->rc ? 0 : http->status;
 	if (!r->rc)
@@ -69,7 +74,7 @@ static void *loadgen_thread(void *arg)
 
 		if (idx >= lg->o.max_reqs)
 			break;
-		loadgen_one(lg, &lg->recs[idx]);
+		loadgen_one(lg, &lg->recs[idx], idx);
 		if (lg->o.gap_ms > 0)
 			loadgen_sleep_ms(lg->o.gap_ms);
 	}
@@ -102,9 +107,15 @@ int loadgen_start(struct loadgen *lg, const struct loadgen_opts *o)
 /* See loadgen.h. */
 unsigned loadgen_stop(struct loadgen *lg)
 {
+	atomic_store(&lg->stop, true);
+	return loadgen_finish(lg);
+}
+
+/* See loadgen.h. */
+unsigned loadgen_finish(struct loadgen *lg)
+{
 	unsigned taken;
 
-	atomic_store(&lg->stop, true);
 	for (unsigned i = 0; i < lg->n_threads; i++)
 		pthread_join(lg->tid[i], NULL);
 	lg->n_threads = 0;

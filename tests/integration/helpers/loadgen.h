@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 
 #define LOADGEN_THREADS_MAX 8
 #define LOADGEN_NAME_MAX 32
@@ -24,12 +25,16 @@ struct loadgen_rec {
 	int64_t start_us;               /* loadgen_now_us() just before connecting */
 	int64_t end_us;                 /* after the answer, or the failure */
 	int rc;                         /* 0, or -errno from testproc_http_get */
+	unsigned sport;                 /* the source port chosen (opts.sport_first), 0 for any */
 	int status;                     /* HTTP status, 0 when none came */
 	char backend[LOADGEN_NAME_MAX]; /* NAME from the body "backend NAME", "" when none */
 };
 
 struct loadgen_opts {
-	unsigned port;       /* slb's client port on 127.0.0.1 */
+	unsigned port;       /* slb's client port on 127.0.0.1 (when to.sin_family is 0) */
+	struct sockaddr_in to; /* else: where to connect, e.g. a service address in a namespace */
+	unsigned sport_first; /* with to: request i comes from source port sport_first + i % sport_n, */
+	unsigned sport_n;     /* so a test knows each flow (0: any port) */
 	unsigned threads;    /* 1..LOADGEN_THREADS_MAX */
 	unsigned max_reqs;   /* requests over all threads, then the threads stop */
 	int timeout_ms;      /* per request: connect, send and read the whole answer */
@@ -58,6 +63,10 @@ int loadgen_start(struct loadgen *lg, const struct loadgen_opts *o);
 /* Tells the threads to stop, waits for their requests in flight (at most o.timeout_ms) and
  * joins them. Returns the number of records, now readable in lg->recs. Idempotent. */
 unsigned loadgen_stop(struct loadgen *lg);
+
+/* Waits until the threads end by themselves (max_reqs made, or max_run_ms passed) and joins
+ * them. Returns the number of records, as loadgen_stop. */
+unsigned loadgen_finish(struct loadgen *lg);
 
 /* Frees the records. Calls loadgen_stop() first if needed. */
 void loadgen_free(struct loadgen *lg);

@@ -122,6 +122,33 @@ static int setup_links(struct netns *n, char *why, size_t len)
 	return 0;
 }
 
+/* Checks for root, removes a killed test's leftovers and opens the caller's namespace (to
+ * come back to) into *fd. Returns 0 or -errno with the reason in why. */
+static int open_origin(int *fd, char *why, size_t len)
+{
+	if (geteuid() != 0) {
+		snprintf(why, len, "network namespaces need root");
+		return -EPERM;
+	}
+	remove_stale();
+	*fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (*fd == -1) {
+		snprintf(why, len, "cannot open /proc/self/ns/net: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+/* Moves the calling thread back into the namespace *fd holds, and closes it. */
+static void return_to_origin(int *fd)
+{
+	if (*fd < 0)
+		return;
+	ns_enter(*fd);
+	close(*fd);
+	*fd = -1;
+}
+
 /* See netns.h. */
 int netns_create(struct netns *n, char *why, size_t len)
 {
@@ -130,18 +157,11 @@ int netns_create(struct netns *n, char *why, size_t len)
 	memset(n, 0, sizeof(*n));
 	n->orig_fd = n->lb_fd = n->be_fd = -1;
 	n->inited = true;
-	if (geteuid() != 0) {
-		snprintf(why, len, "network namespaces need root");
-		return -EPERM;
-	}
-	remove_stale();
+	rc = open_origin(&n->orig_fd, why, len);
+	if (rc)
+		return rc;
 	snprintf(n->lb, sizeof(n->lb), NAME_PREFIX "%d_lb", (int)getpid());
 	snprintf(n->be, sizeof(n->be), NAME_PREFIX "%d_be", (int)getpid());
-	n->orig_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (n->orig_fd == -1) {
-		snprintf(why, len, "cannot open /proc/self/ns/net: %s", strerror(errno));
-		return -errno;
-	}
 	rc = setup_links(n, why, len);
 	if (!rc) {
 		n->lb_fd = ns_open(n->lb);
@@ -212,11 +232,7 @@ void netns_destroy(struct netns *n)
 {
 	if (!n->inited)
 		return;
-	if (n->orig_fd >= 0) {
-		ns_enter(n->orig_fd);
-		close(n->orig_fd);
-		n->orig_fd = -1;
-	}
+	return_to_origin(&n->orig_fd);
 	if (n->lb_fd >= 0)
 		close(n->lb_fd);
 	if (n->be_fd >= 0)
@@ -227,4 +243,87 @@ void netns_destroy(struct netns *n)
 		netns_sh(NULL, 0, "ip netns del %s", n->be);
 		n->made = false;
 	}
+}
+
+/* ---- topologies ---- */
+
+/* See netns.h. */
+int netns_topo_init(struct netns_topo *t, char *why, size_t len)
+{
+	memset(t, 0, sizeof(*t));
+	t->orig_fd = -1;
+	t->inited = true;
+	return open_origin(&t->orig_fd, why, len);
+}
+
+/* See netns.h. */
+int netns_topo_add(struct netns_topo *t, const char *suffix, char *why, size_t len)
+{
+	char *name = t->name[t->n];
+	char out[512];
+	int rc;
+
+	if (t->n == NETNS_TOPO_MAX)
+		return -ENOSPC;
+	snprintf(name, sizeof(t->name[0]), NAME_PREFIX "%d_%s", (int)getpid(), suffix);
+	rc = netns_sh(out, sizeof(out), "ip netns add %s && ip -n %s link set lo up", name, name);
+	if (rc) {
+		snprintf(why, len, "`ip netns add %s` failed (%d): %s", name, rc, out);
+		return rc == 127 ? -ENOENT : -EPERM;
+	}
+	t->fd[t->n] = ns_open(name);
+	if (t->fd[t->n] < 0) {
+		snprintf(why, len, "cannot open namespace %s: %s", name, strerror(-t->fd[t->n]));
+		netns_sh(NULL, 0, "ip netns del %s", name);
+		return t->fd[t->n];
+	}
+	return (int)t->n++;
+}
+
+/* See netns.h. */
+int netns_topo_link(struct netns_topo *t, int a, const char *ifa, const char *cidr_a, int b, const char *ifb,
+		    const char *cidr_b, char *why, size_t len)
+{
+	const char *na = t->name[a], *nb = t->name[b];
+	int rc;
+
+	rc = netns_sh(why, len,
+		      "ip -n %s link add %s type veth peer name %s netns %s && ip -n %s addr add %s dev %s && "
+		      "ip -n %s addr add %s dev %s && ip -n %s link set %s up && ip -n %s link set %s up",
+		      na, ifa, ifb, nb, na, cidr_a, ifa, nb, cidr_b, ifb, na, ifa, nb, ifb);
+	return rc ? -EIO : 0;
+}
+
+/* See netns.h. */
+int netns_topo_sh(const struct netns_topo *t, int i, char *out, size_t len, const char *fmt, ...)
+{
+	char cmd[1536];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(cmd) || strchr(cmd, '\''))
+		return -E2BIG;
+	return netns_sh(out, len, "ip netns exec %s sh -c '%s'", t->name[i], cmd);
+}
+
+/* See netns.h. */
+int netns_topo_enter(const struct netns_topo *t, int i)
+{
+	return ns_enter(i < 0 ? t->orig_fd : t->fd[i]);
+}
+
+/* See netns.h. */
+void netns_topo_destroy(struct netns_topo *t)
+{
+	if (!t->inited)
+		return;
+	return_to_origin(&t->orig_fd);
+	for (unsigned i = 0; i < t->n; i++) {
+		close(t->fd[i]);
+		netns_sh(NULL, 0, "ip netns del %s", t->name[i]);
+	}
+	t->n = 0;
 }

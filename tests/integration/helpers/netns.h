@@ -50,4 +50,45 @@ void netns_destroy(struct netns *n);
  * Returns the exit code, or -errno when it could not run. */
 int netns_sh(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* ---- a topology of many namespaces (the scale-out test: client, router, instances, backends) ----
+ *
+ * Each namespace is named slbf<pid>_<suffix>, so netns_create's clean-up of a killed test's
+ * leftovers covers these too. */
+
+#define NETNS_TOPO_MAX 12
+
+struct netns_topo {
+	char name[NETNS_TOPO_MAX][32]; /* names under /run/netns */
+	int fd[NETNS_TOPO_MAX];
+	unsigned n;                    /* namespaces made so far */
+	int orig_fd;                   /* the namespace the caller started in */
+	bool inited;                   /* netns_topo_init() ran */
+};
+
+/* Starts an empty topology. Returns 0, or -errno with the reason in why (not root, or
+ * /proc/self/ns/net unreadable). */
+int netns_topo_init(struct netns_topo *t, char *why, size_t len);
+
+/* Makes namespace slbf<pid>_<suffix> with lo up. Returns its index (>= 0), or -errno with the
+ * reason in why (-ENOENT: no ip(8); -EPERM: namespaces not permitted). */
+int netns_topo_add(struct netns_topo *t, const char *suffix, char *why, size_t len);
+
+/* Joins namespaces a and b by a veth pair: ifa with address cidr_a ("203.0.113.1/28") in a,
+ * ifb with cidr_b in b, both up. Returns 0, or -errno with ip's message in why. */
+int netns_topo_link(struct netns_topo *t, int a, const char *ifa, const char *cidr_a, int b, const char *ifb,
+		    const char *cidr_b, char *why, size_t len);
+
+/* Runs "ip netns exec NAME sh -c CMD" for namespace i (see netns_sh for out and the result). */
+int netns_topo_sh(const struct netns_topo *t, int i, char *out, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/* Moves the calling thread into namespace i, or back where it started when i < 0. Threads it
+ * creates afterwards, processes it spawns and sockets it opens are in that namespace.
+ * Returns 0 or -errno. */
+int netns_topo_enter(const struct netns_topo *t, int i);
+
+/* Moves the calling thread back and deletes every namespace. Stop the processes running in
+ * them first. Idempotent; a no-op on a zeroed struct. */
+void netns_topo_destroy(struct netns_topo *t);
+
 #endif

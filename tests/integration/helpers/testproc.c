@@ -646,17 +646,30 @@ static int set_blocking(int fd, bool blocking)
 	return fcntl(fd, F_SETFL, flags) == -1 ? -errno : 0;
 }
 
-static int connect_loopback(int family, unsigned port, int timeout_ms)
+/* Binds fd to source port sport of any address (IPv4 only), so a test can choose the flow. */
+static int bind_source_port(int fd, unsigned sport)
 {
-	struct sockaddr_storage ss;
-	socklen_t sslen = loopback_of(family, port, &ss);
-	int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sockaddr_in src = { .sin_family = AF_INET, .sin_port = htons((uint16_t)sport) };
+	int one = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
+	    bind(fd, (struct sockaddr *)&src, sizeof(src)) == -1)
+		return -errno;
+	return 0;
+}
+
+static int connect_addr(const struct sockaddr_storage *ss, socklen_t sslen, unsigned sport, int timeout_ms)
+{
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	int err = 0, rc;
 	socklen_t len = sizeof(err);
 
 	if (fd == -1)
 		return -errno;
-	if (connect(fd, (struct sockaddr *)&ss, sslen) == -1) {
+	rc = sport ? bind_source_port(fd, sport) : 0;
+	if (rc)
+		goto out_close;
+	if (connect(fd, (const struct sockaddr *)ss, sslen) == -1) {
 		if (errno != EINPROGRESS) {
 			rc = -errno;
 			goto out_close;
@@ -682,6 +695,14 @@ static int connect_loopback(int family, unsigned port, int timeout_ms)
 out_close:
 	close(fd);
 	return rc;
+}
+
+static int connect_loopback(int family, unsigned port, int timeout_ms)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = loopback_of(family, port, &ss);
+
+	return connect_addr(&ss, sslen, 0, timeout_ms);
 }
 
 /* See testproc.h. */
@@ -958,6 +979,20 @@ int testproc_http_read(int fd, struct testproc_http *r, bool head_only, int time
 	return rc;
 }
 
+/* Sends a GET of path for host on fd (connected) and reads the answer. Returns 0 or -errno. */
+static int http_exchange(int fd, const char *host, const char *path, struct testproc_http *r, int64_t deadline)
+{
+	char req[1024];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", path,
+			 host);
+	int rc;
+
+	if (n < 0 || (size_t)n >= sizeof(req))
+		return -E2BIG;
+	rc = testproc_write_all(fd, req, (size_t)n, ms_left(deadline));
+	return rc ? rc : testproc_http_read(fd, r, false, ms_left(deadline));
+}
+
 /* See testproc.h. */
 int testproc_http_request(unsigned port, const char *method, const char *path, const char *headers,
 			  const char *body, struct testproc_http *r, int timeout_ms)
@@ -986,6 +1021,28 @@ int testproc_http_request(unsigned port, const char *method, const char *path, c
 		rc = testproc_http_read(fd, r, false, ms_left(deadline));
 	if (fd >= 0)
 		close(fd);
+	return rc;
+}
+
+/* See testproc.h. */
+int testproc_http_get_to(const struct sockaddr_in *to, unsigned sport, const char *path, struct testproc_http *r,
+			 int timeout_ms)
+{
+	int64_t deadline = testproc_now_ms() + timeout_ms;
+	struct sockaddr_storage ss = { 0 };
+	struct linger reset = { .l_onoff = 1, .l_linger = 0 };
+	char host[INET_ADDRSTRLEN + 8];
+	int fd, rc;
+
+	memcpy(&ss, to, sizeof(*to));
+	inet_ntop(AF_INET, &to->sin_addr, host, sizeof(host));
+	snprintf(host + strlen(host), 8, ":%u", ntohs(to->sin_port));
+	fd = connect_addr(&ss, sizeof(*to), sport, timeout_ms);
+	if (fd < 0)
+		return fd;
+	rc = http_exchange(fd, host, path, r, deadline);
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+	close(fd);
 	return rc;
 }
 

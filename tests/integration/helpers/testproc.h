@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/types.h>
 
 #define TESTPROC_MAX 64      /* children per test process, over its whole life */
@@ -196,6 +197,13 @@ int testproc_http_get(unsigned port, const char *path, struct testproc_http *r, 
  * answer and closes. Returns 0 or -errno. */
 int testproc_http_request(unsigned port, const char *method, const char *path, const char *headers,
 			  const char *body, struct testproc_http *r, int timeout_ms);
+
+/* testproc_http_get to any IPv4 address (e.g. one inside a network namespace the test made),
+ * from source port sport when it is not 0. The connection ends with a reset, so the same
+ * source port can be used again at once: no TIME_WAIT on either side. Returns 0 or -errno
+ * (-EADDRINUSE when sport is still taken). */
+int testproc_http_get_to(const struct sockaddr_in *to, unsigned sport, const char *path, struct testproc_http *r,
+			 int timeout_ms);
 
 /* Copies the value of header name (case-insensitive) into buf. Returns buf, or NULL when the
  * header is missing. */

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# slb-ready-watch: announces slb's service address by BGP only while slb is ready.
+#
+# Polls slb's GET /ready every INTERVAL seconds and, when the answer changes, enables (200)
+# or disables (anything else, or no answer within a second) the bird2 static protocol that
+# holds the service route (etc/bird/slb-host.conf), so bird announces or withdraws it. The
+# command is repeated every 25 polls as well, so a bird that restarted (its protocol disabled
+# again by its config) is put right within a few seconds. One line per change on stdout.
+#
+# Usage: slb-ready-watch.sh READY_URL BIRD_SOCKET [PROTOCOL [INTERVAL]]
+#   e.g. slb-ready-watch.sh http://127.0.0.1:9001/ready /run/bird/bird.ctl slb_vip 0.2
+set -u
+
+if (($# < 2)); then
+	echo "usage: $0 READY_URL BIRD_SOCKET [PROTOCOL [INTERVAL]]" >&2
+	exit 2
+fi
+url=$1 sock=$2 proto=${3:-slb_vip} interval=${4:-0.2}
+done_cmd="" polls=0
+
+while :; do
+	if curl -fs -o /dev/null --max-time 1 "$url"; then
+		want=enable
+	else
+		want=disable
+	fi
+	polls=$((polls + 1))
+	if [[ $want != "$done_cmd" ]] || ((polls % 25 == 0)); then
+		if birdc -s "$sock" "$want" "$proto" >/dev/null; then
+			[[ $want != "$done_cmd" ]] && echo "$(date +%T.%3N) slb-ready-watch: $url -> $want $proto"
+			done_cmd=$want
+		fi
+	fi
+	sleep "$interval"
+done

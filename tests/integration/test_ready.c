@@ -1,0 +1,101 @@
+/* GET /ready, the signal a route announcer reads (docs/scale-out.md): 200 while slb accepts
+ * and has a live backend, 503 with none or while draining; on SIGTERM /ready turns 503 at
+ * once while slb keeps accepting for --ready-grace, and only then stops accepting. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "faultkit.h"
+#include "healthtest.h"
+#include "testproc.h"
+
+#define IO_MS 5000
+
+TestSuite(ready, .fini = testproc_stop_all, .timeout = 60);
+
+/* Polls /ready every 5 ms until it answers code. Returns the milliseconds it took, or fails. */
+static int wait_ready(unsigned admin, int code, const char *body_has)
+{
+	int64_t start = testproc_now_ms();
+	char body[256];
+	int got = 0;
+
+	while (testproc_now_ms() - start < IO_MS) {
+		got = faultkit_http_body(admin, "/ready", body, sizeof(body), IO_MS);
+		if (got == code && strstr(body, body_has))
+			return (int)(testproc_now_ms() - start);
+		usleep(5000);
+	}
+	cr_assert_fail("/ready never answered %d '%s' (last %d: %s)", code, body_has, got, body);
+	return -1;
+}
+
+/* slb with heartbeat backends only: "starting" for a heartbeat timeout (every backend had
+ * time to register), then not ready with none, ready once one registers, not ready within a
+ * loop turn of its death. */
+Test(ready, follows_the_live_backends)
+{
+	const char *extra[] = { "--heartbeat-timeout", "500", "--heartbeat-interval", "100", NULL };
+	struct healthtest_slb s;
+	struct testproc *be;
+	unsigned be_port;
+
+	healthtest_start_ok(&s, extra);
+	wait_ready(s.admin, 503, "not ready: starting");
+	wait_ready(s.admin, 503, "not ready: no live backend");
+	be = healthtest_backend(&s, "r1", NULL, &be_port);
+	wait_ready(s.admin, 200, "ready: 1 live backend");
+	cr_assert_eq(testproc_signal(be, SIGKILL), 0);
+	cr_expect_lt(wait_ready(s.admin, 503, "no live backend"), 200, "/ready still 200 after the backend died");
+	healthtest_stop_ok(&s);
+}
+
+/*
+ * SIGTERM with --ready-grace 1500: /ready says 503 "draining" within 100 ms, while new
+ * connections are still served for the grace; then the listeners close and slb exits 0.
+ * slb logs "ready grace: still accepting for 1500 ms".
+ */
+Test(ready, sigterm_turns_ready_off_then_keeps_accepting_for_the_grace)
+{
+	const char *extra[] = { "--ready-grace", "1500", "--heartbeat-timeout", "500", "--heartbeat-interval", "100", NULL };
+	struct healthtest_slb s;
+	char why[256];
+	unsigned be_port;
+	int64_t t_sig;
+	unsigned ok;
+
+	healthtest_start_ok(&s, extra);
+	healthtest_backend(&s, "r1", NULL, &be_port);
+	wait_ready(s.admin, 200, "ready");
+	cr_assert_eq(testproc_signal(s.proc, SIGTERM), 0);
+	t_sig = testproc_now_ms();
+	cr_expect_lt(wait_ready(s.admin, 503, "not ready: draining"), 100);
+	ok = faultkit_parallel_gets(s.listen, "/", 20, 2, IO_MS, why, sizeof(why));
+	cr_expect_eq(ok, 20, "%u of 20 requests in the grace answered: %s", ok, why);
+	cr_assert_lt(testproc_now_ms() - t_sig, 1200, "the machine is too slow to test inside the grace");
+	cr_assert_eq(testproc_wait(s.proc, IO_MS), 0, "slb did not exit");
+	cr_expect_geq(testproc_now_ms() - t_sig, 1500 - 50, "slb stopped before its grace");
+	cr_expect_eq(testproc_exit_code(s.proc), 0);
+	cr_expect_eq(faultkit_count_lines(s.proc, "ready grace: still accepting for 1500 ms"), 1);
+}
+
+/* A second SIGTERM ends a long grace at once; the drain and exit follow. */
+Test(ready, second_signal_cuts_the_grace_short)
+{
+	const char *extra[] = { "--ready-grace", "60000", NULL };
+	struct healthtest_slb s;
+	int64_t t_sig;
+
+	healthtest_start_ok(&s, extra);
+	cr_assert_eq(testproc_signal(s.proc, SIGTERM), 0);
+	cr_assert_eq(testproc_wait_output(s.proc, "ready grace: still accepting", IO_MS), 0);
+	t_sig = testproc_now_ms();
+	cr_assert_eq(testproc_signal(s.proc, SIGTERM), 0);
+	cr_assert_eq(testproc_wait(s.proc, IO_MS), 0, "slb did not exit");
+	cr_expect_lt(testproc_now_ms() - t_sig, 2000);
+	cr_expect_eq(testproc_exit_code(s.proc), 0);
+	cr_expect_eq(faultkit_count_lines(s.proc, "ready grace cut short"), 1);
+}
