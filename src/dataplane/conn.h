@@ -70,6 +70,8 @@ struct conn {
 	uint8_t installing : 1; /* the client's regular twin is being made */
 	uint8_t no_splice : 1;  /* no twin could be made: this connection copies */
 	uint8_t counted : 1;    /* counted in the pickers' global counts (balance_conn_open) */
+	uint8_t ttfb_wait : 1;  /* a turn is open: the backend's next byte is a ttfb sample */
+	uint8_t turn_up : 1;    /* the last bytes moved went up (client -> backend) */
 	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
 	int cfd;                /* client: direct descriptor (index in the ring's file table) */
 	int bfd;                /* backend: plain descriptor */
@@ -77,6 +79,7 @@ struct conn {
 	uint32_t backend_id;    /* id of the backend in use, 0 = none yet */
 	uint32_t next_free;     /* free list link */
 	struct balance_exclude tried;
+	uint32_t mark_ms;       /* low 32 bits of the worker clock: connect submitted, then the turn's start */
 	uint64_t hash_key;      /* balance_hash_client of the client, for pickers that hash; else 0 */
 	int64_t last_active_ms;
 	struct half h[2];
