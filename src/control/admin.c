@@ -91,7 +91,7 @@ static void conn_respond(struct health_ctx *ctx, struct admin_conn *c, int code,
 
 static void conn_route(struct health_ctx *ctx, struct admin_conn *c, const char *path, size_t len)
 {
-	struct admin_view v = { ctx->table, ctx->channels, ctx->n_channels, ctx->now_ms };
+	struct admin_view v = { ctx->table, ctx->channels, ctx->n_channels, ctx->now_ms, ctx->gray };
 	const char *ctype = "text/plain; version=0.0.4; charset=utf-8";
 	struct abuf body;
 	int rc;

@@ -140,6 +140,22 @@ static void sum_backend(const struct admin_view *v, const struct backend *b, str
 	}
 }
 
+/* "connect_ms" and "ttfb_ms": null while no worker has a recent sample (LAT_STALE_MS). */
+static void status_latency(struct abuf *out, const struct admin_view *v, const struct backend *b)
+{
+	struct gray_figure c = gray_backend_figure(v->channels, v->n_channels, b->id, false, v->now_ms);
+	struct gray_figure t = gray_backend_figure(v->channels, v->n_channels, b->id, true, v->now_ms);
+	double phi = gray_phi(v->gray, b->id, v->now_ms);
+
+	abuf_printf(out, c.n ? ",\"connect_ms\":%.1f" : ",\"connect_ms\":null", (double)c.avg_us / 1000);
+	abuf_printf(out, t.n ? ",\"ttfb_ms\":%.1f" : ",\"ttfb_ms\":null", (double)t.avg_us / 1000);
+	abuf_printf(out, ",\"latency_samples\":%llu", (unsigned long long)t.n);
+	abuf_printf(out, b->session && phi >= 0 ? ",\"phi\":%.2f" : ",\"phi\":null", phi);
+	abuf_printf(out, ",\"outlier_ejections\":%u", b->outlier_count);
+	if (b->ejected_until_ms)
+		abuf_printf(out, ",\"ejected_for_ms\":%lld", (long long)(b->ejected_until_ms - v->now_ms));
+}
+
 static int render_result(const struct abuf *out)
 {
 	return out->overflow ? -ENOSPC : 0;
@@ -163,6 +179,7 @@ static void status_backend(struct abuf *out, const struct admin_view *v, const s
 		    (unsigned long long)s.active, (unsigned long long)s.conns, (unsigned long long)s.failures);
 	abuf_printf(out, ",\"bytes_to_backend\":%llu,\"bytes_to_client\":%llu", (unsigned long long)s.to_backend,
 		    (unsigned long long)s.to_client);
+	status_latency(out, v, b);
 	if (b->last_hb_ms < 0)
 		abuf_printf(out, ",\"last_heartbeat_ms\":null");
 	else

@@ -11,6 +11,7 @@
 
 #include "maglev.h"
 #include "slb/common/log.h"
+#include "slb/control/gray.h"
 
 struct backend_table {
 	struct table_params p;
@@ -44,19 +45,27 @@ static const char *const event_names[] = {
 	[BE_EV_LOOP] = "loop",
 	[BE_EV_RETIRE] = "retire",
 	[BE_EV_RESTORE] = "restore",
+	[BE_EV_OUTLIER] = "outlier",
+	[BE_EV_OUTLIER_END] = "outlier end",
+	[BE_EV_OUTLIER_CLEAR] = "outlier clear",
 };
 
 /*
  * The state as a function of the inputs. Heartbeat inputs count only while a session is
  * attached; a heartbeat entry without one is down (its process is gone or never came).
  *
- *   source     session  timed_out  reported  probe_up | state
- *   heartbeat  none     -          -         -        | down
- *   any        live     yes        -         -        | down      (silent past the timeout)
- *   any        live     no         down      -        | down      (said so, or said BYE)
- *   any        -        -          -         no       | down      (checks failed, or ejected)
- *   any        live     no         drain     yes      | draining
- *   otherwise                                         | up
+ *   source     session  timed_out  reported  probe_up  ejected | state
+ *   heartbeat  none     -          -         -         -       | down
+ *   any        live     yes        -         -         -       | down      (silent past the timeout, or phi)
+ *   any        live     no         down      -         -       | down      (said so, or said BYE)
+ *   any        -        -          -         no        -       | down      (checks failed, or ejected)
+ *   any        -        -          -         yes       yes     | down      (outlier: slow, for a time)
+ *   any        live     no         drain     yes       no      | draining
+ *   otherwise                                                  | up
+ *
+ * ejected is ejected_until_ms != 0: set by BE_EV_OUTLIER for gray_ejection_ms (doubling when
+ * the last ejection ended less than an hour before), cleared when the time is over
+ * (table_tick) or by the operator (table_clear_outlier).
  *
  * probe_up goes false after `fall` failed probes, after `eject_failures` consecutive worker
  * connect failures, and when a worker's connect came back to slb itself (a loop); it comes
@@ -78,7 +87,7 @@ static enum be_state backend_derive_health(const struct backend *b)
 		return BE_STATE_DOWN;
 	if (live && (b->timed_out || b->reported == HB_STATE_DOWN))
 		return BE_STATE_DOWN;
-	if (!b->probe_up)
+	if (!b->probe_up || b->ejected_until_ms)
 		return BE_STATE_DOWN;
 	if (live && b->reported == HB_STATE_DRAIN)
 		return BE_STATE_DRAINING;
@@ -362,6 +371,32 @@ static void on_connect_fail(struct backend_table *t, struct backend *b, const ch
 	b->rise_count = 0;
 }
 
+/* A repeat offender (ejected again within an hour of its last ejection's end) stays out twice
+ * as long as last time. detail says why (its figures); the reason adds for how long. */
+static void on_outlier(struct backend_table *t, struct backend *b, const char *detail, int64_t now_ms,
+		       char *why, size_t len)
+{
+	int64_t ms;
+
+	if (b->outlier_count && now_ms - b->outlier_back_ms < GRAY_REPEAT_WINDOW_MS)
+		b->outlier_count++;
+	else
+		b->outlier_count = 1;
+	ms = gray_ejection_ms(t->p.outlier_base_ejection_ms, b->outlier_count);
+	b->ejected_until_ms = now_ms + ms;
+	snprintf(why, len, "%s, out for %lld ms", detail ? detail : "outlier", (long long)ms);
+}
+
+static void on_outlier_end(struct backend *b, bool clear, int64_t now_ms, char *why, size_t len)
+{
+	snprintf(why, len, "%s", clear ? "outlier ejection cleared by the operator" : "outlier ejection over");
+	if (b->ejected_until_ms)
+		b->outlier_back_ms = now_ms;
+	b->ejected_until_ms = 0;
+	if (clear)
+		b->outlier_count = 0;
+}
+
 /* Sets the inputs an event carries and writes the reason a resulting transition would have. */
 static void backend_update(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail,
 			   int64_t now_ms, char *why, size_t len)
@@ -413,6 +448,14 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		b->retiring = ev == BE_EV_RETIRE;
 		b->retire_ms = b->retiring ? now_ms : 0;
 		snprintf(why, len, "%s", b->retiring ? "removed from the configuration" : "back in the configuration");
+		break;
+	case BE_EV_OUTLIER:
+		on_outlier(t, b, detail, now_ms, why, len);
+		detail = NULL;
+		break;
+	case BE_EV_OUTLIER_END:
+	case BE_EV_OUTLIER_CLEAR:
+		on_outlier_end(b, ev == BE_EV_OUTLIER_CLEAR, now_ms, why, len);
 		break;
 	case BE_EV_NONE:
 		break;
@@ -471,9 +514,17 @@ int table_tick(struct backend_table *t, int64_t now_ms)
 			continue;
 		if (b->session && !b->timed_out && now_ms - b->last_hb_ms >= (int64_t)t->p.heartbeat_timeout_ms)
 			changed += table_apply(t, b, BE_EV_HB_TIMEOUT, NULL, now_ms);
+		if (b->ejected_until_ms && now_ms >= b->ejected_until_ms)
+			changed += table_apply(t, b, BE_EV_OUTLIER_END, NULL, now_ms);
 		table_expire(t, b, now_ms);
 	}
 	return changed;
+}
+
+/* See backend_table.h. */
+int table_clear_outlier(struct backend_table *t, struct backend *b, int64_t now_ms)
+{
+	return table_apply(t, b, BE_EV_OUTLIER_CLEAR, NULL, now_ms);
 }
 
 struct backend *table_get(struct backend_table *t, uint32_t id)

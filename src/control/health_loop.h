@@ -13,6 +13,7 @@
 #include "slb/common/config.h"
 #include "slb/control/backend_table.h"
 #include "slb/common/channel.h"
+#include "slb/control/gray.h"
 
 struct health_ctx;
 struct hl_handler;
@@ -47,7 +48,16 @@ struct health_ctx {
 	struct hb_server *hb;               /* NULL without --heartbeat-listen */
 	struct probe_set *probes;
 	struct admin_server *admin;         /* NULL without --admin */
+	struct gray_board *gray;            /* latency verdicts and heartbeat rhythm (health_gray.c) */
 };
+
+/* Every GRAY_EVAL_MS: combines the workers' latency averages, ejects outliers (with
+ * --outlier-detection) and recomputes p2c's latency factors. Returns true when a factor
+ * changed, so a snapshot is due (health_gray.c). */
+bool health_gray_tick(struct health_ctx *ctx);
+
+/* Copies the latency factors into s->be[].lat_pct before s is published (health_gray.c). */
+void health_gray_fill(const struct health_ctx *ctx, struct snapshot *s);
 
 /* The backend table's parameters for cfg (health.c). */
 void health_table_params(const struct slb_config *cfg, struct table_params *p);

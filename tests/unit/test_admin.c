@@ -10,7 +10,8 @@
 #include "slb/control/admin.h"
 
 static const struct table_params params = { .rise = 2, .fall = 3, .eject_failures = 3,
-					    .heartbeat_timeout_ms = 3000, .expire_ms = 60000 };
+					    .heartbeat_timeout_ms = 3000, .expire_ms = 60000,
+					    .outlier_base_ejection_ms = 30000 };
 
 static struct backend_table *t;
 static struct worker_channel *ch[2];
@@ -63,7 +64,7 @@ static const struct admin_view *view(int64_t now)
 {
 	static struct admin_view v;
 
-	v = (struct admin_view){ t, ch, 2, now };
+	v = (struct admin_view){ t, ch, 2, now, NULL };
 	return &v;
 }
 
@@ -264,4 +265,26 @@ Test(admin, status_shows_the_slow_start_ramp)
 	cr_assert_eq(admin_render_status(&out, view(1500)), 0);
 	/* weight 5 at half the ramp: 5 x (10% + 90% / 2) */
 	assert_has("\"weight\":5,\"load\":30,\"effective_weight\":2.75,");
+}
+
+/* Each worker's average weighs in with its samples (up to GRAY_WEIGHT_MAX); a stale one not
+ * at all; an ejected backend says for how long. */
+Test(admin, status_shows_latency_over_workers_and_the_ejection)
+{
+	struct backend *a = add_static("127.0.0.1:9001");
+	struct backend *b = add_static("127.0.0.1:9002");
+
+	for (int i = 0; i < 20; i++) {
+		lat_ewma_add(&ch[0]->stats.be[a->id].ttfb, 2, 1000);
+		lat_ewma_add(&ch[1]->stats.be[a->id].ttfb, 4, 1000);
+		lat_ewma_add(&ch[0]->stats.be[a->id].connect, 1, 1000);
+		lat_ewma_add(&ch[1]->stats.be[b->id].ttfb, 300, 100); /* stale at 1500 */
+	}
+	cr_assert_eq(table_apply(t, b, BE_EV_OUTLIER, "outlier, ttfb 300 ms vs median 3 ms", 1000), 1);
+	cr_assert_eq(admin_render_status(&out, view(1500)), 0);
+	assert_json_shape(out.p);
+	assert_has("\"connect_ms\":1.0,\"ttfb_ms\":3.0,\"latency_samples\":40,\"phi\":null,\"outlier_ejections\":0,");
+	assert_has("\"connect_ms\":null,\"ttfb_ms\":null,\"latency_samples\":0,\"phi\":null,\"outlier_ejections\":1,"
+		   "\"ejected_for_ms\":29500,");
+	assert_has("\"reason\":\"outlier, ttfb 300 ms vs median 3 ms, out for 30000 ms\"}");
 }

@@ -10,6 +10,7 @@
 
 #include "slb/common/channel.h"
 #include "slb/control/backend_table.h"
+#include "slb/control/gray.h"
 
 #define ADMIN_REQ_MAX 4096          /* a request (line and headers) larger than this is refused */
 #define ADMIN_CONNS_MAX 64          /* past it the oldest without a whole request is closed */
@@ -63,6 +64,7 @@ struct admin_view {
 	struct worker_channel *const *channels;
 	unsigned n_channels;
 	int64_t now_ms;                 /* for "last_heartbeat_ms": age of the last heartbeat */
+	const struct gray_board *gray;  /* for "phi"; NULL: phi shown as null */
 };
 
 /* Append the /status JSON document or the /metrics text to out. Return 0, or -ENOSPC when

@@ -40,6 +40,9 @@ enum be_event {
 	BE_EV_LOOP,         /* a worker's connect came back to slb's own listener */
 	BE_EV_RETIRE,       /* a static backend left the configuration (reload) */
 	BE_EV_RESTORE,      /* a retiring static backend is in the configuration again */
+	BE_EV_OUTLIER,      /* health judged it an outlier (detail: its figures): ejected for a time */
+	BE_EV_OUTLIER_END,  /* its ejection time is over (table_tick) */
+	BE_EV_OUTLIER_CLEAR, /* the operator cleared the ejection and its history (table_clear_outlier) */
 };
 
 /* One backend. The inputs (session, reported, timed_out, probe_up) are set by events; state is
@@ -71,6 +74,10 @@ struct backend {
 	unsigned fall_count;         /* consecutive failed probes while probe_up */
 	unsigned connect_failures;   /* consecutive failed worker connects */
 	int64_t ramp_start_ms;       /* came up from down here: slow start runs from it; -1: never */
+
+	int64_t ejected_until_ms;    /* outlier: down until then; 0 when not ejected */
+	int64_t outlier_back_ms;     /* when its last ejection ended (doubling window); 0: never ejected */
+	unsigned outlier_count;      /* ejections in a row, each within an hour of the last one's end */
 };
 
 struct table_params {
@@ -80,6 +87,7 @@ struct table_params {
 	unsigned heartbeat_timeout_ms;
 	unsigned expire_ms;         /* a closed heartbeat entry is removed after this */
 	unsigned slow_start_ms;     /* ramp of a backend that comes up; 0: off */
+	unsigned outlier_base_ejection_ms; /* first outlier ejection; doubled per repeat (gray.h) */
 	uint32_t maglev_len;        /* snapshots carry a Maglev table this long, keyed by hash_key; 0: none */
 	unsigned char hash_key[CONFIG_HASH_KEY_BYTES];
 };
@@ -153,8 +161,15 @@ int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, co
 /* Records a reported load (0..100, or < 0 for "not given") without any transition. */
 void table_set_load(struct backend_table *t, struct backend *b, int load);
 
-/* Applies BE_EV_HB_TIMEOUT to every open session silent for heartbeat_timeout_ms, and removes
- * heartbeat entries closed for expire_ms. Returns how many entries changed state. */
+/* Clears b's outlier ejection and its history (the next ejection lasts the base time again),
+ * for the runtime API: an operator who says "this backend is fine". Logged as a transition
+ * when b comes back. Returns 1 when b->state changed, 0 otherwise (not ejected, or down for
+ * another reason too). */
+int table_clear_outlier(struct backend_table *t, struct backend *b, int64_t now_ms);
+
+/* Applies BE_EV_HB_TIMEOUT to every open session silent for heartbeat_timeout_ms, ends outlier
+ * ejections whose time is over (BE_EV_OUTLIER_END), and removes heartbeat entries closed for
+ * expire_ms. Returns how many entries changed state. */
 int table_tick(struct backend_table *t, int64_t now_ms);
 
 /* The entry with that id, or NULL (free id or out of range). */
