@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
-#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--out DIR]
-#                [--src DIR]
+#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier]
+#                [--out DIR] [--src DIR]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
 # backend, then runs every scenario against every contender, interleaved, for N rounds, and
 # writes bench/results/<date>/{results.md,results.csv,cpu_per_req.png} plus the raw wrk
-# outputs. --scaling runs the slb --workers 1 vs 2 comparison instead. --src builds slb from
+# outputs. --scaling runs the slb --workers 1 vs 2 comparison instead; --outlier runs slb-auto
+# against the same with --outlier-detection (small keep-alive and connection per request,
+# HAProxy as the baseline, no idle test). --src builds slb from
 # another source tree (into DIR/build-bench/) instead of this checkout. See bench/README.md.
 set -euo pipefail
 
@@ -20,11 +22,12 @@ usage() {
 }
 
 orig_args="$*"
-quick=0 scaling=0 rounds='' duration='' warmup='' out='' src=$REPO
+quick=0 scaling=0 outlier=0 rounds='' duration='' warmup='' out='' src=$REPO
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
 	--scaling) scaling=1 ;;
+	--outlier) outlier=1 ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
 	--warmup) warmup=${2:?--warmup S}; shift ;;
@@ -76,6 +79,7 @@ stamp=$(date +%Y-%m-%d-%H%M%S)
 if [[ -z "$out" ]]; then
 	suffix=
 	((quick)) && suffix+=-quick
+	((outlier)) && suffix+=-outlier
 	((scaling)) && suffix+=-scaling
 	out="$HERE/results/$stamp$suffix"
 fi
@@ -234,6 +238,10 @@ EOF
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay "${name#slb-}" --drain-timeout 2000 --log-level warn)
 		;;
+	slb-outlier) # slb-auto plus the outlier verdicts: what --outlier-detection costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --outlier-detection --drain-timeout 2000 --log-level warn)
+		;;
 	slb-w1 | slb-w2)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers "${name#slb-w}"
 			--no-pin --relay auto --drain-timeout 2000 --log-level warn)
@@ -383,8 +391,14 @@ else
 	start_backend "${PIN_LOAD[@]}"
 	contenders=(direct haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto)
 	scenarios=(small-keepalive 1MiB conn-close c1000-keepalive)
+	idle_note=", then idle memory"
+	if ((outlier)); then
+		contenders=(haproxy slb-auto slb-outlier)
+		scenarios=(small-keepalive conn-close)
+		idle_note=""
+	fi
 	echo "== ${#contenders[@]} contenders x ${#scenarios[@]} scenarios x $rounds rounds x ${duration}s" \
-		"(+${warmup}s warm-up each), then idle memory"
+		"(+${warmup}s warm-up each)$idle_note"
 fi
 : >"$out/runs.tsv"
 : >"$out/idle.tsv"
@@ -396,7 +410,7 @@ for ((r = 1; r <= rounds; r++)); do
 			measure "$r" "$sc" "$c"
 		done
 	done
-	if ((!scaling)); then
+	if ((!scaling && !outlier)); then
 		for c in "${contenders[@]}"; do
 			[[ "$c" == direct ]] && continue
 			idle "$r" "$c"

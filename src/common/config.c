@@ -670,29 +670,20 @@ static bool flag_given(const struct slb_config *cfg, const char *name)
 	return false;
 }
 
-/* The first heartbeat-* flag given, when it means nothing without --heartbeat-listen. */
-static const char *heartbeat_flag_given(const struct slb_config *cfg)
+/* The first flag given whose name starts with prefix, other than the one at offset `master`
+ * (--heartbeat-listen, --outlier-detection) without which the others mean nothing. */
+static const char *family_flag_given(const struct slb_config *cfg, const char *prefix, size_t master)
 {
 	for (size_t i = 0; i < N_FLAGS; i++)
-		if ((cfg->given >> i & 1) && strncmp(flag_table[i].name, "heartbeat-", 10) == 0 &&
-		    flag_table[i].offset != offsetof(struct slb_config, heartbeat_listen))
-			return flag_table[i].name;
-	return NULL;
-}
-
-/* The first outlier-* flag given, when it means nothing without --outlier-detection. */
-static const char *outlier_flag_given(const struct slb_config *cfg)
-{
-	for (size_t i = 0; i < N_FLAGS; i++)
-		if ((cfg->given >> i & 1) && strncmp(flag_table[i].name, "outlier-", 8) == 0 &&
-		    flag_table[i].offset != offsetof(struct slb_config, outlier_detection))
+		if ((cfg->given >> i & 1) && strncmp(flag_table[i].name, prefix, strlen(prefix)) == 0 &&
+		    flag_table[i].offset != master)
 			return flag_table[i].name;
 	return NULL;
 }
 
 static void check_outlier(const struct slb_config *cfg, struct config_errors *errs)
 {
-	const char *flag = outlier_flag_given(cfg);
+	const char *flag = family_flag_given(cfg, "outlier-", offsetof(struct slb_config, outlier_detection));
 
 	if (!cfg->outlier_detection && flag)
 		config_errors_add(errs, "--%s needs --outlier-detection", flag);
@@ -717,7 +708,7 @@ static void check_timeouts(const struct slb_config *cfg, struct config_errors *e
 
 static void check_heartbeat(const struct slb_config *cfg, struct config_errors *errs)
 {
-	const char *hb_flag = heartbeat_flag_given(cfg);
+	const char *hb_flag = family_flag_given(cfg, "heartbeat-", offsetof(struct slb_config, heartbeat_listen));
 
 	if (cfg->has_heartbeat_listen && listen_has(cfg, &cfg->heartbeat_listen))
 		config_errors_add(errs, "--heartbeat-listen must differ from every --listen");

@@ -323,9 +323,57 @@ static void metrics_states(struct abuf *out, const struct admin_view *v)
 		abuf_printf(out, "slb_backends{state=\"%s\"} %u\n", be_state_name((enum be_state)st), count[st]);
 }
 
+/* The gray-failure gauges: seconds, as Prometheus likes them; a backend without a fresh figure
+ * (or without a heartbeat rhythm, for phi) has no sample rather than a made-up 0. */
+static void metrics_gauge_head(struct abuf *out, const char *name, const char *help)
+{
+	abuf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+static void metrics_gauge(struct abuf *out, const char *name, const struct backend *b, double value)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	abuf_printf(out, "%s{backend=\"", name);
+	abuf_label(out, addr_format(&b->addr, addr, sizeof(addr)));
+	abuf_printf(out, "\",name=\"");
+	abuf_label(out, b->name);
+	abuf_printf(out, "\"} %.6f\n", value);
+}
+
+static void metrics_latency(struct abuf *out, const struct admin_view *v, unsigned kind)
+{
+	static const char *const names[] = { "slb_backend_connect_seconds", "slb_backend_ttfb_seconds",
+					     "slb_backend_phi" };
+	static const char *const helps[] = { "Connect time, moving average over workers",
+					     "Time to first response byte, moving average over workers",
+					     "Heartbeat suspicion (phi accrual) of the backend's session" };
+
+	metrics_gauge_head(out, names[kind], helps[kind]);
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+		const struct backend *b = table_get_const(v->table, id);
+		struct gray_figure f;
+		double phi;
+
+		if (!b)
+			continue;
+		if (kind == 2) {
+			phi = gray_phi(v->gray, id, v->now_ms);
+			if (b->session && phi >= 0)
+				metrics_gauge(out, names[kind], b, phi);
+			continue;
+		}
+		f = gray_backend_figure(v->channels, v->n_channels, id, kind == 1, v->now_ms);
+		if (f.n)
+			metrics_gauge(out, names[kind], b, (double)f.avg_us / 1e6);
+	}
+}
+
 int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 {
 	metrics_states(out, v);
+	for (unsigned kind = 0; kind < 3; kind++)
+		metrics_latency(out, v, kind);
 	for (size_t i = 0; i < sizeof(backend_metrics) / sizeof(backend_metrics[0]); i++)
 		metrics_backends(out, v, &backend_metrics[i]);
 	for (size_t i = 0; i < sizeof(worker_metrics) / sizeof(worker_metrics[0]); i++)

@@ -287,4 +287,9 @@ Test(admin, status_shows_latency_over_workers_and_the_ejection)
 	assert_has("\"connect_ms\":null,\"ttfb_ms\":null,\"latency_samples\":0,\"phi\":null,\"outlier_ejections\":1,"
 		   "\"ejected_for_ms\":29500,");
 	assert_has("\"reason\":\"outlier, ttfb 300 ms vs median 3 ms, out for 30000 ms\"}");
+	abuf_free(&out);
+	cr_assert_eq(admin_render_metrics(&out, view(1500)), 0);
+	assert_has("# TYPE slb_backend_ttfb_seconds gauge\n"
+		   "slb_backend_ttfb_seconds{backend=\"127.0.0.1:9001\",name=\"\"} 0.003000\n# HELP");
+	assert_has("slb_backend_connect_seconds{backend=\"127.0.0.1:9001\",name=\"\"} 0.001000\n# HELP");
 }
