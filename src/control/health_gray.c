@@ -69,7 +69,8 @@ bool health_gray_tick(struct health_ctx *ctx)
 		changed |= g->be[c->id].lat_pct != c->lat_pct;
 		g->be[c->id].lat_pct = c->lat_pct;
 	}
-	return changed;
+	/* only p2c reads the factor: other pickers need no snapshot for it */
+	return changed && ctx->cfg->balance == BALANCE_P2C;
 }
 
 void health_gray_fill(const struct health_ctx *ctx, struct snapshot *s)

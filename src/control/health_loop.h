@@ -53,7 +53,7 @@ struct health_ctx {
 
 /* Every GRAY_EVAL_MS: combines the workers' latency averages, ejects outliers (with
  * --outlier-detection) and recomputes p2c's latency factors. Returns true when a factor
- * changed, so a snapshot is due (health_gray.c). */
+ * changed under --balance p2c, so a snapshot is due (health_gray.c). */
 bool health_gray_tick(struct health_ctx *ctx);
 
 /* Copies the latency factors into s->be[].lat_pct before s is published (health_gray.c). */
