@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
-#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--out DIR]
+#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--out DIR]
 #                [--src DIR] [--access-log] [--ref-bin PATH]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
@@ -9,7 +9,9 @@
 # writes bench/results/<date>/{results.md,results.csv,cpu_per_req.png} plus the raw wrk
 # outputs. --scaling runs the slb --workers 1 vs 2 comparison instead. --src builds slb from
 # another source tree (into DIR/build-bench/) instead of this checkout. --access-log compares
-# slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only.
+# slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only;
+# --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
+# connection per request, HAProxy as the baseline, no idle test).
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
 # from one run. See bench/README.md.
 set -euo pipefail
@@ -23,13 +25,14 @@ usage() {
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO
+quick=0 scaling=0 alog=0 outlier=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
 	--scaling) scaling=1 ;;
 	--access-log) alog=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
+	--outlier) outlier=1 ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
 	--warmup) warmup=${2:?--warmup S}; shift ;;
@@ -81,6 +84,7 @@ stamp=$(date +%Y-%m-%d-%H%M%S)
 if [[ -z "$out" ]]; then
 	suffix=
 	((quick)) && suffix+=-quick
+	((outlier)) && suffix+=-outlier
 	((scaling)) && suffix+=-scaling
 	out="$HERE/results/$stamp$suffix"
 fi
@@ -247,6 +251,10 @@ EOF
 		cmd=("$ref_bin" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --drain-timeout 2000 --log-level warn)
 		;;
+	slb-outlier) # slb-auto plus the outlier verdicts: what --outlier-detection costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --outlier-detection --drain-timeout 2000 --log-level warn)
+		;;
 	slb-w1 | slb-w2)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers "${name#slb-w}"
 			--no-pin --relay auto --drain-timeout 2000 --log-level warn)
@@ -396,15 +404,21 @@ else
 	start_backend "${PIN_LOAD[@]}"
 	contenders=(direct haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto)
 	scenarios=(small-keepalive 1MiB conn-close c1000-keepalive)
+	idle_note=", then idle memory"
 	if ((alog)); then
 		contenders=(haproxy slb-auto slb-auto-log)
 		scenarios=(conn-close small-keepalive)
+	fi
+	if ((outlier)); then
+		contenders=(haproxy slb-auto slb-outlier)
+		scenarios=(small-keepalive conn-close)
+		idle_note=""
 	fi
 	if [[ -n "$ref_bin" ]]; then
 		contenders+=(slb-ref)
 	fi
 	echo "== ${#contenders[@]} contenders x ${#scenarios[@]} scenarios x $rounds rounds x ${duration}s" \
-		"(+${warmup}s warm-up each), then idle memory"
+		"(+${warmup}s warm-up each)$idle_note"
 fi
 : >"$out/runs.tsv"
 : >"$out/idle.tsv"
@@ -416,7 +430,7 @@ for ((r = 1; r <= rounds; r++)); do
 			measure "$r" "$sc" "$c"
 		done
 	done
-	if ((!scaling)); then
+	if ((!scaling && !outlier)); then
 		for c in "${contenders[@]}"; do
 			[[ "$c" == direct ]] && continue
 			idle "$r" "$c"

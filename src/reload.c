@@ -134,6 +134,9 @@ static const struct live_field live_fields[] = {
 	LIVE("check-timeout", check_timeout_ms), LIVE("rise", rise), LIVE("fall", fall),
 	LIVE("eject-failures", eject_failures), LIVE("slow-start", slow_start_ms), LIVE("hash-seed", hash_seed),
 	LIVE("proxy-timeout", proxy_timeout_ms), LIVE("legacy-heartbeat-timeout", legacy_heartbeat_timeout_ms),
+	LIVE("outlier-factor (x100)", outlier_factor_pct), LIVE("outlier-min-requests", outlier_min_requests),
+	LIVE("outlier-max-ejected-percent", outlier_max_ejected_pct),
+	LIVE("outlier-base-ejection", outlier_base_ejection_ms), LIVE("heartbeat-phi (x100)", heartbeat_phi_x100),
 };
 
 static unsigned reload_log_numbers(const struct slb_config *next)
@@ -166,6 +169,8 @@ static unsigned reload_log_choices(const struct slb_config *next)
 	if (running->log_level != next->log_level && ++n)
 		slb_log(LOG_INFO, 0, "reload: log-level %s -> %s", log_level_name(running->log_level),
 			log_level_name(next->log_level));
+	if (running->outlier_detection != next->outlier_detection && ++n)
+		slb_log(LOG_INFO, 0, "reload: outlier-detection %s", next->outlier_detection ? "on" : "off");
 	if (running->hash_key != next->hash_key && ++n)
 		slb_log(LOG_INFO, 0, "reload: hash-key changed");
 	if ((running->n_heartbeat_allow != next->n_heartbeat_allow ||

@@ -3,6 +3,7 @@
  * help output and the behaviour cannot disagree. Validation of combinations is separate. */
 #include "slb/common/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
@@ -49,6 +50,46 @@ static int parse_uint(struct slb_config *cfg, const struct flag *f, const char *
 	if (parse_uint_text(val, f->min, f->max, field(cfg, f)) == 0)
 		return 0;
 	snprintf(why, sizeof(why), "expected a whole number from %u to %u", f->min, f->max);
+	return flag_error(err, errlen, f, val, why);
+}
+
+/* "3", "2.5", "8.25": a decimal with at most two places, in hundredths. */
+static int hundredths_text(const char *val, unsigned *out)
+{
+	const char *dot = val ? strchr(val, '.') : NULL;
+	size_t n = dot ? (size_t)(dot - val) : 0, places = dot ? strlen(dot + 1) : 0;
+	unsigned whole;
+	char head[12];
+
+	if (!dot) {
+		if (parse_uint_text(val, 0, UINT32_MAX / 100, &whole))
+			return -EINVAL;
+		*out = whole * 100;
+		return 0;
+	}
+	if (n == 0 || n >= sizeof(head) || places < 1 || places > 2 || !isdigit((unsigned char)dot[1]) ||
+	    (places == 2 && !isdigit((unsigned char)dot[2])))
+		return -EINVAL;
+	memcpy(head, val, n);
+	head[n] = '\0';
+	if (parse_uint_text(head, 0, UINT32_MAX / 100, &whole))
+		return -EINVAL;
+	*out = whole * 100 + (unsigned)(dot[1] - '0') * 10 + (places == 2 ? (unsigned)(dot[2] - '0') : 0);
+	return 0;
+}
+
+static int parse_hundredths(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
+			    size_t errlen)
+{
+	unsigned v;
+	char why[80];
+
+	if (hundredths_text(val, &v) == 0 && v >= f->min && v <= f->max) {
+		*(unsigned *)field(cfg, f) = v;
+		return 0;
+	}
+	snprintf(why, sizeof(why), "expected a number from %u.%u to %u, with at most two decimals", f->min / 100,
+		 f->min % 100 / 10, f->max / 100);
 	return flag_error(err, errlen, f, val, why);
 }
 
@@ -450,6 +491,10 @@ static const struct flag flag_table[] = {
 	{ .name = "heartbeat-allow", .arg = "CIDR", .parse = parse_allow, .offset = F(heartbeat_allow),
 	  .count = F(n_heartbeat_allow), .def_help = "any peer",
 	  .help = "only peers in this network may connect to the heartbeat port; repeat for more" },
+	{ .name = "heartbeat-phi", .arg = "N", .parse = parse_hundredths, .offset = F(heartbeat_phi_x100),
+	  .min = 100, .max = 10000, .def_help = "off",
+	  .help = "take a backend out once its heartbeat is so late that phi (-log10 of the chance that it "
+		  "still comes, from its own recent intervals) passes N, before --heartbeat-timeout" },
 	{ .name = "heartbeat-max-backends", .arg = "N", .parse = parse_uint, .offset = F(heartbeat_max_backends),
 	  .min = 1, .max = SNAP_MAX_BACKEND_ID - 1, .def = "256",
 	  .help = "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
@@ -466,6 +511,21 @@ static const struct flag flag_table[] = {
 	  .help = "consecutive failed checks to take a backend down" },
 	{ .name = "eject-failures", .arg = "N", .parse = parse_uint, .offset = F(eject_failures), .min = 1,
 	  .max = 1000, .def = "3", .help = "consecutive failed connects (seen by workers) that eject a backend" },
+	{ .name = "outlier-detection", .parse = set_true, .offset = F(outlier_detection),
+	  .help = "eject a backend whose time to first byte or connect time is far above the other backends' "
+		  "(docs/gray-failures.md)" },
+	{ .name = "outlier-factor", .arg = "F", .parse = parse_hundredths, .offset = F(outlier_factor_pct),
+	  .min = 110, .max = 10000, .def = "3",
+	  .help = "an outlier is slower than F times the median of the other live backends (floored at 5 ms)" },
+	{ .name = "outlier-min-requests", .arg = "N", .parse = parse_uint, .offset = F(outlier_min_requests),
+	  .min = 1, .max = 100000, .def = "20", .help = "recent requests a backend's figures need before they count" },
+	{ .name = "outlier-max-ejected-percent", .arg = "P", .parse = parse_uint,
+	  .offset = F(outlier_max_ejected_pct), .max = 100, .def = "50",
+	  .help = "never eject more than P% of the backends as outliers, whatever the figures say" },
+	{ .name = "outlier-base-ejection", .arg = "MS", .parse = parse_uint, .offset = F(outlier_base_ejection_ms),
+	  .min = 1000, .max = DAY_MS, .def = "30000",
+	  .help = "an outlier is out for MS, doubled each time it is ejected again within an hour (at most "
+		  "300000 or MS); it comes back through --slow-start" },
 	{ .name = "admin", .arg = "ADDR:PORT", .parse = parse_optional_address, .offset = F(admin),
 	  .def_help = "off",
 	  .help = "admin endpoint: dashboard, /status, /metrics, /events and the runtime API (docs/admin-api.md); "
@@ -705,16 +765,23 @@ static bool flag_given(const struct slb_config *cfg, const char *name)
 	return false;
 }
 
-/* The first heartbeat-* flag given, when it means nothing without --heartbeat-listen. */
-static const char *heartbeat_flag_given(const struct slb_config *cfg)
+/* The first flag given whose name starts with prefix, other than the one at offset `master`
+ * (--heartbeat-listen, --outlier-detection) without which the others mean nothing. */
+static const char *family_flag_given(const struct slb_config *cfg, const char *prefix, size_t master)
 {
 	for (size_t i = 0; i < N_FLAGS; i++)
-		if ((cfg->given >> i & 1) &&
-		    (strncmp(flag_table[i].name, "heartbeat-", 10) == 0 ||
-		     strncmp(flag_table[i].name, "legacy-heartbeat-", 17) == 0) &&
-		    flag_table[i].offset != offsetof(struct slb_config, heartbeat_listen))
+		if ((cfg->given >> i & 1) && strncmp(flag_table[i].name, prefix, strlen(prefix)) == 0 &&
+		    flag_table[i].offset != master)
 			return flag_table[i].name;
 	return NULL;
+}
+
+static void check_outlier(const struct slb_config *cfg, struct config_errors *errs)
+{
+	const char *flag = family_flag_given(cfg, "outlier-", offsetof(struct slb_config, outlier_detection));
+
+	if (!cfg->outlier_detection && flag)
+		config_errors_add(errs, "--%s needs --outlier-detection", flag);
 }
 
 static void check_sources(const struct slb_config *cfg, struct config_errors *errs)
@@ -736,7 +803,10 @@ static void check_timeouts(const struct slb_config *cfg, struct config_errors *e
 
 static void check_heartbeat(const struct slb_config *cfg, struct config_errors *errs)
 {
-	const char *hb_flag = heartbeat_flag_given(cfg);
+	const char *hb_flag = family_flag_given(cfg, "heartbeat-", offsetof(struct slb_config, heartbeat_listen));
+
+	if (!hb_flag)
+		hb_flag = family_flag_given(cfg, "legacy-heartbeat-", offsetof(struct slb_config, heartbeat_listen));
 
 	if (cfg->has_heartbeat_listen && listen_has(cfg, &cfg->heartbeat_listen))
 		config_errors_add(errs, "--heartbeat-listen must differ from every --listen");
@@ -765,6 +835,7 @@ int config_validate_all(const struct slb_config *cfg, struct config_errors *errs
 	unsigned before = errs->n;
 
 	check_sources(cfg, errs);
+	check_outlier(cfg, errs);
 	check_timeouts(cfg, errs);
 	check_heartbeat(cfg, errs);
 	check_admin(cfg, errs);

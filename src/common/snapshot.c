@@ -298,8 +298,11 @@ struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n,
 	qsort(s->be, n, sizeof(s->be[0]), snap_cmp_id);
 	if (snap_check_ids(s->be, n))
 		goto out_invalid;
-	for (uint32_t i = 0; i < n; i++)
+	for (uint32_t i = 0; i < n; i++) {
 		s->be[i].eff_weight = (uint32_t)snap_eff(&s->be[i]);
+		if (!s->be[i].lat_pct)
+			s->be[i].lat_pct = 100;
+	}
 	snap_fill_rr(s, sw);
 	snap_fill_draw(s);
 	free(sw);

@@ -58,7 +58,7 @@ static void api_error(struct api_call *c, int code, const char *fmt, ...)
 
 static struct admin_view api_view(const struct api_call *c)
 {
-	return (struct admin_view){ c->ctx->table, c->ctx->channels, c->ctx->n_channels, c->ctx->now_ms };
+	return (struct admin_view){ c->ctx->table, c->ctx->channels, c->ctx->n_channels, c->ctx->now_ms, c->ctx->gray };
 }
 
 /* 200 with the backend as /status shows it, after a change. */
@@ -210,6 +210,8 @@ static void api_enable(struct api_call *c)
 		api_error(c, 409, "backend %u is being removed; add it again once it is gone", c->b->id);
 		return;
 	}
+	/* "this backend is fine": an outlier ejection and its history end too */
+	table_clear_outlier(c->ctx->table, c->b, c->ctx->now_ms);
 	api_apply(c, BE_EV_ADMIN_ENABLE);
 }
 

@@ -140,6 +140,22 @@ static void sum_backend(const struct admin_view *v, const struct backend *b, str
 	}
 }
 
+/* "connect_ms" and "ttfb_ms": null while no worker has a recent sample (LAT_STALE_MS). */
+static void status_latency(struct abuf *out, const struct admin_view *v, const struct backend *b)
+{
+	struct gray_figure c = gray_backend_figure(v->channels, v->n_channels, b->id, false, v->now_ms);
+	struct gray_figure t = gray_backend_figure(v->channels, v->n_channels, b->id, true, v->now_ms);
+	double phi = gray_phi(v->gray, b->id, v->now_ms);
+
+	abuf_printf(out, c.n ? ",\"connect_ms\":%.1f" : ",\"connect_ms\":null", (double)c.avg_us / 1000);
+	abuf_printf(out, t.n ? ",\"ttfb_ms\":%.1f" : ",\"ttfb_ms\":null", (double)t.avg_us / 1000);
+	abuf_printf(out, ",\"latency_samples\":%llu", (unsigned long long)t.n);
+	abuf_printf(out, b->session && phi >= 0 ? ",\"phi\":%.2f" : ",\"phi\":null", phi);
+	abuf_printf(out, ",\"outlier_ejections\":%u", b->outlier_count);
+	if (b->ejected_until_ms)
+		abuf_printf(out, ",\"ejected_for_ms\":%lld", (long long)(b->ejected_until_ms - v->now_ms));
+}
+
 static int render_result(const struct abuf *out)
 {
 	return out->overflow ? -ENOSPC : 0;
@@ -189,6 +205,7 @@ void admin_render_backend(struct abuf *out, const struct admin_view *v, const st
 	abuf_printf(out, ",\"bytes_to_backend\":%llu,\"bytes_to_client\":%llu", (unsigned long long)s.to_backend,
 		    (unsigned long long)s.to_client);
 	status_admin(out, v, b);
+	status_latency(out, v, b);
 	json_ms_or_null(out, "last_heartbeat_ms", b->last_hb_ms >= 0, v->now_ms - b->last_hb_ms);
 	abuf_printf(out, ",\"reason\":");
 	abuf_json_str(out, b->reason);
@@ -359,9 +376,57 @@ static void metrics_states(struct abuf *out, const struct admin_view *v)
 		abuf_printf(out, "slb_backends{state=\"%s\"} %u\n", be_state_name((enum be_state)st), count[st]);
 }
 
+/* The gray-failure gauges: seconds, as Prometheus likes them; a backend without a fresh figure
+ * (or without a heartbeat rhythm, for phi) has no sample rather than a made-up 0. */
+static void metrics_gauge_head(struct abuf *out, const char *name, const char *help)
+{
+	abuf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+}
+
+static void metrics_gauge(struct abuf *out, const char *name, const struct backend *b, double value)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	abuf_printf(out, "%s{backend=\"", name);
+	abuf_label(out, addr_format(&b->addr, addr, sizeof(addr)));
+	abuf_printf(out, "\",name=\"");
+	abuf_label(out, b->name);
+	abuf_printf(out, "\"} %.6f\n", value);
+}
+
+static void metrics_latency(struct abuf *out, const struct admin_view *v, unsigned kind)
+{
+	static const char *const names[] = { "slb_backend_connect_seconds", "slb_backend_ttfb_seconds",
+					     "slb_backend_phi" };
+	static const char *const helps[] = { "Connect time, moving average over workers",
+					     "Time to first response byte, moving average over workers",
+					     "Heartbeat suspicion (phi accrual) of the backend's session" };
+
+	metrics_gauge_head(out, names[kind], helps[kind]);
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+		const struct backend *b = table_get_const(v->table, id);
+		struct gray_figure f;
+		double phi;
+
+		if (!b)
+			continue;
+		if (kind == 2) {
+			phi = gray_phi(v->gray, id, v->now_ms);
+			if (b->session && phi >= 0)
+				metrics_gauge(out, names[kind], b, phi);
+			continue;
+		}
+		f = gray_backend_figure(v->channels, v->n_channels, id, kind == 1, v->now_ms);
+		if (f.n)
+			metrics_gauge(out, names[kind], b, (double)f.avg_us / 1e6);
+	}
+}
+
 int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 {
 	metrics_states(out, v);
+	for (unsigned kind = 0; kind < 3; kind++)
+		metrics_latency(out, v, kind);
 	for (size_t i = 0; i < sizeof(backend_metrics) / sizeof(backend_metrics[0]); i++)
 		metrics_backends(out, v, &backend_metrics[i]);
 	for (size_t i = 0; i < sizeof(worker_metrics) / sizeof(worker_metrics[0]); i++)

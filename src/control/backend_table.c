@@ -11,6 +11,7 @@
 
 #include "maglev.h"
 #include "slb/common/log.h"
+#include "slb/control/gray.h"
 
 struct backend_table {
 	struct table_params p;
@@ -53,6 +54,9 @@ static const char *const event_names[] = {
 	[BE_EV_ADMIN_ENABLE] = "admin enable",
 	[BE_EV_ADMIN_DRAIN] = "admin drain",
 	[BE_EV_ADMIN_REMOVE] = "admin remove",
+	[BE_EV_OUTLIER] = "outlier",
+	[BE_EV_OUTLIER_END] = "outlier end",
+	[BE_EV_OUTLIER_CLEAR] = "outlier clear",
 };
 
 /*
@@ -63,20 +67,24 @@ static const char *const event_names[] = {
  * heartbeat or probe can undo them; the configuration (retiring, a reload dropped the backend)
  * comes with them.
  *
- *   admin_down  source     session/lease  timed_out  reported  probe_up  drain* | state
- *   yes         -          -              -          -         -         -      | admin_down
- *   no          heartbeat  none           -          -         -         -      | down
- *   no          any        live/leased    yes        -         -         -      | down  (silent)
- *   no          any        live/leased    no         down      -         -      | down  (said so, or BYE)
- *   no          any        -              -          -         no        -      | down  (checks failed, ejected)
- *   no          any        -              -          -         yes       yes    | draining (by hand or reload)
- *   no          any        live/leased    no         drain     yes       no     | draining (backend asked)
- *   otherwise                                                                   | up
+ *   admin_down  source     session/lease  timed_out  reported  probe_up  ejected  drain* | state
+ *   yes         -          -              -          -         -         -        -      | admin_down
+ *   no          heartbeat  none           -          -         -         -        -      | down
+ *   no          any        live/leased    yes        -         -         -        -      | down  (silent, or phi)
+ *   no          any        live/leased    no         down      -         -        -      | down  (said so, or BYE)
+ *   no          any        -              -          -         no        -        -      | down  (checks failed, ejected)
+ *   no          any        -              -          -         yes       yes      -      | down  (outlier: slow, for a time)
+ *   no          any        -              -          -         yes       no       yes    | draining (by hand or reload)
+ *   no          any        live/leased    no         drain     yes       no       no     | draining (backend asked)
+ *   otherwise                                                                            | up
  *
  *   * drain: admin_drain, an admin weight of 0, removing, or retiring.
  *
  * A lease is taken by BE_EV_LEASE (session detached, reported state kept) and ends with a
- * REGISTER (a session again) or BE_EV_LEASE_EXPIRED (none: down).
+ * REGISTER (a session again) or BE_EV_LEASE_EXPIRED (none: down). ejected is
+ * ejected_until_ms != 0: set by BE_EV_OUTLIER for gray_ejection_ms (doubling when the last
+ * ejection ended less than an hour before), cleared when the time is over (table_tick) or by
+ * the operator (table_clear_outlier).
  *
  * probe_up goes false after `fall` failed probes, after `eject_failures` consecutive worker
  * connect failures, and when a worker's connect came back to slb itself (a loop); it comes
@@ -108,7 +116,7 @@ static enum be_state backend_derive(const struct backend *b)
 		return BE_STATE_DOWN;
 	if (live && (b->timed_out || b->reported == HB_STATE_DOWN))
 		return BE_STATE_DOWN;
-	if (!b->probe_up)
+	if (!b->probe_up || b->ejected_until_ms)
 		return BE_STATE_DOWN;
 	if (backend_admin_drained(b) || (live && b->reported == HB_STATE_DRAIN))
 		return BE_STATE_DRAINING;
@@ -461,6 +469,32 @@ static void on_retire(struct backend_table *t, struct backend *b, bool retire, i
 	snprintf(why, len, "%s", retire ? "removed from the configuration" : "back in the configuration");
 }
 
+/* A repeat offender (ejected again within an hour of its last ejection's end) stays out twice
+ * as long as last time. detail says why (its figures); the reason adds for how long. */
+static void on_outlier(struct backend_table *t, struct backend *b, const char *detail, int64_t now_ms,
+		       char *why, size_t len)
+{
+	int64_t ms;
+
+	if (b->outlier_count && now_ms - b->outlier_back_ms < GRAY_REPEAT_WINDOW_MS)
+		b->outlier_count++;
+	else
+		b->outlier_count = 1;
+	ms = gray_ejection_ms(t->p.outlier_base_ejection_ms, b->outlier_count);
+	b->ejected_until_ms = now_ms + ms;
+	snprintf(why, len, "%s, out for %lld ms", detail ? detail : "outlier", (long long)ms);
+}
+
+static void on_outlier_end(struct backend *b, bool clear, int64_t now_ms, char *why, size_t len)
+{
+	snprintf(why, len, "%s", clear ? "outlier ejection cleared by the operator" : "outlier ejection over");
+	if (b->ejected_until_ms)
+		b->outlier_back_ms = now_ms;
+	b->ejected_until_ms = 0;
+	if (clear)
+		b->outlier_count = 0;
+}
+
 /* Sets the inputs an event carries and writes the reason a resulting transition would have. */
 static void backend_update(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail,
 			   int64_t now_ms, char *why, size_t len)
@@ -526,6 +560,14 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 	case BE_EV_ADMIN_REMOVE:
 		on_admin(b, ev, detail, why, len);
 		detail = NULL;
+		break;
+	case BE_EV_OUTLIER:
+		on_outlier(t, b, detail, now_ms, why, len);
+		detail = NULL;
+		break;
+	case BE_EV_OUTLIER_END:
+	case BE_EV_OUTLIER_CLEAR:
+		on_outlier_end(b, ev == BE_EV_OUTLIER_CLEAR, now_ms, why, len);
 		break;
 	case BE_EV_NONE:
 		break;
@@ -668,9 +710,17 @@ int table_tick(struct backend_table *t, int64_t now_ms)
 			changed += table_apply(t, b, BE_EV_HB_TIMEOUT, NULL, now_ms);
 		if (b->leased && now_ms - b->last_hb_ms >= (int64_t)table_timeout_ms(t, b))
 			changed += table_apply(t, b, BE_EV_LEASE_EXPIRED, NULL, now_ms);
+		if (b->ejected_until_ms && now_ms >= b->ejected_until_ms)
+			changed += table_apply(t, b, BE_EV_OUTLIER_END, NULL, now_ms);
 		table_expire(t, b, now_ms);
 	}
 	return changed;
+}
+
+/* See backend_table.h. */
+int table_clear_outlier(struct backend_table *t, struct backend *b, int64_t now_ms)
+{
+	return table_apply(t, b, BE_EV_OUTLIER_CLEAR, NULL, now_ms);
 }
 
 struct backend *table_get(struct backend_table *t, uint32_t id)

@@ -16,6 +16,7 @@
 #include "slb/common/log.h"
 #include "slb/control/hbauth.h"
 #include "slb/control/heartbeat.h"
+#include "slb/control/phi.h"
 
 #define HB_OUT_MAX 1024          /* replies queued for a peer that does not read them */
 #define HB_REPLY_MAX 160
@@ -38,6 +39,7 @@ struct hb_session {
 	size_t line_len;
 	int64_t last_rx_ms;          /* last complete line */
 	struct hbauth_session auth;  /* nonce sent in HELLO, last seq that verified */
+	struct phi_window phi;       /* recent heartbeat intervals, from REGISTER on */
 	char peer[ADDR_TEXT_MAX];
 	size_t in_len;
 	size_t out_len;
@@ -249,6 +251,15 @@ void hb_server_detach(struct health_ctx *ctx, struct backend *b, const char *why
 	session_close(ctx, s, why);
 }
 
+/* Publishes the session's rhythm for phi (hb_server_tick, /status). */
+static void session_rhythm(struct health_ctx *ctx, struct hb_session *s)
+{
+	struct gray_entry *e = &ctx->gray->be[s->be_id];
+
+	e->hb_ready = phi_stats(&s->phi, &e->hb_mean_ms, &e->hb_sd_ms);
+	e->hb_last_ms = s->phi.last_ms;
+}
+
 static void session_register(struct health_ctx *ctx, struct hb_session *s, const struct hb_msg *m)
 {
 	enum hb_state st = m->has_state ? m->state : HB_STATE_UP;
@@ -279,6 +290,8 @@ static void session_register(struct health_ctx *ctx, struct hb_session *s, const
 		return;
 	}
 	s->be_id = b->id;
+	phi_reset(&s->phi, ctx->now_ms);
+	session_rhythm(ctx, s);
 	snprintf(why, sizeof(why), st == HB_STATE_UP ? "registered" : "registered with state=%s", hb_state_name(st));
 	table_apply(ctx->table, b, state_event(st), why, ctx->now_ms);
 	slb_log(LOG_DEBUG, 0, "heartbeat: %s registered backend id %u", s->peer, b->id);
@@ -294,6 +307,8 @@ static void session_heartbeat(struct health_ctx *ctx, struct hb_session *s, cons
 		session_error(ctx, s, "not registered");
 		return;
 	}
+	phi_arrive(&s->phi, ctx->now_ms, ctx->cfg->heartbeat_timeout_ms);
+	session_rhythm(ctx, s);
 	table_set_load(ctx->table, b, m->load);
 	table_apply(ctx->table, b, state_event(m->has_state ? m->state : b->reported), NULL, ctx->now_ms);
 	if (b->state != BE_STATE_DRAINING) {
@@ -467,8 +482,10 @@ static void session_close(struct health_ctx *ctx, struct hb_session *s, const ch
 
 	if (s->h.dead)
 		return;
-	if (b)
+	if (b) {
+		ctx->gray->be[b->id].hb_ready = false;
 		table_apply(ctx->table, b, BE_EV_HB_CLOSED, NULL, ctx->now_ms);
+	}
 	slb_log_limited(s->noted ? LOG_INFO : LOG_DEBUG, 0, "heartbeat: session from %s closed: %s", s->peer, why);
 	hl_conn_close(ctx, &s->h);
 }
@@ -607,6 +624,28 @@ static bool session_idle(const struct health_ctx *ctx, const struct hb_session *
 	return ctx->now_ms - s->last_rx_ms >= limit;
 }
 
+/* With --heartbeat-phi: takes b out once its silence is that unlikely for its own rhythm,
+ * before the hard --heartbeat-timeout; the next heartbeat brings it back. Below the mean
+ * interval phi is under 0.31, so most ticks cost one comparison per session. */
+static void session_suspect(struct health_ctx *ctx, struct hb_session *s)
+{
+	unsigned limit = ctx->cfg->heartbeat_phi_x100;
+	const struct gray_entry *e = &ctx->gray->be[s->be_id];
+	struct backend *b = session_backend(ctx, s);
+	int64_t silent = ctx->now_ms - e->hb_last_ms;
+	char why[TABLE_REASON_MAX];
+	double phi;
+
+	if (!limit || !b || b->timed_out || !e->hb_ready || silent <= e->hb_mean_ms)
+		return;
+	phi = gray_phi(ctx->gray, s->be_id, ctx->now_ms);
+	if (phi * 100 < limit)
+		return;
+	snprintf(why, sizeof(why), "no heartbeat for %lld ms: phi %.1f over %u.%02u (interval %.0f +- %.0f ms)",
+		 (long long)silent, phi, limit / 100, limit % 100, e->hb_mean_ms, e->hb_sd_ms);
+	table_apply(ctx->table, b, BE_EV_HB_TIMEOUT, why, ctx->now_ms);
+}
+
 void hb_server_tick(struct health_ctx *ctx)
 {
 	struct hb_server *srv = ctx->hb;
@@ -618,6 +657,8 @@ void hb_server_tick(struct health_ctx *ctx)
 		struct hb_session *s = (struct hb_session *)h;
 
 		next = h->next;
+		if (s->be_id)
+			session_suspect(ctx, s);
 		if (session_idle(ctx, s))
 			session_close(ctx, s, s->be_id ? "silent too long" : "no REGISTER in time");
 	}

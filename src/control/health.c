@@ -77,6 +77,7 @@ static void health_publish(struct health_ctx *ctx)
 		slb_log_limited(LOG_ERROR, ENOMEM, "health: cannot build a snapshot");
 		return;
 	}
+	health_gray_fill(ctx, s);
 	snapshot_publish(s);
 	ht.pending = TABLE_CHANGE_NONE;
 	ht.ramp_at = table_next_ramp_ms(ctx->table, ctx->now_ms, HEALTH_RAMP_STEP_MS);
@@ -164,6 +165,8 @@ static void tick_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t
 	health_drain_failqs(ctx);
 	table_tick(ctx->table, ctx->now_ms);
 	health_track_drains(ctx);
+	if (health_gray_tick(ctx))
+		ht.pending |= TABLE_CHANGE_LAZY;
 	hb_server_tick(ctx);
 	probe_tick(ctx);
 	admin_tick(ctx);
@@ -267,6 +270,7 @@ static void health_cleanup(void)
 		close(ctx->epfd);
 	table_destroy(ctx->table);
 	free(ctx->events);
+	free(ctx->gray);
 	free(ctx->channels);
 	memset(&ht, 0, sizeof(ht));
 }
@@ -291,6 +295,7 @@ void health_table_params(const struct slb_config *cfg, struct table_params *p)
 	p->heartbeat_timeout_ms = cfg->heartbeat_timeout_ms;
 	p->legacy_timeout_ms = cfg->legacy_heartbeat_timeout_ms;
 	p->expire_ms = HEALTH_EXPIRE_MS;
+	p->outlier_base_ejection_ms = cfg->outlier_base_ejection_ms;
 	/* maglev ignores weights that change with time: they would move clients around */
 	p->slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms;
 	p->maglev_len = cfg->balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0;
@@ -393,6 +398,11 @@ static int health_open(const struct slb_config *cfg, struct health_handover *in,
 	int rc;
 
 	rc = health_fill_table(cfg, err, errlen);
+	ctx->gray = calloc(1, sizeof(*ctx->gray));
+	if (!rc && !ctx->gray) {
+		snprintf(err, errlen, "health: out of memory");
+		rc = -ENOMEM;
+	}
 	if (!rc)
 		rc = health_open_fds(err, errlen);
 	if (!rc && cfg->has_heartbeat_listen)

@@ -13,6 +13,7 @@
 #include "slb/common/config.h"
 #include "slb/control/backend_table.h"
 #include "slb/common/channel.h"
+#include "slb/control/gray.h"
 
 struct health_ctx;
 struct hl_handler;
@@ -51,7 +52,16 @@ struct health_ctx {
 	struct event_ring *events;          /* the table's last changes, for /events */
 	bool draining;                      /* SIGTERM came: GET /ready answers 503 */
 	int64_t started_ms;                 /* health_prepare ran: GET /ready waits a heartbeat timeout */
+	struct gray_board *gray;            /* latency verdicts and heartbeat rhythm (health_gray.c) */
 };
+
+/* Every GRAY_EVAL_MS: combines the workers' latency averages, ejects outliers (with
+ * --outlier-detection) and recomputes p2c's latency factors. Returns true when a factor
+ * changed under --balance p2c, so a snapshot is due (health_gray.c). */
+bool health_gray_tick(struct health_ctx *ctx);
+
+/* Copies the latency factors into s->be[].lat_pct before s is published (health_gray.c). */
+void health_gray_fill(const struct health_ctx *ctx, struct snapshot *s);
 
 /* The backend table's parameters for cfg (health.c). */
 void health_table_params(const struct slb_config *cfg, struct table_params *p);

@@ -3,7 +3,10 @@
  * which already leaves out backends at full load while another is below); the cheaper wins.
  *
  * Cost = (open connections over all workers + 1) / weight, scaled by the load the backend last
- * reported: x (100 + 2 load) / 100, so a server at load 50 counts as twice as busy. The
+ * reported: x (100 + 2 load) / 100, so a server at load 50 counts as twice as busy; and by its
+ * measured latency (lat_pct / 100, computed by health from the workers' time to first byte
+ * and connect time over the fleet's median, 1x to 10x), so a slow server already gets less
+ * before outlier detection ejects it. The
  * connections are global, not this worker's: with SO_REUSEPORT spreading clients unevenly, a
  * worker's own counts say little about a slow server that other workers keep busy.
  *
@@ -69,10 +72,11 @@ static bool p2c_cheaper(const struct balance_state *st, const struct snap_backen
 
 	if (x_full != y_full)
 		return y_full;
+	/* at most ~1e6 x 300 x 1000 x 25600: no overflow */
 	cx = (atomic_load_explicit(&st->global[x->id].active, memory_order_relaxed) + 1ull) *
-	     (SNAP_WEIGHT_UNIT + 2ull * x->load);
+	     (SNAP_WEIGHT_UNIT + 2ull * x->load) * x->lat_pct;
 	cy = (atomic_load_explicit(&st->global[y->id].active, memory_order_relaxed) + 1ull) *
-	     (SNAP_WEIGHT_UNIT + 2ull * y->load);
+	     (SNAP_WEIGHT_UNIT + 2ull * y->load) * y->lat_pct;
 	return cx * y->eff_weight <= cy * x->eff_weight;
 }
 

@@ -75,6 +75,8 @@ struct conn {
 	uint8_t no_splice : 1;  /* no twin could be made: this connection copies */
 	uint8_t counted : 1;    /* counted in the pickers' global counts (balance_conn_open) */
 	uint8_t connected : 1;  /* a backend connect succeeded (for the access log) */
+	uint8_t ttfb_wait : 1;  /* a turn is open: the backend's next byte is a ttfb sample */
+	uint8_t turn_up : 1;    /* the last bytes moved went up (client -> backend) */
 	uint8_t end;            /* enum access_log_end: the first cause of the end seen, 0 while open */
 	uint8_t send_proxy;     /* enum proxy_version the current backend wants */
 	uint16_t proxy_len;     /* --accept-proxy: header bytes read so far (into w->proxy_bufs) */
@@ -85,6 +87,7 @@ struct conn {
 	uint32_t backend_id;    /* id of the backend in use, 0 = none yet */
 	uint32_t next_free;     /* free list link */
 	struct balance_exclude tried;
+	uint32_t mark_ms;       /* low 32 bits of the worker clock: connect submitted, then the turn's start */
 	uint64_t hash_key;      /* balance_hash_client of the client, for pickers that hash; else 0 */
 	int64_t last_active_ms;
 	struct half h[2];

@@ -10,7 +10,8 @@
 #include "slb/control/admin.h"
 
 static const struct table_params params = { .rise = 2, .fall = 3, .eject_failures = 3,
-					    .heartbeat_timeout_ms = 3000, .expire_ms = 60000 };
+					    .heartbeat_timeout_ms = 3000, .expire_ms = 60000,
+					    .outlier_base_ejection_ms = 30000 };
 
 static struct backend_table *t;
 static struct worker_channel *ch[2];
@@ -63,7 +64,7 @@ static const struct admin_view *view(int64_t now)
 {
 	static struct admin_view v;
 
-	v = (struct admin_view){ t, ch, 2, now };
+	v = (struct admin_view){ t, ch, 2, now, NULL };
 	return &v;
 }
 
@@ -325,4 +326,31 @@ Test(admin, ready_is_200_only_when_nothing_says_no)
 		cr_expect_str_eq(buf.p, cases[i].text, "case %zu", i);
 		abuf_free(&buf);
 	}
+}
+
+/* Each worker's average weighs in with its samples (up to GRAY_WEIGHT_MAX); a stale one not
+ * at all; an ejected backend says for how long. */
+Test(admin, status_shows_latency_over_workers_and_the_ejection)
+{
+	struct backend *a = add_static("127.0.0.1:9001");
+	struct backend *b = add_static("127.0.0.1:9002");
+
+	for (int i = 0; i < 20; i++) {
+		lat_ewma_add(&ch[0]->stats.be[a->id].ttfb, 2, 1000);
+		lat_ewma_add(&ch[1]->stats.be[a->id].ttfb, 4, 1000);
+		lat_ewma_add(&ch[0]->stats.be[a->id].connect, 1, 1000);
+		lat_ewma_add(&ch[1]->stats.be[b->id].ttfb, 300, 100); /* stale at 1500 */
+	}
+	cr_assert_eq(table_apply(t, b, BE_EV_OUTLIER, "outlier, ttfb 300 ms vs median 3 ms", 1000), 1);
+	cr_assert_eq(admin_render_status(&out, view(1500)), 0);
+	assert_json_shape(out.p);
+	assert_has("\"connect_ms\":1.0,\"ttfb_ms\":3.0,\"latency_samples\":40,\"phi\":null,\"outlier_ejections\":0,");
+	assert_has("\"connect_ms\":null,\"ttfb_ms\":null,\"latency_samples\":0,\"phi\":null,\"outlier_ejections\":1,"
+		   "\"ejected_for_ms\":29500,");
+	assert_has("\"reason\":\"outlier, ttfb 300 ms vs median 3 ms, out for 30000 ms\"}");
+	abuf_free(&out);
+	cr_assert_eq(admin_render_metrics(&out, view(1500)), 0);
+	assert_has("# TYPE slb_backend_ttfb_seconds gauge\n"
+		   "slb_backend_ttfb_seconds{backend=\"127.0.0.1:9001\",name=\"\"} 0.003000\n# HELP");
+	assert_has("slb_backend_connect_seconds{backend=\"127.0.0.1:9001\",name=\"\"} 0.001000\n# HELP");
 }

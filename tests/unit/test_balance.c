@@ -380,3 +380,20 @@ Test(balance, ops_for_each_algorithm)
 	cr_assert(balance_ops_for(BALANCE_MAGLEV)->needs_client_addr);
 	cr_assert_not(balance_ops_for(BALANCE_P2C)->needs_client_addr);
 }
+
+/* Health's latency factor scales the cost: a backend four times slower than the median loses
+ * against one with two more connections (3 x 100 < 1 x 400). */
+Test(p2c, measured_latency_scales_the_cost)
+{
+	struct snapshot *s = make_snap_full(2, NULL, NULL, NULL);
+	struct p2c_fixture f;
+
+	p2c_init(&f);
+	cr_assert_eq(s->be[0].lat_pct, 100, "0 on input means 100, not a free backend");
+	s->be[1].lat_pct = 400;
+	atomic_store(&f.global[1].active, 2);
+	for (unsigned i = 0; i < 100; i++)
+		cr_assert_eq(s->be[balance_p2c.pick(s, &f.st, NULL, 0)].id, 1, "3 x 100 is cheaper than 1 x 400");
+	free(f.global);
+	snapshot_free(s);
+}

@@ -260,6 +260,14 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--heartbeat-allow", "10.0.0.0/-8" }, "bad prefix" },
 		{ { "--heartbeat-allow", "host.example/8" }, "bad IPv4 address" },
 		{ { "--heartbeat-allow", "fe80::g/64" }, "bad IPv6 address" },
+		{ { "--outlier-factor", "1" }, "expected a number from 1.1 to 100" },
+		{ { "--outlier-factor", "3.141" }, "at most two decimals" },
+		{ { "--outlier-factor", "3." }, "at most two decimals" },
+		{ { "--outlier-factor", ".5" }, "at most two decimals" },
+		{ { "--outlier-factor", "3.-1" }, "at most two decimals" },
+		{ { "--outlier-max-ejected-percent", "101" }, "whole number" },
+		{ { "--outlier-base-ejection", "999" }, "whole number" },
+		{ { "--heartbeat-phi", "0.5" }, "expected a number from 1.0 to 100" },
 		{ { "--heartbeat-max-backends", "0" }, "whole number" },
 		{ { "--heartbeat-max-backends", "5000" }, "whole number" },
 		{ { "--heartbeat-key-file=" }, "empty" },
@@ -483,6 +491,7 @@ ParameterizedTestParameters(config, validate_heartbeat_flags_need_heartbeat_list
 		{ { "--heartbeat-interval", "100" } },     { { "--heartbeat-timeout", "5000" } },
 		{ { "--heartbeat-key-file", "/k" } },      { { "--heartbeat-allow", "10.0.0.0/8" } },
 		{ { "--heartbeat-max-backends", "3" } },   { { "--heartbeat-interval", "1000" } }, /* the default */
+		{ { "--heartbeat-phi", "8" } },
 	};
 	return cr_make_param_array(struct hb_flag, params, sizeof(params) / sizeof(params[0]));
 }
@@ -497,6 +506,49 @@ ParameterizedTest(struct hb_flag *p, config, validate_heartbeat_flags_need_heart
 	snprintf(want, sizeof(want), "%s needs --heartbeat-listen", p->args[0]);
 	cr_assert(strstr(err, want), "error '%s' lacks '%s'", err, want);
 	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000", p->args[0], p->args[1]), CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+struct decimal_case {
+	char arg[16];
+	unsigned want;
+};
+
+ParameterizedTestParameters(config, decimals_are_hundredths)
+{
+	static struct decimal_case params[] = { { "3", 300 }, { "2.5", 250 }, { "8.25", 825 }, { "1.1", 110 },
+						{ "100", 10000 }, { "3.05", 305 } };
+
+	return cr_make_param_array(struct decimal_case, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct decimal_case *p, config, decimals_are_hundredths)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--outlier-detection", "--outlier-factor", p->arg),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.outlier_factor_pct, p->want);
+}
+
+Test(config, outlier_flags_need_outlier_detection_and_have_defaults)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1"), CONFIG_OK, "%s", err);
+	cr_assert_not(cfg.outlier_detection);
+	cr_assert_eq(cfg.outlier_factor_pct, 300);
+	cr_assert_eq(cfg.outlier_min_requests, 20);
+	cr_assert_eq(cfg.outlier_max_ejected_pct, 50);
+	cr_assert_eq(cfg.outlier_base_ejection_ms, 30000);
+	cr_assert_eq(cfg.heartbeat_phi_x100, 0);
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--outlier-min-requests", "5"), CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--outlier-min-requests needs --outlier-detection"), "%s", err);
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--outlier-detection", "--outlier-min-requests",
+			   "5"), CONFIG_OK);
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 }
 

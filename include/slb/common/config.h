@@ -102,6 +102,12 @@ struct slb_config {
 	unsigned rise;                  /* consecutive successes to come up */
 	unsigned fall;                  /* consecutive failures to go down */
 	unsigned eject_failures;        /* consecutive connect failures seen by workers */
+	bool outlier_detection;         /* eject backends much slower than the others (gray.h) */
+	unsigned outlier_factor_pct;    /* --outlier-factor x 100: slower than this x the median */
+	unsigned outlier_min_requests;  /* samples a figure needs before it is judged */
+	unsigned outlier_max_ejected_pct; /* never more of the fleet ejected as outliers */
+	unsigned outlier_base_ejection_ms; /* first ejection; doubled for repeat offenders */
+	unsigned heartbeat_phi_x100;    /* --heartbeat-phi x 100: suspicion that takes a backend out; 0: off */
 	bool has_admin;
 	struct slb_addr admin;
 	bool admin_public;              /* --admin may be an address other hosts can reach */

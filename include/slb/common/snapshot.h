@@ -29,6 +29,8 @@ struct snap_backend {
 			       * input to snapshot_build means "not ramping" (weight x SNAP_WEIGHT_UNIT).
 			       * rr, leastconn and p2c share by this one */
 	uint32_t load;        /* 0..100, as reported by heartbeat; 0 when unknown */
+	uint32_t lat_pct;     /* measured latency over the fleet's median, in percent: 100 = at it or
+			       * faster, up to 1000 (p2c's cost); 0 on input to snapshot_build means 100 */
 	uint32_t draw_first;  /* set by snapshot_build: this backend's run of entries in draw[] */
 	uint32_t draw_n;      /* (0 when it is left out of draw[]) */
 	uint8_t send_proxy;   /* enum proxy_version this backend wants; 0: the global --send-proxy */

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "slb/common/latency.h"
 #include "slb/common/snapshot.h"
 
 typedef _Atomic uint64_t stat_t;
@@ -16,6 +17,8 @@ struct backend_stats {
 	stat_t connect_failures; /* refused, reset or timed out connects */
 	stat_t bytes_to_backend;
 	stat_t bytes_to_client;
+	struct lat_ewma connect; /* connect submitted -> connected */
+	struct lat_ewma ttfb;    /* client's first byte sent on (or connected) -> backend's first byte back */
 };
 
 struct worker_stats {

@@ -11,6 +11,7 @@
 #include "slb/common/channel.h"
 #include "slb/control/backend_table.h"
 #include "slb/control/events.h"
+#include "slb/control/gray.h"
 
 #define ADMIN_REQ_MAX 4096          /* a request (line and headers) larger than this is refused */
 #define ADMIN_REQ_BODY_MAX 1024     /* a request body (the API's JSON) larger than this: 413 */
@@ -78,6 +79,7 @@ struct admin_view {
 	struct worker_channel *const *channels;
 	unsigned n_channels;
 	int64_t now_ms;                 /* for "last_heartbeat_ms": age of the last heartbeat */
+	const struct gray_board *gray;  /* for "phi"; NULL: phi shown as null */
 };
 
 /* Append the /status JSON document or the /metrics text to out. Return 0, or -ENOSPC when

@@ -49,6 +49,9 @@ enum be_event {
 	BE_EV_ADMIN_ENABLE,  /* the operator: ends a disable, a drain and a weight of 0 */
 	BE_EV_ADMIN_DRAIN,   /* the operator: out of rotation, open connections go on */
 	BE_EV_ADMIN_REMOVE,  /* the operator: drain, then table_remove once no connection is left */
+	BE_EV_OUTLIER,      /* health judged it an outlier (detail: its figures): ejected for a time */
+	BE_EV_OUTLIER_END,  /* its ejection time is over (table_tick) */
+	BE_EV_OUTLIER_CLEAR, /* the operator cleared the ejection and its history (table_clear_outlier) */
 };
 
 /* One backend. The inputs (session, reported, timed_out, probe_up, and the operator's
@@ -100,6 +103,10 @@ struct backend {
 	bool drained;                /* draining and active_conns reached 0 since it began */
 	int64_t drain_start_ms;      /* when it last began draining */
 	int64_t drained_ms;          /* when drained became true */
+
+	int64_t ejected_until_ms;    /* outlier: down until then; 0 when not ejected */
+	int64_t outlier_back_ms;     /* when its last ejection ended (doubling window); 0: never ejected */
+	unsigned outlier_count;      /* ejections in a row, each within an hour of the last one's end */
 };
 
 /* Called on every change worth an event: a state transition, a drain that completed, a
@@ -117,6 +124,7 @@ struct table_params {
 	unsigned legacy_timeout_ms;  /* heartbeat_timeout_ms for BE_SOURCE_LEGACY entries */
 	unsigned expire_ms;         /* a closed heartbeat entry is removed after this */
 	unsigned slow_start_ms;     /* ramp of a backend that comes up; 0: off */
+	unsigned outlier_base_ejection_ms; /* first outlier ejection; doubled per repeat (gray.h) */
 	uint32_t maglev_len;        /* snapshots carry a Maglev table this long, keyed by hash_key; 0: none */
 	unsigned char hash_key[CONFIG_HASH_KEY_BYTES];
 };
@@ -233,9 +241,16 @@ void table_remove(struct backend_table *t, struct backend *b, const char *reason
 /* Records a reported load (0..100, or < 0 for "not given") without any transition. */
 void table_set_load(struct backend_table *t, struct backend *b, int load);
 
-/* Applies BE_EV_HB_TIMEOUT to every open session silent for heartbeat_timeout_ms,
- * BE_EV_LEASE_EXPIRED to every lease as old as that, and removes
- * heartbeat entries closed for expire_ms. Returns how many entries changed state. */
+/* Clears b's outlier ejection and its history (the next ejection lasts the base time again),
+ * for the runtime API: an operator who says "this backend is fine". Logged as a transition
+ * when b comes back. Returns 1 when b->state changed, 0 otherwise (not ejected, or down for
+ * another reason too). */
+int table_clear_outlier(struct backend_table *t, struct backend *b, int64_t now_ms);
+
+/* Applies BE_EV_HB_TIMEOUT to every open session silent for its timeout, BE_EV_LEASE_EXPIRED
+ * to every lease as old as that, ends outlier ejections whose time is over
+ * (BE_EV_OUTLIER_END), and removes heartbeat entries closed for expire_ms. Returns how many
+ * entries changed state. */
 int table_tick(struct backend_table *t, int64_t now_ms);
 
 /* The entry with that id, or NULL (free id or out of range). */

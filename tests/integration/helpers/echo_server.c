@@ -21,7 +21,7 @@ struct echo_conn {
 	unsigned char buf[ECHO_BUF];
 };
 
-static int listen_loopback(unsigned *port)
+int echo_listen_loopback(unsigned *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sin);
@@ -45,7 +45,7 @@ static int listen_loopback(unsigned *port)
 unsigned refused_port(void)
 {
 	unsigned port = 0;
-	int fd = listen_loopback(&port);
+	int fd = echo_listen_loopback(&port);
 
 	if (fd >= 0)
 		close(fd); /* nothing listens there now; the kernel will not hand it out again at once */
@@ -190,7 +190,7 @@ int echo_server_start(struct echo_server *s, enum echo_mode mode, size_t talk_by
 	memset(s, 0, sizeof(*s));
 	s->mode = mode;
 	s->talk_bytes = talk_bytes;
-	s->listen_fd = listen_loopback(&s->port);
+	s->listen_fd = echo_listen_loopback(&s->port);
 	int rc;
 
 	if (s->listen_fd < 0)

@@ -34,6 +34,10 @@ int echo_server_start(struct echo_server *s, enum echo_mode mode, size_t talk_by
  * zeroed one included), so a suite's .fini may call it whatever the test did. */
 void echo_server_stop(struct echo_server *s);
 
+/* A non-blocking listener on 127.0.0.1 on a free port (stored in *port). Returns its fd or
+ * -errno. */
+int echo_listen_loopback(unsigned *port);
+
 /* A port on 127.0.0.1 where nothing listens (connects are refused). */
 unsigned refused_port(void);
 
