@@ -62,7 +62,7 @@ step_asan() {
 	rm -rf "$logs" && mkdir -p "$logs"
 	SLB_SANITIZER=address ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$logs/asan" \
 		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan" \
-		ctest --test-dir build-asan --output-on-failure --timeout 300
+		ctest --test-dir build-asan --output-on-failure --timeout 300 -j2
 	local rc=$?
 	reports_in "$logs" || rc=1
 	return $rc

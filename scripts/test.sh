@@ -24,7 +24,8 @@ scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSLB_WERROR=ON
 cmake --build build -j"$(nproc)"
 # Tests raise their own descriptor limits; the hard limit must allow it.
-ctest --test-dir build --output-on-failure --timeout 300
+# Two at a time: most integration tests wait on timers and peers more than they use a CPU.
+ctest --test-dir build --output-on-failure --timeout 300 -j2
 if $full; then
 	scripts/ci-extra.sh
 fi
