@@ -459,6 +459,22 @@ static void on_admin(struct backend *b, enum be_event ev, const char *detail, ch
 	snprintf(why, len, "%s%s%s", event_names[ev], detail ? " " : "", detail ? detail : "");
 }
 
+/* Binary upgrade: the session was detached and the state held as a lease, or the lease ran
+ * out without the backend registering with this process. */
+static void on_lease(struct backend *b, bool take, int64_t now_ms, char *why, size_t len)
+{
+	if (take) {
+		b->session = NULL;
+		b->leased = true;
+		b->timed_out = false;
+		b->last_hb_ms = now_ms;
+		return;
+	}
+	b->leased = false;
+	b->closed_ms = now_ms;
+	snprintf(why, len, "lease from the previous process expired");
+}
+
 /* A reload dropped a static backend from the configuration, or took it back. */
 static void on_retire(struct backend_table *t, struct backend *b, bool retire, int64_t now_ms, char *why, size_t len)
 {
@@ -495,83 +511,88 @@ static void on_outlier_end(struct backend *b, bool clear, int64_t now_ms, char *
 		b->outlier_count = 0;
 }
 
-/* Sets the inputs an event carries and writes the reason a resulting transition would have. */
-static void backend_update(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail,
-			   int64_t now_ms, char *why, size_t len)
+/* The events of a heartbeat session, and of the lease that stands in for one after an
+ * upgrade. Returns false for any other event. */
+static bool on_session_event(struct backend_table *t, struct backend *b, enum be_event ev, int64_t now_ms,
+			     char *why, size_t len)
 {
 	switch (ev) {
 	case BE_EV_HB_UP:
-		on_reported(b, HB_STATE_UP, now_ms, "heartbeat state=up", why, len);
-		break;
 	case BE_EV_HB_DRAIN:
-		on_reported(b, HB_STATE_DRAIN, now_ms, "heartbeat state=drain", why, len);
-		break;
 	case BE_EV_HB_DOWN:
-		on_reported(b, HB_STATE_DOWN, now_ms, "heartbeat state=down", why, len);
-		break;
+		on_reported(b, ev == BE_EV_HB_UP ? HB_STATE_UP : ev == BE_EV_HB_DRAIN ? HB_STATE_DRAIN : HB_STATE_DOWN,
+			    now_ms, ev == BE_EV_HB_UP ? "heartbeat state=up" : ev == BE_EV_HB_DRAIN ?
+			    "heartbeat state=drain" : "heartbeat state=down", why, len);
+		return true;
 	case BE_EV_HB_BYE:
 		if (b->source == BE_SOURCE_STATIC)
 			on_closed(t, b, now_ms, "heartbeat bye", why, len);
 		else
 			on_reported(b, HB_STATE_DOWN, now_ms, "heartbeat bye", why, len);
-		break;
+		return true;
 	case BE_EV_HB_CLOSED:
 		on_closed(t, b, now_ms, "heartbeat connection closed", why, len);
-		break;
+		return true;
 	case BE_EV_HB_TIMEOUT:
 		b->timed_out = true;
 		snprintf(why, len, "no heartbeat for %u ms", table_timeout_ms(t, b));
-		break;
+		return true;
+	case BE_EV_LEASE:
+	case BE_EV_LEASE_EXPIRED:
+		on_lease(b, ev == BE_EV_LEASE, now_ms, why, len);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The other events: health's own judgement (probes, connects, loops, latency), the
+ * configuration and the operator. Returns true when the reason already folds detail in. */
+static bool on_judgement(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail,
+			 int64_t now_ms, char *why, size_t len)
+{
+	switch (ev) {
 	case BE_EV_PROBE_OK:
 	case BE_EV_PROBE_FAIL:
 		on_probe(t, b, ev == BE_EV_PROBE_OK, detail, why, len);
-		detail = NULL;
-		break;
+		return true;
 	case BE_EV_CONNECT_FAIL:
 		on_connect_fail(t, b, detail, why, len);
-		detail = NULL;
-		break;
+		return true;
 	case BE_EV_CONNECT_OK:
 		b->connect_failures = 0;
-		break;
-	case BE_EV_LEASE:
-		b->session = NULL;
-		b->leased = true;
-		b->timed_out = false;
-		b->last_hb_ms = now_ms;
-		break;
-	case BE_EV_LEASE_EXPIRED:
-		b->leased = false;
-		b->closed_ms = now_ms;
-		snprintf(why, len, "lease from the previous process expired");
-		break;
+		return false;
 	case BE_EV_LOOP:
 		b->probe_up = false;
 		b->rise_count = 0;
 		snprintf(why, len, "loop to itself");
-		break;
+		return false;
 	case BE_EV_RETIRE:
 	case BE_EV_RESTORE:
 		on_retire(t, b, ev == BE_EV_RETIRE, now_ms, why, len);
-		break;
-	case BE_EV_ADMIN_DISABLE:
-	case BE_EV_ADMIN_ENABLE:
-	case BE_EV_ADMIN_DRAIN:
-	case BE_EV_ADMIN_REMOVE:
-		on_admin(b, ev, detail, why, len);
-		detail = NULL;
-		break;
+		return false;
 	case BE_EV_OUTLIER:
 		on_outlier(t, b, detail, now_ms, why, len);
-		detail = NULL;
-		break;
+		return true;
 	case BE_EV_OUTLIER_END:
 	case BE_EV_OUTLIER_CLEAR:
 		on_outlier_end(b, ev == BE_EV_OUTLIER_CLEAR, now_ms, why, len);
-		break;
-	case BE_EV_NONE:
-		break;
+		return false;
+	default: /* the operator's, and BE_EV_NONE */
+		if (ev == BE_EV_NONE)
+			return false;
+		on_admin(b, ev, detail, why, len);
+		return true;
 	}
+}
+
+/* Sets the inputs an event carries and writes the reason a resulting transition would have. */
+static void backend_update(struct backend_table *t, struct backend *b, enum be_event ev, const char *detail,
+			   int64_t now_ms, char *why, size_t len)
+{
+	/* a detail given with any other event replaces the reason (REGISTER's "registered") */
+	if (!on_session_event(t, b, ev, now_ms, why, len) && on_judgement(t, b, ev, detail, now_ms, why, len))
+		detail = NULL;
 	if (detail)
 		snprintf(why, len, "%s", detail);
 }

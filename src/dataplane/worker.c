@@ -328,21 +328,27 @@ static void worker_derive_settings(struct worker *w)
 	w->connect_ts.tv_nsec = (long long)(w->cfg->connect_timeout_ms % 1000) * 1000000;
 }
 
-static int worker_init(struct worker *w, struct worker_boot *boot)
+static void worker_pin(const struct worker *w)
 {
-	const char *mode = "";
+	cpu_set_t set;
 	int ret;
 
-	if (w->cpu >= 0) {
-		cpu_set_t set;
+	if (w->cpu < 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(w->cpu, &set);
+	ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (ret)
+		slb_log(LOG_WARN, ret, "worker %u: cannot pin to CPU %d", w->idx, w->cpu);
+}
 
-		CPU_ZERO(&set);
-		CPU_SET(w->cpu, &set);
-		ret = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
-		if (ret)
-			slb_log(LOG_WARN, ret, "worker %u: cannot pin to CPU %d", w->idx, w->cpu);
-	}
-	ret = uring_setup(&w->ring, RING_ENTRIES, &mode);
+/* The ring, its provided buffers and its table of direct descriptors: one per slot plus a
+ * few that accept may hold before we refuse (the kernel caps a table at RLIMIT_NOFILE). */
+static int worker_init_ring(struct worker *w, struct worker_boot *boot)
+{
+	const char *mode = "";
+	int ret = uring_setup(&w->ring, RING_ENTRIES, &mode);
+
 	if (ret) {
 		snprintf(boot->err, sizeof(boot->err),
 			 "io_uring is unavailable (%s): slb needs it (check kernel.io_uring_disabled and seccomp)",
@@ -362,14 +368,35 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 		snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
 		return ret;
 	}
-	/* One direct descriptor per slot plus a few that accept may hold before we refuse;
-	 * the kernel caps a table at RLIMIT_NOFILE. */
 	ret = io_uring_register_files_sparse(&w->ring, worker_direct_table_size(w));
-	if (ret) {
+	if (ret)
 		snprintf(boot->err, sizeof(boot->err), "cannot register %u direct descriptors (kernel 5.19+ needed): %s",
 			 worker_direct_table_size(w), strerror(-ret));
+	return ret;
+}
+
+/* The picker, and with maglev the address buffers of its single-shot accepts. */
+static int worker_init_picker(struct worker *w, struct worker_boot *boot)
+{
+	w->balance = balance_ops_for(w->cfg->balance);
+	balance_state_init(&w->bal, w->balance, w->cfg, w->idx, &w->ch->stats);
+	if (!w->balance->needs_client_addr)
+		return 0;
+	w->accept_addrs = calloc((size_t)ACCEPT_ADDR_SLOTS * w->n_listeners, sizeof(*w->accept_addrs));
+	if (w->accept_addrs)
+		return 0;
+	snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
+	return -ENOMEM;
+}
+
+static int worker_init(struct worker *w, struct worker_boot *boot)
+{
+	int ret;
+
+	worker_pin(w);
+	ret = worker_init_ring(w, boot);
+	if (ret)
 		return ret;
-	}
 	ret = worker_init_ident(w, boot);
 	if (ret)
 		return ret;
@@ -379,15 +406,9 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 		snprintf(boot->err, sizeof(boot->err), "too many snapshot readers");
 		return w->snap_reader;
 	}
-	w->balance = balance_ops_for(w->cfg->balance);
-	balance_state_init(&w->bal, w->balance, w->cfg, w->idx, &w->ch->stats);
-	if (w->balance->needs_client_addr) {
-		w->accept_addrs = calloc((size_t)ACCEPT_ADDR_SLOTS * w->n_listeners, sizeof(*w->accept_addrs));
-		if (!w->accept_addrs) {
-			snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
-			return -ENOMEM;
-		}
-	}
+	ret = worker_init_picker(w, boot);
+	if (ret)
+		return ret;
 	worker_derive_settings(w);
 	w->accepting = true;
 	w->now_ms = clock_coarse_ms();
