@@ -414,7 +414,7 @@ static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, .offset = F(listen), .count = F(n_listen),
 	  .def = "*:8080", .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for "
 				  "more (at most 16)" },
-	{ .name = "backend", .arg = "ADDR:PORT[,weight=N][,heartbeat=allow]", .parse = parse_backend,
+	{ .name = "backend", .arg = "ADDR:PORT[,weight=N][,heartbeat=allow][,send-proxy=v1|v2]", .parse = parse_backend,
 	  .offset = F(backends), .count = F(n_backends), .def_help = "none",
 	  .help = "a static backend; repeat for more (weight 1-256, default 1; heartbeat=allow lets a heartbeat "
 		  "session attach to it)" },
@@ -516,7 +516,7 @@ static const struct flag flag_table[] = {
 		  "(docs/gray-failures.md)" },
 	{ .name = "outlier-factor", .arg = "F", .parse = parse_hundredths, .offset = F(outlier_factor_pct),
 	  .min = 110, .max = 10000, .def = "3",
-	  .help = "an outlier is slower than F times the median of the other live backends (floored at 5 ms)" },
+	  .help = "an outlier is slower than F times the lower median of the other live backends (both floored at 5 ms)" },
 	{ .name = "outlier-min-requests", .arg = "N", .parse = parse_uint, .offset = F(outlier_min_requests),
 	  .min = 1, .max = 100000, .def = "20", .help = "recent requests a backend's figures need before they count" },
 	{ .name = "outlier-max-ejected-percent", .arg = "P", .parse = parse_uint,
@@ -880,8 +880,9 @@ void config_print_usage(FILE *out, const char *prog)
 			fprintf(out, " [default: %s]", def);
 		fputc('\n', out);
 	}
-	fputs("\nIn a config file (-c FILE) every flag but the last four is a key, written as on the command line\n"
-	      "without its dashes: 'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take yes or no\n"
+	fputs("\nIn a config file (-c FILE) every flag but --takeover, --config, --check-config, --help and\n"
+	      "--version is a key, written as on the command line without its dashes:\n"
+	      "'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take yes or no\n"
 	      "('pin = no'); listen, backend and heartbeat-allow repeat, any other key given twice is an error;\n"
 	      "'#' or ';' starts a comment line. A flag on the command line replaces that key's value (or list).\n",
 	      out);

@@ -43,7 +43,7 @@ static void wait_lines(const char *path, unsigned n, char *buf, size_t len)
 /*
  * A request answered by slb-backend, one client refused at --max-conns 1 while another is
  * held, and, after the only backend is stopped, a client no backend can serve.
- * Log shows: end=backend_closed (the answer to HTTP/1.0 ends with the backend's close) with
+ * Log shows: end=backend_closed or client_closed (both close after the answer) with
  *   the client's address and port, the backend, one attempt and the byte counts both ways; end=max_conns with client=-; end=connect_failed with
  *   backend=- and attempts=1.
  */
@@ -68,7 +68,9 @@ Test(access_log, text_lines_say_who_what_and_why)
 	snprintf(want, sizeof(want), "client=127.0.0.2:%u listener=127.0.0.1:%u backend=%s attempts=1 bytes_up=",
 		 src_port, s.port, be);
 	cr_assert(strstr(log, want), "no '%s' in: %s", want, log);
-	cr_assert(strstr(log, "end=backend_closed\n"), "%s", log); /* HTTP/1.0: it closes first */
+	/* Both ends close once the answer is out; whose FIN slb reads first is a race between two
+	 * sockets (seen both ways under load), and the line names that one. */
+	cr_assert(strstr(log, "end=backend_closed\n") || strstr(log, "end=client_closed\n"), "%s", log);
 	cr_assert_null(strstr(log, "bytes_up=0 "), "%s", log);
 	cr_assert_null(strstr(log, "bytes_down=0 "), "%s", log);
 
@@ -117,7 +119,8 @@ Test(access_log, json_lines_and_sigusr1_reopens_the_file)
 	cr_assert(strstr(log, "{\"time\":\""), "%s", log);
 	cr_assert(strstr(log, ",\"worker\":0,\"client\":\"127.0.0.1:"), "%s", log);
 	cr_assert(strstr(log, "\"attempts\":1,\"bytes_up\":"), "%s", log);
-	cr_assert(strstr(log, ",\"end\":\"backend_closed\"}\n"), "%s", log); /* Connection: close */
+	cr_assert(strstr(log, ",\"end\":\"backend_closed\"}\n") || strstr(log, ",\"end\":\"client_closed\"}\n"),
+		  "%s", log); /* Connection: close: either FIN may come first */
 
 	cr_assert_eq(rename(path, rotated), 0);
 	cr_assert_eq(testproc_signal(s.proc, SIGUSR1), 0);

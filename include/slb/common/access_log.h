@@ -15,7 +15,7 @@
 #define ACCESS_LOG_LINE_MAX 512
 
 /* Why a connection ended: a fixed vocabulary, printed by access_log_end_name and documented
- * in README.md. The first cause seen wins. */
+ * in docs/balancing.md#access-log. The first cause seen wins. */
 enum access_log_end {
 	END_NONE = 0,        /* still open */
 	END_CLIENT_CLOSED,   /* the client's FIN came first (then the backend's, or slb closed) */
