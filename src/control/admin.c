@@ -430,7 +430,7 @@ void admin_close(struct health_ctx *ctx)
 {
 	if (!ctx->admin)
 		return;
-	hl_listener_close(&ctx->admin->listener);
+	hl_listener_close(ctx, &ctx->admin->listener);
 	sodium_memzero(&ctx->admin->auth, sizeof(ctx->admin->auth));
 	free(ctx->admin);
 	ctx->admin = NULL;

@@ -671,7 +671,7 @@ void hb_server_close(struct health_ctx *ctx)
 
 	if (!srv)
 		return;
-	hl_listener_close(&srv->listener);
+	hl_listener_close(ctx, &srv->listener);
 	hb_server_free(srv);
 	ctx->hb = NULL;
 }

@@ -53,6 +53,7 @@ struct health_thread {
 	health_call_fn call_fn;    /* the call to run on the thread, NULL when none waits */
 	void *call_arg;
 	int call_ret;
+	bool call_due;             /* the caller's eventfd fired: run call_fn after this batch */
 	sem_t call_done;           /* posted by the thread once call_fn ran */
 	pthread_mutex_t call_lock; /* one caller at a time */
 	pthread_t thread;
@@ -189,8 +190,17 @@ static void call_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t
 
 	if (read(h->fd, &v, sizeof(v)) == -1 && errno != EAGAIN)
 		slb_log(LOG_WARN, errno, "health: eventfd read");
-	if (!ht.call_fn)
+	ht.call_due = true;
+}
+
+/* A call runs after the whole batch of events: it may close servers and free their objects
+ * (a handover closes the admin endpoint), which a later event of the same batch could still
+ * point at. */
+static void health_run_call(struct health_ctx *ctx)
+{
+	if (!ht.call_due || !ht.call_fn)
 		return;
+	ht.call_due = false;
 	ht.call_ret = ht.call_fn(ctx, ht.call_arg);
 	ht.call_fn = NULL;
 	sem_post(&ht.call_done);
@@ -210,6 +220,7 @@ static void health_bury(struct health_ctx *ctx)
 
 static void health_end_turn(struct health_ctx *ctx)
 {
+	health_run_call(ctx);
 	ht.pending |= table_take_changes(ctx->table);
 	if ((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked) ||
 	    (ht.ticked && ht.ramp_at >= 0 && ctx->now_ms >= ht.ramp_at))

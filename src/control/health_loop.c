@@ -198,17 +198,26 @@ void hl_conn_close(struct health_ctx *ctx, struct hl_handler *h)
 	hl_retire(ctx, h);
 }
 
-void hl_listener_close(struct hl_listener *l)
+/* Out of the loop before the close: a listening socket handed to another process in an
+ * upgrade stays open there, and epoll would go on reporting it, to a freed handler. */
+static void hl_forget(struct health_ctx *ctx, int fd)
+{
+	if (ctx->epfd >= 0 && fd >= 0)
+		epoll_ctl(ctx->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (fd >= 0)
+		close(fd);
+}
+
+void hl_listener_close(struct health_ctx *ctx, struct hl_listener *l)
 {
 	while (l->head) {
 		struct hl_handler *h = l->head;
 
 		hl_conn_unlink(l, h);
-		close(h->fd);
+		hl_forget(ctx, h->fd);
 		if (h->free)
 			h->free(h);
 	}
-	if (l->h.fd >= 0)
-		close(l->h.fd);
+	hl_forget(ctx, l->h.fd);
 	l->h.fd = -1;
 }

@@ -120,9 +120,10 @@ int hl_listener_open(struct health_ctx *ctx, struct hl_listener *l, const struct
 /* Called every tick: resumes accepting once a pause is over. */
 void hl_listener_tick(struct health_ctx *ctx, struct hl_listener *l);
 
-/* Closes and frees (h->free) every open connection at once, without events, then closes the
- * listening socket; l itself stays the caller's. For the thread's stop. */
-void hl_listener_close(struct hl_listener *l);
+/* Takes every open connection out of the loop, closes and frees it (h->free) at once, without
+ * events, then the listening socket; l itself stays the caller's. Run after a batch of events
+ * (the thread's stop, a health_call), never from a handler of the batch. */
+void hl_listener_close(struct health_ctx *ctx, struct hl_listener *l);
 
 /* Appends h, an accepted connection already in the loop, to l's list as the newest. */
 void hl_conn_link(struct hl_listener *l, struct hl_handler *h);

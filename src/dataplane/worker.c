@@ -591,7 +591,9 @@ static void worker_take_config(struct worker *w)
 static void worker_tick(struct worker *w, int64_t *next_sweep)
 {
 	worker_take_config(w);
-	if (atomic_load_explicit(&drain_requested, memory_order_relaxed))
+	/* acquire: what main did before asking (a takeover read the listener fds) comes before
+	 * this worker closes them */
+	if (atomic_load_explicit(&drain_requested, memory_order_acquire))
 		worker_stop_accepting(w);
 	if (atomic_load_explicit(&stop_requested, memory_order_relaxed) && !w->stopping) {
 		w->stopping = true;
