@@ -2,7 +2,7 @@
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
 #   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--out DIR]
-#                [--src DIR] [--access-log] [--ref-bin PATH]
+#                [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
 # backend, then runs every scenario against every contender, interleaved, for N rounds, and
@@ -13,7 +13,8 @@
 # --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
 # connection per request, HAProxy as the baseline, no idle test).
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
-# from one run. See bench/README.md.
+# from one run. --scenario and --contender (comma-separated names) run only those. See
+# bench/README.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -21,23 +22,25 @@ REPO=$(dirname "$HERE")
 TOOL=(python3 "$HERE/lib/benchtool.py")
 
 usage() {
-	sed -n '2,12s/^# \{0,1\}//p' "$0"
+	sed -n '2,15s/^# \{0,1\}//p' "$0"
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO
+quick=0 scaling=0 alog=0 outlier=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
 	--scaling) scaling=1 ;;
 	--access-log) alog=1 ;;
-	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--outlier) outlier=1 ;;
+	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
 	--warmup) warmup=${2:?--warmup S}; shift ;;
 	--out) out=${2:?--out DIR}; shift ;;
 	--src) src=$(cd "${2:?--src DIR}" && pwd); shift ;;
+	--scenario) only_sc+=${only_sc:+,}${2:?--scenario LIST}; shift ;;
+	--contender) only_c+=${only_c:+,}${2:?--contender LIST}; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
 	esac
@@ -70,6 +73,9 @@ echo "== building slb (Release) into $src/build-bench/"
 cmake -S "$src" -B "$src/build-bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$src/build-bench" -j2 --target slb >/dev/null
 SLB="$src/build-bench/slb"
+# The floor contender: always this checkout's, never slb's sources (bench/floor/floorfwd.c).
+FLOOR="$src/build-bench/floorfwd"
+cc -O2 -Wall -Wextra -o "$FLOOR" "$HERE/floor/floorfwd.c"
 STREAM_MODULE=/usr/lib/nginx/modules/ngx_stream_module.so
 
 ncpu=$(nproc)
@@ -84,8 +90,8 @@ stamp=$(date +%Y-%m-%d-%H%M%S)
 if [[ -z "$out" ]]; then
 	suffix=
 	((quick)) && suffix+=-quick
-	((outlier)) && suffix+=-outlier
 	((scaling)) && suffix+=-scaling
+	((outlier)) && suffix+=-outlier
 	out="$HERE/results/$stamp$suffix"
 fi
 mkdir -p "$out/raw"
@@ -185,10 +191,12 @@ start_backend() {
 
 # ---------------------------------------------------------------- contenders
 # start_contender NAME: starts it on a fresh free port (CPORT), pinned to CPU_PROXY unless
-# PIN_PROXY is empty; CPID is its PID ("" for direct). Returns 1 if it did not come up.
+# PIN_PROXY is empty; CPID is its PID ("" for direct). An slb gets an admin port (APORT, else
+# empty) for its loop-turn counter. Returns 1 if it did not come up.
 start_contender() {
 	local name=$1 dir="$tmp/$1"
 	mkdir -p "$dir"
+	APORT=
 	CPID=
 	if [[ "$name" == direct ]]; then
 		CPORT=$BPORT
@@ -239,9 +247,16 @@ stream {
 EOF
 		cmd=(nginx -e "$dir/error.log" -p "$dir" -c "$dir/nginx.conf")
 		;;
+	floor)
+		cmd=("$FLOOR" "$CPORT" "$BPORT")
+		;;
 	slb-copy | slb-splice | slb-auto)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay "${name#slb-}" --drain-timeout 2000 --log-level warn)
+		;;
+	slb-outlier) # slb-auto plus the outlier verdicts: what --outlier-detection costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --outlier-detection --drain-timeout 2000 --log-level warn)
 		;;
 	slb-auto-log)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
@@ -250,10 +265,6 @@ EOF
 	slb-ref)
 		cmd=("$ref_bin" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --drain-timeout 2000 --log-level warn)
-		;;
-	slb-outlier) # slb-auto plus the outlier verdicts: what --outlier-detection costs
-		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
-			--relay auto --outlier-detection --drain-timeout 2000 --log-level warn)
 		;;
 	slb-w1 | slb-w2)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers "${name#slb-w}"
@@ -264,6 +275,10 @@ EOF
 		return 1
 		;;
 	esac
+	if [[ "$name" == slb-* ]]; then
+		APORT=$("${TOOL[@]}" ports 1)
+		cmd+=(--admin "127.0.0.1:$APORT")
+	fi
 	"${PIN_PROXY[@]}" "${cmd[@]}" >"$dir/stdout.log" 2>&1 &
 	CPID=$!
 	STARTED+=("$CPID")
@@ -287,9 +302,10 @@ EOF
 
 # ---------------------------------------------------------------- scenarios
 # name | connections | path | extra header
-declare -A SC_CONNS=([small-keepalive]=50 [1MiB]=10 [conn-close]=50 [c1000-keepalive]=1000)
-declare -A SC_PATH=([small-keepalive]=/small [1MiB]=/1m [conn-close]=/small [c1000-keepalive]=/small)
-declare -A SC_CLOSE=([small-keepalive]=0 [1MiB]=0 [conn-close]=1 [c1000-keepalive]=0)
+declare -A SC_CONNS=([small-keepalive]=50 [1MiB]=10 [conn-close]=50 [conn-close-500]=500 [c1000-keepalive]=1000)
+declare -A SC_PATH=([small-keepalive]=/small [1MiB]=/1m [conn-close]=/small [conn-close-500]=/small
+	[c1000-keepalive]=/small)
+declare -A SC_CLOSE=([small-keepalive]=0 [1MiB]=0 [conn-close]=1 [conn-close-500]=1 [c1000-keepalive]=0)
 
 # run_wrk SCENARIO PORT SECONDS OUTFILE [RUSAGE_FILE]: one bounded wrk run, one thread; with
 # RUSAGE_FILE, wrk's own CPU time is written there.
@@ -303,13 +319,26 @@ run_wrk() {
 		"http://127.0.0.1:$port${SC_PATH[$sc]}" >"$outf" 2>&1 || echo "wrk exit status $?" >>"$outf"
 }
 
+# slb_turns: the loop turns of all the contender's workers (slb_worker_loop_turns_total), or
+# empty when it is not an slb or its admin port does not answer.
+slb_turns() {
+	[[ -n "$APORT" ]] || return 0
+	curl -fsS --max-time 2 "http://127.0.0.1:$APORT/metrics" 2>/dev/null |
+		awk '/^slb_worker_loop_turns_total/ { n += $2; seen = 1 } END { if (seen) print n }'
+}
+
+# tw_count FILTER: TIME_WAIT sockets matching an ss filter, e.g. '( dport = :PORT )'.
+tw_count() {
+	ss -Htan state time-wait "$1" 2>/dev/null | wc -l
+}
+
 # measure ROUND SCENARIO CONTENDER: fresh contender, warm-up, measured run; one line to runs.tsv.
 # Around the measured run: CPU time of the contender and of the backend, busy and steal time
 # of the whole machine (/proc/stat), and wrk's CPU time, so that the CPU others used meanwhile
 # ("other load") can be told apart.
 measure() {
 	local r=$1 sc=$2 c=$3
-	local outf="$out/raw/r${r}_${sc}_${c}.txt" status=ok hwm=0 wrk_s=0
+	local outf="$out/raw/r${r}_${sc}_${c}.txt" status=ok hwm=0 wrk_s=0 turns0 turns1 turns= tw_wrk= tw_proxy=
 	local c0 b0 busy0 steal0 t0 c1 b1 busy1 steal1 t1
 	printf '   round %d  %-16s %-15s ' "$r" "$sc" "$c"
 	if ! start_contender "$c"; then
@@ -318,9 +347,18 @@ measure() {
 		return 0
 	fi
 	((warmup > 0)) && run_wrk "$sc" "$CPORT" "$warmup" "$tmp/warmup.txt"
+	turns0=$(slb_turns)
 	read -r c0 b0 busy0 steal0 t0 < <("${TOOL[@]}" snap "${CPID:--}" "$BACKEND_PID")
 	run_wrk "$sc" "$CPORT" "$duration" "$outf" "$tmp/wrk.rusage"
 	read -r c1 b1 busy1 steal1 t1 < <("${TOOL[@]}" snap "${CPID:--}" "$BACKEND_PID")
+	turns1=$(slb_turns)
+	[[ -n "$turns0" && -n "$turns1" ]] && turns=$((turns1 - turns0))
+	# Who closed each client connection first: its TIME_WAIT is on that side. The port is
+	# this run's own (warm-up included); direct's is the shared backend's, so none for it.
+	if [[ -n "$CPID" ]] && ((SC_CLOSE[$sc])); then
+		tw_wrk=$(tw_count "( dport = :$CPORT )")
+		tw_proxy=$(tw_count "( sport = :$CPORT )")
+	fi
 	[[ -s "$tmp/wrk.rusage" ]] && wrk_s=$(<"$tmp/wrk.rusage")
 	rm -f "$tmp/wrk.rusage"
 	if [[ -n "$CPID" ]]; then
@@ -330,11 +368,12 @@ measure() {
 	fi
 	grep -q '^wrk exit status' "$outf" && status=wrk-failed
 	# round scenario contender status file contender_cpu_s peak_rss_kb backend_cpu_s wrk_cpu_s busy_s steal_s wall_s
+	# loop_turns (slb only) tw_wrk tw_proxy (conn-close scenarios)
 	awk -v OFS='\t' -v r="$r" -v sc="$sc" -v c="$c" -v st="$status" -v f="$(basename "$outf")" -v hwm="$hwm" \
 		-v c0="$c0" -v c1="$c1" -v b0="$b0" -v b1="$b1" -v w="$wrk_s" -v u0="$busy0" -v u1="$busy1" \
-		-v s0="$steal0" -v s1="$steal1" -v t0="$t0" -v t1="$t1" 'BEGIN {
+		-v s0="$steal0" -v s1="$steal1" -v t0="$t0" -v t1="$t1" -v turns="$turns" -v tww="$tw_wrk" -v twp="$tw_proxy" 'BEGIN {
 			print r, sc, c, st, f, sprintf("%.2f", c1 - c0), hwm, sprintf("%.2f", b1 - b0), w,
-				sprintf("%.2f", u1 - u0), sprintf("%.2f", s1 - s0), sprintf("%.3f", t1 - t0)
+				sprintf("%.2f", u1 - u0), sprintf("%.2f", s1 - s0), sprintf("%.3f", t1 - t0), turns, tww, twp
 		}' >>"$out/runs.tsv"
 	awk '/Requests\/sec/ { printf "%s req/s", $2 }' "$outf"
 	[[ "$status" != ok ]] && printf '  (%s)' "$status"
@@ -390,6 +429,24 @@ idle() {
 	echo "command=bench/run.sh${orig_args:+ $orig_args}"
 } >"$out/meta.env"
 
+# pick_only VAR LIST KNOWN...: keeps in array VAR (in its order) the names of the comma-separated
+# LIST, which must each be KNOWN; an empty LIST keeps VAR whole. A name of LIST missing from VAR
+# but KNOWN is added (e.g. --contender slb-ref without --ref-bin fails at start, visibly).
+pick_only() {
+	local -n arr=$1
+	local list=$2 name keep=() k
+	shift 2
+	[[ -z "$list" ]] && return 0
+	for name in ${list//,/ }; do
+		for k in "$@"; do [[ "$k" == "$name" ]] && continue 2; done
+		echo "run.sh: unknown name '$name' (known: $*)" >&2
+		exit 2
+	done
+	for k in "${arr[@]}"; do [[ ",$list," == *",$k,"* ]] && keep+=("$k"); done
+	for name in ${list//,/ }; do [[ " ${keep[*]} " == *" $name "* ]] || keep+=("$name"); done
+	arr=("${keep[@]}")
+}
+
 # ---------------------------------------------------------------- main run or scaling run
 if ((scaling)); then
 	# Nothing pinned: wrk, the backend and slb's workers all share the CPUs.
@@ -398,13 +455,13 @@ if ((scaling)); then
 	start_backend
 	contenders=(direct slb-w1 slb-w2)
 	scenarios=(small-keepalive)
+	run_idle=0
 	echo "== scaling: ${contenders[*]}, small keep-alive, $rounds rounds x ${duration}s, unpinned"
 else
 	PIN_LOAD=(taskset -c "$CPU_LOAD") PIN_PROXY=(taskset -c "$CPU_PROXY")
 	start_backend "${PIN_LOAD[@]}"
-	contenders=(direct haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto)
-	scenarios=(small-keepalive 1MiB conn-close c1000-keepalive)
-	idle_note=", then idle memory"
+	contenders=(direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto)
+	scenarios=(small-keepalive 1MiB conn-close conn-close-500 c1000-keepalive)
 	if ((alog)); then
 		contenders=(haproxy slb-auto slb-auto-log)
 		scenarios=(conn-close small-keepalive)
@@ -412,13 +469,20 @@ else
 	if ((outlier)); then
 		contenders=(haproxy slb-auto slb-outlier)
 		scenarios=(small-keepalive conn-close)
-		idle_note=""
 	fi
 	if [[ -n "$ref_bin" ]]; then
 		contenders+=(slb-ref)
 	fi
-	echo "== ${#contenders[@]} contenders x ${#scenarios[@]} scenarios x $rounds rounds x ${duration}s" \
-		"(+${warmup}s warm-up each)$idle_note"
+	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
+		slb-auto-log slb-outlier slb-ref
+	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
+	((outlier)) || scenarios+=(idle)
+	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
+	run_idle=0
+	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1
+	scenarios=(${scenarios[@]/idle/})
+	echo "== ${contenders[*]} x ${scenarios[*]} x $rounds rounds x ${duration}s" \
+		"(+${warmup}s warm-up each)$( ((run_idle)) && echo ", then idle memory")"
 fi
 : >"$out/runs.tsv"
 : >"$out/idle.tsv"
@@ -430,7 +494,7 @@ for ((r = 1; r <= rounds; r++)); do
 			measure "$r" "$sc" "$c"
 		done
 	done
-	if ((!scaling && !outlier)); then
+	if ((!scaling && run_idle)); then
 		for c in "${contenders[@]}"; do
 			[[ "$c" == direct ]] && continue
 			idle "$r" "$c"

@@ -1,9 +1,9 @@
-# Grouped bars: contender CPU time per request, by scenario (log scale: the 1 MiB
+# Grouped bars: whole-machine CPU time per request (minus direct's), by scenario (log scale: the 1 MiB
 # scenario costs one to two orders of magnitude more per request than the small ones).
 # gnuplot -e "datafile='cpu_per_req.dat'; outfile='cpu_per_req.png'" chart.gp
 set terminal pngcairo size 1280,640 font "sans,11"
 set output outfile
-set title "Contender CPU time per request (median of rounds; lower is better)"
+set title "Whole-machine CPU time per request, minus direct's (median of rounds; lower is better)"
 set ylabel "CPU us / request (log scale)"
 set style data histograms
 set style histogram clustered gap 1

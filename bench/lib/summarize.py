@@ -6,7 +6,15 @@
   summarize.py scaling DIR   DIR/runs.tsv, raw/*.txt -> scaling.md, scaling.csv
 
 Every figure is the median over the rounds that completed; errors are summed over rounds.
-Ratios are median(contender) / median(haproxy) for the same scenario in the same run.
+Ratios are median(contender) / median(reference) for the same scenario in the same run, where
+the reference is the best peer (the best of HAProxy, HAProxy with splice and nginx at that
+figure), the floor contender, HAProxy or nginx.
+
+Whole-machine CPU per request ("machine") is the busy time of all CPUs (/proc/stat: user, nice,
+system, irq, softirq) over the measured run, divided by the requests, minus the same figure for
+`direct` (no proxy) in the same scenario: what the proxy costs the machine, its TCP work in other
+tasks' softirq included. "procs" is the same from process accounting (contender + backend + wrk,
+minus direct's backend + wrk): blind to work outside those processes, but not to other tenants.
 """
 import csv
 import os
@@ -15,10 +23,13 @@ import statistics
 import sys
 
 BASELINE = "haproxy"
+PEERS = ("haproxy", "haproxy-splice", "nginx-stream")
+FLOOR = "floor"
 SCENARIO_TEXT = {
     "small-keepalive": "small, keep-alive, 50 conns",
     "1MiB": "1 MiB, keep-alive, 10 conns",
     "conn-close": "small, conn per request, 50 conns",
+    "conn-close-500": "small, conn per request, 500 conns",
     "c1000-keepalive": "small, keep-alive, 1000 conns",
 }
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
@@ -86,7 +97,7 @@ def load_runs(d):
     ncpu = int(read_meta(d).get("cpus", "1") or 1)
     runs = read_tsv(os.path.join(d, "runs.tsv"),
                     ["round", "scenario", "contender", "status", "file", "cpu_s", "hwm_kb", "backend_s",
-                     "wrk_s", "busy_s", "steal_s", "wall_s"])
+                     "wrk_s", "busy_s", "steal_s", "wall_s", "turns", "tw_wrk", "tw_proxy"])
     groups, scenarios, contenders = {}, [], []
     for run in runs:
         sc, c = run["scenario"], run["contender"]
@@ -95,6 +106,7 @@ def load_runs(d):
         if c not in contenders:
             contenders.append(c)
         g = groups.setdefault((sc, c), {"rps": [], "p50": [], "p99": [], "cpu_us": [], "cpu_pct": [], "other": [],
+                                        "mach_raw": [], "procs_raw": [], "turns": [], "wrk_first": [],
                                         "hwm_mib": [], "requests": [], "errors": 0, "connect": 0,
                                         "read": 0, "write": 0, "timeout": 0, "non2xx": 0,
                                         "rounds": 0, "statuses": []})
@@ -118,6 +130,14 @@ def load_runs(d):
             other = (float(run["busy_s"]) + float(run["steal_s"] or 0) - float(run["cpu_s"] or 0)
                      - float(run["backend_s"] or 0) - float(run["wrk_s"] or 0))
             g["other"].append(max(0.0, 100.0 * other / (float(run["wall_s"]) * ncpu)))
+            g["mach_raw"].append(float(run["busy_s"]) * 1e6 / w["requests"])
+        if run["backend_s"] and run["wrk_s"]:
+            ours = float(run["cpu_s"] or 0) + float(run["backend_s"]) + float(run["wrk_s"])
+            g["procs_raw"].append(ours * 1e6 / w["requests"])
+        if run["turns"]:
+            g["turns"].append(int(run["turns"]) / w["requests"])
+        if run["tw_wrk"] and run["tw_proxy"] and int(run["tw_wrk"]) + int(run["tw_proxy"]):
+            g["wrk_first"].append(100.0 * int(run["tw_wrk"]) / (int(run["tw_wrk"]) + int(run["tw_proxy"])))
         if c != "direct" and run["cpu_s"]:
             cpu = float(run["cpu_s"])
             g["cpu_us"].append(cpu * 1e6 / w["requests"])
@@ -126,7 +146,8 @@ def load_runs(d):
             g["hwm_mib"].append(int(run["hwm_kb"]) / 1024.0)
     summary = {}
     for key, g in groups.items():
-        s = {m: median(g[m]) for m in ("rps", "p50", "p99", "cpu_us", "cpu_pct", "hwm_mib", "requests", "other")}
+        s = {m: median(g[m]) for m in ("rps", "p50", "p99", "cpu_us", "cpu_pct", "hwm_mib", "requests", "other",
+                                       "mach_raw", "procs_raw", "turns", "wrk_first")}
         s["other_max"] = max(g["other"]) if g["other"] else None
         s["rps_min"] = min(g["rps"]) if g["rps"] else None
         s["rps_max"] = max(g["rps"]) if g["rps"] else None
@@ -137,11 +158,20 @@ def load_runs(d):
         s["note"] = ", ".join(sorted(set(failed))) if failed else ""
         s["runs"] = len(g["statuses"])
         summary[key] = s
+    # The proxy's whole cost: the machine's (or the processes') per request, minus direct's.
+    for (sc, c), s in summary.items():
+        d = summary.get((sc, "direct"))
+        for k in ("mach", "procs"):
+            base = d[k + "_raw"] if d else None
+            s[k] = s[k + "_raw"] - base if c != "direct" and s[k + "_raw"] is not None and base is not None \
+                else None
     return summary, scenarios, contenders
 
 
 def ratio(a, b):
-    if a is None or b is None or b == 0:
+    """a / b, or None when either is missing or not positive (a CPU figure minus direct's can go
+    negative on a noisy machine, and a ratio of such figures means nothing)."""
+    if a is None or b is None or a <= 0 or b <= 0:
         return None
     return a / b
 
@@ -182,59 +212,157 @@ def csv_prefix(meta):
     return {"date": meta.get("date", ""), "kernel": meta.get("kernel", ""), "cpu_model": meta.get("cpu_model", "")}
 
 
+# (key in summary, label, True when higher is better) for the ratio table.
+RATIO_FIGURES = (("rps", "req/s", True), ("p99", "p99", False), ("mach", "machine", False),
+                 ("cpu_us", "own", False))
+
+
+def best_peer(summary, sc, key, higher):
+    """(contender, value) of the peer with the best median of key in scenario sc, or (None, None)."""
+    vals = [(c, summary[(sc, c)][key]) for c in PEERS
+            if (sc, c) in summary and summary[(sc, c)]["rounds"] and summary[(sc, c)][key] is not None]
+    if not vals:
+        return None, None
+    return (max if higher else min)(vals, key=lambda cv: cv[1])
+
+
+def ranked(summary, sc, contenders):
+    """The contenders of scenario sc, cheapest whole-machine CPU per request first; direct first,
+    contenders without a figure last."""
+    present = [c for c in contenders if (sc, c) in summary]
+
+    def rank(c):
+        s = summary[(sc, c)]
+        if c == "direct":
+            return (0, 0.0)
+        return (1, s["mach"]) if s["rounds"] and s["mach"] is not None else (2, 0.0)
+    return sorted(present, key=rank)
+
+
+def ratio_table(summary, scenarios, contenders):
+    """Markdown lines: the best peer at each figure, then every other contender's figures as ratios
+    to the best peer, to the floor contender, to HAProxy and to nginx (whole-machine CPU)."""
+    md = ["", "## Ratios to the best peer and to the floor", "",
+          "Best peer: the best of haproxy, haproxy-splice and nginx-stream at that figure, in that scenario",
+          "(req/s: the highest; p99 and CPU: the lowest). Ratios of medians; req/s above 1 is better,",
+          "the others below 1.", "",
+          "| scenario | best req/s | best p99 ms | best machine us/req | best own us/req |",
+          "|---|---|---|---|---|"]
+    for sc in scenarios:
+        cells = []
+        for key, _, higher in RATIO_FIGURES:
+            c, v = best_peer(summary, sc, key, higher)
+            spec = ",.0f" if key == "rps" else ".2f" if key == "p99" else ".1f"
+            cells.append(f"{c} {fmt(v, spec)}" if c else "n/a")
+        md.append(f"| {sc} | " + " | ".join(cells) + " |")
+    md += ["", "| scenario | contender | req/s x best | p99 x best | machine x best | own x best "
+               "| req/s x floor | p99 x floor | machine x floor | own x floor | machine x hap | machine x nginx |",
+           "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for sc in scenarios:
+        fl = summary.get((sc, FLOOR))
+        hap = summary.get((sc, "haproxy"))
+        ngx = summary.get((sc, "nginx-stream"))
+        for c in ranked(summary, sc, contenders):
+            s = summary[(sc, c)]
+            if c == "direct" or c in PEERS or not s["rounds"]:
+                continue
+            cells = []
+            for key, _, higher in RATIO_FIGURES:
+                cells.append(fmt(ratio(s[key], best_peer(summary, sc, key, higher)[1]), ".2f"))
+            for key, _, _ in RATIO_FIGURES:
+                cells.append(fmt(ratio(s[key], fl[key]) if fl and fl["rounds"] else None, ".2f"))
+            for ref in (hap, ngx):
+                cells.append(fmt(ratio(s["mach"], ref["mach"]) if ref and ref["rounds"] else None, ".2f"))
+            md.append(f"| {sc} | {c} | " + " | ".join(cells) + " |")
+    return md
+
+
+def close_order_table(summary, scenarios, contenders):
+    """Markdown lines: per connection-per-request run, the share of client connections whose
+    TIME_WAIT ended on wrk's side (wrk closed first, before the proxy passed the backend's FIN
+    on), median over rounds, with each round's value."""
+    rows = [(sc, c) for sc in scenarios for c in contenders
+            if (sc, c) in summary and summary[(sc, c)]["wrk_first"] is not None]
+    if not rows:
+        return []
+    md = ["", "## Who closes the client connection first", "",
+          "Connection per request: the backend closes first; a proxy passes its FIN on. Where wrk closes",
+          "its end before that FIN arrived, the connection's TIME_WAIT is on wrk's side (counted with `ss`",
+          "on the run's own port, warm-up included). Median over rounds.", "",
+          "| scenario | contender | wrk closed first % |", "|---|---|--:|"]
+    for sc, c in rows:
+        md.append(f"| {sc} | {c} | {fmt(summary[(sc, c)]['wrk_first'], '.1f')} |")
+    return md
+
+
 def main_report(d):
     meta = read_meta(d)
     summary, scenarios, contenders = load_runs(d)
     md = header_lines(meta, "slb benchmark: L4 proxies on loopback")
     md += [
         "wrk and the nginx backend pinned to CPU 0, the contender (one worker/thread) alone on CPU 1.",
-        "Medians over rounds; `x hap` columns are contender / HAProxy (no splice) for the same",
-        "scenario in this run (req/s: higher is better; the others: lower is better).",
-        "CPU us/req and CPU % are the contender's own utime+stime over its processes and threads.",
-        "'spread' is (max - min) / median of req/s over the rounds; 'other %' is the CPU time used",
-        "meanwhile by anything but the contender, the backend and wrk (other tenants, hypervisor",
-        "steal), as a share of all CPUs (median over rounds): where it is high, distrust req/s.",
+        "Medians over rounds. Contenders are ranked by **machine us/req**: the busy time of both CPUs",
+        "(/proc/stat) per request, minus direct's (no proxy) in the same scenario: the proxy's whole",
+        "cost, with the TCP work it causes in other tasks' softirq. 'procs us/req' is the same from the",
+        "CPU time of the contender, the backend and wrk only (immune to other tenants). 'own us/req' and",
+        "'CPU %' are the contender's own utime+stime. direct's row shows its raw machine and procs",
+        "figures (the amounts subtracted). 'spread' is (max - min) / median of req/s over the rounds;",
+        "'other %' is the busy time of anything but the contender, the backend and wrk (other tenants,",
+        "hypervisor steal, kernel threads) as a share of all CPUs: where it is high, distrust req/s,",
+        "latency and machine us/req; own and procs us/req much less so.",
         "",
         "Scenarios (wrk -t1, nginx backend): " + "; ".join(
             f"{k} = {v}" for k, v in SCENARIO_TEXT.items() if k in scenarios) + ".",
         "",
-        "| scenario | contender | req/s | spread | p50 ms | p99 ms | CPU us/req | CPU % | peak RSS MiB | errors "
-        "| req/s x hap | p50 x hap | p99 x hap | CPU x hap | RSS x hap | other % |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|--:|--:|--:|--:|--:|",
+        "| scenario | contender | req/s | spread | p50 ms | p99 ms | machine us/req | procs us/req "
+        "| own us/req | CPU % | peak RSS MiB | turns/req | errors | other % |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|--:|",
     ]
     rows = []
     for sc in scenarios:
-        base = summary.get((sc, BASELINE))
-        for c in contenders:
-            s = summary.get((sc, c))
-            if s is None:
-                continue
+        for c in ranked(summary, sc, contenders):
+            s = summary[(sc, c)]
             if s["rounds"] == 0:
-                md.append(f"| {sc} | {c} | {s['note'] or 'failed'} | | | | | | | {fmt_errors(s)} | | | | | | |")
+                md.append(f"| {sc} | {c} | {s['note'] or 'failed'} | | | | | | | | | | {fmt_errors(s)} | |")
                 rows.append({"scenario": sc, "contender": c, "rounds_ok": 0, "note": s["note"] or "failed"})
                 continue
-            r = {k: ratio(s[k], base[k]) if base and base["rounds"] else None
-                 for k in ("rps", "p50", "p99", "cpu_us", "hwm_mib")}
             name = c + (f" ({s['rounds']}/{s['runs']} ok)" if s["rounds"] < s["runs"] else "")
+            mach = f"({fmt(s['mach_raw'], '.1f')})" if c == "direct" else fmt(s["mach"], ".1f")
+            procs = f"({fmt(s['procs_raw'], '.1f')})" if c == "direct" else fmt(s["procs"], ".1f")
             md.append(
                 f"| {sc} | {name} | {fmt(s['rps'], ',.0f')} | {fmt(s['rps_spread'], '.0f')}% "
-                f"| {fmt_ms(s['p50'])} | {fmt_ms(s['p99'])} "
+                f"| {fmt_ms(s['p50'])} | {fmt_ms(s['p99'])} | {mach} | {procs} "
                 f"| {fmt(s['cpu_us'], '.1f')} | {fmt(s['cpu_pct'], '.0f')} | {fmt(s['hwm_mib'], '.1f')} "
-                f"| {fmt_errors(s)} | {fmt(r['rps'], '.2f')} | {fmt(r['p50'], '.2f')} | {fmt(r['p99'], '.2f')} "
-                f"| {fmt(r['cpu_us'], '.2f')} | {fmt(r['hwm_mib'], '.2f')} | {fmt(s['other'], '.0f')} |")
-            rows.append({
+                f"| {fmt(s['turns'], '.2f')} | {fmt_errors(s)} | {fmt(s['other'], '.0f')} |")
+            base = summary.get((sc, BASELINE))
+            r = {k: ratio(s[k], base[k]) if base and base["rounds"] else None
+                 for k in ("rps", "p50", "p99", "cpu_us", "hwm_mib", "mach")}
+            row = {
                 "scenario": sc, "contender": c, "rounds_ok": s["rounds"],
                 "rps": fmt(s["rps"], ".1f", ""), "rps_min": fmt(s["rps_min"], ".1f", ""),
                 "rps_max": fmt(s["rps_max"], ".1f", ""), "p50_ms": fmt(s["p50"], ".4f", ""),
                 "p99_ms": fmt(s["p99"], ".4f", ""), "cpu_us_per_req": fmt(s["cpu_us"], ".3f", ""),
+                "machine_us_per_req": fmt(s["mach"], ".3f", ""), "machine_raw_us_per_req": fmt(s["mach_raw"], ".3f", ""),
+                "procs_us_per_req": fmt(s["procs"], ".3f", ""), "procs_raw_us_per_req": fmt(s["procs_raw"], ".3f", ""),
                 "cpu_pct": fmt(s["cpu_pct"], ".1f", ""), "other_load_pct": fmt(s["other"], ".1f", ""),
                 "other_load_pct_max": fmt(s["other_max"], ".1f", ""), "peak_rss_mib": fmt(s["hwm_mib"], ".2f", ""),
+                "loop_turns_per_req": fmt(s["turns"], ".3f", ""),
+                "wrk_closed_first_pct": fmt(s["wrk_first"], ".1f", ""),
                 "errors": s["errors"], "err_connect": s["connect"], "err_read": s["read"],
                 "err_write": s["write"], "err_timeout": s["timeout"], "err_non2xx": s["non2xx"],
                 "rps_vs_haproxy": fmt(r["rps"], ".3f", ""), "p50_vs_haproxy": fmt(r["p50"], ".3f", ""),
                 "p99_vs_haproxy": fmt(r["p99"], ".3f", ""), "cpu_vs_haproxy": fmt(r["cpu_us"], ".3f", ""),
+                "machine_vs_haproxy": fmt(r["mach"], ".3f", ""),
                 "rss_vs_haproxy": fmt(r["hwm_mib"], ".3f", ""), "note": s["note"],
-            })
+            }
+            for key, label, higher in RATIO_FIGURES:
+                _, bv = best_peer(summary, sc, key, higher)
+                fl = summary.get((sc, FLOOR))
+                row[f"{key}_vs_best_peer"] = fmt(ratio(s[key], bv), ".3f", "")
+                row[f"{key}_vs_floor"] = fmt(ratio(s[key], fl[key]) if fl and fl["rounds"] else None, ".3f", "")
+            rows.append(row)
+    md += ratio_table(summary, scenarios, contenders)
+    md += close_order_table(summary, scenarios, contenders)
 
     # Memory per idle connection.
     idle = read_tsv(os.path.join(d, "idle.tsv"),
@@ -301,10 +429,13 @@ def main_report(d):
         f.write("\n".join(md) + "\n")
 
     fields = ["date", "kernel", "cpu_model", "scenario", "contender", "rounds_ok", "rps", "rps_min", "rps_max",
-              "p50_ms", "p99_ms", "cpu_us_per_req", "cpu_pct", "other_load_pct", "other_load_pct_max",
-              "peak_rss_mib", "errors", "err_connect", "err_read", "err_write",
+              "p50_ms", "p99_ms", "machine_us_per_req", "machine_raw_us_per_req", "procs_us_per_req",
+              "procs_raw_us_per_req", "cpu_us_per_req", "cpu_pct", "other_load_pct", "other_load_pct_max",
+              "peak_rss_mib", "loop_turns_per_req", "wrk_closed_first_pct", "errors", "err_connect", "err_read", "err_write",
               "err_timeout", "err_non2xx", "rps_vs_haproxy", "p50_vs_haproxy", "p99_vs_haproxy",
-              "cpu_vs_haproxy", "rss_vs_haproxy", "rest_rss_mib", "held_rss_mib", "idle_bytes_per_conn",
+              "cpu_vs_haproxy", "machine_vs_haproxy", "rss_vs_haproxy"] + [
+              f"{k}_vs_{ref}" for k, _, _ in RATIO_FIGURES for ref in ("best_peer", "floor")] + [
+              "rest_rss_mib", "held_rss_mib", "idle_bytes_per_conn",
               "after_req_bytes_per_conn", "idle_vs_haproxy", "after_req_vs_haproxy", "note"]
     with open(os.path.join(d, "results.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=fields, restval="")
@@ -312,7 +443,8 @@ def main_report(d):
         for row in rows:
             w.writerow({**csv_prefix(meta), **row})
 
-    # Chart data: one line per scenario, one column per contender (direct has no CPU figure).
+    # Chart data: one line per scenario, one column per contender, whole-machine CPU per request
+    # (direct is the zero it is measured from).
     cols = [c for c in contenders if c != "direct"]
     with open(os.path.join(d, "cpu_per_req.dat"), "w") as f:
         f.write("scenario " + " ".join(cols) + "\n")
@@ -320,7 +452,7 @@ def main_report(d):
             vals = []
             for c in cols:
                 s = summary.get((sc, c))
-                vals.append(fmt(s["cpu_us"], ".3f", "?") if s and s["rounds"] else "?")
+                vals.append(fmt(s["mach"], ".3f", "?") if s and s["rounds"] and (s["mach"] or 0) > 0 else "?")
             f.write(sc + " " + " ".join(vals) + "\n")
     return 0
 
