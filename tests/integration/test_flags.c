@@ -47,50 +47,48 @@ static void expect_echo(int fd, const char *where)
 	close(fd);
 }
 
-static struct testproc *spawn_slb_ok(const char *const *argv)
+/* Starts slb on n fresh ports ("{port0}".. in argv), again on new ones when another program
+ * took one first (tests run two at a time); ports[] gets the ones it came up on. */
+static struct testproc *start_slb_ok(const char *const *argv, unsigned n, unsigned *ports)
 {
-	struct testproc *slb = testproc_spawn(argv);
-	char out[4096];
+	struct testproc_start st = { .argv = argv, .n_ports = n, .ready = "listening on", .timeout_ms = IO_MS };
+	struct testproc *slb = testproc_start(&st);
 
-	cr_assert_not_null(slb, "spawn slb: %s", strerror(errno));
-	if (testproc_wait_output(slb, "listening on", IO_MS) != 0) {
-		testproc_output(slb, out, sizeof(out));
-		cr_assert_fail("slb did not come up:\n%s", out);
-	}
+	cr_assert_not_null(slb, "slb did not come up: %s", st.why);
+	memcpy(ports, st.ports, n * sizeof(*ports));
 	return slb;
 }
 
 Test(flags, every_listen_address_serves)
 {
 	char a1[32], a2[32], a6[48], be[32], out[4096];
-	const char *argv[MAX_ARGS] = { "slb", "--workers", "2", "--listen", a1, "--listen", a2, "--backend", be };
-	unsigned p1 = free_port_ok(), p2 = free_port_ok();
+	const char *argv[MAX_ARGS] = { "slb", "--workers", "2", "--listen", "127.0.0.1:{port0}", "--listen",
+				       "127.0.0.1:{port1}", "--backend", be };
 	int p6 = testproc_free_port6(), n = 9;
+	unsigned ports[3] = { 0 };
 	struct testproc *slb;
 
-	while (p2 == p1)
-		p2 = free_port_ok();
 	cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
-	snprintf(a1, sizeof(a1), "127.0.0.1:%u", p1);
-	snprintf(a2, sizeof(a2), "127.0.0.1:%u", p2);
 	snprintf(be, sizeof(be), "127.0.0.1:%u", echo.port);
 	if (p6 > 0) {
-		snprintf(a6, sizeof(a6), "[::1]:%d", p6);
 		argv[n++] = "--listen";
-		argv[n++] = a6;
+		argv[n++] = "[::1]:{port2}";
 	} else {
 		cr_log_warn("no IPv6 loopback here (%s): [::1] is not tested", strerror(-p6));
 	}
 	argv[n] = NULL;
-	slb = spawn_slb_ok(argv);
+	slb = start_slb_ok(argv, p6 > 0 ? 3 : 2, ports);
+	snprintf(a1, sizeof(a1), "127.0.0.1:%u", ports[0]);
+	snprintf(a2, sizeof(a2), "127.0.0.1:%u", ports[1]);
+	snprintf(a6, sizeof(a6), "[::1]:%u", ports[2]);
 	testproc_output(slb, out, sizeof(out));
 	cr_assert(strstr(out, a1) && strstr(out, a2), "start line does not name both addresses:\n%s", out);
 	/* several connections each, so that both workers' listeners are likely to take some */
 	for (int i = 0; i < 4; i++) {
-		expect_echo(testproc_connect(p1, IO_MS), a1);
-		expect_echo(testproc_connect(p2, IO_MS), a2);
+		expect_echo(testproc_connect(ports[0], IO_MS), a1);
+		expect_echo(testproc_connect(ports[1], IO_MS), a2);
 		if (p6 > 0)
-			expect_echo(testproc_connect6((unsigned)p6, IO_MS), a6);
+			expect_echo(testproc_connect6(ports[2], IO_MS), a6);
 	}
 	cr_assert_eq(testproc_stop(slb, IO_MS), 0, "slb exit code %d", testproc_exit_code(slb));
 }
@@ -139,17 +137,17 @@ Test(flags, more_workers_than_cpus_start_with_one_warning)
 {
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 	char listen[32], be[32], workers[24], out[8192];
-	const char *argv[] = { "slb", "--listen", listen, "--backend", be, "--workers", workers, NULL };
-	unsigned port = free_port_ok();
+	const char *argv[] = { "slb", "--listen", "127.0.0.1:{port0}", "--backend", be, "--workers", workers, NULL };
+	unsigned port;
 	struct testproc *slb;
 	const char *hit;
 
 	cr_assert_gt(cpus, 0);
 	cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
-	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
 	snprintf(be, sizeof(be), "127.0.0.1:%u", echo.port);
 	snprintf(workers, sizeof(workers), "%ld", cpus + 1);
-	slb = spawn_slb_ok(argv);
+	slb = start_slb_ok(argv, 1, &port);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", port);
 	expect_echo(testproc_connect(port, IO_MS), listen);
 	testproc_output(slb, out, sizeof(out));
 	hit = strstr(out, "more than the");
