@@ -114,7 +114,7 @@ Test(admin_drain, heartbeat_reply_counts_connections_down_to_drained)
 static struct testproc *start_agent(const struct healthtest_slb *s, const char *addr)
 {
 	char lb[32];
-	const char *argv[] = { "slb-agent", "--service", addr, "--lb", lb, "--interval", "100", "--name", "web1",
+	const char *argv[] = { "slb-agent", "--service", addr, "--lb", lb, "--interval", "300", "--name", "web1",
 			       "--drain-and-exit", NULL };
 	struct testproc *p;
 
