@@ -496,6 +496,7 @@ Test(scale_out, restarted_instance_rejoins_and_flows_keep_their_backends)
 {
 	static char names[SPORTS][LOADGEN_NAME_MAX];
 	long long before, share;
+	unsigned in_flight;
 	struct during d;
 	char why[256];
 
@@ -505,7 +506,14 @@ Test(scale_out, restarted_instance_rejoins_and_flows_keep_their_backends)
 	wait_paths(N - 1, 10000);
 	load_through(&d, names, restart_slb3, N);
 	cr_log_info("join: announced again %lld ms after the restart", (long long)((d.t_route_us - d.t_act_us) / 1000));
-	cr_expect_eq(loadgen_failures(&d.lg, 0, INT64_MAX, why, sizeof(why)), 0, "%s", why);
+	/* When the router's ECMP group grows, flows in flight at that moment may be rehashed to
+	 * the new instance, which has no state for them (no resilient hashing; docs/scale-out.md):
+	 * those may fail, nothing else may. Sanitizer builds keep each flow in flight longer. */
+	cr_expect_eq(loadgen_failures(&d.lg, 0, d.t_route_us - 1000000, why, sizeof(why)), 0, "before: %s", why);
+	cr_expect_eq(loadgen_failures(&d.lg, d.t_route_us + 1000000, INT64_MAX, why, sizeof(why)), 0, "after: %s", why);
+	in_flight = loadgen_failures(&d.lg, d.t_route_us - 1000000, d.t_route_us + 1000000, why, sizeof(why));
+	cr_log_info("join: %u failed attempts while the route changed", in_flight);
+	cr_expect_leq(in_flight * 100, loadgen_answered(&d.lg, NULL, 0, INT64_MAX), "%u failed: %s", in_flight, why);
 	loadgen_free(&d.lg);
 	before = slb_metric(2, "slb_worker_accepted_total");
 	flows_backends(VIP, names);
