@@ -284,8 +284,12 @@ static void drain(int sigfd, bool grace)
 	while ((workers_accepting() || (open = workers_open_conns()) > 0) && clock_now_ms() < deadline) {
 		struct timespec ts = { 0, 20 * 1000000 };
 
+		if (!workers_accepting())
+			takeover_server_accepts_off(&control); /* once; a new process (if any) re-arms */
 		nanosleep(&ts, NULL);
 	}
+	if (!workers_accepting())
+		takeover_server_accepts_off(&control);
 	if (open)
 		slb_log(LOG_WARN, 0, "drain timeout (%u ms): closing %lu connections still open", timeout_ms, open);
 	else
@@ -336,6 +340,8 @@ static void finish_takeover(void)
 
 	if (takeover_finish(&inherited, err, sizeof(err)))
 		slb_log(LOG_WARN, 0, "%s", err);
+	/* whatever the old process said: a connection it left unseen in a shared queue is found */
+	workers_rearm_accepts();
 	sd_notifyf(0, "MAINPID=%lu\nREADY=1", (unsigned long)getpid());
 }
 

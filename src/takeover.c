@@ -158,8 +158,7 @@ static bool server_on_peer(struct takeover_server *s)
 		server_drop_peer(s, "it went away before our OK", ret);
 		return false;
 	}
-	close(s->peer);
-	s->peer = -1;
+	/* the connection stays open for STOPPED (takeover_server_accepts_off) */
 	close(s->listen_fd);
 	s->listen_fd = -1;
 	s->ino = 0; /* the path is the new process's now */
@@ -196,11 +195,22 @@ unsigned takeover_server_fds(const struct takeover_server *s, int *fds)
 
 bool takeover_server_on_ready(struct takeover_server *s)
 {
+	if (s->listen_fd < 0)
+		return false; /* taken over: only takeover_server_accepts_off is left */
 	if (s->peer >= 0 && server_on_peer(s))
 		return true;
 	if (s->listen_fd >= 0)
 		server_accept(s);
 	return false;
+}
+
+void takeover_server_accepts_off(struct takeover_server *s)
+{
+	if (s->peer < 0)
+		return;
+	send_line(s->peer, -1, "STOPPED");
+	close(s->peer);
+	s->peer = -1;
 }
 
 void takeover_server_close(struct takeover_server *s)
@@ -365,25 +375,43 @@ int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char 
 	return 0;
 }
 
-int takeover_finish(struct takeover_in *in, char *err, size_t errlen)
+/* One line from the old process, expected to start with want. Returns 0, -EPROTO for another
+ * line, or -errno. */
+static int expect_line(struct takeover_in *in, const char *want)
 {
 	char line[HANDOVER_LINE_MAX];
-	int fd, ret = send_line(in->sock, -1, "DRAIN");
+	int fd, ret = handover_recv(in->sock, line, sizeof(line), &fd, TAKEOVER_WAIT_MS);
 
-	if (!ret)
-		ret = handover_recv(in->sock, line, sizeof(line), &fd, TAKEOVER_WAIT_MS);
 	if (ret >= 0 && fd >= 0)
 		close(fd);
-	if (ret >= 0 && strncmp(line, "OK ", 3) != 0)
+	if (ret >= 0 && strncmp(line, want, strlen(want)) != 0)
 		ret = -EPROTO;
-	if (ret < 0)
-		snprintf(err, errlen, "takeover: pid %d did not confirm DRAIN: %s", (int)in->old_pid,
-			 ret == -EPROTO ? "unexpected answer" : strerror(-ret));
-	else
+	return ret < 0 ? ret : 0;
+}
+
+static const char *finish_error(int ret)
+{
+	return ret == -EPROTO ? "unexpected answer" : strerror(-ret);
+}
+
+int takeover_finish(struct takeover_in *in, char *err, size_t errlen)
+{
+	int ret = send_line(in->sock, -1, "DRAIN");
+
+	if (!ret)
+		ret = expect_line(in, "OK ");
+	if (ret < 0) {
+		snprintf(err, errlen, "takeover: pid %d did not confirm DRAIN: %s", (int)in->old_pid, finish_error(ret));
+	} else {
 		slb_log(LOG_INFO, 0, "takeover: pid %d is draining; this process serves alone", (int)in->old_pid);
+		ret = expect_line(in, "STOPPED");
+		if (ret < 0)
+			snprintf(err, errlen, "takeover: pid %d did not say it stopped accepting: %s", (int)in->old_pid,
+				 finish_error(ret));
+	}
 	close(in->sock);
 	in->sock = -1;
-	return ret < 0 ? ret : 0;
+	return ret;
 }
 
 void takeover_in_close(struct takeover_in *in)

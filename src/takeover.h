@@ -43,8 +43,10 @@ struct takeover_in {
  * address). Returns 0, or -errno with err filled (in is then cleaned up: nothing left open). */
 int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char *err, size_t errlen);
 
-/* Once the new process serves: sends DRAIN and waits for "OK <pid>". Closes the connection.
- * Returns 0 or -errno with err filled (the old process may then still be serving). */
+/* Once the new process serves: sends DRAIN, waits for "OK <pid>" (the old process drains),
+ * then for "STOPPED" (its accepts have ended: only this process takes connections now; the
+ * caller then re-arms its own accepts, see workers_rearm_accepts). Closes the connection.
+ * Returns 0 or -errno with err filled (without OK, the old process may still be serving). */
 int takeover_finish(struct takeover_in *in, char *err, size_t errlen);
 
 /* Closes whatever of in is still open. */
@@ -75,6 +77,10 @@ unsigned takeover_server_fds(const struct takeover_server *s, int *fds);
  * Returns true once a new process has taken over (its pid in s->peer_pid): the caller must
  * then hand the heartbeat backends over (health_hand_over) and drain. */
 bool takeover_server_on_ready(struct takeover_server *s);
+
+/* After a takeover, once this process's accepts have all ended: tells the new process so
+ * ("STOPPED") and closes the connection to it. Does nothing when there is none. */
+void takeover_server_accepts_off(struct takeover_server *s);
 
 /* Closes the control socket; unlinks its file only while it is still this process's (not
  * after a takeover, nor when another process has bound the path since). */

@@ -36,6 +36,7 @@ static struct worker *workers;
 static struct worker_channel *channels;
 static unsigned n_workers;
 static _Atomic bool drain_requested;
+static _Atomic unsigned rearm_gen; /* bumped by workers_rearm_accepts */
 static _Atomic bool stop_requested;
 static const struct slb_config *_Atomic cfg_next; /* the newest config, from workers_reconfigure */
 static _Atomic unsigned cfg_gen;                   /* bumped by each workers_reconfigure */
@@ -465,7 +466,8 @@ static uint64_t worker_accept_key(struct worker *w, unsigned i, unsigned k, cons
 	key = cqe->res >= 0 ? balance_hash_client(&w->bal,
 						  (const struct sockaddr *)&w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k].ss)
 			    : 0;
-	if (cqe->res >= 0 && w->accepting)
+	/* cancelled while accepting: workers_rearm_accepts wants a fresh accept in its place */
+	if ((cqe->res >= 0 || cqe->res == -ECANCELED) && w->accepting)
 		worker_arm_accept_slot(w, i, k);
 	else if (!l->busy)
 		l->armed = false; /* its last slot came back: re-arm after a pause, or accepts are off */
@@ -506,7 +508,7 @@ static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
 	if (!w->accept_addrs && !(cqe->flags & IORING_CQE_F_MORE))
 		l->armed = false;
 	if (!l->armed) {
-		if (cqe->res < 0)
+		if (cqe->res < 0 && cqe->res != -ECANCELED)
 			l->retry_at = w->now_ms + ACCEPT_REARM_MS;
 		if (!w->accepting)
 			worker_note_accept_off(w);
@@ -521,6 +523,29 @@ static void worker_rearm_accepts(struct worker *w)
 			worker_arm_accept(w, i);
 }
 
+/* Every accept on listener i: the multishot one, or each single-shot slot. Each ends with a
+ * completion (-ECANCELED, or a connection accepted meanwhile), which disarms the listener. */
+static void worker_cancel_accepts(struct worker *w, unsigned i)
+{
+	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+
+	io_uring_prep_cancel_fd(sqe, w->listeners[i].fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+}
+
+/* See workers_rearm_accepts: once disarmed, worker_rearm_accepts arms them again. */
+static void worker_take_rearm(struct worker *w)
+{
+	unsigned gen = atomic_load_explicit(&rearm_gen, memory_order_relaxed);
+
+	if (gen == w->rearm_seen)
+		return;
+	w->rearm_seen = gen;
+	for (unsigned i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].armed)
+			worker_cancel_accepts(w, i);
+}
+
 static void worker_stop_accepting(struct worker *w)
 {
 	struct io_uring_sqe *sqe;
@@ -529,12 +554,8 @@ static void worker_stop_accepting(struct worker *w)
 		return;
 	w->accepting = false;
 	for (unsigned i = 0; i < w->n_listeners; i++) {
-		if (w->listeners[i].armed) {
-			sqe = uring_sqe(&w->ring);
-			/* every accept on the listener: the multishot one, or each single-shot slot */
-			io_uring_prep_cancel_fd(sqe, w->listeners[i].fd, IORING_ASYNC_CANCEL_ALL);
-			io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
-		}
+		if (w->listeners[i].armed)
+			worker_cancel_accepts(w, i);
 		sqe = uring_sqe(&w->ring);
 		io_uring_prep_close(sqe, w->listeners[i].fd);
 		io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
@@ -600,8 +621,10 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 		worker_stop_accepting(w);
 		conn_sweep(w, true);
 	}
-	if (w->accepting)
+	if (w->accepting) {
+		worker_take_rearm(w);
 		worker_rearm_accepts(w);
+	}
 	if ((w->cfg->idle_timeout_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
 		*next_sweep = w->now_ms + worker_sweep_ms(w);
@@ -728,6 +751,13 @@ int workers_reconfigure(const struct slb_config *cfg)
 	return 0;
 }
 
+/* See worker.h. */
+void workers_rearm_accepts(void)
+{
+	atomic_fetch_add_explicit(&rearm_gen, 1, memory_order_relaxed);
+}
+
+/* See worker.h. */
 void workers_stop_accepting(void)
 {
 	atomic_store(&drain_requested, true);

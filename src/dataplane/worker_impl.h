@@ -69,6 +69,7 @@ struct worker {
 	bool accepting;          /* false once draining: listeners closed */
 	struct accept_addr *accept_addrs; /* ACCEPT_ADDR_SLOTS per listener, or NULL: multishot accepts */
 	_Atomic bool accept_off; /* every accept has ended (drain waits for it: see workers_accepting) */
+	unsigned rearm_seen;     /* the workers_rearm_accepts generation acted on */
 	bool stopping;
 	uint8_t *last_failed;    /* per backend id: last report to health was a failure */
 	bool need_addrs;         /* PROXY or the access log wants each client's addresses */

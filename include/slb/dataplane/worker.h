@@ -56,6 +56,13 @@ int workers_reconfigure(const struct slb_config *cfg);
  * keep relaying, and a connection accepted while the accept was being cancelled is served too. */
 void workers_stop_accepting(void);
 
+/* Asks every worker still accepting to cancel its accepts and arm them again (within one loop
+ * turn). For a new slb once the old one has stopped accepting on the sockets they shared: the
+ * kernel wakes one accept per connection (they wait exclusively), and when the one woken was
+ * the old process's, cancelled before it ran, the connection waits in the queue unseen until
+ * the next one arrives. A fresh accept looks at the queue first. */
+void workers_rearm_accepts(void);
+
 /* True until every worker's accepts have ended after workers_stop_accepting: until then a
  * connection may still arrive, so a drain must not conclude there are none. */
 bool workers_accepting(void);

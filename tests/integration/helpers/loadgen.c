@@ -91,7 +91,8 @@ int loadgen_start(struct loadgen *lg, const struct loadgen_opts *o)
 	lg->recs = calloc(o->max_reqs, sizeof(*lg->recs));
 	if (!lg->recs)
 		return -ENOMEM;
-	lg->deadline_us = loadgen_now_us() + (int64_t)o->max_run_ms * 1000;
+	lg->started_us = loadgen_now_us();
+	lg->deadline_us = lg->started_us + (int64_t)o->max_run_ms * 1000;
 	for (unsigned i = 0; i < o->threads; i++) {
 		int rc = pthread_create(&lg->tid[i], NULL, loadgen_thread, lg);
 
@@ -140,7 +141,18 @@ bool loadgen_ok(const struct loadgen_rec *r)
 }
 
 /* See loadgen.h. */
-unsigned loadgen_failures(const struct loadgen *lg, int64_t from_us, int64_t to_us, char *why, size_t len)
+static void describe_failure(const struct loadgen *lg, unsigned i, char *why, size_t len)
+{
+	const struct loadgen_rec *r = &lg->recs[i];
+
+	snprintf(why, len, "request %u started %.3f s into the load, failed after %lld us: %s, status %d", i,
+		 (double)(r->start_us - lg->started_us) / 1e6, (long long)(r->end_us - r->start_us),
+		 r->rc ? strerror(-r->rc) : "answered", r->status);
+}
+
+/* Counts the failed records for which in(r, from, to) holds; describes the first in why. */
+static unsigned count_failures(const struct loadgen *lg, int64_t from_us, int64_t to_us, char *why, size_t len,
+			       bool (*in)(const struct loadgen_rec *, int64_t, int64_t))
 {
 	unsigned n = 0;
 
@@ -149,14 +161,34 @@ unsigned loadgen_failures(const struct loadgen *lg, int64_t from_us, int64_t to_
 	for (unsigned i = 0; i < lg->n_recs; i++) {
 		const struct loadgen_rec *r = &lg->recs[i];
 
-		if (r->start_us < from_us || r->start_us >= to_us || loadgen_ok(r))
+		if (!in(r, from_us, to_us) || loadgen_ok(r))
 			continue;
 		if (n++ == 0 && len)
-			snprintf(why, len, "request %u started at +%lld us, failed after %lld us: %s, status %d", i,
-				 (long long)(r->start_us - from_us), (long long)(r->end_us - r->start_us),
-				 r->rc ? strerror(-r->rc) : "answered", r->status);
+			describe_failure(lg, i, why, len);
 	}
 	return n;
+}
+
+static bool started_in(const struct loadgen_rec *r, int64_t from_us, int64_t to_us)
+{
+	return r->start_us >= from_us && r->start_us < to_us;
+}
+
+static bool in_flight_in(const struct loadgen_rec *r, int64_t from_us, int64_t to_us)
+{
+	return r->start_us <= to_us && r->end_us >= from_us;
+}
+
+unsigned loadgen_failures(const struct loadgen *lg, int64_t from_us, int64_t to_us, char *why, size_t len)
+{
+	return count_failures(lg, from_us, to_us, why, len, started_in);
+}
+
+/* See loadgen.h. */
+unsigned loadgen_failures_in_flight(const struct loadgen *lg, int64_t from_us, int64_t to_us, char *why,
+				    size_t len)
+{
+	return count_failures(lg, from_us, to_us, why, len, in_flight_in);
 }
 
 /* See loadgen.h. */

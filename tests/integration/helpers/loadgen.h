@@ -48,6 +48,7 @@ struct loadgen {
 	unsigned n_recs;            /* valid after loadgen_stop() */
 	_Atomic unsigned next;      /* next record to take (may pass max_reqs) */
 	_Atomic bool stop;
+	int64_t started_us;         /* loadgen_now_us() at loadgen_start */
 	int64_t deadline_us;
 	unsigned n_threads;         /* threads actually started */
 	pthread_t tid[LOADGEN_THREADS_MAX];
@@ -75,8 +76,15 @@ void loadgen_free(struct loadgen *lg);
 bool loadgen_ok(const struct loadgen_rec *r);
 
 /* Counts the failed requests that started in [from_us, to_us) and describes the first one
- * (start relative to from_us, duration, error, status) in why. Returns the count. */
+ * (start relative to the load's start, duration, error, status) in why. Returns the count. */
 unsigned loadgen_failures(const struct loadgen *lg, int64_t from_us, int64_t to_us, char *why, size_t len);
+
+/* Counts the failed requests that were in flight at some instant of [from_us, to_us] (started
+ * at or before to_us, ended at or after from_us), described as loadgen_failures does. For an
+ * event known only to lie in that interval (a route change seen by polling), these are the
+ * requests it may have cut. */
+unsigned loadgen_failures_in_flight(const struct loadgen *lg, int64_t from_us, int64_t to_us, char *why,
+				    size_t len);
 
 /* Counts the successful requests that started in [from_us, to_us), all of them when name is
  * NULL, else only those answered by backend name. */
