@@ -33,6 +33,8 @@ struct hb_session {
 	unsigned errors;             /* bad lines so far; HB_MAX_ERRORS closes */
 	bool discarding;             /* dropping the rest of an over-long line */
 	bool want_out;               /* EPOLLOUT armed: replies are waiting in out[] */
+	bool unsent;                 /* on srv->unsent: replies queued this loop turn */
+	struct hb_session *next_unsent;
 	bool noted;                  /* a bad line was logged at warn: so is the close, at info */
 	uint8_t dialect;             /* enum hb_dialect: fixed by the session's first line */
 	const char *line;            /* the line being handled, in in[]: read only while handling it */
@@ -63,6 +65,7 @@ enum hb_dialect {
 
 struct hb_server {
 	struct hl_listener listener; /* its sessions, HB_SESSIONS_MAX at most */
+	struct hb_session *unsent;   /* sessions with replies queued this turn (hb_server_send_replies) */
 	struct hbauth_key *key;      /* NULL without --heartbeat-key-file: lines are not checked */
 	struct hb_note notes[HB_NOTE_HOSTS];
 };
@@ -96,8 +99,8 @@ static int session_flush(struct health_ctx *ctx, struct hb_session *s)
 	return hl_mod(ctx, &s->h, HB_SESSION_EVENTS | (s->want_out ? EPOLLOUT : 0));
 }
 
-/* Queues one reply line and tries to send it now. A peer whose replies pile up past
- * HB_OUT_MAX is not reading them and is closed. */
+/* Queues one reply line; hb_server_send_replies sends it at the end of the loop turn. A peer
+ * whose replies pile up past HB_OUT_MAX is not reading them and is closed. */
 static void session_reply(struct health_ctx *ctx, struct hb_session *s, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 static void session_reply(struct health_ctx *ctx, struct hb_session *s, const char *fmt, ...)
@@ -120,8 +123,27 @@ static void session_reply(struct health_ctx *ctx, struct hb_session *s, const ch
 	}
 	memcpy(s->out + s->out_len, line, (size_t)n);
 	s->out_len += (size_t)n;
-	if (session_flush(ctx, s))
-		session_close(ctx, s, "write failed");
+	if (!s->unsent) {
+		s->unsent = true;
+		s->next_unsent = s->srv->unsent;
+		s->srv->unsent = s;
+	}
+}
+
+/* See hb_server.h. Sessions closed in this turn are still in memory (the graveyard is emptied
+ * after this) and are skipped. */
+void hb_server_send_replies(struct health_ctx *ctx)
+{
+	struct hb_session *s;
+
+	if (!ctx->hb)
+		return;
+	while ((s = ctx->hb->unsent)) {
+		ctx->hb->unsent = s->next_unsent;
+		s->unsent = false;
+		if (!s->h.dead && s->out_len && session_flush(ctx, s))
+			session_close(ctx, s, "write failed");
+	}
 }
 
 static void session_count_error(struct health_ctx *ctx, struct hb_session *s, const char *why)
@@ -487,6 +509,9 @@ static void session_close(struct health_ctx *ctx, struct hb_session *s, const ch
 		table_apply(ctx->table, b, BE_EV_HB_CLOSED, NULL, ctx->now_ms);
 	}
 	slb_log_limited(s->noted ? LOG_INFO : LOG_DEBUG, 0, "heartbeat: session from %s closed: %s", s->peer, why);
+	/* last words (ERR, OK bye) go before the close, best effort: the peer may be gone */
+	if (s->out_len)
+		hl_send(s->h.fd, s->out, s->out_len);
 	hl_conn_close(ctx, &s->h);
 }
 

@@ -29,6 +29,11 @@ int hb_server_listen_fd(const struct health_ctx *ctx);
  * are closed, as hb_server_close. */
 void hb_server_hand_over(struct health_ctx *ctx);
 
+/* Sends the replies queued in this loop turn. Called once the turn's table changes are
+ * published, so a backend told "OK registered" is already in the workers' snapshot: a client
+ * that connects the moment the backend hears it is routed to it. */
+void hb_server_send_replies(struct health_ctx *ctx);
+
 /* Called every tick: closes sessions idle past their limit, resumes a paused listener. */
 void hb_server_tick(struct health_ctx *ctx);
 

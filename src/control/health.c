@@ -225,6 +225,7 @@ static void health_end_turn(struct health_ctx *ctx)
 	if ((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked) ||
 	    (ht.ticked && ht.ramp_at >= 0 && ctx->now_ms >= ht.ramp_at))
 		health_publish(ctx);
+	hb_server_send_replies(ctx);
 	if (ht.ticked)
 		snapshot_reclaim();
 	ht.ticked = false;

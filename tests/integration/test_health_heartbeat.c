@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "echo_server.h"
 #include "faultkit.h"
 #include "healthtest.h"
 #include "slb/control/hbauth.h"
@@ -142,6 +143,38 @@ Test(health_heartbeat, newer_session_takes_over_an_address)
 	close(a);
 	close(b);
 	healthtest_stop_ok(&slb);
+}
+
+/* A backend told "OK registered" is already routable: a client that connects the moment the
+ * REGISTER is answered reaches it, because the reply goes out only once the snapshot with the
+ * backend is published. Many rounds (REGISTER, client, BYE), since the window this closes was a
+ * few microseconds wide. */
+Test(health_heartbeat, registered_backend_takes_the_very_next_client)
+{
+	struct echo_server echo = { 0 };
+	char line[96], reply[128];
+	int fd, c;
+
+	cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
+	healthtest_start_ok(&slb, NULL);
+	snprintf(line, sizeof(line), "REGISTER 127.0.0.1:%u", echo.port);
+	for (int i = 0; i < 40; i++) {
+		fd = session();
+		cr_assert_gt(healthtest_cmd(fd, line, reply, sizeof(reply)), 0);
+		cr_assert_eq(strncmp(reply, "OK registered", 13), 0, "round %d: %s", i, reply);
+		c = testproc_connect(slb.listen, IO_MS);
+		cr_assert_geq(c, 0);
+		cr_assert_eq(testproc_write_all(c, "ping\n", 5, IO_MS), 0);
+		cr_assert_gt(testproc_read_line(c, reply, sizeof(reply), IO_MS), 0,
+			     "round %d: the client right after OK registered got no answer", i);
+		cr_assert_str_eq(reply, "ping");
+		close(c);
+		healthtest_expect_reply(fd, "BYE", "OK bye");
+		cr_assert_eq(testproc_wait_eof(fd, IO_MS), 0);
+		close(fd);
+	}
+	healthtest_stop_ok(&slb);
+	echo_server_stop(&echo);
 }
 
 Test(health_heartbeat, silence_takes_it_down_and_a_heartbeat_brings_it_back)
