@@ -119,6 +119,11 @@ async function checkLive(page, slb, addrs, backends) {
 	await page.waitForFunction(() => document.querySelectorAll('#backends tr[data-state="up"]').length === 3,
 		{ timeout: 10000 });
 	await new Promise(r => setTimeout(r, 4000)); /* a few samples for the rates */
+	/* a backend that served traffic shows its measured connect time and time to first byte */
+	for (const col of ["connect", "ttfb"]) {
+		const shown = await page.$eval(`tr[data-addr="${addrs[2]}"] td.${col}`, td => td.textContent);
+		if (!/^\d+\.\d$/.test(shown)) fail(`the ${col} column shows "${shown}" for a backend with traffic`);
+	}
 	backends[1].kill("SIGKILL");
 	const t0 = Date.now();
 	await page.waitForFunction(rowState, { timeout: 2000, polling: 20 }, addrs[1]).catch(() => null);
