@@ -106,7 +106,10 @@ static void client_leg_close(struct worker *w, struct conn *c)
 		close_fd_async(w, c->cfd_sys, false);
 		c->cfd_sys = -1;
 	} else if (rst && w->linger_by_uring) {
-		struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+		struct io_uring_sqe *sqe;
+
+		uring_reserve(&w->ring, 2); /* the setsockopt and the close below, one chain */
+		sqe = uring_sqe(&w->ring);
 
 		uring_prep_linger_zero(sqe, c->cfd);
 		sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_HARDLINK;
@@ -264,6 +267,7 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	stat_add(&w->ch->stats.be[c->backend_id].active, 1);
 	c->counted = balance_conn_open(&w->bal, c->backend_id);
 
+	uring_reserve(&w->ring, 2); /* the connect and its timeout, one chain */
 	sqe = uring_sqe(&w->ring);
 	io_uring_prep_connect(sqe, fd, (const struct sockaddr *)&c->baddr.ss, c->baddr.len);
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CONNECT, 0));

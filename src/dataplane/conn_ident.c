@@ -33,7 +33,10 @@ static void ident_poll(struct worker *w, struct conn *c)
 
 void conn_ident_start(struct worker *w, struct conn *c)
 {
-	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+	struct io_uring_sqe *sqe;
+
+	uring_reserve(&w->ring, 2); /* the install and, with PROXY, its linked poll */
+	sqe = uring_sqe(&w->ring);
 
 	c->state = CONN_IDENT;
 	io_uring_prep_rw(IORING_OP_FIXED_FD_INSTALL, sqe, c->cfd, NULL, 0, 0);

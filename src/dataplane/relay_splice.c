@@ -38,7 +38,10 @@ static void splice_poll_in(struct worker *w, struct conn *c, unsigned dir)
  * that the poll's completion finds the twin there (or the poll is cancelled if it failed). */
 static void splice_install_then_poll(struct worker *w, struct conn *c, unsigned dir)
 {
-	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+	struct io_uring_sqe *sqe;
+
+	uring_reserve(&w->ring, 2); /* the install and its linked poll, one chain */
+	sqe = uring_sqe(&w->ring);
 
 	io_uring_prep_rw(IORING_OP_FIXED_FD_INSTALL, sqe, c->cfd, NULL, 0, 0);
 	sqe->flags |= IOSQE_FIXED_FILE | IOSQE_IO_LINK;

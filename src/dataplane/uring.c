@@ -64,16 +64,23 @@ struct io_uring_sqe *uring_sqe(struct io_uring *ring)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 
-	while (!sqe) {
+	if (!sqe) {
+		uring_reserve(ring, 1);
+		sqe = io_uring_get_sqe(ring);
+	}
+	return sqe;
+}
+
+void uring_reserve(struct io_uring *ring, unsigned n)
+{
+	while (io_uring_sq_space_left(ring) < n) {
 		int ret = io_uring_submit(ring);
 
 		if (ret < 0 && ret != -EAGAIN && ret != -EBUSY && ret != -EINTR) {
 			slb_log(LOG_ERROR, ret, "io_uring submit failed; the worker cannot go on");
 			abort();
 		}
-		sqe = io_uring_get_sqe(ring);
 	}
-	return sqe;
 }
 
 int uring_bufs_init(struct io_uring *ring, struct uring_bufs *b, uint16_t bgid, unsigned count, unsigned size)
