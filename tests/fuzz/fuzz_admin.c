@@ -85,7 +85,7 @@ static uint64_t table_digest(const struct backend_table *t)
 
 static bool known_status(int code)
 {
-	static const int codes[] = { 200, 400, 401, 403, 404, 405, 409, 500 };
+	static const int codes[] = { 200, 400, 401, 403, 404, 405, 409, 500, 503 }; /* 503: /ready, not ready */
 
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
 		if (code == codes[i])
