@@ -293,14 +293,29 @@ static void conn_give_up(struct worker *w, struct conn *c, int why)
 	conn_finalize(w, c, true);
 }
 
+/* Whether the next read of dir is a copy recv (else a splice poll). */
+static bool conn_reads_by_copy(const struct worker *w, const struct conn *c, unsigned dir)
+{
+	return c->no_splice || !w->pipes.cap || w->cfg->relay == RELAY_COPY ||
+	       (w->cfg->relay == RELAY_AUTO && !c->h[dir].bulk);
+}
+
+/* The client's first recv goes out with the connect rather than after it: the request is
+ * usually there already, so it is in hand when the connect completes (often in the same loop
+ * turn) and goes to the backend at once, a loop turn earlier than reading it after the connect.
+ * Only a copy recv: a splice would need the client's twin first. */
 void conn_connect_first(struct worker *w, struct conn *c)
 {
 	int ret;
 
 	c->state = CONN_CONNECTING;
 	ret = conn_connect_next(w, c);
-	if (ret)
+	if (ret) {
 		conn_give_up(w, c, ret);
+		return;
+	}
+	if (conn_reads_by_copy(w, c, DIR_UP))
+		relay_copy_arm(w, c, DIR_UP);
 }
 
 void conn_accept(struct worker *w, int fd, uint64_t key) /* fd: a direct descriptor */
@@ -342,12 +357,23 @@ static enum failq_kind connect_failure_kind(int res)
 	}
 }
 
+/* Connected: read the backend, and pass on what the client's early recv brought (bytes or
+ * EOF), or read the client if it has not been read yet. */
 static void conn_start_relay(struct worker *w, struct conn *c)
 {
+	struct half *up = &c->h[DIR_UP];
+
 	c->state = CONN_RELAYING;
 	c->last_active_ms = w->now_ms;
-	conn_arm_read(w, c, DIR_UP);
 	conn_arm_read(w, c, DIR_DOWN);
+	if (up->reading)
+		return; /* the early recv still waits for the client */
+	if (up->has_buf)
+		relay_copy_forward(w, c, DIR_UP);
+	else if (up->eof_early)
+		conn_half_eof(w, c, DIR_UP);
+	else
+		conn_arm_read(w, c, DIR_UP);
 }
 
 static void conn_log_connect_failure(struct worker *w, const struct conn *c, int res)
@@ -498,11 +524,10 @@ void conn_arm_read(struct worker *w, struct conn *c, unsigned dir)
 {
 	if (c->state != CONN_RELAYING)
 		return;
-	if (!c->no_splice && w->pipes.cap &&
-	    (w->cfg->relay == RELAY_SPLICE || (w->cfg->relay == RELAY_AUTO && c->h[dir].bulk)))
-		relay_splice_arm(w, c, dir);
-	else
+	if (conn_reads_by_copy(w, c, dir))
 		relay_copy_arm(w, c, dir);
+	else
+		relay_splice_arm(w, c, dir);
 }
 
 /* EOF from src: pass it on as a FIN to dst; the other direction keeps flowing. */
@@ -511,6 +536,11 @@ void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
 	struct half *h = &c->h[dir];
 	struct io_uring_sqe *sqe;
 
+	/* the client ended before the backend connected: a shutdown now would abort the connect */
+	if (c->state == CONN_CONNECTING) {
+		h->eof_early = 1;
+		return;
+	}
 	h->done = 1;
 	conn_set_end(c, dir == DIR_UP ? END_CLIENT_CLOSED : END_BACKEND_CLOSED);
 	if (c->h[!dir].done) {

@@ -52,13 +52,16 @@ enum { DIR_UP = 0, DIR_DOWN = 1 };
  *             poll for room before splicing the rest of the pipe)
  *   waiting:  copy mode found no free buffer; on the worker's wait list
  *   done:     EOF from src was passed on as a FIN to dst
- * and none of them between two operations of one step. */
+ * and none of them between two operations of one step. While the backend connects (copy
+ * reads only), UP may already read the client: its buffer (has_buf) or its EOF (eof_early) is
+ * held, neither reading nor writing, until conn_start_relay passes it on. */
 struct half {
 	unsigned reading : 1;
 	unsigned writing : 1;
 	unsigned waiting : 1;
 	unsigned done : 1;
 	unsigned bulk : 1;      /* auto mode: this direction moves bulk, use splice */
+	unsigned eof_early : 1; /* UP: the client ended while the backend connected; passed on after */
 	unsigned has_pipe : 1;
 	unsigned has_buf : 1;   /* copy: holds provided buffer buf_id */
 	uint16_t buf_id;        /* copy: buffer being written */
@@ -217,6 +220,8 @@ static inline void sqe_fixed_if(struct io_uring_sqe *sqe, bool fixed)
 
 /* relay_copy.c */
 void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir);
+/* Sends the buffer that dir holds (has_buf, from a recv) to dst, counting its bytes. */
+void relay_copy_forward(struct worker *w, struct conn *c, unsigned dir);
 void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const struct io_uring_cqe *cqe);
 void relay_copy_on_send(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_copy_release(struct worker *w, struct conn *c, unsigned dir);

@@ -60,6 +60,19 @@ void relay_copy_wake_waiters(struct worker *w)
 	}
 }
 
+/* See conn.h. */
+void relay_copy_forward(struct worker *w, struct conn *c, unsigned dir)
+{
+	struct half *h = &c->h[dir];
+
+	conn_count_bytes(w, c, dir, h->buf_len);
+	stat_add(&w->ch->stats.copy_transfers, 1);
+	/* auto: a read that fills a whole buffer means a bulk transfer; splice the rest. */
+	if (w->cfg->relay == RELAY_AUTO && h->buf_len == w->bufs.size)
+		h->bulk = 1;
+	copy_submit_send(w, c, dir);
+}
+
 void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const struct io_uring_cqe *cqe)
 {
 	struct half *h = &c->h[dir];
@@ -71,16 +84,15 @@ void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const st
 		h->has_buf = 1;
 		h->buf_len = (uint32_t)res;
 		h->buf_off = 0;
-		conn_count_bytes(w, c, dir, (unsigned)res);
-		stat_add(&w->ch->stats.copy_transfers, 1);
-		/* auto: a read that fills a whole buffer means a bulk transfer; splice the rest. */
-		if (w->cfg->relay == RELAY_AUTO && (unsigned)res == w->bufs.size)
-			h->bulk = 1;
-		copy_submit_send(w, c, dir);
+		/* the client's first bytes, read while the backend connects: held until it has */
+		if (c->state != CONN_CONNECTING)
+			relay_copy_forward(w, c, dir);
 	} else if (res == 0) {
 		conn_half_eof(w, c, dir);
 	} else if (res == -ENOBUFS) {
-		waitq_push(w, c, dir);
+		/* while connecting, conn_start_relay arms this read again; the wait list would not */
+		if (c->state != CONN_CONNECTING)
+			waitq_push(w, c, dir);
 	} else {
 		conn_read_error(w, c, dir, res);
 	}
