@@ -293,8 +293,8 @@ static void conn_give_up(struct worker *w, struct conn *c, int why)
 	conn_finalize(w, c, true);
 }
 
-/* Whether the next read of dir is a copy recv (else a splice poll). */
-static bool conn_reads_by_copy(const struct worker *w, const struct conn *c, unsigned dir)
+/* See conn.h. */
+bool conn_reads_by_copy(const struct worker *w, const struct conn *c, unsigned dir)
 {
 	return c->no_splice || !w->pipes.cap || w->cfg->relay == RELAY_COPY ||
 	       (w->cfg->relay == RELAY_AUTO && !c->h[dir].bulk);

@@ -54,7 +54,9 @@ enum { DIR_UP = 0, DIR_DOWN = 1 };
  *   done:     EOF from src was passed on as a FIN to dst
  * and none of them between two operations of one step. While the backend connects (copy
  * reads only), UP may already read the client: its buffer (has_buf) or its EOF (eof_early) is
- * held, neither reading nor writing, until conn_start_relay passes it on. */
+ * held, neither reading nor writing, until conn_start_relay passes it on. When src had more
+ * after a recv, the next recv is linked behind the send (linked): reading and writing both
+ * hold until the send's CQE; the recv's CQE always comes after it. */
 struct half {
 	unsigned reading : 1;
 	unsigned writing : 1;
@@ -62,6 +64,8 @@ struct half {
 	unsigned done : 1;
 	unsigned bulk : 1;      /* auto mode: this direction moves bulk, use splice */
 	unsigned eof_early : 1; /* UP: the client ended while the backend connected; passed on after */
+	unsigned more : 1;      /* copy: src had more (bytes or its FIN) after the last recv */
+	unsigned linked : 1;    /* copy: the pending recv is linked behind the pending send */
 	unsigned has_pipe : 1;
 	unsigned has_buf : 1;   /* copy: holds provided buffer buf_id */
 	uint16_t buf_id;        /* copy: buffer being written */
@@ -222,6 +226,8 @@ static inline void sqe_fixed_if(struct io_uring_sqe *sqe, bool fixed)
 void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir);
 /* Sends the buffer that dir holds (has_buf, from a recv) to dst, counting its bytes. */
 void relay_copy_forward(struct worker *w, struct conn *c, unsigned dir);
+/* Whether the next read of dir is a copy recv (else a splice poll). */
+bool conn_reads_by_copy(const struct worker *w, const struct conn *c, unsigned dir);
 void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const struct io_uring_cqe *cqe);
 void relay_copy_on_send(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_copy_release(struct worker *w, struct conn *c, unsigned dir);

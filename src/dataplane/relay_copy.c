@@ -8,15 +8,14 @@
 
 #include "slb/common/log.h"
 
-void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir)
+static void copy_prep_recv(struct worker *w, struct conn *c, unsigned dir, bool poll_first)
 {
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
 	io_uring_prep_recv(sqe, half_src(c, dir), NULL, w->bufs.size, 0);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
-	/* A recv is armed right after the previous send, so the answer is rarely there yet:
-	 * POLL_FIRST (5.19) skips the attempt that would fail with EAGAIN. */
-	sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
+	if (poll_first)
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	sqe_fixed_if(sqe, half_src_fixed(dir));
 	sqe->buf_group = w->bufs.bgid;
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_RECV, dir));
@@ -24,17 +23,40 @@ void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir)
 	c->h[dir].reading = 1;
 }
 
+void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir)
+{
+	/* A recv is armed right after the previous send, so the answer is rarely there yet:
+	 * POLL_FIRST (5.19) skips the attempt that would fail with EAGAIN. */
+	copy_prep_recv(w, c, dir, true);
+}
+
+/* Sends what dir's buffer holds from buf_off on. When src already had more after the recv
+ * that filled the buffer (IORING_CQE_F_SOCK_NONEMPTY, 5.19: bytes, or its FIN, which tcp_inq
+ * counts), the next recv is linked behind the send: the kernel issues it as soon as the send
+ * has gone out whole, in the same io_uring_enter, instead of a loop turn later. So a backend's
+ * FIN that came with its last bytes reaches the client one turn sooner, and copy-mode bulk
+ * saves a turn per buffer. A linked send carries MSG_WAITALL: without it a short send
+ * completes the send "successfully" and the linked recv would run while part of the buffer
+ * is still unsent; with it io_uring sends the rest itself when the socket has room, and only
+ * an error ends it short, which breaks the link (the recv ends -ECANCELED). So one buffer per
+ * direction still holds: the recv runs only after the whole buffer has gone. */
 static void copy_submit_send(struct worker *w, struct conn *c, unsigned dir)
 {
 	struct half *h = &c->h[dir];
 	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
+	bool link = h->more && !h->reading && conn_reads_by_copy(w, c, dir);
 
 	io_uring_prep_send(sqe, half_dst(c, dir), uring_buf_addr(&w->bufs, h->buf_id) + h->buf_off,
-			   h->buf_len - h->buf_off, MSG_NOSIGNAL);
+			   h->buf_len - h->buf_off, MSG_NOSIGNAL | (link ? MSG_WAITALL : 0));
 	sqe_fixed_if(sqe, half_dst_fixed(dir));
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SEND, dir));
 	c->inflight++;
 	h->writing = 1;
+	if (!link)
+		return;
+	sqe->flags |= IOSQE_IO_LINK;
+	copy_prep_recv(w, c, dir, false);
+	h->linked = 1;
 }
 
 static void waitq_push(struct worker *w, struct conn *c, unsigned dir)
@@ -73,13 +95,30 @@ void relay_copy_forward(struct worker *w, struct conn *c, unsigned dir)
 	copy_submit_send(w, c, dir);
 }
 
+/* A linked recv cancelled by a short send: the rest of the buffer is being sent (or was:
+ * then read again now). */
+static void copy_on_unlinked(struct worker *w, struct conn *c, unsigned dir)
+{
+	struct half *h = &c->h[dir];
+
+	if (!h->writing && !h->has_buf)
+		conn_arm_read(w, c, dir);
+}
+
 void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const struct io_uring_cqe *cqe)
 {
 	struct half *h = &c->h[dir];
 	int res = cqe->res;
+	bool was_linked = h->linked;
 
 	h->reading = 0;
+	h->linked = 0;
+	if (res == -ECANCELED && was_linked) {
+		copy_on_unlinked(w, c, dir);
+		return;
+	}
 	if (res > 0) {
+		h->more = !!(cqe->flags & IORING_CQE_F_SOCK_NONEMPTY);
 		h->buf_id = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 		h->has_buf = 1;
 		h->buf_len = (uint32_t)res;
@@ -113,7 +152,8 @@ void relay_copy_on_send(struct worker *w, struct conn *c, unsigned dir, int res)
 		return;
 	}
 	relay_copy_release(w, c, dir);
-	conn_arm_read(w, c, dir);
+	if (!h->reading) /* else the linked recv is on its way */
+		conn_arm_read(w, c, dir);
 }
 
 void relay_copy_release(struct worker *w, struct conn *c, unsigned dir)
