@@ -43,8 +43,12 @@ void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir)
 static void copy_submit_send(struct worker *w, struct conn *c, unsigned dir)
 {
 	struct half *h = &c->h[dir];
-	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 	bool link = h->more && !h->reading && conn_reads_by_copy(w, c, dir);
+	struct io_uring_sqe *sqe;
+
+	if (link)
+		uring_reserve(&w->ring, 2); /* the send and its recv, one chain */
+	sqe = uring_sqe(&w->ring);
 
 	io_uring_prep_send(sqe, half_dst(c, dir), uring_buf_addr(&w->bufs, h->buf_id) + h->buf_off,
 			   h->buf_len - h->buf_off, MSG_NOSIGNAL | (link ? MSG_WAITALL : 0));
