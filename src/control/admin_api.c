@@ -58,7 +58,8 @@ static void api_error(struct api_call *c, int code, const char *fmt, ...)
 
 static struct admin_view api_view(const struct api_call *c)
 {
-	return (struct admin_view){ c->ctx->table, c->ctx->channels, c->ctx->n_channels, c->ctx->now_ms, c->ctx->gray };
+	return (struct admin_view){ .table = c->ctx->table, .channels = c->ctx->channels,
+				    .n_channels = c->ctx->n_channels, .now_ms = c->ctx->now_ms, .gray = c->ctx->gray };
 }
 
 /* 200 with the backend as /status shows it, after a change. */
@@ -86,7 +87,13 @@ static void api_rendered(struct api_call *c, int rc, const char *ctype)
 static void api_status(struct api_call *c)
 {
 	struct admin_view v = api_view(c);
+	const struct admin_request *r = c->req;
 
+	if (r->query_len && (r->query_len != 12 || memcmp(r->query, "per_worker=1", 12) != 0)) {
+		api_error(c, 400, "expected no query, or ?per_worker=1");
+		return;
+	}
+	v.per_worker = r->query_len != 0;
 	api_rendered(c, admin_render_status(&c->ans->body, &v), "application/json");
 }
 

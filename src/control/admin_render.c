@@ -140,16 +140,39 @@ static void sum_backend(const struct admin_view *v, const struct backend *b, str
 	}
 }
 
+static void status_figures(struct abuf *out, struct worker_channel *const *ch, unsigned n, uint32_t id,
+			   int64_t now_ms)
+{
+	struct gray_figure c = gray_backend_figure(ch, n, id, false, now_ms);
+	struct gray_figure t = gray_backend_figure(ch, n, id, true, now_ms);
+
+	abuf_printf(out, c.n ? "\"connect_ms\":%.1f" : "\"connect_ms\":null", (double)c.avg_us / 1000);
+	abuf_printf(out, t.n ? ",\"ttfb_ms\":%.1f" : ",\"ttfb_ms\":null", (double)t.avg_us / 1000);
+	abuf_printf(out, ",\"latency_samples\":%llu", (unsigned long long)t.n);
+}
+
+/* ?per_worker=1: which worker sees a backend slow (a worker whose CPU is starved shows high
+ * figures for every backend; a slow backend shows them on every worker). */
+static void status_worker_latency(struct abuf *out, const struct admin_view *v, const struct backend *b)
+{
+	abuf_printf(out, ",\"per_worker\":[");
+	for (unsigned i = 0; i < v->n_channels; i++) {
+		abuf_printf(out, "%s{\"worker\":%u,", i ? "," : "", i);
+		status_figures(out, &v->channels[i], 1, b->id, v->now_ms);
+		abuf_printf(out, "}");
+	}
+	abuf_printf(out, "]");
+}
+
 /* "connect_ms" and "ttfb_ms": null while no worker has a recent sample (LAT_STALE_MS). */
 static void status_latency(struct abuf *out, const struct admin_view *v, const struct backend *b)
 {
-	struct gray_figure c = gray_backend_figure(v->channels, v->n_channels, b->id, false, v->now_ms);
-	struct gray_figure t = gray_backend_figure(v->channels, v->n_channels, b->id, true, v->now_ms);
 	double phi = gray_phi(v->gray, b->id, v->now_ms);
 
-	abuf_printf(out, c.n ? ",\"connect_ms\":%.1f" : ",\"connect_ms\":null", (double)c.avg_us / 1000);
-	abuf_printf(out, t.n ? ",\"ttfb_ms\":%.1f" : ",\"ttfb_ms\":null", (double)t.avg_us / 1000);
-	abuf_printf(out, ",\"latency_samples\":%llu", (unsigned long long)t.n);
+	abuf_printf(out, ",");
+	status_figures(out, v->channels, v->n_channels, b->id, v->now_ms);
+	if (v->per_worker)
+		status_worker_latency(out, v, b);
 	abuf_printf(out, b->session && phi >= 0 ? ",\"phi\":%.2f" : ",\"phi\":null", phi);
 	abuf_printf(out, ",\"outlier_ejections\":%u", b->outlier_count);
 	if (b->ejected_until_ms)

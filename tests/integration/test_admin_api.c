@@ -164,6 +164,8 @@ Test(admin_api, bad_input_gets_its_status_and_changes_nothing)
 	expect(s.admin, "POST", "/backends", "{\"address\":\"127.0.0.1:9\",\"color\":1}", 400, "unknown key");
 	expect(s.admin, "POST", "/backends", "{\"address\":\"127.0.0.1:9\",\"check\":\"ftp\"}", 400, "tcp");
 	expect(s.admin, "GET", "/events?since=abc", NULL, 400, "since");
+	expect(s.admin, "GET", "/status?per_worker=2", NULL, 400, "per_worker=1");
+	expect(s.admin, "GET", "/status?per_worker=1", NULL, 200, "\"per_worker\":[{\"worker\":0,");
 	expect_too_large(s.admin);
 	cr_assert_eq(call(s.admin, "PUT", "/backends/1/weight", "5", "Content-Length: 1\r\n", &r), 400);
 	snapshot_states(s.admin, a1, a2, after, sizeof(after));

@@ -64,7 +64,7 @@ static const struct admin_view *view(int64_t now)
 {
 	static struct admin_view v;
 
-	v = (struct admin_view){ t, ch, 2, now, NULL };
+	v = (struct admin_view){ .table = t, .channels = ch, .n_channels = 2, .now_ms = now };
 	return &v;
 }
 
@@ -353,4 +353,26 @@ Test(admin, status_shows_latency_over_workers_and_the_ejection)
 	assert_has("# TYPE slb_backend_ttfb_seconds gauge\n"
 		   "slb_backend_ttfb_seconds{backend=\"127.0.0.1:9001\",name=\"\"} 0.003000\n# HELP");
 	assert_has("slb_backend_connect_seconds{backend=\"127.0.0.1:9001\",name=\"\"} 0.001000\n# HELP");
+}
+
+/* ?per_worker=1 adds each worker's own figures: here worker 1 sees the backend slow, worker 0
+ * has no recent sample. */
+Test(admin, status_per_worker_shows_each_workers_latency)
+{
+	struct backend *a = add_static("127.0.0.1:9001");
+	struct admin_view v = *view(1500);
+
+	for (int i = 0; i < 5; i++) {
+		lat_ewma_add(&ch[1]->stats.be[a->id].ttfb, 40, 1000);
+		lat_ewma_add(&ch[1]->stats.be[a->id].connect, 2, 1000);
+	}
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	cr_assert_null(strstr(out.p, "per_worker"), "only on request:\n%s", out.p);
+	abuf_free(&out);
+	v.per_worker = true;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	assert_json_shape(out.p);
+	assert_has("\"connect_ms\":2.0,\"ttfb_ms\":40.0,\"latency_samples\":5,\"per_worker\":["
+		   "{\"worker\":0,\"connect_ms\":null,\"ttfb_ms\":null,\"latency_samples\":0},"
+		   "{\"worker\":1,\"connect_ms\":2.0,\"ttfb_ms\":40.0,\"latency_samples\":5}],\"phi\":null");
 }

@@ -80,6 +80,7 @@ struct admin_view {
 	unsigned n_channels;
 	int64_t now_ms;                 /* for "last_heartbeat_ms": age of the last heartbeat */
 	const struct gray_board *gray;  /* for "phi"; NULL: phi shown as null */
+	bool per_worker;                /* /status?per_worker=1: each backend's latency per worker too */
 };
 
 /* Append the /status JSON document or the /metrics text to out. Return 0, or -ENOSPC when
