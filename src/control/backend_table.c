@@ -867,7 +867,9 @@ struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now
 	n = table_fill_live(t, now_ms, live);
 	s = snapshot_build_ext(live, n, t->p.maglev_len);
 	free(live);
-	if (s && t->p.maglev_len && maglev_fill(s, t->p.hash_key)) {
+	/* the table is a function of its inputs: any snapshot with the same ones has it (the
+	 * current one, unless backends or weights changed) */
+	if (s && t->p.maglev_len && maglev_fill_reusing(s, snapshot_current(), t->p.hash_key) < 0) {
 		snapshot_free(s);
 		return NULL;
 	}

@@ -119,11 +119,14 @@ static void maglev_populate(struct snapshot *s, struct maglev_turn *turns, uint3
 	}
 }
 
+_Static_assert(sizeof(((struct snapshot *)0)->maglev_key) == CONFIG_HASH_KEY_BYTES, "maglev_key holds a key");
+
 int maglev_fill(struct snapshot *s, const unsigned char key[CONFIG_HASH_KEY_BYTES])
 {
 	struct maglev_turn *turns;
 	uint32_t max_weight = 1;
 
+	memcpy(s->maglev_key, key, CONFIG_HASH_KEY_BYTES);
 	if (s->n == 0)
 		return 0;
 	if (!maglev_size_ok(s->maglev_len))
@@ -142,4 +145,28 @@ int maglev_fill(struct snapshot *s, const unsigned char key[CONFIG_HASH_KEY_BYTE
 	maglev_populate(s, turns, max_weight);
 	free(turns);
 	return 0;
+}
+
+/* The inputs maglev_fill reads: size, key, and per backend in be[] order its address and
+ * weight. */
+static bool maglev_same_inputs(const struct snapshot *s, const struct snapshot *prev,
+			       const unsigned char key[CONFIG_HASH_KEY_BYTES])
+{
+	if (!prev || prev->n != s->n || prev->maglev_len != s->maglev_len ||
+	    memcmp(prev->maglev_key, key, CONFIG_HASH_KEY_BYTES) != 0)
+		return false;
+	for (uint32_t j = 0; j < s->n; j++)
+		if (prev->be[j].weight != s->be[j].weight || maglev_addr_cmp(&prev->be[j].addr, &s->be[j].addr) != 0)
+			return false;
+	return true;
+}
+
+int maglev_fill_reusing(struct snapshot *s, const struct snapshot *prev,
+			const unsigned char key[CONFIG_HASH_KEY_BYTES])
+{
+	if (s->n == 0 || !maglev_same_inputs(s, prev, key))
+		return maglev_fill(s, key);
+	memcpy(s->maglev, prev->maglev, (size_t)s->maglev_len * sizeof(s->maglev[0]));
+	memcpy(s->maglev_key, key, CONFIG_HASH_KEY_BYTES);
+	return 1;
 }

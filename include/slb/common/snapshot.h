@@ -49,6 +49,7 @@ struct snapshot {
 	uint32_t maglev_len;      /* entries in maglev[]: a prime, 0 when no table was asked for */
 	uint16_t *maglev;         /* Maglev lookup table: indexes into be[]; filled by the builder's
 				   * caller (the health thread) before publishing */
+	unsigned char maglev_key[16]; /* the SipHash key maglev[] was filled with */
 	struct snap_backend be[]; /* the live backends, in id order */
 };
 
