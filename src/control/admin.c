@@ -130,7 +130,9 @@ static void conn_head(struct admin_conn *c, int code, const char *ctype, const s
 		abuf_printf(&c->out, "WWW-Authenticate: Bearer realm=\"slb\"\r\n");
 }
 
-/* Queues the whole answer and starts sending it; a connection only writes from now on. */
+/* Queues the whole answer; a connection only writes from now on. It goes out on the next
+ * loop turn's EPOLLOUT, not now: after the health thread has published what this request
+ * changed, so a client that connects once the answer is read meets the new snapshot. */
 static void conn_answer(struct health_ctx *ctx, struct admin_conn *c, const struct admin_answer *a)
 {
 	const char *body = a->fixed ? a->fixed : a->body.p;
@@ -141,11 +143,8 @@ static void conn_answer(struct health_ctx *ctx, struct admin_conn *c, const stru
 	abuf_append(&c->out, body, len);
 	c->phase = ADMIN_WRITING;
 	c->deadline_ms = ctx->now_ms + ADMIN_TIMEOUT_MS;
-	if (hl_mod(ctx, &c->h, EPOLLOUT)) {
+	if (hl_mod(ctx, &c->h, EPOLLOUT))
 		conn_close(ctx, c);
-		return;
-	}
-	conn_flush(ctx, c);
 }
 
 /* A refusal before any route was looked at (malformed, too large, a full house). */

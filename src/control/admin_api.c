@@ -186,9 +186,14 @@ static void api_show(struct api_call *c)
 	api_backend_answer(c, c->b);
 }
 
+/* Logs a change about to be made, and has it published in this loop turn: the answer goes
+ * out after the publish (see admin.c conn_answer), so once the operator reads 200 the workers
+ * route by it (a weight, which alone would wait for the next tick, included). */
 static void api_log_change(const struct api_call *c, const char *what)
 {
 	char addr[ADDR_TEXT_MAX], peer[ADDR_TEXT_MAX];
+
+	table_mark_urgent(c->ctx->table);
 
 	slb_log(LOG_INFO, 0, "admin: %s backend %s (id %u) asked by %s", what, addr_format(&c->b->addr, addr, sizeof(addr)),
 		c->b->id, addr_format(c->peer, peer, sizeof(peer)));

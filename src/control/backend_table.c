@@ -281,6 +281,11 @@ void table_mark_changed(struct backend_table *t)
 }
 
 /* See backend_table.h. */
+void table_mark_urgent(struct backend_table *t)
+{
+	t->changes |= TABLE_CHANGE_URGENT;
+}
+
 void table_set_params(struct backend_table *t, const struct table_params *p)
 {
 	t->p = *p;

@@ -178,6 +178,10 @@ bool table_id_reserved(const struct backend_table *t, uint32_t id);
  * the next tick. */
 void table_mark_changed(struct backend_table *t);
 
+/* Publish before the health thread sleeps again, whatever changed: for the runtime API, whose
+ * answer tells the operator the change is in effect. */
+void table_mark_urgent(struct backend_table *t);
+
 /* Replaces the rise/fall/eject/heartbeat-timeout parameters (on reload). */
 void table_set_params(struct backend_table *t, const struct table_params *p);
 
