@@ -255,6 +255,11 @@ Test(admin_api, add_then_remove_waits_for_the_last_connection)
 	expect(s.admin, "POST", "/backends/2/disable", NULL, 200, NULL);
 	expect_served_by(s.port, "web3");
 	cr_assert_eq(faultkit_reader_start(&rd, s.port, "/bytes/4000000", 256, 30000), 0);
+	/* in flight means relayed to web3 (a worker on a loaded machine may not have accepted it
+	 * yet; a connection slb has not accepted cannot hold a removal back) */
+	for (int i = 0; i < 500 && (faultkit_status_field(s.admin, a3, "active_conns", body, sizeof(body)) != 0 ||
+				    strcmp(body, "1") != 0); i++)
+		usleep(10000);
 	snprintf(path, sizeof(path), "/backends/%s", a3);
 	expect(s.admin, "DELETE", path, NULL, 200, "\"removing\":true");
 	usleep(300000);
