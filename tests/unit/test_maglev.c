@@ -242,50 +242,41 @@ static void expect_same_table(const struct snapshot *a, const struct snapshot *b
 	cr_assert_eq(memcmp(a->maglev, b->maglev, a->maglev_len * sizeof(a->maglev[0])), 0, "%s", what);
 }
 
+/* A snapshot built from these inputs, filled by maglev_fill_reusing with prev at hand: the
+ * table is rebuilt (not copied) and is what a fresh maglev_fill gives. */
+static void expect_rebuilt(const struct snapshot *prev, const unsigned *hosts, unsigned n, const unsigned *weights,
+			   unsigned seed, const char *what)
+{
+	struct snapshot *fresh = build(hosts, n, 1, weights, seed), *s = build(hosts, n, 1, weights, seed);
+	struct slb_config cfg = { .hash_seed = seed };
+	unsigned char key[CONFIG_HASH_KEY_BYTES];
+
+	config_hash_key(&cfg, key);
+	cr_assert_eq(maglev_fill_reusing(s, prev, key), 0, "%s: rebuilt", what);
+	expect_same_table(s, fresh, what);
+	snapshot_free(s);
+	snapshot_free(fresh);
+}
+
 /* A publish that changes no input of the table (here a load) copies the previous table; any
  * input that changed (a weight, an address, the key, the set) builds it anew, and the result
  * is always what maglev_fill computes. */
 Test(maglev, an_unchanged_backend_set_reuses_the_previous_table)
 {
 	const unsigned hosts[] = { 1, 2, 3, 4 }, other_hosts[] = { 1, 2, 3, 5 }, heavier[] = { 1, 2, 1, 1 };
-	struct snapshot *prev = build(hosts, 4, 1, NULL, 7), *fresh, *s;
-	struct slb_config cfg = { .hash_seed = 7 }, cfg8 = { .hash_seed = 8 };
-	unsigned char key[CONFIG_HASH_KEY_BYTES], key8[CONFIG_HASH_KEY_BYTES];
+	struct snapshot *prev = build(hosts, 4, 1, NULL, 7), *s;
+	struct slb_config cfg = { .hash_seed = 7 };
+	unsigned char key[CONFIG_HASH_KEY_BYTES];
 
 	config_hash_key(&cfg, key);
-	config_hash_key(&cfg8, key8);
 	s = snapshot_build_ext(prev->be, 4, prev->maglev_len);
 	s->be[0].load = 90;
 	cr_assert_eq(maglev_fill_reusing(s, prev, key), 1, "a load change reuses the table");
 	expect_same_table(s, prev, "reused");
 	snapshot_free(s);
-
-	fresh = build(hosts, 4, 1, heavier, 7);
-	s = build(hosts, 4, 1, heavier, 7);
-	cr_assert_eq(maglev_fill_reusing(s, prev, key), 0, "a weight change rebuilds");
-	expect_same_table(s, fresh, "rebuilt for the weight");
-	snapshot_free(s);
-	snapshot_free(fresh);
-
-	fresh = build(other_hosts, 4, 1, NULL, 7);
-	s = build(other_hosts, 4, 1, NULL, 7);
-	cr_assert_eq(maglev_fill_reusing(s, prev, key), 0, "another address rebuilds");
-	expect_same_table(s, fresh, "rebuilt for the address");
-	snapshot_free(s);
-	snapshot_free(fresh);
-
-	fresh = build(hosts, 3, 1, NULL, 7);
-	s = build(hosts, 3, 1, NULL, 7);
-	cr_assert_eq(maglev_fill_reusing(s, prev, key), 0, "one backend fewer rebuilds");
-	expect_same_table(s, fresh, "rebuilt for the set");
-	snapshot_free(s);
-	snapshot_free(fresh);
-
-	fresh = build(hosts, 4, 1, NULL, 8);
-	s = build(hosts, 4, 1, NULL, 8);
-	cr_assert_eq(maglev_fill_reusing(s, prev, key8), 0, "another --hash-seed rebuilds");
-	expect_same_table(s, fresh, "rebuilt for the key");
-	snapshot_free(s);
-	snapshot_free(fresh);
+	expect_rebuilt(prev, hosts, 4, heavier, 7, "a weight change");
+	expect_rebuilt(prev, other_hosts, 4, NULL, 7, "another address");
+	expect_rebuilt(prev, hosts, 3, NULL, 7, "one backend fewer");
+	expect_rebuilt(prev, hosts, 4, NULL, 8, "another --hash-seed");
 	snapshot_free(prev);
 }
