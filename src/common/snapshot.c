@@ -422,6 +422,16 @@ static uint64_t snap_oldest_reader(void)
 	return oldest;
 }
 
+uint64_t snapshot_mark(void)
+{
+	return atomic_load_explicit(&snap_shared.gp, memory_order_relaxed);
+}
+
+bool snapshot_passed(uint64_t mark)
+{
+	return snap_oldest_reader() >= mark;
+}
+
 unsigned snapshot_reclaim(void)
 {
 	uint64_t oldest;

@@ -67,7 +67,7 @@ static void api_backend_answer(struct api_call *c, struct backend *b)
 {
 	struct admin_view v = api_view(c);
 
-	table_note_active(c->ctx->table, b, hl_backend_active(c->ctx, b->id), c->ctx->now_ms);
+	hl_note_active(c->ctx, b);
 	admin_render_backend(&c->ans->body, &v, b);
 	abuf_printf(&c->ans->body, "\n");
 	api_answer_json(c, 200);

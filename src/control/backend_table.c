@@ -18,6 +18,7 @@ struct backend_table {
 	unsigned count;                       /* entries in use */
 	uint32_t next_id;                     /* where the search for a free id starts */
 	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
+	uint64_t seq;                         /* state changes so far (table_seq) */
 	bool reserved[SNAP_MAX_BACKEND_ID];   /* removed with connections still open: id not reused */
 	unsigned n_retiring;                  /* entries with retiring set */
 	unsigned n_reserved;                  /* ids reserved[] */
@@ -281,6 +282,11 @@ void table_mark_changed(struct backend_table *t)
 }
 
 /* See backend_table.h. */
+uint64_t table_seq(const struct backend_table *t)
+{
+	return t->seq;
+}
+
 void table_mark_urgent(struct backend_table *t)
 {
 	t->changes |= TABLE_CHANGE_URGENT;
@@ -634,6 +640,7 @@ int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, co
 	/* A new entry starts down; registering as down still deserves its line and reason. */
 	if (b->state == old && !b->fresh)
 		return 0;
+	b->state_seq = ++t->seq;
 	b->fresh = false;
 	snprintf(b->reason, sizeof(b->reason), "%s", why);
 	b->changed_ms = now_ms;

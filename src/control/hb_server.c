@@ -339,7 +339,7 @@ static void session_heartbeat(struct health_ctx *ctx, struct hb_session *s, cons
 	}
 	/* A draining backend learns how many connections it still has, and "drained" once none
 	 * is left: the moment it (or its agent) can stop without cutting anyone off. */
-	table_note_active(ctx->table, b, hl_backend_active(ctx, b->id), ctx->now_ms);
+	hl_note_active(ctx, b);
 	session_reply(ctx, s, "OK state=drain interval=%u conns=%llu%s", ctx->cfg->heartbeat_interval_ms,
 		      (unsigned long long)b->active_conns, b->drained ? " drained" : "");
 }

@@ -69,8 +69,18 @@ static struct health_thread ht;
 
 /* Workers never compute a weight: while a backend ramps up, health republishes every
  * HEALTH_RAMP_STEP_MS with the weights of the moment, and stops when no ramp is left. */
+/* Publishes s, noting which table state it has and the mark that tells when no worker can
+ * hold an older one (hl_backend_settled). */
+static void health_publish_snapshot(struct health_ctx *ctx, struct snapshot *s, uint64_t seq)
+{
+	snapshot_publish(s);
+	ctx->published_seq = seq;
+	ctx->published_mark = snapshot_mark();
+}
+
 static void health_publish(struct health_ctx *ctx)
 {
+	uint64_t seq = table_seq(ctx->table);
 	struct snapshot *s = table_build_snapshot(ctx->table, ctx->now_ms);
 
 	if (!s) {
@@ -79,7 +89,7 @@ static void health_publish(struct health_ctx *ctx)
 		return;
 	}
 	health_gray_fill(ctx, s);
-	snapshot_publish(s);
+	health_publish_snapshot(ctx, s, seq);
 	ht.pending = TABLE_CHANGE_NONE;
 	ht.ramp_at = table_next_ramp_ms(ctx->table, ctx->now_ms, HEALTH_RAMP_STEP_MS);
 	slb_log(LOG_DEBUG, 0, "health: published snapshot %llu with %u live backends",
@@ -138,8 +148,8 @@ static void health_track_drains(struct health_ctx *ctx)
 
 		if (!b || (b->state != BE_STATE_DRAINING && !b->removing))
 			continue;
-		table_note_active(ctx->table, b, hl_backend_active(ctx, id), ctx->now_ms);
-		if (!table_removable(b))
+		hl_note_active(ctx, b);
+		if (!hl_backend_settled(ctx, b) || !table_removable(b))
 			continue;
 		snprintf(why, sizeof(why), "removed by admin: no connection left");
 		table_remove(ctx->table, b, why, ctx->now_ms);
@@ -407,6 +417,7 @@ static int health_open(const struct slb_config *cfg, struct health_handover *in,
 {
 	struct health_ctx *ctx = &ht.ctx;
 	struct snapshot *s;
+	uint64_t seq;
 	int rc;
 
 	rc = health_fill_table(cfg, err, errlen);
@@ -428,12 +439,13 @@ static int health_open(const struct slb_config *cfg, struct health_handover *in,
 	if (rc)
 		return rc;
 	health_import_leases(ctx, in);
+	seq = table_seq(ctx->table);
 	s = table_build_snapshot(ctx->table, ctx->now_ms);
 	if (!s) {
 		snprintf(err, errlen, "health: out of memory for the first snapshot");
 		return -ENOMEM;
 	}
-	snapshot_publish(s);
+	health_publish_snapshot(ctx, s, seq);
 	table_take_changes(ctx->table);
 	ht.ramp_at = -1; /* static backends start up, not ramping */
 	return 0;

@@ -51,6 +51,21 @@ uint64_t hl_backend_active(const struct health_ctx *ctx, uint32_t id)
 	return n;
 }
 
+bool hl_backend_settled(const struct health_ctx *ctx, const struct backend *b)
+{
+	return b->state_seq <= ctx->published_seq && snapshot_passed(ctx->published_mark);
+}
+
+void hl_note_active(struct health_ctx *ctx, struct backend *b)
+{
+	uint64_t n = hl_backend_active(ctx, b->id);
+
+	if (hl_backend_settled(ctx, b))
+		table_note_active(ctx->table, b, n, ctx->now_ms);
+	else
+		b->active_conns = n;
+}
+
 long hl_send(int fd, const void *buf, size_t len)
 {
 	ssize_t n;

@@ -53,6 +53,8 @@ struct health_ctx {
 	bool draining;                      /* SIGTERM came: GET /ready answers 503 */
 	int64_t started_ms;                 /* health_prepare ran: GET /ready waits a heartbeat timeout */
 	struct gray_board *gray;            /* latency verdicts and heartbeat rhythm (health_gray.c) */
+	uint64_t published_seq;             /* table_seq() of the last snapshot published */
+	uint64_t published_mark;            /* snapshot_mark() right after it was published */
 };
 
 /* Every GRAY_EVAL_MS: combines the workers' latency averages, ejects outliers (with
@@ -134,6 +136,16 @@ void hl_conn_close(struct health_ctx *ctx, struct hl_handler *h);
 /* Connections open to backend id over all workers (their per-backend active counters, read
  * with relaxed loads: a sum of moments, exact once nothing moves). */
 uint64_t hl_backend_active(const struct health_ctx *ctx, uint32_t id);
+
+/* True once no worker can pick b by a state older than its current one: the snapshot with
+ * that state is published and every worker has passed a quiescent point since, so each
+ * connection picked before is in b's active counters. Until then "no connection left" is
+ * not to be believed: a worker may have picked b in the same loop turn and not counted it. */
+bool hl_backend_settled(const struct health_ctx *ctx, const struct backend *b);
+
+/* Records b's open connections (hl_backend_active) in the table; a drain ends there
+ * (table_note_active) only once b is settled. */
+void hl_note_active(struct health_ctx *ctx, struct backend *b);
 
 /* Writes without blocking and without SIGPIPE. Returns bytes written (maybe 0 on EAGAIN)
  * or -errno. */

@@ -49,7 +49,7 @@ static int session(void)
 
 Test(health_heartbeat, register_heartbeat_drain_bye)
 {
-	char line[96];
+	char line[96], reply[128] = "";
 	int fd;
 
 	healthtest_start_ok(&slb, NULL);
@@ -58,8 +58,13 @@ Test(health_heartbeat, register_heartbeat_drain_bye)
 	healthtest_expect_reply(fd, line, "OK registered id=1 interval=1000 timeout=3000");
 	healthtest_expect_state(&slb, slb.listen + 1, "up", "registered");
 	healthtest_expect_reply(fd, "HEARTBEAT load=5", "OK state=up interval=1000");
-	/* nobody is connected through it: drained at once */
-	healthtest_expect_reply(fd, "HEARTBEAT state=drain", "OK state=drain interval=1000 conns=0 drained");
+	/* nobody is connected through it, but "drained" waits until every worker has seen the
+	 * drain (one could have picked it in the same moment): the next heartbeat says it */
+	healthtest_expect_reply(fd, "HEARTBEAT state=drain", "OK state=drain interval=1000 conns=0");
+	for (int i = 0; i < 50 && healthtest_cmd(fd, "HEARTBEAT state=drain", reply, sizeof(reply)) > 0 &&
+			strcmp(reply, "OK state=drain interval=1000 conns=0 drained") != 0; i++)
+		usleep(20000);
+	cr_assert_str_eq(reply, "OK state=drain interval=1000 conns=0 drained");
 	healthtest_expect_state(&slb, slb.listen + 1, "draining", "heartbeat state=drain");
 	healthtest_expect_reply(fd, "HEARTBEAT state=up\r", "OK state=up interval=1000");
 	healthtest_expect_reply(fd, "BYE", "OK bye");

@@ -88,6 +88,14 @@ int snapshot_reader_register(void);
 void snapshot_offline(int idx);
 void snapshot_online(int idx);
 
+/* For "no reader can still pick what the last publish left out": take snapshot_mark() right
+ * after a publish; snapshot_passed(mark) is then true once every reader online has passed a
+ * quiescent point since (an offline reader holds no snapshot), and what a reader did before
+ * that point (a connection counted against the backend it picked) is visible to the caller.
+ * Publisher thread only. */
+uint64_t snapshot_mark(void);
+bool snapshot_passed(uint64_t mark);
+
 /* Frees every retired snapshot that no online reader can still hold. Publisher thread only.
  * Returns how many snapshots are still waiting. */
 unsigned snapshot_reclaim(void);

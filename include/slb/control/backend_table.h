@@ -61,6 +61,7 @@ enum be_event {
  * the configuration without erasing what the operator set at run time. */
 struct backend {
 	uint32_t id;                 /* 1..SNAP_MAX_BACKEND_ID-1; 0 marks a free slot */
+	uint64_t state_seq;          /* table_seq() when the state last changed */
 	struct slb_addr addr;
 	char name[HB_NAME_MAX];      /* "" when none was given */
 	enum be_source source;
@@ -181,6 +182,10 @@ void table_mark_changed(struct backend_table *t);
 /* Publish before the health thread sleeps again, whatever changed: for the runtime API, whose
  * answer tells the operator the change is in effect. */
 void table_mark_urgent(struct backend_table *t);
+
+/* Counts state changes: a backend's state_seq <= the value read when a snapshot was built
+ * means that snapshot has the backend's current state. */
+uint64_t table_seq(const struct backend_table *t);
 
 /* Replaces the rise/fall/eject/heartbeat-timeout parameters (on reload). */
 void table_set_params(struct backend_table *t, const struct table_params *p);
