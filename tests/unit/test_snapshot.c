@@ -355,3 +355,26 @@ int main(void)
 	return 77;
 }
 #endif
+
+/* A mark taken after a publish is passed once every online reader has gone through a
+ * quiescent point since; an offline reader holds nothing and does not count. */
+Test(snapshot, mark_is_passed_once_every_online_reader_has_moved_on)
+{
+	struct snap_backend be[1] = { be_make(1, 1) };
+	int a = snapshot_reader_register(), b = snapshot_reader_register();
+	uint64_t mark;
+
+	cr_assert(a >= 0 && b >= 0);
+	snapshot_publish(snapshot_build(be, 1));
+	mark = snapshot_mark();
+	cr_assert_not(snapshot_passed(mark), "both readers may still hold the previous snapshot");
+	snapshot_offline(a);
+	snapshot_online(a);
+	cr_assert_not(snapshot_passed(mark), "reader %d has not moved on", b);
+	snapshot_offline(b);
+	cr_assert(snapshot_passed(mark), "an offline reader holds nothing");
+	snapshot_online(b);
+	cr_assert(snapshot_passed(mark));
+	snapshot_publish(snapshot_build(be, 1));
+	cr_assert_not(snapshot_passed(snapshot_mark()));
+}
