@@ -522,6 +522,16 @@ static void on_outlier_end(struct backend *b, bool clear, int64_t now_ms, char *
 		b->outlier_count = 0;
 }
 
+/* What a heartbeat reported, per event: the state and the reason it gives. */
+static const struct {
+	enum hb_state state;
+	const char *what;
+} hb_reports[] = {
+	[BE_EV_HB_UP] = { HB_STATE_UP, "heartbeat state=up" },
+	[BE_EV_HB_DRAIN] = { HB_STATE_DRAIN, "heartbeat state=drain" },
+	[BE_EV_HB_DOWN] = { HB_STATE_DOWN, "heartbeat state=down" },
+};
+
 /* The events of a heartbeat session, and of the lease that stands in for one after an
  * upgrade. Returns false for any other event. */
 static bool on_session_event(struct backend_table *t, struct backend *b, enum be_event ev, int64_t now_ms,
@@ -531,9 +541,7 @@ static bool on_session_event(struct backend_table *t, struct backend *b, enum be
 	case BE_EV_HB_UP:
 	case BE_EV_HB_DRAIN:
 	case BE_EV_HB_DOWN:
-		on_reported(b, ev == BE_EV_HB_UP ? HB_STATE_UP : ev == BE_EV_HB_DRAIN ? HB_STATE_DRAIN : HB_STATE_DOWN,
-			    now_ms, ev == BE_EV_HB_UP ? "heartbeat state=up" : ev == BE_EV_HB_DRAIN ?
-			    "heartbeat state=drain" : "heartbeat state=down", why, len);
+		on_reported(b, hb_reports[ev].state, now_ms, hb_reports[ev].what, why, len);
 		return true;
 	case BE_EV_HB_BYE:
 		if (b->source == BE_SOURCE_STATIC)
