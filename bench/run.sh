@@ -339,7 +339,7 @@ tw_count() {
 measure() {
 	local r=$1 sc=$2 c=$3
 	local outf="$out/raw/r${r}_${sc}_${c}.txt" status=ok hwm=0 wrk_s=0 turns0 turns1 turns= tw_wrk= tw_proxy=
-	local c0 b0 busy0 steal0 t0 c1 b1 busy1 steal1 t1
+	local c0 b0 busy0 steal0 t0 ipi0 cs0 pc0 c1 b1 busy1 steal1 t1 ipi1 cs1 pc1
 	printf '   round %d  %-16s %-15s ' "$r" "$sc" "$c"
 	if ! start_contender "$c"; then
 		printf '%s\t%s\t%s\tstart-failed\t\t\t\t\t\t\t\t\n' "$r" "$sc" "$c" >>"$out/runs.tsv"
@@ -348,9 +348,9 @@ measure() {
 	fi
 	((warmup > 0)) && run_wrk "$sc" "$CPORT" "$warmup" "$tmp/warmup.txt"
 	turns0=$(slb_turns)
-	read -r c0 b0 busy0 steal0 t0 < <("${TOOL[@]}" snap "${CPID:--}" "$BACKEND_PID")
+	read -r c0 b0 busy0 steal0 t0 ipi0 cs0 pc0 < <("${TOOL[@]}" snap "${CPID:--}" "$BACKEND_PID")
 	run_wrk "$sc" "$CPORT" "$duration" "$outf" "$tmp/wrk.rusage"
-	read -r c1 b1 busy1 steal1 t1 < <("${TOOL[@]}" snap "${CPID:--}" "$BACKEND_PID")
+	read -r c1 b1 busy1 steal1 t1 ipi1 cs1 pc1 < <("${TOOL[@]}" snap "${CPID:--}" "$BACKEND_PID")
 	turns1=$(slb_turns)
 	[[ -n "$turns0" && -n "$turns1" ]] && turns=$((turns1 - turns0))
 	# Who closed each client connection first: its TIME_WAIT is on that side. The port is
@@ -368,12 +368,19 @@ measure() {
 	fi
 	grep -q '^wrk exit status' "$outf" && status=wrk-failed
 	# round scenario contender status file contender_cpu_s peak_rss_kb backend_cpu_s wrk_cpu_s busy_s steal_s wall_s
-	# loop_turns (slb only) tw_wrk tw_proxy (conn-close scenarios)
+	# loop_turns (slb only) tw_wrk tw_proxy (conn-close scenarios) ipi_load ipi_proxy (wake-up
+	# interrupts received by the load's CPU and by the contender's) ctxt (context switches)
+	# busy_load_s busy_proxy_s (busy time of the load's CPU and of the contender's)
 	awk -v OFS='\t' -v r="$r" -v sc="$sc" -v c="$c" -v st="$status" -v f="$(basename "$outf")" -v hwm="$hwm" \
 		-v c0="$c0" -v c1="$c1" -v b0="$b0" -v b1="$b1" -v w="$wrk_s" -v u0="$busy0" -v u1="$busy1" \
-		-v s0="$steal0" -v s1="$steal1" -v t0="$t0" -v t1="$t1" -v turns="$turns" -v tww="$tw_wrk" -v twp="$tw_proxy" 'BEGIN {
+		-v s0="$steal0" -v s1="$steal1" -v t0="$t0" -v t1="$t1" -v turns="$turns" -v tww="$tw_wrk" -v twp="$tw_proxy" \
+		-v i0="$ipi0" -v i1="$ipi1" -v cl="$CPU_LOAD" -v cp="$CPU_PROXY" -v cs0="$cs0" -v cs1="$cs1" \
+		-v pc0="$pc0" -v pc1="$pc1" 'BEGIN {
+			split(i0, a, ","); split(i1, b, ","); split(pc0, p, ","); split(pc1, q, ",")
 			print r, sc, c, st, f, sprintf("%.2f", c1 - c0), hwm, sprintf("%.2f", b1 - b0), w,
-				sprintf("%.2f", u1 - u0), sprintf("%.2f", s1 - s0), sprintf("%.3f", t1 - t0), turns, tww, twp
+				sprintf("%.2f", u1 - u0), sprintf("%.2f", s1 - s0), sprintf("%.3f", t1 - t0), turns, tww, twp,
+				b[cl + 1] - a[cl + 1], b[cp + 1] - a[cp + 1], cs1 - cs0,
+				sprintf("%.2f", q[cl + 1] - p[cl + 1]), sprintf("%.2f", q[cp + 1] - p[cp + 1])
 		}' >>"$out/runs.tsv"
 	awk '/Requests\/sec/ { printf "%s req/s", $2 }' "$outf"
 	[[ "$status" != ok ]] && printf '  (%s)' "$status"

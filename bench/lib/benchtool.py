@@ -7,9 +7,11 @@
   benchtool.py mem ROOT                 "VmHWM_kB VmRSS_kB", each summed over ROOT and descendants
   benchtool.py wait-port PORT SECS ROOT exit 0 once 127.0.0.1:PORT accepts, 1 on timeout or if ROOT died
   benchtool.py idle PORT ROOT N HOLD    memory per idle connection (see idle_test)
-  benchtool.py snap ROOT...             "cpu_s... busy_s steal_s wall_s": utime+stime of each ROOT tree
-                                        (0 for "-"), the busy and steal time of all CPUs (/proc/stat),
-                                        and CLOCK_MONOTONIC
+  benchtool.py snap ROOT...             "cpu_s... busy_s steal_s wall_s ipis ctxt busy": utime+stime of
+                                        each ROOT tree (0 for "-"), the busy and steal time of all CPUs
+                                        (/proc/stat), CLOCK_MONOTONIC, the wake-up interrupts each CPU
+                                        received (comma-separated, CPU 0 first), the machine's context
+                                        switches, and each CPU's busy time (comma-separated)
   benchtool.py rusage FILE CMD...       runs CMD, writes its utime+stime (s) to FILE, exits as it did
   benchtool.py slow-backend PORT MS     HTTP backend on 127.0.0.1:PORT answering after MS (bench/pickers.sh)
   benchtool.py conns ADMIN ADDR         "mine total": total_conns of backend ADDR and of all, from slb /status
@@ -90,6 +92,41 @@ def system_times():
         fields = [int(x) for x in f.readline().split()[1:]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
     return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
+
+
+def busy_per_cpu():
+    """Busy seconds (user, nice, system, irq, softirq) of each CPU, from /proc/stat."""
+    out = []
+    with open("/proc/stat") as f:
+        for line in f:
+            name, _, rest = line.partition(" ")
+            if name.startswith("cpu") and name != "cpu":
+                v = [int(x) for x in rest.split()] + [0] * 8
+                out.append((v[0] + v[1] + v[2] + v[5] + v[6]) / CLK_TCK)
+    return out
+
+
+def wakeup_ipis():
+    """Per CPU, the inter-processor interrupts received that wake or run something there:
+    rescheduling (RES) and function call (CAL) interrupts from /proc/interrupts. A task woken
+    on another CPU costs one of these; on a virtual machine each is also an exit to the host."""
+    per = None
+    with open("/proc/interrupts") as f:
+        ncpu = len(f.readline().split())
+        for line in f:
+            parts = line.split()
+            if parts and parts[0] in ("RES:", "CAL:"):
+                counts = [int(x) for x in parts[1:1 + ncpu]]
+                per = counts if per is None else [a + b for a, b in zip(per, counts)]
+    return per or []
+
+
+def context_switches():
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith("ctxt "):
+                return int(line.split()[1])
+    return 0
 
 
 def run_with_rusage(path, cmd):
@@ -273,7 +310,9 @@ def main(argv):
     elif cmd == "snap":
         cpus = [f"{cpu_seconds(r):.2f}" if r != "-" else "0" for r in args]
         busy, steal = system_times()
-        print(" ".join(cpus), f"{busy:.2f}", f"{steal:.2f}", f"{time.monotonic():.3f}")
+        print(" ".join(cpus), f"{busy:.2f}", f"{steal:.2f}", f"{time.monotonic():.3f}",
+              ",".join(map(str, wakeup_ipis())), context_switches(),
+              ",".join(f"{b:.2f}" for b in busy_per_cpu()))
     elif cmd == "rusage":
         return run_with_rusage(args[0], args[1:])
     elif cmd == "wait-port":

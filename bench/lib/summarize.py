@@ -8,7 +8,10 @@
 Every figure is the median over the rounds that completed; errors are summed over rounds.
 Ratios are median(contender) / median(reference) for the same scenario in the same run, where
 the reference is the best peer (the best of HAProxy, HAProxy with splice and nginx at that
-figure), the floor contender, HAProxy or nginx.
+figure), the floor contender, HAProxy or nginx. A second view pairs each slb run with the peers'
+runs of the same round ("round by round"): the median of those per-round ratios, their range and
+the number of rounds slb was level or better, which is what says whether a ratio of medians near 1
+is more than noise.
 
 Whole-machine CPU per request ("machine") is the busy time of all CPUs (/proc/stat: user, nice,
 system, irq, softirq) over the measured run, divided by the requests, minus the same figure for
@@ -97,7 +100,8 @@ def load_runs(d):
     ncpu = int(read_meta(d).get("cpus", "1") or 1)
     runs = read_tsv(os.path.join(d, "runs.tsv"),
                     ["round", "scenario", "contender", "status", "file", "cpu_s", "hwm_kb", "backend_s",
-                     "wrk_s", "busy_s", "steal_s", "wall_s", "turns", "tw_wrk", "tw_proxy"])
+                     "wrk_s", "busy_s", "steal_s", "wall_s", "turns", "tw_wrk", "tw_proxy", "ipi_load", "ipi_proxy", "ctxt", "busy_load",
+                     "busy_proxy"])
     groups, scenarios, contenders = {}, [], []
     for run in runs:
         sc, c = run["scenario"], run["contender"]
@@ -107,9 +111,11 @@ def load_runs(d):
             contenders.append(c)
         g = groups.setdefault((sc, c), {"rps": [], "p50": [], "p99": [], "cpu_us": [], "cpu_pct": [], "other": [],
                                         "mach_raw": [], "procs_raw": [], "turns": [], "wrk_first": [],
+                                        "ipi_load": [], "ipi_proxy": [], "ctxt": [], "busy_load": [],
+                                        "busy_proxy": [],
                                         "hwm_mib": [], "requests": [], "errors": 0, "connect": 0,
                                         "read": 0, "write": 0, "timeout": 0, "non2xx": 0,
-                                        "rounds": 0, "statuses": []})
+                                        "rounds": 0, "statuses": [], "per_round": {}})
         g["statuses"].append(run["status"])
         if run["status"] == "start-failed":
             continue
@@ -120,6 +126,7 @@ def load_runs(d):
         if run["status"] != "ok" or not w["requests"]:
             continue
         g["rounds"] += 1
+        g["per_round"][run["round"]] = {"rps": w["rps"], "p99": w["p99"], "mach_raw": None}
         g["rps"].append(w["rps"])
         g["p50"].append(w["p50"])
         g["p99"].append(w["p99"])
@@ -131,11 +138,18 @@ def load_runs(d):
                      - float(run["backend_s"] or 0) - float(run["wrk_s"] or 0))
             g["other"].append(max(0.0, 100.0 * other / (float(run["wall_s"]) * ncpu)))
             g["mach_raw"].append(float(run["busy_s"]) * 1e6 / w["requests"])
+            g["per_round"][run["round"]]["mach_raw"] = g["mach_raw"][-1]
         if run["backend_s"] and run["wrk_s"]:
             ours = float(run["cpu_s"] or 0) + float(run["backend_s"]) + float(run["wrk_s"])
             g["procs_raw"].append(ours * 1e6 / w["requests"])
         if run["turns"]:
             g["turns"].append(int(run["turns"]) / w["requests"])
+        for k in ("ipi_load", "ipi_proxy", "ctxt"):
+            if run[k]:
+                g[k].append(int(run[k]) / w["requests"])
+        for k in ("busy_load", "busy_proxy"):
+            if run[k]:
+                g[k].append(float(run[k]) * 1e6 / w["requests"])
         if run["tw_wrk"] and run["tw_proxy"] and int(run["tw_wrk"]) + int(run["tw_proxy"]):
             g["wrk_first"].append(100.0 * int(run["tw_wrk"]) / (int(run["tw_wrk"]) + int(run["tw_proxy"])))
         if c != "direct" and run["cpu_s"]:
@@ -147,7 +161,8 @@ def load_runs(d):
     summary = {}
     for key, g in groups.items():
         s = {m: median(g[m]) for m in ("rps", "p50", "p99", "cpu_us", "cpu_pct", "hwm_mib", "requests", "other",
-                                       "mach_raw", "procs_raw", "turns", "wrk_first")}
+                                       "mach_raw", "procs_raw", "turns", "wrk_first",
+                                       "ipi_load", "ipi_proxy", "ctxt", "busy_load", "busy_proxy")}
         s["other_max"] = max(g["other"]) if g["other"] else None
         s["rps_min"] = min(g["rps"]) if g["rps"] else None
         s["rps_max"] = max(g["rps"]) if g["rps"] else None
@@ -157,6 +172,7 @@ def load_runs(d):
         failed = [st for st in g["statuses"] if st != "ok"]
         s["note"] = ", ".join(sorted(set(failed))) if failed else ""
         s["runs"] = len(g["statuses"])
+        s["per_round"] = g["per_round"]
         summary[key] = s
     # The proxy's whole cost: the machine's (or the processes') per request, minus direct's.
     for (sc, c), s in summary.items():
@@ -277,6 +293,83 @@ def ratio_table(summary, scenarios, contenders):
     return md
 
 
+def round_value(summary, sc, c, rnd, key):
+    """Contender c's figure key in round rnd of scenario sc; for "mach", minus direct's of the same
+    round. None when the run failed or a figure is missing."""
+    s = summary.get((sc, c))
+    v = s["per_round"].get(rnd, {}) if s else {}
+    if key != "mach":
+        return v.get(key)
+    d = summary.get((sc, "direct"))
+    base = d["per_round"].get(rnd, {}).get("mach_raw") if d else None
+    return v["mach_raw"] - base if v.get("mach_raw") is not None and base is not None else None
+
+
+def paired_ratios(summary, sc, c, key, higher):
+    """Per round: c's figure over the best peer's in that same round (the peers ran minutes apart
+    from c at most, so a slow drift of the machine cancels out)."""
+    out = []
+    for rnd in summary[(sc, c)]["per_round"]:
+        peers = [round_value(summary, sc, p, rnd, key) for p in PEERS]
+        peers = [v for v in peers if v is not None and v > 0]
+        r = ratio(round_value(summary, sc, c, rnd, key), (max if higher else min)(peers)) if peers else None
+        if r is not None:
+            out.append(r)
+    return out
+
+
+def round_table(summary, scenarios, contenders):
+    """Markdown lines: each slb contender against the best peer of the same round, for the three
+    figures the targets name: median of the per-round ratios, their range, and the rounds in which
+    slb was at least level with the best peer. A target met in 3 rounds of 8 is inside the noise,
+    whatever the ratio of medians says."""
+    md = ["", "## Round by round against the best peer", "",
+          "Each round's ratio is slb's figure over the best peer's in the same round (for machine us/req,",
+          "each minus direct's of the same round). Median of those ratios [lowest-highest], then the",
+          "rounds where slb was level or better (req/s >= 1, p99 and machine <= 1) out of those measured.", "",
+          "| scenario | contender | req/s x best | level or better | p99 x best | level or better "
+          "| machine x best | level or better |", "|---|---|--:|--:|--:|--:|--:|--:|"]
+    for sc in scenarios:
+        for c in contenders:
+            if not c.startswith("slb") or (sc, c) not in summary or not summary[(sc, c)]["rounds"]:
+                continue
+            cells = []
+            for key, _, higher in RATIO_FIGURES[:3]:
+                rs = paired_ratios(summary, sc, c, key, higher)
+                if not rs:
+                    cells += ["n/a", "n/a"]
+                    continue
+                good = sum(1 for r in rs if (r >= 1 if higher else r <= 1))
+                cells += [f"{median(rs):.2f} [{min(rs):.2f}-{max(rs):.2f}]", f"{good}/{len(rs)}"]
+            md.append(f"| {sc} | {c} | " + " | ".join(cells) + " |")
+    return md
+
+
+def wakeup_table(summary, scenarios, contenders):
+    """Markdown lines: wake-ups per request, where a proxy's CPU cost hides on a virtual machine.
+    Each wake-up interrupt is a VM exit on the CPU that sends it, so a proxy that sleeps and is
+    woken often costs the load's CPU (the limit of req/s here) more than its own CPU time says."""
+    rows = [(sc, c) for sc in scenarios for c in contenders
+            if (sc, c) in summary and summary[(sc, c)]["ctxt"] is not None]
+    if not rows:
+        return []
+    md = ["", "## Where the cost lands, and wake-ups per request", "",
+          "Busy time (/proc/stat) of the load's CPU (wrk and the backend) and of the contender's, per",
+          "request, raw (not minus direct's: direct's row is the load alone); rescheduling and",
+          "function-call interrupts (/proc/interrupts RES + CAL) received by each of the two CPUs, and",
+          "context switches of the whole machine, per request. Medians over rounds. With the load's",
+          "CPU the limit of req/s, 'load CPU us' is what decides throughput.", "",
+          "| scenario | contender | load CPU us | contender CPU us | IPIs to load CPU | IPIs to contender CPU "
+          "| context switches | turns/req |",
+          "|---|---|--:|--:|--:|--:|--:|--:|"]
+    for sc, c in rows:
+        s = summary[(sc, c)]
+        md.append(f"| {sc} | {c} | {fmt(s['busy_load'], '.1f')} | {fmt(s['busy_proxy'], '.1f')} "
+                  f"| {fmt(s['ipi_load'], '.2f')} | {fmt(s['ipi_proxy'], '.2f')} "
+                  f"| {fmt(s['ctxt'], '.2f')} | {fmt(s['turns'], '.2f')} |")
+    return md
+
+
 def close_order_table(summary, scenarios, contenders):
     """Markdown lines: per connection-per-request run, the share of client connections whose
     TIME_WAIT ended on wrk's side (wrk closed first, before the proxy passed the backend's FIN
@@ -348,6 +441,11 @@ def main_report(d):
                 "other_load_pct_max": fmt(s["other_max"], ".1f", ""), "peak_rss_mib": fmt(s["hwm_mib"], ".2f", ""),
                 "loop_turns_per_req": fmt(s["turns"], ".3f", ""),
                 "wrk_closed_first_pct": fmt(s["wrk_first"], ".1f", ""),
+                "ipis_to_load_cpu_per_req": fmt(s["ipi_load"], ".3f", ""),
+                "ipis_to_contender_cpu_per_req": fmt(s["ipi_proxy"], ".3f", ""),
+                "context_switches_per_req": fmt(s["ctxt"], ".3f", ""),
+                "load_cpu_us_per_req": fmt(s["busy_load"], ".3f", ""),
+                "contender_cpu_busy_us_per_req": fmt(s["busy_proxy"], ".3f", ""),
                 "errors": s["errors"], "err_connect": s["connect"], "err_read": s["read"],
                 "err_write": s["write"], "err_timeout": s["timeout"], "err_non2xx": s["non2xx"],
                 "rps_vs_haproxy": fmt(r["rps"], ".3f", ""), "p50_vs_haproxy": fmt(r["p50"], ".3f", ""),
@@ -362,6 +460,8 @@ def main_report(d):
                 row[f"{key}_vs_floor"] = fmt(ratio(s[key], fl[key]) if fl and fl["rounds"] else None, ".3f", "")
             rows.append(row)
     md += ratio_table(summary, scenarios, contenders)
+    md += round_table(summary, scenarios, contenders)
+    md += wakeup_table(summary, scenarios, contenders)
     md += close_order_table(summary, scenarios, contenders)
 
     # Memory per idle connection.
@@ -431,7 +531,9 @@ def main_report(d):
     fields = ["date", "kernel", "cpu_model", "scenario", "contender", "rounds_ok", "rps", "rps_min", "rps_max",
               "p50_ms", "p99_ms", "machine_us_per_req", "machine_raw_us_per_req", "procs_us_per_req",
               "procs_raw_us_per_req", "cpu_us_per_req", "cpu_pct", "other_load_pct", "other_load_pct_max",
-              "peak_rss_mib", "loop_turns_per_req", "wrk_closed_first_pct", "errors", "err_connect", "err_read", "err_write",
+              "peak_rss_mib", "loop_turns_per_req", "wrk_closed_first_pct", "ipis_to_load_cpu_per_req",
+              "ipis_to_contender_cpu_per_req", "context_switches_per_req",
+              "load_cpu_us_per_req", "contender_cpu_busy_us_per_req", "errors", "err_connect", "err_read", "err_write",
               "err_timeout", "err_non2xx", "rps_vs_haproxy", "p50_vs_haproxy", "p99_vs_haproxy",
               "cpu_vs_haproxy", "machine_vs_haproxy", "rss_vs_haproxy"] + [
               f"{k}_vs_{ref}" for k, _, _ in RATIO_FIGURES for ref in ("best_peer", "floor")] + [
