@@ -43,6 +43,7 @@ static struct conn *conn_alloc(struct worker *w)
 	c->bfd = -1;
 	c->cfd_sys = -1;
 	c->installing = 0;
+	c->shut_pending = 0;
 	c->no_splice = 0;
 	c->connected = 0;
 	c->end = END_NONE;
@@ -534,7 +535,6 @@ void conn_arm_read(struct worker *w, struct conn *c, unsigned dir)
 void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
 {
 	struct half *h = &c->h[dir];
-	struct io_uring_sqe *sqe;
 
 	/* the client ended before the backend connected: a shutdown now would abort the connect */
 	if (c->state == CONN_CONNECTING) {
@@ -550,30 +550,61 @@ void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
 	/* io_uring always runs a shutdown on an io-wq thread (REQ_F_FORCE_ASYNC); that hand-off
 	 * was a fifth of slb's CPU per connection in the connection-per-request profile. So the
 	 * backend's plain descriptor takes shutdown(2), and the client's direct descriptor gets
-	 * a regular twin first (an inline op), unless it has one from splicing already. */
+	 * a regular twin first (an inline op), unless it has one already or one is on its way
+	 * (for splicing, or asked for early by copy_submit_send). */
 	if (!half_dst_fixed(dir)) {
 		shutdown(half_dst(c, dir), SHUT_WR);
 	} else if (c->cfd_sys >= 0) {
 		shutdown(c->cfd_sys, SHUT_WR);
 	} else {
-		sqe = uring_sqe(&w->ring);
-		io_uring_prep_rw(IORING_OP_FIXED_FD_INSTALL, sqe, c->cfd, NULL, 0, 0);
-		sqe->flags |= IOSQE_FIXED_FILE;
-		io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_INSTALL_SHUT, dir));
-		c->inflight++;
+		c->shut_pending = 1;
+		conn_want_twin(w, c, dir);
 	}
 }
 
-/* The twin for a half-close came back: shut down through it, or through io-wq without it. */
+/* See conn.h. */
+void conn_want_twin(struct worker *w, struct conn *c, unsigned dir)
+{
+	struct io_uring_sqe *sqe;
+
+	if (c->cfd_sys >= 0 || c->installing)
+		return;
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_rw(IORING_OP_FIXED_FD_INSTALL, sqe, c->cfd, NULL, 0, 0);
+	sqe->flags |= IOSQE_FIXED_FILE;
+	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_INSTALL_SHUT, dir));
+	c->inflight++;
+	c->installing = 1;
+}
+
+/* See conn.h. */
+void conn_twin_arrived(struct worker *w, struct conn *c, int fd)
+{
+	(void)w;
+	c->installing = 0;
+	c->cfd_sys = fd;
+	if (c->shut_pending) {
+		c->shut_pending = 0;
+		shutdown(fd, SHUT_WR);
+	} else if (c->h[DIR_DOWN].waiting) {
+		relay_copy_push(c, DIR_DOWN);
+	}
+}
+
+/* A twin asked for by conn_want_twin came back: keep it; without it, a half-close that
+ * waited goes through io-wq. */
 static void conn_on_install_shut(struct worker *w, struct conn *c, unsigned dir, int res)
 {
 	struct io_uring_sqe *sqe;
 
 	if (res >= 0) {
-		c->cfd_sys = res;
-		shutdown(res, SHUT_WR);
+		conn_twin_arrived(w, c, res);
 		return;
 	}
+	c->installing = 0;
+	if (!c->shut_pending)
+		return; /* asked for early: the half-close, if it comes, asks again */
+	c->shut_pending = 0;
 	sqe = uring_sqe(&w->ring);
 	io_uring_prep_shutdown(sqe, c->cfd, SHUT_WR);
 	sqe->flags |= IOSQE_FIXED_FILE;

@@ -66,6 +66,7 @@ struct half {
 	unsigned eof_early : 1; /* UP: the client ended while the backend connected; passed on after */
 	unsigned more : 1;      /* copy: src had more (bytes or its FIN) after the last recv */
 	unsigned linked : 1;    /* copy: the pending recv is linked behind the pending send */
+	unsigned corked : 1;    /* copy: the last send went with MSG_MORE (copy_submit_send) */
 	unsigned has_pipe : 1;
 	unsigned has_buf : 1;   /* copy: holds provided buffer buf_id */
 	uint16_t buf_id;        /* copy: buffer being written */
@@ -84,6 +85,7 @@ struct conn {
 	uint8_t connected : 1;  /* a backend connect succeeded (for the access log) */
 	uint8_t ttfb_wait : 1;  /* a turn is open: the backend's next byte is a ttfb sample */
 	uint8_t turn_up : 1;    /* the last bytes moved went up (client -> backend) */
+	uint8_t shut_pending : 1; /* the client's half-close waits for its twin (installing) */
 	uint8_t end;            /* enum access_log_end: the first cause of the end seen, 0 while open */
 	uint8_t send_proxy;     /* enum proxy_version the current backend wants */
 	uint16_t proxy_len;     /* --accept-proxy: header bytes read so far (into w->proxy_bufs) */
@@ -142,6 +144,12 @@ void conn_sweep(struct worker *w, bool all);
 void conn_count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n);
 void conn_arm_read(struct worker *w, struct conn *c, unsigned dir);
 void conn_half_eof(struct worker *w, struct conn *c, unsigned dir);
+
+/* The client's regular twin (for shutdown(2) and splice(2)): conn_want_twin asks for it once
+ * (FIXED_FD_INSTALL, OP_INSTALL_SHUT) unless it exists or is on its way; conn_twin_arrived
+ * keeps it and does the half-close that waited for it (shut_pending). */
+void conn_want_twin(struct worker *w, struct conn *c, unsigned dir);
+void conn_twin_arrived(struct worker *w, struct conn *c, int fd);
 void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res);
 void conn_write_error(struct worker *w, struct conn *c, unsigned dir, int res);
 void conn_finalize(struct worker *w, struct conn *c, bool abortive);
@@ -237,6 +245,9 @@ void relay_copy_wake_waiters(struct worker *w);
 void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir);
 void relay_splice_on_poll_in(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_splice_on_poll_out(struct worker *w, struct conn *c, unsigned dir, int res);
+/* Sends at once the bytes dir's last send left corked (MSG_MORE), if it did and the
+ * destination's regular descriptor is known (relay_copy.c). */
+void relay_copy_push(struct conn *c, unsigned dir);
 void relay_splice_on_install(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_splice_release(struct worker *w, struct conn *c, unsigned dir);
 

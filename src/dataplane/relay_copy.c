@@ -4,6 +4,8 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include "slb/common/log.h"
@@ -30,7 +32,16 @@ void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir)
 	copy_prep_recv(w, c, dir, true);
 }
 
-/* Sends what dir's buffer holds from buf_off on. When src already had more after the recv
+/* A short read with more behind it (cork, below) is most often an answer with the peer's FIN
+ * right after it. Its bytes go with MSG_MORE, so they wait in the socket for what the linked
+ * recv finds, in the same io_uring_enter: the FIN, and the half-close then sends bytes and FIN
+ * in one segment (HAProxy's trace shows the same), where they used to go as two, with the
+ * client's ACK of the bytes in between and its own FIN often crossing ours (a simultaneous
+ * close leaves a TIME_WAIT at both ends); or more bytes, sent with them. The client's twin,
+ * which its half-close needs, is asked for at the same time so the FIN does not wait for it.
+ * If the recv finds no buffer, copy_push sends the bytes at once.
+ *
+ * Sends what dir's buffer holds from buf_off on. When src already had more after the recv
  * that filled the buffer (IORING_CQE_F_SOCK_NONEMPTY, 5.19: bytes, or its FIN, which tcp_inq
  * counts), the next recv is linked behind the send: the kernel issues it as soon as the send
  * has gone out whole, in the same io_uring_enter, instead of a loop turn later. So a backend's
@@ -44,14 +55,19 @@ static void copy_submit_send(struct worker *w, struct conn *c, unsigned dir)
 {
 	struct half *h = &c->h[dir];
 	bool link = h->more && !h->reading && conn_reads_by_copy(w, c, dir);
+	bool cork = link && h->buf_len < w->bufs.size;
 	struct io_uring_sqe *sqe;
 
+	if (cork && half_dst_fixed(dir))
+		conn_want_twin(w, c, dir); /* before the chain: nothing may come between its SQEs */
 	if (link)
 		uring_reserve(&w->ring, 2); /* the send and its recv, one chain */
 	sqe = uring_sqe(&w->ring);
 
 	io_uring_prep_send(sqe, half_dst(c, dir), uring_buf_addr(&w->bufs, h->buf_id) + h->buf_off,
-			   h->buf_len - h->buf_off, MSG_NOSIGNAL | (link ? MSG_WAITALL : 0));
+			   h->buf_len - h->buf_off,
+			   MSG_NOSIGNAL | (link ? MSG_WAITALL : 0) | (cork ? MSG_MORE : 0));
+	h->corked = cork;
 	sqe_fixed_if(sqe, half_dst_fixed(dir));
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_SEND, dir));
 	c->inflight++;
@@ -61,6 +77,18 @@ static void copy_submit_send(struct worker *w, struct conn *c, unsigned dir)
 	sqe->flags |= IOSQE_IO_LINK;
 	copy_prep_recv(w, c, dir, false);
 	h->linked = 1;
+}
+
+/* Bytes left corked (MSG_MORE) must not wait for a buffer: setting TCP_NODELAY again pushes
+ * what the socket holds. A client's twin may still be on its way: conn_twin_arrived pushes. */
+void relay_copy_push(struct conn *c, unsigned dir)
+{
+	int one = 1, fd = half_dst_fixed(dir) ? c->cfd_sys : half_dst(c, dir);
+
+	if (!c->h[dir].corked || fd < 0)
+		return;
+	c->h[dir].corked = 0;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 static void waitq_push(struct worker *w, struct conn *c, unsigned dir)
@@ -136,6 +164,7 @@ void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const st
 		/* while connecting, conn_start_relay arms this read again; the wait list would not */
 		if (c->state != CONN_CONNECTING)
 			waitq_push(w, c, dir);
+		relay_copy_push(c, dir);
 	} else {
 		conn_read_error(w, c, dir, res);
 	}

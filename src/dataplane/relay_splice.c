@@ -61,15 +61,17 @@ void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir)
 
 void relay_splice_on_install(struct worker *w, struct conn *c, unsigned dir, int res)
 {
-	c->installing = 0;
 	if (res >= 0) {
-		c->cfd_sys = res;
+		conn_twin_arrived(w, c, res);
 		return;
 	}
+	c->installing = 0;
 	/* Kernel before 6.8, or out of descriptors: this connection copies instead. Its
 	 * linked poll completes with -ECANCELED and re-arms as copy. */
 	c->no_splice = 1;
 	slb_log_limited(LOG_WARN, res, "no descriptor for splicing a client; copying instead");
+	if (c->shut_pending) /* a half-close waited for this twin: ask again, io-wq if that fails */
+		conn_want_twin(w, c, dir);
 }
 
 static int sys_src(const struct conn *c, unsigned dir)
