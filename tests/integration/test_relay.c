@@ -1,6 +1,7 @@
 /* The data plane with real processes on loopback: bytes pass unchanged in every relay mode,
- * half-closes pass through both ways, a thousand clients at once, dead backends cost the
- * client nothing, no backend closes the client promptly, SIGTERM drains and exits 0. */
+ * half-closes pass through both ways, an answer and its FIN travel as one segment, a thousand
+ * clients at once, dead backends cost the client nothing, no backend closes the client
+ * promptly, SIGTERM drains and exits 0. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <poll.h>
@@ -10,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <linux/tcp.h> /* struct tcp_info with tcpi_segs_in (glibc's lacks it) */
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -202,6 +205,64 @@ Test(relay, half_close_backend_first_copy)
 Test(relay, half_close_backend_first_splice)
 {
 	half_close_backend_first("splice");
+}
+
+/* Segments the client has received so far (TCP_INFO), once everything it sent is ACKed. */
+static unsigned client_segs_in_settled(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	for (int i = 0; i < 500; i++) {
+		cr_assert_eq(getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+		if (ti.tcpi_unacked == 0)
+			return ti.tcpi_segs_in;
+		usleep(2000);
+	}
+	cr_assert_fail("the client's request was never ACKed");
+	return 0;
+}
+
+/* A backend that answers and closes at once (its answer and FIN in one segment, as an HTTP
+ * server does for Connection: close): slb passes both on in one segment too, not the bytes
+ * and then a FIN of its own (which cost the client an ACK and crossed its own FIN). */
+static void answer_and_fin_in_one_segment(const char *mode)
+{
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n";
+	unsigned port, bport, backends[] = { 0, 0 }, before;
+	char buf[256];
+	struct testproc *slb;
+	int lfd, fd, bfd;
+
+	lfd = testproc_listen(&bport);
+	cr_assert_geq(lfd, 0);
+	backends[0] = bport;
+	slb = start_slb(&port, backends, (const char *const[]){ "--relay", mode, NULL });
+	fd = testproc_connect(port, IO_TIMEOUT_MS);
+	cr_assert_eq(testproc_write_all(fd, "GET / HTTP/1.1\r\n\r\n", 18, IO_TIMEOUT_MS), 0);
+	bfd = testproc_accept(lfd, IO_TIMEOUT_MS);
+	cr_assert_geq(bfd, 0);
+	cr_assert_eq(testproc_read_full(bfd, buf, 18, IO_TIMEOUT_MS), 18);
+	before = client_segs_in_settled(fd);
+	cr_assert_eq(send(bfd, answer, sizeof(answer) - 1, MSG_MORE), (ssize_t)sizeof(answer) - 1);
+	shutdown(bfd, SHUT_WR); /* the FIN joins the corked answer: one segment */
+	cr_assert_eq(testproc_read_full(fd, buf, sizeof(buf), IO_TIMEOUT_MS), (ssize_t)sizeof(answer) - 1);
+	cr_assert_eq(client_segs_in_settled(fd) - before, 1, "slb sent the answer and its FIN in %u segments",
+		     client_segs_in_settled(fd) - before);
+	close(fd);
+	close(bfd);
+	close(lfd);
+	stop_slb_expect_clean(slb);
+}
+
+Test(relay, answer_and_fin_in_one_segment_copy)
+{
+	answer_and_fin_in_one_segment("copy");
+}
+
+Test(relay, answer_and_fin_in_one_segment_auto)
+{
+	answer_and_fin_in_one_segment("auto");
 }
 
 static void raise_nofile(void)
