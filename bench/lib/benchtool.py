@@ -86,24 +86,23 @@ def status_kb(root, key):
     return total
 
 
-def system_times():
-    """Busy (user, nice, system, irq, softirq) and steal seconds over all CPUs, from /proc/stat."""
-    with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
+def busy_steal(line):
+    """Busy (user, nice, system, irq, softirq) and steal seconds of one /proc/stat cpu line."""
+    fields = [int(x) for x in line.split()[1:]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
     return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
 
 
+def system_times():
+    """Busy and steal seconds over all CPUs, from /proc/stat."""
+    with open("/proc/stat") as f:
+        return busy_steal(f.readline())
+
+
 def busy_per_cpu():
     """Busy seconds (user, nice, system, irq, softirq) of each CPU, from /proc/stat."""
-    out = []
     with open("/proc/stat") as f:
-        for line in f:
-            name, _, rest = line.partition(" ")
-            if name.startswith("cpu") and name != "cpu":
-                v = [int(x) for x in rest.split()] + [0] * 8
-                out.append((v[0] + v[1] + v[2] + v[5] + v[6]) / CLK_TCK)
-    return out
+        return [busy_steal(line)[0] for line in f if line.startswith("cpu") and not line.startswith("cpu ")]
 
 
 def wakeup_ipis():

@@ -578,9 +578,8 @@ void conn_want_twin(struct worker *w, struct conn *c, unsigned dir)
 }
 
 /* See conn.h. */
-void conn_twin_arrived(struct worker *w, struct conn *c, int fd)
+void conn_twin_arrived(struct conn *c, int fd)
 {
-	(void)w;
 	c->installing = 0;
 	c->cfd_sys = fd;
 	if (c->shut_pending) {
@@ -598,7 +597,7 @@ static void conn_on_install_shut(struct worker *w, struct conn *c, unsigned dir,
 	struct io_uring_sqe *sqe;
 
 	if (res >= 0) {
-		conn_twin_arrived(w, c, res);
+		conn_twin_arrived(c, res);
 		return;
 	}
 	c->installing = 0;

@@ -149,7 +149,7 @@ void conn_half_eof(struct worker *w, struct conn *c, unsigned dir);
  * (FIXED_FD_INSTALL, OP_INSTALL_SHUT) unless it exists or is on its way; conn_twin_arrived
  * keeps it and does the half-close that waited for it (shut_pending). */
 void conn_want_twin(struct worker *w, struct conn *c, unsigned dir);
-void conn_twin_arrived(struct worker *w, struct conn *c, int fd);
+void conn_twin_arrived(struct conn *c, int fd);
 void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res);
 void conn_write_error(struct worker *w, struct conn *c, unsigned dir, int res);
 void conn_finalize(struct worker *w, struct conn *c, bool abortive);
@@ -240,14 +240,14 @@ void relay_copy_on_recv(struct worker *w, struct conn *c, unsigned dir, const st
 void relay_copy_on_send(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_copy_release(struct worker *w, struct conn *c, unsigned dir);
 void relay_copy_wake_waiters(struct worker *w);
+/* Sends at once the bytes dir's last send left corked (MSG_MORE), if it did and the
+ * destination's regular descriptor is known (relay_copy.c). */
+void relay_copy_push(struct conn *c, unsigned dir);
 
 /* relay_splice.c */
 void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir);
 void relay_splice_on_poll_in(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_splice_on_poll_out(struct worker *w, struct conn *c, unsigned dir, int res);
-/* Sends at once the bytes dir's last send left corked (MSG_MORE), if it did and the
- * destination's regular descriptor is known (relay_copy.c). */
-void relay_copy_push(struct conn *c, unsigned dir);
 void relay_splice_on_install(struct worker *w, struct conn *c, unsigned dir, int res);
 void relay_splice_release(struct worker *w, struct conn *c, unsigned dir);
 

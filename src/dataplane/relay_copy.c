@@ -39,7 +39,7 @@ void relay_copy_arm(struct worker *w, struct conn *c, unsigned dir)
  * client's ACK of the bytes in between and its own FIN often crossing ours (a simultaneous
  * close leaves a TIME_WAIT at both ends); or more bytes, sent with them. The client's twin,
  * which its half-close needs, is asked for at the same time so the FIN does not wait for it.
- * If the recv finds no buffer, copy_push sends the bytes at once.
+ * If the recv finds no buffer, relay_copy_push sends the bytes at once.
  *
  * Sends what dir's buffer holds from buf_off on. When src already had more after the recv
  * that filled the buffer (IORING_CQE_F_SOCK_NONEMPTY, 5.19: bytes, or its FIN, which tcp_inq

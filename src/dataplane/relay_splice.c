@@ -62,7 +62,7 @@ void relay_splice_arm(struct worker *w, struct conn *c, unsigned dir)
 void relay_splice_on_install(struct worker *w, struct conn *c, unsigned dir, int res)
 {
 	if (res >= 0) {
-		conn_twin_arrived(w, c, res);
+		conn_twin_arrived(c, res);
 		return;
 	}
 	c->installing = 0;
