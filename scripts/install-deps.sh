@@ -4,6 +4,9 @@
 # something is missing. Usage: scripts/install-deps.sh [--bench]
 set -euo pipefail
 
+# To build: liburing (the workers' io_uring), jemalloc (the allocator of every binary),
+# libsodium (heartbeat MACs, the admin token, maglev's SipHash), libinih (the config file),
+# libsystemd (sd_notify), libjansson (below), scdoc (below); libcriterion-dev for the tests.
 # clang and libclang-rt-14-dev (sanitizer and libFuzzer runtimes; only a Recommends of clang)
 # are for scripts/ci-extra.sh; iproute2 and nftables (network namespaces, packet loss) for
 # tests/integration/test_faults_network.c; apache2-utils (ab, an HTTP/1.0 keep-alive client)
