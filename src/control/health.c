@@ -120,7 +120,7 @@ static void health_on_report(struct health_ctx *ctx, const struct failq_event *e
 	case FAILQ_LOOP:
 		table_apply(ctx->table, b, BE_EV_LOOP, NULL, ctx->now_ms);
 		break;
-	case FAILQ_RESET: /* the backend accepted: a reset is the application's business */
+	case FAILQ_RESET: /* no worker sends it: a reset after the connect is counted, not judged */
 	case FAILQ_NONE:
 		break;
 	}
