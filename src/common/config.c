@@ -863,28 +863,71 @@ static void usage_lhs(const struct flag *f, char *buf, size_t len)
 	snprintf(buf + n, len - (size_t)n, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
 }
 
+#define USAGE_WIDTH 80    /* columns of --help: a terminal's, and what man pages wrap at */
+#define USAGE_HELP_COL 35 /* where each flag's description starts */
+
+/* Writes len bytes at column *at, first moving to a new line indented to USAGE_HELP_COL when
+ * they would pass USAGE_WIDTH. A unit longer than a whole line stands alone on its line,
+ * whole: --help never cuts anything. */
+static void usage_unit(FILE *out, const char *text, size_t len, unsigned *at)
+{
+	if (*at > USAGE_HELP_COL && *at + 1 + len > USAGE_WIDTH) {
+		fprintf(out, "\n%*s", USAGE_HELP_COL, "");
+		*at = USAGE_HELP_COL;
+	} else if (*at > USAGE_HELP_COL) {
+		fputc(' ', out);
+		(*at)++;
+	}
+	fwrite(text, 1, len, out);
+	*at += (unsigned)len;
+}
+
+/* text word by word, wrapped at USAGE_WIDTH. */
+static void usage_words(FILE *out, const char *text, unsigned *at)
+{
+	for (text += strspn(text, " "); *text; text += strspn(text, " ")) {
+		size_t word = strcspn(text, " ");
+
+		usage_unit(out, text, word, at);
+		text += word;
+	}
+}
+
+/* One flag: its argument, then its help from USAGE_HELP_COL on, or from the next line when the
+ * argument is longer than that column leaves room for; the default is one unit, never split. */
+static void usage_flag(FILE *out, const struct flag *f)
+{
+	const char *def = f->def_help ? f->def_help : f->def;
+	unsigned at = USAGE_HELP_COL;
+	char lhs[128], dflt[64];
+
+	usage_lhs(f, lhs, sizeof(lhs));
+	if (strlen(lhs) + 3 > USAGE_HELP_COL)
+		fprintf(out, "  %s\n%*s", lhs, USAGE_HELP_COL, "");
+	else
+		fprintf(out, "  %-*s", USAGE_HELP_COL - 2, lhs);
+	usage_words(out, f->help, &at);
+	if (def && *def) {
+		snprintf(dflt, sizeof(dflt), "[default: %s]", def);
+		usage_unit(out, dflt, strlen(dflt), &at);
+	}
+	fputc('\n', out);
+}
+
 void config_print_usage(FILE *out, const char *prog)
 {
 	fprintf(out, "usage: %s --listen ADDR:PORT --backend ADDR:PORT [--backend ...] [flags]\n"
 		     "       %s -c FILE [flags]\n\n"
 		     "slb %s: a Layer-4 load balancer that knows which backends are alive.\n\nflags:\n",
 		prog, prog, SLB_VERSION);
-	for (size_t i = 0; i < N_FLAGS; i++) {
-		const struct flag *f = &flag_table[i];
-		char lhs[64];
-		const char *def = f->def_help ? f->def_help : f->def;
-
-		usage_lhs(f, lhs, sizeof(lhs));
-		fprintf(out, "  %-32s %s", lhs, f->help);
-		if (def && *def)
-			fprintf(out, " [default: %s]", def);
-		fputc('\n', out);
-	}
-	fputs("\nIn a config file (-c FILE) every flag but --takeover, --config, --check-config, --help and\n"
-	      "--version is a key, written as on the command line without its dashes:\n"
-	      "'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take yes or no\n"
-	      "('pin = no'); listen, backend and heartbeat-allow repeat, any other key given twice is an error;\n"
-	      "'#' or ';' starts a comment line. A flag on the command line replaces that key's value (or list).\n",
+	for (size_t i = 0; i < N_FLAGS; i++)
+		usage_flag(out, &flag_table[i]);
+	fputs("\nIn a config file (-c FILE) every flag but --takeover, --config, --check-config,\n"
+	      "--help and --version is a key, written as on the command line without its\n"
+	      "dashes: 'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take yes\n"
+	      "or no ('pin = no'); listen, backend and heartbeat-allow repeat, any other key\n"
+	      "given twice is an error; '#' or ';' starts a comment line. A flag on the\n"
+	      "command line replaces that key's value (or list).\n",
 	      out);
 }
 

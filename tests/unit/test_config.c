@@ -4,6 +4,7 @@
 #include <criterion/parameterized.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "slb/common/config.h"
@@ -594,6 +595,59 @@ Test(config, usage_lists_every_flag_with_default)
 		cr_assert(strstr(text, flags[i]), "usage lacks %s", flags[i]);
 	cr_assert(strstr(text, "[default: 1000]"));
 	cr_assert(strstr(text, "(0: from ulimit -n)"), "--max-conns 0 is not explained");
+	free(text);
+}
+
+static char *usage_text(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_not_null(f);
+	config_print_usage(f, "slb");
+	fclose(f);
+	return text;
+}
+
+/* The usage with every run of blanks and newlines folded into one space, as a reader joins
+ * wrapped lines and the columns. */
+static void unwrap(char *text)
+{
+	char *w = text;
+
+	for (const char *r = text; *r; r++) {
+		bool blank = *r == ' ' || *r == '\n';
+
+		if (!blank || w == text || w[-1] != ' ')
+			*w++ = blank ? ' ' : *r;
+	}
+	*w = '\0';
+}
+
+/* Issue 20: --backend's argument was cut at 63 characters ("...send-proxy=v1 a static backend"). */
+Test(config, usage_wraps_long_lines_and_cuts_nothing)
+{
+	char *text = usage_text(), *line, *save = NULL;
+	static const char *const whole[] = {
+		"  --backend ADDR:PORT[,weight=N][,heartbeat=allow][,send-proxy=v1|v2]\n",
+		"a static backend; repeat for more (weight 1-256, default 1; heartbeat=allow lets a heartbeat session "
+		"attach to it) [default: none]",
+		"--outlier-max-ejected-percent P never eject more than P% of the backends as outliers, whatever the "
+		"figures say [default: 50]",
+		"--slow-start MS a backend that comes up takes a share ramping from ~10% of its weight to all of it over "
+		"MS; maglev ignores the ramp (it would move clients between backends) [default: 0 (off)]",
+	};
+
+	cr_assert(strstr(text, whole[0]), "--backend's argument is cut or shares its line:\n%s", text);
+	unwrap(text);
+	for (size_t i = 1; i < sizeof(whole) / sizeof(whole[0]); i++)
+		cr_assert(strstr(text, whole[i]), "usage lacks '%s'", whole[i]);
+	free(text);
+	text = usage_text();
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		cr_assert(strlen(line) <= 80 || !strchr(line + strspn(line, " "), ' '),
+			  "line of %zu characters: '%s'", strlen(line), line);
 	free(text);
 }
 
