@@ -630,6 +630,70 @@ static void build_options(struct option *opts)
 	memset(&opts[N_FLAGS], 0, sizeof(opts[N_FLAGS]));
 }
 
+/* The long flag that a word of argv names with one dash ("-listen", "-check-config=x"), or
+ * NULL: getopt would read it as a cluster of short flags (-l -i -s ...) or, after "-c", as
+ * a config file named "heck-config". */
+static const struct flag *args_one_dash_flag(const char *word)
+{
+	size_t n = strcspn(word + 1, "=");
+	char name[64];
+
+	if (word[0] != '-' || word[1] == '-' || n < 2 || n >= sizeof(name))
+		return NULL;
+	memcpy(name, word + 1, n);
+	name[n] = '\0';
+	return config_flag_find(name);
+}
+
+/* A word getopt could not read, once read to its end: reported once, and when it names a
+ * flag that takes a value ("-listen ADDR"), that value is passed over too, so the operator
+ * reads one line rather than a second about an unexpected argument. */
+static void args_bad_word(int argc, char **argv, const char *word, struct config_errors *errs)
+{
+	const struct flag *f = args_one_dash_flag(word);
+
+	if (f && f->arg && !strchr(word, '=') && optind < argc)
+		optind++;
+	if (!errs)
+		return;
+	if (f)
+		config_errors_add(errs, "unknown flag '%.64s': long flags start with two dashes (--%s)", word, f->name);
+	else
+		config_errors_add(errs, "unknown flag '%.64s' (see --help)", word);
+}
+
+/* An unknown short flag. Only -c exists and it takes the rest of its word, so the unknown
+ * letter is the first of its word: a word of several letters is still being read (optind
+ * has not moved on) and is reported once, whole, then read to its end letter by letter in
+ * silence; a lone "-x" is behind optind. */
+static void args_bad_short(int argc, char **argv, const struct option *opts, struct config_errors *errs)
+{
+	int w = optind;
+
+	if (w < argc && argv[w][0] == '-' && argv[w][1] == optopt && argv[w][2]) {
+		/* without "c:": a 'c' later in the word ("-admin-public") must not take the next word */
+		while (optind == w && getopt_long(argc, argv, ":", opts, NULL) != -1)
+			;
+		args_bad_word(argc, argv, argv[w], errs);
+		return;
+	}
+	if (errs)
+		config_errors_add(errs, "unknown flag '-%c' (see --help)", optopt);
+}
+
+/* What getopt refused (c is its answer), added to errs when given. */
+static void args_refused(int argc, char **argv, const struct option *opts, int c, struct config_errors *errs)
+{
+	if (c == 'c') /* a long flag with one dash that starts with c: read as -c FILE */
+		args_bad_word(argc, argv, argv[optind - 1], errs);
+	else if (c == ':' && errs)
+		config_errors_add(errs, "flag '%.64s' needs an argument (see --help)", argv[optind - 1]);
+	else if (optopt && optopt < 0x100)
+		args_bad_short(argc, argv, opts, errs);
+	else if (errs)
+		config_errors_add(errs, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
+}
+
 /* The next flag of argv as a table entry; NULL at the end. A bad flag is added to errs (when
  * given) and skipped. */
 static const struct flag *args_next(int argc, char **argv, const struct option *opts, struct config_errors *errs)
@@ -639,16 +703,9 @@ static const struct flag *args_next(int argc, char **argv, const struct option *
 	while ((c = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
 		if (c >= 0x100)
 			return &flag_table[c - 0x100];
-		if (c == 'c')
+		if (c == 'c' && !(optarg == argv[optind - 1] + 2 && args_one_dash_flag(argv[optind - 1])))
 			return config_flag_find("config");
-		if (!errs)
-			continue;
-		if (c == ':')
-			config_errors_add(errs, "flag '%.64s' needs an argument (see --help)", argv[optind - 1]);
-		else if (optopt && optopt < 0x100) /* inside a cluster like -xy, optind has not moved on yet */
-			config_errors_add(errs, "unknown flag '-%c' (see --help)", optopt);
-		else
-			config_errors_add(errs, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
+		args_refused(argc, argv, opts, c, errs);
 	}
 	return NULL;
 }

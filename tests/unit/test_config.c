@@ -288,6 +288,44 @@ ParameterizedTest(struct bad_flags *p, config, rejects_bad_flags)
 	cr_assert_null(strchr(err, '\n'), "error is one line");
 }
 
+struct one_dash {
+	char args[2][32];
+	char why[96];
+};
+
+ParameterizedTestParameters(config, long_flag_with_one_dash_is_one_error)
+{
+	static struct one_dash params[] = {
+		{ { "-listen", "127.0.0.1:1" }, "unknown flag '-listen': long flags start with two dashes (--listen)" },
+		{ { "-listen=127.0.0.1:1" }, "unknown flag '-listen=127.0.0.1:1': long flags start with two dashes" },
+		{ { "-admin-public" }, "unknown flag '-admin-public': long flags start with two dashes" },
+		{ { "-check-config" }, "unknown flag '-check-config': long flags start with two dashes" },
+		{ { "-config", "slb.conf" }, "unknown flag '-config': long flags start with two dashes (--config)" },
+		{ { "-xyz" }, "unknown flag '-xyz' (see --help)" },
+		{ { "-x" }, "unknown flag '-x' (see --help)" },
+	};
+	return cr_make_param_array(struct one_dash, params, sizeof(params) / sizeof(params[0]));
+}
+
+/* Issue 20: "-listen" was read as the short flags -l -i -s -t -e -n, one error each. The flags
+ * after it are still read, none taken as its value. */
+ParameterizedTest(struct one_dash *p, config, long_flag_with_one_dash_is_one_error)
+{
+	char *argv[8] = { "slb", p->args[0] };
+	int argc = 2;
+	static struct slb_config cfg;
+	static struct config_errors errs;
+
+	if (p->args[1][0])
+		argv[argc++] = p->args[1];
+	argv[argc++] = "--workers";
+	argv[argc++] = "3";
+	cr_assert_eq(config_parse_args(&cfg, argc, argv, &errs), -EINVAL);
+	cr_assert_eq(errs.n, 1, "%u errors, the first '%s', the second '%s'", errs.n, errs.msg[0], errs.msg[1]);
+	cr_assert(strstr(errs.msg[0], p->why), "'%s' lacks '%s'", errs.msg[0], p->why);
+	cr_assert_eq(cfg.workers, 3, "the flag after it was not read");
+}
+
 Test(config, validate_needs_a_backend_or_heartbeat_port)
 {
 	struct slb_config cfg;
