@@ -7,7 +7,8 @@
  *                ADMIN <addr> + fd        the admin listener, when there is one
  *                CONTROL <path> + fd      the control socket's own listener
  *                LEASE <text>             one per heartbeat backend up or draining
- *                END
+ *                END <pid>                its own pid: SO_PEERCRED would name the first slb,
+ *                                         since the control socket's listener is inherited
  *   (the new process starts serving on those sockets)
  *   new -> old   DRAIN
  *   old -> new   OK <pid>                 then the old process stops accepting and drains
@@ -32,7 +33,7 @@
 /* What the new process received, matched to its own configuration. */
 struct takeover_in {
 	int sock;                        /* the control connection to the old process, -1: none */
-	pid_t old_pid;                   /* the old process (SO_PEERCRED) */
+	pid_t old_pid;                   /* the old process, as its END and OK say; 0: not said yet */
 	struct workers_inherit listen;   /* by cfg->listen index */
 	struct health_handover health;   /* heartbeat and admin listeners, leases */
 	int control_fd;                  /* the control socket's listener when the path is the same */

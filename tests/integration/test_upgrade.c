@@ -230,6 +230,44 @@ Test(upgrade, ten_upgrades_under_load_lose_no_connection)
 	faultkit_slb_stop_ok(&s, 5000);
 }
 
+/* next's log names old, the process it took over from, in both of its takeover lines. */
+static void expect_names_old_pid(struct testproc *next, const struct testproc *old)
+{
+	char received[64], draining[64], why[TESTPROC_WHY_MAX];
+
+	snprintf(received, sizeof(received), "heartbeat leases from pid %d", (int)old->pid);
+	snprintf(draining, sizeof(draining), "takeover: pid %d is draining", (int)old->pid);
+	testproc_explain(next, why, sizeof(why));
+	cr_assert_eq(faultkit_count_lines(next, received), 1, "the new slb does not say '%s': %s", received, why);
+	cr_assert_eq(faultkit_count_lines(next, draining), 1, "the new slb does not say '%s': %s", draining, why);
+}
+
+/*
+ * Two upgrades in a row (issue 20). The control socket's listener is inherited, so on the new
+ * process's side SO_PEERCRED names the slb that first called listen(): after the second
+ * upgrade that is the first process, long gone.
+ * slb logs: each new process names the pid of the one it took over from, as that one says it.
+ */
+Test(upgrade, log_names_the_process_taken_over_from)
+{
+	char be[32];
+	const char *extra[] = { "--backend", be, NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	struct testproc *second, *third;
+	struct faultkit_slb s;
+
+	faultkit_backend_ok("b1", be, sizeof(be));
+	start_first(&s, &f);
+	second = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	expect_names_old_pid(second, s.proc);
+	third = upgrade(&s, &f);
+	expect_exit_after_drain(second, DRAINED);
+	expect_names_old_pid(third, second);
+	s.proc = third;
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
 /* A keep-alive request on fd: answered whole. */
 static void expect_answer_on(int fd, const char *when)
 {
