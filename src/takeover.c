@@ -118,9 +118,14 @@ static int send_everything(const struct takeover_server *s)
 
 static void server_drop_peer(struct takeover_server *s, const char *why, int err)
 {
+	int ret;
+
 	slb_log(LOG_WARN, err < 0 ? -err : 0, "takeover by pid %d failed: %s; still serving", (int)s->peer_pid, why);
 	close(s->peer);
 	s->peer = -1;
+	ret = health_export_cancel();
+	if (ret)
+		slb_log(LOG_ERROR, -ret, "takeover: the admin listener does not accept again");
 }
 
 /* A new process asks for the sockets. One at a time: a second one is refused. */

@@ -16,7 +16,9 @@
  * The sockets themselves move, never a port: each SO_REUSEPORT socket keeps its own accept
  * queue, and the connections waiting in it are accepted by whichever process holds it, so no
  * queue is ever closed while connections wait in it. Until DRAIN the old process serves as if
- * nothing happened: a new process that fails before it just closes the connection. */
+ * nothing happened (but for admin connections, which it stops accepting before it sends the
+ * sockets, answering those it has: health_export): a new process that fails before it just
+ * closes the connection. */
 #ifndef SLB_TAKEOVER_H
 #define SLB_TAKEOVER_H
 
