@@ -13,7 +13,7 @@
 #include "hb_server.h"
 #include "slb/common/log.h"
 #include "slb/control/backend_table.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 /* Only heartbeat backends: a static one comes from the new process's own flags. */
 static bool lease_wanted(const struct backend *b)

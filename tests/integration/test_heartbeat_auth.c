@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "healthtest.h"
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 #include "testproc.h"
 
 #define IO_MS 5000

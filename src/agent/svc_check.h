@@ -1,7 +1,7 @@
 /* svc_check: the local check slb-agent runs against the service it speaks for (a TCP connect,
  * or an HTTP GET that must answer 2xx), asynchronous on the evloop, one at a time. */
-#ifndef SLB_DEMO_SVC_CHECK_H
-#define SLB_DEMO_SVC_CHECK_H
+#ifndef SLB_AGENT_SVC_CHECK_H
+#define SLB_AGENT_SVC_CHECK_H
 
 #include <stdbool.h>
 #include <stddef.h>
