@@ -13,7 +13,7 @@
 
 enum svc_check_kind {
 	SVC_CHECK_TCP = 0, /* passes when connect() completes */
-	SVC_CHECK_HTTP,    /* passes when "GET path" gets a 2xx status line */
+	SVC_CHECK_HTTP,    /* passes when "GET path" gets a 2xx (slb/common/http_check.h) */
 };
 
 struct svc_check_spec {
