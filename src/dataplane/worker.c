@@ -1,13 +1,11 @@
-/* worker: the data-plane threads. Each binds its own SO_REUSEPORT listener per --listen
- * address, owns an io_uring with one multishot accept per listener, a pre-sized slot table,
- * a buffer ring and a pipe pool, and runs one loop: wait, dispatch completions, handle the
- * rare things once per turn.
+/* worker: the data-plane threads. Each owns its SO_REUSEPORT listeners (listener.c), an
+ * io_uring, a pre-sized slot table, a buffer ring and a pipe pool, and runs one loop: wait,
+ * dispatch completions (accepts to listener.h, the rest to conn.c), handle the rare things
+ * once per turn.
  * The loop turn is also the worker's QSBR quiescent point for the snapshot. */
 #include "slb/dataplane/worker.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -19,6 +17,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "listener.h"
 #include "slb/common/access_log.h"
 #include "slb/common/clock.h"
 #include "slb/common/log.h"
@@ -27,9 +26,7 @@
 #define RING_ENTRIES 1024
 #define BUF_COUNT 1024             /* provided buffers per worker (power of two) */
 #define BUF_SIZE (16u * 1024)      /* one recv at most; a full one switches auto to splice */
-#define LISTEN_BACKLOG 4096
 #define WAIT_MAX_MS 100            /* longest sleep: bounds drain and stop latency */
-#define ACCEPT_REARM_MS 100        /* after EMFILE and the like, before accepting again */
 #define DIRECT_SPARE 64            /* direct descriptors beyond the slots, so a refusal can accept */
 
 static struct worker *workers;
@@ -56,153 +53,11 @@ struct worker_thread {
 
 static struct worker_thread *threads;
 
-static int listener_open(const struct slb_addr *a, bool reuseport)
-{
-	int one = 1;
-	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd == -1)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1) ||
-	    /* accepted sockets inherit TCP_NODELAY from the listener: no setsockopt per client */
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
-	    bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-/* SO_REUSEPORT would let a second slb (same user) share the port silently; a plain bind
- * first makes "port in use" an error, as an operator expects. */
-static int listener_check_free(const struct slb_addr *a)
-{
-	int fd = listener_open(a, false);
-
-	if (fd < 0)
-		return fd;
-	close(fd);
-	return 0;
-}
-
 static unsigned online_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 
 	return n > 0 ? (unsigned)n : 1;
-}
-
-static int listen_error(const struct slb_addr *a, int ret, char *err, size_t errlen)
-{
-	char text[ADDR_TEXT_MAX];
-
-	snprintf(err, errlen, "cannot listen on %s: %s", addr_format(a, text, sizeof(text)), strerror(-ret));
-	return ret;
-}
-
-/* Appends fd (a listening socket for cfg->listen[i], now w's) to w's listeners. */
-static void worker_add_listener(struct worker *w, unsigned i, int fd)
-{
-	struct worker_listener *l = &w->listeners[w->n_listeners++];
-
-	l->fd = fd;
-	l->addr_idx = i;
-	l->port = addr_port_raw(&w->cfg->listen[i]);
-}
-
-/* Gives w the inherited sockets of address i that fall to it (j % n_workers == w->idx), or a
- * fresh SO_REUSEPORT one when none does. Returns 0 or -errno with err filled. */
-static int worker_open_address(struct worker *w, unsigned i, struct workers_inherit *in, char *err,
-			       size_t errlen)
-{
-	unsigned n = in ? in->n[i] : 0;
-	int fd;
-
-	for (unsigned j = w->idx; j < n; j += n_workers) {
-		worker_add_listener(w, i, in->fds[i][j]);
-		in->fds[i][j] = -1;
-	}
-	if (w->idx < n)
-		return 0;
-	fd = listener_open(&w->cfg->listen[i], true);
-	if (fd < 0)
-		return listen_error(&w->cfg->listen[i], fd, err, errlen);
-	worker_add_listener(w, i, fd);
-	return 0;
-}
-
-/* Opens (or takes over) w's listeners for every --listen address. Returns 0 or -errno with err
- * filled; what was opened stays in w->listeners for worker_close_listeners. */
-static int worker_open_listeners(struct worker *w, struct workers_inherit *in, char *err, size_t errlen)
-{
-	unsigned cap = w->cfg->n_listen;
-
-	for (unsigned i = 0; in && i < w->cfg->n_listen; i++)
-		cap += in->n[i] / n_workers + 1;
-	w->listeners = calloc(cap, sizeof(*w->listeners));
-	if (!w->listeners) {
-		snprintf(err, errlen, "out of memory for the listeners of worker %u", w->idx);
-		return -ENOMEM;
-	}
-	for (unsigned i = 0; i < w->cfg->n_listen; i++) {
-		int ret = worker_open_address(w, i, in, err, errlen);
-
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static void worker_close_listeners(struct worker *w)
-{
-	for (unsigned i = 0; i < w->n_listeners; i++) {
-		if (w->listeners[i].fd >= 0)
-			close(w->listeners[i].fd);
-		w->listeners[i].fd = -1;
-	}
-}
-
-/* Closes the inherited sockets no worker took (workers_prepare failed before reaching them). */
-static void workers_close_inherited(struct workers_inherit *in)
-{
-	for (unsigned i = 0; in && i < CONFIG_MAX_LISTEN; i++) {
-		for (unsigned j = 0; j < in->n[i]; j++)
-			if (in->fds[i][j] >= 0)
-				close(in->fds[i][j]);
-		in->n[i] = 0;
-	}
-}
-
-int workers_check_ports(const struct slb_config *cfg, struct config_errors *errs)
-{
-	unsigned before = errs->n;
-	char err[160];
-
-	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		int ret = listener_check_free(&cfg->listen[i]);
-
-		if (ret) {
-			listen_error(&cfg->listen[i], ret, err, sizeof(err));
-			config_errors_add(errs, "%s", err);
-		}
-	}
-	return errs->n > before ? -EINVAL : 0;
-}
-
-/* Addresses with inherited sockets are held by the old process: a plain bind would fail. */
-static int workers_check_free(const struct slb_config *cfg, const struct workers_inherit *in, char *err,
-			      size_t errlen)
-{
-	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		int ret = in && in->n[i] ? 0 : listener_check_free(&cfg->listen[i]);
-
-		if (ret)
-			return listen_error(&cfg->listen[i], ret, err, errlen);
-	}
-	return 0;
 }
 
 static int workers_alloc(const struct slb_config *cfg, char *err, size_t errlen)
@@ -223,7 +78,7 @@ int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, ch
 {
 	int ret;
 
-	ret = workers_check_free(cfg, in, err, errlen);
+	ret = listeners_check_free(cfg, in, err, errlen);
 	if (!ret)
 		ret = workers_alloc(cfg, err, errlen);
 	for (unsigned i = 0; !ret && i < n_workers; i++) {
@@ -233,9 +88,9 @@ int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, ch
 		w->cfg = cfg;
 		w->ch = &channels[i];
 		w->cpu = cfg->pin ? (int)(i % online_cpus()) : -1;
-		ret = worker_open_listeners(w, in, err, errlen);
+		ret = listeners_open(w, in, n_workers, err, errlen);
 	}
-	workers_close_inherited(in); /* none is left when every worker got its share */
+	listeners_close_inherited(in); /* none is left when every worker got its share */
 	return ret;
 }
 
@@ -383,8 +238,7 @@ static int worker_init_picker(struct worker *w, struct worker_boot *boot)
 	balance_state_init(&w->bal, w->balance, w->cfg, w->idx, &w->ch->stats);
 	if (!w->balance->needs_client_addr)
 		return 0;
-	w->accept_addrs = calloc((size_t)ACCEPT_ADDR_SLOTS * w->n_listeners, sizeof(*w->accept_addrs));
-	if (w->accept_addrs)
+	if (listeners_alloc_addrs(w) == 0)
 		return 0;
 	snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
 	return -ENOMEM;
@@ -416,124 +270,7 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 	return 0;
 }
 
-/* A multishot accept cannot return addresses (one buffer would serve every client), so a
- * picker that hashes the client's address gets ACCEPT_ADDR_SLOTS single-shot accepts per
- * listener, each with its own buffer, re-armed as each completes: one SQE per client more than
- * multishot, against a getpeername(2) per client (a syscall, and a regular twin of the direct
- * descriptor first, Linux 6.8). Other pickers keep one multishot accept per listener. The
- * user_data slot of an accept is listener * ACCEPT_ADDR_SLOTS + address slot. */
-static void worker_arm_accept_slot(struct worker *w, unsigned i, unsigned k)
-{
-	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
-	struct accept_addr *a = &w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k];
-
-	a->len = sizeof(a->ss);
-	/* liburing 2.3 stores file_index + 1 without special-casing ALLOC (later versions do), so
-	 * ALLOC - 1 is what makes the kernel see IORING_FILE_INDEX_ALLOC in both. */
-	io_uring_prep_accept_direct(sqe, w->listeners[i].fd, (struct sockaddr *)&a->ss, &a->len, SOCK_NONBLOCK,
-				    IORING_FILE_INDEX_ALLOC - 1);
-	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, i * ACCEPT_ADDR_SLOTS + k, 0));
-	w->listeners[i].busy |= 1u << k;
-}
-
-static void worker_arm_accept(struct worker *w, unsigned i)
-{
-	struct worker_listener *l = &w->listeners[i];
-	struct io_uring_sqe *sqe;
-
-	l->armed = true;
-	if (w->accept_addrs) {
-		for (unsigned k = 0; k < ACCEPT_ADDR_SLOTS; k++)
-			if (!(l->busy & (1u << k)))
-				worker_arm_accept_slot(w, i, k);
-		return;
-	}
-	/* Accepted sockets go straight into the ring's file table (see conn.h); they are
-	 * non-blocking (splice relies on it); SOCK_CLOEXEC is refused with direct accept, and
-	 * a direct descriptor is never in the fd table an exec could inherit anyway. */
-	sqe = uring_sqe(&w->ring);
-	io_uring_prep_multishot_accept_direct(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK);
-	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, i * ACCEPT_ADDR_SLOTS, 0));
-}
-
-/* The key of the client a single-shot accept brought, and that slot armed again. */
-static uint64_t worker_accept_key(struct worker *w, unsigned i, unsigned k, const struct io_uring_cqe *cqe)
-{
-	struct worker_listener *l = &w->listeners[i];
-	uint64_t key;
-
-	l->busy &= ~(1u << k);
-	key = cqe->res >= 0 ? balance_hash_client(&w->bal,
-						  (const struct sockaddr *)&w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k].ss)
-			    : 0;
-	/* cancelled while accepting: workers_rearm_accepts wants a fresh accept in its place */
-	if ((cqe->res >= 0 || cqe->res == -ECANCELED) && w->accepting)
-		worker_arm_accept_slot(w, i, k);
-	else if (!l->busy)
-		l->armed = false; /* its last slot came back: re-arm after a pause, or accepts are off */
-	return key;
-}
-
-/* Once no accept is armed after stop accepting, no connection can arrive any more. */
-static void worker_note_accept_off(struct worker *w)
-{
-	for (unsigned i = 0; i < w->n_listeners; i++)
-		if (w->listeners[i].armed)
-			return;
-	atomic_store_explicit(&w->accept_off, true, memory_order_release);
-}
-
-static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
-{
-	unsigned slot = uring_ud_slot(cqe->user_data), i = slot / ACCEPT_ADDR_SLOTS;
-	struct worker_listener *l = &w->listeners[i];
-	uint64_t key = w->accept_addrs ? worker_accept_key(w, i, slot % ACCEPT_ADDR_SLOTS, cqe) : 0;
-
-	if (cqe->res >= 0) {
-		/* A connection accepted while the accept was being cancelled (drain, or a new slb
-		 * taking over) left the queue for good: serve it. Only a stop closes it. */
-		if (!w->stopping) {
-			conn_accept(w, cqe->res, key);
-		} else {
-			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
-
-			io_uring_prep_close_direct(sqe, (unsigned)cqe->res);
-			io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
-		}
-	} else if (cqe->res != -ECANCELED) {
-		stat_add(&w->ch->stats.rejected, 1);
-		slb_log_limited(LOG_WARN, cqe->res, "worker %u: accept failed; pausing accepts for %d ms", w->idx,
-				ACCEPT_REARM_MS);
-	}
-	if (!w->accept_addrs && !(cqe->flags & IORING_CQE_F_MORE))
-		l->armed = false;
-	if (!l->armed) {
-		if (cqe->res < 0 && cqe->res != -ECANCELED)
-			l->retry_at = w->now_ms + ACCEPT_REARM_MS;
-		if (!w->accepting)
-			worker_note_accept_off(w);
-	}
-}
-
-/* Re-arms every listener whose accepts ended and whose pause (if any) is over. */
-static void worker_rearm_accepts(struct worker *w)
-{
-	for (unsigned i = 0; i < w->n_listeners; i++)
-		if (!w->listeners[i].armed && w->now_ms >= w->listeners[i].retry_at)
-			worker_arm_accept(w, i);
-}
-
-/* Every accept on listener i: the multishot one, or each single-shot slot. Each ends with a
- * completion (-ECANCELED, or a connection accepted meanwhile), which disarms the listener. */
-static void worker_cancel_accepts(struct worker *w, unsigned i)
-{
-	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
-
-	io_uring_prep_cancel_fd(sqe, w->listeners[i].fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
-}
-
-/* See workers_rearm_accepts: once disarmed, worker_rearm_accepts arms them again. */
+/* See workers_rearm_accepts: once disarmed, listeners_rearm arms them again. */
 static void worker_take_rearm(struct worker *w)
 {
 	unsigned gen = atomic_load_explicit(&rearm_gen, memory_order_relaxed);
@@ -541,27 +278,7 @@ static void worker_take_rearm(struct worker *w)
 	if (gen == w->rearm_seen)
 		return;
 	w->rearm_seen = gen;
-	for (unsigned i = 0; i < w->n_listeners; i++)
-		if (w->listeners[i].armed)
-			worker_cancel_accepts(w, i);
-}
-
-static void worker_stop_accepting(struct worker *w)
-{
-	struct io_uring_sqe *sqe;
-
-	if (!w->accepting)
-		return;
-	w->accepting = false;
-	for (unsigned i = 0; i < w->n_listeners; i++) {
-		if (w->listeners[i].armed)
-			worker_cancel_accepts(w, i);
-		sqe = uring_sqe(&w->ring);
-		io_uring_prep_close(sqe, w->listeners[i].fd);
-		io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
-		w->listeners[i].fd = -1;
-	}
-	worker_note_accept_off(w);
+	listeners_cancel_armed(w);
 }
 
 static unsigned worker_reap(struct worker *w)
@@ -571,7 +288,7 @@ static unsigned worker_reap(struct worker *w)
 
 	io_uring_for_each_cqe(&w->ring, head, cqe) {
 		if (uring_ud_op(cqe->user_data) == OP_ACCEPT)
-			worker_on_accept(w, cqe);
+			listener_on_accept(w, cqe);
 		else
 			conn_handle_cqe(w, cqe);
 		n++;
@@ -615,15 +332,15 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 	/* acquire: what main did before asking (a takeover read the listener fds) comes before
 	 * this worker closes them */
 	if (atomic_load_explicit(&drain_requested, memory_order_acquire))
-		worker_stop_accepting(w);
+		listeners_stop_accepting(w);
 	if (atomic_load_explicit(&stop_requested, memory_order_relaxed) && !w->stopping) {
 		w->stopping = true;
-		worker_stop_accepting(w);
+		listeners_stop_accepting(w);
 		conn_sweep(w, true);
 	}
 	if (w->accepting) {
 		worker_take_rearm(w);
-		worker_rearm_accepts(w);
+		listeners_rearm(w);
 	}
 	if ((w->cfg->idle_timeout_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
@@ -645,7 +362,7 @@ static void worker_loop(struct worker *w)
 	int64_t next_sweep = 0, stop_deadline = 0;
 	struct io_uring_cqe *cqe;
 
-	worker_rearm_accepts(w);
+	listeners_rearm(w);
 	for (;;) {
 		worker_reap(w);
 		worker_tick(w, &next_sweep);
@@ -701,7 +418,7 @@ static void *worker_main(void *arg)
 	sem_post(&boot->ready);
 	if (boot->status == 0)
 		worker_loop(w);
-	worker_close_listeners(w);
+	listeners_close(w);
 	worker_free(w);
 	return NULL;
 }
@@ -809,7 +526,7 @@ void workers_stop_and_join(void)
 void workers_free(void)
 {
 	for (unsigned i = 0; workers && i < n_workers; i++) {
-		worker_close_listeners(&workers[i]);
+		listeners_close(&workers[i]);
 		free(workers[i].listeners);
 	}
 	free(workers);
