@@ -31,7 +31,8 @@ int listeners_check_free(const struct slb_config *cfg, const struct workers_inhe
  * j of address i with j % n_workers == w->idx (taken out of in, set to -1 there), or a fresh
  * SO_REUSEPORT one when none falls to it. Returns 0, or -errno with err filled; what was
  * opened stays in w->listeners (owned by w) for listeners_close. */
-int listeners_open(struct worker *w, struct workers_inherit *in, unsigned n_workers, char *err, size_t errlen);
+int listeners_open(struct worker *w, struct workers_inherit *in, unsigned n_workers, char *err,
+		   size_t errlen);
 
 /* Closes w's listening sockets still open (w->listeners itself stays allocated). */
 void listeners_close(struct worker *w);

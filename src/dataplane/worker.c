@@ -29,16 +29,6 @@
 #define WAIT_MAX_MS 100            /* longest sleep: bounds drain and stop latency */
 #define DIRECT_SPARE 64            /* direct descriptors beyond the slots, so a refusal can accept */
 
-static struct worker *workers;
-static struct worker_channel *channels;
-static unsigned n_workers;
-static _Atomic bool drain_requested;
-static _Atomic unsigned rearm_gen; /* bumped by workers_rearm_accepts */
-static _Atomic bool stop_requested;
-static const struct slb_config *_Atomic cfg_next; /* the newest config, from workers_reconfigure */
-static _Atomic unsigned cfg_gen;                   /* bumped by each workers_reconfigure */
-static _Atomic unsigned open_total; /* client connections over all workers, for --max-conns */
-
 struct worker_boot {
 	sem_t ready;
 	int status;          /* 0 or -errno, set before ready is posted */
@@ -51,7 +41,22 @@ struct worker_thread {
 	struct worker_boot boot;
 };
 
-static struct worker_thread *threads;
+/* The workers as the process sees them: their threads and channels, and what main asks of
+ * every worker (drain, stop, re-arm, a new config), which each reads once per loop turn. */
+struct worker_set {
+	struct worker *workers;
+	struct worker_channel *channels;  /* the workers' counters and failure rings */
+	unsigned n;
+	_Atomic bool drain_requested;
+	_Atomic unsigned rearm_gen;       /* bumped by workers_rearm_accepts */
+	_Atomic bool stop_requested;
+	const struct slb_config *_Atomic cfg_next; /* the newest config, from workers_reconfigure */
+	_Atomic unsigned cfg_gen;         /* bumped by each workers_reconfigure */
+	_Atomic unsigned open_total;      /* client connections over all workers, for --max-conns */
+	struct worker_thread *threads;
+};
+
+static struct worker_set ws;
 
 static unsigned online_cpus(void)
 {
@@ -62,15 +67,15 @@ static unsigned online_cpus(void)
 
 static int workers_alloc(const struct slb_config *cfg, char *err, size_t errlen)
 {
-	channels = aligned_alloc(64, sizeof(*channels) * cfg->workers);
-	workers = calloc(cfg->workers, sizeof(*workers));
-	threads = calloc(cfg->workers, sizeof(*threads));
-	if (!channels || !workers || !threads) {
+	ws.channels = aligned_alloc(64, sizeof(*ws.channels) * cfg->workers);
+	ws.workers = calloc(cfg->workers, sizeof(*ws.workers));
+	ws.threads = calloc(cfg->workers, sizeof(*ws.threads));
+	if (!ws.channels || !ws.workers || !ws.threads) {
 		snprintf(err, errlen, "out of memory for %u workers", cfg->workers);
 		return -ENOMEM;
 	}
-	n_workers = cfg->workers;
-	memset(channels, 0, sizeof(*channels) * n_workers);
+	ws.n = cfg->workers;
+	memset(ws.channels, 0, sizeof(*ws.channels) * ws.n);
 	return 0;
 }
 
@@ -81,14 +86,14 @@ int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, ch
 	ret = listeners_check_free(cfg, in, err, errlen);
 	if (!ret)
 		ret = workers_alloc(cfg, err, errlen);
-	for (unsigned i = 0; !ret && i < n_workers; i++) {
-		struct worker *w = &workers[i];
+	for (unsigned i = 0; !ret && i < ws.n; i++) {
+		struct worker *w = &ws.workers[i];
 
 		w->idx = i;
 		w->cfg = cfg;
-		w->ch = &channels[i];
+		w->ch = &ws.channels[i];
 		w->cpu = cfg->pin ? (int)(i % online_cpus()) : -1;
-		ret = listeners_open(w, in, n_workers, err, errlen);
+		ret = listeners_open(w, in, ws.n, err, errlen);
 	}
 	listeners_close_inherited(in); /* none is left when every worker got its share */
 	return ret;
@@ -96,12 +101,12 @@ int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, ch
 
 struct worker_channel *workers_channel(unsigned i)
 {
-	return &channels[i];
+	return &ws.channels[i];
 }
 
 unsigned workers_count(void)
 {
-	return n_workers;
+	return ws.n;
 }
 
 static int worker_alloc_slots(struct worker *w)
@@ -111,7 +116,7 @@ static int worker_alloc_slots(struct worker *w)
 	 * high-water mark, so pages of the table are touched only once connections use them. */
 	w->n_slots = w->cfg->max_conns + 1; /* slot 0 means "none" */
 	w->slot_hwm = 1;
-	w->open_total = &open_total;
+	w->open_total = &ws.open_total;
 	w->conns = calloc(w->n_slots, sizeof(*w->conns));
 	w->waitq_cap = 2 * w->n_slots;
 	w->waitq = calloc(w->waitq_cap, sizeof(*w->waitq));
@@ -273,7 +278,7 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 /* See workers_rearm_accepts: once disarmed, listeners_rearm arms them again. */
 static void worker_take_rearm(struct worker *w)
 {
-	unsigned gen = atomic_load_explicit(&rearm_gen, memory_order_relaxed);
+	unsigned gen = atomic_load_explicit(&ws.rearm_gen, memory_order_relaxed);
 
 	if (gen == w->rearm_seen)
 		return;
@@ -313,11 +318,11 @@ static unsigned worker_sweep_ms(const struct worker *w)
  * of one turn sees one config, then tell workers_reconfigure (cfg_seen). */
 static void worker_take_config(struct worker *w)
 {
-	unsigned gen = atomic_load_explicit(&cfg_gen, memory_order_acquire);
+	unsigned gen = atomic_load_explicit(&ws.cfg_gen, memory_order_acquire);
 
 	if (gen == atomic_load_explicit(&w->cfg_seen, memory_order_relaxed))
 		return;
-	w->cfg = atomic_load_explicit(&cfg_next, memory_order_relaxed);
+	w->cfg = atomic_load_explicit(&ws.cfg_next, memory_order_relaxed);
 	w->balance = balance_ops_for(w->cfg->balance);
 	balance_state_reconfigure(&w->bal, w->balance, w->cfg);
 	worker_derive_settings(w);
@@ -331,9 +336,9 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 	worker_take_config(w);
 	/* acquire: what main did before asking (a takeover read the listener fds) comes before
 	 * this worker closes them */
-	if (atomic_load_explicit(&drain_requested, memory_order_acquire))
+	if (atomic_load_explicit(&ws.drain_requested, memory_order_acquire))
 		listeners_stop_accepting(w);
-	if (atomic_load_explicit(&stop_requested, memory_order_relaxed) && !w->stopping) {
+	if (atomic_load_explicit(&ws.stop_requested, memory_order_relaxed) && !w->stopping) {
 		w->stopping = true;
 		listeners_stop_accepting(w);
 		conn_sweep(w, true);
@@ -408,7 +413,7 @@ static void worker_free(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct worker_boot *boot = &threads[w->idx].boot;
+	struct worker_boot *boot = &ws.threads[w->idx].boot;
 	char name[16];
 
 	snprintf(name, sizeof(name), "worker%u", w->idx);
@@ -425,12 +430,12 @@ static void *worker_main(void *arg)
 
 int workers_start(char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < n_workers; i++) {
-		struct worker_thread *t = &threads[i];
+	for (unsigned i = 0; i < ws.n; i++) {
+		struct worker_thread *t = &ws.threads[i];
 		int ret;
 
 		sem_init(&t->boot.ready, 0, 0);
-		ret = pthread_create(&t->tid, NULL, worker_main, &workers[i]);
+		ret = pthread_create(&t->tid, NULL, worker_main, &ws.workers[i]);
 		if (ret) {
 			snprintf(err, errlen, "cannot start worker %u: %s", i, strerror(ret));
 			workers_stop_and_join();
@@ -451,13 +456,14 @@ int workers_start(char *err, size_t errlen)
 /* See worker.h. */
 int workers_reconfigure(const struct slb_config *cfg)
 {
-	unsigned gen = atomic_load(&cfg_gen) + 1;
+	unsigned gen = atomic_load(&ws.cfg_gen) + 1;
 	int64_t deadline = clock_now_ms() + 2000;
 
-	atomic_store_explicit(&cfg_next, cfg, memory_order_relaxed);
-	atomic_store_explicit(&cfg_gen, gen, memory_order_release);
-	for (unsigned i = 0; i < n_workers; i++) {
-		while (threads[i].started && atomic_load_explicit(&workers[i].cfg_seen, memory_order_acquire) != gen) {
+	atomic_store_explicit(&ws.cfg_next, cfg, memory_order_relaxed);
+	atomic_store_explicit(&ws.cfg_gen, gen, memory_order_release);
+	for (unsigned i = 0; i < ws.n; i++) {
+		while (ws.threads[i].started &&
+		       atomic_load_explicit(&ws.workers[i].cfg_seen, memory_order_acquire) != gen) {
 			struct timespec ts = { 0, 1000000 };
 
 			if (clock_now_ms() >= deadline)
@@ -471,19 +477,19 @@ int workers_reconfigure(const struct slb_config *cfg)
 /* See worker.h. */
 void workers_rearm_accepts(void)
 {
-	atomic_fetch_add_explicit(&rearm_gen, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ws.rearm_gen, 1, memory_order_relaxed);
 }
 
 /* See worker.h. */
 void workers_stop_accepting(void)
 {
-	atomic_store(&drain_requested, true);
+	atomic_store(&ws.drain_requested, true);
 }
 
 bool workers_accepting(void)
 {
-	for (unsigned i = 0; i < n_workers; i++)
-		if (threads[i].started && !atomic_load_explicit(&workers[i].accept_off, memory_order_acquire))
+	for (unsigned i = 0; i < ws.n; i++)
+		if (ws.threads[i].started && !atomic_load_explicit(&ws.workers[i].accept_off, memory_order_acquire))
 			return true;
 	return false;
 }
@@ -492,12 +498,12 @@ unsigned workers_listener_fds(int *fds, unsigned *addr_idx, unsigned cap)
 {
 	unsigned k = 0;
 
-	for (unsigned i = 0; i < n_workers; i++) {
-		for (unsigned j = 0; j < workers[i].n_listeners && k < cap; j++) {
-			if (workers[i].listeners[j].fd < 0)
+	for (unsigned i = 0; i < ws.n; i++) {
+		for (unsigned j = 0; j < ws.workers[i].n_listeners && k < cap; j++) {
+			if (ws.workers[i].listeners[j].fd < 0)
 				continue;
-			fds[k] = workers[i].listeners[j].fd;
-			addr_idx[k++] = workers[i].listeners[j].addr_idx;
+			fds[k] = ws.workers[i].listeners[j].fd;
+			addr_idx[k++] = ws.workers[i].listeners[j].addr_idx;
 		}
 	}
 	return k;
@@ -507,33 +513,33 @@ unsigned long workers_open_conns(void)
 {
 	unsigned long n = 0;
 
-	for (unsigned i = 0; i < n_workers; i++)
-		n += stat_get(&channels[i].stats.active);
+	for (unsigned i = 0; i < ws.n; i++)
+		n += stat_get(&ws.channels[i].stats.active);
 	return n;
 }
 
 void workers_stop_and_join(void)
 {
-	atomic_store(&stop_requested, true);
-	for (unsigned i = 0; i < n_workers; i++) {
-		if (!threads[i].started)
+	atomic_store(&ws.stop_requested, true);
+	for (unsigned i = 0; i < ws.n; i++) {
+		if (!ws.threads[i].started)
 			continue;
-		pthread_join(threads[i].tid, NULL);
-		threads[i].started = false;
+		pthread_join(ws.threads[i].tid, NULL);
+		ws.threads[i].started = false;
 	}
 }
 
 void workers_free(void)
 {
-	for (unsigned i = 0; workers && i < n_workers; i++) {
-		listeners_close(&workers[i]);
-		free(workers[i].listeners);
+	for (unsigned i = 0; ws.workers && i < ws.n; i++) {
+		listeners_close(&ws.workers[i]);
+		free(ws.workers[i].listeners);
 	}
-	free(workers);
-	free(channels);
-	free(threads);
-	workers = NULL;
-	channels = NULL;
-	threads = NULL;
-	n_workers = 0;
+	free(ws.workers);
+	free(ws.channels);
+	free(ws.threads);
+	ws.workers = NULL;
+	ws.channels = NULL;
+	ws.threads = NULL;
+	ws.n = 0;
 }
