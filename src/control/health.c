@@ -37,7 +37,7 @@
 #include "slb/common/snapshot.h"
 #include "slb/control/admin.h"
 #include "slb/control/backend_table.h"
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 #include "slb/control/events.h"
 
 #define HEALTH_TICK_MS 10

@@ -15,7 +15,7 @@
 #include "slb/common/clock.h"
 #include "slb/common/log.h"
 #include "slb/control/backend_table.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 #define HANDOVER_ADMIN_WAIT_MS 2000 /* longest wait for the admin requests accepted to be answered */
 #define HANDOVER_ADMIN_POLL_MS 5

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "healthtest.h"
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 #include "testproc.h"
 #include "testskip.h"
 

@@ -10,7 +10,7 @@
 #include "slb/common/addr.h"
 #include "slb/common/config.h"
 #include "slb/common/snapshot.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 #define TABLE_REASON_MAX 96
 
