@@ -4,6 +4,7 @@
 #include "takeover.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,12 +35,32 @@ static int send_line(int sock, int fd, const char *fmt, ...)
 	return handover_send(sock, line, fd);
 }
 
+/* The connecting process, as the kernel saw it at connect(). Good for an accepted connection
+ * only: on the connecting side, SO_PEERCRED names whoever called listen(), and the control
+ * socket's listener is inherited from upgrade to upgrade, so that is the first slb, long gone
+ * after a second upgrade. The old process says its pid itself (END, OK). */
 static pid_t peer_pid(int sock)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
 
 	return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
+}
+
+/* A pid as END and OK carry it: decimal digits only, > 0. Returns it, or -EPROTO. */
+static int parse_pid(const char *text, pid_t *pid)
+{
+	char *end;
+	long v;
+
+	if (!text || *text < '0' || *text > '9')
+		return -EPROTO;
+	errno = 0;
+	v = strtol(text, &end, 10);
+	if (errno || *end || v <= 0 || v > INT_MAX)
+		return -EPROTO;
+	*pid = (pid_t)v;
+	return 0;
 }
 
 /* ---- the running process ---- */
@@ -88,7 +109,7 @@ static int send_everything(const struct takeover_server *s)
 	if (!ret)
 		ret = send_line(s->peer, s->listen_fd, "CONTROL %s", s->path);
 	if (!ret)
-		ret = send_line(s->peer, -1, "END");
+		ret = send_line(s->peer, -1, "END %d", (int)getpid());
 	if (!ret)
 		slb_log(LOG_INFO, 0, "takeover: pid %d asked for the sockets: sent %u listening sockets and %u heartbeat "
 			"leases; serving on until it says DRAIN", (int)s->peer_pid, listeners, exported.n_leases);
@@ -97,9 +118,14 @@ static int send_everything(const struct takeover_server *s)
 
 static void server_drop_peer(struct takeover_server *s, const char *why, int err)
 {
+	int ret;
+
 	slb_log(LOG_WARN, err < 0 ? -err : 0, "takeover by pid %d failed: %s; still serving", (int)s->peer_pid, why);
 	close(s->peer);
 	s->peer = -1;
+	ret = health_export_cancel();
+	if (ret)
+		slb_log(LOG_ERROR, -ret, "takeover: the admin listener does not accept again");
 }
 
 /* A new process asks for the sockets. One at a time: a second one is refused. */
@@ -284,7 +310,7 @@ static int take_message(const struct slb_config *cfg, struct takeover_in *in, ch
 	if (arg)
 		*arg++ = '\0';
 	if (strcmp(line, "END") == 0 && fd < 0)
-		return 1;
+		return !arg || parse_pid(arg, &in->old_pid) == 0 ? 1 : -EPROTO; /* no pid: an older slb */
 	if (strcmp(line, "LEASE") == 0 && arg && fd < 0 && in->health.n_leases < SNAP_MAX_BACKEND_ID) {
 		snprintf(in->health.leases[in->health.n_leases++], HEALTH_LEASE_LEN, "%s", arg);
 		return 0;
@@ -338,6 +364,17 @@ static int receive_all(const struct slb_config *cfg, struct takeover_in *in, cha
 	}
 }
 
+/* "pid N", or what to call an old process that did not say its pid (an slb before END
+ * carried it). */
+static const char *old_name(const struct takeover_in *in, char *buf, size_t len)
+{
+	if (in->old_pid > 0)
+		snprintf(buf, len, "pid %d", (int)in->old_pid);
+	else
+		snprintf(buf, len, "the running slb");
+	return buf;
+}
+
 static unsigned count_listeners(const struct takeover_in *in)
 {
 	unsigned n = 0;
@@ -349,7 +386,7 @@ static unsigned count_listeners(const struct takeover_in *in)
 
 int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char *err, size_t errlen)
 {
-	char why[200];
+	char why[200], name[32];
 	int ret;
 
 	takeover_in_init(in);
@@ -359,7 +396,6 @@ int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char 
 			 cfg->takeover);
 		return in->sock;
 	}
-	in->old_pid = peer_pid(in->sock);
 	ret = send_line(in->sock, -1, TAKEOVER_HELLO);
 	if (!ret)
 		ret = receive_all(cfg, in, err, errlen);
@@ -370,14 +406,14 @@ int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char 
 		return ret;
 	}
 	slb_log(LOG_INFO, 0, "takeover: received %u listening sockets, %s heartbeat and %s admin listener, %u heartbeat "
-		"leases from pid %d", count_listeners(in), in->health.hb_fd >= 0 ? "the" : "no",
-		in->health.admin_fd >= 0 ? "the" : "no", in->health.n_leases, (int)in->old_pid);
+		"leases from %s", count_listeners(in), in->health.hb_fd >= 0 ? "the" : "no",
+		in->health.admin_fd >= 0 ? "the" : "no", in->health.n_leases, old_name(in, name, sizeof(name)));
 	return 0;
 }
 
-/* One line from the old process, expected to start with want. Returns 0, -EPROTO for another
- * line, or -errno. */
-static int expect_line(struct takeover_in *in, const char *want)
+/* One line from the old process, expected to start with want; the rest of it into rest.
+ * Returns 0, -EPROTO for another line, or -errno. */
+static int expect_line(struct takeover_in *in, const char *want, char *rest, size_t len)
 {
 	char line[HANDOVER_LINE_MAX];
 	int fd, ret = handover_recv(in->sock, line, sizeof(line), &fd, TAKEOVER_WAIT_MS);
@@ -386,6 +422,8 @@ static int expect_line(struct takeover_in *in, const char *want)
 		close(fd);
 	if (ret >= 0 && strncmp(line, want, strlen(want)) != 0)
 		ret = -EPROTO;
+	if (ret >= 0)
+		snprintf(rest, len, "%s", line + strlen(want));
 	return ret < 0 ? ret : 0;
 }
 
@@ -394,20 +432,34 @@ static const char *finish_error(int ret)
 	return ret == -EPROTO ? "unexpected answer" : strerror(-ret);
 }
 
-int takeover_finish(struct takeover_in *in, char *err, size_t errlen)
+/* DRAIN, then "OK <pid>": the pid it says is the one named from now on. */
+static int ask_drain(struct takeover_in *in)
 {
+	char rest[HANDOVER_LINE_MAX];
 	int ret = send_line(in->sock, -1, "DRAIN");
 
 	if (!ret)
-		ret = expect_line(in, "OK ");
+		ret = expect_line(in, "OK ", rest, sizeof(rest));
+	if (!ret)
+		ret = parse_pid(rest, &in->old_pid);
+	return ret;
+}
+
+int takeover_finish(struct takeover_in *in, char *err, size_t errlen)
+{
+	char rest[HANDOVER_LINE_MAX], name[32];
+	int ret = ask_drain(in);
+
 	if (ret < 0) {
-		snprintf(err, errlen, "takeover: pid %d did not confirm DRAIN: %s", (int)in->old_pid, finish_error(ret));
+		snprintf(err, errlen, "takeover: %s did not confirm DRAIN: %s", old_name(in, name, sizeof(name)),
+			 finish_error(ret));
 	} else {
-		slb_log(LOG_INFO, 0, "takeover: pid %d is draining; this process serves alone", (int)in->old_pid);
-		ret = expect_line(in, "STOPPED");
+		slb_log(LOG_INFO, 0, "takeover: %s is draining; this process serves alone",
+			old_name(in, name, sizeof(name)));
+		ret = expect_line(in, "STOPPED", rest, sizeof(rest));
 		if (ret < 0)
-			snprintf(err, errlen, "takeover: pid %d did not say it stopped accepting: %s", (int)in->old_pid,
-				 finish_error(ret));
+			snprintf(err, errlen, "takeover: %s did not say it stopped accepting: %s",
+				 old_name(in, name, sizeof(name)), finish_error(ret));
 	}
 	close(in->sock);
 	in->sock = -1;

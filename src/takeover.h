@@ -7,7 +7,8 @@
  *                ADMIN <addr> + fd        the admin listener, when there is one
  *                CONTROL <path> + fd      the control socket's own listener
  *                LEASE <text>             one per heartbeat backend up or draining
- *                END
+ *                END <pid>                its own pid: SO_PEERCRED would name the first slb,
+ *                                         since the control socket's listener is inherited
  *   (the new process starts serving on those sockets)
  *   new -> old   DRAIN
  *   old -> new   OK <pid>                 then the old process stops accepting and drains
@@ -15,7 +16,9 @@
  * The sockets themselves move, never a port: each SO_REUSEPORT socket keeps its own accept
  * queue, and the connections waiting in it are accepted by whichever process holds it, so no
  * queue is ever closed while connections wait in it. Until DRAIN the old process serves as if
- * nothing happened: a new process that fails before it just closes the connection. */
+ * nothing happened (but for admin connections, which it stops accepting before it sends the
+ * sockets, answering those it has: health_export): a new process that fails before it just
+ * closes the connection. */
 #ifndef SLB_TAKEOVER_H
 #define SLB_TAKEOVER_H
 
@@ -32,7 +35,7 @@
 /* What the new process received, matched to its own configuration. */
 struct takeover_in {
 	int sock;                        /* the control connection to the old process, -1: none */
-	pid_t old_pid;                   /* the old process (SO_PEERCRED) */
+	pid_t old_pid;                   /* the old process, as its END and OK say; 0: not said yet */
 	struct workers_inherit listen;   /* by cfg->listen index */
 	struct health_handover health;   /* heartbeat and admin listeners, leases */
 	int control_fd;                  /* the control socket's listener when the path is the same */

@@ -46,6 +46,7 @@ struct admin_server {
 	struct hl_listener listener;
 	struct admin_auth auth;
 	unsigned n_streams;        /* connections in ADMIN_STREAMING */
+	bool handing_over;         /* a binary upgrade: the new process accepts, this one answers */
 };
 
 static void conn_free(struct hl_handler *h)
@@ -423,6 +424,48 @@ void admin_tick(struct health_ctx *ctx)
 int admin_listen_fd(const struct health_ctx *ctx)
 {
 	return ctx->admin ? ctx->admin->listener.h.fd : -1;
+}
+
+/* The listening socket stays registered with no events: a connection waiting in its queue
+ * stays there for the other process, which shares the socket, and nothing here is woken. */
+int admin_hand_over_start(struct health_ctx *ctx)
+{
+	struct hl_listener *l;
+	int e;
+
+	if (!ctx->admin || ctx->admin->handing_over)
+		return 0;
+	l = &ctx->admin->listener;
+	e = hl_mod(ctx, &l->h, 0);
+	if (e)
+		return e;
+	l->paused_until_ms = 0; /* so that hl_listener_tick does not resume it */
+	ctx->admin->handing_over = true;
+	return 0;
+}
+
+int admin_hand_over_cancel(struct health_ctx *ctx)
+{
+	int e;
+
+	if (!ctx->admin || !ctx->admin->handing_over)
+		return 0;
+	e = hl_mod(ctx, &ctx->admin->listener.h, EPOLLIN);
+	if (!e)
+		ctx->admin->handing_over = false;
+	return e;
+}
+
+unsigned admin_requests_open(const struct health_ctx *ctx)
+{
+	unsigned n = 0;
+
+	if (!ctx->admin)
+		return 0;
+	for (const struct hl_handler *h = ctx->admin->listener.head; h; h = h->next)
+		if (((const struct admin_conn *)h)->phase != ADMIN_STREAMING)
+			n++;
+	return n;
 }
 
 void admin_close(struct health_ctx *ctx)

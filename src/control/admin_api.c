@@ -16,7 +16,7 @@
 #include "admin_server.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 
 #define API_SEGMENT_MAX 96 /* a decoded {addr} longer than this names no backend */
 

@@ -65,6 +65,16 @@ void admin_tick(struct health_ctx *ctx);
  * ADMIN_STREAM_BUF_MAX is dropped, never waited for. Does nothing without subscribers. */
 void admin_publish_event(struct health_ctx *ctx, const struct slb_event *e);
 
+/* A binary upgrade: the admin listening socket is shared with the new process until this one
+ * closes it. admin_hand_over_start stops accepting on it (connections waiting in its queue
+ * are the new process's to accept), while the connections already accepted go on until they
+ * are answered; admin_requests_open counts those (event subscribers aside), and
+ * admin_hand_over_cancel accepts again when the new process failed. Without --admin they do
+ * nothing. Start and cancel return 0 or -errno (epoll). */
+int admin_hand_over_start(struct health_ctx *ctx);
+int admin_hand_over_cancel(struct health_ctx *ctx);
+unsigned admin_requests_open(const struct health_ctx *ctx);
+
 /* Closes every connection and the listener. */
 void admin_close(struct health_ctx *ctx);
 

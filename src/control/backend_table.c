@@ -19,9 +19,7 @@ struct backend_table {
 	uint32_t next_id;                     /* where the search for a free id starts */
 	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
 	uint64_t seq;                         /* state changes so far (table_seq) */
-	bool reserved[SNAP_MAX_BACKEND_ID];   /* removed with connections still open: id not reused */
-	unsigned n_retiring;                  /* entries with retiring set */
-	unsigned n_reserved;                  /* ids reserved[] */
+	uint64_t reserved_seq[SNAP_MAX_BACKEND_ID]; /* removed, not released: the removal's seq; 0: free */
 	table_notify_fn notify;               /* told of every change; NULL: nobody */
 	void *notify_arg;
 	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
@@ -65,8 +63,8 @@ static const char *const event_names[] = {
  * attached or a lease holds them (a binary upgrade: the old process handed the backend over,
  * and it has not registered with this one yet); a heartbeat entry with neither is down (its
  * process is gone or never came). The operator's inputs (admin_*, removing) come first, so no
- * heartbeat or probe can undo them; the configuration (retiring, a reload dropped the backend)
- * comes with them.
+ * heartbeat or probe can undo them; a removal is one input whatever its cause (the operator,
+ * or a reload that dropped the backend).
  *
  *   admin_down  source     session/lease  timed_out  reported  probe_up  ejected  drain* | state
  *   yes         -          -              -          -         -         -        -      | admin_down
@@ -75,11 +73,11 @@ static const char *const event_names[] = {
  *   no          any        live/leased    no         down      -         -        -      | down  (said so, or BYE)
  *   no          any        -              -          -         no        -        -      | down  (checks failed, ejected)
  *   no          any        -              -          -         yes       yes      -      | down  (outlier: slow, for a time)
- *   no          any        -              -          -         yes       no       yes    | draining (by hand or reload)
+ *   no          any        -              -          -         yes       no       yes    | draining (by hand or removal)
  *   no          any        live/leased    no         drain     yes       no       no     | draining (backend asked)
  *   otherwise                                                                            | up
  *
- *   * drain: admin_drain, an admin weight of 0, removing, or retiring.
+ *   * drain: admin_drain, an admin weight of 0, or removing (by the operator or a reload).
  *
  * A lease is taken by BE_EV_LEASE (session detached, reported state kept) and ends with a
  * REGISTER (a session again) or BE_EV_LEASE_EXPIRED (none: down). ejected is
@@ -91,7 +89,8 @@ static const char *const event_names[] = {
  * connect failures, and when a worker's connect came back to slb itself (a loop); it comes
  * back after `rise` passed probes or a new REGISTER. admin_down and admin_drain are set by
  * BE_EV_ADMIN_DISABLE / _DRAIN and cleared (with an admin weight of 0) by BE_EV_ADMIN_ENABLE
- * only; removing is set by BE_EV_ADMIN_REMOVE and never cleared (the entry goes).
+ * only. removing is set by BE_EV_ADMIN_REMOVE or BE_EV_RETIRE, and cleared only by
+ * BE_EV_RESTORE of a removal the configuration began; otherwise the entry goes (table_remove).
  *
  * Who may change what (a static backend belongs to the operator):
  *
@@ -104,7 +103,7 @@ static const char *const event_names[] = {
  */
 static bool backend_admin_drained(const struct backend *b)
 {
-	return b->admin_drain || b->admin_weight == 0 || b->removing || b->retiring;
+	return b->admin_drain || b->admin_weight == 0 || b->removing;
 }
 
 static enum be_state backend_derive(const struct backend *b)
@@ -153,7 +152,7 @@ static struct backend *backend_alloc(struct backend_table *t)
 		uint32_t id = t->next_id;
 
 		t->next_id = id + 1 < SNAP_MAX_BACKEND_ID ? id + 1 : 1;
-		if (t->be[id].id == 0 && !t->reserved[id]) {
+		if (t->be[id].id == 0 && !t->reserved_seq[id]) {
 			memset(&t->be[id], 0, sizeof(t->be[id]));
 			t->be[id].id = id;
 			t->be[id].last_hb_ms = -1;
@@ -215,7 +214,8 @@ static int table_add_entry(struct backend_table *t, const struct slb_addr *addr,
 bool table_configure_static(struct backend_table *t, struct backend *b, unsigned weight, bool hb_allowed,
 			    int64_t now_ms)
 {
-	bool changed = b->cfg_weight != weight || b->hb_allowed != hb_allowed || b->retiring;
+	bool restore = b->removing == BE_REMOVAL_CONFIG;
+	bool changed = b->cfg_weight != weight || b->hb_allowed != hb_allowed || restore;
 
 	b->cfg_weight = weight;
 	b->hb_allowed = hb_allowed;
@@ -223,7 +223,7 @@ bool table_configure_static(struct backend_table *t, struct backend *b, unsigned
 		b->weight = weight;
 		t->changes |= TABLE_CHANGE_LAZY;
 	}
-	if (b->retiring)
+	if (restore)
 		table_apply(t, b, BE_EV_RESTORE, NULL, now_ms);
 	return changed;
 }
@@ -231,48 +231,26 @@ bool table_configure_static(struct backend_table *t, struct backend *b, unsigned
 /* See backend_table.h. */
 int table_retire(struct backend_table *t, struct backend *b, int64_t now_ms)
 {
-	return b->retiring ? 0 : table_apply(t, b, BE_EV_RETIRE, NULL, now_ms);
-}
-
-/* See backend_table.h. */
-void table_remove_retired(struct backend_table *t, struct backend *b, unsigned long open_conns)
-{
-	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
-	uint32_t id = b->id;
-
-	if (open_conns)
-		slb_log(LOG_WARN, 0, "backend %s id %u removed from the table with %lu connections still open; "
-			"they go on, and its id is not reused until they end", backend_label(b, label, sizeof(label)),
-			id, open_conns);
-	else
-		slb_log(LOG_INFO, 0, "backend %s id %u removed: drained", backend_label(b, label, sizeof(label)), id);
-	if (b->state == BE_STATE_UP)
-		t->changes |= TABLE_CHANGE_URGENT;
-	t->n_retiring -= b->retiring;
-	backend_free(t, b);
-	t->reserved[id] = open_conns > 0;
-	t->n_reserved += open_conns > 0;
+	return b->removing ? 0 : table_apply(t, b, BE_EV_RETIRE, NULL, now_ms);
 }
 
 /* See backend_table.h. */
 void table_release_id(struct backend_table *t, uint32_t id)
 {
-	if (id < SNAP_MAX_BACKEND_ID && t->reserved[id]) {
-		t->reserved[id] = false;
-		t->n_reserved--;
-	}
-}
-
-/* See backend_table.h. */
-bool table_has_retired(const struct backend_table *t)
-{
-	return t->n_retiring || t->n_reserved;
+	if (id < SNAP_MAX_BACKEND_ID)
+		t->reserved_seq[id] = 0;
 }
 
 /* See backend_table.h. */
 bool table_id_reserved(const struct backend_table *t, uint32_t id)
 {
-	return id < SNAP_MAX_BACKEND_ID && t->reserved[id];
+	return table_id_reserved_seq(t, id) != 0;
+}
+
+/* See backend_table.h. */
+uint64_t table_id_reserved_seq(const struct backend_table *t, uint32_t id)
+{
+	return id < SNAP_MAX_BACKEND_ID ? t->reserved_seq[id] : 0;
 }
 
 /* See backend_table.h. */
@@ -451,16 +429,25 @@ static void on_connect_fail(struct backend_table *t, struct backend *b, const ch
 	b->rise_count = 0;
 }
 
+/* A removal begins, or one under way changes its cause (the operator's cannot be undone by a
+ * reload that names the backend again); its deadline runs from the first start. */
+static void on_removal(struct backend *b, enum be_removal cause, int64_t now_ms)
+{
+	if (!b->removing)
+		b->removing_ms = now_ms;
+	b->removing = cause;
+}
+
 /* The operator's events; the reason names the action and who asked ("admin drain from
  * 127.0.0.1"). Enable ends every hand-made hold but a removal, which cannot be undone. */
-static void on_admin(struct backend *b, enum be_event ev, const char *detail, char *why, size_t len)
+static void on_admin(struct backend *b, enum be_event ev, const char *detail, int64_t now_ms, char *why, size_t len)
 {
 	if (ev == BE_EV_ADMIN_DISABLE)
 		b->admin_down = true;
 	else if (ev == BE_EV_ADMIN_DRAIN)
 		b->admin_drain = true;
 	else if (ev == BE_EV_ADMIN_REMOVE)
-		b->removing = true;
+		on_removal(b, BE_REMOVAL_API, now_ms);
 	if (ev == BE_EV_ADMIN_ENABLE) {
 		b->admin_down = false;
 		b->admin_drain = false;
@@ -486,14 +473,15 @@ static void on_lease(struct backend *b, bool take, int64_t now_ms, char *why, si
 	snprintf(why, len, "lease from the previous process expired");
 }
 
-/* A reload dropped a static backend from the configuration, or took it back. */
-static void on_retire(struct backend_table *t, struct backend *b, bool retire, int64_t now_ms, char *why, size_t len)
+/* A reload dropped a static backend from the configuration, or took it back: only a removal
+ * the configuration began is undone. */
+static void on_retire(struct backend *b, bool retire, int64_t now_ms, char *why, size_t len)
 {
-	if (b->retiring != retire)
-		t->n_retiring += retire ? 1 : -1;
-	b->retiring = retire;
-	b->retire_ms = retire ? now_ms : 0;
-	snprintf(why, len, "%s", retire ? "removed from the configuration" : "back in the configuration");
+	if (retire && !b->removing)
+		on_removal(b, BE_REMOVAL_CONFIG, now_ms);
+	else if (!retire && b->removing == BE_REMOVAL_CONFIG)
+		b->removing = BE_REMOVAL_NONE;
+	snprintf(why, len, "%s", retire ? be_removal_name(BE_REMOVAL_CONFIG) : "back in the configuration");
 }
 
 /* A repeat offender (ejected again within an hour of its last ejection's end) stays out twice
@@ -588,7 +576,7 @@ static bool on_judgement(struct backend_table *t, struct backend *b, enum be_eve
 		return false;
 	case BE_EV_RETIRE:
 	case BE_EV_RESTORE:
-		on_retire(t, b, ev == BE_EV_RETIRE, now_ms, why, len);
+		on_retire(b, ev == BE_EV_RETIRE, now_ms, why, len);
 		return false;
 	case BE_EV_OUTLIER:
 		on_outlier(t, b, detail, now_ms, why, len);
@@ -600,7 +588,7 @@ static bool on_judgement(struct backend_table *t, struct backend *b, enum be_eve
 	default: /* the operator's, and BE_EV_NONE */
 		if (ev == BE_EV_NONE)
 			return false;
-		on_admin(b, ev, detail, why, len);
+		on_admin(b, ev, detail, now_ms, why, len);
 		return true;
 	}
 }
@@ -704,21 +692,41 @@ int table_note_active(struct backend_table *t, struct backend *b, uint64_t activ
 	return 1;
 }
 
-bool table_removable(const struct backend *b)
+/* See backend_table.h. */
+bool table_removal_due(const struct backend_table *t, const struct backend *b, int64_t now_ms)
 {
-	return b->removing && b->active_conns == 0;
+	return b->removing && (b->active_conns == 0 || now_ms - b->removing_ms >= (int64_t)t->p.drain_timeout_ms);
 }
 
+/* The reason of a removal that ran its course: its cause, then how it ended. */
+static void removal_reason(const struct backend *b, char *why, size_t len)
+{
+	if (b->active_conns == 0)
+		snprintf(why, len, "%s: no connection left", be_removal_name(b->removing));
+	else
+		snprintf(why, len, "%s: --drain-timeout passed with %llu connections open",
+			 be_removal_name(b->removing), (unsigned long long)b->active_conns);
+}
+
+/* See backend_table.h. The removal is a change of its own (seq), published even when b was
+ * out of rotation already, so that the caller can tell when no worker holds a snapshot with
+ * b in it any more. */
 void table_remove(struct backend_table *t, struct backend *b, const char *reason, int64_t now_ms)
 {
 	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
+	uint32_t id = b->id;
 
-	if (b->state == BE_STATE_UP)
-		t->changes |= TABLE_CHANGE_URGENT;
-	snprintf(b->reason, sizeof(b->reason), "%s", reason);
-	slb_log(LOG_INFO, 0, "backend %s id %u removed: %s", backend_label(b, label, sizeof(label)), b->id, reason);
+	t->changes |= b->state == BE_STATE_UP ? TABLE_CHANGE_URGENT : TABLE_CHANGE_LAZY;
+	if (reason)
+		snprintf(b->reason, sizeof(b->reason), "%s", reason);
+	else
+		removal_reason(b, b->reason, sizeof(b->reason));
+	slb_log(b->active_conns ? LOG_WARN : LOG_INFO, 0, "backend %s id %u left the table: %s%s",
+		backend_label(b, label, sizeof(label)), id, b->reason,
+		b->active_conns ? "; they go on, and its id is not reused until they end" : "");
 	table_notify(t, b, state_names[b->state], "none", b->reason, now_ms);
 	backend_free(t, b);
+	t->reserved_seq[id] = ++t->seq;
 }
 
 void table_set_notify(struct backend_table *t, table_notify_fn fn, void *arg)
@@ -907,6 +915,17 @@ unsigned table_take_changes(struct backend_table *t)
 const char *be_state_name(enum be_state s)
 {
 	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+const char *be_removal_name(enum be_removal r)
+{
+	static const char *const names[] = {
+		[BE_REMOVAL_NONE] = "",
+		[BE_REMOVAL_CONFIG] = "removed from the configuration",
+		[BE_REMOVAL_API] = "removed by admin",
+	};
+
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
 
 const char *be_source_name(enum be_source s)

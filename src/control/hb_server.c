@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "slb/common/log.h"
-#include "slb/control/hbauth.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/hbauth.h"
+#include "slb/common/heartbeat.h"
 #include "slb/control/phi.h"
 
 #define HB_OUT_MAX 1024          /* replies queued for a peer that does not read them */

@@ -8,12 +8,17 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "admin_server.h"
 #include "hb_server.h"
+#include "slb/common/clock.h"
 #include "slb/common/log.h"
 #include "slb/control/backend_table.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
+
+#define HANDOVER_ADMIN_WAIT_MS 2000 /* longest wait for the admin requests accepted to be answered */
+#define HANDOVER_ADMIN_POLL_MS 5
 
 /* Only heartbeat backends: a static one comes from the new process's own flags. */
 static bool lease_wanted(const struct backend *b)
@@ -46,9 +51,55 @@ static int export_on_thread(struct health_ctx *ctx, void *arg)
 	return 0;
 }
 
+static int admin_stop_on_thread(struct health_ctx *ctx, void *arg)
+{
+	(void)arg;
+	return admin_hand_over_start(ctx);
+}
+
+static int admin_count_on_thread(struct health_ctx *ctx, void *arg)
+{
+	*(unsigned *)arg = admin_requests_open(ctx);
+	return 0;
+}
+
+/* The admin requests accepted before the stop are answered here: the new process's first
+ * /status must not race a request this process took and would drop at health_hand_over. A
+ * client that connected and says nothing holds the upgrade back HANDOVER_ADMIN_WAIT_MS at
+ * most (the new process waits TAKEOVER_WAIT_MS for our first message); what is left then is
+ * still answered until the drain starts. */
+static void admin_finish_requests(void)
+{
+	int64_t end = clock_now_ms() + HANDOVER_ADMIN_WAIT_MS;
+	struct timespec pause = { 0, HANDOVER_ADMIN_POLL_MS * 1000000L };
+	unsigned open = 0;
+
+	while (health_call(admin_count_on_thread, &open) == 0 && open && clock_now_ms() < end)
+		nanosleep(&pause, NULL);
+	if (open)
+		slb_log(LOG_WARN, 0, "admin: %u requests unanswered after %d ms; handing over anyway, they are closed "
+			"once the new process serves", open, HANDOVER_ADMIN_WAIT_MS);
+}
+
 int health_export(struct health_handover *out)
 {
+	int ret = health_call(admin_stop_on_thread, NULL);
+
+	if (ret)
+		return ret;
+	admin_finish_requests();
 	return health_call(export_on_thread, out);
+}
+
+static int admin_resume_on_thread(struct health_ctx *ctx, void *arg)
+{
+	(void)arg;
+	return admin_hand_over_cancel(ctx);
+}
+
+int health_export_cancel(void)
+{
+	return health_call(admin_resume_on_thread, NULL);
 }
 
 static int hand_over_on_thread(struct health_ctx *ctx, void *arg)

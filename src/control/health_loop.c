@@ -51,9 +51,14 @@ uint64_t hl_backend_active(const struct health_ctx *ctx, uint32_t id)
 	return n;
 }
 
+bool hl_seq_settled(const struct health_ctx *ctx, uint64_t seq)
+{
+	return seq <= ctx->published_seq && snapshot_passed(ctx->published_mark);
+}
+
 bool hl_backend_settled(const struct health_ctx *ctx, const struct backend *b)
 {
-	return b->state_seq <= ctx->published_seq && snapshot_passed(ctx->published_mark);
+	return hl_seq_settled(ctx, b->state_seq);
 }
 
 void hl_note_active(struct health_ctx *ctx, struct backend *b)

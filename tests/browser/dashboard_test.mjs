@@ -7,9 +7,10 @@
 // 10 plus the others summed. The screenshot (of the three-backend view) is kept as an artifact.
 //
 // Environment: SLB_BIN_DIR (the binaries), SLB_CHROMIUM (default /usr/bin/chromium),
-// SLB_SCREENSHOT (where the PNG goes). Exit 0 pass, 1 fail, 77 skip (no browser can start).
+// SLB_SCREENSHOT (where the PNG goes), SLB_SKIP_LOG (where a skip's reason goes). Exit 0 pass,
+// 1 fail, 77 skip (no browser can start).
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -24,6 +25,13 @@ let browser = null, profile = null;
 function fail(msg) {
 	console.error("FAIL: " + msg);
 	throw new Error(msg);
+}
+
+/* Says why the test cannot run and logs it as run.sh does (a CI run fails on it); exit 77. */
+function skip(reason, msg) {
+	console.log("SKIP " + reason + ": " + msg);
+	if (process.env.SLB_SKIP_LOG) appendFileSync(process.env.SLB_SKIP_LOG, reason + "\tbrowser/dashboard\t" + msg + "\n");
+	process.exitCode = 77;
 }
 
 function freePort() {
@@ -106,8 +114,7 @@ async function launch(puppeteer) {
 				"--disable-component-update", "--disable-sync", "--no-first-run"],
 		});
 	} catch (e) {
-		console.log("SKIP: chromium at " + CHROMIUM + " cannot start: " + e.message.split("\n")[0]);
-		process.exitCode = 77;
+		skip("no-browser", "chromium at " + CHROMIUM + " cannot start: " + e.message.split("\n")[0]);
 		return null;
 	}
 	return browser;
@@ -159,7 +166,7 @@ async function main() {
 	try {
 		puppeteer = (await import("puppeteer-core")).default;
 	} catch (e) {
-		console.log("SKIP: puppeteer-core is not installed (tests/browser/run.sh installs it with npm ci)");
+		skip("missing-program", "puppeteer-core is not installed (tests/browser/run.sh installs it with npm ci)");
 		return 77;
 	}
 	const slb = await startSlb();

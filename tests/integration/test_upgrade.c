@@ -7,6 +7,8 @@
  * new process that fails before it says DRAIN leaves the old one serving as before. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -230,6 +232,114 @@ Test(upgrade, ten_upgrades_under_load_lose_no_connection)
 	faultkit_slb_stop_ok(&s, 5000);
 }
 
+/* next's log names old, the process it took over from, in both of its takeover lines. */
+static void expect_names_old_pid(struct testproc *next, const struct testproc *old)
+{
+	char received[64], draining[64], why[TESTPROC_WHY_MAX];
+
+	snprintf(received, sizeof(received), "heartbeat leases from pid %d", (int)old->pid);
+	snprintf(draining, sizeof(draining), "takeover: pid %d is draining", (int)old->pid);
+	testproc_explain(next, why, sizeof(why));
+	cr_assert_eq(faultkit_count_lines(next, received), 1, "the new slb does not say '%s': %s", received, why);
+	cr_assert_eq(faultkit_count_lines(next, draining), 1, "the new slb does not say '%s': %s", draining, why);
+}
+
+/*
+ * Two upgrades in a row (issue 20). The control socket's listener is inherited, so on the new
+ * process's side SO_PEERCRED names the slb that first called listen(): after the second
+ * upgrade that is the first process, long gone.
+ * slb logs: each new process names the pid of the one it took over from, as that one says it.
+ */
+Test(upgrade, log_names_the_process_taken_over_from)
+{
+	char be[32];
+	const char *extra[] = { "--backend", be, NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	struct testproc *second, *third;
+	struct faultkit_slb s;
+
+	faultkit_backend_ok("b1", be, sizeof(be));
+	start_first(&s, &f);
+	second = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	expect_names_old_pid(second, s.proc);
+	third = upgrade(&s, &f);
+	expect_exit_after_drain(second, DRAINED);
+	expect_names_old_pid(third, second);
+	s.proc = third;
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+#define STATUS_POLLERS 2
+
+/* An operator's tool polling GET /status without pause; counts what it got. */
+struct status_poller {
+	pthread_t thread;
+	unsigned port;
+	atomic_bool stop;
+	unsigned answered, failed;
+	char first_failure[160];   /* what the first failed poll got, and when */
+};
+
+static void *poll_status(void *arg)
+{
+	struct status_poller *p = arg;
+	static _Thread_local struct testproc_http r;
+
+	while (!atomic_load(&p->stop)) {
+		int rc = testproc_http_get(p->port, "/status", &r, IO_MS);
+
+		if (rc == 0 && r.status == 200) {
+			p->answered++;
+			continue;
+		}
+		if (!p->failed++)
+			snprintf(p->first_failure, sizeof(p->first_failure), "poll %u: %s (status %d)",
+				 p->answered + 1, rc ? strerror(-rc) : "answered", rc ? 0 : r.status);
+	}
+	return NULL;
+}
+
+/*
+ * An operator polls GET /status without pause (2 threads) across 10 upgrades (issue 25). The
+ * admin listening socket is shared by both processes during a takeover: the old one must stop
+ * accepting on it and answer every request it accepted before the new one serves alone, so a
+ * request is answered by one process or the other, never dropped.
+ * Client sees: every poll answered 200, none cut (EOF, reset) or refused.
+ */
+Test(upgrade, status_polled_across_ten_upgrades_always_answers)
+{
+	char be[32];
+	const char *extra[] = { "--backend", be, NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	struct status_poller pl[STATUS_POLLERS] = { 0 };
+	struct faultkit_slb s;
+	unsigned answered = 0;
+
+	faultkit_backend_ok("b1", be, sizeof(be));
+	start_first(&s, &f);
+	for (int i = 0; i < STATUS_POLLERS; i++) {
+		pl[i].port = s.admin;
+		cr_assert_eq(pthread_create(&pl[i].thread, NULL, poll_status, &pl[i]), 0);
+	}
+	for (unsigned round = 1; round <= UPGRADES; round++) {
+		struct testproc *old = s.proc;
+
+		s.proc = upgrade(&s, &f);
+		expect_exit_after_drain(old, DRAINED);
+	}
+	for (int i = 0; i < STATUS_POLLERS; i++) {
+		atomic_store(&pl[i].stop, true);
+		pthread_join(pl[i].thread, NULL);
+		cr_assert_eq(pl[i].failed, 0, "poller %d: %u of %u polls not answered; first: %s", i, pl[i].failed,
+			     pl[i].failed + pl[i].answered, pl[i].first_failure);
+		answered += pl[i].answered;
+	}
+	cr_log_info("/status across %d upgrades: %u polls, all answered", UPGRADES, answered);
+	cr_assert_gt(answered, 0);
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
 /* A keep-alive request on fd: answered whole. */
 static void expect_answer_on(int fd, const char *when)
 {
@@ -306,6 +416,34 @@ static struct testproc *start_hb_backend(const char *name, unsigned hb_port, cha
 	return p;
 }
 
+/* The first /status the new process answers has backend addr up: its lease, not a new
+ * registration. Polls until one is answered (IO_MS); says what each read got. */
+static void expect_up_at_first_answer(unsigned admin, const char *addr, const char *name)
+{
+	int64_t end = testproc_now_ms() + IO_MS;
+	char state[16] = "";
+	int rc;
+
+	while ((rc = faultkit_status_field(admin, addr, "state", state, sizeof(state))) != 0 && rc != -ENOENT &&
+	       testproc_now_ms() < end)
+		usleep(10000);
+	cr_assert_eq(rc, 0, "reading %s's state in the new process's /status: %s", name,
+		     rc == -ENOENT ? "not listed" : strerror(-rc));
+	cr_assert_str_eq(state, "up", "the new process has %s '%s' at its first answer", name, state);
+}
+
+/* Backend p registered a second time (with the new process) after the upgrade at t_up. */
+static void expect_registered_again(struct testproc *p, const char *name, int64_t t_up)
+{
+	int64_t end = testproc_now_ms() + IO_MS;
+	unsigned n;
+
+	while ((n = faultkit_count_lines(p, "registered as id=")) < 2 && testproc_now_ms() < end)
+		usleep(10000);
+	cr_assert_eq(n, 2, "%s registered %u times, not twice: once before the upgrade, once after", name, n);
+	cr_log_info("%s registered again %.0f ms after the upgrade", name, (double)(loadgen_now_us() - t_up) / 1000);
+}
+
 /*
  * Two backends in rotation only by heartbeat (no static backend), requests without pause,
  * one upgrade (heartbeat interval 1000 ms, timeout 3000 ms).
@@ -313,15 +451,15 @@ static struct testproc *start_hb_backend(const char *name, unsigned hb_port, cha
  *   lease, so the new one has both up from its first moment, before they reconnect.
  * Client sees: every request answered, by both backends after the upgrade.
  * Backends: the old process closes their sessions once the new one holds the leases; each
- *   registers again with the new process within one interval (their reconnect backoff starts
- *   at 100 ms), and /status then shows its heartbeat as recent.
+ *   registers again with the new process (their reconnect backoff starts at 100 ms).
+ * /status: the new process's first answer has both up (polled until one is answered).
  */
 Test(upgrade, heartbeat_backends_stay_in_rotation)
 {
 	const char *extra[] = { "--heartbeat-listen", "127.0.0.1:{port2}", "--drain-timeout", "3000", NULL };
 	const char *next_extra[] = { "--heartbeat-listen", NULL, "--drain-timeout", "3000", NULL };
 	struct upgrade_flags f = { .workers = "2", .extra = extra };
-	char a1[32], a2[32], hb[32], state[16];
+	char a1[32], a2[32], hb[32];
 	struct testproc *b1, *b2, *cur;
 	struct faultkit_slb s;
 	struct loadgen lg;
@@ -340,16 +478,10 @@ Test(upgrade, heartbeat_backends_stay_in_rotation)
 	f.extra = next_extra;
 	cur = upgrade(&s, &f);
 	t_up = loadgen_now_us();
-	cr_assert_eq(faultkit_status_field(s.admin, a1, "state", state, sizeof(state)), 0);
-	cr_assert_str_eq(state, "up", "the new process has hb1 %s", state);
-	cr_assert_eq(faultkit_status_field(s.admin, a2, "state", state, sizeof(state)), 0);
-	cr_assert_str_eq(state, "up", "the new process has hb2 %s", state);
-	cr_assert_eq(testproc_wait_output(b1, "registered as id=", IO_MS), 0);
-	for (int t = 0; t < 150 && (faultkit_count_lines(b1, "registered as id=") < 2 ||
-				    faultkit_count_lines(b2, "registered as id=") < 2); t++)
-		usleep(10000);
-	cr_assert_eq(faultkit_count_lines(b1, "registered as id="), 2, "hb1 did not register again within 1.5 s");
-	cr_assert_eq(faultkit_count_lines(b2, "registered as id="), 2, "hb2 did not register again within 1.5 s");
+	expect_up_at_first_answer(s.admin, a1, "hb1");
+	expect_up_at_first_answer(s.admin, a2, "hb2");
+	expect_registered_again(b1, "hb1", t_up);
+	expect_registered_again(b2, "hb2", t_up);
 	usleep(500000);
 	expect_no_failure(&lg, t0, "heartbeat backends across an upgrade");
 	cr_assert_gt(loadgen_answered(&lg, "hb1", t_up, INT64_MAX), 0, "hb1 served nothing after the upgrade");
@@ -363,7 +495,8 @@ Test(upgrade, heartbeat_backends_stay_in_rotation)
 /*
  * A new process that fails after it received the sockets and before DRAIN (here: its
  * heartbeat key file does not exist), while requests run without pause; then a good upgrade.
- * Client sees: every request answered throughout.
+ * Client sees: every request answered throughout; the old process's /status answers again
+ *   (it stopped accepting admin connections when it sent the sockets).
  * slb logs: the new process exits 1 with its error; the old one "takeover by pid N failed: it
  *   closed the control connection before DRAIN; still serving", and a later upgrade works.
  */
@@ -377,7 +510,9 @@ Test(upgrade, failed_new_process_leaves_the_old_one_serving)
 	struct testproc *next;
 	struct faultkit_slb s;
 	struct loadgen lg;
+	char body[256];
 	int64_t t0;
+	int rc;
 
 	faultkit_backend_ok("b1", be, sizeof(be));
 	start_first(&s, &f);
@@ -389,8 +524,9 @@ Test(upgrade, failed_new_process_leaves_the_old_one_serving)
 	cr_assert_eq(testproc_exit_code(next), 1, "%s", why);
 	cr_assert_eq(testproc_wait_output(s.proc, "closed the control connection before DRAIN; still serving", IO_MS),
 		     0);
-	usleep(300000);
 	cr_assert(testproc_running(s.proc));
+	rc = faultkit_http_body(s.admin, "/status", body, sizeof(body), IO_MS);
+	cr_assert_eq(rc, 200, "the old slb's /status after the failed upgrade: %s", rc < 0 ? strerror(-rc) : body);
 	expect_no_failure(&lg, t0, "a failed upgrade");
 	loadgen_free(&lg);
 	next = upgrade(&s, &f);

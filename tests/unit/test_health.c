@@ -17,6 +17,7 @@
 #include "slb/common/snapshot.h"
 #include "slb/control/health.h"
 #include "slb/common/channel.h"
+#include "../../src/control/health_loop.h"
 
 static struct slb_config cfg;
 static struct worker_channel *ch;
@@ -37,14 +38,19 @@ static void teardown(void)
 
 TestSuite(health, .init = setup, .fini = teardown, .timeout = 30);
 
-static void parse(const char *const *args)
+static void parse_into(struct slb_config *c, const char *const *args)
 {
 	char *argv[32] = { "slb" }, err[256];
 	int argc = 1;
 
 	for (; *args; args++)
 		argv[argc++] = (char *)*args;
-	cr_assert_eq(config_parse(&cfg, argc, argv, err, sizeof(err)), CONFIG_OK, "%s", err);
+	cr_assert_eq(config_parse(c, argc, argv, err, sizeof(err)), CONFIG_OK, "%s", err);
+}
+
+static void parse(const char *const *args)
+{
+	parse_into(&cfg, args);
 }
 
 /* health_prepare then health_start, as main does (it drops privileges in between). */
@@ -179,4 +185,45 @@ Test(health, call_runs_on_the_health_thread_once_it_runs)
 		cr_assert_eq(health_call(record_thread, &where), 42);
 		cr_assert_not(pthread_equal(where, pthread_self()), "once started it runs on the thread");
 	}
+}
+
+/* On the health thread: 1 while backend *arg is in the table or its id is held back, else 0. */
+static int id_taken(struct health_ctx *ctx, void *arg)
+{
+	uint32_t id = *(const uint32_t *)arg;
+
+	return table_get(ctx->table, id) || table_id_reserved(ctx->table, id);
+}
+
+/*
+ * A reload drops backend 2, which no connection uses. This thread is a worker that read a
+ * snapshot with backend 2 in it and has not passed a quiescent point since: it may be about to
+ * connect there, so the id must stay taken (the entry, or its id reserved) until it passes
+ * one, and be free once it did.
+ */
+Test(health, reload_removal_holds_the_id_until_every_worker_passed_a_quiescent_point)
+{
+	static const char *const before[] = { "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:2",
+					      "--check-interval", "60000", NULL };
+	static const char *const after[] = { "--backend", "127.0.0.1:1", "--check-interval", "60000", NULL };
+	static struct slb_config next; /* read by the health thread until health_stop */
+	int reader = snapshot_reader_register();
+	uint32_t id = 2;
+	char err[256];
+
+	cr_assert_geq(reader, 0);
+	parse(before);
+	cr_assert_eq(start_health(err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(snapshot_current()->n, 2);
+	parse_into(&next, after);
+	cr_assert_eq(health_reconfigure(&next), 0);
+	for (int turn = 0; turn < 30; turn++) {
+		cr_assert_eq(health_call(id_taken, &id), 1, "id 2 freed while a worker may still pick it (turn %d)",
+			     turn);
+		usleep(10 * 1000);
+	}
+	snapshot_offline(reader);
+	for (int i = 0; i < 500 && health_call(id_taken, &id) == 1; i++)
+		usleep(10 * 1000);
+	cr_assert_eq(health_call(id_taken, &id), 0, "id 2 never freed after every worker passed a quiescent point");
 }

@@ -34,10 +34,17 @@ struct health_handover {
 int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n,
 		   struct health_handover *in, char *err, size_t errlen);
 
-/* For the running slb's side of a binary upgrade: fills out with its listening sockets (they
- * stay health's: send them, do not close them) and a lease for every heartbeat backend that
- * is up or draining. Returns 0 or -errno (-ESRCH when nothing is prepared). */
+/* For the running slb's side of a binary upgrade: stops accepting on the admin listener (the
+ * new process accepts on the same socket) and waits up to 2 s for the admin requests already
+ * accepted to be answered, so none is dropped when health_hand_over closes the admin
+ * connections; then fills out with its listening sockets (they stay health's: send them, do
+ * not close them) and a lease for every heartbeat backend that is up or draining. Returns 0
+ * or -errno (-ESRCH when nothing is prepared). */
 int health_export(struct health_handover *out);
+
+/* The new process failed before it took over: the admin listener accepts here again. Does
+ * nothing when health_export did not stop it. Returns 0 or -errno. */
+int health_export_cancel(void);
 
 /* Once the new slb has taken the leases over: heartbeat backends keep their state here as
  * leases while their sessions are closed (their peers reconnect to the new slb), and the
