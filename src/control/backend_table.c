@@ -254,9 +254,24 @@ uint64_t table_id_reserved_seq(const struct backend_table *t, uint32_t id)
 }
 
 /* See backend_table.h. */
-void table_mark_changed(struct backend_table *t)
+bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t version)
 {
+	if (b->send_proxy == version)
+		return false;
+	b->send_proxy = version;
 	t->changes |= TABLE_CHANGE_LAZY;
+	return true;
+}
+
+/* See backend_table.h. */
+void table_adopt_static(struct backend_table *t, struct backend *b)
+{
+	(void)t;
+	if (b->source != BE_SOURCE_STATIC) {
+		b->source = BE_SOURCE_STATIC;
+		b->cfg_weight = 0;
+	}
+	b->api_added = false;
 }
 
 /* See backend_table.h. */
@@ -676,11 +691,18 @@ unsigned table_weight(const struct backend *b)
 	return b->admin_weight > 0 ? (unsigned)b->admin_weight : b->weight;
 }
 
+/* See backend_table.h. t is not read: the count is b's alone, but it is a write to the table. */
+void table_count_active(struct backend_table *t, struct backend *b, uint64_t active)
+{
+	(void)t;
+	b->active_conns = active;
+}
+
 int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms)
 {
 	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4], why[TABLE_REASON_MAX];
 
-	b->active_conns = active;
+	table_count_active(t, b, active);
 	if (b->state != BE_STATE_DRAINING || b->drained || active)
 		return 0;
 	b->drained = true;

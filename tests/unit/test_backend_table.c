@@ -469,6 +469,48 @@ Test(backend_table, removal_drains_refuses_sessions_and_ends_once_no_connection_
 	cr_assert_null(table_find(t, &a));
 }
 
+/* A count taken before every worker saw the drain is shown, but ends no drain. */
+Test(backend_table, unsettled_count_is_recorded_but_ends_no_drain)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_apply(t, b, BE_EV_ADMIN_DRAIN, NULL, 100);
+	table_count_active(t, b, 3);
+	cr_assert_eq(b->active_conns, 3);
+	table_count_active(t, b, 0);
+	cr_assert_eq(b->active_conns, 0);
+	cr_assert_not(b->drained, "only table_note_active judges a drain");
+	cr_assert_eq(table_note_active(t, b, 0, 200), 1);
+}
+
+Test(backend_table, send_proxy_change_is_published_at_the_next_tick)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_take_changes(t);
+	cr_assert_not(table_set_send_proxy(t, b, 0));
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_NONE);
+	cr_assert(table_set_send_proxy(t, b, 2));
+	cr_assert_eq(b->send_proxy, 2);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_LAZY);
+}
+
+/* Reload: the file names a heartbeat address, or an address the API added. */
+Test(backend_table, adopted_entry_is_static_and_reports_its_configured_weight)
+{
+	struct backend *h = do_register("127.0.0.1:9001", "h", &session_a, 0), *a;
+	struct slb_addr addr = addr_of("127.0.0.1:9002");
+
+	cr_assert_eq(table_add_admin(t, &addr, 2, NULL, 0, &a), 0);
+	table_adopt_static(t, h);
+	cr_assert_eq(h->source, BE_SOURCE_STATIC);
+	cr_assert(table_configure_static(t, h, h->weight, false, 10), "the weight counts as changed");
+	table_adopt_static(t, a);
+	cr_assert_not(a->api_added);
+	cr_assert_str_eq(be_source_label(a), "static");
+	cr_assert_not(table_configure_static(t, a, 2, false, 10), "a static entry keeps its weight");
+}
+
 /* One deadline for every cause: --drain-timeout from the start of the removal. */
 Test(backend_table, removal_is_due_at_the_drain_timeout_with_connections_open)
 {

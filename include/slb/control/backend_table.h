@@ -184,9 +184,15 @@ bool table_id_reserved(const struct backend_table *t, uint32_t id);
  * has the backend), or 0 when id is not reserved. */
 uint64_t table_id_reserved_seq(const struct backend_table *t, uint32_t id);
 
-/* Something the snapshot carries changed outside an event (a reload's send-proxy): publish at
- * the next tick. */
-void table_mark_changed(struct backend_table *t);
+/* Sets b's PROXY protocol version (enum proxy_version; 0: --send-proxy's), which workers read
+ * from the next snapshot on (published at the next tick). Returns true when it changed. */
+bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t version);
+
+/* The configuration names b (on reload): it becomes a static backend and the file's, no
+ * longer one the admin API added (a reload that drops it again removes it). An entry that was
+ * not static gets no configured weight, so that table_configure_static, which the caller runs
+ * next, reports its weight as changed. Applies no state: the caller follows with table_apply. */
+void table_adopt_static(struct backend_table *t, struct backend *b);
 
 /* Publish before the health thread sleeps again, whatever changed: for the runtime API, whose
  * answer tells the operator the change is in effect. */
@@ -247,6 +253,11 @@ unsigned table_weight(const struct backend *b);
  * marked drained (with the time, logged and notified once per drain). Returns 1 when it just
  * became drained, 0 otherwise. */
 int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms);
+
+/* Records the connections open to b over all workers as counted before every worker has seen
+ * b's current state: shown in /status, but no drain ends on it (a worker may have picked b
+ * in the same turn and not counted that connection yet). */
+void table_count_active(struct backend_table *t, struct backend *b, uint64_t active);
 
 /* Whether b's removal may end at now_ms: it is being removed, and no connection is left (as
  * table_note_active last recorded) or drain_timeout_ms passed since the removal began. The
