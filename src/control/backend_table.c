@@ -187,8 +187,10 @@ static const char *backend_label(const struct backend *b, char *buf, size_t len)
 static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
 			 const char *reason, int64_t now_ms);
 
-static int table_add_entry(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *reason,
-			   int64_t now_ms, struct backend **out)
+/* A new static entry, up unless checking: then down until `rise` probes pass. Not notified
+ * yet: the caller completes it first (table_add_done). */
+static int table_add_entry(struct backend_table *t, const struct slb_addr *addr, unsigned weight, bool checking,
+			   const char *reason, int64_t now_ms, struct backend **out)
 {
 	struct backend *b;
 
@@ -201,12 +203,19 @@ static int table_add_entry(struct backend_table *t, const struct slb_addr *addr,
 	b->source = BE_SOURCE_STATIC;
 	b->weight = weight ? weight : 1;
 	b->cfg_weight = b->weight;
-	b->state = BE_STATE_UP;
+	b->probe_up = !checking;
+	b->state = backend_derive(b);
 	b->changed_ms = now_ms;
 	snprintf(b->reason, sizeof(b->reason), "%s", reason);
 	t->changes |= TABLE_CHANGE_LAZY;
-	table_notify(t, b, "none", state_names[b->state], b->reason, now_ms);
 	*out = b;
+	return 0;
+}
+
+/* Tells of an entry that table_add_entry made and its caller completed. Returns 0. */
+static int table_add_done(struct backend_table *t, const struct backend *b, int64_t now_ms)
+{
+	table_notify(t, b, "none", state_names[b->state], b->reason, now_ms);
 	return 0;
 }
 
@@ -293,22 +302,47 @@ void table_set_params(struct backend_table *t, const struct table_params *p)
 int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
 		     struct backend **out)
 {
-	return table_add_entry(t, addr, weight, "static backend", now_ms, out);
+	int rc = table_add_entry(t, addr, weight, false, "static backend", now_ms, out);
+
+	return rc ? rc : table_add_done(t, *out, now_ms);
 }
 
-int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
-		    int64_t now_ms, struct backend **out)
+/* The entry's own settings come before the add is notified: the event carries its name. */
+static void table_admin_settings(struct backend *b, const struct table_admin_add *a)
+{
+	b->api_added = true;
+	snprintf(b->name, sizeof(b->name), "%s", a->name);
+	b->own_check = a->own_check;
+	b->check = a->check;
+	snprintf(b->check_path, sizeof(b->check_path), "%s", a->check_path);
+}
+
+/* See backend_table.h. */
+int table_add_admin_backend(struct backend_table *t, const struct table_admin_add *a, const char *detail,
+			    int64_t now_ms, struct backend **out)
 {
 	char why[TABLE_REASON_MAX];
 	int rc;
 
 	snprintf(why, sizeof(why), "added by admin%s%s", detail ? " " : "", detail ? detail : "");
-	rc = table_add_entry(t, addr, weight, why, now_ms, out);
+	if (a->checking)
+		snprintf(why + strlen(why), sizeof(why) - strlen(why), ": checking, up after %u passed checks",
+			 t->p.rise);
+	rc = table_add_entry(t, &a->addr, a->weight, a->checking, why, now_ms, out);
 	if (rc)
 		return rc;
-	(*out)->api_added = true;
-	t->changes |= TABLE_CHANGE_URGENT; /* joins rotation: routable once the answer says up */
-	return 0;
+	table_admin_settings(*out, a);
+	t->changes |= TABLE_CHANGE_URGENT; /* in rotation or not, the answer describes what workers see */
+	return table_add_done(t, *out, now_ms);
+}
+
+/* See backend_table.h. */
+int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
+		    int64_t now_ms, struct backend **out)
+{
+	struct table_admin_add a = { .addr = *addr, .weight = weight };
+
+	return table_add_admin_backend(t, &a, detail, now_ms, out);
 }
 
 bool table_accepts_session(const struct backend *b)
@@ -841,6 +875,8 @@ bool table_wants_probe(const struct backend *b, bool checks_configured)
 {
 	if (b->source != BE_SOURCE_STATIC)
 		return b->session && !b->probe_up;
+	if (b->own_check)
+		checks_configured = b->check != CHECK_NONE;
 	return checks_configured || !b->probe_up;
 }
 

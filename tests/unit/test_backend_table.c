@@ -586,6 +586,44 @@ Test(backend_table, every_removal_is_notified_with_its_cause_and_end)
 	cr_assert_str_eq(seen.last, "2 draining->none removed by admin: --drain-timeout passed with 2 connections open");
 }
 
+/* Issue 20 item 7: a backend added while checks are on is judged before it takes clients. */
+Test(backend_table, admin_add_with_a_check_starts_down_and_comes_up_after_rise_probes)
+{
+	struct table_admin_add a = { .addr = addr_of("127.0.0.1:9001"), .weight = 2, .name = "web9", .checking = true };
+	struct seen seen = { 0 };
+	struct snapshot *s;
+	struct backend *b;
+
+	table_set_notify(t, record, &seen);
+	cr_assert_eq(table_add_admin_backend(t, &a, "from 127.0.0.1", 0, &b), 0);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_str_eq(seen.last, "1 none->down added by admin from 127.0.0.1: checking, up after 2 passed checks");
+	cr_assert_str_eq(b->name, "web9", "the event carries the name");
+	cr_assert(table_wants_probe(b, false), "probed even without --check");
+	s = table_build_snapshot(t, 0);
+	cr_assert_eq(s->n, 0);
+	snapshot_free(s);
+	table_apply(t, b, BE_EV_PROBE_OK, NULL, 100);
+	cr_assert_eq(b->state, BE_STATE_DOWN, "one check of two");
+	table_apply(t, b, BE_EV_PROBE_OK, NULL, 200);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_str_eq(b->reason, "check passed 2 times");
+}
+
+Test(backend_table, admin_add_without_a_check_is_up_at_once_and_its_own_check_decides_probes)
+{
+	struct table_admin_add a = { .addr = addr_of("127.0.0.1:9001"), .own_check = true, .check = CHECK_NONE };
+	struct backend *b;
+
+	cr_assert_eq(table_add_admin_backend(t, &a, NULL, 0, &b), 0);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(b->weight, 1);
+	cr_assert_str_eq(b->reason, "added by admin");
+	cr_assert_not(table_wants_probe(b, true), "check none: --check does not apply to it");
+	b->check = CHECK_TCP;
+	cr_assert(table_wants_probe(b, false), "its own check applies without --check");
+}
+
 /* ---- snapshot and ids ---- */
 
 Test(backend_table, snapshot_holds_only_up_entries_in_id_order)

@@ -205,8 +205,28 @@ uint64_t table_seq(const struct backend_table *t);
 /* Replaces the rise/fall/eject/heartbeat-timeout parameters (on reload). */
 void table_set_params(struct backend_table *t, const struct table_params *p);
 
-/* Adds a backend at the operator's request (the admin API): a static entry marked api_added,
- * up from the start, its reason "added by admin <detail>". Returns as table_add_static. */
+/* A backend the operator adds at run time (POST /backends). */
+struct table_admin_add {
+	struct slb_addr addr;
+	unsigned weight;                  /* 1..256 (0 is taken as 1) */
+	char name[HB_NAME_MAX];           /* "" when none was given */
+	bool own_check;                   /* check and check_path are its own; else --check's apply */
+	enum check_kind check;
+	char check_path[CONFIG_PATH_MAX]; /* own_check and CHECK_HTTP: the path */
+	bool checking;                    /* an active check will judge it: it starts down */
+};
+
+/* Adds a backend at the operator's request: a static entry marked api_added, its reason
+ * "added by admin <detail>". With a->checking it starts down, "checking", with its probe
+ * verdict down, so that probes run for it and it comes up only after `rise` of them passed
+ * (as HAProxy brings up a server added at run time while checks are on); nothing is routed to
+ * an address nobody answers at. Without, it is up from the start, like a --backend. Returns as
+ * table_add_static. */
+int table_add_admin_backend(struct backend_table *t, const struct table_admin_add *a, const char *detail,
+			    int64_t now_ms, struct backend **out);
+
+/* table_add_admin_backend of addr with that weight, no name, --check's check, up from the
+ * start. */
 int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
 		    int64_t now_ms, struct backend **out);
 
@@ -300,8 +320,9 @@ unsigned table_count_registered(const struct backend_table *t);
 /* Entries of that source, whether their session is live or closed and not yet expired. */
 unsigned table_count_source(const struct backend_table *t, enum be_source src);
 
-/* True when b wants an active probe: static backends when checks are configured, and any
- * backend whose probe verdict is down (ejected, or a static one whose heartbeat session
+/* True when b wants an active probe: static backends when checks are configured (by --check,
+ * checks_configured, or by their own check when they have one), and any backend whose probe
+ * verdict is down (ejected, added while checks are on, or a static one whose heartbeat session
  * closed), so that it has a way back. */
 bool table_wants_probe(const struct backend *b, bool checks_configured);
 
