@@ -1,6 +1,9 @@
 /* backend_table: every backend slb knows (static from flags, or registered by heartbeat), its
  * state and why, owned by the health thread alone; a pure state machine with no sockets and
- * no clock of its own (callers pass now_ms), so it is unit-tested event by event. */
+ * no clock of its own (callers pass now_ms), so it is unit-tested event by event. This header
+ * is the one door into it, kept by three files: backend_table.c (the state machine),
+ * backend_registry.c (entries, ids, leases, the removal) and backend_view.c (the snapshot,
+ * with slow start). */
 #ifndef SLB_BACKEND_TABLE_H
 #define SLB_BACKEND_TABLE_H
 
