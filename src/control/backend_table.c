@@ -1,29 +1,17 @@
-/* backend_table: the health thread's table of backends and the one state machine that moves
- * them between up, down and draining. Events only set inputs; the state is derived from the
- * inputs by backend_derive() below, so no combination of events can leave an entry in a
- * state its inputs do not explain. */
-#include "slb/control/backend_table.h"
+/* backend_table: the state machine of the health thread's table of backends, the one that
+ * moves them between up, down and draining. Events only set inputs; the state is derived from
+ * the inputs by backend_derive() below, so no combination of events can leave an entry in a
+ * state its inputs do not explain. The table's other rooms: backend_registry.c (the entries:
+ * ids, adds, leases, the one removal) and backend_view.c (what workers see: the snapshot,
+ * with slow start). */
+#include "backend_table_impl.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "maglev.h"
 #include "slb/common/log.h"
 #include "slb/control/gray.h"
-
-struct backend_table {
-	struct table_params p;
-	unsigned count;                       /* entries in use */
-	uint32_t next_id;                     /* where the search for a free id starts */
-	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
-	uint64_t seq;                         /* state changes so far (table_seq) */
-	uint64_t reserved_seq[SNAP_MAX_BACKEND_ID]; /* removed, not released: the removal's seq; 0: free */
-	table_notify_fn notify;               /* told of every change; NULL: nobody */
-	void *notify_arg;
-	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
-};
 
 static const char *const state_names[] = {
 	[BE_STATE_DOWN] = "down",
@@ -106,7 +94,7 @@ static bool backend_admin_drained(const struct backend *b)
 	return b->admin_drain || b->admin_weight == 0 || b->removing;
 }
 
-static enum be_state backend_derive(const struct backend *b)
+enum be_state backend_derive(const struct backend *b)
 {
 	bool live = b->session != NULL || b->leased;
 
@@ -128,51 +116,7 @@ static unsigned table_timeout_ms(const struct backend_table *t, const struct bac
 	return b->source == BE_SOURCE_LEGACY ? t->p.legacy_timeout_ms : t->p.heartbeat_timeout_ms;
 }
 
-struct backend_table *table_create(const struct table_params *p)
-{
-	struct backend_table *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return NULL;
-	t->p = *p;
-	t->next_id = 1;
-	return t;
-}
-
-void table_destroy(struct backend_table *t)
-{
-	free(t);
-}
-
-/* Ids are handed out round-robin from the last one given, so a freed id is reused as late
- * as possible: workers may still hold connections (and counters) under the old one. */
-static struct backend *backend_alloc(struct backend_table *t)
-{
-	for (uint32_t i = 0; i < SNAP_MAX_BACKEND_ID - 1; i++) {
-		uint32_t id = t->next_id;
-
-		t->next_id = id + 1 < SNAP_MAX_BACKEND_ID ? id + 1 : 1;
-		if (t->be[id].id == 0 && !t->reserved_seq[id]) {
-			memset(&t->be[id], 0, sizeof(t->be[id]));
-			t->be[id].id = id;
-			t->be[id].last_hb_ms = -1;
-			t->be[id].ramp_start_ms = -1;
-			t->be[id].probe_up = true;
-			t->be[id].admin_weight = -1;
-			t->count++;
-			return &t->be[id];
-		}
-	}
-	return NULL;
-}
-
-static void backend_free(struct backend_table *t, struct backend *b)
-{
-	memset(b, 0, sizeof(*b));
-	t->count--;
-}
-
-static const char *backend_label(const struct backend *b, char *buf, size_t len)
+const char *backend_label(const struct backend *b, char *buf, size_t len)
 {
 	char addr[ADDR_TEXT_MAX];
 
@@ -182,32 +126,6 @@ static const char *backend_label(const struct backend *b, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%s", addr);
 	return buf;
-}
-
-static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
-			 const char *reason, int64_t now_ms);
-
-static int table_add_entry(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *reason,
-			   int64_t now_ms, struct backend **out)
-{
-	struct backend *b;
-
-	if (table_find(t, addr))
-		return -EEXIST;
-	b = backend_alloc(t);
-	if (!b)
-		return -ENOSPC;
-	b->addr = *addr;
-	b->source = BE_SOURCE_STATIC;
-	b->weight = weight ? weight : 1;
-	b->cfg_weight = b->weight;
-	b->state = BE_STATE_UP;
-	b->changed_ms = now_ms;
-	snprintf(b->reason, sizeof(b->reason), "%s", reason);
-	t->changes |= TABLE_CHANGE_LAZY;
-	table_notify(t, b, "none", state_names[b->state], b->reason, now_ms);
-	*out = b;
-	return 0;
 }
 
 /* See backend_table.h. */
@@ -235,65 +153,24 @@ int table_retire(struct backend_table *t, struct backend *b, int64_t now_ms)
 }
 
 /* See backend_table.h. */
-void table_release_id(struct backend_table *t, uint32_t id)
+bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t version)
 {
-	if (id < SNAP_MAX_BACKEND_ID)
-		t->reserved_seq[id] = 0;
-}
-
-/* See backend_table.h. */
-bool table_id_reserved(const struct backend_table *t, uint32_t id)
-{
-	return table_id_reserved_seq(t, id) != 0;
-}
-
-/* See backend_table.h. */
-uint64_t table_id_reserved_seq(const struct backend_table *t, uint32_t id)
-{
-	return id < SNAP_MAX_BACKEND_ID ? t->reserved_seq[id] : 0;
-}
-
-/* See backend_table.h. */
-void table_mark_changed(struct backend_table *t)
-{
+	if (b->send_proxy == version)
+		return false;
+	b->send_proxy = version;
 	t->changes |= TABLE_CHANGE_LAZY;
+	return true;
 }
 
 /* See backend_table.h. */
-uint64_t table_seq(const struct backend_table *t)
+void table_adopt_static(struct backend_table *t, struct backend *b)
 {
-	return t->seq;
-}
-
-void table_mark_urgent(struct backend_table *t)
-{
-	t->changes |= TABLE_CHANGE_URGENT;
-}
-
-void table_set_params(struct backend_table *t, const struct table_params *p)
-{
-	t->p = *p;
-}
-
-int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
-		     struct backend **out)
-{
-	return table_add_entry(t, addr, weight, "static backend", now_ms, out);
-}
-
-int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
-		    int64_t now_ms, struct backend **out)
-{
-	char why[TABLE_REASON_MAX];
-	int rc;
-
-	snprintf(why, sizeof(why), "added by admin%s%s", detail ? " " : "", detail ? detail : "");
-	rc = table_add_entry(t, addr, weight, why, now_ms, out);
-	if (rc)
-		return rc;
-	(*out)->api_added = true;
-	t->changes |= TABLE_CHANGE_URGENT; /* joins rotation: routable once the answer says up */
-	return 0;
+	(void)t;
+	if (b->source != BE_SOURCE_STATIC) {
+		b->source = BE_SOURCE_STATIC;
+		b->cfg_weight = 0;
+	}
+	b->api_added = false;
 }
 
 bool table_accepts_session(const struct backend *b)
@@ -301,57 +178,6 @@ bool table_accepts_session(const struct backend *b)
 	if (b && b->removing)
 		return false;
 	return !b || b->source != BE_SOURCE_STATIC || b->hb_allowed;
-}
-
-int table_register(struct backend_table *t, const struct hb_msg *m, void *session, int64_t now_ms,
-		   struct backend **out)
-{
-	struct backend *b = table_find(t, &m->addr);
-	unsigned old_weight;
-
-	if (!table_accepts_session(b))
-		return -EPERM;
-	if (!b) {
-		b = backend_alloc(t);
-		if (!b)
-			return -ENOSPC;
-		b->addr = m->addr;
-		b->source = m->legacy ? BE_SOURCE_LEGACY : BE_SOURCE_HEARTBEAT;
-		b->state = BE_STATE_DOWN;
-		b->weight = 1;
-		b->changed_ms = now_ms;
-		b->fresh = true;
-	}
-	old_weight = b->weight;
-	b->weight = m->weight ? m->weight : b->source == BE_SOURCE_STATIC ? b->cfg_weight : 1;
-	snprintf(b->name, sizeof(b->name), "%s", m->name);
-	b->session = session;
-	b->leased = false;
-	b->timed_out = false;
-	b->last_hb_ms = now_ms;
-	b->closed_ms = 0;
-	b->probe_up = true;
-	b->rise_count = b->fall_count = b->connect_failures = 0;
-	table_set_load(t, b, m->load);
-	if (b->weight != old_weight && b->state == BE_STATE_UP)
-		t->changes |= TABLE_CHANGE_LAZY;
-	*out = b;
-	return 0;
-}
-
-int table_take_lease(struct backend_table *t, const struct hb_msg *m, int64_t now_ms, struct backend **out)
-{
-	enum hb_state st = m->has_state ? m->state : HB_STATE_UP;
-	int ret;
-
-	if (st == HB_STATE_DOWN)
-		return -EINVAL;
-	ret = table_register(t, m, NULL, now_ms, out);
-	if (ret)
-		return ret;
-	(*out)->reported = st;
-	table_apply(t, *out, BE_EV_LEASE, "lease from the previous process", now_ms);
-	return 0;
 }
 
 void table_set_load(struct backend_table *t, struct backend *b, int load)
@@ -604,8 +430,8 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		snprintf(why, len, "%s", detail);
 }
 
-static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
-			 const char *reason, int64_t now_ms)
+void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
+		  const char *reason, int64_t now_ms)
 {
 	if (t->notify)
 		t->notify(t->notify_arg, b, old, now_state, reason, now_ms);
@@ -676,11 +502,18 @@ unsigned table_weight(const struct backend *b)
 	return b->admin_weight > 0 ? (unsigned)b->admin_weight : b->weight;
 }
 
+/* See backend_table.h. t is not read: the count is b's alone, but it is a write to the table. */
+void table_count_active(struct backend_table *t, struct backend *b, uint64_t active)
+{
+	(void)t;
+	b->active_conns = active;
+}
+
 int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms)
 {
 	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4], why[TABLE_REASON_MAX];
 
-	b->active_conns = active;
+	table_count_active(t, b, active);
 	if (b->state != BE_STATE_DRAINING || b->drained || active)
 		return 0;
 	b->drained = true;
@@ -690,60 +523,6 @@ int table_note_active(struct backend_table *t, struct backend *b, uint64_t activ
 	slb_log(LOG_INFO, 0, "backend %s %s", backend_label(b, label, sizeof(label)), why);
 	table_notify(t, b, state_names[b->state], state_names[b->state], why, now_ms);
 	return 1;
-}
-
-/* See backend_table.h. */
-bool table_removal_due(const struct backend_table *t, const struct backend *b, int64_t now_ms)
-{
-	return b->removing && (b->active_conns == 0 || now_ms - b->removing_ms >= (int64_t)t->p.drain_timeout_ms);
-}
-
-/* The reason of a removal that ran its course: its cause, then how it ended. */
-static void removal_reason(const struct backend *b, char *why, size_t len)
-{
-	if (b->active_conns == 0)
-		snprintf(why, len, "%s: no connection left", be_removal_name(b->removing));
-	else
-		snprintf(why, len, "%s: --drain-timeout passed with %llu connections open",
-			 be_removal_name(b->removing), (unsigned long long)b->active_conns);
-}
-
-/* See backend_table.h. The removal is a change of its own (seq), published even when b was
- * out of rotation already, so that the caller can tell when no worker holds a snapshot with
- * b in it any more. */
-void table_remove(struct backend_table *t, struct backend *b, const char *reason, int64_t now_ms)
-{
-	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
-	uint32_t id = b->id;
-
-	t->changes |= b->state == BE_STATE_UP ? TABLE_CHANGE_URGENT : TABLE_CHANGE_LAZY;
-	if (reason)
-		snprintf(b->reason, sizeof(b->reason), "%s", reason);
-	else
-		removal_reason(b, b->reason, sizeof(b->reason));
-	slb_log(b->active_conns ? LOG_WARN : LOG_INFO, 0, "backend %s id %u left the table: %s%s",
-		backend_label(b, label, sizeof(label)), id, b->reason,
-		b->active_conns ? "; they go on, and its id is not reused until they end" : "");
-	table_notify(t, b, state_names[b->state], "none", b->reason, now_ms);
-	backend_free(t, b);
-	t->reserved_seq[id] = ++t->seq;
-}
-
-void table_set_notify(struct backend_table *t, table_notify_fn fn, void *arg)
-{
-	t->notify = fn;
-	t->notify_arg = arg;
-}
-
-static void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms)
-{
-	char why[TABLE_REASON_MAX];
-
-	if (b->source == BE_SOURCE_STATIC || b->session || b->leased ||
-	    now_ms - b->closed_ms < (int64_t)t->p.expire_ms)
-		return;
-	snprintf(why, sizeof(why), "no registration for %u ms", t->p.expire_ms);
-	table_remove(t, b, why, now_ms);
 }
 
 int table_tick(struct backend_table *t, int64_t now_ms)
@@ -772,144 +551,13 @@ int table_clear_outlier(struct backend_table *t, struct backend *b, int64_t now_
 	return table_apply(t, b, BE_EV_OUTLIER_CLEAR, NULL, now_ms);
 }
 
-struct backend *table_get(struct backend_table *t, uint32_t id)
-{
-	if (id == 0 || id >= SNAP_MAX_BACKEND_ID || t->be[id].id == 0)
-		return NULL;
-	return &t->be[id];
-}
-
-const struct backend *table_get_const(const struct backend_table *t, uint32_t id)
-{
-	if (id == 0 || id >= SNAP_MAX_BACKEND_ID || t->be[id].id == 0)
-		return NULL;
-	return &t->be[id];
-}
-
-struct backend *table_find(struct backend_table *t, const struct slb_addr *addr)
-{
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
-		if (t->be[id].id && addr_equal(&t->be[id].addr, addr))
-			return &t->be[id];
-	return NULL;
-}
-
-unsigned table_count(const struct backend_table *t)
-{
-	return t->count;
-}
-
-/* See backend_table.h. */
-unsigned table_count_registered(const struct backend_table *t)
-{
-	return table_count_source(t, BE_SOURCE_HEARTBEAT) + table_count_source(t, BE_SOURCE_LEGACY);
-}
-
-unsigned table_count_source(const struct backend_table *t, enum be_source src)
-{
-	unsigned n = 0;
-
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
-		if (t->be[id].id && t->be[id].source == src)
-			n++;
-	return n;
-}
-
 bool table_wants_probe(const struct backend *b, bool checks_configured)
 {
 	if (b->source != BE_SOURCE_STATIC)
 		return b->session && !b->probe_up;
+	if (b->own_check)
+		checks_configured = b->check != CHECK_NONE;
 	return checks_configured || !b->probe_up;
-}
-
-/* Still ramping at now_ms: its age since coming up, else -1. */
-static int64_t table_ramp_age(const struct backend_table *t, const struct backend *b, int64_t now_ms)
-{
-	int64_t age = now_ms - b->ramp_start_ms;
-
-	if (!t->p.slow_start_ms || b->ramp_start_ms < 0 || b->state != BE_STATE_UP ||
-	    age >= (int64_t)t->p.slow_start_ms)
-		return -1;
-	return age > 0 ? age : 0;
-}
-
-unsigned table_effective_weight(const struct backend_table *t, const struct backend *b, int64_t now_ms)
-{
-	uint64_t full = (uint64_t)(table_weight(b) ? table_weight(b) : 1) * SNAP_WEIGHT_UNIT;
-	uint64_t ss = t->p.slow_start_ms, eff;
-	int64_t age = table_ramp_age(t, b, now_ms);
-
-	if (age < 0)
-		return (unsigned)full;
-	eff = full * (10 * ss + 90 * (uint64_t)age) / (100 * ss);
-	return eff ? (unsigned)eff : 1;
-}
-
-int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsigned step_ms)
-{
-	int64_t next = -1;
-
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID && t->p.slow_start_ms; id++) {
-		const struct backend *b = &t->be[id];
-		int64_t at;
-
-		if (b->id == 0 || table_ramp_age(t, b, now_ms) < 0)
-			continue;
-		at = b->ramp_start_ms + t->p.slow_start_ms;
-		if (at > now_ms + step_ms)
-			at = now_ms + step_ms;
-		if (next < 0 || at < next)
-			next = at;
-	}
-	return next;
-}
-
-static uint32_t table_fill_live(const struct backend_table *t, int64_t now_ms, struct snap_backend *live)
-{
-	uint32_t n = 0;
-
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
-		const struct backend *b = &t->be[id];
-
-		if (b->id == 0 || b->state != BE_STATE_UP)
-			continue;
-		live[n].id = b->id;
-		live[n].weight = table_weight(b);
-		live[n].eff_weight = table_effective_weight(t, b, now_ms);
-		live[n].load = b->load;
-		live[n].send_proxy = b->send_proxy;
-		live[n].addr = b->addr;
-		n++;
-	}
-	return n;
-}
-
-struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now_ms)
-{
-	struct snap_backend *live = calloc(t->count ? t->count : 1, sizeof(*live));
-	struct snapshot *s;
-	uint32_t n;
-
-	if (!live)
-		return NULL;
-	n = table_fill_live(t, now_ms, live);
-	s = snapshot_build_ext(live, n, t->p.maglev_len);
-	free(live);
-	/* the table is a function of its inputs: any snapshot with the same ones has it (the
-	 * current one, unless backends or weights changed) */
-	if (s && t->p.maglev_len && maglev_fill_reusing(s, snapshot_current(), t->p.hash_key) < 0) {
-		snapshot_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-unsigned table_take_changes(struct backend_table *t)
-{
-	unsigned c = t->changes;
-
-	t->changes = TABLE_CHANGE_NONE;
-	return c;
 }
 
 const char *be_state_name(enum be_state s)

@@ -366,8 +366,9 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 				 rc == -EEXIST ? "given twice" : "too many backends");
 			return rc == -EEXIST ? -EINVAL : rc;
 		}
-		b->hb_allowed = cfg->backends[i].heartbeat_allow;
-		b->send_proxy = cfg->backends[i].send_proxy;
+		table_configure_static(ctx->table, b, cfg->backends[i].weight, cfg->backends[i].heartbeat_allow,
+				       ctx->now_ms);
+		table_set_send_proxy(ctx->table, b, cfg->backends[i].send_proxy);
 	}
 	return 0;
 }

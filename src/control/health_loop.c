@@ -68,7 +68,7 @@ void hl_note_active(struct health_ctx *ctx, struct backend *b)
 	if (hl_backend_settled(ctx, b))
 		table_note_active(ctx->table, b, n, ctx->now_ms);
 	else
-		b->active_conns = n;
+		table_count_active(ctx->table, b, n);
 }
 
 long hl_send(int fd, const void *buf, size_t len)

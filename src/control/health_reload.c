@@ -53,12 +53,9 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
 		snprintf(what + n, sizeof(what) - (size_t)n, ", heartbeat=%s", cb->heartbeat_allow ? "allow" : "deny");
 	if (b->session && !cb->heartbeat_allow)
 		hb_server_detach(ctx, b, "heartbeat no longer allowed for this static backend");
-	b->api_added = false; /* the file names it now: a reload that drops it again retires it */
-	if (b->send_proxy != cb->send_proxy) {
-		b->send_proxy = cb->send_proxy; /* read by workers from the next snapshot on */
-		table_mark_changed(ctx->table);
+	table_adopt_static(ctx->table, b);
+	if (table_set_send_proxy(ctx->table, b, cb->send_proxy))
 		reload_log_backend(b, "send-proxy changed");
-	}
 	if (table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms))
 		reload_log_backend(b, what);
 }
@@ -67,8 +64,7 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
  * that the file does not allow is closed. */
 static int reload_adopt(struct health_ctx *ctx, struct backend *b, const struct config_backend *cb)
 {
-	b->source = BE_SOURCE_STATIC;
-	b->cfg_weight = 0; /* so that table_configure_static reports the change */
+	table_adopt_static(ctx->table, b);
 	reload_update(ctx, b, cb);
 	table_apply(ctx->table, b, BE_EV_NONE, "now a static backend", ctx->now_ms);
 	return 0;
@@ -87,8 +83,8 @@ static int reload_add(struct health_ctx *ctx, const struct config_backend *cb)
 			addr_format(&cb->addr, text, sizeof(text)));
 		return rc;
 	}
-	b->hb_allowed = cb->heartbeat_allow;
-	b->send_proxy = cb->send_proxy;
+	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
+	table_set_send_proxy(ctx->table, b, cb->send_proxy);
 	snprintf(what, sizeof(what), "added, weight %u", cb->weight);
 	reload_log_backend(b, what);
 	return 0;

@@ -469,6 +469,48 @@ Test(backend_table, removal_drains_refuses_sessions_and_ends_once_no_connection_
 	cr_assert_null(table_find(t, &a));
 }
 
+/* A count taken before every worker saw the drain is shown, but ends no drain. */
+Test(backend_table, unsettled_count_is_recorded_but_ends_no_drain)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_apply(t, b, BE_EV_ADMIN_DRAIN, NULL, 100);
+	table_count_active(t, b, 3);
+	cr_assert_eq(b->active_conns, 3);
+	table_count_active(t, b, 0);
+	cr_assert_eq(b->active_conns, 0);
+	cr_assert_not(b->drained, "only table_note_active judges a drain");
+	cr_assert_eq(table_note_active(t, b, 0, 200), 1);
+}
+
+Test(backend_table, send_proxy_change_is_published_at_the_next_tick)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_take_changes(t);
+	cr_assert_not(table_set_send_proxy(t, b, 0));
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_NONE);
+	cr_assert(table_set_send_proxy(t, b, 2));
+	cr_assert_eq(b->send_proxy, 2);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_LAZY);
+}
+
+/* Reload: the file names a heartbeat address, or an address the API added. */
+Test(backend_table, adopted_entry_is_static_and_reports_its_configured_weight)
+{
+	struct backend *h = do_register("127.0.0.1:9001", "h", &session_a, 0), *a;
+	struct slb_addr addr = addr_of("127.0.0.1:9002");
+
+	cr_assert_eq(table_add_admin(t, &addr, 2, NULL, 0, &a), 0);
+	table_adopt_static(t, h);
+	cr_assert_eq(h->source, BE_SOURCE_STATIC);
+	cr_assert(table_configure_static(t, h, h->weight, false, 10), "the weight counts as changed");
+	table_adopt_static(t, a);
+	cr_assert_not(a->api_added);
+	cr_assert_str_eq(be_source_label(a), "static");
+	cr_assert_not(table_configure_static(t, a, 2, false, 10), "a static entry keeps its weight");
+}
+
 /* One deadline for every cause: --drain-timeout from the start of the removal. */
 Test(backend_table, removal_is_due_at_the_drain_timeout_with_connections_open)
 {
@@ -542,6 +584,44 @@ Test(backend_table, every_removal_is_notified_with_its_cause_and_end)
 	table_note_active(t, b, 2, 40);
 	table_remove(t, b, NULL, 30 + params.drain_timeout_ms);
 	cr_assert_str_eq(seen.last, "2 draining->none removed by admin: --drain-timeout passed with 2 connections open");
+}
+
+/* Issue 20 item 7: a backend added while checks are on is judged before it takes clients. */
+Test(backend_table, admin_add_with_a_check_starts_down_and_comes_up_after_rise_probes)
+{
+	struct table_admin_add a = { .addr = addr_of("127.0.0.1:9001"), .weight = 2, .name = "web9", .checking = true };
+	struct seen seen = { 0 };
+	struct snapshot *s;
+	struct backend *b;
+
+	table_set_notify(t, record, &seen);
+	cr_assert_eq(table_add_admin_backend(t, &a, "from 127.0.0.1", 0, &b), 0);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_str_eq(seen.last, "1 none->down added by admin from 127.0.0.1: checking, up after 2 passed checks");
+	cr_assert_str_eq(b->name, "web9", "the event carries the name");
+	cr_assert(table_wants_probe(b, false), "probed even without --check");
+	s = table_build_snapshot(t, 0);
+	cr_assert_eq(s->n, 0);
+	snapshot_free(s);
+	table_apply(t, b, BE_EV_PROBE_OK, NULL, 100);
+	cr_assert_eq(b->state, BE_STATE_DOWN, "one check of two");
+	table_apply(t, b, BE_EV_PROBE_OK, NULL, 200);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_str_eq(b->reason, "check passed 2 times");
+}
+
+Test(backend_table, admin_add_without_a_check_is_up_at_once_and_its_own_check_decides_probes)
+{
+	struct table_admin_add a = { .addr = addr_of("127.0.0.1:9001"), .own_check = true, .check = CHECK_NONE };
+	struct backend *b;
+
+	cr_assert_eq(table_add_admin_backend(t, &a, NULL, 0, &b), 0);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(b->weight, 1);
+	cr_assert_str_eq(b->reason, "added by admin");
+	cr_assert_not(table_wants_probe(b, true), "check none: --check does not apply to it");
+	b->check = CHECK_TCP;
+	cr_assert(table_wants_probe(b, false), "its own check applies without --check");
 }
 
 /* ---- snapshot and ids ---- */

@@ -1,6 +1,9 @@
 /* backend_table: every backend slb knows (static from flags, or registered by heartbeat), its
  * state and why, owned by the health thread alone; a pure state machine with no sockets and
- * no clock of its own (callers pass now_ms), so it is unit-tested event by event. */
+ * no clock of its own (callers pass now_ms), so it is unit-tested event by event. This header
+ * is the one door into it, kept by three files: backend_table.c (the state machine),
+ * backend_registry.c (entries, ids, leases, the removal) and backend_view.c (the snapshot,
+ * with slow start). */
 #ifndef SLB_BACKEND_TABLE_H
 #define SLB_BACKEND_TABLE_H
 
@@ -184,9 +187,15 @@ bool table_id_reserved(const struct backend_table *t, uint32_t id);
  * has the backend), or 0 when id is not reserved. */
 uint64_t table_id_reserved_seq(const struct backend_table *t, uint32_t id);
 
-/* Something the snapshot carries changed outside an event (a reload's send-proxy): publish at
- * the next tick. */
-void table_mark_changed(struct backend_table *t);
+/* Sets b's PROXY protocol version (enum proxy_version; 0: --send-proxy's), which workers read
+ * from the next snapshot on (published at the next tick). Returns true when it changed. */
+bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t version);
+
+/* The configuration names b (on reload): it becomes a static backend and the file's, no
+ * longer one the admin API added (a reload that drops it again removes it). An entry that was
+ * not static gets no configured weight, so that table_configure_static, which the caller runs
+ * next, reports its weight as changed. Applies no state: the caller follows with table_apply. */
+void table_adopt_static(struct backend_table *t, struct backend *b);
 
 /* Publish before the health thread sleeps again, whatever changed: for the runtime API, whose
  * answer tells the operator the change is in effect. */
@@ -199,8 +208,28 @@ uint64_t table_seq(const struct backend_table *t);
 /* Replaces the rise/fall/eject/heartbeat-timeout parameters (on reload). */
 void table_set_params(struct backend_table *t, const struct table_params *p);
 
-/* Adds a backend at the operator's request (the admin API): a static entry marked api_added,
- * up from the start, its reason "added by admin <detail>". Returns as table_add_static. */
+/* A backend the operator adds at run time (POST /backends). */
+struct table_admin_add {
+	struct slb_addr addr;
+	unsigned weight;                  /* 1..256 (0 is taken as 1) */
+	char name[HB_NAME_MAX];           /* "" when none was given */
+	bool own_check;                   /* check and check_path are its own; else --check's apply */
+	enum check_kind check;
+	char check_path[CONFIG_PATH_MAX]; /* own_check and CHECK_HTTP: the path */
+	bool checking;                    /* an active check will judge it: it starts down */
+};
+
+/* Adds a backend at the operator's request: a static entry marked api_added, its reason
+ * "added by admin <detail>". With a->checking it starts down, "checking", with its probe
+ * verdict down, so that probes run for it and it comes up only after `rise` of them passed
+ * (as HAProxy brings up a server added at run time while checks are on); nothing is routed to
+ * an address nobody answers at. Without, it is up from the start, like a --backend. Returns as
+ * table_add_static. */
+int table_add_admin_backend(struct backend_table *t, const struct table_admin_add *a, const char *detail,
+			    int64_t now_ms, struct backend **out);
+
+/* table_add_admin_backend of addr with that weight, no name, --check's check, up from the
+ * start. */
 int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
 		    int64_t now_ms, struct backend **out);
 
@@ -248,6 +277,11 @@ unsigned table_weight(const struct backend *b);
  * became drained, 0 otherwise. */
 int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms);
 
+/* Records the connections open to b over all workers as counted before every worker has seen
+ * b's current state: shown in /status, but no drain ends on it (a worker may have picked b
+ * in the same turn and not counted that connection yet). */
+void table_count_active(struct backend_table *t, struct backend *b, uint64_t active);
+
 /* Whether b's removal may end at now_ms: it is being removed, and no connection is left (as
  * table_note_active last recorded) or drain_timeout_ms passed since the removal began. The
  * count means something only once every worker has seen b out of rotation: the caller asks
@@ -289,8 +323,9 @@ unsigned table_count_registered(const struct backend_table *t);
 /* Entries of that source, whether their session is live or closed and not yet expired. */
 unsigned table_count_source(const struct backend_table *t, enum be_source src);
 
-/* True when b wants an active probe: static backends when checks are configured, and any
- * backend whose probe verdict is down (ejected, or a static one whose heartbeat session
+/* True when b wants an active probe: static backends when checks are configured (by --check,
+ * checks_configured, or by their own check when they have one), and any backend whose probe
+ * verdict is down (ejected, added while checks are on, or a static one whose heartbeat session
  * closed), so that it has a way back. */
 bool table_wants_probe(const struct backend *b, bool checks_configured);
 
