@@ -553,6 +553,9 @@ static const struct flag flag_table[] = {
 	{ .name = "check-config", .parse = set_true, .offset = F(check_only), .cli_only = true,
 	  .help = "check the flags and the config file (addresses, ranges, user, key file, ports), print "
 		  "'configuration OK' or every error, exit 0 or 2; starts nothing" },
+	{ .name = "no-bind", .parse = set_true, .offset = F(check_no_bind), .cli_only = true,
+	  .help = "with --check-config: check everything but whether the ports can be bound, which a running "
+		  "slb holds (what systemctl reload runs before its SIGHUP: a reload binds nothing)" },
 	{ .name = "help", .cli_only = true, .help = "show this help and exit" },
 	{ .name = "version", .cli_only = true, .help = "show the version and exit" },
 };
@@ -887,10 +890,17 @@ static void check_admin(const struct slb_config *cfg, struct config_errors *errs
 		config_errors_add(errs, "--admin must differ from every --listen and --heartbeat-listen");
 }
 
+static void check_modes(const struct slb_config *cfg, struct config_errors *errs)
+{
+	if (cfg->check_no_bind && !cfg->check_only)
+		config_errors_add(errs, "--no-bind needs --check-config (slb itself always binds its ports)");
+}
+
 int config_validate_all(const struct slb_config *cfg, struct config_errors *errs)
 {
 	unsigned before = errs->n;
 
+	check_modes(cfg, errs);
 	check_sources(cfg, errs);
 	check_outlier(cfg, errs);
 	check_timeouts(cfg, errs);

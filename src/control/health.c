@@ -579,7 +579,7 @@ int health_check_config(const struct slb_config *cfg, struct config_errors *errs
 
 	if (cfg->heartbeat_key_file[0])
 		health_check_key(cfg->heartbeat_key_file, errs);
-	if (cfg->takeover[0])
+	if (cfg->takeover[0] || cfg->check_no_bind)
 		return errs->n > before ? -EINVAL : 0; /* the running slb holds the ports */
 	if (cfg->has_heartbeat_listen)
 		health_check_port(&cfg->heartbeat_listen, "heartbeat", errs);

@@ -130,6 +130,9 @@ static void expect_too_large(unsigned admin)
 
 	memset(big, '7', sizeof(big) - 1);
 	cr_assert_eq(call(admin, "PUT", "/backends/1/weight", big, NULL, &r), 413, "%d", r.status);
+	/* JSON like every other error of the API (issue 20: it was plain text) */
+	cr_assert_str_eq(r.body, "{\"error\":\"request body over 1024 bytes\"}\n");
+	cr_assert_not_null(strstr(r.head, "Content-Type: application/json"), "%s", r.head);
 }
 
 /*
@@ -154,6 +157,10 @@ Test(admin_api, bad_input_gets_its_status_and_changes_nothing)
 	cr_assert_eq(call(s.admin, "GET", "/backends/1/drain", NULL, NULL, &r), 405);
 	cr_assert_not_null(strstr(r.head, "Allow: POST"), "%s", r.head);
 	expect(s.admin, "DELETE", "/status", NULL, 405, NULL);
+	/* a method slb has no route for at all: 405 on a known path too (issue 20: it was 404) */
+	cr_assert_eq(call(s.admin, "PATCH", "/status", NULL, NULL, &r), 405, "%d %s", r.status, r.body);
+	cr_assert_not_null(strstr(r.head, "Allow: GET"), "%s", r.head);
+	cr_assert_not_null(strstr(r.body, "{\"error\":"), "%s", r.body);
 	expect(s.admin, "PUT", "/backends/1/weight", "{\"weight\":", 400, "bad JSON");
 	expect(s.admin, "PUT", "/backends/1/weight", "257", 400, "0 to 256");
 	expect(s.admin, "PUT", "/backends/1/weight", "2.5", 400, "0 to 256");

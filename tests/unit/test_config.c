@@ -326,6 +326,20 @@ ParameterizedTest(struct one_dash *p, config, long_flag_with_one_dash_is_one_err
 	cr_assert_eq(cfg.workers, 3, "the flag after it was not read");
 }
 
+/* --no-bind is the reload's check (etc/slb.service.in): it means nothing to a running slb. */
+Test(config, no_bind_needs_check_config)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--check-config", "--no-bind"), CONFIG_OK);
+	cr_assert(cfg.check_only && cfg.check_no_bind);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--no-bind"), CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--no-bind needs --check-config"), "%s", err);
+}
+
 Test(config, validate_needs_a_backend_or_heartbeat_port)
 {
 	struct slb_config cfg;
