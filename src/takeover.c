@@ -4,7 +4,6 @@
 #include "takeover.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,7 @@
 #include "slb/common/handover.h"
 #include "slb/common/log.h"
 
-#define TAKEOVER_HELLO "TAKEOVER slb/1"
+#define TAKEOVER_VERSION "slb/1"
 #define TAKEOVER_WAIT_MS 5000 /* longest wait for one message, or for a send to go through */
 #define TAKEOVER_FDS_MAX (CONFIG_MAX_LISTEN * CONFIG_MAX_WORKERS)
 
@@ -47,20 +46,40 @@ static pid_t peer_pid(int sock)
 	return getsockopt(sock, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 ? cred.pid : 0;
 }
 
-/* A pid as END and OK carry it: decimal digits only, > 0. Returns it, or -EPROTO. */
-static int parse_pid(const char *text, pid_t *pid)
+/* One message within timeout_ms, parsed into m (m->arg points into line, HANDOVER_LINE_MAX
+ * bytes); *fd gets its descriptor (the caller's) or -1. Returns 0, or -errno with why filled
+ * (-EPROTO: a malformed message, its descriptor closed). */
+static int recv_msg(int sock, char *line, struct handover_msg *m, int *fd, int timeout_ms, char *why, size_t len)
 {
-	char *end;
-	long v;
+	int ret = handover_recv(sock, line, HANDOVER_LINE_MAX, fd, timeout_ms);
 
-	if (!text || *text < '0' || *text > '9')
-		return -EPROTO;
-	errno = 0;
-	v = strtol(text, &end, 10);
-	if (errno || *end || v <= 0 || v > INT_MAX)
-		return -EPROTO;
-	*pid = (pid_t)v;
-	return 0;
+	if (ret >= 0)
+		ret = handover_parse(line, *fd >= 0, m, why, len);
+	else if (ret == -EPROTO)
+		snprintf(why, len, "a message that is not one text line with at most one descriptor");
+	else
+		snprintf(why, len, "%s", ret == -ECONNRESET ? "the connection closed" : strerror(-ret));
+	if (ret < 0 && *fd >= 0) {
+		close(*fd);
+		*fd = -1;
+	}
+	return ret < 0 ? ret : 0;
+}
+
+/* One message that must be want, a verb without a descriptor. Returns 0 or -errno with why
+ * filled (-EPROTO for a malformed message or another verb). */
+static int recv_verb(int sock, enum handover_verb want, char *line, struct handover_msg *m, int timeout_ms,
+		     char *why, size_t len)
+{
+	int fd, ret = recv_msg(sock, line, m, &fd, timeout_ms, why, len);
+
+	if (fd >= 0)
+		close(fd);
+	if (ret == 0 && m->verb != want) {
+		snprintf(why, len, "%s where %s was due", handover_verb_name(m->verb), handover_verb_name(want));
+		ret = -EPROTO;
+	}
+	return ret;
 }
 
 /* ---- the running process ---- */
@@ -128,12 +147,27 @@ static void server_drop_peer(struct takeover_server *s, const char *why, int err
 		slb_log(LOG_ERROR, -ret, "takeover: the admin listener does not accept again");
 }
 
+/* The request of a new process: TAKEOVER in this slb's version. Returns 0 or -errno with why
+ * filled. */
+static int server_read_request(int fd, char *why, size_t len)
+{
+	char line[HANDOVER_LINE_MAX];
+	struct handover_msg m;
+	int ret = recv_verb(fd, HANDOVER_TAKEOVER, line, &m, TAKEOVER_WAIT_MS, why, len);
+
+	if (ret == 0 && strcmp(m.arg, TAKEOVER_VERSION) != 0) {
+		snprintf(why, len, "it speaks '%.40s', this slb %s", m.arg, TAKEOVER_VERSION);
+		ret = -EPROTO;
+	}
+	return ret;
+}
+
 /* A new process asks for the sockets. One at a time: a second one is refused. */
 static void server_accept(struct takeover_server *s)
 {
 	struct timeval tv = { .tv_sec = TAKEOVER_WAIT_MS / 1000 };
-	char line[HANDOVER_LINE_MAX];
-	int fd = handover_accept(s->listen_fd), got, ret;
+	char why[128];
+	int fd = handover_accept(s->listen_fd), ret;
 
 	if (fd < 0) {
 		if (fd != -EAGAIN)
@@ -143,17 +177,15 @@ static void server_accept(struct takeover_server *s)
 	if (s->peer >= 0) {
 		slb_log(LOG_WARN, 0, "takeover: pid %d asked too, while pid %d is taking over: refused",
 			(int)peer_pid(fd), (int)s->peer_pid);
-		send_line(fd, -1, "ERR another takeover is in progress");
+		send_line(fd, -1, "ERR another takeover is in progress (pid %d)", (int)s->peer_pid);
 		close(fd);
 		return;
 	}
 	s->peer = fd;
 	s->peer_pid = peer_pid(fd);
-	ret = handover_recv(fd, line, sizeof(line), &got, TAKEOVER_WAIT_MS);
-	if (got >= 0)
-		close(got);
-	if (ret < 0 || strcmp(line, TAKEOVER_HELLO) != 0) {
-		server_drop_peer(s, ret < 0 ? "no request" : "not a TAKEOVER slb/1 request", ret);
+	ret = server_read_request(fd, why, sizeof(why));
+	if (ret) {
+		server_drop_peer(s, why, ret == -EPROTO ? 0 : ret);
 		return;
 	}
 	/* A new process that stops reading must not hold this thread (and the signals) long. */
@@ -167,16 +199,18 @@ static void server_accept(struct takeover_server *s)
  * socket ours no more: a new process that vanished before reading it leaves us serving. */
 static bool server_on_peer(struct takeover_server *s)
 {
-	char line[HANDOVER_LINE_MAX];
-	int fd, ret = handover_recv(s->peer, line, sizeof(line), &fd, 0);
+	char line[HANDOVER_LINE_MAX], why[128];
+	struct handover_msg m;
+	int ret = recv_verb(s->peer, HANDOVER_DRAIN, line, &m, 0, why, sizeof(why));
 
-	if (fd >= 0)
-		close(fd);
 	if (ret == -ETIMEDOUT)
 		return false;
-	if (ret < 0 || strcmp(line, "DRAIN") != 0) {
-		server_drop_peer(s, ret == -ECONNRESET ? "it closed the control connection before DRAIN" :
-				 "it sent something other than DRAIN", ret == -ECONNRESET ? 0 : ret);
+	if (ret == -ECONNRESET) {
+		server_drop_peer(s, "it closed the control connection before DRAIN", 0);
+		return false;
+	}
+	if (ret) {
+		server_drop_peer(s, why, ret == -EPROTO ? 0 : ret);
 		return false;
 	}
 	ret = send_line(s->peer, -1, "OK %d", (int)getpid());
@@ -300,35 +334,74 @@ static void take_listener(const struct slb_config *cfg, struct takeover_in *in, 
 	close(fd);
 }
 
-/* One message of the old process. Returns 1 at END, 0 for another, -EPROTO for a bad one. */
-static int take_message(const struct slb_config *cfg, struct takeover_in *in, char *line, int fd,
-			char *last_dropped)
+/* A descriptor that comes with its address: LISTEN, HEARTBEAT, ADMIN, CONTROL. Takes fd
+ * (kept or closed) unless the message is refused. Returns 0, or -EPROTO with why filled. */
+static int take_socket(const struct slb_config *cfg, struct takeover_in *in, const struct handover_msg *m, int fd,
+		       char *last_dropped, char *why, size_t len)
 {
-	char *arg = strchr(line, ' ');
-	int ret = 0;
+	int *slot = m->verb == HANDOVER_HEARTBEAT ? &in->health.hb_fd :
+		    m->verb == HANDOVER_ADMIN     ? &in->health.admin_fd :
+		    m->verb == HANDOVER_CONTROL   ? &in->control_fd : NULL;
 
-	if (arg)
-		*arg++ = '\0';
-	if (strcmp(line, "END") == 0 && fd < 0)
-		return !arg || parse_pid(arg, &in->old_pid) == 0 ? 1 : -EPROTO; /* no pid: an older slb */
-	if (strcmp(line, "LEASE") == 0 && arg && fd < 0 && in->health.n_leases < SNAP_MAX_BACKEND_ID) {
-		snprintf(in->health.leases[in->health.n_leases++], HEALTH_LEASE_LEN, "%s", arg);
-		return 0;
-	}
-	if (!arg || fd < 0 || strlen(arg) > ADDR_TEXT_MAX + CONFIG_SOCKET_MAX)
+	if (strlen(m->arg) > ADDR_TEXT_MAX + CONFIG_SOCKET_MAX) {
+		snprintf(why, len, "%s with an address of %zu characters", handover_verb_name(m->verb), strlen(m->arg));
 		return -EPROTO;
-	if (strcmp(line, "LISTEN") == 0)
-		take_listener(cfg, in, fd, arg, last_dropped);
-	else if (strcmp(line, "HEARTBEAT") == 0)
-		take_fd(fd, same_addr(&cfg->heartbeat_listen, cfg->has_heartbeat_listen, arg), &in->health.hb_fd,
-			"--heartbeat-listen", arg);
-	else if (strcmp(line, "ADMIN") == 0)
-		take_fd(fd, same_addr(&cfg->admin, cfg->has_admin, arg), &in->health.admin_fd, "--admin", arg);
-	else if (strcmp(line, "CONTROL") == 0)
-		take_fd(fd, strcmp(arg, cfg->control_socket) == 0, &in->control_fd, "--control-socket", arg);
+	}
+	if (slot && *slot >= 0) {
+		snprintf(why, len, "a second %s", handover_verb_name(m->verb));
+		return -EPROTO;
+	}
+	if (m->verb == HANDOVER_LISTEN)
+		take_listener(cfg, in, fd, m->arg, last_dropped);
+	else if (m->verb == HANDOVER_HEARTBEAT)
+		take_fd(fd, same_addr(&cfg->heartbeat_listen, cfg->has_heartbeat_listen, m->arg), slot,
+			"--heartbeat-listen", m->arg);
+	else if (m->verb == HANDOVER_ADMIN)
+		take_fd(fd, same_addr(&cfg->admin, cfg->has_admin, m->arg), slot, "--admin", m->arg);
 	else
+		take_fd(fd, strcmp(m->arg, cfg->control_socket) == 0, slot, "--control-socket", m->arg);
+	return 0;
+}
+
+static int take_lease(struct takeover_in *in, const char *text, char *why, size_t len)
+{
+	if (in->health.n_leases >= SNAP_MAX_BACKEND_ID || strlen(text) >= HEALTH_LEASE_LEN) {
+		snprintf(why, len, "%s", in->health.n_leases >= SNAP_MAX_BACKEND_ID ? "more leases than backend ids" :
+			 "a lease longer than a REGISTER line");
+		return -EPROTO;
+	}
+	snprintf(in->health.leases[in->health.n_leases++], HEALTH_LEASE_LEN, "%s", text);
+	return 0;
+}
+
+/* One message of the old process, fd its descriptor. Returns 1 at END, 0 for another, or
+ * with why filled (fd closed) -EPROTO for one out of place, -EBUSY for its ERR (refused). */
+static int take_message(const struct slb_config *cfg, struct takeover_in *in, const struct handover_msg *m, int fd,
+			char *last_dropped, char *why, size_t len)
+{
+	int ret;
+
+	switch (m->verb) {
+	case HANDOVER_END:
+		in->old_pid = m->pid; /* 0: an older slb, whose END says none */
+		return 1;
+	case HANDOVER_LEASE:
+		return take_lease(in, m->arg, why, len);
+	case HANDOVER_LISTEN:
+	case HANDOVER_HEARTBEAT:
+	case HANDOVER_ADMIN:
+	case HANDOVER_CONTROL:
+		ret = take_socket(cfg, in, m, fd, last_dropped, why, len);
+		break;
+	case HANDOVER_ERR:
+		snprintf(why, len, "%.100s", m->arg);
+		ret = -EBUSY;
+		break;
+	default:
+		snprintf(why, len, "%s before END", handover_verb_name(m->verb));
 		ret = -EPROTO;
-	if (ret)
+	}
+	if (ret && fd >= 0)
 		close(fd);
 	return ret;
 }
@@ -343,22 +416,20 @@ static void takeover_in_init(struct takeover_in *in)
 
 static int receive_all(const struct slb_config *cfg, struct takeover_in *in, char *err, size_t errlen)
 {
-	char line[HANDOVER_LINE_MAX], last_dropped[ADDR_TEXT_MAX + 1] = "";
+	char line[HANDOVER_LINE_MAX], last_dropped[ADDR_TEXT_MAX + 1] = "", why[160];
+	struct handover_msg m;
 	int fd, ret;
 
 	for (;;) {
-		ret = handover_recv(in->sock, line, sizeof(line), &fd, TAKEOVER_WAIT_MS);
-		if (ret >= 0)
-			ret = take_message(cfg, in, line, fd, last_dropped);
+		ret = recv_msg(in->sock, line, &m, &fd, TAKEOVER_WAIT_MS, why, sizeof(why));
+		if (!ret)
+			ret = take_message(cfg, in, &m, fd, last_dropped, why, sizeof(why));
 		if (ret == 1)
 			return 0;
-		if (ret == -EPROTO) {
-			snprintf(err, errlen, "cannot take over from %s: unexpected message '%.80s'", cfg->takeover, line);
-			return ret;
-		}
 		if (ret < 0) {
-			snprintf(err, errlen, "cannot take over from %s: %s", cfg->takeover,
-				 ret == -ECONNRESET ? "the running slb closed the connection" : strerror(-ret));
+			snprintf(err, errlen, "cannot take over from %s: the running slb %s: %s", cfg->takeover,
+				 ret == -EPROTO ? "sent a bad message" : ret == -EBUSY ? "refused" : "did not send the sockets",
+				 why);
 			return ret;
 		}
 	}
@@ -396,7 +467,7 @@ int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char 
 			 cfg->takeover);
 		return in->sock;
 	}
-	ret = send_line(in->sock, -1, TAKEOVER_HELLO);
+	ret = send_line(in->sock, -1, "TAKEOVER " TAKEOVER_VERSION);
 	if (!ret)
 		ret = receive_all(cfg, in, err, errlen);
 	else
@@ -412,55 +483,39 @@ int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char 
 	return 0;
 }
 
-/* One line from the old process, expected to start with want; the rest of it into rest.
- * Returns 0, -EPROTO for another line, or -errno. */
-static int expect_line(struct takeover_in *in, const char *want, char *rest, size_t len)
+
+/* DRAIN, then "OK <pid>": the pid it says is the one named from now on. Returns 0 or -errno
+ * with why filled. */
+static int ask_drain(struct takeover_in *in, char *why, size_t len)
 {
 	char line[HANDOVER_LINE_MAX];
-	int fd, ret = handover_recv(in->sock, line, sizeof(line), &fd, TAKEOVER_WAIT_MS);
-
-	if (ret >= 0 && fd >= 0)
-		close(fd);
-	if (ret >= 0 && strncmp(line, want, strlen(want)) != 0)
-		ret = -EPROTO;
-	if (ret >= 0)
-		snprintf(rest, len, "%s", line + strlen(want));
-	return ret < 0 ? ret : 0;
-}
-
-static const char *finish_error(int ret)
-{
-	return ret == -EPROTO ? "unexpected answer" : strerror(-ret);
-}
-
-/* DRAIN, then "OK <pid>": the pid it says is the one named from now on. */
-static int ask_drain(struct takeover_in *in)
-{
-	char rest[HANDOVER_LINE_MAX];
+	struct handover_msg m;
 	int ret = send_line(in->sock, -1, "DRAIN");
 
+	if (ret)
+		snprintf(why, len, "%s", strerror(-ret));
+	else
+		ret = recv_verb(in->sock, HANDOVER_OK, line, &m, TAKEOVER_WAIT_MS, why, len);
 	if (!ret)
-		ret = expect_line(in, "OK ", rest, sizeof(rest));
-	if (!ret)
-		ret = parse_pid(rest, &in->old_pid);
+		in->old_pid = m.pid;
 	return ret;
 }
 
 int takeover_finish(struct takeover_in *in, char *err, size_t errlen)
 {
-	char rest[HANDOVER_LINE_MAX], name[32];
-	int ret = ask_drain(in);
+	char line[HANDOVER_LINE_MAX], name[32], why[160];
+	struct handover_msg m;
+	int ret = ask_drain(in, why, sizeof(why));
 
 	if (ret < 0) {
-		snprintf(err, errlen, "takeover: %s did not confirm DRAIN: %s", old_name(in, name, sizeof(name)),
-			 finish_error(ret));
+		snprintf(err, errlen, "takeover: %s did not confirm DRAIN: %s", old_name(in, name, sizeof(name)), why);
 	} else {
 		slb_log(LOG_INFO, 0, "takeover: %s is draining; this process serves alone",
 			old_name(in, name, sizeof(name)));
-		ret = expect_line(in, "STOPPED", rest, sizeof(rest));
+		ret = recv_verb(in->sock, HANDOVER_STOPPED, line, &m, TAKEOVER_WAIT_MS, why, sizeof(why));
 		if (ret < 0)
 			snprintf(err, errlen, "takeover: %s did not say it stopped accepting: %s",
-				 old_name(in, name, sizeof(name)), finish_error(ret));
+				 old_name(in, name, sizeof(name)), why);
 	}
 	close(in->sock);
 	in->sock = -1;

@@ -12,6 +12,10 @@
  *   (the new process starts serving on those sockets)
  *   new -> old   DRAIN
  *   old -> new   OK <pid>                 then the old process stops accepting and drains
+ *   old -> new   ERR <why>                instead of the sockets: another takeover is on
+ *
+ * Each message is checked against handover_parse's grammar, then for its place in this
+ * order; a bad one ends the takeover with its reason logged.
  *
  * The sockets themselves move, never a port: each SO_REUSEPORT socket keeps its own accept
  * queue, and the connections waiting in it are accepted by whichever process holds it, so no

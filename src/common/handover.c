@@ -2,6 +2,7 @@
 #include "slb/common/handover.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -212,4 +213,119 @@ int handover_recv(int sock, char *line, size_t cap, int *fd, int timeout_ms)
 		return -EPROTO;
 	}
 	return (int)n;
+}
+
+/* ---- the grammar ---- */
+
+enum handover_arg {
+	HANDOVER_ARG_NONE = 0, /* nothing after the verb */
+	HANDOVER_ARG_TEXT,     /* printable text, not empty */
+	HANDOVER_ARG_PID,      /* a pid */
+	HANDOVER_ARG_PID_OPT,  /* a pid, or nothing (END of an older slb) */
+};
+
+static const struct {
+	const char *name;
+	bool fd;               /* the message carries a descriptor */
+	enum handover_arg arg;
+} handover_verbs[] = {
+	[HANDOVER_TAKEOVER] = { "TAKEOVER", false, HANDOVER_ARG_TEXT },
+	[HANDOVER_LISTEN] = { "LISTEN", true, HANDOVER_ARG_TEXT },
+	[HANDOVER_HEARTBEAT] = { "HEARTBEAT", true, HANDOVER_ARG_TEXT },
+	[HANDOVER_ADMIN] = { "ADMIN", true, HANDOVER_ARG_TEXT },
+	[HANDOVER_CONTROL] = { "CONTROL", true, HANDOVER_ARG_TEXT },
+	[HANDOVER_LEASE] = { "LEASE", false, HANDOVER_ARG_TEXT },
+	[HANDOVER_END] = { "END", false, HANDOVER_ARG_PID_OPT },
+	[HANDOVER_DRAIN] = { "DRAIN", false, HANDOVER_ARG_NONE },
+	[HANDOVER_OK] = { "OK", false, HANDOVER_ARG_PID },
+	[HANDOVER_STOPPED] = { "STOPPED", false, HANDOVER_ARG_NONE },
+	[HANDOVER_ERR] = { "ERR", false, HANDOVER_ARG_TEXT },
+};
+
+#define HANDOVER_N_VERBS (sizeof(handover_verbs) / sizeof(handover_verbs[0]))
+
+const char *handover_verb_name(enum handover_verb v)
+{
+	return v > HANDOVER_NONE && (size_t)v < HANDOVER_N_VERBS ? handover_verbs[v].name : "NONE";
+}
+
+/* The verb that line starts with (up to a space or its end), or HANDOVER_NONE. */
+static enum handover_verb handover_find_verb(const char *line, size_t n)
+{
+	for (size_t v = HANDOVER_NONE + 1; v < HANDOVER_N_VERBS; v++)
+		if (strlen(handover_verbs[v].name) == n && memcmp(line, handover_verbs[v].name, n) == 0)
+			return (enum handover_verb)v;
+	return HANDOVER_NONE;
+}
+
+static bool handover_printable(const char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* A pid as END and OK carry it: decimal digits only, > 0, within pid_t. */
+static int handover_parse_pid(const char *text, pid_t *pid)
+{
+	long v = 0;
+
+	if (!*text || strlen(text) > 10)
+		return -EPROTO;
+	for (; *text; text++) {
+		if (*text < '0' || *text > '9')
+			return -EPROTO;
+		v = v * 10 + (*text - '0');
+	}
+	if (v <= 0 || v > INT_MAX)
+		return -EPROTO;
+	*pid = (pid_t)v;
+	return 0;
+}
+
+/* The argument of m's verb (m->arg) against what the verb takes. */
+static int handover_check_arg(struct handover_msg *m, bool had_space, char *why, size_t len)
+{
+	enum handover_arg want = handover_verbs[m->verb].arg;
+	const char *name = handover_verbs[m->verb].name;
+
+	if (want == HANDOVER_ARG_NONE && had_space) {
+		snprintf(why, len, "%s takes no argument", name);
+		return -EPROTO;
+	}
+	if (want == HANDOVER_ARG_NONE || (want == HANDOVER_ARG_PID_OPT && !had_space))
+		return 0;
+	if (!m->arg[0] || !handover_printable(m->arg)) {
+		snprintf(why, len, m->arg[0] ? "%s with a byte that is not printable ASCII" : "%s needs an argument", name);
+		return -EPROTO;
+	}
+	if (want != HANDOVER_ARG_TEXT && handover_parse_pid(m->arg, &m->pid)) {
+		snprintf(why, len, "%s needs a pid (a number > 0), not '%.20s'", name, m->arg);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* See handover.h. */
+int handover_parse(const char *line, bool has_fd, struct handover_msg *m, char *why, size_t len)
+{
+	const char *space = strchr(line, ' ');
+	size_t n = space ? (size_t)(space - line) : strlen(line);
+
+	memset(m, 0, sizeof(*m));
+	m->verb = handover_find_verb(line, n);
+	m->arg = space ? space + 1 : line + n;
+	if (m->verb == HANDOVER_NONE) {
+		snprintf(why, len, "unknown verb '%.*s'", (int)(n < 20 ? n : 20), line);
+		for (char *c = why; *c; c++)
+			*c = *c < 0x20 || *c > 0x7e ? '?' : *c; /* said in a log line */
+		return -EPROTO;
+	}
+	if (has_fd != handover_verbs[m->verb].fd) {
+		snprintf(why, len, "%s %s", handover_verbs[m->verb].name,
+			 has_fd ? "carries no descriptor" : "needs a descriptor");
+		return -EPROTO;
+	}
+	return handover_check_arg(m, space != NULL, why, len);
 }

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "faultkit.h"
+#include "slb/common/handover.h"
 #include "loadgen.h"
 #include "testproc.h"
 
@@ -533,6 +534,158 @@ Test(upgrade, failed_new_process_leaves_the_old_one_serving)
 	expect_exit_after_drain(s.proc, DRAINED);
 	s.proc = next;
 	faultkit_slb_stop_ok(&s, 5000);
+}
+
+/* ---- bad input on the control socket ---- */
+
+/* What a peer that is not a well-behaved slb does on the control socket. */
+struct bad_peer {
+	const char *hello;        /* first message; NULL: "TAKEOVER slb/1", then read up to END */
+	bool hello_fd;            /* the first message carries a descriptor */
+	const char *after_end;    /* sent once END came (hello NULL) */
+	const char *logged;       /* the old process's reason */
+};
+
+/* Reads the old process's messages up to END, closing the descriptors. */
+static void read_until_end(int c)
+{
+	char line[HANDOVER_LINE_MAX];
+	int fd, n;
+
+	while ((n = handover_recv(c, line, sizeof(line), &fd, IO_MS)) >= 0) {
+		if (fd >= 0)
+			close(fd);
+		if (strncmp(line, "END", 3) == 0)
+			return;
+	}
+	cr_assert_fail("no END from the old slb: %s", strerror(-n));
+}
+
+/* Plays b against the control socket; the old slb must log b's reason and serve on, its admin
+ * listener included. */
+static void play_bad_peer(struct faultkit_slb *s, const struct bad_peer *b)
+{
+	char err[160], want[200], why[TESTPROC_WHY_MAX], body[256];
+	int c = handover_connect(sock_path, err, sizeof(err)), rc;
+
+	cr_assert_geq(c, 0, "%s", err);
+	cr_assert_eq(handover_send(c, b->hello ? b->hello : "TAKEOVER slb/1", b->hello_fd ? c : -1), 0);
+	if (!b->hello) {
+		read_until_end(c);
+		cr_assert_eq(handover_send(c, b->after_end, -1), 0);
+	}
+	snprintf(want, sizeof(want), "failed: %s; still serving", b->logged);
+	rc = testproc_wait_output(s->proc, want, IO_MS);
+	testproc_explain(s->proc, why, sizeof(why));
+	cr_assert_eq(rc, 0, "the old slb did not log '%s': %s", want, why);
+	close(c);
+	rc = faultkit_http_body(s->admin, "/status", body, sizeof(body), IO_MS);
+	cr_assert_eq(rc, 200, "/status after '%s': %s", b->logged, rc < 0 ? strerror(-rc) : body);
+}
+
+/*
+ * A peer on the control socket that sends what slb never sends, under load: each bad message
+ * in turn (issue 25), then a good upgrade.
+ * slb logs: the old process, "takeover by pid N failed: <reason>; still serving" for each.
+ * Client sees: every request answered throughout; /status answered after each; the good
+ *   upgrade then takes over and the old process drains and exits 0.
+ */
+Test(upgrade, a_bad_peer_on_the_control_socket_leaves_the_old_process_serving)
+{
+	static const struct bad_peer peers[] = {
+		{ "HELLO slb/1", false, NULL, "unknown verb 'HELLO'" },
+		{ "TAKEOVER slb/2", false, NULL, "it speaks 'slb/2', this slb slb/1" },
+		{ "TAKEOVER", false, NULL, "TAKEOVER needs an argument" },
+		{ "TAKEOVER slb/1", true, NULL, "TAKEOVER carries no descriptor" },
+		{ "DRAIN", false, NULL, "DRAIN where TAKEOVER was due" },
+		{ "TAKEOVER slb/1\n", false, NULL, "a message that is not one text line with at most one descriptor" },
+		{ NULL, false, "DRAIN now", "DRAIN takes no argument" },
+		{ NULL, false, "OK 1", "OK where DRAIN was due" },
+		{ NULL, false, "LISTEN 127.0.0.1:1", "LISTEN needs a descriptor" },
+	};
+	char be[32];
+	const char *extra[] = { "--backend", be, NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	struct faultkit_slb s;
+	struct testproc *next;
+	struct loadgen lg;
+	int64_t t0;
+
+	faultkit_backend_ok("b1", be, sizeof(be));
+	start_first(&s, &f);
+	t0 = loadgen_now_us();
+	start_load(&lg, s.port, 2);
+	for (size_t i = 0; i < sizeof(peers) / sizeof(peers[0]); i++)
+		play_bad_peer(&s, &peers[i]);
+	expect_no_failure(&lg, t0, "bad peers on the control socket");
+	loadgen_free(&lg);
+	next = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	s.proc = next;
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+/* Serves one takeover as a fake old slb on path: reads the request, sends the lines (each
+ * with a descriptor when it starts with '+'), then waits for the new process to hang up. */
+static void fake_old_slb(int lfd, const char *const *lines)
+{
+	char line[HANDOVER_LINE_MAX];
+	int c = -1, fd, p[2];
+
+	for (int t = 0; t < IO_MS / 10 && (c = handover_accept(lfd)) == -EAGAIN; t++)
+		usleep(10000);
+	cr_assert_geq(c, 0, "slb --takeover never connected: %s", strerror(-c));
+	cr_assert_geq(handover_recv(c, line, sizeof(line), &fd, IO_MS), 0);
+	cr_assert_str_eq(line, "TAKEOVER slb/1");
+	cr_assert_eq(pipe(p), 0);
+	for (; *lines; lines++)
+		cr_assert_eq(handover_send(c, *lines + (**lines == '+'), **lines == '+' ? p[0] : -1), 0);
+	cr_assert_eq(handover_recv(c, line, sizeof(line), &fd, IO_MS), -ECONNRESET, "the new slb sent '%s'", line);
+	close(p[0]);
+	close(p[1]);
+	close(c);
+}
+
+/*
+ * A new process whose old one (here the test, on a control socket of its own) sends what slb
+ * never sends: each bad message in turn.
+ * slb logs: "cannot take over from PATH: the running slb sent a bad message: <reason>" ("the
+ *   running slb refused: <its reason>" for ERR), and exits 1.
+ */
+Test(upgrade, a_bad_message_to_the_new_process_is_a_clear_error)
+{
+	static const char *const cases[][4] = {
+		{ "LISTEN 127.0.0.1:1", NULL, "LISTEN needs a descriptor" },
+		{ "+END 7", NULL, "END carries no descriptor" },
+		{ "END 0", NULL, "END needs a pid (a number > 0), not '0'" },
+		{ "+ADMIN 127.0.0.1:2", "+ADMIN 127.0.0.1:2", "a second ADMIN" },
+		{ "OK 7", NULL, "OK before END" },
+		{ "ERR another takeover is in progress", NULL, "another takeover is in progress" },
+		{ "+listen 127.0.0.1:1", NULL, "unknown verb 'listen'" },
+	};
+	char path[64], err[160], out[4096], want[256];
+	const char *argv[] = { "slb", "--listen", "127.0.0.1:1", "--admin", "127.0.0.1:2", "--backend", "127.0.0.2:80",
+			       "--takeover", path, NULL };
+
+	snprintf(path, sizeof(path), "/tmp/slb-test-fake-old-%d.sock", (int)getpid());
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *lines[3] = { cases[i][0], cases[i][1], NULL };
+		int lfd = handover_listen(path, err, sizeof(err));
+		struct testproc *p;
+
+		cr_assert_geq(lfd, 0, "%s", err);
+		p = testproc_spawn(argv);
+		cr_assert_not_null(p);
+		fake_old_slb(lfd, lines);
+		cr_assert_eq(testproc_wait(p, IO_MS), 0);
+		testproc_output(p, out, sizeof(out));
+		cr_assert_eq(testproc_exit_code(p), 1, "%s", out);
+		snprintf(want, sizeof(want), "cannot take over from %s: the running slb %s: %s", path,
+			 strncmp(cases[i][0], "ERR", 3) ? "sent a bad message" : "refused", cases[i][2]);
+		cr_assert_not_null(strstr(out, want), "want '%s' in: %s", want, out);
+		close(lfd);
+		unlink(path);
+	}
 }
 
 Test(upgrade, takeover_without_a_running_slb_is_a_clear_error)

@@ -205,3 +205,99 @@ Test(handover, connect_names_the_path_when_nobody_listens)
 	cr_assert_lt(handover_connect(path, err, sizeof(err)), 0);
 	cr_assert(strstr(err, path), "%s", err);
 }
+
+/* ---- the grammar: every malformed line refused with its reason ---- */
+
+struct bad_line {
+	char line[40];  /* inline: Criterion's workers may not share the parent's addresses */
+	bool fd;        /* received with a descriptor */
+	char why[48];   /* the reason says this */
+};
+
+ParameterizedTestParameters(handover, every_malformed_line_is_refused_with_its_reason)
+{
+	static struct bad_line lines[] = {
+		{ "HELLO slb/1", false, "unknown verb 'HELLO'" },
+		{ "takeover slb/1", false, "unknown verb 'takeover'" },  /* verbs are upper case */
+		{ " TAKEOVER slb/1", false, "unknown verb ''" },
+		{ "LISTENX 127.0.0.1:80", true, "unknown verb 'LISTENX'" },
+		{ "END\t1", false, "unknown verb 'END?1'" },               /* said printable */
+		{ "TAKEOVER", false, "TAKEOVER needs an argument" },
+		{ "TAKEOVER ", false, "TAKEOVER needs an argument" },
+		{ "TAKEOVER slb/1", true, "TAKEOVER carries no descriptor" },
+		{ "LISTEN 127.0.0.1:80", false, "LISTEN needs a descriptor" },
+		{ "LISTEN", true, "LISTEN needs an argument" },
+		{ "HEARTBEAT 127.0.0.1:9000", false, "HEARTBEAT needs a descriptor" },
+		{ "ADMIN", true, "ADMIN needs an argument" },
+		{ "CONTROL /run/slb.sock", false, "CONTROL needs a descriptor" },
+		{ "LEASE", false, "LEASE needs an argument" },
+		{ "LEASE 127.0.0.1:80 weight=1", true, "LEASE carries no descriptor" },
+		{ "LEASE a\x01", false, "LEASE with a byte that is not printable ASCII" },
+		{ "LEASE \xc3\xa9", false, "LEASE with a byte that is not printable ASCII" },
+		{ "END 0", false, "END needs a pid (a number > 0), not '0'" },
+		{ "END -5", false, "END needs a pid" },
+		{ "END 12x", false, "END needs a pid" },
+		{ "END 99999999999", false, "END needs a pid" },
+		{ "END 2147483648", false, "END needs a pid" },
+		{ "END ", false, "END needs an argument" },
+		{ "END 12", true, "END carries no descriptor" },
+		{ "DRAIN now", false, "DRAIN takes no argument" },
+		{ "DRAIN ", false, "DRAIN takes no argument" },
+		{ "DRAIN", true, "DRAIN carries no descriptor" },
+		{ "OK", false, "OK needs an argument" },
+		{ "OK pid", false, "OK needs a pid" },
+		{ "STOPPED 1", false, "STOPPED takes no argument" },
+		{ "ERR", false, "ERR needs an argument" },
+	};
+
+	return cr_make_param_array(struct bad_line, lines, sizeof(lines) / sizeof(lines[0]));
+}
+
+ParameterizedTest(struct bad_line *b, handover, every_malformed_line_is_refused_with_its_reason)
+{
+	struct handover_msg m;
+	char why[96] = "";
+
+	cr_assert_eq(handover_parse(b->line, b->fd, &m, why, sizeof(why)), -EPROTO, "'%s' parsed", b->line);
+	cr_assert(strstr(why, b->why), "'%s': the reason is '%s', not '%s'", b->line, why, b->why);
+}
+
+struct good_line {
+	char line[40];
+	bool fd;
+	enum handover_verb verb;
+	char arg[32];
+	pid_t pid;
+};
+
+ParameterizedTestParameters(handover, each_verb_parses_with_its_argument)
+{
+	static struct good_line lines[] = {
+		{ "TAKEOVER slb/1", false, HANDOVER_TAKEOVER, "slb/1", 0 },
+		{ "LISTEN [::1]:80", true, HANDOVER_LISTEN, "[::1]:80", 0 },
+		{ "HEARTBEAT 127.0.0.1:9000", true, HANDOVER_HEARTBEAT, "127.0.0.1:9000", 0 },
+		{ "ADMIN 127.0.0.1:9001", true, HANDOVER_ADMIN, "127.0.0.1:9001", 0 },
+		{ "CONTROL /run/slb/c.sock", true, HANDOVER_CONTROL, "/run/slb/c.sock", 0 },
+		{ "LEASE 10.0.0.1:80 weight=2", false, HANDOVER_LEASE, "10.0.0.1:80 weight=2", 0 },
+		{ "END", false, HANDOVER_END, "", 0 },             /* an older slb */
+		{ "END 4242", false, HANDOVER_END, "4242", 4242 },
+		{ "DRAIN", false, HANDOVER_DRAIN, "", 0 },
+		{ "OK 2147483647", false, HANDOVER_OK, "2147483647", 2147483647 },
+		{ "STOPPED", false, HANDOVER_STOPPED, "", 0 },
+		{ "ERR another takeover", false, HANDOVER_ERR, "another takeover", 0 },
+	};
+
+	return cr_make_param_array(struct good_line, lines, sizeof(lines) / sizeof(lines[0]));
+}
+
+ParameterizedTest(struct good_line *g, handover, each_verb_parses_with_its_argument)
+{
+	struct handover_msg m;
+	char why[96] = "";
+
+	cr_assert_eq(handover_parse(g->line, g->fd, &m, why, sizeof(why)), 0, "'%s': %s", g->line, why);
+	cr_assert_eq(m.verb, g->verb);
+	cr_assert_str_eq(m.arg, g->arg);
+	cr_assert_eq(m.pid, g->pid);
+	cr_assert_eq(strncmp(g->line, handover_verb_name(m.verb), strlen(handover_verb_name(m.verb))), 0);
+}
