@@ -131,12 +131,15 @@ async function checkLive(page, slb, addrs, backends) {
 		const shown = await page.$eval(`tr[data-addr="${addrs[2]}"] td.${col}`, td => td.textContent);
 		if (!/^\d+\.\d$/.test(shown)) fail(`the ${col} column shows "${shown}" for a backend with traffic`);
 	}
+	/* the row is there and up before the kill, so turning down is the page's doing */
+	const before = await page.evaluate(rowState, addrs[1]);
+	if (before !== "up") fail(`the row of ${addrs[1]} is "${before}" before the kill, not up`);
 	backends[1].kill("SIGKILL");
 	const t0 = Date.now();
-	await page.waitForFunction(rowState, { timeout: 2000, polling: 20 }, addrs[1]).catch(() => null);
-	await page.waitForFunction((a, s) => document.querySelector(`tr[data-addr="${a}"]`)?.dataset.state === s,
-		{ timeout: Math.max(1, 2000 - (Date.now() - t0)), polling: 20 }, addrs[1], "down")
-		.catch(() => fail("the killed backend's row did not turn down"));
+	await page.waitForFunction(a => document.querySelector(`tr[data-addr="${a}"]`)?.dataset.state === "down",
+		{ timeout: 2000, polling: 20 }, addrs[1])
+		.catch(async () => fail("the killed backend's row did not turn down within 2000 ms: it is " +
+			await page.evaluate(rowState, addrs[1])));
 	console.log("killed backend's row down after " + (Date.now() - t0) + " ms");
 	await page.click(`tr[data-addr="${addrs[0]}"] button[data-action="drain"]`);
 	await until("/status saying draining after the click", async () =>

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -76,20 +77,24 @@ static int hold_port(unsigned *port)
 	return fd;
 }
 
-/* Waits (as a registered reader) until the current snapshot has n backends. */
-static const struct snapshot *wait_snapshot(int reader, uint32_t n)
+/* Waits (as a registered reader) until the current snapshot lacks backend id. The failq is
+ * read in order, so such a snapshot shows every report pushed before the one that removed id. */
+static const struct snapshot *wait_snapshot_without(int reader, uint32_t id)
 {
 	for (int i = 0; i < 2000; i++) {
 		const struct snapshot *s;
+		bool has = false;
 
 		snapshot_offline(reader);
 		snapshot_online(reader);
 		s = snapshot_current();
-		if (s && s->n == n)
+		for (uint32_t k = 0; s && k < s->n; k++)
+			has |= s->be[k].id == id;
+		if (s && !has)
 			return s;
 		usleep(1000);
 	}
-	cr_assert_fail("no snapshot with %u backends", n);
+	cr_assert_fail("no snapshot without backend %u", id);
 	return NULL;
 }
 
@@ -110,8 +115,8 @@ Test(health, first_snapshot_is_published_before_start_returns)
 
 Test(health, worker_connect_failures_eject_in_a_new_snapshot)
 {
-	static const char *const args[] = { "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:2",
-					    "--eject-failures", "3", "--check-interval", "60000", NULL };
+	static const char *const args[] = { "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--backend",
+					    "127.0.0.1:3", "--eject-failures", "3", "--check-interval", "60000", NULL };
 	int reader = snapshot_reader_register();
 	const struct snapshot *s;
 	char err[256];
@@ -124,11 +129,15 @@ Test(health, worker_connect_failures_eject_in_a_new_snapshot)
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_OK);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
-	usleep(50 * 1000);
-	s = wait_snapshot(reader, 2);
-	cr_assert_eq(s->n, 2, "a success in between resets the count");
+	/* backend 3 ejected after them marks the point where health has read them all */
+	for (int i = 0; i < 3; i++)
+		failq_push(&ch->failq, 3, FAILQ_CONNECT_REFUSED);
+	s = wait_snapshot_without(reader, 3);
+	cr_assert_eq(s->n, 2, "a success in between resets the count: %u live backends", s->n);
+	cr_assert_eq(s->be[0].id, 1);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_TIMEOUT);
-	s = wait_snapshot(reader, 1);
+	s = wait_snapshot_without(reader, 1);
+	cr_assert_eq(s->n, 1);
 	cr_assert_eq(s->be[0].id, 2);
 	snapshot_offline(reader);
 }
