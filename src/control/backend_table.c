@@ -61,7 +61,7 @@ static const char *const event_names[] = {
  *   no          any        live/leased    no         down      -         -        -      | down  (said so, or BYE)
  *   no          any        -              -          -         no        -        -      | down  (checks failed, ejected)
  *   no          any        -              -          -         yes       yes      -      | down  (outlier: slow, for a time)
- *   no          any        -              -          -         yes       no       yes    | draining (by hand or removal)
+ *   no          any        -              -          -         yes       no       yes    | draining (by hand, removal)
  *   no          any        live/leased    no         drain     yes       no       no     | draining (backend asked)
  *   otherwise                                                                            | up
  *
