@@ -1,8 +1,8 @@
-/* config_impl: the flag table as config.c (the command line) and config_file.c (the config
- * file) share it, so a flag and its key are one entry and cannot disagree. Private to
- * src/common. */
-#ifndef SLB_CONFIG_IMPL_H
-#define SLB_CONFIG_IMPL_H
+/* config_flags: the flag table as config.c (the command line), config_file.c (the config
+ * file) and config_validate.c share it, so a flag and its key are one entry and cannot
+ * disagree. The table and its value parsers call none of those files. Private to src/common. */
+#ifndef SLB_CONFIG_FLAGS_H
+#define SLB_CONFIG_FLAGS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +26,14 @@ struct flag {
 	const char *help;
 	bool cli_only;        /* not a key of the config file */
 };
+
+#define CONFIG_FLAGS_MAX 64 /* one bit each in slb_config.given */
+
+/* How many flags the table holds (at most CONFIG_FLAGS_MAX). */
+unsigned config_flag_count(void);
+
+/* The i-th flag of the table, in --help's order, or NULL past the last. */
+const struct flag *config_flag_at(unsigned i);
 
 /* The flag named name (without "--"), or NULL. */
 const struct flag *config_flag_find(const char *name);
