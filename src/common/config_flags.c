@@ -101,18 +101,14 @@ static int parse_address(struct slb_config *cfg, const struct flag *f, const cha
 	return flag_error(err, errlen, f, val, why);
 }
 
-/* Optional addresses carry a has_ flag just before them in the struct. */
+/* An optional address says it was given in its has_ field (f->has). */
 static int parse_optional_address(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
 				  size_t errlen)
 {
 	int ret = parse_address(cfg, f, val, err, errlen);
 
-	if (ret == 0) {
-		if (f->offset == offsetof(struct slb_config, heartbeat_listen))
-			cfg->has_heartbeat_listen = true;
-		else
-			cfg->has_admin = true;
-	}
+	if (ret == 0)
+		*(bool *)((char *)cfg + f->has) = true;
 	return ret;
 }
 
@@ -407,152 +403,166 @@ static int set_false(struct slb_config *cfg, const struct flag *f, const char *v
 }
 
 #define F(member) offsetof(struct slb_config, member)
+#define FIELD(member) .offset = F(member), .size = sizeof(((struct slb_config *)0)->member)
 #define DAY_MS 86400000u
 
 static const struct flag flag_table[] = {
-	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, .offset = F(listen), .count = F(n_listen),
-	  .def = "*:8080", .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for "
-				  "more (at most 16)" },
+	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
+	  .def = "*:8080", .reload = CONFIG_RELOAD_WAITS,
+	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 16)" },
 	{ .name = "backend", .arg = "ADDR:PORT[,weight=N][,heartbeat=allow][,send-proxy=v1|v2]", .parse = parse_backend,
-	  .offset = F(backends), .count = F(n_backends), .def_help = "none",
+	  FIELD(backends), .count = F(n_backends), .def_help = "none",
 	  .help = "a static backend; repeat for more (weight 1-256, default 1; heartbeat=allow lets a heartbeat "
 		  "session attach to it)" },
-	{ .name = "workers", .arg = "N", .parse = parse_uint, .offset = F(workers), .max = CONFIG_MAX_WORKERS,
+	{ .name = "workers", .arg = "N", .parse = parse_uint, FIELD(workers), .max = CONFIG_MAX_WORKERS,
 	  .def = "0", .def_help = "online CPUs",
+	  .reload = CONFIG_RELOAD_WAITS_DERIVED,
 	  .help = "worker threads, each with its own listeners and io_uring (0: one per online CPU)" },
-	{ .name = "pin", .parse = set_true, .offset = F(pin), .def = "yes", .def_help = "on",
+	{ .name = "pin", .parse = set_true, FIELD(pin), .def = "yes", .def_help = "on",
+	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "pin worker i to CPU i mod online CPUs" },
-	{ .name = "no-pin", .parse = set_false, .offset = F(pin), .help = "let the scheduler place workers" },
-	{ .name = "relay", .arg = "MODE", .parse = parse_relay, .offset = F(relay), .def = "auto",
+	{ .name = "no-pin", .parse = set_false, FIELD(pin), .reload = CONFIG_RELOAD_WAITS,
+	  .help = "let the scheduler place workers" },
+	{ .name = "relay", .arg = "MODE", .parse = parse_relay, FIELD(relay), .def = "auto",
+	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "splice (kernel pipes), copy (buffers) or auto (copy, then splice for bulk transfers)" },
-	{ .name = "balance", .arg = "ALGO", .parse = parse_balance, .offset = F(balance), .def = "roundrobin",
+	{ .name = "balance", .arg = "ALGO", .parse = parse_balance, FIELD(balance), .def = "roundrobin",
 	  .help = "roundrobin (weighted), leastconn (per worker), p2c (power of two choices over all workers' "
 		  "connections and reported load) or maglev (consistent hash of the client address)" },
-	{ .name = "hash-key", .arg = "KEY", .parse = parse_hash_key, .offset = F(hash_key), .def = "src",
+	{ .name = "hash-key", .arg = "KEY", .parse = parse_hash_key, FIELD(hash_key), .def = "src",
 	  .help = "what maglev hashes: src (client IP) or src-port (client IP and port)" },
-	{ .name = "hash-seed", .arg = "N", .parse = parse_uint, .offset = F(hash_seed), .max = UINT32_MAX,
+	{ .name = "hash-seed", .arg = "N", .parse = parse_uint, FIELD(hash_seed), .max = UINT32_MAX,
 	  .def = "0", .help = "maglev hash seed: slb instances with the same backends, flags and seed pick the "
 			      "same backend for a client" },
-	{ .name = "slow-start", .arg = "MS", .parse = parse_uint, .offset = F(slow_start_ms), .max = DAY_MS,
+	{ .name = "slow-start", .arg = "MS", .parse = parse_uint, FIELD(slow_start_ms), .max = DAY_MS,
 	  .def = "0", .def_help = "0 (off)",
 	  .help = "a backend that comes up takes a share ramping from ~10% of its weight to all of it over MS; "
 		  "maglev ignores the ramp (it would move clients between backends)" },
 	/* 2000, not 1000: Linux retransmits a lost SYN after 1 s, and a 1 s timeout cancelled
 	 * exactly the connects that the retransmission was about to complete (5% loss then
 	 * ejected healthy backends: tests/integration/test_faults_network.c). */
-	{ .name = "connect-timeout", .arg = "MS", .parse = parse_uint, .offset = F(connect_timeout_ms), .min = 1,
+	{ .name = "connect-timeout", .arg = "MS", .parse = parse_uint, FIELD(connect_timeout_ms), .min = 1,
 	  .max = DAY_MS, .def = "2000", .help = "give up a backend connect after MS and try the next backend" },
-	{ .name = "idle-timeout", .arg = "MS", .parse = parse_uint, .offset = F(idle_timeout_ms), .max = DAY_MS,
+	{ .name = "idle-timeout", .arg = "MS", .parse = parse_uint, FIELD(idle_timeout_ms), .max = DAY_MS,
 	  .def = "60000", .help = "close a connection with no bytes either way for MS (0: never)" },
-	{ .name = "retries", .arg = "N", .parse = parse_uint, .offset = F(retries), .max = CONFIG_MAX_RETRIES,
+	{ .name = "retries", .arg = "N", .parse = parse_uint, FIELD(retries), .max = CONFIG_MAX_RETRIES,
 	  .def = "2", .help = "further backends tried after a failed connect" },
-	{ .name = "max-conns", .arg = "N", .parse = parse_uint, .offset = F(max_conns), .max = 1000000, .def = "0",
+	{ .name = "max-conns", .arg = "N", .parse = parse_uint, FIELD(max_conns), .max = 1000000, .def = "0",
 	  .def_help = "from ulimit -n",
+	  .reload = CONFIG_RELOAD_WAITS_DERIVED,
 	  .help = "open client connections over all workers; more are refused (0: from ulimit -n)" },
-	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, .offset = F(drain_timeout_ms), .max = DAY_MS,
+	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, FIELD(drain_timeout_ms), .max = DAY_MS,
 	  .def = "10000", .help = "on SIGTERM/SIGINT, or once a new slb took over, stop accepting and let open "
 				  "connections finish for up to MS" },
-	{ .name = "send-proxy", .arg = "VERSION", .parse = parse_send_proxy, .offset = F(send_proxy), .def = "off",
+	{ .name = "send-proxy", .arg = "VERSION", .parse = parse_send_proxy, FIELD(send_proxy), .def = "off",
+	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "send every backend a PROXY protocol header (v1 text, v2 binary) with the client's address; "
 		  "per backend: --backend ADDR:PORT,send-proxy=v1|v2" },
-	{ .name = "accept-proxy", .parse = set_true, .offset = F(accept_proxy),
+	{ .name = "accept-proxy", .parse = set_true, FIELD(accept_proxy),
+	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "clients start with a PROXY v1 or v2 header (slb behind another L4 balancer); its address is "
 		  "the client's for balancing, logs and --send-proxy" },
-	{ .name = "proxy-timeout", .arg = "MS", .parse = parse_uint, .offset = F(proxy_timeout_ms), .min = 1,
+	{ .name = "proxy-timeout", .arg = "MS", .parse = parse_uint, FIELD(proxy_timeout_ms), .min = 1,
 	  .max = DAY_MS, .def = "3000", .help = "with --accept-proxy, close a client whose PROXY header is not whole "
 						"within MS" },
-	{ .name = "access-log", .arg = "FILE", .parse = parse_word, .offset = F(access_log), .max = CONFIG_FILE_MAX,
-	  .def_help = "off", .help = "one line per finished client connection, to FILE (- for stdout); SIGUSR1 "
-				     "reopens it" },
+	{ .name = "access-log", .arg = "FILE", .parse = parse_word, FIELD(access_log), .max = CONFIG_FILE_MAX,
+	  .def_help = "off", .reload = CONFIG_RELOAD_WAITS,
+	  .help = "one line per finished client connection, to FILE (- for stdout); SIGUSR1 reopens it" },
 	{ .name = "access-log-format", .arg = "FORMAT", .parse = parse_access_log_format,
-	  .offset = F(access_log_format), .def = "text", .help = "text (key=value) or json (one object per line)" },
+	  FIELD(access_log_format), .def = "text", .reload = CONFIG_RELOAD_WAITS,
+	  .help = "text (key=value) or json (one object per line)" },
 	/* 2000: a route announcer polling /ready every 200-500 ms plus a BGP withdrawal and the
 	 * router's FIB update take well under a second; twice that is margin (docs/scale-out.md). */
-	{ .name = "ready-grace", .arg = "MS", .parse = parse_uint, .offset = F(ready_grace_ms), .max = DAY_MS,
+	{ .name = "ready-grace", .arg = "MS", .parse = parse_uint, FIELD(ready_grace_ms), .max = DAY_MS,
 	  .def = "2000", .help = "on SIGTERM/SIGINT with --admin, answer GET /ready 503 and keep accepting for MS "
 				"before the drain, so routers withdraw this instance first (a second signal cuts it short)" },
-	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, .offset = F(log_level), .def = "info",
+	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, FIELD(log_level), .def = "info",
 	  .help = "error, warn, info or debug" },
 	{ .name = "heartbeat-listen", .arg = "ADDR:PORT", .parse = parse_optional_address,
-	  .offset = F(heartbeat_listen), .def_help = "off",
+	  FIELD(heartbeat_listen), .def_help = "off",
+	  .has = F(has_heartbeat_listen), .reload = CONFIG_RELOAD_WAITS,
 	  .help = "port where backends register and send heartbeats (protocol in docs/heartbeat-protocol.md)" },
-	{ .name = "heartbeat-interval", .arg = "MS", .parse = parse_uint, .offset = F(heartbeat_interval_ms),
+	{ .name = "heartbeat-interval", .arg = "MS", .parse = parse_uint, FIELD(heartbeat_interval_ms),
 	  .min = 10, .max = DAY_MS, .def = "1000", .help = "heartbeat interval slb asks backends for" },
-	{ .name = "heartbeat-timeout", .arg = "MS", .parse = parse_uint, .offset = F(heartbeat_timeout_ms),
+	{ .name = "heartbeat-timeout", .arg = "MS", .parse = parse_uint, FIELD(heartbeat_timeout_ms),
 	  .min = 20, .max = DAY_MS, .def = "3000", .help = "a backend silent for MS is taken out of rotation" },
 	{ .name = "legacy-heartbeat-timeout", .arg = "MS", .parse = parse_uint,
-	  .offset = F(legacy_heartbeat_timeout_ms), .min = 20, .max = DAY_MS, .def = "25000",
+	  FIELD(legacy_heartbeat_timeout_ms), .min = 20, .max = DAY_MS, .def = "25000",
 	  .help = "a backend of the original SmartLoadBalancer dialect (\"heartbeat:<port>\" lines, every 10 s) "
 		  "silent for MS is taken out of rotation" },
-	{ .name = "heartbeat-key-file", .arg = "FILE", .parse = parse_word, .offset = F(heartbeat_key_file),
+	{ .name = "heartbeat-key-file", .arg = "FILE", .parse = parse_word, FIELD(heartbeat_key_file),
 	  .max = CONFIG_FILE_MAX, .def_help = "none",
+	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "shared key (>= 32 bytes, mode 600): heartbeat lines must carry seq= and an HMAC-SHA256 mac=" },
-	{ .name = "heartbeat-allow", .arg = "CIDR", .parse = parse_allow, .offset = F(heartbeat_allow),
+	{ .name = "heartbeat-allow", .arg = "CIDR", .parse = parse_allow, FIELD(heartbeat_allow),
 	  .count = F(n_heartbeat_allow), .def_help = "any peer",
 	  .help = "only peers in this network may connect to the heartbeat port; repeat for more" },
-	{ .name = "heartbeat-phi", .arg = "N", .parse = parse_hundredths, .offset = F(heartbeat_phi_x100),
+	{ .name = "heartbeat-phi", .arg = "N", .parse = parse_hundredths, FIELD(heartbeat_phi_x100),
 	  .min = 100, .max = 10000, .def_help = "off",
 	  .help = "take a backend out once its heartbeat is so late that phi (-log10 of the chance that it "
 		  "still comes, from its own recent intervals) passes N, before --heartbeat-timeout" },
-	{ .name = "heartbeat-max-backends", .arg = "N", .parse = parse_uint, .offset = F(heartbeat_max_backends),
+	{ .name = "heartbeat-max-backends", .arg = "N", .parse = parse_uint, FIELD(heartbeat_max_backends),
 	  .min = 1, .max = SNAP_MAX_BACKEND_ID - 1, .def = "256",
 	  .help = "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
-	{ .name = "check", .arg = "KIND", .parse = parse_check, .offset = F(check), .def = "none",
+	{ .name = "check", .arg = "KIND", .parse = parse_check, FIELD(check), .def = "none",
 	  .help = "active check of static backends: tcp, http:/PATH (expects 2xx) or none" },
-	{ .name = "check-interval", .arg = "MS", .parse = parse_uint, .offset = F(check_interval_ms), .min = 10,
+	{ .name = "check-interval", .arg = "MS", .parse = parse_uint, FIELD(check_interval_ms), .min = 10,
 	  .max = DAY_MS, .def = "2000", .help = "time between two checks of one backend" },
-	{ .name = "check-timeout", .arg = "MS", .parse = parse_uint, .offset = F(check_timeout_ms), .min = 10,
+	{ .name = "check-timeout", .arg = "MS", .parse = parse_uint, FIELD(check_timeout_ms), .min = 10,
 	  .max = DAY_MS, .def = "1000",
 	  .help = "a check not answered within MS has failed (shorter than --check-interval)" },
-	{ .name = "rise", .arg = "N", .parse = parse_uint, .offset = F(rise), .min = 1, .max = 100, .def = "2",
+	{ .name = "rise", .arg = "N", .parse = parse_uint, FIELD(rise), .min = 1, .max = 100, .def = "2",
 	  .help = "consecutive passed checks to bring a backend up" },
-	{ .name = "fall", .arg = "N", .parse = parse_uint, .offset = F(fall), .min = 1, .max = 100, .def = "3",
+	{ .name = "fall", .arg = "N", .parse = parse_uint, FIELD(fall), .min = 1, .max = 100, .def = "3",
 	  .help = "consecutive failed checks to take a backend down" },
-	{ .name = "eject-failures", .arg = "N", .parse = parse_uint, .offset = F(eject_failures), .min = 1,
+	{ .name = "eject-failures", .arg = "N", .parse = parse_uint, FIELD(eject_failures), .min = 1,
 	  .max = 1000, .def = "3", .help = "consecutive failed connects (seen by workers) that eject a backend" },
-	{ .name = "outlier-detection", .parse = set_true, .offset = F(outlier_detection),
+	{ .name = "outlier-detection", .parse = set_true, FIELD(outlier_detection),
 	  .help = "eject a backend whose time to first byte or connect time is far above the other backends' "
 		  "(docs/gray-failures.md)" },
-	{ .name = "outlier-factor", .arg = "F", .parse = parse_hundredths, .offset = F(outlier_factor_pct),
+	{ .name = "outlier-factor", .arg = "F", .parse = parse_hundredths, FIELD(outlier_factor_pct),
 	  .min = 110, .max = 10000, .def = "3",
 	  .help = "an outlier is slower than F times the lower median of the other live backends (both floored at 5 ms)" },
-	{ .name = "outlier-min-requests", .arg = "N", .parse = parse_uint, .offset = F(outlier_min_requests),
+	{ .name = "outlier-min-requests", .arg = "N", .parse = parse_uint, FIELD(outlier_min_requests),
 	  .min = 1, .max = 100000, .def = "20", .help = "recent requests a backend's figures need before they count" },
 	{ .name = "outlier-max-ejected-percent", .arg = "P", .parse = parse_uint,
-	  .offset = F(outlier_max_ejected_pct), .max = 100, .def = "50",
+	  FIELD(outlier_max_ejected_pct), .max = 100, .def = "50",
 	  .help = "never eject more than P% of the backends as outliers, whatever the figures say" },
-	{ .name = "outlier-base-ejection", .arg = "MS", .parse = parse_uint, .offset = F(outlier_base_ejection_ms),
+	{ .name = "outlier-base-ejection", .arg = "MS", .parse = parse_uint, FIELD(outlier_base_ejection_ms),
 	  .min = 1000, .max = DAY_MS, .def = "30000",
 	  .help = "an outlier is out for MS, doubled each time it is ejected again within an hour (at most "
 		  "300000 or MS); it comes back through --slow-start" },
-	{ .name = "admin", .arg = "ADDR:PORT", .parse = parse_optional_address, .offset = F(admin),
+	{ .name = "admin", .arg = "ADDR:PORT", .parse = parse_optional_address, FIELD(admin),
 	  .def_help = "off",
+	  .has = F(has_admin), .reload = CONFIG_RELOAD_WAITS,
 	  .help = "admin endpoint: dashboard, /status, /metrics, /events and the runtime API (docs/admin-api.md); "
 		  "loopback unless --admin-public" },
-	{ .name = "admin-public", .parse = set_true, .offset = F(admin_public),
+	{ .name = "admin-public", .parse = set_true, FIELD(admin_public),
+	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "allow --admin on an address other hosts can reach (reads need no token)" },
-	{ .name = "admin-token-file", .arg = "FILE", .parse = parse_word, .offset = F(admin_token_file),
+	{ .name = "admin-token-file", .arg = "FILE", .parse = parse_word, FIELD(admin_token_file),
 	  .max = CONFIG_FILE_MAX, .def_help = "none",
 	  .help = "token (>= 32 bytes, mode 600): changes need \"Authorization: Bearer TOKEN\" (without it, only "
 		  "loopback peers may change anything)" },
-	{ .name = "user", .arg = "NAME", .parse = parse_word, .offset = F(user), .max = CONFIG_USER_MAX,
-	  .def_help = "none", .help = "after binding every port, drop root privileges to this user (and its group)" },
-	{ .name = "control-socket", .arg = "PATH", .parse = parse_word, .offset = F(control_socket),
+	{ .name = "user", .arg = "NAME", .parse = parse_word, FIELD(user), .max = CONFIG_USER_MAX,
+	  .def_help = "none", .reload = CONFIG_RELOAD_WAITS,
+	  .help = "after binding every port, drop root privileges to this user (and its group)" },
+	{ .name = "control-socket", .arg = "PATH", .parse = parse_word, FIELD(control_socket),
 	  .max = CONFIG_SOCKET_MAX, .def_help = "off",
 	  .help = "unix socket (mode 600) through which a new slb started with --takeover PATH takes the "
 		  "listening sockets over (binary upgrade)" },
-	{ .name = "takeover", .arg = "PATH", .parse = parse_word, .offset = F(takeover), .max = CONFIG_SOCKET_MAX,
+	{ .name = "takeover", .arg = "PATH", .parse = parse_word, FIELD(takeover), .max = CONFIG_SOCKET_MAX,
 	  .def_help = "off", .cli_only = true,
 	  .help = "take the listening sockets over from the slb whose --control-socket is PATH, then tell it "
 		  "to drain" },
-	{ .name = "config", .short_name = 'c', .arg = "FILE", .parse = parse_word, .offset = F(config_file),
+	{ .name = "config", .short_name = 'c', .arg = "FILE", .parse = parse_word, FIELD(config_file),
 	  .max = CONFIG_FILE_MAX, .def_help = "none", .cli_only = true,
 	  .help = "read flags from FILE: 'key = value' lines whose keys are these flags' long names "
 		  "(etc/slb.conf); flags given here override its keys" },
-	{ .name = "check-config", .parse = set_true, .offset = F(check_only), .cli_only = true,
+	{ .name = "check-config", .parse = set_true, FIELD(check_only), .cli_only = true,
 	  .help = "check the flags and the config file (addresses, ranges, user, key file, ports), print "
 		  "'configuration OK' or every error, exit 0 or 2; starts nothing" },
-	{ .name = "no-bind", .parse = set_true, .offset = F(check_no_bind), .cli_only = true,
+	{ .name = "no-bind", .parse = set_true, FIELD(check_no_bind), .cli_only = true,
 	  .help = "with --check-config: check everything but whether the ports can be bound, which a running "
 		  "slb holds (what systemctl reload runs before its SIGHUP: a reload binds nothing)" },
 	{ .name = "help", .cli_only = true, .help = "show this help and exit" },
@@ -583,6 +593,35 @@ unsigned config_flag_count(void)
 const struct flag *config_flag_at(unsigned i)
 {
 	return i < N_FLAGS ? &flag_table[i] : NULL;
+}
+
+/* The first flag of the table that sets f's field (pin for no-pin). */
+static const struct flag *flag_field_owner(const struct flag *f)
+{
+	const struct flag *o = flag_table;
+
+	while (o->offset != f->offset || !o->parse)
+		o++;
+	return o;
+}
+
+bool config_flag_field(unsigned i, struct config_field *out)
+{
+	const struct flag *f = config_flag_at(i);
+
+	memset(out, 0, sizeof(*out));
+	if (!f)
+		return false;
+	out->name = f->name;
+	if (!f->parse || flag_field_owner(f) != f)
+		return false;
+	out->reload = f->reload;
+	out->offset = f->offset;
+	out->size = f->size;
+	out->count = f->count;
+	out->has = f->has;
+	out->scale = f->parse == parse_uint ? 1 : f->parse == parse_hundredths ? 100 : 0;
+	return true;
 }
 
 void config_errors_add(struct config_errors *e, const char *fmt, ...)

@@ -18,8 +18,10 @@ struct flag {
 	char short_name;      /* 0: none */
 	const char *arg;      /* NULL: no argument on the command line, yes/no in a file */
 	flag_parser parse;    /* NULL: handled by config_parse_args itself (help, version) */
-	size_t offset;        /* field in struct slb_config */
+	size_t offset, size;  /* field in struct slb_config */
 	size_t count;         /* repeatable flags: their count's field; 0: single-valued */
+	size_t has;           /* optional addresses: their has_ field, set when given; 0: none */
+	enum config_reload reload; /* what a reload does with a new value */
 	unsigned min, max;    /* range for numbers; max is the buffer size for strings */
 	const char *def;      /* parsed at start; NULL: no default */
 	const char *def_help; /* how --help shows the default when def does not say it */
@@ -28,9 +30,6 @@ struct flag {
 };
 
 #define CONFIG_FLAGS_MAX 64 /* one bit each in slb_config.given */
-
-/* How many flags the table holds (at most CONFIG_FLAGS_MAX). */
-unsigned config_flag_count(void);
 
 /* The i-th flag of the table, in --help's order, or NULL past the last. */
 const struct flag *config_flag_at(unsigned i);

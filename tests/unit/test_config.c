@@ -4,6 +4,7 @@
 #include <criterion/parameterized.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -701,6 +702,59 @@ Test(config, usage_wraps_long_lines_and_cuts_nothing)
 		cr_assert(strlen(line) <= 80 || !strchr(line + strspn(line, " "), ' '),
 			  "line of %zu characters: '%s'", strlen(line), line);
 	free(text);
+}
+
+/* The flag table's fields as a reload reads them (src/reload.c): inside the struct, a number is
+ * an unsigned, a has_ field a bool, and no two flags claim the same bytes. */
+Test(config, flag_fields_are_whole_and_apart)
+{
+	static unsigned char owner[sizeof(struct slb_config)];
+	struct config_field f;
+	unsigned fields = 0, waits = 0;
+
+	for (unsigned i = 0; i < config_flag_count(); i++) {
+		if (!config_flag_field(i, &f)) {
+			cr_assert_not_null(f.name);
+			continue;
+		}
+		fields++;
+		waits += f.reload != CONFIG_RELOAD_APPLIES;
+		cr_assert_gt(f.size, 0, "--%s", f.name);
+		cr_assert_leq(f.offset + f.size, sizeof(struct slb_config), "--%s", f.name);
+		cr_assert(!f.scale || f.size == sizeof(unsigned), "--%s is a number but not an unsigned", f.name);
+		cr_assert(!f.has || f.has + sizeof(bool) <= sizeof(struct slb_config), "--%s", f.name);
+		for (size_t b = f.offset; b < f.offset + f.size; b++) {
+			cr_assert_eq(owner[b], 0, "--%s overlaps flag %u", f.name, owner[b] - 1u);
+			owner[b] = (unsigned char)(i + 1);
+		}
+	}
+	cr_assert_null((config_flag_field(config_flag_count(), &f), f.name));
+	cr_assert_eq(fields, config_flag_count() - 3, "all but help, version and no-pin have a field");
+	cr_assert_gt(waits, 0);
+}
+
+static struct config_field field_of(const char *name)
+{
+	struct config_field f;
+
+	for (unsigned i = 0; i < config_flag_count(); i++)
+		if (config_flag_field(i, &f) && strcmp(f.name, name) == 0)
+			return f;
+	cr_assert_fail("no field for --%s", name);
+	return f;
+}
+
+Test(config, reload_column_says_what_waits_for_an_upgrade)
+{
+	cr_assert_eq(field_of("listen").reload, CONFIG_RELOAD_WAITS);
+	cr_assert_eq(field_of("listen").count, offsetof(struct slb_config, n_listen));
+	cr_assert_eq(field_of("workers").reload, CONFIG_RELOAD_WAITS_DERIVED);
+	cr_assert_eq(field_of("admin").has, offsetof(struct slb_config, has_admin));
+	cr_assert_eq(field_of("heartbeat-listen").has, offsetof(struct slb_config, has_heartbeat_listen));
+	cr_assert_eq(field_of("connect-timeout").reload, CONFIG_RELOAD_APPLIES);
+	cr_assert_eq(field_of("connect-timeout").scale, 1);
+	cr_assert_eq(field_of("outlier-factor").scale, 100);
+	cr_assert_eq(field_of("balance").scale, 0);
 }
 
 Test(config, security_flags_set_their_fields)
