@@ -3,8 +3,10 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -869,4 +871,126 @@ Test(addr, cidr_matching)
 	cr_assert_eq(addr_parse_cidr("::ffff:127.0.0.2", &c, NULL, 0), 0);
 	cr_assert(addr_in_cidr(&mapped, &c), "a mapped host holds itself");
 	cr_assert_not(in("127.0.0.2:1", "::ffff:127.0.0.2"), "a plain IPv4 peer is not an IPv6 address");
+}
+
+/* ---- the flag lists outside the table: --help, the man page, docs/operating.md ---- */
+
+#define NAMES_MAX 96
+#define NAME_LEN 48
+
+struct names {
+	unsigned n;
+	char name[NAMES_MAX][NAME_LEN];
+};
+
+static void names_add(struct names *ns, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < ns->n; i++)
+		if (strlen(ns->name[i]) == len && memcmp(ns->name[i], name, len) == 0)
+			return;
+	cr_assert_lt(ns->n, NAMES_MAX);
+	cr_assert_lt(len, NAME_LEN);
+	memcpy(ns->name[ns->n], name, len);
+	ns->name[ns->n++][len] = '\0';
+}
+
+/* Every "--name" in text[0..len), in order, each once. */
+static void names_in(struct names *ns, const char *text, size_t len)
+{
+	for (size_t i = 0; i + 2 < len; i++) {
+		size_t n = 0;
+
+		if (text[i] != '-' || text[i + 1] != '-' || (i && text[i - 1] == '-'))
+			continue;
+		while (i + 2 + n < len && (islower((unsigned char)text[i + 2 + n]) || text[i + 2 + n] == '-'))
+			n++;
+		if (n && islower((unsigned char)text[i + 2]))
+			names_add(ns, text + i + 2, n);
+	}
+}
+
+static void table_names(struct names *ns)
+{
+	struct config_field f;
+
+	memset(ns, 0, sizeof(*ns));
+	for (unsigned i = 0; i < config_flag_count(); i++) {
+		config_flag_field(i, &f);
+		names_add(ns, f.name, strlen(f.name));
+	}
+}
+
+static char *read_doc(const char *name)
+{
+	char path[512], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", SLB_SOURCE_DIR, name);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "cannot read %s", path);
+	cr_assert_gt(getdelim(&text, &len, '\0', f), 0);
+	fclose(f);
+	return text;
+}
+
+/* Each line of text that starts with start (after the line holding from, up to the next line
+ * starting with end) gives its names up to the first occurrence of stop on it (the whole line
+ * for NULL). */
+static void names_of_lines(struct names *ns, const char *text, const char *from, const char *end,
+			   const char *start, const char *stop)
+{
+	const char *p = from ? strstr(text, from) : text;
+
+	cr_assert_not_null(p, "no '%s'", from);
+	p += from ? strlen(from) : 0; /* from its line's end on */
+	memset(ns, 0, sizeof(*ns));
+	for (p = strchr(p, '\n'); p && *++p; p = strchr(p, '\n')) {
+		const char *eol = strchrnul(p, '\n'), *cut;
+
+		if (end && strncmp(p, end, strlen(end)) == 0)
+			break;
+		if (strncmp(p, start, strlen(start)) != 0)
+			continue;
+		cut = stop ? strstr(p + strlen(start), stop) : NULL;
+		names_in(ns, p, (size_t)((cut && cut < eol ? cut : eol) - p));
+	}
+}
+
+static void expect_same_names(const struct names *want, const struct names *got, const char *where, bool order)
+{
+	for (unsigned i = 0; i < want->n; i++) {
+		bool found = false;
+
+		for (unsigned j = 0; j < got->n && !found; j++)
+			found = strcmp(want->name[i], got->name[j]) == 0;
+		cr_assert(found, "%s lacks --%s", where, want->name[i]);
+		if (order)
+			cr_assert_str_eq(got->name[i], want->name[i], "%s: --%s where the table has --%s", where,
+					 got->name[i], want->name[i]);
+	}
+	cr_assert_eq(got->n, want->n, "%s lists %u flags, the table %u (one that slb lacks: --%s)", where, got->n,
+		     want->n, got->n > want->n ? got->name[want->n] : "");
+}
+
+/* Issue 19: the flags are listed in four places (the table, --help, the man page and
+ * docs/operating.md); the three copies list exactly the table's flags, --help and
+ * docs/operating.md in its order. */
+Test(config, help_man_page_and_operating_list_the_tables_flags)
+{
+	static struct names table, got;
+	char *text = usage_text();
+
+	table_names(&table);
+	names_of_lines(&got, text, NULL, "\nIn a config file", "  -", "  ");
+	expect_same_names(&table, &got, "--help", true);
+	free(text);
+	text = read_doc("docs/operating.md");
+	names_of_lines(&got, text, "\n## Flags", "#", "| `-", " |");
+	expect_same_names(&table, &got, "docs/operating.md's flag table", true);
+	free(text);
+	text = read_doc("docs/slb.8.scd");
+	names_of_lines(&got, text, "\n# OPTIONS", "# ", "*-", NULL);
+	expect_same_names(&table, &got, "docs/slb.8.scd's OPTIONS", false);
+	free(text);
 }
