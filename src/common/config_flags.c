@@ -541,14 +541,14 @@ static const struct flag flag_table[] = {
 	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "allow --admin on an address other hosts can reach (reads need no token)" },
 	{ .name = "admin-token-file", .arg = "FILE", .parse = parse_word, FIELD(admin_token_file),
-	  .max = CONFIG_FILE_MAX, .def_help = "none",
+	  .max = CONFIG_FILE_MAX, .def_help = "none", .reload = CONFIG_RELOAD_WAITS,
 	  .help = "token (>= 32 bytes, mode 600): changes need \"Authorization: Bearer TOKEN\" (without it, only "
 		  "loopback peers may change anything)" },
 	{ .name = "user", .arg = "NAME", .parse = parse_word, FIELD(user), .max = CONFIG_USER_MAX,
 	  .def_help = "none", .reload = CONFIG_RELOAD_WAITS,
 	  .help = "after binding every port, drop root privileges to this user (and its group)" },
 	{ .name = "control-socket", .arg = "PATH", .parse = parse_word, FIELD(control_socket),
-	  .max = CONFIG_SOCKET_MAX, .def_help = "off",
+	  .max = CONFIG_SOCKET_MAX, .def_help = "off", .reload = CONFIG_RELOAD_WAITS,
 	  .help = "unix socket (mode 600) through which a new slb started with --takeover PATH takes the "
 		  "listening sockets over (binary upgrade)" },
 	{ .name = "takeover", .arg = "PATH", .parse = parse_word, FIELD(takeover), .max = CONFIG_SOCKET_MAX,
@@ -613,6 +613,7 @@ bool config_flag_field(unsigned i, struct config_field *out)
 	if (!f)
 		return false;
 	out->name = f->name;
+	out->cli_only = f->cli_only;
 	if (!f->parse || flag_field_owner(f) != f)
 		return false;
 	out->reload = f->reload;

@@ -973,6 +973,74 @@ static void expect_same_names(const struct names *want, const struct names *got,
 		     want->n, got->n > want->n ? got->name[want->n] : "");
 }
 
+/* The cell after the n-th unescaped '|' of a table row (a "\\|" is part of a cell). */
+static const char *row_cell(const char *row, unsigned n, size_t *len)
+{
+	const char *p = row;
+
+	for (unsigned i = 0; i < n; i++) {
+		p = strchr(p + 1, '|');
+		while (p && p[-1] == '\\')
+			p = strchr(p + 1, '|');
+		cr_assert_not_null(p, "row without %u cells: %.80s", n, row);
+	}
+	p += strspn(p + 1, " ") + 1;
+	*len = strcspn(p, "|");
+	while (*len && p[*len - 1] == ' ')
+		(*len)--;
+	return p;
+}
+
+/* What operating.md's "on reload" column says of a flag: "-" on the command line only, else
+ * "at once" or "next upgrade" from the table's reload column. */
+static const char *reload_word(const char *name)
+{
+	struct config_field f;
+
+	for (unsigned i = 0; i < config_flag_count(); i++) {
+		bool has_field = config_flag_field(i, &f);
+
+		if (strcmp(f.name, name) != 0)
+			continue;
+		if (f.cli_only)
+			return "-";
+		if (!has_field)
+			return NULL; /* no-pin: pin's field, pin's row */
+		return f.reload == CONFIG_RELOAD_APPLIES ? "at once" : "next upgrade";
+	}
+	cr_assert_fail("no flag --%s", name);
+	return NULL;
+}
+
+/* Issue 19: reload.c's lists of what a reload keeps became the table's reload column, and
+ * docs/operating.md's "on reload" column is its copy. */
+Test(config, operating_on_reload_column_is_the_tables)
+{
+	char *text = read_doc("docs/operating.md"), *p = strstr(text, "\n| flag | default | on reload |");
+	unsigned rows = 0;
+
+	cr_assert_not_null(p, "docs/operating.md has no flag table with an 'on reload' column");
+	p = strchr(p + 1, '\n'); /* the |---| line */
+	for (p = strchr(p + 1, '\n'); p && strncmp(p, "\n| ", 3) == 0; p = strchr(p + 1, '\n')) {
+		static struct names ns;
+		size_t flags_len, said_len;
+		const char *flags = row_cell(p + 1, 0, &flags_len), *said = row_cell(p + 1, 2, &said_len);
+
+		memset(&ns, 0, sizeof(ns));
+		names_in(&ns, flags, flags_len);
+		for (unsigned i = 0; i < ns.n; i++) {
+			const char *want = reload_word(ns.name[i]);
+
+			cr_assert(!want || (said_len >= strlen(want) && strncmp(said, want, strlen(want)) == 0),
+				  "--%s: operating.md says '%.*s' on reload, the table '%s'", ns.name[i], (int)said_len,
+				  said, want);
+		}
+		rows += ns.n > 0;
+	}
+	cr_assert_gt(rows, 40, "only %u rows read", rows);
+	free(text);
+}
+
 /* Issue 19: the flags are listed in four places (the table, --help, the man page and
  * docs/operating.md); the three copies list exactly the table's flags, --help and
  * docs/operating.md in its order. */

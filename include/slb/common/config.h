@@ -209,6 +209,7 @@ struct config_field {
 	size_t count;              /* a repeatable flag's count (an unsigned); 0: none */
 	size_t has;                /* an optional address's "given" bool; 0: none */
 	unsigned scale;            /* a number: 1 whole, 100 held in hundredths; 0: not a number */
+	bool cli_only;             /* not a key of the config file; a reload reads it again as given */
 };
 
 /* How many flags there are: --help's lines, the config file's keys and the command-line-only
@@ -216,8 +217,9 @@ struct config_field {
 unsigned config_flag_count(void);
 
 /* The i-th flag's name and field, in --help's order (i < config_flag_count()). Returns true
- * with out filled, or false with only out->name filled for a flag without a field of its own
- * (help, version, and no-pin, which sets pin's), and for i past the last (name NULL). */
+ * with out filled, or false with only out->name and out->cli_only filled for a flag without a
+ * field of its own (help, version, and no-pin, which sets pin's), and for i past the last (name
+ * NULL). */
 bool config_flag_field(unsigned i, struct config_field *out);
 
 /* Prints every flag with its argument, default and help, from the same table, and how the
