@@ -246,9 +246,9 @@ void config_print_usage(FILE *out, const char *prog)
 	for (unsigned i = 0; i < config_flag_count(); i++)
 		usage_flag(out, config_flag_at(i));
 	fputs("\nIn a config file (-c FILE) every flag but --takeover, --config, --check-config,\n"
-	      "--help and --version is a key, written as on the command line without its\n"
-	      "dashes: 'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take yes\n"
-	      "or no ('pin = no'); listen, backend and heartbeat-allow repeat, any other key\n"
+	      "--no-bind, --help and --version is a key, written as on the command line without\n"
+	      "its dashes: 'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take\n"
+	      "yes or no ('pin = no'); listen, backend and heartbeat-allow repeat, any other key\n"
 	      "given twice is an error; '#' or ';' starts a comment line. A flag on the\n"
 	      "command line replaces that key's value (or list).\n",
 	      out);
