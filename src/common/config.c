@@ -248,8 +248,8 @@ void config_print_usage(FILE *out, const char *prog)
 	fputs("\nIn a config file (-c FILE) every flag but --takeover, --config, --check-config,\n"
 	      "--no-bind, --help and --version is a key, written as on the command line without\n"
 	      "its dashes: 'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take\n"
-	      "yes or no ('pin = no'); listen, backend and heartbeat-allow repeat, any other key\n"
-	      "given twice is an error; '#' or ';' starts a comment line. A flag on the\n"
+	      "yes or no ('pin = no'); listen, backend and heartbeat-allow repeat, any other\n"
+	      "key given twice is an error; '#' or ';' starts a comment line. A flag on the\n"
 	      "command line replaces that key's value (or list).\n",
 	      out);
 }
