@@ -146,9 +146,27 @@ static unsigned long long status_number(unsigned i, const char *field)
 	return strtoull(got, NULL, 10);
 }
 
-/* slb plus N_BE backends registered by heartbeat, all up and routable. /status shows a
- * registered backend up at once, but slb publishes a grown rotation to the workers at its next
- * health tick (10 ms), and a request in between finds no live backend. */
+/* Requests through slb until every backend has answered one: each is in the rotation the
+ * workers read, not only up in /status. */
+static void wait_all_routable(void)
+{
+	static struct testproc_http r;
+	int64_t deadline = testproc_now_ms() + testwait_ms(IO_MS);
+	unsigned seen = 0;
+	char name[LOADGEN_NAME_MAX];
+
+	while (seen != (1u << N_BE) - 1) {
+		cr_assert_lt(testproc_now_ms(), deadline, "not every backend answered (seen mask %#x)", seen);
+		if (testproc_http_get(slb.listen, "/", &r, IO_MS) != 0)
+			continue;
+		loadgen_backend_name(r.body, name, sizeof(name));
+		for (unsigned i = 0; i < N_BE; i++)
+			if (strcmp(name, be[i].name) == 0)
+				seen |= 1u << i;
+	}
+}
+
+/* slb plus N_BE backends registered by heartbeat, all up and routable. */
 static void start_heartbeat_pool(void)
 {
 	start_slb(NULL);
@@ -156,7 +174,7 @@ static void start_heartbeat_pool(void)
 		spawn_backend(i, true);
 	for (unsigned i = 0; i < N_BE; i++)
 		expect_state(i, "up");
-	sleep_ms(PUBLISH_GRACE_MS);
+	wait_all_routable();
 }
 
 static void stop_backends(void)
