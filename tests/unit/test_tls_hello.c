@@ -252,54 +252,6 @@ static void mk_padded_1800(struct hb *h)
 	hello_record(h, &e);
 }
 
-static void mk_hs_type_2(struct hb *h)
-{
-	mk_sni(h);
-	h->b[OFF_HS_TYPE] = 2;
-}
-
-static void mk_legacy_version_ssl3(struct hb *h)
-{
-	mk_sni(h);
-	set16(h, OFF_VERSION, 0x0300);
-}
-
-static void mk_session_id_33(struct hb *h)
-{
-	mk_no_extensions(h);
-	h->b[OFF_SID_LEN] = 33;
-}
-
-static void mk_suites_odd(struct hb *h)
-{
-	mk_no_extensions(h);
-	set16(h, OFF_SUITES_LEN, 1);
-}
-
-static void mk_suites_empty(struct hb *h)
-{
-	mk_no_extensions(h);
-	set16(h, OFF_SUITES_LEN, 0);
-}
-
-static void mk_compression_empty(struct hb *h)
-{
-	mk_no_extensions(h);
-	h->b[OFF_COMP_LEN] = 0;
-}
-
-static void mk_ext_len_long(struct hb *h)
-{
-	mk_sni(h);
-	set16(h, OFF_EXT_LEN, (size_t)(h->b[OFF_EXT_LEN] << 8 | h->b[OFF_EXT_LEN + 1]) + 1);
-}
-
-static void mk_ext_len_short(struct hb *h)
-{
-	mk_sni(h);
-	set16(h, OFF_EXT_LEN, (size_t)(h->b[OFF_EXT_LEN] << 8 | h->b[OFF_EXT_LEN + 1]) - 1);
-}
-
 static void mk_ext_one_byte_over(struct hb *h)
 {
 	struct hb e = { .n = 0 };
@@ -317,12 +269,6 @@ static void mk_ext_data_overrun(struct hb *h)
 	put_u(&e, 10, 2);
 	put(&e, "12345", 5);
 	hello_record(h, &e);
-}
-
-static void mk_sni_list_len_wrong(struct hb *h)
-{
-	mk_sni(h);
-	h->b[OFF_EXTS + 5]++; /* the ServerNameList length, one more than the extension holds */
 }
 
 static void mk_sni_list_empty(struct hb *h)
@@ -424,18 +370,6 @@ static void mk_alpn_name_overrun(struct hb *h)
 	hello_record(h, &e);
 }
 
-static void mk_hs_len_short(struct hb *h)
-{
-	mk_sni(h);
-	h->b[OFF_HS_LEN + 2]--; /* the body's last byte is outside the message */
-}
-
-static void mk_hs_len_past_record(struct hb *h)
-{
-	mk_sni(h);
-	h->b[OFF_HS_LEN + 2]++; /* the hello goes on in a record not sent yet */
-}
-
 static void mk_record_len_0(struct hb *h)
 {
 	put(h, "\x16\x03\x01\x00\x00", 5);
@@ -444,30 +378,6 @@ static void mk_record_len_0(struct hb *h)
 static void mk_record_16385(struct hb *h)
 {
 	put(h, "\x16\x03\x01\x40\x01\x01", 6);
-}
-
-static void mk_later_record_not_handshake(struct hb *h)
-{
-	mk_split_100(h);
-	h->b[105] = 23; /* the second record's type: application data */
-}
-
-static void mk_later_record_len_0(struct hb *h)
-{
-	mk_split_100(h);
-	set16(h, 108, 0);
-}
-
-static void mk_later_record_bad_version(struct hb *h)
-{
-	mk_split_100(h);
-	set16(h, 106, 0x0300);
-}
-
-static void mk_hs_len_huge(struct hb *h)
-{
-	mk_sni(h);
-	h->b[OFF_HS_LEN] = 1; /* 65 KB and more: cannot fit in one record's span */
 }
 
 static void mk_split_over_span(struct hb *h)
@@ -495,24 +405,6 @@ static void mk_alert(struct hb *h)
 	put(h, "\x15\x03\x03\x00\x02\x02\x28", 7);
 }
 
-static void mk_record_ssl3(struct hb *h)
-{
-	mk_sni(h);
-	h->b[2] = 0;
-}
-
-static void mk_record_v35(struct hb *h)
-{
-	mk_sni(h);
-	h->b[2] = 5;
-}
-
-static void mk_record_major_2(struct hb *h)
-{
-	mk_sni(h);
-	h->b[1] = 2;
-}
-
 static void mk_prefix_3(struct hb *h)
 {
 	put(h, "\x16\x03\x01", 3);
@@ -524,102 +416,173 @@ static void mk_empty(struct hb *h)
 }
 
 enum {
-	MK_SNI = 0, MK_NO_EXTENSIONS, MK_EMPTY_EXTENSIONS, MK_OTHER_NAME_TYPE_FIRST, MK_NAME_255,
-	MK_SESSION_ID_32, MK_TRAILING_IN_RECORD, MK_SPLIT_100, MK_SPLIT_HEADER, MK_SPLIT_NAME,
-	MK_RECORD_16384, MK_PADDED_1800, MK_HS_TYPE_2, MK_LEGACY_SSL3, MK_SESSION_ID_33, MK_SUITES_ODD,
-	MK_SUITES_EMPTY, MK_COMPRESSION_EMPTY, MK_EXT_LEN_LONG, MK_EXT_LEN_SHORT, MK_EXT_ONE_BYTE_OVER,
-	MK_EXT_DATA_OVERRUN, MK_SNI_LIST_LEN_WRONG, MK_SNI_LIST_EMPTY, MK_SNI_EXT_EMPTY,
-	MK_SNI_NAME_EMPTY, MK_SNI_NAME_256, MK_SNI_NAME_NUL, MK_SNI_TWO_HOST_NAMES, MK_SNI_TWICE,
-	MK_ALPN_TWICE, MK_ALPN_EMPTY_NAME, MK_ALPN_LIST_EMPTY, MK_ALPN_NAME_OVERRUN, MK_HS_LEN_SHORT,
-	MK_HS_LEN_PAST_RECORD, MK_RECORD_LEN_0, MK_RECORD_16385, MK_LATER_NOT_HANDSHAKE,
-	MK_LATER_LEN_0, MK_LATER_BAD_VERSION, MK_HS_LEN_HUGE, MK_SPLIT_OVER_SPAN, MK_HTTP, MK_SSLV2,
-	MK_ALERT, MK_RECORD_SSL3, MK_RECORD_V35, MK_RECORD_MAJOR_2, MK_PREFIX_3, MK_EMPTY,
+	MK_SNI = 0,
+	MK_NO_EXTENSIONS,
+	MK_EMPTY_EXTENSIONS,
+	MK_OTHER_NAME_TYPE_FIRST,
+	MK_NAME_255,
+	MK_SESSION_ID_32,
+	MK_TRAILING_IN_RECORD,
+	MK_SPLIT_100,
+	MK_SPLIT_HEADER,
+	MK_SPLIT_NAME,
+	MK_RECORD_16384,
+	MK_PADDED_1800,
+	MK_EXT_ONE_BYTE_OVER,
+	MK_EXT_DATA_OVERRUN,
+	MK_SNI_LIST_EMPTY,
+	MK_SNI_EXT_EMPTY,
+	MK_SNI_NAME_EMPTY,
+	MK_SNI_NAME_256,
+	MK_SNI_NAME_NUL,
+	MK_SNI_TWO_HOST_NAMES,
+	MK_SNI_TWICE,
+	MK_ALPN_TWICE,
+	MK_ALPN_EMPTY_NAME,
+	MK_ALPN_LIST_EMPTY,
+	MK_ALPN_NAME_OVERRUN,
+	MK_RECORD_LEN_0,
+	MK_RECORD_16385,
+	MK_SPLIT_OVER_SPAN,
+	MK_HTTP,
+	MK_SSLV2,
+	MK_ALERT,
+	MK_PREFIX_3,
+	MK_EMPTY,
 };
 
 /* Indexed by the case's kind: Criterion runs each case in a fresh process, so the cases hold
  * indexes and inline text, never pointers. */
 static void (*const makers[])(struct hb *) = {
-	mk_sni, mk_no_extensions, mk_empty_extensions, mk_other_name_type_first, mk_name_255,
-	mk_session_id_32, mk_trailing_in_record, mk_split_100, mk_split_header, mk_split_name,
-	mk_record_16384, mk_padded_1800, mk_hs_type_2, mk_legacy_version_ssl3, mk_session_id_33,
-	mk_suites_odd, mk_suites_empty, mk_compression_empty, mk_ext_len_long, mk_ext_len_short,
-	mk_ext_one_byte_over, mk_ext_data_overrun, mk_sni_list_len_wrong, mk_sni_list_empty,
-	mk_sni_ext_empty, mk_sni_name_empty, mk_sni_name_256, mk_sni_name_nul, mk_sni_two_host_names,
-	mk_sni_twice, mk_alpn_twice, mk_alpn_empty_name, mk_alpn_list_empty, mk_alpn_name_overrun,
-	mk_hs_len_short, mk_hs_len_past_record, mk_record_len_0, mk_record_16385,
-	mk_later_record_not_handshake, mk_later_record_len_0, mk_later_record_bad_version,
-	mk_hs_len_huge, mk_split_over_span, mk_http, mk_sslv2, mk_alert, mk_record_ssl3, mk_record_v35,
-	mk_record_major_2, mk_prefix_3, mk_empty,
+	mk_sni,
+	mk_no_extensions,
+	mk_empty_extensions,
+	mk_other_name_type_first,
+	mk_name_255,
+	mk_session_id_32,
+	mk_trailing_in_record,
+	mk_split_100,
+	mk_split_header,
+	mk_split_name,
+	mk_record_16384,
+	mk_padded_1800,
+	mk_ext_one_byte_over,
+	mk_ext_data_overrun,
+	mk_sni_list_empty,
+	mk_sni_ext_empty,
+	mk_sni_name_empty,
+	mk_sni_name_256,
+	mk_sni_name_nul,
+	mk_sni_two_host_names,
+	mk_sni_twice,
+	mk_alpn_twice,
+	mk_alpn_empty_name,
+	mk_alpn_list_empty,
+	mk_alpn_name_overrun,
+	mk_record_len_0,
+	mk_record_16385,
+	mk_split_over_span,
+	mk_http,
+	mk_sslv2,
+	mk_alert,
+	mk_prefix_3,
+	mk_empty,
 };
 
 #define OK 1 /* a parsed hello: the whole input is its span */
 
+enum patch_op {
+	P_NONE = 0,
+	P_SET8,  /* the byte at off becomes val */
+	P_SET16, /* the 16-bit field at off becomes val */
+	P_ADD8,  /* val is added to the byte at off (a length made one too long or short) */
+};
+
 struct hello_case {
-	int kind;       /* index in makers */
-	int want;       /* OK, 0 (need more), or the error */
-	char name[260]; /* the server name a parsed hello gives */
-	char alpn[32];  /* tls_hello_alpn_text of it */
+	int kind;          /* index in makers */
+	enum patch_op op;  /* then one field broken */
+	unsigned off;
+	int val;
+	int want;          /* OK, 0 (need more), or the error */
+	char name[260];    /* the server name a parsed hello gives */
+	char alpn[32];     /* tls_hello_alpn_text of it */
 	unsigned records;
 };
+
+#define GOOD(kind, name, alpn, records) { kind, P_NONE, 0, 0, OK, name, alpn, records }
+#define BAD(kind, want) { kind, P_NONE, 0, 0, want, "", "", 0 }
+#define BROKEN(kind, op, off, val, want) { kind, op, off, val, want, "", "", 0 }
 
 ParameterizedTestParameters(tls_hello, cases)
 {
 	static struct hello_case cases[] = {
-		{ MK_SNI, OK, "api.example.com", "h2,http/1.1", 1 },
-		{ MK_NO_EXTENSIONS, OK, "", "", 1 },
-		{ MK_EMPTY_EXTENSIONS, OK, "", "", 1 },
-		{ MK_OTHER_NAME_TYPE_FIRST, OK, "b.example", "", 1 },
-		{ MK_NAME_255, OK, "", "", 1 }, /* the name checked by its length below */
-		{ MK_SESSION_ID_32, OK, "", "", 1 },
-		{ MK_TRAILING_IN_RECORD, OK, "a.example", "", 1 },
-		{ MK_SPLIT_100, OK, "late.example", "", 7 },
-		{ MK_SPLIT_HEADER, OK, "tiny.example", "", 35 },
-		{ MK_SPLIT_NAME, OK, "straddle.example", "", 2 },
-		{ MK_RECORD_16384, OK, "big.example", "", 1 },
-		{ MK_PADDED_1800, OK, "pq.example", "", 1 },
-		{ MK_HS_TYPE_2, -EINVAL, "", "", 0 },
-		{ MK_LEGACY_SSL3, -EINVAL, "", "", 0 },
-		{ MK_SESSION_ID_33, -EINVAL, "", "", 0 },
-		{ MK_SUITES_ODD, -EINVAL, "", "", 0 },
-		{ MK_SUITES_EMPTY, -EINVAL, "", "", 0 },
-		{ MK_COMPRESSION_EMPTY, -EINVAL, "", "", 0 },
-		{ MK_EXT_LEN_LONG, -EINVAL, "", "", 0 },
-		{ MK_EXT_LEN_SHORT, -EINVAL, "", "", 0 },
-		{ MK_EXT_ONE_BYTE_OVER, -EINVAL, "", "", 0 },
-		{ MK_EXT_DATA_OVERRUN, -EINVAL, "", "", 0 },
-		{ MK_SNI_LIST_LEN_WRONG, -EINVAL, "", "", 0 },
-		{ MK_SNI_LIST_EMPTY, -EINVAL, "", "", 0 },
-		{ MK_SNI_EXT_EMPTY, -EINVAL, "", "", 0 },
-		{ MK_SNI_NAME_EMPTY, -EINVAL, "", "", 0 },
-		{ MK_SNI_NAME_256, -EINVAL, "", "", 0 },
-		{ MK_SNI_NAME_NUL, -EINVAL, "", "", 0 },
-		{ MK_SNI_TWO_HOST_NAMES, -EINVAL, "", "", 0 },
-		{ MK_SNI_TWICE, -EINVAL, "", "", 0 },
-		{ MK_ALPN_TWICE, -EINVAL, "", "", 0 },
-		{ MK_ALPN_EMPTY_NAME, -EINVAL, "", "", 0 },
-		{ MK_ALPN_LIST_EMPTY, -EINVAL, "", "", 0 },
-		{ MK_ALPN_NAME_OVERRUN, -EINVAL, "", "", 0 },
-		{ MK_HS_LEN_SHORT, -EINVAL, "", "", 0 },
-		{ MK_HS_LEN_PAST_RECORD, 0, "", "", 0 },
-		{ MK_RECORD_LEN_0, -EINVAL, "", "", 0 },
-		{ MK_RECORD_16385, -EINVAL, "", "", 0 },
-		{ MK_LATER_NOT_HANDSHAKE, -EINVAL, "", "", 0 },
-		{ MK_LATER_LEN_0, -EINVAL, "", "", 0 },
-		{ MK_LATER_BAD_VERSION, -EINVAL, "", "", 0 },
-		{ MK_HS_LEN_HUGE, -E2BIG, "", "", 0 },
-		{ MK_SPLIT_OVER_SPAN, -E2BIG, "", "", 0 },
-		{ MK_HTTP, -ENOMSG, "", "", 0 },
-		{ MK_SSLV2, -ENOMSG, "", "", 0 },
-		{ MK_ALERT, -ENOMSG, "", "", 0 },
-		{ MK_RECORD_SSL3, -ENOMSG, "", "", 0 },
-		{ MK_RECORD_V35, -ENOMSG, "", "", 0 },
-		{ MK_RECORD_MAJOR_2, -ENOMSG, "", "", 0 },
-		{ MK_PREFIX_3, 0, "", "", 0 },
-		{ MK_EMPTY, 0, "", "", 0 },
+		GOOD(MK_SNI, "api.example.com", "h2,http/1.1", 1),
+		GOOD(MK_NO_EXTENSIONS, "", "", 1),
+		GOOD(MK_EMPTY_EXTENSIONS, "", "", 1),
+		GOOD(MK_OTHER_NAME_TYPE_FIRST, "b.example", "", 1),
+		GOOD(MK_NAME_255, "", "", 1), /* the name checked by its length in check_hello */
+		GOOD(MK_SESSION_ID_32, "", "", 1),
+		GOOD(MK_TRAILING_IN_RECORD, "a.example", "", 1),
+		GOOD(MK_SPLIT_100, "late.example", "", 7),
+		GOOD(MK_SPLIT_HEADER, "tiny.example", "", 35),
+		GOOD(MK_SPLIT_NAME, "straddle.example", "", 2),
+		GOOD(MK_RECORD_16384, "big.example", "", 1),
+		GOOD(MK_PADDED_1800, "pq.example", "", 1),
+		/* one field of a good hello broken */
+		BROKEN(MK_SNI, P_SET8, OFF_HS_TYPE, 2, -EINVAL), /* a ServerHello */
+		BROKEN(MK_SNI, P_SET16, OFF_VERSION, 0x0300, -EINVAL),
+		BROKEN(MK_NO_EXTENSIONS, P_SET8, OFF_SID_LEN, 33, -EINVAL),
+		BROKEN(MK_NO_EXTENSIONS, P_SET16, OFF_SUITES_LEN, 1, -EINVAL),
+		BROKEN(MK_NO_EXTENSIONS, P_SET16, OFF_SUITES_LEN, 0, -EINVAL),
+		BROKEN(MK_NO_EXTENSIONS, P_SET8, OFF_COMP_LEN, 0, -EINVAL),
+		BROKEN(MK_SNI, P_ADD8, OFF_EXT_LEN + 1, 1, -EINVAL),
+		BROKEN(MK_SNI, P_ADD8, OFF_EXT_LEN + 1, -1, -EINVAL),
+		BROKEN(MK_SNI, P_ADD8, OFF_EXTS + 5, 1, -EINVAL), /* the ServerNameList length */
+		BROKEN(MK_SNI, P_ADD8, OFF_EXTS + 8, 1, -EINVAL), /* the HostName length */
+		BROKEN(MK_SNI, P_ADD8, OFF_HS_LEN + 2, -1, -EINVAL), /* the body outlives the message */
+		BROKEN(MK_SNI, P_ADD8, OFF_HS_LEN + 2, 1, 0), /* the hello goes on in a record to come */
+		BROKEN(MK_SNI, P_SET8, OFF_HS_LEN, 1, -E2BIG), /* 64 KiB more: past one record's span */
+		BROKEN(MK_SPLIT_100, P_SET8, 105, 23, -EINVAL), /* 2nd record: application data */
+		BROKEN(MK_SPLIT_100, P_SET16, 108, 0, -EINVAL), /* 2nd record: empty */
+		BROKEN(MK_SPLIT_100, P_SET16, 106, 0x0300, -EINVAL), /* 2nd record: SSL 3.0 */
+		BROKEN(MK_SNI, P_SET8, 2, 0, -ENOMSG), /* record version SSL 3.0 */
+		BROKEN(MK_SNI, P_SET8, 2, 5, -ENOMSG),
+		BROKEN(MK_SNI, P_SET8, 1, 2, -ENOMSG),
+		BAD(MK_EXT_ONE_BYTE_OVER, -EINVAL),
+		BAD(MK_EXT_DATA_OVERRUN, -EINVAL),
+		BAD(MK_SNI_LIST_EMPTY, -EINVAL),
+		BAD(MK_SNI_EXT_EMPTY, -EINVAL),
+		BAD(MK_SNI_NAME_EMPTY, -EINVAL),
+		BAD(MK_SNI_NAME_256, -EINVAL),
+		BAD(MK_SNI_NAME_NUL, -EINVAL),
+		BAD(MK_SNI_TWO_HOST_NAMES, -EINVAL),
+		BAD(MK_SNI_TWICE, -EINVAL),
+		BAD(MK_ALPN_TWICE, -EINVAL),
+		BAD(MK_ALPN_EMPTY_NAME, -EINVAL),
+		BAD(MK_ALPN_LIST_EMPTY, -EINVAL),
+		BAD(MK_ALPN_NAME_OVERRUN, -EINVAL),
+		BAD(MK_RECORD_LEN_0, -EINVAL),
+		BAD(MK_RECORD_16385, -EINVAL),
+		BAD(MK_SPLIT_OVER_SPAN, -E2BIG),
+		BAD(MK_HTTP, -ENOMSG),
+		BAD(MK_SSLV2, -ENOMSG),
+		BAD(MK_ALERT, -ENOMSG),
+		BAD(MK_PREFIX_3, 0),
+		BAD(MK_EMPTY, 0),
 	};
 
 	cr_assert_eq(sizeof(makers) / sizeof(makers[0]), MK_EMPTY + 1);
 	return cr_make_param_array(struct hello_case, cases, sizeof(cases) / sizeof(cases[0]));
+}
+
+static void patch(struct hb *h, const struct hello_case *c)
+{
+	if (c->op == P_SET8)
+		h->b[c->off] = (unsigned char)c->val;
+	else if (c->op == P_SET16)
+		set16(h, c->off, (size_t)c->val);
+	else if (c->op == P_ADD8)
+		h->b[c->off] = (unsigned char)(h->b[c->off] + c->val);
 }
 
 /* Parses from the end of a mapping whose next page is inaccessible, and checks the parser
@@ -661,6 +624,7 @@ ParameterizedTest(struct hello_case *c, tls_hello, cases)
 
 	in.n = 0;
 	makers[c->kind](&in);
+	patch(&in, c);
 	rc = parse_guarded(in.b, in.n, &h);
 	if (c->want == OK) {
 		cr_assert_eq(rc, (int)in.n, "case %d: got %d, want the whole %zu bytes", c->kind, rc, in.n);
