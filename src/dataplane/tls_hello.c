@@ -93,6 +93,8 @@ static int span_scan(const unsigned char *b, size_t len, struct span *s, size_t 
 		size_t pos = s->end, rlen;
 		int rc;
 
+		if (s->records == TLS_HELLO_RECORDS_MAX)
+			return -E2BIG;
 		if (len < pos + TLS_RECORD_HEADER) {
 			*need = pos + TLS_RECORD_HEADER;
 			return 0;

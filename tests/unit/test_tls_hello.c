@@ -332,6 +332,15 @@ static void mk_split_over_span(struct hb *h)
 	records(h, &m, 9000, 9000); /* 16384 bytes and two headers: 5 bytes over the span */
 }
 
+static void mk_split_65_records(struct hb *h)
+{
+	struct hb e = { .n = 0 }, m = { .n = 0 };
+
+	ext_sni(&e, "many.example");
+	hello_message(&m, &e);
+	records(h, &m, 1, 1); /* the 65th record is one too many, whatever follows */
+}
+
 static void mk_http(struct hb *h)
 {
 	put(h, "GET / HTTP/1.1\r\n\r\n", 18);
@@ -384,6 +393,7 @@ enum {
 	MK_RECORD_LEN_0,
 	MK_RECORD_16385,
 	MK_SPLIT_OVER_SPAN,
+	MK_SPLIT_65_RECORDS,
 	MK_HTTP,
 	MK_SSLV2,
 	MK_ALERT,
@@ -416,6 +426,7 @@ static void (*const makers[])(struct hb *) = {
 	mk_record_len_0,
 	mk_record_16385,
 	mk_split_over_span,
+	mk_split_65_records,
 	mk_http,
 	mk_sslv2,
 	mk_alert,
@@ -502,6 +513,7 @@ ParameterizedTestParameters(tls_hello, cases)
 		BAD(MK_RECORD_LEN_0, -EINVAL),
 		BAD(MK_RECORD_16385, -EINVAL),
 		BAD(MK_SPLIT_OVER_SPAN, -E2BIG),
+		BAD(MK_SPLIT_65_RECORDS, -E2BIG),
 		BAD(MK_HTTP, -ENOMSG),
 		BAD(MK_SSLV2, -ENOMSG),
 		BAD(MK_ALERT, -ENOMSG),

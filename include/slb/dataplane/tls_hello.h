@@ -12,8 +12,11 @@
  * later record. The parser follows the hello across consecutive handshake records without
  * copying it: a cursor steps over the record headers in the caller's buffer. Every record
  * the hello spans, headers included, must fit in TLS_HELLO_SPAN_MAX bytes (one maximal
- * record), so a caller buffer of that size always suffices; a hello needing more is -E2BIG,
- * which the caller can treat apart from a malformed one (fallback rather than close).
+ * record), so a caller buffer of that size always suffices, and be at most
+ * TLS_HELLO_RECORDS_MAX records: the caller parses the whole buffer again after each read, so
+ * a hello cut into thousands of one-byte records would cost a rescan of every header per
+ * byte. A hello past either limit is -E2BIG, which the caller can treat apart from a
+ * malformed one (fallback rather than close).
  * Bytes after the hello's end in its last record are left alone (the backend judges them). */
 #ifndef SLB_TLS_HELLO_H
 #define SLB_TLS_HELLO_H
@@ -24,6 +27,7 @@
 #define TLS_RECORD_HEADER 5                                  /* type, version, 16-bit length */
 #define TLS_RECORD_MAX 16384                                 /* 2^14: a longer record is malformed */
 #define TLS_HELLO_SPAN_MAX (TLS_RECORD_HEADER + TLS_RECORD_MAX) /* the buffer a caller needs */
+#define TLS_HELLO_RECORDS_MAX 64                             /* records one hello may span */
 #define TLS_NAME_MAX 255                                     /* RFC 6066 HostName, as slb accepts it */
 #define TLS_ALPN_KEEP 128                                    /* ALPN bytes kept for the log */
 
@@ -57,7 +61,8 @@ struct tls_hello {
  *           list, ALPN list) that overruns its container or leaves bytes over; a server_name
  *           or ALPN extension given twice; two host_names; a host_name of 0 or over 255
  *           bytes or holding a NUL; an empty ALPN protocol name;
- *  -E2BIG   a hello that may be valid but whose records do not fit in TLS_HELLO_SPAN_MAX.
+ *  -E2BIG   a hello that may be valid but whose records do not fit in TLS_HELLO_SPAN_MAX
+ *           bytes or TLS_HELLO_RECORDS_MAX records.
  * The answer for a prefix of an input is 0 or the answer for the whole input, so the caller
  * may call again after every read, on however the bytes were segmented. out is written in
  * every case but -ENOMSG; only the fields the answer names are meaningful. */
