@@ -214,9 +214,15 @@ int sni_map_build(const struct sni_rule *rules, size_t n, int fallback, struct s
 	int rc;
 
 	*out = NULL;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if ((rc = sni_name_check(rules[i].name, err, errlen)))
 			return rc;
+		if (rules[i].service < 0) { /* a lookup's answer: negative means no match */
+			snprintf(err, errlen, "sni name '%s': service %d is not a service", rules[i].name,
+				 rules[i].service);
+			return -EINVAL;
+		}
+	}
 	m = map_alloc(rules, n);
 	if (!m) {
 		snprintf(err, errlen, "sni names: out of memory");

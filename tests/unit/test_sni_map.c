@@ -207,6 +207,16 @@ ParameterizedTest(struct build_case *c, sni_map, build_refusals)
 	cr_assert(strstr(err, c->why), "got: %s", err);
 }
 
+Test(sni_map, a_negative_service_is_refused)
+{
+	struct sni_rule r = { "a.example", -2, NULL };
+	struct sni_map *m;
+	char err[128];
+
+	cr_assert_eq(sni_map_build(&r, 1, -1, &m, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "service -2 is not a service"), "%s", err);
+}
+
 Test(sni_map, many_names_all_found)
 {
 	static char names[2000][32];
