@@ -17,7 +17,12 @@
  * a hello cut into thousands of one-byte records would cost a rescan of every header per
  * byte. A hello past either limit is -E2BIG, which the caller can treat apart from a
  * malformed one (fallback rather than close).
- * Bytes after the hello's end in its last record are left alone (the backend judges them). */
+ * Bytes after the hello's end in its last record are left alone (the backend judges them).
+ *
+ * Output. The server name and ALPN list are copied into struct tls_hello (fixed arrays, no
+ * allocation) rather than pointed to in the buffer: matching wants the name lowercased, and
+ * the client's bytes may not be changed (they are hashed into the TLS transcript); a field of
+ * a split hello may also straddle a record header. So the result outlives the buffer. */
 #ifndef SLB_TLS_HELLO_H
 #define SLB_TLS_HELLO_H
 
