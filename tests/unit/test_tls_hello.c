@@ -170,15 +170,21 @@ static void mk_other_name_type_first(struct hb *h)
 	hello_record(h, &e);
 }
 
-static void mk_name_255(struct hb *h)
+/* A hello naming "xxx...x", n bytes. */
+static void hello_name_of(struct hb *h, size_t n)
 {
 	struct hb e = { .n = 0 };
-	char name[256];
+	char name[300];
 
-	memset(name, 'x', 255);
-	name[255] = '\0';
+	memset(name, 'x', n);
+	name[n] = '\0';
 	ext_sni(&e, name);
 	hello_record(h, &e);
+}
+
+static void mk_name_255(struct hb *h)
+{
+	hello_name_of(h, 255);
 }
 
 static void mk_session_id_32(struct hb *h)
@@ -263,13 +269,7 @@ static void mk_ext_one_byte_over(struct hb *h)
 
 static void mk_sni_name_256(struct hb *h)
 {
-	struct hb e = { .n = 0 };
-	char name[257];
-
-	memset(name, 'x', 256);
-	name[256] = '\0';
-	ext_sni(&e, name);
-	hello_record(h, &e);
+	hello_name_of(h, 256);
 }
 
 static void mk_sni_two_host_names(struct hb *h)
