@@ -7,7 +7,8 @@
 # TIMEOUT defaults to INTERVAL: a hung slb (stopped, or stuck in a loop) is withdrawn within
 # about two intervals, as a dead one is, instead of after a fixed long wait. The command is
 # repeated every 25 polls as well, so a bird that restarted (its protocol disabled again by
-# its config) is put right within a few seconds. One line per change on stdout.
+# its config) is put right within a few seconds. One line per change on stdout. Stopped by
+# SIGTERM or SIGINT, it disables the protocol (withdraws the route) and exits 0.
 #
 # Usage: slb-ready-watch.sh READY_URL BIRD_SOCKET [PROTOCOL [INTERVAL [TIMEOUT]]]
 #   e.g. slb-ready-watch.sh http://127.0.0.1:9001/ready /run/bird/bird.ctl slb_vip 0.2
@@ -22,6 +23,15 @@ url=$1 sock=$2 proto=${3:-slb_vip} interval=${4:-0.2}
 timeout=${5:-$interval}
 done_cmd="" polls=0
 
+# Stopped (systemctl stop, SIGTERM, Ctrl-C): withdraw the route, since nothing will follow
+# /ready any more; slb-ready-watch@.service relies on it.
+withdraw() {
+	birdc -s "$sock" disable "$proto" >/dev/null &&
+		echo "$(date +%T.%3N) slb-ready-watch: stopped -> disable $proto"
+	exit 0
+}
+trap withdraw TERM INT
+
 while :; do
 	if curl -fs -o /dev/null --max-time "$timeout" "$url"; then
 		want=enable
@@ -35,5 +45,6 @@ while :; do
 			done_cmd=$want
 		fi
 	fi
-	sleep "$interval"
+	sleep "$interval" &
+	wait $! # a trap runs at once, not after the sleep
 done
