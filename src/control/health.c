@@ -438,7 +438,7 @@ static int health_open(const struct slb_config *cfg, struct health_handover *in,
 	}
 	if (rc)
 		return rc;
-	health_import_leases(ctx, in);
+	health_import_handover(ctx, in);
 	seq = table_seq(ctx->table);
 	s = table_build_snapshot(ctx->table, ctx->now_ms);
 	if (!s) {

@@ -6,9 +6,13 @@
 #include "health_loop.h"
 #include "slb/control/health.h"
 
-/* Takes every lease of in (may be NULL) into ctx's table, on the thread that prepares health
- * (before it runs). A lease that does not parse, names a static backend or finds the table
- * full is logged and skipped; so are all of them when cfg has no heartbeat port. */
-void health_import_leases(struct health_ctx *ctx, const struct health_handover *in);
+/* Takes what the slb that ran before handed over (in, may be NULL) into ctx's table, on the
+ * thread that prepares health (before it runs): every lease (a heartbeat backend in rotation),
+ * then every backend's runtime state (what the operator set through the API, and outlier
+ * ejections with the time they have left), replayed through the table's events. A lease that
+ * does not parse, names a static backend or finds the table full is logged and skipped (all
+ * of them when cfg has no heartbeat port); so is a state that does not parse or names a
+ * backend this process does not have. */
+void health_import_handover(struct health_ctx *ctx, const struct health_handover *in);
 
 #endif

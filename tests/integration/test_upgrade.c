@@ -238,7 +238,7 @@ static void expect_names_old_pid(struct testproc *next, const struct testproc *o
 {
 	char received[64], draining[64], why[TESTPROC_WHY_MAX];
 
-	snprintf(received, sizeof(received), "heartbeat leases from pid %d", (int)old->pid);
+	snprintf(received, sizeof(received), "runtime state from pid %d", (int)old->pid);
 	snprintf(draining, sizeof(draining), "takeover: pid %d is draining", (int)old->pid);
 	testproc_explain(next, why, sizeof(why));
 	cr_assert_eq(faultkit_count_lines(next, received), 1, "the new slb does not say '%s': %s", received, why);
@@ -533,6 +533,99 @@ Test(upgrade, failed_new_process_leaves_the_old_one_serving)
 	next = upgrade(&s, &f);
 	expect_exit_after_drain(s.proc, DRAINED);
 	s.proc = next;
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+/* ---- the operator's runtime state ---- */
+
+/* method path (body may be NULL) on the admin port: answered 200. */
+static void admin_call(unsigned admin, const char *method, const char *path, const char *body)
+{
+	struct testproc_http r;
+	int rc = testproc_http_request(admin, method, path, NULL, body, &r, IO_MS);
+
+	cr_assert_eq(rc, 0, "%s %s: %s", method, path, strerror(-rc));
+	cr_assert_eq(r.status, 200, "%s %s: %d %s", method, path, r.status, r.body);
+}
+
+static void expect_status_field(unsigned admin, const char *addr, const char *field, const char *want)
+{
+	char got[64] = "";
+	int rc = faultkit_status_field(admin, addr, field, got, sizeof(got));
+
+	cr_assert_eq(rc, 0, "%s of %s in the new process's /status: %s", field, addr, strerror(-rc));
+	cr_assert_str_eq(got, want, "%s of %s in the new process: %s", field, addr, got);
+}
+
+#define RUNTIME_GETS 60
+
+#define RUNTIME_BACKENDS 5
+
+/* Who answers RUNTIME_GETS requests: counts by backend name web1..web5 into served[0..4]. */
+static void count_served(unsigned port, unsigned served[RUNTIME_BACKENDS])
+{
+	char body[256], who[64];
+
+	memset(served, 0, RUNTIME_BACKENDS * sizeof(served[0]));
+	for (int i = 0; i < RUNTIME_GETS; i++) {
+		cr_assert_eq(faultkit_http_body(port, "/", body, sizeof(body), IO_MS), 200, "request %d", i);
+		cr_assert_not_null(faultkit_backend_name(body, who, sizeof(who)), "%s", body);
+		cr_assert(strncmp(who, "web", 3) == 0 && who[3] >= '1' && who[3] < '1' + RUNTIME_BACKENDS, "%s", who);
+		served[who[3] - '1']++;
+	}
+}
+
+/*
+ * What the operator set at run time survives an upgrade (issue 20): web1 disabled, web2 at
+ * weight 5, web3 (a --backend) removed, web4 added (weight 1) and web5 drained through the
+ * admin API; then an upgrade with the same flags (web1, web2, web3, web5).
+ * /status of the new process: web1 admin_down, web2 admin_weight 5, web3 absent, web4 there
+ *   (source admin, weight 1), web5 draining.
+ * Client sees: of 60 requests to the new process, none to web1, web3 or web5, web2 more than
+ *   web4, and web4 some.
+ */
+Test(upgrade, runtime_state_survives_an_upgrade)
+{
+	char a[RUNTIME_BACKENDS][32], body[128], path[64], name[8], got[16];
+	const char *extra[] = { "--backend", a[0], "--backend", a[1], "--backend", a[2], "--backend", a[4], NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	struct faultkit_slb s;
+	struct testproc *next;
+	unsigned served[RUNTIME_BACKENDS];
+
+	for (int i = 0; i < RUNTIME_BACKENDS; i++) {
+		snprintf(name, sizeof(name), "web%d", i + 1);
+		faultkit_backend_ok(name, a[i], sizeof(a[i]));
+	}
+	start_first(&s, &f);
+	snprintf(path, sizeof(path), "/backends/%s/disable", a[0]);
+	admin_call(s.admin, "POST", path, NULL);
+	snprintf(path, sizeof(path), "/backends/%s/weight", a[1]);
+	admin_call(s.admin, "PUT", path, "5");
+	snprintf(path, sizeof(path), "/backends/%s", a[2]);
+	admin_call(s.admin, "DELETE", path, NULL);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"weight\":1,\"name\":\"web4\"}", a[3]);
+	admin_call(s.admin, "POST", "/backends", body);
+	snprintf(path, sizeof(path), "/backends/%s/drain", a[4]);
+	admin_call(s.admin, "POST", path, NULL);
+	next = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	s.proc = next;
+	expect_status_field(s.admin, a[0], "state", "admin_down");
+	expect_status_field(s.admin, a[1], "admin_weight", "5");
+	cr_assert_eq(faultkit_status_field(s.admin, a[2], "state", got, sizeof(got)), -ENOENT,
+		     "web3, removed by the API, is back in the new process: %s", got);
+	expect_status_field(s.admin, a[3], "source", "admin");
+	expect_status_field(s.admin, a[3], "weight", "1");
+	expect_status_field(s.admin, a[4], "state", "draining");
+	count_served(s.port, served);
+	cr_log_info("after the upgrade: web1 %u, web2 %u, web3 %u, web4 %u, web5 %u", served[0], served[1], served[2],
+		    served[3], served[4]);
+	cr_assert_eq(served[0], 0, "web1, disabled, served %u", served[0]);
+	cr_assert_eq(served[2], 0, "web3, removed, served %u", served[2]);
+	cr_assert_eq(served[4], 0, "web5, drained, served %u", served[4]);
+	cr_assert_gt(served[3], 0, "web4, added, served nothing");
+	cr_assert_gt(served[1], served[3], "web2 at weight 5 served %u, web4 at 1 served %u", served[1], served[3]);
 	faultkit_slb_stop_ok(&s, 5000);
 }
 
