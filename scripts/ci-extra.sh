@@ -10,8 +10,10 @@
 # Any sanitizer report fails the step: reports go to files (log_path) so that one in a child
 # process whose exit code no test looks at is still seen. Tests run with SLB_SANITIZER set to
 # address or thread, for the few assertions a sanitizer makes meaningless (ASan's quarantine
-# keeps freed memory, so RSS grows; everything is several times slower). Every step runs; the
-# script fails when any did. Usage: scripts/ci-extra.sh [asan] [tsan] [fuzz]   (none: all)
+# keeps freed memory, so RSS grows; everything is several times slower). Skipped tests are
+# counted by reason after the asan and tsan steps (scripts/skips.sh), and with CI=true a skip
+# that tests/ci-allowed-skips does not allow fails the step. Every step runs; the script fails
+# when any did. Usage: scripts/ci-extra.sh [asan] [tsan] [fuzz]   (none: all)
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 
@@ -61,20 +63,36 @@ step_asan() {
 	configure_build build-asan -- -DSLB_SANITIZE=address,undefined || return 1
 	# One test at a time: ASan slows every process several times, and timed tests (the
 	# scale-out join, an agent's health checks) then lose their margins beside another test.
-	rm -rf "$logs" && mkdir -p "$logs"
+	rm -rf "$logs" build-asan/test-skips.log && mkdir -p "$logs"
 	SLB_SANITIZER=address ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$logs/asan" \
 		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan" \
 		ctest --test-dir build-asan --output-on-failure --timeout 300
 	local rc=$?
 	reports_in "$logs" || rc=1
+	scripts/skips.sh build-asan/test-skips.log asan || rc=1
 	return $rc
+}
+
+# Runs a unit test that has its own main under TSan (in build-tsan/tests); a skip (77) must say
+# "SKIP reason: why" on its output, which goes to the skip log like a Criterion skip's.
+run_tsan_unit() {
+	local t=$1 skips=$2 out status
+
+	out=$(cd build-tsan/tests && "./$t" 2>&1)
+	status=$?
+	printf '%s\n' "$out"
+	if [[ $status -eq 77 ]]; then
+		sed -n "s/^SKIP \([a-z-]*\): \(.*\)/\1\t$t\t\2/p" <<<"$out" | grep . >>"$skips" ||
+			printf 'unexplained\t%s\tskipped without a "SKIP reason: why" line\n' "$t" >>"$skips"
+	fi
+	return $status
 }
 
 # The normal build's integration tests (not instrumented) against TSan builds of the binaries
 # they start: a race makes slb exit with 66 at once, and leaves its report in $logs.
 step_tsan() {
 	local logs=$PWD/build-tsan/sanitizer-logs tsan_bin=$PWD/build-tsan/bin rc=0 t name status
-	local units=()
+	local skips=$PWD/build-tsan/test-skips.log units=()
 
 	for t in tests/unit/test_*.c; do
 		if grep -q 'TEST_UNDER_TSAN' "$t"; then
@@ -95,13 +113,14 @@ step_tsan() {
 		fi
 	done
 	ln -sf "$PWD/build-tsan/slb" "$tsan_bin/slb"
-	rm -rf "$logs" && mkdir -p "$logs"
+	rm -rf "$logs" "$skips" && mkdir -p "$logs"
 	export TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 log_path=$logs/tsan"
 	for t in "${units[@]}" $(cd "$HOST_BUILD/tests" && ls integration_test_* 2>/dev/null); do
 		if [[ $t == unit_* ]]; then
-			(cd build-tsan/tests && "./$t")
+			run_tsan_unit "$t" "$skips"
 		else
-			(cd "$HOST_BUILD/tests" && SLB_SANITIZER=thread SLB_BIN_DIR="$tsan_bin" "./$t" --jobs 1)
+			(cd "$HOST_BUILD/tests" && SLB_SANITIZER=thread SLB_BIN_DIR="$tsan_bin" SLB_SKIP_LOG="$skips" \
+				"./$t" --jobs 1)
 		fi
 		status=$?
 		case $status in
@@ -113,6 +132,7 @@ step_tsan() {
 	done
 	unset TSAN_OPTIONS
 	reports_in "$logs" || rc=1
+	scripts/skips.sh "$skips" tsan || rc=1
 	return $rc
 }
 

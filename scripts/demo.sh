@@ -4,20 +4,43 @@
 # restarted 0.3 s later), and sends requests through slb while they crash. Prints which
 # backend answered each request, slb's view from its admin endpoint, and a final count.
 # Runs for DEMO_SECONDS (default 30), then stops everything it started.
-# Usage: scripts/demo.sh
+# The ports, all on 127.0.0.1, come from the environment, for a shared host where the
+# defaults are taken: DEMO_PORT (slb's clients, 8080), DEMO_HEARTBEAT_PORT (9000),
+# DEMO_ADMIN_PORT (9001) and DEMO_BACKEND_PORTS (three ports, "8001 8002 8003").
+# SLB_BIN_DIR=DIR runs the binaries already built in DIR instead (no install, no build), as
+# the test of this script does (tests/demo/check_demo.sh).
+# Usage: [DEMO_PORT=18080 ...] scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-LISTEN=127.0.0.1:8080
-HEARTBEAT=127.0.0.1:9000
-ADMIN=127.0.0.1:9001
-BACKEND_PORTS=(8001 8002 8003)
+read -r -a BACKEND_PORTS <<<"${DEMO_BACKEND_PORTS:-8001 8002 8003}"
+ports=("${DEMO_PORT:-8080}" "${DEMO_HEARTBEAT_PORT:-9000}" "${DEMO_ADMIN_PORT:-9001}" "${BACKEND_PORTS[@]}")
+if ((${#BACKEND_PORTS[@]} != 3)); then
+	echo "demo: DEMO_BACKEND_PORTS needs three ports, got '${DEMO_BACKEND_PORTS:-}'" >&2
+	exit 2
+fi
+for p in "${ports[@]}"; do
+	if ! [[ $p =~ ^[0-9]+$ ]] || ((p < 1 || p > 65535)); then
+		echo "demo: '$p' is not a port (1-65535); see DEMO_PORT and the others in scripts/demo.sh" >&2
+		exit 2
+	fi
+done
+if (($(printf '%s\n' "${ports[@]}" | sort -u | wc -l) != ${#ports[@]})); then
+	echo "demo: the ports must differ: ${ports[*]}" >&2
+	exit 2
+fi
+LISTEN=127.0.0.1:${ports[0]}
+HEARTBEAT=127.0.0.1:${ports[1]}
+ADMIN=127.0.0.1:${ports[2]}
 SECONDS_TO_RUN=${DEMO_SECONDS:-30}
-LOGDIR=build/demo
+BIN=${SLB_BIN_DIR:-build}
+LOGDIR=$BIN/demo
 
-scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build -j"$(nproc)" >/dev/null
+if [[ -z ${SLB_BIN_DIR:-} ]]; then
+	scripts/install-deps.sh
+	cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	cmake --build build -j"$(nproc)" >/dev/null
+fi
 mkdir -p "$LOGDIR"
 rm -f "$LOGDIR"/*.log
 
@@ -30,13 +53,21 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-build/slb --listen "$LISTEN" --heartbeat-listen "$HEARTBEAT" --admin "$ADMIN" \
+"$BIN/slb" --listen "$LISTEN" --heartbeat-listen "$HEARTBEAT" --admin "$ADMIN" \
 	--heartbeat-interval 1000 --heartbeat-timeout 3000 >"$LOGDIR/slb.log" 2>&1 &
-pids+=($!)
+slb_pid=$!
+pids+=("$slb_pid")
 for _ in $(seq 50); do
 	curl -s -o /dev/null "http://$ADMIN/status" && break
+	kill -0 "$slb_pid" 2>/dev/null || break
 	sleep 0.1
 done
+if ! kill -0 "$slb_pid" 2>/dev/null; then
+	echo "demo: slb did not start:" >&2
+	tail -3 "$LOGDIR/slb.log" >&2
+	echo "demo: if a port is taken, pick others: DEMO_PORT, DEMO_HEARTBEAT_PORT, DEMO_ADMIN_PORT, DEMO_BACKEND_PORTS" >&2
+	exit 1
+fi
 
 # One supervisor per backend: run it until it crashes, then start it again 0.3 s later.
 # The running backend's PID is kept in a file so that cleanup can stop it by PID.
@@ -44,11 +75,15 @@ supervise() {
 	local name=$1 port=$2 end=$3 child
 	trap 'kill "$child" 2>/dev/null; exit 0' TERM
 	while ((SECONDS < end)); do
-		build/slb-backend --listen "127.0.0.1:$port" --name "$name" --heartbeat "$HEARTBEAT" \
+		"$BIN/slb-backend" --listen "127.0.0.1:$port" --name "$name" --heartbeat "$HEARTBEAT" \
 			--interval 1000 --crash-after random >>"$LOGDIR/$name.log" 2>&1 &
 		child=$!
 		wait "$child" || true
 		((SECONDS < end)) || break
+		if ! tail -1 "$LOGDIR/$name.log" | grep -q crashing; then
+			echo "  !! $name stopped, not as planned: $(tail -1 "$LOGDIR/$name.log") (DEMO_BACKEND_PORTS picks others)"
+			break
+		fi
 		echo "  !! $name crashed (as planned); restarting it in 0.3 s"
 		sleep 0.3
 	done

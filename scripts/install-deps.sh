@@ -4,6 +4,9 @@
 # something is missing. Usage: scripts/install-deps.sh [--bench]
 set -euo pipefail
 
+# To build: liburing (the workers' io_uring), jemalloc (the allocator of every binary),
+# libsodium (heartbeat MACs, the admin token, maglev's SipHash), libinih (the config file),
+# libsystemd (sd_notify), libjansson (below), scdoc (below); libcriterion-dev for the tests.
 # clang and libclang-rt-14-dev (sanitizer and libFuzzer runtimes; only a Recommends of clang)
 # are for scripts/ci-extra.sh; iproute2 and nftables (network namespaces, packet loss) for
 # tests/integration/test_faults_network.c; apache2-utils (ab, an HTTP/1.0 keep-alive client)
@@ -13,7 +16,8 @@ set -euo pipefail
 # tests/browser, the dashboard test, driven from Node with puppeteer-core, which
 # tests/browser/run.sh installs from its lock file with npm ci; bird2 (BGP with ECMP between
 # namespaces) for tests/integration/test_scale_out.c; python3 for tests/bench (the benchmark's
-# summary) and the benchmark itself.
+# summary) and the benchmark itself; lintian (Debian's package checker) and systemd
+# (systemd-analyze verify of the unit) for tests/install/check_install.sh.
 packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libinih-dev libsystemd-dev
 	libcriterion-dev curl
 	libjansson-dev
@@ -24,7 +28,8 @@ packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodiu
 	nginx haproxy
 	chromium
 	bird2
-	python3)
+	python3
+	lintian systemd)
 # Debian's nodejs and npm, unless a node with npm is there already (for example NodeSource's,
 # whose nodejs package bundles npm and conflicts with Debian's npm).
 if ! command -v node >/dev/null || ! command -v npm >/dev/null; then

@@ -96,7 +96,8 @@ static void print_errors(void)
 
 /* --check-config: what starting would refuse, and nothing started. The user, the key file and
  * the ports are checked only once the configuration itself is right: a half-parsed one could
- * send those checks after an address nobody wrote. */
+ * send those checks after an address nobody wrote. The ports are left alone with --takeover
+ * or --no-bind: a running slb holds them, and neither an upgrade nor a reload binds them. */
 static int check_config(void)
 {
 	char err[256];
@@ -104,7 +105,7 @@ static int check_config(void)
 	if (errs.n == 0) {
 		if (cfg.user[0] && privs_lookup_user(cfg.user, &user, err, sizeof(err)))
 			config_errors_add(&errs, "%s", err);
-		if (!cfg.takeover[0]) /* with --takeover, the running slb holds the ports */
+		if (!cfg.takeover[0] && !cfg.check_no_bind)
 			workers_check_ports(&cfg, &errs);
 		health_check_config(&cfg, &errs);
 	}

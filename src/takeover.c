@@ -483,10 +483,11 @@ int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char 
 		takeover_in_close(in);
 		return ret;
 	}
-	slb_log(LOG_INFO, 0, "takeover: received %u listening sockets, %s heartbeat and %s admin listener, %u heartbeat "
-		"leases, %u backends' runtime state from %s", count_listeners(in), in->health.hb_fd >= 0 ? "the" : "no",
-		in->health.admin_fd >= 0 ? "the" : "no", in->health.n_leases, in->health.n_states,
-		old_name(in, name, sizeof(name)));
+	slb_log(LOG_INFO, 0, "takeover: received %u listening sockets, %s, %s, %u heartbeat leases and %u backends' "
+		"runtime state from %s", count_listeners(in),
+		in->health.hb_fd >= 0 ? "the heartbeat listener" : "no heartbeat listener",
+		in->health.admin_fd >= 0 ? "the admin listener" : "no admin listener", in->health.n_leases,
+		in->health.n_states, old_name(in, name, sizeof(name)));
 	return 0;
 }
 

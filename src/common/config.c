@@ -553,6 +553,9 @@ static const struct flag flag_table[] = {
 	{ .name = "check-config", .parse = set_true, .offset = F(check_only), .cli_only = true,
 	  .help = "check the flags and the config file (addresses, ranges, user, key file, ports), print "
 		  "'configuration OK' or every error, exit 0 or 2; starts nothing" },
+	{ .name = "no-bind", .parse = set_true, .offset = F(check_no_bind), .cli_only = true,
+	  .help = "with --check-config: check everything but whether the ports can be bound, which a running "
+		  "slb holds (what systemctl reload runs before its SIGHUP: a reload binds nothing)" },
 	{ .name = "help", .cli_only = true, .help = "show this help and exit" },
 	{ .name = "version", .cli_only = true, .help = "show the version and exit" },
 };
@@ -630,6 +633,70 @@ static void build_options(struct option *opts)
 	memset(&opts[N_FLAGS], 0, sizeof(opts[N_FLAGS]));
 }
 
+/* The long flag that a word of argv names with one dash ("-listen", "-check-config=x"), or
+ * NULL: getopt would read it as a cluster of short flags (-l -i -s ...) or, after "-c", as
+ * a config file named "heck-config". */
+static const struct flag *args_one_dash_flag(const char *word)
+{
+	size_t n = strcspn(word + 1, "=");
+	char name[64];
+
+	if (word[0] != '-' || word[1] == '-' || n < 2 || n >= sizeof(name))
+		return NULL;
+	memcpy(name, word + 1, n);
+	name[n] = '\0';
+	return config_flag_find(name);
+}
+
+/* A word getopt could not read, once read to its end: reported once, and when it names a
+ * flag that takes a value ("-listen ADDR"), that value is passed over too, so the operator
+ * reads one line rather than a second about an unexpected argument. */
+static void args_bad_word(int argc, char **argv, const char *word, struct config_errors *errs)
+{
+	const struct flag *f = args_one_dash_flag(word);
+
+	if (f && f->arg && !strchr(word, '=') && optind < argc)
+		optind++;
+	if (!errs)
+		return;
+	if (f)
+		config_errors_add(errs, "unknown flag '%.64s': long flags start with two dashes (--%s)", word, f->name);
+	else
+		config_errors_add(errs, "unknown flag '%.64s' (see --help)", word);
+}
+
+/* An unknown short flag. Only -c exists and it takes the rest of its word, so the unknown
+ * letter is the first of its word: a word of several letters is still being read (optind
+ * has not moved on) and is reported once, whole, then read to its end letter by letter in
+ * silence; a lone "-x" is behind optind. */
+static void args_bad_short(int argc, char **argv, const struct option *opts, struct config_errors *errs)
+{
+	int w = optind;
+
+	if (w < argc && argv[w][0] == '-' && argv[w][1] == optopt && argv[w][2]) {
+		/* without "c:": a 'c' later in the word ("-admin-public") must not take the next word */
+		while (optind == w && getopt_long(argc, argv, ":", opts, NULL) != -1)
+			;
+		args_bad_word(argc, argv, argv[w], errs);
+		return;
+	}
+	if (errs)
+		config_errors_add(errs, "unknown flag '-%c' (see --help)", optopt);
+}
+
+/* What getopt refused (c is its answer), added to errs when given. */
+static void args_refused(int argc, char **argv, const struct option *opts, int c, struct config_errors *errs)
+{
+	if (c == 'c') /* a long flag with one dash that starts with c: read as -c FILE */
+		args_bad_word(argc, argv, argv[optind - 1], errs);
+	else if (c == ':' && errs)
+		config_errors_add(errs, "flag '%.64s' needs an argument (see --help)", argv[optind - 1]);
+	else if (optopt && optopt < 0x100)
+		args_bad_short(argc, argv, opts, errs);
+	else if (errs)
+		config_errors_add(errs, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
+}
+
 /* The next flag of argv as a table entry; NULL at the end. A bad flag is added to errs (when
  * given) and skipped. */
 static const struct flag *args_next(int argc, char **argv, const struct option *opts, struct config_errors *errs)
@@ -639,16 +706,9 @@ static const struct flag *args_next(int argc, char **argv, const struct option *
 	while ((c = getopt_long(argc, argv, ":c:", opts, NULL)) != -1) {
 		if (c >= 0x100)
 			return &flag_table[c - 0x100];
-		if (c == 'c')
+		if (c == 'c' && !(optarg == argv[optind - 1] + 2 && args_one_dash_flag(argv[optind - 1])))
 			return config_flag_find("config");
-		if (!errs)
-			continue;
-		if (c == ':')
-			config_errors_add(errs, "flag '%.64s' needs an argument (see --help)", argv[optind - 1]);
-		else if (optopt && optopt < 0x100) /* inside a cluster like -xy, optind has not moved on yet */
-			config_errors_add(errs, "unknown flag '-%c' (see --help)", optopt);
-		else
-			config_errors_add(errs, "unknown flag '%.64s' (see --help)", argv[optind - 1]);
+		args_refused(argc, argv, opts, c, errs);
 	}
 	return NULL;
 }
@@ -830,10 +890,17 @@ static void check_admin(const struct slb_config *cfg, struct config_errors *errs
 		config_errors_add(errs, "--admin must differ from every --listen and --heartbeat-listen");
 }
 
+static void check_modes(const struct slb_config *cfg, struct config_errors *errs)
+{
+	if (cfg->check_no_bind && !cfg->check_only)
+		config_errors_add(errs, "--no-bind needs --check-config (slb itself always binds its ports)");
+}
+
 int config_validate_all(const struct slb_config *cfg, struct config_errors *errs)
 {
 	unsigned before = errs->n;
 
+	check_modes(cfg, errs);
 	check_sources(cfg, errs);
 	check_outlier(cfg, errs);
 	check_timeouts(cfg, errs);
@@ -863,28 +930,71 @@ static void usage_lhs(const struct flag *f, char *buf, size_t len)
 	snprintf(buf + n, len - (size_t)n, "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
 }
 
+#define USAGE_WIDTH 80    /* columns of --help: a terminal's, and what man pages wrap at */
+#define USAGE_HELP_COL 35 /* where each flag's description starts */
+
+/* Writes len bytes at column *at, first moving to a new line indented to USAGE_HELP_COL when
+ * they would pass USAGE_WIDTH. A unit longer than a whole line stands alone on its line,
+ * whole: --help never cuts anything. */
+static void usage_unit(FILE *out, const char *text, size_t len, unsigned *at)
+{
+	if (*at > USAGE_HELP_COL && *at + 1 + len > USAGE_WIDTH) {
+		fprintf(out, "\n%*s", USAGE_HELP_COL, "");
+		*at = USAGE_HELP_COL;
+	} else if (*at > USAGE_HELP_COL) {
+		fputc(' ', out);
+		(*at)++;
+	}
+	fwrite(text, 1, len, out);
+	*at += (unsigned)len;
+}
+
+/* text word by word, wrapped at USAGE_WIDTH. */
+static void usage_words(FILE *out, const char *text, unsigned *at)
+{
+	for (text += strspn(text, " "); *text; text += strspn(text, " ")) {
+		size_t word = strcspn(text, " ");
+
+		usage_unit(out, text, word, at);
+		text += word;
+	}
+}
+
+/* One flag: its argument, then its help from USAGE_HELP_COL on, or from the next line when the
+ * argument is longer than that column leaves room for; the default is one unit, never split. */
+static void usage_flag(FILE *out, const struct flag *f)
+{
+	const char *def = f->def_help ? f->def_help : f->def;
+	unsigned at = USAGE_HELP_COL;
+	char lhs[128], dflt[64];
+
+	usage_lhs(f, lhs, sizeof(lhs));
+	if (strlen(lhs) + 3 > USAGE_HELP_COL)
+		fprintf(out, "  %s\n%*s", lhs, USAGE_HELP_COL, "");
+	else
+		fprintf(out, "  %-*s", USAGE_HELP_COL - 2, lhs);
+	usage_words(out, f->help, &at);
+	if (def && *def) {
+		snprintf(dflt, sizeof(dflt), "[default: %s]", def);
+		usage_unit(out, dflt, strlen(dflt), &at);
+	}
+	fputc('\n', out);
+}
+
 void config_print_usage(FILE *out, const char *prog)
 {
 	fprintf(out, "usage: %s --listen ADDR:PORT --backend ADDR:PORT [--backend ...] [flags]\n"
 		     "       %s -c FILE [flags]\n\n"
 		     "slb %s: a Layer-4 load balancer that knows which backends are alive.\n\nflags:\n",
 		prog, prog, SLB_VERSION);
-	for (size_t i = 0; i < N_FLAGS; i++) {
-		const struct flag *f = &flag_table[i];
-		char lhs[64];
-		const char *def = f->def_help ? f->def_help : f->def;
-
-		usage_lhs(f, lhs, sizeof(lhs));
-		fprintf(out, "  %-32s %s", lhs, f->help);
-		if (def && *def)
-			fprintf(out, " [default: %s]", def);
-		fputc('\n', out);
-	}
-	fputs("\nIn a config file (-c FILE) every flag but --takeover, --config, --check-config, --help and\n"
-	      "--version is a key, written as on the command line without its dashes:\n"
-	      "'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take yes or no\n"
-	      "('pin = no'); listen, backend and heartbeat-allow repeat, any other key given twice is an error;\n"
-	      "'#' or ';' starts a comment line. A flag on the command line replaces that key's value (or list).\n",
+	for (size_t i = 0; i < N_FLAGS; i++)
+		usage_flag(out, &flag_table[i]);
+	fputs("\nIn a config file (-c FILE) every flag but --takeover, --config, --check-config,\n"
+	      "--help and --version is a key, written as on the command line without its\n"
+	      "dashes: 'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take yes\n"
+	      "or no ('pin = no'); listen, backend and heartbeat-allow repeat, any other key\n"
+	      "given twice is an error; '#' or ';' starts a comment line. A flag on the\n"
+	      "command line replaces that key's value (or list).\n",
 	      out);
 }
 

@@ -28,36 +28,62 @@ struct file_ctx {
 	char buf[INI_MAX_LINE];        /* the line, cut at INI_MAX_LINE - 1 bytes */
 };
 
+/* The line being read, without its leading and trailing blanks, for a message. */
+static int file_line_text(const struct file_ctx *c, const char **text)
+{
+	size_t len;
+
+	*text = c->buf + strspn(c->buf, " \t\r\v\f");
+	len = strlen(*text);
+	while (len && strchr(" \t\r\v\f", (*text)[len - 1]))
+		len--;
+	return len < 64 ? (int)len : 64;
+}
+
+/* "backend 127.0.0.1:8080": inih finds no key (no '=' or ':'), or splits the line at the
+ * port's ':' into a key with a blank in it. Either way the operator left out the '='. */
+static void file_missing_equals(struct file_ctx *c)
+{
+	const char *text;
+	int len = file_line_text(c, &text);
+
+	config_errors_add(c->errs, "%s:%u: '%.*s': a '=' is missing (expected 'key = value')", c->name, c->line,
+			  len, text);
+}
+
 /* A line that inih did not turn into a key: it has no '=' (or ':'). */
 static void file_check_missed_key(struct file_ctx *c)
 {
 	if (c->want_key && !c->got_key)
-		config_errors_add(c->errs, "%s:%u: expected 'key = value'", c->name, c->line);
+		file_missing_equals(c);
 	c->want_key = false;
 }
 
-/* Decides what inih sees of the line in c->buf (len bytes long, maybe cut): "" for a line that
- * is an error of its own (already reported), else the line without its leading blanks. */
+/* Decides what inih sees of the line in c->buf (len bytes long, maybe cut): "" for a comment
+ * or a line that is an error of its own (already reported), else the line without its
+ * leading blanks. A comment may be of any length: nothing of it is read. */
 static const char *file_vet_line(struct file_ctx *c, size_t len, bool nul)
 {
-	const char *p = c->buf;
+	const char *p = c->buf + strspn(c->buf, " \t\r\v\f");
 
+	c->want_key = false;
 	if (nul) {
 		config_errors_add(c->errs, "%s:%u: a NUL byte: not a text file", c->name, c->line);
 		return "";
 	}
+	if (*p == '#' || *p == ';')
+		return "";
 	if (len >= sizeof(c->buf)) {
 		config_errors_add(c->errs, "%s:%u: line longer than %zu characters", c->name, c->line,
 				  sizeof(c->buf) - 1);
 		return "";
 	}
-	p += strspn(p, " \t\r\v\f");
 	if (*p == '[') {
 		config_errors_add(c->errs, "%s:%u: sections ('[...]') are not used: write 'key = value' lines only",
 				  c->name, c->line);
 		return "";
 	}
-	c->want_key = *p && *p != '#' && *p != ';';
+	c->want_key = *p != '\0';
 	c->got_key = false;
 	return p;
 }
@@ -128,6 +154,10 @@ static int file_on_key(void *user, const char *section, const char *key, const c
 	int ret;
 
 	c->got_key = true;
+	if (strpbrk(key, " \t")) {
+		file_missing_equals(c);
+		return 1;
+	}
 	if (!f) {
 		config_errors_add(c->errs, "%s:%u: '%.40s': unknown key (keys are the long flag names of slb --help)",
 				  c->name, c->line, key);

@@ -148,13 +148,16 @@ static void conn_answer(struct health_ctx *ctx, struct admin_conn *c, const stru
 		conn_close(ctx, c);
 }
 
-/* A refusal before any route was looked at (malformed, too large, a full house). */
+/* A refusal before any route was looked at (malformed, too large, a full house), as
+ * {"error":"..."} like every answer of the API. */
 static void conn_refuse(struct health_ctx *ctx, struct admin_conn *c, int code, const char *why)
 {
-	struct admin_answer a = { .code = code, .ctype = "text/plain" };
+	struct admin_answer a = { .code = code, .ctype = "application/json" };
 
 	abuf_init(&a.body, 256);
-	abuf_printf(&a.body, "%s\n", why);
+	abuf_printf(&a.body, "{\"error\":");
+	abuf_json_str(&a.body, why);
+	abuf_printf(&a.body, "}\n");
 	conn_answer(ctx, c, &a);
 	abuf_free(&a.body);
 }
@@ -287,7 +290,7 @@ static void conn_read(struct health_ctx *ctx, struct admin_conn *c)
 	if (rc == -EFBIG)
 		conn_refuse(ctx, c, 413, "request body over 1024 bytes");
 	else if (rc < 0)
-		conn_refuse(ctx, c, 400, "Bad Request");
+		conn_refuse(ctx, c, 400, "malformed request");
 	else if (rc > 0 && c->in_len >= (size_t)rc + req.content_length)
 		conn_dispatch(ctx, c, &req, (size_t)rc);
 }

@@ -16,7 +16,7 @@
 #include "admin_server.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 
 #define API_SEGMENT_MAX 96 /* a decoded {addr} longer than this names no backend */
 
@@ -291,17 +291,9 @@ static void api_weight(struct api_call *c)
 	api_backend_answer(c, c->b);
 }
 
-/* A backend to add, read from {"address": "...", "weight": N, "check": "...", "name": "..."}. */
-struct api_new_backend {
-	struct slb_addr addr;
-	unsigned weight;
-	bool has_check;
-	enum check_kind check;
-	char check_path[CONFIG_PATH_MAX];
-	char name[HB_NAME_MAX];
-};
-
-static const char *api_new_address(struct health_ctx *ctx, json_t *v, struct api_new_backend *nb)
+/* A backend to add is read from {"address": "...", "weight": N, "check": "...", "name": "..."}
+ * into a struct table_admin_add. */
+static const char *api_new_address(struct health_ctx *ctx, json_t *v, struct table_admin_add *nb)
 {
 	const char *problem;
 
@@ -313,7 +305,7 @@ static const char *api_new_address(struct health_ctx *ctx, json_t *v, struct api
 	return problem;
 }
 
-static const char *api_new_field(struct health_ctx *ctx, const char *key, json_t *v, struct api_new_backend *nb)
+static const char *api_new_field(struct health_ctx *ctx, const char *key, json_t *v, struct table_admin_add *nb)
 {
 	const char *why = NULL;
 
@@ -326,7 +318,7 @@ static const char *api_new_field(struct health_ctx *ctx, const char *key, json_t
 	} else if (strcmp(key, "check") == 0) {
 		if (!json_is_string(v) || config_parse_check(json_string_value(v), &nb->check, nb->check_path, &why))
 			return why ? why : "\"check\" must be \"tcp\", \"http:/PATH\" or \"none\"";
-		nb->has_check = true;
+		nb->own_check = true;
 	} else if (strcmp(key, "name") == 0) {
 		if (!json_is_string(v) || hb_parse_name(json_string_value(v), json_string_length(v), nb->name))
 			return "\"name\" must be 1-63 printable ASCII characters without spaces, quotes or backslashes";
@@ -336,8 +328,9 @@ static const char *api_new_field(struct health_ctx *ctx, const char *key, json_t
 	return NULL;
 }
 
-/* Returns NULL with nb filled, or why the body is refused. */
-static const char *api_new_backend_parse(struct health_ctx *ctx, json_t *root, struct api_new_backend *nb)
+/* Returns NULL with nb filled, or why the body is refused. An active check (its own, else
+ * --check's) makes it start checking. */
+static const char *api_new_backend_parse(struct health_ctx *ctx, json_t *root, struct table_admin_add *nb)
 {
 	const char *key, *why;
 	json_t *v;
@@ -351,10 +344,11 @@ static const char *api_new_backend_parse(struct health_ctx *ctx, json_t *root, s
 		if (why)
 			return why;
 	}
+	nb->checking = (nb->own_check ? nb->check : ctx->cfg->check) != CHECK_NONE;
 	return NULL;
 }
 
-static void api_add_backend(struct api_call *c, const struct api_new_backend *nb)
+static void api_add_backend(struct api_call *c, const struct table_admin_add *nb)
 {
 	struct backend *b = table_find(c->ctx->table, &nb->addr);
 	int rc;
@@ -363,15 +357,11 @@ static void api_add_backend(struct api_call *c, const struct api_new_backend *nb
 		api_error(c, 409, "backend %u already has that address", b->id);
 		return;
 	}
-	rc = table_add_admin(c->ctx->table, &nb->addr, nb->weight, c->who, c->ctx->now_ms, &b);
+	rc = table_add_admin_backend(c->ctx->table, nb, c->who, c->ctx->now_ms, &b);
 	if (rc) {
 		api_error(c, 409, "the backend table is full");
 		return;
 	}
-	b->own_check = nb->has_check;
-	b->check = nb->check;
-	memcpy(b->check_path, nb->check_path, sizeof(b->check_path));
-	memcpy(b->name, nb->name, sizeof(b->name));
 	c->b = b;
 	api_log_change(c, "added");
 	api_backend_answer(c, b);
@@ -379,7 +369,7 @@ static void api_add_backend(struct api_call *c, const struct api_new_backend *nb
 
 static void api_add(struct api_call *c)
 {
-	struct api_new_backend nb;
+	struct table_admin_add nb;
 	json_t *root = api_body_json(c);
 	const char *why;
 

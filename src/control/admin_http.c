@@ -48,23 +48,23 @@ static const struct {
 	const char *name;
 	enum admin_method method;
 } methods[] = {
-	{ "GET ", ADMIN_METHOD_GET },
-	{ "POST ", ADMIN_METHOD_POST },
-	{ "PUT ", ADMIN_METHOD_PUT },
-	{ "DELETE ", ADMIN_METHOD_DELETE },
+	{ "GET", ADMIN_METHOD_GET },
+	{ "POST", ADMIN_METHOD_POST },
+	{ "PUT", ADMIN_METHOD_PUT },
+	{ "DELETE", ADMIN_METHOD_DELETE },
 };
 
+/* The method, then the target after the first space (the caller saw one). A method of any
+ * other name has its path read too, so that a known path answers 405 with Allow. */
 static void parse_request_line(const char *buf, const char *eol, struct admin_request *out)
 {
-	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-		size_t n = strlen(methods[i].name);
+	const char *sp = memchr(buf, ' ', (size_t)(eol - buf));
+	size_t n = (size_t)(sp - buf);
 
-		if ((size_t)(eol - buf) >= n && memcmp(buf, methods[i].name, n) == 0) {
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (n == strlen(methods[i].name) && memcmp(buf, methods[i].name, n) == 0)
 			out->method = methods[i].method;
-			parse_target(buf + n, eol, out);
-			return;
-		}
-	}
+	parse_target(sp + 1, eol, out);
 }
 
 /* Digits only, no sign, at most 9 of them: a length that cannot be read is a bad request. */

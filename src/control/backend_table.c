@@ -1,31 +1,17 @@
-/* backend_table: the health thread's table of backends and the one state machine that moves
- * them between up, down and draining. Events only set inputs; the state is derived from the
- * inputs by backend_derive() below, so no combination of events can leave an entry in a
- * state its inputs do not explain. */
-#include "slb/control/backend_table.h"
+/* backend_table: the state machine of the health thread's table of backends, the one that
+ * moves them between up, down and draining. Events only set inputs; the state is derived from
+ * the inputs by backend_derive() below, so no combination of events can leave an entry in a
+ * state its inputs do not explain. The table's other rooms: backend_registry.c (the entries:
+ * ids, adds, leases, the one removal) and backend_view.c (what workers see: the snapshot,
+ * with slow start). */
+#include "backend_table_impl.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
-#include "maglev.h"
 #include "slb/common/log.h"
 #include "slb/control/gray.h"
-
-struct backend_table {
-	struct table_params p;
-	unsigned count;                       /* entries in use */
-	uint32_t next_id;                     /* where the search for a free id starts */
-	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
-	uint64_t seq;                         /* state changes so far (table_seq) */
-	bool reserved[SNAP_MAX_BACKEND_ID];   /* removed with connections still open: id not reused */
-	unsigned n_retiring;                  /* entries with retiring set */
-	unsigned n_reserved;                  /* ids reserved[] */
-	table_notify_fn notify;               /* told of every change; NULL: nobody */
-	void *notify_arg;
-	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
-};
 
 static const char *const state_names[] = {
 	[BE_STATE_DOWN] = "down",
@@ -65,8 +51,8 @@ static const char *const event_names[] = {
  * attached or a lease holds them (a binary upgrade: the old process handed the backend over,
  * and it has not registered with this one yet); a heartbeat entry with neither is down (its
  * process is gone or never came). The operator's inputs (admin_*, removing) come first, so no
- * heartbeat or probe can undo them; the configuration (retiring, a reload dropped the backend)
- * comes with them.
+ * heartbeat or probe can undo them; a removal is one input whatever its cause (the operator,
+ * or a reload that dropped the backend).
  *
  *   admin_down  source     session/lease  timed_out  reported  probe_up  ejected  drain* | state
  *   yes         -          -              -          -         -         -        -      | admin_down
@@ -75,11 +61,11 @@ static const char *const event_names[] = {
  *   no          any        live/leased    no         down      -         -        -      | down  (said so, or BYE)
  *   no          any        -              -          -         no        -        -      | down  (checks failed, ejected)
  *   no          any        -              -          -         yes       yes      -      | down  (outlier: slow, for a time)
- *   no          any        -              -          -         yes       no       yes    | draining (by hand or reload)
+ *   no          any        -              -          -         yes       no       yes    | draining (by hand or removal)
  *   no          any        live/leased    no         drain     yes       no       no     | draining (backend asked)
  *   otherwise                                                                            | up
  *
- *   * drain: admin_drain, an admin weight of 0, removing, or retiring.
+ *   * drain: admin_drain, an admin weight of 0, or removing (by the operator or a reload).
  *
  * A lease is taken by BE_EV_LEASE (session detached, reported state kept) and ends with a
  * REGISTER (a session again) or BE_EV_LEASE_EXPIRED (none: down). ejected is
@@ -91,7 +77,8 @@ static const char *const event_names[] = {
  * connect failures, and when a worker's connect came back to slb itself (a loop); it comes
  * back after `rise` passed probes or a new REGISTER. admin_down and admin_drain are set by
  * BE_EV_ADMIN_DISABLE / _DRAIN and cleared (with an admin weight of 0) by BE_EV_ADMIN_ENABLE
- * only; removing is set by BE_EV_ADMIN_REMOVE and never cleared (the entry goes).
+ * only. removing is set by BE_EV_ADMIN_REMOVE or BE_EV_RETIRE, and cleared only by
+ * BE_EV_RESTORE of a removal the configuration began; otherwise the entry goes (table_remove).
  *
  * Who may change what (a static backend belongs to the operator):
  *
@@ -104,10 +91,10 @@ static const char *const event_names[] = {
  */
 static bool backend_admin_drained(const struct backend *b)
 {
-	return b->admin_drain || b->admin_weight == 0 || b->removing || b->retiring;
+	return b->admin_drain || b->admin_weight == 0 || b->removing;
 }
 
-static enum be_state backend_derive(const struct backend *b)
+enum be_state backend_derive(const struct backend *b)
 {
 	bool live = b->session != NULL || b->leased;
 
@@ -129,51 +116,7 @@ static unsigned table_timeout_ms(const struct backend_table *t, const struct bac
 	return b->source == BE_SOURCE_LEGACY ? t->p.legacy_timeout_ms : t->p.heartbeat_timeout_ms;
 }
 
-struct backend_table *table_create(const struct table_params *p)
-{
-	struct backend_table *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return NULL;
-	t->p = *p;
-	t->next_id = 1;
-	return t;
-}
-
-void table_destroy(struct backend_table *t)
-{
-	free(t);
-}
-
-/* Ids are handed out round-robin from the last one given, so a freed id is reused as late
- * as possible: workers may still hold connections (and counters) under the old one. */
-static struct backend *backend_alloc(struct backend_table *t)
-{
-	for (uint32_t i = 0; i < SNAP_MAX_BACKEND_ID - 1; i++) {
-		uint32_t id = t->next_id;
-
-		t->next_id = id + 1 < SNAP_MAX_BACKEND_ID ? id + 1 : 1;
-		if (t->be[id].id == 0 && !t->reserved[id]) {
-			memset(&t->be[id], 0, sizeof(t->be[id]));
-			t->be[id].id = id;
-			t->be[id].last_hb_ms = -1;
-			t->be[id].ramp_start_ms = -1;
-			t->be[id].probe_up = true;
-			t->be[id].admin_weight = -1;
-			t->count++;
-			return &t->be[id];
-		}
-	}
-	return NULL;
-}
-
-static void backend_free(struct backend_table *t, struct backend *b)
-{
-	memset(b, 0, sizeof(*b));
-	t->count--;
-}
-
-static const char *backend_label(const struct backend *b, char *buf, size_t len)
+const char *backend_label(const struct backend *b, char *buf, size_t len)
 {
 	char addr[ADDR_TEXT_MAX];
 
@@ -185,37 +128,12 @@ static const char *backend_label(const struct backend *b, char *buf, size_t len)
 	return buf;
 }
 
-static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
-			 const char *reason, int64_t now_ms);
-
-static int table_add_entry(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *reason,
-			   int64_t now_ms, struct backend **out)
-{
-	struct backend *b;
-
-	if (table_find(t, addr))
-		return -EEXIST;
-	b = backend_alloc(t);
-	if (!b)
-		return -ENOSPC;
-	b->addr = *addr;
-	b->source = BE_SOURCE_STATIC;
-	b->weight = weight ? weight : 1;
-	b->cfg_weight = b->weight;
-	b->state = BE_STATE_UP;
-	b->changed_ms = now_ms;
-	snprintf(b->reason, sizeof(b->reason), "%s", reason);
-	t->changes |= TABLE_CHANGE_LAZY;
-	table_notify(t, b, "none", state_names[b->state], b->reason, now_ms);
-	*out = b;
-	return 0;
-}
-
 /* See backend_table.h. */
 bool table_configure_static(struct backend_table *t, struct backend *b, unsigned weight, bool hb_allowed,
 			    int64_t now_ms)
 {
-	bool changed = b->cfg_weight != weight || b->hb_allowed != hb_allowed || b->retiring;
+	bool restore = b->removing == BE_REMOVAL_CONFIG;
+	bool changed = b->cfg_weight != weight || b->hb_allowed != hb_allowed || restore;
 
 	b->cfg_weight = weight;
 	b->hb_allowed = hb_allowed;
@@ -223,7 +141,7 @@ bool table_configure_static(struct backend_table *t, struct backend *b, unsigned
 		b->weight = weight;
 		t->changes |= TABLE_CHANGE_LAZY;
 	}
-	if (b->retiring)
+	if (restore)
 		table_apply(t, b, BE_EV_RESTORE, NULL, now_ms);
 	return changed;
 }
@@ -231,91 +149,28 @@ bool table_configure_static(struct backend_table *t, struct backend *b, unsigned
 /* See backend_table.h. */
 int table_retire(struct backend_table *t, struct backend *b, int64_t now_ms)
 {
-	return b->retiring ? 0 : table_apply(t, b, BE_EV_RETIRE, NULL, now_ms);
+	return b->removing ? 0 : table_apply(t, b, BE_EV_RETIRE, NULL, now_ms);
 }
 
 /* See backend_table.h. */
-void table_remove_retired(struct backend_table *t, struct backend *b, unsigned long open_conns)
+bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t version)
 {
-	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
-	uint32_t id = b->id;
-
-	if (open_conns)
-		slb_log(LOG_WARN, 0, "backend %s id %u removed from the table with %lu connections still open; "
-			"they go on, and its id is not reused until they end", backend_label(b, label, sizeof(label)),
-			id, open_conns);
-	else
-		slb_log(LOG_INFO, 0, "backend %s id %u removed: drained", backend_label(b, label, sizeof(label)), id);
-	if (b->state == BE_STATE_UP)
-		t->changes |= TABLE_CHANGE_URGENT;
-	t->n_retiring -= b->retiring;
-	backend_free(t, b);
-	t->reserved[id] = open_conns > 0;
-	t->n_reserved += open_conns > 0;
-}
-
-/* See backend_table.h. */
-void table_release_id(struct backend_table *t, uint32_t id)
-{
-	if (id < SNAP_MAX_BACKEND_ID && t->reserved[id]) {
-		t->reserved[id] = false;
-		t->n_reserved--;
-	}
-}
-
-/* See backend_table.h. */
-bool table_has_retired(const struct backend_table *t)
-{
-	return t->n_retiring || t->n_reserved;
-}
-
-/* See backend_table.h. */
-bool table_id_reserved(const struct backend_table *t, uint32_t id)
-{
-	return id < SNAP_MAX_BACKEND_ID && t->reserved[id];
-}
-
-/* See backend_table.h. */
-void table_mark_changed(struct backend_table *t)
-{
+	if (b->send_proxy == version)
+		return false;
+	b->send_proxy = version;
 	t->changes |= TABLE_CHANGE_LAZY;
+	return true;
 }
 
 /* See backend_table.h. */
-uint64_t table_seq(const struct backend_table *t)
+void table_adopt_static(struct backend_table *t, struct backend *b)
 {
-	return t->seq;
-}
-
-void table_mark_urgent(struct backend_table *t)
-{
-	t->changes |= TABLE_CHANGE_URGENT;
-}
-
-void table_set_params(struct backend_table *t, const struct table_params *p)
-{
-	t->p = *p;
-}
-
-int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
-		     struct backend **out)
-{
-	return table_add_entry(t, addr, weight, "static backend", now_ms, out);
-}
-
-int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
-		    int64_t now_ms, struct backend **out)
-{
-	char why[TABLE_REASON_MAX];
-	int rc;
-
-	snprintf(why, sizeof(why), "added by admin%s%s", detail ? " " : "", detail ? detail : "");
-	rc = table_add_entry(t, addr, weight, why, now_ms, out);
-	if (rc)
-		return rc;
-	(*out)->api_added = true;
-	t->changes |= TABLE_CHANGE_URGENT; /* joins rotation: routable once the answer says up */
-	return 0;
+	(void)t;
+	if (b->source != BE_SOURCE_STATIC) {
+		b->source = BE_SOURCE_STATIC;
+		b->cfg_weight = 0;
+	}
+	b->api_added = false;
 }
 
 bool table_accepts_session(const struct backend *b)
@@ -323,57 +178,6 @@ bool table_accepts_session(const struct backend *b)
 	if (b && b->removing)
 		return false;
 	return !b || b->source != BE_SOURCE_STATIC || b->hb_allowed;
-}
-
-int table_register(struct backend_table *t, const struct hb_msg *m, void *session, int64_t now_ms,
-		   struct backend **out)
-{
-	struct backend *b = table_find(t, &m->addr);
-	unsigned old_weight;
-
-	if (!table_accepts_session(b))
-		return -EPERM;
-	if (!b) {
-		b = backend_alloc(t);
-		if (!b)
-			return -ENOSPC;
-		b->addr = m->addr;
-		b->source = m->legacy ? BE_SOURCE_LEGACY : BE_SOURCE_HEARTBEAT;
-		b->state = BE_STATE_DOWN;
-		b->weight = 1;
-		b->changed_ms = now_ms;
-		b->fresh = true;
-	}
-	old_weight = b->weight;
-	b->weight = m->weight ? m->weight : b->source == BE_SOURCE_STATIC ? b->cfg_weight : 1;
-	snprintf(b->name, sizeof(b->name), "%s", m->name);
-	b->session = session;
-	b->leased = false;
-	b->timed_out = false;
-	b->last_hb_ms = now_ms;
-	b->closed_ms = 0;
-	b->probe_up = true;
-	b->rise_count = b->fall_count = b->connect_failures = 0;
-	table_set_load(t, b, m->load);
-	if (b->weight != old_weight && b->state == BE_STATE_UP)
-		t->changes |= TABLE_CHANGE_LAZY;
-	*out = b;
-	return 0;
-}
-
-int table_take_lease(struct backend_table *t, const struct hb_msg *m, int64_t now_ms, struct backend **out)
-{
-	enum hb_state st = m->has_state ? m->state : HB_STATE_UP;
-	int ret;
-
-	if (st == HB_STATE_DOWN)
-		return -EINVAL;
-	ret = table_register(t, m, NULL, now_ms, out);
-	if (ret)
-		return ret;
-	(*out)->reported = st;
-	table_apply(t, *out, BE_EV_LEASE, "lease from the previous process", now_ms);
-	return 0;
 }
 
 void table_set_load(struct backend_table *t, struct backend *b, int load)
@@ -451,16 +255,25 @@ static void on_connect_fail(struct backend_table *t, struct backend *b, const ch
 	b->rise_count = 0;
 }
 
+/* A removal begins, or one under way changes its cause (the operator's cannot be undone by a
+ * reload that names the backend again); its deadline runs from the first start. */
+static void on_removal(struct backend *b, enum be_removal cause, int64_t now_ms)
+{
+	if (!b->removing)
+		b->removing_ms = now_ms;
+	b->removing = cause;
+}
+
 /* The operator's events; the reason names the action and who asked ("admin drain from
  * 127.0.0.1"). Enable ends every hand-made hold but a removal, which cannot be undone. */
-static void on_admin(struct backend *b, enum be_event ev, const char *detail, char *why, size_t len)
+static void on_admin(struct backend *b, enum be_event ev, const char *detail, int64_t now_ms, char *why, size_t len)
 {
 	if (ev == BE_EV_ADMIN_DISABLE)
 		b->admin_down = true;
 	else if (ev == BE_EV_ADMIN_DRAIN)
 		b->admin_drain = true;
 	else if (ev == BE_EV_ADMIN_REMOVE)
-		b->removing = true;
+		on_removal(b, BE_REMOVAL_API, now_ms);
 	if (ev == BE_EV_ADMIN_ENABLE) {
 		b->admin_down = false;
 		b->admin_drain = false;
@@ -486,14 +299,15 @@ static void on_lease(struct backend *b, bool take, int64_t now_ms, char *why, si
 	snprintf(why, len, "lease from the previous process expired");
 }
 
-/* A reload dropped a static backend from the configuration, or took it back. */
-static void on_retire(struct backend_table *t, struct backend *b, bool retire, int64_t now_ms, char *why, size_t len)
+/* A reload dropped a static backend from the configuration, or took it back: only a removal
+ * the configuration began is undone. */
+static void on_retire(struct backend *b, bool retire, int64_t now_ms, char *why, size_t len)
 {
-	if (b->retiring != retire)
-		t->n_retiring += retire ? 1 : -1;
-	b->retiring = retire;
-	b->retire_ms = retire ? now_ms : 0;
-	snprintf(why, len, "%s", retire ? "removed from the configuration" : "back in the configuration");
+	if (retire && !b->removing)
+		on_removal(b, BE_REMOVAL_CONFIG, now_ms);
+	else if (!retire && b->removing == BE_REMOVAL_CONFIG)
+		b->removing = BE_REMOVAL_NONE;
+	snprintf(why, len, "%s", retire ? be_removal_name(BE_REMOVAL_CONFIG) : "back in the configuration");
 }
 
 /* A repeat offender (ejected again within an hour of its last ejection's end) stays out twice
@@ -588,7 +402,7 @@ static bool on_judgement(struct backend_table *t, struct backend *b, enum be_eve
 		return false;
 	case BE_EV_RETIRE:
 	case BE_EV_RESTORE:
-		on_retire(t, b, ev == BE_EV_RETIRE, now_ms, why, len);
+		on_retire(b, ev == BE_EV_RETIRE, now_ms, why, len);
 		return false;
 	case BE_EV_OUTLIER:
 		on_outlier(t, b, detail, now_ms, why, len);
@@ -600,7 +414,7 @@ static bool on_judgement(struct backend_table *t, struct backend *b, enum be_eve
 	default: /* the operator's, and BE_EV_NONE */
 		if (ev == BE_EV_NONE)
 			return false;
-		on_admin(b, ev, detail, why, len);
+		on_admin(b, ev, detail, now_ms, why, len);
 		return true;
 	}
 }
@@ -616,8 +430,8 @@ static void backend_update(struct backend_table *t, struct backend *b, enum be_e
 		snprintf(why, len, "%s", detail);
 }
 
-static void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
-			 const char *reason, int64_t now_ms)
+void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
+		  const char *reason, int64_t now_ms)
 {
 	if (t->notify)
 		t->notify(t->notify_arg, b, old, now_state, reason, now_ms);
@@ -688,11 +502,18 @@ unsigned table_weight(const struct backend *b)
 	return b->admin_weight > 0 ? (unsigned)b->admin_weight : b->weight;
 }
 
+/* See backend_table.h. t is not read: the count is b's alone, but it is a write to the table. */
+void table_count_active(struct backend_table *t, struct backend *b, uint64_t active)
+{
+	(void)t;
+	b->active_conns = active;
+}
+
 int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms)
 {
 	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4], why[TABLE_REASON_MAX];
 
-	b->active_conns = active;
+	table_count_active(t, b, active);
 	if (b->state != BE_STATE_DRAINING || b->drained || active)
 		return 0;
 	b->drained = true;
@@ -702,40 +523,6 @@ int table_note_active(struct backend_table *t, struct backend *b, uint64_t activ
 	slb_log(LOG_INFO, 0, "backend %s %s", backend_label(b, label, sizeof(label)), why);
 	table_notify(t, b, state_names[b->state], state_names[b->state], why, now_ms);
 	return 1;
-}
-
-bool table_removable(const struct backend *b)
-{
-	return b->removing && b->active_conns == 0;
-}
-
-void table_remove(struct backend_table *t, struct backend *b, const char *reason, int64_t now_ms)
-{
-	char label[ADDR_TEXT_MAX + HB_NAME_MAX + 4];
-
-	if (b->state == BE_STATE_UP)
-		t->changes |= TABLE_CHANGE_URGENT;
-	snprintf(b->reason, sizeof(b->reason), "%s", reason);
-	slb_log(LOG_INFO, 0, "backend %s id %u removed: %s", backend_label(b, label, sizeof(label)), b->id, reason);
-	table_notify(t, b, state_names[b->state], "none", b->reason, now_ms);
-	backend_free(t, b);
-}
-
-void table_set_notify(struct backend_table *t, table_notify_fn fn, void *arg)
-{
-	t->notify = fn;
-	t->notify_arg = arg;
-}
-
-static void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms)
-{
-	char why[TABLE_REASON_MAX];
-
-	if (b->source == BE_SOURCE_STATIC || b->session || b->leased ||
-	    now_ms - b->closed_ms < (int64_t)t->p.expire_ms)
-		return;
-	snprintf(why, sizeof(why), "no registration for %u ms", t->p.expire_ms);
-	table_remove(t, b, why, now_ms);
 }
 
 int table_tick(struct backend_table *t, int64_t now_ms)
@@ -764,149 +551,29 @@ int table_clear_outlier(struct backend_table *t, struct backend *b, int64_t now_
 	return table_apply(t, b, BE_EV_OUTLIER_CLEAR, NULL, now_ms);
 }
 
-struct backend *table_get(struct backend_table *t, uint32_t id)
-{
-	if (id == 0 || id >= SNAP_MAX_BACKEND_ID || t->be[id].id == 0)
-		return NULL;
-	return &t->be[id];
-}
-
-const struct backend *table_get_const(const struct backend_table *t, uint32_t id)
-{
-	if (id == 0 || id >= SNAP_MAX_BACKEND_ID || t->be[id].id == 0)
-		return NULL;
-	return &t->be[id];
-}
-
-struct backend *table_find(struct backend_table *t, const struct slb_addr *addr)
-{
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
-		if (t->be[id].id && addr_equal(&t->be[id].addr, addr))
-			return &t->be[id];
-	return NULL;
-}
-
-unsigned table_count(const struct backend_table *t)
-{
-	return t->count;
-}
-
-/* See backend_table.h. */
-unsigned table_count_registered(const struct backend_table *t)
-{
-	return table_count_source(t, BE_SOURCE_HEARTBEAT) + table_count_source(t, BE_SOURCE_LEGACY);
-}
-
-unsigned table_count_source(const struct backend_table *t, enum be_source src)
-{
-	unsigned n = 0;
-
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
-		if (t->be[id].id && t->be[id].source == src)
-			n++;
-	return n;
-}
-
 bool table_wants_probe(const struct backend *b, bool checks_configured)
 {
 	if (b->source != BE_SOURCE_STATIC)
 		return b->session && !b->probe_up;
+	if (b->own_check)
+		checks_configured = b->check != CHECK_NONE;
 	return checks_configured || !b->probe_up;
-}
-
-/* Still ramping at now_ms: its age since coming up, else -1. */
-static int64_t table_ramp_age(const struct backend_table *t, const struct backend *b, int64_t now_ms)
-{
-	int64_t age = now_ms - b->ramp_start_ms;
-
-	if (!t->p.slow_start_ms || b->ramp_start_ms < 0 || b->state != BE_STATE_UP ||
-	    age >= (int64_t)t->p.slow_start_ms)
-		return -1;
-	return age > 0 ? age : 0;
-}
-
-unsigned table_effective_weight(const struct backend_table *t, const struct backend *b, int64_t now_ms)
-{
-	uint64_t full = (uint64_t)(table_weight(b) ? table_weight(b) : 1) * SNAP_WEIGHT_UNIT;
-	uint64_t ss = t->p.slow_start_ms, eff;
-	int64_t age = table_ramp_age(t, b, now_ms);
-
-	if (age < 0)
-		return (unsigned)full;
-	eff = full * (10 * ss + 90 * (uint64_t)age) / (100 * ss);
-	return eff ? (unsigned)eff : 1;
-}
-
-int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsigned step_ms)
-{
-	int64_t next = -1;
-
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID && t->p.slow_start_ms; id++) {
-		const struct backend *b = &t->be[id];
-		int64_t at;
-
-		if (b->id == 0 || table_ramp_age(t, b, now_ms) < 0)
-			continue;
-		at = b->ramp_start_ms + t->p.slow_start_ms;
-		if (at > now_ms + step_ms)
-			at = now_ms + step_ms;
-		if (next < 0 || at < next)
-			next = at;
-	}
-	return next;
-}
-
-static uint32_t table_fill_live(const struct backend_table *t, int64_t now_ms, struct snap_backend *live)
-{
-	uint32_t n = 0;
-
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
-		const struct backend *b = &t->be[id];
-
-		if (b->id == 0 || b->state != BE_STATE_UP)
-			continue;
-		live[n].id = b->id;
-		live[n].weight = table_weight(b);
-		live[n].eff_weight = table_effective_weight(t, b, now_ms);
-		live[n].load = b->load;
-		live[n].send_proxy = b->send_proxy;
-		live[n].addr = b->addr;
-		n++;
-	}
-	return n;
-}
-
-struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now_ms)
-{
-	struct snap_backend *live = calloc(t->count ? t->count : 1, sizeof(*live));
-	struct snapshot *s;
-	uint32_t n;
-
-	if (!live)
-		return NULL;
-	n = table_fill_live(t, now_ms, live);
-	s = snapshot_build_ext(live, n, t->p.maglev_len);
-	free(live);
-	/* the table is a function of its inputs: any snapshot with the same ones has it (the
-	 * current one, unless backends or weights changed) */
-	if (s && t->p.maglev_len && maglev_fill_reusing(s, snapshot_current(), t->p.hash_key) < 0) {
-		snapshot_free(s);
-		return NULL;
-	}
-	return s;
-}
-
-unsigned table_take_changes(struct backend_table *t)
-{
-	unsigned c = t->changes;
-
-	t->changes = TABLE_CHANGE_NONE;
-	return c;
 }
 
 const char *be_state_name(enum be_state s)
 {
 	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
+}
+
+const char *be_removal_name(enum be_removal r)
+{
+	static const char *const names[] = {
+		[BE_REMOVAL_NONE] = "",
+		[BE_REMOVAL_CONFIG] = "removed from the configuration",
+		[BE_REMOVAL_API] = "removed by admin",
+	};
+
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";
 }
 
 const char *be_source_name(enum be_source s)

@@ -204,6 +204,23 @@ unsigned gray_judge(struct gray_candidate *c, unsigned n, const struct gray_para
 	return gray_apply_cap(c, n, p);
 }
 
+void gray_note_rhythm(struct gray_board *g, uint32_t id, const struct phi_window *w)
+{
+	struct gray_entry *e;
+
+	if (id == 0 || id >= SNAP_MAX_BACKEND_ID)
+		return;
+	e = &g->be[id];
+	e->hb_ready = phi_stats(w, &e->hb_mean_ms, &e->hb_sd_ms);
+	e->hb_last_ms = w->last_ms;
+}
+
+void gray_forget_rhythm(struct gray_board *g, uint32_t id)
+{
+	if (id != 0 && id < SNAP_MAX_BACKEND_ID)
+		g->be[id].hb_ready = false;
+}
+
 double gray_phi(const struct gray_board *g, uint32_t id, int64_t now_ms)
 {
 	const struct gray_entry *e;

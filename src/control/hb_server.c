@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "slb/common/log.h"
-#include "slb/control/hbauth.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/hbauth.h"
+#include "slb/common/heartbeat.h"
 #include "slb/control/phi.h"
 
 #define HB_OUT_MAX 1024          /* replies queued for a peer that does not read them */
@@ -276,10 +276,7 @@ void hb_server_detach(struct health_ctx *ctx, struct backend *b, const char *why
 /* Publishes the session's rhythm for phi (hb_server_tick, /status). */
 static void session_rhythm(struct health_ctx *ctx, struct hb_session *s)
 {
-	struct gray_entry *e = &ctx->gray->be[s->be_id];
-
-	e->hb_ready = phi_stats(&s->phi, &e->hb_mean_ms, &e->hb_sd_ms);
-	e->hb_last_ms = s->phi.last_ms;
+	gray_note_rhythm(ctx->gray, s->be_id, &s->phi);
 }
 
 static void session_register(struct health_ctx *ctx, struct hb_session *s, const struct hb_msg *m)
@@ -505,7 +502,7 @@ static void session_close(struct health_ctx *ctx, struct hb_session *s, const ch
 	if (s->h.dead)
 		return;
 	if (b) {
-		ctx->gray->be[b->id].hb_ready = false;
+		gray_forget_rhythm(ctx->gray, b->id);
 		table_apply(ctx->table, b, BE_EV_HB_CLOSED, NULL, ctx->now_ms);
 	}
 	slb_log_limited(s->noted ? LOG_INFO : LOG_DEBUG, 0, "heartbeat: session from %s closed: %s", s->peer, why);

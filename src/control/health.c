@@ -37,7 +37,7 @@
 #include "slb/common/snapshot.h"
 #include "slb/control/admin.h"
 #include "slb/control/backend_table.h"
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 #include "slb/control/events.h"
 
 #define HEALTH_TICK_MS 10
@@ -120,7 +120,7 @@ static void health_on_report(struct health_ctx *ctx, const struct failq_event *e
 	case FAILQ_LOOP:
 		table_apply(ctx->table, b, BE_EV_LOOP, NULL, ctx->now_ms);
 		break;
-	case FAILQ_RESET: /* the backend accepted: a reset is the application's business */
+	case FAILQ_RESET: /* no worker sends it: a reset after the connect is counted, not judged */
 	case FAILQ_NONE:
 		break;
 	}
@@ -135,25 +135,43 @@ static void health_drain_failqs(struct health_ctx *ctx)
 			health_on_report(ctx, &ev);
 }
 
+/* A removed backend's id is free again once no worker can use it: no worker holds a snapshot
+ * that still had the backend, and no connection counts under the id. */
+static void health_release_id(struct health_ctx *ctx, uint32_t id)
+{
+	uint64_t seq = table_id_reserved_seq(ctx->table, id);
+
+	if (seq && hl_seq_settled(ctx, seq) && hl_backend_active(ctx, id) == 0)
+		table_release_id(ctx->table, id);
+}
+
 /* Only backends out of rotation by request are watched: up ones cost nothing. A draining
  * backend's connections are summed over the workers every tick, so /status and the
- * heartbeat reply say "drained" within one tick of the last one closing; a backend being
- * removed goes once none is left. */
-static void health_track_drains(struct health_ctx *ctx)
+ * heartbeat reply say "drained" within one tick of the last one closing. A backend being
+ * removed, whatever the cause, leaves the table once every worker has seen it out of rotation
+ * and no connection is left, or at --drain-timeout (table_removal_due). */
+static void health_sweep_one(struct health_ctx *ctx, uint32_t id)
 {
-	char why[TABLE_REASON_MAX];
+	struct backend *b = table_get(ctx->table, id);
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
-		struct backend *b = table_get(ctx->table, id);
-
-		if (!b || (b->state != BE_STATE_DRAINING && !b->removing))
-			continue;
-		hl_note_active(ctx, b);
-		if (!hl_backend_settled(ctx, b) || !table_removable(b))
-			continue;
-		snprintf(why, sizeof(why), "removed by admin: no connection left");
-		table_remove(ctx->table, b, why, ctx->now_ms);
+	if (!b) {
+		health_release_id(ctx, id);
+		return;
 	}
+	if (b->state != BE_STATE_DRAINING && !b->removing)
+		return;
+	hl_note_active(ctx, b);
+	if (!hl_backend_settled(ctx, b) || !table_removal_due(ctx->table, b, ctx->now_ms))
+		return;
+	if (b->session)
+		hb_server_detach(ctx, b, "its backend is being removed");
+	table_remove(ctx->table, b, NULL, ctx->now_ms);
+}
+
+static void health_sweep_removals(struct health_ctx *ctx)
+{
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
+		health_sweep_one(ctx, id);
 }
 
 /* Every change of the table goes into the event ring and out to /events/stream. */
@@ -175,13 +193,12 @@ static void tick_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t
 		slb_log_limited(LOG_WARN, errno, "health: timerfd read");
 	health_drain_failqs(ctx);
 	table_tick(ctx->table, ctx->now_ms);
-	health_track_drains(ctx);
+	health_sweep_removals(ctx);
 	if (health_gray_tick(ctx))
 		ht.pending |= TABLE_CHANGE_LAZY;
 	hb_server_tick(ctx);
 	probe_tick(ctx);
 	admin_tick(ctx);
-	health_reload_sweep(ctx);
 	ht.ticked = true;
 }
 
@@ -318,6 +335,7 @@ void health_table_params(const struct slb_config *cfg, struct table_params *p)
 	p->legacy_timeout_ms = cfg->legacy_heartbeat_timeout_ms;
 	p->expire_ms = HEALTH_EXPIRE_MS;
 	p->outlier_base_ejection_ms = cfg->outlier_base_ejection_ms;
+	p->drain_timeout_ms = cfg->drain_timeout_ms;
 	/* maglev ignores weights that change with time: they would move clients around */
 	p->slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms;
 	p->maglev_len = cfg->balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0;
@@ -348,8 +366,9 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 				 rc == -EEXIST ? "given twice" : "too many backends");
 			return rc == -EEXIST ? -EINVAL : rc;
 		}
-		b->hb_allowed = cfg->backends[i].heartbeat_allow;
-		b->send_proxy = cfg->backends[i].send_proxy;
+		table_configure_static(ctx->table, b, cfg->backends[i].weight, cfg->backends[i].heartbeat_allow,
+				       ctx->now_ms);
+		table_set_send_proxy(ctx->table, b, cfg->backends[i].send_proxy);
 	}
 	return 0;
 }
@@ -560,7 +579,7 @@ int health_check_config(const struct slb_config *cfg, struct config_errors *errs
 
 	if (cfg->heartbeat_key_file[0])
 		health_check_key(cfg->heartbeat_key_file, errs);
-	if (cfg->takeover[0])
+	if (cfg->takeover[0] || cfg->check_no_bind)
 		return errs->n > before ? -EINVAL : 0; /* the running slb holds the ports */
 	if (cfg->has_heartbeat_listen)
 		health_check_port(&cfg->heartbeat_listen, "heartbeat", errs);

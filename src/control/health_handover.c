@@ -18,7 +18,7 @@
 #include "slb/common/clock.h"
 #include "slb/common/log.h"
 #include "slb/control/backend_table.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 #define HANDOVER_ADMIN_WAIT_MS 2000 /* longest wait for the admin requests accepted to be answered */
 #define HANDOVER_ADMIN_POLL_MS 5
@@ -59,8 +59,8 @@ static void lease_format(const struct backend *b, char *buf, size_t len)
 
 static bool state_wanted(const struct backend *b, int64_t now_ms)
 {
-	return b->api_added || b->admin_down || b->admin_drain || b->admin_weight >= 0 || b->removing ||
-	       b->ejected_until_ms > now_ms;
+	return b->api_added || b->admin_down || b->admin_drain || b->admin_weight >= 0 ||
+	       b->removing == BE_REMOVAL_API || b->ejected_until_ms > now_ms;
 }
 
 /* Appends to buf (len bytes, *off used); a line cut short is caught by the caller's length. */
@@ -103,7 +103,7 @@ static void state_format(const struct backend *b, int64_t now_ms, char *buf, siz
 		state_put(buf, len, &off, " drained");
 	if (b->admin_weight >= 0)
 		state_put(buf, len, &off, " weight=%d", b->admin_weight);
-	if (b->removing)
+	if (b->removing == BE_REMOVAL_API)
 		state_put(buf, len, &off, " removed");
 	if (b->ejected_until_ms > now_ms)
 		state_put(buf, len, &off, " ejected=%lld/%u", (long long)(b->ejected_until_ms - now_ms),
@@ -349,18 +349,16 @@ static void state_remove(struct health_ctx *ctx, struct backend *b)
 	table_remove(ctx->table, b, "removed by admin " STATE_DETAIL, ctx->now_ms);
 }
 
-/* An API addition, with its name and own check as the API set them. */
+/* An API addition, with its name and own check as the API set them. Up from the start, not
+ * checking: it was in rotation in the old process a moment ago, as a --backend is. */
 static int state_add(struct health_ctx *ctx, const struct runtime_state *st, struct backend **b)
 {
-	int rc = table_add_admin(ctx->table, &st->addr, (unsigned)st->added, STATE_DETAIL, ctx->now_ms, b);
+	struct table_admin_add a = { .addr = st->addr, .weight = (unsigned)st->added, .own_check = st->own_check,
+				     .check = st->check };
 
-	if (rc)
-		return rc;
-	(*b)->own_check = st->own_check;
-	(*b)->check = st->check;
-	memcpy((*b)->check_path, st->check_path, sizeof((*b)->check_path));
-	memcpy((*b)->name, st->name, sizeof((*b)->name));
-	return 0;
+	memcpy(a.name, st->name, sizeof(a.name));
+	memcpy(a.check_path, st->check_path, sizeof(a.check_path));
+	return table_add_admin_backend(ctx->table, &a, STATE_DETAIL, ctx->now_ms, b);
 }
 
 /* Replays st through the table's events, as the operator's calls did in the old process.

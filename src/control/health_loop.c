@@ -51,9 +51,14 @@ uint64_t hl_backend_active(const struct health_ctx *ctx, uint32_t id)
 	return n;
 }
 
+bool hl_seq_settled(const struct health_ctx *ctx, uint64_t seq)
+{
+	return seq <= ctx->published_seq && snapshot_passed(ctx->published_mark);
+}
+
 bool hl_backend_settled(const struct health_ctx *ctx, const struct backend *b)
 {
-	return b->state_seq <= ctx->published_seq && snapshot_passed(ctx->published_mark);
+	return hl_seq_settled(ctx, b->state_seq);
 }
 
 void hl_note_active(struct health_ctx *ctx, struct backend *b)
@@ -63,7 +68,7 @@ void hl_note_active(struct health_ctx *ctx, struct backend *b)
 	if (hl_backend_settled(ctx, b))
 		table_note_active(ctx->table, b, n, ctx->now_ms);
 	else
-		b->active_conns = n;
+		table_count_active(ctx->table, b, n);
 }
 
 long hl_send(int fd, const void *buf, size_t len)

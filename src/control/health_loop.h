@@ -68,11 +68,6 @@ void health_gray_fill(const struct health_ctx *ctx, struct snapshot *s);
 /* The backend table's parameters for cfg (health.c). */
 void health_table_params(const struct slb_config *cfg, struct table_params *p);
 
-/* Once per tick: removes retiring static backends whose connections are gone or whose
- * --drain-timeout passed, and frees the ids of removed ones whose last connection ended
- * (health_reload.c). Does nothing unless some backend is retiring or some id reserved. */
-void health_reload_sweep(struct health_ctx *ctx);
-
 /* Adds/changes h->fd in the loop with these EPOLL* events. Return 0 or -errno. */
 int hl_add(struct health_ctx *ctx, struct hl_handler *h, uint32_t events);
 int hl_mod(struct health_ctx *ctx, struct hl_handler *h, uint32_t events);
@@ -142,6 +137,10 @@ uint64_t hl_backend_active(const struct health_ctx *ctx, uint32_t id);
  * connection picked before is in b's active counters. Until then "no connection left" is
  * not to be believed: a worker may have picked b in the same loop turn and not counted it. */
 bool hl_backend_settled(const struct health_ctx *ctx, const struct backend *b);
+
+/* True once no worker can hold a snapshot older than table_seq() value seq: one built at or
+ * after seq is published and every worker has passed a quiescent point since. */
+bool hl_seq_settled(const struct health_ctx *ctx, uint64_t seq);
 
 /* Records b's open connections (hl_backend_active) in the table; a drain ends there
  * (table_note_active) only once b is settled. */

@@ -1,8 +1,8 @@
 /* health_reload: a new configuration applied on the health thread (SIGHUP, through
  * health_call). The caller has validated it whole; here every change that needs no new socket
- * is applied and logged once: static backends added, re-weighted, retired (drained, then
- * removed), the table's parameters, and the config the thread's modules read from then on
- * (checks, heartbeat timeout and allow list). */
+ * is applied and logged once: static backends added, re-weighted, retired (their removal
+ * begins; health's sweep ends it as it ends every removal), the table's parameters, and the
+ * config the thread's modules read from then on (checks, heartbeat timeout and allow list). */
 #include <stdio.h>
 #include <string.h>
 
@@ -27,15 +27,16 @@ static void reload_log_backend(const struct backend *b, const char *what)
 	slb_log(LOG_INFO, 0, "reload: backend %s %s", addr_format(&b->addr, text, sizeof(text)), what);
 }
 
-/* A static backend the new file no longer lists: it drains until its connections end (see
- * health_reload_sweep). A heartbeat entry is the backends' own business, never the file's. */
+/* A static backend the new file no longer lists: its removal begins (it drains until its
+ * connections end or --drain-timeout). A heartbeat entry is the backends' own business, never
+ * the file's. */
 static void reload_retire_missing(struct health_ctx *ctx, const struct slb_config *next)
 {
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		struct backend *b = table_get(ctx->table, id);
 
 		/* added through the admin API: the operator's, until a restart or the file names it */
-		if (!b || b->source != BE_SOURCE_STATIC || b->api_added || b->retiring || reload_find(next, &b->addr))
+		if (!b || b->source != BE_SOURCE_STATIC || b->api_added || b->removing || reload_find(next, &b->addr))
 			continue;
 		table_retire(ctx->table, b, ctx->now_ms);
 		reload_log_backend(b, "removed: draining");
@@ -46,18 +47,15 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
 {
 	char what[96];
 	int n = snprintf(what, sizeof(what), "%s: weight %u -> %u",
-			 b->retiring ? "back in the configuration" : "changed", b->cfg_weight, cb->weight);
+			 b->removing == BE_REMOVAL_CONFIG ? "back in the configuration" : "changed", b->cfg_weight, cb->weight);
 
 	if (b->hb_allowed != cb->heartbeat_allow)
 		snprintf(what + n, sizeof(what) - (size_t)n, ", heartbeat=%s", cb->heartbeat_allow ? "allow" : "deny");
 	if (b->session && !cb->heartbeat_allow)
 		hb_server_detach(ctx, b, "heartbeat no longer allowed for this static backend");
-	b->api_added = false; /* the file names it now: a reload that drops it again retires it */
-	if (b->send_proxy != cb->send_proxy) {
-		b->send_proxy = cb->send_proxy; /* read by workers from the next snapshot on */
-		table_mark_changed(ctx->table);
+	table_adopt_static(ctx->table, b);
+	if (table_set_send_proxy(ctx->table, b, cb->send_proxy))
 		reload_log_backend(b, "send-proxy changed");
-	}
 	if (table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms))
 		reload_log_backend(b, what);
 }
@@ -66,8 +64,7 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
  * that the file does not allow is closed. */
 static int reload_adopt(struct health_ctx *ctx, struct backend *b, const struct config_backend *cb)
 {
-	b->source = BE_SOURCE_STATIC;
-	b->cfg_weight = 0; /* so that table_configure_static reports the change */
+	table_adopt_static(ctx->table, b);
 	reload_update(ctx, b, cb);
 	table_apply(ctx->table, b, BE_EV_NONE, "now a static backend", ctx->now_ms);
 	return 0;
@@ -86,8 +83,8 @@ static int reload_add(struct health_ctx *ctx, const struct config_backend *cb)
 			addr_format(&cb->addr, text, sizeof(text)));
 		return rc;
 	}
-	b->hb_allowed = cb->heartbeat_allow;
-	b->send_proxy = cb->send_proxy;
+	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
+	table_set_send_proxy(ctx->table, b, cb->send_proxy);
 	snprintf(what, sizeof(what), "added, weight %u", cb->weight);
 	reload_log_backend(b, what);
 	return 0;
@@ -126,42 +123,4 @@ static int reload_apply(struct health_ctx *ctx, void *arg)
 int health_reconfigure(const struct slb_config *next)
 {
 	return health_call(reload_apply, (void *)next);
-}
-
-static unsigned long reload_open_conns(const struct health_ctx *ctx, uint32_t id)
-{
-	unsigned long n = 0;
-
-	for (unsigned i = 0; i < ctx->n_channels; i++)
-		n += stat_get(&ctx->channels[i]->stats.be[id].active);
-	return n;
-}
-
-/* A retiring backend leaves the table once its last connection is gone, or at
- * --drain-timeout with connections still open (they go on; its id stays reserved until they
- * end, so per-id counters never mix two backends). */
-static void reload_sweep_one(struct health_ctx *ctx, uint32_t id)
-{
-	struct backend *b = table_get(ctx->table, id);
-	unsigned long open = reload_open_conns(ctx, id);
-
-	if (!b) {
-		if (open == 0 && table_id_reserved(ctx->table, id))
-			table_release_id(ctx->table, id);
-		return;
-	}
-	if (!b->retiring || (open && ctx->now_ms - b->retire_ms < (int64_t)ctx->cfg->drain_timeout_ms))
-		return;
-	if (b->session)
-		hb_server_detach(ctx, b, "its static backend was removed from the configuration");
-	table_remove_retired(ctx->table, b, open);
-}
-
-/* See health_loop.h. */
-void health_reload_sweep(struct health_ctx *ctx)
-{
-	if (!table_has_retired(ctx->table))
-		return;
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
-		reload_sweep_one(ctx, id);
 }

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "slb/common/http_check.h"
 #include "slb/common/log.h"
 
 #define PROBE_REQ_MAX (CONFIG_PATH_MAX + ADDR_TEXT_MAX + 96)
@@ -88,18 +89,17 @@ static void probe_finish(struct health_ctx *ctx, struct probe *p, bool ok, const
 	free(p);
 }
 
-/* Judges "HTTP/1.x NNN ..." once a full line (or EOF) is in. Returns true on 2xx. */
+/* Judges the answer by http_check's rule once a full line (or EOF) is in. */
 static bool probe_status_ok(const struct probe *p, char *detail, size_t len)
 {
-	const char *r = p->resp;
+	int status = http_check_status(p->resp, p->resp_len);
 
-	if (p->resp_len < 12 || memcmp(r, "HTTP/1.", 7) != 0 || r[8] != ' ' || r[9] < '1' || r[9] > '5' ||
-	    r[10] < '0' || r[10] > '9' || r[11] < '0' || r[11] > '9') {
+	if (!status) {
 		snprintf(detail, len, "no HTTP status line");
 		return false;
 	}
-	snprintf(detail, len, "HTTP status %.3s", r + 9);
-	return r[9] == '2';
+	snprintf(detail, len, "HTTP status %d", status);
+	return http_check_passes(status);
 }
 
 static void probe_read(struct health_ctx *ctx, struct probe *p)
@@ -171,13 +171,7 @@ static void probe_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_
 
 static void probe_build_request(struct health_ctx *ctx, struct probe *p)
 {
-	char host[ADDR_TEXT_MAX];
-	int n;
-
-	n = snprintf(p->req, sizeof(p->req),
-		     "GET %s HTTP/1.0\r\nHost: %s\r\nUser-Agent: slb-check\r\nConnection: close\r\n\r\n",
-		     ctx->cfg->check_path, addr_format(&p->addr, host, sizeof(host)));
-	p->req_len = n > 0 && (size_t)n < sizeof(p->req) ? (size_t)n : 0;
+	p->req_len = http_check_request(p->req, sizeof(p->req), ctx->cfg->check_path, &p->addr, "slb-check");
 }
 
 static void probe_start(struct health_ctx *ctx, struct backend *b)

@@ -88,13 +88,27 @@ static const char *str_of(json_t *o, const char *key)
 	return s && *s ? s : "-";
 }
 
-/* A number, or "-" for null or absent. */
+/* A decimal (slb sends hundredths, e.g. effective_weight 0.35) without its trailing zeros:
+ * 1.00 is "1", 0.50 is "0.5". */
+static void decimal_print(double v, char *out)
+{
+	size_t n = (size_t)snprintf(out, CELL_MAX, "%.2f", v);
+
+	while (n > 0 && out[n - 1] == '0')
+		out[--n] = '\0';
+	if (n > 0 && out[n - 1] == '.')
+		out[--n] = '\0';
+}
+
+/* A number, whole or decimal, or "-" for null or absent. */
 static void num_of(json_t *o, const char *key, char *out)
 {
 	json_t *v = json_object_get(o, key);
 
 	if (json_is_integer(v))
 		snprintf(out, CELL_MAX, "%lld", (long long)json_integer_value(v));
+	else if (json_is_real(v))
+		decimal_print(json_real_value(v), out);
 	else
 		snprintf(out, CELL_MAX, "-");
 }

@@ -712,8 +712,10 @@ void conn_sweep(struct worker *w, bool all)
 	}
 }
 
-/* Errors on read: a reset from the backend is evidence for health; everything else just
- * ends the connection, abortively so the other side sees the stream was cut. */
+/* Errors on read end the connection, abortively so the other side sees the stream was cut. A
+ * reset from the backend is counted (backend_resets) and never pushed into the failure ring:
+ * health judges connects only, and a burst of resets would crowd out of that ring the connect
+ * failures that eject a backend. */
 void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
 {
 	conn_set_end(c, dir == DIR_UP ? END_CLIENT_RESET : res == -ECONNRESET ? END_BACKEND_RESET : END_ERROR);
@@ -723,7 +725,6 @@ void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
 		stat_add(&w->ch->stats.backend_resets, 1);
 		slb_log_limited(LOG_INFO, 0, "backend %s reset a connection mid-stream; closing its client",
 				addr_format(&c->baddr, addr, sizeof(addr)));
-		failq_push(&w->ch->failq, c->backend_id, FAILQ_RESET);
 	}
 	conn_finalize(w, c, true);
 }

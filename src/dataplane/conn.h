@@ -135,8 +135,8 @@ void conn_sweep(struct worker *w, bool all);
  *                     a leaf may call it after an event that could have closed c.
  *   conn_half_eof     src of dir reached EOF: pass it on as a FIN; when both directions are
  *                     done the connection is finalized.
- *   conn_read_error   a read of dir failed with res (-errno): a backend reset is reported to
- *                     health, then the connection is finalized abortively.
+ *   conn_read_error   a read of dir failed with res (-errno): a backend reset is counted,
+ *                     then the connection is finalized abortively.
  *   conn_finalize     tear the connection down (abortive: with RST). It may release the slot
  *                     at once (nothing in flight), so after conn_finalize, conn_half_eof and
  *                     conn_read_error the caller must not touch c again. Idempotent on a

@@ -1,13 +1,11 @@
-/* worker: the data-plane threads. Each binds its own SO_REUSEPORT listener per --listen
- * address, owns an io_uring with one multishot accept per listener, a pre-sized slot table,
- * a buffer ring and a pipe pool, and runs one loop: wait, dispatch completions, handle the
- * rare things once per turn.
+/* worker: the data-plane threads. Each owns its SO_REUSEPORT listeners (listener.c), an
+ * io_uring, a pre-sized slot table, a buffer ring and a pipe pool, and runs one loop: wait,
+ * dispatch completions (accepts to listener.h, the rest to conn.c), handle the rare things
+ * once per turn.
  * The loop turn is also the worker's QSBR quiescent point for the snapshot. */
 #include "slb/dataplane/worker.h"
 
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <semaphore.h>
@@ -19,6 +17,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "listener.h"
 #include "slb/common/access_log.h"
 #include "slb/common/clock.h"
 #include "slb/common/log.h"
@@ -27,20 +26,8 @@
 #define RING_ENTRIES 1024
 #define BUF_COUNT 1024             /* provided buffers per worker (power of two) */
 #define BUF_SIZE (16u * 1024)      /* one recv at most; a full one switches auto to splice */
-#define LISTEN_BACKLOG 4096
 #define WAIT_MAX_MS 100            /* longest sleep: bounds drain and stop latency */
-#define ACCEPT_REARM_MS 100        /* after EMFILE and the like, before accepting again */
 #define DIRECT_SPARE 64            /* direct descriptors beyond the slots, so a refusal can accept */
-
-static struct worker *workers;
-static struct worker_channel *channels;
-static unsigned n_workers;
-static _Atomic bool drain_requested;
-static _Atomic unsigned rearm_gen; /* bumped by workers_rearm_accepts */
-static _Atomic bool stop_requested;
-static const struct slb_config *_Atomic cfg_next; /* the newest config, from workers_reconfigure */
-static _Atomic unsigned cfg_gen;                   /* bumped by each workers_reconfigure */
-static _Atomic unsigned open_total; /* client connections over all workers, for --max-conns */
 
 struct worker_boot {
 	sem_t ready;
@@ -54,39 +41,22 @@ struct worker_thread {
 	struct worker_boot boot;
 };
 
-static struct worker_thread *threads;
+/* The workers as the process sees them: their threads and channels, and what main asks of
+ * every worker (drain, stop, re-arm, a new config), which each reads once per loop turn. */
+struct worker_set {
+	struct worker *workers;
+	struct worker_channel *channels;  /* the workers' counters and failure rings */
+	unsigned n;
+	_Atomic bool drain_requested;
+	_Atomic unsigned rearm_gen;       /* bumped by workers_rearm_accepts */
+	_Atomic bool stop_requested;
+	const struct slb_config *_Atomic cfg_next; /* the newest config, from workers_reconfigure */
+	_Atomic unsigned cfg_gen;         /* bumped by each workers_reconfigure */
+	_Atomic unsigned open_total;      /* client connections over all workers, for --max-conns */
+	struct worker_thread *threads;
+};
 
-static int listener_open(const struct slb_addr *a, bool reuseport)
-{
-	int one = 1;
-	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd == -1)
-		return -errno;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == -1 ||
-	    (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == -1) ||
-	    /* accepted sockets inherit TCP_NODELAY from the listener: no setsockopt per client */
-	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
-	    bind(fd, (const struct sockaddr *)&a->ss, a->len) == -1 || listen(fd, LISTEN_BACKLOG) == -1) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	return fd;
-}
-
-/* SO_REUSEPORT would let a second slb (same user) share the port silently; a plain bind
- * first makes "port in use" an error, as an operator expects. */
-static int listener_check_free(const struct slb_addr *a)
-{
-	int fd = listener_open(a, false);
-
-	if (fd < 0)
-		return fd;
-	close(fd);
-	return 0;
-}
+static struct worker_set ws;
 
 static unsigned online_cpus(void)
 {
@@ -95,127 +65,17 @@ static unsigned online_cpus(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-static int listen_error(const struct slb_addr *a, int ret, char *err, size_t errlen)
-{
-	char text[ADDR_TEXT_MAX];
-
-	snprintf(err, errlen, "cannot listen on %s: %s", addr_format(a, text, sizeof(text)), strerror(-ret));
-	return ret;
-}
-
-/* Appends fd (a listening socket for cfg->listen[i], now w's) to w's listeners. */
-static void worker_add_listener(struct worker *w, unsigned i, int fd)
-{
-	struct worker_listener *l = &w->listeners[w->n_listeners++];
-
-	l->fd = fd;
-	l->addr_idx = i;
-	l->port = addr_port_raw(&w->cfg->listen[i]);
-}
-
-/* Gives w the inherited sockets of address i that fall to it (j % n_workers == w->idx), or a
- * fresh SO_REUSEPORT one when none does. Returns 0 or -errno with err filled. */
-static int worker_open_address(struct worker *w, unsigned i, struct workers_inherit *in, char *err,
-			       size_t errlen)
-{
-	unsigned n = in ? in->n[i] : 0;
-	int fd;
-
-	for (unsigned j = w->idx; j < n; j += n_workers) {
-		worker_add_listener(w, i, in->fds[i][j]);
-		in->fds[i][j] = -1;
-	}
-	if (w->idx < n)
-		return 0;
-	fd = listener_open(&w->cfg->listen[i], true);
-	if (fd < 0)
-		return listen_error(&w->cfg->listen[i], fd, err, errlen);
-	worker_add_listener(w, i, fd);
-	return 0;
-}
-
-/* Opens (or takes over) w's listeners for every --listen address. Returns 0 or -errno with err
- * filled; what was opened stays in w->listeners for worker_close_listeners. */
-static int worker_open_listeners(struct worker *w, struct workers_inherit *in, char *err, size_t errlen)
-{
-	unsigned cap = w->cfg->n_listen;
-
-	for (unsigned i = 0; in && i < w->cfg->n_listen; i++)
-		cap += in->n[i] / n_workers + 1;
-	w->listeners = calloc(cap, sizeof(*w->listeners));
-	if (!w->listeners) {
-		snprintf(err, errlen, "out of memory for the listeners of worker %u", w->idx);
-		return -ENOMEM;
-	}
-	for (unsigned i = 0; i < w->cfg->n_listen; i++) {
-		int ret = worker_open_address(w, i, in, err, errlen);
-
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
-static void worker_close_listeners(struct worker *w)
-{
-	for (unsigned i = 0; i < w->n_listeners; i++) {
-		if (w->listeners[i].fd >= 0)
-			close(w->listeners[i].fd);
-		w->listeners[i].fd = -1;
-	}
-}
-
-/* Closes the inherited sockets no worker took (workers_prepare failed before reaching them). */
-static void workers_close_inherited(struct workers_inherit *in)
-{
-	for (unsigned i = 0; in && i < CONFIG_MAX_LISTEN; i++) {
-		for (unsigned j = 0; j < in->n[i]; j++)
-			if (in->fds[i][j] >= 0)
-				close(in->fds[i][j]);
-		in->n[i] = 0;
-	}
-}
-
-int workers_check_ports(const struct slb_config *cfg, struct config_errors *errs)
-{
-	unsigned before = errs->n;
-	char err[160];
-
-	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		int ret = listener_check_free(&cfg->listen[i]);
-
-		if (ret) {
-			listen_error(&cfg->listen[i], ret, err, sizeof(err));
-			config_errors_add(errs, "%s", err);
-		}
-	}
-	return errs->n > before ? -EINVAL : 0;
-}
-
-/* Addresses with inherited sockets are held by the old process: a plain bind would fail. */
-static int workers_check_free(const struct slb_config *cfg, const struct workers_inherit *in, char *err,
-			      size_t errlen)
-{
-	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		int ret = in && in->n[i] ? 0 : listener_check_free(&cfg->listen[i]);
-
-		if (ret)
-			return listen_error(&cfg->listen[i], ret, err, errlen);
-	}
-	return 0;
-}
-
 static int workers_alloc(const struct slb_config *cfg, char *err, size_t errlen)
 {
-	channels = aligned_alloc(64, sizeof(*channels) * cfg->workers);
-	workers = calloc(cfg->workers, sizeof(*workers));
-	threads = calloc(cfg->workers, sizeof(*threads));
-	if (!channels || !workers || !threads) {
+	ws.channels = aligned_alloc(64, sizeof(*ws.channels) * cfg->workers);
+	ws.workers = calloc(cfg->workers, sizeof(*ws.workers));
+	ws.threads = calloc(cfg->workers, sizeof(*ws.threads));
+	if (!ws.channels || !ws.workers || !ws.threads) {
 		snprintf(err, errlen, "out of memory for %u workers", cfg->workers);
 		return -ENOMEM;
 	}
-	n_workers = cfg->workers;
-	memset(channels, 0, sizeof(*channels) * n_workers);
+	ws.n = cfg->workers;
+	memset(ws.channels, 0, sizeof(*ws.channels) * ws.n);
 	return 0;
 }
 
@@ -223,30 +83,30 @@ int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, ch
 {
 	int ret;
 
-	ret = workers_check_free(cfg, in, err, errlen);
+	ret = listeners_check_free(cfg, in, err, errlen);
 	if (!ret)
 		ret = workers_alloc(cfg, err, errlen);
-	for (unsigned i = 0; !ret && i < n_workers; i++) {
-		struct worker *w = &workers[i];
+	for (unsigned i = 0; !ret && i < ws.n; i++) {
+		struct worker *w = &ws.workers[i];
 
 		w->idx = i;
 		w->cfg = cfg;
-		w->ch = &channels[i];
+		w->ch = &ws.channels[i];
 		w->cpu = cfg->pin ? (int)(i % online_cpus()) : -1;
-		ret = worker_open_listeners(w, in, err, errlen);
+		ret = listeners_open(w, in, ws.n, err, errlen);
 	}
-	workers_close_inherited(in); /* none is left when every worker got its share */
+	listeners_close_inherited(in); /* none is left when every worker got its share */
 	return ret;
 }
 
 struct worker_channel *workers_channel(unsigned i)
 {
-	return &channels[i];
+	return &ws.channels[i];
 }
 
 unsigned workers_count(void)
 {
-	return n_workers;
+	return ws.n;
 }
 
 static int worker_alloc_slots(struct worker *w)
@@ -256,7 +116,7 @@ static int worker_alloc_slots(struct worker *w)
 	 * high-water mark, so pages of the table are touched only once connections use them. */
 	w->n_slots = w->cfg->max_conns + 1; /* slot 0 means "none" */
 	w->slot_hwm = 1;
-	w->open_total = &open_total;
+	w->open_total = &ws.open_total;
 	w->conns = calloc(w->n_slots, sizeof(*w->conns));
 	w->waitq_cap = 2 * w->n_slots;
 	w->waitq = calloc(w->waitq_cap, sizeof(*w->waitq));
@@ -383,8 +243,7 @@ static int worker_init_picker(struct worker *w, struct worker_boot *boot)
 	balance_state_init(&w->bal, w->balance, w->cfg, w->idx, &w->ch->stats);
 	if (!w->balance->needs_client_addr)
 		return 0;
-	w->accept_addrs = calloc((size_t)ACCEPT_ADDR_SLOTS * w->n_listeners, sizeof(*w->accept_addrs));
-	if (w->accept_addrs)
+	if (listeners_alloc_addrs(w) == 0)
 		return 0;
 	snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
 	return -ENOMEM;
@@ -416,152 +275,15 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 	return 0;
 }
 
-/* A multishot accept cannot return addresses (one buffer would serve every client), so a
- * picker that hashes the client's address gets ACCEPT_ADDR_SLOTS single-shot accepts per
- * listener, each with its own buffer, re-armed as each completes: one SQE per client more than
- * multishot, against a getpeername(2) per client (a syscall, and a regular twin of the direct
- * descriptor first, Linux 6.8). Other pickers keep one multishot accept per listener. The
- * user_data slot of an accept is listener * ACCEPT_ADDR_SLOTS + address slot. */
-static void worker_arm_accept_slot(struct worker *w, unsigned i, unsigned k)
-{
-	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
-	struct accept_addr *a = &w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k];
-
-	a->len = sizeof(a->ss);
-	/* liburing 2.3 stores file_index + 1 without special-casing ALLOC (later versions do), so
-	 * ALLOC - 1 is what makes the kernel see IORING_FILE_INDEX_ALLOC in both. */
-	io_uring_prep_accept_direct(sqe, w->listeners[i].fd, (struct sockaddr *)&a->ss, &a->len, SOCK_NONBLOCK,
-				    IORING_FILE_INDEX_ALLOC - 1);
-	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, i * ACCEPT_ADDR_SLOTS + k, 0));
-	w->listeners[i].busy |= 1u << k;
-}
-
-static void worker_arm_accept(struct worker *w, unsigned i)
-{
-	struct worker_listener *l = &w->listeners[i];
-	struct io_uring_sqe *sqe;
-
-	l->armed = true;
-	if (w->accept_addrs) {
-		for (unsigned k = 0; k < ACCEPT_ADDR_SLOTS; k++)
-			if (!(l->busy & (1u << k)))
-				worker_arm_accept_slot(w, i, k);
-		return;
-	}
-	/* Accepted sockets go straight into the ring's file table (see conn.h); they are
-	 * non-blocking (splice relies on it); SOCK_CLOEXEC is refused with direct accept, and
-	 * a direct descriptor is never in the fd table an exec could inherit anyway. */
-	sqe = uring_sqe(&w->ring);
-	io_uring_prep_multishot_accept_direct(sqe, l->fd, NULL, NULL, SOCK_NONBLOCK);
-	io_uring_sqe_set_data64(sqe, uring_ud(OP_ACCEPT, 0, i * ACCEPT_ADDR_SLOTS, 0));
-}
-
-/* The key of the client a single-shot accept brought, and that slot armed again. */
-static uint64_t worker_accept_key(struct worker *w, unsigned i, unsigned k, const struct io_uring_cqe *cqe)
-{
-	struct worker_listener *l = &w->listeners[i];
-	uint64_t key;
-
-	l->busy &= ~(1u << k);
-	key = cqe->res >= 0 ? balance_hash_client(&w->bal,
-						  (const struct sockaddr *)&w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k].ss)
-			    : 0;
-	/* cancelled while accepting: workers_rearm_accepts wants a fresh accept in its place */
-	if ((cqe->res >= 0 || cqe->res == -ECANCELED) && w->accepting)
-		worker_arm_accept_slot(w, i, k);
-	else if (!l->busy)
-		l->armed = false; /* its last slot came back: re-arm after a pause, or accepts are off */
-	return key;
-}
-
-/* Once no accept is armed after stop accepting, no connection can arrive any more. */
-static void worker_note_accept_off(struct worker *w)
-{
-	for (unsigned i = 0; i < w->n_listeners; i++)
-		if (w->listeners[i].armed)
-			return;
-	atomic_store_explicit(&w->accept_off, true, memory_order_release);
-}
-
-static void worker_on_accept(struct worker *w, const struct io_uring_cqe *cqe)
-{
-	unsigned slot = uring_ud_slot(cqe->user_data), i = slot / ACCEPT_ADDR_SLOTS;
-	struct worker_listener *l = &w->listeners[i];
-	uint64_t key = w->accept_addrs ? worker_accept_key(w, i, slot % ACCEPT_ADDR_SLOTS, cqe) : 0;
-
-	if (cqe->res >= 0) {
-		/* A connection accepted while the accept was being cancelled (drain, or a new slb
-		 * taking over) left the queue for good: serve it. Only a stop closes it. */
-		if (!w->stopping) {
-			conn_accept(w, cqe->res, key);
-		} else {
-			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
-
-			io_uring_prep_close_direct(sqe, (unsigned)cqe->res);
-			io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
-		}
-	} else if (cqe->res != -ECANCELED) {
-		stat_add(&w->ch->stats.rejected, 1);
-		slb_log_limited(LOG_WARN, cqe->res, "worker %u: accept failed; pausing accepts for %d ms", w->idx,
-				ACCEPT_REARM_MS);
-	}
-	if (!w->accept_addrs && !(cqe->flags & IORING_CQE_F_MORE))
-		l->armed = false;
-	if (!l->armed) {
-		if (cqe->res < 0 && cqe->res != -ECANCELED)
-			l->retry_at = w->now_ms + ACCEPT_REARM_MS;
-		if (!w->accepting)
-			worker_note_accept_off(w);
-	}
-}
-
-/* Re-arms every listener whose accepts ended and whose pause (if any) is over. */
-static void worker_rearm_accepts(struct worker *w)
-{
-	for (unsigned i = 0; i < w->n_listeners; i++)
-		if (!w->listeners[i].armed && w->now_ms >= w->listeners[i].retry_at)
-			worker_arm_accept(w, i);
-}
-
-/* Every accept on listener i: the multishot one, or each single-shot slot. Each ends with a
- * completion (-ECANCELED, or a connection accepted meanwhile), which disarms the listener. */
-static void worker_cancel_accepts(struct worker *w, unsigned i)
-{
-	struct io_uring_sqe *sqe = uring_sqe(&w->ring);
-
-	io_uring_prep_cancel_fd(sqe, w->listeners[i].fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
-}
-
-/* See workers_rearm_accepts: once disarmed, worker_rearm_accepts arms them again. */
+/* See workers_rearm_accepts: once disarmed, listeners_rearm arms them again. */
 static void worker_take_rearm(struct worker *w)
 {
-	unsigned gen = atomic_load_explicit(&rearm_gen, memory_order_relaxed);
+	unsigned gen = atomic_load_explicit(&ws.rearm_gen, memory_order_relaxed);
 
 	if (gen == w->rearm_seen)
 		return;
 	w->rearm_seen = gen;
-	for (unsigned i = 0; i < w->n_listeners; i++)
-		if (w->listeners[i].armed)
-			worker_cancel_accepts(w, i);
-}
-
-static void worker_stop_accepting(struct worker *w)
-{
-	struct io_uring_sqe *sqe;
-
-	if (!w->accepting)
-		return;
-	w->accepting = false;
-	for (unsigned i = 0; i < w->n_listeners; i++) {
-		if (w->listeners[i].armed)
-			worker_cancel_accepts(w, i);
-		sqe = uring_sqe(&w->ring);
-		io_uring_prep_close(sqe, w->listeners[i].fd);
-		io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
-		w->listeners[i].fd = -1;
-	}
-	worker_note_accept_off(w);
+	listeners_cancel_armed(w);
 }
 
 static unsigned worker_reap(struct worker *w)
@@ -571,7 +293,7 @@ static unsigned worker_reap(struct worker *w)
 
 	io_uring_for_each_cqe(&w->ring, head, cqe) {
 		if (uring_ud_op(cqe->user_data) == OP_ACCEPT)
-			worker_on_accept(w, cqe);
+			listener_on_accept(w, cqe);
 		else
 			conn_handle_cqe(w, cqe);
 		n++;
@@ -596,11 +318,11 @@ static unsigned worker_sweep_ms(const struct worker *w)
  * of one turn sees one config, then tell workers_reconfigure (cfg_seen). */
 static void worker_take_config(struct worker *w)
 {
-	unsigned gen = atomic_load_explicit(&cfg_gen, memory_order_acquire);
+	unsigned gen = atomic_load_explicit(&ws.cfg_gen, memory_order_acquire);
 
 	if (gen == atomic_load_explicit(&w->cfg_seen, memory_order_relaxed))
 		return;
-	w->cfg = atomic_load_explicit(&cfg_next, memory_order_relaxed);
+	w->cfg = atomic_load_explicit(&ws.cfg_next, memory_order_relaxed);
 	w->balance = balance_ops_for(w->cfg->balance);
 	balance_state_reconfigure(&w->bal, w->balance, w->cfg);
 	worker_derive_settings(w);
@@ -614,16 +336,16 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 	worker_take_config(w);
 	/* acquire: what main did before asking (a takeover read the listener fds) comes before
 	 * this worker closes them */
-	if (atomic_load_explicit(&drain_requested, memory_order_acquire))
-		worker_stop_accepting(w);
-	if (atomic_load_explicit(&stop_requested, memory_order_relaxed) && !w->stopping) {
+	if (atomic_load_explicit(&ws.drain_requested, memory_order_acquire))
+		listeners_stop_accepting(w);
+	if (atomic_load_explicit(&ws.stop_requested, memory_order_relaxed) && !w->stopping) {
 		w->stopping = true;
-		worker_stop_accepting(w);
+		listeners_stop_accepting(w);
 		conn_sweep(w, true);
 	}
 	if (w->accepting) {
 		worker_take_rearm(w);
-		worker_rearm_accepts(w);
+		listeners_rearm(w);
 	}
 	if ((w->cfg->idle_timeout_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
@@ -645,7 +367,7 @@ static void worker_loop(struct worker *w)
 	int64_t next_sweep = 0, stop_deadline = 0;
 	struct io_uring_cqe *cqe;
 
-	worker_rearm_accepts(w);
+	listeners_rearm(w);
 	for (;;) {
 		worker_reap(w);
 		worker_tick(w, &next_sweep);
@@ -691,7 +413,7 @@ static void worker_free(struct worker *w)
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
-	struct worker_boot *boot = &threads[w->idx].boot;
+	struct worker_boot *boot = &ws.threads[w->idx].boot;
 	char name[16];
 
 	snprintf(name, sizeof(name), "worker%u", w->idx);
@@ -701,19 +423,19 @@ static void *worker_main(void *arg)
 	sem_post(&boot->ready);
 	if (boot->status == 0)
 		worker_loop(w);
-	worker_close_listeners(w);
+	listeners_close(w);
 	worker_free(w);
 	return NULL;
 }
 
 int workers_start(char *err, size_t errlen)
 {
-	for (unsigned i = 0; i < n_workers; i++) {
-		struct worker_thread *t = &threads[i];
+	for (unsigned i = 0; i < ws.n; i++) {
+		struct worker_thread *t = &ws.threads[i];
 		int ret;
 
 		sem_init(&t->boot.ready, 0, 0);
-		ret = pthread_create(&t->tid, NULL, worker_main, &workers[i]);
+		ret = pthread_create(&t->tid, NULL, worker_main, &ws.workers[i]);
 		if (ret) {
 			snprintf(err, errlen, "cannot start worker %u: %s", i, strerror(ret));
 			workers_stop_and_join();
@@ -734,13 +456,14 @@ int workers_start(char *err, size_t errlen)
 /* See worker.h. */
 int workers_reconfigure(const struct slb_config *cfg)
 {
-	unsigned gen = atomic_load(&cfg_gen) + 1;
+	unsigned gen = atomic_load(&ws.cfg_gen) + 1;
 	int64_t deadline = clock_now_ms() + 2000;
 
-	atomic_store_explicit(&cfg_next, cfg, memory_order_relaxed);
-	atomic_store_explicit(&cfg_gen, gen, memory_order_release);
-	for (unsigned i = 0; i < n_workers; i++) {
-		while (threads[i].started && atomic_load_explicit(&workers[i].cfg_seen, memory_order_acquire) != gen) {
+	atomic_store_explicit(&ws.cfg_next, cfg, memory_order_relaxed);
+	atomic_store_explicit(&ws.cfg_gen, gen, memory_order_release);
+	for (unsigned i = 0; i < ws.n; i++) {
+		while (ws.threads[i].started &&
+		       atomic_load_explicit(&ws.workers[i].cfg_seen, memory_order_acquire) != gen) {
 			struct timespec ts = { 0, 1000000 };
 
 			if (clock_now_ms() >= deadline)
@@ -754,19 +477,19 @@ int workers_reconfigure(const struct slb_config *cfg)
 /* See worker.h. */
 void workers_rearm_accepts(void)
 {
-	atomic_fetch_add_explicit(&rearm_gen, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&ws.rearm_gen, 1, memory_order_relaxed);
 }
 
 /* See worker.h. */
 void workers_stop_accepting(void)
 {
-	atomic_store(&drain_requested, true);
+	atomic_store(&ws.drain_requested, true);
 }
 
 bool workers_accepting(void)
 {
-	for (unsigned i = 0; i < n_workers; i++)
-		if (threads[i].started && !atomic_load_explicit(&workers[i].accept_off, memory_order_acquire))
+	for (unsigned i = 0; i < ws.n; i++)
+		if (ws.threads[i].started && !atomic_load_explicit(&ws.workers[i].accept_off, memory_order_acquire))
 			return true;
 	return false;
 }
@@ -775,12 +498,12 @@ unsigned workers_listener_fds(int *fds, unsigned *addr_idx, unsigned cap)
 {
 	unsigned k = 0;
 
-	for (unsigned i = 0; i < n_workers; i++) {
-		for (unsigned j = 0; j < workers[i].n_listeners && k < cap; j++) {
-			if (workers[i].listeners[j].fd < 0)
+	for (unsigned i = 0; i < ws.n; i++) {
+		for (unsigned j = 0; j < ws.workers[i].n_listeners && k < cap; j++) {
+			if (ws.workers[i].listeners[j].fd < 0)
 				continue;
-			fds[k] = workers[i].listeners[j].fd;
-			addr_idx[k++] = workers[i].listeners[j].addr_idx;
+			fds[k] = ws.workers[i].listeners[j].fd;
+			addr_idx[k++] = ws.workers[i].listeners[j].addr_idx;
 		}
 	}
 	return k;
@@ -790,33 +513,33 @@ unsigned long workers_open_conns(void)
 {
 	unsigned long n = 0;
 
-	for (unsigned i = 0; i < n_workers; i++)
-		n += stat_get(&channels[i].stats.active);
+	for (unsigned i = 0; i < ws.n; i++)
+		n += stat_get(&ws.channels[i].stats.active);
 	return n;
 }
 
 void workers_stop_and_join(void)
 {
-	atomic_store(&stop_requested, true);
-	for (unsigned i = 0; i < n_workers; i++) {
-		if (!threads[i].started)
+	atomic_store(&ws.stop_requested, true);
+	for (unsigned i = 0; i < ws.n; i++) {
+		if (!ws.threads[i].started)
 			continue;
-		pthread_join(threads[i].tid, NULL);
-		threads[i].started = false;
+		pthread_join(ws.threads[i].tid, NULL);
+		ws.threads[i].started = false;
 	}
 }
 
 void workers_free(void)
 {
-	for (unsigned i = 0; workers && i < n_workers; i++) {
-		worker_close_listeners(&workers[i]);
-		free(workers[i].listeners);
+	for (unsigned i = 0; ws.workers && i < ws.n; i++) {
+		listeners_close(&ws.workers[i]);
+		free(ws.workers[i].listeners);
 	}
-	free(workers);
-	free(channels);
-	free(threads);
-	workers = NULL;
-	channels = NULL;
-	threads = NULL;
-	n_workers = 0;
+	free(ws.workers);
+	free(ws.channels);
+	free(ws.threads);
+	ws.workers = NULL;
+	ws.channels = NULL;
+	ws.threads = NULL;
+	ws.n = 0;
 }

@@ -19,7 +19,7 @@
 #include "hb_group.h"
 #include "http_server.h"
 #include "slb/common/log.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 #define CRASH_RANDOM -1 /* --crash-after random: pick 1..10 at startup */
 #define CRASH_RANDOM_MAX 10

@@ -35,7 +35,7 @@ static void check_request(const char *buf, size_t size, int rc, const struct adm
 {
 	check(rc == 0 || rc == -EINVAL || rc == -EMSGSIZE || rc == -EFBIG || (rc > 0 && (size_t)rc <= size));
 	check(rc != -EMSGSIZE || size >= ADMIN_REQ_MAX);
-	if (rc <= 0 || r->method == ADMIN_METHOD_OTHER) {
+	if (rc <= 0) {
 		check(r->path == NULL && r->path_len == 0 && r->query == NULL);
 		return;
 	}

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

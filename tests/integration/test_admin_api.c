@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "echo_server.h"
 #include "faultkit.h"
 #include "healthtest.h"
 #include "testproc.h"
@@ -129,6 +130,9 @@ static void expect_too_large(unsigned admin)
 
 	memset(big, '7', sizeof(big) - 1);
 	cr_assert_eq(call(admin, "PUT", "/backends/1/weight", big, NULL, &r), 413, "%d", r.status);
+	/* JSON like every other error of the API (issue 20: it was plain text) */
+	cr_assert_str_eq(r.body, "{\"error\":\"request body over 1024 bytes\"}\n");
+	cr_assert_not_null(strstr(r.head, "Content-Type: application/json"), "%s", r.head);
 }
 
 /*
@@ -153,6 +157,10 @@ Test(admin_api, bad_input_gets_its_status_and_changes_nothing)
 	cr_assert_eq(call(s.admin, "GET", "/backends/1/drain", NULL, NULL, &r), 405);
 	cr_assert_not_null(strstr(r.head, "Allow: POST"), "%s", r.head);
 	expect(s.admin, "DELETE", "/status", NULL, 405, NULL);
+	/* a method slb has no route for at all: 405 on a known path too (issue 20: it was 404) */
+	cr_assert_eq(call(s.admin, "PATCH", "/status", NULL, NULL, &r), 405, "%d %s", r.status, r.body);
+	cr_assert_not_null(strstr(r.head, "Allow: GET"), "%s", r.head);
+	cr_assert_not_null(strstr(r.body, "{\"error\":"), "%s", r.body);
 	expect(s.admin, "PUT", "/backends/1/weight", "{\"weight\":", 400, "bad JSON");
 	expect(s.admin, "PUT", "/backends/1/weight", "257", 400, "0 to 256");
 	expect(s.admin, "PUT", "/backends/1/weight", "2.5", 400, "0 to 256");
@@ -240,17 +248,21 @@ Test(admin_api, token_file_readable_by_others_stops_slb)
  * Operator sees: 200 "source":"admin"; clients reach web3; DELETE 200 "removing":true and
  *   "draining" while the download runs; the backend gone from /status after it, 404 for it.
  */
+/* Checks every 200 ms: an added backend with a check comes up after two of them. */
+static const char *const fast_checks[] = { "--check-interval", "200", "--check-timeout", "150", "--rise", "2", NULL };
+
 Test(admin_api, add_then_remove_waits_for_the_last_connection)
 {
 	char a1[64], a2[64], a3[64], body[256], path[128];
 	struct faultkit_reader rd;
 	struct faultkit_slb s;
 
-	start_two(&s, a1, a2, sizeof(a1), NULL);
+	start_two(&s, a1, a2, sizeof(a1), fast_checks);
 	faultkit_backend_ok("web3", a3, sizeof(a3));
 	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"weight\":3,\"name\":\"web3\",\"check\":\"tcp\"}", a3);
 	expect(s.admin, "POST", "/backends", body, 200, "\"source\":\"admin\"");
 	expect(s.admin, "POST", "/backends", body, 409, "already");
+	cr_assert_geq(faultkit_wait_state(s.admin, a3, "up", IO_MS), 0, "web3 never passed its checks");
 	expect(s.admin, "POST", "/backends/1/disable", NULL, 200, NULL);
 	expect(s.admin, "POST", "/backends/2/disable", NULL, 200, NULL);
 	expect_served_by(s.port, "web3");
@@ -300,4 +312,56 @@ Test(admin_api, disable_outlasts_heartbeats_and_remove_conflicts_with_a_session)
 	cr_assert_str_eq(reply, "OK state=up interval=1000");
 	close(fd);
 	healthtest_stop_ok(&s);
+}
+
+/* Whether GET /events lists addr going to state ("up"), and, when reason is not NULL, with it. */
+static bool events_list(unsigned admin, const char *addr, const char *state, const char *reason)
+{
+	char where[96], to[32];
+	struct testproc_http r;
+
+	snprintf(where, sizeof(where), "\"address\":\"%s\"", addr);
+	snprintf(to, sizeof(to), "\"new\":\"%s\"", state);
+	cr_assert_eq(call(admin, "GET", "/events?since=0", NULL, NULL, &r), 200);
+	for (char *line = strtok(r.body, "\n"); line; line = strtok(NULL, "\n"))
+		if (strstr(line, where) && strstr(line, to) && (!reason || strstr(line, reason)))
+			return true;
+	return false;
+}
+
+/*
+ * With --check tcp, a backend added at run time is judged before it takes clients, as HAProxy
+ * does for a server added at run time: nothing listens at one address, web3 listens at the
+ * other.
+ * Operator sees: both POSTs answer 200 with "state":"down" and "checking, up after 2 passed
+ *   checks"; web3 turns up ("check passed 2 times"); the dead address stays down, /events
+ *   never lists it up, and clients are all served by the others.
+ */
+Test(admin_api, added_backend_takes_clients_only_after_its_checks_pass)
+{
+	const char *const more[] = { "--check", "tcp", "--check-interval", "200", "--check-timeout", "150",
+				     "--rise", "2", NULL };
+	char a1[64], a2[64], a3[64], dead[64], body[256];
+	struct faultkit_slb s;
+
+	start_two(&s, a1, a2, sizeof(a1), more);
+	snprintf(dead, sizeof(dead), "127.0.0.1:%u", refused_port());
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"name\":\"nobody\"}", dead);
+	expect(s.admin, "POST", "/backends", body, 200, "\"state\":\"down\"");
+	expect_field(s.admin, dead, "reason", "added by admin from 127.0.0.1: checking, up after 2 passed checks");
+	faultkit_backend_ok("web3", a3, sizeof(a3));
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"name\":\"web3\"}", a3);
+	expect(s.admin, "POST", "/backends", body, 200, "checking");
+	cr_assert_geq(faultkit_wait_state(s.admin, a3, "up", IO_MS), 0, "web3 never passed its checks");
+	cr_assert(events_list(s.admin, a3, "up", "check passed 2 times"));
+	/* the dead address was added first and checked as often: its checks failed meanwhile */
+	expect_field(s.admin, dead, "state", "down");
+	cr_assert_not(events_list(s.admin, dead, "up", NULL), "%s was up with nothing listening", dead);
+	for (int i = 0; i < 20; i++) {
+		char who[64];
+
+		cr_assert_eq(faultkit_http_body(s.port, "/", body, sizeof(body), IO_MS), 200, "request %d", i);
+		cr_assert_str_neq(faultkit_backend_name(body, who, sizeof(who)), "nobody");
+	}
+	faultkit_slb_stop_ok(&s, STOP_MS);
 }

@@ -20,6 +20,7 @@
 #include "healthtest.h"
 #include "netns.h"
 #include "testproc.h"
+#include "testskip.h"
 
 #define IO_MS 5000
 
@@ -135,7 +136,7 @@ Test(backend_addresses, runtime_loop_is_cut_and_marked_down)
 
 	rc = netns_create(&net, why, sizeof(why));
 	if (rc)
-		cr_skip_test("cannot make network namespaces: %s", why);
+		testskip(TESTSKIP_NETNS, "cannot make network namespaces: %s", why);
 	cr_assert_not_null(faultkit_backend_start("real", "127.0.0.1", &real_port), "slb-backend: %s", strerror(errno));
 	lport = testproc_free_port();
 	aport = testproc_free_port();

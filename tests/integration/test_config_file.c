@@ -1,6 +1,7 @@
 /* slb -c FILE with real processes on loopback: --check-config prints "configuration OK" or
- * every error and exits 0 or 2 without starting anything, and a running slb takes its
- * settings from the file with the command line overriding it. */
+ * every error and exits 0 or 2 without starting anything, a running slb takes its settings
+ * from the file with the command line overriding it, and the systemd unit's reload commands
+ * check the file beside the running slb and only then signal it. */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
@@ -13,7 +14,7 @@
 
 #define IO_MS 10000
 
-static char conf[64], key[64];
+static char conf[64], key[64], sock[64];
 static struct echo_server echo;
 
 static void suite_fini(void)
@@ -24,6 +25,8 @@ static void suite_fini(void)
 		unlink(conf);
 	if (key[0])
 		unlink(key);
+	if (sock[0])
+		unlink(sock);
 }
 
 TestSuite(config_file, .fini = suite_fini, .timeout = 60);
@@ -153,5 +156,161 @@ Test(config_file, slb_runs_from_the_file_and_flags_override_it)
 	cr_assert_eq(memcmp(text, "ping", 4), 0);
 	close(fd);
 	cr_assert_lt(testproc_connect(file_port, 500), 0, "the file's listen was kept, not replaced");
+	cr_assert_eq(testproc_stop(slb, IO_MS), 0, "slb exit code %d", testproc_exit_code(slb));
+}
+
+#define UNIT_LINES_MAX 4
+#define UNIT_LINE_MAX 512
+
+/* Replaces every `from` in line (UNIT_LINE_MAX bytes) by `to`. */
+static void replace_all(char *line, const char *from, const char *to)
+{
+	char out[UNIT_LINE_MAX], *hit, *p = line;
+	size_t len = 0;
+
+	while ((hit = strstr(p, from))) {
+		len += (size_t)snprintf(out + len, sizeof(out) - len, "%.*s%s", (int)(hit - p), p, to);
+		p = hit + strlen(from);
+	}
+	snprintf(out + len, sizeof(out) - len, "%s", p);
+	cr_assert_lt(strlen(out), sizeof(out) - 1, "unit line too long: %s", out);
+	strcpy(line, out);
+}
+
+/* The lines of etc/slb.service.in that start with setting ("ExecReload="), without it, as the
+ * installed unit has them but for this build's slb, the test's config file and control
+ * socket, and pid for $MAINPID. Returns how many. */
+static unsigned unit_commands(const char *setting, pid_t pid, char lines[][UNIT_LINE_MAX])
+{
+	FILE *f = fopen(SLB_SOURCE_DIR "/etc/slb.service.in", "r");
+	char line[UNIT_LINE_MAX], bin[256], mainpid[16];
+	unsigned n = 0;
+
+	cr_assert_not_null(f, "cannot read etc/slb.service.in");
+	snprintf(mainpid, sizeof(mainpid), "%d", (int)pid);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, setting, strlen(setting)) != 0)
+			continue;
+		cr_assert_lt(n, UNIT_LINES_MAX);
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(lines[n], UNIT_LINE_MAX, "%s", line + strlen(setting));
+		replace_all(lines[n], "@CMAKE_INSTALL_FULL_SBINDIR@/slb", testproc_bin("slb", bin, sizeof(bin)));
+		replace_all(lines[n], "@CMAKE_INSTALL_FULL_SYSCONFDIR@/slb/slb.conf", conf);
+		replace_all(lines[n], "/run/slb/control.sock", sock);
+		replace_all(lines[n], "$MAINPID", mainpid);
+		cr_assert_null(strchr(lines[n], '@'), "a path the test does not know: %s", lines[n]);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* Runs one unit command line (words split at spaces; the unit quotes nothing). Returns its
+ * exit code; out gets its output. */
+static int run_command(char *line, char *out, size_t len)
+{
+	const char *argv[TESTPROC_ARGS_MAX];
+	char *save = NULL;
+	int n = 0;
+
+	for (char *w = strtok_r(line, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+		cr_assert_lt(n, TESTPROC_ARGS_MAX - 1);
+		argv[n++] = w;
+	}
+	argv[n] = NULL;
+	return testproc_run(argv, IO_MS, out, len);
+}
+
+/* As systemd runs ExecReload: each line in turn, stopping at the first that fails. Returns
+ * the last exit code; out gets the last line's output. */
+static int run_reload(pid_t pid, char *out, size_t len)
+{
+	char lines[UNIT_LINES_MAX][UNIT_LINE_MAX];
+	unsigned n = unit_commands("ExecReload=", pid, lines);
+	int code = -1;
+
+	cr_assert_geq(n, 2, "the unit has no check before its signal");
+	for (unsigned i = 0; i < n; i++) {
+		code = run_command(lines[i], out, len);
+		if (code != 0)
+			break;
+	}
+	return code;
+}
+
+static unsigned count_in(const struct testproc *p, const char *needle)
+{
+	static char out[65536];
+	unsigned n = 0;
+
+	testproc_output(p, out, sizeof(out));
+	for (const char *at = strstr(out, needle); at; at = strstr(at + 1, needle))
+		n++;
+	return n;
+}
+
+static void write_service_conf(const unsigned *ports, const char *more)
+{
+	char text[512];
+	FILE *f;
+
+	snprintf(text, sizeof(text),
+		 "listen = 127.0.0.1:%u\nbackend = 127.0.0.1:%u\nadmin = 127.0.0.1:%u\n"
+		 "heartbeat-listen = 127.0.0.1:%u\nworkers = 1\n%s",
+		 ports[0], echo.port, ports[1], ports[2], more);
+	if (!conf[0]) {
+		write_file(conf, sizeof(conf), text, 0644);
+		return;
+	}
+	/* in place: the running slb re-reads the path it was started with */
+	f = fopen(conf, "w");
+	cr_assert_not_null(f);
+	cr_assert_geq(fputs(text, f), 0);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/*
+ * Issue 20: `systemctl reload slb` always failed: its check bound every port, which the running
+ * slb holds ("Address already in use", exit 2), so the SIGHUP was never sent. The unit's own
+ * ExecStart and ExecReload lines, beside the running slb:
+ * Operator sees: a changed file passes the check and is applied ("reload: connect-timeout
+ *   2000 -> 500"); a broken one fails the check with its error, and slb is not signalled.
+ */
+Test(config_file, systemd_reload_checks_beside_the_running_slb_then_signals)
+{
+	unsigned ports[3] = { free_port_ok(), free_port_ok(), free_port_ok() };
+	char start[UNIT_LINES_MAX][UNIT_LINE_MAX], out[8192];
+	const char *argv[TESTPROC_ARGS_MAX];
+	struct testproc *slb;
+	char *save = NULL;
+	int n = 0, code;
+
+	cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
+	snprintf(sock, sizeof(sock), "/tmp/slb-itest-%d.sock", (int)getpid());
+	write_service_conf(ports, "");
+	cr_assert_eq(unit_commands("ExecStart=", 0, start), 1);
+	for (char *w = strtok_r(start[0], " ", &save); w; w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	slb = testproc_spawn(argv);
+	cr_assert_not_null(slb);
+	if (testproc_wait_output(slb, "listening on", IO_MS) != 0) {
+		testproc_output(slb, out, sizeof(out));
+		cr_assert_fail("slb did not come up:\n%s", out);
+	}
+
+	write_service_conf(ports, "connect-timeout = 500\n");
+	code = run_reload(slb->pid, out, sizeof(out));
+	cr_assert_eq(code, 0, "reload failed beside the running slb (exit %d):\n%s", code, out);
+	cr_assert_eq(testproc_wait_output(slb, "reload: connect-timeout 2000 -> 500", IO_MS), 0,
+		     "the SIGHUP did not reload");
+	cr_assert_eq(testproc_wait_output(slb, "reload: done", IO_MS), 0);
+
+	write_service_conf(ports, "connect-timeout = 500\nretries = many\n");
+	code = run_reload(slb->pid, out, sizeof(out));
+	cr_assert_eq(code, 2, "a broken file passed the check (exit %d):\n%s", code, out);
+	cr_assert(strstr(out, "retries = 'many': expected a whole number"), "%s", out);
+	cr_assert_eq(count_in(slb, "SIGHUP"), 1, "slb was signalled for a broken file");
+	cr_assert(testproc_running(slb), "slb stopped");
 	cr_assert_eq(testproc_stop(slb, IO_MS), 0, "slb exit code %d", testproc_exit_code(slb));
 }

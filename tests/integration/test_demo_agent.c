@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "fakehb.h"
@@ -118,17 +119,16 @@ Test(demo_agent, keeps_trying_until_slb_listens)
 {
 	char reg[512];
 	unsigned svc_port, hb_port;
+	struct testproc *agent;
 	int svc_fd, lfd, fd;
 
 	svc_fd = testproc_listen(&svc_port);
-	lfd = testproc_listen(&hb_port);
+	lfd = testproc_bind(&hb_port); /* bound, not listening: the agent's connects are refused */
 	cr_assert(svc_fd >= 0 && lfd >= 0);
-	close(lfd);
-	start_agent(svc_port, hb_port, "tcp");
-	usleep(300 * 1000); /* a few refused connects, so backoff is under way */
-	lfd = testproc_listen_port(hb_port);
-	if (lfd < 0)
-		cr_skip_test("could not listen on the same port again");
+	agent = start_agent(svc_port, hb_port, "tcp");
+	/* the first refused connect is logged; the agent is then in its backoff */
+	cr_assert_eq(testproc_wait_output(agent, "reconnecting from", T_MS), 0, "slb-agent did not report a refusal");
+	cr_assert_eq(listen(lfd, 16), 0, "listen: %s", strerror(errno));
 	fd = fakehb_accept_register(lfd, 1, 50, 200, reg, sizeof(reg), T_MS);
 	cr_assert_geq(fd, 0, "no registration once slb is up: %s", strerror(-fd));
 	close(fd);

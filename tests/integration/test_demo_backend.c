@@ -15,6 +15,7 @@
 #include "../../src/demo/http_server.h" /* slb_demo exports no include dir */
 #include "fakehb.h"
 #include "testproc.h"
+#include "testskip.h"
 
 #define T_MS 5000 /* generous per-step timeout; a passing run takes milliseconds */
 
@@ -331,7 +332,7 @@ Test(demo_backend, serves_a_thousand_concurrent_connections)
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur < N + 64)
-		cr_skip_test("RLIMIT_NOFILE below %d", N + 64);
+		testskip(TESTSKIP_NOFILE, "RLIMIT_NOFILE below %d", N + 64);
 	start_backend("many", NULL, &port);
 	for (int i = 0; i < N; i++) {
 		fds[i] = testproc_connect(port, T_MS);

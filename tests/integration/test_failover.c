@@ -3,6 +3,8 @@
  *  - SIGKILL: no request that starts once the victim is gone fails, /status says down within
  *    100 ms of kill(), a keep-alive connection open on the victim sees EOF, later requests reach
  *    the others only and slb does not even try the dead one;
+ *  - SIGKILL of a static backend (no heartbeat): only the requests in flight on it are lost,
+ *    requests after it is gone are retried on the others, and it is marked down;
  *  - SIGSTOP: down within the heartbeat timeout while requests keep succeeding; SIGCONT: up
  *    within two heartbeat intervals and in rotation again;
  *  - a backend that registers after slb started receives traffic;
@@ -343,6 +345,66 @@ Test(failover, sigkill_mid_load_costs_no_request_and_closes_open_connections)
 	stop_slb_clean();
 }
 
+/* slb in front of N_BE static backends (--backend, no heartbeat: only slb's own connects and
+ * probes see them). */
+static void start_static_pool(void)
+{
+	static char addrs[N_BE][32];
+	const char *flags[2 * N_BE + 1];
+
+	for (unsigned i = 0; i < N_BE; i++) {
+		spawn_backend(i, false);
+		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%u", be[i].port);
+		flags[2 * i] = "--backend";
+		flags[2 * i + 1] = addrs[i];
+	}
+	flags[2 * N_BE] = NULL;
+	start_slb(flags);
+	for (unsigned i = 0; i < N_BE; i++)
+		expect_state(i, "up");
+}
+
+/* A static backend has no heartbeat to close, so slb learns of a crash from its own connects:
+ * refused ones are retried on another backend, and --eject-failures of them mark it down.
+ * What the client may lose is only what was in flight on the victim when it died (at most one
+ * request per load thread, cut: an L4 balancer cannot replay relayed bytes); a request that
+ * starts once it is gone is answered by the others. */
+Test(failover, static_backend_sigkill_mid_load_costs_only_what_was_in_flight)
+{
+	const unsigned victim = 2;
+	int64_t t_kill, t_dead, t_down;
+	unsigned cut, failed;
+	char why[256];
+
+	start_static_pool();
+	start_load();
+	sleep_ms(WARMUP_MS);
+	cr_assert_eq(testproc_signal(be[victim].proc, SIGKILL), 0);
+	t_kill = loadgen_now_us();
+	t_dead = wait_dead(be[victim].proc);
+	cr_assert_eq(wait_state(be[victim].port, "down", IO_MS, &t_down), 0, "%s never went down after SIGKILL",
+		     be[victim].name);
+	sleep_ms(1000); /* plenty of requests after the mark-down */
+	loadgen_stop(&load);
+
+	cut = loadgen_failures_in_flight(&load, t_kill, t_dead, why, sizeof(why));
+	failed = loadgen_failures(&load, 0, INT64_MAX, NULL, 0);
+	cr_log_info("static SIGKILL: gone after %.1f ms, down in /status after %.1f ms; %u requests, %u failed, "
+		    "%u of them in flight at the death%s%s",
+		    MS(t_dead - t_kill), MS(t_down - t_kill), load.n_recs, failed, cut, cut ? ": " : "", why);
+	cr_assert_gt(loadgen_answered(&load, be[victim].name, 0, t_kill), 0, "the victim had no traffic before");
+	expect_no_failures(t_dead, INT64_MAX, "once the static backend was gone");
+	cr_assert_eq(failed, cut, "%u requests failed that were not in flight on the dying backend", failed - cut);
+	cr_assert_leq(cut, load.o.threads, "%u requests cut with %u load threads", cut, load.o.threads);
+	for (unsigned i = 0; i < N_BE; i++)
+		if (i != victim)
+			cr_assert_gt(loadgen_answered(&load, be[i].name, t_down, INT64_MAX), 10, "%s got no traffic",
+				     be[i].name);
+	loadgen_free(&load);
+	stop_backends();
+	stop_slb_clean();
+}
+
 Test(failover, sigstop_goes_down_within_the_timeout_and_sigcont_comes_back)
 {
 	const unsigned victim = 1;
@@ -356,9 +418,10 @@ Test(failover, sigstop_goes_down_within_the_timeout_and_sigcont_comes_back)
 	t_stop = loadgen_now_us();
 	cr_assert_eq(wait_state(be[victim].port, "down", IO_MS, &t_down), 0, "%s never went down after SIGSTOP",
 		     be[victim].name);
-	/* Long enough for requests stuck on the stopped backend to time out and for plenty of
-	 * requests to start after the mark-down. */
-	sleep_ms(REQ_TIMEOUT_MS);
+	/* Each load thread may be stuck on the stopped backend until its request times out, at
+	 * most REQ_TIMEOUT_MS after the mark-down (nothing is sent there after it); as long again
+	 * leaves every thread that much time for requests that start after the mark-down. */
+	sleep_ms(2 * REQ_TIMEOUT_MS);
 	cr_assert_eq(testproc_signal(be[victim].proc, SIGCONT), 0);
 	t_cont = loadgen_now_us();
 	cr_assert_eq(wait_state(be[victim].port, "up", IO_MS, &t_up), 0, "%s never came back after SIGCONT",

@@ -12,6 +12,7 @@
 
 #include "faultkit.h"
 #include "testproc.h"
+#include "testskip.h"
 
 #define IO_MS 10000
 #define STOP_MS 5000
@@ -267,7 +268,7 @@ Test(faults_limits, ten_thousand_concurrent_connections, .timeout = 120)
 	unsigned ok = 0;
 
 	if (faultkit_raise_nofile() < TEN_K + 200)
-		cr_skip_test("needs a descriptor limit of %d for the clients", TEN_K + 200);
+		testskip(TESTSKIP_NOFILE, "needs a descriptor limit of %d for the clients", TEN_K + 200);
 	faultkit_backend_ok("b1", be_arg, sizeof(be_arg));
 	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "2", "--backend", be_arg, NULL });
 	for (int i = 0; i < TEN_K; i++) {

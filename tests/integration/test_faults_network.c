@@ -14,6 +14,7 @@
 #include "netns.h"
 #include "rogue.h"
 #include "testproc.h"
+#include "testskip.h"
 
 #define IO_MS 15000
 #define STOP_MS 5000
@@ -36,7 +37,7 @@ static void net_setup(void)
 	int rc = netns_create(&net, why, sizeof(why));
 
 	if (rc)
-		cr_skip_test("cannot make network namespaces: %s", why);
+		testskip(TESTSKIP_NETNS, "cannot make network namespaces: %s", why);
 }
 
 /* Loads rules into the backends' namespace, or skips when nft is missing. */
@@ -47,7 +48,7 @@ static void net_rules(const char *ruleset)
 
 	if (rc == -ENOENT) {
 		suite_fini(); /* a skip does not run .fini: remove the namespaces here */
-		cr_skip_test("nft(8) is not installed (Debian package nftables): %s", why);
+		testskip(TESTSKIP_PROGRAM, "nft(8) is not installed (Debian package nftables): %s", why);
 	}
 	cr_assert_eq(rc, 0, "nft -f failed: %s\n%s", why, ruleset);
 }

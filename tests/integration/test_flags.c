@@ -96,7 +96,7 @@ Test(flags, every_listen_address_serves)
 /* Arrays, not pointers: Criterion runs each case in a fresh process image. */
 struct bad_usage {
 	char args[4][32];
-	char why[80];
+	char why[96];
 };
 
 ParameterizedTestParameters(flags, bad_usage_exits_2_naming_the_flag)
@@ -112,6 +112,7 @@ ParameterizedTestParameters(flags, bad_usage_exits_2_naming_the_flag)
 		{ { "--heartbeat-interval", "500" }, "--heartbeat-interval needs --heartbeat-listen" },
 		{ { "--heartbeat-max-backends", "5" }, "--heartbeat-max-backends needs --heartbeat-listen" },
 		{ { "--user", "no-such-user-slb" }, "--user no-such-user-slb: no such user" },
+		{ { "-listen", "127.0.0.1:7004" }, "unknown flag '-listen': long flags start with two dashes (--listen)" },
 	};
 	return cr_make_param_array(struct bad_usage, params, sizeof(params) / sizeof(params[0]));
 }

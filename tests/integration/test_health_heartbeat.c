@@ -13,7 +13,7 @@
 #include "echo_server.h"
 #include "faultkit.h"
 #include "healthtest.h"
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 #include "testproc.h"
 
 #define IO_MS 5000

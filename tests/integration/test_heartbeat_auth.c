@@ -17,8 +17,9 @@
 #include <unistd.h>
 
 #include "healthtest.h"
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 #include "testproc.h"
+#include "testskip.h"
 
 #define IO_MS 5000
 
@@ -295,7 +296,7 @@ Test(heartbeat_auth, user_nobody_drops_root_and_keeps_serving)
 	unsigned port;
 
 	if (geteuid() != 0)
-		cr_skip_test("needs root to drop privileges");
+		testskip(TESTSKIP_ROOT, "needs root to drop privileges");
 	cr_assert_not_null(pw, "no user nobody");
 	healthtest_start_ok(&slb, extra);
 	expect_output(slb.proc, "running as user nobody");

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "testproc.h"
+#include "testskip.h"
 
 #define IO_MS 5000
 
@@ -46,7 +47,7 @@ static void deny_io_uring_setup(int err)
 	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0, "no_new_privs: %s", strerror(errno));
 	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0, "seccomp: %s", strerror(errno));
 #else
-	cr_skip_test("no seccomp architecture constant for this CPU");
+	testskip(TESTSKIP_ARCH, "no seccomp architecture constant for this CPU");
 #endif
 }
 

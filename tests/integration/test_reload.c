@@ -222,3 +222,42 @@ Test(reload, socket_settings_wait_for_an_upgrade)
 	cr_assert_eq(faultkit_http_body(slb.port, "/", body, sizeof(body), IO_MS), 200);
 	faultkit_slb_stop_ok(&slb, 5000);
 }
+
+/* Whether GET /events lists addr leaving the table (an event whose new state is "none"), with
+ * the reason that says why; polled, since the removal waits for every worker to settle. */
+static bool events_list_removal(const char *addr, const char *why)
+{
+	char needle[64];
+	struct testproc_http r;
+
+	snprintf(needle, sizeof(needle), "\"address\":\"%s\"", addr);
+	for (int t = 0; t < 500; t++, usleep(10000)) {
+		cr_assert_eq(testproc_http_get(slb.admin, "/events?since=0", &r, IO_MS), 0);
+		for (char *line = strtok(r.body, "\n"); line; line = strtok(NULL, "\n"))
+			if (strstr(line, needle) && strstr(line, "\"new\":\"none\"") && strstr(line, why))
+				return true;
+	}
+	return false;
+}
+
+/*
+ * A reload drops b1, which no connection uses.
+ * Operator sees: b1 leaves /status, and GET /events lists it going from draining to none with
+ *   the reason "removed from the configuration", as an API removal is listed.
+ */
+Test(reload, removal_is_listed_in_events)
+{
+	unsigned w[BACKENDS] = { 1, 1, 0, 0 }, next[BACKENDS] = { 1, 0, 0, 0 };
+	char state[32];
+
+	start_all(w);
+	write_conf(next, NULL);
+	reload(1, "reload: done");
+	for (int t = 0; t < 500 && faultkit_status_field(slb.admin, be_addr[1], "state", state, sizeof(state)) == 0; t++)
+		usleep(10000);
+	cr_assert_eq(faultkit_status_field(slb.admin, be_addr[1], "state", state, sizeof(state)), -ENOENT,
+		     "b1 still in /status after the reload dropped it");
+	cr_assert(events_list_removal(be_addr[1], "removed from the configuration"),
+		  "GET /events does not list the removal of %s", be_addr[1]);
+	faultkit_slb_stop_ok(&slb, 5000);
+}

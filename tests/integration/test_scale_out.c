@@ -28,6 +28,7 @@
 #include "loadgen.h"
 #include "netns.h"
 #include "testproc.h"
+#include "testskip.h"
 
 #define VIP "192.0.2.10"
 #define SVC_PORT 80
@@ -91,12 +92,12 @@ static void topo_build(void)
 	static char why[1024];
 
 	if (netns_topo_init(&topo, why, sizeof(why)))
-		cr_skip_test("cannot make network namespaces: %s", why);
+		testskip(TESTSKIP_NETNS, "cannot make network namespaces: %s", why);
 	if (netns_sh(why, sizeof(why), "command -v bird && command -v birdc && command -v curl") != 0)
-		cr_skip_test("bird2 (bird, birdc) or curl not installed: scripts/install-deps.sh installs them");
+		testskip(TESTSKIP_PROGRAM, "bird2 (bird, birdc) or curl not installed: scripts/install-deps.sh installs them");
 	for (int i = 0; i < NS_COUNT; i++)
 		if (netns_topo_add(&topo, ns_names[i], why, sizeof(why)) < 0)
-			cr_skip_test("cannot make network namespaces: %s", why);
+			testskip(TESTSKIP_NETNS, "cannot make network namespaces: %s", why);
 	link_to_router(NS_CL, "198.51.100", 0, why, sizeof(why));
 	for (int i = 0; i < N; i++) {
 		link_to_router(NS_SLB + i, "203.0.113", i + 1, why, sizeof(why));

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -136,5 +137,67 @@ Test(slb_ctl, events_follow_prints_changes_as_they_happen)
 	cr_assert_eq(testproc_wait_output(follow, "admin disable from 127.0.0.1", 2000), 0);
 	cr_assert(testproc_running(follow));
 	testproc_stop(follow, IO_MS);
+	faultkit_slb_stop_ok(&s, IO_MS);
+}
+
+/* The cell of the column headed head (on the first line) in the row that starts with "id ",
+ * or "" when there is no such row or it ends before that column. */
+static void column_cell(const char *out, const char *head, const char *id, char *cell, size_t len)
+{
+	char start[16];
+	const char *at = strstr(out, head), *row;
+	size_t n = 0;
+
+	snprintf(start, sizeof(start), "\n%s ", id);
+	row = strstr(out, start);
+	cell[0] = '\0';
+	if (!at || !row)
+		return;
+	for (row++; n < (size_t)(at - out); n++)
+		if (row[n] == '\n' || !row[n])
+			return;
+	row += n;
+	for (n = 0; row[n] && row[n] != ' ' && row[n] != '\n' && n + 1 < len; n++)
+		cell[n] = row[n];
+	cell[n] = '\0';
+}
+
+/*
+ * WEIGHT shows the weight in use, which /status sends as a decimal (effective_weight 1.00).
+ * Operator sees: 1 and 3 for the static backends at their configured weights, and a fraction
+ * below 1 for a backend of weight 5 that has just registered and ramps up over --slow-start.
+ */
+Test(slb_ctl, status_shows_whole_and_ramping_weights)
+{
+	static char out[OUT_MAX];
+	char a1[64], a2[64], a3[64], reg[96], reply[128], cell[32];
+	const char *args[] = { "--workers", "1", "--backend", a1, "--backend", a2,
+			       "--heartbeat-listen", "127.0.0.1:{port2}", "--heartbeat-timeout", "60000",
+			       "--slow-start", "600000", NULL };
+	struct faultkit_slb s;
+	int fd;
+
+	faultkit_backend_ok("web1", a1, sizeof(a1));
+	faultkit_backend_ok("web2", a2, sizeof(a2) - 9);
+	strcat(a2, ",weight=3");
+	faultkit_backend_ok("web3", a3, sizeof(a3));
+	faultkit_slb_start_ok(&s, 0, args);
+	snprintf(admin, sizeof(admin), "127.0.0.1:%u", s.admin);
+	fd = testproc_connect(s.port2, IO_MS);
+	cr_assert_geq(fd, 0, "heartbeat connect: %s", strerror(-fd));
+	cr_assert_gt(testproc_read_line(fd, reply, sizeof(reply), IO_MS), 0); /* HELLO slb/1 nonce=... */
+	snprintf(reg, sizeof(reg), "REGISTER %s name=web3 weight=5\n", a3);
+	cr_assert_eq(testproc_write_all(fd, reg, strlen(reg), IO_MS), 0);
+	cr_assert_gt(testproc_read_line(fd, reply, sizeof(reply), IO_MS), 0);
+	cr_assert_eq(strncmp(reply, "OK registered", 13), 0, "%s", reply);
+	cr_assert_eq(CTL(out, "status"), 0, "%s", out);
+	column_cell(out, "WEIGHT", "1", cell, sizeof(cell));
+	cr_assert_str_eq(cell, "1", "%s", out);
+	column_cell(out, "WEIGHT", "2", cell, sizeof(cell));
+	cr_assert_str_eq(cell, "3", "%s", out);
+	column_cell(out, "WEIGHT", "3", cell, sizeof(cell));
+	cr_assert(strncmp(cell, "0.", 2) == 0 && atof(cell) > 0 && atof(cell) < 1,
+		  "a weight-5 backend ramping from a tenth shows '%s':\n%s", cell, out);
+	close(fd);
 	faultkit_slb_stop_ok(&s, IO_MS);
 }

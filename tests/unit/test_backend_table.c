@@ -18,6 +18,7 @@ static const struct table_params params = {
 	.eject_failures = 3,
 	.heartbeat_timeout_ms = 3000,
 	.expire_ms = 60000,
+	.drain_timeout_ms = 30000,
 };
 
 static struct backend_table *t;
@@ -448,7 +449,7 @@ Test(backend_table, drain_completes_when_connections_reach_zero)
 	cr_assert_not(b->drained);
 }
 
-Test(backend_table, removal_drains_refuses_sessions_and_then_frees_the_id)
+Test(backend_table, removal_drains_refuses_sessions_and_ends_once_no_connection_is_left)
 {
 	struct backend *b = add_static("127.0.0.1:9001", 1);
 	struct slb_addr a = b->addr;
@@ -458,13 +459,83 @@ Test(backend_table, removal_drains_refuses_sessions_and_then_frees_the_id)
 	table_note_active(t, b, 1, 0);
 	table_apply(t, b, BE_EV_ADMIN_REMOVE, NULL, 1);
 	cr_assert_eq(b->state, BE_STATE_DRAINING);
+	cr_assert_eq(b->removing, BE_REMOVAL_API);
 	cr_assert_not(table_accepts_session(b));
-	cr_assert_not(table_removable(b));
+	cr_assert_not(table_removal_due(t, b, 2));
 	table_note_active(t, b, 0, 2);
-	cr_assert(table_removable(b));
-	table_remove(t, b, "removed by admin", 2);
+	cr_assert(table_removal_due(t, b, 2));
+	table_remove(t, b, NULL, 2);
 	cr_assert_null(table_get(t, id));
 	cr_assert_null(table_find(t, &a));
+}
+
+/* A count taken before every worker saw the drain is shown, but ends no drain. */
+Test(backend_table, unsettled_count_is_recorded_but_ends_no_drain)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_apply(t, b, BE_EV_ADMIN_DRAIN, NULL, 100);
+	table_count_active(t, b, 3);
+	cr_assert_eq(b->active_conns, 3);
+	table_count_active(t, b, 0);
+	cr_assert_eq(b->active_conns, 0);
+	cr_assert_not(b->drained, "only table_note_active judges a drain");
+	cr_assert_eq(table_note_active(t, b, 0, 200), 1);
+}
+
+Test(backend_table, send_proxy_change_is_published_at_the_next_tick)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_take_changes(t);
+	cr_assert_not(table_set_send_proxy(t, b, 0));
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_NONE);
+	cr_assert(table_set_send_proxy(t, b, 2));
+	cr_assert_eq(b->send_proxy, 2);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_LAZY);
+}
+
+/* Reload: the file names a heartbeat address, or an address the API added. */
+Test(backend_table, adopted_entry_is_static_and_reports_its_configured_weight)
+{
+	struct backend *h = do_register("127.0.0.1:9001", "h", &session_a, 0), *a;
+	struct slb_addr addr = addr_of("127.0.0.1:9002");
+
+	cr_assert_eq(table_add_admin(t, &addr, 2, NULL, 0, &a), 0);
+	table_adopt_static(t, h);
+	cr_assert_eq(h->source, BE_SOURCE_STATIC);
+	cr_assert(table_configure_static(t, h, h->weight, false, 10), "the weight counts as changed");
+	table_adopt_static(t, a);
+	cr_assert_not(a->api_added);
+	cr_assert_str_eq(be_source_label(a), "static");
+	cr_assert_not(table_configure_static(t, a, 2, false, 10), "a static entry keeps its weight");
+}
+
+/* One deadline for every cause: --drain-timeout from the start of the removal. */
+Test(backend_table, removal_is_due_at_the_drain_timeout_with_connections_open)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_note_active(t, b, 3, 0);
+	table_retire(t, b, 100);
+	cr_assert_eq(b->removing, BE_REMOVAL_CONFIG);
+	cr_assert_not(table_removal_due(t, b, 100 + params.drain_timeout_ms - 1));
+	cr_assert(table_removal_due(t, b, 100 + params.drain_timeout_ms));
+	table_apply(t, b, BE_EV_ADMIN_REMOVE, "from 127.0.0.1", 200);
+	cr_assert_eq(b->removing, BE_REMOVAL_API, "the operator's removal takes over");
+	cr_assert(table_removal_due(t, b, 100 + params.drain_timeout_ms), "its deadline runs from the first start");
+	cr_assert_not(table_configure_static(t, b, 1, false, 300), "a reload does not undo the operator's removal");
+	cr_assert_eq(b->state, BE_STATE_DRAINING);
+}
+
+Test(backend_table, removal_is_not_undone_by_enable)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_retire(t, b, 100);
+	table_apply(t, b, BE_EV_ADMIN_ENABLE, NULL, 200);
+	cr_assert_eq(b->state, BE_STATE_DRAINING);
+	cr_assert_eq(b->removing, BE_REMOVAL_CONFIG);
 }
 
 struct seen {
@@ -495,6 +566,62 @@ Test(backend_table, every_change_is_notified_with_old_and_new_state)
 	cr_assert_eq(seen.n, 2, "no change, no event");
 	table_remove(t, b, "gone", 3);
 	cr_assert_str_eq(seen.last, "1 down->none gone");
+}
+
+/* A removal is one event whatever its cause, its reason worded from the cause and its end. */
+Test(backend_table, every_removal_is_notified_with_its_cause_and_end)
+{
+	struct backend *a = add_static("127.0.0.1:9001", 1), *b = add_static("127.0.0.1:9002", 1);
+	struct seen seen = { 0 };
+
+	table_set_notify(t, record, &seen);
+	table_retire(t, a, 10);
+	cr_assert_str_eq(seen.last, "1 up->draining removed from the configuration");
+	table_note_active(t, a, 0, 20);
+	table_remove(t, a, NULL, 20);
+	cr_assert_str_eq(seen.last, "1 draining->none removed from the configuration: no connection left");
+	table_apply(t, b, BE_EV_ADMIN_REMOVE, "from 127.0.0.1", 30);
+	table_note_active(t, b, 2, 40);
+	table_remove(t, b, NULL, 30 + params.drain_timeout_ms);
+	cr_assert_str_eq(seen.last, "2 draining->none removed by admin: --drain-timeout passed with 2 connections open");
+}
+
+/* Issue 20 item 7: a backend added while checks are on is judged before it takes clients. */
+Test(backend_table, admin_add_with_a_check_starts_down_and_comes_up_after_rise_probes)
+{
+	struct table_admin_add a = { .addr = addr_of("127.0.0.1:9001"), .weight = 2, .name = "web9", .checking = true };
+	struct seen seen = { 0 };
+	struct snapshot *s;
+	struct backend *b;
+
+	table_set_notify(t, record, &seen);
+	cr_assert_eq(table_add_admin_backend(t, &a, "from 127.0.0.1", 0, &b), 0);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_str_eq(seen.last, "1 none->down added by admin from 127.0.0.1: checking, up after 2 passed checks");
+	cr_assert_str_eq(b->name, "web9", "the event carries the name");
+	cr_assert(table_wants_probe(b, false), "probed even without --check");
+	s = table_build_snapshot(t, 0);
+	cr_assert_eq(s->n, 0);
+	snapshot_free(s);
+	table_apply(t, b, BE_EV_PROBE_OK, NULL, 100);
+	cr_assert_eq(b->state, BE_STATE_DOWN, "one check of two");
+	table_apply(t, b, BE_EV_PROBE_OK, NULL, 200);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_str_eq(b->reason, "check passed 2 times");
+}
+
+Test(backend_table, admin_add_without_a_check_is_up_at_once_and_its_own_check_decides_probes)
+{
+	struct table_admin_add a = { .addr = addr_of("127.0.0.1:9001"), .own_check = true, .check = CHECK_NONE };
+	struct backend *b;
+
+	cr_assert_eq(table_add_admin_backend(t, &a, NULL, 0, &b), 0);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(b->weight, 1);
+	cr_assert_str_eq(b->reason, "added by admin");
+	cr_assert_not(table_wants_probe(b, true), "check none: --check does not apply to it");
+	b->check = CHECK_TCP;
+	cr_assert(table_wants_probe(b, false), "its own check applies without --check");
 }
 
 /* ---- snapshot and ids ---- */
@@ -573,6 +700,8 @@ Test(backend_table, ids_are_reused_only_after_removal)
 	table_apply(t, victim, BE_EV_HB_CLOSED, NULL, 0);
 	cr_assert_eq(table_register(t, &m, &session_a, 0, &b), -ENOSPC, "closed but not removed yet");
 	table_tick(t, 60000);
+	cr_assert_eq(table_register(t, &m, &session_a, 60000, &b), -ENOSPC, "removed, its id held until released");
+	table_release_id(t, 500);
 	cr_assert_eq(table_register(t, &m, &session_a, 60000, &b), 0);
 	cr_assert_eq(b->id, 500);
 }
@@ -584,6 +713,7 @@ Test(backend_table, freed_ids_are_reused_as_late_as_possible)
 
 	table_apply(t, a, BE_EV_HB_CLOSED, NULL, 0);
 	table_tick(t, 60000);
+	table_release_id(t, 1);
 	b = do_register("127.0.0.1:9002", "", &session_b, 60000);
 	cr_assert_eq(b->id, 2, "id 1 is free but the next id comes first");
 }
@@ -835,7 +965,7 @@ Test(backend_table, retired_backend_drains_and_leaves_the_snapshot)
 	cr_assert_eq(table_retire(t, a, 10), 1);
 	cr_assert_eq(a->state, BE_STATE_DRAINING);
 	cr_assert_str_eq(a->reason, "removed from the configuration");
-	cr_assert(table_has_retired(t));
+	cr_assert_eq(a->removing, BE_REMOVAL_CONFIG);
 	s = table_build_snapshot(t, 10);
 	cr_assert_eq(s->n, 1, "a retiring backend is never picked");
 	snapshot_free(s);
@@ -861,7 +991,7 @@ Test(backend_table, back_in_the_file_restores_and_takes_the_new_weight)
 	cr_assert_eq(a->state, BE_STATE_UP);
 	cr_assert_eq(a->weight, 4);
 	cr_assert_eq(a->cfg_weight, 4);
-	cr_assert_not(table_has_retired(t));
+	cr_assert_eq(a->removing, BE_REMOVAL_NONE);
 	cr_assert_not(table_configure_static(t, a, 4, false, 30), "nothing changed");
 }
 
@@ -883,10 +1013,10 @@ Test(backend_table, removed_with_open_connections_reserves_its_id)
 	uint32_t id = a->id;
 
 	table_retire(t, a, 10);
-	table_remove_retired(t, a, 2);
+	table_note_active(t, a, 2, 20);
+	table_remove(t, a, NULL, 30 + params.drain_timeout_ms);
 	cr_assert_null(table_get(t, id));
 	cr_assert(table_id_reserved(t, id));
-	cr_assert(table_has_retired(t), "health keeps sweeping until the id is free");
 	for (int i = 0; i < SNAP_MAX_BACKEND_ID - 2; i++) {
 		char text[32];
 
@@ -895,17 +1025,29 @@ Test(backend_table, removed_with_open_connections_reserves_its_id)
 		cr_assert_neq(b->id, id, "a reserved id is never handed out");
 	}
 	table_release_id(t, id);
-	cr_assert_not(table_has_retired(t));
+	cr_assert_not(table_id_reserved(t, id));
+	b = add_static("10.250.0.1:80", 1);
+	cr_assert_eq(b->id, id, "released, it is the one free id");
 }
 
-Test(backend_table, removed_drained_backend_frees_its_id_at_once)
+/* No connection counted is not enough: a worker may still pick the backend from a snapshot it
+ * read before the removal. The id waits for the caller (a snapshot of the removal's seq
+ * published, every worker past a quiescent point), and that snapshot is due. */
+Test(backend_table, removed_drained_backend_reserves_its_id_until_released)
 {
 	struct backend *a = add_static("127.0.0.1:8001", 1);
 	uint32_t id = a->id;
+	uint64_t seq;
 
 	table_retire(t, a, 10);
-	table_remove_retired(t, a, 0);
-	cr_assert_not(table_id_reserved(t, id));
-	cr_assert_not(table_has_retired(t));
+	table_take_changes(t);
+	table_note_active(t, a, 0, 20);
+	table_remove(t, a, NULL, 20);
+	seq = table_id_reserved_seq(t, id);
+	cr_assert(table_id_reserved(t, id));
+	cr_assert_eq(seq, table_seq(t), "the removal is the latest change");
+	cr_assert_neq(table_take_changes(t), TABLE_CHANGE_NONE, "a snapshot is due, or the id would wait forever");
 	cr_assert_eq(table_count(t), 0);
+	table_release_id(t, id);
+	cr_assert_eq(table_id_reserved_seq(t, id), 0);
 }

@@ -4,6 +4,7 @@
 #include <criterion/parameterized.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "slb/common/config.h"
@@ -285,6 +286,58 @@ ParameterizedTest(struct bad_flags *p, config, rejects_bad_flags)
 	cr_assert_eq(parse_args(&cfg, err, sizeof(err), args), -EINVAL, "accepted %s", p->args[0]);
 	cr_assert(strstr(err, p->why), "error '%s' lacks '%s'", err, p->why);
 	cr_assert_null(strchr(err, '\n'), "error is one line");
+}
+
+struct one_dash {
+	char args[2][32];
+	char why[96];
+};
+
+ParameterizedTestParameters(config, long_flag_with_one_dash_is_one_error)
+{
+	static struct one_dash params[] = {
+		{ { "-listen", "127.0.0.1:1" }, "unknown flag '-listen': long flags start with two dashes (--listen)" },
+		{ { "-listen=127.0.0.1:1" }, "unknown flag '-listen=127.0.0.1:1': long flags start with two dashes" },
+		{ { "-admin-public" }, "unknown flag '-admin-public': long flags start with two dashes" },
+		{ { "-check-config" }, "unknown flag '-check-config': long flags start with two dashes" },
+		{ { "-config", "slb.conf" }, "unknown flag '-config': long flags start with two dashes (--config)" },
+		{ { "-xyz" }, "unknown flag '-xyz' (see --help)" },
+		{ { "-x" }, "unknown flag '-x' (see --help)" },
+	};
+	return cr_make_param_array(struct one_dash, params, sizeof(params) / sizeof(params[0]));
+}
+
+/* Issue 20: "-listen" was read as the short flags -l -i -s -t -e -n, one error each. The flags
+ * after it are still read, none taken as its value. */
+ParameterizedTest(struct one_dash *p, config, long_flag_with_one_dash_is_one_error)
+{
+	char *argv[8] = { "slb", p->args[0] };
+	int argc = 2;
+	static struct slb_config cfg;
+	static struct config_errors errs;
+
+	if (p->args[1][0])
+		argv[argc++] = p->args[1];
+	argv[argc++] = "--workers";
+	argv[argc++] = "3";
+	cr_assert_eq(config_parse_args(&cfg, argc, argv, &errs), -EINVAL);
+	cr_assert_eq(errs.n, 1, "%u errors, the first '%s', the second '%s'", errs.n, errs.msg[0], errs.msg[1]);
+	cr_assert(strstr(errs.msg[0], p->why), "'%s' lacks '%s'", errs.msg[0], p->why);
+	cr_assert_eq(cfg.workers, 3, "the flag after it was not read");
+}
+
+/* --no-bind is the reload's check (etc/slb.service.in): it means nothing to a running slb. */
+Test(config, no_bind_needs_check_config)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--check-config", "--no-bind"), CONFIG_OK);
+	cr_assert(cfg.check_only && cfg.check_no_bind);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--no-bind"), CONFIG_OK);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--no-bind needs --check-config"), "%s", err);
 }
 
 Test(config, validate_needs_a_backend_or_heartbeat_port)
@@ -594,6 +647,59 @@ Test(config, usage_lists_every_flag_with_default)
 		cr_assert(strstr(text, flags[i]), "usage lacks %s", flags[i]);
 	cr_assert(strstr(text, "[default: 1000]"));
 	cr_assert(strstr(text, "(0: from ulimit -n)"), "--max-conns 0 is not explained");
+	free(text);
+}
+
+static char *usage_text(void)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	cr_assert_not_null(f);
+	config_print_usage(f, "slb");
+	fclose(f);
+	return text;
+}
+
+/* The usage with every run of blanks and newlines folded into one space, as a reader joins
+ * wrapped lines and the columns. */
+static void unwrap(char *text)
+{
+	char *w = text;
+
+	for (const char *r = text; *r; r++) {
+		bool blank = *r == ' ' || *r == '\n';
+
+		if (!blank || w == text || w[-1] != ' ')
+			*w++ = blank ? ' ' : *r;
+	}
+	*w = '\0';
+}
+
+/* Issue 20: --backend's argument was cut at 63 characters ("...send-proxy=v1 a static backend"). */
+Test(config, usage_wraps_long_lines_and_cuts_nothing)
+{
+	char *text = usage_text(), *line, *save = NULL;
+	static const char *const whole[] = {
+		"  --backend ADDR:PORT[,weight=N][,heartbeat=allow][,send-proxy=v1|v2]\n",
+		"a static backend; repeat for more (weight 1-256, default 1; heartbeat=allow lets a heartbeat session "
+		"attach to it) [default: none]",
+		"--outlier-max-ejected-percent P never eject more than P% of the backends as outliers, whatever the "
+		"figures say [default: 50]",
+		"--slow-start MS a backend that comes up takes a share ramping from ~10% of its weight to all of it over "
+		"MS; maglev ignores the ramp (it would move clients between backends) [default: 0 (off)]",
+	};
+
+	cr_assert(strstr(text, whole[0]), "--backend's argument is cut or shares its line:\n%s", text);
+	unwrap(text);
+	for (size_t i = 1; i < sizeof(whole) / sizeof(whole[0]); i++)
+		cr_assert(strstr(text, whole[i]), "usage lacks '%s'", whole[i]);
+	free(text);
+	text = usage_text();
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		cr_assert(strlen(line) <= 80 || !strchr(line + strspn(line, " "), ' '),
+			  "line of %zu characters: '%s'", strlen(line), line);
 	free(text);
 }
 

@@ -100,7 +100,9 @@ ParameterizedTestParameters(config_file, bad_line_names_file_line_and_key)
 		{ "listen = 1.2.3.4:99999", "listen = '1.2.3.4:99999': bad port" },
 		{ "relay = zerocopy", "relay = 'zerocopy': expected splice, copy or auto" },
 		{ "pin = maybe", "pin = 'maybe': expected yes or no" },
-		{ "just words", "expected 'key = value'" },
+		{ "just words", "'just words': a '=' is missing (expected 'key = value')" },
+		{ "backend 127.0.0.1:8080", "'backend 127.0.0.1:8080': a '=' is missing (expected 'key = value')" },
+		{ "  workers 2 \r", "'workers 2': a '=' is missing" },
 		{ "[main]", "sections ('[...]') are not used" },
 		{ "help = yes", "help: only on the command line" },
 		{ "config = other.conf", "config: only on the command line" },
@@ -255,4 +257,25 @@ Test(config_file, example_file_is_valid)
 	cr_assert_eq(config_validate_all(&cfg, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_eq(cfg.n_listen, 2);
 	cr_assert_eq(cfg.n_backends, 2);
+}
+
+/* Issue 20: a comment line over 199 characters was refused as too long; nothing of a comment
+ * is read, so it may be of any length. */
+Test(config_file, long_comment_lines_are_comments)
+{
+	static struct slb_config cfg;
+	static struct config_errors errs;
+	char text[2048], *p = text;
+	static const char *const starts[] = { "#", ";", "   #" };
+
+	for (size_t i = 0; i < sizeof(starts) / sizeof(starts[0]); i++) {
+		p += sprintf(p, "%s", starts[i]);
+		memset(p, 'x', 500);
+		p += 500;
+		*p++ = '\n';
+	}
+	sprintf(p, "workers = 3\n");
+	write_conf(text);
+	cr_assert_eq(config_load(path, &cfg, &errs), 0, "%s", errs.msg[0]);
+	cr_assert_eq(cfg.workers, 3);
 }

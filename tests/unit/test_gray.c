@@ -281,6 +281,30 @@ Test(gray, phi_grows_with_silence_and_a_gap_past_the_timeout_restarts_the_window
 	cr_assert_eq(w.last_ms, t);
 }
 
+/* The board keeps what a session's window says: no phi before PHI_MIN_INTERVALS, phi of its
+ * rhythm after, none again once the session ended. */
+Test(gray, board_has_a_phi_only_while_a_session_has_a_rhythm)
+{
+	static struct gray_board g; /* 50 KiB: off the stack */
+	struct phi_window w;
+	int64_t t = 1000;
+
+	phi_reset(&w, t);
+	gray_note_rhythm(&g, 7, &w);
+	cr_assert_lt(gray_phi(&g, 7, t + 100), 0, "no rhythm from one heartbeat");
+	for (int i = 0; i < PHI_MIN_INTERVALS; i++)
+		phi_arrive(&w, t += 100, 3000);
+	gray_note_rhythm(&g, 7, &w);
+	cr_assert_eq(g.be[7].hb_last_ms, t);
+	cr_assert_geq(gray_phi(&g, 7, t + 1000), 8.0, "ten intervals of silence");
+	cr_assert_lt(gray_phi(&g, 8, t + 1000), 0, "another id has none");
+	gray_forget_rhythm(&g, 7);
+	cr_assert_lt(gray_phi(&g, 7, t + 1000), 0, "the session ended");
+	gray_note_rhythm(&g, 0, &w);
+	gray_forget_rhythm(&g, SNAP_MAX_BACKEND_ID);
+	cr_assert_not(g.be[0].hb_ready, "id 0 is none");
+}
+
 /* ---- the backend table's outlier inputs ---- */
 
 static const struct table_params tparams = { .rise = 2, .fall = 3, .eject_failures = 3,

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "slb/control/hbauth.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/hbauth.h"
+#include "slb/common/heartbeat.h"
 
 #define KEY32 "0123456789abcdef0123456789abcdef"
 #define NONCE "0011223344556677"

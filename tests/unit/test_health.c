@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "slb/common/snapshot.h"
 #include "slb/control/health.h"
 #include "slb/common/channel.h"
+#include "../../src/control/health_loop.h"
 
 static struct slb_config cfg;
 static struct worker_channel *ch;
@@ -37,14 +39,19 @@ static void teardown(void)
 
 TestSuite(health, .init = setup, .fini = teardown, .timeout = 30);
 
-static void parse(const char *const *args)
+static void parse_into(struct slb_config *c, const char *const *args)
 {
 	char *argv[32] = { "slb" }, err[256];
 	int argc = 1;
 
 	for (; *args; args++)
 		argv[argc++] = (char *)*args;
-	cr_assert_eq(config_parse(&cfg, argc, argv, err, sizeof(err)), CONFIG_OK, "%s", err);
+	cr_assert_eq(config_parse(c, argc, argv, err, sizeof(err)), CONFIG_OK, "%s", err);
+}
+
+static void parse(const char *const *args)
+{
+	parse_into(&cfg, args);
 }
 
 /* health_prepare then health_start, as main does (it drops privileges in between). */
@@ -70,20 +77,24 @@ static int hold_port(unsigned *port)
 	return fd;
 }
 
-/* Waits (as a registered reader) until the current snapshot has n backends. */
-static const struct snapshot *wait_snapshot(int reader, uint32_t n)
+/* Waits (as a registered reader) until the current snapshot lacks backend id. The failq is
+ * read in order, so such a snapshot shows every report pushed before the one that removed id. */
+static const struct snapshot *wait_snapshot_without(int reader, uint32_t id)
 {
 	for (int i = 0; i < 2000; i++) {
 		const struct snapshot *s;
+		bool has = false;
 
 		snapshot_offline(reader);
 		snapshot_online(reader);
 		s = snapshot_current();
-		if (s && s->n == n)
+		for (uint32_t k = 0; s && k < s->n; k++)
+			has |= s->be[k].id == id;
+		if (s && !has)
 			return s;
 		usleep(1000);
 	}
-	cr_assert_fail("no snapshot with %u backends", n);
+	cr_assert_fail("no snapshot without backend %u", id);
 	return NULL;
 }
 
@@ -104,8 +115,8 @@ Test(health, first_snapshot_is_published_before_start_returns)
 
 Test(health, worker_connect_failures_eject_in_a_new_snapshot)
 {
-	static const char *const args[] = { "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:2",
-					    "--eject-failures", "3", "--check-interval", "60000", NULL };
+	static const char *const args[] = { "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:2", "--backend",
+					    "127.0.0.1:3", "--eject-failures", "3", "--check-interval", "60000", NULL };
 	int reader = snapshot_reader_register();
 	const struct snapshot *s;
 	char err[256];
@@ -118,11 +129,15 @@ Test(health, worker_connect_failures_eject_in_a_new_snapshot)
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_OK);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_REFUSED);
-	usleep(50 * 1000);
-	s = wait_snapshot(reader, 2);
-	cr_assert_eq(s->n, 2, "a success in between resets the count");
+	/* backend 3 ejected after them marks the point where health has read them all */
+	for (int i = 0; i < 3; i++)
+		failq_push(&ch->failq, 3, FAILQ_CONNECT_REFUSED);
+	s = wait_snapshot_without(reader, 3);
+	cr_assert_eq(s->n, 2, "a success in between resets the count: %u live backends", s->n);
+	cr_assert_eq(s->be[0].id, 1);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_TIMEOUT);
-	s = wait_snapshot(reader, 1);
+	s = wait_snapshot_without(reader, 1);
+	cr_assert_eq(s->n, 1);
 	cr_assert_eq(s->be[0].id, 2);
 	snapshot_offline(reader);
 }
@@ -179,4 +194,45 @@ Test(health, call_runs_on_the_health_thread_once_it_runs)
 		cr_assert_eq(health_call(record_thread, &where), 42);
 		cr_assert_not(pthread_equal(where, pthread_self()), "once started it runs on the thread");
 	}
+}
+
+/* On the health thread: 1 while backend *arg is in the table or its id is held back, else 0. */
+static int id_taken(struct health_ctx *ctx, void *arg)
+{
+	uint32_t id = *(const uint32_t *)arg;
+
+	return table_get(ctx->table, id) || table_id_reserved(ctx->table, id);
+}
+
+/*
+ * A reload drops backend 2, which no connection uses. This thread is a worker that read a
+ * snapshot with backend 2 in it and has not passed a quiescent point since: it may be about to
+ * connect there, so the id must stay taken (the entry, or its id reserved) until it passes
+ * one, and be free once it did.
+ */
+Test(health, reload_removal_holds_the_id_until_every_worker_passed_a_quiescent_point)
+{
+	static const char *const before[] = { "--backend", "127.0.0.1:1", "--backend", "127.0.0.1:2",
+					      "--check-interval", "60000", NULL };
+	static const char *const after[] = { "--backend", "127.0.0.1:1", "--check-interval", "60000", NULL };
+	static struct slb_config next; /* read by the health thread until health_stop */
+	int reader = snapshot_reader_register();
+	uint32_t id = 2;
+	char err[256];
+
+	cr_assert_geq(reader, 0);
+	parse(before);
+	cr_assert_eq(start_health(err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(snapshot_current()->n, 2);
+	parse_into(&next, after);
+	cr_assert_eq(health_reconfigure(&next), 0);
+	for (int turn = 0; turn < 30; turn++) {
+		cr_assert_eq(health_call(id_taken, &id), 1, "id 2 freed while a worker may still pick it (turn %d)",
+			     turn);
+		usleep(10 * 1000);
+	}
+	snapshot_offline(reader);
+	for (int i = 0; i < 500 && health_call(id_taken, &id) == 1; i++)
+		usleep(10 * 1000);
+	cr_assert_eq(health_call(id_taken, &id), 0, "id 2 never freed after every worker passed a quiescent point");
 }

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 #define MAC64 "0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789abcdef"
 

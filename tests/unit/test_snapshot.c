@@ -351,7 +351,7 @@ Test(snapshot, teardown_frees_all_and_forgets_readers)
  * test_snapshot_stress is the one that runs under TSan. */
 int main(void)
 {
-	printf("skipped: single-threaded tests, and Criterion cannot run under ThreadSanitizer\n");
+	printf("SKIP criterion-under-tsan: single-threaded tests, and Criterion cannot run under ThreadSanitizer\n");
 	return 77;
 }
 #endif

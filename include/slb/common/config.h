@@ -118,6 +118,7 @@ struct slb_config {
 
 	char config_file[CONFIG_FILE_MAX]; /* --config: "" when none */
 	bool check_only;                /* --check-config: check everything, print the verdict, start nothing */
+	bool check_no_bind;             /* --no-bind: --check-config leaves the ports to the running slb */
 	uint64_t given;                 /* bit i: the i-th flag was given (not left at its default) */
 };
 

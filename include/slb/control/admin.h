@@ -64,7 +64,8 @@ struct admin_request {
 
 /* Parses the request head in buf[0..len): the bytes read so far on one connection, so it is
  * called again as more arrive. A head ends at the first "\r\n\r\n" or "\n\n"; the request
- * line is "METHOD SP PATH[?QUERY][ SP VERSION]", then "Name: value" header lines. Bytes past
+ * line is "METHOD SP PATH[?QUERY][ SP VERSION]", then "Name: value" header lines; a METHOD
+ * other than GET, POST, PUT and DELETE is ADMIN_METHOD_OTHER, its path read all the same. Bytes past
  * ADMIN_REQ_MAX are not looked at. Returns the head's length (> 0) with out filled, 0 when the
  * head is not complete yet, -EMSGSIZE when ADMIN_REQ_MAX bytes hold no complete head, -EINVAL
  * for a request line without a space, a header line without a colon, a Content-Length that is

@@ -1,6 +1,9 @@
 /* backend_table: every backend slb knows (static from flags, or registered by heartbeat), its
  * state and why, owned by the health thread alone; a pure state machine with no sockets and
- * no clock of its own (callers pass now_ms), so it is unit-tested event by event. */
+ * no clock of its own (callers pass now_ms), so it is unit-tested event by event. This header
+ * is the one door into it, kept by three files: backend_table.c (the state machine),
+ * backend_registry.c (entries, ids, leases, the removal) and backend_view.c (the snapshot,
+ * with slow start). */
 #ifndef SLB_BACKEND_TABLE_H
 #define SLB_BACKEND_TABLE_H
 
@@ -10,7 +13,7 @@
 #include "slb/common/addr.h"
 #include "slb/common/config.h"
 #include "slb/common/snapshot.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 #define TABLE_REASON_MAX 96
 
@@ -28,6 +31,15 @@ enum be_state {
 	BE_STATE_ADMIN_DOWN, /* disabled by the operator: down whatever health says, until enabled */
 };
 
+/* Why a backend is being removed. There is one removal, whatever its cause: the backend
+ * drains, leaves the table (table_remove) once no connection is left or --drain-timeout
+ * passed, with one event, and its id stays reserved until no worker can use it any more. */
+enum be_removal {
+	BE_REMOVAL_NONE = 0,
+	BE_REMOVAL_CONFIG, /* a reload dropped the static backend (BE_EV_RETIRE; BE_EV_RESTORE undoes it) */
+	BE_REMOVAL_API,    /* the operator (BE_EV_ADMIN_REMOVE); never undone */
+};
+
 enum be_event {
 	BE_EV_NONE = 0,
 	BE_EV_HB_UP,        /* REGISTER, or HEARTBEAT with state=up (or the last state kept) */
@@ -41,21 +53,21 @@ enum be_event {
 	BE_EV_CONNECT_FAIL, /* a worker's connect failed */
 	BE_EV_CONNECT_OK,   /* a worker's connect succeeded */
 	BE_EV_LOOP,         /* a worker's connect came back to slb's own listener */
-	BE_EV_RETIRE,       /* a static backend left the configuration (reload) */
-	BE_EV_RESTORE,      /* a retiring static backend is in the configuration again */
+	BE_EV_RETIRE,       /* a static backend left the configuration (reload): removal begins */
+	BE_EV_RESTORE,      /* a static backend the configuration removes is in it again */
 	BE_EV_LEASE,        /* binary upgrade: the session is detached, the state held as a lease */
 	BE_EV_LEASE_EXPIRED, /* heartbeat_timeout_ms passed without the backend registering again */
 	BE_EV_ADMIN_DISABLE, /* the operator: down until enabled */
 	BE_EV_ADMIN_ENABLE,  /* the operator: ends a disable, a drain and a weight of 0 */
 	BE_EV_ADMIN_DRAIN,   /* the operator: out of rotation, open connections go on */
-	BE_EV_ADMIN_REMOVE,  /* the operator: drain, then table_remove once no connection is left */
+	BE_EV_ADMIN_REMOVE,  /* the operator: removal begins (or an earlier one becomes the operator's) */
 	BE_EV_OUTLIER,      /* health judged it an outlier (detail: its figures): ejected for a time */
 	BE_EV_OUTLIER_END,  /* its ejection time is over (table_tick) */
 	BE_EV_OUTLIER_CLEAR, /* the operator cleared the ejection and its history (table_clear_outlier) */
 };
 
-/* One backend. The inputs (session, reported, timed_out, probe_up, and the operator's
- * admin_down, admin_drain, admin_weight, removing) are set by events; state is always derived
+/* One backend. The inputs (session, reported, timed_out, probe_up, the operator's
+ * admin_down, admin_drain, admin_weight, and removing) are set by events; state is always derived
  * from them by one function (truth table in backend_table.c). The operator's inputs are kept
  * apart from the configured ones (cfg_weight, the --backend line) so that a reload can change
  * the configuration without erasing what the operator set at run time. */
@@ -68,8 +80,6 @@ struct backend {
 	unsigned weight;             /* 1..256 */
 	unsigned cfg_weight;         /* static: the operator's weight, restored when a session ends */
 	bool hb_allowed;             /* static: heartbeat=allow, a session may attach (off by default) */
-	bool retiring;               /* static: gone from the configuration; draining until removed */
-	int64_t retire_ms;           /* when it started to retire */
 	unsigned load;               /* 0..100 as last reported, 0 when never */
 	uint8_t send_proxy;          /* enum proxy_version from --backend ...,send-proxy=; 0: --send-proxy's */
 	enum be_state state;
@@ -94,7 +104,8 @@ struct backend {
 	bool admin_down;             /* disabled by hand: state admin_down until enabled */
 	bool admin_drain;            /* drained by hand: draining while health says up */
 	int admin_weight;            /* -1: none; 0..256 set by hand (0 drains); wins over weight */
-	bool removing;               /* removal asked: draining, table_remove once conns reach 0 */
+	enum be_removal removing;    /* being removed, and why (BE_REMOVAL_NONE: not): draining */
+	int64_t removing_ms;         /* when the removal began: --drain-timeout runs from it */
 	bool api_added;              /* added at run time by the admin API (source shown "admin") */
 	enum check_kind check;       /* with own_check: this backend's probe, else --check's */
 	bool own_check;
@@ -126,6 +137,7 @@ struct table_params {
 	unsigned expire_ms;         /* a closed heartbeat entry is removed after this */
 	unsigned slow_start_ms;     /* ramp of a backend that comes up; 0: off */
 	unsigned outlier_base_ejection_ms; /* first outlier ejection; doubled per repeat (gray.h) */
+	unsigned drain_timeout_ms;  /* a removal ends this long after it began, connections or not */
 	uint32_t maglev_len;        /* snapshots carry a Maglev table this long, keyed by hash_key; 0: none */
 	unsigned char hash_key[CONFIG_HASH_KEY_BYTES];
 };
@@ -152,32 +164,38 @@ int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsig
 		     struct backend **out);
 
 /* Applies the configured weight and heartbeat=allow of a static backend (on reload), and
- * takes it back into the configuration if it was retiring. The live weight follows at once
- * unless a heartbeat session set its own. Returns true when anything changed. */
+ * takes it back into the configuration if a reload was removing it (BE_REMOVAL_CONFIG; an
+ * operator's removal stands). The live weight follows at once unless a heartbeat session set
+ * its own. Returns true when anything changed. */
 bool table_configure_static(struct backend_table *t, struct backend *b, unsigned weight, bool hb_allowed,
 			    int64_t now_ms);
 
-/* A static backend left the configuration: it drains (no new connections; open ones go on)
- * until the caller removes it with table_remove_retired. Returns 1 when its state changed. */
+/* A static backend left the configuration: its removal begins (BE_REMOVAL_CONFIG), unless
+ * one is under way already. Returns 1 when its state changed, 0 otherwise. */
 int table_retire(struct backend_table *t, struct backend *b, int64_t now_ms);
 
-/* Removes a retiring b from the table now (its session, if any, must be detached first). With
- * open_conns > 0 its id stays reserved until table_release_id, so counters that workers keep
- * per id never mix two backends. */
-void table_remove_retired(struct backend_table *t, struct backend *b, unsigned long open_conns);
-
-/* Makes an id that table_remove_retired reserved available again (its last connection ended). */
+/* Makes an id that table_remove reserved available again. The caller releases it once no
+ * worker can use it: every worker has passed a quiescent point since a snapshot of
+ * table_id_reserved_seq was published, and no connection counts under the id. Does nothing
+ * for an id that is not reserved. */
 void table_release_id(struct backend_table *t, uint32_t id);
 
-/* True while some entry is retiring or some id is reserved: then health sweeps them. */
-bool table_has_retired(const struct backend_table *t);
-
-/* True when id was reserved by table_remove_retired and not released yet. */
+/* True when id was reserved by table_remove and not released yet. */
 bool table_id_reserved(const struct backend_table *t, uint32_t id);
 
-/* Something the snapshot carries changed outside an event (a reload's send-proxy): publish at
- * the next tick. */
-void table_mark_changed(struct backend_table *t);
+/* The table_seq() of the removal that reserved id (a snapshot built at or after it no longer
+ * has the backend), or 0 when id is not reserved. */
+uint64_t table_id_reserved_seq(const struct backend_table *t, uint32_t id);
+
+/* Sets b's PROXY protocol version (enum proxy_version; 0: --send-proxy's), which workers read
+ * from the next snapshot on (published at the next tick). Returns true when it changed. */
+bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t version);
+
+/* The configuration names b (on reload): it becomes a static backend and the file's, no
+ * longer one the admin API added (a reload that drops it again removes it). An entry that was
+ * not static gets no configured weight, so that table_configure_static, which the caller runs
+ * next, reports its weight as changed. Applies no state: the caller follows with table_apply. */
+void table_adopt_static(struct backend_table *t, struct backend *b);
 
 /* Publish before the health thread sleeps again, whatever changed: for the runtime API, whose
  * answer tells the operator the change is in effect. */
@@ -190,8 +208,28 @@ uint64_t table_seq(const struct backend_table *t);
 /* Replaces the rise/fall/eject/heartbeat-timeout parameters (on reload). */
 void table_set_params(struct backend_table *t, const struct table_params *p);
 
-/* Adds a backend at the operator's request (the admin API): a static entry marked api_added,
- * up from the start, its reason "added by admin <detail>". Returns as table_add_static. */
+/* A backend the operator adds at run time (POST /backends). */
+struct table_admin_add {
+	struct slb_addr addr;
+	unsigned weight;                  /* 1..256 (0 is taken as 1) */
+	char name[HB_NAME_MAX];           /* "" when none was given */
+	bool own_check;                   /* check and check_path are its own; else --check's apply */
+	enum check_kind check;
+	char check_path[CONFIG_PATH_MAX]; /* own_check and CHECK_HTTP: the path */
+	bool checking;                    /* an active check will judge it: it starts down */
+};
+
+/* Adds a backend at the operator's request: a static entry marked api_added, its reason
+ * "added by admin <detail>". With a->checking it starts down, "checking", with its probe
+ * verdict down, so that probes run for it and it comes up only after `rise` of them passed
+ * (as HAProxy brings up a server added at run time while checks are on); nothing is routed to
+ * an address nobody answers at. Without, it is up from the start, like a --backend. Returns as
+ * table_add_static. */
+int table_add_admin_backend(struct backend_table *t, const struct table_admin_add *a, const char *detail,
+			    int64_t now_ms, struct backend **out);
+
+/* table_add_admin_backend of addr with that weight, no name, --check's check, up from the
+ * start. */
 int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *detail,
 		    int64_t now_ms, struct backend **out);
 
@@ -239,12 +277,23 @@ unsigned table_weight(const struct backend *b);
  * became drained, 0 otherwise. */
 int table_note_active(struct backend_table *t, struct backend *b, uint64_t active, int64_t now_ms);
 
-/* Whether b may be removed now: removal was asked (BE_EV_ADMIN_REMOVE) and no connection is
- * left, or it is down with no session (nothing can flow). */
-bool table_removable(const struct backend *b);
+/* Records the connections open to b over all workers as counted before every worker has seen
+ * b's current state: shown in /status, but no drain ends on it (a worker may have picked b
+ * in the same turn and not counted that connection yet). */
+void table_count_active(struct backend_table *t, struct backend *b, uint64_t active);
 
-/* Removes b from the table (its id is freed, reused as late as possible), logs and notifies
- * with reason (such as "removed by admin from 127.0.0.1"). b is invalid afterwards. */
+/* Whether b's removal may end at now_ms: it is being removed, and no connection is left (as
+ * table_note_active last recorded) or drain_timeout_ms passed since the removal began. The
+ * count means something only once every worker has seen b out of rotation: the caller asks
+ * only then. */
+bool table_removal_due(const struct backend_table *t, const struct backend *b, int64_t now_ms);
+
+/* The one removal: takes b out of the table, logs once and notifies (new state "none") with
+ * reason, or, when reason is NULL, with the end of b's removal in words ("removed from the
+ * configuration: no connection left", "removed by admin: --drain-timeout passed with 2
+ * connections open"). b's id stays reserved until table_release_id, so that no worker that
+ * still picks it from an older snapshot, and no counter kept per id, ever mixes two backends.
+ * A live session must be detached first. b is invalid afterwards. */
 void table_remove(struct backend_table *t, struct backend *b, const char *reason, int64_t now_ms);
 
 /* Records a reported load (0..100, or < 0 for "not given") without any transition. */
@@ -274,8 +323,9 @@ unsigned table_count_registered(const struct backend_table *t);
 /* Entries of that source, whether their session is live or closed and not yet expired. */
 unsigned table_count_source(const struct backend_table *t, enum be_source src);
 
-/* True when b wants an active probe: static backends when checks are configured, and any
- * backend whose probe verdict is down (ejected, or a static one whose heartbeat session
+/* True when b wants an active probe: static backends when checks are configured (by --check,
+ * checks_configured, or by their own check when they have one), and any backend whose probe
+ * verdict is down (ejected, added while checks are on, or a static one whose heartbeat session
  * closed), so that it has a way back. */
 bool table_wants_probe(const struct backend *b, bool checks_configured);
 
@@ -299,6 +349,8 @@ unsigned table_take_changes(struct backend_table *t);
 
 /* "up", "down", "draining", "admin_down" / "static", "heartbeat". */
 const char *be_state_name(enum be_state s);
+/* "removed from the configuration", "removed by admin"; "" for BE_REMOVAL_NONE. */
+const char *be_removal_name(enum be_removal r);
 const char *be_source_name(enum be_source s);
 /* The source an operator sees: "admin" for a backend added by the admin API, else
  * be_source_name. */

@@ -12,6 +12,7 @@
 #include "slb/common/channel.h"
 #include "slb/common/latency.h"
 #include "slb/common/snapshot.h"
+#include "slb/control/phi.h"
 
 /* Latencies below this count as this: the workers' clock ticks at 1-4 ms, so a median of
  * "0 ms" would make any 1 ms answer an outlier. With factor 3 nothing under 15 ms is one. */
@@ -98,6 +99,15 @@ struct gray_board {
 	struct gray_entry be[SNAP_MAX_BACKEND_ID];
 	struct gray_candidate cand[SNAP_MAX_BACKEND_ID]; /* scratch for gray_judge */
 };
+
+/* Records the heartbeat rhythm of backend id's session from its window w (after each
+ * heartbeat): phi can be computed once w holds PHI_MIN_INTERVALS intervals. id 0 or out of
+ * range is ignored. */
+void gray_note_rhythm(struct gray_board *g, uint32_t id, const struct phi_window *w);
+
+/* Backend id's session ended: it has no rhythm, so no phi, until a new session builds one.
+ * id 0 or out of range is ignored. */
+void gray_forget_rhythm(struct gray_board *g, uint32_t id);
 
 /* phi of backend id at now_ms, or a negative value when it has none (no session, too few
  * heartbeats yet). */

@@ -60,8 +60,8 @@ int health_hand_over(void);
 
 /* For --check-config: what health_prepare would refuse, without keeping anything: the heartbeat
  * key file read (regular, mode 600, long enough) and wiped, the heartbeat and admin ports bound
- * and closed at once (not with --takeover: the running slb holds them). Returns 0 or -EINVAL
- * with one line per problem added to errs. */
+ * and closed at once (not with --takeover or --no-bind: the running slb holds them). Returns 0
+ * or -EINVAL with one line per problem added to errs. */
 int health_check_config(const struct slb_config *cfg, struct config_errors *errs);
 
 /* Starts the thread on what health_prepare set up. Returns 0, or -errno with err filled; on

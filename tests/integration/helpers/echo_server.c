@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "testproc.h"
+
 #define ECHO_BUF (64 * 1024)
 
 struct echo_conn {
@@ -70,12 +72,30 @@ static void conn_update(int ep, struct echo_conn *c)
 	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* Byte off of what a talk-first connection sends: a pattern that repeats every buffer. */
+static unsigned char talk_byte(size_t off)
+{
+	return (unsigned char)((off % ECHO_BUF) * 31 + 7);
+}
+
+uint64_t echo_talk_fnv(size_t n)
+{
+	uint64_t h = TESTPROC_FNV_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = talk_byte(i);
+
+		h = testproc_fnv(h, &b, 1);
+	}
+	return h;
+}
+
 static void talk_fill(struct echo_conn *c)
 {
 	size_t n = c->talk_left < ECHO_BUF ? c->talk_left : ECHO_BUF;
 
 	for (size_t i = 0; i < n; i++)
-		c->buf[i] = (unsigned char)(i * 31 + 7);
+		c->buf[i] = talk_byte(i);
 	c->off = 0;
 	c->len = n;
 	c->talk_left -= n;
@@ -120,6 +140,8 @@ static int conn_read(struct echo_server *s, struct echo_conn *c)
 		atomic_fetch_add(&s->eof_seen, 1);
 		return conn_write(s, c);
 	}
+	/* the hash first: a test that sees the count reach its total then reads a final hash */
+	atomic_store(&s->received_fnv, testproc_fnv(atomic_load(&s->received_fnv), c->buf, (size_t)n));
 	atomic_fetch_add(&s->received, (uint64_t)n);
 	if (s->mode == ECHO_MODE_ECHO) {
 		c->len = (size_t)n;
@@ -188,6 +210,7 @@ static void *echo_thread(void *arg)
 int echo_server_start(struct echo_server *s, enum echo_mode mode, size_t talk_bytes)
 {
 	memset(s, 0, sizeof(*s));
+	atomic_init(&s->received_fnv, TESTPROC_FNV_INIT);
 	s->mode = mode;
 	s->talk_bytes = talk_bytes;
 	s->listen_fd = echo_listen_loopback(&s->port);

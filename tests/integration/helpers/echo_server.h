@@ -20,6 +20,8 @@ struct echo_server {
 	enum echo_mode mode;
 	size_t talk_bytes;
 	_Atomic uint64_t received;   /* bytes read over all connections */
+	_Atomic uint64_t received_fnv; /* FNV-1a 64 of those bytes in the order read (one
+					* connection's stream when only one was open) */
 	_Atomic unsigned accepted;
 	_Atomic unsigned eof_seen;   /* connections whose client half-closed */
 	_Atomic int stop;
@@ -37,6 +39,9 @@ void echo_server_stop(struct echo_server *s);
 /* A non-blocking listener on 127.0.0.1 on a free port (stored in *port). Returns its fd or
  * -errno. */
 int echo_listen_loopback(unsigned *port);
+
+/* FNV-1a 64 (testproc_fnv) of the first n bytes a ECHO_MODE_TALK_FIRST connection sends. */
+uint64_t echo_talk_fnv(size_t n);
 
 /* A port on 127.0.0.1 where nothing listens (connects are refused). */
 unsigned refused_port(void);

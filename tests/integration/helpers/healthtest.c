@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "faultkit.h"
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 
 #define HEALTHTEST_IO_MS 5000
 #define HEALTHTEST_ARGS_MAX 48

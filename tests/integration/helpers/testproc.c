@@ -589,6 +589,21 @@ int testproc_free_port6(void)
 /* See testproc.h. */
 int testproc_listen(unsigned *port)
 {
+	int fd = testproc_bind(port), rc;
+
+	if (fd < 0)
+		return fd;
+	if (listen(fd, 128) == -1) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* See testproc.h. */
+int testproc_bind(unsigned *port)
+{
 	struct sockaddr_in sin = loopback(0);
 	socklen_t len = sizeof(sin);
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -596,7 +611,7 @@ int testproc_listen(unsigned *port)
 
 	if (fd == -1)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 || listen(fd, 128) == -1 ||
+	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 ||
 	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
 		rc = -errno;
 		close(fd);

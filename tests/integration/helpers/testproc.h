@@ -126,6 +126,11 @@ int testproc_free_port6(void);
  * way to run a fake server inside the test. Returns the fd or -errno. */
 int testproc_listen(unsigned *port);
 
+/* A socket bound to 127.0.0.1 on a kernel-chosen port (in *port) that does not listen yet: it
+ * holds the port while connects to it are refused, until the caller listen()s on it (a server
+ * that comes up later on a port nobody else can take meanwhile). Returns the fd or -errno. */
+int testproc_bind(unsigned *port);
+
 /* A listening socket on 127.0.0.1:port (SO_REUSEADDR), e.g. to bring a fake server back on the
  * port it had. Returns the fd or -errno (-EADDRINUSE). */
 int testproc_listen_port(unsigned port);

@@ -7,7 +7,7 @@
  * implementation does with the raw file bytes, so a peer written in another language (Python's
  * hmac module, openssl dgst -hmac) computes the same MAC. The comparison is crypto_verify_32(),
  * the constant-time compare that _verify() uses itself. */
-#include "slb/control/hbauth.h"
+#include "slb/common/hbauth.h"
 
 #include <errno.h>
 #include <fcntl.h>

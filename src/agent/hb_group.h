@@ -2,8 +2,8 @@
  * (docs/scale-out.md). Each session is its own hb_client on the caller's one evloop, with
  * its own socket, timer and backoff, so an instance that is down or slow to answer delays
  * nothing sent to the others. */
-#ifndef SLB_DEMO_HB_GROUP_H
-#define SLB_DEMO_HB_GROUP_H
+#ifndef SLB_AGENT_HB_GROUP_H
+#define SLB_AGENT_HB_GROUP_H
 
 #include <stdint.h>
 

@@ -13,7 +13,7 @@
  * a session is always either fully alive or fully gone.
  *
  * With a key, every line we send ends in " seq=N mac=HEX": N counts from 1 on each connection
- * and the MAC covers the nonce of that connection's HELLO (see slb/heartbeat.h). */
+ * and the MAC covers the nonce of that connection's HELLO (see slb/common/heartbeat.h). */
 #include "hb_client.h"
 
 #include <errno.h>

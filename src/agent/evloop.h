@@ -1,7 +1,7 @@
-/* evloop: the single-threaded epoll loop of the demo tools: fd watches with callbacks,
+/* evloop: the single-threaded epoll loop of slb-agent and slb-backend: fd watches with callbacks,
  * timerfd timers, one end-of-turn hook and a stop flag; it knows nothing of HTTP or heartbeats. */
-#ifndef SLB_DEMO_EVLOOP_H
-#define SLB_DEMO_EVLOOP_H
+#ifndef SLB_AGENT_EVLOOP_H
+#define SLB_AGENT_EVLOOP_H
 
 #include <stdbool.h>
 #include <stddef.h>

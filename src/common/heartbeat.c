@@ -1,7 +1,7 @@
 /* heartbeat: the line parser of the push health protocol (grammar in heartbeat.h).
  * Pure and bounded: it reads only line[0..len), never allocates, and every error text is a
  * fixed string, so the health thread can echo it to an untrusted peer as "ERR <reason>". */
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 #include <errno.h>
 #include <stdio.h>

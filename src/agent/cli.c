@@ -1,4 +1,4 @@
-/* cli: table-driven flags for the demo tools; see cli.h. */
+/* cli: table-driven flags for slb-agent and slb-backend; see cli.h. */
 #include "cli.h"
 
 #include <ctype.h>

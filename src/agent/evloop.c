@@ -1,4 +1,4 @@
-/* evloop: epoll plus timerfd for the demo tools; see evloop.h. */
+/* evloop: epoll plus timerfd for slb-agent and slb-backend; see evloop.h. */
 #include "evloop.h"
 
 #include <errno.h>

@@ -1,16 +1,16 @@
-/* hb_client: the peer side of slb's heartbeat protocol (see slb/heartbeat.h): connect, REGISTER,
- * a HEARTBEAT every interval, reconnect with backoff, every line signed when given a key;
- * shared by slb-backend and slb-agent. */
-#ifndef SLB_DEMO_HB_CLIENT_H
-#define SLB_DEMO_HB_CLIENT_H
+/* hb_client: the peer side of slb's heartbeat protocol (see slb/common/heartbeat.h): connect,
+ * REGISTER, a HEARTBEAT every interval, reconnect with backoff, every line signed when given a
+ * key; slb-agent's, and slb-backend registers through it too. */
+#ifndef SLB_AGENT_HB_CLIENT_H
+#define SLB_AGENT_HB_CLIENT_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "evloop.h"
 #include "slb/common/addr.h"
-#include "slb/control/hbauth.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/hbauth.h"
+#include "slb/common/heartbeat.h"
 
 #define HB_CLIENT_BACKOFF_MIN_MS 100  /* first reconnect delay, doubled per failure */
 #define HB_CLIENT_BACKOFF_MAX_MS 2000
@@ -27,7 +27,7 @@ struct hb_client_config {
 	unsigned weight;         /* 0 sends no weight= */
 	unsigned interval_ms;    /* 0: the interval slb answers in OK registered */
 	const struct hbauth_key *key; /* NULL: lines go unsigned; else signs every line (see
-				       * slb/heartbeat.h); the caller keeps it alive and unchanged
+				       * slb/common/heartbeat.h); the caller keeps it alive and unchanged
 				       * until hb_client_stop */
 	hb_client_reply_fn on_reply;  /* NULL: replies are only counted as signs of life */
 };

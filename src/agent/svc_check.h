@@ -1,7 +1,7 @@
 /* svc_check: the local check slb-agent runs against the service it speaks for (a TCP connect,
  * or an HTTP GET that must answer 2xx), asynchronous on the evloop, one at a time. */
-#ifndef SLB_DEMO_SVC_CHECK_H
-#define SLB_DEMO_SVC_CHECK_H
+#ifndef SLB_AGENT_SVC_CHECK_H
+#define SLB_AGENT_SVC_CHECK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -13,7 +13,7 @@
 
 enum svc_check_kind {
 	SVC_CHECK_TCP = 0, /* passes when connect() completes */
-	SVC_CHECK_HTTP,    /* passes when "GET path" gets a 2xx status line */
+	SVC_CHECK_HTTP,    /* passes when "GET path" gets a 2xx (slb/common/http_check.h) */
 };
 
 struct svc_check_spec {

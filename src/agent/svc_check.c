@@ -14,6 +14,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "slb/common/http_check.h"
+
 #define CHECK_REPLY_MAX 256 /* the status line must fit */
 
 enum check_phase {
@@ -89,22 +91,26 @@ static void check_finish(struct svc_check *ck, bool ok, int err, const char *wha
 	}
 }
 
-/* "HTTP/1.x NNN ...": 2xx passes. Returns true when the line is complete (result set). */
-static bool check_parse_status(struct svc_check *ck)
+/* Judges the reply by http_check's rule. */
+static void check_judge_status(struct svc_check *ck)
 {
-	char *eol = memchr(ck->reply, '\n', ck->reply_len);
+	int status = http_check_status(ck->reply, ck->reply_len);
 	char why[32];
-	int status;
 
-	if (!eol && ck->reply_len < sizeof(ck->reply) - 1)
-		return false;
-	ck->reply[ck->reply_len] = '\0';
-	if (sscanf(ck->reply, "HTTP/1.%*1[01] %3d", &status) != 1 || status < 100 || status > 599) {
+	if (!status) {
 		check_finish(ck, false, 0, "not an HTTP status line");
-		return true;
+		return;
 	}
 	snprintf(why, sizeof(why), "HTTP %d", status);
-	check_finish(ck, status >= 200 && status < 300, 0, why);
+	check_finish(ck, http_check_passes(status), 0, why);
+}
+
+/* Judges once the status line is complete or the buffer full. Returns true when it did. */
+static bool check_parse_status(struct svc_check *ck)
+{
+	if (!memchr(ck->reply, '\n', ck->reply_len) && ck->reply_len < sizeof(ck->reply) - 1)
+		return false;
+	check_judge_status(ck);
 	return true;
 }
 
@@ -122,8 +128,12 @@ static void check_read(struct svc_check *ck)
 			check_finish(ck, false, errno, "recv");
 			return;
 		}
-		if (n == 0) {
+		if (n == 0 && ck->reply_len == 0) {
 			check_finish(ck, false, 0, "closed before answering");
+			return;
+		}
+		if (n == 0) { /* a status line cut short by the close: judged as probe.c does */
+			check_judge_status(ck);
 			return;
 		}
 		ck->reply_len += (size_t)n;
@@ -158,18 +168,11 @@ static void check_send(struct svc_check *ck)
 
 static void check_on_connected(struct svc_check *ck)
 {
-	char host[ADDR_TEXT_MAX];
-	int n;
-
 	if (ck->spec.kind == SVC_CHECK_TCP) {
 		check_finish(ck, true, 0, "connected");
 		return;
 	}
-	n = snprintf(ck->req, sizeof(ck->req),
-		     "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: slb-agent\r\n"
-		     "Connection: close\r\n\r\n",
-		     ck->spec.path, addr_format(&ck->target, host, sizeof(host)));
-	ck->req_len = n > 0 && (size_t)n < sizeof(ck->req) ? (size_t)n : 0;
+	ck->req_len = http_check_request(ck->req, sizeof(ck->req), ck->spec.path, &ck->target, "slb-agent");
 	ck->req_off = 0;
 	ck->reply_len = 0;
 	ck->phase = CHECK_SENDING;

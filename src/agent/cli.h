@@ -1,7 +1,7 @@
-/* cli: the flag tables of the demo tools: getopt_long options and --help are both made
+/* cli: the flag tables of slb-agent and slb-backend: getopt_long options and --help are both made
  * from one table per tool, and each value is parsed straight into the tool's config struct. */
-#ifndef SLB_DEMO_CLI_H
-#define SLB_DEMO_CLI_H
+#ifndef SLB_AGENT_CLI_H
+#define SLB_AGENT_CLI_H
 
 #include <stddef.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 
 #define HBAUTH_KEY_MIN 32    /* bytes: the HMAC-SHA256 output size, so the key is never the weak part */
 #define HBAUTH_KEY_MAX 4096  /* a larger file is a wrong path, not a key */

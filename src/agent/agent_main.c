@@ -22,7 +22,7 @@
 #include "evloop.h"
 #include "hb_group.h"
 #include "slb/common/log.h"
-#include "slb/control/heartbeat.h"
+#include "slb/common/heartbeat.h"
 #include "svc_check.h"
 
 #define AGENT_DEFAULT_CHECK_MS 1000

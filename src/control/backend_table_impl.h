@@ -1,0 +1,39 @@
+/* backend_table_impl: the backend table's state, shared by its three rooms: backend_table.c
+ * (the state machine), backend_registry.c (entries, ids, leases, removal) and backend_view.c
+ * (the snapshot, with slow start). Private to them: the rest of the process sees the table
+ * through slb/control/backend_table.h alone. */
+#ifndef SLB_BACKEND_TABLE_IMPL_H
+#define SLB_BACKEND_TABLE_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slb/control/backend_table.h"
+
+struct backend_table {
+	struct table_params p;
+	unsigned count;                       /* entries in use */
+	uint32_t next_id;                     /* where the search for a free id starts */
+	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
+	uint64_t seq;                         /* state changes so far (table_seq) */
+	uint64_t reserved_seq[SNAP_MAX_BACKEND_ID]; /* removed, not released: the removal's seq; 0: free */
+	table_notify_fn notify;               /* told of every change; NULL: nobody */
+	void *notify_arg;
+	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
+};
+
+/* b's state as its inputs say (the truth table in backend_table.c). */
+enum be_state backend_derive(const struct backend *b);
+
+/* "ADDR (NAME)", or "ADDR" for a backend without a name, in buf[len]. Returns buf. */
+const char *backend_label(const struct backend *b, char *buf, size_t len);
+
+/* Tells the table's notify function, if any, of a change of b (backend_table.c). */
+void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
+		  const char *reason, int64_t now_ms);
+
+/* Removes b when it is a heartbeat entry whose session closed expire_ms ago, or more
+ * (backend_registry.c; table_tick runs it). */
+void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms);
+
+#endif

@@ -1,0 +1,109 @@
+/* backend_view: what the workers see of the backend table: the snapshot of the up entries
+ * with their effective weights (slow start ramps a backend that came up), the Maglev table,
+ * and when a new snapshot is due. */
+#include "backend_table_impl.h"
+
+#include <stdlib.h>
+
+#include "maglev.h"
+
+/* See backend_table.h. */
+uint64_t table_seq(const struct backend_table *t)
+{
+	return t->seq;
+}
+
+void table_mark_urgent(struct backend_table *t)
+{
+	t->changes |= TABLE_CHANGE_URGENT;
+}
+
+/* Still ramping at now_ms: its age since coming up, else -1. */
+static int64_t table_ramp_age(const struct backend_table *t, const struct backend *b, int64_t now_ms)
+{
+	int64_t age = now_ms - b->ramp_start_ms;
+
+	if (!t->p.slow_start_ms || b->ramp_start_ms < 0 || b->state != BE_STATE_UP ||
+	    age >= (int64_t)t->p.slow_start_ms)
+		return -1;
+	return age > 0 ? age : 0;
+}
+
+unsigned table_effective_weight(const struct backend_table *t, const struct backend *b, int64_t now_ms)
+{
+	uint64_t full = (uint64_t)(table_weight(b) ? table_weight(b) : 1) * SNAP_WEIGHT_UNIT;
+	uint64_t ss = t->p.slow_start_ms, eff;
+	int64_t age = table_ramp_age(t, b, now_ms);
+
+	if (age < 0)
+		return (unsigned)full;
+	eff = full * (10 * ss + 90 * (uint64_t)age) / (100 * ss);
+	return eff ? (unsigned)eff : 1;
+}
+
+int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsigned step_ms)
+{
+	int64_t next = -1;
+
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID && t->p.slow_start_ms; id++) {
+		const struct backend *b = &t->be[id];
+		int64_t at;
+
+		if (b->id == 0 || table_ramp_age(t, b, now_ms) < 0)
+			continue;
+		at = b->ramp_start_ms + t->p.slow_start_ms;
+		if (at > now_ms + step_ms)
+			at = now_ms + step_ms;
+		if (next < 0 || at < next)
+			next = at;
+	}
+	return next;
+}
+
+static uint32_t table_fill_live(const struct backend_table *t, int64_t now_ms, struct snap_backend *live)
+{
+	uint32_t n = 0;
+
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+		const struct backend *b = &t->be[id];
+
+		if (b->id == 0 || b->state != BE_STATE_UP)
+			continue;
+		live[n].id = b->id;
+		live[n].weight = table_weight(b);
+		live[n].eff_weight = table_effective_weight(t, b, now_ms);
+		live[n].load = b->load;
+		live[n].send_proxy = b->send_proxy;
+		live[n].addr = b->addr;
+		n++;
+	}
+	return n;
+}
+
+struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now_ms)
+{
+	struct snap_backend *live = calloc(t->count ? t->count : 1, sizeof(*live));
+	struct snapshot *s;
+	uint32_t n;
+
+	if (!live)
+		return NULL;
+	n = table_fill_live(t, now_ms, live);
+	s = snapshot_build_ext(live, n, t->p.maglev_len);
+	free(live);
+	/* the table is a function of its inputs: any snapshot with the same ones has it (the
+	 * current one, unless backends or weights changed) */
+	if (s && t->p.maglev_len && maglev_fill_reusing(s, snapshot_current(), t->p.hash_key) < 0) {
+		snapshot_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+unsigned table_take_changes(struct backend_table *t)
+{
+	unsigned c = t->changes;
+
+	t->changes = TABLE_CHANGE_NONE;
+	return c;
+}
