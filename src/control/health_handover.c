@@ -24,24 +24,24 @@
 #define HANDOVER_ADMIN_POLL_MS 5
 #define STATE_DETAIL "before the upgrade" /* in the reason of each change replayed */
 
-/* Only heartbeat backends: a static one comes from the new process's own flags. One the
- * operator disabled is handed over too (its STATE line disables it there), with the state
- * the backend itself reported. */
-static bool lease_wanted(const struct backend *b)
+/* Only heartbeat backends: a static one comes from the new process's own flags. A backend in
+ * rotation or draining, and one the operator disabled or health ejected while it says it is
+ * up or draining (its STATE line disables or ejects it there). Not one down by its own word,
+ * its timeout or its probes: the new process judges that afresh. */
+static bool lease_wanted(const struct backend *b, int64_t now_ms)
 {
-	return b->source == BE_SOURCE_HEARTBEAT && (b->session || b->leased) &&
-	       (b->state == BE_STATE_UP || b->state == BE_STATE_DRAINING ||
-		(b->state == BE_STATE_ADMIN_DOWN && b->reported != HB_STATE_DOWN));
+	return b->source == BE_SOURCE_HEARTBEAT && (b->session || b->leased) && b->reported != HB_STATE_DOWN &&
+	       (b->state != BE_STATE_DOWN || b->ejected_until_ms > now_ms);
 }
 
-/* The backend's own word (up or drain): what the operator set goes in its STATE line. */
+/* The backend's own word (up or drain): what the operator or health set goes in its STATE
+ * line. */
 static void lease_format(const struct backend *b, char *buf, size_t len)
 {
 	char addr[ADDR_TEXT_MAX];
-	bool up = b->state == BE_STATE_UP || (b->state != BE_STATE_DOWN && b->reported == HB_STATE_UP);
 
 	snprintf(buf, len, "%s weight=%u%s%s state=%s load=%u", addr_format(&b->addr, addr, sizeof(addr)),
-		 b->weight, b->name[0] ? " name=" : "", b->name, up ? "up" : "drain", b->load);
+		 b->weight, b->name[0] ? " name=" : "", b->name, b->reported == HB_STATE_UP ? "up" : "drain", b->load);
 }
 
 /* ---- the operator's runtime state ----
@@ -52,8 +52,7 @@ static void lease_format(const struct backend *b, char *buf, size_t len)
  *   ADDR [added=W] [name=NAME] [disabled] [drained] [weight=N] [removed] [ejected=MS/COUNT]
  *        [check=none|tcp|http:/PATH]
  *
- * added: put in by the API, with its weight, name and own check (last: a path may hold
- * spaces); removed: taken out by the API (a static backend of the flags, or one being
+ * added: put in by the API, with its weight, name and own check; removed: taken out by the API (a static backend of the flags, or one being
  * removed); ejected: an outlier ejection, the milliseconds it has left and its repeat count.
  * The new process replays each through the table's own events, as the API would. */
 
@@ -133,7 +132,7 @@ static int export_on_thread(struct health_ctx *ctx, void *arg)
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = table_get_const(ctx->table, id);
 
-		if (b && lease_wanted(b))
+		if (b && lease_wanted(b, ctx->now_ms))
 			lease_format(b, out->leases[out->n_leases++], HEALTH_LEASE_LEN);
 		if (b && state_wanted(b, ctx->now_ms))
 			state_format(b, ctx->now_ms, out->states[out->n_states++], HEALTH_STATE_LEN);
@@ -292,8 +291,8 @@ static int state_ejection(const char *text, struct runtime_state *st)
 	return 0;
 }
 
-/* One word after the address; check= takes the rest of the line (rest). */
-static int state_word(const char *w, const char *rest, struct runtime_state *st)
+/* One word after the address. */
+static int state_word(const char *w, struct runtime_state *st)
 {
 	const char *why;
 	long long n;
@@ -312,7 +311,7 @@ static int state_word(const char *w, const char *rest, struct runtime_state *st)
 		st->weight = (int)n;
 	else if (strncmp(w, "ejected=", 8) == 0 && !state_ejection(w + 8, st))
 		;
-	else if (strncmp(rest, "check=", 6) == 0 && !config_parse_check(rest + 6, &st->check, st->check_path, &why))
+	else if (strncmp(w, "check=", 6) == 0 && !config_parse_check(w + 6, &st->check, st->check_path, &why))
 		st->own_check = true;
 	else
 		return -EINVAL;
@@ -331,8 +330,8 @@ static int state_parse(const char *text, struct runtime_state *st, char *why, si
 		snprintf(why, len, "it does not start with an address");
 		return -EINVAL;
 	}
-	while (!st->own_check && (w = strtok_r(NULL, " ", &save))) {
-		if (state_word(w, text + (w - copy), st)) {
+	while ((w = strtok_r(NULL, " ", &save))) {
+		if (state_word(w, st)) {
 			snprintf(why, len, "'%.40s' is not a word it takes", w);
 			return -EINVAL;
 		}

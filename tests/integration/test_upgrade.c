@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "delay_server.h"
 #include "faultkit.h"
 #include "slb/common/handover.h"
 #include "loadgen.h"
@@ -629,6 +630,57 @@ Test(upgrade, runtime_state_survives_an_upgrade)
 	faultkit_slb_stop_ok(&s, 5000);
 }
 
+#define OUTLIER_SLOW_MS 300
+
+/*
+ * An outlier ejection survives an upgrade with the time it had left (issue 20): fast1, fast2
+ * and slow3 (answers 300 ms late) behind slb with --outlier-detection and a 60 s ejection;
+ * load until slow3 is ejected, then an upgrade with the same flags and no load.
+ * /status of the new process: slow3 down, "outlier before the upgrade".
+ * Client sees: 20 requests to the new process, none answered by slow3.
+ */
+Test(upgrade, an_outlier_ejection_survives_an_upgrade)
+{
+	static struct delay_server srv[3];
+	static const char *const names[] = { "fast1", "fast2", "slow3" };
+	char be[3][32], reason[128];
+	const char *extra[] = { "--backend", be[0], "--backend", be[1], "--backend", be[2], "--outlier-detection",
+				"--outlier-base-ejection", "60000", "--drain-timeout", "2000", NULL };
+	struct upgrade_flags f = { .workers = "2", .extra = extra };
+	struct faultkit_slb s;
+	struct testproc *next;
+	struct loadgen lg;
+	unsigned slow_before;
+	int took;
+
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(delay_server_start(&srv[i], names[i], i == 2 ? OUTLIER_SLOW_MS : 0), 0);
+		snprintf(be[i], sizeof(be[i]), "127.0.0.1:%u", srv[i].port);
+	}
+	start_first(&s, &f);
+	start_load(&lg, s.port, 8);
+	took = faultkit_wait_state(s.admin, be[2], "down", IO_MS);
+	loadgen_stop(&lg);
+	loadgen_free(&lg);
+	cr_assert_geq(took, 0, "slow3 was never ejected");
+	next = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	s.proc = next;
+	expect_status_field(s.admin, be[2], "state", "down");
+	cr_assert_eq(faultkit_status_field(s.admin, be[2], "reason", reason, sizeof(reason)), 0);
+	cr_assert(strstr(reason, "outlier before the upgrade"), "slow3's reason in the new process: %s", reason);
+	slow_before = atomic_load(&srv[2].answered);
+	for (int i = 0; i < 20; i++) {
+		char body[256];
+
+		cr_assert_eq(faultkit_http_body(s.port, "/", body, sizeof(body), IO_MS), 200, "request %d", i);
+	}
+	cr_assert_eq(atomic_load(&srv[2].answered), slow_before, "slow3, ejected, answered after the upgrade");
+	faultkit_slb_stop_ok(&s, 5000);
+	for (int i = 0; i < 3; i++)
+		delay_server_stop(&srv[i]);
+}
+
 /* ---- bad input on the control socket ---- */
 
 /* What a peer that is not a well-behaved slb does on the control socket. */
@@ -718,9 +770,9 @@ Test(upgrade, a_bad_peer_on_the_control_socket_leaves_the_old_process_serving)
 	faultkit_slb_stop_ok(&s, 5000);
 }
 
-/* Serves one takeover as a fake old slb on path: reads the request, sends the lines (each
- * with a descriptor when it starts with '+'), then waits for the new process to hang up. */
-static void fake_old_slb(int lfd, const char *const *lines)
+/* Accepts slb --takeover on lfd as a fake old slb and reads its request, then sends lines
+ * (each with a descriptor when it starts with '+'). Returns the connection. */
+static int fake_old_start(int lfd, const char *const *lines)
 {
 	char line[HANDOVER_LINE_MAX];
 	int c = -1, fd, p[2];
@@ -733,9 +785,32 @@ static void fake_old_slb(int lfd, const char *const *lines)
 	cr_assert_eq(pipe(p), 0);
 	for (; *lines; lines++)
 		cr_assert_eq(handover_send(c, *lines + (**lines == '+'), **lines == '+' ? p[0] : -1), 0);
-	cr_assert_eq(handover_recv(c, line, sizeof(line), &fd, IO_MS), -ECONNRESET, "the new slb sent '%s'", line);
 	close(p[0]);
 	close(p[1]);
+	return c;
+}
+
+/* A fake old slb whose lines the new process refuses: it hangs up. */
+static void fake_old_slb(int lfd, const char *const *lines)
+{
+	char line[HANDOVER_LINE_MAX];
+	int fd, c = fake_old_start(lfd, lines);
+
+	cr_assert_eq(handover_recv(c, line, sizeof(line), &fd, IO_MS), -ECONNRESET, "the new slb sent '%s'", line);
+	close(c);
+}
+
+/* A fake old slb that sends lines then END, and answers DRAIN as slb does. */
+static void fake_old_slb_whole(int lfd, const char *const *lines)
+{
+	char line[HANDOVER_LINE_MAX];
+	int fd, c = fake_old_start(lfd, lines);
+
+	cr_assert_eq(handover_send(c, "END 7", -1), 0);
+	cr_assert_geq(handover_recv(c, line, sizeof(line), &fd, IO_MS), 0);
+	cr_assert_str_eq(line, "DRAIN");
+	cr_assert_eq(handover_send(c, "OK 7", -1), 0);
+	cr_assert_eq(handover_send(c, "STOPPED", -1), 0);
 	close(c);
 }
 
@@ -779,6 +854,94 @@ Test(upgrade, a_bad_message_to_the_new_process_is_a_clear_error)
 		close(lfd);
 		unlink(path);
 	}
+}
+
+/* A STATE line and what the new process makes of it: a /status field of addr, or the reason
+ * it logs for refusing the line. */
+struct state_case {
+	char line[96];
+	char addr[32];
+	const char *field, *want; /* NULL field: refused with the reason want */
+};
+
+/* "STATE " and line, an A or B at its start standing for the address a or b. */
+static void state_text(const char *line, const char *a, const char *b, char *out, size_t len)
+{
+	const char *addr = line[0] == 'A' ? a : line[0] == 'B' ? b : NULL;
+
+	snprintf(out, len, "STATE %.40s%.100s", addr ? addr : "", addr ? line + 1 : line);
+}
+
+/*
+ * The runtime state lines of the old process (here the test, as a fake old slb), good and bad,
+ * at a new slb with --backend A and B and active checks off.
+ * /status: each good line's effect (A disabled; B at weight 7 and ejected; C added by the API
+ *   with its name and own check).
+ * slb logs: for each bad one, "runtime state '<line>' not restored: <reason>"; it serves on.
+ */
+Test(upgrade, runtime_state_lines_are_checked_one_by_one)
+{
+	static struct state_case cases[] = {
+		{ "A disabled", "A", "state", "admin_down" },
+		{ "B weight=7 ejected=50000/2", "B", "admin_weight", "7" },
+		{ "B", "B", "state", "down" },        /* an address alone changes nothing */
+		{ "127.0.0.3:9 added=3 name=web9 check=http:/health", "127.0.0.3:9", "name", "web9" },
+		{ "127.0.0.3:9", "127.0.0.3:9", "source", "admin" }, /* the one just added */
+		{ "nonsense disabled", "", NULL, "it does not start with an address" },
+		{ "A frozen", "", NULL, "'frozen' is not a word it takes" },
+		{ "A weight=300", "", NULL, "'weight=300' is not a word it takes" },
+		{ "A ejected=0/1", "", NULL, "'ejected=0/1' is not a word it takes" },
+		{ "A ejected=100", "", NULL, "'ejected=100' is not a word it takes" },
+		{ "A added=0", "", NULL, "'added=0' is not a word it takes" },
+		{ "A check=ftp", "", NULL, "'check=ftp' is not a word it takes" },
+		{ "127.0.0.9:1 disabled", "", NULL, "no such backend in this process" },
+	};
+	const size_t n = sizeof(cases) / sizeof(cases[0]);
+	char path[64], err[160], a[32], b[32], listen[32], admin[32], want[256], why[TESTPROC_WHY_MAX];
+	const char *lines[sizeof(cases) / sizeof(cases[0]) + 1];
+	const char *argv[] = { "slb", "--listen", listen, "--admin", admin, "--backend", a, "--backend", b,
+			       "--takeover", path, NULL };
+	static char texts[sizeof(cases) / sizeof(cases[0])][256];
+	unsigned admin_port = (unsigned)testproc_free_port();
+	struct testproc *p;
+	int lfd;
+
+	snprintf(a, sizeof(a), "127.0.0.1:%d", testproc_free_port());
+	snprintf(b, sizeof(b), "127.0.0.2:%d", testproc_free_port());
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", testproc_free_port());
+	snprintf(admin, sizeof(admin), "127.0.0.1:%u", admin_port);
+	for (size_t i = 0; i < n; i++) {
+		state_text(cases[i].line, a, b, texts[i], sizeof(texts[i]));
+		lines[i] = texts[i];
+	}
+	lines[n] = NULL;
+	snprintf(path, sizeof(path), "/tmp/slb-test-fake-old-%d.sock", (int)getpid());
+	lfd = handover_listen(path, err, sizeof(err));
+	cr_assert_geq(lfd, 0, "%s", err);
+	p = testproc_spawn(argv);
+	cr_assert_not_null(p);
+	fake_old_slb_whole(lfd, lines);
+	close(lfd);
+	unlink(path);
+	testproc_explain(p, why, sizeof(why));
+	cr_assert_eq(testproc_wait_output(p, SERVING, IO_MS), 0, "%s", why);
+	for (size_t i = 0; i < n; i++) {
+		const char *addr = cases[i].addr[0] == 'A' && !cases[i].addr[1] ? a :
+				   cases[i].addr[0] == 'B' && !cases[i].addr[1] ? b : cases[i].addr;
+
+		testproc_explain(p, why, sizeof(why));
+		if (cases[i].field) {
+			char got[64] = "";
+			int rc = faultkit_status_field(admin_port, addr, cases[i].field, got, sizeof(got));
+
+			cr_assert(rc == 0 && strcmp(got, cases[i].want) == 0, "'%s': %s of %s is '%s' (%s), not '%s': %s",
+				  lines[i], cases[i].field, addr, got, strerror(-rc), cases[i].want, why);
+			continue;
+		}
+		snprintf(want, sizeof(want), "runtime state '%.80s' not restored: %s", lines[i] + 6, cases[i].want);
+		cr_assert_eq(faultkit_count_lines(p, want), 1, "no '%s' in: %s", want, why);
+	}
+	cr_assert_eq(testproc_stop(p, IO_MS), 0);
 }
 
 Test(upgrade, takeover_without_a_running_slb_is_a_clear_error)

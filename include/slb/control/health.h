@@ -43,9 +43,10 @@ int health_prepare(const struct slb_config *cfg, struct worker_channel **channel
  * new process accepts on the same socket) and waits up to 2 s for the admin requests already
  * accepted to be answered, so none is dropped when health_hand_over closes the admin
  * connections; then fills out with its listening sockets (they stay health's: send them, do
- * not close them), a lease for every heartbeat backend that is up or draining (or disabled by
- * the operator), and a state line for every backend the operator changed at run time or
- * health ejected (health_handover.c). Returns 0 or -errno (-ESRCH when nothing is prepared). */
+ * not close them), a lease for every heartbeat backend that is up or draining (or disabled
+ * or ejected while it says it is up), and a state line for every backend the operator
+ * changed at run time or health ejected (health_handover.c). Returns 0 or -errno (-ESRCH when
+ * nothing is prepared). */
 int health_export(struct health_handover *out);
 
 /* The new process failed before it took over: the admin listener accepts here again. Does
