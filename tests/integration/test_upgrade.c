@@ -630,6 +630,44 @@ Test(upgrade, runtime_state_survives_an_upgrade)
 	faultkit_slb_stop_ok(&s, 5000);
 }
 
+/*
+ * A heartbeat backend the operator disabled stays disabled across an upgrade (issue 20): hb1
+ * and hb2 register by heartbeat, hb1 is disabled through the admin API, then an upgrade.
+ * /status of the new process: hb1 admin_down, before and after it registers again there.
+ * Client sees: 20 requests to the new process, all answered by hb2.
+ */
+Test(upgrade, a_disabled_heartbeat_backend_stays_disabled)
+{
+	const char *extra[] = { "--heartbeat-listen", "127.0.0.1:{port2}", NULL };
+	const char *next_extra[] = { "--heartbeat-listen", NULL, NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	char a1[32], a2[32], hb[32], path[64], body[256], who[64];
+	struct testproc *b1, *next;
+	struct faultkit_slb s;
+
+	start_first(&s, &f);
+	b1 = start_hb_backend("hb1", s.port2, a1, sizeof(a1));
+	start_hb_backend("hb2", s.port2, a2, sizeof(a2));
+	cr_assert_geq(faultkit_wait_state(s.admin, a1, "up", IO_MS), 0);
+	cr_assert_geq(faultkit_wait_state(s.admin, a2, "up", IO_MS), 0);
+	snprintf(path, sizeof(path), "/backends/%s/disable", a1);
+	admin_call(s.admin, "POST", path, NULL);
+	snprintf(hb, sizeof(hb), "127.0.0.1:%u", s.port2);
+	next_extra[1] = hb;
+	f.extra = next_extra;
+	next = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	s.proc = next;
+	expect_status_field(s.admin, a1, "state", "admin_down");
+	expect_registered_again(b1, "hb1", loadgen_now_us());
+	expect_status_field(s.admin, a1, "state", "admin_down");
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(faultkit_http_body(s.port, "/", body, sizeof(body), IO_MS), 200, "request %d", i);
+		cr_assert_str_eq(faultkit_backend_name(body, who, sizeof(who)), "hb2", "request %d", i);
+	}
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
 #define OUTLIER_SLOW_MS 300
 
 /*
