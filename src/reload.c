@@ -6,6 +6,7 @@
 #include "reload.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,38 +43,6 @@ static void reload_log_errors(const struct config_errors *errs)
 	slb_log(LOG_ERROR, 0, "reload rejected: the running configuration stays in force");
 }
 
-/* Settings whose change needs new sockets, threads or memory sized at start: next gets the
- * running value back, and an operator who changed one is told when it takes effect. */
-struct kept_field {
-	const char *name;
-	size_t offset, size;
-	bool resolved; /* the running value was derived from 0 at start: only a given value differs */
-};
-
-#define KEPT(n, f, r) { n, offsetof(struct slb_config, f), sizeof(((struct slb_config *)0)->f), r }
-
-static const struct kept_field kept_fields[] = {
-	KEPT("listen", listen, false),
-	KEPT("listen", n_listen, false),
-	KEPT("workers", workers, true),
-	KEPT("pin", pin, false),
-	KEPT("relay", relay, false),
-	KEPT("max-conns", max_conns, true),
-	KEPT("heartbeat-listen", has_heartbeat_listen, false),
-	KEPT("heartbeat-listen", heartbeat_listen, false),
-	KEPT("heartbeat-key-file", heartbeat_key_file, false),
-	KEPT("admin", has_admin, false),
-	KEPT("admin", admin, false),
-	KEPT("admin-public", admin_public, false),
-	KEPT("user", user, false),
-	KEPT("pipes", pipes_per_worker, true),
-	/* client identity tables and the log thread are set up at start */
-	KEPT("send-proxy", send_proxy, false),
-	KEPT("accept-proxy", accept_proxy, false),
-	KEPT("access-log", access_log, false),
-	KEPT("access-log-format", access_log_format, false),
-};
-
 static bool reload_field_zero(const char *p, size_t size)
 {
 	for (size_t i = 0; i < size; i++)
@@ -82,20 +51,33 @@ static bool reload_field_zero(const char *p, size_t size)
 	return true;
 }
 
-static void reload_keep_one(const struct kept_field *k, struct slb_config *next, const char **last_logged)
+/* Whether next differs from the running config in size bytes at offset (none when size is 0). */
+static bool reload_differs(const struct slb_config *next, size_t offset, size_t size)
 {
-	const char *old = (const char *)running + k->offset;
-	char *new = (char *)next + k->offset;
+	return memcmp((const char *)running + offset, (const char *)next + offset, size) != 0;
+}
 
-	if (memcmp(old, new, k->size) == 0)
+static void reload_restore(struct slb_config *next, size_t offset, size_t size)
+{
+	memcpy((char *)next + offset, (const char *)running + offset, size);
+}
+
+/* A flag whose change needs new sockets, threads or memory sized at start (the flag table's
+ * reload column): next gets the running value back, with its count or has_ field, and an
+ * operator who changed it is told when it takes effect. */
+static void reload_keep_one(const struct config_field *f, struct slb_config *next)
+{
+	size_t count_size = f->count ? sizeof(unsigned) : 0, has_size = f->has ? sizeof(bool) : 0;
+
+	if (!reload_differs(next, f->offset, f->size) && !reload_differs(next, f->count, count_size) &&
+	    !reload_differs(next, f->has, has_size))
 		return;
-	if ((!k->resolved || !reload_field_zero(new, k->size)) && *last_logged != k->name &&
-	    strcmp(k->name, "pipes") != 0) {
+	if (f->reload == CONFIG_RELOAD_WAITS || !reload_field_zero((const char *)next + f->offset, f->size))
 		slb_log(LOG_WARN, 0, "reload: %s changed: it needs new sockets or threads and takes effect at the next "
-			"upgrade (slb --takeover) or restart; the running value stays", k->name);
-		*last_logged = k->name;
-	}
-	memcpy(new, old, k->size);
+			"upgrade (slb --takeover) or restart; the running value stays", f->name);
+	reload_restore(next, f->offset, f->size);
+	reload_restore(next, f->count, count_size);
+	reload_restore(next, f->has, has_size);
 }
 
 /* maglev accepts carry client addresses (worker.c), the other pickers do not. */
@@ -111,46 +93,32 @@ static void reload_keep_balance(struct slb_config *next)
 
 static void reload_keep_sockets(struct slb_config *next)
 {
-	const char *last = NULL;
+	struct config_field f;
 
-	for (size_t i = 0; i < sizeof(kept_fields) / sizeof(kept_fields[0]); i++)
-		reload_keep_one(&kept_fields[i], next, &last);
+	for (unsigned i = 0; i < config_flag_count(); i++)
+		if (config_flag_field(i, &f) && f.reload != CONFIG_RELOAD_APPLIES)
+			reload_keep_one(&f, next);
+	/* not a flag: sized from RLIMIT_NOFILE at start, with the pipe pools */
+	next->pipes_per_worker = running->pipes_per_worker;
 	reload_keep_balance(next);
 }
 
-/* The settings applied live, logged "name old -> new" when they change. */
-struct live_field {
-	const char *name;
-	size_t offset;
-};
-
-#define LIVE(n, f) { n, offsetof(struct slb_config, f) }
-
-static const struct live_field live_fields[] = {
-	LIVE("connect-timeout", connect_timeout_ms), LIVE("idle-timeout", idle_timeout_ms),
-	LIVE("retries", retries), LIVE("drain-timeout", drain_timeout_ms), LIVE("ready-grace", ready_grace_ms),
-	LIVE("heartbeat-interval", heartbeat_interval_ms), LIVE("heartbeat-timeout", heartbeat_timeout_ms),
-	LIVE("heartbeat-max-backends", heartbeat_max_backends), LIVE("check-interval", check_interval_ms),
-	LIVE("check-timeout", check_timeout_ms), LIVE("rise", rise), LIVE("fall", fall),
-	LIVE("eject-failures", eject_failures), LIVE("slow-start", slow_start_ms), LIVE("hash-seed", hash_seed),
-	LIVE("proxy-timeout", proxy_timeout_ms), LIVE("legacy-heartbeat-timeout", legacy_heartbeat_timeout_ms),
-	LIVE("outlier-factor (x100)", outlier_factor_pct), LIVE("outlier-min-requests", outlier_min_requests),
-	LIVE("outlier-max-ejected-percent", outlier_max_ejected_pct),
-	LIVE("outlier-base-ejection", outlier_base_ejection_ms), LIVE("heartbeat-phi (x100)", heartbeat_phi_x100),
-};
-
+/* The numbers a reload applies, logged "name old -> new" when they change. */
 static unsigned reload_log_numbers(const struct slb_config *next)
 {
+	struct config_field f;
 	unsigned n = 0;
 
-	for (size_t i = 0; i < sizeof(live_fields) / sizeof(live_fields[0]); i++) {
+	for (unsigned i = 0; i < config_flag_count(); i++) {
 		unsigned a, b;
 
-		memcpy(&a, (const char *)running + live_fields[i].offset, sizeof(a));
-		memcpy(&b, (const char *)next + live_fields[i].offset, sizeof(b));
+		if (!config_flag_field(i, &f) || f.reload != CONFIG_RELOAD_APPLIES || !f.scale)
+			continue;
+		memcpy(&a, (const char *)running + f.offset, sizeof(a));
+		memcpy(&b, (const char *)next + f.offset, sizeof(b));
 		if (a == b)
 			continue;
-		slb_log(LOG_INFO, 0, "reload: %s %u -> %u", live_fields[i].name, a, b);
+		slb_log(LOG_INFO, 0, "reload: %s%s %u -> %u", f.name, f.scale == 100 ? " (x100)" : "", a, b);
 		n++;
 	}
 	return n;

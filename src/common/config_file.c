@@ -1,6 +1,6 @@
 /* config_file: slb's config file, "key = value" lines whose keys are the long flag names and
  * whose values are written as on the command line, parsed by libinih into the same flag table
- * as the command line (config_impl.h). inih reads through our line reader, which counts lines
+ * as the command line (config_flags.h). inih reads through our line reader, which counts lines
  * (Debian's inih passes no line number to the handler), refuses what inih would misread
  * (over-long lines, which it would split in two; NUL bytes; sections) and strips leading
  * blanks, so an indented line is a line of its own and never a continuation of the last value.
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config_impl.h"
+#include "config_flags.h"
 
 struct file_ctx {
 	FILE *f;

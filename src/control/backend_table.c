@@ -61,7 +61,7 @@ static const char *const event_names[] = {
  *   no          any        live/leased    no         down      -         -        -      | down  (said so, or BYE)
  *   no          any        -              -          -         no        -        -      | down  (checks failed, ejected)
  *   no          any        -              -          -         yes       yes      -      | down  (outlier: slow, for a time)
- *   no          any        -              -          -         yes       no       yes    | draining (by hand or removal)
+ *   no          any        -              -          -         yes       no       yes    | draining (by hand, removal)
  *   no          any        live/leased    no         drain     yes       no       no     | draining (backend asked)
  *   otherwise                                                                            | up
  *
@@ -468,9 +468,14 @@ int table_apply(struct backend_table *t, struct backend *b, enum be_event ev, co
 	b->changed_ms = now_ms;
 	/* Any change of rotation is published before the loop sleeps: a backend leaving must
 	 * stop getting connections at once, and one joining must not show "up" in /status
-	 * while workers cannot reach it yet. Only load and weight updates wait for a tick. */
+	 * while workers cannot reach it yet. Any other transition (draining to down) changes no
+	 * snapshot but is published at the next tick all the same: whether every worker has seen
+	 * a backend's current state (a drain's or a removal's end) is judged by the snapshots
+	 * published since it changed. */
 	if (old == BE_STATE_UP || b->state == BE_STATE_UP)
 		t->changes |= TABLE_CHANGE_URGENT;
+	else
+		t->changes |= TABLE_CHANGE_LAZY;
 	if (b->state == BE_STATE_UP)
 		b->connect_failures = 0;
 	/* from draining the server is warm; from down (or new) it may be cold */

@@ -5,8 +5,9 @@
  *   a backend left or joined rotation               publish before sleeping again, so a killed
  *                                                   backend is out within one loop turn of its EOF
  *                                                   and a new one is routable once /status says up
- *   a weight or load changed                        publish at the next tick (<= 10 ms), so a
- *                                                   burst of heartbeats costs one snapshot
+ *   a weight or load changed, or a state out of     publish at the next tick (<= 10 ms), so a
+ *   rotation (draining to down)                     burst of heartbeats costs one snapshot, and
+ *                                                   settling is judged by what was published
  *   nothing changed                                 no snapshot at all
  */
 #include "slb/control/health.h"
@@ -35,7 +36,6 @@
 #include "slb/common/failq.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
-#include "slb/control/admin.h"
 #include "slb/control/backend_table.h"
 #include "slb/common/hbauth.h"
 #include "slb/control/events.h"

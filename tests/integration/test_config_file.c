@@ -269,6 +269,38 @@ static void write_service_conf(const unsigned *ports, const char *more)
 	cr_assert_eq(fclose(f), 0);
 }
 
+/* slb as the unit's ExecStart runs it (with its config file and control socket), then the
+ * words of more (a line of its own, or NULL); waits until it serves. */
+static struct testproc *start_from_unit(const unsigned *ports, const char *more)
+{
+	static char start[UNIT_LINES_MAX][UNIT_LINE_MAX], extra[UNIT_LINE_MAX];
+	const char *argv[TESTPROC_ARGS_MAX];
+	struct testproc *slb;
+	char *save = NULL, out[8192];
+	int n = 0;
+
+	if (!echo.port)
+		cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
+	if (!sock[0]) {
+		snprintf(sock, sizeof(sock), "/tmp/slb-itest-%d.sock", (int)getpid());
+		write_service_conf(ports, "");
+	}
+	cr_assert_eq(unit_commands("ExecStart=", 0, start), 1);
+	snprintf(extra, sizeof(extra), "%s", more ? more : "");
+	for (char *w = strtok_r(start[0], " ", &save); w; w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	for (char *w = strtok_r(extra, " ", &save); w; w = strtok_r(NULL, " ", &save))
+		argv[n++] = w;
+	argv[n] = NULL;
+	slb = testproc_spawn(argv);
+	cr_assert_not_null(slb);
+	if (testproc_wait_output(slb, "listening on", IO_MS) != 0) {
+		testproc_output(slb, out, sizeof(out));
+		cr_assert_fail("slb did not come up:\n%s", out);
+	}
+	return slb;
+}
+
 /*
  * Issue 20: `systemctl reload slb` always failed: its check bound every port, which the running
  * slb holds ("Address already in use", exit 2), so the SIGHUP was never sent. The unit's own
@@ -279,25 +311,9 @@ static void write_service_conf(const unsigned *ports, const char *more)
 Test(config_file, systemd_reload_checks_beside_the_running_slb_then_signals)
 {
 	unsigned ports[3] = { free_port_ok(), free_port_ok(), free_port_ok() };
-	char start[UNIT_LINES_MAX][UNIT_LINE_MAX], out[8192];
-	const char *argv[TESTPROC_ARGS_MAX];
-	struct testproc *slb;
-	char *save = NULL;
-	int n = 0, code;
-
-	cr_assert_eq(echo_server_start(&echo, ECHO_MODE_ECHO, 0), 0);
-	snprintf(sock, sizeof(sock), "/tmp/slb-itest-%d.sock", (int)getpid());
-	write_service_conf(ports, "");
-	cr_assert_eq(unit_commands("ExecStart=", 0, start), 1);
-	for (char *w = strtok_r(start[0], " ", &save); w; w = strtok_r(NULL, " ", &save))
-		argv[n++] = w;
-	argv[n] = NULL;
-	slb = testproc_spawn(argv);
-	cr_assert_not_null(slb);
-	if (testproc_wait_output(slb, "listening on", IO_MS) != 0) {
-		testproc_output(slb, out, sizeof(out));
-		cr_assert_fail("slb did not come up:\n%s", out);
-	}
+	char out[8192];
+	struct testproc *slb = start_from_unit(ports, NULL);
+	int code;
 
 	write_service_conf(ports, "connect-timeout = 500\n");
 	code = run_reload(slb->pid, out, sizeof(out));
@@ -313,4 +329,28 @@ Test(config_file, systemd_reload_checks_beside_the_running_slb_then_signals)
 	cr_assert_eq(count_in(slb, "SIGHUP"), 1, "slb was signalled for a broken file");
 	cr_assert(testproc_running(slb), "slb stopped");
 	cr_assert_eq(testproc_stop(slb, IO_MS), 0, "slb exit code %d", testproc_exit_code(slb));
+}
+
+/*
+ * A binary upgrade beside the unit's slb, as docs/operating.md runs it: the same ExecStart line
+ * plus --takeover. Issue 20: the new process's log line read "no heartbeat and the admin
+ * listener".
+ * Operator sees: "takeover: received 1 listening sockets, the heartbeat listener, the admin
+ *   listener and 0 heartbeat leases from pid OLD"; the old slb drains and exits 0.
+ */
+Test(config_file, upgrade_of_the_units_slb_names_what_it_received)
+{
+	unsigned ports[3] = { free_port_ok(), free_port_ok(), free_port_ok() };
+	struct testproc *old = start_from_unit(ports, NULL), *new;
+	char takeover[128], want[160], out[8192];
+
+	snprintf(takeover, sizeof(takeover), "--takeover %s", sock);
+	new = start_from_unit(ports, takeover);
+	snprintf(want, sizeof(want), "takeover: received 1 listening sockets, the heartbeat listener, the admin listener "
+		 "and 0 heartbeat leases from pid %d", (int)old->pid);
+	testproc_output(new, out, sizeof(out));
+	cr_assert(strstr(out, want), "no '%s' in:\n%s", want, out);
+	cr_assert_eq(testproc_wait(old, IO_MS), 0, "the old slb did not drain");
+	cr_assert_eq(testproc_exit_code(old), 0);
+	cr_assert_eq(testproc_stop(new, IO_MS), 0, "slb exit code %d", testproc_exit_code(new));
 }

@@ -469,6 +469,24 @@ Test(backend_table, removal_drains_refuses_sessions_and_ends_once_no_connection_
 	cr_assert_null(table_find(t, &a));
 }
 
+/* Settling (hl_backend_settled) is judged by the snapshots published since a state changed:
+ * a transition that changes no snapshot must still get one, or a drain or removal waits for
+ * ever. */
+Test(backend_table, transition_out_of_rotation_is_published_at_the_next_tick)
+{
+	struct backend *b = add_static("127.0.0.1:9001", 1);
+
+	table_take_changes(t);
+	table_apply(t, b, BE_EV_ADMIN_DRAIN, NULL, 100);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_URGENT, "out of rotation: at once");
+	for (int i = 0; i < 3; i++)
+		table_apply(t, b, BE_EV_PROBE_FAIL, "refused", 200);
+	cr_assert_eq(b->state, BE_STATE_DOWN);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_LAZY, "draining to down: at the next tick");
+	table_apply(t, b, BE_EV_PROBE_FAIL, "refused", 300);
+	cr_assert_eq(table_take_changes(t), TABLE_CHANGE_NONE, "no transition, no snapshot");
+}
+
 /* A count taken before every worker saw the drain is shown, but ends no drain. */
 Test(backend_table, unsettled_count_is_recorded_but_ends_no_drain)
 {

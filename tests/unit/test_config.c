@@ -3,7 +3,10 @@
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -703,6 +706,59 @@ Test(config, usage_wraps_long_lines_and_cuts_nothing)
 	free(text);
 }
 
+/* The flag table's fields as a reload reads them (src/reload.c): inside the struct, a number is
+ * an unsigned, a has_ field a bool, and no two flags claim the same bytes. */
+Test(config, flag_fields_are_whole_and_apart)
+{
+	static unsigned char owner[sizeof(struct slb_config)];
+	struct config_field f;
+	unsigned fields = 0, waits = 0;
+
+	for (unsigned i = 0; i < config_flag_count(); i++) {
+		if (!config_flag_field(i, &f)) {
+			cr_assert_not_null(f.name);
+			continue;
+		}
+		fields++;
+		waits += f.reload != CONFIG_RELOAD_APPLIES;
+		cr_assert_gt(f.size, 0, "--%s", f.name);
+		cr_assert_leq(f.offset + f.size, sizeof(struct slb_config), "--%s", f.name);
+		cr_assert(!f.scale || f.size == sizeof(unsigned), "--%s is a number but not an unsigned", f.name);
+		cr_assert(!f.has || f.has + sizeof(bool) <= sizeof(struct slb_config), "--%s", f.name);
+		for (size_t b = f.offset; b < f.offset + f.size; b++) {
+			cr_assert_eq(owner[b], 0, "--%s overlaps flag %u", f.name, owner[b] - 1u);
+			owner[b] = (unsigned char)(i + 1);
+		}
+	}
+	cr_assert_null((config_flag_field(config_flag_count(), &f), f.name));
+	cr_assert_eq(fields, config_flag_count() - 3, "all but help, version and no-pin have a field");
+	cr_assert_gt(waits, 0);
+}
+
+static struct config_field field_of(const char *name)
+{
+	struct config_field f;
+
+	for (unsigned i = 0; i < config_flag_count(); i++)
+		if (config_flag_field(i, &f) && strcmp(f.name, name) == 0)
+			return f;
+	cr_assert_fail("no field for --%s", name);
+	return f;
+}
+
+Test(config, reload_column_says_what_waits_for_an_upgrade)
+{
+	cr_assert_eq(field_of("listen").reload, CONFIG_RELOAD_WAITS);
+	cr_assert_eq(field_of("listen").count, offsetof(struct slb_config, n_listen));
+	cr_assert_eq(field_of("workers").reload, CONFIG_RELOAD_WAITS_DERIVED);
+	cr_assert_eq(field_of("admin").has, offsetof(struct slb_config, has_admin));
+	cr_assert_eq(field_of("heartbeat-listen").has, offsetof(struct slb_config, has_heartbeat_listen));
+	cr_assert_eq(field_of("connect-timeout").reload, CONFIG_RELOAD_APPLIES);
+	cr_assert_eq(field_of("connect-timeout").scale, 1);
+	cr_assert_eq(field_of("outlier-factor").scale, 100);
+	cr_assert_eq(field_of("balance").scale, 0);
+}
+
 Test(config, security_flags_set_their_fields)
 {
 	struct slb_config cfg;
@@ -815,4 +871,194 @@ Test(addr, cidr_matching)
 	cr_assert_eq(addr_parse_cidr("::ffff:127.0.0.2", &c, NULL, 0), 0);
 	cr_assert(addr_in_cidr(&mapped, &c), "a mapped host holds itself");
 	cr_assert_not(in("127.0.0.2:1", "::ffff:127.0.0.2"), "a plain IPv4 peer is not an IPv6 address");
+}
+
+/* ---- the flag lists outside the table: --help, the man page, docs/operating.md ---- */
+
+#define NAMES_MAX 96
+#define NAME_LEN 48
+
+struct names {
+	unsigned n;
+	char name[NAMES_MAX][NAME_LEN];
+};
+
+static void names_add(struct names *ns, const char *name, size_t len)
+{
+	for (unsigned i = 0; i < ns->n; i++)
+		if (strlen(ns->name[i]) == len && memcmp(ns->name[i], name, len) == 0)
+			return;
+	cr_assert_lt(ns->n, NAMES_MAX);
+	cr_assert_lt(len, NAME_LEN);
+	memcpy(ns->name[ns->n], name, len);
+	ns->name[ns->n++][len] = '\0';
+}
+
+/* Every "--name" in text[0..len), in order, each once. */
+static void names_in(struct names *ns, const char *text, size_t len)
+{
+	for (size_t i = 0; i + 2 < len; i++) {
+		size_t n = 0;
+
+		if (text[i] != '-' || text[i + 1] != '-' || (i && text[i - 1] == '-'))
+			continue;
+		while (i + 2 + n < len && (islower((unsigned char)text[i + 2 + n]) || text[i + 2 + n] == '-'))
+			n++;
+		if (n && islower((unsigned char)text[i + 2]))
+			names_add(ns, text + i + 2, n);
+	}
+}
+
+static void table_names(struct names *ns)
+{
+	struct config_field f;
+
+	memset(ns, 0, sizeof(*ns));
+	for (unsigned i = 0; i < config_flag_count(); i++) {
+		config_flag_field(i, &f);
+		names_add(ns, f.name, strlen(f.name));
+	}
+}
+
+static char *read_doc(const char *name)
+{
+	char path[512], *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", SLB_SOURCE_DIR, name);
+	f = fopen(path, "r");
+	cr_assert_not_null(f, "cannot read %s", path);
+	cr_assert_gt(getdelim(&text, &len, '\0', f), 0);
+	fclose(f);
+	return text;
+}
+
+/* Each line of text that starts with start (after the line holding from, up to the next line
+ * starting with end) gives its names up to the first occurrence of stop on it (the whole line
+ * for NULL). */
+static void names_of_lines(struct names *ns, const char *text, const char *from, const char *end,
+			   const char *start, const char *stop)
+{
+	const char *p = from ? strstr(text, from) : text;
+
+	cr_assert_not_null(p, "no '%s'", from);
+	p += from ? strlen(from) : 0; /* from its line's end on */
+	memset(ns, 0, sizeof(*ns));
+	for (p = strchr(p, '\n'); p && *++p; p = strchr(p, '\n')) {
+		const char *eol = strchrnul(p, '\n'), *cut;
+
+		if (end && strncmp(p, end, strlen(end)) == 0)
+			break;
+		if (strncmp(p, start, strlen(start)) != 0)
+			continue;
+		cut = stop ? strstr(p + strlen(start), stop) : NULL;
+		names_in(ns, p, (size_t)((cut && cut < eol ? cut : eol) - p));
+	}
+}
+
+static void expect_same_names(const struct names *want, const struct names *got, const char *where, bool order)
+{
+	for (unsigned i = 0; i < want->n; i++) {
+		bool found = false;
+
+		for (unsigned j = 0; j < got->n && !found; j++)
+			found = strcmp(want->name[i], got->name[j]) == 0;
+		cr_assert(found, "%s lacks --%s", where, want->name[i]);
+		if (order)
+			cr_assert_str_eq(got->name[i], want->name[i], "%s: --%s where the table has --%s", where,
+					 got->name[i], want->name[i]);
+	}
+	cr_assert_eq(got->n, want->n, "%s lists %u flags, the table %u (one that slb lacks: --%s)", where, got->n,
+		     want->n, got->n > want->n ? got->name[want->n] : "");
+}
+
+/* The cell after the n-th unescaped '|' of a table row (a "\\|" is part of a cell). */
+static const char *row_cell(const char *row, unsigned n, size_t *len)
+{
+	const char *p = row;
+
+	for (unsigned i = 0; i < n; i++) {
+		p = strchr(p + 1, '|');
+		while (p && p[-1] == '\\')
+			p = strchr(p + 1, '|');
+		cr_assert_not_null(p, "row without %u cells: %.80s", n, row);
+	}
+	p += strspn(p + 1, " ") + 1;
+	*len = strcspn(p, "|");
+	while (*len && p[*len - 1] == ' ')
+		(*len)--;
+	return p;
+}
+
+/* What operating.md's "on reload" column says of a flag: "-" on the command line only, else
+ * "at once" or "next upgrade" from the table's reload column. */
+static const char *reload_word(const char *name)
+{
+	struct config_field f;
+
+	for (unsigned i = 0; i < config_flag_count(); i++) {
+		bool has_field = config_flag_field(i, &f);
+
+		if (strcmp(f.name, name) != 0)
+			continue;
+		if (f.cli_only)
+			return "-";
+		if (!has_field)
+			return NULL; /* no-pin: pin's field, pin's row */
+		return f.reload == CONFIG_RELOAD_APPLIES ? "at once" : "next upgrade";
+	}
+	cr_assert_fail("no flag --%s", name);
+	return NULL;
+}
+
+/* Issue 19: reload.c's lists of what a reload keeps became the table's reload column, and
+ * docs/operating.md's "on reload" column is its copy. */
+Test(config, operating_on_reload_column_is_the_tables)
+{
+	char *text = read_doc("docs/operating.md"), *p = strstr(text, "\n| flag | default | on reload |");
+	unsigned rows = 0;
+
+	cr_assert_not_null(p, "docs/operating.md has no flag table with an 'on reload' column");
+	p = strchr(p + 1, '\n'); /* the |---| line */
+	for (p = strchr(p + 1, '\n'); p && strncmp(p, "\n| ", 3) == 0; p = strchr(p + 1, '\n')) {
+		static struct names ns;
+		size_t flags_len, said_len;
+		const char *flags = row_cell(p + 1, 0, &flags_len), *said = row_cell(p + 1, 2, &said_len);
+
+		memset(&ns, 0, sizeof(ns));
+		names_in(&ns, flags, flags_len);
+		for (unsigned i = 0; i < ns.n; i++) {
+			const char *want = reload_word(ns.name[i]);
+
+			cr_assert(!want || (said_len >= strlen(want) && strncmp(said, want, strlen(want)) == 0),
+				  "--%s: operating.md says '%.*s' on reload, the table '%s'", ns.name[i], (int)said_len,
+				  said, want);
+		}
+		rows += ns.n > 0;
+	}
+	cr_assert_gt(rows, 40, "only %u rows read", rows);
+	free(text);
+}
+
+/* Issue 19: the flags are listed in four places (the table, --help, the man page and
+ * docs/operating.md); the three copies list exactly the table's flags, --help and
+ * docs/operating.md in its order. */
+Test(config, help_man_page_and_operating_list_the_tables_flags)
+{
+	static struct names table, got;
+	char *text = usage_text();
+
+	table_names(&table);
+	names_of_lines(&got, text, NULL, "\nIn a config file", "  -", "  ");
+	expect_same_names(&table, &got, "--help", true);
+	free(text);
+	text = read_doc("docs/operating.md");
+	names_of_lines(&got, text, "\n## Flags", "#", "| `-", " |");
+	expect_same_names(&table, &got, "docs/operating.md's flag table", true);
+	free(text);
+	text = read_doc("docs/slb.8.scd");
+	names_of_lines(&got, text, "\n# OPTIONS", "# ", "*-", NULL);
+	expect_same_names(&table, &got, "docs/slb.8.scd's OPTIONS", false);
+	free(text);
 }

@@ -62,7 +62,8 @@ static int start_health(char *err, size_t errlen)
 	return rc ? rc : health_start(err, errlen);
 }
 
-/* A port the kernel picks, held open by the returned fd. */
+/* A port the kernel picks, held open by the returned fd; connects to it complete (a TCP check
+ * passes) until the backlog of 128 is full. */
 static int hold_port(unsigned *port)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -71,7 +72,7 @@ static int hold_port(unsigned *port)
 
 	cr_assert(fd >= 0);
 	cr_assert(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
-	cr_assert(listen(fd, 1) == 0);
+	cr_assert(listen(fd, 128) == 0);
 	cr_assert(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
 	*port = ntohs(sin.sin_port);
 	return fd;
@@ -235,4 +236,51 @@ Test(health, reload_removal_holds_the_id_until_every_worker_passed_a_quiescent_p
 	for (int i = 0; i < 500 && health_call(id_taken, &id) == 1; i++)
 		usleep(10 * 1000);
 	cr_assert_eq(health_call(id_taken, &id), 0, "id 2 never freed after every worker passed a quiescent point");
+}
+
+/* On the health thread: backend *arg's state, or -1 once it left the table. */
+static int state_of(struct health_ctx *ctx, void *arg)
+{
+	const struct backend *b = table_get(ctx->table, *(const uint32_t *)arg);
+
+	return b ? (int)b->state : -1;
+}
+
+/*
+ * A reload drops backend 2, and its checks fail while the removal waits for the workers: it
+ * goes from draining to down, a change that takes nothing out of rotation. The removal must
+ * still end once every worker has passed a quiescent point (settling is judged by the
+ * snapshots published, so that change must be published too).
+ */
+Test(health, removal_ends_after_the_backend_went_down_meanwhile)
+{
+	static struct slb_config next; /* read by the health thread until health_stop */
+	const char *args[] = { "--backend", NULL, "--check", "tcp", "--check-interval", "100", "--check-timeout", "50",
+			       "--fall", "1", "--backend", NULL, NULL };
+	int reader = snapshot_reader_register();
+	unsigned port1, port2;
+	int fd1 = hold_port(&port1), fd = hold_port(&port2), i;
+	uint32_t id = 2;
+	char err[256], b1[32], b2[32];
+
+	cr_assert_geq(reader, 0);
+	snprintf(b1, sizeof(b1), "127.0.0.1:%u", port1); /* passes its checks: no publish of its own */
+	snprintf(b2, sizeof(b2), "127.0.0.1:%u", port2);
+	args[1] = b1;
+	args[11] = b2;
+	parse(args);
+	cr_assert_eq(start_health(err, sizeof(err)), 0, "%s", err);
+	args[10] = NULL;
+	parse_into(&next, args);
+	cr_assert_eq(health_reconfigure(&next), 0);
+	cr_assert_eq(health_call(state_of, &id), BE_STATE_DRAINING);
+	close(fd);
+	for (i = 0; i < 500 && health_call(state_of, &id) != BE_STATE_DOWN; i++)
+		usleep(10 * 1000);
+	cr_assert_eq(health_call(state_of, &id), BE_STATE_DOWN, "backend 2 never failed its check while draining");
+	snapshot_offline(reader);
+	for (i = 0; i < 500 && health_call(state_of, &id) != -1; i++)
+		usleep(10 * 1000);
+	cr_assert_eq(health_call(state_of, &id), -1, "backend 2 never left the table");
+	close(fd1);
 }

@@ -191,6 +191,37 @@ int config_parse_backend(const char *text, struct config_backend *out, char *err
  * *why a fixed reason and nothing changed. */
 int config_parse_check(const char *val, enum check_kind *kind, char path[CONFIG_PATH_MAX], const char **why);
 
+/* What a reload (SIGHUP) does with a flag's new value: a column of the flag table, so the
+ * flags that wait for an upgrade are named in one place. */
+enum config_reload {
+	CONFIG_RELOAD_APPLIES = 0,   /* in force at once */
+	CONFIG_RELOAD_WAITS,         /* needs new sockets, threads or memory sized at start: the
+				      * running value stays until the next upgrade or restart */
+	CONFIG_RELOAD_WAITS_DERIVED, /* waits, and 0 stands for a value derived at start
+				      * (workers, max-conns): only a value other than 0 is a change */
+};
+
+/* Where a flag keeps its value in struct slb_config, as a reload compares and keeps it. */
+struct config_field {
+	const char *name;          /* the long flag, without "--" */
+	enum config_reload reload;
+	size_t offset, size;       /* the value */
+	size_t count;              /* a repeatable flag's count (an unsigned); 0: none */
+	size_t has;                /* an optional address's "given" bool; 0: none */
+	unsigned scale;            /* a number: 1 whole, 100 held in hundredths; 0: not a number */
+	bool cli_only;             /* not a key of the config file; a reload reads it again as given */
+};
+
+/* How many flags there are: --help's lines, the config file's keys and the command-line-only
+ * flags, each once. */
+unsigned config_flag_count(void);
+
+/* The i-th flag's name and field, in --help's order (i < config_flag_count()). Returns true
+ * with out filled, or false with only out->name and out->cli_only filled for a flag without a
+ * field of its own (help, version, and no-pin, which sets pin's), and for i past the last (name
+ * NULL). */
+bool config_flag_field(unsigned i, struct config_field *out);
+
 /* Prints every flag with its argument, default and help, from the same table, and how the
  * flags are written as keys of a config file. */
 void config_print_usage(FILE *out, const char *prog);

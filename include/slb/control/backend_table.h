@@ -145,7 +145,7 @@ struct table_params {
 /* What changed since the last table_take_changes. */
 enum table_change {
 	TABLE_CHANGE_NONE = 0,
-	TABLE_CHANGE_LAZY = 1,   /* a weight or load changed: publish at the next tick */
+	TABLE_CHANGE_LAZY = 1,   /* a weight or load changed, or a state out of rotation: publish at the next tick */
 	TABLE_CHANGE_URGENT = 2, /* a backend left or joined rotation: publish before sleeping again */
 };
 

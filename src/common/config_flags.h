@@ -1,8 +1,8 @@
-/* config_impl: the flag table as config.c (the command line) and config_file.c (the config
- * file) share it, so a flag and its key are one entry and cannot disagree. Private to
- * src/common. */
-#ifndef SLB_CONFIG_IMPL_H
-#define SLB_CONFIG_IMPL_H
+/* config_flags: the flag table as config.c (the command line), config_file.c (the config
+ * file) and config_validate.c share it, so a flag and its key are one entry and cannot
+ * disagree. The table and its value parsers call none of those files. Private to src/common. */
+#ifndef SLB_CONFIG_FLAGS_H
+#define SLB_CONFIG_FLAGS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,14 +18,21 @@ struct flag {
 	char short_name;      /* 0: none */
 	const char *arg;      /* NULL: no argument on the command line, yes/no in a file */
 	flag_parser parse;    /* NULL: handled by config_parse_args itself (help, version) */
-	size_t offset;        /* field in struct slb_config */
+	size_t offset, size;  /* field in struct slb_config */
 	size_t count;         /* repeatable flags: their count's field; 0: single-valued */
+	size_t has;           /* optional addresses: their has_ field, set when given; 0: none */
+	enum config_reload reload; /* what a reload does with a new value */
 	unsigned min, max;    /* range for numbers; max is the buffer size for strings */
 	const char *def;      /* parsed at start; NULL: no default */
 	const char *def_help; /* how --help shows the default when def does not say it */
 	const char *help;
 	bool cli_only;        /* not a key of the config file */
 };
+
+#define CONFIG_FLAGS_MAX 64 /* one bit each in slb_config.given */
+
+/* The i-th flag of the table, in --help's order, or NULL past the last. */
+const struct flag *config_flag_at(unsigned i);
 
 /* The flag named name (without "--"), or NULL. */
 const struct flag *config_flag_find(const char *name);
