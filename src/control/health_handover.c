@@ -52,9 +52,11 @@ static void lease_format(const struct backend *b, char *buf, size_t len)
  *   ADDR [added=W] [name=NAME] [disabled] [drained] [weight=N] [removed] [ejected=MS/COUNT]
  *        [check=none|tcp|http:/PATH]
  *
- * added: put in by the API, with its weight, name and own check; removed: taken out by the API (a static backend of the flags, or one being
- * removed); ejected: an outlier ejection, the milliseconds it has left and its repeat count.
- * The new process replays each through the table's own events, as the API would. */
+ * added: put in by the API, with its weight, name and own check; removed: taken out by the
+ * API (a static backend of the flags, or one being removed); ejected: an outlier ejection, the
+ * milliseconds it has left and its repeat count. The new process replays each through the
+ * table's own events, as the API would. HEALTH_STATE_LEN holds the longest line (an IPv6
+ * address, the longest name and check path). */
 
 static bool state_wanted(const struct backend *b, int64_t now_ms)
 {
@@ -62,7 +64,7 @@ static bool state_wanted(const struct backend *b, int64_t now_ms)
 	       b->removing == BE_REMOVAL_API || b->ejected_until_ms > now_ms;
 }
 
-/* Appends to buf (len bytes, *off used); a line cut short is caught by the caller's length. */
+/* Appends to buf (len bytes, *off of them used). */
 static void state_put(char *buf, size_t len, size_t *off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 static void state_put(char *buf, size_t len, size_t *off, const char *fmt, ...)
 {
