@@ -28,7 +28,7 @@
 
 #include "admin_server.h"
 #include "hb_server.h"
-#include "health_handover.h"
+#include "health_import.h"
 #include "health_loop.h"
 #include "maglev.h"
 #include "probe.h"

@@ -1,7 +1,8 @@
-/* health_handover: the control plane's side of a binary upgrade (health_export and
- * health_hand_over are in slb/control/health.h); what health.c calls while it prepares. */
-#ifndef SLB_HEALTH_HANDOVER_H
-#define SLB_HEALTH_HANDOVER_H
+/* health_import: the new slb's side of a binary upgrade (the running slb's side, health_export
+ * and health_hand_over, is declared in slb/control/health.h); what health.c calls while it
+ * prepares. */
+#ifndef SLB_HEALTH_IMPORT_H
+#define SLB_HEALTH_IMPORT_H
 
 #include "health_loop.h"
 #include "slb/control/health.h"
