@@ -36,7 +36,6 @@
 #include "slb/common/failq.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
-#include "slb/control/admin.h"
 #include "slb/control/backend_table.h"
 #include "slb/common/hbauth.h"
 #include "slb/control/events.h"

@@ -16,7 +16,6 @@
 
 #include "admin_server.h"
 #include "slb/common/log.h"
-#include "slb/control/admin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
