@@ -348,13 +348,21 @@ static const char *api_new_backend_parse(struct health_ctx *ctx, json_t *root, s
 	return NULL;
 }
 
+/* Names are unique among the backends the operator gives (the flags and this API), so that
+ * the name steers exactly one; a heartbeat backend's name is its process's to choose. */
 static void api_add_backend(struct api_call *c, const struct table_admin_add *nb)
 {
 	struct backend *b = table_find(c->ctx->table, &nb->addr);
+	unsigned named;
 	int rc;
 
 	if (b) {
 		api_error(c, 409, "backend %u already has that address", b->id);
+		return;
+	}
+	b = table_find_name(c->ctx->table, nb->name, &named);
+	if (b) {
+		api_error(c, 409, "backend %u already has the name '%s'", b->id, nb->name);
 		return;
 	}
 	rc = table_add_admin_backend(c->ctx->table, nb, c->who, c->ctx->now_ms, &b);

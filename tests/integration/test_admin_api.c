@@ -113,8 +113,8 @@ Test(admin_api, drain_enable_disable_and_weight_steer_the_traffic)
 /*
  * Static backends named on the command line (--backend ADDR,name=NAME), steered by name.
  * Operator sees: /status and /metrics name them; POST /backends/front-1/drain drains the one
- *   so named (clients go to the other) and enable brings it back; an unknown name is 404; a
- *   name that a backend added through the API shares is 400 "ambiguous", and changes nothing.
+ *   so named (clients go to the other) and enable brings it back; an unknown name is 404;
+ *   adding a backend under a name in use is 409.
  */
 Test(admin_api, named_backends_are_steered_by_name)
 {
@@ -138,11 +138,33 @@ Test(admin_api, named_backends_are_steered_by_name)
 	expect(s.admin, "POST", "/backends/front-3/drain", NULL, 404, "unknown backend");
 	faultkit_backend_ok("web3", a3, sizeof(a3));
 	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"name\":\"front-2\"}", a3);
-	expect(s.admin, "POST", "/backends", body, 200, "\"name\":\"front-2\"");
-	expect(s.admin, "POST", "/backends/front-2/drain", NULL, 400, "ambiguous name 'front-2': 2 backends");
-	expect_field(s.admin, a2, "state", "up");
-	expect_field(s.admin, a3, "state", "up");
+	expect(s.admin, "POST", "/backends", body, 409, "backend 2 already has the name 'front-2'");
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"name\":\"front-3\"}", a3);
+	expect(s.admin, "POST", "/backends", body, 200, "\"name\":\"front-3\"");
+	expect(s.admin, "POST", "/backends/front-3/drain", NULL, 200, "\"state\":\"draining\"");
 	faultkit_slb_stop_ok(&s, STOP_MS);
+}
+
+/*
+ * A heartbeat backend registers under the name of a static one (its process chooses it).
+ * Operator sees: POST /backends/hb1/drain answers 400 "ambiguous name" and drains neither;
+ *   by id each one still drains.
+ */
+Test(admin_api, a_name_two_backends_bear_is_refused)
+{
+	static const char *const extra[] = { "--backend", "127.0.0.1:8,name=hb1", NULL };
+	struct healthtest_slb s;
+	int fd;
+
+	healthtest_start_ok(&s, extra);
+	fd = healthtest_session_ok(&s, NULL);
+	healthtest_expect_reply(fd, "REGISTER 127.0.0.1:9 name=hb1", "OK registered id=2 interval=1000 timeout=3000");
+	expect(s.admin, "POST", "/backends/hb1/drain", NULL, 400, "ambiguous name 'hb1': 2 backends bear it");
+	healthtest_expect_state(&s, 8, "up", NULL);
+	healthtest_expect_state(&s, 9, "up", NULL);
+	expect(s.admin, "POST", "/backends/2/drain", NULL, 200, "\"state\":\"draining\"");
+	close(fd);
+	healthtest_stop_ok(&s);
 }
 
 /* The states and weights of every backend, for "nothing changed". */
