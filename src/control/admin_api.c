@@ -429,8 +429,9 @@ static int api_decode(const char *s, size_t len, char *out, size_t outlen)
 
 #define API_UNKNOWN "unknown backend: give its id, its address or its name as /status shows it"
 
-/* A name: unique for a static backend, but a heartbeat backend registers under any name, so
- * an ambiguous one is refused rather than guessed. Answers the error when none is found. */
+/* A name: unique among the backends the operator gave, but a heartbeat backend registers
+ * under any name, so an ambiguous one is refused rather than guessed. Answers the error when
+ * it finds none or several. */
 static struct backend *api_find_name(struct api_call *c, const char *name)
 {
 	unsigned n;
