@@ -359,7 +359,8 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 	events_init(ctx->events);
 	table_set_notify(ctx->table, health_on_change, ctx);
 	for (unsigned i = 0; i < cfg->n_backends; i++) {
-		int rc = table_add_static(ctx->table, &cfg->backends[i].addr, cfg->backends[i].weight, ctx->now_ms, &b);
+		int rc = table_add_static_named(ctx->table, &cfg->backends[i].addr, cfg->backends[i].weight,
+						cfg->backends[i].name, ctx->now_ms, &b);
 
 		if (rc) {
 			snprintf(err, errlen, "backend %s: %s", addr_format(&cfg->backends[i].addr, text, sizeof(text)),
