@@ -2,7 +2,7 @@
  * backend table and the workers' counters. Per-backend counters are summed over workers by
  * backend id; only ids present in the table are shown (a removed id's counters stay behind
  * in the workers' arrays and are folded into its next owner's totals). */
-#include "slb/control/admin.h"
+#include "slb/control/admin_render.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -263,6 +263,8 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	c->mark_ms = (uint32_t)w->now_ms;
 	c->backend_id = snap->be[idx].id;
 	c->baddr = snap->be[idx].addr;
+	if (w->be_names)
+		memcpy(w->be_names[c->backend_id], snap->be[idx].name, SNAP_NAME_MAX);
 	c->send_proxy = snap->be[idx].send_proxy ? snap->be[idx].send_proxy : (uint8_t)w->cfg->send_proxy;
 	balance_exclude_add(&c->tried, c->backend_id);
 	stat_add(&w->ch->stats.be[c->backend_id].active, 1);

@@ -7,7 +7,7 @@
 
 #include "slb/common/log.h"
 #include "slb/common/stats.h"
-#include "slb/control/admin.h"
+#include "slb/control/admin_render.h"
 
 static const struct table_params params = { .rise = 2, .fall = 3, .eject_failures = 3,
 					    .heartbeat_timeout_ms = 3000, .expire_ms = 60000,

@@ -38,6 +38,7 @@ struct access_log_entry {
 	const struct slb_addr *client;  /* NULL: unknown (refused before it was asked) */
 	const struct slb_addr *listener; /* NULL: unknown */
 	const struct slb_addr *backend; /* NULL: none was connected */
+	const char *backend_name;       /* its name; NULL or "": none (printable, no space, '"' or '\\') */
 	unsigned attempts;              /* backend connects started */
 	uint64_t bytes_up;              /* client -> backend */
 	uint64_t bytes_down;            /* backend -> client */
