@@ -74,22 +74,12 @@ static void sleep_ms(int ms)
 static void start_slb(const char *const *flags)
 {
 	static char interval[16], timeout[16];
-	const char *extra[32] = { "--workers", "2", "--heartbeat-interval", interval, "--heartbeat-timeout", timeout };
-	unsigned n = 6;
+	const char *const timing[] = { "--workers", "2", "--heartbeat-interval", interval, "--heartbeat-timeout",
+				       timeout, NULL };
 
 	snprintf(interval, sizeof(interval), "%d", HB_INTERVAL_MS);
 	snprintf(timeout, sizeof(timeout), "%d", HB_TIMEOUT_MS);
-	for (; flags && *flags && n < 31; flags++)
-		extra[n++] = *flags;
-	extra[n] = NULL;
-	healthtest_start_ok(&slb, extra);
-}
-
-static void stop_slb_clean(void)
-{
-	static char why[2048];
-
-	cr_assert_eq(healthtest_stop(&slb, why, sizeof(why)), 0, "%s", why);
+	healthtest_start_flags_ok(&slb, timing, flags);
 }
 
 /* slb-backend "b<i+1>" on a free port, once it listens; with heartbeat, it registers with slb. */
@@ -362,7 +352,7 @@ Test(failover, sigkill_mid_load_costs_no_request_and_closes_open_connections)
 			     be[i].name);
 	loadgen_free(&load);
 	stop_backends();
-	stop_slb_clean();
+	healthtest_stop_ok(&slb);
 }
 
 /* slb in front of N_BE static backends (--backend, no heartbeat: only slb's own connects and
@@ -422,7 +412,7 @@ Test(failover, static_backend_sigkill_mid_load_costs_only_what_was_in_flight)
 				     be[i].name);
 	loadgen_free(&load);
 	stop_backends();
-	stop_slb_clean();
+	healthtest_stop_ok(&slb);
 }
 
 Test(failover, sigstop_goes_down_within_the_timeout_and_sigcont_comes_back)
@@ -464,7 +454,7 @@ Test(failover, sigstop_goes_down_within_the_timeout_and_sigcont_comes_back)
 		     be[victim].name);
 	loadgen_free(&load);
 	stop_backends();
-	stop_slb_clean();
+	healthtest_stop_ok(&slb);
 }
 
 Test(failover, backend_registered_after_start_receives_traffic)
@@ -497,7 +487,7 @@ Test(failover, backend_registered_after_start_receives_traffic)
 	cr_assert_str_eq(loadgen_backend_name(r.body, name, sizeof(name)), "b1");
 	loadgen_free(&load);
 	stop_backends();
-	stop_slb_clean();
+	healthtest_stop_ok(&slb);
 }
 
 /* Sends len bytes (a write the peer cuts short is fine) and closes, reading nothing back. */
@@ -594,7 +584,7 @@ Test(failover, garbage_on_the_heartbeat_port_leaves_slb_serving)
 	close(fd);
 	loadgen_free(&load);
 	stop_backends();
-	stop_slb_clean();
+	healthtest_stop_ok(&slb);
 }
 
 Test(failover, failing_http_check_ejects_from_traffic_and_readmits)
@@ -635,5 +625,5 @@ Test(failover, failing_http_check_ejects_from_traffic_and_readmits)
 	cr_assert_gt(loadgen_answered(&load, be[victim].name, t_up, INT64_MAX), 10, "no traffic after readmission");
 	loadgen_free(&load);
 	stop_backends();
-	stop_slb_clean();
+	healthtest_stop_ok(&slb);
 }

@@ -46,14 +46,10 @@ static struct testproc *start_backend(const char *name, unsigned port)
 static void start_slb(unsigned backend_port, const char *const *flags)
 {
 	static char be[32];
-	const char *extra[24] = { "--backend", be };
-	unsigned n = 2;
+	const char *const backend[] = { "--backend", be, NULL };
 
 	snprintf(be, sizeof(be), "127.0.0.1:%u", backend_port);
-	for (; flags && *flags && n < 23; flags++)
-		extra[n++] = *flags;
-	extra[n] = NULL;
-	healthtest_start_ok(&slb, extra);
+	healthtest_start_flags_ok(&slb, backend, flags);
 }
 
 Test(health_checks, http_check_follows_the_health_page)

@@ -41,8 +41,8 @@ TestSuite(outliers, .fini = suite_fini, .timeout = 60);
 static void start_all(const int delay[3], const char *const *flags)
 {
 	static char be_arg[3][32];
-	const char *extra[32] = { "--workers", "2", "--no-pin", "--outlier-detection" };
-	unsigned n = 4;
+	const char *extra[] = { "--workers", "2", "--no-pin", "--outlier-detection", "--backend", be_arg[0],
+				"--backend", be_arg[1], "--backend", be_arg[2], NULL };
 
 	for (unsigned i = 0; i < 3; i++) {
 		char name[16];
@@ -50,13 +50,8 @@ static void start_all(const int delay[3], const char *const *flags)
 		snprintf(name, sizeof(name), "%s%u", delay[i] ? "slow" : "fast", i + 1);
 		cr_assert_eq(delay_server_start(&srv[i], name, delay[i]), 0);
 		snprintf(be_arg[i], sizeof(be_arg[i]), "127.0.0.1:%u", srv[i].port);
-		extra[n++] = "--backend";
-		extra[n++] = be_arg[i];
 	}
-	for (; flags && *flags && n < 31; flags++)
-		extra[n++] = *flags;
-	extra[n] = NULL;
-	healthtest_start_ok(&slb, extra);
+	healthtest_start_flags_ok(&slb, extra, flags);
 }
 
 /* Lets the load run its course (it stops itself at max_run_ms), then joins it. */

@@ -17,11 +17,12 @@
 #include <unistd.h>
 
 #include "echo_server.h"
+#include "slbproc.h"
 #include "testproc.h"
 #include "testwait.h"
 
 #define IO_TIMEOUT_MS 10000
-#define MAX_ARGS 40
+#define MAX_BACKENDS 16
 
 static struct echo_server echo;
 
@@ -32,31 +33,26 @@ static void suite_fini(void)
 
 TestSuite(relay, .fini = suite_fini, .timeout = 120);
 
-/* Starts slb on a free port in front of the given backend ports (0 ends the list), with
- * extra flags; returns the process and the port it listens on. */
+/* Starts slb (slbproc_start: free ports, ready at "listening on") with two workers in front of
+ * the given backend ports (0 ends the list), with extra flags; returns the process and the port
+ * it listens on. */
 static struct testproc *start_slb(unsigned *port, const unsigned *backends, const char *const *extra)
 {
-	static char bufs[MAX_ARGS][64];
-	const char *argv[MAX_ARGS] = { "slb", "--listen", "127.0.0.1:{port0}", "--workers", "2" };
-	/* Ready at its log line, not a probe connection: that would be relayed to a backend and
-	 * disturb the test. */
-	struct testproc_start st = { .argv = argv, .n_ports = 1, .ready = "listening on",
-				     .timeout_ms = IO_TIMEOUT_MS };
-	int n = 5, b = 0;
-	struct testproc *proc;
+	static char bufs[MAX_BACKENDS][64];
+	const char *flags[2 * MAX_BACKENDS + 3] = { "--workers", "2" };
+	struct slbproc s;
+	int n = 2;
 
-	for (; *backends; backends++) {
-		argv[n++] = "--backend";
-		snprintf(bufs[b], 64, "127.0.0.1:%u", *backends);
-		argv[n++] = bufs[b++];
+	for (int b = 0; *backends; backends++, b++) {
+		cr_assert_lt(b, MAX_BACKENDS);
+		flags[n++] = "--backend";
+		snprintf(bufs[b], sizeof(bufs[b]), "127.0.0.1:%u", *backends);
+		flags[n++] = bufs[b];
 	}
-	for (; extra && *extra; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-	proc = testproc_start(&st);
-	cr_assert_not_null(proc, "slb did not come up: %s", st.why);
-	*port = st.ports[0];
-	return proc;
+	flags[n] = NULL;
+	slbproc_start_ok(&s, 0, NULL, flags, extra);
+	*port = s.listen;
+	return s.proc;
 }
 
 static void stop_slb_expect_clean(struct testproc *slb)

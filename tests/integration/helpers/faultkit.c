@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "../../../src/demo/http_server.h" /* http_bytes_pattern; slb_demo exports no include dir */
+#include "slbproc.h"
 #include "testwait.h"
 
 #define FAULTKIT_FLOWING_MS 5000 /* for a download to get its first bytes */
@@ -43,46 +44,15 @@ static int ms_left(int64_t deadline)
 /* See faultkit.h. */
 int faultkit_slb_start(struct faultkit_slb *s, unsigned nofile, const char *const *args)
 {
-	static char limit[32], path[512];
-	const char *argv[FAULTKIT_ARGS_MAX];
-	struct testproc_start st = { .argv = argv, .n_ports = 3, .ready = "listening on", .timeout_ms = START_MS };
-	bool grace_given = false;
-	int n = 0;
+	struct slbproc sp;
+	int rc = slbproc_start(&sp, nofile, NULL, args, NULL);
 
-	if (nofile) {
-		snprintf(limit, sizeof(limit), "--nofile=%u:%u", nofile, nofile);
-		argv[n++] = "/usr/bin/prlimit";
-		argv[n++] = limit;
-		argv[n++] = "--";
-		argv[n++] = testproc_bin("slb", path, sizeof(path));
-	} else {
-		argv[n++] = "slb";
-	}
-	argv[n++] = "--listen";
-	argv[n++] = "127.0.0.1:{port0}";
-	argv[n++] = "--admin";
-	argv[n++] = "127.0.0.1:{port1}";
-	for (; args && *args; args++) {
-		if (n >= FAULTKIT_ARGS_MAX - 3)
-			return -E2BIG;
-		if (strcmp(*args, "--ready-grace") == 0)
-			grace_given = true;
-		argv[n++] = *args;
-	}
-	/* No route announcer watches these tests' /ready: stop as slb did before --ready-grace. */
-	if (!grace_given) {
-		argv[n++] = "--ready-grace";
-		argv[n++] = "0";
-	}
-	argv[n] = NULL;
-	s->proc = testproc_start(&st);
-	snprintf(s->why, sizeof(s->why), "%s", s->proc ? "" : st.why);
-	if (!s->proc)
-		return -errno;
-	s->port = st.ports[0];
-	s->admin = st.ports[1];
-	s->port2 = st.ports[2];
-	return 0;
+	s->proc = sp.proc;
+	s->port = sp.listen;
+	s->admin = sp.admin;
+	s->port2 = sp.port2;
+	snprintf(s->why, sizeof(s->why), "%s", sp.why);
+	return rc;
 }
 
 /* See faultkit.h. */

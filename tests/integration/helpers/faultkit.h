@@ -27,12 +27,12 @@ struct faultkit_slb {
 	char why[TESTPROC_WHY_MAX]; /* after a failed start: the reason and slb's last lines */
 };
 
-/* Starts slb with --listen and --admin on free ports of 127.0.0.1, then args (NULL-terminated:
- * --backend, --workers and the other flags; "{port2}" in them stands for a third free port), and waits for its "listening on" line (not a
- * probe connection, which slb would relay to a backend). nofile > 0 runs it under
- * `prlimit --nofile=N:N`, so slb cannot raise its own limit. Retries on fresh ports when slb
- * lost one to another program (testproc_start). Returns 0, or -errno (-ECHILD when slb exited
- * first) with the reason and slb's last lines in s->why. */
+/* Starts slb through slbproc_start: --listen and --admin on free ports of 127.0.0.1, then args
+ * (NULL-terminated: --backend, --workers and the other flags; "{port2}" in them stands for a
+ * third free port), --ready-grace 0 unless args give one; ready at its "listening on" line,
+ * retried on fresh ports when slb lost one to another program. nofile > 0 runs it under
+ * `prlimit --nofile=N:N`, so slb cannot raise its own limit. Returns 0, or -errno (-ECHILD
+ * when slb exited first) with the reason and slb's last lines in s->why. */
 int faultkit_slb_start(struct faultkit_slb *s, unsigned nofile, const char *const *args);
 
 /* Starts slb-backend --name name --listen ip:PORT on a free port, waits for its "listening on"

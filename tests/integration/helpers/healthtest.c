@@ -8,44 +8,33 @@
 #include <unistd.h>
 
 #include "faultkit.h"
+#include "slbproc.h"
 #include "slb/common/hbauth.h"
 
 #define HEALTHTEST_IO_MS 5000
-#define HEALTHTEST_ARGS_MAX 48
+
+/* See healthtest.h. */
+int healthtest_start_flags(struct healthtest_slb *s, const char *const *flags, const char *const *more)
+{
+	static const char *const one_worker[] = { "--heartbeat-listen", "127.0.0.1:{port2}", "--workers", "1", NULL };
+	static const char *const hb_only[] = { "--heartbeat-listen", "127.0.0.1:{port2}", NULL };
+	/* --workers given twice is an error: the test's own wins */
+	bool workers_given = slbproc_has_flag(flags, "--workers") || slbproc_has_flag(more, "--workers");
+	struct slbproc sp;
+	int rc = slbproc_start(&sp, 0, workers_given ? hb_only : one_worker, flags, more);
+
+	s->proc = sp.proc;
+	s->listen = sp.listen;
+	s->hb = sp.port2;
+	s->admin = sp.admin;
+	snprintf(s->why, sizeof(s->why), "%s", sp.why);
+	return rc;
+}
 
 /* See healthtest.h. */
 int healthtest_start(struct healthtest_slb *s, const char *const *extra)
 {
-	const char *argv[HEALTHTEST_ARGS_MAX] = { "slb", "--listen", "127.0.0.1:{port0}", "--heartbeat-listen",
-						  "127.0.0.1:{port1}", "--admin", "127.0.0.1:{port2}" };
-	struct testproc_start st = { .argv = argv, .n_ports = 3, .ready = "listening on",
-				     .timeout_ms = HEALTHTEST_IO_MS };
-	bool workers_given = false, grace_given = false;
-	int n = 7;
-
-	for (const char *const *e = extra; e && *e; e++) {
-		workers_given |= strcmp(*e, "--workers") == 0;
-		grace_given |= strcmp(*e, "--ready-grace") == 0;
-	}
-	if (!workers_given) { /* --workers given twice is an error */
-		argv[n++] = "--workers";
-		argv[n++] = "1";
-	}
-	if (!grace_given) { /* no route announcer watches /ready here: stop at once */
-		argv[n++] = "--ready-grace";
-		argv[n++] = "0";
-	}
-	for (; extra && *extra && n < HEALTHTEST_ARGS_MAX - 1; extra++)
-		argv[n++] = *extra;
-	argv[n] = NULL;
-	s->proc = testproc_start(&st);
-	snprintf(s->why, sizeof(s->why), "%s", s->proc ? "" : st.why);
-	if (!s->proc)
-		return -errno;
-	s->listen = st.ports[0];
-	s->hb = st.ports[1];
-	s->admin = st.ports[2];
-	return 0;
+	return healthtest_start_flags(s, extra, NULL);
 }
 
 /* See healthtest.h. */
@@ -112,7 +101,13 @@ int healthtest_cmd(int fd, const char *line, char *reply, size_t len)
 /* See healthtest.h. */
 void healthtest_start_ok(struct healthtest_slb *s, const char *const *extra)
 {
-	int rc = healthtest_start(s, extra);
+	healthtest_start_flags_ok(s, extra, NULL);
+}
+
+/* See healthtest.h. */
+void healthtest_start_flags_ok(struct healthtest_slb *s, const char *const *flags, const char *const *more)
+{
+	int rc = healthtest_start_flags(s, flags, more);
 
 	cr_assert_eq(rc, 0, "slb did not come up: %s: %s", strerror(-rc), s->why);
 }

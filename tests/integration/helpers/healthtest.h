@@ -17,11 +17,15 @@ struct healthtest_slb {
 	char why[TESTPROC_WHY_MAX]; /* after a failed start: the reason and slb's last lines */
 };
 
-/* Starts slb with one worker (unless extra says --workers), --heartbeat-listen and --admin on
- * free ports, then extra (NULL-terminated, may be NULL), and waits for "listening on",
- * retrying on fresh ports when slb lost one to another program (testproc_start). Returns 0,
- * or -errno with the reason and slb's last lines in s->why. */
+/* Starts slb through slbproc_start (--listen and --admin on free ports, --ready-grace 0, ready at
+ * "listening on", retried on fresh ports when slb lost one to another program) with
+ * --heartbeat-listen on its third port and one worker (unless extra says --workers), then extra
+ * (NULL-terminated, may be NULL). Returns 0, or -errno with the reason and slb's last lines in
+ * s->why. */
 int healthtest_start(struct healthtest_slb *s, const char *const *extra);
+
+/* The same with a suite's fixed flags and a test's own (either NULL), as two lists. */
+int healthtest_start_flags(struct healthtest_slb *s, const char *const *flags, const char *const *more);
 
 /* SIGTERM, then checks slb exited 0 and printed no sanitizer report nor error line. Returns 0,
  * or -EPROTO with the reason and the output's tail in why. */
@@ -45,6 +49,9 @@ int healthtest_cmd(int fd, const char *line, char *reply, size_t len);
 
 /* healthtest_start, asserting that slb came up. */
 void healthtest_start_ok(struct healthtest_slb *s, const char *const *extra);
+
+/* healthtest_start_flags, asserting that slb came up. */
+void healthtest_start_flags_ok(struct healthtest_slb *s, const char *const *flags, const char *const *more);
 
 /* healthtest_stop, asserting a clean exit (the reason and slb's output tail in the message). */
 void healthtest_stop_ok(struct healthtest_slb *s);
