@@ -83,12 +83,12 @@ static void reload_keep_one(const struct config_field *f, struct slb_config *nex
 /* maglev accepts carry client addresses (worker.c), the other pickers do not. */
 static void reload_keep_balance(struct slb_config *next)
 {
-	if ((running->balance == BALANCE_MAGLEV) == (next->balance == BALANCE_MAGLEV))
+	if ((running->services[0].balance == BALANCE_MAGLEV) == (next->services[0].balance == BALANCE_MAGLEV))
 		return;
 	slb_log(LOG_WARN, 0, "reload: balance %s -> %s changes how workers accept and takes effect at the next "
-		"upgrade or restart; balance %s stays", balance_algo_name(running->balance),
-		balance_algo_name(next->balance), balance_algo_name(running->balance));
-	next->balance = running->balance;
+		"upgrade or restart; balance %s stays", balance_algo_name(running->services[0].balance),
+		balance_algo_name(next->services[0].balance), balance_algo_name(running->services[0].balance));
+	next->services[0].balance = running->services[0].balance;
 }
 
 static void reload_keep_sockets(struct slb_config *next)
@@ -128,18 +128,18 @@ static unsigned reload_log_choices(const struct slb_config *next)
 {
 	unsigned n = 0;
 
-	if (running->balance != next->balance && ++n)
-		slb_log(LOG_INFO, 0, "reload: balance %s -> %s", balance_algo_name(running->balance),
-			balance_algo_name(next->balance));
-	if ((running->check != next->check || strcmp(running->check_path, next->check_path)) && ++n)
-		slb_log(LOG_INFO, 0, "reload: check changed (kind %d -> %d, path '%s' -> '%s')", running->check,
-			next->check, running->check_path, next->check_path);
+	if (running->services[0].balance != next->services[0].balance && ++n)
+		slb_log(LOG_INFO, 0, "reload: balance %s -> %s", balance_algo_name(running->services[0].balance),
+			balance_algo_name(next->services[0].balance));
+	if ((running->services[0].check != next->services[0].check || strcmp(running->services[0].check_path, next->services[0].check_path)) && ++n)
+		slb_log(LOG_INFO, 0, "reload: check changed (kind %d -> %d, path '%s' -> '%s')", running->services[0].check,
+			next->services[0].check, running->services[0].check_path, next->services[0].check_path);
 	if (running->log_level != next->log_level && ++n)
 		slb_log(LOG_INFO, 0, "reload: log-level %s -> %s", log_level_name(running->log_level),
 			log_level_name(next->log_level));
 	if (running->outlier_detection != next->outlier_detection && ++n)
 		slb_log(LOG_INFO, 0, "reload: outlier-detection %s", next->outlier_detection ? "on" : "off");
-	if (running->hash_key != next->hash_key && ++n)
+	if (running->services[0].hash_key != next->services[0].hash_key && ++n)
 		slb_log(LOG_INFO, 0, "reload: hash-key changed");
 	if ((running->n_heartbeat_allow != next->n_heartbeat_allow ||
 	     memcmp(running->heartbeat_allow, next->heartbeat_allow,

@@ -344,7 +344,7 @@ static const char *api_new_backend_parse(struct health_ctx *ctx, json_t *root, s
 		if (why)
 			return why;
 	}
-	nb->checking = (nb->own_check ? nb->check : ctx->cfg->check) != CHECK_NONE;
+	nb->checking = (nb->own_check ? nb->check : ctx->cfg->services[0].check) != CHECK_NONE;
 	return NULL;
 }
 

@@ -329,18 +329,18 @@ static uint32_t health_max_backends(const struct slb_config *cfg)
 void health_table_params(const struct slb_config *cfg, struct table_params *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->rise = cfg->rise;
-	p->fall = cfg->fall;
-	p->eject_failures = cfg->eject_failures;
+	p->rise = cfg->services[0].rise;
+	p->fall = cfg->services[0].fall;
+	p->eject_failures = cfg->services[0].eject_failures;
 	p->heartbeat_timeout_ms = cfg->heartbeat_timeout_ms;
 	p->legacy_timeout_ms = cfg->legacy_heartbeat_timeout_ms;
 	p->expire_ms = HEALTH_EXPIRE_MS;
 	p->outlier_base_ejection_ms = cfg->outlier_base_ejection_ms;
 	p->drain_timeout_ms = cfg->drain_timeout_ms;
 	/* maglev ignores weights that change with time: they would move clients around */
-	p->slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms;
-	p->maglev_len = cfg->balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0;
-	config_hash_key(cfg, p->hash_key);
+	p->slow_start_ms = cfg->services[0].balance == BALANCE_MAGLEV ? 0 : cfg->services[0].slow_start_ms;
+	p->maglev_len = cfg->services[0].balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0;
+	config_hash_key(&cfg->services[0], p->hash_key);
 }
 
 static int health_fill_table(const struct slb_config *cfg, char *err, size_t errlen)
@@ -481,7 +481,7 @@ static void health_log_start(const struct slb_config *cfg)
 	if (cfg->has_admin)
 		addr_format(&cfg->admin, admin, sizeof(admin));
 	slb_log(LOG_INFO, 0, "health: %u static backends, heartbeat %s, admin %s, check %s every %u ms (rise %u, fall %u)",
-		cfg->n_backends, hb, admin, kinds[cfg->check], cfg->check_interval_ms, cfg->rise, cfg->fall);
+		cfg->n_backends, hb, admin, kinds[cfg->services[0].check], cfg->services[0].check_interval_ms, cfg->services[0].rise, cfg->services[0].fall);
 }
 
 /* Whatever of in the listeners did not take (an error came first): no fd may leak. */

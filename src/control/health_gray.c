@@ -70,7 +70,7 @@ bool health_gray_tick(struct health_ctx *ctx)
 		g->be[c->id].lat_pct = c->lat_pct;
 	}
 	/* only p2c reads the factor: other pickers need no snapshot for it */
-	return changed && ctx->cfg->balance == BALANCE_P2C;
+	return changed && ctx->cfg->services[0].balance == BALANCE_P2C;
 }
 
 void health_gray_fill(const struct health_ctx *ctx, struct snapshot *s)

@@ -171,7 +171,7 @@ static void probe_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_
 
 static void probe_build_request(struct health_ctx *ctx, struct probe *p)
 {
-	p->req_len = http_check_request(p->req, sizeof(p->req), ctx->cfg->check_path, &p->addr, "slb-check");
+	p->req_len = http_check_request(p->req, sizeof(p->req), ctx->cfg->services[0].check_path, &p->addr, "slb-check");
 }
 
 static void probe_start(struct health_ctx *ctx, struct backend *b)
@@ -186,8 +186,8 @@ static void probe_start(struct health_ctx *ctx, struct backend *b)
 	p->h.free = probe_free;
 	p->be_id = b->id;
 	p->addr = b->addr;
-	p->kind = b->source == BE_SOURCE_STATIC && ctx->cfg->check == CHECK_HTTP ? PROBE_HTTP : PROBE_TCP;
-	p->deadline_ms = ctx->now_ms + ctx->cfg->check_timeout_ms;
+	p->kind = b->source == BE_SOURCE_STATIC && ctx->cfg->services[0].check == CHECK_HTTP ? PROBE_HTTP : PROBE_TCP;
+	p->deadline_ms = ctx->now_ms + ctx->cfg->services[0].check_timeout_ms;
 	if (p->kind == PROBE_HTTP)
 		probe_build_request(ctx, p);
 	p->h.fd = socket(b->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -222,7 +222,7 @@ int probe_init(struct health_ctx *ctx)
 void probe_tick(struct health_ctx *ctx)
 {
 	struct probe_set *set = ctx->probes;
-	bool checks = ctx->cfg->check != CHECK_NONE;
+	bool checks = ctx->cfg->services[0].check != CHECK_NONE;
 
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		struct probe *p = set->running[id];
@@ -233,12 +233,12 @@ void probe_tick(struct health_ctx *ctx)
 		b = table_get(ctx->table, id);
 		if (!b || !table_wants_probe(b, checks)) {
 			/* The first probe after an ejection comes one interval later, not at once. */
-			set->due_ms[id] = ctx->now_ms + ctx->cfg->check_interval_ms;
+			set->due_ms[id] = ctx->now_ms + ctx->cfg->services[0].check_interval_ms;
 			continue;
 		}
 		if (set->running[id] || ctx->now_ms < set->due_ms[id])
 			continue;
-		set->due_ms[id] = ctx->now_ms + ctx->cfg->check_interval_ms;
+		set->due_ms[id] = ctx->now_ms + ctx->cfg->services[0].check_interval_ms;
 		probe_start(ctx, b);
 	}
 }

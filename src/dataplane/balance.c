@@ -59,8 +59,8 @@ void balance_state_reconfigure(struct balance_state *st, const struct balance_op
 			       const struct slb_config *cfg)
 {
 	st->global = ops->needs_global ? balance_global : NULL;
-	config_hash_key(cfg, st->hash_key);
-	st->hash_port = cfg->hash_key == HASH_KEY_SRC_PORT;
+	config_hash_key(&cfg->services[0], st->hash_key);
+	st->hash_port = cfg->services[0].hash_key == HASH_KEY_SRC_PORT;
 }
 
 /* An IPv4 client seen through a dual-stack listener ([::]) arrives as ::ffff:a.b.c.d; it

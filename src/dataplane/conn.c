@@ -263,7 +263,7 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	c->mark_ms = (uint32_t)w->now_ms;
 	c->backend_id = snap->be[idx].id;
 	c->baddr = snap->be[idx].addr;
-	c->send_proxy = snap->be[idx].send_proxy ? snap->be[idx].send_proxy : (uint8_t)w->cfg->send_proxy;
+	c->send_proxy = snap->be[idx].send_proxy ? snap->be[idx].send_proxy : (uint8_t)w->cfg->services[0].send_proxy;
 	balance_exclude_add(&c->tried, c->backend_id);
 	stat_add(&w->ch->stats.be[c->backend_id].active, 1);
 	c->counted = balance_conn_open(&w->bal, c->backend_id);
@@ -384,7 +384,7 @@ static void conn_log_connect_failure(struct worker *w, const struct conn *c, int
 	addr_format(&c->baddr, addr, sizeof(addr));
 	if (connect_failure_kind(res) == FAILQ_CONNECT_TIMEOUT)
 		slb_log_limited(LOG_WARN, 0, "connect to backend %s timed out after %u ms; trying another", addr,
-				w->cfg->connect_timeout_ms);
+				w->cfg->services[0].connect_timeout_ms);
 	else
 		slb_log_limited(LOG_WARN, res, "connect to backend %s failed; trying another", addr);
 }
@@ -413,7 +413,7 @@ static void conn_retry(struct worker *w, struct conn *c)
 	int res;
 
 	backend_leg_close(w, c);
-	if (c->tried.n > w->cfg->retries) {
+	if (c->tried.n > w->cfg->services[0].retries) {
 		conn_give_up(w, c, -ENOENT);
 		return;
 	}
@@ -692,7 +692,7 @@ void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 
 void conn_sweep(struct worker *w, bool all)
 {
-	int64_t idle = w->cfg->idle_timeout_ms;
+	int64_t idle = w->cfg->services[0].idle_timeout_ms;
 
 	for (uint32_t slot = 1; slot < w->slot_hwm; slot++) {
 		struct conn *c = &w->conns[slot];

@@ -128,7 +128,7 @@ static int worker_alloc_slots(struct worker *w)
 
 static bool cfg_sends_proxy(const struct slb_config *cfg)
 {
-	if (cfg->send_proxy)
+	if (cfg->services[0].send_proxy)
 		return true;
 	for (unsigned i = 0; i < cfg->n_backends; i++)
 		if (cfg->backends[i].send_proxy)
@@ -185,8 +185,8 @@ static unsigned worker_direct_table_size(const struct worker *w)
 /* What a worker precomputes from its config, at start and after each reload. */
 static void worker_derive_settings(struct worker *w)
 {
-	w->connect_ts.tv_sec = w->cfg->connect_timeout_ms / 1000;
-	w->connect_ts.tv_nsec = (long long)(w->cfg->connect_timeout_ms % 1000) * 1000000;
+	w->connect_ts.tv_sec = w->cfg->services[0].connect_timeout_ms / 1000;
+	w->connect_ts.tv_nsec = (long long)(w->cfg->services[0].connect_timeout_ms % 1000) * 1000000;
 }
 
 static void worker_pin(const struct worker *w)
@@ -239,7 +239,7 @@ static int worker_init_ring(struct worker *w, struct worker_boot *boot)
 /* The picker, and with maglev the address buffers of its single-shot accepts. */
 static int worker_init_picker(struct worker *w, struct worker_boot *boot)
 {
-	w->balance = balance_ops_for(w->cfg->balance);
+	w->balance = balance_ops_for(w->cfg->services[0].balance);
 	balance_state_init(&w->bal, w->balance, w->cfg, w->idx, &w->ch->stats);
 	if (!w->balance->needs_client_addr)
 		return 0;
@@ -306,7 +306,7 @@ static unsigned worker_reap(struct worker *w)
  * shortest timeout, 10 ms to 1 s. */
 static unsigned worker_sweep_ms(const struct worker *w)
 {
-	unsigned ms = w->cfg->idle_timeout_ms / 4;
+	unsigned ms = w->cfg->services[0].idle_timeout_ms / 4;
 
 	if (w->need_addrs && (ms == 0 || w->cfg->proxy_timeout_ms / 4 < ms))
 		ms = w->cfg->proxy_timeout_ms / 4;
@@ -323,7 +323,7 @@ static void worker_take_config(struct worker *w)
 	if (gen == atomic_load_explicit(&w->cfg_seen, memory_order_relaxed))
 		return;
 	w->cfg = atomic_load_explicit(&ws.cfg_next, memory_order_relaxed);
-	w->balance = balance_ops_for(w->cfg->balance);
+	w->balance = balance_ops_for(w->cfg->services[0].balance);
 	balance_state_reconfigure(&w->bal, w->balance, w->cfg);
 	worker_derive_settings(w);
 	atomic_store_explicit(&w->cfg_seen, gen, memory_order_release);
@@ -347,7 +347,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 		worker_take_rearm(w);
 		listeners_rearm(w);
 	}
-	if ((w->cfg->idle_timeout_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
+	if ((w->cfg->services[0].idle_timeout_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
 		*next_sweep = w->now_ms + worker_sweep_ms(w);
 	}
@@ -356,7 +356,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 /* The longest sleep: WAIT_MAX_MS, shorter when the idle sweep is due more often. */
 static long long worker_wait_ns(const struct worker *w)
 {
-	if ((w->cfg->idle_timeout_ms || w->need_addrs) && worker_sweep_ms(w) < WAIT_MAX_MS)
+	if ((w->cfg->services[0].idle_timeout_ms || w->need_addrs) && worker_sweep_ms(w) < WAIT_MAX_MS)
 		return (long long)worker_sweep_ms(w) * 1000000;
 	return WAIT_MAX_MS * 1000000LL;
 }

@@ -73,9 +73,9 @@ Test(config_file, good_file_sets_every_kind_of_key)
 	cr_assert_eq(cfg.workers, 3);
 	cr_assert_not(cfg.pin);
 	cr_assert(cfg.has_admin && cfg.admin_public);
-	cr_assert_eq(cfg.check, CHECK_HTTP);
-	cr_assert_str_eq(cfg.check_path, "/health");
-	cr_assert_eq(cfg.check_timeout_ms, 400);
+	cr_assert_eq(cfg.services[0].check, CHECK_HTTP);
+	cr_assert_str_eq(cfg.services[0].check_path, "/health");
+	cr_assert_eq(cfg.services[0].check_timeout_ms, 400);
 	cr_assert_eq(cfg.n_heartbeat_allow, 2);
 	cr_assert_str_eq(cfg.user, "nobody");
 	cr_assert_eq(cfg.drain_timeout_ms, 10000, "a key not in the file keeps its default");
@@ -103,7 +103,7 @@ ParameterizedTestParameters(config_file, bad_line_names_file_line_and_key)
 		{ "just words", "'just words': a '=' is missing (expected 'key = value')" },
 		{ "backend 127.0.0.1:8080", "'backend 127.0.0.1:8080': a '=' is missing (expected 'key = value')" },
 		{ "  workers 2 \r", "'workers 2': a '=' is missing" },
-		{ "[main]", "sections ('[...]') are not used" },
+		{ "[main]", "'[main]': the only section is '[service NAME]'" },
 		{ "help = yes", "help: only on the command line" },
 		{ "config = other.conf", "config: only on the command line" },
 		{ "check-config = yes", "check-config: only on the command line" },

@@ -30,7 +30,7 @@ static void make_keys(const struct balance_state *st)
 
 static void state_for_seed(struct balance_state *st, unsigned seed)
 {
-	struct slb_config cfg = { .hash_seed = seed };
+	struct slb_config cfg = { .services[0] = { .hash_seed = seed } };
 
 	balance_state_init(st, &balance_maglev, &cfg, 0, NULL);
 }
@@ -40,7 +40,7 @@ static void state_for_seed(struct balance_state *st, unsigned seed)
 static struct snapshot *build(const unsigned *hosts, unsigned n, uint32_t first_id, const unsigned *weights,
 			      unsigned seed)
 {
-	struct slb_config cfg = { .hash_seed = seed };
+	struct service_config cfg = { .hash_seed = seed };
 	unsigned char key[CONFIG_HASH_KEY_BYTES];
 	struct snap_backend be[MAX_BE];
 	struct snapshot *s;
@@ -217,7 +217,7 @@ Test(maglev, table_sizes_are_primes_of_at_least_100_per_backend)
 
 Test(maglev, client_key_ignores_the_port_unless_asked)
 {
-	struct slb_config cfg = { .hash_seed = 1, .hash_key = HASH_KEY_SRC };
+	struct slb_config cfg = { .services[0] = { .hash_seed = 1, .hash_key = HASH_KEY_SRC } };
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(1000) }, b = a;
 	struct sockaddr_in6 mapped = { .sin6_family = AF_INET6, .sin6_port = htons(1000) };
 	struct balance_state st;
@@ -230,7 +230,7 @@ Test(maglev, client_key_ignores_the_port_unless_asked)
 	cr_assert_eq(balance_hash_client(&st, (void *)&a), balance_hash_client(&st, (void *)&b));
 	cr_assert_eq(balance_hash_client(&st, (void *)&a), balance_hash_client(&st, (void *)&mapped),
 		     "a dual-stack listener sees the same client");
-	cfg.hash_key = HASH_KEY_SRC_PORT;
+	cfg.services[0].hash_key = HASH_KEY_SRC_PORT;
 	balance_state_init(&st, &balance_maglev, &cfg, 0, NULL);
 	cr_assert_neq(balance_hash_client(&st, (void *)&a), balance_hash_client(&st, (void *)&b));
 }
@@ -248,7 +248,7 @@ static void expect_rebuilt(const struct snapshot *prev, const unsigned *hosts, u
 			   unsigned seed, const char *what)
 {
 	struct snapshot *fresh = build(hosts, n, 1, weights, seed), *s = build(hosts, n, 1, weights, seed);
-	struct slb_config cfg = { .hash_seed = seed };
+	struct service_config cfg = { .hash_seed = seed };
 	unsigned char key[CONFIG_HASH_KEY_BYTES];
 
 	config_hash_key(&cfg, key);
@@ -265,7 +265,7 @@ Test(maglev, an_unchanged_backend_set_reuses_the_previous_table)
 {
 	const unsigned hosts[] = { 1, 2, 3, 4 }, other_hosts[] = { 1, 2, 3, 5 }, heavier[] = { 1, 2, 1, 1 };
 	struct snapshot *prev = build(hosts, 4, 1, NULL, 7), *s;
-	struct slb_config cfg = { .hash_seed = 7 };
+	struct service_config cfg = { .hash_seed = 7 };
 	unsigned char key[CONFIG_HASH_KEY_BYTES];
 
 	config_hash_key(&cfg, key);
