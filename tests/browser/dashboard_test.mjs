@@ -56,24 +56,35 @@ function start(name, args, ready) {
 	});
 }
 
-async function startSlb() {
-	for (let attempt = 0; attempt < 3; attempt++) {
-		const [listen, hb, admin] = [await freePort(), await freePort(), await freePort()];
+/* Starts name with args(ports) on n fresh ports, again on fresh ones (up to 5 times) when a
+ * port was taken between the pick and the bind, as testproc_start does for the C tests.
+ * Resolves to { proc, ports }. */
+async function startOnFreePorts(name, n, args, ready) {
+	for (let attempt = 0; attempt < 5; attempt++) {
+		const ports = [];
+		while (ports.length < n) {
+			const p = await freePort();
+			if (!ports.includes(p)) ports.push(p);
+		}
 		try {
-			await start("slb", ["--listen", "127.0.0.1:" + listen, "--heartbeat-listen", "127.0.0.1:" + hb,
-				"--admin", "127.0.0.1:" + admin, "--workers", "1"], "listening on");
-			return { listen, hb, admin };
+			return { proc: await start(name, args(ports), ready), ports };
 		} catch (e) {
-			if (!String(e).includes("already in use")) throw e;
+			if (!/already in use/i.test(String(e))) throw e;
 		}
 	}
-	fail("slb could not get ports");
+	fail(name + " lost its ports 5 times");
+}
+
+async function startSlb() {
+	const { ports: [listen, hb, admin] } = await startOnFreePorts("slb", 3, ([l, h, a]) => ["--listen",
+		"127.0.0.1:" + l, "--heartbeat-listen", "127.0.0.1:" + h, "--admin", "127.0.0.1:" + a, "--workers", "1"],
+	"listening on");
+	return { listen, hb, admin };
 }
 
 async function startBackend(slb, name) {
-	const port = await freePort();
-	await start("slb-backend", ["--listen", "127.0.0.1:" + port, "--name", name,
-		"--heartbeat", "127.0.0.1:" + slb.hb], "listening on");
+	const { ports: [port] } = await startOnFreePorts("slb-backend", 1, ([p]) => ["--listen", "127.0.0.1:" + p,
+		"--name", name, "--heartbeat", "127.0.0.1:" + slb.hb], "listening on");
 	return "127.0.0.1:" + port;
 }
 

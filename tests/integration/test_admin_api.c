@@ -229,14 +229,16 @@ Test(admin_api, token_guards_changes_and_leaves_reads_open)
 /* A token file that others may read is refused at start, like the heartbeat key. */
 Test(admin_api, token_file_readable_by_others_stops_slb)
 {
-	char path[128], out[4096], port[32], admin[32];
+	char path[128], out[4096];
+	struct testproc_start st = {
+		.argv = (const char *const[]){ "slb", "--listen", "127.0.0.1:{port0}", "--backend", "127.0.0.1:9",
+					       "--admin", "127.0.0.1:{port1}", "--admin-token-file", path, NULL },
+		.n_ports = 2,
+		.timeout_ms = STOP_MS,
+	};
 
 	write_token(path, sizeof(path), TOKEN, 0644);
-	snprintf(port, sizeof(port), "127.0.0.1:%d", testproc_free_port());
-	snprintf(admin, sizeof(admin), "127.0.0.1:%d", testproc_free_port());
-	healthtest_expect_exit_1((const char *const[]){ "slb", "--listen", port, "--backend", "127.0.0.1:9", "--admin",
-							admin, "--admin-token-file", path, NULL },
-				 out, sizeof(out));
+	cr_assert_eq(testproc_run_on_ports(&st, out, sizeof(out)), 1, "%s", out);
 	cr_assert_not_null(strstr(out, "admin token file"), "%s", out);
 	cr_assert_not_null(strstr(out, "chmod 600"), "%s", out);
 	unlink(path);

@@ -15,7 +15,6 @@
 #include "testproc.h"
 
 #define IO_MS 5000
-#define DOWNLOAD "/bytes/8000000"
 #define DOWNLOAD_BYTES 8000000
 #define SLOW_KIB 64 /* per second: the downloads outlast every check below */
 
@@ -44,23 +43,6 @@ static int wait_field(unsigned admin, const char *addr, const char *field, const
 	}
 	cr_log_error("%s of %s is still %s, not %s", field, addr, got, want);
 	return -ETIMEDOUT;
-}
-
-static void start_downloads(struct faultkit_reader *rd, unsigned n, unsigned port)
-{
-	for (unsigned i = 0; i < n; i++)
-		cr_assert_eq(faultkit_reader_start(&rd[i], port, DOWNLOAD, SLOW_KIB, 60000), 0);
-}
-
-static void finish_downloads(struct faultkit_reader *rd, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		atomic_store(&rd[i].rate_kib, 0);
-	for (unsigned i = 0; i < n; i++) {
-		faultkit_reader_join(&rd[i]);
-		cr_assert_eq(rd[i].rc, 0, "download %u was cut: %s", i, strerror(-rd[i].rc));
-		cr_assert_eq(rd[i].r.body_fnv, faultkit_pattern_fnv(DOWNLOAD_BYTES), "download %u is not whole", i);
-	}
 }
 
 /* Sends HEARTBEAT state=drain until the reply is want (the workers' counters move a moment
@@ -99,12 +81,12 @@ Test(admin_drain, heartbeat_reply_counts_connections_down_to_drained)
 	/* routable once /status says up (the snapshot is published at the end of the health
 	 * thread's loop turn, a moment after the reply went out) */
 	cr_assert_eq(wait_field(s.admin, addr, "state", "up", IO_MS), 0);
-	start_downloads(rd, 2, s.listen);
+	faultkit_downloads_start(rd, 2, s.listen, DOWNLOAD_BYTES, SLOW_KIB, 60000, 0);
 	cr_assert_eq(wait_field(s.admin, addr, "active_conns", "2", IO_MS), 0);
 	expect_drain_reply(fd, "OK state=drain interval=1000 conns=2");
 	cr_assert_eq(wait_field(s.admin, addr, "state", "draining", IO_MS), 0);
 	cr_assert_eq(wait_field(s.admin, addr, "drained", "false", IO_MS), 0);
-	finish_downloads(rd, 2);
+	faultkit_downloads_expect_whole(rd, 2, DOWNLOAD_BYTES, "drain");
 	expect_drain_reply(fd, "OK state=drain interval=1000 conns=0 drained");
 	cr_assert_eq(wait_field(s.admin, addr, "drained", "true", IO_MS), 0);
 	close(fd);
@@ -141,13 +123,13 @@ Test(admin_drain, agent_drain_and_exit_leaves_once_the_last_download_is_done)
 	faultkit_backend_ok("web1", addr, sizeof(addr));
 	agent = start_agent(&s, addr);
 	cr_assert_geq(healthtest_wait_state(s.admin, port_of(addr), "up", IO_MS), 0, "the agent never registered");
-	start_downloads(&rd, 1, s.listen);
+	faultkit_downloads_start(&rd, 1, s.listen, DOWNLOAD_BYTES, SLOW_KIB, 60000, 0);
 	cr_assert_eq(wait_field(s.admin, addr, "active_conns", "1", IO_MS), 0);
 	cr_assert_eq(testproc_signal(agent, SIGTERM), 0);
 	cr_assert_geq(healthtest_wait_state(s.admin, port_of(addr), "draining", 2000), 0);
 	usleep(500000);
 	cr_assert(testproc_running(agent), "the agent left with a download in flight");
-	finish_downloads(&rd, 1);
+	faultkit_downloads_expect_whole(&rd, 1, DOWNLOAD_BYTES, "agent drain");
 	cr_assert_eq(testproc_wait(agent, 2000), 0, "the agent did not exit once drained");
 	cr_assert_eq(testproc_exit_code(agent), 0);
 	cr_assert_eq(testproc_wait_output(agent, "is drained: exiting", 100), 0);

@@ -58,16 +58,13 @@ Test(faults_admin, out_of_descriptors_admin_pauses_instead_of_spinning_then_serv
 	static int held[NOFILE];
 	struct testproc_http r;
 	struct faultkit_slb s;
-	int admin[ADMIN_WAITING], hb_port = testproc_free_port();
+	int admin[ADMIN_WAITING];
 	long cpu0, cpu1;
 	int64_t t0, t1;
-	char hb[32];
 
-	cr_assert_gt(hb_port, 0);
-	snprintf(hb, sizeof(hb), "127.0.0.1:%d", hb_port);
 	faultkit_slb_start_ok(&s, NOFILE, (const char *const[]){ "--workers", "1", "--relay", "copy",
-								  "--heartbeat-listen", hb, NULL });
-	exhaust_descriptors(&s, (unsigned)hb_port, held);
+								  "--heartbeat-listen", "127.0.0.1:{port2}", NULL });
+	exhaust_descriptors(&s, s.port2, held);
 	for (int i = 0; i < ADMIN_WAITING; i++) {
 		admin[i] = testproc_connect(s.admin, IO_MS);
 		cr_assert_geq(admin[i], 0, "admin client %d: %s", i, strerror(-admin[i]));

@@ -12,6 +12,7 @@
 
 #include "faultkit.h"
 #include "testproc.h"
+#include "testwait.h"
 
 #define IO_MS 10000
 #define STOP_MS 5000
@@ -315,7 +316,8 @@ Test(faults_client, max_conns_is_a_total_over_workers)
 	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "2", "--max-conns", "50", "--backend", be_arg, NULL });
 	for (int i = 0; i < MAX_CONNS; i++)
 		fds[i] = slowloris_open(s.port);
-	usleep(300000);
+	/* slb has accepted every one (or refused some: then the wait runs out and the count says) */
+	faultkit_wait_metric(s.admin, "slb_worker_active_connections", MAX_CONNS, testwait_ms(2000));
 	for (int i = 0; i < MAX_CONNS; i++)
 		refused += !still_open(fds[i], 0);
 	cr_expect_eq(refused, 0, "%u of %d clients refused under --max-conns %d (worker split: %lld rejected)",

@@ -19,7 +19,6 @@
 #define IO_MS 10000
 #define DOWNLOADS 2
 #define BODY (8ULL * 1024 * 1024)
-#define BODY_PATH "/bytes/8388608"
 
 static char conf_path[64];
 static char be_addr[BACKENDS][32];
@@ -99,28 +98,6 @@ static void expect_status(const unsigned *w)
 	}
 }
 
-static void start_downloads(struct faultkit_reader *rd)
-{
-	for (int i = 0; i < DOWNLOADS; i++)
-		cr_assert_eq(faultkit_reader_start(&rd[i], slb.port, BODY_PATH, 2 * 1024, 20000), 0);
-	for (int i = 0; i < DOWNLOADS; i++) {
-		for (int t = 0; t < 500 && atomic_load(&rd[i].got) < 256 * 1024; t++)
-			usleep(10000);
-		cr_assert_geq(atomic_load(&rd[i].got), 256 * 1024, "download %d never started", i);
-	}
-}
-
-static void expect_downloads_whole(struct faultkit_reader *rd)
-{
-	for (int i = 0; i < DOWNLOADS; i++) {
-		faultkit_reader_join(&rd[i]);
-		cr_assert_eq(rd[i].rc, 0, "download %d cut after %llu bytes: %s", i,
-			     (unsigned long long)rd[i].r.body_len, strerror(-rd[i].rc));
-		cr_assert_eq(rd[i].r.body_len, BODY);
-		cr_assert_eq(rd[i].r.body_fnv, faultkit_pattern_fnv(BODY), "download %d: bytes changed", i);
-	}
-}
-
 /* The backend sets the 20 reloads go through: every one adds, removes or re-weights. */
 static void version_weights(unsigned v, unsigned *w)
 {
@@ -145,7 +122,7 @@ Test(reload, twenty_reloads_under_load_lose_nothing)
 	char why[256] = "";
 
 	start_all(only_b0);
-	start_downloads(rd);
+	faultkit_downloads_start(rd, DOWNLOADS, slb.port, BODY, 2 * 1024, 20000, 256 * 1024);
 	o.port = slb.port;
 	cr_assert_eq(loadgen_start(&lg, &o), 0);
 	for (unsigned v = 1; v <= RELOADS; v++) {
@@ -163,7 +140,7 @@ Test(reload, twenty_reloads_under_load_lose_nothing)
 		}
 		usleep(150000);
 	}
-	expect_downloads_whole(rd);
+	faultkit_downloads_expect_whole(rd, DOWNLOADS, BODY, "reloads");
 	for (int t = 0; t < 200 && faultkit_status_field(slb.admin, be_addr[0], "state", why, sizeof(why)) == 0; t++)
 		usleep(10000);
 	cr_assert_eq(faultkit_status_field(slb.admin, be_addr[0], "state", why, sizeof(why)), -ENOENT,

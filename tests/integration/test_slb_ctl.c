@@ -132,7 +132,8 @@ Test(slb_ctl, events_follow_prints_changes_as_they_happen)
 	start(&s, a1, a2, NULL);
 	follow = testproc_spawn((const char *const[]){ "slb-ctl", "--admin", admin, "events", "--follow", NULL });
 	cr_assert_not_null(follow);
-	usleep(200000);
+	/* the stream replays the start-up events first: once one is printed, it is connected */
+	cr_assert_eq(testproc_wait_output(follow, "static backend", IO_MS), 0, "slb-ctl events --follow printed nothing");
 	cr_assert_eq(CTL(out, "disable", "2"), 0, "%s", out);
 	cr_assert_eq(testproc_wait_output(follow, "admin disable from 127.0.0.1", 2000), 0);
 	cr_assert(testproc_running(follow));

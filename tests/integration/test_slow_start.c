@@ -13,7 +13,10 @@
 #include "healthtest.h"
 #include "loadgen.h"
 #include "testproc.h"
+#include "testwait.h"
 
+/* The timeline, stretched as every wait is under a sanitizer (testwait_ms), so that each window
+ * still holds enough requests to judge a share by. */
 #define RAMP_MS 3000
 #define LOAD_MS 4500
 #define EARLY_MS 600  /* the ramp's first fifth: the weight in use averages ~0.19 of the full one */
@@ -45,11 +48,11 @@ static unsigned share(const char *name, int64_t t0, int from_ms, int to_ms)
 
 Test(slow_start, a_registered_backend_ramps_up_to_its_share)
 {
-	char be_arg[32], reg[96], reply[128], eff[16];
-	const char *extra[] = { "--backend", be_arg, "--slow-start", "3000", "--heartbeat-timeout", "10000",
+	char be_arg[32], reg[96], reply[128], eff[16], ramp[16];
+	const char *extra[] = { "--backend", be_arg, "--slow-start", ramp, "--heartbeat-timeout", "60000",
 				"--workers", "1", "--no-pin", NULL };
 	struct loadgen_opts o = { .threads = 4, .max_reqs = 200000, .timeout_ms = 3000, .gap_ms = 1,
-				  .max_run_ms = LOAD_MS };
+				  .max_run_ms = testwait_ms(LOAD_MS) };
 	unsigned early, late;
 	int64_t t0;
 	int fd;
@@ -57,6 +60,7 @@ Test(slow_start, a_registered_backend_ramps_up_to_its_share)
 	cr_assert_eq(delay_server_start(&srv[0], "static1", 0), 0);
 	cr_assert_eq(delay_server_start(&srv[1], "ramp2", 0), 0);
 	snprintf(be_arg, sizeof(be_arg), "127.0.0.1:%u", srv[0].port);
+	snprintf(ramp, sizeof(ramp), "%d", testwait_ms(RAMP_MS));
 	healthtest_start_ok(&slb, extra);
 	fd = healthtest_session_ok(&slb, reply);
 	snprintf(reg, sizeof(reg), "REGISTER 127.0.0.1:%u name=ramp2", srv[1].port);
@@ -67,11 +71,11 @@ Test(slow_start, a_registered_backend_ramps_up_to_its_share)
 	cr_assert_eq(loadgen_start(&load, &o), 0);
 	cr_assert_eq(healthtest_field(slb.admin, srv[1].port, "effective_weight", eff, sizeof(eff)), 0);
 	cr_assert_lt(atof(eff), 0.5, "effective_weight right after registering: %s", eff);
-	usleep(LOAD_MS * 1000);
+	usleep((useconds_t)testwait_ms(LOAD_MS) * 1000);
 	loadgen_stop(&load);
-	early = share("ramp2", t0, 0, EARLY_MS);
-	late = share("ramp2", t0, RAMP_MS + 500, LOAD_MS);
-	cr_log_info("ramp2's share: %u%% in the first %d ms, %u%% after the ramp", early, EARLY_MS, late);
+	early = share("ramp2", t0, 0, testwait_ms(EARLY_MS));
+	late = share("ramp2", t0, testwait_ms(RAMP_MS + 500), testwait_ms(LOAD_MS));
+	cr_log_info("ramp2's share: %u%% in the first %d ms, %u%% after the ramp", early, testwait_ms(EARLY_MS), late);
 	cr_assert_lt(early, 30, "ramp2 took %u%% at once", early);
 	cr_assert_gt(late, 38, "ramp2 took only %u%% once the ramp was over", late);
 	cr_assert_eq(healthtest_field(slb.admin, srv[1].port, "effective_weight", eff, sizeof(eff)), 0);

@@ -15,6 +15,7 @@
 #include "faultkit.h"
 #include "loadgen.h"
 #include "testproc.h"
+#include "testwait.h"
 
 #define N_BACKENDS 3
 #define FD_SLACK 8              /* descriptors that may legitimately differ (a session mid-reconnect) */
@@ -65,6 +66,7 @@ static struct testproc *backend_start(struct soak *s, unsigned i)
 static void churn_step(struct soak *s, unsigned step)
 {
 	unsigned i = step % N_BACKENDS;
+	char addr[32];
 
 	if (s->spawned < SPAWN_BUDGET) {
 		s->kills++;
@@ -74,7 +76,9 @@ static void churn_step(struct soak *s, unsigned step)
 		return;
 	}
 	testproc_signal(s->be[i], SIGSTOP);
-	usleep(600 * 1000); /* past the heartbeat timeout: it goes down */
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", s->ports[i]);
+	cr_assert_geq(faultkit_wait_state(s->slb.admin, addr, "down", testwait_ms(5000)), 0,
+		      "stopped backend %s never went down", addr);
 	testproc_signal(s->be[i], SIGCONT);
 }
 

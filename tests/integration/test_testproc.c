@@ -3,6 +3,7 @@
  * shows its last lines in the failure, so CI never goes red for a reason nobody can read. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -69,4 +70,30 @@ Test(testproc, tail_keeps_only_the_last_lines)
 	cr_assert_str_eq(buf, "a\nb\nc\nd\n");
 	cr_assert_eq(testproc_tail(p, 9, buf, 4), 3, "a short buffer keeps the end");
 	cr_assert_str_eq(buf, "\nd\n");
+}
+
+/* A child expected to exit is run again on fresh ports while it says its port was taken; its
+ * exit code and output are those of the run on the ports reported. */
+Test(testproc, run_on_ports_moves_to_fresh_ports_when_one_is_taken)
+{
+	char script[128], out[256], want[64];
+	struct testproc_start st = {
+		.argv = (const char *const[]){ "/bin/sh", "-c", script, NULL },
+		.n_ports = 1,
+		.timeout_ms = IO_MS,
+	};
+	unsigned held;
+	int lfd = testproc_listen(&held);
+
+	cr_assert_geq(lfd, 0);
+	/* a stand-in for a program whose bind fails on the held port and that exits 3 otherwise */
+	snprintf(script, sizeof(script),
+		 "if [ {port0} = %u ]; then echo 'bind: Address already in use'; exit 1; fi; echo on {port0}; exit 3",
+		 held);
+	st.ports[0] = held;
+	cr_assert_eq(testproc_run_on_ports(&st, out, sizeof(out)), 3, "%s", out);
+	cr_assert_neq(st.ports[0], held, "the port in use was kept");
+	snprintf(want, sizeof(want), "on %u\n", st.ports[0]);
+	cr_assert_str_eq(out, want);
+	close(lfd);
 }

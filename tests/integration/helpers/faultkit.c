@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "../../../src/demo/http_server.h" /* http_bytes_pattern; slb_demo exports no include dir */
+#include "testwait.h"
 
+#define FAULTKIT_FLOWING_MS 5000 /* for a download to get its first bytes */
 #define START_MS 10000
 #define ADMIN_MS 3000
 #define BODY_MAX (1 << 20)
@@ -610,6 +612,38 @@ void faultkit_reader_join(struct faultkit_reader *rd)
 }
 
 /* ---- for the tests ---- */
+
+/* See faultkit.h. */
+void faultkit_downloads_start(struct faultkit_reader *rd, unsigned n, unsigned port, uint64_t bytes,
+			      unsigned rate_kib, int timeout_ms, uint64_t flowing)
+{
+	char path[64];
+	int64_t deadline;
+
+	snprintf(path, sizeof(path), "/bytes/%llu", (unsigned long long)bytes);
+	for (unsigned i = 0; i < n; i++)
+		cr_assert_eq(faultkit_reader_start(&rd[i], port, path, rate_kib, timeout_ms), 0, "download %u", i);
+	deadline = testproc_now_ms() + testwait_ms(FAULTKIT_FLOWING_MS);
+	for (unsigned i = 0; i < n; i++) {
+		while (atomic_load(&rd[i].got) < flowing && testproc_now_ms() < deadline)
+			usleep(10000);
+		cr_assert_geq(atomic_load(&rd[i].got), flowing, "download %u never started", i);
+	}
+}
+
+/* See faultkit.h. */
+void faultkit_downloads_expect_whole(struct faultkit_reader *rd, unsigned n, uint64_t bytes, const char *what)
+{
+	for (unsigned i = 0; i < n; i++)
+		atomic_store(&rd[i].rate_kib, 0);
+	for (unsigned i = 0; i < n; i++) {
+		faultkit_reader_join(&rd[i]);
+		cr_assert_eq(rd[i].rc, 0, "%s, download %u cut after %llu bytes: %s", what, i,
+			     (unsigned long long)rd[i].r.body_len, strerror(-rd[i].rc));
+		cr_assert_eq(rd[i].r.body_len, bytes, "%s, download %u", what, i);
+		cr_assert_eq(rd[i].r.body_fnv, faultkit_pattern_fnv(bytes), "%s, download %u: bytes changed", what, i);
+	}
+}
 
 /* See faultkit.h. */
 void faultkit_slb_start_ok(struct faultkit_slb *s, unsigned nofile, const char *const *args)

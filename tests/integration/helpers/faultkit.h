@@ -130,6 +130,17 @@ int faultkit_reader_start(struct faultkit_reader *rd, unsigned port, const char 
 /* Waits for the thread; then rd->rc, rd->r and rd->end_ms are valid. */
 void faultkit_reader_join(struct faultkit_reader *rd);
 
+/* Starts n downloads of GET /bytes/<bytes> through 127.0.0.1:port, each read at rate_kib KiB
+ * a second with timeout_ms for the whole answer, and waits until each has received flowing
+ * bytes (0: no wait), so that slb has every one in flight. Fails the running test otherwise. */
+void faultkit_downloads_start(struct faultkit_reader *rd, unsigned n, unsigned port, uint64_t bytes,
+			      unsigned rate_kib, int timeout_ms, uint64_t flowing);
+
+/* Lifts the rate limit of n downloads started as above, waits for each and asserts that it came
+ * whole and unchanged (bytes of slb-backend's /bytes pattern); what names them in a failure
+ * (e.g. "upgrade 3"). */
+void faultkit_downloads_expect_whole(struct faultkit_reader *rd, unsigned n, uint64_t bytes, const char *what);
+
 /* Raises the soft descriptor limit of the test process to its hard limit. Returns the
  * soft limit now in force. */
 unsigned long faultkit_raise_nofile(void);

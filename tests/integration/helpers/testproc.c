@@ -512,6 +512,27 @@ struct testproc *testproc_start(struct testproc_start *st)
 	return NULL;
 }
 
+/* See testproc.h. */
+int testproc_run_on_ports(struct testproc_start *st, char *out, size_t len)
+{
+	const char *argv[TESTPROC_ARGS_MAX];
+	int code = -EADDRINUSE;
+
+	for (int attempt = 0; attempt < TESTPROC_START_TRIES; attempt++) {
+		int rc = start_pick_ports(st->ports, st->n_ports);
+
+		if (!rc)
+			rc = start_build_argv(st, argv);
+		if (rc)
+			return rc;
+		code = testproc_run(argv, st->timeout_ms, out, len);
+		if (code < 0 || !strcasestr(out, "address already in use"))
+			return code;
+		memset(st->ports, 0, sizeof(st->ports));
+	}
+	return code;
+}
+
 /* ---- ports and sockets ---- */
 
 static struct sockaddr_in loopback(unsigned port)

@@ -110,6 +110,12 @@ struct testproc_start {
  * EADDRINUSE: every attempt lost its port) and st->why filled. */
 struct testproc *testproc_start(struct testproc_start *st);
 
+/* The same for a child expected to exit (a start that must be refused): runs st->argv with
+ * fresh ports until it exits (st->timeout_ms; st->ready is not used), again on fresh ports
+ * while its output says "address already in use", and copies its output into out (as
+ * testproc_run). Returns its exit code, -ETIMEDOUT, or -errno. */
+int testproc_run_on_ports(struct testproc_start *st, char *out, size_t len);
+
 /* ---- ports and sockets (127.0.0.1 only) ---- */
 
 /* A TCP port that was free a moment ago, picked at random below the ephemeral range so that

@@ -1,5 +1,5 @@
 /* http_req, slb-backend's request head parser: a table of well-formed, malformed and
- * incomplete heads. A pure unit test; it lives here because the demo owns tests/integration. */
+ * incomplete heads. */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 #include <string.h>
