@@ -81,14 +81,24 @@ static void reload_keep_one(const struct config_field *f, struct slb_config *nex
 }
 
 /* maglev accepts carry client addresses (worker.c), the other pickers do not. */
-static void reload_keep_balance(struct slb_config *next)
+static void reload_keep_balance(struct service_config *next, const struct service_config *run)
 {
-	if ((running->services[0].balance == BALANCE_MAGLEV) == (next->services[0].balance == BALANCE_MAGLEV))
+	if ((run->balance == BALANCE_MAGLEV) == (next->balance == BALANCE_MAGLEV))
 		return;
-	slb_log(LOG_WARN, 0, "reload: balance %s -> %s changes how workers accept and takes effect at the next "
-		"upgrade or restart; balance %s stays", balance_algo_name(running->services[0].balance),
-		balance_algo_name(next->services[0].balance), balance_algo_name(running->services[0].balance));
-	next->services[0].balance = running->services[0].balance;
+	slb_log(LOG_WARN, 0, "reload: service %s: balance %s -> %s changes how workers accept and takes effect at the "
+		"next upgrade or restart; balance %s stays", run->name, balance_algo_name(run->balance),
+		balance_algo_name(next->balance), balance_algo_name(run->balance));
+	next->balance = run->balance;
+}
+
+/* Whether a service sends PROXY headers decides at start whether workers learn addresses. */
+static void reload_keep_send_proxy(struct service_config *next, const struct service_config *run)
+{
+	if (next->send_proxy == run->send_proxy)
+		return;
+	slb_log(LOG_WARN, 0, "reload: service %s: send-proxy changed: it takes effect at the next upgrade or restart; "
+		"the running value stays", run->name);
+	next->send_proxy = run->send_proxy;
 }
 
 static void reload_keep_sockets(struct slb_config *next)
@@ -100,7 +110,27 @@ static void reload_keep_sockets(struct slb_config *next)
 			reload_keep_one(&f, next);
 	/* not a flag: sized from RLIMIT_NOFILE at start, with the pipe pools */
 	next->pipes_per_worker = running->pipes_per_worker;
-	reload_keep_balance(next);
+	/* the listeners stay, and with them whose they are (the services are the same:
+	 * reload_same_services) */
+	memcpy(next->listen_service, running->listen_service, sizeof(next->listen_service));
+	for (unsigned i = 0; i < next->n_services; i++) {
+		reload_keep_balance(&next->services[i], &running->services[i]);
+		reload_keep_send_proxy(&next->services[i], &running->services[i]);
+	}
+}
+
+/* Services are added, removed or renamed at the next upgrade: workers size their pickers and
+ * the snapshot its pools by them, and listeners would have to be bound. A reload that does
+ * so is refused whole, so that no backend lands in a service that is not served. */
+static void reload_same_services(const struct slb_config *next, struct config_errors *errs)
+{
+	bool same = next->n_services == running->n_services;
+
+	for (unsigned i = 0; same && i < next->n_services; i++)
+		same = strcmp(next->services[i].name, running->services[i].name) == 0;
+	if (!same)
+		config_errors_add(errs, "the services were added, removed, renamed or reordered: that takes an upgrade "
+				  "(slb --takeover) or a restart");
 }
 
 /* The numbers a reload applies, logged "name old -> new" when they change. */
@@ -159,6 +189,8 @@ static int reload_read(struct slb_config *next)
 	ret = config_parse_args(next, saved_argc, saved_argv, errs);
 	if (ret == CONFIG_OK)
 		config_validate_all(next, errs);
+	if (ret == CONFIG_OK)
+		reload_same_services(next, errs);
 	ret = errs->n ? -EINVAL : 0;
 	if (ret)
 		reload_log_errors(errs);

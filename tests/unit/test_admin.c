@@ -9,7 +9,7 @@
 #include "slb/common/stats.h"
 #include "slb/control/admin.h"
 
-static const struct table_params params = { .rise = 2, .fall = 3, .eject_failures = 3,
+static const struct table_params params = { .svc[0] = { .rise = 2, .fall = 3, .eject_failures = 3 },
 					    .heartbeat_timeout_ms = 3000, .expire_ms = 60000,
 					    .outlier_base_ejection_ms = 30000 };
 
@@ -257,7 +257,7 @@ Test(admin, status_shows_the_slow_start_ramp)
 {
 	struct table_params p = params;
 
-	p.slow_start_ms = 1000;
+	p.svc[0].slow_start_ms = 1000;
 	table_destroy(t);
 	t = table_create(&p);
 	cr_assert(t);
