@@ -764,6 +764,11 @@ int config_service_find(const struct slb_config *cfg, const char *name)
 	return -1;
 }
 
+const char *config_service_name(const struct slb_config *cfg, unsigned i)
+{
+	return i < cfg->n_services ? cfg->services[i].name : "default";
+}
+
 bool config_service_name_ok(const char *name)
 {
 	size_t n = strlen(name);

@@ -218,6 +218,8 @@ void admin_render_backend(struct abuf *out, const struct admin_view *v, const st
 	sum_backend(v, b, &s);
 	abuf_printf(out, "{\"id\":%u,\"address\":\"%s\",\"name\":", b->id, addr_format(&b->addr, addr, sizeof(addr)));
 	abuf_json_str(out, b->name);
+	/* service names are [a-z0-9_-]: nothing to escape */
+	abuf_printf(out, ",\"service\":\"%s\"", v->cfg ? config_service_name(v->cfg, b->service) : "default");
 	abuf_printf(out, ",\"state\":\"%s\",\"source\":\"%s\",\"weight\":%u,\"load\":%u", be_state_name(b->state),
 		    be_source_label(b), table_weight(b), b->load);
 	/* hundredths: a ramping weight-1 backend starts at 0.10 */
@@ -240,6 +242,7 @@ void admin_render_event(struct abuf *out, const struct slb_event *e)
 	abuf_printf(out, "{\"seq\":%llu,\"time_ms\":%lld,\"id\":%u,\"address\":\"%s\",\"name\":",
 		    (unsigned long long)e->seq, (long long)e->time_ms, e->backend_id, e->address);
 	abuf_json_str(out, e->name);
+	abuf_printf(out, ",\"service\":\"%s\"", e->service);
 	abuf_printf(out, ",\"old\":\"%s\",\"new\":\"%s\",\"reason\":", e->old_state, e->new_state);
 	abuf_json_str(out, e->reason);
 	abuf_printf(out, "}");
@@ -277,7 +280,7 @@ int admin_render_status(struct abuf *out, const struct admin_view *v)
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
-		if (!b)
+		if (!b || (v->service >= 0 && b->service != (unsigned)v->service))
 			continue;
 		abuf_printf(out, "%s", sep);
 		admin_render_backend(out, v, b);

@@ -182,7 +182,8 @@ static void health_on_change(void *arg, const struct backend *b, const char *old
 	struct health_ctx *ctx = arg;
 	const struct slb_event *e;
 
-	e = events_push(ctx->events, b, old_state, new_state, reason, clock_ms_of(CLOCK_REALTIME));
+	e = events_push(ctx->events, b, config_service_name(ctx->cfg, b->service), old_state, new_state, reason,
+			clock_ms_of(CLOCK_REALTIME));
 	admin_publish_event(ctx, e);
 }
 

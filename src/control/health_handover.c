@@ -27,12 +27,16 @@ static bool lease_wanted(const struct backend *b)
 	       (b->state == BE_STATE_UP || b->state == BE_STATE_DRAINING);
 }
 
-static void lease_format(const struct backend *b, char *buf, size_t len)
+/* The REGISTER the backend sent, with its service when not the default one (so a lease of
+ * the default service reads as before services). Fits HEALTH_LEASE_LEN at the longest. */
+static void lease_format(const struct health_ctx *ctx, const struct backend *b, char *buf, size_t len)
 {
+	const char *svc = b->service && b->service < ctx->cfg->n_services ? ctx->cfg->services[b->service].name : "";
 	char addr[ADDR_TEXT_MAX];
 
-	snprintf(buf, len, "%s weight=%u%s%s state=%s load=%u", addr_format(&b->addr, addr, sizeof(addr)),
-		 b->weight, b->name[0] ? " name=" : "", b->name, b->state == BE_STATE_UP ? "up" : "drain", b->load);
+	snprintf(buf, len, "%s weight=%u%s%s%s%s state=%s load=%u", addr_format(&b->addr, addr, sizeof(addr)),
+		 b->weight, b->name[0] ? " name=" : "", b->name, svc[0] ? " service=" : "", svc,
+		 b->state == BE_STATE_UP ? "up" : "drain", b->load);
 }
 
 static int export_on_thread(struct health_ctx *ctx, void *arg)
@@ -46,7 +50,7 @@ static int export_on_thread(struct health_ctx *ctx, void *arg)
 		const struct backend *b = table_get_const(ctx->table, id);
 
 		if (b && lease_wanted(b))
-			lease_format(b, out->leases[out->n_leases++], HEALTH_LEASE_LEN);
+			lease_format(ctx, b, out->leases[out->n_leases++], HEALTH_LEASE_LEN);
 	}
 	return 0;
 }
@@ -121,10 +125,15 @@ static int import_one(struct health_ctx *ctx, const char *text, char *why, size_
 	const struct backend *known;
 	struct backend *b;
 	struct hb_msg m;
-	int n = snprintf(line, sizeof(line), "REGISTER %s", text);
+	int n = snprintf(line, sizeof(line), "REGISTER %s", text), svc;
 
 	if (hb_parse_line(line, (size_t)n, &m, why, len))
 		return -EINVAL;
+	svc = config_service_find(ctx->cfg, m.service[0] ? m.service : "default");
+	if (svc < 0 || !config_service_served(ctx->cfg, (unsigned)svc)) {
+		snprintf(why, len, "no service %s here", m.service[0] ? m.service : "default");
+		return -ENOENT;
+	}
 	known = table_find(ctx->table, &m.addr);
 	if (known && known->source == BE_SOURCE_STATIC) {
 		snprintf(why, len, "a static backend now");
@@ -134,6 +143,7 @@ static int import_one(struct health_ctx *ctx, const char *text, char *why, size_
 		snprintf(why, len, "table full, or a state other than up or drain");
 		return -ENOSPC;
 	}
+	table_set_service(ctx->table, b, (unsigned)svc);
 	return 0;
 }
 

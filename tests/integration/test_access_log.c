@@ -65,7 +65,7 @@ Test(access_log, text_lines_say_who_what_and_why)
 							     "--backend", be, NULL });
 	cr_assert_eq(peers_get_from("127.0.0.2", "127.0.0.1", s.port, &src_port, log, sizeof(log)), 200);
 	wait_lines(path, 1, log, sizeof(log));
-	snprintf(want, sizeof(want), "client=127.0.0.2:%u listener=127.0.0.1:%u backend=%s attempts=1 bytes_up=",
+	snprintf(want, sizeof(want), "client=127.0.0.2:%u listener=127.0.0.1:%u service=default backend=%s attempts=1 bytes_up=",
 		 src_port, s.port, be);
 	cr_assert(strstr(log, want), "no '%s' in: %s", want, log);
 	/* Both ends close once the answer is out; whose FIN slb reads first is a race between two
@@ -82,7 +82,7 @@ Test(access_log, text_lines_say_who_what_and_why)
 	close(fd);
 	close(held);
 	wait_lines(path, 3, log, sizeof(log));
-	cr_assert(strstr(log, "client=- listener=- backend=- attempts=0 bytes_up=0 bytes_down=0"), "%s", log);
+	cr_assert(strstr(log, "client=- listener=- service=- backend=- attempts=0 bytes_up=0 bytes_down=0"), "%s", log);
 	cr_assert(strstr(log, "end=max_conns\n"), "%s", log);
 
 	testproc_stop(b, STOP_MS);

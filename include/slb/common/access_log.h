@@ -37,6 +37,7 @@ struct access_log_entry {
 	unsigned worker;
 	const struct slb_addr *client;  /* NULL: unknown (refused before it was asked) */
 	const struct slb_addr *listener; /* NULL: unknown */
+	const char *service;            /* its service's name ([a-z0-9_-], no escaping needed); NULL: unknown */
 	const struct slb_addr *backend; /* NULL: none was connected */
 	unsigned attempts;              /* backend connects started */
 	uint64_t bytes_up;              /* client -> backend */

@@ -244,6 +244,9 @@ void config_print_usage(FILE *out, const char *prog);
 /* The index of the service named name in cfg->services, or -1. */
 int config_service_find(const struct slb_config *cfg, const char *name);
 
+/* The name of service i, or "default" for an index cfg does not have. */
+const char *config_service_name(const struct slb_config *cfg, unsigned i);
+
 /* Whether name is a service name: 1-32 characters of [a-z0-9_-]. */
 bool config_service_name_ok(const char *name);
 
