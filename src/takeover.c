@@ -115,6 +115,8 @@ static int send_health(const struct takeover_server *s)
 		ret = send_line(s->peer, exported.admin_fd, "ADMIN %s", addr_format(&s->cfg->admin, text, sizeof(text)));
 	for (unsigned i = 0; !ret && i < exported.n_leases; i++)
 		ret = send_line(s->peer, -1, "LEASE %s", exported.leases[i]);
+	for (unsigned i = 0; !ret && i < exported.n_states; i++)
+		ret = send_line(s->peer, -1, "STATE %s", exported.states[i]);
 	return ret;
 }
 
@@ -130,8 +132,9 @@ static int send_everything(const struct takeover_server *s)
 	if (!ret)
 		ret = send_line(s->peer, -1, "END %d", (int)getpid());
 	if (!ret)
-		slb_log(LOG_INFO, 0, "takeover: pid %d asked for the sockets: sent %u listening sockets and %u heartbeat "
-			"leases; serving on until it says DRAIN", (int)s->peer_pid, listeners, exported.n_leases);
+		slb_log(LOG_INFO, 0, "takeover: pid %d asked for the sockets: sent %u listening sockets, %u heartbeat "
+			"leases and %u backends' runtime state; serving on until it says DRAIN", (int)s->peer_pid,
+			listeners, exported.n_leases, exported.n_states);
 	return ret;
 }
 
@@ -363,14 +366,16 @@ static int take_socket(const struct slb_config *cfg, struct takeover_in *in, con
 	return 0;
 }
 
-static int take_lease(struct takeover_in *in, const char *text, char *why, size_t len)
+/* A LEASE or STATE line's text into list, SNAP_MAX_BACKEND_ID texts of width bytes (n of
+ * them so far). */
+static int take_text(char *list, size_t width, unsigned *n, const struct handover_msg *m, char *why, size_t len)
 {
-	if (in->health.n_leases >= SNAP_MAX_BACKEND_ID || strlen(text) >= HEALTH_LEASE_LEN) {
-		snprintf(why, len, "%s", in->health.n_leases >= SNAP_MAX_BACKEND_ID ? "more leases than backend ids" :
-			 "a lease longer than a REGISTER line");
+	if (*n >= SNAP_MAX_BACKEND_ID || strlen(m->arg) >= width) {
+		snprintf(why, len, "%s %s", *n >= SNAP_MAX_BACKEND_ID ? "more than one per backend id:" :
+			 "too long:", handover_verb_name(m->verb));
 		return -EPROTO;
 	}
-	snprintf(in->health.leases[in->health.n_leases++], HEALTH_LEASE_LEN, "%s", text);
+	snprintf(list + (size_t)(*n)++ * width, width, "%s", m->arg);
 	return 0;
 }
 
@@ -386,7 +391,9 @@ static int take_message(const struct slb_config *cfg, struct takeover_in *in, co
 		in->old_pid = m->pid; /* 0: an older slb, whose END says none */
 		return 1;
 	case HANDOVER_LEASE:
-		return take_lease(in, m->arg, why, len);
+		return take_text(in->health.leases[0], HEALTH_LEASE_LEN, &in->health.n_leases, m, why, len);
+	case HANDOVER_STATE:
+		return take_text(in->health.states[0], HEALTH_STATE_LEN, &in->health.n_states, m, why, len);
 	case HANDOVER_LISTEN:
 	case HANDOVER_HEARTBEAT:
 	case HANDOVER_ADMIN:
@@ -410,7 +417,7 @@ static void takeover_in_init(struct takeover_in *in)
 {
 	memset(&in->listen.n, 0, sizeof(in->listen.n));
 	in->health.hb_fd = in->health.admin_fd = in->control_fd = -1;
-	in->health.n_leases = 0;
+	in->health.n_leases = in->health.n_states = 0;
 	in->old_pid = 0;
 }
 
@@ -476,10 +483,11 @@ int takeover_receive(const struct slb_config *cfg, struct takeover_in *in, char 
 		takeover_in_close(in);
 		return ret;
 	}
-	slb_log(LOG_INFO, 0, "takeover: received %u listening sockets, %s, %s and %u heartbeat leases from %s",
-		count_listeners(in), in->health.hb_fd >= 0 ? "the heartbeat listener" : "no heartbeat listener",
+	slb_log(LOG_INFO, 0, "takeover: received %u listening sockets, %s, %s, %u heartbeat leases and %u backends' "
+		"runtime state from %s", count_listeners(in),
+		in->health.hb_fd >= 0 ? "the heartbeat listener" : "no heartbeat listener",
 		in->health.admin_fd >= 0 ? "the admin listener" : "no admin listener", in->health.n_leases,
-		old_name(in, name, sizeof(name)));
+		in->health.n_states, old_name(in, name, sizeof(name)));
 	return 0;
 }
 

@@ -7,6 +7,7 @@
  *                ADMIN <addr> + fd        the admin listener, when there is one
  *                CONTROL <path> + fd      the control socket's own listener
  *                LEASE <text>             one per heartbeat backend up or draining
+ *                STATE <text>             one per backend the operator changed at run time
  *                END <pid>                its own pid: SO_PEERCRED would name the first slb,
  *                                         since the control socket's listener is inherited
  *   (the new process starts serving on those sockets)

@@ -61,6 +61,15 @@ static const char *format_addr(const struct slb_addr *a, bool json, char *buf, s
 	return buf;
 }
 
+/* A name needs no escaping (see access_log_entry): "-" or null when there is none. */
+static void format_name(const char *name, bool json, char *buf, size_t len)
+{
+	if (!name || !name[0])
+		snprintf(buf, len, "%s", json ? "null" : "-");
+	else
+		snprintf(buf, len, json ? "\"%.63s\"" : "%.63s", name);
+}
+
 /* "2024-05-01T12:00:00.123Z" */
 static void format_time(char *buf, size_t len, int64_t unix_ms)
 {
@@ -76,25 +85,26 @@ static void format_time(char *buf, size_t len, int64_t unix_ms)
 size_t access_log_format(char *buf, size_t len, enum access_log_format fmt, const struct access_log_entry *e)
 {
 	char t[40], c[ADDR_TEXT_MAX + 2], l[ADDR_TEXT_MAX + 2], b[ADDR_TEXT_MAX + 2], cms[24];
+	char name[CONFIG_NAME_MAX + 2];
 	bool json = fmt == ACCESS_LOG_JSON;
 	const char *svc = e->service ? e->service : json ? "null" : "-", *q = json && e->service ? "\"" : "";
 	int n;
 
 	format_time(t, sizeof(t), e->end_unix_ms);
+	format_name(e->backend_name, json, name, sizeof(name));
 	if (e->connect_ms >= 0)
 		snprintf(cms, sizeof(cms), "%lld", (long long)e->connect_ms);
 	else
 		snprintf(cms, sizeof(cms), "%s", json ? "null" : "-");
 	n = snprintf(buf, len,
 		     json ? "{\"time\":\"%s\",\"worker\":%u,\"client\":%s,\"listener\":%s,\"service\":%s%s%s,"
-			    "\"backend\":%s,"
-			    "\"attempts\":%u,\"bytes_up\":%llu,\"bytes_down\":%llu,\"duration_ms\":%lld,"
-			    "\"connect_ms\":%s,\"end\":\"%s\"}\n"
-			  : "%s worker=%u client=%s listener=%s service=%s%s%s backend=%s attempts=%u bytes_up=%llu "
-			    "bytes_down=%llu "
-			    "duration_ms=%lld connect_ms=%s end=%s\n",
+			    "\"backend\":%s,\"backend_name\":%s,\"attempts\":%u,\"bytes_up\":%llu,\"bytes_down\":%llu,"
+			    "\"duration_ms\":%lld,\"connect_ms\":%s,\"end\":\"%s\"}\n"
+			  : "%s worker=%u client=%s listener=%s service=%s%s%s backend=%s backend_name=%s attempts=%u "
+			    "bytes_up=%llu bytes_down=%llu duration_ms=%lld connect_ms=%s end=%s\n",
 		     t, e->worker, format_addr(e->client, json, c, sizeof(c)),
 		     format_addr(e->listener, json, l, sizeof(l)), q, svc, q, format_addr(e->backend, json, b, sizeof(b)),
+		     name,
 		     e->attempts, (unsigned long long)e->bytes_up, (unsigned long long)e->bytes_down,
 		     (long long)e->duration_ms, cms, access_log_end_name(e->end));
 	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;

@@ -119,7 +119,7 @@ static int parse_optional_address(struct slb_config *cfg, unsigned svc, const st
 	return ret;
 }
 
-#define BACKEND_OPT_MAX 32
+#define BACKEND_OPT_MAX 96 /* past the longest option, name=NAME, so that a long name is told so */
 
 static int parse_proxy_version(const char *val, enum proxy_version *out)
 {
@@ -138,19 +138,58 @@ static unsigned backend_option_bit(const char *opt)
 		return 1;
 	if (strncmp(opt, "heartbeat=", 10) == 0)
 		return 2;
+	if (strncmp(opt, "name=", 5) == 0)
+		return 8;
 	return strncmp(opt, "send-proxy=", 11) == 0 ? 4 : 0;
 }
 
+/* See config.h. */
+const char *config_name_problem(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= CONFIG_NAME_MAX)
+		return "a name is 1 to 63 characters";
+	if (strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != len)
+		return "a name holds only letters, digits, '.', '_' and '-'";
+	if (!isalnum((unsigned char)name[0]))
+		return "a name starts with a letter or a digit";
+	if (strspn(name, "0123456789") == len)
+		return "a name of digits alone would read as a backend id";
+	return NULL;
+}
+
+/* See config.h. */
+const struct config_backend *config_backend_named(const struct config_backend *list, unsigned n, const char *name)
+{
+	for (unsigned i = 0; name[0] && i < n; i++)
+		if (strcmp(list[i].name, name) == 0)
+			return &list[i];
+	return NULL;
+}
+
+static int backend_name_option(const char *val, struct config_backend *out, char *err, size_t errlen)
+{
+	const char *problem = config_name_problem(val);
+
+	if (problem) {
+		snprintf(err, errlen, "bad name '%.64s': %s", val, problem);
+		return -EINVAL;
+	}
+	memcpy(out->name, val, strlen(val) + 1); /* config_name_problem checked that it fits */
+	return 0;
+}
+
 /* One option after the address; seen collects the ones given so far (bit 0 weight, bit 1
- * heartbeat, bit 2 send-proxy), so that "weight=2,weight=3" is an error rather than a silent
+ * heartbeat, bit 2 send-proxy, bit 3 name), so that "weight=2,weight=3" is an error rather than a silent
  * last-wins. */
 static int backend_option(const char *opt, struct config_backend *out, unsigned *seen, char *err, size_t errlen)
 {
 	unsigned bit = backend_option_bit(opt);
 
 	if (bit == 0) {
-		snprintf(err, errlen, "unknown backend option '%.32s' (expected weight=N, heartbeat=allow or "
-			 "send-proxy=v1|v2)", opt);
+		snprintf(err, errlen, "unknown backend option '%.32s' (expected weight=N, heartbeat=allow, "
+			 "send-proxy=v1|v2 or name=NAME)", opt);
 		return -EINVAL;
 	}
 	if (*seen & bit) {
@@ -170,6 +209,8 @@ static int backend_option(const char *opt, struct config_backend *out, unsigned 
 		snprintf(err, errlen, "send-proxy must be v1 or v2");
 		return -EINVAL;
 	}
+	if (bit == 8)
+		return backend_name_option(opt + 5, out, err, errlen);
 	if (bit == 2)
 		out->heartbeat_allow = opt[10] == 'a';
 	return 0;
@@ -232,6 +273,9 @@ static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag
 		snprintf(why, sizeof(why), "backend of service %s already", cfg->services[cfg->backends[i].service].name);
 		return flag_error(err, errlen, f, val, why);
 	}
+	/* names are unique over all services: the admin API takes a name for an address */
+	if (config_backend_named(cfg->backends, cfg->n_backends, b->name))
+		return flag_error(err, errlen, f, val, "name given to another backend");
 	cfg->n_backends++;
 	return 0;
 }
@@ -436,10 +480,12 @@ static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
 	  .def_help = "*:8080", .per_service = true, .reload = CONFIG_RELOAD_WAITS,
 	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all)" },
-	{ .name = "backend", .arg = "ADDR:PORT[,weight=N][,heartbeat=allow][,send-proxy=v1|v2]", .parse = parse_backend,
+	{ .name = "backend", .arg = "ADDR:PORT[,OPTION...]", .parse = parse_backend,
 	  FIELD(backends), .count = F(n_backends), .def_help = "none", .per_service = true,
-	  .help = "a static backend; repeat for more (weight 1-256, default 1; heartbeat=allow lets a heartbeat "
-		  "session attach to it)" },
+	  .help = "a static backend; repeat for more. Options: weight=N (1-256, default 1); heartbeat=allow (a "
+		  "heartbeat session may attach to it); send-proxy=v1|v2 (this backend gets a PROXY header); "
+		  "name=NAME (1-63 of A-Z a-z 0-9 . _ -, unique; the admin API and slb-ctl take it for the "
+		  "address)" },
 	{ .name = "workers", .arg = "N", .parse = parse_uint, FIELD(workers), .max = CONFIG_MAX_WORKERS,
 	  .def = "0", .def_help = "online CPUs",
 	  .reload = CONFIG_RELOAD_WAITS_DERIVED,

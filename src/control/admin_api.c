@@ -380,13 +380,21 @@ static const char *api_new_backend_parse(struct health_ctx *ctx, json_t *root, s
 	return NULL;
 }
 
+/* Names are unique among the backends the operator gives (the flags and this API), so that
+ * the name steers exactly one; a heartbeat backend's name is its process's to choose. */
 static void api_add_backend(struct api_call *c, const struct table_admin_add *nb)
 {
 	struct backend *b = table_find(c->ctx->table, &nb->addr);
+	unsigned named;
 	int rc;
 
 	if (b) {
 		api_error(c, 409, "backend %u already has that address", b->id);
+		return;
+	}
+	b = table_find_name(c->ctx->table, nb->name, &named);
+	if (b) {
+		api_error(c, 409, "backend %u already has the name '%s'", b->id, nb->name);
 		return;
 	}
 	rc = table_add_admin_backend(c->ctx->table, nb, c->who, c->ctx->now_ms, &b);
@@ -451,22 +459,47 @@ static int api_decode(const char *s, size_t len, char *out, size_t outlen)
 	return 0;
 }
 
-/* {addr}: the id as /status shows it, or the address (IPv6 in brackets, maybe
- * percent-encoded). NULL when it names no backend. */
-static struct backend *api_find_backend(struct health_ctx *ctx, const char *seg, size_t len)
+#define API_UNKNOWN "unknown backend: give its id, its address or its name as /status shows it"
+
+/* A name: unique among the backends the operator gave, but a heartbeat backend registers
+ * under any name, so an ambiguous one is refused rather than guessed. Answers the error when
+ * it finds none or several. */
+static struct backend *api_find_name(struct api_call *c, const char *name)
+{
+	unsigned n;
+	struct backend *b = table_find_name(c->ctx->table, name, &n);
+
+	if (n > 1)
+		api_error(c, 400, "ambiguous name '%s': %u backends bear it; give the id or the address", name, n);
+	else if (!b)
+		api_error(c, 404, API_UNKNOWN);
+	return n > 1 ? NULL : b;
+}
+
+/* {addr}: the id as /status shows it, the address (IPv6 in brackets, maybe percent-encoded),
+ * or the name (a name holds no ':', so it never reads as an address). NULL when it names no
+ * backend, with the error answered. */
+static struct backend *api_find_backend(struct api_call *c, const char *seg, size_t len)
 {
 	char text[API_SEGMENT_MAX];
+	struct backend *b = NULL;
 	struct slb_addr a;
 	size_t digits;
 
 	if (api_decode(seg, len, text, sizeof(text)))
-		return NULL;
+		goto out_unknown;
 	digits = strspn(text, "0123456789");
 	if (digits && !text[digits] && digits < 6)
-		return table_get(ctx->table, (uint32_t)strtoul(text, NULL, 10));
-	if (addr_parse(text, &a, NULL, 0))
-		return NULL;
-	return table_find(ctx->table, &a);
+		b = table_get(c->ctx->table, (uint32_t)strtoul(text, NULL, 10));
+	else if (addr_parse(text, &a, NULL, 0) == 0)
+		b = table_find(c->ctx->table, &a);
+	else
+		return api_find_name(c, text);
+	if (b)
+		return b;
+out_unknown:
+	api_error(c, 404, API_UNKNOWN);
+	return NULL;
 }
 
 /* A path is prefix alone (suffix NULL), or prefix, one {addr} segment, then suffix. */
@@ -586,11 +619,9 @@ void admin_api_answer(struct health_ctx *ctx, const struct admin_auth *auth, con
 	if (!r || (r->changes && api_authorize(&c, auth)))
 		return;
 	if (r->suffix) {
-		c.b = api_find_backend(ctx, seg, seg_len);
-		if (!c.b) {
-			api_error(&c, 404, "unknown backend: give its id or its address as /status shows it");
+		c.b = api_find_backend(&c, seg, seg_len);
+		if (!c.b)
 			return;
-		}
 	}
 	r->fn(&c);
 }

@@ -4,7 +4,7 @@
  * Content-Length (bodies are small and bounded: the runtime API's JSON) and Authorization
  * (the admin token). Transfer-Encoding is refused: no client of a tiny JSON API needs it,
  * and a body framed two ways is how request smuggling starts. */
-#include "slb/control/admin.h"
+#include "slb/control/admin_http.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -2,7 +2,7 @@
  * backend table and the workers' counters. Per-backend counters are summed over workers by
  * backend id; only ids present in the table are shown (a removed id's counters stay behind
  * in the workers' arrays and are folded into its next owner's totals). */
-#include "slb/control/admin.h"
+#include "slb/control/admin_render.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -218,8 +218,6 @@ void admin_render_backend(struct abuf *out, const struct admin_view *v, const st
 	sum_backend(v, b, &s);
 	abuf_printf(out, "{\"id\":%u,\"address\":\"%s\",\"name\":", b->id, addr_format(&b->addr, addr, sizeof(addr)));
 	abuf_json_str(out, b->name);
-	/* service names are [a-z0-9_-]: nothing to escape */
-	abuf_printf(out, ",\"service\":\"%s\"", v->cfg ? config_service_name(v->cfg, b->service) : "default");
 	abuf_printf(out, ",\"state\":\"%s\",\"source\":\"%s\",\"weight\":%u,\"load\":%u", be_state_name(b->state),
 		    be_source_label(b), table_weight(b), b->load);
 	/* hundredths: a ramping weight-1 backend starts at 0.10 */
@@ -229,6 +227,8 @@ void admin_render_backend(struct abuf *out, const struct admin_view *v, const st
 		    (unsigned long long)s.active, (unsigned long long)s.conns, (unsigned long long)s.failures);
 	abuf_printf(out, ",\"bytes_to_backend\":%llu,\"bytes_to_client\":%llu", (unsigned long long)s.to_backend,
 		    (unsigned long long)s.to_client);
+	/* service names are [a-z0-9_-]: nothing to escape */
+	abuf_printf(out, ",\"service\":\"%s\"", v->cfg ? config_service_name(v->cfg, b->service) : "default");
 	status_admin(out, v, b);
 	status_latency(out, v, b);
 	json_ms_or_null(out, "last_heartbeat_ms", b->last_hb_ms >= 0, v->now_ms - b->last_hb_ms);

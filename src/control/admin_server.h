@@ -1,7 +1,7 @@
 /* admin_server: the admin endpoint on the health thread's loop: its listener and connections
  * (admin.c), the routes and the runtime API behind them (admin_api.c), and the server-sent
  * event subscribers (admin.c). The request parser and the renderers are in
- * slb/control/admin.h. */
+ * slb/control/admin_http.h and slb/control/admin_render.h. */
 #ifndef SLB_ADMIN_SERVER_H
 #define SLB_ADMIN_SERVER_H
 
@@ -9,7 +9,12 @@
 #include <stddef.h>
 
 #include "health_loop.h"
-#include "slb/control/admin.h"
+#include "slb/control/admin_http.h"
+#include "slb/control/admin_render.h"
+
+#define ADMIN_CONNS_MAX 64          /* past it the oldest without a whole request is closed */
+#define ADMIN_REQUEST_TIMEOUT_MS 3000 /* a request head must arrive within this of the accept */
+#define ADMIN_TIMEOUT_MS 5000       /* and the response must then be sent within this */
 
 #define ADMIN_STREAMS_MAX 8            /* /events/stream subscribers; more get 503 */
 #define ADMIN_STREAM_BUF_MAX (256u << 10) /* a subscriber this far behind is dropped */

@@ -114,9 +114,33 @@ void table_set_params(struct backend_table *t, const struct table_params *p)
 int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
 		     struct backend **out)
 {
+	return table_add_static_named(t, addr, weight, "", now_ms, out);
+}
+
+/* See backend_table.h. */
+int table_add_static_named(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *name,
+			   int64_t now_ms, struct backend **out)
+{
 	int rc = table_add_entry(t, addr, weight, false, "static backend", now_ms, out);
 
-	return rc ? rc : table_add_done(t, *out, now_ms);
+	if (rc)
+		return rc;
+	table_set_cfg_name(*out, name);
+	return table_add_done(t, *out, now_ms);
+}
+
+_Static_assert(CONFIG_NAME_MAX == HB_NAME_MAX && SNAP_NAME_MAX == HB_NAME_MAX, "a name fits wherever it goes");
+
+/* See backend_table.h. */
+bool table_set_cfg_name(struct backend *b, const char *name)
+{
+	bool changed = strcmp(b->name, name) != 0;
+
+	if (!name[0] && !b->cfg_name)
+		return false; /* a name from a heartbeat or the admin API is not the file's to clear */
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->cfg_name = name[0] != '\0';
+	return changed;
 }
 
 /* The entry's own settings come before the add is notified: the event carries its name. */
@@ -178,7 +202,8 @@ int table_register(struct backend_table *t, const struct hb_msg *m, void *sessio
 	}
 	old_weight = b->weight;
 	b->weight = m->weight ? m->weight : b->source == BE_SOURCE_STATIC ? b->cfg_weight : 1;
-	snprintf(b->name, sizeof(b->name), "%s", m->name);
+	if (!b->cfg_name)
+		snprintf(b->name, sizeof(b->name), "%s", m->name);
 	b->session = session;
 	b->leased = false;
 	b->timed_out = false;
@@ -282,6 +307,22 @@ struct backend *table_find(struct backend_table *t, const struct slb_addr *addr)
 		if (t->be[id].id && addr_equal(&t->be[id].addr, addr))
 			return &t->be[id];
 	return NULL;
+}
+
+/* See backend_table.h. */
+struct backend *table_find_name(struct backend_table *t, const char *name, unsigned *count)
+{
+	struct backend *first = NULL;
+
+	*count = 0;
+	for (uint32_t id = 1; name[0] && id < SNAP_MAX_BACKEND_ID; id++) {
+		if (!t->be[id].id || strcmp(t->be[id].name, name) != 0)
+			continue;
+		if (!first)
+			first = &t->be[id];
+		(*count)++;
+	}
+	return first;
 }
 
 unsigned table_count(const struct backend_table *t)

@@ -4,6 +4,7 @@
 #include "backend_table_impl.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "maglev.h"
 
@@ -76,6 +77,7 @@ static uint32_t table_fill_live(const struct backend_table *t, unsigned svc, int
 		live[n].load = b->load;
 		live[n].send_proxy = b->send_proxy;
 		live[n].addr = b->addr;
+		memcpy(live[n].name, b->name, sizeof(live[n].name));
 		n++;
 	}
 	return n;

@@ -28,7 +28,7 @@
 
 #include "admin_server.h"
 #include "hb_server.h"
-#include "health_handover.h"
+#include "health_import.h"
 #include "health_loop.h"
 #include "maglev.h"
 #include "probe.h"
@@ -36,7 +36,6 @@
 #include "slb/common/failq.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
-#include "slb/control/admin.h"
 #include "slb/control/backend_table.h"
 #include "slb/common/hbauth.h"
 #include "slb/control/events.h"
@@ -369,7 +368,8 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 	events_init(ctx->events);
 	table_set_notify(ctx->table, health_on_change, ctx);
 	for (unsigned i = 0; i < cfg->n_backends; i++) {
-		int rc = table_add_static(ctx->table, &cfg->backends[i].addr, cfg->backends[i].weight, ctx->now_ms, &b);
+		int rc = table_add_static_named(ctx->table, &cfg->backends[i].addr, cfg->backends[i].weight,
+						cfg->backends[i].name, ctx->now_ms, &b);
 
 		if (rc) {
 			snprintf(err, errlen, "backend %s: %s", addr_format(&cfg->backends[i].addr, text, sizeof(text)),
@@ -468,7 +468,7 @@ static int health_open(const struct slb_config *cfg, struct health_handover *in,
 	}
 	if (rc)
 		return rc;
-	health_import_leases(ctx, in);
+	health_import_handover(ctx, in);
 	seq = table_seq(ctx->table);
 	s = table_build_snapshot(ctx->table, ctx->now_ms);
 	if (!s) {

@@ -1,12 +1,15 @@
-/* health_handover: the control plane's side of a binary upgrade. The running slb exports its
- * heartbeat and admin listening sockets and a lease per heartbeat backend in rotation; the new
- * one takes them in health_prepare, so those backends stay in rotation while they reconnect
- * (within one heartbeat interval) instead of being down until they do. A lease is written as
- * the REGISTER line the backend would send, so the heartbeat parser reads it back. */
-#include "health_handover.h"
+/* health_handover: the running slb's side of a binary upgrade. It exports its heartbeat and
+ * admin listening sockets, a lease per heartbeat backend in rotation and a STATE line per
+ * backend the operator changed; the new process takes them in with health_import.c, so those
+ * backends stay in rotation while they reconnect (within one heartbeat interval) instead of
+ * being down until they do. A lease is written as the REGISTER line the backend would send, so
+ * the heartbeat parser reads it back. */
+#include "slb/control/health.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,23 +23,107 @@
 #define HANDOVER_ADMIN_WAIT_MS 2000 /* longest wait for the admin requests accepted to be answered */
 #define HANDOVER_ADMIN_POLL_MS 5
 
-/* Only heartbeat backends: a static one comes from the new process's own flags. */
-static bool lease_wanted(const struct backend *b)
+/* Only heartbeat backends: a static one comes from the new process's own flags. A backend in
+ * rotation or draining, and one the operator disabled or health ejected while it says it is
+ * up or draining (its STATE line disables or ejects it there). Not one down by its own word,
+ * its timeout or its probes: the new process judges that afresh. */
+static bool lease_wanted(const struct backend *b, int64_t now_ms)
 {
-	return b->source == BE_SOURCE_HEARTBEAT && (b->session || b->leased) &&
-	       (b->state == BE_STATE_UP || b->state == BE_STATE_DRAINING);
+	return b->source == BE_SOURCE_HEARTBEAT && (b->session || b->leased) && b->reported != HB_STATE_DOWN &&
+	       (b->state != BE_STATE_DOWN || b->ejected_until_ms > now_ms);
 }
 
-/* The REGISTER the backend sent, with its service when not the default one (so a lease of
- * the default service reads as before services). Fits HEALTH_LEASE_LEN at the longest. */
+/* The backend's own word (up or drain): what the operator or health set goes in its STATE
+ * line. Its service goes with it when not the default one (so a lease of the default service
+ * reads as before services); the longest fits HEALTH_LEASE_LEN. */
 static void lease_format(const struct health_ctx *ctx, const struct backend *b, char *buf, size_t len)
 {
-	const char *svc = b->service && b->service < ctx->cfg->n_services ? ctx->cfg->services[b->service].name : "";
+	const char *svc = b->service ? config_service_name(ctx->cfg, b->service) : "";
 	char addr[ADDR_TEXT_MAX];
 
 	snprintf(buf, len, "%s weight=%u%s%s%s%s state=%s load=%u", addr_format(&b->addr, addr, sizeof(addr)),
 		 b->weight, b->name[0] ? " name=" : "", b->name, svc[0] ? " service=" : "", svc,
-		 b->state == BE_STATE_UP ? "up" : "drain", b->load);
+		 b->reported == HB_STATE_UP ? "up" : "drain", b->load);
+}
+
+/* ---- the operator's runtime state ----
+ *
+ * One STATE line per backend the operator changed at run time (or health ejected), its
+ * address first, then what holds, in this order:
+ *
+ *   ADDR [added=W] [name=NAME] [disabled] [drained] [weight=N] [removed] [ejected=MS/COUNT]
+ *        [check=none|tcp|http:/PATH]
+ *
+ * added: put in by the API, with its weight, name and own check; removed: taken out by the
+ * API (a static backend of the flags, or one being removed); ejected: an outlier ejection, the
+ * milliseconds it has left and its repeat count. The new process replays each through the
+ * table's own events, as the API would. HEALTH_STATE_LEN holds the longest line (an IPv6
+ * address, the longest name and check path). */
+
+static bool state_wanted(const struct backend *b, int64_t now_ms)
+{
+	return b->api_added || b->admin_down || b->admin_drain || b->admin_weight >= 0 ||
+	       b->removing == BE_REMOVAL_API || b->ejected_until_ms > now_ms;
+}
+
+/* Appends to buf (len bytes, *off of them used). */
+static void state_put(char *buf, size_t len, size_t *off, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void state_put(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (*off >= len)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, len - *off, fmt, ap);
+	va_end(ap);
+	*off += n > 0 ? (size_t)n : 0;
+}
+
+static void state_put_check(const struct backend *b, char *buf, size_t len, size_t *off)
+{
+	static const char *const kinds[] = { [CHECK_NONE] = "none", [CHECK_TCP] = "tcp", [CHECK_HTTP] = "http:" };
+
+	if (!b->api_added || !b->own_check)
+		return;
+	state_put(buf, len, off, " check=%s%s", kinds[b->check], b->check == CHECK_HTTP ? b->check_path : "");
+}
+
+static void state_format(const struct backend *b, int64_t now_ms, char *buf, size_t len)
+{
+	char addr[ADDR_TEXT_MAX];
+	size_t off = 0;
+
+	state_put(buf, len, &off, "%s", addr_format(&b->addr, addr, sizeof(addr)));
+	if (b->api_added)
+		state_put(buf, len, &off, " added=%u", b->cfg_weight);
+	if (b->api_added && b->name[0])
+		state_put(buf, len, &off, " name=%s", b->name);
+	if (b->admin_down)
+		state_put(buf, len, &off, " disabled");
+	if (b->admin_drain)
+		state_put(buf, len, &off, " drained");
+	if (b->admin_weight >= 0)
+		state_put(buf, len, &off, " weight=%d", b->admin_weight);
+	if (b->removing == BE_REMOVAL_API)
+		state_put(buf, len, &off, " removed");
+	if (b->ejected_until_ms > now_ms)
+		state_put(buf, len, &off, " ejected=%lld/%u", (long long)(b->ejected_until_ms - now_ms),
+			  b->outlier_count);
+	state_put_check(b, buf, len, &off);
+}
+
+/* A static backend of the flags that is not in the table any more was removed by the API: the
+ * new process, started with the same flags, would put it back. */
+static void export_removed_static(struct health_ctx *ctx, struct health_handover *out)
+{
+	char addr[ADDR_TEXT_MAX];
+
+	for (unsigned i = 0; i < ctx->cfg->n_backends && out->n_states < SNAP_MAX_BACKEND_ID; i++)
+		if (!table_find(ctx->table, &ctx->cfg->backends[i].addr))
+			snprintf(out->states[out->n_states++], HEALTH_STATE_LEN, "%s removed",
+				 addr_format(&ctx->cfg->backends[i].addr, addr, sizeof(addr)));
 }
 
 static int export_on_thread(struct health_ctx *ctx, void *arg)
@@ -45,13 +132,16 @@ static int export_on_thread(struct health_ctx *ctx, void *arg)
 
 	out->hb_fd = hb_server_listen_fd(ctx);
 	out->admin_fd = admin_listen_fd(ctx);
-	out->n_leases = 0;
+	out->n_leases = out->n_states = 0;
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = table_get_const(ctx->table, id);
 
-		if (b && lease_wanted(b))
+		if (b && lease_wanted(b, ctx->now_ms))
 			lease_format(ctx, b, out->leases[out->n_leases++], HEALTH_LEASE_LEN);
+		if (b && state_wanted(b, ctx->now_ms))
+			state_format(b, ctx->now_ms, out->states[out->n_states++], HEALTH_STATE_LEN);
 	}
+	export_removed_static(ctx, out);
 	return 0;
 }
 
@@ -116,55 +206,4 @@ static int hand_over_on_thread(struct health_ctx *ctx, void *arg)
 int health_hand_over(void)
 {
 	return health_call(hand_over_on_thread, NULL);
-}
-
-/* One lease: parsed as the REGISTER it stands for. Returns 0 or -errno with why filled. */
-static int import_one(struct health_ctx *ctx, const char *text, char *why, size_t len)
-{
-	char line[HEALTH_LEASE_LEN + 16];
-	const struct backend *known;
-	struct backend *b;
-	struct hb_msg m;
-	int n = snprintf(line, sizeof(line), "REGISTER %s", text), svc;
-
-	if (hb_parse_line(line, (size_t)n, &m, why, len))
-		return -EINVAL;
-	svc = config_service_find(ctx->cfg, m.service[0] ? m.service : "default");
-	if (svc < 0 || !config_service_served(ctx->cfg, (unsigned)svc)) {
-		snprintf(why, len, "no service %s here", m.service[0] ? m.service : "default");
-		return -ENOENT;
-	}
-	known = table_find(ctx->table, &m.addr);
-	if (known && known->source == BE_SOURCE_STATIC) {
-		snprintf(why, len, "a static backend now");
-		return -EEXIST;
-	}
-	if (table_take_lease(ctx->table, &m, ctx->now_ms, &b)) {
-		snprintf(why, len, "table full, or a state other than up or drain");
-		return -ENOSPC;
-	}
-	table_set_service(ctx->table, b, (unsigned)svc);
-	return 0;
-}
-
-void health_import_leases(struct health_ctx *ctx, const struct health_handover *in)
-{
-	unsigned taken = 0;
-	char why[96];
-
-	if (!in || !in->n_leases)
-		return;
-	if (!ctx->cfg->has_heartbeat_listen) {
-		slb_log(LOG_WARN, 0, "health: dropping %u heartbeat backends handed over: no --heartbeat-listen now",
-			in->n_leases);
-		return;
-	}
-	for (unsigned i = 0; i < in->n_leases; i++) {
-		if (import_one(ctx, in->leases[i], why, sizeof(why)) == 0)
-			taken++;
-		else
-			slb_log(LOG_WARN, 0, "health: lease '%.80s' refused: %s", in->leases[i], why);
-	}
-	slb_log(LOG_INFO, 0, "health: took %u heartbeat backends over from the previous process; each stays in "
-		"rotation until it registers here or %u ms pass", taken, ctx->cfg->heartbeat_timeout_ms);
 }

@@ -43,6 +43,24 @@ static void reload_retire_missing(struct health_ctx *ctx, const struct slb_confi
 	}
 }
 
+/* A name is the operator's handle on a backend (slb-ctl drain web1), so a change is logged,
+ * and so is a name that a backend added through the API bears too (the file cannot know it):
+ * by name, the API then answers "ambiguous". */
+static void reload_name(struct health_ctx *ctx, struct backend *b, const char *name)
+{
+	char what[2 * CONFIG_NAME_MAX + 24], old[CONFIG_NAME_MAX];
+	unsigned bearers;
+
+	snprintf(old, sizeof(old), "%s", b->name);
+	if (!table_set_cfg_name(b, name))
+		return;
+	snprintf(what, sizeof(what), "name '%s' -> '%s'", old, b->name);
+	reload_log_backend(b, what);
+	if (table_find_name(ctx->table, b->name, &bearers) && bearers > 1)
+		slb_log(LOG_WARN, 0, "reload: %u backends bear the name '%s': give the id or the address to "
+			"the admin API", bearers, b->name);
+}
+
 static void reload_update(struct health_ctx *ctx, struct backend *b, const struct config_backend *cb)
 {
 	char what[96];
@@ -60,6 +78,7 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
 		reload_log_backend(b, "moved to another service");
 	if (table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms))
 		reload_log_backend(b, what);
+	reload_name(ctx, b, cb->name);
 }
 
 /* An address the table knows from a heartbeat becomes static: the file wins, and a session
@@ -76,7 +95,7 @@ static int reload_add(struct health_ctx *ctx, const struct config_backend *cb)
 {
 	char what[64];
 	struct backend *b;
-	int rc = table_add_static(ctx->table, &cb->addr, cb->weight, ctx->now_ms, &b);
+	int rc = table_add_static_named(ctx->table, &cb->addr, cb->weight, cb->name, ctx->now_ms, &b);
 
 	if (rc) {
 		char text[ADDR_TEXT_MAX];

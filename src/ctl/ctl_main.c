@@ -21,7 +21,7 @@
 static const char usage_text[] =
 	"usage: slb-ctl [--admin ADDR:PORT] [--token-file FILE] COMMAND [ARGS]\n"
 	"\n"
-	"Commands (BACKEND is an id or an address as `status` shows it):\n"
+	"Commands (BACKEND is an id, an address or a name as `status` shows it):\n"
 	"  status                       the backends and workers, as a table\n"
 	"  drain BACKEND                no new connections; open ones finish\n"
 	"  enable BACKEND               back in rotation when its health allows\n"

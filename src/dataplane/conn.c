@@ -268,6 +268,8 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	c->mark_ms = (uint32_t)w->now_ms;
 	c->backend_id = pool->be[idx].id;
 	c->baddr = pool->be[idx].addr;
+	if (w->be_names)
+		memcpy(w->be_names[c->backend_id], pool->be[idx].name, SNAP_NAME_MAX);
 	c->send_proxy = pool->be[idx].send_proxy ? pool->be[idx].send_proxy
 						 : (uint8_t)w->cfg->services[c->svc].send_proxy;
 	balance_exclude_add(&c->tried, c->backend_id);

@@ -153,7 +153,9 @@ static int worker_init_ident(struct worker *w, struct worker_boot *boot)
 		w->ids = calloc(w->n_slots, sizeof(*w->ids)); /* pages touched only as slots are used */
 	if (cfg->accept_proxy)
 		w->proxy_bufs = calloc(w->n_slots, PROXY_HDR_MAX);
-	if ((w->need_addrs && !w->ids) || (cfg->accept_proxy && !w->proxy_bufs)) {
+	if (w->alog)
+		w->be_names = calloc(SNAP_MAX_BACKEND_ID, sizeof(*w->be_names));
+	if ((w->need_addrs && !w->ids) || (cfg->accept_proxy && !w->proxy_bufs) || (w->alog && !w->be_names)) {
 		snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
 		return -ENOMEM;
 	}
@@ -420,6 +422,8 @@ static void worker_free(struct worker *w)
 	w->accept_addrs = NULL;
 	free(w->proxy_bufs);
 	free(w->ids);
+	free(w->be_names);
+	w->be_names = NULL;
 	w->proxy_bufs = NULL;
 	w->ids = NULL;
 	w->conns = NULL;

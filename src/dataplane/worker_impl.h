@@ -82,6 +82,9 @@ struct worker {
 	bool need_addrs;         /* PROXY or the access log wants each client's addresses */
 	bool linger_by_uring;    /* SO_LINGER can be set on a direct descriptor (Linux 6.7+) */
 	struct access_log_ring *alog; /* NULL: --access-log is off */
+	char (*be_names)[SNAP_NAME_MAX]; /* alog: per backend id, its name when last picked, else NULL.
+				  * An id is not reused while a connection holds it, so a finished
+				  * connection finds its backend's name here, snapshots gone or not */
 	unsigned char *proxy_bufs; /* --accept-proxy: PROXY_HDR_MAX bytes per slot, else NULL */
 	struct conn_id *ids;     /* need_addrs: one per slot (conn_id()), else NULL */
 	bool need_client_addr;   /* a service's picker hashes the client's address */

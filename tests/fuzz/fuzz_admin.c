@@ -16,7 +16,6 @@
 
 #include "admin_server.h"
 #include "slb/common/log.h"
-#include "slb/control/admin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -56,6 +55,7 @@ static struct backend_table *fuzz_table(void)
 	static const struct table_params p = { .svc[0] = { .rise = 2, .fall = 3, .eject_failures = 3 },
 					       .heartbeat_timeout_ms = 3000, .expire_ms = 60000 };
 	static const char *const addrs[] = { "127.0.0.1:8001", "[::1]:8002" };
+	static const char *const names[] = { "web1", "" }; /* a route may name a backend */
 	struct backend_table *t = table_create(&p);
 	struct slb_addr a;
 	struct backend *b;
@@ -63,7 +63,7 @@ static struct backend_table *fuzz_table(void)
 	check(t != NULL);
 	for (unsigned i = 0; i < 2; i++) {
 		check(addr_parse(addrs[i], &a, NULL, 0) == 0);
-		check(table_add_static(t, &a, 1 + i, 0, &b) == 0);
+		check(table_add_static_named(t, &a, 1 + i, names[i], 0, &b) == 0);
 	}
 	return t;
 }

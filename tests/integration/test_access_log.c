@@ -44,8 +44,8 @@ static void wait_lines(const char *path, unsigned n, char *buf, size_t len)
  * A request answered by slb-backend, one client refused at --max-conns 1 while another is
  * held, and, after the only backend is stopped, a client no backend can serve.
  * Log shows: end=backend_closed or client_closed (both close after the answer) with
- *   the client's address and port, the backend, one attempt and the byte counts both ways; end=max_conns with client=-; end=connect_failed with
- *   backend=- and attempts=1.
+ *   the client's address and port, the backend and its name, one attempt and the byte counts both ways; end=max_conns with client=-; end=connect_failed with
+ *   backend=- backend_name=- and attempts=1.
  */
 Test(access_log, text_lines_say_who_what_and_why)
 {
@@ -60,12 +60,14 @@ Test(access_log, text_lines_say_who_what_and_why)
 	snprintf(path, sizeof(path), "%s/access.log", dir);
 	b = faultkit_backend_start("b", "127.0.0.1", &bport);
 	cr_assert_not_null(b);
-	snprintf(be, sizeof(be), "127.0.0.1:%u", bport);
+	snprintf(be, sizeof(be), "127.0.0.1:%u,name=web-1", bport);
 	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--max-conns", "1", "--access-log", path,
 							     "--backend", be, NULL });
+	be[strcspn(be, ",")] = '\0';
 	cr_assert_eq(peers_get_from("127.0.0.2", "127.0.0.1", s.port, &src_port, log, sizeof(log)), 200);
 	wait_lines(path, 1, log, sizeof(log));
-	snprintf(want, sizeof(want), "client=127.0.0.2:%u listener=127.0.0.1:%u service=default backend=%s attempts=1 bytes_up=",
+	snprintf(want, sizeof(want), "client=127.0.0.2:%u listener=127.0.0.1:%u service=default backend=%s "
+		 "backend_name=web-1 attempts=1 bytes_up=",
 		 src_port, s.port, be);
 	cr_assert(strstr(log, want), "no '%s' in: %s", want, log);
 	/* Both ends close once the answer is out; whose FIN slb reads first is a race between two
@@ -82,13 +84,14 @@ Test(access_log, text_lines_say_who_what_and_why)
 	close(fd);
 	close(held);
 	wait_lines(path, 3, log, sizeof(log));
-	cr_assert(strstr(log, "client=- listener=- service=- backend=- attempts=0 bytes_up=0 bytes_down=0"), "%s", log);
+	cr_assert(strstr(log, "client=- listener=- service=- backend=- backend_name=- attempts=0 bytes_up=0 bytes_down=0"),
+		  "%s", log);
 	cr_assert(strstr(log, "end=max_conns\n"), "%s", log);
 
 	testproc_stop(b, STOP_MS);
 	cr_assert_eq(testproc_http_get(s.port, "/", &r, IO_MS) < 0, true);
 	wait_lines(path, 4, log, sizeof(log));
-	cr_assert(strstr(log, "backend=- attempts=1 bytes_up=0 bytes_down=0"), "%s", log);
+	cr_assert(strstr(log, "backend=- backend_name=- attempts=1 bytes_up=0 bytes_down=0"), "%s", log);
 	cr_assert(strstr(log, "connect_ms=- end=connect_failed\n"), "%s", log);
 	cr_assert_eq(faultkit_metric(s.admin, "slb_access_log_dropped_total"), 0);
 	cr_assert_eq(faultkit_metric(s.admin, "slb_access_log_lines_total"), 4);

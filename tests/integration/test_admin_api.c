@@ -110,6 +110,63 @@ Test(admin_api, drain_enable_disable_and_weight_steer_the_traffic)
 	faultkit_slb_stop_ok(&s, STOP_MS);
 }
 
+/*
+ * Static backends named on the command line (--backend ADDR,name=NAME), steered by name.
+ * Operator sees: /status and /metrics name them; POST /backends/front-1/drain drains the one
+ *   so named (clients go to the other) and enable brings it back; an unknown name is 404;
+ *   adding a backend under a name in use is 409.
+ */
+Test(admin_api, named_backends_are_steered_by_name)
+{
+	char a1[64], a2[64], a3[64], n1[80], n2[80], body[160];
+	struct testproc_http r;
+	struct faultkit_slb s;
+
+	faultkit_backend_ok("web1", a1, sizeof(a1));
+	faultkit_backend_ok("web2", a2, sizeof(a2));
+	snprintf(n1, sizeof(n1), "%s,name=front-1", a1);
+	snprintf(n2, sizeof(n2), "%s,name=front-2", a2);
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--backend", n1, "--backend", n2, NULL });
+	expect_field(s.admin, a1, "name", "front-1");
+	cr_assert_eq(call(s.admin, "GET", "/metrics", NULL, NULL, &r), 200);
+	snprintf(body, sizeof(body), "slb_backend_up{backend=\"%s\",name=\"front-2\"} 1", a2);
+	cr_assert_not_null(strstr(r.body, body), "no '%s' in /metrics", body);
+	expect(s.admin, "POST", "/backends/front-1/drain", NULL, 200, "\"name\":\"front-1\",\"state\":\"draining\"");
+	expect_served_by(s.port, "web2");
+	expect(s.admin, "POST", "/backends/front-1/enable", NULL, 200, "\"state\":\"up\"");
+	expect(s.admin, "GET", "/backends/front-2", NULL, 200, a2);
+	expect(s.admin, "POST", "/backends/front-3/drain", NULL, 404, "unknown backend");
+	faultkit_backend_ok("web3", a3, sizeof(a3));
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"name\":\"front-2\"}", a3);
+	expect(s.admin, "POST", "/backends", body, 409, "backend 2 already has the name 'front-2'");
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"name\":\"front-3\"}", a3);
+	expect(s.admin, "POST", "/backends", body, 200, "\"name\":\"front-3\"");
+	expect(s.admin, "POST", "/backends/front-3/drain", NULL, 200, "\"state\":\"draining\"");
+	faultkit_slb_stop_ok(&s, STOP_MS);
+}
+
+/*
+ * A heartbeat backend registers under the name of a static one (its process chooses it).
+ * Operator sees: POST /backends/hb1/drain answers 400 "ambiguous name" and drains neither;
+ *   by id each one still drains.
+ */
+Test(admin_api, a_name_two_backends_bear_is_refused)
+{
+	static const char *const extra[] = { "--backend", "127.0.0.1:8,name=hb1", NULL };
+	struct healthtest_slb s;
+	int fd;
+
+	healthtest_start_ok(&s, extra);
+	fd = healthtest_session_ok(&s, NULL);
+	healthtest_expect_reply(fd, "REGISTER 127.0.0.1:9 name=hb1", "OK registered id=2 interval=1000 timeout=3000");
+	expect(s.admin, "POST", "/backends/hb1/drain", NULL, 400, "ambiguous name 'hb1': 2 backends bear it");
+	healthtest_expect_state(&s, 8, "up", NULL);
+	healthtest_expect_state(&s, 9, "up", NULL);
+	expect(s.admin, "POST", "/backends/2/drain", NULL, 200, "\"state\":\"draining\"");
+	close(fd);
+	healthtest_stop_ok(&s);
+}
+
 /* The states and weights of every backend, for "nothing changed". */
 static void snapshot_states(unsigned admin, const char *a1, const char *a2, char *out, size_t len)
 {

@@ -238,3 +238,47 @@ Test(reload, removal_is_listed_in_events)
 		  "GET /events does not list the removal of %s", be_addr[1]);
 	faultkit_slb_stop_ok(&slb, 5000);
 }
+
+/*
+ * A reload renames a static backend, then to a name a backend added through the API bears,
+ * then a file gives one name to two backends.
+ * Operator sees: "reload: backend ADDR name 'old-name' -> 'new-name'" and /status with the new
+ *   name; a warning that 2 backends bear 'api-name'; the last file is rejected ("name given to
+ *   another backend") and the name stays.
+ */
+Test(reload, a_reload_renames_a_backend_and_refuses_a_name_twice)
+{
+	unsigned w[BACKENDS] = { 1, 0, 0, 0 };
+	char extra[256], name[64], body[128];
+	struct testproc_http r;
+
+	start_all(w);
+	snprintf(extra, sizeof(extra), "backend = %s,name=old-name\n", be_addr[2]);
+	write_conf(w, extra);
+	reload(1, "reload: done");
+	cr_assert_eq(faultkit_status_field(slb.admin, be_addr[2], "name", name, sizeof(name)), 0);
+	cr_assert_str_eq(name, "old-name");
+	snprintf(extra, sizeof(extra), "backend = %s,name=new-name\n", be_addr[2]);
+	write_conf(w, extra);
+	reload(2, "reload: done");
+	cr_assert_eq(faultkit_count_lines(slb.proc, "name 'old-name' -> 'new-name'"), 1);
+	cr_assert_eq(faultkit_status_field(slb.admin, be_addr[2], "name", name, sizeof(name)), 0);
+	cr_assert_str_eq(name, "new-name");
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"name\":\"api-name\"}", be_addr[3]);
+	cr_assert_eq(testproc_http_request(slb.admin, "POST", "/backends", NULL, body, &r, IO_MS), 0);
+	cr_assert_eq(r.status, 200, "%s", r.body);
+	snprintf(extra, sizeof(extra), "backend = %s,name=api-name\n", be_addr[2]);
+	write_conf(w, extra);
+	reload(3, "reload: done");
+	cr_assert_eq(faultkit_count_lines(slb.proc, "2 backends bear the name 'api-name'"), 1);
+	snprintf(extra, sizeof(extra), "backend = %s,name=new-name\nbackend = %s,name=new-name\n", be_addr[2],
+		 be_addr[3]);
+	write_conf(w, extra);
+	reload(1, "reload rejected");
+	cr_assert_eq(faultkit_count_lines(slb.proc, "name given to another backend"), 1);
+	cr_assert_eq(faultkit_status_field(slb.admin, be_addr[2], "name", name, sizeof(name)), 0);
+	cr_assert_str_eq(name, "api-name");
+	/* not faultkit_slb_stop_ok: the rejected reload rightly logged errors */
+	cr_assert_eq(testproc_stop(slb.proc, 5000), 0);
+	cr_assert_eq(testproc_exit_code(slb.proc), 0);
+}

@@ -96,6 +96,29 @@ Test(slb_ctl, commands_print_aligned_tables_and_errors)
 }
 
 /*
+ * The README's own example: slb-ctl drain web1, for a backend named on the command line.
+ * Operator sees: the backend's row draining; an unknown name "404: unknown backend", exit 1.
+ */
+Test(slb_ctl, drain_by_name)
+{
+	static char out[OUT_MAX];
+	char a1[64], n1[80];
+	struct faultkit_slb s;
+
+	faultkit_backend_ok("b1", a1, sizeof(a1));
+	snprintf(n1, sizeof(n1), "%s,name=web1", a1);
+	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--backend", n1, NULL });
+	snprintf(admin, sizeof(admin), "127.0.0.1:%u", s.admin);
+	cr_assert_eq(CTL(out, "drain", "web1"), 0, "%s", out);
+	cr_assert(strstr(out, "web1") && strstr(out, a1) && strstr(out, "draining"), "%s", out);
+	cr_assert_eq(CTL(out, "enable", "web1"), 0, "%s", out);
+	cr_assert_not_null(strstr(out, " up "), "%s", out);
+	cr_assert_eq(CTL(out, "drain", "web2"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "404: unknown backend"), "%s", out);
+	faultkit_slb_stop_ok(&s, IO_MS);
+}
+
+/*
  * slb with --admin-token-file: slb-ctl without --token-file is refused with slb's message,
  * with it the change is done.
  */

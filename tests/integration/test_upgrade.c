@@ -17,6 +17,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "delay_server.h"
 #include "faultkit.h"
 #include "slb/common/handover.h"
 #include "loadgen.h"
@@ -238,7 +239,7 @@ static void expect_names_old_pid(struct testproc *next, const struct testproc *o
 {
 	char received[64], draining[64], why[TESTPROC_WHY_MAX];
 
-	snprintf(received, sizeof(received), "heartbeat leases from pid %d", (int)old->pid);
+	snprintf(received, sizeof(received), "runtime state from pid %d", (int)old->pid);
 	snprintf(draining, sizeof(draining), "takeover: pid %d is draining", (int)old->pid);
 	testproc_explain(next, why, sizeof(why));
 	cr_assert_eq(faultkit_count_lines(next, received), 1, "the new slb does not say '%s': %s", received, why);
@@ -536,6 +537,188 @@ Test(upgrade, failed_new_process_leaves_the_old_one_serving)
 	faultkit_slb_stop_ok(&s, 5000);
 }
 
+/* ---- the operator's runtime state ---- */
+
+/* method path (body may be NULL) on the admin port: answered 200. */
+static void admin_call(unsigned admin, const char *method, const char *path, const char *body)
+{
+	struct testproc_http r;
+	int rc = testproc_http_request(admin, method, path, NULL, body, &r, IO_MS);
+
+	cr_assert_eq(rc, 0, "%s %s: %s", method, path, strerror(-rc));
+	cr_assert_eq(r.status, 200, "%s %s: %d %s", method, path, r.status, r.body);
+}
+
+static void expect_status_field(unsigned admin, const char *addr, const char *field, const char *want)
+{
+	char got[64] = "";
+	int rc = faultkit_status_field(admin, addr, field, got, sizeof(got));
+
+	cr_assert_eq(rc, 0, "%s of %s in the new process's /status: %s", field, addr, strerror(-rc));
+	cr_assert_str_eq(got, want, "%s of %s in the new process: %s", field, addr, got);
+}
+
+#define RUNTIME_GETS 60
+
+#define RUNTIME_BACKENDS 5
+
+/* Who answers RUNTIME_GETS requests: counts by backend name web1..web5 into served[0..4]. */
+static void count_served(unsigned port, unsigned served[RUNTIME_BACKENDS])
+{
+	char body[256], who[64];
+
+	memset(served, 0, RUNTIME_BACKENDS * sizeof(served[0]));
+	for (int i = 0; i < RUNTIME_GETS; i++) {
+		cr_assert_eq(faultkit_http_body(port, "/", body, sizeof(body), IO_MS), 200, "request %d", i);
+		cr_assert_not_null(faultkit_backend_name(body, who, sizeof(who)), "%s", body);
+		cr_assert(strncmp(who, "web", 3) == 0 && who[3] >= '1' && who[3] < '1' + RUNTIME_BACKENDS, "%s", who);
+		served[who[3] - '1']++;
+	}
+}
+
+/*
+ * What the operator set at run time survives an upgrade (issue 20): web1 disabled, web2 at
+ * weight 5, web3 (a --backend) removed, web4 added (weight 1) and web5 drained through the
+ * admin API; then an upgrade with the same flags (web1, web2, web3, web5).
+ * /status of the new process: web1 admin_down, web2 admin_weight 5, web3 absent, web4 there
+ *   (source admin, weight 1), web5 draining.
+ * Client sees: of 60 requests to the new process, none to web1, web3 or web5, web2 more than
+ *   web4, and web4 some.
+ */
+Test(upgrade, runtime_state_survives_an_upgrade)
+{
+	char a[RUNTIME_BACKENDS][32], body[128], path[64], name[8], got[16];
+	const char *extra[] = { "--backend", a[0], "--backend", a[1], "--backend", a[2], "--backend", a[4], NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	struct faultkit_slb s;
+	struct testproc *next;
+	unsigned served[RUNTIME_BACKENDS];
+
+	for (int i = 0; i < RUNTIME_BACKENDS; i++) {
+		snprintf(name, sizeof(name), "web%d", i + 1);
+		faultkit_backend_ok(name, a[i], sizeof(a[i]));
+	}
+	start_first(&s, &f);
+	snprintf(path, sizeof(path), "/backends/%s/disable", a[0]);
+	admin_call(s.admin, "POST", path, NULL);
+	snprintf(path, sizeof(path), "/backends/%s/weight", a[1]);
+	admin_call(s.admin, "PUT", path, "5");
+	snprintf(path, sizeof(path), "/backends/%s", a[2]);
+	admin_call(s.admin, "DELETE", path, NULL);
+	snprintf(body, sizeof(body), "{\"address\":\"%s\",\"weight\":1,\"name\":\"web4\"}", a[3]);
+	admin_call(s.admin, "POST", "/backends", body);
+	snprintf(path, sizeof(path), "/backends/%s/drain", a[4]);
+	admin_call(s.admin, "POST", path, NULL);
+	next = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	s.proc = next;
+	expect_status_field(s.admin, a[0], "state", "admin_down");
+	expect_status_field(s.admin, a[1], "admin_weight", "5");
+	cr_assert_eq(faultkit_status_field(s.admin, a[2], "state", got, sizeof(got)), -ENOENT,
+		     "web3, removed by the API, is back in the new process: %s", got);
+	expect_status_field(s.admin, a[3], "source", "admin");
+	expect_status_field(s.admin, a[3], "weight", "1");
+	expect_status_field(s.admin, a[4], "state", "draining");
+	count_served(s.port, served);
+	cr_log_info("after the upgrade: web1 %u, web2 %u, web3 %u, web4 %u, web5 %u", served[0], served[1], served[2],
+		    served[3], served[4]);
+	cr_assert_eq(served[0], 0, "web1, disabled, served %u", served[0]);
+	cr_assert_eq(served[2], 0, "web3, removed, served %u", served[2]);
+	cr_assert_eq(served[4], 0, "web5, drained, served %u", served[4]);
+	cr_assert_gt(served[3], 0, "web4, added, served nothing");
+	cr_assert_gt(served[1], served[3], "web2 at weight 5 served %u, web4 at 1 served %u", served[1], served[3]);
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+/*
+ * A heartbeat backend the operator disabled stays disabled across an upgrade (issue 20): hb1
+ * and hb2 register by heartbeat, hb1 is disabled through the admin API, then an upgrade.
+ * /status of the new process: hb1 admin_down, before and after it registers again there.
+ * Client sees: 20 requests to the new process, all answered by hb2.
+ */
+Test(upgrade, a_disabled_heartbeat_backend_stays_disabled)
+{
+	const char *extra[] = { "--heartbeat-listen", "127.0.0.1:{port2}", NULL };
+	const char *next_extra[] = { "--heartbeat-listen", NULL, NULL };
+	struct upgrade_flags f = { .workers = "1", .extra = extra };
+	char a1[32], a2[32], hb[32], path[64], body[256], who[64];
+	struct testproc *b1, *next;
+	struct faultkit_slb s;
+
+	start_first(&s, &f);
+	b1 = start_hb_backend("hb1", s.port2, a1, sizeof(a1));
+	start_hb_backend("hb2", s.port2, a2, sizeof(a2));
+	cr_assert_geq(faultkit_wait_state(s.admin, a1, "up", IO_MS), 0);
+	cr_assert_geq(faultkit_wait_state(s.admin, a2, "up", IO_MS), 0);
+	snprintf(path, sizeof(path), "/backends/%s/disable", a1);
+	admin_call(s.admin, "POST", path, NULL);
+	snprintf(hb, sizeof(hb), "127.0.0.1:%u", s.port2);
+	next_extra[1] = hb;
+	f.extra = next_extra;
+	next = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	s.proc = next;
+	expect_status_field(s.admin, a1, "state", "admin_down");
+	expect_registered_again(b1, "hb1", loadgen_now_us());
+	expect_status_field(s.admin, a1, "state", "admin_down");
+	for (int i = 0; i < 20; i++) {
+		cr_assert_eq(faultkit_http_body(s.port, "/", body, sizeof(body), IO_MS), 200, "request %d", i);
+		cr_assert_str_eq(faultkit_backend_name(body, who, sizeof(who)), "hb2", "request %d", i);
+	}
+	faultkit_slb_stop_ok(&s, 5000);
+}
+
+#define OUTLIER_SLOW_MS 300
+
+/*
+ * An outlier ejection survives an upgrade with the time it had left (issue 20): fast1, fast2
+ * and slow3 (answers 300 ms late) behind slb with --outlier-detection and a 60 s ejection;
+ * load until slow3 is ejected, then an upgrade with the same flags and no load.
+ * /status of the new process: slow3 down, "outlier before the upgrade".
+ * Client sees: 20 requests to the new process, none answered by slow3.
+ */
+Test(upgrade, an_outlier_ejection_survives_an_upgrade)
+{
+	static struct delay_server srv[3];
+	static const char *const names[] = { "fast1", "fast2", "slow3" };
+	char be[3][32], reason[128];
+	const char *extra[] = { "--backend", be[0], "--backend", be[1], "--backend", be[2], "--outlier-detection",
+				"--outlier-base-ejection", "60000", "--drain-timeout", "2000", NULL };
+	struct upgrade_flags f = { .workers = "2", .extra = extra };
+	struct faultkit_slb s;
+	struct testproc *next;
+	struct loadgen lg;
+	unsigned slow_before;
+	int took;
+
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(delay_server_start(&srv[i], names[i], i == 2 ? OUTLIER_SLOW_MS : 0), 0);
+		snprintf(be[i], sizeof(be[i]), "127.0.0.1:%u", srv[i].port);
+	}
+	start_first(&s, &f);
+	start_load(&lg, s.port, 8);
+	took = faultkit_wait_state(s.admin, be[2], "down", IO_MS);
+	loadgen_stop(&lg);
+	loadgen_free(&lg);
+	cr_assert_geq(took, 0, "slow3 was never ejected");
+	next = upgrade(&s, &f);
+	expect_exit_after_drain(s.proc, DRAINED);
+	s.proc = next;
+	expect_status_field(s.admin, be[2], "state", "down");
+	cr_assert_eq(faultkit_status_field(s.admin, be[2], "reason", reason, sizeof(reason)), 0);
+	cr_assert(strstr(reason, "outlier before the upgrade"), "slow3's reason in the new process: %s", reason);
+	slow_before = atomic_load(&srv[2].answered);
+	for (int i = 0; i < 20; i++) {
+		char body[256];
+
+		cr_assert_eq(faultkit_http_body(s.port, "/", body, sizeof(body), IO_MS), 200, "request %d", i);
+	}
+	cr_assert_eq(atomic_load(&srv[2].answered), slow_before, "slow3, ejected, answered after the upgrade");
+	faultkit_slb_stop_ok(&s, 5000);
+	for (int i = 0; i < 3; i++)
+		delay_server_stop(&srv[i]);
+}
+
 /* ---- bad input on the control socket ---- */
 
 /* What a peer that is not a well-behaved slb does on the control socket. */
@@ -625,9 +808,9 @@ Test(upgrade, a_bad_peer_on_the_control_socket_leaves_the_old_process_serving)
 	faultkit_slb_stop_ok(&s, 5000);
 }
 
-/* Serves one takeover as a fake old slb on path: reads the request, sends the lines (each
- * with a descriptor when it starts with '+'), then waits for the new process to hang up. */
-static void fake_old_slb(int lfd, const char *const *lines)
+/* Accepts slb --takeover on lfd as a fake old slb and reads its request, then sends lines
+ * (each with a descriptor when it starts with '+'). Returns the connection. */
+static int fake_old_start(int lfd, const char *const *lines)
 {
 	char line[HANDOVER_LINE_MAX];
 	int c = -1, fd, p[2];
@@ -640,9 +823,32 @@ static void fake_old_slb(int lfd, const char *const *lines)
 	cr_assert_eq(pipe(p), 0);
 	for (; *lines; lines++)
 		cr_assert_eq(handover_send(c, *lines + (**lines == '+'), **lines == '+' ? p[0] : -1), 0);
-	cr_assert_eq(handover_recv(c, line, sizeof(line), &fd, IO_MS), -ECONNRESET, "the new slb sent '%s'", line);
 	close(p[0]);
 	close(p[1]);
+	return c;
+}
+
+/* A fake old slb whose lines the new process refuses: it hangs up. */
+static void fake_old_slb(int lfd, const char *const *lines)
+{
+	char line[HANDOVER_LINE_MAX];
+	int fd, c = fake_old_start(lfd, lines);
+
+	cr_assert_eq(handover_recv(c, line, sizeof(line), &fd, IO_MS), -ECONNRESET, "the new slb sent '%s'", line);
+	close(c);
+}
+
+/* A fake old slb that sends lines then END, and answers DRAIN as slb does. */
+static void fake_old_slb_whole(int lfd, const char *const *lines)
+{
+	char line[HANDOVER_LINE_MAX];
+	int fd, c = fake_old_start(lfd, lines);
+
+	cr_assert_eq(handover_send(c, "END 7", -1), 0);
+	cr_assert_geq(handover_recv(c, line, sizeof(line), &fd, IO_MS), 0);
+	cr_assert_str_eq(line, "DRAIN");
+	cr_assert_eq(handover_send(c, "OK 7", -1), 0);
+	cr_assert_eq(handover_send(c, "STOPPED", -1), 0);
 	close(c);
 }
 
@@ -686,6 +892,94 @@ Test(upgrade, a_bad_message_to_the_new_process_is_a_clear_error)
 		close(lfd);
 		unlink(path);
 	}
+}
+
+/* A STATE line and what the new process makes of it: a /status field of addr, or the reason
+ * it logs for refusing the line. */
+struct state_case {
+	char line[96];
+	char addr[32];
+	const char *field, *want; /* NULL field: refused with the reason want */
+};
+
+/* "STATE " and line, an A or B at its start standing for the address a or b. */
+static void state_text(const char *line, const char *a, const char *b, char *out, size_t len)
+{
+	const char *addr = line[0] == 'A' ? a : line[0] == 'B' ? b : NULL;
+
+	snprintf(out, len, "STATE %.40s%.100s", addr ? addr : "", addr ? line + 1 : line);
+}
+
+/*
+ * The runtime state lines of the old process (here the test, as a fake old slb), good and bad,
+ * at a new slb with --backend A and B and active checks off.
+ * /status: each good line's effect (A disabled; B at weight 7 and ejected; C added by the API
+ *   with its name and own check).
+ * slb logs: for each bad one, "runtime state '<line>' not restored: <reason>"; it serves on.
+ */
+Test(upgrade, runtime_state_lines_are_checked_one_by_one)
+{
+	static struct state_case cases[] = {
+		{ "A disabled", "A", "state", "admin_down" },
+		{ "B weight=7 ejected=50000/2", "B", "admin_weight", "7" },
+		{ "B", "B", "state", "down" },        /* an address alone changes nothing */
+		{ "127.0.0.3:9 added=3 name=web9 check=http:/health", "127.0.0.3:9", "name", "web9" },
+		{ "127.0.0.3:9", "127.0.0.3:9", "source", "admin" }, /* the one just added */
+		{ "nonsense disabled", "", NULL, "it does not start with an address" },
+		{ "A frozen", "", NULL, "'frozen' is not a word it takes" },
+		{ "A weight=300", "", NULL, "'weight=300' is not a word it takes" },
+		{ "A ejected=0/1", "", NULL, "'ejected=0/1' is not a word it takes" },
+		{ "A ejected=100", "", NULL, "'ejected=100' is not a word it takes" },
+		{ "A added=0", "", NULL, "'added=0' is not a word it takes" },
+		{ "A check=ftp", "", NULL, "'check=ftp' is not a word it takes" },
+		{ "127.0.0.9:1 disabled", "", NULL, "no such backend in this process" },
+	};
+	const size_t n = sizeof(cases) / sizeof(cases[0]);
+	char path[64], err[160], a[32], b[32], listen[32], admin[32], want[256], why[TESTPROC_WHY_MAX];
+	const char *lines[sizeof(cases) / sizeof(cases[0]) + 1];
+	const char *argv[] = { "slb", "--listen", listen, "--admin", admin, "--backend", a, "--backend", b,
+			       "--takeover", path, NULL };
+	static char texts[sizeof(cases) / sizeof(cases[0])][256];
+	unsigned admin_port = (unsigned)testproc_free_port();
+	struct testproc *p;
+	int lfd;
+
+	snprintf(a, sizeof(a), "127.0.0.1:%d", testproc_free_port());
+	snprintf(b, sizeof(b), "127.0.0.2:%d", testproc_free_port());
+	snprintf(listen, sizeof(listen), "127.0.0.1:%d", testproc_free_port());
+	snprintf(admin, sizeof(admin), "127.0.0.1:%u", admin_port);
+	for (size_t i = 0; i < n; i++) {
+		state_text(cases[i].line, a, b, texts[i], sizeof(texts[i]));
+		lines[i] = texts[i];
+	}
+	lines[n] = NULL;
+	snprintf(path, sizeof(path), "/tmp/slb-test-fake-old-%d.sock", (int)getpid());
+	lfd = handover_listen(path, err, sizeof(err));
+	cr_assert_geq(lfd, 0, "%s", err);
+	p = testproc_spawn(argv);
+	cr_assert_not_null(p);
+	fake_old_slb_whole(lfd, lines);
+	close(lfd);
+	unlink(path);
+	testproc_explain(p, why, sizeof(why));
+	cr_assert_eq(testproc_wait_output(p, SERVING, IO_MS), 0, "%s", why);
+	for (size_t i = 0; i < n; i++) {
+		const char *addr = cases[i].addr[0] == 'A' && !cases[i].addr[1] ? a :
+				   cases[i].addr[0] == 'B' && !cases[i].addr[1] ? b : cases[i].addr;
+
+		testproc_explain(p, why, sizeof(why));
+		if (cases[i].field) {
+			char got[64] = "";
+			int rc = faultkit_status_field(admin_port, addr, cases[i].field, got, sizeof(got));
+
+			cr_assert(rc == 0 && strcmp(got, cases[i].want) == 0, "'%s': %s of %s is '%s' (%s), not '%s': %s",
+				  lines[i], cases[i].field, addr, got, strerror(-rc), cases[i].want, why);
+			continue;
+		}
+		snprintf(want, sizeof(want), "runtime state '%.80s' not restored: %s", lines[i] + 6, cases[i].want);
+		cr_assert_eq(faultkit_count_lines(p, want), 1, "no '%s' in: %s", want, why);
+	}
+	cr_assert_eq(testproc_stop(p, IO_MS), 0);
 }
 
 Test(upgrade, takeover_without_a_running_slb_is_a_clear_error)

@@ -8,7 +8,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "slb/control/admin.h"
+#include "slb/control/admin_http.h"
 
 /* Copies len bytes to the end of a readable region followed by a PROT_NONE page, parses them
  * and turns out->path into an offset (the mapping is gone when this returns). */

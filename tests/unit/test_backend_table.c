@@ -1107,3 +1107,63 @@ Test(backend_table, removed_drained_backend_reserves_its_id_until_released)
 	table_release_id(t, id);
 	cr_assert_eq(table_id_reserved_seq(t, id), 0);
 }
+
+/* ---- names ---- */
+
+Test(backend_table, a_name_finds_its_backend_and_a_shared_one_is_counted)
+{
+	struct slb_addr a = addr_of("10.0.0.1:80");
+	struct backend *web1, *b;
+	unsigned n;
+
+	cr_assert_eq(table_add_static_named(t, &a, 1, "web1", 0, &web1), 0);
+	add_static("10.0.0.2:80", 1);
+	cr_assert_eq(table_find_name(t, "web1", &n), web1);
+	cr_assert_eq(n, 1);
+	cr_assert_null(table_find_name(t, "web2", &n));
+	cr_assert_eq(n, 0);
+	cr_assert_null(table_find_name(t, "", &n), "an empty name names no backend");
+	cr_assert_eq(n, 0);
+	b = do_register("10.0.0.3:80", "web1", &session_a, 0);
+	cr_assert_eq(table_find_name(t, "web1", &n), web1, "the lowest id");
+	cr_assert_eq(n, 2);
+	table_remove(t, b, "gone", 0);
+	cr_assert_eq(table_find_name(t, "web1", &n), web1);
+	cr_assert_eq(n, 1);
+}
+
+/* A static backend with heartbeat=allow keeps the name the operator gave it: the operator
+ * drains it by that name, whatever its process calls itself. */
+Test(backend_table, a_configured_name_outlives_a_heartbeat_name)
+{
+	struct slb_addr a = addr_of("10.0.0.1:80");
+	struct backend *b;
+
+	cr_assert_eq(table_add_static_named(t, &a, 1, "web1", 0, &b), 0);
+	table_configure_static(t, b, 1, true, 0);
+	cr_assert_eq(do_register("10.0.0.1:80", "agent-name", &session_a, 0), b);
+	cr_assert_str_eq(b->name, "web1");
+	cr_assert(table_set_cfg_name(b, "web9"), "a renamed backend is a change");
+	cr_assert_str_eq(b->name, "web9");
+	cr_assert_not(table_set_cfg_name(b, "web9"));
+	cr_assert(table_set_cfg_name(b, ""));
+	cr_assert_str_eq(b->name, "");
+	cr_assert_eq(do_register("10.0.0.1:80", "agent-name", &session_a, 0), b);
+	cr_assert_str_eq(b->name, "agent-name", "without a configured name the heartbeat's shows");
+	cr_assert_not(table_set_cfg_name(b, ""), "the file does not clear a name it never gave");
+	cr_assert_str_eq(b->name, "agent-name");
+}
+
+Test(backend_table, the_snapshot_carries_the_name)
+{
+	struct slb_addr a = addr_of("10.0.0.1:80");
+	struct backend *b;
+	struct snapshot *s;
+
+	cr_assert_eq(table_add_static_named(t, &a, 1, "web1", 0, &b), 0);
+	s = table_build_snapshot(t, 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->pool[0]->n, 1);
+	cr_assert_str_eq(s->pool[0]->be[0].name, "web1");
+	snapshot_free(s);
+}

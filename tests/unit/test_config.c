@@ -291,6 +291,72 @@ ParameterizedTest(struct bad_flags *p, config, rejects_bad_flags)
 	cr_assert_null(strchr(err, '\n'), "error is one line");
 }
 
+/* A backend's name=, accepted ("" in why) or refused with that reason. */
+struct backend_name_case {
+	char text[100];
+	char name[64];
+	char why[64];
+};
+
+ParameterizedTestParameters(config, backend_names)
+{
+	static struct backend_name_case params[] = {
+		{ "127.0.0.1:1,name=web1", "web1", "" },
+		{ "127.0.0.1:1,weight=2,name=a.b_c-d,send-proxy=v1", "a.b_c-d", "" },
+		{ "127.0.0.1:1,name=9lives", "9lives", "" },
+		{ "127.0.0.1:1,name=x", "x", "" },
+		{ "127.0.0.1:1,name=abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk",
+		  "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijk", "" },
+		{ "127.0.0.1:1,name=abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijkl", "",
+		  "1 to 63 characters" },
+		{ "127.0.0.1:1,name=", "", "1 to 63 characters" },
+		{ "127.0.0.1:1,name=web 1", "", "only letters, digits" },
+		{ "127.0.0.1:1,name=web/1", "", "only letters, digits" },
+		{ "127.0.0.1:1,name=web:1", "", "only letters, digits" },
+		{ "127.0.0.1:1,name=w\"b", "", "only letters, digits" },
+		{ "127.0.0.1:1,name=w\xc3\xa9" "b", "", "only letters, digits" },
+		{ "127.0.0.1:1,name=-web", "", "starts with a letter or a digit" },
+		{ "127.0.0.1:1,name=.", "", "starts with a letter or a digit" },
+		{ "127.0.0.1:1,name=..", "", "starts with a letter or a digit" },
+		{ "127.0.0.1:1,name=42", "", "digits alone" },
+		{ "127.0.0.1:1,name=a,name=b", "", "given twice" },
+		{ "127.0.0.1:1,nam=a", "", "unknown backend option" },
+	};
+	return cr_make_param_array(struct backend_name_case, params, sizeof(params) / sizeof(params[0]));
+}
+
+ParameterizedTest(struct backend_name_case *p, config, backend_names)
+{
+	struct slb_config cfg;
+	char err[256] = "";
+	const char *args[3] = { "--backend", p->text, NULL };
+	int rc = parse_args(&cfg, err, sizeof(err), args);
+
+	if (!p->why[0]) {
+		cr_assert_eq(rc, CONFIG_OK, "%s: %s", p->text, err);
+		cr_assert_str_eq(cfg.backends[0].name, p->name);
+		return;
+	}
+	cr_assert_eq(rc, -EINVAL, "accepted %s", p->text);
+	cr_assert(strstr(err, p->why), "error '%s' lacks '%s'", err, p->why);
+}
+
+Test(config, a_name_is_unique_among_the_backends)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1,name=web1", "--backend", "127.0.0.1:2,name=web2",
+			   "--backend", "127.0.0.1:3", "--backend", "127.0.0.1:4"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_str_eq(cfg.backends[2].name, "");
+	cr_assert_eq(config_backend_named(cfg.backends, cfg.n_backends, "web2"), &cfg.backends[1]);
+	cr_assert_null(config_backend_named(cfg.backends, cfg.n_backends, ""));
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1,name=web1", "--backend", "127.0.0.1:2,name=web1"),
+		     -EINVAL);
+	cr_assert(strstr(err, "name given to another backend"), "%s", err);
+}
+
 struct one_dash {
 	char args[2][32];
 	char why[96];
@@ -686,9 +752,10 @@ Test(config, usage_wraps_long_lines_and_cuts_nothing)
 {
 	char *text = usage_text(), *line, *save = NULL;
 	static const char *const whole[] = {
-		"  --backend ADDR:PORT[,weight=N][,heartbeat=allow][,send-proxy=v1|v2]\n",
-		"a static backend; repeat for more (weight 1-256, default 1; heartbeat=allow lets a heartbeat session "
-		"attach to it) [default: none]",
+		"  --backend ADDR:PORT[,OPTION...]  ",
+		"a static backend; repeat for more. Options: weight=N (1-256, default 1); heartbeat=allow (a heartbeat "
+		"session may attach to it); send-proxy=v1|v2 (this backend gets a PROXY header); name=NAME (1-63 of "
+		"A-Z a-z 0-9 . _ -, unique; the admin API and slb-ctl take it for the address) [default: none]",
 		"--outlier-max-ejected-percent P never eject more than P% of the backends as outliers, whatever the "
 		"figures say [default: 50]",
 		"--slow-start MS a backend that comes up takes a share ramping from ~10% of its weight to all of it over "

@@ -50,7 +50,7 @@ Test(config_file, good_file_sets_every_kind_of_key)
 				   "listen = 127.0.0.1:8001\n"
 				   "  listen=[::1]:8002\r\n"
 				   "backend = 127.0.0.1:9001 ; the first\n"
-				   "backend = 127.0.0.1:9002,weight=3\n"
+				   "backend = 127.0.0.1:9002,weight=3,name=web2\n"
 				   "workers = 3\n"
 				   "pin = no\n"
 				   "admin = 0.0.0.0:9100\n"
@@ -70,6 +70,7 @@ Test(config_file, good_file_sets_every_kind_of_key)
 	cr_assert_eq(addr_port(&cfg.listen[1]), 8002);
 	cr_assert_eq(cfg.n_backends, 2);
 	cr_assert_eq(cfg.backends[1].weight, 3);
+	cr_assert_str_eq(cfg.backends[1].name, "web2");
 	cr_assert_eq(cfg.workers, 3);
 	cr_assert_not(cfg.pin);
 	cr_assert(cfg.has_admin && cfg.admin_public);
@@ -98,6 +99,7 @@ ParameterizedTestParameters(config_file, bad_line_names_file_line_and_key)
 		{ "backend = 10.0.0.1", "backend = '10.0.0.1': missing :PORT" },
 		{ "backend = 10.0.0.1:80,wieght=2", "backend = '10.0.0.1:80,wieght=2': unknown backend option" },
 		{ "listen = 1.2.3.4:99999", "listen = '1.2.3.4:99999': bad port" },
+		{ "backend = 10.0.0.1:80,name=-x", "backend = '10.0.0.1:80,name=-x': bad name '-x': a name starts with" },
 		{ "relay = zerocopy", "relay = 'zerocopy': expected splice, copy or auto" },
 		{ "pin = maybe", "pin = 'maybe': expected yes or no" },
 		{ "just words", "'just words': a '=' is missing (expected 'key = value')" },
@@ -256,7 +258,7 @@ Test(config_file, example_file_is_valid)
 	cr_assert_eq(config_load(SLB_SOURCE_DIR "/etc/slb.conf", &cfg, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_eq(config_validate_all(&cfg, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_eq(cfg.n_listen, 2);
-	cr_assert_eq(cfg.n_backends, 2);
+	cr_assert_eq(cfg.n_backends, 3);
 }
 
 /* Issue 20: a comment line over 199 characters was refused as too long; nothing of a comment

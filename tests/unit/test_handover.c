@@ -231,6 +231,8 @@ ParameterizedTestParameters(handover, every_malformed_line_is_refused_with_its_r
 		{ "ADMIN", true, "ADMIN needs an argument" },
 		{ "CONTROL /run/slb.sock", false, "CONTROL needs a descriptor" },
 		{ "LEASE", false, "LEASE needs an argument" },
+		{ "STATE", false, "STATE needs an argument" },
+		{ "STATE 10.0.0.1:80", true, "STATE carries no descriptor" },
 		{ "LEASE 127.0.0.1:80 weight=1", true, "LEASE carries no descriptor" },
 		{ "LEASE a\x01", false, "LEASE with a byte that is not printable ASCII" },
 		{ "LEASE \xc3\xa9", false, "LEASE with a byte that is not printable ASCII" },
@@ -279,6 +281,7 @@ ParameterizedTestParameters(handover, each_verb_parses_with_its_argument)
 		{ "ADMIN 127.0.0.1:9001", true, HANDOVER_ADMIN, "127.0.0.1:9001", 0 },
 		{ "CONTROL /run/slb/c.sock", true, HANDOVER_CONTROL, "/run/slb/c.sock", 0 },
 		{ "LEASE 10.0.0.1:80 weight=2", false, HANDOVER_LEASE, "10.0.0.1:80 weight=2", 0 },
+		{ "STATE 10.0.0.1:80 disabled", false, HANDOVER_STATE, "10.0.0.1:80 disabled", 0 },
 		{ "END", false, HANDOVER_END, "", 0 },             /* an older slb */
 		{ "END 4242", false, HANDOVER_END, "4242", 4242 },
 		{ "DRAIN", false, HANDOVER_DRAIN, "", 0 },

@@ -24,6 +24,7 @@
 #define CONFIG_MAX_SERVICES 64      /* [service NAME] sections plus default */
 #define CONFIG_SERVICE_NAME_MAX 33  /* 1-32 of [a-z0-9_-] and the NUL */
 #define CONFIG_SOCKET_MAX 108 /* a unix socket path with its NUL (sun_path) */
+#define CONFIG_NAME_MAX 64    /* a backend's name with its NUL: as a heartbeat name (HB_NAME_MAX) */
 
 enum relay_mode {
 	RELAY_AUTO = 0, /* copy for small exchanges, splice once a transfer fills a buffer */
@@ -59,6 +60,7 @@ struct config_backend {
 	unsigned weight;       /* 1..CONFIG_MAX_WEIGHT */
 	bool heartbeat_allow;  /* heartbeat=allow: a heartbeat session may attach to it */
 	enum proxy_version send_proxy; /* PROXY header this backend gets; PROXY_NONE: its service's */
+	char name[CONFIG_NAME_MAX];    /* name=: "" when none; config_name_problem says what it may be */
 	unsigned service;      /* index in slb_config.services */
 };
 
@@ -195,10 +197,21 @@ int config_validate(const struct slb_config *cfg, char *err, size_t errlen);
  * "address is slb's own listener" (admin endpoint, heartbeat port), fit to send to a peer. */
 const char *config_served_by(const struct slb_config *cfg, const struct slb_addr *a, addr_local_fn is_local);
 
-/* Parses "ADDR:PORT[,weight=N][,heartbeat=allow|deny][,send-proxy=v1|v2]" (options in any order, each at most
- * once). Refuses an address that is not a single unicast host, naming its kind. Returns 0 or
- * -EINVAL with err filled; out is fully written either way. */
+/* Parses "ADDR:PORT[,weight=N][,heartbeat=allow|deny][,send-proxy=v1|v2][,name=NAME]" (options in any
+ * order, each at most once). Refuses an address that is not a single unicast host, naming its
+ * kind, and a name that config_name_problem refuses. Returns 0 or -EINVAL with err filled; out
+ * is fully written either way. */
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen);
+
+/* Why name cannot name a static backend, or NULL when it can: 1 to CONFIG_NAME_MAX - 1 of
+ * [A-Za-z0-9._-], starting with a letter or a digit (no "-x" that reads as a flag, no "." or
+ * ".." that a URL path would fold), and not digits alone (the runtime API reads those as an
+ * id). Such a name needs no escaping in a URL, a log line, JSON or a Prometheus label. */
+const char *config_name_problem(const char *name);
+
+/* The backend of list[0..n) named name, or NULL (also for ""). Names are unique within one
+ * list (a service's backends): parse_backend refuses a second one through this. */
+const struct config_backend *config_backend_named(const struct config_backend *list, unsigned n, const char *name);
 
 /* Parses a check as --check takes it: "tcp", "http:/PATH" (printable ASCII, shorter than
  * CONFIG_PATH_MAX) or "none". Returns 0 with *kind (and path for http) set, or -EINVAL with

@@ -46,6 +46,7 @@ enum handover_verb {
 	HANDOVER_ADMIN,     /* + descriptor: "ADMIN <addr>" */
 	HANDOVER_CONTROL,   /* + descriptor: "CONTROL <path>" */
 	HANDOVER_LEASE,     /* "LEASE <text>" */
+	HANDOVER_STATE,     /* "STATE <text>": what the operator set on a backend at run time */
 	HANDOVER_END,       /* "END [<pid>]" (older slb: no pid) */
 	HANDOVER_DRAIN,     /* new -> old: "DRAIN" */
 	HANDOVER_OK,        /* old -> new: "OK <pid>" */

@@ -19,6 +19,7 @@
 #define SNAP_MAX_READERS 256
 #define SNAP_RR_MAX 4096         /* cap on the weighted round-robin sequence length */
 #define SNAP_DRAW_MAX 4096       /* cap on the p2c draw list length */
+#define SNAP_NAME_MAX 64         /* a backend's name with its NUL (HB_NAME_MAX, CONFIG_NAME_MAX) */
 #define SNAP_WEIGHT_UNIT 100     /* eff_weight is in hundredths of a configured weight */
 #define SNAP_LOAD_FULL 100       /* a backend reporting this load takes no p2c connections while
 				  * another is below it */
@@ -36,6 +37,7 @@ struct snap_backend {
 	uint32_t draw_n;      /* (0 when it is left out of draw[]) */
 	uint8_t send_proxy;   /* enum proxy_version this backend wants; 0: the global --send-proxy */
 	struct slb_addr addr; /* where workers connect */
+	char name[SNAP_NAME_MAX]; /* "" when none; for the access log, which a picker never reads */
 };
 
 /* One service's live backends and its pickers' precomputed tables, in one allocation. */

@@ -76,6 +76,7 @@ struct backend {
 	uint64_t state_seq;          /* table_seq() when the state last changed */
 	struct slb_addr addr;
 	char name[HB_NAME_MAX];      /* "" when none was given */
+	bool cfg_name;               /* name from --backend ...,name=: a heartbeat's name does not replace it */
 	enum be_source source;
 	unsigned weight;             /* 1..256 */
 	unsigned cfg_weight;         /* static: the operator's weight, restored when a session ends */
@@ -169,6 +170,16 @@ void table_set_notify(struct backend_table *t, table_notify_fn fn, void *arg);
  * Returns 0 and the entry in *out, -EEXIST for an address already in the table, or -ENOSPC. */
 int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsigned weight, int64_t now_ms,
 		     struct backend **out);
+
+/* table_add_static with the configured name (--backend ...,name=; "" for none), which the
+ * add's event carries. */
+int table_add_static_named(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *name,
+			   int64_t now_ms, struct backend **out);
+
+/* Sets the configured name of a static backend ("": none; on reload). "" leaves a name that a
+ * heartbeat or the admin API gave alone. Uniqueness is the configuration's
+ * (config_backend_named). Returns true when it changed. */
+bool table_set_cfg_name(struct backend *b, const char *name);
 
 /* Applies the configured weight and heartbeat=allow of a static backend (on reload), and
  * takes it back into the configuration if a reload was removing it (BE_REMOVAL_CONFIG; an
@@ -327,6 +338,10 @@ int table_tick(struct backend_table *t, int64_t now_ms);
 struct backend *table_get(struct backend_table *t, uint32_t id);
 const struct backend *table_get_const(const struct backend_table *t, uint32_t id);
 struct backend *table_find(struct backend_table *t, const struct slb_addr *addr);
+/* The entry named name, or NULL; *count says how many entries bear it (0: unknown, more than
+ * 1: ambiguous, and the one returned is the lowest id). Static names are unique, but a
+ * heartbeat backend may register under any name. */
+struct backend *table_find_name(struct backend_table *t, const char *name, unsigned *count);
 unsigned table_count(const struct backend_table *t);
 /* Backends that registered themselves (heartbeat or legacy), whether their session is live
  * or closed and not yet expired: what --heartbeat-max-backends caps. */

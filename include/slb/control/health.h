@@ -11,16 +11,20 @@
 #include "slb/common/snapshot.h"
 
 #define HEALTH_LEASE_LEN 192 /* one lease's text with its NUL */
+#define HEALTH_STATE_LEN 400 /* one backend's runtime state with its NUL (an http check's path too) */
 
-/* The control plane's part of a binary upgrade (see slb(8), UPGRADE): its listening sockets
- * and a lease for every heartbeat backend in rotation, passed from the running slb to the one
- * that replaces it. */
+/* The control plane's part of a binary upgrade (see slb(8), UPGRADE): its listening sockets,
+ * a lease for every heartbeat backend in rotation and the runtime state the operator set,
+ * passed from the running slb to the one that replaces it. */
 struct health_handover {
 	int hb_fd;                /* heartbeat listener, -1: none */
 	int admin_fd;             /* admin listener, -1: none */
 	unsigned n_leases;
 	char leases[SNAP_MAX_BACKEND_ID][HEALTH_LEASE_LEN]; /* "ADDR weight=N [name=NAME] state=up|drain
 							      * [load=N]": what a REGISTER says */
+	unsigned n_states;
+	char states[SNAP_MAX_BACKEND_ID][HEALTH_STATE_LEN]; /* one backend's runtime state: see
+							      * health_handover.c */
 };
 
 /* Builds the table from cfg, publishes the first snapshot (so workers never start without
@@ -28,9 +32,10 @@ struct health_handover {
  * a thread: main drops privileges between this and health_start. channels[0..n) are the
  * workers' channels (read-only counters, failure rings to drain); cfg must outlive the thread.
  * in (may be NULL) is what the slb that ran before handed over: its listening sockets are used
- * instead of binding (each fd >= 0 is health's after the call, whatever it returns) and its
+ * instead of binding (each fd >= 0 is health's after the call, whatever it returns), its
  * leases are taken (table_take_lease; a bad one is logged and skipped, all of them when cfg
- * has no heartbeat port). Returns 0 or -errno with err filled (nothing left open). */
+ * has no heartbeat port) and the operator's runtime state replayed (a bad line is logged and
+ * skipped). Returns 0 or -errno with err filled (nothing left open). */
 int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n,
 		   struct health_handover *in, char *err, size_t errlen);
 
@@ -38,8 +43,10 @@ int health_prepare(const struct slb_config *cfg, struct worker_channel **channel
  * new process accepts on the same socket) and waits up to 2 s for the admin requests already
  * accepted to be answered, so none is dropped when health_hand_over closes the admin
  * connections; then fills out with its listening sockets (they stay health's: send them, do
- * not close them) and a lease for every heartbeat backend that is up or draining. Returns 0
- * or -errno (-ESRCH when nothing is prepared). */
+ * not close them), a lease for every heartbeat backend that is up or draining (or disabled
+ * or ejected while it says it is up), and a state line for every backend the operator
+ * changed at run time or health ejected (health_handover.c). Returns 0 or -errno (-ESRCH when
+ * nothing is prepared). */
 int health_export(struct health_handover *out);
 
 /* The new process failed before it took over: the admin listener accepts here again. Does
