@@ -261,6 +261,32 @@ Test(config_file, example_file_is_valid)
 	cr_assert_eq(cfg.n_backends, 3);
 }
 
+/* Issue 21: the example's commented services, uncommented, are two more valid services. */
+Test(config_file, example_services_are_valid_uncommented)
+{
+	static struct slb_config cfg;
+	static struct config_errors errs;
+	static char text[16384];
+	FILE *f = fopen(SLB_SOURCE_DIR "/etc/slb.conf", "r");
+	char line[512];
+	bool in_example = false;
+	size_t n = 0;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		in_example |= strncmp(line, "#[service ", 10) == 0;
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", in_example && line[0] == '#' ? line + 1 : line);
+	}
+	fclose(f);
+	cr_assert(in_example, "etc/slb.conf has no commented [service NAME] example");
+	write_conf(text);
+	cr_assert_eq(config_load(path, &cfg, &errs), 0, "%s", errs.msg[0]);
+	cr_assert_eq(config_validate_all(&cfg, &errs), 0, "%s", errs.msg[0]);
+	cr_assert_eq(cfg.n_services, 3);
+	cr_assert_eq(cfg.services[config_service_find(&cfg, "api")].balance, BALANCE_LEASTCONN);
+	cr_assert_eq(cfg.n_backends, 6);
+}
+
 /* Issue 20: a comment line over 199 characters was refused as too long; nothing of a comment
  * is read, so it may be of any length. */
 Test(config_file, long_comment_lines_are_comments)
