@@ -1080,33 +1080,48 @@ static const char *reload_word(const char *name)
 	return NULL;
 }
 
-/* Issue 19: reload.c's lists of what a reload keeps became the table's reload column, and
- * docs/operating.md's "on reload" column is its copy. */
-Test(config, operating_on_reload_column_is_the_tables)
+/* Calls check for each flag named in a row of docs/operating.md's flag table, with the row's
+ * cell col; returns the rows that named a flag. */
+typedef void (*column_check_fn)(const char *name, const char *said, size_t said_len, unsigned *tally);
+
+static unsigned operating_column(unsigned col, column_check_fn check, unsigned *tally)
 {
-	char *text = read_doc("docs/operating.md"), *p = strstr(text, "\n| flag | default | on reload |");
+	char *text = read_doc("docs/operating.md"), *p = strstr(text, "\n| flag | default | on reload | per service |");
 	unsigned rows = 0;
 
-	cr_assert_not_null(p, "docs/operating.md has no flag table with an 'on reload' column");
+	cr_assert_not_null(p, "docs/operating.md has no flag table with 'on reload' and 'per service' columns");
 	p = strchr(p + 1, '\n'); /* the |---| line */
 	for (p = strchr(p + 1, '\n'); p && strncmp(p, "\n| ", 3) == 0; p = strchr(p + 1, '\n')) {
 		static struct names ns;
 		size_t flags_len, said_len;
-		const char *flags = row_cell(p + 1, 0, &flags_len), *said = row_cell(p + 1, 2, &said_len);
+		const char *flags = row_cell(p + 1, 0, &flags_len), *said = row_cell(p + 1, col, &said_len);
 
 		memset(&ns, 0, sizeof(ns));
 		names_in(&ns, flags, flags_len);
-		for (unsigned i = 0; i < ns.n; i++) {
-			const char *want = reload_word(ns.name[i]);
-
-			cr_assert(!want || (said_len >= strlen(want) && strncmp(said, want, strlen(want)) == 0),
-				  "--%s: operating.md says '%.*s' on reload, the table '%s'", ns.name[i], (int)said_len,
-				  said, want);
-		}
+		for (unsigned i = 0; i < ns.n; i++)
+			check(ns.name[i], said, said_len, tally);
 		rows += ns.n > 0;
 	}
-	cr_assert_gt(rows, 40, "only %u rows read", rows);
 	free(text);
+	return rows;
+}
+
+static void check_reload_cell(const char *name, const char *said, size_t said_len, unsigned *tally)
+{
+	const char *want = reload_word(name);
+
+	(void)tally;
+	cr_assert(!want || (said_len >= strlen(want) && strncmp(said, want, strlen(want)) == 0),
+		  "--%s: operating.md says '%.*s' on reload, the table '%s'", name, (int)said_len, said, want);
+}
+
+/* Issue 19: reload.c's lists of what a reload keeps became the table's reload column, and
+ * docs/operating.md's "on reload" column is its copy. */
+Test(config, operating_on_reload_column_is_the_tables)
+{
+	unsigned rows = operating_column(2, check_reload_cell, NULL);
+
+	cr_assert_gt(rows, 40, "only %u rows read", rows);
 }
 
 /* What operating.md's "per service" column says of a flag: "yes" for a key of [service NAME]
@@ -1124,35 +1139,23 @@ static const char *per_service_word(const char *name)
 	return NULL;
 }
 
+static void check_per_service_cell(const char *name, const char *said, size_t said_len, unsigned *yes)
+{
+	const char *want = per_service_word(name);
+
+	cr_assert(said_len == strlen(want) && strncmp(said, want, said_len) == 0,
+		  "--%s: operating.md says '%.*s' per service, the table '%s'", name, (int)said_len, said, want);
+	*yes += strcmp(want, "yes") == 0;
+}
+
 /* Issue 21: the table's per_service column is the one list of a service's keys; operating.md's
  * "per service" column is its copy. */
 Test(config, operating_per_service_column_is_the_tables)
 {
-	char *text = read_doc("docs/operating.md"), *p = strstr(text, "\n| flag | default | on reload | per service |");
-	unsigned rows = 0, yes = 0;
+	unsigned yes = 0, rows = operating_column(3, check_per_service_cell, &yes);
 
-	cr_assert_not_null(p, "docs/operating.md has no flag table with a 'per service' column");
-	p = strchr(p + 1, '\n');
-	for (p = strchr(p + 1, '\n'); p && strncmp(p, "\n| ", 3) == 0; p = strchr(p + 1, '\n')) {
-		static struct names ns;
-		size_t flags_len, said_len;
-		const char *flags = row_cell(p + 1, 0, &flags_len), *said = row_cell(p + 1, 3, &said_len);
-
-		memset(&ns, 0, sizeof(ns));
-		names_in(&ns, flags, flags_len);
-		for (unsigned i = 0; i < ns.n; i++) {
-			const char *want = per_service_word(ns.name[i]);
-
-			cr_assert(said_len == strlen(want) && strncmp(said, want, said_len) == 0,
-				  "--%s: operating.md says '%.*s' per service, the table '%s'", ns.name[i],
-				  (int)said_len, said, want);
-			yes += strcmp(want, "yes") == 0;
-		}
-		rows += ns.n > 0;
-	}
 	cr_assert_gt(rows, 40, "only %u rows read", rows);
 	cr_assert_eq(yes, 16, "%u per-service flags", yes);
-	free(text);
 }
 
 /* Issue 19: the flags are listed in four places (the table, --help, the man page and
