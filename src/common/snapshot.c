@@ -369,6 +369,15 @@ struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n)
 	return snapshot_build_ext(live, n, 0);
 }
 
+uint32_t snapshot_live(const struct snapshot *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; s && i < s->n_pools; i++)
+		n += s->pool[i]->n;
+	return n;
+}
+
 /* Accepts NULL, like free(). */
 void snapshot_free(struct snapshot *s)
 {

@@ -150,12 +150,8 @@ static enum admin_ready api_ready_reason(const struct health_ctx *ctx, uint32_t 
  * read needs no grace. */
 static void api_ready(struct api_call *c)
 {
-	const struct snapshot *s = snapshot_current();
-	uint32_t n_live = 0;
-
 	/* live in any service: a service with none is the /status page's to show */
-	for (uint32_t i = 0; s && i < s->n_pools; i++)
-		n_live += s->pool[i]->n;
+	uint32_t n_live = snapshot_live(snapshot_current());
 
 	c->ans->code = admin_render_ready(&c->ans->body, api_ready_reason(c->ctx, n_live), n_live);
 	c->ans->ctype = "text/plain";

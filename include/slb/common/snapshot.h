@@ -88,6 +88,9 @@ struct snapshot *snapshot_assemble(struct snap_pool *const *pools, uint32_t n);
 struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n, uint32_t maglev_len);
 struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n);
 
+/* Live backends over every pool of s; 0 for NULL. */
+uint32_t snapshot_live(const struct snapshot *s);
+
 /* Frees a snapshot that was never published, with its pools. Accepts NULL. */
 void snapshot_free(struct snapshot *s);
 
