@@ -215,6 +215,24 @@ Test(snapshot, empty_set_builds_and_publishes)
 	cr_assert_eq(snapshot_current(), s);
 }
 
+/* Issue 21: one snapshot holds a pool per service; it owns them, and counts their backends. */
+Test(snapshot, assemble_owns_the_pools_and_counts_every_pools_backends)
+{
+	struct snap_backend one[1] = { be_make(1, 1) }, two[2] = { be_make(2, 1), be_make(3, 2) };
+	struct snap_pool *pools[3] = { snap_pool_build(one, 1), snap_pool_build(NULL, 0), snap_pool_build(two, 2) };
+	struct snapshot *s = snapshot_assemble(pools, 3);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n_pools, 3);
+	cr_assert_eq(s->pool[2]->be[1].id, 3);
+	cr_assert_eq(snapshot_live(s), 3);
+	cr_assert_eq(snapshot_live(NULL), 0);
+	snapshot_free(s); /* the pools with it: ASan would see a leak otherwise */
+	errno = 0;
+	cr_assert_null(snapshot_assemble(pools, 0));
+	cr_assert_eq(errno, EINVAL);
+}
+
 Test(snapshot, bad_ids_are_refused)
 {
 	struct snap_backend zero[1] = { be_make(0, 1) };
