@@ -259,6 +259,7 @@ Test(config_file, example_file_is_valid)
 	cr_assert_eq(config_validate_all(&cfg, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_eq(cfg.n_listen, 2);
 	cr_assert_eq(cfg.n_backends, 3);
+	cr_assert_str_eq(cfg.backends[2].name, "web3");
 }
 
 /* Issue 21: the example's commented services, uncommented, are two more valid services. */
