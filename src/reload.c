@@ -134,23 +134,38 @@ static void reload_same_services(const struct slb_config *next, struct config_er
 }
 
 /* The numbers a reload applies, logged "name old -> new" when they change. */
-static unsigned reload_log_numbers(const struct slb_config *next)
+/* A per-service flag's field is the default service's (config_flag_field); service svc's
+ * sits svc service_configs further. The others are named as before services: "retries". */
+static unsigned reload_log_numbers_of(const struct slb_config *next, unsigned svc)
 {
 	struct config_field f;
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < config_flag_count(); i++) {
 		unsigned a, b;
+		size_t at;
 
-		if (!config_flag_field(i, &f) || f.reload != CONFIG_RELOAD_APPLIES || !f.scale)
+		if (!config_flag_field(i, &f) || f.reload != CONFIG_RELOAD_APPLIES || !f.scale ||
+		    (svc && !f.per_service))
 			continue;
-		memcpy(&a, (const char *)running + f.offset, sizeof(a));
-		memcpy(&b, (const char *)next + f.offset, sizeof(b));
+		at = f.offset + (f.per_service ? svc * sizeof(struct service_config) : 0);
+		memcpy(&a, (const char *)running + at, sizeof(a));
+		memcpy(&b, (const char *)next + at, sizeof(b));
 		if (a == b)
 			continue;
-		slb_log(LOG_INFO, 0, "reload: %s%s %u -> %u", f.name, f.scale == 100 ? " (x100)" : "", a, b);
+		slb_log(LOG_INFO, 0, "reload: %s%s%s%s%s %u -> %u", svc ? "service " : "", svc ? next->services[svc].name : "",
+			svc ? ": " : "", f.name, f.scale == 100 ? " (x100)" : "", a, b);
 		n++;
 	}
+	return n;
+}
+
+static unsigned reload_log_numbers(const struct slb_config *next)
+{
+	unsigned n = 0;
+
+	for (unsigned svc = 0; svc < next->n_services; svc++)
+		n += reload_log_numbers_of(next, svc);
 	return n;
 }
 
