@@ -22,6 +22,18 @@ struct backend_table {
 	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
 };
 
+/* The table's number of services (pools per snapshot), at least 1. */
+static inline unsigned table_services(const struct backend_table *t)
+{
+	return t->p.n_services ? t->p.n_services : 1;
+}
+
+/* The parameters of b's service. */
+static inline const struct table_service_params *table_svc(const struct backend_table *t, const struct backend *b)
+{
+	return &t->p.svc[b->service < table_services(t) ? b->service : 0];
+}
+
 /* b's state as its inputs say (the truth table in backend_table.c). */
 enum be_state backend_derive(const struct backend *b);
 
@@ -32,8 +44,9 @@ const char *backend_label(const struct backend *b, char *buf, size_t len);
 void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
 		  const char *reason, int64_t now_ms);
 
-/* Removes b when it is a heartbeat entry whose session closed expire_ms ago, or more
- * (backend_registry.c; table_tick runs it). */
-void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms);
+/* Applies the events that time alone brings to b at now_ms: a heartbeat or a lease gone
+ * silent past its timeout, an outlier ejection that has run out (backend_table.c; the
+ * registry's table_tick runs it for every entry). Returns how many changed b's state. */
+int backend_time_events(struct backend_table *t, struct backend *b, int64_t now_ms);
 
 #endif
