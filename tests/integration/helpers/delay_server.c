@@ -10,8 +10,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "echo_server.h"
-
 static int64_t now_ms(void)
 {
 	struct timespec ts;
@@ -20,53 +18,50 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void conn_drop(int ep, struct delay_conn *c)
+/* A newcomer takes a free slot of the table, or is closed when there is none. */
+static void delay_accepted(struct testserver *ts, int fd)
 {
-	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	c->fd = -1;
-}
+	struct delay_server *s = ts->ctx;
+	struct delay_conn *c = NULL;
 
-static void accept_all(struct delay_server *s, int ep)
-{
-	int fd;
-
-	while ((fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-		struct delay_conn *c = NULL;
-
-		for (unsigned i = 0; i < DELAY_SERVER_CONNS && !c; i++)
-			if (s->conns[i].fd < 0)
-				c = &s->conns[i];
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		*c = (struct delay_conn){ .fd = fd };
-		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &(struct epoll_event){ .events = EPOLLIN, .data.ptr = c });
+	for (unsigned i = 0; i < DELAY_SERVER_CONNS && !c; i++)
+		if (s->conns[i].fd < 0)
+			c = &s->conns[i];
+	if (!c) {
+		close(fd);
+		return;
 	}
+	*c = (struct delay_conn){ .fd = fd };
+	testserver_watch(ts, fd, EPOLLIN, c);
 }
 
 /* Reads what came; a whole head schedules the answer, EOF or an error before it drops. */
-static void conn_read(struct delay_server *s, int ep, struct delay_conn *c)
+static void delay_event(struct testserver *ts, void *conn, uint32_t events)
 {
+	struct delay_server *s = ts->ctx;
+	struct delay_conn *c = conn;
 	ssize_t n = read(c->fd, c->req + c->got, sizeof(c->req) - 1 - c->got);
 
+	(void)events; /* only EPOLLIN is asked for: the read says the rest */
 	if (n <= 0) {
-		if (n == 0 || errno != EAGAIN)
-			conn_drop(ep, c);
+		if (n == 0 || errno != EAGAIN) {
+			testserver_close(ts, c->fd);
+			c->fd = -1;
+		}
 		return;
 	}
 	c->got += (size_t)n;
 	c->req[c->got] = '\0';
 	if (strstr(c->req, "\r\n\r\n") || c->got == sizeof(c->req) - 1) {
 		c->due_ms = now_ms() + atomic_load(&s->delay_ms);
-		epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+		epoll_ctl(ts->ep, EPOLL_CTL_DEL, c->fd, NULL);
 	}
 }
 
 /* Answers every connection whose time has come; returns ms until the next one is due (or 50). */
-static int answer_due(struct delay_server *s)
+static int delay_idle(struct testserver *ts)
 {
+	struct delay_server *s = ts->ctx;
 	char body[64], resp[256];
 	int64_t now = now_ms(), next = 50;
 	int blen, rlen;
@@ -91,30 +86,22 @@ static int answer_due(struct delay_server *s)
 	return (int)next;
 }
 
-static void *delay_thread(void *arg)
+/* The server is stopping: closes every connection still open. */
+static void delay_stopped(struct testserver *ts)
 {
-	struct delay_server *s = arg;
-	struct epoll_event evs[64];
-	int ep = epoll_create1(EPOLL_CLOEXEC), timeout = 50;
+	struct delay_server *s = ts->ctx;
 
-	epoll_ctl(ep, EPOLL_CTL_ADD, s->listen_fd, &(struct epoll_event){ .events = EPOLLIN, .data.ptr = NULL });
-	while (!atomic_load(&s->stop)) {
-		int n = epoll_wait(ep, evs, 64, timeout);
-
-		for (int i = 0; i < n; i++) {
-			if (!evs[i].data.ptr)
-				accept_all(s, ep);
-			else
-				conn_read(s, ep, evs[i].data.ptr);
-		}
-		timeout = answer_due(s);
-	}
 	for (unsigned i = 0; i < DELAY_SERVER_CONNS; i++)
 		if (s->conns[i].fd >= 0)
 			close(s->conns[i].fd);
-	close(ep);
-	return NULL;
 }
+
+static const struct testserver_ops delay_ops = {
+	.accepted = delay_accepted,
+	.event = delay_event,
+	.idle = delay_idle,
+	.stopped = delay_stopped,
+};
 
 int delay_server_start(struct delay_server *s, const char *name, int delay_ms)
 {
@@ -125,24 +112,12 @@ int delay_server_start(struct delay_server *s, const char *name, int delay_ms)
 		s->conns[i].fd = -1;
 	snprintf(s->name, sizeof(s->name), "%s", name);
 	atomic_store(&s->delay_ms, delay_ms);
-	s->listen_fd = echo_listen_loopback(&s->port);
-	if (s->listen_fd < 0)
-		return s->listen_fd;
-	rc = pthread_create(&s->thread, NULL, delay_thread, s);
-	if (rc) {
-		close(s->listen_fd);
-		return -rc;
-	}
-	s->running = true;
-	return 0;
+	rc = testserver_start(&s->srv, &delay_ops, s);
+	s->port = s->srv.port;
+	return rc;
 }
 
 void delay_server_stop(struct delay_server *s)
 {
-	if (!s->running)
-		return;
-	atomic_store(&s->stop, 1);
-	pthread_join(s->thread, NULL);
-	close(s->listen_fd);
-	s->running = false;
+	testserver_stop(&s->srv);
 }

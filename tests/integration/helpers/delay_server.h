@@ -1,6 +1,6 @@
 /* delay_server: an in-process HTTP backend that answers every request "backend NAME" (what
  * loadgen records) after delay_ms, which a test may change while it runs: the slow but
- * alive backend of the gray-failure tests. One epoll thread; connections wait for their
+ * alive backend of the gray-failure tests. One epoll thread (testserver); connections wait for their
  * answer in a fixed table, never in a thread of their own. */
 #ifndef SLB_TEST_DELAY_SERVER_H
 #define SLB_TEST_DELAY_SERVER_H
@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "testserver.h"
 
 #define DELAY_SERVER_CONNS 256 /* open at once; past it a newcomer is closed */
 
@@ -21,14 +23,11 @@ struct delay_conn {
 };
 
 struct delay_server {
-	int listen_fd;
-	unsigned port;
+	struct testserver srv;    /* the listener and thread */
+	unsigned port;            /* where it listens on 127.0.0.1 */
 	char name[32];
 	_Atomic int delay_ms;     /* for requests whose head arrives from now on */
 	_Atomic unsigned answered;
-	_Atomic int stop;
-	pthread_t thread;
-	bool running;
 	struct delay_conn conns[DELAY_SERVER_CONNS];
 };
 

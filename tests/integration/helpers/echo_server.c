@@ -25,23 +25,7 @@ struct echo_conn {
 
 int echo_listen_loopback(unsigned *port)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(sin);
-	int one = 1;
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd == -1)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == -1 || listen(fd, 4096) == -1 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) == -1) {
-		int ret = -errno;
-
-		close(fd);
-		return ret;
-	}
-	*port = ntohs(sin.sin_port);
-	return fd;
+	return testserver_listen(port);
 }
 
 unsigned refused_port(void)
@@ -54,22 +38,12 @@ unsigned refused_port(void)
 	return port;
 }
 
-static void conn_close(int ep, struct echo_conn *c)
+/* What c waits for: to write while bytes wait, else to read until EOF. */
+static uint32_t conn_events(const struct echo_conn *c)
 {
-	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	free(c);
-}
-
-static void conn_update(int ep, struct echo_conn *c)
-{
-	struct epoll_event ev = { .data.ptr = c };
-
 	if (c->len > c->off || c->talk_left)
-		ev.events |= EPOLLOUT;
-	else if (!c->read_eof)
-		ev.events |= EPOLLIN;
-	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+		return EPOLLOUT;
+	return c->read_eof ? 0 : EPOLLIN;
 }
 
 /* Byte off of what a talk-first connection sends: a pattern that repeats every buffer. */
@@ -151,88 +125,63 @@ static int conn_read(struct echo_server *s, struct echo_conn *c)
 	return 0; /* talk-first: count and drop */
 }
 
-static void accept_all(struct echo_server *s, int ep)
+static void echo_accepted(struct testserver *ts, int fd)
 {
-	for (;;) {
-		int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		struct echo_conn *c;
-		struct epoll_event ev;
+	struct echo_server *s = ts->ctx;
+	struct echo_conn *c = calloc(1, sizeof(*c));
 
-		if (fd < 0)
-			return;
-		c = calloc(1, sizeof(*c));
-		c->fd = fd;
-		atomic_fetch_add(&s->accepted, 1);
-		if (s->mode == ECHO_MODE_TALK_FIRST) {
-			c->talk_left = s->talk_bytes;
-			talk_fill(c);
-		}
-		ev.events = 0;
-		ev.data.ptr = c;
-		epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
-		conn_update(ep, c);
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->fd = fd;
+	atomic_fetch_add(&s->accepted, 1);
+	if (s->mode == ECHO_MODE_TALK_FIRST) {
+		c->talk_left = s->talk_bytes;
+		talk_fill(c);
+	}
+	testserver_watch(ts, fd, conn_events(c), c);
+}
+
+/* Writes what waits, then reads; a finished connection is closed. Connections still open when
+ * the server stops leak their memory only until the test process exits. */
+static void echo_event(struct testserver *ts, void *conn, uint32_t events)
+{
+	struct echo_server *s = ts->ctx;
+	struct echo_conn *c = conn;
+	int ret = 0;
+
+	if (events & EPOLLOUT)
+		ret = conn_write(s, c);
+	if (ret == 0 && (events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		ret = conn_read(s, c);
+	if (ret < 0) {
+		testserver_close(ts, c->fd);
+		free(c);
+	} else {
+		testserver_rewatch(ts, c->fd, conn_events(c), c);
 	}
 }
 
-static void *echo_thread(void *arg)
-{
-	struct echo_server *s = arg;
-	struct epoll_event evs[64];
-	int ep = epoll_create1(EPOLL_CLOEXEC);
-	struct epoll_event lev = { .events = EPOLLIN, .data.ptr = NULL };
-
-	epoll_ctl(ep, EPOLL_CTL_ADD, s->listen_fd, &lev);
-	while (!atomic_load(&s->stop)) {
-		int n = epoll_wait(ep, evs, 64, 50);
-
-		for (int i = 0; i < n; i++) {
-			struct echo_conn *c = evs[i].data.ptr;
-			int ret = 0;
-
-			if (!c) {
-				accept_all(s, ep);
-				continue;
-			}
-			if (evs[i].events & EPOLLOUT)
-				ret = conn_write(s, c);
-			if (ret == 0 && (evs[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
-				ret = conn_read(s, c);
-			if (ret < 0)
-				conn_close(ep, c);
-			else
-				conn_update(ep, c);
-		}
-	}
-	close(ep); /* connections still open leak their memory only until the test process exits */
-	return NULL;
-}
+static const struct testserver_ops echo_ops = {
+	.accepted = echo_accepted,
+	.event = echo_event,
+};
 
 int echo_server_start(struct echo_server *s, enum echo_mode mode, size_t talk_bytes)
 {
+	int rc;
+
 	memset(s, 0, sizeof(*s));
 	atomic_init(&s->received_fnv, TESTPROC_FNV_INIT);
 	s->mode = mode;
 	s->talk_bytes = talk_bytes;
-	s->listen_fd = echo_listen_loopback(&s->port);
-	int rc;
-
-	if (s->listen_fd < 0)
-		return s->listen_fd;
-	rc = pthread_create(&s->thread, NULL, echo_thread, s);
-	if (rc) {
-		close(s->listen_fd);
-		return -rc;
-	}
-	s->running = true;
-	return 0;
+	rc = testserver_start(&s->srv, &echo_ops, s);
+	s->port = s->srv.port;
+	return rc;
 }
 
 void echo_server_stop(struct echo_server *s)
 {
-	if (!s->running)
-		return;
-	s->running = false;
-	atomic_store(&s->stop, 1);
-	pthread_join(s->thread, NULL);
-	close(s->listen_fd);
+	testserver_stop(&s->srv);
 }

@@ -1,5 +1,5 @@
 /* echo_server: in-process TCP servers on loopback for relay tests: an echo server that
- * passes half-closes on, and a "talk first" server that sends, half-closes, then counts. */
+ * passes half-closes on, and a "talk first" server (each one testserver thread) that sends, half-closes, then counts. */
 #ifndef SLB_TEST_ECHO_SERVER_H
 #define SLB_TEST_ECHO_SERVER_H
 
@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <pthread.h>
+
+#include "testserver.h"
 
 enum echo_mode {
 	ECHO_MODE_ECHO = 0,    /* echo every byte; after EOF and a flush, shutdown(SHUT_WR) */
@@ -15,8 +16,8 @@ enum echo_mode {
 };
 
 struct echo_server {
-	int listen_fd;
-	unsigned port;
+	struct testserver srv;       /* the listener and thread */
+	unsigned port;               /* where it listens on 127.0.0.1 */
 	enum echo_mode mode;
 	size_t talk_bytes;
 	_Atomic uint64_t received;   /* bytes read over all connections */
@@ -24,9 +25,6 @@ struct echo_server {
 					* connection's stream when only one was open) */
 	_Atomic unsigned accepted;
 	_Atomic unsigned eof_seen;   /* connections whose client half-closed */
-	_Atomic int stop;
-	pthread_t thread;
-	bool running;                /* started and not yet stopped */
 };
 
 /* Listens on 127.0.0.1 on a free port and serves from a thread. Returns 0 or -errno. */
@@ -36,8 +34,8 @@ int echo_server_start(struct echo_server *s, enum echo_mode mode, size_t talk_by
  * zeroed one included), so a suite's .fini may call it whatever the test did. */
 void echo_server_stop(struct echo_server *s);
 
-/* A non-blocking listener on 127.0.0.1 on a free port (stored in *port). Returns its fd or
- * -errno. */
+/* A non-blocking listener on 127.0.0.1 on a free port (stored in *port): testserver_listen.
+ * Returns its fd or -errno. */
 int echo_listen_loopback(unsigned *port);
 
 /* FNV-1a 64 (testproc_fnv) of the first n bytes a ECHO_MODE_TALK_FIRST connection sends. */

@@ -209,35 +209,30 @@ static void *rogue_conn_thread(void *arg)
 	return NULL;
 }
 
-static void *rogue_accept_thread(void *arg)
+/* A newcomer gets a thread of its own, or is closed past ROGUE_CONNS_MAX. */
+static void rogue_accepted(struct testserver *ts, int fd)
 {
-	struct rogue *r = arg;
+	struct rogue *r = ts->ctx;
+	unsigned i = atomic_load(&r->n_conns);
+	struct rogue_conn *rc = malloc(sizeof(*rc));
 
-	while (!atomic_load(&r->stop)) {
-		int fd = testproc_accept(r->listen_fd, STEP_MS);
-		unsigned i = atomic_load(&r->n_conns);
-		struct rogue_conn *rc;
-
-		if (fd < 0)
-			continue;
-		atomic_fetch_add(&r->accepted, 1);
-		rc = malloc(sizeof(*rc));
-		if (i == ROGUE_CONNS_MAX || !rc) {
-			free(rc);
-			close(fd);
-			continue;
-		}
-		rc->r = r;
-		rc->fd = fd;
-		if (pthread_create(&r->conn_tid[i], NULL, rogue_conn_thread, rc)) {
-			free(rc);
-			close(fd);
-			continue;
-		}
-		atomic_store(&r->n_conns, i + 1);
+	atomic_fetch_add(&r->accepted, 1);
+	if (i == ROGUE_CONNS_MAX || !rc) {
+		free(rc);
+		close(fd);
+		return;
 	}
-	return NULL;
+	rc->r = r;
+	rc->fd = fd;
+	if (pthread_create(&r->conn_tid[i], NULL, rogue_conn_thread, rc)) {
+		free(rc);
+		close(fd);
+		return;
+	}
+	atomic_store(&r->n_conns, i + 1);
 }
+
+static const struct testserver_ops rogue_ops = { .accepted = rogue_accepted };
 
 /* See rogue.h. */
 int rogue_start(struct rogue *r, const struct rogue_opts *o)
@@ -247,25 +242,18 @@ int rogue_start(struct rogue *r, const struct rogue_opts *o)
 	pthread_once(&pattern_once, pattern_init);
 	memset(r, 0, sizeof(*r));
 	r->o = *o;
-	r->listen_fd = testproc_listen(&r->port);
-	if (r->listen_fd < 0)
-		return r->listen_fd;
-	rc = pthread_create(&r->thread, NULL, rogue_accept_thread, r);
-	if (rc) {
-		close(r->listen_fd);
-		return -rc;
-	}
-	return 0;
+	rc = testserver_start(&r->srv, &rogue_ops, r);
+	r->port = r->srv.port;
+	return rc;
 }
 
 /* See rogue.h. */
 void rogue_stop(struct rogue *r)
 {
 	atomic_store(&r->stop, 1);
-	pthread_join(r->thread, NULL);
+	testserver_stop(&r->srv);
 	for (unsigned i = 0; i < atomic_load(&r->n_conns); i++)
 		pthread_join(r->conn_tid[i], NULL);
-	close(r->listen_fd);
 }
 
 /* ---- delaying relay ---- */
@@ -424,34 +412,31 @@ static void relay_spawn_dir(struct delay_relay *d, struct relay_pair *pair, int 
 	}
 }
 
-static void *relay_accept_thread(void *arg)
+/* A newcomer is joined to a new connection to the target, one thread per direction. */
+static void relay_accepted(struct testserver *ts, int a)
 {
-	struct delay_relay *d = arg;
+	struct delay_relay *d = ts->ctx;
+	struct relay_pair *pair;
+	int b;
 
-	while (!atomic_load(&d->stop)) {
-		int a = testproc_accept(d->listen_fd, STEP_MS), b;
-		struct relay_pair *pair;
-
-		if (a < 0)
-			continue;
-		atomic_fetch_add(&d->accepted, 1);
-		b = testproc_connect(d->target_port, 2000);
-		pair = malloc(sizeof(*pair));
-		if (b < 0 || !pair || atomic_load(&d->n_threads) + 2 > 2 * ROGUE_CONNS_MAX) {
-			close(a);
-			if (b >= 0)
-				close(b);
-			free(pair);
-			continue;
-		}
-		pair->fd[0] = a;
-		pair->fd[1] = b;
-		atomic_init(&pair->refs, 2);
-		relay_spawn_dir(d, pair, a, b);
-		relay_spawn_dir(d, pair, b, a);
+	atomic_fetch_add(&d->accepted, 1);
+	b = testproc_connect(d->target_port, 2000);
+	pair = malloc(sizeof(*pair));
+	if (b < 0 || !pair || atomic_load(&d->n_threads) + 2 > 2 * ROGUE_CONNS_MAX) {
+		close(a);
+		if (b >= 0)
+			close(b);
+		free(pair);
+		return;
 	}
-	return NULL;
+	pair->fd[0] = a;
+	pair->fd[1] = b;
+	atomic_init(&pair->refs, 2);
+	relay_spawn_dir(d, pair, a, b);
+	relay_spawn_dir(d, pair, b, a);
 }
+
+static const struct testserver_ops relay_ops = { .accepted = relay_accepted };
 
 /* See rogue.h. */
 int delay_relay_start(struct delay_relay *d, unsigned target_port, unsigned delay_ms)
@@ -461,23 +446,16 @@ int delay_relay_start(struct delay_relay *d, unsigned target_port, unsigned dela
 	memset(d, 0, sizeof(*d));
 	d->target_port = target_port;
 	d->delay_ms = delay_ms;
-	d->listen_fd = testproc_listen(&d->port);
-	if (d->listen_fd < 0)
-		return d->listen_fd;
-	rc = pthread_create(&d->thread, NULL, relay_accept_thread, d);
-	if (rc) {
-		close(d->listen_fd);
-		return -rc;
-	}
-	return 0;
+	rc = testserver_start(&d->srv, &relay_ops, d);
+	d->port = d->srv.port;
+	return rc;
 }
 
 /* See rogue.h. */
 void delay_relay_stop(struct delay_relay *d)
 {
 	atomic_store(&d->stop, 1);
-	pthread_join(d->thread, NULL);
+	testserver_stop(&d->srv);
 	for (unsigned i = 0; i < atomic_load(&d->n_threads); i++)
 		pthread_join(d->tids[i], NULL);
-	close(d->listen_fd);
 }

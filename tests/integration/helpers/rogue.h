@@ -3,7 +3,8 @@
  * relay that delays every byte by a fixed time, for latency between slb and a backend (this
  * kernel has no tc netem).
  *
- * Each runs on its own threads with blocking-free sockets and polls at most 50 ms at a time,
+ * Each accepts on a testserver thread and serves every connection on threads of its own, with
+ * blocking-free sockets, and polls at most 50 ms at a time,
  * so stop() returns promptly whatever the peers do. Answers carry slb-backend's /bytes
  * pattern, so a client can check them with faultkit_pattern_fnv(). */
 #ifndef SLB_ROGUE_H
@@ -12,6 +13,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
+
+#include "testserver.h"
 
 #define ROGUE_CONNS_MAX 256
 
@@ -32,7 +35,7 @@ struct rogue_opts {
 
 struct rogue {
 	struct rogue_opts o;
-	int listen_fd;
+	struct testserver srv;      /* the listener and its accepting thread */
 	unsigned port;
 	_Atomic unsigned accepted;
 	_Atomic unsigned requests;  /* request heads read */
@@ -40,7 +43,6 @@ struct rogue {
 	_Atomic unsigned peer_closed; /* connections the peer (slb) closed */
 	_Atomic int stop;
 	_Atomic unsigned n_conns;
-	pthread_t thread;
 	pthread_t conn_tid[ROGUE_CONNS_MAX];
 };
 
@@ -57,11 +59,10 @@ struct delay_relay {
 	unsigned port;
 	unsigned target_port;
 	unsigned delay_ms;
-	int listen_fd;
+	struct testserver srv;      /* the listener and its accepting thread */
 	_Atomic unsigned accepted;
 	_Atomic int stop;
 	_Atomic unsigned n_threads;
-	pthread_t thread;
 	pthread_t tids[2 * ROGUE_CONNS_MAX];
 };
 
