@@ -342,12 +342,26 @@ void health_table_params(const struct slb_config *cfg, struct table_params *p)
 	config_hash_key(cfg, p->hash_key);
 }
 
+static int health_add_static(struct health_ctx *ctx, const struct config_backend *cb, char *err, size_t errlen)
+{
+	char text[ADDR_TEXT_MAX];
+	struct backend *b;
+	int rc = table_add_static_named(ctx->table, &cb->addr, cb->weight, cb->name, ctx->now_ms, &b);
+
+	if (rc) {
+		snprintf(err, errlen, "backend %s: %s", addr_format(&cb->addr, text, sizeof(text)),
+			 rc == -EEXIST ? "given twice" : "too many backends");
+		return rc == -EEXIST ? -EINVAL : rc;
+	}
+	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
+	table_set_send_proxy(ctx->table, b, cb->send_proxy);
+	return 0;
+}
+
 static int health_fill_table(const struct slb_config *cfg, char *err, size_t errlen)
 {
 	struct health_ctx *ctx = &ht.ctx;
-	char text[ADDR_TEXT_MAX];
 	struct table_params p;
-	struct backend *b;
 
 	health_table_params(cfg, &p);
 	ctx->table = table_create(&p);
@@ -359,17 +373,11 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 	events_init(ctx->events);
 	table_set_notify(ctx->table, health_on_change, ctx);
 	for (unsigned i = 0; i < cfg->n_backends; i++) {
-		int rc = table_add_static_named(ctx->table, &cfg->backends[i].addr, cfg->backends[i].weight,
-						cfg->backends[i].name, ctx->now_ms, &b);
+		/* a host name's backends come as the resolver answers (health_dns.c) */
+		int rc = cfg->backends[i].host[0] ? 0 : health_add_static(ctx, &cfg->backends[i], err, errlen);
 
-		if (rc) {
-			snprintf(err, errlen, "backend %s: %s", addr_format(&cfg->backends[i].addr, text, sizeof(text)),
-				 rc == -EEXIST ? "given twice" : "too many backends");
-			return rc == -EEXIST ? -EINVAL : rc;
-		}
-		table_configure_static(ctx->table, b, cfg->backends[i].weight, cfg->backends[i].heartbeat_allow,
-				       ctx->now_ms);
-		table_set_send_proxy(ctx->table, b, cfg->backends[i].send_proxy);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
