@@ -218,6 +218,8 @@ void admin_render_backend(struct abuf *out, const struct admin_view *v, const st
 	sum_backend(v, b, &s);
 	abuf_printf(out, "{\"id\":%u,\"address\":\"%s\",\"name\":", b->id, addr_format(&b->addr, addr, sizeof(addr)));
 	abuf_json_str(out, b->name);
+	abuf_printf(out, ",\"origin\":"); /* the host name it was resolved from, "" for an address */
+	abuf_json_str(out, b->origin);
 	abuf_printf(out, ",\"state\":\"%s\",\"source\":\"%s\",\"weight\":%u,\"load\":%u", be_state_name(b->state),
 		    be_source_label(b), table_weight(b), b->load);
 	/* hundredths: a ramping weight-1 backend starts at 0.10 */

@@ -293,6 +293,7 @@ static void health_cleanup(void)
 {
 	struct health_ctx *ctx = &ht.ctx;
 
+	health_dns_close(ctx);
 	admin_close(ctx);
 	hb_server_close(ctx);
 	probe_fini(ctx);
@@ -456,6 +457,8 @@ static int health_open(const struct slb_config *cfg, struct health_handover *in,
 	}
 	if (!rc)
 		rc = health_open_fds(err, errlen);
+	if (!rc)
+		rc = health_dns_open(ctx, cfg, err, errlen);
 	if (!rc && cfg->has_heartbeat_listen)
 		rc = hb_server_open(ctx, in ? health_take_fd(&in->hb_fd) : -1, err, errlen);
 	if (!rc && cfg->has_admin)
