@@ -7,6 +7,9 @@
 #   /usr (the .deb)   /usr/sbin/slb   /etc/slb/slb.conf       /usr/lib/systemd/system/slb.service
 #   DIR (any other)   DIR/sbin/slb    DIR/etc/slb/slb.conf    DIR/lib/systemd/system/slb.service
 #
+# slb-ready-watch@.service goes beside slb.service, running sbin/slb-ready-watch with the
+# optional etc/slb/ready-watch-INSTANCE.env (none is installed: the defaults fit most hosts).
+#
 # /usr keeps its configuration in /etc, as GNUInstallDirs and the FHS have it; cpack installs
 # with the prefix CPACK_PACKAGING_INSTALL_PREFIX (/usr) into a staging DESTDIR, so the package
 # gets /etc/slb/slb.conf this way. Every other prefix keeps everything under itself.
@@ -28,8 +31,15 @@ endif()
 # The names slb.service.in uses.
 set(CMAKE_INSTALL_FULL_SBINDIR ${sbin})
 set(CMAKE_INSTALL_FULL_SYSCONFDIR ${etc})
+if(IS_ABSOLUTE "${SLB_DATAROOTDIR}")
+	set(SLB_DOCDIR ${SLB_DATAROOTDIR}/doc/slb)
+else()
+	set(SLB_DOCDIR ${prefix}/${SLB_DATAROOTDIR}/doc/slb)
+endif()
 configure_file(${SLB_ETC_SRC}/slb.service.in ${SLB_ETC_OUT}/slb.service @ONLY)
-file(INSTALL ${SLB_ETC_OUT}/slb.service DESTINATION ${prefix}/lib/systemd/system)
+configure_file(${SLB_ETC_SRC}/slb-ready-watch@.service.in ${SLB_ETC_OUT}/slb-ready-watch@.service @ONLY)
+file(INSTALL ${SLB_ETC_OUT}/slb.service ${SLB_ETC_OUT}/slb-ready-watch@.service
+	DESTINATION ${prefix}/lib/systemd/system)
 
 if(EXISTS "$ENV{DESTDIR}${etc}/slb/slb.conf")
 	message(STATUS "Keeping: $ENV{DESTDIR}${etc}/slb/slb.conf (an install never replaces a configuration)")

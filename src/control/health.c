@@ -70,9 +70,22 @@ static struct health_thread ht;
 /* Workers never compute a weight: while a backend ramps up, health republishes every
  * HEALTH_RAMP_STEP_MS with the weights of the moment, and stops when no ramp is left. */
 /* Publishes s, noting which table state it has and the mark that tells when no worker can
- * hold an older one (hl_backend_settled). */
+ * hold an older one (hl_backend_settled). An instance that lost every backend (a partition)
+ * is like one that just started: the backends re-register one by one, and announcing it at
+ * the first would give it a Maglev table unlike its peers'. So the `starting` wait of GET
+ * /ready restarts when a live backend comes back after none was (docs/scale-out.md). */
 static void health_publish_snapshot(struct health_ctx *ctx, struct snapshot *s, uint64_t seq)
 {
+	if (!ctx->cfg->has_heartbeat_listen) {
+		/* static backends only: no registration to wait for */
+	} else if (s->n && ctx->lost_every_backend) {
+		ctx->lost_every_backend = false;
+		ctx->started_ms = ctx->now_ms;
+		slb_log(LOG_INFO, 0, "health: a live backend again after none: GET /ready waits %u ms (starting)",
+			ctx->cfg->heartbeat_timeout_ms);
+	} else if (!s->n && snapshot_current() && snapshot_current()->n) {
+		ctx->lost_every_backend = true;
+	}
 	snapshot_publish(s);
 	ctx->published_seq = seq;
 	ctx->published_mark = snapshot_mark();

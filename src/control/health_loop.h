@@ -52,7 +52,9 @@ struct health_ctx {
 	struct admin_server *admin;         /* NULL without --admin */
 	struct event_ring *events;          /* the table's last changes, for /events */
 	bool draining;                      /* SIGTERM came: GET /ready answers 503 */
-	int64_t started_ms;                 /* health_prepare ran: GET /ready waits a heartbeat timeout */
+	int64_t started_ms;                 /* GET /ready waits a heartbeat timeout from here: health_prepare
+					     * ran, or a live backend came back after none was */
+	bool lost_every_backend;            /* a snapshot with live backends, then one with none, published */
 	struct gray_board *gray;            /* latency verdicts and heartbeat rhythm (health_gray.c) */
 	struct health_dns *dns;             /* backends by host name (health_dns.c); NULL while there are none */
 	uint64_t published_seq;             /* table_seq() of the last snapshot published */

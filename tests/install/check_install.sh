@@ -3,7 +3,8 @@
 # every file an operator needs is there and usable: the three binaries, the systemd unit
 # (which systemd-analyze verify accepts), the example configuration (which slb
 # --check-config accepts as shipped) and the man page, which must document every flag that
-# `slb --help` lists and no flag that slb lacks. Then installs with --prefix into a scratch
+# `slb --help` lists and no flag that slb lacks, and the scale-out files (docs/scale-out.md):
+# slb-ready-watch, its systemd unit (verified too) and the bird2 example configs. Then installs with --prefix into a scratch
 # directory: nothing is written outside it, the unit there runs that prefix's binary, and a
 # second install keeps an edited slb.conf. Last, the .deb: lintian reports no error, it holds
 # the gzipped man page, copyright and changelog, keeps slb.conf as a conffile, and its
@@ -25,11 +26,12 @@ need unshare util-linux
 need ip iproute2
 
 DESTDIR=$dest cmake --install "$build" --prefix /usr >/dev/null
-for f in usr/sbin/slb usr/bin/slb-backend usr/bin/slb-agent; do
+for f in usr/sbin/slb usr/bin/slb-backend usr/bin/slb-agent usr/sbin/slb-ready-watch; do
 	[[ -x $dest/$f ]] || fail "$f missing or not executable"
 done
 for f in usr/lib/systemd/system/slb.service etc/slb/slb.conf usr/share/man/man8/slb.8.gz usr/share/doc/slb/copyright \
-	usr/share/doc/slb/changelog.gz; do
+	usr/share/doc/slb/changelog.gz usr/lib/systemd/system/slb-ready-watch@.service \
+	usr/share/doc/slb/examples/bird/router.conf usr/share/doc/slb/examples/bird/slb-host.conf; do
 	[[ -s $dest/$f ]] || fail "$f missing or empty"
 done
 
@@ -51,6 +53,17 @@ grep -q '^ExecReload=' "$unit" || fail "unit has no ExecReload"
 # verify checks that the commands exist on this root: point them at the DESTDIR copy.
 sed "s#/usr/sbin/slb#$slb#g" "$unit" >"$dest/slb.service"
 systemd-analyze verify --man=no "$dest/slb.service" || fail "systemd-analyze verify rejects the unit"
+# The ready watcher's unit (docs/scale-out.md): runs the installed script, verified as an
+# instance (a template alone is not), and the script runs (its usage on no arguments).
+watch_unit=$dest/usr/lib/systemd/system/slb-ready-watch@.service
+grep -q '^ExecStart=/usr/sbin/slb-ready-watch ${READY_URL} ${BIRD_SOCKET} %i ' "$watch_unit" ||
+	fail "slb-ready-watch@.service does not run /usr/sbin/slb-ready-watch"
+sed "s#/usr/sbin/slb-ready-watch#$dest/usr/sbin/slb-ready-watch#g" "$watch_unit" >"$dest/slb-ready-watch@slb_vip.service"
+systemd-analyze verify --man=no "$dest/slb-ready-watch@slb_vip.service" ||
+	fail "systemd-analyze verify rejects slb-ready-watch@.service"
+rc=0
+"$dest/usr/sbin/slb-ready-watch" >/dev/null 2>&1 || rc=$?
+((rc == 2)) || fail "the installed slb-ready-watch does not run (usage exit 2 expected, got $rc)"
 
 # --prefix DIR: every file lands under DIR and the unit runs DIR's binary with DIR's
 # configuration; nothing outside DIR is written (the manifest, and no file named *slb* newer
@@ -64,11 +77,14 @@ while read -r f; do
 done <"$build/install_manifest.txt"
 outside=$(find /etc /usr /opt /srv /var/lib -newer "$dest/before-install" -name '*slb*' 2>/dev/null || true)
 [[ -z $outside ]] || fail "--prefix $prefix wrote outside it: $outside"
-for f in sbin/slb bin/slb-ctl lib/systemd/system/slb.service etc/slb/slb.conf share/man/man8/slb.8.gz; do
+for f in sbin/slb bin/slb-ctl lib/systemd/system/slb.service etc/slb/slb.conf share/man/man8/slb.8.gz \
+	sbin/slb-ready-watch lib/systemd/system/slb-ready-watch@.service share/doc/slb/examples/bird/router.conf; do
 	[[ -s $prefix/$f ]] || fail "--prefix: $f missing under $prefix"
 done
 grep -q "^ExecStart=$prefix/sbin/slb -c $prefix/etc/slb/slb.conf " "$prefix/lib/systemd/system/slb.service" ||
 	fail "the unit under $prefix does not run $prefix/sbin/slb -c $prefix/etc/slb/slb.conf"
+grep -q "^ExecStart=$prefix/sbin/slb-ready-watch " "$prefix/lib/systemd/system/slb-ready-watch@.service" ||
+	fail "slb-ready-watch@.service under $prefix does not run $prefix/sbin/slb-ready-watch"
 grep '^Exec' "$prefix/lib/systemd/system/slb.service" | grep -q -e '/usr/sbin/slb' -e ' /etc/slb' &&
 	fail "the unit under $prefix names the files of prefix /usr"
 echo '# edited by the operator' >>"$prefix/etc/slb/slb.conf"
@@ -97,7 +113,8 @@ $lint"
 $lint"
 files=$(dpkg-deb --contents "$deb")
 for f in ./usr/sbin/slb ./usr/lib/systemd/system/slb.service ./etc/slb/slb.conf ./usr/share/man/man8/slb.8.gz \
-	./usr/share/doc/slb/copyright ./usr/share/doc/slb/changelog.gz; do
+	./usr/share/doc/slb/copyright ./usr/share/doc/slb/changelog.gz ./usr/sbin/slb-ready-watch \
+	./usr/lib/systemd/system/slb-ready-watch@.service ./usr/share/doc/slb/examples/bird/slb-host.conf; do
 	grep -q " $f\$" <<<"$files" || fail ".deb lacks $f"
 done
 mkdir "$dest/control"
@@ -126,7 +143,8 @@ maint() { # SCRIPT ARGS...: prints the calls the script made
 }
 [[ $(maint postinst configure) == "systemctl --system daemon-reload" ]] ||
 	fail "postinst configure does not run systemctl daemon-reload (it ran: $(maint postinst configure))"
-[[ $(maint prerm remove) == "deb-systemd-invoke stop slb.service" ]] || fail "prerm remove does not stop slb"
+[[ $(maint prerm remove) == "systemctl stop slb-ready-watch@*.service
+deb-systemd-invoke stop slb.service" ]] || fail "prerm remove does not stop the ready watchers, then slb"
 [[ -z $(maint prerm upgrade 0.1.0) ]] || fail "prerm upgrade touches the running slb"
 [[ $(maint postrm remove) == "systemctl --system daemon-reload" ]] ||
 	fail "postrm remove does not run systemctl daemon-reload"

@@ -336,18 +336,19 @@ Test(config_file, systemd_reload_checks_beside_the_running_slb_then_signals)
  * plus --takeover. Issue 20: the new process's log line read "no heartbeat and the admin
  * listener".
  * Operator sees: "takeover: received 1 listening sockets, the heartbeat listener, the admin
- *   listener and 0 heartbeat leases from pid OLD"; the old slb drains and exits 0.
+ *   listener, 0 heartbeat leases and 0 backends' runtime state from pid OLD"; the old slb drains
+ *   and exits 0.
  */
 Test(config_file, upgrade_of_the_units_slb_names_what_it_received)
 {
 	unsigned ports[3] = { free_port_ok(), free_port_ok(), free_port_ok() };
 	struct testproc *old = start_from_unit(ports, NULL), *new;
-	char takeover[128], want[160], out[8192];
+	char takeover[128], want[192], out[8192];
 
 	snprintf(takeover, sizeof(takeover), "--takeover %s", sock);
 	new = start_from_unit(ports, takeover);
-	snprintf(want, sizeof(want), "takeover: received 1 listening sockets, the heartbeat listener, the admin listener "
-		 "and 0 heartbeat leases from pid %d", (int)old->pid);
+	snprintf(want, sizeof(want), "takeover: received 1 listening sockets, the heartbeat listener, the admin listener, "
+		 "0 heartbeat leases and 0 backends' runtime state from pid %d", (int)old->pid);
 	testproc_output(new, out, sizeof(out));
 	cr_assert(strstr(out, want), "no '%s' in:\n%s", want, out);
 	cr_assert_eq(testproc_wait(old, IO_MS), 0, "the old slb did not drain");

@@ -2,19 +2,22 @@
  * announced by BGP with bird2 while their GET /ready succeeds, spread by the router's ECMP,
  * agreeing on every client's backend through Maglev with a shared --hash-seed.
  *
- *                          rt: bird2, ECMP ("merge paths"), fib_multipath_hash_policy=1
+ *              rt: bird2, ECMP ("merge paths"), BFD, fib_multipath_hash_policy=3, fields 0x37
  *   cl 198.51.100.2 ---.1 [rt] .17 --- .18 s1: slb + bird2 + slb-ready-watch, 192.0.2.10 on lo
  *                              .33 --- .34 s2   (203.0.113.0/24, one /28 per instance)
  *                              .49 --- .50 s3
  *                    (198.51.100.0/24, one /28 per backend) b1 .18, b2 .34, b3 .50
  *
  * Every address is a documentation range inside namespaces the test makes. Backends
- * heartbeat to all three instances (one session each) through the router. BGP timers: hold
- * time 3 s, keepalive 1 s, not BFD: the failures tested are of slb itself, which the watcher
- * sees in one poll (200 ms) while bird stays up to withdraw the route at once; the hold time
- * only bounds the loss of a whole host, and BFD would add a protocol the test never exercises.
+ * heartbeat to all three instances (one session each) through the router. The router hashes
+ * like a router: addresses, protocol and ports (policy 3, fields 0x37), never a hash the
+ * client's socket left on the packet (policy 1 over veth). BGP hold time 3 s, keepalive 1 s,
+ * and BFD (5 x 100 ms) for a host that goes silent; slb's own failures are seen by the
+ * watcher in one poll (200 ms, the request's timeout too) while bird stays up to withdraw the
+ * route at once. The bird configs and the watcher are the files docs/scale-out.md has an
+ * operator install (etc/bird/, scripts/slb-ready-watch.sh), @WORDS@ filled in by sed.
  * Each test builds the whole topology (about 5 s, most of it the 3 s "starting" of /ready)
- * and tears it down, even on failure. Skipped (77) without root, namespaces or bird2. */
+ * and tears it down, even on failure. Skipped (77) without root, namespaces, bird2 or nft. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -93,8 +96,9 @@ static void topo_build(void)
 
 	if (netns_topo_init(&topo, why, sizeof(why)))
 		testskip(TESTSKIP_NETNS, "cannot make network namespaces: %s", why);
-	if (netns_sh(why, sizeof(why), "command -v bird && command -v birdc && command -v curl") != 0)
-		testskip(TESTSKIP_PROGRAM, "bird2 (bird, birdc) or curl not installed: scripts/install-deps.sh installs them");
+	if (netns_sh(why, sizeof(why), "command -v bird && command -v birdc && command -v curl && command -v nft") != 0)
+		testskip(TESTSKIP_PROGRAM,
+			 "bird2 (bird, birdc), curl or nft not installed: scripts/install-deps.sh installs them");
 	for (int i = 0; i < NS_COUNT; i++)
 		if (netns_topo_add(&topo, ns_names[i], why, sizeof(why)) < 0)
 			testskip(TESTSKIP_NETNS, "cannot make network namespaces: %s", why);
@@ -105,7 +109,8 @@ static void topo_build(void)
 		cr_assert_eq(netns_topo_sh(&topo, NS_SLB + i, why, sizeof(why), "ip addr add " VIP "/32 dev lo"), 0);
 	}
 	cr_assert_eq(netns_topo_sh(&topo, NS_RT, why, sizeof(why),
-				   "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1"),
+				   "sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=3 "
+				   "net.ipv4.fib_multipath_hash_fields=0x37"),
 		     0, "sysctl: %s", why);
 	snprintf(dir, sizeof(dir), "/tmp/slbf%d-bird", (int)getpid());
 	cr_assert_eq(netns_sh(why, sizeof(why), "mkdir -p %s", dir), 0);
@@ -171,7 +176,12 @@ static struct testproc *start_slb(int i)
 	slb_ip(i, ip, sizeof(ip));
 	snprintf(hb, sizeof(hb), "%s:%d", ip, HB_PORT);
 	slb[i] = spawn_in(NS_SLB + i, argv);
-	cr_assert_eq(testproc_wait_output(slb[i], "listening on", IO_MS), 0, "slb%d did not start", i + 1);
+	if (testproc_wait_output(slb[i], "listening on", IO_MS)) {
+		char why[1024];
+
+		testproc_explain(slb[i], why, sizeof(why));
+		cr_assert_fail("slb%d did not start: %s", i + 1, why);
+	}
 	return slb[i];
 }
 
@@ -223,7 +233,17 @@ static int route_paths(void)
 	return n;
 }
 
-/* Polls until the route has want next hops. Returns the milliseconds it took, or fails. */
+/* Whether the service route in the router's kernel table has a next hop via ip. */
+static bool route_via(const char *ip)
+{
+	char out[2048], via[48];
+
+	if (netns_topo_sh(&topo, NS_RT, out, sizeof(out), "ip route show " VIP) != 0)
+		return false;
+	snprintf(via, sizeof(via), "via %s ", ip);
+	return strstr(out, via) != NULL;
+}
+
 /* Polls the router until it has want paths. When changed_after_us is not NULL, it gets the
  * time just before the last poll that still saw another count: the change lies after it. */
 static int wait_paths_since(int want, int timeout_ms, int64_t *changed_after_us)
@@ -467,6 +487,44 @@ static void expect_failures_only_at_route_change(const struct during *d, const c
 	cr_expect_leq(cut * 100, answered, "%s: %u of %u cut by the route change: %s", what, cut, answered, why);
 }
 
+/* Whether r's source port was still held by an earlier request when r connected: with fixed
+ * ports, a request stuck in the detection window (until its 2 s timeout) makes the next user
+ * of its port fail at once with EADDRNOTAVAIL, on the client alone. */
+static bool port_still_held(const struct loadgen *lg, const struct loadgen_rec *r)
+{
+	for (unsigned k = 0; k < lg->n_recs; k++) {
+		const struct loadgen_rec *q = &lg->recs[k];
+
+		if (q != r && q->sport == r->sport && q->start_us < r->start_us && q->end_us >= r->start_us)
+			return true;
+	}
+	return false;
+}
+
+/* Failed requests that started at or after from_us, less those refused by the client's own
+ * kernel because their port was still held (counted in *held); the first described in why. */
+static unsigned failures_since(const struct loadgen *lg, int64_t from_us, unsigned *held, char *why, size_t len)
+{
+	unsigned n = 0;
+
+	*held = 0;
+	snprintf(why, len, "none");
+	for (unsigned k = 0; k < lg->n_recs; k++) {
+		const struct loadgen_rec *r = &lg->recs[k];
+
+		if (r->start_us < from_us || loadgen_ok(r))
+			continue;
+		if (r->rc == -EADDRNOTAVAIL && port_still_held(lg, r)) {
+			(*held)++;
+			continue;
+		}
+		if (!n++)
+			snprintf(why, len, "request from port %u, %.3f s into the load: %s, status %d", r->sport,
+				 (double)(r->start_us - lg->started_us) / 1e6, strerror(-r->rc), r->status);
+	}
+	return n;
+}
+
 static void kill_slb2(void)
 {
 	cr_assert_eq(testproc_signal(slb[1], SIGKILL), 0);
@@ -480,15 +538,17 @@ Test(scale_out, instance_loss_is_withdrawn_and_flows_keep_their_backends)
 	static char names[SPORTS][LOADGEN_NAME_MAX];
 	struct during d;
 	char why[256];
-	unsigned in_window, after;
+	unsigned in_window, after, held;
 
 	act_under_load(&d, names, kill_slb2);
 	/* from the load's start: requests in flight to slb2 when it died fail too */
 	in_window = loadgen_failures(&d.lg, 0, d.t_route_us, why, sizeof(why));
-	after = loadgen_failures(&d.lg, d.t_route_us, INT64_MAX, why, sizeof(why));
+	after = failures_since(&d.lg, d.t_route_us, &held, why, sizeof(why));
 	cr_log_info("instance loss: route withdrawn %lld ms after SIGKILL; %u failed attempts in that window (of %u "
 		    "started in it)", (long long)((d.t_route_us - d.t_act_us) / 1000), in_window,
 		    loadgen_answered(&d.lg, NULL, d.t_act_us, d.t_route_us) + in_window);
+	cr_log_info("instance loss: after it, %u failed and %u found their port still held by a request of the "
+		    "window", after, held);
 	cr_expect_eq(after, 0, "%u connections failed after the withdrawal: %s", after, why);
 	cr_expect_lt(d.t_route_us - d.t_act_us, 3000 * 1000, "withdrawal took over the BGP hold time");
 	loadgen_free(&d.lg);
@@ -580,4 +640,117 @@ Test(scale_out, backend_loss_is_seen_by_every_instance)
 		    (long long)seen[1], (long long)seen[2]);
 	for (int i = 0; i < N; i++)
 		cr_expect_leq(seen[i], 250, "slb%d saw be2 down after %lld ms", i + 1, (long long)seen[i]);
+}
+
+/* ---- a host or an slb that goes silent, and an instance that lost every backend ---- */
+
+/* BFD sessions the router has up (bird's "show bfd sessions"). */
+static int bfd_sessions_up(void)
+{
+	char out[2048];
+	int n = 0;
+
+	if (netns_topo_sh(&topo, NS_RT, out, sizeof(out), "birdc -s %s/rt.ctl show bfd sessions", dir) != 0)
+		return -1;
+	for (const char *p = out; (p = strstr(p, " Up ")); p += 4)
+		n++;
+	return n;
+}
+
+/* GET /ready of instance i: the HTTP status, or -errno. */
+static int slb_ready(int i)
+{
+	char body[256];
+	int code;
+
+	cr_assert_eq(netns_topo_enter(&topo, NS_SLB + i), 0);
+	code = faultkit_http_body(ADMIN_PORT, "/ready", body, sizeof(body), 1000);
+	cr_assert_eq(netns_topo_enter(&topo, NS_CL), 0);
+	return code;
+}
+
+/* Backends up in instance i's /status. */
+static int slb_backends_up(int i)
+{
+	char state[32];
+	int up = 0;
+
+	for (int j = 0; j < N; j++) {
+		slb_backend_state(i, j, state, sizeof(state));
+		up += strcmp(state, "up") == 0;
+	}
+	return up;
+}
+
+/* Milliseconds until the router has no next hop via instance i, or fails after timeout_ms. */
+static int wait_withdrawn(int i, int timeout_ms)
+{
+	int64_t t0 = testproc_now_ms();
+	char ip[32];
+
+	slb_ip(i, ip, sizeof(ip));
+	while (route_via(ip)) {
+		cr_assert_lt(testproc_now_ms() - t0, timeout_ms, "slb%d still routed after %d ms", i + 1, timeout_ms);
+		usleep(5000);
+	}
+	return (int)(testproc_now_ms() - t0);
+}
+
+/* 7. A hung slb (SIGSTOP) is withdrawn once the watcher's request times out (its poll
+ * interval, 200 ms). A silent host (every packet on its link dropped: a partition, a hung
+ * kernel), whose BGP session stays open, is withdrawn by BFD (5 x 100 ms) instead of the BGP
+ * hold time (3 s, so 2-3 s after the last keepalive): the budgets, 2 s each, sit below what
+ * the watcher's old 1 s timeout plus a poll, or the hold time, would let pass on a quiet
+ * machine, and above what a busy one adds. The silent host then loses every backend
+ * (heartbeat timeout); when the link comes back, it answers /ready 200 only a whole
+ * heartbeat timeout (3 s) after the first backend re-registered, with every backend back, as
+ * at start, so its Maglev table matches its peers' when it is announced again. */
+Test(scale_out, silent_host_and_hung_slb_are_withdrawn_and_return_after_starting)
+{
+	int64_t t0, t_first = 0, t_ready = 0;
+	int ms, up = 0;
+	char why[512];
+
+	topo_up();
+	for (t0 = testproc_now_ms(); bfd_sessions_up() < N; usleep(20000))
+		cr_assert_lt(testproc_now_ms() - t0, UP_MS, "the router's BFD sessions are not all up");
+
+	cr_assert_eq(testproc_signal(slb[0], SIGSTOP), 0);
+	ms = wait_withdrawn(0, 10000);
+	cr_log_info("hung slb: slb1 (SIGSTOP) withdrawn %d ms after the signal", ms);
+	cr_expect_lt(ms, 2000, "a stopped slb took %d ms to be withdrawn", ms);
+	cr_assert_eq(testproc_signal(slb[0], SIGCONT), 0);
+	wait_paths(N, 10000);
+
+	cr_assert_eq(netns_topo_nft(&topo, NS_SLB + 1,
+				    "table inet silent {\n"
+				    "  chain in { type filter hook input priority 0; iifname \"r0\" drop; }\n"
+				    "  chain out { type filter hook output priority 0; oifname \"r0\" drop; }\n"
+				    "}\n",
+				    why, sizeof(why)),
+		     0, "nft: %s", why);
+	ms = wait_withdrawn(1, 10000);
+	cr_log_info("silent host: slb2 (all packets on its link dropped) withdrawn %d ms after the drop", ms);
+	cr_expect_lt(ms, 2000, "a silent host took %d ms to be withdrawn (BFD did not act?)", ms);
+
+	for (t0 = testproc_now_ms(); slb_backends_up(1) > 0; usleep(50000))
+		cr_assert_lt(testproc_now_ms() - t0, 10000, "slb2 still has live backends while cut off");
+	cr_assert_eq(netns_topo_nft_flush(&topo, NS_SLB + 1), 0);
+	for (t0 = testproc_now_ms(); !t_ready; usleep(10000)) {
+		cr_assert_lt(testproc_now_ms() - t0, 20000, "slb2 not ready 20 s after its link came back");
+		if (!t_first && slb_backends_up(1) > 0)
+			t_first = testproc_now_ms();
+		if (slb_ready(1) == 200) {
+			t_ready = testproc_now_ms();
+			up = slb_backends_up(1);
+		}
+	}
+	cr_assert_gt(t_first, 0, "slb2 ready with no backend seen up");
+	wait_paths(N, 20000);
+	cr_log_info("back from no backend: slb2 ready %lld ms after its first backend came back, with %d of %d "
+		    "backends up; announced again %lld ms after the link came back",
+		    (long long)(t_ready - t_first), up, N, (long long)(testproc_now_ms() - t0));
+	cr_expect_geq(t_ready - t_first, 2500, "ready %lld ms after the first backend: no `starting` wait",
+		      (long long)(t_ready - t_first));
+	cr_expect_eq(up, N, "slb2 ready with %d of %d backends", up, N);
 }

@@ -258,7 +258,8 @@ Test(config_file, example_file_is_valid)
 	cr_assert_eq(config_load(SLB_SOURCE_DIR "/etc/slb.conf", &cfg, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_eq(config_validate_all(&cfg, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_eq(cfg.n_listen, 2);
-	cr_assert_eq(cfg.n_backends, 3); /* 10.0.0.1, 10.0.0.2 and web3 */
+	cr_assert_eq(cfg.n_backends, 3);
+	cr_assert_str_eq(cfg.backends[2].name, "web3");
 }
 
 /* Issue 20: a comment line over 199 characters was refused as too long; nothing of a comment

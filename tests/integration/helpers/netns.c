@@ -193,8 +193,8 @@ int netns_enter_be(const struct netns *n)
 	return ns_enter(n->be_fd);
 }
 
-/* See netns.h. */
-int netns_nft(const struct netns *n, const char *ruleset, char *why, size_t len)
+/* Loads ruleset (nft -f syntax) into the namespace named ns; see netns_nft for the result. */
+static int nft_load(const char *ns, const char *ruleset, char *why, size_t len)
 {
 	char path[] = "/tmp/slbf-nft-XXXXXX";
 	int fd = mkstemp(path), rc;
@@ -211,7 +211,7 @@ int netns_nft(const struct netns *n, const char *ruleset, char *why, size_t len)
 	rc = write(fd, ruleset, rlen) == (ssize_t)rlen ? 0 : -EIO;
 	close(fd);
 	if (!rc) {
-		rc = netns_sh(why, len, "ip netns exec %s nft -f %s", n->be, path);
+		rc = netns_sh(why, len, "ip netns exec %s nft -f %s", ns, path);
 		if (rc && strstr(why, "exec of \"nft\" failed"))
 			rc = -ENOENT;
 		else if (rc)
@@ -219,6 +219,12 @@ int netns_nft(const struct netns *n, const char *ruleset, char *why, size_t len)
 	}
 	unlink(path);
 	return rc;
+}
+
+/* See netns.h. */
+int netns_nft(const struct netns *n, const char *ruleset, char *why, size_t len)
+{
+	return nft_load(n->be, ruleset, why, len);
 }
 
 /* See netns.h. */
@@ -307,6 +313,18 @@ int netns_topo_sh(const struct netns_topo *t, int i, char *out, size_t len, cons
 	if (n < 0 || (size_t)n >= sizeof(cmd) || strchr(cmd, '\''))
 		return -E2BIG;
 	return netns_sh(out, len, "ip netns exec %s sh -c '%s'", t->name[i], cmd);
+}
+
+/* See netns.h. */
+int netns_topo_nft(const struct netns_topo *t, int i, const char *ruleset, char *why, size_t len)
+{
+	return nft_load(t->name[i], ruleset, why, len);
+}
+
+/* See netns.h. */
+int netns_topo_nft_flush(const struct netns_topo *t, int i)
+{
+	return netns_sh(NULL, 0, "ip netns exec %s nft flush ruleset", t->name[i]) ? -EIO : 0;
 }
 
 /* See netns.h. */

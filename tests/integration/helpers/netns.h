@@ -82,6 +82,12 @@ int netns_topo_link(struct netns_topo *t, int a, const char *ifa, const char *ci
 int netns_topo_sh(const struct netns_topo *t, int i, char *out, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 5, 6)));
 
+/* Loads an nftables ruleset into namespace i, as netns_nft does into be (same results). */
+int netns_topo_nft(const struct netns_topo *t, int i, const char *ruleset, char *why, size_t len);
+
+/* Removes every nftables table from namespace i. Returns 0 or -EIO. */
+int netns_topo_nft_flush(const struct netns_topo *t, int i);
+
 /* Moves the calling thread into namespace i, or back where it started when i < 0. Threads it
  * creates afterwards, processes it spawns and sockets it opens are in that namespace.
  * Returns 0 or -errno. */
