@@ -123,6 +123,8 @@ static void dns_apply(struct health_ctx *ctx, const struct resolver_answer *a)
 		dns_add(ctx, cb, &d.added[i]);
 	for (unsigned i = 0; i < d.n_gone; i++)
 		dns_gone(ctx, cb, &d.gone[i]);
+	if (d.n_added + d.n_gone)
+		table_mark_urgent(ctx->table); /* an address is in /status: it takes clients as well */
 }
 
 static void dns_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_t events)

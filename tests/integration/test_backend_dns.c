@@ -1,0 +1,166 @@
+/* Backends by host name (issue 21), with real processes and the resolver's test seam: names
+ * come from a hosts file named by SLB_TEST_HOSTS_FILE (docs/testing.md), rewritten to change
+ * an answer. A name's address serves traffic and /status shows its origin; a name that does
+ * not resolve starts slb with a log line and no backend, and joins once it resolves; a changed
+ * answer adds an address and drains the one that left (cause dns in /events); a failed lookup
+ * keeps the last addresses. */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "faultkit.h"
+#include "testproc.h"
+
+#define IO_MS 5000
+#define WAIT_MS 20000 /* budget for an answer to show; the interval is 100 ms */
+
+static char hosts_path[64];
+static struct faultkit_slb slb;
+
+static void setup(void)
+{
+	snprintf(hosts_path, sizeof(hosts_path), "/tmp/slb-test-dns-%d.hosts", getpid());
+	setenv("SLB_TEST_HOSTS_FILE", hosts_path, 1); /* slb inherits it */
+}
+
+static void teardown(void)
+{
+	testproc_stop_all();
+	unlink(hosts_path);
+}
+
+TestSuite(backend_dns, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Replaces the file whole (rename), so the resolver never reads half of it. */
+static void write_hosts(const char *text)
+{
+	char tmp[80];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", hosts_path);
+	f = fopen(tmp, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+	cr_assert_eq(rename(tmp, hosts_path), 0);
+}
+
+static void start_slb(const char *backend)
+{
+	const char *const args[] = { "--backend", backend, "--resolve-interval", "100", NULL };
+
+	faultkit_slb_start_ok(&slb, 0, args);
+}
+
+/* Polls GET path on the admin port until its body holds needle. */
+static void wait_admin_body(const char *path, const char *needle)
+{
+	static char body[16384];
+	int64_t end = testproc_now_ms() + WAIT_MS;
+
+	do {
+		if (faultkit_http_body(slb.admin, path, body, sizeof(body), IO_MS) == 200 && strstr(body, needle))
+			return;
+		usleep(20000);
+	} while (testproc_now_ms() < end);
+	cr_assert_fail("GET %s never held %s; last:\n%s", path, needle, body);
+}
+
+static void wait_line(const char *needle)
+{
+	char tail[2048];
+
+	if (testproc_wait_output(slb.proc, needle, WAIT_MS) == 0)
+		return;
+	testproc_tail(slb.proc, 12, tail, sizeof(tail));
+	cr_assert_fail("no '%s' from slb; it said:\n%s", needle, tail);
+}
+
+Test(backend_dns, a_names_address_serves_and_shows_its_origin)
+{
+	char be[32], backend[64], body[256], origin[64];
+	unsigned port;
+	int rc;
+
+	faultkit_backend_ok("b0", be, sizeof(be));
+	port = (unsigned)atoi(strchr(be, ':') + 1);
+	write_hosts("127.0.0.1 web.test\n");
+	snprintf(backend, sizeof(backend), "web.test:%u", port);
+	start_slb(backend);
+	cr_assert_geq(faultkit_wait_state(slb.admin, be, "up", WAIT_MS), 0, "%s never up", be);
+	cr_assert_eq(faultkit_status_field(slb.admin, be, "origin", origin, sizeof(origin)), 0);
+	cr_assert_str_eq(origin, "web.test");
+	rc = faultkit_http_body(slb.port, "/", body, sizeof(body), IO_MS);
+	cr_assert_eq(rc, 200, "no answer through slb: %d %s", rc, body);
+	cr_assert(strstr(body, "b0"), "%s", body);
+	faultkit_slb_stop_ok(&slb, 10000);
+}
+
+Test(backend_dns, a_name_that_does_not_resolve_starts_empty_and_joins_later)
+{
+	char be[32], backend[64];
+	unsigned port;
+
+	faultkit_backend_ok("b0", be, sizeof(be));
+	port = (unsigned)atoi(strchr(be, ':') + 1);
+	write_hosts("127.0.0.9 someone.else\n");
+	snprintf(backend, sizeof(backend), "nonexistent.invalid:%u", port);
+	start_slb(backend);
+	wait_line("dns: nonexistent.invalid does not resolve");
+	wait_admin_body("/status", "{\"backends\":[\n]");
+	write_hosts("127.0.0.1 nonexistent.invalid\n");
+	cr_assert_geq(faultkit_wait_state(slb.admin, be, "up", WAIT_MS), 0, "%s never joined", be);
+	wait_line("dns: nonexistent.invalid resolves again");
+	faultkit_slb_stop_ok(&slb, 10000);
+}
+
+Test(backend_dns, a_changed_answer_adds_one_address_and_drains_the_other)
+{
+	char be[32], be2[32], backend[64], text[128], want[160];
+	unsigned port;
+
+	faultkit_backend_ok("b0", be, sizeof(be));
+	port = (unsigned)atoi(strchr(be, ':') + 1);
+	snprintf(be2, sizeof(be2), "127.0.0.2:%u", port);
+	write_hosts("127.0.0.1 web.test\n");
+	snprintf(backend, sizeof(backend), "web.test:%u", port);
+	start_slb(backend);
+	cr_assert_geq(faultkit_wait_state(slb.admin, be, "up", WAIT_MS), 0);
+	write_hosts("127.0.0.2 web.test\n");
+	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"old\":\"none\",\"new\":\"up\","
+		 "\"reason\":\"resolved from web.test\"", be2);
+	wait_admin_body("/events?since=0", want);
+	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"old\":\"up\",\"new\":\"draining\","
+		 "\"reason\":\"removed from the DNS answer\"", be);
+	wait_admin_body("/events?since=0", want);
+	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"old\":\"draining\",\"new\":\"none\"", be);
+	wait_admin_body("/events?since=0", want);
+	cr_assert_eq(faultkit_status_field(slb.admin, be, "state", text, sizeof(text)), -ENOENT, "%s still in /status",
+		     be);
+	cr_assert_eq(faultkit_status_field(slb.admin, be2, "origin", text, sizeof(text)), 0);
+	cr_assert_str_eq(text, "web.test");
+	faultkit_slb_stop_ok(&slb, 10000);
+}
+
+Test(backend_dns, a_failed_lookup_keeps_the_last_addresses)
+{
+	char be[32], backend[64], state[32];
+	unsigned port;
+
+	faultkit_backend_ok("b0", be, sizeof(be));
+	port = (unsigned)atoi(strchr(be, ':') + 1);
+	write_hosts("127.0.0.1 web.test\n");
+	snprintf(backend, sizeof(backend), "web.test:%u", port);
+	start_slb(backend);
+	cr_assert_geq(faultkit_wait_state(slb.admin, be, "up", WAIT_MS), 0);
+	unlink(hosts_path); /* every lookup fails from now on */
+	wait_line("dns: web.test: lookup failed");
+	cr_assert_eq(faultkit_status_field(slb.admin, be, "state", state, sizeof(state)), 0);
+	cr_assert_str_eq(state, "up");
+	write_hosts("127.0.0.1 web.test\n");
+	wait_line("dns: web.test resolves again");
+	faultkit_slb_stop_ok(&slb, 10000);
+}
