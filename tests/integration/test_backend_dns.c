@@ -1,6 +1,6 @@
 /* Backends by host name (issue 21), with real processes and the resolver's test seam: names
  * come from a hosts file named by SLB_TEST_HOSTS_FILE (docs/testing.md), rewritten to change
- * an answer. A name's address serves traffic and /status shows its origin; a name that does
+ * an answer. A name's address serves traffic and /status and the access log show its origin; a name that does
  * not resolve starts slb with a log line and no backend, and joins once it resolves; a changed
  * answer adds an address and drains the one that left (cause dns in /events); a failed lookup
  * keeps the last addresses. */
@@ -17,7 +17,7 @@
 #define IO_MS 5000
 #define WAIT_MS 20000 /* budget for an answer to show; the interval is 100 ms */
 
-static char hosts_path[64];
+static char hosts_path[64], log_path[64];
 static struct faultkit_slb slb;
 
 static void setup(void)
@@ -30,6 +30,7 @@ static void teardown(void)
 {
 	testproc_stop_all();
 	unlink(hosts_path);
+	unlink(log_path);
 }
 
 TestSuite(backend_dns, .init = setup, .fini = teardown, .timeout = 120);
@@ -50,9 +51,30 @@ static void write_hosts(const char *text)
 
 static void start_slb(const char *backend)
 {
-	const char *const args[] = { "--backend", backend, "--resolve-interval", "100", NULL };
+	const char *const args[] = { "--backend", backend, "--resolve-interval", "100", "--access-log", log_path, NULL };
 
+	snprintf(log_path, sizeof(log_path), "/tmp/slb-test-dns-%d.log", getpid());
 	faultkit_slb_start_ok(&slb, 0, args);
+}
+
+/* Polls the access log until a line holds needle. */
+static void wait_access_log(const char *needle)
+{
+	static char text[8192];
+	int64_t end = testproc_now_ms() + WAIT_MS;
+
+	do {
+		FILE *f = fopen(log_path, "r");
+		size_t n = f ? fread(text, 1, sizeof(text) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		text[n] = '\0';
+		if (strstr(text, needle))
+			return;
+		usleep(20000);
+	} while (testproc_now_ms() < end);
+	cr_assert_fail("the access log never held %s; it has:\n%s", needle, text);
 }
 
 /* Polls GET path on the admin port until its body holds needle. */
@@ -96,6 +118,7 @@ Test(backend_dns, a_names_address_serves_and_shows_its_origin)
 	rc = faultkit_http_body(slb.port, "/", body, sizeof(body), IO_MS);
 	cr_assert_eq(rc, 200, "no answer through slb: %d %s", rc, body);
 	cr_assert(strstr(body, "b0"), "%s", body);
+	wait_access_log("backend_name=web.test ");
 	faultkit_slb_stop_ok(&slb, 10000);
 }
 
