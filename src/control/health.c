@@ -32,6 +32,7 @@
 #include "health_loop.h"
 #include "maglev.h"
 #include "probe.h"
+#include "slb/control/resolver.h"
 #include "slb/common/clock.h"
 #include "slb/common/failq.h"
 #include "slb/common/log.h"
@@ -617,6 +618,10 @@ unsigned health_fd_reserve(const struct slb_config *cfg)
 {
 	unsigned fds = 8; /* epoll, timerfd, eventfd, two listeners, slack */
 	unsigned probes = cfg->n_backends;
+
+	for (unsigned i = 0; i < cfg->n_backends; i++)
+		if (cfg->backends[i].host[0])
+			probes += RESOLVER_MAX_ADDRS - 1; /* each address of a host name is probed on its own */
 
 	if (cfg->has_heartbeat_listen) {
 		fds += HB_SESSIONS_MAX;

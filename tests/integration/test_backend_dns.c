@@ -3,9 +3,11 @@
  * an answer. A name's address serves traffic and /status and the access log show its origin; a name that does
  * not resolve starts slb with a log line and no backend, and joins once it resolves; a changed
  * answer adds an address and drains the one that left (cause dns in /events); a failed lookup
- * keeps the last addresses. */
+ * keeps the last addresses; a reload re-weights a name's addresses, and drains them once the
+ * file drops the name. */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +19,7 @@
 #define IO_MS 5000
 #define WAIT_MS 20000 /* budget for an answer to show; the interval is 100 ms */
 
-static char hosts_path[64], log_path[64];
+static char hosts_path[64], log_path[64], conf_path[64];
 static struct faultkit_slb slb;
 
 static void setup(void)
@@ -31,6 +33,7 @@ static void teardown(void)
 	testproc_stop_all();
 	unlink(hosts_path);
 	unlink(log_path);
+	unlink(conf_path);
 }
 
 TestSuite(backend_dns, .init = setup, .fini = teardown, .timeout = 120);
@@ -185,5 +188,55 @@ Test(backend_dns, a_failed_lookup_keeps_the_last_addresses)
 	cr_assert_str_eq(state, "up");
 	write_hosts("127.0.0.1 web.test\n");
 	wait_line("dns: web.test resolves again");
+	faultkit_slb_stop_ok(&slb, 10000);
+}
+
+static void write_conf(const char *text)
+{
+	FILE *f = fopen(conf_path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* Sends SIGHUP and waits for the n-th "reload: done" line. */
+static void reload(unsigned n)
+{
+	cr_assert_eq(testproc_signal(slb.proc, SIGHUP), 0);
+	for (int64_t end = testproc_now_ms() + WAIT_MS; faultkit_count_lines(slb.proc, "reload: done") < n;) {
+		cr_assert(testproc_now_ms() < end, "no 'reload: done' after SIGHUP %u", n);
+		usleep(10000);
+	}
+}
+
+Test(backend_dns, a_reload_keeps_a_names_addresses_by_origin_and_drops_them_with_it)
+{
+	char be[32], other[32], text[256], weight[16];
+	const char *const args[] = { "-c", conf_path, NULL };
+	unsigned port;
+
+	faultkit_backend_ok("b0", be, sizeof(be));
+	faultkit_backend_ok("b1", other, sizeof(other));
+	port = (unsigned)atoi(strchr(be, ':') + 1);
+	snprintf(conf_path, sizeof(conf_path), "/tmp/slb-test-dns-%d.conf", getpid());
+	write_hosts("127.0.0.1 web.test\n");
+	snprintf(text, sizeof(text), "resolve-interval = 100\nbackend = web.test:%u\nbackend = %s\n", port, other);
+	write_conf(text);
+	faultkit_slb_start_ok(&slb, 0, args);
+	cr_assert_geq(faultkit_wait_state(slb.admin, be, "up", WAIT_MS), 0);
+	snprintf(text, sizeof(text), "resolve-interval = 100\nbackend = web.test:%u,weight=3\nbackend = %s\n", port,
+		 other);
+	write_conf(text);
+	reload(1);
+	cr_assert_eq(faultkit_status_field(slb.admin, be, "weight", weight, sizeof(weight)), 0);
+	cr_assert_str_eq(weight, "3", "the file's new weight is not the address's");
+	snprintf(text, sizeof(text), "resolve-interval = 100\nbackend = %s\n", other);
+	write_conf(text);
+	reload(2);
+	snprintf(text, sizeof(text), "\"address\":\"%s\",\"name\":\"\",\"old\":\"draining\",\"new\":\"none\","
+		 "\"reason\":\"removed from the configuration", be);
+	wait_admin_body("/events?since=0", text);
+	cr_assert_eq(faultkit_wait_state(slb.admin, other, "up", WAIT_MS) >= 0, true, "the literal backend went");
 	faultkit_slb_stop_ok(&slb, 10000);
 }
