@@ -178,9 +178,10 @@ static void log_start(void)
 	for (unsigned i = 0; i < cfg.n_listen; i++)
 		len += (size_t)snprintf(listen + len, sizeof(listen) - len, "%s%s", i ? ", " : "",
 					addr_format(&cfg.listen[i], text, sizeof(text)));
-	slb_log(LOG_INFO, 0, "slb %s listening on %s: %u workers (%s), relay %s, balance %s, %u static backends, "
-		"max %u connections", SLB_VERSION, listen, cfg.workers, cfg.pin ? "pinned" : "unpinned",
-		relay_mode_name(cfg.relay), balance_algo_name(cfg.balance), cfg.n_backends, cfg.max_conns);
+	slb_log(LOG_INFO, 0, "slb %s listening on %s: %u workers (%s), relay %s, %u services (default's balance %s), "
+		"%u static backends, max %u connections", SLB_VERSION, listen, cfg.workers, cfg.pin ? "pinned" : "unpinned",
+		relay_mode_name(cfg.relay), cfg.n_services, balance_algo_name(cfg.services[0].balance), cfg.n_backends,
+		cfg.max_conns);
 }
 
 /* The signals main waits for. They are blocked in every thread, so only main's sigwait sees

@@ -81,14 +81,24 @@ static void reload_keep_one(const struct config_field *f, struct slb_config *nex
 }
 
 /* maglev accepts carry client addresses (worker.c), the other pickers do not. */
-static void reload_keep_balance(struct slb_config *next)
+static void reload_keep_balance(struct service_config *next, const struct service_config *run)
 {
-	if ((running->balance == BALANCE_MAGLEV) == (next->balance == BALANCE_MAGLEV))
+	if ((run->balance == BALANCE_MAGLEV) == (next->balance == BALANCE_MAGLEV))
 		return;
-	slb_log(LOG_WARN, 0, "reload: balance %s -> %s changes how workers accept and takes effect at the next "
-		"upgrade or restart; balance %s stays", balance_algo_name(running->balance),
-		balance_algo_name(next->balance), balance_algo_name(running->balance));
-	next->balance = running->balance;
+	slb_log(LOG_WARN, 0, "reload: service %s: balance %s -> %s changes how workers accept and takes effect at the "
+		"next upgrade or restart; balance %s stays", run->name, balance_algo_name(run->balance),
+		balance_algo_name(next->balance), balance_algo_name(run->balance));
+	next->balance = run->balance;
+}
+
+/* Whether a service sends PROXY headers decides at start whether workers learn addresses. */
+static void reload_keep_send_proxy(struct service_config *next, const struct service_config *run)
+{
+	if (next->send_proxy == run->send_proxy)
+		return;
+	slb_log(LOG_WARN, 0, "reload: service %s: send-proxy changed: it takes effect at the next upgrade or restart; "
+		"the running value stays", run->name);
+	next->send_proxy = run->send_proxy;
 }
 
 static void reload_keep_sockets(struct slb_config *next)
@@ -100,27 +110,62 @@ static void reload_keep_sockets(struct slb_config *next)
 			reload_keep_one(&f, next);
 	/* not a flag: sized from RLIMIT_NOFILE at start, with the pipe pools */
 	next->pipes_per_worker = running->pipes_per_worker;
-	reload_keep_balance(next);
+	/* the listeners stay, and with them whose they are (the services are the same:
+	 * reload_same_services) */
+	memcpy(next->listen_service, running->listen_service, sizeof(next->listen_service));
+	for (unsigned i = 0; i < next->n_services; i++) {
+		reload_keep_balance(&next->services[i], &running->services[i]);
+		reload_keep_send_proxy(&next->services[i], &running->services[i]);
+	}
+}
+
+/* Services are added, removed or renamed at the next upgrade: workers size their pickers and
+ * the snapshot its pools by them, and listeners would have to be bound. A reload that does
+ * so is refused whole, so that no backend lands in a service that is not served. */
+static void reload_same_services(const struct slb_config *next, struct config_errors *errs)
+{
+	bool same = next->n_services == running->n_services;
+
+	for (unsigned i = 0; same && i < next->n_services; i++)
+		same = strcmp(next->services[i].name, running->services[i].name) == 0;
+	if (!same)
+		config_errors_add(errs, "the services were added, removed, renamed or reordered: that takes an upgrade "
+				  "(slb --takeover) or a restart");
 }
 
 /* The numbers a reload applies, logged "name old -> new" when they change. */
-static unsigned reload_log_numbers(const struct slb_config *next)
+/* A per-service flag's field is the default service's (config_flag_field); service svc's
+ * sits svc service_configs further. The others are named as before services: "retries". */
+static unsigned reload_log_numbers_of(const struct slb_config *next, unsigned svc)
 {
 	struct config_field f;
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < config_flag_count(); i++) {
 		unsigned a, b;
+		size_t at;
 
-		if (!config_flag_field(i, &f) || f.reload != CONFIG_RELOAD_APPLIES || !f.scale)
+		if (!config_flag_field(i, &f) || f.reload != CONFIG_RELOAD_APPLIES || !f.scale ||
+		    (svc && !f.per_service))
 			continue;
-		memcpy(&a, (const char *)running + f.offset, sizeof(a));
-		memcpy(&b, (const char *)next + f.offset, sizeof(b));
+		at = f.offset + (f.per_service ? svc * sizeof(struct service_config) : 0);
+		memcpy(&a, (const char *)running + at, sizeof(a));
+		memcpy(&b, (const char *)next + at, sizeof(b));
 		if (a == b)
 			continue;
-		slb_log(LOG_INFO, 0, "reload: %s%s %u -> %u", f.name, f.scale == 100 ? " (x100)" : "", a, b);
+		slb_log(LOG_INFO, 0, "reload: %s%s%s%s%s %u -> %u", svc ? "service " : "", svc ? next->services[svc].name : "",
+			svc ? ": " : "", f.name, f.scale == 100 ? " (x100)" : "", a, b);
 		n++;
 	}
+	return n;
+}
+
+static unsigned reload_log_numbers(const struct slb_config *next)
+{
+	unsigned n = 0;
+
+	for (unsigned svc = 0; svc < next->n_services; svc++)
+		n += reload_log_numbers_of(next, svc);
 	return n;
 }
 
@@ -128,18 +173,18 @@ static unsigned reload_log_choices(const struct slb_config *next)
 {
 	unsigned n = 0;
 
-	if (running->balance != next->balance && ++n)
-		slb_log(LOG_INFO, 0, "reload: balance %s -> %s", balance_algo_name(running->balance),
-			balance_algo_name(next->balance));
-	if ((running->check != next->check || strcmp(running->check_path, next->check_path)) && ++n)
-		slb_log(LOG_INFO, 0, "reload: check changed (kind %d -> %d, path '%s' -> '%s')", running->check,
-			next->check, running->check_path, next->check_path);
+	if (running->services[0].balance != next->services[0].balance && ++n)
+		slb_log(LOG_INFO, 0, "reload: balance %s -> %s", balance_algo_name(running->services[0].balance),
+			balance_algo_name(next->services[0].balance));
+	if ((running->services[0].check != next->services[0].check || strcmp(running->services[0].check_path, next->services[0].check_path)) && ++n)
+		slb_log(LOG_INFO, 0, "reload: check changed (kind %d -> %d, path '%s' -> '%s')", running->services[0].check,
+			next->services[0].check, running->services[0].check_path, next->services[0].check_path);
 	if (running->log_level != next->log_level && ++n)
 		slb_log(LOG_INFO, 0, "reload: log-level %s -> %s", log_level_name(running->log_level),
 			log_level_name(next->log_level));
 	if (running->outlier_detection != next->outlier_detection && ++n)
 		slb_log(LOG_INFO, 0, "reload: outlier-detection %s", next->outlier_detection ? "on" : "off");
-	if (running->hash_key != next->hash_key && ++n)
+	if (running->services[0].hash_key != next->services[0].hash_key && ++n)
 		slb_log(LOG_INFO, 0, "reload: hash-key changed");
 	if ((running->n_heartbeat_allow != next->n_heartbeat_allow ||
 	     memcmp(running->heartbeat_allow, next->heartbeat_allow,
@@ -159,6 +204,8 @@ static int reload_read(struct slb_config *next)
 	ret = config_parse_args(next, saved_argc, saved_argv, errs);
 	if (ret == CONFIG_OK)
 		config_validate_all(next, errs);
+	if (ret == CONFIG_OK)
+		reload_same_services(next, errs);
 	ret = errs->n ? -EINVAL : 0;
 	if (ret)
 		reload_log_errors(errs);

@@ -34,6 +34,7 @@ struct agent_config {
 	unsigned interval_ms; /* check period; also the heartbeat period when given */
 	unsigned weight;
 	char name[HB_NAME_MAX];
+	char service_name[HB_SERVICE_MAX]; /* "": slb's service "default" */
 	const char *key_file;       /* --heartbeat-key-file; NULL: unsigned heartbeats */
 	bool drain_and_exit;        /* SIGTERM drains first, and the agent exits once drained */
 };
@@ -72,6 +73,8 @@ static const struct cli_flag agent_flags[] = {
 	{ "weight", "N", cli_parse_uint, OPT(weight), 1, 256,
 	  "weight sent in REGISTER (default 1)" },
 	{ "name", "NAME", cli_parse_name, OPT(name), 0, HB_NAME_MAX, "name sent in REGISTER" },
+	{ "service-name", "SERVICE", cli_parse_name, OPT(service_name), 0, HB_SERVICE_MAX,
+	  "the slb service to join (default: slb's service default)" },
 	{ "heartbeat-key-file", "FILE", cli_parse_path, OPT(key_file), 0, 0,
 	  "sign heartbeats with this key (same file as slb's, mode 600)" },
 	{ "drain-and-exit", NULL, cli_parse_switch, OPT(drain_and_exit), 0, 0,
@@ -143,6 +146,7 @@ static int agent_start_heartbeat(struct agent *a)
 	};
 
 	memcpy(hc.name, a->cfg.name, sizeof(hc.name));
+	memcpy(hc.service_name, a->cfg.service_name, sizeof(hc.service_name));
 	return hb_group_start(&a->hb, &a->loop, &a->cfg.lb, &hc, agent_report, a);
 }
 

@@ -236,6 +236,7 @@ static int hb_send_register(struct hb_client *c)
 {
 	enum hb_state state = HB_STATE_UP;
 	char svc[ADDR_TEXT_MAX], weight[24] = "", name[HB_NAME_MAX + 8] = "", load_buf[16];
+	char service[HB_SERVICE_MAX + 10] = "";
 	int load = -1;
 
 	c->report(c->arg, HB_VERB_REGISTER, &state, &load);
@@ -243,8 +244,10 @@ static int hb_send_register(struct hb_client *c)
 		snprintf(weight, sizeof(weight), " weight=%u", c->cfg.weight);
 	if (c->cfg.name[0])
 		snprintf(name, sizeof(name), " name=%s", c->cfg.name);
-	return hb_send_line(c, "REGISTER %s%s%s state=%s%s",
-			    addr_format(&c->cfg.service, svc, sizeof(svc)), weight, name,
+	if (c->cfg.service_name[0])
+		snprintf(service, sizeof(service), " service=%s", c->cfg.service_name);
+	return hb_send_line(c, "REGISTER %s%s%s%s state=%s%s",
+			    addr_format(&c->cfg.service, svc, sizeof(svc)), weight, name, service,
 			    hb_state_name(state), hb_load_text(load, load_buf, sizeof(load_buf)));
 }
 

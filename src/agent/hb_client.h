@@ -24,6 +24,7 @@ struct hb_client_config {
 	struct slb_addr lb;      /* slb's heartbeat port */
 	struct slb_addr service; /* the address announced in REGISTER */
 	char name[HB_NAME_MAX];  /* "" sends no name= */
+	char service_name[HB_SERVICE_MAX]; /* slb's service to join; "" sends no service= */
 	unsigned weight;         /* 0 sends no weight= */
 	unsigned interval_ms;    /* 0: the interval slb answers in OK registered */
 	const struct hbauth_key *key; /* NULL: lines go unsigned; else signs every line (see

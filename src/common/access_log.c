@@ -87,6 +87,7 @@ size_t access_log_format(char *buf, size_t len, enum access_log_format fmt, cons
 	char t[40], c[ADDR_TEXT_MAX + 2], l[ADDR_TEXT_MAX + 2], b[ADDR_TEXT_MAX + 2], cms[24];
 	char name[CONFIG_NAME_MAX + 2];
 	bool json = fmt == ACCESS_LOG_JSON;
+	const char *svc = e->service ? e->service : json ? "null" : "-", *q = json && e->service ? "\"" : "";
 	int n;
 
 	format_time(t, sizeof(t), e->end_unix_ms);
@@ -96,13 +97,14 @@ size_t access_log_format(char *buf, size_t len, enum access_log_format fmt, cons
 	else
 		snprintf(cms, sizeof(cms), "%s", json ? "null" : "-");
 	n = snprintf(buf, len,
-		     json ? "{\"time\":\"%s\",\"worker\":%u,\"client\":%s,\"listener\":%s,\"backend\":%s,"
-			    "\"backend_name\":%s,\"attempts\":%u,\"bytes_up\":%llu,\"bytes_down\":%llu,\"duration_ms\":%lld,"
-			    "\"connect_ms\":%s,\"end\":\"%s\"}\n"
-			  : "%s worker=%u client=%s listener=%s backend=%s backend_name=%s attempts=%u bytes_up=%llu "
-			    "bytes_down=%llu duration_ms=%lld connect_ms=%s end=%s\n",
+		     json ? "{\"time\":\"%s\",\"worker\":%u,\"client\":%s,\"listener\":%s,\"service\":%s%s%s,"
+			    "\"backend\":%s,\"backend_name\":%s,\"attempts\":%u,\"bytes_up\":%llu,\"bytes_down\":%llu,"
+			    "\"duration_ms\":%lld,\"connect_ms\":%s,\"end\":\"%s\"}\n"
+			  : "%s worker=%u client=%s listener=%s service=%s%s%s backend=%s backend_name=%s attempts=%u "
+			    "bytes_up=%llu bytes_down=%llu duration_ms=%lld connect_ms=%s end=%s\n",
 		     t, e->worker, format_addr(e->client, json, c, sizeof(c)),
-		     format_addr(e->listener, json, l, sizeof(l)), format_addr(e->backend, json, b, sizeof(b)), name,
+		     format_addr(e->listener, json, l, sizeof(l)), q, svc, q, format_addr(e->backend, json, b, sizeof(b)),
+		     name,
 		     e->attempts, (unsigned long long)e->bytes_up, (unsigned long long)e->bytes_down,
 		     (long long)e->duration_ms, cms, access_log_end_name(e->end));
 	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;

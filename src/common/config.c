@@ -120,7 +120,7 @@ static int args_prescan(int argc, char **argv, const struct option *opts, char *
 			return CONFIG_HELP;
 		if (strcmp(f->name, "version") == 0)
 			return CONFIG_VERSION;
-		if (f->offset == offsetof(struct slb_config, config_file))
+		if (strcmp(f->name, "config") == 0)
 			snprintf(path, len, "%s", optarg);
 	}
 	return CONFIG_OK;
@@ -130,7 +130,7 @@ static void args_apply_one(struct slb_config *cfg, const struct flag *f, uint64_
 			   struct config_errors *errs)
 {
 	char err[200];
-	int ret = config_flag_apply(cfg, f, optarg, seen, err, sizeof(err));
+	int ret = config_flag_apply(cfg, 0, f, optarg, seen, err, sizeof(err));
 
 	if (ret == -EEXIST && strcmp(err, f->name) == 0)
 		config_errors_add(errs, "--%s given twice (only --listen, --backend and --heartbeat-allow repeat)",
@@ -163,6 +163,7 @@ int config_parse_args(struct slb_config *cfg, int argc, char **argv, struct conf
 		args_apply_one(cfg, f, &seen, errs);
 	if (optind < argc)
 		config_errors_add(errs, "unexpected argument '%.64s' (flags start with --)", argv[optind]);
+	config_finish_services(cfg);
 	return errs->n > before ? -EINVAL : CONFIG_OK;
 }
 
@@ -237,6 +238,30 @@ static void usage_flag(FILE *out, const struct flag *f)
 	fputc('\n', out);
 }
 
+/* The per-service keys, from the table's column, wrapped like the flags' help. */
+static void usage_service_keys(FILE *out)
+{
+	unsigned at = 0;
+
+	fputs("\nA '[service NAME]' section (NAME: 1-32 of a-z 0-9 _ -) holds another service,\n"
+	      "with its own listeners; the keys above it are the service 'default'. Its keys:\n",
+	      out);
+	for (unsigned i = 0; i < config_flag_count(); i++) {
+		const struct flag *f = config_flag_at(i);
+		size_t len = strlen(f->name);
+
+		if (!f->per_service)
+			continue;
+		if (at && at + len + 2 > USAGE_WIDTH - 1) {
+			fputs(",\n", out);
+			at = 0;
+		}
+		fprintf(out, "%s%s", at ? ", " : "", f->name);
+		at += len + (at ? 2 : 0);
+	}
+	fputs(".\n", out);
+}
+
 void config_print_usage(FILE *out, const char *prog)
 {
 	fprintf(out, "usage: %s --listen ADDR:PORT --backend ADDR:PORT [--backend ...] [flags]\n"
@@ -252,4 +277,5 @@ void config_print_usage(FILE *out, const char *prog)
 	      "key given twice is an error; '#' or ';' starts a comment line. A flag on the\n"
 	      "command line replaces that key's value (or list).\n",
 	      out);
+	usage_service_keys(out);
 }

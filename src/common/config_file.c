@@ -2,7 +2,9 @@
  * whose values are written as on the command line, parsed by libinih into the same flag table
  * as the command line (config_flags.h). inih reads through our line reader, which counts lines
  * (Debian's inih passes no line number to the handler), refuses what inih would misread
- * (over-long lines, which it would split in two; NUL bytes; sections) and strips leading
+ * (over-long lines, which it would split in two; NUL bytes), reads the '[service NAME]'
+ * headers itself (so that a bad one is reported with its line and the keys under it are
+ * not mistaken for another service's), and strips leading
  * blanks, so an indented line is a line of its own and never a continuation of the last value.
  * Everything is collected: one bad line does not hide the next. */
 #include <errno.h>
@@ -23,8 +25,11 @@ struct file_ctx {
 	unsigned line;                 /* the line inih works on */
 	bool want_key;                 /* it is neither blank nor a comment: inih must hand us a key */
 	bool got_key;
-	uint64_t seen;                 /* flags this file has set (config_flag_apply) */
-	unsigned first_line[64];       /* per flag index: the line that set it first */
+	unsigned svc;                  /* the service of the section being read; 0: flat keys */
+	bool bad_section;              /* its header was refused: its keys are skipped */
+	unsigned section_line[CONFIG_MAX_SERVICES]; /* where each service's section starts */
+	uint64_t seen[CONFIG_MAX_SERVICES]; /* per service: flags this file has set (config_flag_apply) */
+	unsigned first_line[CONFIG_MAX_SERVICES][64]; /* per service and flag: the line that set it first */
 	char buf[INI_MAX_LINE];        /* the line, cut at INI_MAX_LINE - 1 bytes */
 };
 
@@ -59,6 +64,63 @@ static void file_check_missed_key(struct file_ctx *c)
 	c->want_key = false;
 }
 
+/* The NAME of "[service NAME]" (blanks around each word allowed), copied into name (len
+ * bytes); NULL when the header is not of that shape, else a reason when NAME is not a name. */
+static const char *section_name(const char *p, char *name, size_t len, bool *shape)
+{
+	const char *end = strchr(p, ']'), *w;
+	size_t n;
+
+	*shape = false;
+	p += 1 + strspn(p + 1, " \t");
+	if (!end || !strchr("#;", end[1 + strspn(end + 1, " \t\r")]) || strncmp(p, "service", 7) ||
+	    !strchr(" \t", p[7]) || !p[7])
+		return NULL;
+	*shape = true;
+	w = p + 7 + strspn(p + 7, " \t");
+	n = strcspn(w, " \t]");
+	if (w + n + strspn(w + n, " \t") != end || n == 0 || n >= len)
+		return "a name of 1-32 characters: a-z, 0-9, '_' and '-'";
+	memcpy(name, w, n);
+	name[n] = '\0';
+	return config_service_name_ok(name) ? NULL : "a name of 1-32 characters: a-z, 0-9, '_' and '-'";
+}
+
+/* A section header: the keys that follow, up to the next header, are that service's. */
+static void file_section(struct file_ctx *c, const char *p)
+{
+	char name[CONFIG_SERVICE_NAME_MAX + 32];
+	bool shape;
+	const char *why = section_name(p, name, sizeof(name), &shape);
+	int i;
+
+	c->bad_section = true;
+	if (!shape) {
+		config_errors_add(c->errs, "%s:%u: '%.40s': the only section is '[service NAME]'", c->name, c->line, p);
+		return;
+	}
+	if (why) {
+		config_errors_add(c->errs, "%s:%u: '%.40s': %s", c->name, c->line, p, why);
+		return;
+	}
+	i = config_service_find(c->cfg, name);
+	if (i < 0)
+		i = config_add_service(c->cfg, name);
+	if (i == -ENOSPC) {
+		config_errors_add(c->errs, "%s:%u: service %s: too many services (at most %d)", c->name, c->line,
+				  name, CONFIG_MAX_SERVICES);
+		return;
+	}
+	if (c->section_line[i]) {
+		config_errors_add(c->errs, "%s:%u: service %s: section given twice (first on line %u)", c->name,
+				  c->line, name, c->section_line[i]);
+		return;
+	}
+	c->section_line[i] = c->line;
+	c->svc = (unsigned)i;
+	c->bad_section = false;
+}
+
 /* Decides what inih sees of the line in c->buf (len bytes long, maybe cut): "" for a comment
  * or a line that is an error of its own (already reported), else the line without its
  * leading blanks. A comment may be of any length: nothing of it is read. */
@@ -79,8 +141,7 @@ static const char *file_vet_line(struct file_ctx *c, size_t len, bool nul)
 		return "";
 	}
 	if (*p == '[') {
-		config_errors_add(c->errs, "%s:%u: sections ('[...]') are not used: write 'key = value' lines only",
-				  c->name, c->line);
+		file_section(c, p);
 		return "";
 	}
 	c->want_key = *p != '\0';
@@ -135,7 +196,7 @@ static char *file_read_line(char *str, int num, void *stream)
 static void file_twice_error(struct file_ctx *c, const struct flag *f, const char *earlier)
 {
 	const struct flag *e = config_flag_find(earlier);
-	unsigned at = e ? c->first_line[config_flag_index(e)] : 0;
+	unsigned at = e ? c->first_line[c->svc][config_flag_index(e)] : 0;
 
 	if (e == f)
 		config_errors_add(c->errs, "%s:%u: %s: given twice (first on line %u; only listen, backend and "
@@ -167,15 +228,22 @@ static int file_on_key(void *user, const char *section, const char *key, const c
 		config_errors_add(c->errs, "%s:%u: %s: only on the command line", c->name, c->line, key);
 		return 1;
 	}
-	ret = config_flag_apply(c->cfg, f, value, &c->seen, err, sizeof(err));
+	if (c->bad_section)
+		return 1;
+	if (c->section_line[c->svc] && !f->per_service) {
+		config_errors_add(c->errs, "%s:%u: %s: a process-wide key, not a service's: put it above the first "
+				  "[service NAME]", c->name, c->line, key);
+		return 1;
+	}
+	ret = config_flag_apply(c->cfg, c->svc, f, value, &c->seen[c->svc], err, sizeof(err));
 	if (ret == -EEXIST) {
 		file_twice_error(c, f, err);
 		return 1;
 	}
 	if (ret)
 		config_errors_add(c->errs, "%s:%u: %s = '%.64s': %s", c->name, c->line, key, value, err);
-	if (!c->first_line[config_flag_index(f)])
-		c->first_line[config_flag_index(f)] = c->line;
+	if (!c->first_line[c->svc][config_flag_index(f)])
+		c->first_line[c->svc][config_flag_index(f)] = c->line;
 	return 1;
 }
 
@@ -188,6 +256,7 @@ int config_load_stream(FILE *f, const char *name, struct slb_config *cfg, struct
 	errno = 0;
 	ini_parse_stream(file_read_line, &c, file_on_key, &c);
 	file_check_missed_key(&c);
+	config_finish_services(cfg);
 	return errs->n > before ? -EINVAL : 0;
 }
 

@@ -30,9 +30,16 @@ static int parse_uint_text(const char *val, unsigned min, unsigned max, unsigned
 	return 0;
 }
 
-static void *field(struct slb_config *cfg, const struct flag *f)
+/* Whether f's value lives in struct service_config (the lists of a service live in
+ * slb_config, each entry tagged with its service). */
+static bool in_service(const struct flag *f)
 {
-	return (char *)cfg + f->offset;
+	return f->per_service && !f->count;
+}
+
+static void *field(struct slb_config *cfg, unsigned svc, const struct flag *f)
+{
+	return in_service(f) ? (char *)&cfg->services[svc] + f->offset : (char *)cfg + f->offset;
 }
 
 /* The reason alone: the caller names the flag or the file, line and key around it. */
@@ -42,11 +49,11 @@ static int flag_error(char *err, size_t errlen, const struct flag *f, const char
 	return -EINVAL;
 }
 
-static int parse_uint(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_uint(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	char why[64];
 
-	if (parse_uint_text(val, f->min, f->max, field(cfg, f)) == 0)
+	if (parse_uint_text(val, f->min, f->max, field(cfg, svc, f)) == 0)
 		return 0;
 	snprintf(why, sizeof(why), "expected a whole number from %u to %u", f->min, f->max);
 	return flag_error(err, errlen, f, val, why);
@@ -77,14 +84,14 @@ static int hundredths_text(const char *val, unsigned *out)
 	return 0;
 }
 
-static int parse_hundredths(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
-			    size_t errlen)
+static int parse_hundredths(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
+			    char *err, size_t errlen)
 {
 	unsigned v;
 	char why[80];
 
 	if (hundredths_text(val, &v) == 0 && v >= f->min && v <= f->max) {
-		*(unsigned *)field(cfg, f) = v;
+		*(unsigned *)field(cfg, svc, f) = v;
 		return 0;
 	}
 	snprintf(why, sizeof(why), "expected a number from %u.%u to %u, with at most two decimals", f->min / 100,
@@ -92,20 +99,20 @@ static int parse_hundredths(struct slb_config *cfg, const struct flag *f, const 
 	return flag_error(err, errlen, f, val, why);
 }
 
-static int parse_address(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_address(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	char why[160];
 
-	if (addr_parse(val, field(cfg, f), why, sizeof(why)) == 0)
+	if (addr_parse(val, field(cfg, svc, f), why, sizeof(why)) == 0)
 		return 0;
 	return flag_error(err, errlen, f, val, why);
 }
 
 /* An optional address says it was given in its has_ field (f->has). */
-static int parse_optional_address(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
-				  size_t errlen)
+static int parse_optional_address(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
+				  char *err, size_t errlen)
 {
-	int ret = parse_address(cfg, f, val, err, errlen);
+	int ret = parse_address(cfg, svc, f, val, err, errlen);
 
 	if (ret == 0)
 		*(bool *)((char *)cfg + f->has) = true;
@@ -256,40 +263,55 @@ int config_parse_backend(const char *text, struct config_backend *out, char *err
 	return backend_host_options(out, err, errlen);
 }
 
-static int parse_backend(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
+	struct config_backend *b = &cfg->backends[cfg->n_backends];
 	char why[200];
 
 	if (cfg->n_backends >= CONFIG_MAX_STATIC_BACKENDS)
 		return flag_error(err, errlen, f, val, "too many backends");
-	if (config_parse_backend(val, &cfg->backends[cfg->n_backends], why, sizeof(why)))
+	if (config_parse_backend(val, b, why, sizeof(why)))
 		return flag_error(err, errlen, f, val, why);
-	for (unsigned i = 0; i < cfg->n_backends; i++)
-		if (config_backend_same(&cfg->backends[i], &cfg->backends[cfg->n_backends]))
+	b->service = svc;
+	/* one address (or host name and port) is one backend of one service: the table, the
+	 * heartbeat and the API find a backend by its address */
+	for (unsigned i = 0; i < cfg->n_backends; i++) {
+		if (!config_backend_same(&cfg->backends[i], b))
+			continue;
+		if (cfg->backends[i].service == svc)
 			return flag_error(err, errlen, f, val, "backend given twice");
-	if (config_backend_named(cfg->backends, cfg->n_backends, cfg->backends[cfg->n_backends].name))
+		snprintf(why, sizeof(why), "backend of service %s already", cfg->services[cfg->backends[i].service].name);
+		return flag_error(err, errlen, f, val, why);
+	}
+	/* names are unique over all services: the admin API takes a name for an address */
+	if (config_backend_named(cfg->backends, cfg->n_backends, b->name))
 		return flag_error(err, errlen, f, val, "name given to another backend");
 	cfg->n_backends++;
 	return 0;
 }
 
-static int parse_listen(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_listen(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	struct slb_addr *a = &cfg->listen[cfg->n_listen];
 	char why[160];
 
 	if (cfg->n_listen >= CONFIG_MAX_LISTEN)
-		return flag_error(err, errlen, f, val, "too many addresses (at most 16)");
+		return flag_error(err, errlen, f, val, "too many addresses (at most 64 over all services)");
 	if (addr_parse(val, a, why, sizeof(why)))
 		return flag_error(err, errlen, f, val, why);
-	for (unsigned i = 0; i < cfg->n_listen; i++)
-		if (addr_equal(&cfg->listen[i], a))
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		if (!addr_equal(&cfg->listen[i], a))
+			continue;
+		if (cfg->listen_service[i] == svc)
 			return flag_error(err, errlen, f, val, "address given twice");
-	cfg->n_listen++;
+		snprintf(why, sizeof(why), "address used by service %s already", cfg->services[cfg->listen_service[i]].name);
+		return flag_error(err, errlen, f, val, why);
+	}
+	cfg->listen_service[cfg->n_listen++] = (unsigned char)svc;
 	return 0;
 }
 
-static int parse_allow(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_allow(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	char why[160];
 
@@ -302,7 +324,7 @@ static int parse_allow(struct slb_config *cfg, const struct flag *f, const char 
 }
 
 /* A path or a user name: one printable word that fits the field (f->max bytes with its NUL). */
-static int parse_word(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_word(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	size_t len = strlen(val);
 
@@ -311,7 +333,7 @@ static int parse_word(struct slb_config *cfg, const struct flag *f, const char *
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)val[i] < 0x20 || val[i] == 0x7f)
 			return flag_error(err, errlen, f, val, "control characters are not allowed");
-	memcpy(field(cfg, f), val, len + 1);
+	memcpy(field(cfg, svc, f), val, len + 1);
 	return 0;
 }
 
@@ -328,7 +350,7 @@ static const char *const balance_names[] = { "roundrobin", "leastconn", "p2c", "
 static const char *const hash_key_names[] = { "src", "src-port" };
 #define N_BALANCE (sizeof(balance_names) / sizeof(balance_names[0]))
 
-static int parse_relay(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_relay(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	int v = parse_choice(val, relay_names, 3);
 
@@ -338,28 +360,28 @@ static int parse_relay(struct slb_config *cfg, const struct flag *f, const char 
 	return 0;
 }
 
-static int parse_balance(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_balance(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	int v = parse_choice(val, balance_names, N_BALANCE);
 
 	if (v < 0)
 		return flag_error(err, errlen, f, val, "expected roundrobin, leastconn, p2c or maglev");
-	cfg->balance = (enum balance_algo)v;
+	cfg->services[svc].balance = (enum balance_algo)v;
 	return 0;
 }
 
-static int parse_hash_key(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_hash_key(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	int v = parse_choice(val, hash_key_names, 2);
 
 	if (v < 0)
 		return flag_error(err, errlen, f, val, "expected src or src-port");
-	cfg->hash_key = (enum hash_key)v;
+	cfg->services[svc].hash_key = (enum hash_key)v;
 	return 0;
 }
 
-static int parse_log_level(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
-			   size_t errlen)
+static int parse_log_level(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
+			   char *err, size_t errlen)
 {
 	int v = log_level_parse(val);
 
@@ -392,29 +414,30 @@ int config_parse_check(const char *val, enum check_kind *kind, char path[CONFIG_
 	return 0;
 }
 
-static int parse_check(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int parse_check(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
+	struct service_config *s = &cfg->services[svc];
 	const char *why;
 
-	if (config_parse_check(val, &cfg->check, cfg->check_path, &why))
+	if (config_parse_check(val, &s->check, s->check_path, &why))
 		return flag_error(err, errlen, f, val, why);
 	return 0;
 }
 
-static int parse_send_proxy(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
-			    size_t errlen)
+static int parse_send_proxy(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
+			    char *err, size_t errlen)
 {
 	if (strcmp(val, "off") == 0) {
-		cfg->send_proxy = PROXY_NONE;
+		cfg->services[svc].send_proxy = PROXY_NONE;
 		return 0;
 	}
-	if (parse_proxy_version(val, &cfg->send_proxy))
+	if (parse_proxy_version(val, &cfg->services[svc].send_proxy))
 		return flag_error(err, errlen, f, val, "expected v1, v2 or off");
 	return 0;
 }
 
-static int parse_access_log_format(struct slb_config *cfg, const struct flag *f, const char *val, char *err,
-				   size_t errlen)
+static int parse_access_log_format(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
+				   char *err, size_t errlen)
 {
 	if (strcmp(val, "text") == 0)
 		cfg->access_log_format = ACCESS_LOG_TEXT;
@@ -427,8 +450,8 @@ static int parse_access_log_format(struct slb_config *cfg, const struct flag *f,
 
 /* A flag without argument: on the command line (val NULL) it does what its name says; in a
  * config file its value says whether it does (pin = no is --no-pin). */
-static int set_bool(struct slb_config *cfg, const struct flag *f, const char *val, bool on, char *err,
-		    size_t errlen)
+static int set_bool(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, bool on,
+		    char *err, size_t errlen)
 {
 	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
 	bool v = true;
@@ -441,30 +464,34 @@ static int set_bool(struct slb_config *cfg, const struct flag *f, const char *va
 		else
 			return flag_error(err, errlen, f, val, "expected yes or no (or true/false, on/off, 1/0)");
 	}
-	*(bool *)field(cfg, f) = v ? on : !on;
+	*(bool *)field(cfg, svc, f) = v ? on : !on;
 	return 0;
 }
 
-static int set_true(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int set_true(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
-	return set_bool(cfg, f, val, true, err, errlen);
+	return set_bool(cfg, svc, f, val, true, err, errlen);
 }
 
-static int set_false(struct slb_config *cfg, const struct flag *f, const char *val, char *err, size_t errlen)
+static int set_false(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
-	return set_bool(cfg, f, val, false, err, errlen);
+	return set_bool(cfg, svc, f, val, false, err, errlen);
 }
 
 #define F(member) offsetof(struct slb_config, member)
 #define FIELD(member) .offset = F(member), .size = sizeof(((struct slb_config *)0)->member)
+/* a key of [service NAME] sections, kept in struct service_config */
+#define SERVICE_FIELD(member)                                                                              \
+	.offset = offsetof(struct service_config, member), .size = sizeof(((struct service_config *)0)->member), \
+	.per_service = true
 #define DAY_MS 86400000u
 
 static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
-	  .def = "*:8080", .reload = CONFIG_RELOAD_WAITS,
-	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 16)" },
+	  .def_help = "*:8080", .per_service = true, .reload = CONFIG_RELOAD_WAITS,
+	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all)" },
 	{ .name = "backend", .arg = "ADDR:PORT[,OPTION...]", .parse = parse_backend,
-	  FIELD(backends), .count = F(n_backends), .def_help = "none",
+	  FIELD(backends), .count = F(n_backends), .def_help = "none", .per_service = true,
 	  .help = "a static backend (ADDR may be a host name, resolved every --resolve-interval); repeat for more. "
 		  "Options: weight=N (1-256, default 1); heartbeat=allow (a "
 		  "heartbeat session may attach to it); send-proxy=v1|v2 (this backend gets a PROXY header); "
@@ -482,24 +509,24 @@ static const struct flag flag_table[] = {
 	{ .name = "relay", .arg = "MODE", .parse = parse_relay, FIELD(relay), .def = "auto",
 	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "splice (kernel pipes), copy (buffers) or auto (copy, then splice for bulk transfers)" },
-	{ .name = "balance", .arg = "ALGO", .parse = parse_balance, FIELD(balance), .def = "roundrobin",
+	{ .name = "balance", .arg = "ALGO", .parse = parse_balance, SERVICE_FIELD(balance), .def = "roundrobin",
 	  .help = "roundrobin (weighted), leastconn (per worker), p2c (power of two choices over all workers' "
 		  "connections and reported load) or maglev (consistent hash of the client address)" },
-	{ .name = "hash-key", .arg = "KEY", .parse = parse_hash_key, FIELD(hash_key), .def = "src",
+	{ .name = "hash-key", .arg = "KEY", .parse = parse_hash_key, SERVICE_FIELD(hash_key), .def = "src",
 	  .help = "what maglev hashes: src (client IP) or src-port (client IP and port)" },
-	{ .name = "hash-seed", .arg = "N", .parse = parse_uint, FIELD(hash_seed), .max = UINT32_MAX,
+	{ .name = "hash-seed", .arg = "N", .parse = parse_uint, SERVICE_FIELD(hash_seed), .max = UINT32_MAX,
 	  .def = "0", .help = "maglev hash seed: slb instances with the same backends, flags and seed pick the "
 			      "same backend for a client" },
-	{ .name = "slow-start", .arg = "MS", .parse = parse_uint, FIELD(slow_start_ms), .max = DAY_MS,
+	{ .name = "slow-start", .arg = "MS", .parse = parse_uint, SERVICE_FIELD(slow_start_ms), .max = DAY_MS,
 	  .def = "0", .def_help = "0 (off)",
 	  .help = "a backend that comes up takes a share ramping from ~10% of its weight to all of it over MS; "
 		  "maglev ignores the ramp (it would move clients between backends)" },
 	/* 2000, not 1000: Linux retransmits a lost SYN after 1 s, and a 1 s timeout cancelled
 	 * exactly the connects that the retransmission was about to complete (5% loss then
 	 * ejected healthy backends: tests/integration/test_faults_network.c). */
-	{ .name = "connect-timeout", .arg = "MS", .parse = parse_uint, FIELD(connect_timeout_ms), .min = 1,
+	{ .name = "connect-timeout", .arg = "MS", .parse = parse_uint, SERVICE_FIELD(connect_timeout_ms), .min = 1,
 	  .max = DAY_MS, .def = "2000", .help = "give up a backend connect after MS and try the next backend" },
-	{ .name = "idle-timeout", .arg = "MS", .parse = parse_uint, FIELD(idle_timeout_ms), .max = DAY_MS,
+	{ .name = "idle-timeout", .arg = "MS", .parse = parse_uint, SERVICE_FIELD(idle_timeout_ms), .max = DAY_MS,
 	  .def = "60000", .help = "close a connection with no bytes either way for MS (0: never)" },
 	/* 10 s: a DNS change (a host replaced, a pool scaled) reaches slb within seconds, as with
 	 * nginx's resolver valid= and HAProxy's hold valid, while one lookup per name per 10 s is
@@ -509,7 +536,7 @@ static const struct flag flag_table[] = {
 	  .max = DAY_MS, .def = "10000",
 	  .help = "look up --backend host names again every MS (each A and AAAA record is a backend; one that "
 		  "leaves the answer drains; a failed lookup keeps the last addresses)" },
-	{ .name = "retries", .arg = "N", .parse = parse_uint, FIELD(retries), .max = CONFIG_MAX_RETRIES,
+	{ .name = "retries", .arg = "N", .parse = parse_uint, SERVICE_FIELD(retries), .max = CONFIG_MAX_RETRIES,
 	  .def = "2", .help = "further backends tried after a failed connect" },
 	{ .name = "max-conns", .arg = "N", .parse = parse_uint, FIELD(max_conns), .max = 1000000, .def = "0",
 	  .def_help = "from ulimit -n",
@@ -518,7 +545,7 @@ static const struct flag flag_table[] = {
 	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, FIELD(drain_timeout_ms), .max = DAY_MS,
 	  .def = "10000", .help = "on SIGTERM/SIGINT, or once a new slb took over, stop accepting and let open "
 				  "connections finish for up to MS" },
-	{ .name = "send-proxy", .arg = "VERSION", .parse = parse_send_proxy, FIELD(send_proxy), .def = "off",
+	{ .name = "send-proxy", .arg = "VERSION", .parse = parse_send_proxy, SERVICE_FIELD(send_proxy), .def = "off",
 	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "send every backend a PROXY protocol header (v1 text, v2 binary) with the client's address; "
 		  "per backend: --backend ADDR:PORT,send-proxy=v1|v2" },
@@ -568,18 +595,18 @@ static const struct flag flag_table[] = {
 	{ .name = "heartbeat-max-backends", .arg = "N", .parse = parse_uint, FIELD(heartbeat_max_backends),
 	  .min = 1, .max = SNAP_MAX_BACKEND_ID - 1, .def = "256",
 	  .help = "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
-	{ .name = "check", .arg = "KIND", .parse = parse_check, FIELD(check), .def = "none",
+	{ .name = "check", .arg = "KIND", .parse = parse_check, SERVICE_FIELD(check), .def = "none",
 	  .help = "active check of static backends: tcp, http:/PATH (expects 2xx) or none" },
-	{ .name = "check-interval", .arg = "MS", .parse = parse_uint, FIELD(check_interval_ms), .min = 10,
+	{ .name = "check-interval", .arg = "MS", .parse = parse_uint, SERVICE_FIELD(check_interval_ms), .min = 10,
 	  .max = DAY_MS, .def = "2000", .help = "time between two checks of one backend" },
-	{ .name = "check-timeout", .arg = "MS", .parse = parse_uint, FIELD(check_timeout_ms), .min = 10,
+	{ .name = "check-timeout", .arg = "MS", .parse = parse_uint, SERVICE_FIELD(check_timeout_ms), .min = 10,
 	  .max = DAY_MS, .def = "1000",
 	  .help = "a check not answered within MS has failed (shorter than --check-interval)" },
-	{ .name = "rise", .arg = "N", .parse = parse_uint, FIELD(rise), .min = 1, .max = 100, .def = "2",
+	{ .name = "rise", .arg = "N", .parse = parse_uint, SERVICE_FIELD(rise), .min = 1, .max = 100, .def = "2",
 	  .help = "consecutive passed checks to bring a backend up" },
-	{ .name = "fall", .arg = "N", .parse = parse_uint, FIELD(fall), .min = 1, .max = 100, .def = "3",
+	{ .name = "fall", .arg = "N", .parse = parse_uint, SERVICE_FIELD(fall), .min = 1, .max = 100, .def = "3",
 	  .help = "consecutive failed checks to take a backend down" },
-	{ .name = "eject-failures", .arg = "N", .parse = parse_uint, FIELD(eject_failures), .min = 1,
+	{ .name = "eject-failures", .arg = "N", .parse = parse_uint, SERVICE_FIELD(eject_failures), .min = 1,
 	  .max = 1000, .def = "3", .help = "consecutive failed connects (seen by workers) that eject a backend" },
 	{ .name = "outlier-detection", .parse = set_true, FIELD(outlier_detection),
 	  .help = "eject a backend whose time to first byte or connect time is far above the other backends' "
@@ -659,12 +686,17 @@ const struct flag *config_flag_at(unsigned i)
 	return i < N_FLAGS ? &flag_table[i] : NULL;
 }
 
+static bool same_field(const struct flag *a, const struct flag *b)
+{
+	return a->offset == b->offset && in_service(a) == in_service(b);
+}
+
 /* The first flag of the table that sets f's field (pin for no-pin). */
 static const struct flag *flag_field_owner(const struct flag *f)
 {
 	const struct flag *o = flag_table;
 
-	while (o->offset != f->offset || !o->parse)
+	while (!same_field(o, f) || !o->parse)
 		o++;
 	return o;
 }
@@ -678,10 +710,12 @@ bool config_flag_field(unsigned i, struct config_field *out)
 		return false;
 	out->name = f->name;
 	out->cli_only = f->cli_only;
+	out->per_service = f->per_service;
 	if (!f->parse || flag_field_owner(f) != f)
 		return false;
 	out->reload = f->reload;
-	out->offset = f->offset;
+	/* a per-service key's field here is the default service's: what the flags set */
+	out->offset = in_service(f) ? offsetof(struct slb_config, services) + f->offset : f->offset;
 	out->size = f->size;
 	out->count = f->count;
 	out->has = f->has;
@@ -701,38 +735,141 @@ void config_errors_add(struct config_errors *e, const char *fmt, ...)
 	e->n++;
 }
 
-int config_flag_apply(struct slb_config *cfg, const struct flag *f, const char *val, uint64_t *seen, char *err,
-		      size_t errlen)
+/* Removes service svc's entries from the list of f (listen, backend), keeping the order of
+ * the others'. */
+static void list_drop_service(struct slb_config *cfg, const struct flag *f, unsigned svc)
+{
+	unsigned *n = (unsigned *)((char *)cfg + f->count), kept = 0;
+	bool listen = f->parse == parse_listen;
+
+	for (unsigned i = 0; i < *n; i++) {
+		if ((listen ? cfg->listen_service[i] : cfg->backends[i].service) == svc)
+			continue;
+		if (listen) {
+			cfg->listen[kept] = cfg->listen[i];
+			cfg->listen_service[kept] = cfg->listen_service[i];
+		} else {
+			cfg->backends[kept] = cfg->backends[i];
+		}
+		kept++;
+	}
+	*n = kept;
+}
+
+static void list_reset(struct slb_config *cfg, const struct flag *f, unsigned svc)
+{
+	if (f->per_service)
+		list_drop_service(cfg, f, svc);
+	else
+		*(unsigned *)((char *)cfg + f->count) = 0;
+}
+
+int config_flag_apply(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, uint64_t *seen,
+		      char *err, size_t errlen)
 {
 	unsigned i = config_flag_index(f);
 
 	for (size_t j = 0; j < N_FLAGS && !f->count; j++) {
-		if ((*seen >> j & 1) && flag_table[j].offset == f->offset) {
+		if ((*seen >> j & 1) && same_field(&flag_table[j], f)) {
 			snprintf(err, errlen, "%s", flag_table[j].name);
 			return -EEXIST;
 		}
 	}
 	if (f->count && !(*seen >> i & 1))
-		*(unsigned *)((char *)cfg + f->count) = 0;
+		list_reset(cfg, f, svc);
 	*seen |= 1ull << i;
 	cfg->given |= 1ull << i;
-	return f->parse(cfg, f, val, err, errlen);
+	return f->parse(cfg, svc, f, val, err, errlen);
 }
 
-/* A default that does not parse is a bug in the table above, caught by the unit tests. */
-void config_defaults(struct slb_config *cfg)
+/* Applies the defaults of the flags that are (per_service) or are not per-service keys. A
+ * default that does not parse is a bug in the table above, caught by the unit tests. */
+static void apply_defaults(struct slb_config *cfg, unsigned svc, bool per_service)
 {
 	char err[160];
 
-	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < N_FLAGS; i++) {
 		const struct flag *f = &flag_table[i];
 
-		if (f->def && f->parse(cfg, f, f->def, err, sizeof(err))) {
+		if (!f->def || f->per_service != per_service)
+			continue;
+		if (f->parse(cfg, svc, f, f->def, err, sizeof(err))) {
 			fprintf(stderr, "slb: the default of --%s does not parse: %s\n", f->name, err);
 			abort();
 		}
 	}
+}
+
+void config_defaults(struct slb_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	apply_defaults(cfg, 0, false);
+	config_add_service(cfg, "default");
+}
+
+int config_add_service(struct slb_config *cfg, const char *name)
+{
+	unsigned i = cfg->n_services;
+
+	if (config_service_find(cfg, name) >= 0)
+		return -EEXIST;
+	if (i >= CONFIG_MAX_SERVICES)
+		return -ENOSPC;
+	snprintf(cfg->services[i].name, sizeof(cfg->services[i].name), "%s", name);
+	cfg->n_services++;
+	apply_defaults(cfg, i, true);
+	return (int)i;
+}
+
+int config_service_find(const struct slb_config *cfg, const char *name)
+{
+	for (unsigned i = 0; i < cfg->n_services; i++)
+		if (strcmp(cfg->services[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+const char *config_service_name(const struct slb_config *cfg, unsigned i)
+{
+	return i < cfg->n_services ? cfg->services[i].name : "default";
+}
+
+bool config_service_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= CONFIG_SERVICE_NAME_MAX)
+		return false;
+	return strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n;
+}
+
+static bool service_has(const struct slb_config *cfg, unsigned svc, bool listen)
+{
+	unsigned n = listen ? cfg->n_listen : cfg->n_backends;
+
+	for (unsigned i = 0; i < n; i++)
+		if ((listen ? cfg->listen_service[i] : cfg->backends[i].service) == svc)
+			return true;
+	return false;
+}
+
+bool config_service_served(const struct slb_config *cfg, unsigned i)
+{
+	return service_has(cfg, i, true);
+}
+
+/* --listen's default is applied last, and only to a default service that is wanted: without
+ * sections it is the whole of slb, as before services; beside them only if it has backends. */
+void config_finish_services(struct slb_config *cfg)
+{
+	const struct flag *f = config_flag_find("listen");
+	char err[160];
+
+	if (service_has(cfg, 0, true) || (cfg->n_services > 1 && !service_has(cfg, 0, false)))
+		return;
+	/* taken by another service: validation then names the default service as one without a
+	 * listener */
+	(void)parse_listen(cfg, 0, f, "*:8080", err, sizeof(err));
 }
 
 const char *relay_mode_name(enum relay_mode m)

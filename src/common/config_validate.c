@@ -72,10 +72,34 @@ static void check_outlier(const struct slb_config *cfg, struct config_errors *er
 		config_errors_add(errs, "--%s needs --outlier-detection", flag);
 }
 
+static bool service_has_backend(const struct slb_config *cfg, unsigned svc)
+{
+	for (unsigned i = 0; i < cfg->n_backends; i++)
+		if (cfg->backends[i].service == svc)
+			return true;
+	return false;
+}
+
+/* A service of a section needs a listener; the default one has --listen's default unless
+ * another service took it (config_finish_services). */
+static void check_service_sources(const struct slb_config *cfg, unsigned svc, struct config_errors *errs)
+{
+	const char *name = cfg->services[svc].name;
+	bool backends = service_has_backend(cfg, svc);
+
+	if (!config_service_served(cfg, svc) && (svc || backends))
+		config_errors_add(errs, "service %s: no listen address", name);
+	if (svc && !backends && !cfg->has_heartbeat_listen)
+		config_errors_add(errs, "service %s: no backends: give it backend = ADDR:PORT or give "
+				  "heartbeat-listen", name);
+}
+
 static void check_sources(const struct slb_config *cfg, struct config_errors *errs)
 {
-	if (cfg->n_backends == 0 && !cfg->has_heartbeat_listen)
+	if (cfg->n_services == 1 && cfg->n_backends == 0 && !cfg->has_heartbeat_listen)
 		config_errors_add(errs, "no backends: give --backend ADDR:PORT or --heartbeat-listen ADDR:PORT");
+	for (unsigned i = 0; i < cfg->n_services; i++)
+		check_service_sources(cfg, i, errs);
 }
 
 static void check_timeouts(const struct slb_config *cfg, struct config_errors *errs)
@@ -83,10 +107,15 @@ static void check_timeouts(const struct slb_config *cfg, struct config_errors *e
 	if (cfg->has_heartbeat_listen && cfg->heartbeat_timeout_ms <= cfg->heartbeat_interval_ms)
 		config_errors_add(errs, "--heartbeat-timeout (%u ms) must be longer than --heartbeat-interval (%u ms)",
 				  cfg->heartbeat_timeout_ms, cfg->heartbeat_interval_ms);
-	if (cfg->check_timeout_ms >= cfg->check_interval_ms)
-		config_errors_add(errs, "--check-timeout (%s%u ms) must be shorter than --check-interval (%u ms)",
-				  flag_given(cfg, "check-timeout") ? "" : "default ", cfg->check_timeout_ms,
-				  cfg->check_interval_ms);
+	for (unsigned i = 0; i < cfg->n_services; i++) {
+		const struct service_config *s = &cfg->services[i];
+
+		if (s->check_timeout_ms >= s->check_interval_ms)
+			config_errors_add(errs, "%s%s%s--check-timeout (%s%u ms) must be shorter than --check-interval "
+					  "(%u ms)", i ? "service " : "", i ? s->name : "", i ? ": " : "",
+					  flag_given(cfg, "check-timeout") ? "" : "default ", s->check_timeout_ms,
+					  s->check_interval_ms);
+	}
 }
 
 static void check_heartbeat(const struct slb_config *cfg, struct config_errors *errs)

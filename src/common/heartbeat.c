@@ -15,6 +15,7 @@ enum hb_key {
 	HB_KEY_LOAD = 1u << 3,
 	HB_KEY_SEQ = 1u << 4,
 	HB_KEY_MAC = 1u << 5,
+	HB_KEY_SERVICE = 1u << 6,
 };
 
 #define HB_KEYS_SIGNED (HB_KEY_SEQ | HB_KEY_MAC)
@@ -27,7 +28,8 @@ struct hb_verb_def {
 };
 
 static const struct hb_verb_def verb_defs[] = {
-	{ "REGISTER", HB_VERB_REGISTER, HB_KEY_WEIGHT | HB_KEY_NAME | HB_KEY_STATE | HB_KEY_LOAD | HB_KEYS_SIGNED,
+	{ "REGISTER", HB_VERB_REGISTER,
+	  HB_KEY_WEIGHT | HB_KEY_NAME | HB_KEY_SERVICE | HB_KEY_STATE | HB_KEY_LOAD | HB_KEYS_SIGNED,
 	  true },
 	{ "HEARTBEAT", HB_VERB_HEARTBEAT, HB_KEY_STATE | HB_KEY_LOAD | HB_KEYS_SIGNED, false },
 	{ "BYE", HB_VERB_BYE, HB_KEYS_SIGNED, false },
@@ -139,6 +141,20 @@ static int parse_mac(const char *s, size_t len, char *out)
 	return 0;
 }
 
+/* A service name as the config file writes it (config_service_name_ok): whether slb has such
+ * a service is hb_server's to say. */
+static int parse_service(const char *s, size_t len, char *out)
+{
+	if (len == 0 || len >= HB_SERVICE_MAX)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789_-", s[i]))
+			return -EINVAL;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	return 0;
+}
+
 /* A backend address must be one slb can connect to: a single unicast host. Returns NULL or
  * the fixed reason (the kind of address, when it parses but is no host). */
 static const char *parse_backend_addr(const char *s, size_t len, struct slb_addr *out)
@@ -156,6 +172,7 @@ static unsigned key_of(const char *k, size_t klen)
 	} keys[] = {
 		{ "weight", HB_KEY_WEIGHT }, { "name", HB_KEY_NAME }, { "state", HB_KEY_STATE },
 		{ "load", HB_KEY_LOAD },     { "seq", HB_KEY_SEQ },   { "mac", HB_KEY_MAC },
+		{ "service", HB_KEY_SERVICE },
 	};
 
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -185,6 +202,8 @@ static const char *store_value(unsigned key, const char *v, size_t vlen, struct 
 		return parse_state(v, vlen, &out->state) ? "bad state (up, drain or down)" : NULL;
 	case HB_KEY_NAME:
 		return hb_parse_name(v, vlen, out->name) ? "bad name" : NULL;
+	case HB_KEY_SERVICE:
+		return parse_service(v, vlen, out->service) ? "bad service (1-32 of a-z 0-9 _ -)" : NULL;
 	case HB_KEY_SEQ:
 		out->has_seq = true;
 		return parse_u64(v, vlen, &out->seq) ? "bad seq" : NULL;

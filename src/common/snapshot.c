@@ -1,4 +1,5 @@
-/* snapshot: build, publish, read, quiesce and reclaim the set of live backends (QSBR).
+/* snapshot: build, publish, read, quiesce and reclaim the sets of live backends (QSBR): a
+ * snapshot is one pool per service, each built here, assembled and published as one.
  *
  * Shared state and who writes it:
  *   snap_current   the published snapshot: publisher stores, readers load (both at least
@@ -204,7 +205,7 @@ struct snap_swrr {
  * steps each backend is picked exactly weight times and every credit returns to 0, so
  * the sequence repeats seamlessly, and picks of one backend are spread out (3:1 gives
  * A A B A) instead of coming in bursts. O(rr_len * n), on the health thread only. */
-static void snap_fill_rr(struct snapshot *s, struct snap_swrr *sw)
+static void snap_fill_rr(struct snap_pool *s, struct snap_swrr *sw)
 {
 	struct snap_list l;
 
@@ -228,7 +229,7 @@ static void snap_fill_rr(struct snapshot *s, struct snap_swrr *sw)
 
 /* Draws pick a uniform random entry, so one run per backend is fine (no interleaving), and
  * lets p2c draw its second candidate from everything but the first's run. */
-static void snap_fill_draw(struct snapshot *s)
+static void snap_fill_draw(struct snap_pool *s)
 {
 	struct snap_list l;
 	uint32_t k = 0;
@@ -251,7 +252,7 @@ static uint32_t snap_len(const struct snap_backend *be, uint32_t n, uint32_t max
 }
 
 /* Lays out the arrays behind be[] in the one allocation. */
-static void snap_layout(struct snapshot *s, uint32_t n, uint32_t rr_len, uint32_t draw_len, uint32_t maglev_len)
+static void snap_layout(struct snap_pool *s, uint32_t n, uint32_t rr_len, uint32_t draw_len, uint32_t maglev_len)
 {
 	s->n = n;
 	s->rr_len = rr_len;
@@ -263,15 +264,14 @@ static void snap_layout(struct snapshot *s, uint32_t n, uint32_t rr_len, uint32_
 }
 
 /* Also: NULL with errno EINVAL when n or an id is out of range or an id repeats (a bug in
- * the caller, which owns the ids). One allocation holds the hidden block header, the
- * struct, be[], rr[], draw[] and maglev[], so a snapshot is freed with one free(). Shares are
- * computed from the sorted copy so that rr[] and draw[] index it. */
-struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n, uint32_t maglev_len)
+ * the caller, which owns the ids). One allocation holds the struct, be[], rr[], draw[] and
+ * maglev[], so a pool is freed with one free(). Shares are computed from the sorted copy so
+ * that rr[] and draw[] index it. */
+struct snap_pool *snap_pool_build_ext(const struct snap_backend *live, uint32_t n, uint32_t maglev_len)
 {
 	struct snap_swrr *sw = NULL;
 	uint32_t rr_len, draw_len;
-	struct snap_block *b;
-	struct snapshot *s;
+	struct snap_pool *s;
 	size_t size;
 
 	if (n >= SNAP_MAX_BACKEND_ID) {
@@ -280,18 +280,16 @@ struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n,
 	}
 	rr_len = snap_len(live, n, SNAP_RR_MAX, false);
 	draw_len = snap_len(live, n, SNAP_DRAW_MAX, true);
-	size = sizeof(*b) + sizeof(*s) + (size_t)n * sizeof(s->be[0]) +
-	       ((size_t)rr_len + draw_len + maglev_len) * sizeof(s->rr[0]);
+	size = sizeof(*s) + (size_t)n * sizeof(s->be[0]) + ((size_t)rr_len + draw_len + maglev_len) * sizeof(s->rr[0]);
 	if (n) {
 		sw = calloc(n, sizeof(*sw));
 		if (!sw)
 			goto out_nomem;
 	}
-	b = calloc(1, size);
-	if (!b)
+	s = calloc(1, size);
+	if (!s)
 		goto out_free_sw;
 
-	s = snap_of_block(b);
 	snap_layout(s, n, rr_len, draw_len, maglev_len);
 	if (n)
 		memcpy(s->be, live, (size_t)n * sizeof(s->be[0]));
@@ -309,7 +307,7 @@ struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n,
 	return s;
 
 out_invalid:
-	free(b);
+	free(s);
 	free(sw);
 	errno = EINVAL;
 	return NULL;
@@ -320,16 +318,73 @@ out_nomem:
 	return NULL;
 }
 
+struct snap_pool *snap_pool_build(const struct snap_backend *live, uint32_t n)
+{
+	return snap_pool_build_ext(live, n, 0);
+}
+
+void snap_pool_free(struct snap_pool *p)
+{
+	free(p);
+}
+
+static void snap_free_pools(struct snap_pool *const *pools, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		snap_pool_free(pools[i]);
+}
+
+/* The hidden block header comes first, so that retiring the snapshot needs no allocation. */
+struct snapshot *snapshot_assemble(struct snap_pool *const *pools, uint32_t n)
+{
+	struct snap_block *b;
+	struct snapshot *s;
+
+	if (n == 0 || n > SNAP_MAX_POOLS) {
+		snap_free_pools(pools, n > SNAP_MAX_POOLS ? SNAP_MAX_POOLS : n);
+		errno = EINVAL;
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b) + sizeof(*s) + n * sizeof(s->pool[0]));
+	if (!b) {
+		snap_free_pools(pools, n);
+		errno = ENOMEM;
+		return NULL;
+	}
+	s = snap_of_block(b);
+	s->n_pools = n;
+	memcpy(s->pool, pools, n * sizeof(s->pool[0]));
+	return s;
+}
+
+struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n, uint32_t maglev_len)
+{
+	struct snap_pool *p = snap_pool_build_ext(live, n, maglev_len);
+
+	return p ? snapshot_assemble(&p, 1) : NULL;
+}
+
 struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n)
 {
 	return snapshot_build_ext(live, n, 0);
 }
 
+uint32_t snapshot_live(const struct snapshot *s)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = 0; s && i < s->n_pools; i++)
+		n += s->pool[i]->n;
+	return n;
+}
+
 /* Accepts NULL, like free(). */
 void snapshot_free(struct snapshot *s)
 {
-	if (s)
-		free(snap_block_of(s));
+	if (!s)
+		return;
+	snap_free_pools(s->pool, s->n_pools);
+	free(snap_block_of(s));
 }
 
 static void snap_retire(struct snapshot *s, uint64_t stamp)
@@ -444,7 +499,7 @@ unsigned snapshot_reclaim(void)
 
 		retired_head = b->next;
 		retired_count--;
-		free(b);
+		snapshot_free(snap_of_block(b));
 	}
 	if (!retired_head)
 		retired_tail = NULL;
@@ -461,7 +516,7 @@ void snapshot_teardown(void)
 		struct snap_block *b = retired_head;
 
 		retired_head = b->next;
-		free(b);
+		snapshot_free(snap_of_block(b));
 	}
 	retired_tail = NULL;
 	retired_count = 0;

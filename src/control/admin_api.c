@@ -59,7 +59,8 @@ static void api_error(struct api_call *c, int code, const char *fmt, ...)
 static struct admin_view api_view(const struct api_call *c)
 {
 	return (struct admin_view){ .table = c->ctx->table, .channels = c->ctx->channels,
-				    .n_channels = c->ctx->n_channels, .now_ms = c->ctx->now_ms, .gray = c->ctx->gray };
+				    .n_channels = c->ctx->n_channels, .now_ms = c->ctx->now_ms, .gray = c->ctx->gray,
+				    .cfg = c->ctx->cfg, .service = -1 };
 }
 
 /* 200 with the backend as /status shows it, after a change. */
@@ -84,16 +85,43 @@ static void api_rendered(struct api_call *c, int rc, const char *ctype)
 	c->ans->ctype = ctype;
 }
 
+/* One parameter of /status's query ("per_worker=1", "service=NAME"; len bytes at p) into v.
+ * Returns 0, 400 or 404. */
+static int api_status_param(struct api_call *c, const char *p, size_t len, struct admin_view *v)
+{
+	char name[CONFIG_SERVICE_NAME_MAX];
+
+	if (len == 12 && memcmp(p, "per_worker=1", 12) == 0) {
+		v->per_worker = true;
+		return 0;
+	}
+	if (len < 8 || memcmp(p, "service=", 8) != 0)
+		return 400;
+	if (len - 8 >= sizeof(name))
+		return 404;
+	memcpy(name, p + 8, len - 8);
+	name[len - 8] = '\0';
+	v->service = config_service_find(c->ctx->cfg, name);
+	return v->service < 0 ? 404 : 0;
+}
+
 static void api_status(struct api_call *c)
 {
 	struct admin_view v = api_view(c);
-	const struct admin_request *r = c->req;
+	const char *p = c->req->query, *end = p + c->req->query_len;
+	int rc = 0;
 
-	if (r->query_len && (r->query_len != 12 || memcmp(r->query, "per_worker=1", 12) != 0)) {
-		api_error(c, 400, "expected no query, or ?per_worker=1");
+	while (p < end && rc == 0) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		size_t len = amp ? (size_t)(amp - p) : (size_t)(end - p);
+
+		rc = api_status_param(c, p, len, &v);
+		p += len + 1;
+	}
+	if (rc) {
+		api_error(c, rc, rc == 404 ? "unknown service" : "expected no query, ?per_worker=1 or ?service=NAME");
 		return;
 	}
-	v.per_worker = r->query_len != 0;
 	api_rendered(c, admin_render_status(&c->ans->body, &v), "application/json");
 }
 
@@ -122,8 +150,8 @@ static enum admin_ready api_ready_reason(const struct health_ctx *ctx, uint32_t 
  * read needs no grace. */
 static void api_ready(struct api_call *c)
 {
-	const struct snapshot *s = snapshot_current();
-	uint32_t n_live = s ? s->n : 0;
+	/* live in any service: a service with none is the /status page's to show */
+	uint32_t n_live = snapshot_live(snapshot_current());
 
 	c->ans->code = admin_render_ready(&c->ans->body, api_ready_reason(c->ctx, n_live), n_live);
 	c->ans->ctype = "text/plain";
@@ -344,7 +372,7 @@ static const char *api_new_backend_parse(struct health_ctx *ctx, json_t *root, s
 		if (why)
 			return why;
 	}
-	nb->checking = (nb->own_check ? nb->check : ctx->cfg->check) != CHECK_NONE;
+	nb->checking = (nb->own_check ? nb->check : ctx->cfg->services[0].check) != CHECK_NONE;
 	return NULL;
 }
 

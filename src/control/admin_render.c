@@ -229,6 +229,8 @@ void admin_render_backend(struct abuf *out, const struct admin_view *v, const st
 		    (unsigned long long)s.active, (unsigned long long)s.conns, (unsigned long long)s.failures);
 	abuf_printf(out, ",\"bytes_to_backend\":%llu,\"bytes_to_client\":%llu", (unsigned long long)s.to_backend,
 		    (unsigned long long)s.to_client);
+	/* service names are [a-z0-9_-]: nothing to escape */
+	abuf_printf(out, ",\"service\":\"%s\"", v->cfg ? config_service_name(v->cfg, b->service) : "default");
 	status_admin(out, v, b);
 	status_latency(out, v, b);
 	json_ms_or_null(out, "last_heartbeat_ms", b->last_hb_ms >= 0, v->now_ms - b->last_hb_ms);
@@ -242,6 +244,7 @@ void admin_render_event(struct abuf *out, const struct slb_event *e)
 	abuf_printf(out, "{\"seq\":%llu,\"time_ms\":%lld,\"id\":%u,\"address\":\"%s\",\"name\":",
 		    (unsigned long long)e->seq, (long long)e->time_ms, e->backend_id, e->address);
 	abuf_json_str(out, e->name);
+	abuf_printf(out, ",\"service\":\"%s\"", e->service);
 	abuf_printf(out, ",\"old\":\"%s\",\"new\":\"%s\",\"reason\":", e->old_state, e->new_state);
 	abuf_json_str(out, e->reason);
 	abuf_printf(out, "}");
@@ -279,7 +282,7 @@ int admin_render_status(struct abuf *out, const struct admin_view *v)
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
-		if (!b)
+		if (!b || (v->service >= 0 && b->service != (unsigned)v->service))
 			continue;
 		abuf_printf(out, "%s", sep);
 		admin_render_backend(out, v, b);

@@ -178,7 +178,7 @@ int table_add_admin_backend(struct backend_table *t, const struct table_admin_ad
 	snprintf(why, sizeof(why), "added by admin%s%s", detail ? " " : "", detail ? detail : "");
 	if (a->checking)
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), ": checking, up after %u passed checks",
-			 t->p.rise);
+			 t->p.svc[0].rise);
 	rc = table_add_entry(t, &a->addr, a->weight, a->checking, why, now_ms, out);
 	if (rc)
 		return rc;

@@ -164,6 +164,16 @@ bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t ve
 }
 
 /* See backend_table.h. */
+bool table_set_service(struct backend_table *t, struct backend *b, unsigned svc)
+{
+	if (b->service == svc || svc >= table_services(t))
+		return false;
+	b->service = svc;
+	t->changes |= TABLE_CHANGE_URGENT;
+	return true;
+}
+
+/* See backend_table.h. */
 void table_adopt_static(struct backend_table *t, struct backend *b)
 {
 	(void)t;
@@ -225,29 +235,29 @@ static void on_probe(struct backend_table *t, struct backend *b, bool ok, const 
 {
 	if (ok) {
 		b->fall_count = 0;
-		if (!b->probe_up && ++b->rise_count >= t->p.rise) {
+		if (!b->probe_up && ++b->rise_count >= table_svc(t, b)->rise) {
 			b->probe_up = true;
 			b->rise_count = 0;
 			b->connect_failures = 0;
 		}
-		snprintf(why, len, "check passed %u times", t->p.rise);
+		snprintf(why, len, "check passed %u times", table_svc(t, b)->rise);
 		return;
 	}
 	b->rise_count = 0;
-	if (b->probe_up && ++b->fall_count >= t->p.fall) {
+	if (b->probe_up && ++b->fall_count >= table_svc(t, b)->fall) {
 		b->probe_up = false;
 		b->fall_count = 0;
 	}
-	snprintf(why, len, "check failed %u times: %s", t->p.fall, detail ? detail : "failed");
+	snprintf(why, len, "check failed %u times: %s", table_svc(t, b)->fall, detail ? detail : "failed");
 }
 
 /* Only failures seen while up count: reports still in flight from before an ejection or a
  * recovery must not eject again on their own. */
 static void on_connect_fail(struct backend_table *t, struct backend *b, const char *detail, char *why, size_t len)
 {
-	if (b->state != BE_STATE_UP || t->p.eject_failures == 0)
+	if (b->state != BE_STATE_UP || table_svc(t, b)->eject_failures == 0)
 		return;
-	if (++b->connect_failures < t->p.eject_failures)
+	if (++b->connect_failures < table_svc(t, b)->eject_failures)
 		return;
 	snprintf(why, len, "ejected after %u consecutive connect failures%s%s", b->connect_failures,
 		 detail ? ", last: " : "", detail ? detail : "");

@@ -22,6 +22,18 @@ struct backend_table {
 	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
 };
 
+/* The table's number of services (pools per snapshot), at least 1. */
+static inline unsigned table_services(const struct backend_table *t)
+{
+	return t->p.n_services ? t->p.n_services : 1;
+}
+
+/* The parameters of b's service. */
+static inline const struct table_service_params *table_svc(const struct backend_table *t, const struct backend *b)
+{
+	return &t->p.svc[b->service < table_services(t) ? b->service : 0];
+}
+
 /* b's state as its inputs say (the truth table in backend_table.c). */
 enum be_state backend_derive(const struct backend *b);
 

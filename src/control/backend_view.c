@@ -23,10 +23,9 @@ void table_mark_urgent(struct backend_table *t)
 /* Still ramping at now_ms: its age since coming up, else -1. */
 static int64_t table_ramp_age(const struct backend_table *t, const struct backend *b, int64_t now_ms)
 {
-	int64_t age = now_ms - b->ramp_start_ms;
+	int64_t age = now_ms - b->ramp_start_ms, ss = table_svc(t, b)->slow_start_ms;
 
-	if (!t->p.slow_start_ms || b->ramp_start_ms < 0 || b->state != BE_STATE_UP ||
-	    age >= (int64_t)t->p.slow_start_ms)
+	if (!ss || b->ramp_start_ms < 0 || b->state != BE_STATE_UP || age >= ss)
 		return -1;
 	return age > 0 ? age : 0;
 }
@@ -34,7 +33,7 @@ static int64_t table_ramp_age(const struct backend_table *t, const struct backen
 unsigned table_effective_weight(const struct backend_table *t, const struct backend *b, int64_t now_ms)
 {
 	uint64_t full = (uint64_t)(table_weight(b) ? table_weight(b) : 1) * SNAP_WEIGHT_UNIT;
-	uint64_t ss = t->p.slow_start_ms, eff;
+	uint64_t ss = table_svc(t, b)->slow_start_ms, eff;
 	int64_t age = table_ramp_age(t, b, now_ms);
 
 	if (age < 0)
@@ -47,13 +46,13 @@ int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsign
 {
 	int64_t next = -1;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID && t->p.slow_start_ms; id++) {
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = &t->be[id];
 		int64_t at;
 
 		if (b->id == 0 || table_ramp_age(t, b, now_ms) < 0)
 			continue;
-		at = b->ramp_start_ms + t->p.slow_start_ms;
+		at = b->ramp_start_ms + table_svc(t, b)->slow_start_ms;
 		if (at > now_ms + step_ms)
 			at = now_ms + step_ms;
 		if (next < 0 || at < next)
@@ -62,14 +61,16 @@ int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsign
 	return next;
 }
 
-static uint32_t table_fill_live(const struct backend_table *t, int64_t now_ms, struct snap_backend *live)
+/* The up entries of service svc, into live. */
+static uint32_t table_fill_live(const struct backend_table *t, unsigned svc, int64_t now_ms,
+				struct snap_backend *live)
 {
 	uint32_t n = 0;
 
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = &t->be[id];
 
-		if (b->id == 0 || b->state != BE_STATE_UP)
+		if (b->id == 0 || b->state != BE_STATE_UP || table_svc(t, b) != &t->p.svc[svc])
 			continue;
 		live[n].id = b->id;
 		live[n].weight = table_weight(b);
@@ -84,23 +85,45 @@ static uint32_t table_fill_live(const struct backend_table *t, int64_t now_ms, s
 	return n;
 }
 
+/* Service svc's pool, its Maglev table filled. The table is a function of its inputs: any
+ * pool with the same ones has it (the current one of that service, unless its backends or
+ * weights changed). */
+static struct snap_pool *table_build_pool(const struct backend_table *t, unsigned svc, int64_t now_ms,
+					  struct snap_backend *live)
+{
+	const struct table_service_params *sp = &t->p.svc[svc];
+	const struct snapshot *cur = snapshot_current();
+	uint32_t n = table_fill_live(t, svc, now_ms, live);
+	struct snap_pool *p = snap_pool_build_ext(live, n, sp->maglev_len);
+
+	if (p && sp->maglev_len &&
+	    maglev_fill_reusing(p, cur && svc < cur->n_pools ? cur->pool[svc] : NULL, sp->hash_key) < 0) {
+		snap_pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
 struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now_ms)
 {
 	struct snap_backend *live = calloc(t->count ? t->count : 1, sizeof(*live));
-	struct snapshot *s;
-	uint32_t n;
+	struct snap_pool *pools[SNAP_MAX_POOLS];
+	unsigned n = table_services(t);
+	struct snapshot *s = NULL;
 
 	if (!live)
 		return NULL;
-	n = table_fill_live(t, now_ms, live);
-	s = snapshot_build_ext(live, n, t->p.maglev_len);
-	free(live);
-	/* the table is a function of its inputs: any snapshot with the same ones has it (the
-	 * current one, unless backends or weights changed) */
-	if (s && t->p.maglev_len && maglev_fill_reusing(s, snapshot_current(), t->p.hash_key) < 0) {
-		snapshot_free(s);
-		return NULL;
+	for (unsigned i = 0; i < n; i++) {
+		pools[i] = table_build_pool(t, i, now_ms, live);
+		if (!pools[i]) {
+			while (i--)
+				snap_pool_free(pools[i]);
+			goto out_free_live;
+		}
 	}
+	s = snapshot_assemble(pools, n);
+out_free_live:
+	free(live);
 	return s;
 }
 

@@ -11,8 +11,8 @@ void events_init(struct event_ring *r)
 	r->next_seq = 1;
 }
 
-const struct slb_event *events_push(struct event_ring *r, const struct backend *b, const char *old_state,
-				    const char *new_state, const char *reason, int64_t time_ms)
+const struct slb_event *events_push(struct event_ring *r, const struct backend *b, const char *service,
+				    const char *old_state, const char *new_state, const char *reason, int64_t time_ms)
 {
 	struct slb_event *e = &r->ev[r->next_seq % EVENTS_MAX];
 
@@ -21,6 +21,7 @@ const struct slb_event *events_push(struct event_ring *r, const struct backend *
 	e->backend_id = b->id;
 	addr_format(&b->addr, e->address, sizeof(e->address));
 	snprintf(e->name, sizeof(e->name), "%s", b->name);
+	snprintf(e->service, sizeof(e->service), "%s", service);
 	snprintf(e->old_state, sizeof(e->old_state), "%s", old_state);
 	snprintf(e->new_state, sizeof(e->new_state), "%s", new_state);
 	snprintf(e->reason, sizeof(e->reason), "%s", reason);

@@ -279,17 +279,32 @@ static void session_rhythm(struct health_ctx *ctx, struct hb_session *s)
 	gray_note_rhythm(ctx->gray, s->be_id, &s->phi);
 }
 
+/* The index of the service m registers into ("default" without service=; the legacy
+ * dialect has none), or -1 once refused: slb has no such service, or it has no listener (a
+ * file of [service NAME] sections only), so no client would ever reach the backend. */
+static int session_service(struct health_ctx *ctx, struct hb_session *s, const struct hb_msg *m)
+{
+	int svc = config_service_find(ctx->cfg, m->service[0] ? m->service : "default");
+
+	if (svc < 0 || !config_service_served(ctx->cfg, (unsigned)svc)) {
+		session_refuse(ctx, s, "unknown service");
+		return -1;
+	}
+	return svc;
+}
+
 static void session_register(struct health_ctx *ctx, struct hb_session *s, const struct hb_msg *m)
 {
 	enum hb_state st = m->has_state ? m->state : HB_STATE_UP;
 	struct backend *b = session_backend(ctx, s);
 	char why[48];
+	int svc;
 
 	if (b && !addr_equal(&b->addr, &m->addr)) {
 		session_error(ctx, s, "session already registered another address");
 		return;
 	}
-	if (session_refuse_address(ctx, s, &m->addr))
+	if (session_refuse_address(ctx, s, &m->addr) || (svc = session_service(ctx, s, m)) < 0)
 		return;
 	b = table_find(ctx->table, &m->addr);
 	if (!table_accepts_session(b)) {
@@ -308,6 +323,8 @@ static void session_register(struct health_ctx *ctx, struct hb_session *s, const
 		session_error(ctx, s, "backend table full");
 		return;
 	}
+	if (b->source != BE_SOURCE_STATIC) /* a static backend is its configuration's */
+		table_set_service(ctx->table, b, (unsigned)svc);
 	s->be_id = b->id;
 	phi_reset(&s->phi, ctx->now_ms);
 	session_rhythm(ctx, s);

@@ -79,12 +79,12 @@ static void health_publish_snapshot(struct health_ctx *ctx, struct snapshot *s, 
 {
 	if (!ctx->cfg->has_heartbeat_listen) {
 		/* static backends only: no registration to wait for */
-	} else if (s->n && ctx->lost_every_backend) {
+	} else if (snapshot_live(s) && ctx->lost_every_backend) {
 		ctx->lost_every_backend = false;
 		ctx->started_ms = ctx->now_ms;
 		slb_log(LOG_INFO, 0, "health: a live backend again after none: GET /ready waits %u ms (starting)",
 			ctx->cfg->heartbeat_timeout_ms);
-	} else if (!s->n && snapshot_current() && snapshot_current()->n) {
+	} else if (!snapshot_live(s) && snapshot_live(snapshot_current())) {
 		ctx->lost_every_backend = true;
 	}
 	snapshot_publish(s);
@@ -106,8 +106,8 @@ static void health_publish(struct health_ctx *ctx)
 	health_publish_snapshot(ctx, s, seq);
 	ht.pending = TABLE_CHANGE_NONE;
 	ht.ramp_at = table_next_ramp_ms(ctx->table, ctx->now_ms, HEALTH_RAMP_STEP_MS);
-	slb_log(LOG_DEBUG, 0, "health: published snapshot %llu with %u live backends",
-		(unsigned long long)s->version, s->n);
+	slb_log(LOG_DEBUG, 0, "health: published snapshot %llu with %u pools, the default's %u live backends",
+		(unsigned long long)s->version, s->n_pools, s->pool[0]->n);
 }
 
 /* Worker reports arrive in per-worker order only; across workers they interleave, which is
@@ -195,7 +195,8 @@ static void health_on_change(void *arg, const struct backend *b, const char *old
 	struct health_ctx *ctx = arg;
 	const struct slb_event *e;
 
-	e = events_push(ctx->events, b, old_state, new_state, reason, clock_ms_of(CLOCK_REALTIME));
+	e = events_push(ctx->events, b, config_service_name(ctx->cfg, b->service), old_state, new_state, reason,
+			clock_ms_of(CLOCK_REALTIME));
 	admin_publish_event(ctx, e);
 }
 
@@ -339,22 +340,30 @@ static uint32_t health_max_backends(const struct slb_config *cfg)
 	return n < SNAP_MAX_BACKEND_ID ? n : SNAP_MAX_BACKEND_ID - 1;
 }
 
+static void health_service_params(const struct slb_config *cfg, const struct service_config *s,
+				  struct table_service_params *p)
+{
+	p->rise = s->rise;
+	p->fall = s->fall;
+	p->eject_failures = s->eject_failures;
+	/* maglev ignores weights that change with time: they would move clients around */
+	p->slow_start_ms = s->balance == BALANCE_MAGLEV ? 0 : s->slow_start_ms;
+	p->maglev_len = s->balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0;
+	config_hash_key(s, p->hash_key);
+}
+
 /* See health_loop.h. */
 void health_table_params(const struct slb_config *cfg, struct table_params *p)
 {
 	memset(p, 0, sizeof(*p));
-	p->rise = cfg->rise;
-	p->fall = cfg->fall;
-	p->eject_failures = cfg->eject_failures;
+	p->n_services = cfg->n_services;
+	for (unsigned i = 0; i < cfg->n_services; i++)
+		health_service_params(cfg, &cfg->services[i], &p->svc[i]);
 	p->heartbeat_timeout_ms = cfg->heartbeat_timeout_ms;
 	p->legacy_timeout_ms = cfg->legacy_heartbeat_timeout_ms;
 	p->expire_ms = HEALTH_EXPIRE_MS;
 	p->outlier_base_ejection_ms = cfg->outlier_base_ejection_ms;
 	p->drain_timeout_ms = cfg->drain_timeout_ms;
-	/* maglev ignores weights that change with time: they would move clients around */
-	p->slow_start_ms = cfg->balance == BALANCE_MAGLEV ? 0 : cfg->slow_start_ms;
-	p->maglev_len = cfg->balance == BALANCE_MAGLEV ? maglev_table_size(health_max_backends(cfg)) : 0;
-	config_hash_key(cfg, p->hash_key);
 }
 
 static int health_add_static(struct health_ctx *ctx, const struct config_backend *cb, char *err, size_t errlen)
@@ -370,6 +379,7 @@ static int health_add_static(struct health_ctx *ctx, const struct config_backend
 	}
 	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
 	table_set_send_proxy(ctx->table, b, cb->send_proxy);
+	table_set_service(ctx->table, b, cb->service);
 	return 0;
 }
 
@@ -505,8 +515,9 @@ static void health_log_start(const struct slb_config *cfg)
 		addr_format(&cfg->heartbeat_listen, hb, sizeof(hb));
 	if (cfg->has_admin)
 		addr_format(&cfg->admin, admin, sizeof(admin));
-	slb_log(LOG_INFO, 0, "health: %u static backends, heartbeat %s, admin %s, check %s every %u ms (rise %u, fall %u)",
-		cfg->n_backends, hb, admin, kinds[cfg->check], cfg->check_interval_ms, cfg->rise, cfg->fall);
+	slb_log(LOG_INFO, 0, "health: %u static backends in %u services, heartbeat %s, admin %s, default's check %s "
+		"every %u ms (rise %u, fall %u)", cfg->n_backends, cfg->n_services, hb, admin, kinds[cfg->services[0].check],
+		cfg->services[0].check_interval_ms, cfg->services[0].rise, cfg->services[0].fall);
 }
 
 /* Whatever of in the listeners did not take (an error came first): no fd may leak. */

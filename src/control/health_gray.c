@@ -45,6 +45,15 @@ static void gray_log_capped(const struct gray_candidate *c, const struct slb_con
 			"reached", c->id, c->reason, cfg->outlier_max_ejected_pct);
 }
 
+/* Whether a service picks with p2c, the one picker that reads the latency factor. */
+static bool health_gray_p2c(const struct slb_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_services; i++)
+		if (cfg->services[i].balance == BALANCE_P2C)
+			return true;
+	return false;
+}
+
 bool health_gray_tick(struct health_ctx *ctx)
 {
 	struct gray_board *g = ctx->gray;
@@ -70,12 +79,16 @@ bool health_gray_tick(struct health_ctx *ctx)
 		g->be[c->id].lat_pct = c->lat_pct;
 	}
 	/* only p2c reads the factor: other pickers need no snapshot for it */
-	return changed && ctx->cfg->balance == BALANCE_P2C;
+	return changed && health_gray_p2c(ctx->cfg);
 }
 
-void health_gray_fill(const struct health_ctx *ctx, struct snapshot *s)
+void health_gray_fill(const struct health_ctx *ctx, struct snapshot *snap)
 {
-	for (uint32_t i = 0; ctx->gray && i < s->n; i++)
-		if (ctx->gray->be[s->be[i].id].lat_pct)
-			s->be[i].lat_pct = ctx->gray->be[s->be[i].id].lat_pct;
+	for (uint32_t k = 0; ctx->gray && k < snap->n_pools; k++) {
+		struct snap_pool *s = snap->pool[k];
+
+		for (uint32_t i = 0; i < s->n; i++)
+			if (ctx->gray->be[s->be[i].id].lat_pct)
+				s->be[i].lat_pct = ctx->gray->be[s->be[i].id].lat_pct;
+	}
 }

@@ -34,13 +34,16 @@ static bool lease_wanted(const struct backend *b, int64_t now_ms)
 }
 
 /* The backend's own word (up or drain): what the operator or health set goes in its STATE
- * line. */
-static void lease_format(const struct backend *b, char *buf, size_t len)
+ * line. Its service goes with it when not the default one (so a lease of the default service
+ * reads as before services); the longest fits HEALTH_LEASE_LEN. */
+static void lease_format(const struct health_ctx *ctx, const struct backend *b, char *buf, size_t len)
 {
+	const char *svc = b->service ? config_service_name(ctx->cfg, b->service) : "";
 	char addr[ADDR_TEXT_MAX];
 
-	snprintf(buf, len, "%s weight=%u%s%s state=%s load=%u", addr_format(&b->addr, addr, sizeof(addr)),
-		 b->weight, b->name[0] ? " name=" : "", b->name, b->reported == HB_STATE_UP ? "up" : "drain", b->load);
+	snprintf(buf, len, "%s weight=%u%s%s%s%s state=%s load=%u", addr_format(&b->addr, addr, sizeof(addr)),
+		 b->weight, b->name[0] ? " name=" : "", b->name, svc[0] ? " service=" : "", svc,
+		 b->reported == HB_STATE_UP ? "up" : "drain", b->load);
 }
 
 /* ---- the operator's runtime state ----
@@ -134,7 +137,7 @@ static int export_on_thread(struct health_ctx *ctx, void *arg)
 		const struct backend *b = table_get_const(ctx->table, id);
 
 		if (b && lease_wanted(b, ctx->now_ms))
-			lease_format(b, out->leases[out->n_leases++], HEALTH_LEASE_LEN);
+			lease_format(ctx, b, out->leases[out->n_leases++], HEALTH_LEASE_LEN);
 		if (b && state_wanted(b, ctx->now_ms))
 			state_format(b, ctx->now_ms, out->states[out->n_states++], HEALTH_STATE_LEN);
 	}

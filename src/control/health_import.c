@@ -22,10 +22,15 @@ static int import_one(struct health_ctx *ctx, const char *text, char *why, size_
 	const struct backend *known;
 	struct backend *b;
 	struct hb_msg m;
-	int n = snprintf(line, sizeof(line), "REGISTER %s", text);
+	int n = snprintf(line, sizeof(line), "REGISTER %s", text), svc;
 
 	if (hb_parse_line(line, (size_t)n, &m, why, len))
 		return -EINVAL;
+	svc = config_service_find(ctx->cfg, m.service[0] ? m.service : "default");
+	if (svc < 0 || !config_service_served(ctx->cfg, (unsigned)svc)) {
+		snprintf(why, len, "no service %s here", m.service[0] ? m.service : "default");
+		return -ENOENT;
+	}
 	known = table_find(ctx->table, &m.addr);
 	if (known && known->source == BE_SOURCE_STATIC) {
 		snprintf(why, len, "a static backend now");
@@ -35,6 +40,7 @@ static int import_one(struct health_ctx *ctx, const char *text, char *why, size_
 		snprintf(why, len, "table full, or a state other than up or drain");
 		return -ENOSPC;
 	}
+	table_set_service(ctx->table, b, (unsigned)svc);
 	return 0;
 }
 

@@ -76,6 +76,8 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
 	table_adopt_static(ctx->table, b);
 	if (table_set_send_proxy(ctx->table, b, cb->send_proxy))
 		reload_log_backend(b, "send-proxy changed");
+	if (table_set_service(ctx->table, b, cb->service))
+		reload_log_backend(b, "moved to another service");
 	if (table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms))
 		reload_log_backend(b, what);
 	reload_name(ctx, b, cb->name);
@@ -106,6 +108,7 @@ static int reload_add(struct health_ctx *ctx, const struct config_backend *cb)
 	}
 	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
 	table_set_send_proxy(ctx->table, b, cb->send_proxy);
+	table_set_service(ctx->table, b, cb->service);
 	snprintf(what, sizeof(what), "added, weight %u", cb->weight);
 	reload_log_backend(b, what);
 	return 0;

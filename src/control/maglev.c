@@ -67,7 +67,7 @@ static int maglev_addr_cmp(const struct slb_addr *a, const struct slb_addr *b)
 static int maglev_turn_cmp(const void *a, const void *b, void *snap)
 {
 	const struct maglev_turn *x = a, *y = b;
-	const struct snapshot *s = snap;
+	const struct snap_pool *s = snap;
 
 	return maglev_addr_cmp(&s->be[x->be].addr, &s->be[y->be].addr);
 }
@@ -90,7 +90,7 @@ static void maglev_turn_init(struct maglev_turn *t, const struct snap_backend *b
 
 /* t claims its next preferred slot that is still free. The walk ends: the preference list
  * visits every slot and the caller stops before the table is full. */
-static void maglev_claim(struct snapshot *s, struct maglev_turn *t)
+static void maglev_claim(struct snap_pool *s, struct maglev_turn *t)
 {
 	while (s->maglev[t->pos] != MAGLEV_EMPTY)
 		t->pos = (t->pos + t->skip) % s->maglev_len;
@@ -101,7 +101,7 @@ static void maglev_claim(struct snapshot *s, struct maglev_turn *t)
 /* Rounds over the backends in address order: each earns its weight, and claims one slot per
  * max_weight of credit. Credit starts at max_weight - weight, so round one gives every
  * backend exactly one slot, however light. */
-static void maglev_populate(struct snapshot *s, struct maglev_turn *turns, uint32_t max_weight)
+static void maglev_populate(struct snap_pool *s, struct maglev_turn *turns, uint32_t max_weight)
 {
 	uint32_t filled = 0;
 
@@ -119,9 +119,9 @@ static void maglev_populate(struct snapshot *s, struct maglev_turn *turns, uint3
 	}
 }
 
-_Static_assert(sizeof(((struct snapshot *)0)->maglev_key) == CONFIG_HASH_KEY_BYTES, "maglev_key holds a key");
+_Static_assert(sizeof(((struct snap_pool *)0)->maglev_key) == CONFIG_HASH_KEY_BYTES, "maglev_key holds a key");
 
-int maglev_fill(struct snapshot *s, const unsigned char key[CONFIG_HASH_KEY_BYTES])
+int maglev_fill(struct snap_pool *s, const unsigned char key[CONFIG_HASH_KEY_BYTES])
 {
 	struct maglev_turn *turns;
 	uint32_t max_weight = 1;
@@ -149,7 +149,7 @@ int maglev_fill(struct snapshot *s, const unsigned char key[CONFIG_HASH_KEY_BYTE
 
 /* The inputs maglev_fill reads: size, key, and per backend in be[] order its address and
  * weight. */
-static bool maglev_same_inputs(const struct snapshot *s, const struct snapshot *prev,
+static bool maglev_same_inputs(const struct snap_pool *s, const struct snap_pool *prev,
 			       const unsigned char key[CONFIG_HASH_KEY_BYTES])
 {
 	if (!prev || prev->n != s->n || prev->maglev_len != s->maglev_len ||
@@ -161,7 +161,7 @@ static bool maglev_same_inputs(const struct snapshot *s, const struct snapshot *
 	return true;
 }
 
-int maglev_fill_reusing(struct snapshot *s, const struct snapshot *prev,
+int maglev_fill_reusing(struct snap_pool *s, const struct snap_pool *prev,
 			const unsigned char key[CONFIG_HASH_KEY_BYTES])
 {
 	if (s->n == 0 || !maglev_same_inputs(s, prev, key))

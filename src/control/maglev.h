@@ -23,14 +23,14 @@ uint32_t maglev_table_size(uint32_t n);
  * to its configured weight (slow start does not apply) and at least one. Each backend's
  * preference list comes from the SipHash-2-4 of its address text under key.
  * Returns 0, -EINVAL when s->maglev_len is not a prime > 1 from maglev_table_size, or -ENOMEM. */
-int maglev_fill(struct snapshot *s, const unsigned char key[CONFIG_HASH_KEY_BYTES]);
+int maglev_fill(struct snap_pool *s, const unsigned char key[CONFIG_HASH_KEY_BYTES]);
 
 /* maglev_fill, or a copy of prev's table when prev (may be NULL: the last published snapshot)
  * has the same table size, key and backends in the same order with the same addresses and
  * weights, since maglev_fill would compute the same table: a publish for a load, latency or
  * slow-start change rebuilds nothing (up to MAGLEV_SIZE_MAX slots a time, every 10 ms tick).
  * Returns 1 when it copied, else as maglev_fill. */
-int maglev_fill_reusing(struct snapshot *s, const struct snapshot *prev,
+int maglev_fill_reusing(struct snap_pool *s, const struct snap_pool *prev,
 			const unsigned char key[CONFIG_HASH_KEY_BYTES]);
 
 #endif

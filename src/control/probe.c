@@ -169,13 +169,20 @@ static void probe_on_event(struct health_ctx *ctx, struct hl_handler *h, uint32_
 		probe_read(ctx, p);
 }
 
-static void probe_build_request(struct health_ctx *ctx, struct probe *p)
+/* The check settings of b's service (a reload keeps the number of services). */
+static const struct service_config *probe_service(const struct health_ctx *ctx, const struct backend *b)
 {
-	p->req_len = http_check_request(p->req, sizeof(p->req), ctx->cfg->check_path, &p->addr, "slb-check");
+	return &ctx->cfg->services[b->service < ctx->cfg->n_services ? b->service : 0];
+}
+
+static void probe_build_request(struct probe *p, const struct service_config *sc)
+{
+	p->req_len = http_check_request(p->req, sizeof(p->req), sc->check_path, &p->addr, "slb-check");
 }
 
 static void probe_start(struct health_ctx *ctx, struct backend *b)
 {
+	const struct service_config *sc = probe_service(ctx, b);
 	struct probe *p = calloc(1, sizeof(*p));
 
 	if (!p) {
@@ -186,10 +193,10 @@ static void probe_start(struct health_ctx *ctx, struct backend *b)
 	p->h.free = probe_free;
 	p->be_id = b->id;
 	p->addr = b->addr;
-	p->kind = b->source == BE_SOURCE_STATIC && ctx->cfg->check == CHECK_HTTP ? PROBE_HTTP : PROBE_TCP;
-	p->deadline_ms = ctx->now_ms + ctx->cfg->check_timeout_ms;
+	p->kind = b->source == BE_SOURCE_STATIC && sc->check == CHECK_HTTP ? PROBE_HTTP : PROBE_TCP;
+	p->deadline_ms = ctx->now_ms + sc->check_timeout_ms;
 	if (p->kind == PROBE_HTTP)
-		probe_build_request(ctx, p);
+		probe_build_request(p, sc);
 	p->h.fd = socket(b->addr.ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->h.fd == -1) {
 		/* Our descriptors ran out, not the backend: no verdict, try again next interval. */
@@ -222,23 +229,26 @@ int probe_init(struct health_ctx *ctx)
 void probe_tick(struct health_ctx *ctx)
 {
 	struct probe_set *set = ctx->probes;
-	bool checks = ctx->cfg->check != CHECK_NONE;
 
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		struct probe *p = set->running[id];
+		const struct service_config *sc;
 		struct backend *b;
 
 		if (p && ctx->now_ms >= p->deadline_ms)
 			probe_finish(ctx, p, false, "timeout");
 		b = table_get(ctx->table, id);
-		if (!b || !table_wants_probe(b, checks)) {
+		if (!b)
+			continue;
+		sc = probe_service(ctx, b);
+		if (!table_wants_probe(b, sc->check != CHECK_NONE)) {
 			/* The first probe after an ejection comes one interval later, not at once. */
-			set->due_ms[id] = ctx->now_ms + ctx->cfg->check_interval_ms;
+			set->due_ms[id] = ctx->now_ms + sc->check_interval_ms;
 			continue;
 		}
 		if (set->running[id] || ctx->now_ms < set->due_ms[id])
 			continue;
-		set->due_ms[id] = ctx->now_ms + ctx->cfg->check_interval_ms;
+		set->due_ms[id] = ctx->now_ms + sc->check_interval_ms;
 		probe_start(ctx, b);
 	}
 }

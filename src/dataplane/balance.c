@@ -37,14 +37,14 @@ static uint64_t balance_seed_rng(unsigned worker_idx)
 	return z ? z : 1;
 }
 
-void balance_state_init(struct balance_state *st, const struct balance_ops *ops, const struct slb_config *cfg,
+void balance_state_init(struct balance_state *st, const struct balance_ops *ops, const struct service_config *svc,
 			unsigned worker_idx, const struct worker_stats *stats)
 {
 	memset(st, 0, sizeof(*st));
 	st->cursor = worker_idx * 7919u; /* workers start at different places in the rr order */
 	st->stats = stats;
 	st->rng = balance_seed_rng(worker_idx);
-	balance_state_reconfigure(st, ops, cfg);
+	balance_state_reconfigure(st, ops, svc);
 }
 
 /* See balance.h. */
@@ -56,11 +56,11 @@ void balance_conn_close(uint32_t id, bool counted)
 
 /* See balance.h. */
 void balance_state_reconfigure(struct balance_state *st, const struct balance_ops *ops,
-			       const struct slb_config *cfg)
+			       const struct service_config *svc)
 {
 	st->global = ops->needs_global ? balance_global : NULL;
-	config_hash_key(cfg, st->hash_key);
-	st->hash_port = cfg->hash_key == HASH_KEY_SRC_PORT;
+	config_hash_key(svc, st->hash_key);
+	st->hash_port = svc->hash_key == HASH_KEY_SRC_PORT;
 }
 
 /* An IPv4 client seen through a dual-stack listener ([::]) arrives as ::ffff:a.b.c.d; it

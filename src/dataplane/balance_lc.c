@@ -11,7 +11,7 @@ static bool lighter(uint64_t a, const struct snap_backend *x, uint64_t b, const 
 	return ax < by || (ax == by && x->load < y->load);
 }
 
-static int lc_pick(const struct snapshot *s, struct balance_state *st, const struct balance_exclude *ex,
+static int lc_pick(const struct snap_pool *s, struct balance_state *st, const struct balance_exclude *ex,
 		   uint64_t key)
 {
 	int best = -1;

@@ -6,7 +6,7 @@
 #include "slb/dataplane/balance.h"
 
 /* True when ex holds every backend of s: walking the table would find nothing. */
-static bool maglev_all_excluded(const struct snapshot *s, const struct balance_exclude *ex)
+static bool maglev_all_excluded(const struct snap_pool *s, const struct balance_exclude *ex)
 {
 	if (ex->n < s->n)
 		return false;
@@ -18,7 +18,7 @@ static bool maglev_all_excluded(const struct snapshot *s, const struct balance_e
 
 /* A retry walks on from the key's entry to the next backend not tried yet: deterministic, so
  * every instance sends a client whose backend failed to the same second choice. */
-static int maglev_pick(const struct snapshot *s, struct balance_state *st, const struct balance_exclude *ex,
+static int maglev_pick(const struct snap_pool *s, struct balance_state *st, const struct balance_exclude *ex,
 		       uint64_t key)
 {
 	uint32_t pos;

@@ -37,7 +37,7 @@ static uint32_t p2c_below(struct balance_state *st, uint32_t n)
 	return (uint32_t)(((uint64_t)p2c_rand32(st) * n) >> 32);
 }
 
-static bool p2c_usable(const struct snapshot *s, const struct balance_exclude *ex, int i)
+static bool p2c_usable(const struct snap_pool *s, const struct balance_exclude *ex, int i)
 {
 	return !(ex && ex->n && balance_excluded(ex, s->be[i].id));
 }
@@ -45,7 +45,7 @@ static bool p2c_usable(const struct snapshot *s, const struct balance_exclude *e
 /* A weighted random backend that is not excluded, or -1 after P2C_TRIES draws. Without
  * `other` (-1) from all of draw[]; else from draw[] minus other's run, so the two candidates
  * differ and the second is still drawn by weight: O(1), no rejection of `other`. */
-static int p2c_draw(const struct snapshot *s, struct balance_state *st, const struct balance_exclude *ex,
+static int p2c_draw(const struct snap_pool *s, struct balance_state *st, const struct balance_exclude *ex,
 		    int other)
 {
 	uint32_t first = other < 0 ? 0 : s->be[other].draw_first;
@@ -82,7 +82,7 @@ static bool p2c_cheaper(const struct balance_state *st, const struct snap_backen
 
 /* Retries whose draws kept hitting tried backends: the cheapest one left, O(n). Rare, so
  * the hot path stays two draws and one comparison. */
-static int p2c_scan(const struct snapshot *s, struct balance_state *st, const struct balance_exclude *ex)
+static int p2c_scan(const struct snap_pool *s, struct balance_state *st, const struct balance_exclude *ex)
 {
 	int best = -1;
 
@@ -92,7 +92,7 @@ static int p2c_scan(const struct snapshot *s, struct balance_state *st, const st
 	return best;
 }
 
-static int p2c_pick(const struct snapshot *s, struct balance_state *st, const struct balance_exclude *ex,
+static int p2c_pick(const struct snap_pool *s, struct balance_state *st, const struct balance_exclude *ex,
 		    uint64_t key)
 {
 	int a, b;

@@ -2,7 +2,7 @@
  * (snapshot->rr), so a pick is a cursor step and a load; the cursor is per worker. */
 #include "slb/dataplane/balance.h"
 
-static int rr_pick(const struct snapshot *s, struct balance_state *st, const struct balance_exclude *ex,
+static int rr_pick(const struct snap_pool *s, struct balance_state *st, const struct balance_exclude *ex,
 		   uint64_t key)
 {
 	if (s->n == 0 || s->rr_len == 0)

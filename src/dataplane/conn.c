@@ -4,6 +4,7 @@
  * conn_connect_next, all teardown through conn_finalize. */
 #include "conn.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
@@ -248,27 +249,32 @@ static int backend_socket(const struct slb_addr *a)
 static int conn_connect_next(struct worker *w, struct conn *c)
 {
 	const struct snapshot *snap = snapshot_current(); /* valid until this loop turn ends */
+	struct worker_service *ws = &w->svc[c->svc];
+	const struct snap_pool *pool;
 	struct io_uring_sqe *sqe;
 	int idx, fd;
 
 	if (!snap)
 		return -ENOENT;
-	idx = w->balance->pick(snap, &w->bal, &c->tried, c->hash_key);
+	assert(c->svc < snap->n_pools); /* health builds a pool per service; a reload keeps their number */
+	pool = snap->pool[c->svc];
+	idx = ws->balance->pick(pool, &ws->bal, &c->tried, c->hash_key);
 	if (idx < 0)
 		return -ENOENT;
-	fd = backend_socket(&snap->be[idx].addr);
+	fd = backend_socket(&pool->be[idx].addr);
 	if (fd < 0)
 		return fd;
 	c->bfd = fd;
 	c->mark_ms = (uint32_t)w->now_ms;
-	c->backend_id = snap->be[idx].id;
-	c->baddr = snap->be[idx].addr;
+	c->backend_id = pool->be[idx].id;
+	c->baddr = pool->be[idx].addr;
 	if (w->be_names)
-		memcpy(w->be_names[c->backend_id], snap->be[idx].name, SNAP_NAME_MAX);
-	c->send_proxy = snap->be[idx].send_proxy ? snap->be[idx].send_proxy : (uint8_t)w->cfg->send_proxy;
+		memcpy(w->be_names[c->backend_id], pool->be[idx].name, SNAP_NAME_MAX);
+	c->send_proxy = pool->be[idx].send_proxy ? pool->be[idx].send_proxy
+						 : (uint8_t)w->cfg->services[c->svc].send_proxy;
 	balance_exclude_add(&c->tried, c->backend_id);
 	stat_add(&w->ch->stats.be[c->backend_id].active, 1);
-	c->counted = balance_conn_open(&w->bal, c->backend_id);
+	c->counted = balance_conn_open(&ws->bal, c->backend_id);
 
 	uring_reserve(&w->ring, 2); /* the connect and its timeout, one chain */
 	sqe = uring_sqe(&w->ring);
@@ -276,7 +282,7 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CONNECT, 0));
 	sqe->flags |= IOSQE_IO_LINK;
 	sqe = uring_sqe(&w->ring);
-	io_uring_prep_link_timeout(sqe, &w->connect_ts, 0);
+	io_uring_prep_link_timeout(sqe, &ws->connect_ts, 0);
 	io_uring_sqe_set_data64(sqe, conn_ud(w, c, OP_CONNECT_TIMEOUT, 0));
 	c->inflight += 2;
 	return 0;
@@ -321,7 +327,7 @@ void conn_connect_first(struct worker *w, struct conn *c)
 		relay_copy_arm(w, c, DIR_UP);
 }
 
-void conn_accept(struct worker *w, int fd, uint64_t key) /* fd: a direct descriptor */
+void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key) /* fd: a direct descriptor */
 {
 	struct conn *c = conn_alloc(w);
 
@@ -337,6 +343,7 @@ void conn_accept(struct worker *w, int fd, uint64_t key) /* fd: a direct descrip
 	}
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
+	c->svc = (uint8_t)svc;
 	c->hash_key = key;
 	if (w->alog)
 		conn_id(w, c)->accept_ms = clock_now_ms();
@@ -386,7 +393,7 @@ static void conn_log_connect_failure(struct worker *w, const struct conn *c, int
 	addr_format(&c->baddr, addr, sizeof(addr));
 	if (connect_failure_kind(res) == FAILQ_CONNECT_TIMEOUT)
 		slb_log_limited(LOG_WARN, 0, "connect to backend %s timed out after %u ms; trying another", addr,
-				w->cfg->connect_timeout_ms);
+				w->cfg->services[c->svc].connect_timeout_ms);
 	else
 		slb_log_limited(LOG_WARN, res, "connect to backend %s failed; trying another", addr);
 }
@@ -415,7 +422,7 @@ static void conn_retry(struct worker *w, struct conn *c)
 	int res;
 
 	backend_leg_close(w, c);
-	if (c->tried.n > w->cfg->retries) {
+	if (c->tried.n > w->cfg->services[c->svc].retries) {
 		conn_give_up(w, c, -ENOENT);
 		return;
 	}
@@ -694,10 +701,9 @@ void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe)
 
 void conn_sweep(struct worker *w, bool all)
 {
-	int64_t idle = w->cfg->idle_timeout_ms;
-
 	for (uint32_t slot = 1; slot < w->slot_hwm; slot++) {
 		struct conn *c = &w->conns[slot];
+		int64_t idle = w->cfg->services[c->svc].idle_timeout_ms;
 
 		if (c->state == CONN_FREE || c->state == CONN_CLOSING)
 			continue;

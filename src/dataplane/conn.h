@@ -88,6 +88,7 @@ struct conn {
 	uint8_t shut_pending : 1; /* the client's half-close waits for its twin (installing) */
 	uint8_t end;            /* enum access_log_end: the first cause of the end seen, 0 while open */
 	uint8_t send_proxy;     /* enum proxy_version the current backend wants */
+	uint8_t svc;            /* its service: the listener's, index of its pool and settings */
 	uint16_t proxy_len;     /* --accept-proxy: header bytes read so far (into w->proxy_bufs) */
 	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
 	int cfd;                /* client: direct descriptor (index in the ring's file table) */
@@ -118,7 +119,7 @@ struct conn_id {
 /* Hands an accepted client fd to a free slot and starts picking a backend for it.
  * key is the client's balance_hash_client when the picker needs_client_addr, else 0; it is
  * kept for retries. Owns fd from here on (closes it if nothing can serve it). */
-void conn_accept(struct worker *w, int fd, uint64_t key);
+void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key);
 
 /* Dispatches one CQE that belongs to a connection. */
 void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe);

@@ -151,8 +151,8 @@ void conn_ident_on_poll(struct worker *w, struct conn *c, int res)
 		conn_id(w, c)->client = pi.src;
 		conn_id(w, c)->local = pi.dst;
 		/* maglev hashes the client the header names, not the balancer in front */
-		if (w->balance->needs_client_addr)
-			c->hash_key = balance_hash_client(&w->bal, (const struct sockaddr *)&pi.src.ss);
+		if (w->svc[c->svc].balance->needs_client_addr)
+			c->hash_key = balance_hash_client(&w->svc[c->svc].bal, (const struct sockaddr *)&pi.src.ss);
 	}
 	conn_connect_first(w, c);
 }

@@ -24,6 +24,7 @@ void conn_log_access(struct worker *w, const struct conn *c, enum access_log_end
 
 		e.client = id->client.len ? &id->client : NULL;
 		e.listener = id->local.len ? &id->local : NULL;
+		e.service = w->cfg->services[c->svc].name;
 		e.backend = c->connected ? &c->baddr : NULL;
 		e.backend_name = c->connected ? w->be_names[c->backend_id] : NULL;
 		e.attempts = c->tried.n;

@@ -63,6 +63,7 @@ static void listener_add(struct worker *w, unsigned i, int fd)
 	l->fd = fd;
 	l->addr_idx = i;
 	l->port = addr_port_raw(&w->cfg->listen[i]);
+	l->service = w->cfg->listen_service[i];
 }
 
 /* Gives w the inherited sockets of address i that fall to it (j % n_workers == w->idx), or a

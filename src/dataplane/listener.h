@@ -66,7 +66,7 @@ static inline uint64_t listener_accept_key(struct worker *w, unsigned i, unsigne
 	uint64_t key;
 
 	l->busy &= ~(1u << k);
-	key = cqe->res >= 0 ? balance_hash_client(&w->bal,
+	key = cqe->res >= 0 ? balance_hash_client(&w->svc[l->service].bal,
 						  (const struct sockaddr *)&w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k].ss)
 			    : 0;
 	/* cancelled while accepting: workers_rearm_accepts wants a fresh accept in its place */
@@ -99,7 +99,7 @@ static inline void listener_on_accept(struct worker *w, const struct io_uring_cq
 		/* A connection accepted while the accept was being cancelled (drain, or a new slb
 		 * taking over) left the queue for good: serve it. Only a stop closes it. */
 		if (!w->stopping) {
-			conn_accept(w, cqe->res, key);
+			conn_accept(w, cqe->res, l->service, key);
 		} else {
 			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 

@@ -128,8 +128,9 @@ static int worker_alloc_slots(struct worker *w)
 
 static bool cfg_sends_proxy(const struct slb_config *cfg)
 {
-	if (cfg->send_proxy)
-		return true;
+	for (unsigned i = 0; i < cfg->n_services; i++)
+		if (cfg->services[i].send_proxy)
+			return true;
 	for (unsigned i = 0; i < cfg->n_backends; i++)
 		if (cfg->backends[i].send_proxy)
 			return true;
@@ -184,11 +185,19 @@ static unsigned worker_direct_table_size(const struct worker *w)
 	return want;
 }
 
-/* What a worker precomputes from its config, at start and after each reload. */
+/* What a worker precomputes from its config, at start and after each reload: per service
+ * the connect timeout as io_uring takes it, and the shortest idle timeout for the sweep. */
 static void worker_derive_settings(struct worker *w)
 {
-	w->connect_ts.tv_sec = w->cfg->connect_timeout_ms / 1000;
-	w->connect_ts.tv_nsec = (long long)(w->cfg->connect_timeout_ms % 1000) * 1000000;
+	w->idle_min_ms = 0;
+	for (unsigned i = 0; i < w->cfg->n_services; i++) {
+		const struct service_config *s = &w->cfg->services[i];
+
+		w->svc[i].connect_ts.tv_sec = s->connect_timeout_ms / 1000;
+		w->svc[i].connect_ts.tv_nsec = (long long)(s->connect_timeout_ms % 1000) * 1000000;
+		if (s->idle_timeout_ms && (!w->idle_min_ms || s->idle_timeout_ms < w->idle_min_ms))
+			w->idle_min_ms = s->idle_timeout_ms;
+	}
 }
 
 static void worker_pin(const struct worker *w)
@@ -238,12 +247,18 @@ static int worker_init_ring(struct worker *w, struct worker_boot *boot)
 	return ret;
 }
 
-/* The picker, and with maglev the address buffers of its single-shot accepts. */
+/* Each service's picker, and with maglev the address buffers of single-shot accepts (on
+ * every listener: a few buffers each, rather than a second accept path per service). */
 static int worker_init_picker(struct worker *w, struct worker_boot *boot)
 {
-	w->balance = balance_ops_for(w->cfg->balance);
-	balance_state_init(&w->bal, w->balance, w->cfg, w->idx, &w->ch->stats);
-	if (!w->balance->needs_client_addr)
+	for (unsigned i = 0; i < w->cfg->n_services; i++) {
+		struct worker_service *s = &w->svc[i];
+
+		s->balance = balance_ops_for(w->cfg->services[i].balance);
+		balance_state_init(&s->bal, s->balance, &w->cfg->services[i], w->idx, &w->ch->stats);
+		w->need_client_addr |= s->balance->needs_client_addr;
+	}
+	if (!w->need_client_addr)
 		return 0;
 	if (listeners_alloc_addrs(w) == 0)
 		return 0;
@@ -308,7 +323,7 @@ static unsigned worker_reap(struct worker *w)
  * shortest timeout, 10 ms to 1 s. */
 static unsigned worker_sweep_ms(const struct worker *w)
 {
-	unsigned ms = w->cfg->idle_timeout_ms / 4;
+	unsigned ms = w->idle_min_ms / 4;
 
 	if (w->need_addrs && (ms == 0 || w->cfg->proxy_timeout_ms / 4 < ms))
 		ms = w->cfg->proxy_timeout_ms / 4;
@@ -325,8 +340,10 @@ static void worker_take_config(struct worker *w)
 	if (gen == atomic_load_explicit(&w->cfg_seen, memory_order_relaxed))
 		return;
 	w->cfg = atomic_load_explicit(&ws.cfg_next, memory_order_relaxed);
-	w->balance = balance_ops_for(w->cfg->balance);
-	balance_state_reconfigure(&w->bal, w->balance, w->cfg);
+	for (unsigned i = 0; i < w->cfg->n_services; i++) {
+		w->svc[i].balance = balance_ops_for(w->cfg->services[i].balance);
+		balance_state_reconfigure(&w->svc[i].bal, w->svc[i].balance, &w->cfg->services[i]);
+	}
 	worker_derive_settings(w);
 	atomic_store_explicit(&w->cfg_seen, gen, memory_order_release);
 }
@@ -349,7 +366,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 		worker_take_rearm(w);
 		listeners_rearm(w);
 	}
-	if ((w->cfg->idle_timeout_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
+	if ((w->idle_min_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
 		*next_sweep = w->now_ms + worker_sweep_ms(w);
 	}
@@ -358,7 +375,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 /* The longest sleep: WAIT_MAX_MS, shorter when the idle sweep is due more often. */
 static long long worker_wait_ns(const struct worker *w)
 {
-	if ((w->cfg->idle_timeout_ms || w->need_addrs) && worker_sweep_ms(w) < WAIT_MAX_MS)
+	if ((w->idle_min_ms || w->need_addrs) && worker_sweep_ms(w) < WAIT_MAX_MS)
 		return (long long)worker_sweep_ms(w) * 1000000;
 	return WAIT_MAX_MS * 1000000LL;
 }

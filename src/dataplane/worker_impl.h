@@ -39,7 +39,15 @@ struct worker_listener {
 	uint16_t port;           /* network order: a backend on this port may be slb itself */
 	bool armed;              /* multishot: its accept is pending; with addresses: its slots are */
 	uint8_t busy;            /* with addresses: bit k set while slot k's accept is in flight */
+	uint8_t service;         /* cfg->listen_service[addr_idx]: whose pool its clients get */
 	int64_t retry_at;        /* accepts paused until then after an accept error */
+};
+
+/* A worker's picker for one service, and what it precomputes from that service's settings. */
+struct worker_service {
+	const struct balance_ops *balance;
+	struct balance_state bal;
+	struct __kernel_timespec connect_ts; /* the service's --connect-timeout */
 };
 
 /* Everything one worker thread owns. */
@@ -54,8 +62,7 @@ struct worker {
 	struct io_uring ring;
 	struct uring_bufs bufs;
 	struct pipe_pool pipes;
-	const struct balance_ops *balance;
-	struct balance_state bal;
+	struct worker_service svc[CONFIG_MAX_SERVICES]; /* by service index; cfg->n_services used */
 	int snap_reader;
 	struct conn *conns;      /* slot 0 unused so that 0 can mean "none" */
 	uint32_t n_slots;
@@ -80,7 +87,8 @@ struct worker {
 				  * connection finds its backend's name here, snapshots gone or not */
 	unsigned char *proxy_bufs; /* --accept-proxy: PROXY_HDR_MAX bytes per slot, else NULL */
 	struct conn_id *ids;     /* need_addrs: one per slot (conn_id()), else NULL */
-	struct __kernel_timespec connect_ts;
+	bool need_client_addr;   /* a service's picker hashes the client's address */
+	unsigned idle_min_ms;    /* the shortest --idle-timeout of a service, 0: none has one */
 };
 
 #endif

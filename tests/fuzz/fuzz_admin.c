@@ -52,7 +52,7 @@ static struct slb_config cfg;
 
 static struct backend_table *fuzz_table(void)
 {
-	static const struct table_params p = { .rise = 2, .fall = 3, .eject_failures = 3,
+	static const struct table_params p = { .svc[0] = { .rise = 2, .fall = 3, .eject_failures = 3 },
 					       .heartbeat_timeout_ms = 3000, .expire_ms = 60000 };
 	static const char *const addrs[] = { "127.0.0.1:8001", "[::1]:8002" };
 	static const char *const names[] = { "web1", "" }; /* a route may name a backend */

@@ -33,8 +33,8 @@ static void check_config(const struct slb_config *cfg)
 	check(cfg->n_backends <= CONFIG_MAX_STATIC_BACKENDS);
 	for (unsigned i = 0; i < cfg->n_backends; i++)
 		check(cfg->backends[i].weight >= 1 && cfg->backends[i].weight <= CONFIG_MAX_WEIGHT);
-	check(cfg->workers <= CONFIG_MAX_WORKERS && cfg->retries <= CONFIG_MAX_RETRIES);
-	check(cfg->check != CHECK_HTTP || cfg->check_path[0] == '/');
+	check(cfg->workers <= CONFIG_MAX_WORKERS && cfg->services[0].retries <= CONFIG_MAX_RETRIES);
+	check(cfg->services[0].check != CHECK_HTTP || cfg->services[0].check_path[0] == '/');
 	check(cfg->n_heartbeat_allow <= CONFIG_MAX_HB_ALLOW);
 	check(!cfg->check_only && !cfg->config_file[0]); /* command-line only */
 }

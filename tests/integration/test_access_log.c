@@ -66,8 +66,8 @@ Test(access_log, text_lines_say_who_what_and_why)
 	be[strcspn(be, ",")] = '\0';
 	cr_assert_eq(peers_get_from("127.0.0.2", "127.0.0.1", s.port, &src_port, log, sizeof(log)), 200);
 	wait_lines(path, 1, log, sizeof(log));
-	snprintf(want, sizeof(want), "client=127.0.0.2:%u listener=127.0.0.1:%u backend=%s backend_name=web-1 attempts=1 "
-		 "bytes_up=",
+	snprintf(want, sizeof(want), "client=127.0.0.2:%u listener=127.0.0.1:%u service=default backend=%s "
+		 "backend_name=web-1 attempts=1 bytes_up=",
 		 src_port, s.port, be);
 	cr_assert(strstr(log, want), "no '%s' in: %s", want, log);
 	/* Both ends close once the answer is out; whose FIN slb reads first is a race between two
@@ -84,7 +84,8 @@ Test(access_log, text_lines_say_who_what_and_why)
 	close(fd);
 	close(held);
 	wait_lines(path, 3, log, sizeof(log));
-	cr_assert(strstr(log, "client=- listener=- backend=- backend_name=- attempts=0 bytes_up=0 bytes_down=0"), "%s", log);
+	cr_assert(strstr(log, "client=- listener=- service=- backend=- backend_name=- attempts=0 bytes_up=0 bytes_down=0"),
+		  "%s", log);
 	cr_assert(strstr(log, "end=max_conns\n"), "%s", log);
 
 	testproc_stop(b, STOP_MS);

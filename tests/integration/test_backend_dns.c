@@ -156,13 +156,13 @@ Test(backend_dns, a_changed_answer_adds_one_address_and_drains_the_other)
 	start_slb(backend);
 	cr_assert_geq(faultkit_wait_state(slb.admin, be, "up", WAIT_MS), 0);
 	write_hosts("127.0.0.2 web.test\n");
-	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"old\":\"none\",\"new\":\"up\","
+	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"service\":\"default\",\"old\":\"none\",\"new\":\"up\","
 		 "\"reason\":\"resolved from web.test\"", be2);
 	wait_admin_body("/events?since=0", want);
-	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"old\":\"up\",\"new\":\"draining\","
+	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"service\":\"default\",\"old\":\"up\",\"new\":\"draining\","
 		 "\"reason\":\"removed from the DNS answer\"", be);
 	wait_admin_body("/events?since=0", want);
-	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"old\":\"draining\",\"new\":\"none\"", be);
+	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"service\":\"default\",\"old\":\"draining\",\"new\":\"none\"", be);
 	wait_admin_body("/events?since=0", want);
 	cr_assert_eq(faultkit_status_field(slb.admin, be, "state", text, sizeof(text)), -ENOENT, "%s still in /status",
 		     be);
@@ -234,7 +234,7 @@ Test(backend_dns, a_reload_keeps_a_names_addresses_by_origin_and_drops_them_with
 	snprintf(text, sizeof(text), "resolve-interval = 100\nbackend = %s\n", other);
 	write_conf(text);
 	reload(2);
-	snprintf(text, sizeof(text), "\"address\":\"%s\",\"name\":\"\",\"old\":\"draining\",\"new\":\"none\","
+	snprintf(text, sizeof(text), "\"address\":\"%s\",\"name\":\"\",\"service\":\"default\",\"old\":\"draining\",\"new\":\"none\","
 		 "\"reason\":\"removed from the configuration", be);
 	wait_admin_body("/events?since=0", text);
 	cr_assert_eq(faultkit_wait_state(slb.admin, other, "up", WAIT_MS) >= 0, true, "the literal backend went");

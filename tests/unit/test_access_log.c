@@ -11,8 +11,9 @@ static struct access_log_entry entry(struct slb_addr *c, struct slb_addr *l, str
 	cr_assert_eq(addr_parse("[::1]:80", l, NULL, 0), 0);
 	cr_assert_eq(addr_parse("10.0.0.2:8080", b, NULL, 0), 0);
 	return (struct access_log_entry){ .end_unix_ms = 1700000000123LL, .worker = 3, .client = c, .listener = l,
-					  .backend = b, .backend_name = "web-2", .attempts = 2, .bytes_up = 10, .bytes_down = 20000,
-					  .duration_ms = 15, .connect_ms = 4, .end = END_BACKEND_RESET };
+					  .backend = b, .backend_name = "web-2", .attempts = 2, .bytes_up = 10,
+					  .bytes_down = 20000, .duration_ms = 15, .connect_ms = 4, .end = END_BACKEND_RESET,
+					  .service = "web" };
 }
 
 Test(access_log, text_line)
@@ -24,7 +25,8 @@ Test(access_log, text_line)
 
 	cr_assert_eq(n, strlen(line));
 	cr_assert_str_eq(line, "2023-11-14T22:13:20.123Z worker=3 client=192.0.2.1:5000 listener=[::1]:80 "
-			       "backend=10.0.0.2:8080 backend_name=web-2 attempts=2 bytes_up=10 bytes_down=20000 duration_ms=15 "
+			       "service=web backend=10.0.0.2:8080 backend_name=web-2 attempts=2 bytes_up=10 bytes_down=20000 "
+			       "duration_ms=15 "
 			       "connect_ms=4 end=backend_reset\n");
 }
 
@@ -35,26 +37,29 @@ Test(access_log, json_line_with_unknowns)
 	char line[ACCESS_LOG_LINE_MAX];
 
 	e.client = e.listener = e.backend = NULL;
+	e.service = NULL;
 	e.backend_name = NULL;
 	e.connect_ms = -1;
 	e.end = END_MAX_CONNS;
 	cr_assert_gt(access_log_format(line, sizeof(line), ACCESS_LOG_JSON, &e), 0);
 	cr_assert_str_eq(line, "{\"time\":\"2023-11-14T22:13:20.123Z\",\"worker\":3,\"client\":null,\"listener\":null,"
-			       "\"backend\":null,\"backend_name\":null,\"attempts\":2,\"bytes_up\":10,\"bytes_down\":20000,\"duration_ms\":15,"
-			       "\"connect_ms\":null,\"end\":\"max_conns\"}\n");
+			       "\"service\":null,\"backend\":null,\"backend_name\":null,\"attempts\":2,\"bytes_up\":10,"
+			       "\"bytes_down\":20000,\"duration_ms\":15,\"connect_ms\":null,\"end\":\"max_conns\"}\n");
 }
 
-Test(access_log, json_line_names_the_backend_and_text_without_a_name_says_dash)
+Test(access_log, json_line_names_the_service_and_the_backend_and_text_without_a_name_says_dash)
 {
 	struct slb_addr c, l, b;
 	struct access_log_entry e = entry(&c, &l, &b);
 	char line[ACCESS_LOG_LINE_MAX];
 
 	cr_assert_gt(access_log_format(line, sizeof(line), ACCESS_LOG_JSON, &e), 0);
-	cr_assert(strstr(line, "\"backend\":\"10.0.0.2:8080\",\"backend_name\":\"web-2\","), "%s", line);
+	cr_assert(strstr(line, "\"listener\":\"[::1]:80\",\"service\":\"web\",\"backend\":\"10.0.0.2:8080\","
+			       "\"backend_name\":\"web-2\","),
+		  "%s", line);
 	e.backend_name = "";
 	cr_assert_gt(access_log_format(line, sizeof(line), ACCESS_LOG_TEXT, &e), 0);
-	cr_assert(strstr(line, " backend=10.0.0.2:8080 backend_name=- attempts=2 "), "%s", line);
+	cr_assert(strstr(line, " service=web backend=10.0.0.2:8080 backend_name=- attempts=2 "), "%s", line);
 }
 
 Test(access_log, a_line_that_does_not_fit_is_not_cut)

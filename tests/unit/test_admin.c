@@ -9,7 +9,7 @@
 #include "slb/common/stats.h"
 #include "slb/control/admin_render.h"
 
-static const struct table_params params = { .rise = 2, .fall = 3, .eject_failures = 3,
+static const struct table_params params = { .svc[0] = { .rise = 2, .fall = 3, .eject_failures = 3 },
 					    .heartbeat_timeout_ms = 3000, .expire_ms = 60000,
 					    .outlier_base_ejection_ms = 30000 };
 
@@ -115,9 +115,11 @@ Test(admin, status_lists_backends_with_summed_counters)
 	cr_assert_eq(admin_render_status(&out, view(1250)), 0);
 	assert_json_shape(out.p);
 	assert_has("{\"backends\":[");
-	assert_has("{\"id\":1,\"address\":\"127.0.0.1:9001\",\"name\":\"\",\"origin\":\"\",\"state\":\"up\",\"source\":\"static\","
+	assert_has("{\"id\":1,\"address\":\"127.0.0.1:9001\",\"name\":\"\",\"origin\":\"\",\"state\":\"up\","
+		   "\"source\":\"static\","
 		   "\"weight\":1,\"load\":0,\"effective_weight\":1.00,\"active_conns\":5,\"total_conns\":17,\"failures\":4");
 	assert_has("\"last_heartbeat_ms\":null,\"reason\":\"static backend\"}");
+	assert_has("\"service\":\"default\",\"cfg_weight\":1,"); /* no config in the view: "default" */
 	assert_has("{\"id\":2,\"address\":\"127.0.0.1:9002\",\"name\":\"web1\",\"origin\":\"\",\"state\":\"up\","
 		   "\"source\":\"heartbeat\",\"weight\":5,\"load\":30,\"effective_weight\":5.00,\"active_conns\":0");
 	assert_has("\"last_heartbeat_ms\":250,\"reason\":\"registered\"}");
@@ -257,7 +259,7 @@ Test(admin, status_shows_the_slow_start_ramp)
 {
 	struct table_params p = params;
 
-	p.slow_start_ms = 1000;
+	p.svc[0].slow_start_ms = 1000;
 	table_destroy(t);
 	t = table_create(&p);
 	cr_assert(t);
@@ -291,8 +293,8 @@ Test(admin, events_render_as_json_after_since)
 	struct backend *b = add_static("127.0.0.1:9001");
 
 	events_init(&r);
-	events_push(&r, b, "up", "draining", "admin drain from \"x\"", 5);
-	events_push(&r, b, "draining", "none", "removed", 6);
+	events_push(&r, b, "default", "up", "draining", "admin drain from \"x\"", 5);
+	events_push(&r, b, "default", "draining", "none", "removed", 6);
 	cr_assert_eq(admin_render_events(&out, &r, 1), 0);
 	assert_json_shape(out.p);
 	assert_has("{\"last_seq\":2,\"events\":[\n{\"seq\":2,\"time_ms\":6,\"id\":1,\"address\":\"127.0.0.1:9001\"");

@@ -13,9 +13,7 @@
 #include "slb/control/backend_table.h"
 
 static const struct table_params params = {
-	.rise = 2,
-	.fall = 3,
-	.eject_failures = 3,
+	.svc[0] = { .rise = 2, .fall = 3, .eject_failures = 3 },
 	.heartbeat_timeout_ms = 3000,
 	.expire_ms = 60000,
 	.drain_timeout_ms = 30000,
@@ -428,7 +426,7 @@ Test(backend_table, weight_zero_drains_and_a_weight_replaces_the_configured_one)
 	cr_assert_eq(b->state, BE_STATE_UP);
 	cr_assert_eq(b->cfg_weight, 3, "the configured weight is kept apart");
 	s = table_build_snapshot(t, 0);
-	cr_assert_eq(s->be[0].weight, 7);
+	cr_assert_eq(s->pool[0]->be[0].weight, 7);
 	snapshot_free(s);
 	cr_assert_eq(table_set_admin_weight(t, b, 257, NULL, 3), -EINVAL);
 	cr_assert_eq(table_weight(b), 7);
@@ -619,7 +617,7 @@ Test(backend_table, admin_add_with_a_check_starts_down_and_comes_up_after_rise_p
 	cr_assert_str_eq(b->name, "web9", "the event carries the name");
 	cr_assert(table_wants_probe(b, false), "probed even without --check");
 	s = table_build_snapshot(t, 0);
-	cr_assert_eq(s->n, 0);
+	cr_assert_eq(s->pool[0]->n, 0);
 	snapshot_free(s);
 	table_apply(t, b, BE_EV_PROBE_OK, NULL, 100);
 	cr_assert_eq(b->state, BE_STATE_DOWN, "one check of two");
@@ -657,12 +655,12 @@ Test(backend_table, snapshot_holds_only_up_entries_in_id_order)
 	table_set_load(t, c, 70);
 	s = table_build_snapshot(t, 0);
 	cr_assert_not_null(s);
-	cr_assert_eq(s->n, 2);
-	cr_assert_eq(s->be[0].id, a->id);
-	cr_assert_eq(s->be[0].weight, 2);
-	cr_assert_eq(s->be[1].id, c->id);
-	cr_assert_eq(s->be[1].load, 70);
-	cr_assert(addr_equal(&s->be[1].addr, &c->addr));
+	cr_assert_eq(s->pool[0]->n, 2);
+	cr_assert_eq(s->pool[0]->be[0].id, a->id);
+	cr_assert_eq(s->pool[0]->be[0].weight, 2);
+	cr_assert_eq(s->pool[0]->be[1].id, c->id);
+	cr_assert_eq(s->pool[0]->be[1].load, 70);
+	cr_assert(addr_equal(&s->pool[0]->be[1].addr, &c->addr));
 	snapshot_free(s);
 }
 
@@ -671,7 +669,7 @@ Test(backend_table, empty_snapshot_is_fine)
 	struct snapshot *s = table_build_snapshot(t, 0);
 
 	cr_assert_not_null(s);
-	cr_assert_eq(s->n, 0);
+	cr_assert_eq(s->pool[0]->n, 0);
 	snapshot_free(s);
 }
 
@@ -890,11 +888,51 @@ static void use_slow_start(unsigned ms, uint32_t maglev_len)
 {
 	struct table_params p = params;
 
-	p.slow_start_ms = ms;
-	p.maglev_len = maglev_len;
+	p.svc[0].slow_start_ms = ms;
+	p.svc[0].maglev_len = maglev_len;
 	table_destroy(t);
 	t = table_create(&p);
 	cr_assert_not_null(t);
+}
+
+/* ---- services: one pool each ---- */
+
+/* Issue 21: a snapshot holds one pool per service, each with only its service's up backends;
+ * a backend moved to another service moves pool; ids stay global. */
+Test(backend_table, snapshot_has_one_pool_per_service)
+{
+	struct table_params p = params;
+	struct backend *a, *b, *c;
+	struct snapshot *s;
+
+	p.n_services = 3;
+	p.svc[2] = p.svc[0];
+	table_destroy(t);
+	t = table_create(&p);
+	cr_assert_not_null(t);
+	a = add_static("127.0.0.1:9001", 1);
+	b = add_static("127.0.0.1:9002", 1);
+	c = add_static("127.0.0.1:9003", 1);
+	cr_assert(table_set_service(t, b, 2));
+	cr_assert(table_set_service(t, c, 2));
+	cr_assert_not(table_set_service(t, c, 3), "no service 3");
+	cr_assert_eq(table_take_changes(t) & TABLE_CHANGE_URGENT, TABLE_CHANGE_URGENT);
+	s = table_build_snapshot(t, 0);
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n_pools, 3);
+	cr_assert_eq(s->pool[0]->n, 1);
+	cr_assert_eq(s->pool[0]->be[0].id, a->id);
+	cr_assert_eq(s->pool[1]->n, 0, "a service without backends has an empty pool");
+	cr_assert_eq(s->pool[2]->n, 2);
+	cr_assert_eq(s->pool[2]->be[0].id, b->id);
+	cr_assert_eq(s->pool[2]->be[1].id, c->id);
+	cr_assert_eq(s->pool[2]->rr_len, 2);
+	snapshot_free(s);
+	table_set_service(t, c, 0);
+	s = table_build_snapshot(t, 0);
+	cr_assert_eq(s->pool[0]->n, 2);
+	cr_assert_eq(s->pool[2]->n, 1);
+	snapshot_free(s);
 }
 
 Test(backend_table, slow_start_ramps_a_new_registration_linearly)
@@ -951,10 +989,10 @@ Test(backend_table, slow_start_asks_for_snapshots_until_the_ramp_ends)
 	cr_assert_eq(table_next_ramp_ms(t, 1250, 100), -1, "done");
 	s = table_build_snapshot(t, 1000);
 	cr_assert_not_null(s);
-	cr_assert_eq(s->n, 2);
-	cr_assert_eq(s->be[0].eff_weight, 100);
-	cr_assert_eq(s->be[1].eff_weight, 10);
-	cr_assert_eq(s->maglev_len, 0, "no table unless maglev");
+	cr_assert_eq(s->pool[0]->n, 2);
+	cr_assert_eq(s->pool[0]->be[0].eff_weight, 100);
+	cr_assert_eq(s->pool[0]->be[1].eff_weight, 10);
+	cr_assert_eq(s->pool[0]->maglev_len, 0, "no table unless maglev");
 	snapshot_free(s);
 }
 
@@ -967,9 +1005,9 @@ Test(backend_table, maglev_snapshots_carry_a_full_table)
 	add_static("127.0.0.1:9002", 3);
 	s = table_build_snapshot(t, 0);
 	cr_assert_not_null(s);
-	cr_assert_eq(s->maglev_len, 251);
-	for (uint32_t i = 0; i < s->maglev_len; i++)
-		cr_assert_lt(s->maglev[i], s->n, "entry %u unfilled or out of range", i);
+	cr_assert_eq(s->pool[0]->maglev_len, 251);
+	for (uint32_t i = 0; i < s->pool[0]->maglev_len; i++)
+		cr_assert_lt(s->pool[0]->maglev[i], s->pool[0]->n, "entry %u unfilled or out of range", i);
 	snapshot_free(s);
 }
 
@@ -985,7 +1023,7 @@ Test(backend_table, retired_backend_drains_and_leaves_the_snapshot)
 	cr_assert_str_eq(a->reason, "removed from the configuration");
 	cr_assert_eq(a->removing, BE_REMOVAL_CONFIG);
 	s = table_build_snapshot(t, 10);
-	cr_assert_eq(s->n, 1, "a retiring backend is never picked");
+	cr_assert_eq(s->pool[0]->n, 1, "a retiring backend is never picked");
 	snapshot_free(s);
 	cr_assert_eq(table_retire(t, a, 20), 0, "retiring twice is one transition");
 }
@@ -1125,7 +1163,7 @@ Test(backend_table, the_snapshot_carries_the_name)
 	cr_assert_eq(table_add_static_named(t, &a, 1, "web1", 0, &b), 0);
 	s = table_build_snapshot(t, 0);
 	cr_assert_not_null(s);
-	cr_assert_eq(s->n, 1);
-	cr_assert_str_eq(s->be[0].name, "web1");
+	cr_assert_eq(s->pool[0]->n, 1);
+	cr_assert_str_eq(s->pool[0]->be[0].name, "web1");
 	snapshot_free(s);
 }

@@ -8,7 +8,7 @@
 
 #include "slb/control/backend_table.h"
 
-static const struct table_params params = { .rise = 2, .fall = 3, .drain_timeout_ms = 10000 };
+static const struct table_params params = { .svc[0] = { .rise = 2, .fall = 3 }, .drain_timeout_ms = 10000 };
 static struct backend_table *t;
 static char last_reason[TABLE_REASON_MAX], last_new[16];
 

@@ -11,8 +11,7 @@
 #define BASE_MS 10000
 
 static const struct table_params params = {
-	.rise = 2,
-	.fall = 3,
+	.svc[0] = { .rise = 2, .fall = 3 },
 	.heartbeat_timeout_ms = 3000,
 	.expire_ms = 60000,
 	.outlier_base_ejection_ms = BASE_MS,

@@ -8,7 +8,7 @@
 #include "slb/dataplane/balance.h"
 
 /* n backends with ids 1..n; weights, loads and effective weights (0: not ramping) optional. */
-static struct snapshot *make_snap_full(unsigned n, const unsigned *weights, const unsigned *loads,
+static struct snap_pool *make_snap_full(unsigned n, const unsigned *weights, const unsigned *loads,
 				       const unsigned *eff)
 {
 	struct snap_backend be[16];
@@ -21,10 +21,10 @@ static struct snapshot *make_snap_full(unsigned n, const unsigned *weights, cons
 		be[i].eff_weight = eff ? eff[i] : 0;
 		addr_parse("127.0.0.1:9000", &be[i].addr, NULL, 0);
 	}
-	return snapshot_build(be, n);
+	return snap_pool_build(be, n);
 }
 
-static struct snapshot *make_snap(unsigned n, const unsigned *weights)
+static struct snap_pool *make_snap(unsigned n, const unsigned *weights)
 {
 	return make_snap_full(n, weights, NULL, NULL);
 }
@@ -37,7 +37,7 @@ static struct worker_stats *stats_new(void)
 Test(roundrobin, weights_hold_over_a_cycle)
 {
 	unsigned w[] = { 3, 1, 2 };
-	struct snapshot *s = make_snap(3, w);
+	struct snap_pool *s = make_snap(3, w);
 	struct balance_state st = { 0 };
 	unsigned count[3] = { 0 };
 
@@ -46,12 +46,12 @@ Test(roundrobin, weights_hold_over_a_cycle)
 	cr_assert_eq(count[0], 300);
 	cr_assert_eq(count[1], 100);
 	cr_assert_eq(count[2], 200);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(roundrobin, equal_weights_rotate)
 {
-	struct snapshot *s = make_snap(3, NULL);
+	struct snap_pool *s = make_snap(3, NULL);
 	struct balance_state st = { 0 };
 	int prev = -1;
 
@@ -61,12 +61,12 @@ Test(roundrobin, equal_weights_rotate)
 		cr_assert_neq(p, prev);
 		prev = p;
 	}
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 /* Retries with a growing exclude list reach every backend of s (ids 1..n, n < 16) once,
  * then nothing. */
-static void expect_retries_visit_each_once(const struct balance_ops *ops, const struct snapshot *s,
+static void expect_retries_visit_each_once(const struct balance_ops *ops, const struct snap_pool *s,
 					   struct balance_state *st)
 {
 	struct balance_exclude ex = { .n = 0 };
@@ -85,26 +85,26 @@ static void expect_retries_visit_each_once(const struct balance_ops *ops, const 
 
 Test(roundrobin, retry_skips_tried_backends)
 {
-	struct snapshot *s = make_snap(3, NULL);
+	struct snap_pool *s = make_snap(3, NULL);
 	struct balance_state st = { 0 };
 
 	expect_retries_visit_each_once(&balance_roundrobin, s, &st);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(roundrobin, empty_set_picks_nothing)
 {
-	struct snapshot *s = make_snap(0, NULL);
+	struct snap_pool *s = make_snap(0, NULL);
 	struct balance_state st = { 0 };
 
 	cr_assert_eq(balance_roundrobin.pick(s, &st, NULL, 0), -1);
 	cr_assert_eq(balance_leastconn.pick(s, &st, NULL, 0), -1);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(leastconn, picks_the_least_loaded)
 {
-	struct snapshot *s = make_snap(3, NULL);
+	struct snap_pool *s = make_snap(3, NULL);
 	struct worker_stats *ws = stats_new();
 	struct balance_state st = { .stats = ws };
 
@@ -113,12 +113,12 @@ Test(leastconn, picks_the_least_loaded)
 	stat_add(&ws->be[3].active, 3);
 	cr_assert_eq(s->be[balance_leastconn.pick(s, &st, NULL, 0)].id, 2);
 	free(ws);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(leastconn, spread_stays_within_one)
 {
-	struct snapshot *s = make_snap(4, NULL);
+	struct snap_pool *s = make_snap(4, NULL);
 	struct worker_stats *ws = stats_new();
 	struct balance_state st = { .stats = ws };
 
@@ -136,13 +136,13 @@ Test(leastconn, spread_stays_within_one)
 		cr_assert_leq(hi - lo, 1, "max-min load %lu after %u picks", (unsigned long)(hi - lo), i + 1);
 	}
 	free(ws);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(leastconn, weight_scales_the_share)
 {
 	unsigned w[] = { 3, 1 };
-	struct snapshot *s = make_snap(2, w);
+	struct snap_pool *s = make_snap(2, w);
 	struct worker_stats *ws = stats_new();
 	struct balance_state st = { .stats = ws };
 
@@ -151,12 +151,12 @@ Test(leastconn, weight_scales_the_share)
 	cr_assert_eq(stat_get(&ws->be[1].active), 300);
 	cr_assert_eq(stat_get(&ws->be[2].active), 100);
 	free(ws);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(leastconn, retry_skips_tried_backends)
 {
-	struct snapshot *s = make_snap(2, NULL);
+	struct snap_pool *s = make_snap(2, NULL);
 	struct worker_stats *ws = stats_new();
 	struct balance_state st = { .stats = ws };
 	struct balance_exclude ex = { .n = 0 };
@@ -167,13 +167,13 @@ Test(leastconn, retry_skips_tried_backends)
 	balance_exclude_add(&ex, 2);
 	cr_assert_eq(balance_leastconn.pick(s, &st, &ex, 0), -1);
 	free(ws);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(leastconn, ties_go_to_the_lower_reported_load)
 {
 	unsigned loads[] = { 50, 10, 30 };
-	struct snapshot *s = make_snap_full(3, NULL, loads, NULL);
+	struct snap_pool *s = make_snap_full(3, NULL, loads, NULL);
 	struct worker_stats *ws = stats_new();
 	struct balance_state st = { .stats = ws };
 
@@ -182,13 +182,13 @@ Test(leastconn, ties_go_to_the_lower_reported_load)
 	stat_add(&ws->be[2].active, 1);
 	cr_assert_eq(s->be[balance_leastconn.pick(s, &st, NULL, 0)].id, 3, "connections still come first");
 	free(ws);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(roundrobin, slow_start_shrinks_the_share)
 {
 	unsigned eff[] = { 100, 25 }; /* the second one a quarter of the way into its ramp */
-	struct snapshot *s = make_snap_full(2, NULL, NULL, eff);
+	struct snap_pool *s = make_snap_full(2, NULL, NULL, eff);
 	struct balance_state st = { 0 };
 	unsigned count[2] = { 0 };
 
@@ -196,7 +196,7 @@ Test(roundrobin, slow_start_shrinks_the_share)
 		count[balance_roundrobin.pick(s, &st, NULL, 0)]++;
 	cr_assert_eq(count[0], 1000);
 	cr_assert_eq(count[1], 250);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 /* ---- p2c ---- */
@@ -208,7 +208,7 @@ struct p2c_fixture {
 
 static void p2c_init(struct p2c_fixture *f)
 {
-	struct slb_config cfg = { 0 };
+	struct service_config cfg = { 0 };
 
 	f->global = calloc(SNAP_MAX_BACKEND_ID, sizeof(*f->global));
 	cr_assert(f->global);
@@ -218,7 +218,7 @@ static void p2c_init(struct p2c_fixture *f)
 }
 
 /* Picks n times; each pick opens a connection that stays open. Returns counts by id. */
-static void p2c_run(struct p2c_fixture *f, const struct snapshot *s, unsigned n, unsigned *by_id)
+static void p2c_run(struct p2c_fixture *f, const struct snap_pool *s, unsigned n, unsigned *by_id)
 {
 	for (unsigned i = 0; i < n; i++) {
 		int p = balance_p2c.pick(s, &f->st, NULL, 0);
@@ -231,7 +231,7 @@ static void p2c_run(struct p2c_fixture *f, const struct snapshot *s, unsigned n,
 
 Test(p2c, spread_stays_close_with_equal_weights)
 {
-	struct snapshot *s = make_snap(4, NULL);
+	struct snap_pool *s = make_snap(4, NULL);
 	struct p2c_fixture f;
 	unsigned by_id[5] = { 0 };
 
@@ -248,13 +248,13 @@ Test(p2c, spread_stays_close_with_equal_weights)
 		cr_assert_leq(hi - lo, 3, "max-min %u after %u picks", hi - lo, i + 1);
 	}
 	free(f.global);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(p2c, open_connections_follow_the_weights)
 {
 	unsigned w[] = { 3, 1, 4 };
-	struct snapshot *s = make_snap(3, w);
+	struct snap_pool *s = make_snap(3, w);
 	struct p2c_fixture f;
 	unsigned by_id[4] = { 0 };
 
@@ -267,7 +267,7 @@ Test(p2c, open_connections_follow_the_weights)
 			  want);
 	}
 	free(f.global);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 /* Two backends with these loads and global connection counts: p2c must always pick `want`. */
@@ -292,7 +292,7 @@ ParameterizedTestParameters(p2c, the_cheaper_of_two_always_wins)
 
 ParameterizedTest(struct p2c_duel *d, p2c, the_cheaper_of_two_always_wins)
 {
-	struct snapshot *s = make_snap_full(2, NULL, d->load, NULL);
+	struct snap_pool *s = make_snap_full(2, NULL, d->load, NULL);
 	struct p2c_fixture f;
 
 	p2c_init(&f);
@@ -301,13 +301,13 @@ ParameterizedTest(struct p2c_duel *d, p2c, the_cheaper_of_two_always_wins)
 	for (unsigned i = 0; i < 100; i++)
 		cr_assert_eq(s->be[balance_p2c.pick(s, &f.st, NULL, 0)].id, d->want, "%s", d->why);
 	free(f.global);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(p2c, full_load_gets_nothing_while_another_is_below)
 {
 	unsigned loads[] = { 100, 99, 100, 0 };
-	struct snapshot *s = make_snap_full(4, NULL, loads, NULL);
+	struct snap_pool *s = make_snap_full(4, NULL, loads, NULL);
 	struct p2c_fixture f;
 	unsigned by_id[5] = { 0 };
 
@@ -317,13 +317,13 @@ Test(p2c, full_load_gets_nothing_while_another_is_below)
 	cr_assert_eq(by_id[1] + by_id[3], 0, "full backends got %u", by_id[1] + by_id[3]);
 	cr_assert_gt(by_id[2], 0);
 	free(f.global);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(p2c, all_at_full_load_still_serve)
 {
 	unsigned loads[] = { 100, 100 };
-	struct snapshot *s = make_snap_full(2, NULL, loads, NULL);
+	struct snap_pool *s = make_snap_full(2, NULL, loads, NULL);
 	struct p2c_fixture f;
 	unsigned by_id[3] = { 0 };
 
@@ -332,36 +332,36 @@ Test(p2c, all_at_full_load_still_serve)
 	cr_assert_eq(by_id[1], 50);
 	cr_assert_eq(by_id[2], 50);
 	free(f.global);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(p2c, retry_skips_tried_backends)
 {
 	unsigned w[] = { 5, 1, 1, 2 };
-	struct snapshot *s = make_snap(4, w);
+	struct snap_pool *s = make_snap(4, w);
 	struct p2c_fixture f;
 
 	p2c_init(&f);
 	for (unsigned round = 0; round < 50; round++)
 		expect_retries_visit_each_once(&balance_p2c, s, &f.st);
 	free(f.global);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(p2c, empty_set_picks_nothing)
 {
-	struct snapshot *s = make_snap(0, NULL);
+	struct snap_pool *s = make_snap(0, NULL);
 	struct p2c_fixture f;
 
 	p2c_init(&f);
 	cr_assert_eq(balance_p2c.pick(s, &f.st, NULL, 0), -1);
 	free(f.global);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(balance, only_p2c_keeps_global_counts)
 {
-	struct slb_config cfg = { 0 };
+	struct service_config cfg = { 0 };
 	struct balance_state st;
 
 	balance_state_init(&st, &balance_roundrobin, &cfg, 0, NULL);
@@ -385,7 +385,7 @@ Test(balance, ops_for_each_algorithm)
  * against one with two more connections (3 x 100 < 1 x 400). */
 Test(p2c, measured_latency_scales_the_cost)
 {
-	struct snapshot *s = make_snap_full(2, NULL, NULL, NULL);
+	struct snap_pool *s = make_snap_full(2, NULL, NULL, NULL);
 	struct p2c_fixture f;
 
 	p2c_init(&f);
@@ -395,5 +395,5 @@ Test(p2c, measured_latency_scales_the_cost)
 	for (unsigned i = 0; i < 100; i++)
 		cr_assert_eq(s->be[balance_p2c.pick(s, &f.st, NULL, 0)].id, 1, "3 x 100 is cheaper than 1 x 400");
 	free(f.global);
-	snapshot_free(s);
+	snap_pool_free(s);
 }

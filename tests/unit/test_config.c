@@ -14,7 +14,7 @@
 
 static int parse_args(struct slb_config *cfg, char *err, size_t errlen, const char *const *args)
 {
-	char *argv[64];
+	char *argv[160];
 	int argc = 0;
 
 	argv[argc++] = "slb";
@@ -102,17 +102,17 @@ Test(config, defaults_are_documented_values)
 	cr_assert_eq(addr_port(&cfg.listen[0]), 8080);
 	cr_assert(cfg.pin);
 	cr_assert_eq(cfg.relay, RELAY_AUTO);
-	cr_assert_eq(cfg.balance, BALANCE_ROUNDROBIN);
-	cr_assert_eq(cfg.connect_timeout_ms, 2000);
-	cr_assert_eq(cfg.retries, 2);
+	cr_assert_eq(cfg.services[0].balance, BALANCE_ROUNDROBIN);
+	cr_assert_eq(cfg.services[0].connect_timeout_ms, 2000);
+	cr_assert_eq(cfg.services[0].retries, 2);
 	cr_assert_eq(cfg.n_backends, 1);
 	cr_assert_eq(cfg.backends[0].weight, 1);
-	cr_assert_eq(cfg.check, CHECK_NONE);
+	cr_assert_eq(cfg.services[0].check, CHECK_NONE);
 	cr_assert_not(cfg.has_admin);
-	cr_assert_eq(cfg.hash_key, HASH_KEY_SRC);
-	cr_assert_eq(cfg.hash_seed, 0);
-	cr_assert_eq(cfg.slow_start_ms, 0);
-	cr_assert_eq(cfg.send_proxy, PROXY_NONE);
+	cr_assert_eq(cfg.services[0].hash_key, HASH_KEY_SRC);
+	cr_assert_eq(cfg.services[0].hash_seed, 0);
+	cr_assert_eq(cfg.services[0].slow_start_ms, 0);
+	cr_assert_eq(cfg.services[0].send_proxy, PROXY_NONE);
 	cr_assert_not(cfg.accept_proxy);
 	cr_assert_eq(cfg.proxy_timeout_ms, 3000);
 	cr_assert_str_eq(cfg.access_log, "");
@@ -127,18 +127,18 @@ Test(config, picker_flags_set_their_fields)
 	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--balance", "maglev", "--hash-key", "src-port",
 			   "--hash-seed", "4294967295", "--slow-start", "5000"),
 		     CONFIG_OK, "%s", err);
-	cr_assert_eq(cfg.balance, BALANCE_MAGLEV);
-	cr_assert_eq(cfg.hash_key, HASH_KEY_SRC_PORT);
-	cr_assert_eq(cfg.hash_seed, 4294967295u);
-	cr_assert_eq(cfg.slow_start_ms, 5000);
-	cr_assert_str_eq(balance_algo_name(cfg.balance), "maglev");
+	cr_assert_eq(cfg.services[0].balance, BALANCE_MAGLEV);
+	cr_assert_eq(cfg.services[0].hash_key, HASH_KEY_SRC_PORT);
+	cr_assert_eq(cfg.services[0].hash_seed, 4294967295u);
+	cr_assert_eq(cfg.services[0].slow_start_ms, 5000);
+	cr_assert_str_eq(balance_algo_name(cfg.services[0].balance), "maglev");
 	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--balance", "p2c"), CONFIG_OK, "%s", err);
-	cr_assert_str_eq(balance_algo_name(cfg.balance), "p2c");
+	cr_assert_str_eq(balance_algo_name(cfg.services[0].balance), "p2c");
 }
 
 Test(config, hash_key_follows_the_seed)
 {
-	struct slb_config a = { .hash_seed = 1 }, b = { .hash_seed = 1 }, c = { .hash_seed = 2 };
+	struct service_config a = { .hash_seed = 1 }, b = { .hash_seed = 1 }, c = { .hash_seed = 2 };
 	unsigned char ka[CONFIG_HASH_KEY_BYTES], kb[CONFIG_HASH_KEY_BYTES], kc[CONFIG_HASH_KEY_BYTES];
 
 	config_hash_key(&a, ka);
@@ -163,7 +163,7 @@ Test(config, proxy_and_access_log_flags)
 	cr_assert_eq(cfg.backends[1].weight, 3);
 	cr_assert_eq(cfg.backends[1].send_proxy, PROXY_V1);
 	cr_assert_eq(cfg.backends[2].send_proxy, PROXY_NONE);
-	cr_assert_eq(cfg.send_proxy, PROXY_V1);
+	cr_assert_eq(cfg.services[0].send_proxy, PROXY_V1);
 	cr_assert(cfg.accept_proxy);
 	cr_assert_eq(cfg.proxy_timeout_ms, 250);
 	cr_assert_str_eq(cfg.access_log, "-");
@@ -189,19 +189,19 @@ Test(config, every_flag_sets_its_field)
 	cr_assert_eq(cfg.workers, 3);
 	cr_assert_not(cfg.pin);
 	cr_assert_eq(cfg.relay, RELAY_SPLICE);
-	cr_assert_eq(cfg.balance, BALANCE_LEASTCONN);
-	cr_assert_eq(cfg.connect_timeout_ms, 250);
-	cr_assert_eq(cfg.idle_timeout_ms, 0);
-	cr_assert_eq(cfg.retries, 4);
+	cr_assert_eq(cfg.services[0].balance, BALANCE_LEASTCONN);
+	cr_assert_eq(cfg.services[0].connect_timeout_ms, 250);
+	cr_assert_eq(cfg.services[0].idle_timeout_ms, 0);
+	cr_assert_eq(cfg.services[0].retries, 4);
 	cr_assert_eq(cfg.max_conns, 100);
 	cr_assert_eq(cfg.drain_timeout_ms, 50);
 	cr_assert_eq(cfg.log_level, 3);
 	cr_assert(cfg.has_heartbeat_listen);
 	cr_assert_eq(cfg.heartbeat_timeout_ms, 300);
-	cr_assert_eq(cfg.check, CHECK_HTTP);
-	cr_assert_str_eq(cfg.check_path, "/health");
-	cr_assert_eq(cfg.rise, 1);
-	cr_assert_eq(cfg.fall, 2);
+	cr_assert_eq(cfg.services[0].check, CHECK_HTTP);
+	cr_assert_str_eq(cfg.services[0].check_path, "/health");
+	cr_assert_eq(cfg.services[0].rise, 1);
+	cr_assert_eq(cfg.services[0].fall, 2);
 	cr_assert(cfg.has_admin);
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 }
@@ -513,22 +513,23 @@ Test(config, listen_repeats_and_replaces_the_default)
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 }
 
-Test(config, listen_at_most_16)
+Test(config, listen_at_most_64)
 {
-	static char addrs[17][32];
-	const char *args[40];
+	static char addrs[65][32];
+	const char *args[140];
 	struct slb_config cfg;
 	char err[256];
 	int n = 0;
 
-	for (int i = 0; i < 17; i++) {
+	for (int i = 0; i < 65; i++) {
 		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d", 9000 + i);
 		args[n++] = "--listen";
 		args[n++] = addrs[i];
 		args[n] = NULL;
-		cr_assert_eq(parse_args(&cfg, err, sizeof(err), args), i < 16 ? CONFIG_OK : -EINVAL, "%d: %s", i, err);
+		cr_assert_eq(parse_args(&cfg, err, sizeof(err), args), i < 64 ? CONFIG_OK : -EINVAL, "%d: %s", i, err);
 	}
-	cr_assert(strstr(err, "--listen '127.0.0.1:9016': too many addresses (at most 16)"), "%s", err);
+	cr_assert(strstr(err, "--listen '127.0.0.1:9064': too many addresses (at most 64 over all services)"), "%s",
+		  err);
 }
 
 /* Arrays, not pointers: Criterion runs each case in a fresh process image. */
@@ -1080,33 +1081,82 @@ static const char *reload_word(const char *name)
 	return NULL;
 }
 
-/* Issue 19: reload.c's lists of what a reload keeps became the table's reload column, and
- * docs/operating.md's "on reload" column is its copy. */
-Test(config, operating_on_reload_column_is_the_tables)
+/* Calls check for each flag named in a row of docs/operating.md's flag table, with the row's
+ * cell col; returns the rows that named a flag. */
+typedef void (*column_check_fn)(const char *name, const char *said, size_t said_len, unsigned *tally);
+
+static unsigned operating_column(unsigned col, column_check_fn check, unsigned *tally)
 {
-	char *text = read_doc("docs/operating.md"), *p = strstr(text, "\n| flag | default | on reload |");
+	char *text = read_doc("docs/operating.md"), *p = strstr(text, "\n| flag | default | on reload | per service |");
 	unsigned rows = 0;
 
-	cr_assert_not_null(p, "docs/operating.md has no flag table with an 'on reload' column");
+	cr_assert_not_null(p, "docs/operating.md has no flag table with 'on reload' and 'per service' columns");
 	p = strchr(p + 1, '\n'); /* the |---| line */
 	for (p = strchr(p + 1, '\n'); p && strncmp(p, "\n| ", 3) == 0; p = strchr(p + 1, '\n')) {
 		static struct names ns;
 		size_t flags_len, said_len;
-		const char *flags = row_cell(p + 1, 0, &flags_len), *said = row_cell(p + 1, 2, &said_len);
+		const char *flags = row_cell(p + 1, 0, &flags_len), *said = row_cell(p + 1, col, &said_len);
 
 		memset(&ns, 0, sizeof(ns));
 		names_in(&ns, flags, flags_len);
-		for (unsigned i = 0; i < ns.n; i++) {
-			const char *want = reload_word(ns.name[i]);
-
-			cr_assert(!want || (said_len >= strlen(want) && strncmp(said, want, strlen(want)) == 0),
-				  "--%s: operating.md says '%.*s' on reload, the table '%s'", ns.name[i], (int)said_len,
-				  said, want);
-		}
+		for (unsigned i = 0; i < ns.n; i++)
+			check(ns.name[i], said, said_len, tally);
 		rows += ns.n > 0;
 	}
-	cr_assert_gt(rows, 40, "only %u rows read", rows);
 	free(text);
+	return rows;
+}
+
+static void check_reload_cell(const char *name, const char *said, size_t said_len, unsigned *tally)
+{
+	const char *want = reload_word(name);
+
+	(void)tally;
+	cr_assert(!want || (said_len >= strlen(want) && strncmp(said, want, strlen(want)) == 0),
+		  "--%s: operating.md says '%.*s' on reload, the table '%s'", name, (int)said_len, said, want);
+}
+
+/* Issue 19: reload.c's lists of what a reload keeps became the table's reload column, and
+ * docs/operating.md's "on reload" column is its copy. */
+Test(config, operating_on_reload_column_is_the_tables)
+{
+	unsigned rows = operating_column(2, check_reload_cell, NULL);
+
+	cr_assert_gt(rows, 40, "only %u rows read", rows);
+}
+
+/* What operating.md's "per service" column says of a flag: "yes" for a key of [service NAME]
+ * sections, else "-". */
+static const char *per_service_word(const char *name)
+{
+	struct config_field f;
+
+	for (unsigned i = 0; i < config_flag_count(); i++) {
+		config_flag_field(i, &f);
+		if (strcmp(f.name, name) == 0)
+			return f.per_service ? "yes" : "-";
+	}
+	cr_assert_fail("no flag --%s", name);
+	return NULL;
+}
+
+static void check_per_service_cell(const char *name, const char *said, size_t said_len, unsigned *yes)
+{
+	const char *want = per_service_word(name);
+
+	cr_assert(said_len == strlen(want) && strncmp(said, want, said_len) == 0,
+		  "--%s: operating.md says '%.*s' per service, the table '%s'", name, (int)said_len, said, want);
+	*yes += strcmp(want, "yes") == 0;
+}
+
+/* Issue 21: the table's per_service column is the one list of a service's keys; operating.md's
+ * "per service" column is its copy. */
+Test(config, operating_per_service_column_is_the_tables)
+{
+	unsigned yes = 0, rows = operating_column(3, check_per_service_cell, &yes);
+
+	cr_assert_gt(rows, 40, "only %u rows read", rows);
+	cr_assert_eq(yes, 16, "%u per-service flags", yes);
 }
 
 /* Issue 19: the flags are listed in four places (the table, --help, the man page and

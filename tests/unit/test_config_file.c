@@ -74,9 +74,9 @@ Test(config_file, good_file_sets_every_kind_of_key)
 	cr_assert_eq(cfg.workers, 3);
 	cr_assert_not(cfg.pin);
 	cr_assert(cfg.has_admin && cfg.admin_public);
-	cr_assert_eq(cfg.check, CHECK_HTTP);
-	cr_assert_str_eq(cfg.check_path, "/health");
-	cr_assert_eq(cfg.check_timeout_ms, 400);
+	cr_assert_eq(cfg.services[0].check, CHECK_HTTP);
+	cr_assert_str_eq(cfg.services[0].check_path, "/health");
+	cr_assert_eq(cfg.services[0].check_timeout_ms, 400);
 	cr_assert_eq(cfg.n_heartbeat_allow, 2);
 	cr_assert_str_eq(cfg.user, "nobody");
 	cr_assert_eq(cfg.drain_timeout_ms, 10000, "a key not in the file keeps its default");
@@ -105,7 +105,7 @@ ParameterizedTestParameters(config_file, bad_line_names_file_line_and_key)
 		{ "just words", "'just words': a '=' is missing (expected 'key = value')" },
 		{ "backend 127.0.0.1:8080", "'backend 127.0.0.1:8080': a '=' is missing (expected 'key = value')" },
 		{ "  workers 2 \r", "'workers 2': a '=' is missing" },
-		{ "[main]", "sections ('[...]') are not used" },
+		{ "[main]", "'[main]': the only section is '[service NAME]'" },
 		{ "help = yes", "help: only on the command line" },
 		{ "config = other.conf", "config: only on the command line" },
 		{ "check-config = yes", "check-config: only on the command line" },
@@ -260,6 +260,32 @@ Test(config_file, example_file_is_valid)
 	cr_assert_eq(cfg.n_listen, 2);
 	cr_assert_eq(cfg.n_backends, 3);
 	cr_assert_str_eq(cfg.backends[2].name, "web3");
+}
+
+/* Issue 21: the example's commented services, uncommented, are two more valid services. */
+Test(config_file, example_services_are_valid_uncommented)
+{
+	static struct slb_config cfg;
+	static struct config_errors errs;
+	static char text[16384];
+	FILE *f = fopen(SLB_SOURCE_DIR "/etc/slb.conf", "r");
+	char line[512];
+	bool in_example = false;
+	size_t n = 0;
+
+	cr_assert_not_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		in_example |= strncmp(line, "#[service ", 10) == 0;
+		n += (size_t)snprintf(text + n, sizeof(text) - n, "%s", in_example && line[0] == '#' ? line + 1 : line);
+	}
+	fclose(f);
+	cr_assert(in_example, "etc/slb.conf has no commented [service NAME] example");
+	write_conf(text);
+	cr_assert_eq(config_load(path, &cfg, &errs), 0, "%s", errs.msg[0]);
+	cr_assert_eq(config_validate_all(&cfg, &errs), 0, "%s", errs.msg[0]);
+	cr_assert_eq(cfg.n_services, 3);
+	cr_assert_eq(cfg.services[config_service_find(&cfg, "api")].balance, BALANCE_LEASTCONN);
+	cr_assert_eq(cfg.n_backends, 6);
 }
 
 /* Issue 20: a comment line over 199 characters was refused as too long; nothing of a comment

@@ -19,7 +19,7 @@ TestSuite(events, .init = setup);
 static void push_n(unsigned n)
 {
 	for (unsigned i = 0; i < n; i++)
-		events_push(&ring, &be, "up", "down", "heartbeat connection closed", 1000 + i);
+		events_push(&ring, &be, "default", "up", "down", "heartbeat connection closed", 1000 + i);
 }
 
 Test(events, empty_ring_has_nothing_after_zero)
@@ -58,7 +58,7 @@ Test(events, long_reasons_are_cut_not_overflowed)
 
 	memset(reason, 'x', sizeof(reason) - 1);
 	reason[sizeof(reason) - 1] = '\0';
-	events_push(&ring, &be, "draining", "admin_down", reason, 1);
+	events_push(&ring, &be, "web", "draining", "admin_down", reason, 1);
 	cr_assert_eq(strlen(events_after(&ring, 0)->reason), TABLE_REASON_MAX - 1);
 	cr_assert_str_eq(events_after(&ring, 0)->new_state, "admin_down");
 }

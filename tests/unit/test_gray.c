@@ -307,7 +307,7 @@ Test(gray, board_has_a_phi_only_while_a_session_has_a_rhythm)
 
 /* ---- the backend table's outlier inputs ---- */
 
-static const struct table_params tparams = { .rise = 2, .fall = 3, .eject_failures = 3,
+static const struct table_params tparams = { .svc[0] = { .rise = 2, .fall = 3, .eject_failures = 3 },
 					     .heartbeat_timeout_ms = 3000, .expire_ms = 60000,
 					     .outlier_base_ejection_ms = 30000 };
 

@@ -89,8 +89,8 @@ static const struct snapshot *wait_snapshot_without(int reader, uint32_t id)
 		snapshot_offline(reader);
 		snapshot_online(reader);
 		s = snapshot_current();
-		for (uint32_t k = 0; s && k < s->n; k++)
-			has |= s->be[k].id == id;
+		for (uint32_t k = 0; s && k < s->pool[0]->n; k++)
+			has |= s->pool[0]->be[k].id == id;
 		if (s && !has)
 			return s;
 		usleep(1000);
@@ -109,9 +109,9 @@ Test(health, first_snapshot_is_published_before_start_returns)
 	cr_assert_eq(start_health(err, sizeof(err)), 0, "%s", err);
 	s = snapshot_current();
 	cr_assert_not_null(s);
-	cr_assert_eq(s->n, 2);
-	cr_assert_eq(s->be[0].id, 1);
-	cr_assert_eq(s->be[1].weight, 3);
+	cr_assert_eq(s->pool[0]->n, 2);
+	cr_assert_eq(s->pool[0]->be[0].id, 1);
+	cr_assert_eq(s->pool[0]->be[1].weight, 3);
 }
 
 Test(health, worker_connect_failures_eject_in_a_new_snapshot)
@@ -134,12 +134,12 @@ Test(health, worker_connect_failures_eject_in_a_new_snapshot)
 	for (int i = 0; i < 3; i++)
 		failq_push(&ch->failq, 3, FAILQ_CONNECT_REFUSED);
 	s = wait_snapshot_without(reader, 3);
-	cr_assert_eq(s->n, 2, "a success in between resets the count: %u live backends", s->n);
-	cr_assert_eq(s->be[0].id, 1);
+	cr_assert_eq(s->pool[0]->n, 2, "a success in between resets the count: %u live backends", s->pool[0]->n);
+	cr_assert_eq(s->pool[0]->be[0].id, 1);
 	failq_push(&ch->failq, 1, FAILQ_CONNECT_TIMEOUT);
 	s = wait_snapshot_without(reader, 1);
-	cr_assert_eq(s->n, 1);
-	cr_assert_eq(s->be[0].id, 2);
+	cr_assert_eq(s->pool[0]->n, 1);
+	cr_assert_eq(s->pool[0]->be[0].id, 2);
 	snapshot_offline(reader);
 }
 
@@ -224,7 +224,7 @@ Test(health, reload_removal_holds_the_id_until_every_worker_passed_a_quiescent_p
 	cr_assert_geq(reader, 0);
 	parse(before);
 	cr_assert_eq(start_health(err, sizeof(err)), 0, "%s", err);
-	cr_assert_eq(snapshot_current()->n, 2);
+	cr_assert_eq(snapshot_current()->pool[0]->n, 2);
 	parse_into(&next, after);
 	cr_assert_eq(health_reconfigure(&next), 0);
 	for (int turn = 0; turn < 30; turn++) {

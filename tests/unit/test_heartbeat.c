@@ -44,29 +44,34 @@ struct valid_case {
 	long long seq;         /* -1: not given, -2: UINT64_MAX */
 	bool has_mac;
 	long signed_len;       /* -1: the whole line */
+	char service[HB_SERVICE_MAX]; /* "" when not given */
 };
 
 ParameterizedTestParameters(heartbeat, valid_lines)
 {
 	static struct valid_case cases[] = {
-		{ "REGISTER 127.0.0.1:9001", HB_VERB_REGISTER, "127.0.0.1:9001", 0, "", -1, -1, -1, false, -1 },
+		{ "REGISTER 127.0.0.1:9001", HB_VERB_REGISTER, "127.0.0.1:9001", 0, "", -1, -1, -1, false, -1, "" },
+		{ "REGISTER 127.0.0.1:9001 name=api1 service=api", HB_VERB_REGISTER, "127.0.0.1:9001", 0, "api1", -1, -1,
+		  -1, false, -1, "api" },
+		{ "REGISTER 127.0.0.1:9001 service=a_b-0123456789012345678901234567", HB_VERB_REGISTER, "127.0.0.1:9001", 0,
+		  "", -1, -1, -1, false, -1, "a_b-0123456789012345678901234567" },
 		{ "REGISTER 127.0.0.1:9001 weight=5 name=web1 state=drain load=42", HB_VERB_REGISTER,
-		  "127.0.0.1:9001", 5, "web1", HB_STATE_DRAIN, 42, -1, false, -1 },
-		{ "REGISTER [::1]:80 weight=256", HB_VERB_REGISTER, "[::1]:80", 256, "", -1, -1, -1, false, -1 },
+		  "127.0.0.1:9001", 5, "web1", HB_STATE_DRAIN, 42, -1, false, -1, "" },
+		{ "REGISTER [::1]:80 weight=256", HB_VERB_REGISTER, "[::1]:80", 256, "", -1, -1, -1, false, -1, "" },
 		{ "REGISTER localhost:8080 weight=1 state=down", HB_VERB_REGISTER, "127.0.0.1:8080", 1, "",
-		  HB_STATE_DOWN, -1, -1, false, -1 },
+		  HB_STATE_DOWN, -1, -1, false, -1, "" },
 		{ "REGISTER 10.1.2.3:1 name=a.b-c_d:1/x@y", HB_VERB_REGISTER, "10.1.2.3:1", 0, "a.b-c_d:1/x@y", -1, -1,
-		  -1, false, -1 },
-		{ "HEARTBEAT", HB_VERB_HEARTBEAT, "", 0, "", -1, -1, -1, false, -1 },
-		{ "HEARTBEAT state=up load=0", HB_VERB_HEARTBEAT, "", 0, "", HB_STATE_UP, 0, -1, false, -1 },
-		{ "HEARTBEAT load=100\r", HB_VERB_HEARTBEAT, "", 0, "", -1, 100, -1, false, -1 },
-		{ "  HEARTBEAT   state=down   ", HB_VERB_HEARTBEAT, "", 0, "", HB_STATE_DOWN, -1, -1, false, -1 },
-		{ "BYE", HB_VERB_BYE, "", 0, "", -1, -1, -1, false, -1 },
-		{ "BYE seq=18446744073709551615", HB_VERB_BYE, "", 0, "", -1, -1, -2, false, -1 },
+		  -1, false, -1, "" },
+		{ "HEARTBEAT", HB_VERB_HEARTBEAT, "", 0, "", -1, -1, -1, false, -1, "" },
+		{ "HEARTBEAT state=up load=0", HB_VERB_HEARTBEAT, "", 0, "", HB_STATE_UP, 0, -1, false, -1, "" },
+		{ "HEARTBEAT load=100\r", HB_VERB_HEARTBEAT, "", 0, "", -1, 100, -1, false, -1, "" },
+		{ "  HEARTBEAT   state=down   ", HB_VERB_HEARTBEAT, "", 0, "", HB_STATE_DOWN, -1, -1, false, -1, "" },
+		{ "BYE", HB_VERB_BYE, "", 0, "", -1, -1, -1, false, -1, "" },
+		{ "BYE seq=18446744073709551615", HB_VERB_BYE, "", 0, "", -1, -1, -2, false, -1, "" },
 		{ "HEARTBEAT state=up seq=7 mac=" MAC64, HB_VERB_HEARTBEAT, "", 0, "", HB_STATE_UP, -1, 7, true,
-		  (long)strlen("HEARTBEAT state=up seq=7") },
+		  (long)strlen("HEARTBEAT state=up seq=7"), "" },
 		{ "REGISTER 127.0.0.1:1 seq=0 mac=" MAC64, HB_VERB_REGISTER, "127.0.0.1:1", 0, "", -1, -1, 0, true,
-		  (long)strlen("REGISTER 127.0.0.1:1 seq=0") },
+		  (long)strlen("REGISTER 127.0.0.1:1 seq=0"), "" },
 	};
 
 	return cr_make_param_array(struct valid_case, cases, sizeof(cases) / sizeof(cases[0]));
@@ -96,6 +101,7 @@ ParameterizedTest(struct valid_case *c, heartbeat, valid_lines)
 		cr_assert_str_eq(m.mac, MAC64);
 	if (c->signed_len >= 0)
 		cr_assert_eq(m.signed_len, (size_t)c->signed_len, "%s", c->line);
+	cr_assert_str_eq(m.service, c->service, "%s", c->line);
 }
 
 /* ---- malformed lines: each gets one fixed reason ---- */
@@ -133,6 +139,12 @@ ParameterizedTestParameters(heartbeat, malformed_lines)
 		{ "REGISTER [::ffff:255.255.255.255]:80", 0, "address is broadcast, not a single host" },
 		{ "REGISTER example.com:80", 0, "bad address" },
 		{ "REGISTER 127.0.0.1:1 weight=0", 0, "bad weight (1-256)" },
+		{ "REGISTER 127.0.0.1:1 service=", 0, "bad service (1-32 of a-z 0-9 _ -)" },
+		{ "REGISTER 127.0.0.1:1 service=Api", 0, "bad service (1-32 of a-z 0-9 _ -)" },
+		{ "REGISTER 127.0.0.1:1 service=a.b", 0, "bad service (1-32 of a-z 0-9 _ -)" },
+		{ "REGISTER 127.0.0.1:1 service=012345678901234567890123456789012", 0, "bad service (1-32 of a-z 0-9 _ -)" },
+		{ "REGISTER 127.0.0.1:1 service=a service=b", 0, "duplicate key" },
+		{ "HEARTBEAT service=api", 0, "key not allowed here" },
 		{ "REGISTER 127.0.0.1:1 weight=257", 0, "bad weight (1-256)" },
 		{ "REGISTER 127.0.0.1:1 weight=-1", 0, "bad weight (1-256)" },
 		{ "REGISTER 127.0.0.1:1 weight=+5", 0, "bad weight (1-256)" },

@@ -30,20 +30,20 @@ static void make_keys(const struct balance_state *st)
 
 static void state_for_seed(struct balance_state *st, unsigned seed)
 {
-	struct slb_config cfg = { .hash_seed = seed };
+	struct service_config cfg = { .hash_seed = seed };
 
 	balance_state_init(st, &balance_maglev, &cfg, 0, NULL);
 }
 
 /* Backends 10.0.0.<h>:80 for h in hosts[0..n), ids from first_id on, weights optional; the
  * table sized for MAX_BE backends, as health sizes it for the most it may hold. */
-static struct snapshot *build(const unsigned *hosts, unsigned n, uint32_t first_id, const unsigned *weights,
+static struct snap_pool *build(const unsigned *hosts, unsigned n, uint32_t first_id, const unsigned *weights,
 			      unsigned seed)
 {
-	struct slb_config cfg = { .hash_seed = seed };
+	struct service_config cfg = { .hash_seed = seed };
 	unsigned char key[CONFIG_HASH_KEY_BYTES];
 	struct snap_backend be[MAX_BE];
-	struct snapshot *s;
+	struct snap_pool *s;
 	char text[32];
 
 	for (unsigned i = 0; i < n; i++) {
@@ -53,7 +53,7 @@ static struct snapshot *build(const unsigned *hosts, unsigned n, uint32_t first_
 		snprintf(text, sizeof(text), "10.0.0.%u:80", hosts[i]);
 		cr_assert_eq(addr_parse(text, &be[i].addr, NULL, 0), 0);
 	}
-	s = snapshot_build_ext(be, n, maglev_table_size(MAX_BE));
+	s = snap_pool_build_ext(be, n, maglev_table_size(MAX_BE));
 	cr_assert_not_null(s);
 	config_hash_key(&cfg, key);
 	cr_assert_eq(maglev_fill(s, key), 0);
@@ -61,7 +61,7 @@ static struct snapshot *build(const unsigned *hosts, unsigned n, uint32_t first_
 }
 
 /* The host (last octet) each key lands on. */
-static void assign(const struct snapshot *s, struct balance_state *st, unsigned char *host)
+static void assign(const struct snap_pool *s, struct balance_state *st, unsigned char *host)
 {
 	for (unsigned i = 0; i < N_KEYS; i++) {
 		int p = balance_maglev.pick(s, st, NULL, keys[i]);
@@ -93,7 +93,7 @@ ParameterizedTest(unsigned *n, maglev, removing_one_moves_few_and_adding_it_back
 	static unsigned char before[N_KEYS], without[N_KEYS], after[N_KEYS];
 	unsigned hosts[MAX_BE], rest[MAX_BE], gone = *n / 2 + 1;
 	struct balance_state st;
-	struct snapshot *all, *less, *again;
+	struct snap_pool *all, *less, *again;
 
 	state_for_seed(&st, 7);
 	make_keys(&st);
@@ -111,9 +111,9 @@ ParameterizedTest(unsigned *n, maglev, removing_one_moves_few_and_adding_it_back
 	cr_assert_leq(moved(before, without), N_KEYS / *n + N_KEYS * 2 / 100, "%u of %u keys moved with %u backends",
 		      moved(before, without), N_KEYS, *n);
 	cr_assert_eq(moved(before, after), 0, "adding it back did not restore every key");
-	snapshot_free(all);
-	snapshot_free(less);
-	snapshot_free(again);
+	snap_pool_free(all);
+	snap_pool_free(less);
+	snap_pool_free(again);
 }
 
 Test(maglev, keys_spread_within_five_percent_of_the_weights)
@@ -122,7 +122,7 @@ Test(maglev, keys_spread_within_five_percent_of_the_weights)
 	static unsigned char host[N_KEYS];
 	unsigned count[5] = { 0 };
 	struct balance_state st;
-	struct snapshot *s;
+	struct snap_pool *s;
 
 	state_for_seed(&st, 11);
 	make_keys(&st);
@@ -136,7 +136,7 @@ Test(maglev, keys_spread_within_five_percent_of_the_weights)
 		cr_assert(count[h] >= want * 0.95 && count[h] <= want * 1.05, "backend %u: %u keys, want %.0f", h,
 			  count[h], want);
 	}
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(maglev, instances_with_the_same_seed_agree_whatever_the_ids)
@@ -144,7 +144,7 @@ Test(maglev, instances_with_the_same_seed_agree_whatever_the_ids)
 	unsigned hosts[] = { 1, 2, 3, 4, 5 }, reversed[] = { 5, 4, 3, 2, 1 };
 	static unsigned char a[N_KEYS], b[N_KEYS], c[N_KEYS];
 	struct balance_state st;
-	struct snapshot *one, *two, *other_seed;
+	struct snap_pool *one, *two, *other_seed;
 
 	state_for_seed(&st, 42);
 	make_keys(&st);
@@ -156,15 +156,15 @@ Test(maglev, instances_with_the_same_seed_agree_whatever_the_ids)
 	assign(other_seed, &st, c);
 	cr_assert_eq(moved(a, b), 0, "two instances disagree on %u keys", moved(a, b));
 	cr_assert_gt(moved(a, c), N_KEYS / 2, "another seed should shuffle most keys");
-	snapshot_free(one);
-	snapshot_free(two);
-	snapshot_free(other_seed);
+	snap_pool_free(one);
+	snap_pool_free(two);
+	snap_pool_free(other_seed);
 }
 
 Test(maglev, retry_goes_to_the_same_next_backend_everywhere)
 {
 	unsigned hosts[] = { 1, 2, 3 }, reversed[] = { 3, 2, 1 };
-	struct snapshot *one = build(hosts, 3, 1, NULL, 5), *two = build(reversed, 3, 50, NULL, 5);
+	struct snap_pool *one = build(hosts, 3, 1, NULL, 5), *two = build(reversed, 3, 50, NULL, 5);
 	struct balance_state st;
 
 	state_for_seed(&st, 5);
@@ -185,21 +185,21 @@ Test(maglev, retry_goes_to_the_same_next_backend_everywhere)
 		}
 		cr_assert_eq(p1, -1, "every backend tried");
 	}
-	snapshot_free(one);
-	snapshot_free(two);
+	snap_pool_free(one);
+	snap_pool_free(two);
 }
 
 Test(maglev, the_lightest_backend_still_gets_entries)
 {
 	unsigned hosts[] = { 1, 2 }, weights[] = { 256, 1 };
-	struct snapshot *s = build(hosts, 2, 1, weights, 0);
+	struct snap_pool *s = build(hosts, 2, 1, weights, 0);
 	unsigned light = 0;
 
 	for (uint32_t i = 0; i < s->maglev_len; i++)
 		light += s->maglev[i] == 1;
 	cr_assert_geq(light, 1);
 	cr_assert_leq(light, 1 + s->maglev_len / 257 + 1, "weight 1 of 257 over %u entries", s->maglev_len);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(maglev, table_sizes_are_primes_of_at_least_100_per_backend)
@@ -217,7 +217,7 @@ Test(maglev, table_sizes_are_primes_of_at_least_100_per_backend)
 
 Test(maglev, client_key_ignores_the_port_unless_asked)
 {
-	struct slb_config cfg = { .hash_seed = 1, .hash_key = HASH_KEY_SRC };
+	struct service_config cfg = { .hash_seed = 1, .hash_key = HASH_KEY_SRC };
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(1000) }, b = a;
 	struct sockaddr_in6 mapped = { .sin6_family = AF_INET6, .sin6_port = htons(1000) };
 	struct balance_state st;
@@ -236,7 +236,7 @@ Test(maglev, client_key_ignores_the_port_unless_asked)
 }
 
 /* a and b hold the same table, entry by entry. */
-static void expect_same_table(const struct snapshot *a, const struct snapshot *b, const char *what)
+static void expect_same_table(const struct snap_pool *a, const struct snap_pool *b, const char *what)
 {
 	cr_assert_eq(a->maglev_len, b->maglev_len);
 	cr_assert_eq(memcmp(a->maglev, b->maglev, a->maglev_len * sizeof(a->maglev[0])), 0, "%s", what);
@@ -244,18 +244,18 @@ static void expect_same_table(const struct snapshot *a, const struct snapshot *b
 
 /* A snapshot built from these inputs, filled by maglev_fill_reusing with prev at hand: the
  * table is rebuilt (not copied) and is what a fresh maglev_fill gives. */
-static void expect_rebuilt(const struct snapshot *prev, const unsigned *hosts, unsigned n, const unsigned *weights,
+static void expect_rebuilt(const struct snap_pool *prev, const unsigned *hosts, unsigned n, const unsigned *weights,
 			   unsigned seed, const char *what)
 {
-	struct snapshot *fresh = build(hosts, n, 1, weights, seed), *s = build(hosts, n, 1, weights, seed);
-	struct slb_config cfg = { .hash_seed = seed };
+	struct snap_pool *fresh = build(hosts, n, 1, weights, seed), *s = build(hosts, n, 1, weights, seed);
+	struct service_config cfg = { .hash_seed = seed };
 	unsigned char key[CONFIG_HASH_KEY_BYTES];
 
 	config_hash_key(&cfg, key);
 	cr_assert_eq(maglev_fill_reusing(s, prev, key), 0, "%s: rebuilt", what);
 	expect_same_table(s, fresh, what);
-	snapshot_free(s);
-	snapshot_free(fresh);
+	snap_pool_free(s);
+	snap_pool_free(fresh);
 }
 
 /* A publish that changes no input of the table (here a load) copies the previous table; any
@@ -264,19 +264,19 @@ static void expect_rebuilt(const struct snapshot *prev, const unsigned *hosts, u
 Test(maglev, an_unchanged_backend_set_reuses_the_previous_table)
 {
 	const unsigned hosts[] = { 1, 2, 3, 4 }, other_hosts[] = { 1, 2, 3, 5 }, heavier[] = { 1, 2, 1, 1 };
-	struct snapshot *prev = build(hosts, 4, 1, NULL, 7), *s;
-	struct slb_config cfg = { .hash_seed = 7 };
+	struct snap_pool *prev = build(hosts, 4, 1, NULL, 7), *s;
+	struct service_config cfg = { .hash_seed = 7 };
 	unsigned char key[CONFIG_HASH_KEY_BYTES];
 
 	config_hash_key(&cfg, key);
-	s = snapshot_build_ext(prev->be, 4, prev->maglev_len);
+	s = snap_pool_build_ext(prev->be, 4, prev->maglev_len);
 	s->be[0].load = 90;
 	cr_assert_eq(maglev_fill_reusing(s, prev, key), 1, "a load change reuses the table");
 	expect_same_table(s, prev, "reused");
-	snapshot_free(s);
+	snap_pool_free(s);
 	expect_rebuilt(prev, hosts, 4, heavier, 7, "a weight change");
 	expect_rebuilt(prev, other_hosts, 4, NULL, 7, "another address");
 	expect_rebuilt(prev, hosts, 3, NULL, 7, "one backend fewer");
 	expect_rebuilt(prev, hosts, 4, NULL, 8, "another --hash-seed");
-	snapshot_free(prev);
+	snap_pool_free(prev);
 }

@@ -30,7 +30,7 @@ static struct snap_backend be_make(uint32_t id, uint32_t weight)
 }
 
 /* How often each be[] index appears in s->rr; counts has s->n entries. */
-static void rr_count(const struct snapshot *s, unsigned *counts)
+static void rr_count(const struct snap_pool *s, unsigned *counts)
 {
 	memset(counts, 0, s->n * sizeof(*counts));
 	for (uint32_t k = 0; k < s->rr_len; k++) {
@@ -44,11 +44,11 @@ static void rr_count(const struct snapshot *s, unsigned *counts)
 static void check_no_avoidable_repeat(const uint32_t *w, uint32_t n)
 {
 	struct snap_backend be[16];
-	struct snapshot *s;
+	struct snap_pool *s;
 
 	for (uint32_t i = 0; i < n; i++)
 		be[i] = be_make(i + 1, w[i]);
-	s = snapshot_build(be, n);
+	s = snap_pool_build(be, n);
 	cr_assert_not_null(s);
 	for (uint32_t k = 0; k < s->rr_len; k++) {
 		uint32_t x = s->rr[k], y = s->rr[(k + 1) % s->rr_len];
@@ -60,16 +60,16 @@ static void check_no_avoidable_repeat(const uint32_t *w, uint32_t n)
 				  "backend %u (w%u) repeats at %u while %u has w%u", x, s->be[x].weight, k, j,
 				  s->be[j].weight);
 	}
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(snapshot, build_copies_and_sorts_by_id)
 {
 	struct snap_backend be[3] = { be_make(7, 1), be_make(2, 5), be_make(40, 3) };
-	struct snapshot *s;
+	struct snap_pool *s;
 
 	be[1].load = 42;
-	s = snapshot_build(be, 3);
+	s = snap_pool_build(be, 3);
 	cr_assert_not_null(s);
 	be[1].weight = 99; /* the caller keeps its array: the snapshot must not see this */
 	cr_assert_eq(s->n, 3);
@@ -78,13 +78,13 @@ Test(snapshot, build_copies_and_sorts_by_id)
 	cr_assert_eq(s->be[0].load, 42);
 	cr_assert_eq(s->be[1].id, 7);
 	cr_assert_eq(s->be[2].id, 40);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(snapshot, rr_three_to_one_is_interleaved)
 {
 	struct snap_backend be[2] = { be_make(1, 3), be_make(2, 1) };
-	struct snapshot *s = snapshot_build(be, 2);
+	struct snap_pool *s = snap_pool_build(be, 2);
 	unsigned counts[2];
 
 	cr_assert_not_null(s);
@@ -97,13 +97,13 @@ Test(snapshot, rr_three_to_one_is_interleaved)
 	cr_assert_eq(s->rr[1], 0);
 	cr_assert_eq(s->rr[2], 1);
 	cr_assert_eq(s->rr[3], 0);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(snapshot, rr_counts_equal_weights_when_they_fit)
 {
 	struct snap_backend be[4] = { be_make(4, 7), be_make(1, 1), be_make(3, 256), be_make(2, 13) };
-	struct snapshot *s = snapshot_build(be, 4);
+	struct snap_pool *s = snap_pool_build(be, 4);
 	unsigned counts[4];
 
 	cr_assert_not_null(s);
@@ -112,7 +112,7 @@ Test(snapshot, rr_counts_equal_weights_when_they_fit)
 	for (uint32_t i = 0; i < 4; i++)
 		cr_assert_eq(counts[i], s->be[i].weight, "id %u: %u picks for weight %u", s->be[i].id, counts[i],
 			     s->be[i].weight);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(snapshot, rr_never_repeats_while_an_equal_or_heavier_backend_waits)
@@ -145,13 +145,13 @@ Test(snapshot, rr_random_weights_never_repeat_avoidably)
 Test(snapshot, rr_scaled_down_keeps_ratios_and_every_backend)
 {
 	struct snap_backend be[70];
-	struct snapshot *s;
+	struct snap_pool *s;
 	unsigned counts[70];
 
 	/* 30 x 256 + 30 x 128 + 10 x 1 = 11530 > SNAP_RR_MAX */
 	for (uint32_t i = 0; i < 70; i++)
 		be[i] = be_make(i + 1, i < 30 ? 256 : i < 60 ? 128 : 1);
-	s = snapshot_build(be, 70);
+	s = snap_pool_build(be, 70);
 	cr_assert_not_null(s);
 	cr_assert_leq(s->rr_len, SNAP_RR_MAX);
 	cr_assert_geq(s->rr_len, SNAP_RR_MAX - 70);
@@ -163,7 +163,7 @@ Test(snapshot, rr_scaled_down_keeps_ratios_and_every_backend)
 
 		cr_assert(ratio > 1.9 && ratio < 2.1, "256:128 became %u:%u", counts[i], counts[30 + i]);
 	}
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(snapshot, rr_largest_table_fits)
@@ -171,12 +171,12 @@ Test(snapshot, rr_largest_table_fits)
 	uint32_t n = SNAP_MAX_BACKEND_ID - 1;
 	struct snap_backend *be = calloc(n, sizeof(*be));
 	unsigned *counts = calloc(n, sizeof(*counts));
-	struct snapshot *s;
+	struct snap_pool *s;
 
 	cr_assert(be && counts);
 	for (uint32_t i = 0; i < n; i++)
 		be[i] = be_make(n - i, i % 3 ? 256 : 1); /* reversed ids: build sorts them */
-	s = snapshot_build(be, n);
+	s = snap_pool_build(be, n);
 	cr_assert_not_null(s);
 	cr_assert_leq(s->rr_len, SNAP_RR_MAX);
 	rr_count(s, counts);
@@ -184,7 +184,7 @@ Test(snapshot, rr_largest_table_fits)
 		cr_assert_eq(s->be[i].id, i + 1);
 		cr_assert_geq(counts[i], 1);
 	}
-	snapshot_free(s);
+	snap_pool_free(s);
 	free(counts);
 	free(be);
 }
@@ -192,7 +192,7 @@ Test(snapshot, rr_largest_table_fits)
 Test(snapshot, weight_zero_still_gets_a_turn)
 {
 	struct snap_backend be[2] = { be_make(1, 0), be_make(2, 2) };
-	struct snapshot *s = snapshot_build(be, 2);
+	struct snap_pool *s = snap_pool_build(be, 2);
 	unsigned counts[2];
 
 	cr_assert_not_null(s);
@@ -200,7 +200,7 @@ Test(snapshot, weight_zero_still_gets_a_turn)
 	rr_count(s, counts);
 	cr_assert_eq(counts[0], 1);
 	cr_assert_eq(counts[1], 2);
-	snapshot_free(s);
+	snap_pool_free(s);
 }
 
 Test(snapshot, empty_set_builds_and_publishes)
@@ -208,10 +208,29 @@ Test(snapshot, empty_set_builds_and_publishes)
 	struct snapshot *s = snapshot_build(NULL, 0);
 
 	cr_assert_not_null(s);
-	cr_assert_eq(s->n, 0);
-	cr_assert_eq(s->rr_len, 0);
+	cr_assert_eq(s->n_pools, 1);
+	cr_assert_eq(s->pool[0]->n, 0);
+	cr_assert_eq(s->pool[0]->rr_len, 0);
 	snapshot_publish(s);
 	cr_assert_eq(snapshot_current(), s);
+}
+
+/* Issue 21: one snapshot holds a pool per service; it owns them, and counts their backends. */
+Test(snapshot, assemble_owns_the_pools_and_counts_every_pools_backends)
+{
+	struct snap_backend one[1] = { be_make(1, 1) }, two[2] = { be_make(2, 1), be_make(3, 2) };
+	struct snap_pool *pools[3] = { snap_pool_build(one, 1), snap_pool_build(NULL, 0), snap_pool_build(two, 2) };
+	struct snapshot *s = snapshot_assemble(pools, 3);
+
+	cr_assert_not_null(s);
+	cr_assert_eq(s->n_pools, 3);
+	cr_assert_eq(s->pool[2]->be[1].id, 3);
+	cr_assert_eq(snapshot_live(s), 3);
+	cr_assert_eq(snapshot_live(NULL), 0);
+	snapshot_free(s); /* the pools with it: ASan would see a leak otherwise */
+	errno = 0;
+	cr_assert_null(snapshot_assemble(pools, 0));
+	cr_assert_eq(errno, EINVAL);
 }
 
 Test(snapshot, bad_ids_are_refused)

@@ -87,11 +87,15 @@ static bool canary_backend_ok(const struct snap_backend *b, uint64_t v, uint32_t
 	       ntohl(sin->sin_addr.s_addr) == (uint32_t)v && b->addr.len == sizeof(*sin);
 }
 
-static bool canary_ok(const struct snapshot *s)
+static bool canary_ok(const struct snapshot *snap)
 {
+	const struct snap_pool *s = snap->pool[0];
 	unsigned counts[STRESS_MAX_N] = { 0 };
 	uint32_t sum = 0;
-	uint64_t v = s->version;
+	uint64_t v = snap->version;
+
+	if (snap->n_pools != 1)
+		return false;
 
 	if (s->n != canary_n(v))
 		return false;

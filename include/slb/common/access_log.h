@@ -37,6 +37,7 @@ struct access_log_entry {
 	unsigned worker;
 	const struct slb_addr *client;  /* NULL: unknown (refused before it was asked) */
 	const struct slb_addr *listener; /* NULL: unknown */
+	const char *service;            /* its service's name ([a-z0-9_-], no escaping needed); NULL: unknown */
 	const struct slb_addr *backend; /* NULL: none was connected */
 	const char *backend_name;       /* its name; NULL or "": none (printable, no space, '"' or '\\') */
 	unsigned attempts;              /* backend connects started */

@@ -20,7 +20,9 @@
 #define CONFIG_MAX_HB_ALLOW 32
 #define CONFIG_FILE_MAX 1024
 #define CONFIG_USER_MAX 64
-#define CONFIG_MAX_LISTEN 16
+#define CONFIG_MAX_LISTEN 64        /* over all services */
+#define CONFIG_MAX_SERVICES 64      /* [service NAME] sections plus default */
+#define CONFIG_SERVICE_NAME_MAX 33  /* 1-32 of [a-z0-9_-] and the NUL */
 #define CONFIG_SOCKET_MAX 108 /* a unix socket path with its NUL (sun_path) */
 #define CONFIG_NAME_MAX 64    /* a backend's name with its NUL: as a heartbeat name (HB_NAME_MAX) */
 #define CONFIG_HOST_MAX 254   /* a DNS name with its NUL (RFC 1035: 253 characters written out) */
@@ -58,20 +60,19 @@ struct config_backend {
 	struct slb_addr addr;  /* a single unicast host */
 	unsigned weight;       /* 1..CONFIG_MAX_WEIGHT */
 	bool heartbeat_allow;  /* heartbeat=allow: a heartbeat session may attach to it */
-	enum proxy_version send_proxy; /* PROXY header this backend gets; PROXY_NONE: --send-proxy's */
+	enum proxy_version send_proxy; /* PROXY header this backend gets; PROXY_NONE: its service's */
 	char name[CONFIG_NAME_MAX];    /* name=: "" when none; config_name_problem says what it may be */
 	char host[CONFIG_HOST_MAX];    /* a host name to resolve ("": addr is the backend); addr is then unset */
 	uint16_t port;                 /* with host: the port of every address it resolves to */
+	unsigned service;      /* index in slb_config.services */
 };
 
-struct slb_config {
-	struct slb_addr listen[CONFIG_MAX_LISTEN]; /* where clients connect, no two equal */
-	unsigned n_listen;         /* 1..CONFIG_MAX_LISTEN once parsed */
-	struct config_backend backends[CONFIG_MAX_STATIC_BACKENDS];
-	unsigned n_backends;
-	unsigned workers;          /* 0 on input means one per online CPU */
-	bool pin;                  /* worker i on CPU i mod online CPUs */
-	enum relay_mode relay;
+/* What a service decides for itself: the keys of a [service NAME] section, which the flag
+ * table marks per_service. The flat keys and the command-line flags fill services[0], the
+ * service named "default". A service's listeners and static backends are the entries of
+ * slb_config.listen and .backends that carry its index. */
+struct service_config {
+	char name[CONFIG_SERVICE_NAME_MAX];
 	enum balance_algo balance;
 	enum hash_key hash_key;    /* what maglev hashes */
 	unsigned hash_seed;        /* keys maglev's SipHash: same seed and backends, same picks */
@@ -79,13 +80,33 @@ struct slb_config {
 	unsigned connect_timeout_ms;
 	unsigned idle_timeout_ms;  /* 0: never */
 	unsigned retries;          /* further backends tried after a failed connect */
+	enum proxy_version send_proxy;  /* PROXY header every backend gets (PROXY_NONE: none) */
+	enum check_kind check;
+	char check_path[CONFIG_PATH_MAX]; /* for CHECK_HTTP, starts with '/' */
+	unsigned check_interval_ms;
+	unsigned check_timeout_ms;
+	unsigned rise;                  /* consecutive successes to come up */
+	unsigned fall;                  /* consecutive failures to go down */
+	unsigned eject_failures;        /* consecutive connect failures seen by workers */
+};
+
+struct slb_config {
+	struct slb_addr listen[CONFIG_MAX_LISTEN]; /* where clients connect, no two equal */
+	unsigned n_listen;         /* 1..CONFIG_MAX_LISTEN once parsed */
+	unsigned char listen_service[CONFIG_MAX_LISTEN]; /* listen[i]'s index in services */
+	struct service_config services[CONFIG_MAX_SERVICES]; /* [0]: "default" */
+	unsigned n_services;       /* 1 + the [service NAME] sections */
+	struct config_backend backends[CONFIG_MAX_STATIC_BACKENDS];
+	unsigned n_backends;
+	unsigned workers;          /* 0 on input means one per online CPU */
+	bool pin;                  /* worker i on CPU i mod online CPUs */
+	enum relay_mode relay;
 	unsigned resolve_interval_ms; /* backend host names are looked up again this often */
 	unsigned max_conns;        /* whole process; 0 on input means derived from RLIMIT_NOFILE */
 	unsigned pipes_per_worker; /* not a flag: derived from RLIMIT_NOFILE at start (0: no splicing) */
 	unsigned drain_timeout_ms;
 	unsigned ready_grace_ms;   /* SIGTERM: /ready answers 503 this long before accepting stops */
 	int log_level;
-	enum proxy_version send_proxy;  /* PROXY header every backend gets (PROXY_NONE: none) */
 	bool accept_proxy;              /* clients start with a PROXY header (slb behind a balancer) */
 	unsigned proxy_timeout_ms;      /* for that header to arrive whole */
 	char access_log[CONFIG_FILE_MAX]; /* "": off; "-": stdout */
@@ -101,13 +122,6 @@ struct slb_config {
 	struct slb_cidr heartbeat_allow[CONFIG_MAX_HB_ALLOW]; /* peers that may connect */
 	unsigned n_heartbeat_allow;     /* 0: any peer may connect */
 	unsigned heartbeat_max_backends; /* heartbeat entries in the table, closed ones included */
-	enum check_kind check;
-	char check_path[CONFIG_PATH_MAX]; /* for CHECK_HTTP, starts with '/' */
-	unsigned check_interval_ms;
-	unsigned check_timeout_ms;
-	unsigned rise;                  /* consecutive successes to come up */
-	unsigned fall;                  /* consecutive failures to go down */
-	unsigned eject_failures;        /* consecutive connect failures seen by workers */
 	bool outlier_detection;         /* eject backends much slower than the others (gray.h) */
 	unsigned outlier_factor_pct;    /* --outlier-factor x 100: slower than this x the median */
 	unsigned outlier_min_requests;  /* samples a figure needs before it is judged */
@@ -236,6 +250,7 @@ struct config_field {
 	size_t has;                /* an optional address's "given" bool; 0: none */
 	unsigned scale;            /* a number: 1 whole, 100 held in hundredths; 0: not a number */
 	bool cli_only;             /* not a key of the config file; a reload reads it again as given */
+	bool per_service;          /* a key of [service NAME] sections; offset is then the default's */
 };
 
 /* How many flags there are: --help's lines, the config file's keys and the command-line-only
@@ -252,6 +267,19 @@ bool config_flag_field(unsigned i, struct config_field *out);
  * flags are written as keys of a config file. */
 void config_print_usage(FILE *out, const char *prog);
 
+/* The index of the service named name in cfg->services, or -1. */
+int config_service_find(const struct slb_config *cfg, const char *name);
+
+/* The name of service i, or "default" for an index cfg does not have. */
+const char *config_service_name(const struct slb_config *cfg, unsigned i);
+
+/* Whether name is a service name: 1-32 characters of [a-z0-9_-]. */
+bool config_service_name_ok(const char *name);
+
+/* Whether service i has a listener, so that it is served (the default service has none when
+ * a file gives only [service NAME] sections and no flat backend or listen). */
+bool config_service_served(const struct slb_config *cfg, unsigned i);
+
 const char *relay_mode_name(enum relay_mode m);
 const char *balance_algo_name(enum balance_algo b);
 
@@ -260,12 +288,12 @@ const char *balance_algo_name(enum balance_algo b);
 /* The SipHash key that --hash-seed stands for. Both planes derive it here (health hashes the
  * backends' addresses, workers the clients'), so the same seed always means the same key.
  * The fixed tail only keeps seed 0 from being an all-zero key. */
-static inline void config_hash_key(const struct slb_config *cfg, unsigned char key[CONFIG_HASH_KEY_BYTES])
+static inline void config_hash_key(const struct service_config *svc, unsigned char key[CONFIG_HASH_KEY_BYTES])
 {
 	static const unsigned char tail[8] = { 's', 'l', 'b', '-', 'h', 'a', 's', 'h' };
 
 	for (unsigned i = 0; i < 8; i++)
-		key[i] = (unsigned char)((unsigned long long)cfg->hash_seed >> (8 * i));
+		key[i] = (unsigned char)((unsigned long long)svc->hash_seed >> (8 * i));
 	for (unsigned i = 0; i < 8; i++)
 		key[8 + i] = tail[i];
 }

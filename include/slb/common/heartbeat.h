@@ -3,9 +3,12 @@
  *
  * Protocol (text lines ending in "\n", "\r\n" accepted, at most HB_LINE_MAX bytes each):
  *   slb -> peer on connect : HELLO slb/1 nonce=<16 hex digits>
- *   peer -> slb            : REGISTER <addr:port> [weight=N] [name=NAME] [state=up|drain|down] [load=0-100]
+ *   peer -> slb            : REGISTER <addr:port> [weight=N] [name=NAME] [service=SERVICE]
+ *                            [state=up|drain|down] [load=0-100]
  *   slb -> peer            : OK registered id=<id> interval=<ms> timeout=<ms>
- *                            (or ERR too many backends past --heartbeat-max-backends)
+ *                            (or ERR too many backends past --heartbeat-max-backends, or
+ *                            ERR unknown service when slb has no service SERVICE; without
+ *                            service= the backend is the service "default"'s)
  *   peer -> slb            : HEARTBEAT [state=up|drain|down] [load=0-100]
  *   slb -> peer            : OK state=<state> interval=<ms>
  *   peer -> slb            : BYE                    (leave rotation now; slb answers OK bye and closes)
@@ -34,6 +37,7 @@
 
 #define HB_LINE_MAX 512
 #define HB_NAME_MAX 64
+#define HB_SERVICE_MAX 33 /* a service name, 1-32 of [a-z0-9_-], and its NUL */
 #define HB_MAX_ERRORS 3
 #define HB_MAC_HEX 64
 
@@ -55,6 +59,7 @@ struct hb_msg {
 	struct slb_addr addr;     /* REGISTER only */
 	unsigned weight;          /* 1..256; 0 when not given */
 	char name[HB_NAME_MAX];   /* "" when not given */
+	char service[HB_SERVICE_MAX]; /* REGISTER: the service it joins; "" when not given */
 	bool has_state;
 	enum hb_state state;
 	int load;                 /* 0..100, or -1 when not given */

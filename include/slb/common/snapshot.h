@@ -1,5 +1,5 @@
-/* snapshot: the immutable set of live backends that workers pick from, with what the
- * pickers precompute. The health thread builds and publishes it; workers read it with one
+/* snapshot: the immutable set of live backends that workers pick from, one pool per service
+ * with what the pickers precompute. The health thread builds and publishes it; workers read it with one
  * acquire load and no lock; old sets are freed by QSBR once every reader has gone offline
  * since they were retired, or come back online after that.
  *
@@ -14,6 +14,7 @@
 
 #include "slb/common/addr.h"
 
+#define SNAP_MAX_POOLS 64        /* one per service (CONFIG_MAX_SERVICES) */
 #define SNAP_MAX_BACKEND_ID 1024 /* ids are 1..SNAP_MAX_BACKEND_ID-1; 0 means "none" */
 #define SNAP_MAX_READERS 256
 #define SNAP_RR_MAX 4096         /* cap on the weighted round-robin sequence length */
@@ -39,8 +40,8 @@ struct snap_backend {
 	char name[SNAP_NAME_MAX]; /* "" when none; for the access log, which a picker never reads */
 };
 
-struct snapshot {
-	uint64_t version;         /* rises by one per publish */
+/* One service's live backends and its pickers' precomputed tables, in one allocation. */
+struct snap_pool {
 	uint32_t n;               /* live backends in be[] */
 	uint32_t rr_len;          /* entries in rr[] */
 	uint16_t *rr;             /* smooth weighted round-robin order: indexes into be[] */
@@ -55,18 +56,42 @@ struct snapshot {
 	struct snap_backend be[]; /* the live backends, in id order */
 };
 
-/* Builds a snapshot of n live backends (copied; caller keeps its array), precomputing the
+/* What one publish makes current: every service's pool, so a worker reads one pointer per
+ * connection and then its service's pool by index. Ids are global: a backend is in at most
+ * one pool. Owns its pools. */
+struct snapshot {
+	uint64_t version;         /* rises by one per publish */
+	uint32_t n_pools;         /* 1..SNAP_MAX_POOLS */
+	struct snap_pool *pool[]; /* by service index; never NULL */
+};
+
+/* Builds a pool of n live backends (copied; caller keeps its array), precomputing the
  * weighted round-robin order (interleaved, so weights 3:1 give A A B A, never A A A B bursts
  * where avoidable; rr_len is the sum of weights scaled down to at most SNAP_RR_MAX).
  * n may be 0. Returns a heap snapshot owned by the caller until published, or NULL on ENOMEM. */
+struct snap_pool *snap_pool_build(const struct snap_backend *live, uint32_t n);
+
+/* snap_pool_build, plus room for a Maglev table of maglev_len entries (zeroed) in the same
+ * allocation, for the caller to fill before it publishes the snapshot. maglev_len may be 0.
+ * Also precomputes draw[] for p2c. Returns as snap_pool_build. */
+struct snap_pool *snap_pool_build_ext(const struct snap_backend *live, uint32_t n, uint32_t maglev_len);
+
+/* Frees a pool that no snapshot owns. Accepts NULL. */
+void snap_pool_free(struct snap_pool *p);
+
+/* A snapshot of the n pools (1..SNAP_MAX_POOLS, none NULL), which it owns from then on,
+ * whatever the result: NULL on ENOMEM (the pools freed) or EINVAL (n out of range). */
+struct snapshot *snapshot_assemble(struct snap_pool *const *pools, uint32_t n);
+
+/* A snapshot of one pool (one service) of n live backends: snap_pool_build_ext then
+ * snapshot_assemble. Returns a heap snapshot owned by the caller, or NULL. */
+struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n, uint32_t maglev_len);
 struct snapshot *snapshot_build(const struct snap_backend *live, uint32_t n);
 
-/* snapshot_build, plus room for a Maglev table of maglev_len entries (zeroed) in the same
- * allocation, for the caller to fill before it publishes the snapshot. maglev_len may be 0.
- * Also precomputes draw[] for p2c. Returns as snapshot_build. */
-struct snapshot *snapshot_build_ext(const struct snap_backend *live, uint32_t n, uint32_t maglev_len);
+/* Live backends over every pool of s; 0 for NULL. */
+uint32_t snapshot_live(const struct snapshot *s);
 
-/* Frees a snapshot that was never published. */
+/* Frees a snapshot that was never published, with its pools. Accepts NULL. */
 void snapshot_free(struct snapshot *s);
 
 /* Makes s the current snapshot (release store) and retires the previous one, which is freed

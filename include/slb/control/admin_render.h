@@ -44,6 +44,8 @@ struct admin_view {
 	int64_t now_ms;                 /* for "last_heartbeat_ms": age of the last heartbeat */
 	const struct gray_board *gray;  /* for "phi"; NULL: phi shown as null */
 	bool per_worker;                /* /status?per_worker=1: each backend's latency per worker too */
+	const struct slb_config *cfg;   /* names each backend's service; NULL: every one is "default" */
+	int service;                    /* /status?service=NAME: only its backends; -1: all */
 };
 
 /* Append the /status JSON document or the /metrics text to out. Return 0, or -ENOSPC when

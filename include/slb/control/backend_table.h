@@ -85,7 +85,8 @@ struct backend {
 	unsigned cfg_weight;         /* static: the operator's weight, restored when a session ends */
 	bool hb_allowed;             /* static: heartbeat=allow, a session may attach (off by default) */
 	unsigned load;               /* 0..100 as last reported, 0 when never */
-	uint8_t send_proxy;          /* enum proxy_version from --backend ...,send-proxy=; 0: --send-proxy's */
+	uint8_t send_proxy;          /* enum proxy_version from --backend ...,send-proxy=; 0: its service's */
+	unsigned service;            /* index of its service (config's services[], the snapshot's pool[]) */
 	enum be_state state;
 	bool fresh;                  /* just registered: the first event sets reason and logs */
 	char reason[TABLE_REASON_MAX]; /* why the last transition (or the entry) happened */
@@ -132,18 +133,24 @@ struct backend {
 typedef void (*table_notify_fn)(void *arg, const struct backend *b, const char *old_state, const char *new_state,
 				const char *reason, int64_t now_ms);
 
-struct table_params {
+/* What each service decides for its own backends. */
+struct table_service_params {
 	unsigned rise;              /* passed probes that bring a backend back */
 	unsigned fall;              /* failed probes that take it down */
 	unsigned eject_failures;    /* consecutive worker connect failures that eject; 0: never */
+	unsigned slow_start_ms;     /* ramp of a backend that comes up; 0: off */
+	uint32_t maglev_len;        /* its pool carries a Maglev table this long, keyed by hash_key; 0: none */
+	unsigned char hash_key[CONFIG_HASH_KEY_BYTES];
+};
+
+struct table_params {
+	unsigned n_services;        /* pools per snapshot; 0 counts as 1 */
+	struct table_service_params svc[SNAP_MAX_POOLS]; /* by service index (backend.service) */
 	unsigned heartbeat_timeout_ms;
 	unsigned legacy_timeout_ms;  /* heartbeat_timeout_ms for BE_SOURCE_LEGACY entries */
 	unsigned expire_ms;         /* a closed heartbeat entry is removed after this */
-	unsigned slow_start_ms;     /* ramp of a backend that comes up; 0: off */
 	unsigned outlier_base_ejection_ms; /* first outlier ejection; doubled per repeat (gray.h) */
 	unsigned drain_timeout_ms;  /* a removal ends this long after it began, connections or not */
-	uint32_t maglev_len;        /* snapshots carry a Maglev table this long, keyed by hash_key; 0: none */
-	unsigned char hash_key[CONFIG_HASH_KEY_BYTES];
 };
 
 /* What changed since the last table_take_changes. */
@@ -209,6 +216,11 @@ uint64_t table_id_reserved_seq(const struct backend_table *t, uint32_t id);
 /* Sets b's PROXY protocol version (enum proxy_version; 0: --send-proxy's), which workers read
  * from the next snapshot on (published at the next tick). Returns true when it changed. */
 bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t version);
+
+/* Puts b in service svc (< the table's n_services, else ignored): its probes, ejection and
+ * ramp follow that service's parameters, and the next snapshot has it in that service's
+ * pool (published before the health thread sleeps again). Returns true when it changed. */
+bool table_set_service(struct backend_table *t, struct backend *b, unsigned svc);
 
 /* The configuration names b (on reload): it becomes a static backend and the file's, no
  * longer one the admin API added (a reload that drops it again removes it). An entry that was

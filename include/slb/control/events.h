@@ -18,6 +18,7 @@ struct slb_event {
 	uint32_t backend_id;
 	char address[ADDR_TEXT_MAX];
 	char name[HB_NAME_MAX];
+	char service[HB_SERVICE_MAX];      /* the backend's service */
 	char old_state[EVENT_STATE_MAX];   /* a state name, or "none" for a backend just added */
 	char new_state[EVENT_STATE_MAX];   /* a state name, or "none" for a backend removed */
 	char reason[TABLE_REASON_MAX];
@@ -31,9 +32,11 @@ struct event_ring {
 /* An empty ring whose first event will be seq 1. */
 void events_init(struct event_ring *r);
 
-/* Records one change, overwriting the oldest past EVENTS_MAX; texts are cut to fit. Returns
- * the stored event, valid until EVENTS_MAX more are pushed. */
-const struct slb_event *events_push(struct event_ring *r, const struct backend *b, const char *old_state,
+/* Records one change of b, a backend of service (its name), overwriting the oldest past
+ * EVENTS_MAX; texts are cut to fit. Returns the stored event, valid until EVENTS_MAX more are
+ * pushed. */
+const struct slb_event *events_push(struct event_ring *r, const struct backend *b, const char *service,
+				    const char *old_state,
 				    const char *new_state, const char *reason, int64_t time_ms);
 
 /* The oldest event still held with seq > since, or NULL when there is none; the next one is

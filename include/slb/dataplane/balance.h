@@ -42,7 +42,7 @@ struct balance_ops {
 	const char *name;
 	/* Returns an index into s->be[] or -1 when every live backend is excluded or s is empty.
 	 * key is balance_hash_client of the client's address when needs_client_addr, else 0. */
-	int (*pick)(const struct snapshot *s, struct balance_state *st, const struct balance_exclude *ex,
+	int (*pick)(const struct snap_pool *s, struct balance_state *st, const struct balance_exclude *ex,
 		    uint64_t key);
 	bool needs_client_addr; /* the worker must learn each client's address at accept */
 	bool needs_global;      /* conn.c keeps st->global counts for this picker */
@@ -55,9 +55,10 @@ extern const struct balance_ops balance_maglev;
 
 const struct balance_ops *balance_ops_for(enum balance_algo algo);
 
-/* Prepares a worker's picker state for ops: worker_idx spreads the rr cursors and seeds the
- * random draws apart, stats are the worker's own counters (read by leastconn). */
-void balance_state_init(struct balance_state *st, const struct balance_ops *ops, const struct slb_config *cfg,
+/* Prepares a worker's picker state for ops and one service's hash settings: worker_idx
+ * spreads the rr cursors and seeds the random draws apart, stats are the worker's own
+ * counters (read by leastconn). */
+void balance_state_init(struct balance_state *st, const struct balance_ops *ops, const struct service_config *svc,
 			unsigned worker_idx, const struct worker_stats *stats);
 
 /* The maglev key of a client address (AF_INET or AF_INET6; anything else hashes as empty):
@@ -78,11 +79,11 @@ static inline bool balance_conn_open(struct balance_state *st, uint32_t id)
 /* A connection opened with balance_conn_open closed; counted is what that returned. */
 void balance_conn_close(uint32_t id, bool counted);
 
-/* After a reload: st follows ops and cfg's hash settings; the rr position, the random state
+/* After a reload: st follows ops and the service's hash settings; the rr position, the random state
  * and the counters stay. Maglev cannot be switched to or from here (its accepts carry
  * addresses): the caller keeps such a change for the next start. */
 void balance_state_reconfigure(struct balance_state *st, const struct balance_ops *ops,
-			       const struct slb_config *cfg);
+			       const struct service_config *svc);
 
 bool balance_excluded(const struct balance_exclude *ex, uint32_t id);
 void balance_exclude_add(struct balance_exclude *ex, uint32_t id);
