@@ -104,17 +104,37 @@ static void wait_line(const char *needle)
 	cr_assert_fail("no '%s' from slb; it said:\n%s", needle, tail);
 }
 
+/* Starts backend b0 on 127.0.0.1 (its "ADDR:PORT" into be), the hosts file with hosts, and slb
+ * with --backend host:PORT of b0's port. Returns that port. */
+static unsigned start_named(const char *hosts, const char *host, char *be, size_t len)
+{
+	char backend[64];
+	unsigned port;
+
+	faultkit_backend_ok("b0", be, len);
+	port = (unsigned)atoi(strchr(be, ':') + 1);
+	write_hosts(hosts);
+	snprintf(backend, sizeof(backend), "%s:%u", host, port);
+	start_slb(backend);
+	return port;
+}
+
+/* Waits for the event of addr going from old to new, its reason starting with reason. */
+static void wait_event(const char *addr, const char *old, const char *new, const char *reason)
+{
+	char want[256];
+
+	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"service\":\"default\",\"old\":\"%s\","
+		 "\"new\":\"%s\",\"reason\":\"%s", addr, old, new, reason);
+	wait_admin_body("/events?since=0", want);
+}
+
 Test(backend_dns, a_names_address_serves_and_shows_its_origin)
 {
-	char be[32], backend[64], body[256], origin[64];
-	unsigned port;
+	char be[32], body[256], origin[64];
 	int rc;
 
-	faultkit_backend_ok("b0", be, sizeof(be));
-	port = (unsigned)atoi(strchr(be, ':') + 1);
-	write_hosts("127.0.0.1 web.test\n");
-	snprintf(backend, sizeof(backend), "web.test:%u", port);
-	start_slb(backend);
+	start_named("127.0.0.1 web.test\n", "web.test", be, sizeof(be));
 	cr_assert_geq(faultkit_wait_state(slb.admin, be, "up", WAIT_MS), 0, "%s never up", be);
 	cr_assert_eq(faultkit_status_field(slb.admin, be, "origin", origin, sizeof(origin)), 0);
 	cr_assert_str_eq(origin, "web.test");
@@ -127,14 +147,9 @@ Test(backend_dns, a_names_address_serves_and_shows_its_origin)
 
 Test(backend_dns, a_name_that_does_not_resolve_starts_empty_and_joins_later)
 {
-	char be[32], backend[64];
-	unsigned port;
+	char be[32];
 
-	faultkit_backend_ok("b0", be, sizeof(be));
-	port = (unsigned)atoi(strchr(be, ':') + 1);
-	write_hosts("127.0.0.9 someone.else\n");
-	snprintf(backend, sizeof(backend), "nonexistent.invalid:%u", port);
-	start_slb(backend);
+	start_named("127.0.0.9 someone.else\n", "nonexistent.invalid", be, sizeof(be));
 	wait_line("dns: nonexistent.invalid does not resolve");
 	wait_admin_body("/status", "{\"backends\":[\n]");
 	write_hosts("127.0.0.1 nonexistent.invalid\n");
@@ -145,25 +160,15 @@ Test(backend_dns, a_name_that_does_not_resolve_starts_empty_and_joins_later)
 
 Test(backend_dns, a_changed_answer_adds_one_address_and_drains_the_other)
 {
-	char be[32], be2[32], backend[64], text[128], want[160];
-	unsigned port;
+	char be[32], be2[32], text[128];
+	unsigned port = start_named("127.0.0.1 web.test\n", "web.test", be, sizeof(be));
 
-	faultkit_backend_ok("b0", be, sizeof(be));
-	port = (unsigned)atoi(strchr(be, ':') + 1);
 	snprintf(be2, sizeof(be2), "127.0.0.2:%u", port);
-	write_hosts("127.0.0.1 web.test\n");
-	snprintf(backend, sizeof(backend), "web.test:%u", port);
-	start_slb(backend);
 	cr_assert_geq(faultkit_wait_state(slb.admin, be, "up", WAIT_MS), 0);
 	write_hosts("127.0.0.2 web.test\n");
-	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"service\":\"default\",\"old\":\"none\",\"new\":\"up\","
-		 "\"reason\":\"resolved from web.test\"", be2);
-	wait_admin_body("/events?since=0", want);
-	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"service\":\"default\",\"old\":\"up\",\"new\":\"draining\","
-		 "\"reason\":\"removed from the DNS answer\"", be);
-	wait_admin_body("/events?since=0", want);
-	snprintf(want, sizeof(want), "\"address\":\"%s\",\"name\":\"\",\"service\":\"default\",\"old\":\"draining\",\"new\":\"none\"", be);
-	wait_admin_body("/events?since=0", want);
+	wait_event(be2, "none", "up", "resolved from web.test");
+	wait_event(be, "up", "draining", "removed from the DNS answer");
+	wait_event(be, "draining", "none", "removed from the DNS answer");
 	cr_assert_eq(faultkit_status_field(slb.admin, be, "state", text, sizeof(text)), -ENOENT, "%s still in /status",
 		     be);
 	cr_assert_eq(faultkit_status_field(slb.admin, be2, "origin", text, sizeof(text)), 0);
@@ -173,14 +178,9 @@ Test(backend_dns, a_changed_answer_adds_one_address_and_drains_the_other)
 
 Test(backend_dns, a_failed_lookup_keeps_the_last_addresses)
 {
-	char be[32], backend[64], state[32];
-	unsigned port;
+	char be[32], state[32];
 
-	faultkit_backend_ok("b0", be, sizeof(be));
-	port = (unsigned)atoi(strchr(be, ':') + 1);
-	write_hosts("127.0.0.1 web.test\n");
-	snprintf(backend, sizeof(backend), "web.test:%u", port);
-	start_slb(backend);
+	start_named("127.0.0.1 web.test\n", "web.test", be, sizeof(be));
 	cr_assert_geq(faultkit_wait_state(slb.admin, be, "up", WAIT_MS), 0);
 	unlink(hosts_path); /* every lookup fails from now on */
 	wait_line("dns: web.test: lookup failed");
@@ -234,9 +234,7 @@ Test(backend_dns, a_reload_keeps_a_names_addresses_by_origin_and_drops_them_with
 	snprintf(text, sizeof(text), "resolve-interval = 100\nbackend = %s\n", other);
 	write_conf(text);
 	reload(2);
-	snprintf(text, sizeof(text), "\"address\":\"%s\",\"name\":\"\",\"service\":\"default\",\"old\":\"draining\",\"new\":\"none\","
-		 "\"reason\":\"removed from the configuration", be);
-	wait_admin_body("/events?since=0", text);
+	wait_event(be, "draining", "none", "removed from the configuration");
 	cr_assert_eq(faultkit_wait_state(slb.admin, other, "up", WAIT_MS) >= 0, true, "the literal backend went");
 	faultkit_slb_stop_ok(&slb, 10000);
 }
