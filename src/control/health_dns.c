@@ -217,6 +217,7 @@ int health_dns_open(struct health_ctx *ctx, const struct slb_config *cfg, char *
 		rc = dns_set_names(ctx->dns, cfg);
 	if (rc) {
 		snprintf(err, errlen, "dns: cannot start the resolver: %s", strerror(-rc));
+		health_dns_close(ctx); /* a reload may try again; nothing half made may stay */
 		return rc;
 	}
 	slb_log(LOG_INFO, 0, "dns: %u backend host names, looked up every %u ms", n, cfg->resolve_interval_ms);
@@ -268,6 +269,7 @@ void health_dns_close(struct health_ctx *ctx)
 	if (!d)
 		return;
 	resolver_stop(d->resolver); /* first: it writes d->h.fd */
+	epoll_ctl(ctx->epfd, EPOLL_CTL_DEL, d->h.fd, NULL); /* an event already queued must not reach d */
 	close(d->h.fd);
 	free(d->sets);
 	free(d);
