@@ -115,12 +115,12 @@ Test(admin, status_lists_backends_with_summed_counters)
 	cr_assert_eq(admin_render_status(&out, view(1250)), 0);
 	assert_json_shape(out.p);
 	assert_has("{\"backends\":[");
-	assert_has("{\"id\":1,\"address\":\"127.0.0.1:9001\",\"name\":\"\",\"origin\":\"\",\"state\":\"up\","
+	assert_has("{\"id\":1,\"address\":\"127.0.0.1:9001\",\"name\":\"\",\"state\":\"up\","
 		   "\"source\":\"static\","
 		   "\"weight\":1,\"load\":0,\"effective_weight\":1.00,\"active_conns\":5,\"total_conns\":17,\"failures\":4");
 	assert_has("\"last_heartbeat_ms\":null,\"reason\":\"static backend\"}");
 	assert_has("\"service\":\"default\",\"cfg_weight\":1,"); /* no config in the view: "default" */
-	assert_has("{\"id\":2,\"address\":\"127.0.0.1:9002\",\"name\":\"web1\",\"origin\":\"\",\"state\":\"up\","
+	assert_has("{\"id\":2,\"address\":\"127.0.0.1:9002\",\"name\":\"web1\",\"state\":\"up\","
 		   "\"source\":\"heartbeat\",\"weight\":5,\"load\":30,\"effective_weight\":5.00,\"active_conns\":0");
 	assert_has("\"last_heartbeat_ms\":250,\"reason\":\"registered\"}");
 	assert_has("\"workers\":[\n{\"id\":0,\"active\":0,\"accepted\":11");
