@@ -291,7 +291,8 @@ void table_set_notify(struct backend_table *t, table_notify_fn fn, void *arg)
 	t->notify_arg = arg;
 }
 
-void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms)
+/* Removes b when it is a heartbeat entry whose session closed expire_ms ago, or more. */
+static void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms)
 {
 	char why[TABLE_REASON_MAX];
 
@@ -300,6 +301,23 @@ void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms)
 		return;
 	snprintf(why, sizeof(why), "no registration for %u ms", t->p.expire_ms);
 	table_remove(t, b, why, now_ms);
+}
+
+/* The registry walks its entries once a tick: the state machine applies what time brought to
+ * each, then an entry closed long enough leaves. */
+int table_tick(struct backend_table *t, int64_t now_ms)
+{
+	int changed = 0;
+
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID && t->count; id++) {
+		struct backend *b = &t->be[id];
+
+		if (b->id == 0)
+			continue;
+		changed += backend_time_events(t, b, now_ms);
+		table_expire(t, b, now_ms);
+	}
+	return changed;
 }
 
 struct backend *table_get(struct backend_table *t, uint32_t id)

@@ -550,23 +550,16 @@ int table_note_active(struct backend_table *t, struct backend *b, uint64_t activ
 	return 1;
 }
 
-int table_tick(struct backend_table *t, int64_t now_ms)
+int backend_time_events(struct backend_table *t, struct backend *b, int64_t now_ms)
 {
 	int changed = 0;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID && t->count; id++) {
-		struct backend *b = &t->be[id];
-
-		if (b->id == 0)
-			continue;
-		if (b->session && !b->timed_out && now_ms - b->last_hb_ms >= (int64_t)table_timeout_ms(t, b))
-			changed += table_apply(t, b, BE_EV_HB_TIMEOUT, NULL, now_ms);
-		if (b->leased && now_ms - b->last_hb_ms >= (int64_t)table_timeout_ms(t, b))
-			changed += table_apply(t, b, BE_EV_LEASE_EXPIRED, NULL, now_ms);
-		if (b->ejected_until_ms && now_ms >= b->ejected_until_ms)
-			changed += table_apply(t, b, BE_EV_OUTLIER_END, NULL, now_ms);
-		table_expire(t, b, now_ms);
-	}
+	if (b->session && !b->timed_out && now_ms - b->last_hb_ms >= (int64_t)table_timeout_ms(t, b))
+		changed += table_apply(t, b, BE_EV_HB_TIMEOUT, NULL, now_ms);
+	if (b->leased && now_ms - b->last_hb_ms >= (int64_t)table_timeout_ms(t, b))
+		changed += table_apply(t, b, BE_EV_LEASE_EXPIRED, NULL, now_ms);
+	if (b->ejected_until_ms && now_ms >= b->ejected_until_ms)
+		changed += table_apply(t, b, BE_EV_OUTLIER_END, NULL, now_ms);
 	return changed;
 }
 

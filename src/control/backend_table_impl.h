@@ -44,8 +44,9 @@ const char *backend_label(const struct backend *b, char *buf, size_t len);
 void table_notify(struct backend_table *t, const struct backend *b, const char *old, const char *now_state,
 		  const char *reason, int64_t now_ms);
 
-/* Removes b when it is a heartbeat entry whose session closed expire_ms ago, or more
- * (backend_registry.c; table_tick runs it). */
-void table_expire(struct backend_table *t, struct backend *b, int64_t now_ms);
+/* Applies the events that time alone brings to b at now_ms: a heartbeat or a lease gone
+ * silent past its timeout, an outlier ejection that has run out (backend_table.c; the
+ * registry's table_tick runs it for every entry). Returns how many changed b's state. */
+int backend_time_events(struct backend_table *t, struct backend *b, int64_t now_ms);
 
 #endif
