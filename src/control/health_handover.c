@@ -4,6 +4,7 @@
  * backends stay in rotation while they reconnect (within one heartbeat interval) instead of
  * being down until they do. A lease is written as the REGISTER line the backend would send, so
  * the heartbeat parser reads it back. */
+#include "slb/control/health_handover.h"
 #include "slb/control/health.h"
 
 #include <errno.h>

@@ -11,6 +11,7 @@
 #include "slb/common/clock.h"
 #include "slb/common/log.h"
 #include "slb/control/health.h"
+#include "slb/control/health_reload.h"
 
 static const struct config_backend *reload_find(const struct slb_config *cfg, const struct slb_addr *a)
 {
