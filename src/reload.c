@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "slb/common/log.h"
-#include "slb/control/health.h"
+#include "slb/control/health_reload.h"
 #include "slb/dataplane/worker.h"
 
 static int saved_argc;

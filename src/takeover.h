@@ -32,7 +32,7 @@
 #include <sys/types.h>
 
 #include "slb/common/config.h"
-#include "slb/control/health.h"
+#include "slb/control/health_handover.h"
 #include "slb/dataplane/worker.h"
 
 /* ---- the new process ---- */

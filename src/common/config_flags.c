@@ -216,6 +216,16 @@ static int backend_option(const char *opt, struct config_backend *out, unsigned 
 	return 0;
 }
 
+/* Every address of a host name is a backend of its own, and a name is one backend's handle:
+ * those backends are known by their host name (their origin) instead. */
+static int backend_host_options(const struct config_backend *out, char *err, size_t errlen)
+{
+	if (!out->host[0] || !out->name[0])
+		return 0;
+	snprintf(err, errlen, "name= would be shared by every address of '%.64s': its backends go by it", out->host);
+	return -EINVAL;
+}
+
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen)
 {
 	const char *opt = strchr(text, ','), *problem;
@@ -224,11 +234,11 @@ int config_parse_backend(const char *text, struct config_backend *out, char *err
 	char why[160];
 
 	memset(out, 0, sizeof(*out));
-	if (addr_parse_n(text, addr_len, &out->addr, why, sizeof(why))) {
+	if (config_parse_backend_addr(text, addr_len, out, why, sizeof(why))) {
 		snprintf(err, errlen, "%s", why);
 		return -EINVAL;
 	}
-	problem = addr_host_problem(&out->addr);
+	problem = out->host[0] ? NULL : addr_host_problem(&out->addr);
 	if (problem) {
 		snprintf(err, errlen, "%s", problem);
 		return -EINVAL;
@@ -250,7 +260,7 @@ int config_parse_backend(const char *text, struct config_backend *out, char *err
 			return -EINVAL;
 		opt = next;
 	}
-	return 0;
+	return backend_host_options(out, err, errlen);
 }
 
 static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
@@ -263,10 +273,10 @@ static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag
 	if (config_parse_backend(val, b, why, sizeof(why)))
 		return flag_error(err, errlen, f, val, why);
 	b->service = svc;
-	/* one address is one backend of one service: the table, the heartbeat and the API find
-	 * a backend by its address */
+	/* one address (or host name and port) is one backend of one service: the table, the
+	 * heartbeat and the API find a backend by its address */
 	for (unsigned i = 0; i < cfg->n_backends; i++) {
-		if (!addr_equal(&cfg->backends[i].addr, &b->addr))
+		if (!config_backend_same(&cfg->backends[i], b))
 			continue;
 		if (cfg->backends[i].service == svc)
 			return flag_error(err, errlen, f, val, "backend given twice");
@@ -482,7 +492,8 @@ static const struct flag flag_table[] = {
 	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all)" },
 	{ .name = "backend", .arg = "ADDR:PORT[,OPTION...]", .parse = parse_backend,
 	  FIELD(backends), .count = F(n_backends), .def_help = "none", .per_service = true,
-	  .help = "a static backend; repeat for more. Options: weight=N (1-256, default 1); heartbeat=allow (a "
+	  .help = "a static backend (ADDR may be a host name, resolved every --resolve-interval); repeat for more. "
+		  "Options: weight=N (1-256, default 1); heartbeat=allow (a "
 		  "heartbeat session may attach to it); send-proxy=v1|v2 (this backend gets a PROXY header); "
 		  "name=NAME (1-63 of A-Z a-z 0-9 . _ -, unique; the admin API and slb-ctl take it for the "
 		  "address)" },
@@ -517,6 +528,14 @@ static const struct flag flag_table[] = {
 	  .max = DAY_MS, .def = "2000", .help = "give up a backend connect after MS and try the next backend" },
 	{ .name = "idle-timeout", .arg = "MS", .parse = parse_uint, SERVICE_FIELD(idle_timeout_ms), .max = DAY_MS,
 	  .def = "60000", .help = "close a connection with no bytes either way for MS (0: never)" },
+	/* 10 s: a DNS change (a host replaced, a pool scaled) reaches slb within seconds, as with
+	 * nginx's resolver valid= and HAProxy's hold valid, while one lookup per name per 10 s is
+	 * nothing to a resolver; an address that leaves the answer drains, so nothing breaks
+	 * faster for resolving more often. */
+	{ .name = "resolve-interval", .arg = "MS", .parse = parse_uint, FIELD(resolve_interval_ms), .min = 100,
+	  .max = DAY_MS, .def = "10000",
+	  .help = "look up --backend host names again every MS (each A and AAAA record is a backend; one that "
+		  "leaves the answer drains; a failed lookup keeps the last addresses)" },
 	{ .name = "retries", .arg = "N", .parse = parse_uint, SERVICE_FIELD(retries), .max = CONFIG_MAX_RETRIES,
 	  .def = "2", .help = "further backends tried after a failed connect" },
 	{ .name = "max-conns", .arg = "N", .parse = parse_uint, FIELD(max_conns), .max = 1000000, .def = "0",

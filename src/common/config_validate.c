@@ -26,7 +26,8 @@ const char *config_served_by(const struct slb_config *cfg, const struct slb_addr
 static void check_backends(const struct slb_config *cfg, struct config_errors *errs)
 {
 	for (unsigned i = 0; i < cfg->n_backends; i++) {
-		const char *why = config_served_by(cfg, &cfg->backends[i].addr, addr_is_local);
+		const char *why = cfg->backends[i].host[0] ? NULL /* its addresses: health_dns.c */
+							   : config_served_by(cfg, &cfg->backends[i].addr, addr_is_local);
 		char text[ADDR_TEXT_MAX];
 
 		if (why)

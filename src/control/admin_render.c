@@ -207,6 +207,10 @@ static void status_admin(struct abuf *out, const struct admin_view *v, const str
 	abuf_printf(out, ",\"removing\":%s,\"drained\":%s", b->removing ? "true" : "false",
 		    draining && b->drained ? "true" : "false");
 	json_ms_or_null(out, "drain_ms", draining, drain_end - b->drain_start_ms);
+	/* the host name it was resolved from, "" for an address; here, not beside the name, so that
+	 * the fields read side by side ("name","state") stay so */
+	abuf_printf(out, ",\"origin\":");
+	abuf_json_str(out, b->origin);
 }
 
 void admin_render_backend(struct abuf *out, const struct admin_view *v, const struct backend *b)

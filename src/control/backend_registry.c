@@ -129,6 +129,21 @@ int table_add_static_named(struct backend_table *t, const struct slb_addr *addr,
 	return table_add_done(t, *out, now_ms);
 }
 
+/* See backend_table.h. */
+int table_add_resolved(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *origin,
+		       int64_t now_ms, struct backend **out)
+{
+	char reason[TABLE_REASON_MAX];
+	int rc;
+
+	snprintf(reason, sizeof(reason), "resolved from %.64s", origin);
+	rc = table_add_entry(t, addr, weight, false, reason, now_ms, out);
+	if (rc)
+		return rc;
+	snprintf((*out)->origin, sizeof((*out)->origin), "%s", origin);
+	return table_add_done(t, *out, now_ms);
+}
+
 _Static_assert(CONFIG_NAME_MAX == HB_NAME_MAX && SNAP_NAME_MAX == HB_NAME_MAX, "a name fits wherever it goes");
 
 /* See backend_table.h. */

@@ -35,6 +35,7 @@ static const char *const event_names[] = {
 	[BE_EV_LOOP] = "loop",
 	[BE_EV_RETIRE] = "retire",
 	[BE_EV_RESTORE] = "restore",
+	[BE_EV_DNS_GONE] = "dns gone",
 	[BE_EV_LEASE] = "lease",
 	[BE_EV_LEASE_EXPIRED] = "lease expired",
 	[BE_EV_ADMIN_DISABLE] = "admin disable",
@@ -309,15 +310,22 @@ static void on_lease(struct backend *b, bool take, int64_t now_ms, char *why, si
 	snprintf(why, len, "lease from the previous process expired");
 }
 
-/* A reload dropped a static backend from the configuration, or took it back: only a removal
- * the configuration began is undone. */
-static void on_retire(struct backend *b, bool retire, int64_t now_ms, char *why, size_t len)
+/* A reload dropped a static backend from the configuration (cause BE_REMOVAL_CONFIG), its
+ * address left its host name's answer (BE_REMOVAL_DNS), or either took it back (cause
+ * BE_REMOVAL_NONE): only a removal the configuration or DNS began is undone, never the
+ * operator's. */
+static void on_retire(struct backend *b, enum be_removal cause, int64_t now_ms, char *why, size_t len)
 {
-	if (retire && !b->removing)
-		on_removal(b, BE_REMOVAL_CONFIG, now_ms);
-	else if (!retire && b->removing == BE_REMOVAL_CONFIG)
+	enum be_removal was = b->removing;
+
+	if (cause && !b->removing)
+		on_removal(b, cause, now_ms);
+	else if (!cause && (was == BE_REMOVAL_CONFIG || was == BE_REMOVAL_DNS))
 		b->removing = BE_REMOVAL_NONE;
-	snprintf(why, len, "%s", retire ? be_removal_name(BE_REMOVAL_CONFIG) : "back in the configuration");
+	if (cause)
+		snprintf(why, len, "%s", be_removal_name(cause));
+	else
+		snprintf(why, len, "%s", was == BE_REMOVAL_DNS ? "back in the DNS answer" : "back in the configuration");
 }
 
 /* A repeat offender (ejected again within an hour of its last ejection's end) stays out twice
@@ -411,8 +419,10 @@ static bool on_judgement(struct backend_table *t, struct backend *b, enum be_eve
 		snprintf(why, len, "loop to itself");
 		return false;
 	case BE_EV_RETIRE:
+	case BE_EV_DNS_GONE:
 	case BE_EV_RESTORE:
-		on_retire(b, ev == BE_EV_RETIRE, now_ms, why, len);
+		on_retire(b, ev == BE_EV_RETIRE ? BE_REMOVAL_CONFIG : ev == BE_EV_DNS_GONE ? BE_REMOVAL_DNS : BE_REMOVAL_NONE,
+			  now_ms, why, len);
 		return false;
 	case BE_EV_OUTLIER:
 		on_outlier(t, b, detail, now_ms, why, len);
@@ -579,6 +589,7 @@ const char *be_removal_name(enum be_removal r)
 		[BE_REMOVAL_NONE] = "",
 		[BE_REMOVAL_CONFIG] = "removed from the configuration",
 		[BE_REMOVAL_API] = "removed by admin",
+		[BE_REMOVAL_DNS] = "removed from the DNS answer",
 	};
 
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "?";

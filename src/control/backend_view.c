@@ -4,6 +4,7 @@
 #include "backend_table_impl.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "maglev.h"
@@ -77,7 +78,8 @@ static uint32_t table_fill_live(const struct backend_table *t, unsigned svc, int
 		live[n].load = b->load;
 		live[n].send_proxy = b->send_proxy;
 		live[n].addr = b->addr;
-		memcpy(live[n].name, b->name, sizeof(live[n].name));
+		/* the access log names a resolved backend by its host name, having no name of its own */
+		snprintf(live[n].name, sizeof(live[n].name), "%s", b->name[0] ? b->name : b->origin);
 		n++;
 	}
 	return n;

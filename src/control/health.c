@@ -32,6 +32,7 @@
 #include "health_loop.h"
 #include "maglev.h"
 #include "probe.h"
+#include "slb/control/resolver.h"
 #include "slb/common/clock.h"
 #include "slb/common/failq.h"
 #include "slb/common/log.h"
@@ -307,6 +308,7 @@ static void health_cleanup(void)
 {
 	struct health_ctx *ctx = &ht.ctx;
 
+	health_dns_close(ctx);
 	admin_close(ctx);
 	hb_server_close(ctx);
 	probe_fini(ctx);
@@ -364,12 +366,27 @@ void health_table_params(const struct slb_config *cfg, struct table_params *p)
 	p->drain_timeout_ms = cfg->drain_timeout_ms;
 }
 
+static int health_add_static(struct health_ctx *ctx, const struct config_backend *cb, char *err, size_t errlen)
+{
+	char text[ADDR_TEXT_MAX];
+	struct backend *b;
+	int rc = table_add_static_named(ctx->table, &cb->addr, cb->weight, cb->name, ctx->now_ms, &b);
+
+	if (rc) {
+		snprintf(err, errlen, "backend %s: %s", addr_format(&cb->addr, text, sizeof(text)),
+			 rc == -EEXIST ? "given twice" : "too many backends");
+		return rc == -EEXIST ? -EINVAL : rc;
+	}
+	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
+	table_set_send_proxy(ctx->table, b, cb->send_proxy);
+	table_set_service(ctx->table, b, cb->service);
+	return 0;
+}
+
 static int health_fill_table(const struct slb_config *cfg, char *err, size_t errlen)
 {
 	struct health_ctx *ctx = &ht.ctx;
-	char text[ADDR_TEXT_MAX];
 	struct table_params p;
-	struct backend *b;
 
 	health_table_params(cfg, &p);
 	ctx->table = table_create(&p);
@@ -381,18 +398,11 @@ static int health_fill_table(const struct slb_config *cfg, char *err, size_t err
 	events_init(ctx->events);
 	table_set_notify(ctx->table, health_on_change, ctx);
 	for (unsigned i = 0; i < cfg->n_backends; i++) {
-		int rc = table_add_static_named(ctx->table, &cfg->backends[i].addr, cfg->backends[i].weight,
-						cfg->backends[i].name, ctx->now_ms, &b);
+		/* a host name's backends come as the resolver answers (health_dns.c) */
+		int rc = cfg->backends[i].host[0] ? 0 : health_add_static(ctx, &cfg->backends[i], err, errlen);
 
-		if (rc) {
-			snprintf(err, errlen, "backend %s: %s", addr_format(&cfg->backends[i].addr, text, sizeof(text)),
-				 rc == -EEXIST ? "given twice" : "too many backends");
-			return rc == -EEXIST ? -EINVAL : rc;
-		}
-		table_configure_static(ctx->table, b, cfg->backends[i].weight, cfg->backends[i].heartbeat_allow,
-				       ctx->now_ms);
-		table_set_send_proxy(ctx->table, b, cfg->backends[i].send_proxy);
-		table_set_service(ctx->table, b, cfg->backends[i].service);
+		if (rc)
+			return rc;
 	}
 	return 0;
 }
@@ -471,6 +481,8 @@ static int health_open(const struct slb_config *cfg, struct health_handover *in,
 	}
 	if (!rc)
 		rc = health_open_fds(err, errlen);
+	if (!rc)
+		rc = health_dns_open(ctx, cfg, err, errlen);
 	if (!rc && cfg->has_heartbeat_listen)
 		rc = hb_server_open(ctx, in ? health_take_fd(&in->hb_fd) : -1, err, errlen);
 	if (!rc && cfg->has_admin)
@@ -617,6 +629,10 @@ unsigned health_fd_reserve(const struct slb_config *cfg)
 {
 	unsigned fds = 8; /* epoll, timerfd, eventfd, two listeners, slack */
 	unsigned probes = cfg->n_backends;
+
+	for (unsigned i = 0; i < cfg->n_backends; i++)
+		if (cfg->backends[i].host[0])
+			probes += RESOLVER_MAX_ADDRS - 1; /* each address of a host name is probed on its own */
 
 	if (cfg->has_heartbeat_listen) {
 		fds += HB_SESSIONS_MAX;

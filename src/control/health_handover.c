@@ -4,6 +4,7 @@
  * backends stay in rotation while they reconnect (within one heartbeat interval) instead of
  * being down until they do. A lease is written as the REGISTER line the backend would send, so
  * the heartbeat parser reads it back. */
+#include "slb/control/health_handover.h"
 #include "slb/control/health.h"
 
 #include <errno.h>
@@ -121,7 +122,7 @@ static void export_removed_static(struct health_ctx *ctx, struct health_handover
 	char addr[ADDR_TEXT_MAX];
 
 	for (unsigned i = 0; i < ctx->cfg->n_backends && out->n_states < SNAP_MAX_BACKEND_ID; i++)
-		if (!table_find(ctx->table, &ctx->cfg->backends[i].addr))
+		if (!ctx->cfg->backends[i].host[0] && !table_find(ctx->table, &ctx->cfg->backends[i].addr))
 			snprintf(out->states[out->n_states++], HEALTH_STATE_LEN, "%s removed",
 				 addr_format(&ctx->cfg->backends[i].addr, addr, sizeof(addr)));
 }

@@ -1,6 +1,6 @@
 /* health_import: the new slb's side of a binary upgrade (the running slb's side, health_export
- * and health_hand_over, is declared in slb/control/health.h); what health.c calls while it
- * prepares. */
+ * and health_hand_over, is declared in slb/control/health_handover.h); what health.c calls
+ * while it prepares. */
 #ifndef SLB_HEALTH_IMPORT_H
 #define SLB_HEALTH_IMPORT_H
 

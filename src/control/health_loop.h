@@ -37,6 +37,7 @@ struct hb_server;
 struct probe_set;
 struct admin_server;
 struct event_ring;
+struct health_dns;
 
 struct health_ctx {
 	const struct slb_config *cfg;       /* lives as long as the process */
@@ -55,6 +56,7 @@ struct health_ctx {
 					     * ran, or a live backend came back after none was */
 	bool lost_every_backend;            /* a snapshot with live backends, then one with none, published */
 	struct gray_board *gray;            /* latency verdicts and heartbeat rhythm (health_gray.c) */
+	struct health_dns *dns;             /* backends by host name (health_dns.c); NULL while there are none */
 	uint64_t published_seq;             /* table_seq() of the last snapshot published */
 	uint64_t published_mark;            /* snapshot_mark() right after it was published */
 };
@@ -66,6 +68,23 @@ bool health_gray_tick(struct health_ctx *ctx);
 
 /* Copies the latency factors into s->be[].lat_pct before s is published (health_gray.c). */
 void health_gray_fill(const struct health_ctx *ctx, struct snapshot *s);
+
+/* ---- backends by host name (health_dns.c) ---- */
+
+/* Starts looking up cfg's --backend host names (the resolver thread, its eventfd in the loop)
+ * when it has any; nothing otherwise. Each answer then adds the addresses that joined (static
+ * backends with their host name as origin) and drains those that left (BE_REMOVAL_DNS); a
+ * failed lookup keeps the last addresses. Returns 0, or -errno with err filled. */
+int health_dns_open(struct health_ctx *ctx, const struct slb_config *cfg, char *err, size_t errlen);
+
+/* A reload: next's host names replace the current ones and are looked up again at once; the
+ * backends of a host name next no longer has begin their removal (BE_REMOVAL_CONFIG), those
+ * of one it keeps get its weight, heartbeat= and send-proxy=. Opens the resolver when next is
+ * the first configuration with a host name. Returns 0 or -errno (logged). */
+int health_dns_reload(struct health_ctx *ctx, const struct slb_config *next);
+
+/* Stops the resolver thread and frees what health_dns_open made; safe when it made nothing. */
+void health_dns_close(struct health_ctx *ctx);
 
 /* The backend table's parameters for cfg (health.c). */
 void health_table_params(const struct slb_config *cfg, struct table_params *p);

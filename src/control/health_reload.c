@@ -11,11 +11,12 @@
 #include "slb/common/clock.h"
 #include "slb/common/log.h"
 #include "slb/control/health.h"
+#include "slb/control/health_reload.h"
 
 static const struct config_backend *reload_find(const struct slb_config *cfg, const struct slb_addr *a)
 {
 	for (unsigned i = 0; i < cfg->n_backends; i++)
-		if (addr_equal(&cfg->backends[i].addr, a))
+		if (!cfg->backends[i].host[0] && addr_equal(&cfg->backends[i].addr, a))
 			return &cfg->backends[i];
 	return NULL;
 }
@@ -38,6 +39,8 @@ static void reload_retire_missing(struct health_ctx *ctx, const struct slb_confi
 		/* added through the admin API: the operator's, until a restart or the file names it */
 		if (!b || b->source != BE_SOURCE_STATIC || b->api_added || b->removing || reload_find(next, &b->addr))
 			continue;
+		if (b->origin[0])
+			continue; /* a host name's address: health_dns_reload's */
 		table_retire(ctx->table, b, ctx->now_ms);
 		reload_log_backend(b, "removed: draining");
 	}
@@ -117,8 +120,10 @@ static void reload_backends(struct health_ctx *ctx, const struct slb_config *nex
 	reload_retire_missing(ctx, next);
 	for (unsigned i = 0; i < next->n_backends; i++) {
 		const struct config_backend *cb = &next->backends[i];
-		struct backend *b = table_find(ctx->table, &cb->addr);
+		struct backend *b = cb->host[0] ? NULL : table_find(ctx->table, &cb->addr);
 
+		if (cb->host[0])
+			continue; /* health_dns_reload's */
 		if (!b)
 			reload_add(ctx, cb);
 		else if (b->source != BE_SOURCE_STATIC)
@@ -137,6 +142,7 @@ static int reload_apply(struct health_ctx *ctx, void *arg)
 	health_table_params(next, &p);
 	table_set_params(ctx->table, &p);
 	reload_backends(ctx, next);
+	health_dns_reload(ctx, next);
 	ctx->cfg = next;
 	return 0;
 }

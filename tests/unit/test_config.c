@@ -753,7 +753,8 @@ Test(config, usage_wraps_long_lines_and_cuts_nothing)
 	char *text = usage_text(), *line, *save = NULL;
 	static const char *const whole[] = {
 		"  --backend ADDR:PORT[,OPTION...]  ",
-		"a static backend; repeat for more. Options: weight=N (1-256, default 1); heartbeat=allow (a heartbeat "
+		"a static backend (ADDR may be a host name, resolved every --resolve-interval); repeat for more. "
+		"Options: weight=N (1-256, default 1); heartbeat=allow (a heartbeat "
 		"session may attach to it); send-proxy=v1|v2 (this backend gets a PROXY header); name=NAME (1-63 of "
 		"A-Z a-z 0-9 . _ -, unique; the admin API and slb-ctl take it for the address) [default: none]",
 		"--outlier-max-ejected-percent P never eject more than P% of the backends as outliers, whatever the "

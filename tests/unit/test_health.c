@@ -17,6 +17,7 @@
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
 #include "slb/control/health.h"
+#include "slb/control/health_reload.h"
 #include "slb/common/channel.h"
 #include "../../src/control/health_loop.h"
 

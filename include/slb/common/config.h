@@ -25,6 +25,7 @@
 #define CONFIG_SERVICE_NAME_MAX 33  /* 1-32 of [a-z0-9_-] and the NUL */
 #define CONFIG_SOCKET_MAX 108 /* a unix socket path with its NUL (sun_path) */
 #define CONFIG_NAME_MAX 64    /* a backend's name with its NUL: as a heartbeat name (HB_NAME_MAX) */
+#define CONFIG_HOST_MAX 254   /* a DNS name with its NUL (RFC 1035: 253 characters written out) */
 
 enum relay_mode {
 	RELAY_AUTO = 0, /* copy for small exchanges, splice once a transfer fills a buffer */
@@ -61,6 +62,8 @@ struct config_backend {
 	bool heartbeat_allow;  /* heartbeat=allow: a heartbeat session may attach to it */
 	enum proxy_version send_proxy; /* PROXY header this backend gets; PROXY_NONE: its service's */
 	char name[CONFIG_NAME_MAX];    /* name=: "" when none; config_name_problem says what it may be */
+	char host[CONFIG_HOST_MAX];    /* a host name to resolve ("": addr is the backend); addr is then unset */
+	uint16_t port;                 /* with host: the port of every address it resolves to */
 	unsigned service;      /* index in slb_config.services */
 };
 
@@ -98,6 +101,7 @@ struct slb_config {
 	unsigned workers;          /* 0 on input means one per online CPU */
 	bool pin;                  /* worker i on CPU i mod online CPUs */
 	enum relay_mode relay;
+	unsigned resolve_interval_ms; /* backend host names are looked up again this often */
 	unsigned max_conns;        /* whole process; 0 on input means derived from RLIMIT_NOFILE */
 	unsigned pipes_per_worker; /* not a flag: derived from RLIMIT_NOFILE at start (0: no splicing) */
 	unsigned drain_timeout_ms;
@@ -202,6 +206,15 @@ const char *config_served_by(const struct slb_config *cfg, const struct slb_addr
  * kind, and a name that config_name_problem refuses. Returns 0 or -EINVAL with err filled; out
  * is fully written either way. */
 int config_parse_backend(const char *text, struct config_backend *out, char *err, size_t errlen);
+
+/* The address part of a --backend, text[0..len): a literal one (addr_parse_n) into out->addr,
+ * or a host name ("web.internal:8080": RFC 1123 labels, at least one letter, not localhost)
+ * into out->host and out->port, left for the resolver. Returns 0 or -EINVAL with err filled. */
+int config_parse_backend_addr(const char *text, size_t len, struct config_backend *out, char *err, size_t errlen);
+
+/* Whether a and b are the same --backend: the same host name (any case) and port, or the same
+ * literal address. */
+bool config_backend_same(const struct config_backend *a, const struct config_backend *b);
 
 /* Why name cannot name a static backend, or NULL when it can: 1 to CONFIG_NAME_MAX - 1 of
  * [A-Za-z0-9._-], starting with a letter or a digit (no "-x" that reads as a flag, no "." or

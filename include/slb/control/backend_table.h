@@ -38,6 +38,7 @@ enum be_removal {
 	BE_REMOVAL_NONE = 0,
 	BE_REMOVAL_CONFIG, /* a reload dropped the static backend (BE_EV_RETIRE; BE_EV_RESTORE undoes it) */
 	BE_REMOVAL_API,    /* the operator (BE_EV_ADMIN_REMOVE); never undone */
+	BE_REMOVAL_DNS,    /* the address left its host name's answer (BE_EV_DNS_GONE; BE_EV_RESTORE undoes it) */
 };
 
 enum be_event {
@@ -54,7 +55,7 @@ enum be_event {
 	BE_EV_CONNECT_OK,   /* a worker's connect succeeded */
 	BE_EV_LOOP,         /* a worker's connect came back to slb's own listener */
 	BE_EV_RETIRE,       /* a static backend left the configuration (reload): removal begins */
-	BE_EV_RESTORE,      /* a static backend the configuration removes is in it again */
+	BE_EV_RESTORE,      /* a static backend the configuration or DNS removes is in it again */
 	BE_EV_LEASE,        /* binary upgrade: the session is detached, the state held as a lease */
 	BE_EV_LEASE_EXPIRED, /* heartbeat_timeout_ms passed without the backend registering again */
 	BE_EV_ADMIN_DISABLE, /* the operator: down until enabled */
@@ -64,6 +65,7 @@ enum be_event {
 	BE_EV_OUTLIER,      /* health judged it an outlier (detail: its figures): ejected for a time */
 	BE_EV_OUTLIER_END,  /* its ejection time is over (table_tick) */
 	BE_EV_OUTLIER_CLEAR, /* the operator cleared the ejection and its history (table_clear_outlier) */
+	BE_EV_DNS_GONE,     /* a resolved address left its host name's answer: removal begins */
 };
 
 /* One backend. The inputs (session, reported, timed_out, probe_up, the operator's
@@ -76,6 +78,7 @@ struct backend {
 	uint64_t state_seq;          /* table_seq() when the state last changed */
 	struct slb_addr addr;
 	char name[HB_NAME_MAX];      /* "" when none was given */
+	char origin[CONFIG_HOST_MAX]; /* the --backend host name it was resolved from; "": given as an address */
 	bool cfg_name;               /* name from --backend ...,name=: a heartbeat's name does not replace it */
 	enum be_source source;
 	unsigned weight;             /* 1..256 */
@@ -175,6 +178,11 @@ int table_add_static(struct backend_table *t, const struct slb_addr *addr, unsig
  * add's event carries. */
 int table_add_static_named(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *name,
 			   int64_t now_ms, struct backend **out);
+
+/* Adds a static backend that host name origin resolved to (table_add_static otherwise): up
+ * from the start, its reason and the add's event naming origin. Returns as table_add_static. */
+int table_add_resolved(struct backend_table *t, const struct slb_addr *addr, unsigned weight, const char *origin,
+		       int64_t now_ms, struct backend **out);
 
 /* Sets the configured name of a static backend ("": none; on reload). "" leaves a name that a
  * heartbeat or the admin API gave alone. Uniqueness is the configuration's
@@ -376,7 +384,8 @@ unsigned table_take_changes(struct backend_table *t);
 
 /* "up", "down", "draining", "admin_down" / "static", "heartbeat". */
 const char *be_state_name(enum be_state s);
-/* "removed from the configuration", "removed by admin"; "" for BE_REMOVAL_NONE. */
+/* "removed from the configuration", "removed by admin", "removed from the DNS answer"; "" for
+ * BE_REMOVAL_NONE. */
 const char *be_removal_name(enum be_removal r);
 const char *be_source_name(enum be_source s);
 /* The source an operator sees: "admin" for a backend added by the admin API, else

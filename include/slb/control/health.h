@@ -9,23 +9,7 @@
 #include "slb/common/config.h"
 #include "slb/common/channel.h"
 #include "slb/common/snapshot.h"
-
-#define HEALTH_LEASE_LEN 192 /* one lease's text with its NUL */
-#define HEALTH_STATE_LEN 400 /* one backend's runtime state with its NUL (an http check's path too) */
-
-/* The control plane's part of a binary upgrade (see slb(8), UPGRADE): its listening sockets,
- * a lease for every heartbeat backend in rotation and the runtime state the operator set,
- * passed from the running slb to the one that replaces it. */
-struct health_handover {
-	int hb_fd;                /* heartbeat listener, -1: none */
-	int admin_fd;             /* admin listener, -1: none */
-	unsigned n_leases;
-	char leases[SNAP_MAX_BACKEND_ID][HEALTH_LEASE_LEN]; /* "ADDR weight=N [name=NAME] state=up|drain
-							      * [load=N]": what a REGISTER says */
-	unsigned n_states;
-	char states[SNAP_MAX_BACKEND_ID][HEALTH_STATE_LEN]; /* one backend's runtime state: see
-							      * health_handover.c */
-};
+#include "slb/control/health_handover.h"
 
 /* Builds the table from cfg, publishes the first snapshot (so workers never start without
  * one), loads the heartbeat key and binds the heartbeat and admin ports, all without starting
@@ -38,26 +22,6 @@ struct health_handover {
  * skipped). Returns 0 or -errno with err filled (nothing left open). */
 int health_prepare(const struct slb_config *cfg, struct worker_channel **channels, unsigned n,
 		   struct health_handover *in, char *err, size_t errlen);
-
-/* For the running slb's side of a binary upgrade: stops accepting on the admin listener (the
- * new process accepts on the same socket) and waits up to 2 s for the admin requests already
- * accepted to be answered, so none is dropped when health_hand_over closes the admin
- * connections; then fills out with its listening sockets (they stay health's: send them, do
- * not close them), a lease for every heartbeat backend that is up or draining (or disabled
- * or ejected while it says it is up), and a state line for every backend the operator
- * changed at run time or health ejected (health_handover.c). Returns 0 or -errno (-ESRCH when
- * nothing is prepared). */
-int health_export(struct health_handover *out);
-
-/* The new process failed before it took over: the admin listener accepts here again. Does
- * nothing when health_export did not stop it. Returns 0 or -errno. */
-int health_export_cancel(void);
-
-/* Once the new slb has taken the leases over: heartbeat backends keep their state here as
- * leases while their sessions are closed (their peers reconnect to the new slb), and the
- * heartbeat and admin listeners are closed (the new slb holds the same sockets). Returns 0 or
- * -errno. */
-int health_hand_over(void);
 
 /* For --check-config: what health_prepare would refuse, without keeping anything: the heartbeat
  * key file read (regular, mode 600, long enough) and wiped, the heartbeat and admin ports bound
@@ -85,14 +49,6 @@ typedef int (*health_call_fn)(struct health_ctx *ctx, void *arg);
  * handover), never per connection. One caller at a time; never from the health thread.
  * Returns what fn returned, or -ESRCH when nothing is prepared, or -errno. */
 int health_call(health_call_fn fn, void *arg);
-
-/* Applies next, a configuration validated whole, on the health thread: static backends
- * added, re-weighted or retired (drained, then removed once their connections end or at
- * --drain-timeout), the table's parameters, checks, heartbeat timeout and allow list; each
- * change is logged once. Settings that need new sockets are the caller's to keep as they
- * were. next must stay valid until the next health_reconfigure or health_stop (the thread
- * reads it from now on). Returns 0 or -errno (health_call). */
-int health_reconfigure(const struct slb_config *next);
 
 /* Marks slb as draining: once this returns, GET /ready answers 503, so route announcers
  * withdraw this instance while it still accepts (docs/scale-out.md). Nothing clears it.
