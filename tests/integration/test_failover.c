@@ -432,8 +432,10 @@ Test(failover, sigstop_goes_down_within_the_timeout_and_sigcont_comes_back)
 	 * most REQ_TIMEOUT_MS after the mark-down (nothing is sent there after it); as long again
 	 * leaves every thread that much time for requests that start after the mark-down. */
 	sleep_ms(2 * REQ_TIMEOUT_MS);
-	cr_assert_eq(testproc_signal(be[victim].proc, SIGCONT), 0);
+	/* Taken before the signal: once the backend runs again it may heartbeat, come up and take
+	 * a request before this thread is scheduled again, and that request is not a fault. */
 	t_cont = loadgen_now_us();
+	cr_assert_eq(testproc_signal(be[victim].proc, SIGCONT), 0);
 	cr_assert_eq(wait_state(be[victim].port, "up", IO_MS, &t_up), 0, "%s never came back after SIGCONT",
 		     be[victim].name);
 	sleep_ms(1000);
@@ -610,8 +612,8 @@ Test(failover, failing_http_check_ejects_from_traffic_and_readmits)
 	t_fail = loadgen_now_us();
 	cr_assert_eq(wait_state(be[victim].port, "down", IO_MS, &t_down), 0, "%s never ejected", be[victim].name);
 	sleep_ms(1000);
+	t_heal = loadgen_now_us(); /* before the signal, for the reason t_cont is (SIGSTOP test) */
 	cr_assert_eq(testproc_signal(be[victim].proc, SIGUSR1), 0); /* /health answers 200 again */
-	t_heal = loadgen_now_us();
 	cr_assert_eq(wait_state(be[victim].port, "up", IO_MS, &t_up), 0, "%s never readmitted", be[victim].name);
 	sleep_ms(1000);
 	loadgen_stop(&load);
