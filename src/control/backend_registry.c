@@ -303,6 +303,15 @@ static void table_expire(struct backend_table *t, struct backend *b, int64_t now
 	table_remove(t, b, why, now_ms);
 }
 
+/* See backend_table.h. */
+void *table_detach_session(struct backend *b)
+{
+	void *s = b->session;
+
+	b->session = NULL;
+	return s;
+}
+
 /* The registry walks its entries once a tick: the state machine applies what time brought to
  * each, then an entry closed long enough leaves. */
 int table_tick(struct backend_table *t, int64_t now_ms)

@@ -240,11 +240,10 @@ static const char *reply_state(enum be_state st)
  * usual cause is a restarted agent whose old connection has not timed out yet. */
 static void session_take_over(struct health_ctx *ctx, struct backend *b, struct hb_session *s)
 {
-	struct hb_session *old = b->session;
+	struct hb_session *old = table_detach_session(b);
 
 	slb_log(LOG_INFO, 0, "heartbeat: backend id %u registered again from %s; closing its session from %s",
 		b->id, s->peer, old->peer);
-	b->session = NULL;
 	old->be_id = 0;
 	session_close(ctx, old, "taken over by a new session");
 }
@@ -264,11 +263,10 @@ static bool session_refuse_address(struct health_ctx *ctx, struct hb_session *s,
 /* See hb_server.h. */
 void hb_server_detach(struct health_ctx *ctx, struct backend *b, const char *why)
 {
-	struct hb_session *s = b->session;
+	struct hb_session *s = table_detach_session(b);
 
 	if (!s)
 		return;
-	b->session = NULL;
 	s->be_id = 0;
 	session_close(ctx, s, why);
 }

@@ -1167,3 +1167,18 @@ Test(backend_table, the_snapshot_carries_the_name)
 	cr_assert_str_eq(s->pool[0]->be[0].name, "web1");
 	snapshot_free(s);
 }
+
+/* A session closed while its backend stays (a newer session takes it over): detaching it is
+ * no event, so the backend keeps its state and no one is told. */
+Test(backend_table, detaching_a_session_keeps_the_backend_as_it_was)
+{
+	int session;
+	struct backend *b = do_register("10.0.0.7:80", "web7", &session, 0);
+	uint64_t seq = b->state_seq;
+
+	cr_assert_eq(table_detach_session(b), &session);
+	cr_assert_null(b->session);
+	cr_assert_eq(b->state, BE_STATE_UP);
+	cr_assert_eq(b->state_seq, seq, "a detach is no transition");
+	cr_assert_null(table_detach_session(b), "nothing left to detach");
+}

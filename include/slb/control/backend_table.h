@@ -268,6 +268,12 @@ int table_add_admin(struct backend_table *t, const struct slb_addr *addr, unsign
  * belongs to the operator: only one given with heartbeat=allow (b->hb_allowed) takes one. */
 bool table_accepts_session(const struct backend *b);
 
+/* Detaches b's live heartbeat session without an event: the session is being closed for
+ * another reason than the backend going away (a newer session takes b over, or an upgrade
+ * holds b as a lease), so b keeps its state. Returns the session that was attached (NULL when
+ * none); the caller closes it. */
+void *table_detach_session(struct backend *b);
+
 /* Attaches session to the backend at m->addr, creating a heartbeat entry (new id) or reusing
  * the one with that address (same id; a static entry stays static but follows heartbeats while
  * the session lives, and gets its flags' weight and state back when the session ends). Takes
