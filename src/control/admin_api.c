@@ -108,10 +108,11 @@ static int api_status_param(struct api_call *c, const char *p, size_t len, struc
 static void api_status(struct api_call *c)
 {
 	struct admin_view v = api_view(c);
-	const char *p = c->req->query, *end = p + c->req->query_len;
+	const char *p = c->req->query;
+	const char *end = p ? p + c->req->query_len : NULL; /* no query: NULL, and no arithmetic on it */
 	int rc = 0;
 
-	while (p < end && rc == 0) {
+	while (p && p < end && rc == 0) {
 		const char *amp = memchr(p, '&', (size_t)(end - p));
 		size_t len = amp ? (size_t)(amp - p) : (size_t)(end - p);
 
