@@ -84,24 +84,27 @@ static void reload_keep_one(const struct config_field *f, struct slb_config *nex
 	reload_restore(next, f->has, has_size);
 }
 
-/* maglev accepts carry client addresses (worker.c), the other pickers do not. */
+/* maglev needs accepts that carry client addresses, which workers set up at start only when
+ * a service used maglev then (worker.c); leaving maglev needs nothing. */
 static void reload_keep_balance(struct service_config *next, const struct service_config *run)
 {
-	if ((run->balance == BALANCE_MAGLEV) == (next->balance == BALANCE_MAGLEV))
+	if (next->balance != BALANCE_MAGLEV || run->balance == BALANCE_MAGLEV || workers_hash_clients())
 		return;
-	slb_log(LOG_WARN, 0, "reload: service %s: balance %s -> %s changes how workers accept and takes effect at the "
-		"next upgrade or restart; balance %s stays", run->name, balance_algo_name(run->balance),
-		balance_algo_name(next->balance), balance_algo_name(run->balance));
+	slb_log(LOG_WARN, 0, "reload: service %s: balance %s -> %s changes how workers accept (no service used maglev "
+		"at start) and takes effect at the next upgrade or restart; balance %s stays", run->name,
+		balance_algo_name(run->balance), balance_algo_name(next->balance), balance_algo_name(run->balance));
 	next->balance = run->balance;
 }
 
-/* Whether a service sends PROXY headers decides at start whether workers learn addresses. */
+/* A PROXY header needs the client's addresses, which workers learn only when something needed
+ * them at start (workers_learn_clients). */
 static void reload_keep_send_proxy(struct service_config *next, const struct service_config *run)
 {
-	if (next->send_proxy == run->send_proxy)
+	if (next->send_proxy == run->send_proxy || next->send_proxy == PROXY_NONE || workers_learn_clients())
 		return;
-	slb_log(LOG_WARN, 0, "reload: service %s: send-proxy changed: it takes effect at the next upgrade or restart; "
-		"the running value stays", run->name);
+	slb_log(LOG_WARN, 0, "reload: service %s: send-proxy changed: the workers learn no client addresses (nothing "
+		"needed them at start); it takes effect at the next upgrade or restart; the running value stays",
+		run->name);
 	next->send_proxy = run->send_proxy;
 }
 
@@ -245,23 +248,41 @@ static unsigned reload_log_services(const struct slb_config *next)
 	return n + reload_log_moves(next);
 }
 
+/* A kept service's choices (not numbers), "reload: service api: balance rr -> p2c"; the
+ * default service's lines read as before services ("reload: balance rr -> p2c"). */
+static unsigned reload_log_service_choices(const struct slb_config *next, unsigned svc)
+{
+	const struct service_config *a = &running->services[svc], *b = &next->services[svc];
+	char who[CONFIG_SERVICE_NAME_MAX + 16] = "";
+	unsigned n = 0;
+
+	if (svc)
+		snprintf(who, sizeof(who), "service %s: ", b->name);
+	if (a->balance != b->balance && ++n)
+		slb_log(LOG_INFO, 0, "reload: %sbalance %s -> %s", who, balance_algo_name(a->balance),
+			balance_algo_name(b->balance));
+	if ((a->check != b->check || strcmp(a->check_path, b->check_path)) && ++n)
+		slb_log(LOG_INFO, 0, "reload: %scheck changed (kind %d -> %d, path '%s' -> '%s')", who, a->check, b->check,
+			a->check_path, b->check_path);
+	if (a->hash_key != b->hash_key && ++n)
+		slb_log(LOG_INFO, 0, "reload: %shash-key changed", who);
+	if (a->send_proxy != b->send_proxy && ++n)
+		slb_log(LOG_INFO, 0, "reload: %ssend-proxy %s -> %s", who, proxy_version_name(a->send_proxy),
+			proxy_version_name(b->send_proxy));
+	return n;
+}
+
 static unsigned reload_log_choices(const struct slb_config *next)
 {
 	unsigned n = 0;
 
-	if (running->services[0].balance != next->services[0].balance && ++n)
-		slb_log(LOG_INFO, 0, "reload: balance %s -> %s", balance_algo_name(running->services[0].balance),
-			balance_algo_name(next->services[0].balance));
-	if ((running->services[0].check != next->services[0].check || strcmp(running->services[0].check_path, next->services[0].check_path)) && ++n)
-		slb_log(LOG_INFO, 0, "reload: check changed (kind %d -> %d, path '%s' -> '%s')", running->services[0].check,
-			next->services[0].check, running->services[0].check_path, next->services[0].check_path);
+	for (unsigned k = 0; k < plan.n_kept; k++)
+		n += reload_log_service_choices(next, plan.kept[k]);
 	if (running->log_level != next->log_level && ++n)
 		slb_log(LOG_INFO, 0, "reload: log-level %s -> %s", log_level_name(running->log_level),
 			log_level_name(next->log_level));
 	if (running->outlier_detection != next->outlier_detection && ++n)
 		slb_log(LOG_INFO, 0, "reload: outlier-detection %s", next->outlier_detection ? "on" : "off");
-	if (running->services[0].hash_key != next->services[0].hash_key && ++n)
-		slb_log(LOG_INFO, 0, "reload: hash-key changed");
 	if ((running->n_heartbeat_allow != next->n_heartbeat_allow ||
 	     memcmp(running->heartbeat_allow, next->heartbeat_allow,
 		    sizeof(next->heartbeat_allow[0]) * next->n_heartbeat_allow)) && ++n)

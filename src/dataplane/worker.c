@@ -490,6 +490,18 @@ int workers_start(char *err, size_t errlen)
 }
 
 /* See worker.h. */
+bool workers_hash_clients(void)
+{
+	return ws.hash_addrs;
+}
+
+/* See worker.h. */
+bool workers_learn_clients(void)
+{
+	return ws.learn_addrs;
+}
+
+/* See worker.h. */
 int workers_can_serve(const struct slb_config *cfg, unsigned svc, char *err, size_t errlen)
 {
 	const struct service_config *s = &cfg->services[svc];

@@ -202,3 +202,41 @@ Test(reload_services, a_port_in_use_rejects_the_reload_and_changes_nothing)
 	cr_assert_eq(testproc_stop(slb.proc, 5000), 0);
 	cr_assert_eq(testproc_exit_code(slb.proc), 0);
 }
+
+/*
+ * A reload renames service b to c (its port and backend go with it) and another changes c's
+ * balance and check.
+ * Operator sees: 'reload: 127.0.0.1:P moves from service b to service c' and no close of that
+ *   port; every request on it is answered by b1, now of c in /status; c's changes logged with
+ *   its name.
+ */
+Test(reload_services, a_port_moves_to_another_service_without_closing)
+{
+	unsigned port = (unsigned)testproc_free_port();
+	char line[96], svc[32] = "";
+	FILE *f;
+
+	start_all(port);
+	expect_b_answers(port, 0);
+	f = fopen(conf_path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "workers = 2\nbackend = %s\nbackend = %s\n[service c]\nlisten = 127.0.0.1:%u\nbackend = %s\n",
+		a_addr[0], a_addr[1], port, b_addr);
+	cr_assert_eq(fclose(f), 0);
+	reload(1, "reload: done");
+	snprintf(line, sizeof(line), "reload: 127.0.0.1:%u moves from service b to service c", port);
+	cr_assert_eq(faultkit_count_lines(slb.proc, line), 1, "no '%s'", line);
+	cr_assert_eq(faultkit_count_lines(slb.proc, "closed: no new connections"), 0);
+	expect_b_answers(port, 1);
+	cr_assert_eq(faultkit_status_field(slb.admin, b_addr, "service", svc, sizeof(svc)), 0);
+	cr_assert_str_eq(svc, "c");
+	f = fopen(conf_path, "a");
+	cr_assert_not_null(f);
+	fprintf(f, "balance = leastconn\ncheck = tcp\n");
+	cr_assert_eq(fclose(f), 0);
+	reload(2, "reload: done");
+	cr_assert_eq(faultkit_count_lines(slb.proc, "reload: service c: balance roundrobin -> leastconn"), 1);
+	cr_assert_eq(faultkit_count_lines(slb.proc, "reload: service c: check changed"), 1);
+	expect_b_answers(port, 2);
+	faultkit_slb_stop_ok(&slb, 5000);
+}

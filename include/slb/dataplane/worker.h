@@ -55,6 +55,12 @@ int workers_bind_new(const struct slb_config *run, const struct slb_config *next
  * for a reload that failed after binding. */
 void workers_close_bound(struct workers_inherit *bound);
 
+/* Whether the workers' accepts return each client's address (a service used maglev at start),
+ * and whether they learn each client's addresses (PROXY headers or the access log at start):
+ * what maglev and send-proxy need. Fixed from workers_prepare on. */
+bool workers_hash_clients(void);
+bool workers_learn_clients(void);
+
 /* Whether the workers, as set up at start, can serve service svc of cfg (one a reload adds):
  * maglev needs accepts that return client addresses, and a PROXY header client addresses
  * learnt, which workers arrange only when a service needed them at start. Returns 0, or
