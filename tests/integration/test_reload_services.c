@@ -20,7 +20,7 @@
 #define IO_MS 5000
 #define TRIES 8 /* requests to b after each add: with 2 workers, both almost surely take some */
 
-static char conf_path[64];
+static char conf_path[64], sock_path[64];
 static char a_addr[2][32], b_addr[32];
 static struct faultkit_slb slb;
 
@@ -28,12 +28,14 @@ static void setup(void)
 {
 	faultkit_raise_nofile();
 	snprintf(conf_path, sizeof(conf_path), "/tmp/slb-test-reload-svc-%d.conf", getpid());
+	snprintf(sock_path, sizeof(sock_path), "/tmp/slb-test-reload-svc-%d.sock", getpid());
 }
 
 static void teardown(void)
 {
 	testproc_stop_all();
 	unlink(conf_path);
+	unlink(sock_path);
 }
 
 TestSuite(reload_services, .init = setup, .fini = teardown, .timeout = 120);
@@ -54,7 +56,7 @@ static void write_conf(unsigned retries, unsigned b_port)
 
 static void start_all(unsigned b_port)
 {
-	static const char *const args[] = { "-c", conf_path, NULL };
+	static const char *const args[] = { "-c", conf_path, "--control-socket", sock_path, NULL };
 
 	faultkit_backend_ok("a1", a_addr[0], sizeof(a_addr[0]));
 	faultkit_backend_ok("a2", a_addr[1], sizeof(a_addr[1]));
@@ -239,4 +241,37 @@ Test(reload_services, a_port_moves_to_another_service_without_closing)
 	cr_assert_eq(faultkit_count_lines(slb.proc, "reload: service c: check changed"), 1);
 	expect_b_answers(port, 2);
 	faultkit_slb_stop_ok(&slb, 5000);
+}
+
+/*
+ * A reload adds service b before a binary upgrade: the running slb hands b's sockets over
+ * with the others (the workers' listeners are the reloaded config's, not the start's), and the
+ * new slb, started with the same file, serves b on them.
+ * Operator sees: the new slb serving alone, b answering through it, the old one drained.
+ */
+Test(reload_services, an_upgrade_after_a_reload_takes_the_new_ports_over)
+{
+	static char listen[32], admin[32];
+	const char *argv[] = { "slb", "--listen", listen, "--admin", admin, "--control-socket", sock_path,
+			       "--takeover", sock_path, "-c", conf_path, NULL };
+	unsigned port = (unsigned)testproc_free_port();
+	char why[TESTPROC_WHY_MAX];
+	struct testproc *next;
+
+	start_all(0);
+	write_conf(2, port);
+	reload(1, "reload: done");
+	expect_b_answers(port, 1);
+	snprintf(listen, sizeof(listen), "127.0.0.1:%u", slb.port);
+	snprintf(admin, sizeof(admin), "127.0.0.1:%u", slb.admin);
+	next = testproc_spawn(argv);
+	cr_assert_not_null(next);
+	if (testproc_wait_output(next, "this process serves alone", IO_MS)) {
+		testproc_explain(next, why, sizeof(why));
+		cr_assert_fail("the new slb did not take over: %s", why);
+	}
+	cr_assert_eq(testproc_wait(slb.proc, IO_MS), 0, "the old slb did not exit after the upgrade");
+	expect_b_answers(port, 2);
+	cr_assert_eq(faultkit_count_lines(next, "is not in the new configuration"), 0);
+	cr_assert_eq(faultkit_stop_clean(next, 5000, why, sizeof(why)), 0, "%s", why);
 }
