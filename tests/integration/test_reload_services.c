@@ -275,3 +275,55 @@ Test(reload_services, an_upgrade_after_a_reload_takes_the_new_ports_over)
 	cr_assert_eq(faultkit_count_lines(next, "is not in the new configuration"), 0);
 	cr_assert_eq(faultkit_stop_clean(next, 5000, why, sizeof(why)), 0, "%s", why);
 }
+
+/*
+ * Service b has a static backend and one registered by slb-agent --service-name b; a reload
+ * removes b.
+ * Operator sees: 'service b removed: 2 backends draining'; both leave rotation (no longer up
+ *   in /status); b's port refuses; the default service answers; the agent's REGISTER into the
+ *   service that is gone is refused ('unknown service') while slb stays up; a reload that names
+ *   b again serves it (b1 from the file, b2 once its agent registers again).
+ */
+Test(reload_services, a_removed_services_heartbeat_backends_leave_with_it)
+{
+	static const char *const hb_args[] = { "-c", conf_path, "--heartbeat-listen", "127.0.0.1:{port2}", NULL };
+	unsigned port = (unsigned)testproc_free_port(), hb_port;
+	char lb[32], svc_addr[32], state[32] = "", body[256];
+
+	faultkit_backend_ok("a1", a_addr[0], sizeof(a_addr[0]));
+	faultkit_backend_ok("a2", a_addr[1], sizeof(a_addr[1]));
+	faultkit_backend_ok("b1", b_addr, sizeof(b_addr));
+	faultkit_backend_ok("b2", svc_addr, sizeof(svc_addr));
+	write_conf(2, port);
+	faultkit_slb_start_ok(&slb, 0, hb_args);
+	hb_port = slb.port2;
+	snprintf(lb, sizeof(lb), "127.0.0.1:%u", hb_port);
+	cr_assert_not_null(testproc_spawn((const char *const[]){ "slb-agent", "--service", svc_addr, "--lb", lb,
+								 "--service-name", "b", "--interval", "200", NULL }));
+	cr_assert_geq(faultkit_wait_state(slb.admin, svc_addr, "up", IO_MS), 0, "b2 never came up");
+	write_conf(1, 0);
+	reload(1, "reload: done");
+	cr_assert_eq(faultkit_count_lines(slb.proc, "reload: service b removed: 2 backends draining"), 1);
+	expect_refused(port, 1);
+	for (int t = 0; t < 300; t++, usleep(10000))
+		if (faultkit_status_field(slb.admin, svc_addr, "state", state, sizeof(state)) != 0 ||
+		    strcmp(state, "up") != 0)
+			break;
+	cr_assert_str_neq(state, "up", "b2 still up in /status after its service was removed");
+	usleep(600000); /* a few heartbeats of the agent into the removed service */
+	cr_assert(testproc_running(slb.proc));
+	cr_assert_eq(faultkit_http_body(slb.port, "/", body, sizeof(body), IO_MS), 200);
+	cr_assert_geq(faultkit_count_lines(slb.proc, "refused a line from 127.0.0.1"), 1,
+		      "the agent's REGISTER into the removed service was not refused");
+	write_conf(2, port);
+	reload(2, "reload: done");
+	for (unsigned i = 0; i < TRIES; i++) {
+		char name[64];
+
+		cr_assert_eq(faultkit_http_body(port, "/", body, sizeof(body), IO_MS), 200, "request %u to b", i);
+		faultkit_backend_name(body, name, sizeof(name));
+		cr_assert(!strcmp(name, "b1") || !strcmp(name, "b2"), "b back: answered by '%s'", name);
+	}
+	cr_assert_eq(testproc_stop(slb.proc, 5000), 0);
+	cr_assert_eq(testproc_exit_code(slb.proc), 0);
+}
