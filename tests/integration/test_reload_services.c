@@ -327,3 +327,30 @@ Test(reload_services, a_removed_services_heartbeat_backends_leave_with_it)
 	cr_assert_eq(testproc_stop(slb.proc, 5000), 0);
 	cr_assert_eq(testproc_exit_code(slb.proc), 0);
 }
+
+/*
+ * slb started without a maglev service; a reload adds service b with balance = maglev.
+ * Operator sees: the reload rejected with the reason (the workers' accepts return no client
+ *   addresses: an upgrade or restart), nothing bound on b's port, the default answering.
+ */
+Test(reload_services, a_new_service_the_workers_cannot_serve_is_refused_with_the_reason)
+{
+	unsigned port = (unsigned)testproc_free_port();
+	char body[256];
+	FILE *f;
+
+	start_all(0);
+	write_conf(2, port);
+	f = fopen(conf_path, "a");
+	cr_assert_not_null(f);
+	fprintf(f, "balance = maglev\n");
+	cr_assert_eq(fclose(f), 0);
+	reload(1, "reload rejected");
+	cr_assert_eq(faultkit_count_lines(slb.proc, "reload: service b: balance maglev: the workers were started "
+						    "without a maglev service"),
+		     1);
+	cr_assert_eq(testproc_connect(port, IO_MS), -ECONNREFUSED, "b's port was bound by a rejected reload");
+	cr_assert_eq(faultkit_http_body(slb.port, "/", body, sizeof(body), IO_MS), 200);
+	cr_assert_eq(testproc_stop(slb.proc, 5000), 0);
+	cr_assert_eq(testproc_exit_code(slb.proc), 0);
+}
