@@ -7,7 +7,6 @@
  * reload whose new port is taken is rejected, says why, and leaves slb serving as before. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -68,14 +67,7 @@ static void start_all(unsigned b_port)
 /* Sends SIGHUP and waits for the n-th line holding outcome ("reload: done", "reload rejected"). */
 static void reload(unsigned n, const char *outcome)
 {
-	static char tail[4096];
-
-	cr_assert_eq(testproc_signal(slb.proc, SIGHUP), 0);
-	for (int t = 0; t < 1000 && faultkit_count_lines(slb.proc, outcome) < n; t++)
-		usleep(10000);
-	testproc_tail(slb.proc, 12, tail, sizeof(tail));
-	cr_assert_eq(faultkit_count_lines(slb.proc, outcome), n, "no '%s' after SIGHUP %u; slb said:\n%s", outcome, n,
-		     tail);
+	faultkit_reload_ok(slb.proc, n, outcome);
 }
 
 /* Every one of TRIES requests to port, each on a fresh connection, is answered by b1. */
