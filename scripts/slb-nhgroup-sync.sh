@@ -25,8 +25,8 @@
 #   VIP         the service address (IPv4), e.g. 192.0.2.10
 #   BIRD_SOCKET bird's control socket, e.g. /run/bird/bird.ctl
 #   GROUP_ID    id of the group (default 100); members take the ids after it (GROUP_ID+1 ...)
-#   IDLE_TIMER  seconds a bucket must be idle before it may move (default 60): more than the
-#               longest pause of a connection that must survive a join or a drain
+#   IDLE_TIMER  seconds a bucket must be idle before it may move (default 30): more than the
+#               longest pause of a connection that must survive a join, and less than the drain (slb --ready-grace)
 #   INTERVAL    seconds between two reads of bird (default 0.1)
 #   BUCKETS     buckets in the group (default 128), fixed once the group exists
 # Installed as slb-nhgroup-sync, run by slb-nhgroup-sync@.service (docs/scale-out.md).
@@ -37,7 +37,7 @@ usage() {
 	exit 2
 }
 (($# >= 2 && $# <= 6)) || usage
-vip=$1 sock=$2 group=${3:-100} idle=${4:-60} interval=${5:-0.1} buckets=${6:-128}
+vip=$1 sock=$2 group=${3:-100} idle=${4:-30} interval=${5:-0.1} buckets=${6:-128}
 ipv4='^([0-9]{1,3}\.){3}[0-9]{1,3}$'
 [[ $vip =~ $ipv4 ]] || { echo "slb-nhgroup-sync: VIP '$vip' is not an IPv4 address" >&2; usage; }
 [[ $group =~ ^[1-9][0-9]{0,8}$ ]] || { echo "slb-nhgroup-sync: GROUP_ID '$group' is not 1-999999999" >&2; usage; }

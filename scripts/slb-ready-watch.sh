@@ -9,10 +9,13 @@
 #                                GRACEFUL_SHUTDOWN community, so the router's
 #                                slb-nhgroup-sync gives no new bucket to this instance while
 #                                the flows it carries keep theirs (docs/scale-out.md);
-#   anything else, or no answer within TIMEOUT seconds -> both off: withdrawn.
+#   anything else (refused, another status), or no answer within TIMEOUT seconds twice in a
+#   row -> both off: withdrawn.
 # The new protocol is enabled before the old one is disabled, so a switch is never a
 # withdrawal. TIMEOUT defaults to INTERVAL: a hung slb (stopped, or stuck in a loop) is
-# withdrawn within about two intervals, as a dead one is, instead of after a fixed long wait.
+# withdrawn after two timeouts, within about three intervals, instead of after a fixed long
+# wait; one late answer alone (a busy host) withdraws nothing, since a withdrawal moves every
+# flow the instance carries. A dead slb (connection refused) is withdrawn at once.
 # The commands are repeated every 25 polls as well, so a bird that restarted (its protocols
 # disabled again by its config) is put right within a few seconds. One line per change on
 # stdout. Stopped by SIGTERM or SIGINT, it disables both (withdraws the route) and exits 0.
@@ -28,7 +31,7 @@ if (($# < 2)); then
 fi
 url=$1 sock=$2 proto=${3:-slb_vip} interval=${4:-0.2}
 timeout=${5:-$interval}
-done_cmd="" polls=0
+done_cmd="" polls=0 timeouts=0
 
 # Sets on/off to the protocols for the state (serve, drain, withdraw).
 protocols_for() {
@@ -59,19 +62,29 @@ withdraw() {
 }
 trap withdraw TERM INT
 
-# serve, drain or withdraw, from one GET /ready.
+# Sets want to serve, drain or withdraw from one GET /ready; a timeout (curl's 28) keeps the
+# state as it was the first time.
 ready_state() {
-	local out
-	out=$(curl -s --max-time "$timeout" -w '\n%{http_code}' "$url") || { echo withdraw; return; }
+	local out rc=0
+	out=$(curl -s --max-time "$timeout" -w '\n%{http_code}' "$url") || rc=$?
+	if ((rc == 28)) && ((++timeouts < 2)) && [[ -n $done_cmd ]]; then
+		want=$done_cmd
+		return
+	fi
+	((rc == 28)) || timeouts=0
+	if ((rc != 0)); then
+		want=withdraw
+		return
+	fi
 	case ${out##*$'\n'} in
-	200) echo serve ;;
-	503) [[ $out == *draining* ]] && echo drain || echo withdraw ;;
-	*) echo withdraw ;;
+	200) want=serve ;;
+	503) [[ $out == *draining* ]] && want=drain || want=withdraw ;;
+	*) want=withdraw ;;
 	esac
 }
 
 while :; do
-	want=$(ready_state)
+	ready_state
 	polls=$((polls + 1))
 	if [[ $want != "$done_cmd" ]] || ((polls % 25 == 0)); then
 		if switch_to "$want"; then

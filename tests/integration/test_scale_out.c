@@ -693,14 +693,28 @@ static void term_slb3(void)
 	cr_assert_eq(testproc_signal(slb[2], SIGTERM), 0);
 }
 
-/* 4. SIGTERM slb3: /ready turns 503 "draining", the watcher announces the route with the
+static void restart_slb3(void)
+{
+	start_slb(2);
+}
+
+/* 4. Planned removal, then a join, each under load with 30 keep-alive connections.
+ *
+ * SIGTERM slb3: /ready turns 503 "draining", the watcher announces the route with the
  * GRACEFUL_SHUTDOWN community and the router's sync gives slb3 weight 1: its idle buckets go
  * to the others, its busy ones stay, and slb3 keeps accepting the new flows they bring (ready
- * grace). Not one new connection fails and not one of 30 keep-alive connections is cut. Then a
- * second SIGTERM ends the grace: slb3 drains, exits 0 and its route is withdrawn. */
-Test(scale_out, planned_removal_cuts_no_connection)
+ * grace). Not one new connection fails and not one keep-alive connection is cut. Once the load
+ * stops its buckets go idle and move; a second SIGTERM ends the grace: slb3 drains, exits 0
+ * and its route is withdrawn.
+ *
+ * Then slb3 comes back: announced again once ready (every backend registered), it takes only
+ * idle buckets, so not one of the keep-alive connections (opened while it was out) nor one new
+ * connection is cut; once the buckets have spread it takes its share of new connections, and
+ * no flow changes backend throughout. */
+Test(scale_out, planned_removal_and_join_cut_no_connection)
 {
 	static char names[SPORTS][LOADGEN_NAME_MAX];
+	long long before, share;
 	struct during d;
 	int64_t t0;
 	int c[N];
@@ -712,6 +726,7 @@ Test(scale_out, planned_removal_cuts_no_connection)
 		    c[1]);
 	expect_nothing_cut(&d, "planned removal");
 	cr_expect_lt(d.t_route_us - d.t_act_us, 2000 * 1000, "slb3 marked draining only after 2 s");
+	loadgen_free(&d.lg);
 	/* Under that load every bucket stays busy; once quiet, slb3's go to the others. */
 	for (t0 = testproc_now_ms(); group_buckets(c) && c[2]; usleep(50000))
 		cr_assert_lt(testproc_now_ms() - t0, 10000, "slb3 still holds %d buckets 10 s after the load", c[2]);
@@ -721,28 +736,7 @@ Test(scale_out, planned_removal_cuts_no_connection)
 	cr_assert_eq(testproc_wait(slb[2], IO_MS), 0, "slb3 did not exit after its drain");
 	cr_expect_eq(testproc_exit_code(slb[2]), 0);
 	wait_paths(N - 1, 10000);
-	loadgen_free(&d.lg);
-}
 
-static void restart_slb3(void)
-{
-	start_slb(2);
-}
-
-/* 5. slb3 dies, then comes back: announced again once ready (every backend registered), it
- * takes only idle buckets, so not one of 30 keep-alive connections (opened while it was out)
- * nor one new connection is cut; once the buckets have spread it takes its share of new
- * connections, and no flow changes backend. */
-Test(scale_out, restarted_instance_rejoins_cutting_no_connection)
-{
-	static char names[SPORTS][LOADGEN_NAME_MAX];
-	long long before, share;
-	struct during d;
-
-	topo_up();
-	flows_backends(VIP, names);
-	cr_assert_eq(testproc_signal(slb[2], SIGKILL), 0);
-	wait_paths(N - 1, 10000);
 	load_through(&d, names, restart_slb3, three_paths, true);
 	cr_log_info("join: announced again %lld ms after the restart", (long long)((d.t_route_us - d.t_act_us) / 1000));
 	expect_nothing_cut(&d, "join");
@@ -755,7 +749,7 @@ Test(scale_out, restarted_instance_rejoins_cutting_no_connection)
 	cr_expect(share * 100 >= SPORTS * 20 && share * 100 <= SPORTS * 45, "slb3 took %lld of %d", share, SPORTS);
 }
 
-/* 6. SIGKILL a backend: all three instances mark it down at once (its heartbeat sessions
+/* 5. SIGKILL a backend: all three instances mark it down at once (its heartbeat sessions
  * close). The issue asks for 100 ms; the assertion allows 250 for a loaded 2-CPU machine. */
 Test(scale_out, backend_loss_is_seen_by_every_instance)
 {
@@ -846,12 +840,12 @@ static int wait_withdrawn(int i, int timeout_ms)
 	return (int)(testproc_now_ms() - t0);
 }
 
-/* 7. A hung slb (SIGSTOP) is withdrawn once the watcher's request times out (its poll
- * interval, 200 ms). A silent host (every packet on its link dropped: a partition, a hung
- * kernel), whose BGP session stays open, is withdrawn by BFD (5 x 100 ms) instead of the BGP
- * hold time (3 s, so 2-3 s after the last keepalive): the budgets, 2 s each, sit below what
- * the watcher's old 1 s timeout plus a poll, or the hold time, would let pass on a quiet
- * machine, and above what a busy one adds. The silent host then loses every backend
+/* 6. A hung slb (SIGSTOP) is withdrawn once the watcher's request has timed out twice in a
+ * row (its poll interval, 200 ms, each): the budget, 2 s, sits above what a busy machine adds.
+ * A silent host (every packet on its link dropped: a partition, a hung kernel), whose BGP
+ * session stays open, is withdrawn by BFD (5 x 100 ms) plus a BGP update and a poll of the
+ * router's sync (100 ms) within 1 s, as issue 24 asks, instead of the BGP hold time (3 s, so
+ * 2-3 s after the last keepalive). The silent host then loses every backend
  * (heartbeat timeout); when the link comes back, it answers /ready 200 only a whole
  * heartbeat timeout (3 s) after the first backend re-registered, with every backend back, as
  * at start, so its Maglev table matches its peers' when it is announced again. */
@@ -881,7 +875,7 @@ Test(scale_out, silent_host_and_hung_slb_are_withdrawn_and_return_after_starting
 		     0, "nft: %s", why);
 	ms = wait_withdrawn(1, 10000);
 	cr_log_info("silent host: slb2 (all packets on its link dropped) withdrawn %d ms after the drop", ms);
-	cr_expect_lt(ms, 2000, "a silent host took %d ms to be withdrawn (BFD did not act?)", ms);
+	cr_expect_lt(ms, 1000, "a silent host took %d ms to be withdrawn (BFD did not act?)", ms);
 
 	for (t0 = testproc_now_ms(); slb_backends_up(1) > 0; usleep(50000))
 		cr_assert_lt(testproc_now_ms() - t0, 10000, "slb2 still has live backends while cut off");
