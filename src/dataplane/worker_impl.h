@@ -91,6 +91,7 @@ struct worker {
 	struct conn_id *ids;     /* need_addrs: one per slot (conn_id()), else NULL */
 	bool need_client_addr;   /* a service's picker hashes the client's address */
 	unsigned idle_min_ms;    /* the shortest --idle-timeout of a service, 0: none has one */
+	unsigned replay_held;    /* buffers kept by connections for --retry-unanswered (RP_HELD) */
 };
 
 #endif
