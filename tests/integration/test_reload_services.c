@@ -346,3 +346,63 @@ Test(reload_services, a_new_service_the_workers_cannot_serve_is_refused_with_the
 	cr_assert_eq(testproc_stop(slb.proc, 5000), 0);
 	cr_assert_eq(testproc_exit_code(slb.proc), 0);
 }
+
+/* The first 16 bytes (a PROXY v2 header's fixed part, or the start of a v1 line) that a
+ * connection to b's port brings to the raw backend listening on lfd, the client having sent
+ * "hi\n". */
+static ssize_t header_at_backend(int lfd, unsigned port, char *buf)
+{
+	int c = testproc_connect(port, IO_MS), b;
+	ssize_t n;
+
+	cr_assert_geq(c, 0, "b's port %u: %d", port, c);
+	cr_assert_eq(testproc_write_all(c, "hi\n", 3, IO_MS), 0);
+	b = testproc_accept(lfd, IO_MS);
+	cr_assert_geq(b, 0, "slb never connected to b's backend");
+	n = testproc_read_full(b, buf, 16, IO_MS);
+	close(b);
+	close(c);
+	return n;
+}
+
+/*
+ * slb learns client addresses (its access log is on); a reload adds service b with
+ * send-proxy = v1, another turns it to v2.
+ * Backend sees: a PROXY v1 line before the client's bytes, then, after the second reload, a
+ *   v2 header. Operator sees: 'reload: service b: send-proxy v1 -> v2'.
+ */
+Test(reload_services, send_proxy_of_an_added_service_applies_and_changes)
+{
+	static const char *const args[] = { "-c", conf_path, "--access-log", "/dev/null", NULL };
+	static const char v2_sig[12] = { '\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n' };
+	unsigned port = (unsigned)testproc_free_port(), bport = 0;
+	int lfd = testproc_listen(&bport);
+	char buf[256];
+	FILE *f;
+	ssize_t n;
+
+	cr_assert_geq(lfd, 0);
+	faultkit_backend_ok("a1", a_addr[0], sizeof(a_addr[0]));
+	faultkit_backend_ok("a2", a_addr[1], sizeof(a_addr[1]));
+	snprintf(b_addr, sizeof(b_addr), "127.0.0.1:%u", bport);
+	write_conf(2, 0);
+	faultkit_slb_start_ok(&slb, 0, args);
+	for (unsigned v = 1; v <= 2; v++) {
+		write_conf(2, port);
+		f = fopen(conf_path, "a");
+		cr_assert_not_null(f);
+		fprintf(f, "send-proxy = v%u\n", v);
+		cr_assert_eq(fclose(f), 0);
+		reload(v, "reload: done");
+		n = header_at_backend(lfd, port, buf);
+		cr_assert_eq(n, 16, "round %u: %zd bytes", v, n);
+		buf[n] = '\0';
+		if (v == 1)
+			cr_assert_eq(strncmp(buf, "PROXY TCP4 127.0", 16), 0, "not a v1 line: %s", buf);
+		else
+			cr_assert_eq(memcmp(buf, v2_sig, sizeof(v2_sig)), 0, "not a v2 header");
+	}
+	cr_assert_eq(faultkit_count_lines(slb.proc, "reload: service b: send-proxy v1 -> v2"), 1);
+	close(lfd);
+	faultkit_slb_stop_ok(&slb, 5000);
+}
