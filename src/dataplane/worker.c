@@ -359,6 +359,9 @@ static void worker_take_config(struct worker *w)
 					   &w->ch->stats);
 	}
 	listeners_follow(w, old, atomic_load_explicit(&ws.bound_next, memory_order_relaxed));
+	/* the closes of removed listeners go to the kernel before the acknowledgement, so a next
+	 * reload that binds such an address again finds it free */
+	io_uring_submit(&w->ring);
 	worker_derive_settings(w);
 	atomic_store_explicit(&w->cfg_seen, gen, memory_order_release);
 }

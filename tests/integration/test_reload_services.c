@@ -119,8 +119,8 @@ static void expect_status_b(const char *state, unsigned port, unsigned round)
 }
 
 /*
- * 20 reloads under load on A: odd ones remove b, even ones add it back on a fresh port; each
- * flips A's retries (1 or 2).
+ * 20 reloads under load on A: odd ones remove b, even ones add it back, on the port it just
+ * closed or on a fresh one in turn; each flips A's retries (1 or 2).
  * Operator sees: no failed request on A; 'service b added, listening on ...' and 'service b
  *   removed: 1 backend draining' in the log; b's port answering or refused as the file says.
  */
@@ -139,8 +139,9 @@ Test(reload_services, twenty_reloads_add_and_remove_a_service_under_load)
 	for (unsigned v = 1; v <= RELOADS; v++) {
 		bool add = v % 2 == 0;
 
-		old_port = b_port;
-		b_port = add ? (unsigned)testproc_free_port() : 0;
+		old_port = b_port ? b_port : old_port;
+		/* every other add takes the port b just closed again, the others a fresh one */
+		b_port = !add ? 0 : v % 4 == 0 ? old_port : (unsigned)testproc_free_port();
 		write_conf(1 + (v + 1) % 2, b_port); /* 1, 2, 1...: a change each time (start: 2) */
 		reload(v, "reload: done");
 		if (add) {
