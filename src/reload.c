@@ -181,14 +181,6 @@ static unsigned reload_log_numbers(const struct slb_config *next)
 	return n;
 }
 
-static int reload_listen_index(const struct slb_config *cfg, const struct slb_addr *a)
-{
-	for (unsigned i = 0; i < cfg->n_listen; i++)
-		if (addr_equal(&cfg->listen[i], a))
-			return (int)i;
-	return -1;
-}
-
 /* "A, B": the listen addresses of service svc in cfg that other (may be NULL) lacks. */
 static unsigned reload_listeners_of(const struct slb_config *cfg, unsigned svc, const struct slb_config *other,
 				    char *buf, size_t len)
@@ -200,7 +192,7 @@ static unsigned reload_listeners_of(const struct slb_config *cfg, unsigned svc, 
 	for (unsigned i = 0; i < cfg->n_listen && at < len; i++) {
 		char text[ADDR_TEXT_MAX];
 
-		if (cfg->listen_service[i] != svc || (other && reload_listen_index(other, &cfg->listen[i]) >= 0))
+		if (cfg->listen_service[i] != svc || (other && config_listen_find(other, &cfg->listen[i]) >= 0))
 			continue;
 		at += (size_t)snprintf(buf + at, len - at, "%s%s", n++ ? ", " : "", addr_format(&cfg->listen[i], text,
 											     sizeof(text)));
@@ -215,7 +207,7 @@ static unsigned reload_log_moves(const struct slb_config *next)
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < running->n_listen; i++) {
-		int j = reload_listen_index(next, &running->listen[i]);
+		int j = config_listen_find(next, &running->listen[i]);
 		unsigned from = running->listen_service[i];
 
 		addr_format(&running->listen[i], text, sizeof(text));

@@ -872,6 +872,14 @@ int config_service_find(const struct slb_config *cfg, const char *name)
 	return -1;
 }
 
+int config_listen_find(const struct slb_config *cfg, const struct slb_addr *a)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
+			return (int)i;
+	return -1;
+}
+
 const char *config_service_name(const struct slb_config *cfg, unsigned i)
 {
 	return i < cfg->n_services ? cfg->services[i].name : "default";
