@@ -101,6 +101,30 @@ static void reload_keep_send_proxy(struct service_config *next, const struct ser
 	next->send_proxy = run->send_proxy;
 }
 
+/* Whether any service limits its clients decides at start whether workers share a client
+ * table and accept with addresses; a reload that would turn that on or off keeps every
+ * service's client settings. Within it, limits and rules change at once. */
+static void reload_keep_client_limits(struct slb_config *next)
+{
+	if (config_limits_clients(next) == config_limits_clients(running))
+		return;
+	slb_log(LOG_WARN, 0, "reload: per-client limits or rules turned %s: that changes how workers accept and "
+		"takes effect at the next upgrade or restart; the running client settings stay",
+		config_limits_clients(next) ? "on" : "off");
+	for (unsigned i = 0; i < next->n_services; i++) {
+		struct service_config *n = &next->services[i];
+		const struct service_config *r = &running->services[i];
+
+		n->client_max_conns = r->client_max_conns;
+		n->client_max_rate = r->client_max_rate;
+		n->client_ipv6_prefix = r->client_ipv6_prefix;
+		memcpy(n->client_allow, r->client_allow, sizeof(n->client_allow));
+		n->n_client_allow = r->n_client_allow;
+		memcpy(n->client_deny, r->client_deny, sizeof(n->client_deny));
+		n->n_client_deny = r->n_client_deny;
+	}
+}
+
 static void reload_keep_sockets(struct slb_config *next)
 {
 	struct config_field f;
@@ -117,6 +141,7 @@ static void reload_keep_sockets(struct slb_config *next)
 		reload_keep_balance(&next->services[i], &running->services[i]);
 		reload_keep_send_proxy(&next->services[i], &running->services[i]);
 	}
+	reload_keep_client_limits(next);
 }
 
 /* Services are added, removed or renamed at the next upgrade: workers size their pickers and
