@@ -98,7 +98,8 @@ static void backend_leg_close(struct worker *w, struct conn *c)
 /* A client cut short by its backend's reset or by the drain timeout must see a reset, not a
  * clean end of stream: without length framing it would take a truncated answer for a whole
  * one. A client refused by its service's client rules is reset too, as HAProxy's
- * "tcp-request connection reject" does: it learns at once, and no backend ever saw it. SO_LINGER 0 goes on its regular twin when it has one; else on the direct descriptor
+ * "tcp-request connection reject" does: it learns at once, and no backend ever saw it.
+ * SO_LINGER 0 goes on its regular twin when it has one; else on the direct descriptor
  * through io_uring (SOCKET_URING_OP_SETSOCKOPT, 6.7), hard-linked so that the close runs
  * whatever the setsockopt says. Before 6.7 such a client sees a FIN (said once at start-up). */
 static void client_leg_close(struct worker *w, struct conn *c)
