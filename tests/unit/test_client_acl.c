@@ -15,7 +15,7 @@ static struct client_ip ip_of(const char *text)
 {
 	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6 };
 	struct sockaddr_in in = { .sin_family = AF_INET };
-	struct client_ip ip;
+	struct client_ip ip = { .family = AF_UNSPEC };
 
 	if (inet_pton(AF_INET, text, &in.sin_addr) == 1)
 		cr_assert_eq(client_ip_from_sockaddr((struct sockaddr *)&in, &ip), 0);
@@ -88,7 +88,7 @@ ParameterizedTest(struct acl_case *c, client_acl, longest_prefix_wins)
 Test(client_acl, refuses_a_family_without_addresses)
 {
 	struct sockaddr sa = { .sa_family = AF_UNIX };
-	struct client_ip ip;
+	struct client_ip ip = { .family = AF_UNSPEC };
 
 	cr_expect_eq(client_ip_from_sockaddr(&sa, &ip), -EAFNOSUPPORT);
 }

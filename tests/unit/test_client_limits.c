@@ -4,6 +4,9 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../../src/dataplane/client_limits.h"
@@ -191,4 +194,66 @@ Test(client_limits, rejects_a_size_that_is_not_a_power_of_two)
 {
 	cr_expect_null(client_table_new(1000));
 	cr_expect_null(client_table_new(8));
+}
+
+/* Workers share the table with atomics only: four threads admitting and releasing for the same
+ * few clients never hold more than the limit at once, and every count comes back. */
+#define RACE_THREADS 4
+#define RACE_ROUNDS 100000
+#define RACE_CLIENTS 3
+
+static struct client_table *race_table;
+static struct service_config race_svc;
+static _Atomic unsigned race_held[RACE_CLIENTS], race_peak[RACE_CLIENTS];
+
+static void *race_worker(void *arg)
+{
+	unsigned seed = (unsigned)(uintptr_t)arg;
+	uint32_t mine[RACE_CLIENTS][4];
+	unsigned n[RACE_CLIENTS] = { 0 };
+
+	for (unsigned r = 0; r < RACE_ROUNDS; r++) {
+		unsigned k = (seed = seed * 1103515245u + 12345u) >> 16 & 3;
+		unsigned who = r % RACE_CLIENTS;
+		struct client_ip ip = { .family = AF_INET, .b = { 10, 0, 0, (unsigned char)who } };
+		struct client_admission adm;
+
+		if (k && n[who] < 4 && client_table_admit(race_table, &race_svc, 0, &ip, 1000, &adm) == CLIENT_OK) {
+			unsigned now = atomic_fetch_add(&race_held[who], 1) + 1, peak = atomic_load(&race_peak[who]);
+
+			while (now > peak && !atomic_compare_exchange_weak(&race_peak[who], &peak, now))
+				;
+			mine[who][n[who]++] = adm.entry;
+		} else if (n[who]) {
+			atomic_fetch_sub(&race_held[who], 1);
+			client_table_release(race_table, mine[who][--n[who]]);
+		}
+	}
+	for (unsigned who = 0; who < RACE_CLIENTS; who++)
+		while (n[who]) {
+			atomic_fetch_sub(&race_held[who], 1);
+			client_table_release(race_table, mine[who][--n[who]]);
+		}
+	return NULL;
+}
+
+Test(client_limits, concurrent_workers_never_pass_the_limit_and_give_every_count_back)
+{
+	pthread_t tid[RACE_THREADS];
+
+	race_table = client_table_new(1024);
+	race_svc = svc_limits(5, 0);
+	for (uintptr_t i = 0; i < RACE_THREADS; i++)
+		cr_assert_eq(pthread_create(&tid[i], NULL, race_worker, (void *)(i + 1)), 0);
+	for (unsigned i = 0; i < RACE_THREADS; i++)
+		pthread_join(tid[i], NULL);
+	for (unsigned who = 0; who < RACE_CLIENTS; who++) {
+		struct client_ip ip = { .family = AF_INET, .b = { 10, 0, 0, (unsigned char)who } };
+
+		cr_expect_leq(atomic_load(&race_peak[who]), 5, "client %u held %u at once", who,
+			      atomic_load(&race_peak[who]));
+		cr_expect_eq(atomic_load(&race_peak[who]), 5, "the limit was reached (%u)", atomic_load(&race_peak[who]));
+		cr_expect_eq(client_table_conns(race_table, &race_svc, 0, &ip), 0, "client %u: counts left", who);
+	}
+	client_table_free(race_table);
 }
