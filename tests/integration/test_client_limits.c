@@ -280,47 +280,64 @@ Test(client_limits, proxy_header_names_the_client)
 	cr_assert_eq(faultkit_slb_stop_clean(&s, STOP_MS, why, sizeof(why)), 0, "%s", why);
 }
 
-/* A reload applies a changed limit at once, to connections already counted too; turning the
- * last client setting off waits for an upgrade (workers accept with addresses from the start),
- * so the running limit stays. */
+static void write_file(const char *path, const char *text, const char *be)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fprintf(f, "backend = %s\n%s", be, text);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/* Sends SIGHUP and waits for the n-th "reload: done". */
+static void reload(struct faultkit_slb *s, unsigned n)
+{
+	cr_assert_eq(testproc_signal(s->proc, SIGHUP), 0);
+	for (int t = 0; t < testwait_ms(5000) / 10 && faultkit_count_lines(s->proc, "reload: done") < n; t++)
+		usleep(10000);
+	cr_assert_eq(faultkit_count_lines(s->proc, "reload: done"), n, "no 'reload: done' after SIGHUP %u", n);
+}
+
+/* A reload changes the limit at once, for connections already counted too, and turning the
+ * last client setting off lets everyone in at once. An slb started without any client
+ * setting keeps no client table: a reload that adds one waits for an upgrade, and says so. */
 Test(client_limits, reload_changes_the_limit_at_once)
 {
 	const char *argv[3] = { "-c", NULL, NULL };
 	char conf[64], be[64], why[512];
-	int held[4], fd;
+	int held[5], fd;
 	struct faultkit_slb s;
-	FILE *f;
 
 	start_echo(be, sizeof(be));
 	snprintf(conf, sizeof(conf), "/tmp/slb-test-clients-%d.conf", getpid());
-	f = fopen(conf, "w");
-	cr_assert_not_null(f);
-	fprintf(f, "backend = %s\nclient-max-conns = 1\n", be);
-	cr_assert_eq(fclose(f), 0);
 	argv[1] = conf;
+	write_file(conf, "client-max-conns = 1\n", be);
 	faultkit_slb_start_ok(&s, 0, argv);
 	cr_assert_eq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &held[0]), SERVED);
 	cr_expect_neq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &fd), SERVED, "past 1");
-	f = fopen(conf, "w");
-	fprintf(f, "backend = %s\nclient-max-conns = 3\n", be);
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(testproc_signal(s.proc, SIGHUP), 0);
-	cr_assert_eq(testproc_wait_output(s.proc, "reload: done", testwait_ms(5000)), 0);
+	write_file(conf, "client-max-conns = 3\n", be);
+	reload(&s, 1);
 	cr_expect_eq(faultkit_count_lines(s.proc, "reload: client-max-conns 1 -> 3"), 1);
 	for (unsigned i = 1; i < 3; i++)
 		cr_expect_eq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &held[i]), SERVED, "%u of 3", i + 1);
 	cr_expect_neq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &fd), SERVED, "past 3");
-	/* no client setting left: that waits for an upgrade, and 3 stays */
-	f = fopen(conf, "w");
-	fprintf(f, "backend = %s\n", be);
-	cr_assert_eq(fclose(f), 0);
-	cr_assert_eq(testproc_signal(s.proc, SIGHUP), 0);
-	for (int t = 0; t < testwait_ms(5000) / 10 && faultkit_count_lines(s.proc, "reload: done") < 2; t++)
-		usleep(10000);
-	cr_assert_eq(faultkit_count_lines(s.proc, "reload: done"), 2);
-	cr_expect_eq(faultkit_count_lines(s.proc, "per-client limits or rules turned off"), 1);
-	cr_expect_neq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &fd), SERVED, "still past 3");
-	for (unsigned i = 0; i < 3; i++)
+	write_file(conf, "", be);
+	reload(&s, 2);
+	for (unsigned i = 3; i < 5; i++)
+		cr_expect_eq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &held[i]), SERVED, "no limit: %u", i + 1);
+	for (unsigned i = 0; i < 5; i++)
+		if (held[i] >= 0)
+			close(held[i]);
+	cr_assert_eq(faultkit_slb_stop_clean(&s, STOP_MS, why, sizeof(why)), 0, "%s", why);
+	/* started without: the setting waits */
+	write_file(conf, "", be);
+	faultkit_slb_start_ok(&s, 0, argv);
+	write_file(conf, "client-max-conns = 1\n", be);
+	reload(&s, 1);
+	cr_expect_eq(faultkit_count_lines(s.proc, "they take effect at the next upgrade or restart"), 1);
+	for (unsigned i = 0; i < 2; i++)
+		cr_expect_eq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &held[i]), SERVED, "not limited yet");
+	for (unsigned i = 0; i < 2; i++)
 		if (held[i] >= 0)
 			close(held[i]);
 	cr_assert_eq(faultkit_slb_stop_clean(&s, STOP_MS, why, sizeof(why)), 0, "%s", why);

@@ -119,7 +119,7 @@ Test(admin, status_lists_backends_with_summed_counters)
 		   "\"source\":\"static\","
 		   "\"weight\":1,\"load\":0,\"effective_weight\":1.00,\"active_conns\":5,\"total_conns\":17,\"failures\":4");
 	assert_has("\"last_heartbeat_ms\":null,\"reason\":\"static backend\"}");
-	assert_has("\"service\":\"default\",\"cfg_weight\":1,"); /* no config in the view: "default" */
+	assert_has("\"service\":\"default\",\"backup\":false,\"cfg_weight\":1,"); /* no config in the view: "default" */
 	assert_has("{\"id\":2,\"address\":\"127.0.0.1:9002\",\"name\":\"web1\",\"state\":\"up\","
 		   "\"source\":\"heartbeat\",\"weight\":5,\"load\":30,\"effective_weight\":5.00,\"active_conns\":0");
 	assert_has("\"last_heartbeat_ms\":250,\"reason\":\"registered\"}");
@@ -131,16 +131,24 @@ Test(admin, status_lists_backends_with_summed_counters)
 /* Per-client refusals are per service, summed over the workers, in /status and /metrics. */
 Test(admin, client_refusals_summed_per_service)
 {
+	static struct slb_config cfg;
+	struct admin_view v = *view(0);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_services = 1;
+	snprintf(cfg.services[0].name, sizeof(cfg.services[0].name), "default");
+	v.cfg = &cfg;
+	v.service = -1;
 	stat_add(&ch[0]->stats.clients[0].over_conns, 30);
 	stat_add(&ch[1]->stats.clients[0].over_conns, 10);
 	stat_add(&ch[1]->stats.clients[0].denied, 2);
 	stat_add(&ch[0]->stats.clients[0].untracked, 1);
-	cr_assert_eq(admin_render_status(&out, view(0)), 0);
+	cr_assert_eq(admin_render_status(&out, &v), 0);
 	assert_json_shape(out.p);
-	assert_has("\"services\":[\n{\"name\":\"default\",\"clients\":{\"denied\":2,\"over_conns\":40,"
-		   "\"over_rate\":0,\"untracked\":1}}\n]}");
+	assert_has("{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[],\"clients\":{\"denied\":2,"
+		   "\"over_conns\":40,\"over_rate\":0,\"untracked\":1}}\n]}");
 	abuf_free(&out); /* empty again, same cap */
-	cr_assert_eq(admin_render_metrics(&out, view(0)), 0);
+	cr_assert_eq(admin_render_metrics(&out, &v), 0);
 	assert_has("slb_client_refused_total{service=\"default\",reason=\"max_conns\"} 40\n");
 	assert_has("slb_client_refused_total{service=\"default\",reason=\"denied\"} 2\n");
 	assert_has("slb_client_untracked_total{service=\"default\"} 1\n");
@@ -154,6 +162,39 @@ Test(admin, status_shows_state_and_reason_of_down_backends)
 	cr_assert_eq(admin_render_status(&out, view(10)), 0);
 	assert_has("\"state\":\"down\"");
 	assert_has("\"reason\":\"heartbeat connection closed\"");
+}
+
+/* Issue 21: /status lists the services with their state and listen addresses; a service a
+ * reload removed stays listed as removed while its backends drain. */
+Test(admin, status_lists_the_services)
+{
+	static struct slb_config cfg;
+	struct admin_view v = *view(0);
+	char err[128];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_services = 3;
+	snprintf(cfg.services[0].name, sizeof(cfg.services[0].name), "default");
+	snprintf(cfg.services[1].name, sizeof(cfg.services[1].name), "api");
+	snprintf(cfg.services[2].name, sizeof(cfg.services[2].name), "old");
+	cfg.services[2].retired = true;
+	cr_assert_eq(addr_parse("127.0.0.1:9443", &cfg.listen[0], err, sizeof(err)), 0);
+	cr_assert_eq(addr_parse("127.0.0.1:9444", &cfg.listen[1], err, sizeof(err)), 0);
+	cfg.listen_service[0] = cfg.listen_service[1] = 1;
+	cfg.n_listen = 2;
+	v.cfg = &cfg;
+	v.service = -1;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	assert_json_shape(out.p);
+#define NO_REFUSALS ",\"clients\":{\"denied\":0,\"over_conns\":0,\"over_rate\":0,\"untracked\":0}"
+	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[]" NO_REFUSALS "},\n"
+		   "{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:9443\",\"127.0.0.1:9444\"]" NO_REFUSALS
+		   "},\n{\"name\":\"old\",\"state\":\"removed\",\"listen\":[]" NO_REFUSALS "}\n]}\n");
+	abuf_free(&out);
+	v.service = 1;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	cr_assert_null(strstr(out.p, "\"name\":\"old\""), "?service=api lists only api:\n%s", out.p);
+	assert_has("{\"name\":\"api\",\"state\":\"serving\"");
 }
 
 Test(admin, empty_table_is_valid_json)
