@@ -246,6 +246,13 @@ bool client_limits_admit_conn(struct worker *w, struct conn *c, const struct soc
 		c->client_entry = adm.entry;
 		return true;
 	}
+	/* the access log names a client refused at accept, before identity would have asked */
+	if (w->ids && !conn_id(w, c)->client.len) {
+		struct slb_addr *a = &conn_id(w, c)->client;
+
+		a->len = peer->sa_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+		memcpy(&a->ss, peer, a->len);
+	}
 	refuse(w, c, &ip, v, adm.log);
 	return false;
 }

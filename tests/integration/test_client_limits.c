@@ -203,16 +203,34 @@ Test(client_limits, max_rate_holds_within_ten_percent_over_five_seconds)
 	cr_assert_eq(faultkit_slb_stop_clean(&s, STOP_MS, why, sizeof(why)), 0, "%s", why);
 }
 
+/* Lines of the file at path that contain needle. */
+static unsigned file_count(const char *path, const char *needle)
+{
+	char line[1024];
+	unsigned n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n += strstr(line, needle) != NULL;
+	fclose(f);
+	return n;
+}
+
 Test(client_limits, allow_and_deny_ipv4_sources)
 {
 	struct faultkit_slb s;
-	char be[64], why[512];
+	char be[64], why[512], alog[64];
 	unsigned before;
 	int fd;
 
 	start_echo(be, sizeof(be));
+	snprintf(alog, sizeof(alog), "/tmp/slb-test-clients-alog-%d", getpid());
+	unlink(alog);
 	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--backend", be, "--client-allow", "127.0.0.0/8",
-							     "--client-deny", "127.0.0.3/32", NULL });
+							     "--client-deny", "127.0.0.3/32", "--access-log", alog,
+							     NULL });
 	cr_expect_eq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &fd), SERVED, "127.0.0.2 is allowed");
 	if (fd >= 0)
 		close(fd);
@@ -222,6 +240,10 @@ Test(client_limits, allow_and_deny_ipv4_sources)
 	cr_expect_eq(atomic_load(&echo.accepted), before, "a denied client reached the backend");
 	cr_expect_eq(metric_series(s.admin, "slb_client_refused_total{service=\"default\",reason=\"denied\"} "), 5);
 	cr_assert_eq(faultkit_slb_stop_clean(&s, STOP_MS, why, sizeof(why)), 0, "%s", why);
+	/* the access log (written out by the time slb has exited) names each refused client */
+	cr_expect_eq(file_count(alog, "end=client_denied"), 5);
+	cr_expect_eq(file_count(alog, "client=127.0.0.3:"), 5);
+	unlink(alog);
 	/* an allow list alone: a source it does not name is out */
 	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--backend", be, "--client-allow", "127.0.0.2", NULL });
 	cr_expect_eq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &fd), SERVED);
