@@ -22,12 +22,13 @@
 #define IO_MS 5000
 #define STOP_MS 5000
 
-static struct echo_server echo;
+static struct echo_server echo, echo2;
 
 static void suite_fini(void)
 {
 	testproc_stop_all();
 	echo_server_stop(&echo);
+	echo_server_stop(&echo2);
 }
 
 TestSuite(client_limits, .fini = suite_fini, .timeout = 120);
@@ -393,6 +394,44 @@ Test(client_limits, reload_changes_the_limit_at_once)
 	for (unsigned i = 0; i < 2; i++)
 		if (held[i] >= 0)
 			close(held[i]);
+	cr_assert_eq(faultkit_slb_stop_clean(&s, STOP_MS, why, sizeof(why)), 0, "%s", why);
+	unlink(conf);
+}
+
+/* Limits are a service's: the default service's --client-max-conns 1 leaves service open
+ * (another port, no client setting) alone, and /status counts the refusal where it happened. */
+Test(client_limits, limits_belong_to_their_service)
+{
+	const char *argv[3] = { "-c", NULL, NULL };
+	char conf[64], be[64], be2[64], why[512], text[256], want[160];
+	static char body[1 << 16];
+	int held, fd, open_fds[3], open_port = testproc_free_port();
+	struct faultkit_slb s;
+
+	cr_assert_gt(open_port, 0);
+	start_echo(be, sizeof(be));
+	cr_assert_eq(echo_server_start(&echo2, ECHO_MODE_ECHO, 0), 0); /* a backend belongs to one service */
+	snprintf(be2, sizeof(be2), "127.0.0.1:%u", echo2.port);
+	snprintf(conf, sizeof(conf), "/tmp/slb-test-clients-svc-%d.conf", getpid());
+	snprintf(text, sizeof(text), "client-max-conns = 1\n[service open]\nlisten = 127.0.0.1:%d\nbackend = %s\n",
+		 open_port, be2);
+	write_file(conf, text, be);
+	argv[1] = conf;
+	faultkit_slb_start_ok(&s, 0, argv);
+	cr_assert_eq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &held), SERVED);
+	cr_expect_neq(try_client("127.0.0.2", "127.0.0.1", s.port, NULL, &fd), SERVED, "default: past 1");
+	for (unsigned i = 0; i < 3; i++) /* held open together */
+		cr_expect_eq(try_client("127.0.0.2", "127.0.0.1", (unsigned)open_port, NULL, &open_fds[i]), SERVED,
+			     "service open has no limit (%u)", i);
+	cr_assert_eq(faultkit_http_body(s.admin, "/status", body, sizeof(body), IO_MS), 200);
+	cr_expect_not_null(strstr(body, "{\"denied\":0,\"over_conns\":1,\"over_rate\":0,\"untracked\":0}"), "%s", body);
+	snprintf(want, sizeof(want), "{\"name\":\"open\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:%d\"],\"clients\":"
+		 "{\"denied\":0,\"over_conns\":0", open_port);
+	cr_expect_not_null(strstr(body, want), "%s", body);
+	close(held);
+	for (unsigned i = 0; i < 3; i++)
+		if (open_fds[i] >= 0)
+			close(open_fds[i]);
 	cr_assert_eq(faultkit_slb_stop_clean(&s, STOP_MS, why, sizeof(why)), 0, "%s", why);
 	unlink(conf);
 }
