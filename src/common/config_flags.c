@@ -517,8 +517,9 @@ static int set_false(struct slb_config *cfg, unsigned svc, const struct flag *f,
 
 static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
-	  .def_help = "*:8080", .per_service = true, .reload = CONFIG_RELOAD_WAITS,
-	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all)" },
+	  .def_help = "*:8080", .per_service = true,
+	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all); "
+		  "a reload binds new ones and closes removed ones" },
 	{ .name = "backend", .arg = "ADDR:PORT[,OPTION...]", .parse = parse_backend,
 	  FIELD(backends), .count = F(n_backends), .def_help = "none", .per_service = true,
 	  .help = "a static backend (ADDR may be a host name, resolved every --resolve-interval); repeat for more. "

@@ -269,9 +269,10 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	struct io_uring_sqe *sqe;
 	int idx, fd;
 
-	if (!snap)
+	/* health builds a pool per service and publishes a reload's new ones before workers take
+	 * the reload (health_reconfigure), so the second test only guards that order */
+	if (!snap || c->svc >= snap->n_pools)
 		return -ENOENT;
-	assert(c->svc < snap->n_pools); /* health builds a pool per service; a reload keeps their number */
 	pool = snap->pool[c->svc];
 	idx = ws->balance->pick(pool, &ws->bal, &c->tried, c->hash_key);
 	if (idx < 0)

@@ -105,6 +105,8 @@ struct service_config {
 	unsigned rise;                  /* consecutive successes to come up */
 	unsigned fall;                  /* consecutive failures to go down */
 	unsigned eject_failures;        /* consecutive connect failures seen by workers */
+	bool retired;                   /* removed by a reload: no listener and no backend, kept at
+					 * its index while its connections drain (service_align.h) */
 };
 
 struct slb_config {
