@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
-#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay] [--out DIR]
+#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay]
+#                [--clients] [--out DIR]
 #                [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
@@ -12,7 +13,8 @@
 # slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only;
 # --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
 # connection per request, HAProxy as the baseline, no idle test). --replay does the same for
-# slb-replay (slb-auto with --retry-unanswered http).
+# slb-replay (slb-auto with --retry-unanswered http); --clients for slb-clients (slb-auto with
+# per-client limits high enough never to bind; connection per request only).
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
 # from one run. --scenario and --contender (comma-separated names) run only those. See
 # bench/README.md.
@@ -27,7 +29,7 @@ usage() {
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 replay=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
+quick=0 scaling=0 alog=0 outlier=0 replay=0 clients=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
@@ -35,6 +37,7 @@ while (($#)); do
 	--access-log) alog=1 ;;
 	--outlier) outlier=1 ;;
 	--replay) replay=1 ;;
+	--clients) clients=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
@@ -95,6 +98,7 @@ if [[ -z "$out" ]]; then
 	((scaling)) && suffix+=-scaling
 	((outlier)) && suffix+=-outlier
 	((replay)) && suffix+=-replay
+	((clients)) && suffix+=-clients
 	out="$HERE/results/$stamp$suffix"
 fi
 mkdir -p "$out/raw"
@@ -264,6 +268,11 @@ EOF
 	slb-replay) # slb-auto holding each request for a replay: what --retry-unanswered http costs
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --retry-unanswered http --drain-timeout 2000 --log-level warn)
+		;;
+	slb-clients) # slb-auto plus per-client limits that never bind: what the check costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --drain-timeout 2000 --log-level warn --client-max-conns 1000000
+			--client-max-rate 1000000)
 		;;
 	slb-auto-log)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
@@ -488,13 +497,17 @@ else
 		contenders=(haproxy slb-auto slb-replay)
 		scenarios=(small-keepalive conn-close)
 	fi
+	if ((clients)); then
+		contenders=(haproxy slb-auto slb-clients)
+		scenarios=(conn-close conn-close-500)
+	fi
 	if [[ -n "$ref_bin" ]]; then
 		contenders+=(slb-ref)
 	fi
 	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
-		slb-auto-log slb-outlier slb-replay slb-ref
+		slb-auto-log slb-outlier slb-replay slb-clients slb-ref
 	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
-	((outlier || replay)) || scenarios+=(idle)
+	((outlier || replay || clients)) || scenarios+=(idle)
 	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
 	run_idle=0
 	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1
