@@ -124,6 +124,26 @@ static void reload_keep_client_limits(struct service_config *next)
 	next->n_client_deny = 0;
 }
 
+/* The same for a backend's own send-proxy=: a worker that learns no client addresses has no
+ * place to build the header from (it would read a table it never allocated). */
+static void reload_keep_backend_proxy(struct slb_config *next)
+{
+	char text[ADDR_TEXT_MAX];
+
+	if (workers_learn_clients())
+		return;
+	for (unsigned i = 0; i < next->n_backends; i++) {
+		struct config_backend *b = &next->backends[i];
+
+		if (b->send_proxy == PROXY_NONE)
+			continue;
+		slb_log(LOG_WARN, 0, "reload: backend %s: send-proxy=%s: the workers learn no client addresses (nothing "
+			"needed them at start); it takes effect at the next upgrade or restart; none is sent until then",
+			b->host[0] ? b->host : addr_format(&b->addr, text, sizeof(text)), proxy_version_name(b->send_proxy));
+		b->send_proxy = PROXY_NONE;
+	}
+}
+
 static void reload_keep_sockets(struct slb_config *next)
 {
 	struct config_field f;
@@ -133,6 +153,7 @@ static void reload_keep_sockets(struct slb_config *next)
 			reload_keep_one(&f, next);
 	/* not a flag: sized from RLIMIT_NOFILE at start, with the pipe pools */
 	next->pipes_per_worker = running->pipes_per_worker;
+	reload_keep_backend_proxy(next);
 	for (unsigned k = 0; k < plan.n_kept; k++) {
 		reload_keep_balance(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);
 		reload_keep_send_proxy(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);

@@ -408,3 +408,30 @@ Test(reload_services, send_proxy_of_an_added_service_applies_and_changes)
 	close(lfd);
 	faultkit_slb_stop_ok(&slb, 5000);
 }
+
+/*
+ * Regression: slb learns no client addresses (no send-proxy, accept-proxy or access log at
+ * start); a reload adds a backend with its own send-proxy=v1. The first connection to it
+ * crashed slb (the worker built the header from a table it never allocated).
+ * Operator sees: a warning that the header waits for an upgrade; both backends answer.
+ */
+Test(reload_services, a_backend_send_proxy_the_workers_cannot_build_waits_for_an_upgrade)
+{
+	char body[256], name[64];
+	unsigned from_b = 0;
+	FILE *f;
+
+	start_all(0);
+	f = fopen(conf_path, "a");
+	cr_assert_not_null(f);
+	fprintf(f, "backend = %s,send-proxy=v1\n", b_addr);
+	cr_assert_eq(fclose(f), 0);
+	reload(1, "reload: done");
+	cr_assert_eq(faultkit_count_lines(slb.proc, "send-proxy=v1: the workers learn no client addresses"), 1);
+	for (int i = 0; i < 12; i++) {
+		cr_assert_eq(faultkit_http_body(slb.port, "/", body, sizeof(body), IO_MS), 200, "request %d", i);
+		from_b += strcmp(faultkit_backend_name(body, name, sizeof(name)), "b1") == 0;
+	}
+	cr_assert_gt(from_b, 0, "the added backend took no request");
+	faultkit_slb_stop_ok(&slb, 5000);
+}
