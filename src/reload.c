@@ -101,6 +101,18 @@ static void reload_keep_send_proxy(struct service_config *next, const struct ser
 	next->send_proxy = run->send_proxy;
 }
 
+/* Workers build their name maps and hello buffers at start (conn_sni.c): the sni listeners
+ * and each service's names and fallback stay as they were until the next upgrade. */
+static void reload_keep_sni(struct slb_config *next, struct service_config *svc, const struct service_config *run)
+{
+	if (strcmp(svc->sni, run->sni) || svc->sni_fallback != run->sni_fallback)
+		slb_log(LOG_WARN, 0, "reload: service %s: sni or sni-fallback changed: server names take effect at the "
+			"next upgrade (slb --takeover) or restart; the running ones stay", run->name);
+	memcpy(svc->sni, run->sni, sizeof(svc->sni));
+	svc->sni_fallback = run->sni_fallback;
+	memcpy(next->listen_sni, running->listen_sni, sizeof(next->listen_sni));
+}
+
 static void reload_keep_sockets(struct slb_config *next)
 {
 	struct config_field f;
@@ -116,6 +128,7 @@ static void reload_keep_sockets(struct slb_config *next)
 	for (unsigned i = 0; i < next->n_services; i++) {
 		reload_keep_balance(&next->services[i], &running->services[i]);
 		reload_keep_send_proxy(&next->services[i], &running->services[i]);
+		reload_keep_sni(next, &next->services[i], &running->services[i]);
 	}
 }
 

@@ -96,7 +96,7 @@ void conn_ident_on_install(struct worker *w, struct conn *c, int res)
 		return;
 	}
 	if (!w->cfg->accept_proxy)
-		conn_connect_first(w, c);
+		conn_route(w, c);
 	/* else the linked poll is on its way */
 }
 
@@ -154,7 +154,7 @@ void conn_ident_on_poll(struct worker *w, struct conn *c, int res)
 		if (w->svc[c->svc].balance->needs_client_addr)
 			c->hash_key = balance_hash_client(&w->svc[c->svc].bal, (const struct sockaddr *)&pi.src.ss);
 	}
-	conn_connect_first(w, c);
+	conn_route(w, c);
 }
 
 void conn_ident_expire(struct worker *w, struct conn *c)

@@ -64,6 +64,7 @@ static void listener_add(struct worker *w, unsigned i, int fd)
 	l->addr_idx = i;
 	l->port = addr_port_raw(&w->cfg->listen[i]);
 	l->service = w->cfg->listen_service[i];
+	l->sni = w->cfg->listen_sni[i] != 0;
 }
 
 /* Gives w the inherited sockets of address i that fall to it (j % n_workers == w->idx), or a

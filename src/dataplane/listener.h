@@ -99,7 +99,7 @@ static inline void listener_on_accept(struct worker *w, const struct io_uring_cq
 		/* A connection accepted while the accept was being cancelled (drain, or a new slb
 		 * taking over) left the queue for good: serve it. Only a stop closes it. */
 		if (!w->stopping) {
-			conn_accept(w, cqe->res, l->service, key);
+			conn_accept(w, cqe->res, l->service, key, l->sni ? l->addr_idx + 1 : 0);
 		} else {
 			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 
