@@ -505,10 +505,11 @@ static int set_false(struct slb_config *cfg, unsigned svc, const struct flag *f,
 
 static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
-	  .def_help = "*:8080", .per_service = true, .reload = CONFIG_RELOAD_WAITS,
-	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all). "
-		  "ADDR:PORT,sni routes by the TLS server name instead: services that each listen on it with ,sni "
-		  "share it, and each client goes to the one whose --sni names its ClientHello's server name" },
+	  .def_help = "*:8080", .per_service = true,
+	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all); "
+		  "a reload binds new ones and closes removed ones. ADDR:PORT,sni routes by the TLS server name "
+		  "instead: services that each listen on it with ,sni share it, and each client goes to the one "
+		  "whose --sni names its ClientHello's server name" },
 	{ .name = "sni", .arg = "NAME[,NAME...]", .parse = config_sni_parse_names, SERVICE_FIELD(sni),
 	  .max = CONFIG_SNI_MAX, .def_help = "none", .reload = CONFIG_RELOAD_WAITS,
 	  .help = "TLS server names that this service's ADDR:PORT,sni listeners send here: exact names and "

@@ -200,3 +200,44 @@ int config_sni_build(const struct slb_config *cfg, unsigned i, struct sni_map **
 	free(r);
 	return ret;
 }
+
+static int sni_listen_find(const struct slb_config *cfg, const struct slb_addr *a)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (cfg->listen_sni[i] && addr_equal(&cfg->listen[i], a))
+			return (int)i;
+	return -1;
+}
+
+/* Whether every member of a's group at ia has its twin, by name and settings, in b's at ib. */
+static bool sni_members_in(const struct slb_config *a, unsigned ia, const struct slb_config *b, unsigned ib)
+{
+	for (unsigned s = 0; s < a->n_services; s++) {
+		const struct service_config *x = &a->services[s];
+		int t;
+
+		if (!(a->listen_sni[ia] >> s & 1))
+			continue;
+		t = config_service_find(b, x->name);
+		if (t < 0 || !(b->listen_sni[ib] >> t & 1) || strcmp(x->sni, b->services[t].sni) ||
+		    x->sni_fallback != b->services[t].sni_fallback)
+			return false;
+	}
+	return true;
+}
+
+static bool sni_groups_in(const struct slb_config *a, const struct slb_config *b)
+{
+	for (unsigned i = 0; i < a->n_listen; i++) {
+		int j = a->listen_sni[i] ? sni_listen_find(b, &a->listen[i]) : 0;
+
+		if (a->listen_sni[i] && (j < 0 || !sni_members_in(a, i, b, (unsigned)j)))
+			return false;
+	}
+	return true;
+}
+
+bool config_sni_same(const struct slb_config *a, const struct slb_config *b)
+{
+	return sni_groups_in(a, b) && sni_groups_in(b, a);
+}

@@ -276,6 +276,43 @@ static void status_worker(struct abuf *out, unsigned i, const struct worker_stat
 		    (unsigned long long)stat_get(&ws->loop_turns));
 }
 
+/* {"name":"web","state":"serving","listen":["127.0.0.1:80"]}: serving (it has a listener),
+ * unserved (none: the default service beside sections), or removed (by a reload; its backends
+ * drain, and it is listed until an upgrade or restart). */
+static void status_service(struct abuf *out, const struct slb_config *cfg, unsigned svc)
+{
+	const char *sep = "";
+
+	abuf_printf(out, "{\"name\":\"%s\",\"state\":\"%s\",\"listen\":[", cfg->services[svc].name,
+		    cfg->services[svc].retired ? "removed" : config_service_served(cfg, svc) ? "serving" : "unserved");
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		char text[ADDR_TEXT_MAX];
+
+		if (cfg->listen_service[i] != svc)
+			continue;
+		abuf_printf(out, "%s\"%s\"", sep, addr_format(&cfg->listen[i], text, sizeof(text)));
+		sep = ",";
+	}
+	abuf_printf(out, "]}");
+}
+
+static void status_services(struct abuf *out, const struct admin_view *v)
+{
+	const char *sep = "\n";
+
+	if (!v->cfg)
+		return;
+	abuf_printf(out, ",\"services\":[");
+	for (unsigned i = 0; i < v->cfg->n_services; i++) {
+		if (v->service >= 0 && i != (unsigned)v->service)
+			continue;
+		abuf_printf(out, "%s", sep);
+		status_service(out, v->cfg, i);
+		sep = ",\n";
+	}
+	abuf_printf(out, "\n]");
+}
+
 int admin_render_status(struct abuf *out, const struct admin_view *v)
 {
 	const char *sep = "\n";
@@ -295,7 +332,9 @@ int admin_render_status(struct abuf *out, const struct admin_view *v)
 		abuf_printf(out, "%s", i ? ",\n" : "\n");
 		status_worker(out, i, &v->channels[i]->stats);
 	}
-	abuf_printf(out, "\n]}\n");
+	abuf_printf(out, "\n]");
+	status_services(out, v);
+	abuf_printf(out, "}\n");
 	return render_result(out);
 }
 

@@ -258,9 +258,10 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	struct io_uring_sqe *sqe;
 	int idx, fd;
 
-	if (!snap)
+	/* health builds a pool per service and publishes a reload's new ones before workers take
+	 * the reload (health_reconfigure), so the second test only guards that order */
+	if (!snap || c->svc >= snap->n_pools)
 		return -ENOENT;
-	assert(c->svc < snap->n_pools); /* health builds a pool per service; a reload keeps their number */
 	pool = snap->pool[c->svc];
 	idx = ws->balance->pick(pool, &ws->bal, &c->tried, c->hash_key);
 	if (idx < 0)
@@ -357,7 +358,7 @@ void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key, unsigned 
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
 	c->svc = (uint8_t)svc;
-	c->sni_group = (uint8_t)sni_group;
+	c->sni_group = (uint16_t)sni_group;
 	c->hash_key = key;
 	if (w->alog)
 		conn_id(w, c)->accept_ms = clock_now_ms();

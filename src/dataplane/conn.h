@@ -94,7 +94,7 @@ struct conn {
 	uint8_t svc;            /* its service: the listener's, index of its pool and settings */
 	uint16_t proxy_len;     /* --accept-proxy: header bytes read so far (into w->proxy_bufs) */
 	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
-	uint8_t sni_group;      /* accepted on an sni listener: its cfg->listen index + 1; 0: by port */
+	uint16_t sni_group;     /* accepted on an sni listener: its index in w->listeners + 1; 0: by port */
 	uint16_t hello;         /* its hello buffer in w->sni (index + 1) while it holds one; 0: none */
 	uint16_t hello_len;     /* bytes held in it: read from the client, then sent from hello_sent */
 	uint16_t hello_sent;
@@ -125,8 +125,8 @@ struct conn_id {
 
 /* Hands an accepted client fd to a free slot and starts picking a backend for it.
  * key is the client's balance_hash_client when the picker needs_client_addr, else 0; it is
- * kept for retries. sni_group is the listener's cfg->listen index + 1 when it routes by TLS
- * server name, else 0. Owns fd from here on (closes it if nothing can serve it). */
+ * kept for retries. sni_group is the listener's index in w->listeners + 1 when it routes by
+ * TLS server name, else 0. Owns fd from here on (closes it if nothing can serve it). */
 void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key, unsigned sni_group);
 
 /* Dispatches one CQE that belongs to a connection. */
@@ -196,8 +196,9 @@ void conn_sni_expire(struct worker *w, struct conn *c);
 /* The hello of a client of an sni listener (name_len 0: it gave no name, or was not TLS), or
  * NULL (a client by port, or neither the access log nor PROXY keeps it: worker_sni.seen). */
 const struct tls_hello *conn_sni_hello(const struct worker *w, const struct conn *c);
-/* At worker start: the group maps and the hello pool when a listener has ,sni (w->has_sni);
- * needs w->n_slots, w->alog and w->need_addrs set. Returns 0 or -errno with err filled.
+/* At worker start: the group maps and the hello pool when a listener has ,sni (w->has_sni),
+ * and each such listener's sni_map; needs the listeners open and w->n_slots, w->alog and
+ * w->need_addrs set. Returns 0 or -errno with err filled.
  * conn_sni_free undoes it (also after a failed init). */
 int conn_sni_init(struct worker *w, char *err, size_t errlen);
 void conn_sni_free(struct worker *w);

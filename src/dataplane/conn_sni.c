@@ -101,7 +101,7 @@ static void sni_rehash(struct worker *w, struct conn *c)
 /* The service for a parser's answer, or -ENOENT (closed by the caller, counted unrouted). */
 static int sni_pick(const struct worker *w, const struct conn *c, int ret, struct tls_hello *h)
 {
-	const struct sni_map *map = w->sni.map[c->sni_group - 1];
+	const struct sni_map *map = w->listeners[c->sni_group - 1].sni_map;
 
 	if (ret > 0)
 		return sni_map_lookup(map, h->name, h->name_len);
@@ -208,6 +208,8 @@ int conn_sni_init(struct worker *w, char *err, size_t errlen)
 		if (cfg->listen_sni[i] && (ret = config_sni_build(cfg, i, &w->sni.map[i], err, errlen)))
 			return ret;
 	}
+	for (unsigned i = 0; i < w->n_listeners; i++)
+		w->listeners[i].sni_map = w->sni.map[w->listeners[i].addr_idx];
 	w->sni.cap = w->n_slots < SNI_BUFS_MAX ? w->n_slots : SNI_BUFS_MAX;
 	w->sni.bufs = calloc(w->sni.cap, TLS_HELLO_SPAN_MAX);
 	w->sni.free = calloc(w->sni.cap, sizeof(*w->sni.free));

@@ -42,7 +42,9 @@ struct worker_listener {
 	bool armed;              /* multishot: its accept is pending; with addresses: its slots are */
 	uint8_t busy;            /* with addresses: bit k set while slot k's accept is in flight */
 	uint8_t service;         /* cfg->listen_service[addr_idx]: whose pool its clients get */
-	bool sni;                /* cfg->listen_sni[addr_idx]: its clients' service is their server name's */
+	const struct sni_map *sni_map; /* its clients' service is their server name's, in this map
+				  * (w->sni.map, built at start; a reload changes no ,sni listener);
+				  * NULL: the listener's service */
 	int64_t retry_at;        /* accepts paused until then after an accept error */
 };
 
@@ -57,7 +59,7 @@ struct worker_service {
  * map of each listener group and a pool of hello buffers, each one maximal TLS record, held by
  * a connection only until its hello has gone to its backend. */
 struct worker_sni {
-	struct sni_map *map[CONFIG_MAX_LISTEN]; /* by cfg->listen index; NULL: routes by port */
+	struct sni_map *map[CONFIG_MAX_LISTEN]; /* by cfg->listen index at start; NULL: by port */
 	unsigned char *bufs;     /* cap buffers of TLS_HELLO_SPAN_MAX bytes */
 	uint16_t *free;          /* free buffer indices, n_free of them on top */
 	unsigned cap, n_free;
@@ -69,8 +71,10 @@ struct worker_sni {
 struct worker {
 	unsigned idx;
 	int cpu;                 /* -1: not pinned */
-	struct worker_listener *listeners; /* at least one per --listen address */
-	unsigned n_listeners;
+	struct worker_listener *listeners; /* at least one per --listen address; slots of closed
+				  * ones (fd -1) are reused by a reload once disarmed */
+	unsigned n_listeners;    /* slots used so far */
+	unsigned listeners_cap;  /* slots allocated: start's plus CONFIG_MAX_LISTEN for reloads */
 	const struct slb_config *cfg;   /* replaced between loop turns by a reload */
 	_Atomic unsigned cfg_seen;       /* the reload generation cfg comes from */
 	struct worker_channel *ch;

@@ -11,6 +11,7 @@
 
 #include "slb/common/config.h"
 #include "slb/common/config_sni.h"
+#include "slb/common/service_align.h"
 #include "slb/common/sni_map.h"
 
 static char path[64];
@@ -175,4 +176,31 @@ Test(config_sni, leaving_a_group_keeps_it_for_the_others)
 	cr_assert_eq(cfg.listen_sni[0], 1ull << api);
 	cr_assert_eq(cfg.listen_service[1], 0);
 	cr_assert_eq(cfg.listen_sni[1], 0);
+}
+
+/* A reload compares the sni settings by name (config_sni_same refuses a change), and lines the
+ * services up with the running ones: the group's bits follow their services' new indices. */
+Test(config_sni, a_reload_sees_changes_by_name_and_aligns_the_groups)
+{
+	static struct slb_config run, next;
+	static struct config_errors errs;
+	struct service_align plan;
+	char err[200];
+
+	cr_assert_eq(load(TWO_SERVICES "[service other]\nlisten = 127.0.0.1:9000\nbackend = 10.0.0.4:1\n", &run, &errs), 0,
+		     "%s", errs.msg[0]);
+	/* other first: api and web come at other indices from the file, and go back to run's */
+	cr_assert_eq(load("[service other]\nlisten = 127.0.0.1:9000\nbackend = 10.0.0.4:1\n" TWO_SERVICES, &next, &errs),
+		     0, "%s", errs.msg[0]);
+	cr_assert_neq(next.listen_sni[1], run.listen_sni[0], "the file order moved the members");
+	cr_assert(config_sni_same(&run, &next), "the same services in another order are the same");
+	cr_assert_eq(service_align(&run, &next, NULL, NULL, &plan, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(next.listen_sni[1], run.listen_sni[0], "the group's members follow their indices");
+	cr_assert_eq(load(TWO_SERVICES "[service more]\nlisten = 127.0.0.1:8443,sni\nsni = more.test\n"
+			  "backend = 10.0.0.3:1\n", &next, &errs), 0, "%s", errs.msg[0]);
+	cr_assert_not(config_sni_same(&run, &next), "a member added");
+	cr_assert_eq(load("[service api]\nlisten = 127.0.0.1:8443,sni\nsni = api.example.com\nbackend = 10.0.0.1:443\n"
+			  "[service web]\nlisten = 127.0.0.1:8443,sni\nsni = www.example.com\nsni-fallback = yes\n"
+			  "backend = 10.0.0.2:443\n", &next, &errs), 0, "%s", errs.msg[0]);
+	cr_assert_not(config_sni_same(&run, &next), "a name removed");
 }

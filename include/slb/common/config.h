@@ -91,6 +91,8 @@ struct service_config {
 	unsigned eject_failures;        /* consecutive connect failures seen by workers */
 	char sni[CONFIG_SNI_MAX];       /* server names routed here from its sni listeners, comma-separated; "" none */
 	bool sni_fallback;              /* its sni listeners' clients with no, an unknown or no TLS name come here */
+	bool retired;                   /* removed by a reload: no listener and no backend, kept at
+					 * its index while its connections drain (service_align.h) */
 };
 
 struct slb_config {

@@ -31,6 +31,11 @@ int config_sni_validate(const struct slb_config *cfg, struct config_errors *errs
  * -ENOMEM. */
 int config_sni_build(const struct slb_config *cfg, unsigned i, struct sni_map **out, char *err, size_t errlen);
 
+/* Whether a and b route by server name alike: the same ,sni addresses, each with the same
+ * member services (by name), each member with the same sni list (as written) and fallback.
+ * Indices may differ (a reload aligns services by name). */
+bool config_sni_same(const struct slb_config *a, const struct slb_config *b);
+
 /* Whether any listener of cfg routes by server name. */
 bool config_sni_any(const struct slb_config *cfg);
 
