@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -99,7 +100,7 @@ static unsigned plain_backend(const char *name)
 	return st.ports[0];
 }
 
-static void write_conf(void)
+static void write_conf(const char *web_names)
 {
 	char text[2048];
 	int fd, n;
@@ -108,10 +109,10 @@ static void write_conf(void)
 		     "[service api]\n"
 		     "listen = 127.0.0.1:%u,sni\nlisten = 127.0.0.1:%u,sni\nlisten = 127.0.0.1:%u,sni\n"
 		     "sni = api.example.com, *.api.example.com\nbackend = 127.0.0.1:%u\n"
-		     "[service web]\nlisten = 127.0.0.1:%u,sni\nsni = web.example.com\nsni-fallback = yes\n"
+		     "[service web]\nlisten = 127.0.0.1:%u,sni\nsni = %s\nsni-fallback = yes\n"
 		     "backend = 127.0.0.1:%u\n"
 		     "[service plain]\nlisten = 127.0.0.1:%u,sni\nsni-fallback = yes\nbackend = 127.0.0.1:%u\n",
-		     port_p, port_q, port_r, api_port, port_p, web_port, port_q, plain_port);
+		     port_p, port_q, port_r, api_port, port_p, web_names, web_port, port_q, plain_port);
 	fd = open(conf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, text, (size_t)n), n);
@@ -121,7 +122,7 @@ static void write_conf(void)
 /* Certificates, the three backends, then slb (the default service, which slbproc gives a
  * port of its own, is routed by port to a plain backend of its own). The sni ports are picked again
  * when another program took one. */
-static void start_all(void)
+static void start_all(const char *const *more)
 {
 	char be[32];
 	const char *const flags[] = { "-c", conf, "--workers", "2", "--backend", be, "--access-log", alog, NULL };
@@ -143,8 +144,8 @@ static void start_all(void)
 		port_p = (unsigned)testproc_free_port();
 		port_q = (unsigned)testproc_free_port();
 		port_r = (unsigned)testproc_free_port();
-		write_conf();
-		rc = slbproc_start(&slb, 0, NULL, flags, NULL);
+		write_conf("web.example.com");
+		rc = slbproc_start(&slb, 0, NULL, flags, more);
 		if (rc && strstr(slb.why, "in use"))
 			rc = -EADDRINUSE;
 	}
@@ -235,7 +236,7 @@ Test(sni, each_name_lands_on_its_service)
 {
 	char cn[128], line[1024];
 
-	start_all();
+	start_all(NULL);
 	curl_cn("api.example.com", port_p, cn, sizeof(cn));
 	cr_assert_str_eq(cn, "api.example.com", "curl api.example.com was answered by '%s'", cn);
 	curl_cn("v2.api.example.com", port_p, cn, sizeof(cn));
@@ -266,7 +267,7 @@ Test(sni, plain_http_goes_to_the_fallback_and_unknown_names_without_one_are_clos
 	static struct testproc_http r;
 	char cn[128];
 
-	start_all();
+	start_all(NULL);
 	cr_assert_eq(testproc_http_get(port_q, "/", &r, IO_MS), 0, "plain HTTP to an sni address got no answer");
 	cr_assert_eq(r.status, 200);
 	cr_assert(strstr(r.body, "backend plain"), "plain HTTP answered by: %s", r.body);
@@ -289,7 +290,7 @@ Test(sni, a_hello_one_byte_at_a_time_is_routed_and_garbage_is_closed)
 	size_t n;
 	int fd, one = 1;
 
-	start_all();
+	start_all(NULL);
 	n = tiny_hello("slow.api.example.com", hello);
 	fd = testproc_connect(port_p, IO_MS);
 	cr_assert_geq(fd, 0);
@@ -315,4 +316,29 @@ Test(sni, a_hello_one_byte_at_a_time_is_routed_and_garbage_is_closed)
 	cr_assert_eq(faultkit_wait_metric(slb.admin, "slb_worker_sni_errors_total", 1, IO_MS), 0,
 		     "slb_worker_sni_errors_total is %lld", faultkit_metric(slb.admin, "slb_worker_sni_errors_total"));
 	cr_assert(log_has((const char *const[]){ "end=sni_invalid", NULL }, line, sizeof(line)));
+}
+
+/* A client that never finishes its hello is closed at --sni-timeout and counted; a reload that
+ * changes the server names is refused whole (the workers' maps are built at start), and the
+ * names route as before. */
+Test(sni, a_late_hello_is_closed_and_a_reload_keeps_the_names)
+{
+	char cn[128];
+	int fd;
+
+	start_all((const char *const[]){ "--sni-timeout", "300", NULL });
+	fd = testproc_connect(port_p, IO_MS);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(testproc_write_all(fd, "\x16\x03\x01\x02\x00\x01", 6, IO_MS), 0); /* a hello that stops */
+	cr_assert_eq(testproc_wait_eof(fd, IO_MS), 0, "slb did not close the client at --sni-timeout");
+	close(fd);
+	cr_assert_eq(faultkit_wait_metric(slb.admin, "slb_worker_sni_errors_total", 1, IO_MS), 0,
+		     "slb_worker_sni_errors_total is %lld", faultkit_metric(slb.admin, "slb_worker_sni_errors_total"));
+
+	write_conf("www.example.com");
+	cr_assert_eq(testproc_signal(slb.proc, SIGHUP), 0);
+	cr_assert_eq(testproc_wait_output(slb.proc, "sni names or sni-fallback changed", IO_MS), 0,
+		     "the reload was not refused");
+	curl_cn("web.example.com", port_p, cn, sizeof(cn));
+	cr_assert_str_eq(cn, "web.example.com", "after the refused reload web.example.com went to '%s'", cn);
 }
