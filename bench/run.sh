@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
-#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--out DIR]
+#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay] [--out DIR]
 #                [--src DIR] [--access-log] [--tls] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
@@ -11,10 +11,11 @@
 # another source tree (into DIR/build-bench/) instead of this checkout. --access-log compares
 # slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only;
 # --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
-# connection per request, HAProxy as the baseline, no idle test). --tls runs TLS passthrough
-# with routing by server name: a real TLS handshake per connection (wrk https, Connection:
-# close) to an nginx ssl backend, through HAProxy (req.ssl_sni), nginx stream (ssl_preread)
-# and slb (an ADDR:PORT,sni listener), and direct to the backend.
+# connection per request, HAProxy as the baseline, no idle test). --replay does the same for
+# slb-replay (slb-auto with --retry-unanswered http).
+# --tls runs TLS passthrough with routing by server name: a real TLS handshake per connection
+# (wrk https, Connection: close) to an nginx ssl backend, through HAProxy (req.ssl_sni), nginx
+# stream (ssl_preread) and slb (an ADDR:PORT,sni listener), and direct to the backend.
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
 # from one run. --scenario and --contender (comma-separated names) run only those. See
 # bench/README.md.
@@ -25,11 +26,11 @@ REPO=$(dirname "$HERE")
 TOOL=(python3 "$HERE/lib/benchtool.py")
 
 usage() {
-	sed -n '2,15s/^# \{0,1\}//p' "$0"
+	sed -n '2,21s/^# \{0,1\}//p' "$0"
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 tls=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
+quick=0 scaling=0 alog=0 outlier=0 replay=0 tls=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
@@ -37,6 +38,7 @@ while (($#)); do
 	--access-log) alog=1 ;;
 	--outlier) outlier=1 ;;
 	--tls) tls=1 ;;
+	--replay) replay=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
@@ -97,6 +99,7 @@ if [[ -z "$out" ]]; then
 	((scaling)) && suffix+=-scaling
 	((outlier)) && suffix+=-outlier
 	((tls)) && suffix+=-tls
+	((replay)) && suffix+=-replay
 	out="$HERE/results/$stamp$suffix"
 fi
 mkdir -p "$out/raw"
@@ -299,6 +302,10 @@ EOF
 	slb-outlier) # slb-auto plus the outlier verdicts: what --outlier-detection costs
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --outlier-detection --drain-timeout 2000 --log-level warn)
+		;;
+	slb-replay) # slb-auto holding each request for a replay: what --retry-unanswered http costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --retry-unanswered http --drain-timeout 2000 --log-level warn)
 		;;
 	slb-auto-log)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
@@ -532,13 +539,17 @@ else
 		scenarios=(tls-conn-close)
 		echo "tls=1" >>"$out/meta.env"
 	fi
+	if ((replay)); then
+		contenders=(haproxy slb-auto slb-replay)
+		scenarios=(small-keepalive conn-close)
+	fi
 	if [[ -n "$ref_bin" ]]; then
 		contenders+=(slb-ref)
 	fi
 	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
-		slb-auto-log slb-outlier slb-ref
+		slb-auto-log slb-outlier slb-replay slb-ref
 	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
-	((outlier || tls)) || scenarios+=(idle)
+	((outlier || replay || tls)) || scenarios+=(idle)
 	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
 	run_idle=0
 	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1

@@ -77,6 +77,8 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
 	table_adopt_static(ctx->table, b);
 	if (table_set_send_proxy(ctx->table, b, cb->send_proxy))
 		reload_log_backend(b, "send-proxy changed");
+	if (table_set_backup(ctx->table, b, cb->backup))
+		reload_log_backend(b, cb->backup ? "now a backup" : "no longer a backup");
 	if (table_set_service(ctx->table, b, cb->service))
 		reload_log_backend(b, "moved to another service");
 	if (table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms))
@@ -109,6 +111,7 @@ static int reload_add(struct health_ctx *ctx, const struct config_backend *cb)
 	}
 	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
 	table_set_send_proxy(ctx->table, b, cb->send_proxy);
+	table_set_backup(ctx->table, b, cb->backup);
 	table_set_service(ctx->table, b, cb->service);
 	snprintf(what, sizeof(what), "added, weight %u", cb->weight);
 	reload_log_backend(b, what);

@@ -72,6 +72,9 @@ void conn_sni_start(struct worker *w, struct conn *c)
 		sni_close(w, c, END_ERROR, true);
 		return;
 	}
+	/* --retry-unanswered judges the client's first buffer as an HTTP request; here it is a
+	 * TLS hello (or, to a fallback, bytes slb held itself), never replayed */
+	c->replay = RP_OFF;
 	c->hello = (uint16_t)(w->sni.free[--w->sni.n_free] + 1);
 	c->hello_len = 0;
 	c->hello_sent = 0;

@@ -110,6 +110,7 @@ struct worker {
 	unsigned idle_min_ms;    /* the shortest --idle-timeout of a service, 0: none has one */
 	bool has_sni;            /* a listener routes by server name: w->sni is set up, the sweep runs */
 	struct worker_sni sni;
+	unsigned replay_held;    /* buffers kept by connections for --retry-unanswered (RP_HELD) */
 };
 
 #endif

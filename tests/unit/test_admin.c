@@ -119,7 +119,7 @@ Test(admin, status_lists_backends_with_summed_counters)
 		   "\"source\":\"static\","
 		   "\"weight\":1,\"load\":0,\"effective_weight\":1.00,\"active_conns\":5,\"total_conns\":17,\"failures\":4");
 	assert_has("\"last_heartbeat_ms\":null,\"reason\":\"static backend\"}");
-	assert_has("\"service\":\"default\",\"cfg_weight\":1,"); /* no config in the view: "default" */
+	assert_has("\"service\":\"default\",\"backup\":false,\"cfg_weight\":1,"); /* no config in the view: "default" */
 	assert_has("{\"id\":2,\"address\":\"127.0.0.1:9002\",\"name\":\"web1\",\"state\":\"up\","
 		   "\"source\":\"heartbeat\",\"weight\":5,\"load\":30,\"effective_weight\":5.00,\"active_conns\":0");
 	assert_has("\"last_heartbeat_ms\":250,\"reason\":\"registered\"}");
