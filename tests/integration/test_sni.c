@@ -7,7 +7,8 @@
  * One slb, three sni addresses:
  *   P: api (api.example.com, *.api.example.com) and web (web.example.com, the fallback)
  *   Q: api and plain (the fallback, a plain HTTP slb-backend: HTTP on a TLS port)
- *   R: api alone, no fallback: an unknown name is closed and counted */
+ *   R: api alone, no fallback: an unknown name is closed and counted
+ *   S: pp alone, the fallback, send-proxy v2 to a listener of the test's own */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "faultkit.h"
@@ -29,7 +31,8 @@
 
 static char dir[64], conf[96], alog[96];
 static struct slbproc slb;
-static unsigned api_port, web_port, plain_port, port_p, port_q, port_r;
+static unsigned api_port, web_port, plain_port, port_p, port_q, port_r, port_s, pp_port;
+static int pp_fd = -1; /* the send-proxy backend: this test's own listener */
 
 static void suite_fini(void)
 {
@@ -111,8 +114,9 @@ static void write_conf(const char *web_names)
 		     "sni = api.example.com, *.api.example.com\nbackend = 127.0.0.1:%u\n"
 		     "[service web]\nlisten = 127.0.0.1:%u,sni\nsni = %s\nsni-fallback = yes\n"
 		     "backend = 127.0.0.1:%u\n"
-		     "[service plain]\nlisten = 127.0.0.1:%u,sni\nsni-fallback = yes\nbackend = 127.0.0.1:%u\n",
-		     port_p, port_q, port_r, api_port, port_p, web_names, web_port, port_q, plain_port);
+		     "[service plain]\nlisten = 127.0.0.1:%u,sni\nsni-fallback = yes\nbackend = 127.0.0.1:%u\n"
+		     "[service pp]\nlisten = 127.0.0.1:%u,sni\nsni-fallback = yes\nsend-proxy = v2\nbackend = 127.0.0.1:%u\n",
+		     port_p, port_q, port_r, api_port, port_p, web_names, web_port, port_q, plain_port, port_s, pp_port);
 	fd = open(conf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	cr_assert_geq(fd, 0);
 	cr_assert_eq(write(fd, text, (size_t)n), n);
@@ -139,11 +143,14 @@ static void start_all(const char *const *more)
 	api_port = tls_backend("api.example.com");
 	web_port = tls_backend("web.example.com");
 	plain_port = plain_backend("plain");
+	pp_fd = testproc_listen(&pp_port);
+	cr_assert_geq(pp_fd, 0);
 	snprintf(be, sizeof(be), "127.0.0.1:%u", plain_backend("default"));
 	for (int attempt = 0; attempt < 5 && rc == -EADDRINUSE; attempt++) {
 		port_p = (unsigned)testproc_free_port();
 		port_q = (unsigned)testproc_free_port();
 		port_r = (unsigned)testproc_free_port();
+		port_s = (unsigned)testproc_free_port();
 		write_conf("web.example.com");
 		rc = slbproc_start(&slb, 0, NULL, flags, more);
 		if (rc && strstr(slb.why, "in use"))
@@ -341,4 +348,34 @@ Test(sni, a_late_hello_is_closed_and_a_reload_keeps_the_names)
 		     "the reload was not refused");
 	curl_cn("web.example.com", port_p, cn, sizeof(cn));
 	cr_assert_str_eq(cn, "web.example.com", "after the refused reload web.example.com went to '%s'", cn);
+}
+
+/* With send-proxy v2 the backend learns the server name the client asked for: the PROXY
+ * header carries it as a PP2_TYPE_AUTHORITY TLV (0x02), and the hello follows, unchanged. */
+Test(sni, send_proxy_v2_carries_the_server_name)
+{
+	unsigned char hello[128], got[512];
+	size_t n, have = 0;
+	ssize_t r;
+	int fd, be;
+
+	start_all(NULL);
+	n = tiny_hello("pp.example.com", hello);
+	fd = testproc_connect(port_s, IO_MS);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(testproc_write_all(fd, hello, n, IO_MS), 0);
+	be = testproc_accept(pp_fd, IO_MS);
+	cr_assert_geq(be, 0, "slb did not connect to the send-proxy backend");
+	setsockopt(be, SOL_SOCKET, SO_RCVTIMEO, &(struct timeval){ .tv_sec = IO_MS / 1000 }, sizeof(struct timeval));
+	while (have < 16 + 12 + 3 + 14 + n && (r = recv(be, got + have, sizeof(got) - have, 0)) > 0)
+		have += (size_t)r;
+	cr_assert_geq(have, 16 + 12 + 3 + 14 + n, "only %zu bytes came", have);
+	cr_assert_eq(memcmp(got, "\r\n\r\n\0\r\nQUIT\n\x21\x11", 14), 0, "not a PROXY v2 header for TCP over IPv4");
+	cr_assert_eq((got[14] << 8) | got[15], 12 + 3 + 14, "the header's length counts the TLV");
+	cr_assert_eq(got[28], 0x02, "the TLV is not PP2_TYPE_AUTHORITY");
+	cr_assert_eq((got[29] << 8) | got[30], 14);
+	cr_assert_eq(memcmp(got + 31, "pp.example.com", 14), 0, "authority: %.14s", (const char *)got + 31);
+	cr_assert_eq(memcmp(got + 45, hello, n), 0, "the hello did not follow the header unchanged");
+	close(be);
+	close(fd);
 }
