@@ -119,8 +119,8 @@ struct conn {
 	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
 	uint16_t sni_group;     /* accepted on an sni listener: its index in w->listeners + 1; 0: by port */
 	uint16_t hello;         /* its hello buffer in w->sni (index + 1) while it holds one; 0: none */
-	uint16_t hello_len;     /* bytes held in it: read from the client, then sent from hello_sent */
-	uint16_t hello_sent;
+	uint16_t hello_len;     /* bytes held in it: read from the client */
+	uint16_t hello_sent;    /* reading: the length tls_hello_parse needs first; then: bytes sent */
 	uint16_t rp_buf;        /* RP_HELD: the provided buffer kept, */
 	uint16_t rp_len;        /* and its bytes (at most one buffer, 16 KiB) */
 	int cfd;                /* client: direct descriptor (index in the ring's file table) */

@@ -140,11 +140,19 @@ void conn_sni_on_recv(struct worker *w, struct conn *c, int res)
 		return;
 	}
 	c->hello_len = (uint16_t)(c->hello_len + res);
-	ret = tls_hello_parse(sni_buf(w, c), c->hello_len, h);
-	if (ret == 0 && c->hello_len < TLS_HELLO_SPAN_MAX) {
+	/* while reading, hello_sent holds what the parser said it needs first: a hello trickled
+	 * in byte by byte is parsed once per record rather than once per byte */
+	if (c->hello_len < c->hello_sent) {
 		sni_read(w, c);
 		return;
 	}
+	ret = tls_hello_parse(sni_buf(w, c), c->hello_len, h);
+	if (ret == 0 && c->hello_len < TLS_HELLO_SPAN_MAX) {
+		c->hello_sent = (uint16_t)(h->need < TLS_HELLO_SPAN_MAX ? h->need : TLS_HELLO_SPAN_MAX);
+		sni_read(w, c);
+		return;
+	}
+	c->hello_sent = 0;
 	if (ret == -EINVAL) {
 		stat_add(&w->ch->stats.sni_errors, 1);
 		slb_log_limited(LOG_INFO, 0, "closing a client: malformed TLS ClientHello");
