@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
-#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay] [--out DIR]
-#                [--src DIR] [--access-log] [--tls] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
+#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay]
+#                [--clients] [--tls] [--out DIR]
+#                [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
 # backend, then runs every scenario against every contender, interleaved, for N rounds, and
@@ -12,7 +13,8 @@
 # slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only;
 # --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
 # connection per request, HAProxy as the baseline, no idle test). --replay does the same for
-# slb-replay (slb-auto with --retry-unanswered http).
+# slb-replay (slb-auto with --retry-unanswered http); --clients for slb-clients (slb-auto with
+# per-client limits high enough never to bind; connection per request only).
 # --tls runs TLS passthrough with routing by server name: a real TLS handshake per connection
 # (wrk https, Connection: close) to an nginx ssl backend, through HAProxy (req.ssl_sni), nginx
 # stream (ssl_preread) and slb (an ADDR:PORT,sni listener), and direct to the backend.
@@ -26,11 +28,11 @@ REPO=$(dirname "$HERE")
 TOOL=(python3 "$HERE/lib/benchtool.py")
 
 usage() {
-	sed -n '2,21s/^# \{0,1\}//p' "$0"
+	sed -n '2,23s/^# \{0,1\}//p' "$0"
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 replay=0 tls=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
+quick=0 scaling=0 alog=0 outlier=0 replay=0 clients=0 tls=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
@@ -39,6 +41,7 @@ while (($#)); do
 	--outlier) outlier=1 ;;
 	--tls) tls=1 ;;
 	--replay) replay=1 ;;
+	--clients) clients=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
@@ -100,6 +103,7 @@ if [[ -z "$out" ]]; then
 	((outlier)) && suffix+=-outlier
 	((tls)) && suffix+=-tls
 	((replay)) && suffix+=-replay
+	((clients)) && suffix+=-clients
 	out="$HERE/results/$stamp$suffix"
 fi
 mkdir -p "$out/raw"
@@ -306,6 +310,11 @@ EOF
 	slb-replay) # slb-auto holding each request for a replay: what --retry-unanswered http costs
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --retry-unanswered http --drain-timeout 2000 --log-level warn)
+		;;
+	slb-clients) # slb-auto plus per-client limits that never bind: what the check costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --drain-timeout 2000 --log-level warn --client-max-conns 1000000
+			--client-max-rate 1000000)
 		;;
 	slb-auto-log)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
@@ -543,13 +552,17 @@ else
 		contenders=(haproxy slb-auto slb-replay)
 		scenarios=(small-keepalive conn-close)
 	fi
+	if ((clients)); then
+		contenders=(haproxy slb-auto slb-clients)
+		scenarios=(conn-close conn-close-500)
+	fi
 	if [[ -n "$ref_bin" ]]; then
 		contenders+=(slb-ref)
 	fi
 	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
-		slb-auto-log slb-outlier slb-replay slb-ref
+		slb-auto-log slb-outlier slb-replay slb-clients slb-ref
 	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
-	((outlier || replay || tls)) || scenarios+=(idle)
+	((outlier || replay || clients || tls)) || scenarios+=(idle)
 	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
 	run_idle=0
 	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1

@@ -43,6 +43,8 @@ static const char *const end_names[END_MAX] = {
 	[END_SNI_TIMEOUT] = "sni_timeout",
 	[END_SNI_UNROUTED] = "sni_unrouted",
 	[END_ERROR] = "error",
+	[END_CLIENT_DENIED] = "client_denied",
+	[END_CLIENT_LIMIT] = "client_limit",
 };
 
 const char *access_log_end_name(enum access_log_end end)

@@ -32,6 +32,8 @@ enum access_log_end {
 	END_SNI_TIMEOUT,     /* no whole ClientHello within --sni-timeout */
 	END_SNI_UNROUTED,    /* no service for its server name (or for no TLS) and no sni-fallback */
 	END_ERROR,           /* a local failure: no socket, a send to a peer failed */
+	END_CLIENT_DENIED,   /* reset: --client-allow / --client-deny keep this client out */
+	END_CLIENT_LIMIT,    /* reset: past --client-max-conns or --client-max-rate */
 	END_MAX,
 };
 
