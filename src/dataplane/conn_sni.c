@@ -20,6 +20,7 @@
 #include "conn.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -114,14 +115,31 @@ static int sni_pick(const struct worker *w, const struct conn *c, int ret, struc
 	return sni_map_lookup(map, "", 0);
 }
 
+/* The client's name for slb's own log, any byte but [a-z0-9.*_-] as '?': a name may hold
+ * anything but NUL, a newline included. */
+static void sni_log_name(const struct tls_hello *h, int ret, char *out, size_t size)
+{
+	size_t i;
+
+	if (ret <= 0) {
+		snprintf(out, size, "%s", ret == -ENOMSG ? "(not TLS)" : "(hello too big)");
+		return;
+	}
+	for (i = 0; i < h->name_len && i + 1 < size; i++)
+		out[i] = strchr("abcdefghijklmnopqrstuvwxyz0123456789.*_-", h->name[i]) ? h->name[i] : '?';
+	out[i] = '\0';
+}
+
 static void sni_route(struct worker *w, struct conn *c, int ret, struct tls_hello *h)
 {
 	int svc = sni_pick(w, c, ret, h);
+	char name[65];
 
 	if (svc < 0) {
 		stat_add(&w->ch->stats.sni_unrouted, 1);
-		slb_log_limited(LOG_INFO, 0, "no service for a client's TLS server name '%.64s' and no sni-fallback: "
-				"closing it", ret > 0 ? h->name : ret == -ENOMSG ? "(not TLS)" : "(hello too big)");
+		sni_log_name(h, ret, name, sizeof(name));
+		slb_log_limited(LOG_INFO, 0, "no service for a client's TLS server name '%s' and no sni-fallback: "
+				"closing it", name);
 		sni_close(w, c, END_SNI_UNROUTED, true);
 		return;
 	}
