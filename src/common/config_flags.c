@@ -263,6 +263,14 @@ int config_parse_backend(const char *text, struct config_backend *out, char *err
 	return backend_host_options(out, err, errlen);
 }
 
+static bool backend_named_in(const struct slb_config *cfg, unsigned svc, const char *name)
+{
+	for (unsigned i = 0; name[0] && i < cfg->n_backends; i++)
+		if (cfg->backends[i].service == svc && strcmp(cfg->backends[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	struct config_backend *b = &cfg->backends[cfg->n_backends];
@@ -283,9 +291,10 @@ static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag
 		snprintf(why, sizeof(why), "backend of service %s already", cfg->services[cfg->backends[i].service].name);
 		return flag_error(err, errlen, f, val, why);
 	}
-	/* names are unique over all services: the admin API takes a name for an address */
-	if (config_backend_named(cfg->backends, cfg->n_backends, b->name))
-		return flag_error(err, errlen, f, val, "name given to another backend");
+	/* names are unique within a service: the admin API takes a name for an address, and
+	 * /services/NAME/backends/{name} tells two services' names apart */
+	if (backend_named_in(cfg, svc, b->name))
+		return flag_error(err, errlen, f, val, "name given to another backend of this service");
 	cfg->n_backends++;
 	return 0;
 }

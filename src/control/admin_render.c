@@ -290,7 +290,9 @@ int admin_render_status(struct abuf *out, const struct admin_view *v)
 		admin_render_backend(out, v, b);
 		sep = ",\n";
 	}
-	abuf_printf(out, "\n],\"workers\":[");
+	abuf_printf(out, "\n],");
+	admin_render_services(out, v);
+	abuf_printf(out, ",\"workers\":[");
 	for (unsigned i = 0; i < v->n_channels; i++) {
 		abuf_printf(out, "%s", i ? ",\n" : "\n");
 		status_worker(out, i, &v->channels[i]->stats);
@@ -359,9 +361,23 @@ static void metric_head(struct abuf *out, const struct metric_def *m)
 		abuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, m->type);
 }
 
-static void metrics_backends(struct abuf *out, const struct admin_view *v, const struct metric_def *m)
+/* "name{backend="ADDR",name="NAME",service="SVC"": every per-backend series names the
+ * backend's service, so that a dashboard sums or filters by it; the caller closes the braces. */
+static void metrics_backend_labels(struct abuf *out, const struct admin_view *v, const char *name,
+				   const struct backend *b)
 {
 	char addr[ADDR_TEXT_MAX];
+
+	abuf_printf(out, "%s{backend=\"", name);
+	abuf_label(out, addr_format(&b->addr, addr, sizeof(addr)));
+	abuf_printf(out, "\",name=\"");
+	abuf_label(out, b->name);
+	/* service names are [a-z0-9_-]: nothing to escape */
+	abuf_printf(out, "\",service=\"%s\"", v->cfg ? config_service_name(v->cfg, b->service) : "default");
+}
+
+static void metrics_backends(struct abuf *out, const struct admin_view *v, const struct metric_def *m)
+{
 	struct be_sums s;
 
 	metric_head(out, m);
@@ -371,11 +387,8 @@ static void metrics_backends(struct abuf *out, const struct admin_view *v, const
 		if (!b)
 			continue;
 		sum_backend(v, b, &s);
-		abuf_printf(out, "%s{backend=\"", m->name);
-		abuf_label(out, addr_format(&b->addr, addr, sizeof(addr)));
-		abuf_printf(out, "\",name=\"");
-		abuf_label(out, b->name);
-		abuf_printf(out, "\"%s%s} %llu\n", m->label ? "," : "", m->label ? m->label : "",
+		metrics_backend_labels(out, v, m->name, b);
+		abuf_printf(out, "%s%s} %llu\n", m->label ? "," : "", m->label ? m->label : "",
 			    (unsigned long long)*(const uint64_t *)((const char *)&s + m->off));
 	}
 }
@@ -413,15 +426,11 @@ static void metrics_gauge_head(struct abuf *out, const char *name, const char *h
 	abuf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
-static void metrics_gauge(struct abuf *out, const char *name, const struct backend *b, double value)
+static void metrics_gauge(struct abuf *out, const struct admin_view *v, const char *name, const struct backend *b,
+			  double value)
 {
-	char addr[ADDR_TEXT_MAX];
-
-	abuf_printf(out, "%s{backend=\"", name);
-	abuf_label(out, addr_format(&b->addr, addr, sizeof(addr)));
-	abuf_printf(out, "\",name=\"");
-	abuf_label(out, b->name);
-	abuf_printf(out, "\"} %.6f\n", value);
+	metrics_backend_labels(out, v, name, b);
+	abuf_printf(out, "} %.6f\n", value);
 }
 
 static void metrics_latency(struct abuf *out, const struct admin_view *v, unsigned kind)
@@ -443,18 +452,19 @@ static void metrics_latency(struct abuf *out, const struct admin_view *v, unsign
 		if (kind == 2) {
 			phi = gray_phi(v->gray, id, v->now_ms);
 			if (b->session && phi >= 0)
-				metrics_gauge(out, names[kind], b, phi);
+				metrics_gauge(out, v, names[kind], b, phi);
 			continue;
 		}
 		f = gray_backend_figure(v->channels, v->n_channels, id, kind == 1, v->now_ms);
 		if (f.n)
-			metrics_gauge(out, names[kind], b, (double)f.avg_us / 1e6);
+			metrics_gauge(out, v, names[kind], b, (double)f.avg_us / 1e6);
 	}
 }
 
 int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 {
 	metrics_states(out, v);
+	admin_render_service_metrics(out, v);
 	for (unsigned kind = 0; kind < 3; kind++)
 		metrics_latency(out, v, kind);
 	for (size_t i = 0; i < sizeof(backend_metrics) / sizeof(backend_metrics[0]); i++)

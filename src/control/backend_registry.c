@@ -354,11 +354,19 @@ struct backend *table_find(struct backend_table *t, const struct slb_addr *addr)
 /* See backend_table.h. */
 struct backend *table_find_name(struct backend_table *t, const char *name, unsigned *count)
 {
+	return table_find_name_in(t, name, -1, count);
+}
+
+/* See backend_table.h. */
+struct backend *table_find_name_in(struct backend_table *t, const char *name, int svc, unsigned *count)
+{
 	struct backend *first = NULL;
 
 	*count = 0;
 	for (uint32_t id = 1; name[0] && id < SNAP_MAX_BACKEND_ID; id++) {
 		if (!t->be[id].id || strcmp(t->be[id].name, name) != 0)
+			continue;
+		if (svc >= 0 && t->be[id].service != (unsigned)svc)
 			continue;
 		if (!first)
 			first = &t->be[id];
