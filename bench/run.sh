@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
-#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--out DIR]
-#                [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
+#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--services]
+#                [--out DIR] [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
 # backend, then runs every scenario against every contender, interleaved, for N rounds, and
@@ -11,7 +11,9 @@
 # another source tree (into DIR/build-bench/) instead of this checkout. --access-log compares
 # slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only;
 # --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
-# connection per request, HAProxy as the baseline, no idle test).
+# connection per request, HAProxy as the baseline, no idle test). --services runs slb-auto
+# against slb-svc20, the same slb with 19 more services configured (traffic to one), on the
+# connection-per-request scenarios (no idle test): what routing by port costs.
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
 # from one run. --scenario and --contender (comma-separated names) run only those. See
 # bench/README.md.
@@ -26,13 +28,14 @@ usage() {
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
+quick=0 scaling=0 alog=0 outlier=0 services=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
 	--scaling) scaling=1 ;;
 	--access-log) alog=1 ;;
 	--outlier) outlier=1 ;;
+	--services) services=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
@@ -92,6 +95,7 @@ if [[ -z "$out" ]]; then
 	((quick)) && suffix+=-quick
 	((scaling)) && suffix+=-scaling
 	((outlier)) && suffix+=-outlier
+	((services)) && suffix+=-services
 	out="$HERE/results/$stamp$suffix"
 fi
 mkdir -p "$out/raw"
@@ -258,6 +262,11 @@ EOF
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --outlier-detection --drain-timeout 2000 --log-level warn)
 		;;
+	slb-svc20) # slb-auto as the service "default" beside 19 services of a config file
+		services_conf "$dir/services.conf" 19
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --drain-timeout 2000 --log-level warn -c "$dir/services.conf")
+		;;
 	slb-auto-log)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --drain-timeout 2000 --log-level warn --access-log "$dir/access.log")
@@ -298,6 +307,19 @@ EOF
 		sleep 0.05
 	done
 	return 0
+}
+
+# services_conf FILE N: N [service sNN] sections, each listening on a free port of its own with
+# one backend (127.0.1.NN, the backend's port: an address is one service's, and no traffic goes
+# there, nor probes: no check), so that slb serves N + 1 services while the bench's traffic goes
+# to the default one.
+services_conf() {
+	local file=$1 n=$2 i=1 p
+	: >"$file"
+	for p in $("${TOOL[@]}" ports "$n"); do
+		printf '[service s%02d]\nlisten = 127.0.0.1:%s\nbackend = 127.0.1.%d:%s\n' "$i" "$p" "$i" "$BPORT" >>"$file"
+		i=$((i + 1))
+	done
 }
 
 # ---------------------------------------------------------------- scenarios
@@ -477,13 +499,17 @@ else
 		contenders=(haproxy slb-auto slb-outlier)
 		scenarios=(small-keepalive conn-close)
 	fi
+	if ((services)); then
+		contenders=(direct slb-auto slb-svc20)
+		scenarios=(conn-close conn-close-500)
+	fi
 	if [[ -n "$ref_bin" ]]; then
 		contenders+=(slb-ref)
 	fi
 	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
-		slb-auto-log slb-outlier slb-ref
+		slb-auto-log slb-outlier slb-svc20 slb-ref
 	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
-	((outlier)) || scenarios+=(idle)
+	((outlier || services)) || scenarios+=(idle)
 	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
 	run_idle=0
 	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1
