@@ -398,12 +398,12 @@ static void api_add_backend(struct api_call *c, struct table_admin_add *nb)
 		return;
 	}
 	nb->checking = (nb->own_check ? nb->check : c->ctx->cfg->services[svc].check) != CHECK_NONE;
+	nb->service = svc;
 	rc = table_add_admin_backend(c->ctx->table, nb, c->who, c->ctx->now_ms, &b);
 	if (rc) {
 		api_error(c, 409, "the backend table is full");
 		return;
 	}
-	table_set_service(c->ctx->table, b, svc);
 	c->b = b;
 	api_log_change(c, "added");
 	api_backend_answer(c, b);

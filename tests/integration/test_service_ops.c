@@ -142,7 +142,8 @@ Test(service_ops, metrics_and_status_are_per_service)
  * Operator sees: /services/web/backends/one/drain drains web's "one" and not api's; the old
  * route answers 409 for "one" (two services have it) pointing at /services/NAME/..., and
  * works for "three" (only api has it) and for an address; another service's backend, an
- * unknown service and a name taken in the service are refused; an add lands in its service.
+ * unknown service and a name taken in the service are refused; an add lands in its service,
+ * and its event names that service.
  */
 Test(service_ops, routes_steer_one_services_backend)
 {
@@ -175,6 +176,8 @@ Test(service_ops, routes_steer_one_services_backend)
 	snprintf(body, sizeof(body), "{\"address\":\"127.0.0.1:%u\",\"name\":\"four\"}", (unsigned)testproc_free_port());
 	cr_assert_eq(call("POST", "/services/api/backends", body, &r), 200, "%s", r.body);
 	expect_body(&r, "\"service\":\"api\"");
+	get_ok("/events", &r);
+	expect_body(&r, "\"name\":\"four\",\"service\":\"api\",\"old\":\"none\"");
 	cr_assert_eq(call("DELETE", "/services/api/backends/four", NULL, &r), 200, "%s", r.body);
 	cr_assert_eq(call("GET", "/services/web/backends/one", NULL, &r), 200, "%s", r.body);
 	expect_body(&r, "\"service\":\"web\"");

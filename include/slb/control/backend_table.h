@@ -248,6 +248,7 @@ struct table_admin_add {
 	enum check_kind check;
 	char check_path[CONFIG_PATH_MAX]; /* own_check and CHECK_HTTP: the path */
 	bool checking;                    /* an active check will judge it: it starts down */
+	unsigned service;                 /* its service (0: default; one the table lacks counts as 0) */
 };
 
 /* Adds a backend at the operator's request: a static entry marked api_added, its reason
