@@ -635,8 +635,8 @@ static const struct flag flag_table[] = {
 	{ .name = "admin", .arg = "ADDR:PORT", .parse = parse_optional_address, FIELD(admin),
 	  .def_help = "off",
 	  .has = F(has_admin), .reload = CONFIG_RELOAD_WAITS,
-	  .help = "admin endpoint: dashboard, /status, /metrics, /events and the runtime API (docs/admin-api.md); "
-		  "loopback unless --admin-public" },
+	  .help = "admin endpoint: dashboard, /status, /metrics, /events and the runtime API, per service under "
+		  "/services/NAME/backends/... (docs/admin-api.md); loopback unless --admin-public" },
 	{ .name = "admin-public", .parse = set_true, FIELD(admin_public),
 	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "allow --admin on an address other hosts can reach (reads need no token)" },
