@@ -57,25 +57,51 @@ static void write_conf(void)
 	close(fd);
 }
 
+/* A free port that none of the n in taken[] is. */
+static unsigned distinct_port(const unsigned *taken, unsigned n)
+{
+	for (;;) {
+		unsigned p = (unsigned)testproc_free_port();
+		unsigned i = 0;
+
+		while (i < n && taken[i] != p)
+			i++;
+		if (i == n)
+			return p;
+	}
+}
+
 /* slb with web and api beside the default service (healthtest's client, heartbeat and admin
- * ports), on ports picked again when another program took one. */
+ * ports), on ports picked again when another program took one, or when slb picked one of the
+ * backends' ports for itself (its ports are chosen apart from the file's). */
 static void start_services(void)
 {
 	const char *const extra[] = { "-c", conf, NULL };
+	unsigned ports[N_BE + 2];
 	int rc = -EADDRINUSE;
 
 	for (int attempt = 0; attempt < 5 && rc == -EADDRINUSE; attempt++) {
-		for (unsigned i = 0; i < N_BE; i++)
-			be_port[i] = (unsigned)testproc_free_port();
-		web_port = (unsigned)testproc_free_port();
-		api_port = (unsigned)testproc_free_port();
+		for (unsigned i = 0; i < N_BE + 2; i++)
+			ports[i] = distinct_port(ports, i);
+		memcpy(be_port, ports, sizeof(be_port));
+		web_port = ports[N_BE];
+		api_port = ports[N_BE + 1];
 		write_conf();
 		rc = healthtest_start(&slb, extra);
-		if (rc && strstr(slb.why, "in use"))
+		if (rc && (strstr(slb.why, "in use") || strstr(slb.why, "slb's own")))
 			rc = -EADDRINUSE;
 	}
 	cr_assert_eq(rc, 0, "slb did not start: %s", slb.why);
 	snprintf(admin, sizeof(admin), "127.0.0.1:%u", slb.admin);
+}
+
+/* A port for a backend to add: none of slb's own, nor a configured backend's. */
+static unsigned fresh_port(void)
+{
+	const unsigned taken[] = { slb.listen, slb.hb, slb.admin, web_port, api_port,
+				   be_port[0], be_port[1], be_port[2], be_port[3] };
+
+	return distinct_port(taken, sizeof(taken) / sizeof(taken[0]));
 }
 
 static void expect_body(const struct testproc_http *r, const char *needle)
@@ -170,10 +196,10 @@ Test(service_ops, routes_steer_one_services_backend)
 	cr_assert_eq(call("POST", "/services/nope/backends/one/drain", NULL, &r), 404, "%s", r.body);
 	expect_body(&r, "unknown service");
 	cr_assert_eq(call("GET", "/services/api/status", NULL, &r), 404, "%s", r.body);
-	snprintf(body, sizeof(body), "{\"address\":\"127.0.0.1:%u\",\"name\":\"one\"}", (unsigned)testproc_free_port());
+	snprintf(body, sizeof(body), "{\"address\":\"127.0.0.1:%u\",\"name\":\"one\"}", fresh_port());
 	cr_assert_eq(call("POST", "/services/api/backends", body, &r), 409, "%s", r.body);
 	expect_body(&r, "already has the name 'one'");
-	snprintf(body, sizeof(body), "{\"address\":\"127.0.0.1:%u\",\"name\":\"four\"}", (unsigned)testproc_free_port());
+	snprintf(body, sizeof(body), "{\"address\":\"127.0.0.1:%u\",\"name\":\"four\"}", fresh_port());
 	cr_assert_eq(call("POST", "/services/api/backends", body, &r), 200, "%s", r.body);
 	expect_body(&r, "\"service\":\"api\"");
 	get_ok("/events", &r);
