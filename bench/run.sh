@@ -522,8 +522,16 @@ fi
 echo "   results: $out"
 
 for ((r = 1; r <= rounds; r++)); do
+	order=("${contenders[@]}")
+	# --services compares two slbs that differ by the config alone: the second of a pair runs
+	# on a machine that drifted for a few seconds more, so every other round swaps them
+	if ((services && r % 2 == 0)) && [[ " ${order[*]} " == *" slb-auto "* && " ${order[*]} " == *" slb-svc20 "* ]]; then
+		for i in "${!order[@]}"; do
+			case "${order[$i]}" in slb-auto) order[$i]=slb-svc20 ;; slb-svc20) order[$i]=slb-auto ;; esac
+		done
+	fi
 	for sc in "${scenarios[@]}"; do
-		for c in "${contenders[@]}"; do
+		for c in "${order[@]}"; do
 			measure "$r" "$sc" "$c"
 		done
 	done
