@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
-#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--services]
-#                [--out DIR] [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
+#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay]
+#                [--services] [--out DIR] [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST]
+#                [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
 # backend, then runs every scenario against every contender, interleaved, for N rounds, and
@@ -11,8 +12,9 @@
 # another source tree (into DIR/build-bench/) instead of this checkout. --access-log compares
 # slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only;
 # --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
-# connection per request, HAProxy as the baseline, no idle test). --services runs slb-auto
-# against slb-svc20, the same slb with 19 more services configured (traffic to one), on the
+# connection per request, HAProxy as the baseline, no idle test). --replay does the same for
+# slb-replay (slb-auto with --retry-unanswered http). --services runs slb-auto against
+# slb-svc20, the same slb with 19 more services configured (traffic to one), on the
 # connection-per-request scenarios (no idle test): what routing by port costs.
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
 # from one run. --scenario and --contender (comma-separated names) run only those. See
@@ -24,17 +26,18 @@ REPO=$(dirname "$HERE")
 TOOL=(python3 "$HERE/lib/benchtool.py")
 
 usage() {
-	sed -n '2,15s/^# \{0,1\}//p' "$0"
+	sed -n '2,21s/^# \{0,1\}//p' "$0"
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 services=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
+quick=0 scaling=0 alog=0 outlier=0 replay=0 services=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
 	--scaling) scaling=1 ;;
 	--access-log) alog=1 ;;
 	--outlier) outlier=1 ;;
+	--replay) replay=1 ;;
 	--services) services=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
@@ -95,6 +98,7 @@ if [[ -z "$out" ]]; then
 	((quick)) && suffix+=-quick
 	((scaling)) && suffix+=-scaling
 	((outlier)) && suffix+=-outlier
+	((replay)) && suffix+=-replay
 	((services)) && suffix+=-services
 	out="$HERE/results/$stamp$suffix"
 fi
@@ -261,6 +265,10 @@ EOF
 	slb-outlier) # slb-auto plus the outlier verdicts: what --outlier-detection costs
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --outlier-detection --drain-timeout 2000 --log-level warn)
+		;;
+	slb-replay) # slb-auto holding each request for a replay: what --retry-unanswered http costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --retry-unanswered http --drain-timeout 2000 --log-level warn)
 		;;
 	slb-svc20) # slb-auto as the service "default" beside 19 services of a config file
 		services_conf "$dir/services.conf" 19
@@ -499,6 +507,10 @@ else
 		contenders=(haproxy slb-auto slb-outlier)
 		scenarios=(small-keepalive conn-close)
 	fi
+	if ((replay)); then
+		contenders=(haproxy slb-auto slb-replay)
+		scenarios=(small-keepalive conn-close)
+	fi
 	if ((services)); then
 		contenders=(direct slb-auto slb-svc20)
 		scenarios=(conn-close conn-close-500)
@@ -507,9 +519,9 @@ else
 		contenders+=(slb-ref)
 	fi
 	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
-		slb-auto-log slb-outlier slb-svc20 slb-ref
+		slb-auto-log slb-outlier slb-replay slb-svc20 slb-ref
 	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
-	((outlier || services)) || scenarios+=(idle)
+	((outlier || replay || services)) || scenarios+=(idle)
 	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
 	run_idle=0
 	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1

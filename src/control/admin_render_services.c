@@ -29,13 +29,13 @@ static void count_states(const struct admin_view *v, unsigned count[][N_STATES])
 	}
 }
 
-static void service_listeners(struct abuf *out, const struct slb_config *cfg, unsigned svc)
+static void service_listen(struct abuf *out, const struct slb_config *cfg, unsigned svc)
 {
 	char addr[ADDR_TEXT_MAX];
 	const char *sep = "";
 
-	abuf_printf(out, ",\"listeners\":[");
-	for (unsigned i = 0; cfg && i < cfg->n_listen; i++) {
+	abuf_printf(out, ",\"listen\":[");
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
 		if (cfg->listen_service[i] != svc)
 			continue;
 		abuf_printf(out, "%s\"%s\"", sep, addr_format(&cfg->listen[i], addr, sizeof(addr)));
@@ -44,20 +44,24 @@ static void service_listeners(struct abuf *out, const struct slb_config *cfg, un
 	abuf_printf(out, "]");
 }
 
-/* One service: {"name","listeners","algorithm","live","total", and a count per state}.
+/* One service: {"name","state","listen","algorithm","live","total", and a count per state}.
+ * state: serving (it has a listener), unserved (none: the default service beside sections),
+ * or removed (by a reload; its backends drain, and it is listed until an upgrade or restart).
  * "live" is what the workers pick from (state up); total counts every backend in the table,
  * draining and down ones included. */
-static void service_object(struct abuf *out, const struct admin_view *v, unsigned svc, const unsigned *count)
+static void service_object(struct abuf *out, const struct slb_config *cfg, unsigned svc, const unsigned *count)
 {
-	const char *algo = v->cfg ? balance_algo_name(v->cfg->services[svc].balance) : "roundrobin";
+	const struct service_config *sc = &cfg->services[svc];
 	unsigned total = 0;
 
 	for (unsigned st = 0; st < N_STATES; st++)
 		total += count[st];
 	/* service names are [a-z0-9_-]: nothing to escape */
-	abuf_printf(out, "{\"name\":\"%s\"", v->cfg ? config_service_name(v->cfg, svc) : "default");
-	service_listeners(out, v->cfg, svc);
-	abuf_printf(out, ",\"algorithm\":\"%s\",\"live\":%u,\"total\":%u", algo, count[BE_STATE_UP], total);
+	abuf_printf(out, "{\"name\":\"%s\",\"state\":\"%s\"", sc->name,
+		    sc->retired ? "removed" : config_service_served(cfg, svc) ? "serving" : "unserved");
+	service_listen(out, cfg, svc);
+	abuf_printf(out, ",\"algorithm\":\"%s\",\"live\":%u,\"total\":%u", balance_algo_name(sc->balance),
+		    count[BE_STATE_UP], total);
 	for (unsigned st = 0; st < N_STATES; st++)
 		abuf_printf(out, ",\"%s\":%u", be_state_name((enum be_state)st), count[st]);
 	abuf_printf(out, "}");
@@ -69,13 +73,15 @@ void admin_render_services(struct abuf *out, const struct admin_view *v)
 	unsigned count[CONFIG_MAX_SERVICES][N_STATES];
 	const char *sep = "\n";
 
+	if (!v->cfg)
+		return;
 	count_states(v, count);
-	abuf_printf(out, "\"services\":[");
-	for (unsigned s = 0; s < view_services(v); s++) {
+	abuf_printf(out, ",\"services\":[");
+	for (unsigned s = 0; s < v->cfg->n_services; s++) {
 		if (v->service >= 0 && s != (unsigned)v->service)
 			continue;
 		abuf_printf(out, "%s", sep);
-		service_object(out, v, s, count[s]);
+		service_object(out, v->cfg, s, count[s]);
 		sep = ",\n";
 	}
 	abuf_printf(out, "\n]");

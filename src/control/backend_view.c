@@ -61,16 +61,32 @@ int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsign
 	return next;
 }
 
-/* The up entries of service svc, into live. */
+static bool table_up_in(const struct backend_table *t, const struct backend *b, unsigned svc)
+{
+	return b->id != 0 && b->state == BE_STATE_UP && table_svc(t, b) == &t->p.svc[svc];
+}
+
+/* Whether service svc has a primary (not backup) backend up: its backups then wait. */
+static bool table_primary_up(const struct backend_table *t, unsigned svc)
+{
+	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
+		if (table_up_in(t, &t->be[id], svc) && !t->be[id].backup)
+			return true;
+	return false;
+}
+
+/* The up entries of service svc that take traffic, into live: its primaries, or while none
+ * of them is up, its backups (HAProxy's and nginx's backup servers). */
 static uint32_t table_fill_live(const struct backend_table *t, unsigned svc, int64_t now_ms,
 				struct snap_backend *live)
 {
+	bool want_backup = !table_primary_up(t, svc);
 	uint32_t n = 0;
 
 	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
 		const struct backend *b = &t->be[id];
 
-		if (b->id == 0 || b->state != BE_STATE_UP || table_svc(t, b) != &t->p.svc[svc])
+		if (!table_up_in(t, b, svc) || b->backup != want_backup)
 			continue;
 		live[n].id = b->id;
 		live[n].weight = table_weight(b);

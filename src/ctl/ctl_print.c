@@ -192,7 +192,7 @@ static void listeners_cell(json_t *svc, char *out)
 	json_t *l;
 
 	snprintf(out, CELL_MAX, "-");
-	json_array_foreach(json_object_get(svc, "listeners"), i, l)
+	json_array_foreach(json_object_get(svc, "listen"), i, l)
 		if (n < CELL_MAX)
 			n += (size_t)snprintf(out + n, CELL_MAX - n, "%s%s", i ? "," : "", json_string_value(l));
 }

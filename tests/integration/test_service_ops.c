@@ -1,6 +1,6 @@
 /* Everything an operator sees is per service (issue 21): /metrics series carry a service
  * label and slb_service_backends counts each service's backends by state; /status lists the
- * services with their listeners and live/total counts; /services/NAME/backends/... steers a
+ * services with their listen addresses and live/total counts; /services/NAME/backends/... steers a
  * backend of one service, the routes of before services keep working for a name or address
  * that only one service has and answer 409 for one that several have; and slb-ctl takes
  * --service. Two services, web and api, each have a backend named "one".
@@ -132,7 +132,7 @@ static void expect_state(unsigned i, const char *state)
 
 /*
  * Operator sees: in /metrics every backend's series with its service, and the per-service
- * gauge; in /status a "services" array with each service's listeners, algorithm and counts
+ * gauge; in /status a "services" array with each service's addresses, algorithm and counts
  * (the backends list as before), ?service=api narrowing both.
  */
 Test(service_ops, metrics_and_status_are_per_service)
@@ -150,17 +150,17 @@ Test(service_ops, metrics_and_status_are_per_service)
 	expect_body(&r, line);
 	expect_body(&r, "slb_service_backends{service=\"api\",state=\"up\"} 2\n");
 	expect_body(&r, "slb_service_backends{service=\"default\",state=\"up\"} 0\n");
-	get_ok("/status", &r);
-	expect_body(&r, "{\"backends\":[");
-	snprintf(line, sizeof(line), "{\"name\":\"api\",\"listeners\":[\"127.0.0.1:%u\"],\"algorithm\":\"p2c\","
-		 "\"live\":2,\"total\":2,", api_port);
-	expect_body(&r, line);
-	snprintf(line, sizeof(line), "{\"name\":\"web\",\"listeners\":[\"127.0.0.1:%u\"],\"algorithm\":\"roundrobin\","
-		 "\"live\":2,\"total\":2,", web_port);
-	expect_body(&r, line);
+	/* one service at a time: the whole document may pass what testproc_http keeps of a body */
 	get_ok("/status?service=api", &r);
-	expect_body(&r, "\"services\":[\n{\"name\":\"api\"");
+	expect_body(&r, "{\"backends\":[");
+	snprintf(line, sizeof(line), "\"services\":[\n{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:%u\"],"
+		 "\"algorithm\":\"p2c\",\"live\":2,\"total\":2,", api_port);
+	expect_body(&r, line);
 	cr_assert_null(strstr(r.body, "\"name\":\"web\""), "%s", r.body);
+	get_ok("/status?service=web", &r);
+	snprintf(line, sizeof(line), "{\"name\":\"web\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:%u\"],"
+		 "\"algorithm\":\"roundrobin\",\"live\":2,\"total\":2,", web_port);
+	expect_body(&r, line);
 	healthtest_stop_ok(&slb);
 }
 

@@ -119,7 +119,7 @@ Test(admin, status_lists_backends_with_summed_counters)
 		   "\"source\":\"static\","
 		   "\"weight\":1,\"load\":0,\"effective_weight\":1.00,\"active_conns\":5,\"total_conns\":17,\"failures\":4");
 	assert_has("\"last_heartbeat_ms\":null,\"reason\":\"static backend\"}");
-	assert_has("\"service\":\"default\",\"cfg_weight\":1,"); /* no config in the view: "default" */
+	assert_has("\"service\":\"default\",\"backup\":false,\"cfg_weight\":1,"); /* no config in the view: "default" */
 	assert_has("{\"id\":2,\"address\":\"127.0.0.1:9002\",\"name\":\"web1\",\"state\":\"up\","
 		   "\"source\":\"heartbeat\",\"weight\":5,\"load\":30,\"effective_weight\":5.00,\"active_conns\":0");
 	assert_has("\"last_heartbeat_ms\":250,\"reason\":\"registered\"}");
@@ -138,12 +138,44 @@ Test(admin, status_shows_state_and_reason_of_down_backends)
 	assert_has("\"reason\":\"heartbeat connection closed\"");
 }
 
+/* Issue 21: /status lists the services with their state and listen addresses; a service a
+ * reload removed stays listed as removed while its backends drain. */
+Test(admin, status_lists_the_services)
+{
+	static struct slb_config cfg;
+	struct admin_view v = *view(0);
+	char err[128];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_services = 3;
+	snprintf(cfg.services[0].name, sizeof(cfg.services[0].name), "default");
+	snprintf(cfg.services[1].name, sizeof(cfg.services[1].name), "api");
+	snprintf(cfg.services[2].name, sizeof(cfg.services[2].name), "old");
+	cfg.services[2].retired = true;
+	cr_assert_eq(addr_parse("127.0.0.1:9443", &cfg.listen[0], err, sizeof(err)), 0);
+	cr_assert_eq(addr_parse("127.0.0.1:9444", &cfg.listen[1], err, sizeof(err)), 0);
+	cfg.listen_service[0] = cfg.listen_service[1] = 1;
+	cfg.n_listen = 2;
+	v.cfg = &cfg;
+	v.service = -1;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	assert_json_shape(out.p);
+	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[],");
+	assert_has("},\n{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:9443\",\"127.0.0.1:9444\"],");
+	assert_has("},\n{\"name\":\"old\",\"state\":\"removed\",\"listen\":[],");
+	assert_has("}\n]}\n");
+	abuf_free(&out);
+	v.service = 1;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	cr_assert_null(strstr(out.p, "\"name\":\"old\""), "?service=api lists only api:\n%s", out.p);
+	assert_has("{\"name\":\"api\",\"state\":\"serving\"");
+}
+
 Test(admin, empty_table_is_valid_json)
 {
 	cr_assert_eq(admin_render_status(&out, view(0)), 0);
 	assert_json_shape(out.p);
-	assert_has("{\"backends\":[\n],\"services\":[\n{\"name\":\"default\",\"listeners\":[],\"algorithm\":\"roundrobin\",\"live\":0,\"total\":0,");
-	assert_has("}\n],\"workers\":[");
+	assert_has("{\"backends\":[\n],\"workers\":[");
 }
 
 Test(admin, strings_are_escaped)
@@ -381,7 +413,7 @@ Test(admin, status_per_worker_shows_each_workers_latency)
 }
 
 /* Two services: each backend's series names its service, the per-service gauge counts each
- * service's backends by state, and /status's "services" array gives each service's listeners,
+ * service's backends by state, and /status's "services" array gives each service's addresses,
  * algorithm and live/total counts (only the asked one with ?service=). */
 static struct slb_config two_cfg;
 
@@ -440,10 +472,10 @@ Test(admin, status_lists_each_service_with_its_counts)
 
 	cr_assert_eq(admin_render_status(&out, v), 0);
 	assert_json_shape(out.p);
-	assert_has("\"services\":[\n{\"name\":\"default\",\"listeners\":[\"127.0.0.1:80\"],\"algorithm\":\"roundrobin\","
-		   "\"live\":1,\"total\":1,\"down\":0,\"up\":1,\"draining\":0,\"admin_down\":0},\n");
-	assert_has("{\"name\":\"api\",\"listeners\":[\"127.0.0.1:8443\"],\"algorithm\":\"p2c\",\"live\":2,\"total\":3,"
-		   "\"down\":0,\"up\":2,\"draining\":0,\"admin_down\":1}\n],\"workers\":[");
+	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:80\"],"
+		   "\"algorithm\":\"roundrobin\",\"live\":1,\"total\":1,\"down\":0,\"up\":1,\"draining\":0,\"admin_down\":0},\n");
+	assert_has("{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:8443\"],\"algorithm\":\"p2c\","
+		   "\"live\":2,\"total\":3,\"down\":0,\"up\":2,\"draining\":0,\"admin_down\":1}\n]}\n");
 	abuf_free(&out);
 	v->service = 1;
 	cr_assert_eq(admin_render_status(&out, v), 0);

@@ -53,8 +53,9 @@ struct admin_view {
 int admin_render_status(struct abuf *out, const struct admin_view *v);
 int admin_render_metrics(struct abuf *out, const struct admin_view *v);
 
-/* Appends "services":[...] for /status: per service (only v->service's when >= 0) its name,
- * listeners, algorithm, live (up) and total backend counts and a count per state. */
+/* Appends ,"services":[...] for /status (nothing without v->cfg): per service (only
+ * v->service's when >= 0) its name, state (serving, unserved, removed), listen addresses,
+ * algorithm, live (up) and total backend counts and a count per state. */
 void admin_render_services(struct abuf *out, const struct admin_view *v);
 
 /* Appends the slb_service_backends{service,state} gauge family: every service's backend count
