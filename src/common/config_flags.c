@@ -612,10 +612,13 @@ static const struct flag flag_table[] = {
 	  FIELD(access_log_format), .def = "text", .reload = CONFIG_RELOAD_WAITS,
 	  .help = "text (key=value) or json (one object per line)" },
 	/* 2000: a route announcer polling /ready every 200-500 ms plus a BGP withdrawal and the
-	 * router's FIB update take well under a second; twice that is margin (docs/scale-out.md). */
+	 * router's FIB update take well under a second; twice that is margin. Behind a resilient
+	 * ECMP group the router keeps a draining instance's busy buckets, so there it is set to
+	 * the whole drain, tens of seconds (docs/scale-out.md). */
 	{ .name = "ready-grace", .arg = "MS", .parse = parse_uint, FIELD(ready_grace_ms), .max = DAY_MS,
 	  .def = "2000", .help = "on SIGTERM/SIGINT with --admin, answer GET /ready 503 and keep accepting for MS "
-				"before the drain, so routers withdraw this instance first (a second signal cuts it short)" },
+				"before the drain, so routers withdraw this instance first (a second signal cuts it short; "
+				"behind a resilient ECMP group this is the drain: docs/scale-out.md)" },
 	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, FIELD(log_level), .def = "info",
 	  .help = "error, warn, info or debug" },
 	{ .name = "heartbeat-listen", .arg = "ADDR:PORT", .parse = parse_optional_address,
