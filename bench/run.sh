@@ -2,8 +2,8 @@
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
 #   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay]
-#                [--services] [--out DIR] [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST]
-#                [--contender LIST]
+#                [--clients] [--services] [--out DIR] [--src DIR] [--access-log] [--ref-bin PATH]
+#                [--scenario LIST] [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
 # backend, then runs every scenario against every contender, interleaved, for N rounds, and
@@ -13,9 +13,10 @@
 # slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only;
 # --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
 # connection per request, HAProxy as the baseline, no idle test). --replay does the same for
-# slb-replay (slb-auto with --retry-unanswered http). --services runs slb-auto against
-# slb-svc20, the same slb with 19 more services configured (traffic to one), on the
-# connection-per-request scenarios (no idle test): what routing by port costs.
+# slb-replay (slb-auto with --retry-unanswered http); --clients for slb-clients (slb-auto with
+# per-client limits high enough never to bind; connection per request only). --services runs
+# slb-auto against slb-svc20, the same slb with 19 more services configured (traffic to one),
+# on the connection-per-request scenarios (no idle test): what routing by port costs.
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
 # from one run. --scenario and --contender (comma-separated names) run only those. See
 # bench/README.md.
@@ -26,11 +27,11 @@ REPO=$(dirname "$HERE")
 TOOL=(python3 "$HERE/lib/benchtool.py")
 
 usage() {
-	sed -n '2,21s/^# \{0,1\}//p' "$0"
+	sed -n '2,22s/^# \{0,1\}//p' "$0"
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 replay=0 services=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
+quick=0 scaling=0 alog=0 outlier=0 replay=0 clients=0 services=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
@@ -38,6 +39,7 @@ while (($#)); do
 	--access-log) alog=1 ;;
 	--outlier) outlier=1 ;;
 	--replay) replay=1 ;;
+	--clients) clients=1 ;;
 	--services) services=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
@@ -99,6 +101,7 @@ if [[ -z "$out" ]]; then
 	((scaling)) && suffix+=-scaling
 	((outlier)) && suffix+=-outlier
 	((replay)) && suffix+=-replay
+	((clients)) && suffix+=-clients
 	((services)) && suffix+=-services
 	out="$HERE/results/$stamp$suffix"
 fi
@@ -269,6 +272,11 @@ EOF
 	slb-replay) # slb-auto holding each request for a replay: what --retry-unanswered http costs
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --retry-unanswered http --drain-timeout 2000 --log-level warn)
+		;;
+	slb-clients) # slb-auto plus per-client limits that never bind: what the check costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --drain-timeout 2000 --log-level warn --client-max-conns 1000000
+			--client-max-rate 1000000)
 		;;
 	slb-svc20) # slb-auto as the service "default" beside 19 services of a config file
 		services_conf "$dir/services.conf" 19
@@ -511,6 +519,10 @@ else
 		contenders=(haproxy slb-auto slb-replay)
 		scenarios=(small-keepalive conn-close)
 	fi
+	if ((clients)); then
+		contenders=(haproxy slb-auto slb-clients)
+		scenarios=(conn-close conn-close-500)
+	fi
 	if ((services)); then
 		contenders=(direct slb-auto slb-svc20)
 		scenarios=(conn-close conn-close-500)
@@ -519,9 +531,9 @@ else
 		contenders+=(slb-ref)
 	fi
 	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
-		slb-auto-log slb-outlier slb-replay slb-svc20 slb-ref
+		slb-auto-log slb-outlier slb-replay slb-clients slb-svc20 slb-ref
 	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
-	((outlier || replay || services)) || scenarios+=(idle)
+	((outlier || replay || clients || services)) || scenarios+=(idle)
 	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
 	run_idle=0
 	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1

@@ -108,6 +108,22 @@ static void reload_keep_send_proxy(struct service_config *next, const struct ser
 	next->send_proxy = run->send_proxy;
 }
 
+/* The client table exists only when a service had --client-* settings at start
+ * (workers_limit_clients): without it, a kept service's new settings wait for an upgrade (a
+ * new service with them is refused: workers_can_serve). With it, every change applies at once,
+ * turning the last setting off included (the table then simply goes unused). */
+static void reload_keep_client_limits(struct service_config *next)
+{
+	if (!service_limits_clients(next) || workers_limit_clients())
+		return;
+	slb_log(LOG_WARN, 0, "reload: service %s: client-* settings: the workers were started without any, so they keep "
+		"no client table; they take effect at the next upgrade or restart", next->name);
+	next->client_max_conns = 0;
+	next->client_max_rate = 0;
+	next->n_client_allow = 0;
+	next->n_client_deny = 0;
+}
+
 static void reload_keep_sockets(struct slb_config *next)
 {
 	struct config_field f;
@@ -120,6 +136,7 @@ static void reload_keep_sockets(struct slb_config *next)
 	for (unsigned k = 0; k < plan.n_kept; k++) {
 		reload_keep_balance(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);
 		reload_keep_send_proxy(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);
+		reload_keep_client_limits(&next->services[plan.kept[k]]);
 	}
 }
 

@@ -40,6 +40,8 @@ static const char *const end_names[END_MAX] = {
 	[END_PROXY_INVALID] = "proxy_invalid",
 	[END_PROXY_TIMEOUT] = "proxy_timeout",
 	[END_ERROR] = "error",
+	[END_CLIENT_DENIED] = "client_denied",
+	[END_CLIENT_LIMIT] = "client_limit",
 };
 
 const char *access_log_end_name(enum access_log_end end)

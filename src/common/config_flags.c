@@ -30,11 +30,16 @@ static int parse_uint_text(const char *val, unsigned min, unsigned max, unsigned
 	return 0;
 }
 
-/* Whether f's value lives in struct service_config (the lists of a service live in
- * slb_config, each entry tagged with its service). */
+/* Whether f's value lives in struct service_config (the lists of listeners and backends live
+ * in slb_config, each entry tagged with its service; the client rules in the service). */
 static bool in_service(const struct flag *f)
 {
-	return f->per_service && !f->count;
+	return f->per_service && (!f->count || f->list_in_service);
+}
+
+static unsigned *list_count(struct slb_config *cfg, unsigned svc, const struct flag *f)
+{
+	return (unsigned *)(f->list_in_service ? (char *)&cfg->services[svc] + f->count : (char *)cfg + f->count);
 }
 
 static void *field(struct slb_config *cfg, unsigned svc, const struct flag *f)
@@ -336,6 +341,22 @@ static int parse_allow(struct slb_config *cfg, unsigned svc, const struct flag *
 	return 0;
 }
 
+/* --client-allow, --client-deny: one more network in service svc's list. */
+static int parse_client_cidr(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
+			     char *err, size_t errlen)
+{
+	unsigned *n = list_count(cfg, svc, f);
+	struct slb_cidr *list = field(cfg, svc, f);
+	char why[160];
+
+	if (*n >= CONFIG_MAX_CLIENT_CIDRS)
+		return flag_error(err, errlen, f, val, "too many networks (at most 32 per service)");
+	if (addr_parse_cidr(val, &list[*n], why, sizeof(why)))
+		return flag_error(err, errlen, f, val, why);
+	(*n)++;
+	return 0;
+}
+
 /* A path or a user name: one printable word that fits the field (f->max bytes with its NUL). */
 static int parse_word(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
@@ -523,6 +544,9 @@ static int set_false(struct slb_config *cfg, unsigned svc, const struct flag *f,
 	.offset = offsetof(struct service_config, member), .size = sizeof(((struct service_config *)0)->member), \
 	.per_service = true
 #define DAY_MS 86400000u
+/* a repeatable key of [service NAME] sections whose list is in struct service_config */
+#define SERVICE_LIST(member, n)                                                                              \
+	SERVICE_FIELD(member), .count = offsetof(struct service_config, n), .list_in_service = true
 
 static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
@@ -591,6 +615,26 @@ static const struct flag flag_table[] = {
 	  .def_help = "from ulimit -n",
 	  .reload = CONFIG_RELOAD_WAITS_DERIVED,
 	  .help = "open client connections over all workers; more are refused (0: from ulimit -n)" },
+	{ .name = "client-max-conns", .arg = "N", .parse = parse_uint, SERVICE_FIELD(client_max_conns),
+	  .max = 1000000, .def = "0", .def_help = "0 (no limit)",
+	  .help = "open connections per client address (IPv6: per --client-ipv6-prefix network) over all workers; "
+		  "a client past it is reset before any backend is contacted" },
+	{ .name = "client-max-rate", .arg = "N", .parse = parse_uint, SERVICE_FIELD(client_max_rate),
+	  .max = 1000000, .def = "0", .def_help = "0 (no limit)",
+	  .help = "new connections per second per client address, a token bucket holding N/10 (at least 1); a "
+		  "client past it is reset before any backend is contacted" },
+	{ .name = "client-ipv6-prefix", .arg = "LEN", .parse = parse_uint, SERVICE_FIELD(client_ipv6_prefix),
+	  .min = 1, .max = 128, .def = "64",
+	  .help = "IPv6 clients in one /LEN network count as one client for --client-max-conns and "
+		  "--client-max-rate" },
+	{ .name = "client-allow", .arg = "CIDR", .parse = parse_client_cidr,
+	  SERVICE_LIST(client_allow, n_client_allow), .def_help = "any client",
+	  .help = "let clients of this network in; once one is given, a client no rule names is reset. The "
+		  "longest prefix of --client-allow and --client-deny wins (deny on a tie); repeat for more" },
+	{ .name = "client-deny", .arg = "CIDR", .parse = parse_client_cidr,
+	  SERVICE_LIST(client_deny, n_client_deny), .def_help = "none",
+	  .help = "reset clients of this network before any backend is contacted (unless a longer "
+		  "--client-allow names them); repeat for more" },
 	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, FIELD(drain_timeout_ms), .max = DAY_MS,
 	  .def = "10000", .help = "on SIGTERM/SIGINT, or once a new slb took over, stop accepting and let open "
 				  "connections finish for up to MS" },
@@ -769,7 +813,7 @@ bool config_flag_field(unsigned i, struct config_field *out)
 	/* a per-service key's field here is the default service's: what the flags set */
 	out->offset = in_service(f) ? offsetof(struct slb_config, services) + f->offset : f->offset;
 	out->size = f->size;
-	out->count = f->count;
+	out->count = f->list_in_service ? offsetof(struct slb_config, services) + f->count : f->count;
 	out->has = f->has;
 	out->scale = f->parse == parse_uint ? 1 : f->parse == parse_hundredths ? 100 : 0;
 	return true;
@@ -810,10 +854,10 @@ static void list_drop_service(struct slb_config *cfg, const struct flag *f, unsi
 
 static void list_reset(struct slb_config *cfg, const struct flag *f, unsigned svc)
 {
-	if (f->per_service)
+	if (f->per_service && !f->list_in_service)
 		list_drop_service(cfg, f, svc);
 	else
-		*(unsigned *)((char *)cfg + f->count) = 0;
+		*list_count(cfg, svc, f) = 0;
 }
 
 int config_flag_apply(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, uint64_t *seen,

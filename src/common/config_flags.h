@@ -22,6 +22,7 @@ struct flag {
 	flag_parser parse;    /* NULL: handled by config_parse_args itself (help, version) */
 	size_t offset, size;  /* field in struct slb_config, or in struct service_config if per_service */
 	size_t count;         /* repeatable flags: their count's field; 0: single-valued */
+	bool list_in_service; /* repeatable and per_service, list and count in struct service_config */
 	size_t has;           /* optional addresses: their has_ field, set when given; 0: none */
 	enum config_reload reload; /* what a reload does with a new value */
 	unsigned min, max;    /* range for numbers; max is the buffer size for strings */

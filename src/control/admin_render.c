@@ -282,6 +282,41 @@ static void status_worker(struct abuf *out, unsigned i, const struct worker_stat
 		    (unsigned long long)stat_get(&ws->no_backend_503));
 }
 
+/* The per-client refusals of service svc (struct client_stats, in its field order), summed
+ * over the workers. */
+#define CLIENT_FIGURES 4
+_Static_assert(sizeof(struct client_stats) == CLIENT_FIGURES * sizeof(stat_t), "client_stats: four counters");
+static const char *const client_figures[CLIENT_FIGURES] = { "denied", "over_conns", "over_rate", "untracked" };
+
+static void sum_clients(const struct admin_view *v, unsigned svc, uint64_t sum[CLIENT_FIGURES])
+{
+	for (unsigned k = 0; k < CLIENT_FIGURES; k++)
+		sum[k] = 0;
+	for (unsigned i = 0; i < v->n_channels; i++) {
+		const stat_t *c = &v->channels[i]->stats.clients[svc].denied;
+
+		for (unsigned k = 0; k < CLIENT_FIGURES; k++)
+			sum[k] += stat_get(&c[k]);
+	}
+}
+
+static unsigned view_services(const struct admin_view *v)
+{
+	return v->cfg ? v->cfg->n_services : 1;
+}
+
+/* See slb/control/admin_render.h. */
+void admin_render_service_clients(struct abuf *out, const struct admin_view *v, unsigned svc)
+{
+	uint64_t sum[CLIENT_FIGURES];
+
+	sum_clients(v, svc, sum);
+	abuf_printf(out, ",\"clients\":{");
+	for (unsigned k = 0; k < CLIENT_FIGURES; k++)
+		abuf_printf(out, "%s\"%s\":%llu", k ? "," : "", client_figures[k], (unsigned long long)sum[k]);
+	abuf_printf(out, "}");
+}
+
 int admin_render_status(struct abuf *out, const struct admin_view *v)
 {
 	const char *sep = "\n";
@@ -474,6 +509,30 @@ static void metrics_latency(struct abuf *out, const struct admin_view *v, unsign
 	}
 }
 
+/* slb_client_refused_total{service,reason} and slb_client_untracked_total{service}. */
+static void metrics_clients(struct abuf *out, const struct admin_view *v)
+{
+	static const char *const reasons[] = { "denied", "max_conns", "max_rate" };
+	uint64_t sum[CLIENT_FIGURES];
+
+	abuf_printf(out, "# HELP slb_client_refused_total Clients reset by their service's --client-* rules, by "
+			 "reason\n# TYPE slb_client_refused_total counter\n");
+	for (unsigned svc = 0; svc < view_services(v); svc++) {
+		sum_clients(v, svc, sum);
+		for (unsigned k = 0; k < 3; k++)
+			abuf_printf(out, "slb_client_refused_total{service=\"%s\",reason=\"%s\"} %llu\n",
+				    v->cfg ? config_service_name(v->cfg, svc) : "default", reasons[k],
+				    (unsigned long long)sum[k]);
+	}
+	abuf_printf(out, "# HELP slb_client_untracked_total Clients let in uncounted: the client table was full "
+			 "around them\n# TYPE slb_client_untracked_total counter\n");
+	for (unsigned svc = 0; svc < view_services(v); svc++) {
+		sum_clients(v, svc, sum);
+		abuf_printf(out, "slb_client_untracked_total{service=\"%s\"} %llu\n",
+			    v->cfg ? config_service_name(v->cfg, svc) : "default", (unsigned long long)sum[3]);
+	}
+}
+
 int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 {
 	metrics_states(out, v);
@@ -484,6 +543,7 @@ int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 		metrics_backends(out, v, &backend_metrics[i]);
 	for (size_t i = 0; i < sizeof(worker_metrics) / sizeof(worker_metrics[0]); i++)
 		metrics_workers(out, v, &worker_metrics[i]);
+	metrics_clients(out, v);
 	return render_result(out);
 }
 

@@ -44,13 +44,15 @@ static void service_listen(struct abuf *out, const struct slb_config *cfg, unsig
 	abuf_printf(out, "]");
 }
 
-/* One service: {"name","state","listen","algorithm","live","total", and a count per state}.
+/* One service: {"name","state","listen","clients" (what its --client-* settings refused),
+ * "algorithm","live","total", and a count per state}.
  * state: serving (it has a listener), unserved (none: the default service beside sections),
  * or removed (by a reload; its backends drain, and it is listed until an upgrade or restart).
  * "live" is what the workers pick from (state up); total counts every backend in the table,
  * draining and down ones included. */
-static void service_object(struct abuf *out, const struct slb_config *cfg, unsigned svc, const unsigned *count)
+static void service_object(struct abuf *out, const struct admin_view *v, unsigned svc, const unsigned *count)
 {
+	const struct slb_config *cfg = v->cfg;
 	const struct service_config *sc = &cfg->services[svc];
 	unsigned total = 0;
 
@@ -60,6 +62,7 @@ static void service_object(struct abuf *out, const struct slb_config *cfg, unsig
 	abuf_printf(out, "{\"name\":\"%s\",\"state\":\"%s\"", sc->name,
 		    sc->retired ? "removed" : config_service_served(cfg, svc) ? "serving" : "unserved");
 	service_listen(out, cfg, svc);
+	admin_render_service_clients(out, v, svc);
 	abuf_printf(out, ",\"algorithm\":\"%s\",\"live\":%u,\"total\":%u", balance_algo_name(sc->balance),
 		    count[BE_STATE_UP], total);
 	for (unsigned st = 0; st < N_STATES; st++)
@@ -81,7 +84,7 @@ void admin_render_services(struct abuf *out, const struct admin_view *v)
 		if (v->service >= 0 && s != (unsigned)v->service)
 			continue;
 		abuf_printf(out, "%s", sep);
-		service_object(out, v->cfg, s, count[s]);
+		service_object(out, v, s, count[s]);
 		sep = ",\n";
 	}
 	abuf_printf(out, "\n]");

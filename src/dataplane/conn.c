@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client_limits.h"
 #include "slb/common/clock.h"
 #include "slb/common/failq.h"
 #include "slb/common/log.h"
@@ -56,6 +57,7 @@ static struct conn *conn_alloc(struct worker *w)
 	if (w->ids)
 		memset(conn_id(w, c), 0, offsetof(struct conn_id, accept_ms));
 	c->backend_id = 0;
+	c->client_entry = 0;
 	c->tried.n = 0;
 	c->last_active_ms = w->now_ms;
 	memset(c->h, 0, sizeof(c->h));
@@ -98,12 +100,15 @@ static void backend_leg_close(struct worker *w, struct conn *c)
 
 /* A client cut short by its backend's reset or by the drain timeout must see a reset, not a
  * clean end of stream: without length framing it would take a truncated answer for a whole
- * one. SO_LINGER 0 goes on its regular twin when it has one; else on the direct descriptor
+ * one. A client refused by its service's client rules is reset too, as HAProxy's
+ * "tcp-request connection reject" does: it learns at once, and no backend ever saw it.
+ * SO_LINGER 0 goes on its regular twin when it has one; else on the direct descriptor
  * through io_uring (SOCKET_URING_OP_SETSOCKOPT, 6.7), hard-linked so that the close runs
  * whatever the setsockopt says. Before 6.7 such a client sees a FIN (said once at start-up). */
 static bool client_gets_rst(const struct worker *w, const struct conn *c)
 {
-	if (c->end == END_BACKEND_RESET || c->end == END_DRAIN_TIMEOUT)
+	if (c->end == END_BACKEND_RESET || c->end == END_DRAIN_TIMEOUT || c->end == END_CLIENT_DENIED ||
+	    c->end == END_CLIENT_LIMIT)
 		return true;
 	return c->refusing && w->cfg->services[c->svc].no_backend == NO_BACKEND_RESET;
 }
@@ -147,6 +152,7 @@ static void conn_release(struct worker *w, struct conn *c)
 	backend_leg_close(w, c);
 	if (c->cfd >= 0)
 		client_leg_close(w, c);
+	client_table_release(w->clients, c->client_entry); /* every close path ends here, once */
 	c->state = CONN_FREE;
 	c->gen = (c->gen + 1) & 0xffffff;
 	c->next_free = w->free_head;
@@ -343,7 +349,7 @@ void conn_connect_first(struct worker *w, struct conn *c)
 		relay_copy_arm(w, c, DIR_UP);
 }
 
-void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key) /* fd: a direct descriptor */
+void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key, const struct sockaddr *peer)
 {
 	struct conn *c = conn_alloc(w);
 
@@ -364,6 +370,9 @@ void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key) /* fd: a 
 	c->hash_key = key;
 	if (w->alog)
 		conn_id(w, c)->accept_ms = clock_now_ms();
+	/* with --accept-proxy the client is the header's: checked once it is read (conn_ident.c) */
+	if (w->clients && !w->cfg->accept_proxy && !client_limits_admit_conn(w, c, peer))
+		return;
 	if (w->need_addrs)
 		conn_ident_start(w, c);
 	else

@@ -121,6 +121,7 @@ struct conn {
 	int cfd_sys;            /* client: regular twin for splice(2), or -1 */
 	uint32_t backend_id;    /* id of the backend in use, 0 = none yet */
 	uint32_t next_free;     /* free list link */
+	uint32_t client_entry;  /* counted in this client_table entry (1-based), given back at release; 0: none */
 	struct balance_exclude tried;
 	uint32_t mark_ms;       /* low 32 bits of the worker clock: connect submitted, then the turn's start */
 	uint64_t hash_key;      /* balance_hash_client of the client, for pickers that hash; else 0 */
@@ -143,8 +144,10 @@ struct conn_id {
 
 /* Hands an accepted client fd to a free slot and starts picking a backend for it.
  * key is the client's balance_hash_client when the picker needs_client_addr, else 0; it is
- * kept for retries. Owns fd from here on (closes it if nothing can serve it). */
-void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key);
+ * kept for retries. peer is the client's address when accept wrote one (w->accept_addrs),
+ * else NULL; read before conn_accept returns. Owns fd from here on (closes it if nothing can
+ * serve it, or resets it when the service's client rules refuse it). */
+void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key, const struct sockaddr *peer);
 
 /* Dispatches one CQE that belongs to a connection. */
 void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe);

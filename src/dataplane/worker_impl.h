@@ -19,6 +19,7 @@
 struct conn;
 struct access_log_ring;
 struct conn_id;
+struct client_table;
 
 #define ACCEPT_ADDR_SLOTS 8 /* single-shot accepts in flight per listener when the picker needs addresses */
 
@@ -89,7 +90,8 @@ struct worker {
 				  * connection finds its backend's name here, snapshots gone or not */
 	unsigned char *proxy_bufs; /* --accept-proxy: PROXY_HDR_MAX bytes per slot, else NULL */
 	struct conn_id *ids;     /* need_addrs: one per slot (conn_id()), else NULL */
-	bool need_client_addr;   /* a service's picker hashes the client's address */
+	bool need_client_addr;   /* accepts carry addresses: a picker hashes them or client limits need them */
+	struct client_table *clients; /* shared by all workers (client_limits.h); NULL: no service limits clients */
 	unsigned idle_min_ms;    /* the shortest --idle-timeout of a service, 0: none has one */
 	unsigned replay_held;    /* buffers kept by connections for --retry-unanswered (RP_HELD) */
 };

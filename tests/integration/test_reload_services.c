@@ -115,6 +115,7 @@ static void expect_status_b(const char *state, unsigned port, unsigned round)
 
 	cr_assert_eq(testproc_http_get(slb.admin, "/status", &r, IO_MS), 0);
 	cr_assert(strstr(r.body, "{\"name\":\"default\",\"state\":\"serving\""), "round %u: %s", round, r.body);
+	/* the object goes on with the service's "clients" figures */
 	if (!strcmp(state, "serving"))
 		snprintf(want, sizeof(want), "{\"name\":\"b\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:%u\"],", port);
 	else

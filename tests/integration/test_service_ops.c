@@ -153,14 +153,15 @@ Test(service_ops, metrics_and_status_are_per_service)
 	/* one service at a time: the whole document may pass what testproc_http keeps of a body */
 	get_ok("/status?service=api", &r);
 	expect_body(&r, "{\"backends\":[");
-	snprintf(line, sizeof(line), "\"services\":[\n{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:%u\"],"
-		 "\"algorithm\":\"p2c\",\"live\":2,\"total\":2,", api_port);
+	snprintf(line, sizeof(line), "\"services\":[\n{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:%u\"],",
+		 api_port);
 	expect_body(&r, line);
+	expect_body(&r, "},\"algorithm\":\"p2c\",\"live\":2,\"total\":2,");
 	cr_assert_null(strstr(r.body, "\"name\":\"web\""), "%s", r.body);
 	get_ok("/status?service=web", &r);
-	snprintf(line, sizeof(line), "{\"name\":\"web\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:%u\"],"
-		 "\"algorithm\":\"roundrobin\",\"live\":2,\"total\":2,", web_port);
+	snprintf(line, sizeof(line), "{\"name\":\"web\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:%u\"],", web_port);
 	expect_body(&r, line);
+	expect_body(&r, "},\"algorithm\":\"roundrobin\",\"live\":2,\"total\":2,");
 	healthtest_stop_ok(&slb);
 }
 

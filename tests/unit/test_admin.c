@@ -128,6 +128,32 @@ Test(admin, status_lists_backends_with_summed_counters)
 	(void)b;
 }
 
+/* Per-client refusals are per service, summed over the workers, in /status and /metrics. */
+Test(admin, client_refusals_summed_per_service)
+{
+	static struct slb_config cfg;
+	struct admin_view v = *view(0);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_services = 1;
+	snprintf(cfg.services[0].name, sizeof(cfg.services[0].name), "default");
+	v.cfg = &cfg;
+	v.service = -1;
+	stat_add(&ch[0]->stats.clients[0].over_conns, 30);
+	stat_add(&ch[1]->stats.clients[0].over_conns, 10);
+	stat_add(&ch[1]->stats.clients[0].denied, 2);
+	stat_add(&ch[0]->stats.clients[0].untracked, 1);
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	assert_json_shape(out.p);
+	assert_has("{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[],");
+	assert_has("\"listen\":[],\"clients\":{\"denied\":2,\"over_conns\":40,\"over_rate\":0,\"untracked\":1},");
+	abuf_free(&out); /* empty again, same cap */
+	cr_assert_eq(admin_render_metrics(&out, &v), 0);
+	assert_has("slb_client_refused_total{service=\"default\",reason=\"max_conns\"} 40\n");
+	assert_has("slb_client_refused_total{service=\"default\",reason=\"denied\"} 2\n");
+	assert_has("slb_client_untracked_total{service=\"default\"} 1\n");
+}
+
 Test(admin, status_shows_state_and_reason_of_down_backends)
 {
 	struct backend *b = add_heartbeat("127.0.0.1:9002", "web1", 0);
@@ -160,10 +186,12 @@ Test(admin, status_lists_the_services)
 	v.service = -1;
 	cr_assert_eq(admin_render_status(&out, &v), 0);
 	assert_json_shape(out.p);
+#define NO_REFUSALS ",\"clients\":{\"denied\":0,\"over_conns\":0,\"over_rate\":0,\"untracked\":0}"
 	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[],");
 	assert_has("},\n{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:9443\",\"127.0.0.1:9444\"],");
 	assert_has("},\n{\"name\":\"old\",\"state\":\"removed\",\"listen\":[],");
-	assert_has("}\n]}\n");
+	assert_has("\"listen\":[]" NO_REFUSALS ",\"algorithm\":");
+	assert_has("\"admin_down\":0}\n]}\n");
 	abuf_free(&out);
 	v.service = 1;
 	cr_assert_eq(admin_render_status(&out, &v), 0);
@@ -472,10 +500,12 @@ Test(admin, status_lists_each_service_with_its_counts)
 
 	cr_assert_eq(admin_render_status(&out, v), 0);
 	assert_json_shape(out.p);
-	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:80\"],"
-		   "\"algorithm\":\"roundrobin\",\"live\":1,\"total\":1,\"down\":0,\"up\":1,\"draining\":0,\"admin_down\":0},\n");
-	assert_has("{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:8443\"],\"algorithm\":\"p2c\","
-		   "\"live\":2,\"total\":3,\"down\":0,\"up\":2,\"draining\":0,\"admin_down\":1}\n]}\n");
+	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:80\"],");
+	assert_has("},\"algorithm\":\"roundrobin\",\"live\":1,\"total\":1,\"down\":0,\"up\":1,\"draining\":0,"
+		   "\"admin_down\":0},\n");
+	assert_has("{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:8443\"],");
+	assert_has("},\"algorithm\":\"p2c\",\"live\":2,\"total\":3,\"down\":0,\"up\":2,\"draining\":0,"
+		   "\"admin_down\":1}\n]}\n");
 	abuf_free(&out);
 	v->service = 1;
 	cr_assert_eq(admin_render_status(&out, v), 0);

@@ -29,6 +29,8 @@ enum access_log_end {
 	END_PROXY_INVALID,   /* --accept-proxy: the header was malformed, or the client left first */
 	END_PROXY_TIMEOUT,   /* --accept-proxy: no whole header within --proxy-timeout */
 	END_ERROR,           /* a local failure: no socket, a send to a peer failed */
+	END_CLIENT_DENIED,   /* reset: --client-allow / --client-deny keep this client out */
+	END_CLIENT_LIMIT,    /* reset: past --client-max-conns or --client-max-rate */
 	END_MAX,
 };
 

@@ -18,6 +18,7 @@
 #define CONFIG_PATH_MAX 128
 #define CONFIG_MAX_RETRIES 7 /* a connection tries at most 8 backends */
 #define CONFIG_MAX_HB_ALLOW 32
+#define CONFIG_MAX_CLIENT_CIDRS 32  /* --client-allow, and --client-deny, per service */
 #define CONFIG_FILE_MAX 1024
 #define CONFIG_USER_MAX 64
 #define CONFIG_MAX_LISTEN 64        /* over all services */
@@ -105,9 +106,24 @@ struct service_config {
 	unsigned rise;                  /* consecutive successes to come up */
 	unsigned fall;                  /* consecutive failures to go down */
 	unsigned eject_failures;        /* consecutive connect failures seen by workers */
+	/* per-client limits (src/dataplane/client_limits.c); 0: no limit */
+	unsigned client_max_conns;      /* open connections per client address, over all workers */
+	unsigned client_max_rate;       /* new connections per second per client address */
+	unsigned client_ipv6_prefix;    /* IPv6 clients are counted per /N (an IPv4 client per /32) */
+	struct slb_cidr client_allow[CONFIG_MAX_CLIENT_CIDRS]; /* client_acl.h: longest prefix wins */
+	unsigned n_client_allow;        /* 0: a client no rule names is let in; else it is reset */
+	struct slb_cidr client_deny[CONFIG_MAX_CLIENT_CIDRS];
+	unsigned n_client_deny;
 	bool retired;                   /* removed by a reload: no listener and no backend, kept at
 					 * its index while its connections drain (service_align.h) */
 };
+
+/* Whether service s limits its clients at all (any per-client limit, allow or deny rule):
+ * then workers learn each client's address at accept. */
+static inline bool service_limits_clients(const struct service_config *s)
+{
+	return s->client_max_conns || s->client_max_rate || s->n_client_allow || s->n_client_deny;
+}
 
 struct slb_config {
 	struct slb_addr listen[CONFIG_MAX_LISTEN]; /* where clients connect, no two equal */
@@ -161,6 +177,16 @@ struct slb_config {
 	uint64_t given;                 /* bit i: the i-th flag was given (not left at its default) */
 };
 
+/* Whether any service of cfg limits its clients (service_limits_clients): then workers share
+ * a client table and accepts carry addresses, from the start on. */
+static inline bool config_limits_clients(const struct slb_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_services; i++)
+		if (service_limits_clients(&cfg->services[i]))
+			return true;
+	return false;
+}
+
 #define CONFIG_ERRORS_MAX 32
 #define CONFIG_ERROR_LEN 256
 
@@ -183,7 +209,7 @@ enum config_result {
 /* Fills cfg with defaults, then the keys of the config file named by --config (-c) if argv
  * has one, then the other flags in argv. A flag replaces what the file gave its key: the
  * value of a single-valued one, the whole list of a repeatable one (listen, backend,
- * heartbeat-allow). Returns CONFIG_OK, CONFIG_HELP, CONFIG_VERSION (those two before reading
+ * heartbeat-allow, client-allow, client-deny). Returns CONFIG_OK, CONFIG_HELP, CONFIG_VERSION (those two before reading
  * anything), or -EINVAL with every error added to errs (exit status 2). Does not validate
  * combinations: see config_validate_all. */
 int config_parse_args(struct slb_config *cfg, int argc, char **argv, struct config_errors *errs);

@@ -22,6 +22,14 @@ struct backend_stats {
 	struct lat_ewma ttfb;    /* client's first byte sent on (or connected) -> backend's first byte back */
 };
 
+/* Per service: clients refused by its --client-* settings (client_limits.c). */
+struct client_stats {
+	stat_t denied;           /* by --client-allow / --client-deny */
+	stat_t over_conns;       /* past --client-max-conns */
+	stat_t over_rate;        /* past --client-max-rate */
+	stat_t untracked;        /* let in uncounted: the client table had no room (fails open) */
+};
+
 struct worker_stats {
 	stat_t accepted;
 	stat_t active;           /* client connections open */
@@ -41,6 +49,7 @@ struct worker_stats {
 	stat_t proxy_errors;     /* --accept-proxy: clients closed for a bad or late header */
 	stat_t access_log_lines; /* lines pushed to the access log ring */
 	stat_t access_log_dropped; /* lines dropped on a full ring */
+	struct client_stats clients[SNAP_MAX_POOLS]; /* indexed by service */
 	struct backend_stats be[SNAP_MAX_BACKEND_ID]; /* indexed by backend id */
 };
 

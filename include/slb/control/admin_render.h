@@ -58,6 +58,10 @@ int admin_render_metrics(struct abuf *out, const struct admin_view *v);
  * algorithm, live (up) and total backend counts and a count per state. */
 void admin_render_services(struct abuf *out, const struct admin_view *v);
 
+/* Appends ,"clients":{"denied":N,"over_conns":N,"over_rate":N,"untracked":N}: what service
+ * svc's --client-* settings refused (or let in uncounted), summed over the workers. */
+void admin_render_service_clients(struct abuf *out, const struct admin_view *v, unsigned svc);
+
 /* Appends the slb_service_backends{service,state} gauge family: every service's backend count
  * in every state, zeros included, so that a service that lost every backend still shows. */
 void admin_render_service_metrics(struct abuf *out, const struct admin_view *v);
