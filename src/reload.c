@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slb/common/config_sni.h"
 #include "slb/common/log.h"
 #include "slb/common/service_align.h"
 #include "slb/control/health_reload.h"
@@ -318,6 +319,10 @@ static int reload_read(struct slb_config *next)
 	ret = config_parse_args(next, saved_argc, saved_argv, errs);
 	if (ret == CONFIG_OK)
 		config_validate_all(next, errs);
+	/* workers build the name maps and hello buffers at start (conn_sni.c) */
+	if (ret == CONFIG_OK && !errs->n && !config_sni_same(running, next))
+		config_errors_add(errs, "the ,sni listeners, sni names or sni-fallback changed: they take an upgrade "
+				  "(slb --takeover) or a restart");
 	if (ret == CONFIG_OK && !errs->n)
 		reload_align(next, errs);
 	ret = errs->n ? -EINVAL : 0;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config_flags.h"
+#include "slb/common/config_sni.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
 
@@ -308,23 +309,39 @@ static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag
 	return 0;
 }
 
+/* An address that two services both listen on by server name is one listener of their group:
+ * the entry stays one (one socket), and each service is a bit of listen_sni. */
+static int listen_join(struct slb_config *cfg, unsigned svc, unsigned i, bool sni, const struct flag *f,
+		       const char *val, char *err, size_t errlen)
+{
+	char why[160];
+
+	if (cfg->listen_service[i] == svc || (cfg->listen_sni[i] >> svc & 1))
+		return flag_error(err, errlen, f, val, "address given twice");
+	if (sni && cfg->listen_sni[i]) {
+		cfg->listen_sni[i] |= 1ull << svc;
+		return 0;
+	}
+	snprintf(why, sizeof(why), "address used by service %s already%s", cfg->services[cfg->listen_service[i]].name,
+		 sni || cfg->listen_sni[i] ? " (services share an address only when each listens on it with ,sni)" : "");
+	return flag_error(err, errlen, f, val, why);
+}
+
 static int parse_listen(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	struct slb_addr *a = &cfg->listen[cfg->n_listen];
+	size_t len = strlen(val);
 	char why[160];
+	bool sni;
 
 	if (cfg->n_listen >= CONFIG_MAX_LISTEN)
 		return flag_error(err, errlen, f, val, "too many addresses (at most 64 over all services)");
-	if (addr_parse(val, a, why, sizeof(why)))
+	if (config_sni_listen_option(val, &len, &sni, why, sizeof(why)) || addr_parse_n(val, len, a, why, sizeof(why)))
 		return flag_error(err, errlen, f, val, why);
-	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		if (!addr_equal(&cfg->listen[i], a))
-			continue;
-		if (cfg->listen_service[i] == svc)
-			return flag_error(err, errlen, f, val, "address given twice");
-		snprintf(why, sizeof(why), "address used by service %s already", cfg->services[cfg->listen_service[i]].name);
-		return flag_error(err, errlen, f, val, why);
-	}
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
+			return listen_join(cfg, svc, i, sni, f, val, err, errlen);
+	cfg->listen_sni[cfg->n_listen] = sni ? 1ull << svc : 0;
 	cfg->listen_service[cfg->n_listen++] = (unsigned char)svc;
 	return 0;
 }
@@ -552,7 +569,16 @@ static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
 	  .def_help = "*:8080", .per_service = true,
 	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all); "
-		  "a reload binds new ones and closes removed ones" },
+		  "a reload binds new ones and closes removed ones. ADDR:PORT,sni routes by the TLS server name "
+		  "instead: services that each listen on it with ,sni share it, and each client goes to the one "
+		  "whose --sni names its ClientHello's server name" },
+	{ .name = "sni", .arg = "NAME[,NAME...]", .parse = config_sni_parse_names, SERVICE_FIELD(sni),
+	  .max = CONFIG_SNI_MAX, .def_help = "none", .reload = CONFIG_RELOAD_WAITS,
+	  .help = "TLS server names that this service's ADDR:PORT,sni listeners send here: exact names and "
+		  "*.domain wildcards, any case, the longest match wins (TLS passthrough: slb does not decrypt)" },
+	{ .name = "sni-fallback", .parse = set_true, SERVICE_FIELD(sni_fallback), .reload = CONFIG_RELOAD_WAITS,
+	  .help = "this service takes its ADDR:PORT,sni listeners' clients that send no server name, one no "
+		  "service names, or no TLS at all (at most one per address; without one they are closed)" },
 	{ .name = "backend", .arg = "ADDR:PORT[,OPTION...]", .parse = parse_backend,
 	  FIELD(backends), .count = F(n_backends), .def_help = "none", .per_service = true,
 	  .help = "a static backend (ADDR may be a host name, resolved every --resolve-interval); repeat for more. "
@@ -649,6 +675,9 @@ static const struct flag flag_table[] = {
 	{ .name = "proxy-timeout", .arg = "MS", .parse = parse_uint, FIELD(proxy_timeout_ms), .min = 1,
 	  .max = DAY_MS, .def = "3000", .help = "with --accept-proxy, close a client whose PROXY header is not whole "
 						"within MS" },
+	{ .name = "sni-timeout", .arg = "MS", .parse = parse_uint, FIELD(sni_timeout_ms), .min = 1, .max = DAY_MS,
+	  .def = "5000", .help = "close a client of an ADDR:PORT,sni listener whose TLS ClientHello is not whole "
+				 "within MS (counted in slb_worker_sni_errors_total)" },
 	{ .name = "access-log", .arg = "FILE", .parse = parse_word, FIELD(access_log), .max = CONFIG_FILE_MAX,
 	  .def_help = "off", .reload = CONFIG_RELOAD_WAITS,
 	  .help = "one line per finished client connection, to FILE (- for stdout); SIGUSR1 reopens it" },
@@ -833,17 +862,34 @@ void config_errors_add(struct config_errors *e, const char *fmt, ...)
 
 /* Removes service svc's entries from the list of f (listen, backend), keeping the order of
  * the others'. */
+/* Whether listen[i] stays once service svc leaves it: another service of its group still
+ * listens there, and takes it over if it was svc's. */
+static bool listen_leave(struct slb_config *cfg, unsigned i, unsigned svc)
+{
+	uint64_t rest = cfg->listen_sni[i] & ~(1ull << svc);
+
+	if (cfg->listen_service[i] != svc && !(cfg->listen_sni[i] >> svc & 1))
+		return true;
+	cfg->listen_sni[i] = rest;
+	if (cfg->listen_service[i] == svc && rest)
+		cfg->listen_service[i] = (unsigned char)__builtin_ctzll(rest);
+	return rest != 0;
+}
+
+/* Removes service svc's entries from the list of f (listen, backend), keeping the order of
+ * the others'. */
 static void list_drop_service(struct slb_config *cfg, const struct flag *f, unsigned svc)
 {
 	unsigned *n = (unsigned *)((char *)cfg + f->count), kept = 0;
 	bool listen = f->parse == parse_listen;
 
 	for (unsigned i = 0; i < *n; i++) {
-		if ((listen ? cfg->listen_service[i] : cfg->backends[i].service) == svc)
+		if (listen ? !listen_leave(cfg, i, svc) : cfg->backends[i].service == svc)
 			continue;
 		if (listen) {
 			cfg->listen[kept] = cfg->listen[i];
 			cfg->listen_service[kept] = cfg->listen_service[i];
+			cfg->listen_sni[kept] = cfg->listen_sni[i];
 		} else {
 			cfg->backends[kept] = cfg->backends[i];
 		}
@@ -944,7 +990,8 @@ static bool service_has(const struct slb_config *cfg, unsigned svc, bool listen)
 	unsigned n = listen ? cfg->n_listen : cfg->n_backends;
 
 	for (unsigned i = 0; i < n; i++)
-		if ((listen ? cfg->listen_service[i] : cfg->backends[i].service) == svc)
+		if ((listen ? cfg->listen_service[i] : cfg->backends[i].service) == svc ||
+		    (listen && (cfg->listen_sni[i] >> svc & 1)))
 			return true;
 	return false;
 }

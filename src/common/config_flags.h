@@ -33,6 +33,11 @@ struct flag {
 	bool per_service;     /* a key of [service NAME] sections; as a flat key or flag, default's */
 };
 
+/* The parser of the sni key (config_sni.c): a comma-separated list of server names, each
+ * checked by sni_name_check, kept as written in service svc. */
+int config_sni_parse_names(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err,
+			   size_t errlen);
+
 #define CONFIG_FLAGS_MAX 64 /* one bit each in slb_config.given */
 
 /* The i-th flag of the table, in --help's order, or NULL past the last. */

@@ -396,6 +396,13 @@ static const struct metric_def worker_metrics[] = {
 	  W(failq.dropped) },
 	{ "slb_worker_proxy_header_errors_total", "counter",
 	  "Clients closed for a malformed or late PROXY header (--accept-proxy)", NULL, W(stats.proxy_errors) },
+	{ "slb_worker_sni_errors_total", "counter",
+	  "Clients of ADDR:PORT,sni listeners closed for a malformed or late TLS ClientHello", "reason=\"malformed\"",
+	  W(stats.sni_errors) },
+	{ "slb_worker_sni_errors_total", NULL, NULL, "reason=\"timeout\"", W(stats.sni_timeouts) },
+	{ "slb_worker_sni_unrouted_total", "counter",
+	  "Clients of ADDR:PORT,sni listeners closed: no service for their server name (or no TLS) and no "
+	  "sni-fallback", NULL, W(stats.sni_unrouted) },
 	{ "slb_access_log_lines_total", "counter", "Access log lines handed to the log thread", NULL,
 	  W(stats.access_log_lines) },
 	{ "slb_access_log_dropped_total", "counter", "Access log lines dropped because the log thread was behind",

@@ -97,7 +97,7 @@ void conn_ident_on_install(struct worker *w, struct conn *c, int res)
 		return;
 	}
 	if (!w->cfg->accept_proxy)
-		conn_connect_first(w, c);
+		conn_route(w, c);
 	/* else the linked poll is on its way */
 }
 
@@ -158,7 +158,7 @@ void conn_ident_on_poll(struct worker *w, struct conn *c, int res)
 	/* the client limits count the client the header names (or, LOCAL, the peer itself) */
 	if (w->clients && !client_limits_admit_conn(w, c, (const struct sockaddr *)&conn_id(w, c)->client.ss))
 		return;
-	conn_connect_first(w, c);
+	conn_route(w, c);
 }
 
 void conn_ident_expire(struct worker *w, struct conn *c)

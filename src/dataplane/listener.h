@@ -118,7 +118,7 @@ static inline void listener_on_accept(struct worker *w, const struct io_uring_cq
 		 * taking over) left the queue for good: serve it. Only a stop closes it. */
 		if (!w->stopping) {
 			conn_accept(w, cqe->res, l->service, key,
-				    w->accept_addrs ? (const struct sockaddr *)&peer : NULL);
+				    w->accept_addrs ? (const struct sockaddr *)&peer : NULL, l->sni_map ? i + 1 : 0);
 		} else {
 			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 

@@ -299,6 +299,9 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 	ret = worker_init_ident(w, boot);
 	if (ret)
 		return ret;
+	ret = conn_sni_init(w, boot->err, sizeof(boot->err));
+	if (ret)
+		return ret;
 	worker_probe_linger(w);
 	w->snap_reader = snapshot_reader_register();
 	if (w->snap_reader < 0) {
@@ -349,6 +352,8 @@ static unsigned worker_sweep_ms(const struct worker *w)
 
 	if (w->need_addrs && (ms == 0 || w->cfg->proxy_timeout_ms / 4 < ms))
 		ms = w->cfg->proxy_timeout_ms / 4;
+	if (w->has_sni && (ms == 0 || w->cfg->sni_timeout_ms / 4 < ms))
+		ms = w->cfg->sni_timeout_ms / 4;
 
 	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
 }
@@ -395,7 +400,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 		worker_take_rearm(w);
 		listeners_rearm(w);
 	}
-	if ((w->idle_min_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
+	if ((w->idle_min_ms || w->need_addrs || w->has_sni) && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
 		*next_sweep = w->now_ms + worker_sweep_ms(w);
 	}
@@ -404,7 +409,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 /* The longest sleep: WAIT_MAX_MS, shorter when the idle sweep is due more often. */
 static long long worker_wait_ns(const struct worker *w)
 {
-	if ((w->idle_min_ms || w->need_addrs) && worker_sweep_ms(w) < WAIT_MAX_MS)
+	if ((w->idle_min_ms || w->need_addrs || w->has_sni) && worker_sweep_ms(w) < WAIT_MAX_MS)
 		return (long long)worker_sweep_ms(w) * 1000000;
 	return WAIT_MAX_MS * 1000000LL;
 }
@@ -449,6 +454,7 @@ static void worker_free(struct worker *w)
 	free(w->last_failed);
 	free(w->accept_addrs);
 	w->accept_addrs = NULL;
+	conn_sni_free(w);
 	free(w->proxy_bufs);
 	free(w->ids);
 	free(w->be_names);

@@ -283,9 +283,10 @@ Test(config_file, example_services_are_valid_uncommented)
 	write_conf(text);
 	cr_assert_eq(config_load(path, &cfg, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_eq(config_validate_all(&cfg, &errs), 0, "%s", errs.msg[0]);
-	cr_assert_eq(cfg.n_services, 3);
+	cr_assert_eq(cfg.n_services, 5);
 	cr_assert_eq(cfg.services[config_service_find(&cfg, "api")].balance, BALANCE_LEASTCONN);
-	cr_assert_eq(cfg.n_backends, 6);
+	cr_assert_eq(cfg.n_backends, 8);
+	cr_assert(cfg.services[config_service_find(&cfg, "tls-www")].sni_fallback);
 }
 
 /* Issue 20: a comment line over 199 characters was refused as too long; nothing of a comment

@@ -27,6 +27,7 @@
 #define CONFIG_SOCKET_MAX 108 /* a unix socket path with its NUL (sun_path) */
 #define CONFIG_NAME_MAX 64    /* a backend's name with its NUL: as a heartbeat name (HB_NAME_MAX) */
 #define CONFIG_HOST_MAX 254   /* a DNS name with its NUL (RFC 1035: 253 characters written out) */
+#define CONFIG_SNI_MAX 1024   /* a service's sni = list, as written, with its NUL */
 
 enum relay_mode {
 	RELAY_AUTO = 0, /* copy for small exchanges, splice once a transfer fills a buffer */
@@ -106,6 +107,8 @@ struct service_config {
 	unsigned rise;                  /* consecutive successes to come up */
 	unsigned fall;                  /* consecutive failures to go down */
 	unsigned eject_failures;        /* consecutive connect failures seen by workers */
+	char sni[CONFIG_SNI_MAX];       /* server names routed here from its sni listeners, comma-separated; "" none */
+	bool sni_fallback;              /* its sni listeners' clients with no, an unknown or no TLS name come here */
 	/* per-client limits (src/dataplane/client_limits.c); 0: no limit */
 	unsigned client_max_conns;      /* open connections per client address, over all workers */
 	unsigned client_max_rate;       /* new connections per second per client address */
@@ -129,6 +132,9 @@ struct slb_config {
 	struct slb_addr listen[CONFIG_MAX_LISTEN]; /* where clients connect, no two equal */
 	unsigned n_listen;         /* 1..CONFIG_MAX_LISTEN once parsed */
 	unsigned char listen_service[CONFIG_MAX_LISTEN]; /* listen[i]'s index in services */
+	uint64_t listen_sni[CONFIG_MAX_LISTEN]; /* 0: listen[i] routes by port alone; else it routes by
+						 * TLS server name ("ADDR:PORT,sni") among the services of
+						 * these bits (a listener group), listen_service[i] among them */
 	struct service_config services[CONFIG_MAX_SERVICES]; /* [0]: "default" */
 	unsigned n_services;       /* 1 + the [service NAME] sections */
 	struct config_backend backends[CONFIG_MAX_STATIC_BACKENDS];
@@ -144,6 +150,7 @@ struct slb_config {
 	int log_level;
 	bool accept_proxy;              /* clients start with a PROXY header (slb behind a balancer) */
 	unsigned proxy_timeout_ms;      /* for that header to arrive whole */
+	unsigned sni_timeout_ms;        /* for a client of an sni listener to send its whole ClientHello */
 	char access_log[CONFIG_FILE_MAX]; /* "": off; "-": stdout */
 	enum access_log_format access_log_format;
 

@@ -47,6 +47,9 @@ struct worker_stats {
 	stat_t copy_transfers;
 	stat_t loop_turns;       /* also the worker's quiescent epoch, as seen by admin */
 	stat_t proxy_errors;     /* --accept-proxy: clients closed for a bad or late header */
+	stat_t sni_errors;       /* sni listeners: clients closed for a malformed ClientHello */
+	stat_t sni_timeouts;     /* sni listeners: clients closed for no whole ClientHello in time */
+	stat_t sni_unrouted;     /* sni listeners: clients closed, no service for their name */
 	stat_t access_log_lines; /* lines pushed to the access log ring */
 	stat_t access_log_dropped; /* lines dropped on a full ring */
 	struct client_stats clients[SNAP_MAX_POOLS]; /* indexed by service */
