@@ -2,8 +2,8 @@
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
 #   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay]
-#                [--clients] [--tls] [--out DIR]
-#                [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
+#                [--clients] [--tls] [--services] [--out DIR] [--src DIR] [--access-log]
+#                [--ref-bin PATH] [--scenario LIST] [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
 # backend, then runs every scenario against every contender, interleaved, for N rounds, and
@@ -18,6 +18,9 @@
 # --tls runs TLS passthrough with routing by server name: a real TLS handshake per connection
 # (wrk https, Connection: close) to an nginx ssl backend, through HAProxy (req.ssl_sni), nginx
 # stream (ssl_preread) and slb (an ADDR:PORT,sni listener), and direct to the backend.
+# --services runs slb-auto against slb-svc20, the same slb with 19 more services configured
+# (traffic to one), on the connection-per-request scenarios (no idle test): what routing by
+# port costs.
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
 # from one run. --scenario and --contender (comma-separated names) run only those. See
 # bench/README.md.
@@ -28,11 +31,11 @@ REPO=$(dirname "$HERE")
 TOOL=(python3 "$HERE/lib/benchtool.py")
 
 usage() {
-	sed -n '2,23s/^# \{0,1\}//p' "$0"
+	sed -n '2,26s/^# \{0,1\}//p' "$0"
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 replay=0 clients=0 tls=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
+quick=0 scaling=0 alog=0 outlier=0 replay=0 clients=0 tls=0 services=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
@@ -42,6 +45,7 @@ while (($#)); do
 	--tls) tls=1 ;;
 	--replay) replay=1 ;;
 	--clients) clients=1 ;;
+	--services) services=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
@@ -104,6 +108,7 @@ if [[ -z "$out" ]]; then
 	((tls)) && suffix+=-tls
 	((replay)) && suffix+=-replay
 	((clients)) && suffix+=-clients
+	((services)) && suffix+=-services
 	out="$HERE/results/$stamp$suffix"
 fi
 mkdir -p "$out/raw"
@@ -316,6 +321,11 @@ EOF
 			--relay auto --drain-timeout 2000 --log-level warn --client-max-conns 1000000
 			--client-max-rate 1000000)
 		;;
+	slb-svc20) # slb-auto as the service "default" beside 19 services of a config file
+		services_conf "$dir/services.conf" 19
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --drain-timeout 2000 --log-level warn -c "$dir/services.conf")
+		;;
 	slb-auto-log)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --drain-timeout 2000 --log-level warn --access-log "$dir/access.log")
@@ -357,6 +367,19 @@ EOF
 		sleep 0.05
 	done
 	return 0
+}
+
+# services_conf FILE N: N [service sNN] sections, each listening on a free port of its own with
+# one backend (127.0.1.NN, the backend's port: an address is one service's, and no traffic goes
+# there, nor probes: no check), so that slb serves N + 1 services while the bench's traffic goes
+# to the default one.
+services_conf() {
+	local file=$1 n=$2 i=1 p
+	: >"$file"
+	for p in $("${TOOL[@]}" ports "$n"); do
+		printf '[service s%02d]\nlisten = 127.0.0.1:%s\nbackend = 127.0.1.%d:%s\n' "$i" "$p" "$i" "$BPORT" >>"$file"
+		i=$((i + 1))
+	done
 }
 
 # ---------------------------------------------------------------- scenarios
@@ -556,13 +579,17 @@ else
 		contenders=(haproxy slb-auto slb-clients)
 		scenarios=(conn-close conn-close-500)
 	fi
+	if ((services)); then
+		contenders=(direct slb-auto slb-svc20)
+		scenarios=(conn-close conn-close-500)
+	fi
 	if [[ -n "$ref_bin" ]]; then
 		contenders+=(slb-ref)
 	fi
 	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
-		slb-auto-log slb-outlier slb-replay slb-clients slb-ref
+		slb-auto-log slb-outlier slb-replay slb-clients slb-svc20 slb-ref
 	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
-	((outlier || replay || clients || tls)) || scenarios+=(idle)
+	((outlier || replay || clients || tls || services)) || scenarios+=(idle)
 	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
 	run_idle=0
 	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1
@@ -575,8 +602,16 @@ fi
 echo "   results: $out"
 
 for ((r = 1; r <= rounds; r++)); do
+	order=("${contenders[@]}")
+	# --services compares two slbs that differ by the config alone: the second of a pair runs
+	# on a machine that drifted for a few seconds more, so every other round swaps them
+	if ((services && r % 2 == 0)) && [[ " ${order[*]} " == *" slb-auto "* && " ${order[*]} " == *" slb-svc20 "* ]]; then
+		for i in "${!order[@]}"; do
+			case "${order[$i]}" in slb-auto) order[$i]=slb-svc20 ;; slb-svc20) order[$i]=slb-auto ;; esac
+		done
+	fi
 	for sc in "${scenarios[@]}"; do
-		for c in "${contenders[@]}"; do
+		for c in "${order[@]}"; do
 			measure "$r" "$sc" "$c"
 		done
 	done

@@ -143,6 +143,7 @@ def load_runs(d):
         if run["backend_s"] and run["wrk_s"]:
             ours = float(run["cpu_s"] or 0) + float(run["backend_s"]) + float(run["wrk_s"])
             g["procs_raw"].append(ours * 1e6 / w["requests"])
+            g["per_round"][run["round"]]["procs_raw"] = g["procs_raw"][-1]
         if run["turns"]:
             g["turns"].append(int(run["turns"]) / w["requests"])
         for k in ("ipi_load", "ipi_proxy", "ctxt"):
@@ -156,6 +157,7 @@ def load_runs(d):
         if c != "direct" and run["cpu_s"]:
             cpu = float(run["cpu_s"])
             g["cpu_us"].append(cpu * 1e6 / w["requests"])
+            g["per_round"][run["round"]]["cpu_us"] = g["cpu_us"][-1]
             if w["seconds"]:
                 g["cpu_pct"].append(100.0 * cpu / w["seconds"])
             g["hwm_mib"].append(int(run["hwm_kb"]) / 1024.0)
@@ -346,6 +348,40 @@ def round_table(summary, scenarios, contenders):
     return md
 
 
+def services_table(summary, scenarios, contenders):
+    """Markdown lines for --services: slb with 20 services configured (slb-svc20) over slb with
+    one (slb-auto), round by round (the two ran seconds apart), for the CPU figures: routing by
+    port should cost nothing measurable, i.e. ratios within the rounds' noise of 1."""
+    if "slb-svc20" not in contenders or "slb-auto" not in contenders:
+        return []
+    md = ["", "## 20 services configured against one", "",
+          "Each round's ratio is slb-svc20's figure over slb-auto's in the same round (machine and procs:",
+          "each minus direct's of that round). Median of the ratios [lowest-highest] over the rounds.", "",
+          "| scenario | req/s x 1 service | machine us/req x 1 service | procs us/req x 1 service "
+          "| own us/req x 1 service | rounds |", "|---|--:|--:|--:|--:|--:|"]
+    for sc in scenarios:
+        if (sc, "slb-svc20") not in summary or (sc, "slb-auto") not in summary:
+            continue
+        cells, n = [], 0
+        for key in ("rps", "mach", "procs", "cpu_us"):
+            rs = []
+            for rnd in summary[(sc, "slb-svc20")]["per_round"]:
+                if key == "procs":
+                    d = summary.get((sc, "direct"))
+                    base = d["per_round"].get(rnd, {}).get("procs_raw") if d else None
+                    a, b = (round_value(summary, sc, c, rnd, "procs_raw") for c in ("slb-svc20", "slb-auto"))
+                    r = ratio(a - base, b - base) if None not in (a, b, base) else None
+                else:
+                    r = ratio(round_value(summary, sc, "slb-svc20", rnd, key),
+                              round_value(summary, sc, "slb-auto", rnd, key))
+                if r is not None:
+                    rs.append(r)
+            n = max(n, len(rs))
+            cells.append(f"{median(rs):.3f} [{min(rs):.3f}-{max(rs):.3f}]" if rs else "n/a")
+        md.append(f"| {sc} | " + " | ".join(cells) + f" | {n} |")
+    return md
+
+
 def wakeup_table(summary, scenarios, contenders):
     """Markdown lines: wake-ups per request, where a proxy's CPU cost hides on a virtual machine.
     Each wake-up interrupt is a VM exit on the CPU that sends it, so a proxy that sleeps and is
@@ -462,6 +498,7 @@ def main_report(d):
             rows.append(row)
     md += ratio_table(summary, scenarios, contenders)
     md += round_table(summary, scenarios, contenders)
+    md += services_table(summary, scenarios, contenders)
     md += wakeup_table(summary, scenarios, contenders)
     md += close_order_table(summary, scenarios, contenders)
 

@@ -273,6 +273,14 @@ int config_parse_backend(const char *text, struct config_backend *out, char *err
 	return backend_host_options(out, err, errlen);
 }
 
+static bool backend_named_in(const struct slb_config *cfg, unsigned svc, const char *name)
+{
+	for (unsigned i = 0; name[0] && i < cfg->n_backends; i++)
+		if (cfg->backends[i].service == svc && strcmp(cfg->backends[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	struct config_backend *b = &cfg->backends[cfg->n_backends];
@@ -293,9 +301,10 @@ static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag
 		snprintf(why, sizeof(why), "backend of service %s already", cfg->services[cfg->backends[i].service].name);
 		return flag_error(err, errlen, f, val, why);
 	}
-	/* names are unique over all services: the admin API takes a name for an address */
-	if (config_backend_named(cfg->backends, cfg->n_backends, b->name))
-		return flag_error(err, errlen, f, val, "name given to another backend");
+	/* names are unique within a service: the admin API takes a name for an address, and
+	 * /services/NAME/backends/{name} tells two services' names apart */
+	if (backend_named_in(cfg, svc, b->name))
+		return flag_error(err, errlen, f, val, "name given to another backend of this service");
 	cfg->n_backends++;
 	return 0;
 }
@@ -742,8 +751,8 @@ static const struct flag flag_table[] = {
 	{ .name = "admin", .arg = "ADDR:PORT", .parse = parse_optional_address, FIELD(admin),
 	  .def_help = "off",
 	  .has = F(has_admin), .reload = CONFIG_RELOAD_WAITS,
-	  .help = "admin endpoint: dashboard, /status, /metrics, /events and the runtime API (docs/admin-api.md); "
-		  "loopback unless --admin-public" },
+	  .help = "admin endpoint: dashboard, /status, /metrics, /events and the runtime API, per service under "
+		  "/services/NAME/backends/... (docs/admin-api.md); loopback unless --admin-public" },
 	{ .name = "admin-public", .parse = set_true, FIELD(admin_public),
 	  .reload = CONFIG_RELOAD_WAITS,
 	  .help = "allow --admin on an address other hosts can reach (reads need no token)" },

@@ -29,6 +29,7 @@ struct api_call {
 	char who[ADDR_TEXT_MAX + 8];  /* "from 127.0.0.1": folded into the table's reasons */
 	struct backend *b;            /* the {addr} of a /backends/{addr} route */
 	struct admin_answer *ans;
+	int svc;                      /* /services/NAME/...: NAME's index; -1: a route of before services */
 };
 
 typedef void (*api_fn)(struct api_call *c);
@@ -357,8 +358,8 @@ static const char *api_new_field(struct health_ctx *ctx, const char *key, json_t
 	return NULL;
 }
 
-/* Returns NULL with nb filled, or why the body is refused. An active check (its own, else
- * --check's) makes it start checking. */
+/* Returns NULL with nb filled (but for nb->checking, the service's to decide), or why the
+ * body is refused. */
 static const char *api_new_backend_parse(struct health_ctx *ctx, json_t *root, struct table_admin_add *nb)
 {
 	const char *key, *why;
@@ -373,27 +374,31 @@ static const char *api_new_backend_parse(struct health_ctx *ctx, json_t *root, s
 		if (why)
 			return why;
 	}
-	nb->checking = (nb->own_check ? nb->check : ctx->cfg->services[0].check) != CHECK_NONE;
 	return NULL;
 }
 
-/* Names are unique among the backends the operator gives (the flags and this API), so that
- * the name steers exactly one; a heartbeat backend's name is its process's to choose. */
-static void api_add_backend(struct api_call *c, const struct table_admin_add *nb)
+/* Names are unique among the backends the operator gives (the flags and this API) within a
+ * service, so that the name steers exactly one; a heartbeat backend's name is its process's to
+ * choose. An address is one backend of one service: the table finds a backend by it. */
+static void api_add_backend(struct api_call *c, struct table_admin_add *nb)
 {
+	unsigned svc = c->svc < 0 ? 0 : (unsigned)c->svc, named;
 	struct backend *b = table_find(c->ctx->table, &nb->addr);
-	unsigned named;
 	int rc;
 
 	if (b) {
-		api_error(c, 409, "backend %u already has that address", b->id);
+		api_error(c, 409, "backend %u already has that address (in service %s)", b->id,
+			  config_service_name(c->ctx->cfg, b->service));
 		return;
 	}
-	b = table_find_name(c->ctx->table, nb->name, &named);
+	b = table_find_name_in(c->ctx->table, nb->name, (int)svc, &named);
 	if (b) {
-		api_error(c, 409, "backend %u already has the name '%s'", b->id, nb->name);
+		api_error(c, 409, "backend %u already has the name '%s' in service %s", b->id, nb->name,
+			  config_service_name(c->ctx->cfg, svc));
 		return;
 	}
+	nb->checking = (nb->own_check ? nb->check : c->ctx->cfg->services[svc].check) != CHECK_NONE;
+	nb->service = svc;
 	rc = table_add_admin_backend(c->ctx->table, nb, c->who, c->ctx->now_ms, &b);
 	if (rc) {
 		api_error(c, 409, "the backend table is full");
@@ -458,19 +463,29 @@ static int api_decode(const char *s, size_t len, char *out, size_t outlen)
 
 #define API_UNKNOWN "unknown backend: give its id, its address or its name as /status shows it"
 
-/* A name: unique among the backends the operator gave, but a heartbeat backend registers
- * under any name, so an ambiguous one is refused rather than guessed. Answers the error when
- * it finds none or several. */
+/* A name: unique among the backends the operator gave within a service, but a heartbeat
+ * backend registers under any name, so an ambiguous one is refused rather than guessed: 409
+ * on a route without a service when the bearers are in several services (the service's own
+ * route tells them apart), 400 when they share one. Answers the error when it finds none or
+ * several. */
 static struct backend *api_find_name(struct api_call *c, const char *name)
 {
-	unsigned n;
-	struct backend *b = table_find_name(c->ctx->table, name, &n);
+	unsigned n, in_first;
+	struct backend *b = table_find_name_in(c->ctx->table, name, c->svc, &n);
 
-	if (n > 1)
-		api_error(c, 400, "ambiguous name '%s': %u backends bear it; give the id or the address", name, n);
-	else if (!b)
+	if (!b) {
 		api_error(c, 404, API_UNKNOWN);
-	return n > 1 ? NULL : b;
+		return NULL;
+	}
+	if (n == 1)
+		return b;
+	table_find_name_in(c->ctx->table, name, (int)b->service, &in_first);
+	if (in_first < n)
+		api_error(c, 409, "ambiguous name '%s': backends of several services bear it; use "
+			  "/services/NAME/backends/%s", name, name);
+	else
+		api_error(c, 400, "ambiguous name '%s': %u backends bear it; give the id or the address", name, n);
+	return NULL;
 }
 
 /* {addr}: the id as /status shows it, the address (IPv6 in brackets, maybe percent-encoded),
@@ -492,6 +507,8 @@ static struct backend *api_find_backend(struct api_call *c, const char *seg, siz
 		b = table_find(c->ctx->table, &a);
 	else
 		return api_find_name(c, text);
+	if (b && c->svc >= 0 && b->service != (unsigned)c->svc)
+		b = NULL; /* another service's: this one has no such backend */
 	if (b)
 		return b;
 out_unknown:
@@ -542,13 +559,17 @@ static bool route_matches(const struct route *r, const char *path, size_t len, c
 	return *seg_len > 0 && rest == strlen(r->suffix) && memcmp(*seg + *seg_len, r->suffix, rest) == 0;
 }
 
-/* The route for req, or NULL after answering 404 (no such path) or 405 (not that method). */
-static const struct route *api_route(struct api_call *c, const char **seg, size_t *seg_len)
+/* The route for path[0..len), or NULL after answering 404 (no such path) or 405 (not that
+ * method). Under /services/NAME only the /backends routes are found. */
+static const struct route *api_route(struct api_call *c, const char *path, size_t len, const char **seg,
+				     size_t *seg_len)
 {
 	const struct route *path_match = NULL;
 
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-		if (!route_matches(&routes[i], c->req->path, c->req->path_len, seg, seg_len))
+		if (c->svc >= 0 && strncmp(routes[i].prefix, "/backends", 9) != 0)
+			continue;
+		if (!route_matches(&routes[i], path, len, seg, seg_len))
 			continue;
 		if (routes[i].method == c->req->method)
 			return &routes[i];
@@ -601,18 +622,50 @@ static void api_who(struct api_call *c)
 	snprintf(c->who, sizeof(c->who), "from %s", text);
 }
 
+#define API_SERVICES "/services/"
+
+/* /services/NAME/REST: sets c->svc to NAME's index and *path, *len to REST ("/backends...").
+ * Returns 0 (also for a path of before services, left as it is), or -ENOENT after answering
+ * 404 for a service slb does not have. */
+static int api_service_prefix(struct api_call *c, const char **path, size_t *len)
+{
+	const size_t plen = sizeof(API_SERVICES) - 1;
+	char name[CONFIG_SERVICE_NAME_MAX];
+	const char *slash;
+	size_t n;
+
+	if (*len <= plen || memcmp(*path, API_SERVICES, plen) != 0)
+		return 0;
+	slash = memchr(*path + plen, '/', *len - plen);
+	n = slash ? (size_t)(slash - (*path + plen)) : *len - plen;
+	if (n > 0 && n < sizeof(name)) {
+		memcpy(name, *path + plen, n);
+		name[n] = '\0';
+		c->svc = config_service_find(c->ctx->cfg, name);
+	}
+	if (c->svc < 0) {
+		api_error(c, 404, "unknown service: /services/NAME/backends/... takes a service /status lists");
+		return -ENOENT;
+	}
+	*len -= plen + n;
+	*path += plen + n;
+	return 0;
+}
+
 void admin_api_answer(struct health_ctx *ctx, const struct admin_auth *auth, const struct admin_request *req,
 		      const char *body, size_t len, const struct slb_addr *peer, struct admin_answer *ans)
 {
-	struct api_call c = { ctx, req, body, len, peer, "", NULL, ans };
+	struct api_call c = { ctx, req, body, len, peer, "", NULL, ans, -1 };
+	const char *path = req->path, *seg = NULL;
+	size_t path_len = req->path_len, seg_len = 0;
 	const struct route *r;
-	const char *seg = NULL;
-	size_t seg_len = 0;
 
 	memset(ans, 0, sizeof(*ans));
 	abuf_init(&ans->body, ADMIN_BODY_MAX);
 	api_who(&c);
-	r = api_route(&c, &seg, &seg_len);
+	if (api_service_prefix(&c, &path, &path_len))
+		return;
+	r = api_route(&c, path, path_len, &seg, &seg_len);
 	if (!r || (r->changes && api_authorize(&c, auth)))
 		return;
 	if (r->suffix) {

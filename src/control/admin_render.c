@@ -305,9 +305,8 @@ static unsigned view_services(const struct admin_view *v)
 	return v->cfg ? v->cfg->n_services : 1;
 }
 
-/* ,"clients":{"denied":N,"over_conns":N,"over_rate":N,"untracked":N}: what service svc's
- * --client-* settings refused (or let in uncounted). */
-static void status_service_clients(struct abuf *out, const struct admin_view *v, unsigned svc)
+/* See slb/control/admin_render.h. */
+void admin_render_service_clients(struct abuf *out, const struct admin_view *v, unsigned svc)
 {
 	uint64_t sum[CLIENT_FIGURES];
 
@@ -316,46 +315,6 @@ static void status_service_clients(struct abuf *out, const struct admin_view *v,
 	for (unsigned k = 0; k < CLIENT_FIGURES; k++)
 		abuf_printf(out, "%s\"%s\":%llu", k ? "," : "", client_figures[k], (unsigned long long)sum[k]);
 	abuf_printf(out, "}");
-}
-
-/* {"name":"web","state":"serving","listen":["127.0.0.1:80"],"clients":{...}}: serving (it has
- * a listener), unserved (none: the default service beside sections), or removed (by a reload;
- * its backends drain, and it is listed until an upgrade or restart). */
-static void status_service(struct abuf *out, const struct admin_view *v, unsigned svc)
-{
-	const struct slb_config *cfg = v->cfg;
-	const char *sep = "";
-
-	abuf_printf(out, "{\"name\":\"%s\",\"state\":\"%s\",\"listen\":[", cfg->services[svc].name,
-		    cfg->services[svc].retired ? "removed" : config_service_served(cfg, svc) ? "serving" : "unserved");
-	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		char text[ADDR_TEXT_MAX];
-
-		if (cfg->listen_service[i] != svc)
-			continue;
-		abuf_printf(out, "%s\"%s\"", sep, addr_format(&cfg->listen[i], text, sizeof(text)));
-		sep = ",";
-	}
-	abuf_printf(out, "]");
-	status_service_clients(out, v, svc);
-	abuf_printf(out, "}");
-}
-
-static void status_services(struct abuf *out, const struct admin_view *v)
-{
-	const char *sep = "\n";
-
-	if (!v->cfg)
-		return;
-	abuf_printf(out, ",\"services\":[");
-	for (unsigned i = 0; i < v->cfg->n_services; i++) {
-		if (v->service >= 0 && i != (unsigned)v->service)
-			continue;
-		abuf_printf(out, "%s", sep);
-		status_service(out, v, i);
-		sep = ",\n";
-	}
-	abuf_printf(out, "\n]");
 }
 
 int admin_render_status(struct abuf *out, const struct admin_view *v)
@@ -378,7 +337,7 @@ int admin_render_status(struct abuf *out, const struct admin_view *v)
 		status_worker(out, i, &v->channels[i]->stats);
 	}
 	abuf_printf(out, "\n]");
-	status_services(out, v);
+	admin_render_services(out, v);
 	abuf_printf(out, "}\n");
 	return render_result(out);
 }
@@ -457,9 +416,23 @@ static void metric_head(struct abuf *out, const struct metric_def *m)
 		abuf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name, m->type);
 }
 
-static void metrics_backends(struct abuf *out, const struct admin_view *v, const struct metric_def *m)
+/* "name{backend="ADDR",name="NAME",service="SVC"": every per-backend series names the
+ * backend's service, so that a dashboard sums or filters by it; the caller closes the braces. */
+static void metrics_backend_labels(struct abuf *out, const struct admin_view *v, const char *name,
+				   const struct backend *b)
 {
 	char addr[ADDR_TEXT_MAX];
+
+	abuf_printf(out, "%s{backend=\"", name);
+	abuf_label(out, addr_format(&b->addr, addr, sizeof(addr)));
+	abuf_printf(out, "\",name=\"");
+	abuf_label(out, b->name);
+	/* service names are [a-z0-9_-]: nothing to escape */
+	abuf_printf(out, "\",service=\"%s\"", v->cfg ? config_service_name(v->cfg, b->service) : "default");
+}
+
+static void metrics_backends(struct abuf *out, const struct admin_view *v, const struct metric_def *m)
+{
 	struct be_sums s;
 
 	metric_head(out, m);
@@ -469,11 +442,8 @@ static void metrics_backends(struct abuf *out, const struct admin_view *v, const
 		if (!b)
 			continue;
 		sum_backend(v, b, &s);
-		abuf_printf(out, "%s{backend=\"", m->name);
-		abuf_label(out, addr_format(&b->addr, addr, sizeof(addr)));
-		abuf_printf(out, "\",name=\"");
-		abuf_label(out, b->name);
-		abuf_printf(out, "\"%s%s} %llu\n", m->label ? "," : "", m->label ? m->label : "",
+		metrics_backend_labels(out, v, m->name, b);
+		abuf_printf(out, "%s%s} %llu\n", m->label ? "," : "", m->label ? m->label : "",
 			    (unsigned long long)*(const uint64_t *)((const char *)&s + m->off));
 	}
 }
@@ -511,15 +481,11 @@ static void metrics_gauge_head(struct abuf *out, const char *name, const char *h
 	abuf_printf(out, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
 }
 
-static void metrics_gauge(struct abuf *out, const char *name, const struct backend *b, double value)
+static void metrics_gauge(struct abuf *out, const struct admin_view *v, const char *name, const struct backend *b,
+			  double value)
 {
-	char addr[ADDR_TEXT_MAX];
-
-	abuf_printf(out, "%s{backend=\"", name);
-	abuf_label(out, addr_format(&b->addr, addr, sizeof(addr)));
-	abuf_printf(out, "\",name=\"");
-	abuf_label(out, b->name);
-	abuf_printf(out, "\"} %.6f\n", value);
+	metrics_backend_labels(out, v, name, b);
+	abuf_printf(out, "} %.6f\n", value);
 }
 
 static void metrics_latency(struct abuf *out, const struct admin_view *v, unsigned kind)
@@ -541,12 +507,12 @@ static void metrics_latency(struct abuf *out, const struct admin_view *v, unsign
 		if (kind == 2) {
 			phi = gray_phi(v->gray, id, v->now_ms);
 			if (b->session && phi >= 0)
-				metrics_gauge(out, names[kind], b, phi);
+				metrics_gauge(out, v, names[kind], b, phi);
 			continue;
 		}
 		f = gray_backend_figure(v->channels, v->n_channels, id, kind == 1, v->now_ms);
 		if (f.n)
-			metrics_gauge(out, names[kind], b, (double)f.avg_us / 1e6);
+			metrics_gauge(out, v, names[kind], b, (double)f.avg_us / 1e6);
 	}
 }
 
@@ -577,6 +543,7 @@ static void metrics_clients(struct abuf *out, const struct admin_view *v)
 int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 {
 	metrics_states(out, v);
+	admin_render_service_metrics(out, v);
 	for (unsigned kind = 0; kind < 3; kind++)
 		metrics_latency(out, v, kind);
 	for (size_t i = 0; i < sizeof(backend_metrics) / sizeof(backend_metrics[0]); i++)

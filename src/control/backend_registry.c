@@ -172,16 +172,18 @@ static void table_admin_settings(struct backend *b, const struct table_admin_add
 int table_add_admin_backend(struct backend_table *t, const struct table_admin_add *a, const char *detail,
 			    int64_t now_ms, struct backend **out)
 {
+	unsigned svc = a->service < table_services(t) ? a->service : 0;
 	char why[TABLE_REASON_MAX];
 	int rc;
 
 	snprintf(why, sizeof(why), "added by admin%s%s", detail ? " " : "", detail ? detail : "");
 	if (a->checking)
 		snprintf(why + strlen(why), sizeof(why) - strlen(why), ": checking, up after %u passed checks",
-			 t->p.svc[0].rise);
+			 t->p.svc[svc].rise);
 	rc = table_add_entry(t, &a->addr, a->weight, a->checking, why, now_ms, out);
 	if (rc)
 		return rc;
+	(*out)->service = svc; /* before the add's event, which names the service */
 	table_admin_settings(*out, a);
 	t->changes |= TABLE_CHANGE_URGENT; /* in rotation or not, the answer describes what workers see */
 	return table_add_done(t, *out, now_ms);
@@ -354,11 +356,19 @@ struct backend *table_find(struct backend_table *t, const struct slb_addr *addr)
 /* See backend_table.h. */
 struct backend *table_find_name(struct backend_table *t, const char *name, unsigned *count)
 {
+	return table_find_name_in(t, name, -1, count);
+}
+
+/* See backend_table.h. */
+struct backend *table_find_name_in(struct backend_table *t, const char *name, int svc, unsigned *count)
+{
 	struct backend *first = NULL;
 
 	*count = 0;
 	for (uint32_t id = 1; name[0] && id < SNAP_MAX_BACKEND_ID; id++) {
 		if (!t->be[id].id || strcmp(t->be[id].name, name) != 0)
+			continue;
+		if (svc >= 0 && t->be[id].service != (unsigned)svc)
 			continue;
 		if (!first)
 			first = &t->be[id];

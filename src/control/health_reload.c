@@ -59,7 +59,8 @@ static void reload_name(struct health_ctx *ctx, struct backend *b, const char *n
 		return;
 	snprintf(what, sizeof(what), "name '%s' -> '%s'", old, b->name);
 	reload_log_backend(b, what);
-	if (table_find_name(ctx->table, b->name, &bearers) && bearers > 1)
+	/* names are unique within a service: another service's web1 is told apart by its route */
+	if (table_find_name_in(ctx->table, b->name, (int)b->service, &bearers) && bearers > 1)
 		slb_log(LOG_WARN, 0, "reload: %u backends bear the name '%s': give the id or the address to "
 			"the admin API", bearers, b->name);
 }

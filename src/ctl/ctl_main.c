@@ -19,10 +19,10 @@
 #define CTL_TOKEN_MAX 512
 
 static const char usage_text[] =
-	"usage: slb-ctl [--admin ADDR:PORT] [--token-file FILE] COMMAND [ARGS]\n"
+	"usage: slb-ctl [--admin ADDR:PORT] [--token-file FILE] [--service NAME] COMMAND [ARGS]\n"
 	"\n"
 	"Commands (BACKEND is an id, an address or a name as `status` shows it):\n"
-	"  status                       the backends and workers, as a table\n"
+	"  status                       the backends, services and workers, as tables\n"
 	"  drain BACKEND                no new connections; open ones finish\n"
 	"  enable BACKEND               back in rotation when its health allows\n"
 	"  disable BACKEND              down until enabled, whatever its health says\n"
@@ -31,6 +31,10 @@ static const char usage_text[] =
 	"  remove BACKEND               drain, then remove once its connections are gone\n"
 	"  events [--since N] [--follow]  the state changes slb remembers; --follow streams new ones\n"
 	"\n"
+	"--service NAME (before or after the command): status shows that service alone; a BACKEND is\n"
+	"looked up in it, and add puts the new backend in it. Without it a BACKEND is looked up in\n"
+	"every service (a name that several services have is refused: give --service), and add\n"
+	"puts it in the service named default.\n"
 	"--admin defaults to $SLB_ADMIN, else " CTL_DEFAULT_ADMIN "; --token-file to $SLB_ADMIN_TOKEN_FILE\n"
 	"(needed when slb runs with --admin-token-file).\n";
 
@@ -38,7 +42,20 @@ struct ctl {
 	struct ctl_target target;
 	struct ctl_style style;
 	char token[CTL_TOKEN_MAX];
+	const char *service;  /* --service NAME, or NULL */
 };
+
+/* "/services/NAME" for --service (NAME percent-encoded), else "": what the backend routes
+ * start with. */
+static const char *ctl_service_prefix(const struct ctl *c, char *buf, size_t len)
+{
+	char seg[128];
+
+	if (!c->service)
+		return "";
+	snprintf(buf, len, "/services/%s", ctl_http_encode(c->service, seg, sizeof(seg)));
+	return buf;
+}
 
 static int ctl_usage(const char *why)
 {
@@ -108,9 +125,10 @@ static int ctl_call(struct ctl *c, const char *method, const char *path, const c
 static int ctl_backend_action(struct ctl *c, const char *method, const char *backend, const char *action,
 			      const char *body)
 {
-	char seg[256], path[320];
+	char seg[256], svc[160], path[480];
 
-	snprintf(path, sizeof(path), "/backends/%s%s", ctl_http_encode(backend, seg, sizeof(seg)), action);
+	snprintf(path, sizeof(path), "%s/backends/%s%s", ctl_service_prefix(c, svc, sizeof(svc)),
+		 ctl_http_encode(backend, seg, sizeof(seg)), action);
 	return ctl_call(c, method, path, body, ctl_print_backend);
 }
 
@@ -130,6 +148,7 @@ static int ctl_weight(struct ctl *c, int argc, char **argv)
 /* add ADDR [--weight N] [--check KIND] [--name NAME]: the JSON is built here, by jansson. */
 static int ctl_add(struct ctl *c, int argc, char **argv)
 {
+	char svc[160], path[192];
 	json_t *o;
 	char *body;
 	int rc;
@@ -151,7 +170,8 @@ static int ctl_add(struct ctl *c, int argc, char **argv)
 	json_decref(o);
 	if (!body)
 		return ctl_usage("the address, check and name must be UTF-8 text");
-	rc = ctl_call(c, "POST", "/backends", body, ctl_print_backend);
+	snprintf(path, sizeof(path), "%s/backends", ctl_service_prefix(c, svc, sizeof(svc)));
+	rc = ctl_call(c, "POST", path, body, ctl_print_backend);
 	free(body);
 	return rc;
 }
@@ -192,18 +212,55 @@ static int ctl_events(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+static int ctl_status(struct ctl *c, int argc)
+{
+	char seg[128], path[160];
+
+	if (argc != 1)
+		return ctl_usage("status takes nothing but --service NAME");
+	if (c->service)
+		snprintf(path, sizeof(path), "/status?service=%s", ctl_http_encode(c->service, seg, sizeof(seg)));
+	else
+		snprintf(path, sizeof(path), "/status");
+	return ctl_call(c, "GET", path, NULL, ctl_print_status);
+}
+
+/* Takes "--service NAME" out of a command's arguments (argv[1..argc)), wherever it stands, so
+ * that "slb-ctl drain web1 --service api" reads as "slb-ctl --service api drain web1".
+ * Returns the arguments left, or -1 for a --service without its NAME. */
+static int ctl_take_service(struct ctl *c, int argc, char **argv)
+{
+	int n = 1;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--service") != 0) {
+			argv[n++] = argv[i];
+			continue;
+		}
+		if (i + 1 >= argc)
+			return -1;
+		c->service = argv[++i];
+	}
+	return n;
+}
+
 static int ctl_run(struct ctl *c, int argc, char **argv)
 {
 	const char *cmd = argv[0];
 
+	argc = ctl_take_service(c, argc, argv);
+	if (argc < 0)
+		return ctl_usage("--service takes a NAME");
+	if (c->service && !c->service[0])
+		return ctl_usage("--service takes a NAME");
 	if (strcmp(cmd, "status") == 0)
-		return argc == 1 ? ctl_call(c, "GET", "/status", NULL, ctl_print_status) : ctl_usage("status takes nothing");
+		return ctl_status(c, argc);
 	if (strcmp(cmd, "weight") == 0)
 		return ctl_weight(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "add") == 0)
 		return ctl_add(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "events") == 0)
-		return ctl_events(c, argc - 1, argv + 1);
+		return c->service ? ctl_usage("events shows every service: no --service") : ctl_events(c, argc - 1, argv + 1);
 	if (argc != 2)
 		return ctl_usage("unknown command, or a BACKEND missing");
 	if (strcmp(cmd, "remove") == 0)
@@ -233,6 +290,8 @@ static int ctl_parse_globals(struct ctl *c, int argc, char **argv)
 			admin = argv[i + 1];
 		else if (strcmp(argv[i], "--token-file") == 0)
 			token = argv[i + 1];
+		else if (strcmp(argv[i], "--service") == 0)
+			c->service = argv[i + 1];
 		else
 			return -ctl_usage("unknown flag");
 	}

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-#define TABLE_COLS_MAX 12
+#define TABLE_COLS_MAX 13
 #define CELL_MAX 128
 
 struct table {
@@ -143,22 +143,23 @@ static void backend_row(struct table *t, json_t *b)
 	num_of(b, "id", row[0]);
 	snprintf(row[1], CELL_MAX, "%s", str_of(b, "name"));
 	snprintf(row[2], CELL_MAX, "%s", str_of(b, "address"));
-	snprintf(row[3], CELL_MAX, "%s", str_of(b, "state"));
-	snprintf(row[4], CELL_MAX, "%s", str_of(b, "source"));
-	num_of(b, json_object_get(b, "effective_weight") ? "effective_weight" : "weight", row[5]);
-	num_of(b, "load", row[6]);
-	num_of(b, "active_conns", row[7]);
-	num_of(b, "total_conns", row[8]);
-	num_of(b, "failures", row[9]);
-	backend_note(b, row[10]);
-	snprintf(row[11], CELL_MAX, "%s", str_of(b, "reason"));
+	snprintf(row[3], CELL_MAX, "%s", str_of(b, "service"));
+	snprintf(row[4], CELL_MAX, "%s", str_of(b, "state"));
+	snprintf(row[5], CELL_MAX, "%s", str_of(b, "source"));
+	num_of(b, json_object_get(b, "effective_weight") ? "effective_weight" : "weight", row[6]);
+	num_of(b, "load", row[7]);
+	num_of(b, "active_conns", row[8]);
+	num_of(b, "total_conns", row[9]);
+	num_of(b, "failures", row[10]);
+	backend_note(b, row[11]);
+	snprintf(row[12], CELL_MAX, "%s", str_of(b, "reason"));
 }
 
 static void backends_print(json_t *list)
 {
-	struct table t = { .ncols = 12, .colour_col = 3,
-			   .head = { "ID", "NAME", "ADDRESS", "STATE", "SOURCE", "WEIGHT", "LOAD", "ACTIVE", "CONNS",
-				     "FAIL", "NOTE", "REASON" } };
+	struct table t = { .ncols = 13, .colour_col = 4,
+			   .head = { "ID", "NAME", "ADDRESS", "SERVICE", "STATE", "SOURCE", "WEIGHT", "LOAD", "ACTIVE",
+				     "CONNS", "FAIL", "NOTE", "REASON" } };
 	size_t i;
 	json_t *b;
 
@@ -184,11 +185,50 @@ static void workers_print(json_t *list)
 	table_print(&t);
 }
 
+/* The listeners of a service, comma-separated, cut at the cell's size. */
+static void listeners_cell(json_t *svc, char *out)
+{
+	size_t i, n = 0;
+	json_t *l;
+
+	snprintf(out, CELL_MAX, "-");
+	json_array_foreach(json_object_get(svc, "listen"), i, l)
+		if (n < CELL_MAX)
+			n += (size_t)snprintf(out + n, CELL_MAX - n, "%s%s", i ? "," : "", json_string_value(l));
+}
+
+static void services_print(json_t *list)
+{
+	struct table t = { .ncols = 5, .colour_col = -1,
+			   .head = { "SERVICE", "LIVE", "TOTAL", "ALGORITHM", "LISTENERS" } };
+	size_t i;
+	json_t *s;
+
+	json_array_foreach(list, i, s) {
+		char (*row)[CELL_MAX] = table_row(&t);
+
+		if (!row)
+			continue;
+		snprintf(row[0], CELL_MAX, "%s", str_of(s, "name"));
+		num_of(s, "live", row[1]);
+		num_of(s, "total", row[2]);
+		snprintf(row[3], CELL_MAX, "%s", str_of(s, "algorithm"));
+		listeners_cell(s, row[4]);
+	}
+	table_print(&t);
+}
+
 void ctl_print_status(const struct ctl_style *st, json_t *root)
 {
+	json_t *services = json_object_get(root, "services");
+
 	style = st;
 	backends_print(json_object_get(root, "backends"));
 	printf("\n");
+	if (json_is_array(services)) { /* an slb of before services has none */
+		services_print(services);
+		printf("\n");
+	}
 	workers_print(json_object_get(root, "workers"));
 }
 

@@ -13,7 +13,7 @@ struct ctl_style {
 /* colour: whether to use ANSI colours (a terminal without NO_COLOR). */
 void ctl_style_init(struct ctl_style *st, bool colour);
 
-/* Print GET /status (backends, then workers), one backend (a change's answer), the list of
+/* Print GET /status (backends, services, then workers), one backend (a change's answer), the list of
  * GET /events, and one event (a line of --follow). root is borrowed. */
 void ctl_print_status(const struct ctl_style *st, json_t *root);
 void ctl_print_backend(const struct ctl_style *st, json_t *root);

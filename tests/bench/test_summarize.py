@@ -32,12 +32,12 @@ ROUNDS = {
 }
 
 
-def write_run(d):
+def write_run(d, rounds=ROUNDS):
     os.makedirs(os.path.join(d, "raw"))
     with open(os.path.join(d, "meta.env"), "w") as f:
         f.write("cpus=2\nrounds=2\nduration=5\nwarmup=1\nidle_conns=5000\n")
     with open(os.path.join(d, "runs.tsv"), "w") as tsv:
-        for rnd, runs in ROUNDS.items():
+        for rnd, runs in rounds.items():
             for c, (rps, p99, busy) in runs.items():
                 name = f"r{rnd}_cc_{c}.txt"
                 with open(os.path.join(d, "raw", name), "w") as f:
@@ -94,6 +94,30 @@ class RoundByRound(unittest.TestCase):
         self.assertAlmostEqual(summarize.ratio(s[("conn-close", "slb-auto")]["rps"],
                                                summarize.best_peer(s, "conn-close", "rps", True)[1]),
                                7650 / 7000, places=6)
+
+
+class TwentyServices(unittest.TestCase):
+    """--services: slb-svc20 over slb-auto, round by round; machine figures minus direct's."""
+
+    def test_the_table_pairs_each_round_of_20_services_with_one(self):
+        rounds = {"1": {"direct": (10000, 5.0, 5.0), "slb-auto": (8000, 8.0, 6.0), "slb-svc20": (8000, 8.0, 6.4)},
+                  "2": {"direct": (10000, 5.0, 6.0), "slb-auto": (5000, 9.0, 6.0), "slb-svc20": (4000, 9.0, 5.6)}}
+        with tempfile.TemporaryDirectory() as d:
+            write_run(d, rounds)
+            summary, scenarios, contenders = summarize.load_runs(d)
+            md = summarize.services_table(summary, scenarios, contenders)
+        row = [line for line in md if line.startswith("| conn-close |")]
+        self.assertEqual(len(row), 1, md)
+        cells = [c.strip() for c in row[0].strip("|").split("|")]
+        # req/s: 8000/8000 = 1, 4000/5000 = 0.8; machine: (160-100)/(150-100) = 1.2,
+        # (280-120)/(240-120) = 1.333; own: 1 s over 40,000 vs 40,000 req, 20,000 vs 25,000 req
+        self.assertEqual(cells[1], "0.900 [0.800-1.000]")
+        self.assertEqual(cells[2], "1.267 [1.200-1.333]")
+        self.assertEqual(cells[4], "1.125 [1.000-1.250]")
+        self.assertEqual(cells[5], "2")
+
+    def test_no_table_without_both_contenders(self):
+        self.assertEqual(summarize.services_table({}, ["conn-close"], ["slb-auto"]), [])
 
 
 if __name__ == "__main__":

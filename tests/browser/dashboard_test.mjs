@@ -5,12 +5,16 @@
 // without a reload; the drain button makes /status say draining; nothing is fetched from
 // anywhere but slb; and with 200 backends the table scrolls and the chart shows the busiest
 // 10 plus the others summed. The screenshot (of the three-backend view) is kept as an artifact.
+// A second slb serves 50 services from a config file: each has a collapsible section (collapsed,
+// as there are so many) whose header shows its live count; a backend of "api" killed with
+// SIGKILL turns down in api's section (and api's count drops) while "web" stays whole; the
+// filter box narrows the sections to those that match and opens them.
 //
 // Environment: SLB_BIN_DIR (the binaries), SLB_CHROMIUM (default /usr/bin/chromium),
 // SLB_SCREENSHOT (where the PNG goes), SLB_SKIP_LOG (where a skip's reason goes). Exit 0 pass,
 // 1 fail, 77 skip (no browser can start).
 import { spawn } from "node:child_process";
-import { appendFileSync, mkdtempSync, rmSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -175,6 +179,77 @@ async function checkMany(page, slb) {
 		.catch(() => fail("the legend is not the busiest 10 plus others"));
 }
 
+const N_SERVICES = 50, WAIT_MS = 15000; /* generous: the machine running the tests may be loaded */
+
+/* slb-backend without heartbeats: a static backend of a service in the config file. */
+async function startPlainBackend(name) {
+	const { ports: [port] } = await startOnFreePorts("slb-backend", 1, ([p]) => ["--listen", "127.0.0.1:" + p,
+		"--name", name], "listening on");
+	return "127.0.0.1:" + port;
+}
+
+/* The config of N_SERVICES services: "web" with one real backend, "api" with two, both
+ * checked by TCP every 200 ms so that a killed one goes down; the others each a backend on
+ * 127.0.0.3 that nobody probes (up, as static backends without a check are). */
+function servicesConf(ports, web, api) {
+	const check = "check = tcp\ncheck-interval = 200\ncheck-timeout = 150\nfall = 1\n";
+	let text = "[service web]\nlisten = 127.0.0.1:" + ports[1] + "\nbackend = " + web + ",name=web1\n" + check;
+	text += "[service api]\nlisten = 127.0.0.1:" + ports[2] + "\nbackend = " + api[0] + ",name=api1\nbackend = " +
+		api[1] + ",name=api2\n" + check;
+	for (let i = 3; i <= N_SERVICES; i++)
+		text += "[service svc" + String(i).padStart(2, "0") + "]\nlisten = 127.0.0.1:" + ports[i] +
+			"\nbackend = 127.0.0.3:" + (30000 + i) + "\n";
+	return text;
+}
+
+async function startServicesSlb(dir, web, api) {
+	const conf = path.join(dir, "services.conf");
+	const { ports } = await startOnFreePorts("slb", N_SERVICES + 1, p => {
+		writeFileSync(conf, servicesConf(p, web, api));
+		return ["-c", conf, "--admin", "127.0.0.1:" + p[0], "--workers", "1"];
+	}, "listening on");
+	return { admin: ports[0] };
+}
+
+const sectionOf = name => `#backends details.service[data-service="${name}"]`;
+
+/* 50 services: collapsed sections with live counts; a kill shows in its section; the filter. */
+async function checkServices(dir) {
+	const web = await startPlainBackend("web1");
+	const api = [await startPlainBackend("api1"), await startPlainBackend("api2")];
+	const apiProc = children[children.length - 2];
+	const slb = await startServicesSlb(dir, web, api);
+	const page = await browser.newPage();
+	await page.setViewport({ width: 1400, height: 1000 });
+	await page.goto("http://127.0.0.1:" + slb.admin + "/", { waitUntil: "domcontentloaded" });
+	await page.waitForFunction(n => document.querySelectorAll("#backends details.service").length >= n,
+		{ timeout: WAIT_MS }, N_SERVICES)
+		.catch(() => fail("the page has no section for each of the " + N_SERVICES + " services"));
+	await page.waitForFunction(sel => document.querySelector(sel)?.dataset.live === "2", { timeout: WAIT_MS },
+		sectionOf("api")).catch(() => fail("api's section never said 2 live"));
+	if (await page.$eval(sectionOf("svc07"), d => d.open)) fail("with 50 services a section is not collapsed");
+	const apiHead = await page.$eval(sectionOf("api") + " summary", s => s.textContent);
+	if (!apiHead.includes("2/2 live")) fail("api's header says \"" + apiHead + "\", not 2/2 live");
+	apiProc.kill("SIGKILL");
+	await page.waitForFunction((sel, a) => document.querySelector(sel + ` tr[data-addr="${a}"]`)?.dataset.state === "down",
+		{ timeout: WAIT_MS, polling: 50 }, sectionOf("api"), api[0])
+		.catch(() => fail("the killed api backend did not turn down in api's section"));
+	await page.waitForFunction(sel => document.querySelector(sel)?.dataset.live === "1", { timeout: WAIT_MS },
+		sectionOf("api")).catch(() => fail("api's header did not drop to 1 live"));
+	const webLive = await page.$eval(sectionOf("web"), d => d.dataset.live + "/" + d.dataset.total);
+	if (webLive !== "1/1") fail("web's section says " + webLive + " after a kill in api");
+	if (await page.$(sectionOf("web") + ` tr[data-addr="${api[0]}"]`)) fail("api's backend is listed in web's section");
+	await page.type("#filter", "svc4");
+	await page.waitForFunction(() => {
+		const shown = [...document.querySelectorAll("#backends details.service")].filter(d => !d.hidden);
+		return shown.length === 10 && shown.every(d => d.dataset.service.startsWith("svc4") && d.open);
+	}, { timeout: WAIT_MS }).catch(async () => fail("the filter 'svc4' shows " + await page.$$eval(
+		"#backends details.service", ds => ds.filter(d => !d.hidden).map(d => d.dataset.service).join(","))));
+	await page.screenshot({ path: SCREENSHOT.replace(/\.png$/, "") + "-services.png", fullPage: true });
+	console.log("50 services: kill shown in api's section, filter narrows to 10");
+	await page.close();
+}
+
 async function main() {
 	let puppeteer;
 	try {
@@ -203,6 +278,7 @@ async function main() {
 	console.log("screenshot: " + SCREENSHOT);
 	await checkMany(page, slb);
 	if (foreign.length) fail("the page fetched from elsewhere: " + foreign.join(", "));
+	await checkServices(profile);
 	return 0;
 }
 

@@ -52,7 +52,8 @@ static struct slb_config cfg;
 
 static struct backend_table *fuzz_table(void)
 {
-	static const struct table_params p = { .svc[0] = { .rise = 2, .fall = 3, .eject_failures = 3 },
+	static const struct table_params p = { .n_services = 2,
+					       .svc = { { .rise = 2, .fall = 3, .eject_failures = 3 }, { .rise = 2, .fall = 3 } },
 					       .heartbeat_timeout_ms = 3000, .expire_ms = 60000 };
 	static const char *const addrs[] = { "127.0.0.1:8001", "[::1]:8002" };
 	static const char *const names[] = { "web1", "" }; /* a route may name a backend */
@@ -64,6 +65,7 @@ static struct backend_table *fuzz_table(void)
 	for (unsigned i = 0; i < 2; i++) {
 		check(addr_parse(addrs[i], &a, NULL, 0) == 0);
 		check(table_add_static_named(t, &a, 1 + i, names[i], 0, &b) == 0);
+		table_set_service(t, b, i); /* [::1]:8002 is api's: /services/NAME/... tells them apart */
 	}
 	return t;
 }
@@ -139,6 +141,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check(channel != NULL);
 		check(addr_parse("127.0.0.1:8080", &cfg.listen[0], NULL, 0) == 0);
 		cfg.n_listen = 1;
+		cfg.n_services = 2;
+		strcpy(cfg.services[0].name, "default");
+		strcpy(cfg.services[1].name, "api");
 		atomic_store(&log_threshold, LOG_ERROR); /* a log line per change would drown the fuzzer's */
 	}
 	rc_whole = admin_parse_request(buf, size, &whole);

@@ -129,7 +129,7 @@ Test(admin_api, named_backends_are_steered_by_name)
 	faultkit_slb_start_ok(&s, 0, (const char *const[]){ "--workers", "1", "--backend", n1, "--backend", n2, NULL });
 	expect_field(s.admin, a1, "name", "front-1");
 	cr_assert_eq(call(s.admin, "GET", "/metrics", NULL, NULL, &r), 200);
-	snprintf(body, sizeof(body), "slb_backend_up{backend=\"%s\",name=\"front-2\"} 1", a2);
+	snprintf(body, sizeof(body), "slb_backend_up{backend=\"%s\",name=\"front-2\",service=\"default\"} 1", a2);
 	cr_assert_not_null(strstr(r.body, body), "no '%s' in /metrics", body);
 	expect(s.admin, "POST", "/backends/front-1/drain", NULL, 200, "\"name\":\"front-1\",\"state\":\"draining\"");
 	expect_served_by(s.port, "web2");

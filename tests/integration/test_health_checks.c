@@ -114,7 +114,7 @@ Test(health_checks, admin_answers_status_metrics_and_404)
 {
 	static struct testproc_http r;
 	int port = testproc_free_port();
-	char hdr[64];
+	char hdr[96];
 
 	cr_assert_gt(port, 0);
 	start_slb((unsigned)port, NULL);
@@ -127,7 +127,7 @@ Test(health_checks, admin_answers_status_metrics_and_404)
 	cr_assert_eq(testproc_http_get(slb.admin, "/metrics", &r, IO_MS), 0);
 	cr_assert_eq(r.status, 200);
 	cr_assert_not_null(strstr(r.body, "# TYPE slb_backend_up gauge\n"), "%s", r.body);
-	snprintf(hdr, sizeof(hdr), "slb_backend_up{backend=\"127.0.0.1:%d\",name=\"\"} 1\n", port);
+	snprintf(hdr, sizeof(hdr), "slb_backend_up{backend=\"127.0.0.1:%d\",name=\"\",service=\"default\"} 1\n", port);
 	cr_assert_not_null(strstr(r.body, hdr), "%s", r.body);
 	cr_assert_eq(testproc_http_get(slb.admin, "/nope", &r, IO_MS), 0);
 	cr_assert_eq(r.status, 404);

@@ -145,8 +145,8 @@ Test(admin, client_refusals_summed_per_service)
 	stat_add(&ch[0]->stats.clients[0].untracked, 1);
 	cr_assert_eq(admin_render_status(&out, &v), 0);
 	assert_json_shape(out.p);
-	assert_has("{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[],\"clients\":{\"denied\":2,"
-		   "\"over_conns\":40,\"over_rate\":0,\"untracked\":1}}\n]}");
+	assert_has("{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[],");
+	assert_has("\"listen\":[],\"clients\":{\"denied\":2,\"over_conns\":40,\"over_rate\":0,\"untracked\":1},");
 	abuf_free(&out); /* empty again, same cap */
 	cr_assert_eq(admin_render_metrics(&out, &v), 0);
 	assert_has("slb_client_refused_total{service=\"default\",reason=\"max_conns\"} 40\n");
@@ -187,9 +187,11 @@ Test(admin, status_lists_the_services)
 	cr_assert_eq(admin_render_status(&out, &v), 0);
 	assert_json_shape(out.p);
 #define NO_REFUSALS ",\"clients\":{\"denied\":0,\"over_conns\":0,\"over_rate\":0,\"untracked\":0}"
-	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[]" NO_REFUSALS "},\n"
-		   "{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:9443\",\"127.0.0.1:9444\"]" NO_REFUSALS
-		   "},\n{\"name\":\"old\",\"state\":\"removed\",\"listen\":[]" NO_REFUSALS "}\n]}\n");
+	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[],");
+	assert_has("},\n{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:9443\",\"127.0.0.1:9444\"],");
+	assert_has("},\n{\"name\":\"old\",\"state\":\"removed\",\"listen\":[],");
+	assert_has("\"listen\":[]" NO_REFUSALS ",\"algorithm\":");
+	assert_has("\"admin_down\":0}\n]}\n");
 	abuf_free(&out);
 	v.service = 1;
 	cr_assert_eq(admin_render_status(&out, &v), 0);
@@ -217,7 +219,7 @@ Test(admin, strings_are_escaped)
 	assert_has("\"reason\":\"tab\\u0009here\"");
 	abuf_free(&out);
 	cr_assert_eq(admin_render_metrics(&out, view(0)), 0);
-	assert_has("slb_backend_up{backend=\"127.0.0.1:9001\",name=\"a\\\"b\\\\c\\nd\"} 1");
+	assert_has("slb_backend_up{backend=\"127.0.0.1:9001\",name=\"a\\\"b\\\\c\\nd\",service=\"default\"} 1");
 }
 
 Test(admin, metrics_have_help_type_and_series)
@@ -233,14 +235,14 @@ Test(admin, metrics_have_help_type_and_series)
 	cr_assert_eq(admin_render_metrics(&out, view(0)), 0);
 	assert_has("# HELP slb_backend_up ");
 	assert_has("# TYPE slb_backend_up gauge\n");
-	assert_has("slb_backend_up{backend=\"127.0.0.1:9001\",name=\"\"} 1\n");
-	assert_has("slb_backend_up{backend=\"[::1]:9002\",name=\"web1\"} 1\n");
+	assert_has("slb_backend_up{backend=\"127.0.0.1:9001\",name=\"\",service=\"default\"} 1\n");
+	assert_has("slb_backend_up{backend=\"[::1]:9002\",name=\"web1\",service=\"default\"} 1\n");
 	assert_has("# TYPE slb_backend_active_connections gauge\n");
-	assert_has("slb_backend_active_connections{backend=\"127.0.0.1:9001\",name=\"\"} 6\n");
+	assert_has("slb_backend_active_connections{backend=\"127.0.0.1:9001\",name=\"\",service=\"default\"} 6\n");
 	assert_has("# TYPE slb_backend_connections_total counter\n");
 	assert_has("# TYPE slb_backend_connect_failures_total counter\n");
-	assert_has("slb_backend_bytes_total{backend=\"127.0.0.1:9001\",name=\"\",direction=\"to_backend\"} 123\n");
-	assert_has("slb_backend_bytes_total{backend=\"127.0.0.1:9001\",name=\"\",direction=\"to_client\"} 9\n");
+	assert_has("slb_backend_bytes_total{backend=\"127.0.0.1:9001\",name=\"\",service=\"default\",direction=\"to_backend\"} 123\n");
+	assert_has("slb_backend_bytes_total{backend=\"127.0.0.1:9001\",name=\"\",service=\"default\",direction=\"to_client\"} 9\n");
 	assert_has("slb_worker_bytes_total{worker=\"1\",direction=\"to_client\"} 77\n");
 	assert_has("# TYPE slb_worker_accepted_total counter\n");
 	assert_has("slb_worker_accepted_total{worker=\"0\"} 0\n");
@@ -412,8 +414,8 @@ Test(admin, status_shows_latency_over_workers_and_the_ejection)
 	abuf_free(&out);
 	cr_assert_eq(admin_render_metrics(&out, view(1500)), 0);
 	assert_has("# TYPE slb_backend_ttfb_seconds gauge\n"
-		   "slb_backend_ttfb_seconds{backend=\"127.0.0.1:9001\",name=\"\"} 0.003000\n# HELP");
-	assert_has("slb_backend_connect_seconds{backend=\"127.0.0.1:9001\",name=\"\"} 0.001000\n# HELP");
+		   "slb_backend_ttfb_seconds{backend=\"127.0.0.1:9001\",name=\"\",service=\"default\"} 0.003000\n# HELP");
+	assert_has("slb_backend_connect_seconds{backend=\"127.0.0.1:9001\",name=\"\",service=\"default\"} 0.001000\n# HELP");
 }
 
 /* ?per_worker=1 adds each worker's own figures: here worker 1 sees the backend slow, worker 0
@@ -436,4 +438,79 @@ Test(admin, status_per_worker_shows_each_workers_latency)
 	assert_has("\"connect_ms\":2.0,\"ttfb_ms\":40.0,\"latency_samples\":5,\"per_worker\":["
 		   "{\"worker\":0,\"connect_ms\":null,\"ttfb_ms\":null,\"latency_samples\":0},"
 		   "{\"worker\":1,\"connect_ms\":2.0,\"ttfb_ms\":40.0,\"latency_samples\":5}],\"phi\":null");
+}
+
+/* Two services: each backend's series names its service, the per-service gauge counts each
+ * service's backends by state, and /status's "services" array gives each service's addresses,
+ * algorithm and live/total counts (only the asked one with ?service=). */
+static struct slb_config two_cfg;
+
+static const struct admin_view *two_services(void)
+{
+	static const struct table_params p2 = { .n_services = 2, .svc = { { .rise = 2, .fall = 3 }, { .rise = 2, .fall = 3 } },
+						.heartbeat_timeout_ms = 3000, .expire_ms = 60000 };
+	struct backend *b;
+	struct slb_addr a;
+
+	table_destroy(t);
+	t = table_create(&p2);
+	cr_assert_not_null(t);
+	memset(&two_cfg, 0, sizeof(two_cfg));
+	two_cfg.n_services = 2;
+	strcpy(two_cfg.services[0].name, "default");
+	strcpy(two_cfg.services[1].name, "api");
+	two_cfg.services[1].balance = BALANCE_P2C;
+	two_cfg.n_listen = 2;
+	cr_assert_eq(addr_parse("127.0.0.1:80", &two_cfg.listen[0], NULL, 0), 0);
+	cr_assert_eq(addr_parse("127.0.0.1:8443", &two_cfg.listen[1], NULL, 0), 0);
+	two_cfg.listen_service[1] = 1;
+	add_static("127.0.0.1:9001");
+	for (unsigned i = 0; i < 3; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "127.0.0.1:%u", 9101 + i);
+		cr_assert_eq(addr_parse(text, &a, NULL, 0), 0);
+		cr_assert_eq(table_add_static_named(t, &a, 1, i ? "" : "api1", 0, &b), 0);
+		cr_assert(table_set_service(t, b, 1));
+		if (i == 2)
+			table_apply(t, b, BE_EV_ADMIN_DISABLE, NULL, 0);
+	}
+	static struct admin_view v;
+	v = (struct admin_view){ .table = t, .channels = ch, .n_channels = 2, .cfg = &two_cfg, .service = -1 };
+	return &v;
+}
+
+Test(admin, metrics_name_each_backends_service_and_count_per_service)
+{
+	cr_assert_eq(admin_render_metrics(&out, two_services()), 0);
+	assert_has("slb_backend_up{backend=\"127.0.0.1:9001\",name=\"\",service=\"default\"} 1\n");
+	assert_has("slb_backend_up{backend=\"127.0.0.1:9101\",name=\"api1\",service=\"api\"} 1\n");
+	assert_has("slb_backend_bytes_total{backend=\"127.0.0.1:9102\",name=\"\",service=\"api\",direction=\"to_client\"} 0\n");
+	assert_has("# TYPE slb_service_backends gauge\n");
+	assert_has("slb_service_backends{service=\"default\",state=\"up\"} 1\n");
+	assert_has("slb_service_backends{service=\"api\",state=\"up\"} 2\n");
+	assert_has("slb_service_backends{service=\"api\",state=\"admin_down\"} 1\n");
+	assert_has("slb_service_backends{service=\"api\",state=\"draining\"} 0\n");
+	assert_has("slb_backends{state=\"up\"} 3\n");
+}
+
+Test(admin, status_lists_each_service_with_its_counts)
+{
+	struct admin_view *v = (struct admin_view *)two_services();
+
+	cr_assert_eq(admin_render_status(&out, v), 0);
+	assert_json_shape(out.p);
+	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:80\"],");
+	assert_has("},\"algorithm\":\"roundrobin\",\"live\":1,\"total\":1,\"down\":0,\"up\":1,\"draining\":0,"
+		   "\"admin_down\":0},\n");
+	assert_has("{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:8443\"],");
+	assert_has("},\"algorithm\":\"p2c\",\"live\":2,\"total\":3,\"down\":0,\"up\":2,\"draining\":0,"
+		   "\"admin_down\":1}\n]}\n");
+	abuf_free(&out);
+	v->service = 1;
+	cr_assert_eq(admin_render_status(&out, v), 0);
+	assert_json_shape(out.p);
+	assert_has("\"services\":[\n{\"name\":\"api\"");
+	cr_assert_null(strstr(out.p, "\"name\":\"default\""), "%s", out.p);
+	cr_assert_null(strstr(out.p, "127.0.0.1:9001"), "%s", out.p);
 }

@@ -263,3 +263,24 @@ Test(config_services, every_error_at_once)
 	cr_assert(strstr(errs.msg[1], ":5: workers: a process-wide key"), "%s", errs.msg[1]);
 	cr_assert(strstr(errs.msg[2], ":7: retries = 'many'"), "%s", errs.msg[2]);
 }
+
+/* A backend's name steers it in the admin API, and /services/NAME/backends/{name} tells two
+ * services apart: a name is unique within a service, and two services may both have a web1. */
+Test(config_services, backend_names_are_unique_within_a_service)
+{
+	static struct slb_config cfg;
+	static struct config_errors errs;
+
+	cr_assert_eq(load("[service web]\nlisten = 127.0.0.1:8001\nbackend = 127.0.0.1:9001,name=web1\n"
+			  "[service api]\nlisten = 127.0.0.1:8002\nbackend = 127.0.0.1:9002,name=web1\n",
+			  &cfg, &errs),
+		     0, "%s", errs.msg[0]);
+	cr_assert_str_eq(cfg.backends[0].name, "web1");
+	cr_assert_str_eq(cfg.backends[1].name, "web1");
+	cr_assert_neq(cfg.backends[0].service, cfg.backends[1].service);
+	cr_assert_gt(load("[service web]\nlisten = 127.0.0.1:8001\nbackend = 127.0.0.1:9001,name=web1\n"
+			  "backend = 127.0.0.1:9002,name=web1\n",
+			  &cfg, &errs),
+		     0);
+	cr_assert(strstr(errs.msg[0], "name given to another backend of this service"), "%s", errs.msg[0]);
+}

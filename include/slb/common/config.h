@@ -275,7 +275,7 @@ bool config_backend_same(const struct config_backend *a, const struct config_bac
 const char *config_name_problem(const char *name);
 
 /* The backend of list[0..n) named name, or NULL (also for ""). Names are unique within one
- * list (a service's backends): parse_backend refuses a second one through this. */
+ * list; parse_backend refuses a second one within a service (two services may share a name). */
 const struct config_backend *config_backend_named(const struct config_backend *list, unsigned n, const char *name);
 
 /* Parses a check as --check takes it: "tcp", "http:/PATH" (printable ASCII, shorter than

@@ -53,6 +53,19 @@ struct admin_view {
 int admin_render_status(struct abuf *out, const struct admin_view *v);
 int admin_render_metrics(struct abuf *out, const struct admin_view *v);
 
+/* Appends ,"services":[...] for /status (nothing without v->cfg): per service (only
+ * v->service's when >= 0) its name, state (serving, unserved, removed), listen addresses,
+ * algorithm, live (up) and total backend counts and a count per state. */
+void admin_render_services(struct abuf *out, const struct admin_view *v);
+
+/* Appends ,"clients":{"denied":N,"over_conns":N,"over_rate":N,"untracked":N}: what service
+ * svc's --client-* settings refused (or let in uncounted), summed over the workers. */
+void admin_render_service_clients(struct abuf *out, const struct admin_view *v, unsigned svc);
+
+/* Appends the slb_service_backends{service,state} gauge family: every service's backend count
+ * in every state, zeros included, so that a service that lost every backend still shows. */
+void admin_render_service_metrics(struct abuf *out, const struct admin_view *v);
+
 /* Appends one backend as the JSON object /status lists (and the runtime API answers with). */
 void admin_render_backend(struct abuf *out, const struct admin_view *v, const struct backend *b);
 

@@ -255,6 +255,7 @@ struct table_admin_add {
 	enum check_kind check;
 	char check_path[CONFIG_PATH_MAX]; /* own_check and CHECK_HTTP: the path */
 	bool checking;                    /* an active check will judge it: it starts down */
+	unsigned service;                 /* its service (0: default; one the table lacks counts as 0) */
 };
 
 /* Adds a backend at the operator's request: a static entry marked api_added, its reason
@@ -360,9 +361,12 @@ struct backend *table_get(struct backend_table *t, uint32_t id);
 const struct backend *table_get_const(const struct backend_table *t, uint32_t id);
 struct backend *table_find(struct backend_table *t, const struct slb_addr *addr);
 /* The entry named name, or NULL; *count says how many entries bear it (0: unknown, more than
- * 1: ambiguous, and the one returned is the lowest id). Static names are unique, but a
+ * 1: ambiguous, and the one returned is the lowest id). Static names are unique within a service, but a
  * heartbeat backend may register under any name. */
 struct backend *table_find_name(struct backend_table *t, const char *name, unsigned *count);
+/* table_find_name among the backends of service svc alone (-1: of every service, as
+ * table_find_name). Static names are unique within a service, not over all of them. */
+struct backend *table_find_name_in(struct backend_table *t, const char *name, int svc, unsigned *count);
 unsigned table_count(const struct backend_table *t);
 /* Backends that registered themselves (heartbeat or legacy), whether their session is live
  * or closed and not yet expired: what --heartbeat-max-backends caps. */
