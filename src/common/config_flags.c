@@ -593,8 +593,14 @@ static const struct flag flag_table[] = {
 	  .help = "take a backend out once its heartbeat is so late that phi (-log10 of the chance that it "
 		  "still comes, from its own recent intervals) passes N, before --heartbeat-timeout" },
 	{ .name = "heartbeat-max-backends", .arg = "N", .parse = parse_uint, FIELD(heartbeat_max_backends),
-	  .min = 1, .max = SNAP_MAX_BACKEND_ID - 1, .def = "256",
+	  .min = 1, .max = SNAP_ID_MAX, .def = "256",
 	  .help = "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
+	{ .name = "max-backends", .arg = "N", .parse = parse_uint, FIELD(max_backends),
+	  .max = SNAP_ID_MAX, .def = "0",
+	  .def_help = "static + heartbeat, >= 4096",
+	  .reload = CONFIG_RELOAD_WAITS_DERIVED,
+	  .help = "backends the table holds at once, of every kind: sizes the backend table, the ids, "
+		  "the snapshot and the upgrade's leases at start (about 1.2 KiB of memory each)" },
 	{ .name = "check", .arg = "KIND", .parse = parse_check, SERVICE_FIELD(check), .def = "none",
 	  .help = "active check of static backends: tcp, http:/PATH (expects 2xx) or none" },
 	{ .name = "check-interval", .arg = "MS", .parse = parse_uint, SERVICE_FIELD(check_interval_ms), .min = 10,

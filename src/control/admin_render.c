@@ -281,7 +281,7 @@ int admin_render_status(struct abuf *out, const struct admin_view *v)
 	const char *sep = "\n";
 
 	abuf_printf(out, "{\"backends\":[");
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
 		if (!b || (v->service >= 0 && b->service != (unsigned)v->service))
@@ -365,7 +365,7 @@ static void metrics_backends(struct abuf *out, const struct admin_view *v, const
 	struct be_sums s;
 
 	metric_head(out, m);
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
 		if (!b)
@@ -395,7 +395,7 @@ static void metrics_states(struct abuf *out, const struct admin_view *v)
 {
 	unsigned count[BE_STATE_ADMIN_DOWN + 1] = { 0 };
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
 		if (b && (unsigned)b->state <= BE_STATE_ADMIN_DOWN)
@@ -433,7 +433,7 @@ static void metrics_latency(struct abuf *out, const struct admin_view *v, unsign
 					     "Heartbeat suspicion (phi accrual) of the backend's session" };
 
 	metrics_gauge_head(out, names[kind], helps[kind]);
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(v->table, id);
 		struct gray_figure f;
 		double phi;

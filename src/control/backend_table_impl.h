@@ -16,10 +16,11 @@ struct backend_table {
 	uint32_t next_id;                     /* where the search for a free id starts */
 	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
 	uint64_t seq;                         /* state changes so far (table_seq) */
-	uint64_t reserved_seq[SNAP_MAX_BACKEND_ID]; /* removed, not released: the removal's seq; 0: free */
+	uint32_t ids;                         /* snap_id_limit() at create: be[] and reserved_seq[] entries */
+	uint64_t *reserved_seq;               /* [ids] removed, not released: the removal's seq; 0: free */
 	table_notify_fn notify;               /* told of every change; NULL: nobody */
 	void *notify_arg;
-	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
+	struct backend *be;                   /* [ids] indexed by id; be[0] is never used */
 };
 
 /* The table's number of services (pools per snapshot), at least 1. */

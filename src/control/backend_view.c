@@ -46,7 +46,7 @@ int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsign
 {
 	int64_t next = -1;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < t->ids; id++) {
 		const struct backend *b = &t->be[id];
 		int64_t at;
 
@@ -67,7 +67,7 @@ static uint32_t table_fill_live(const struct backend_table *t, unsigned svc, int
 {
 	uint32_t n = 0;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < t->ids; id++) {
 		const struct backend *b = &t->be[id];
 
 		if (b->id == 0 || b->state != BE_STATE_UP || table_svc(t, b) != &t->p.svc[svc])
@@ -79,7 +79,8 @@ static uint32_t table_fill_live(const struct backend_table *t, unsigned svc, int
 		live[n].send_proxy = b->send_proxy;
 		live[n].addr = b->addr;
 		/* the access log names a resolved backend by its host name, having no name of its own */
-		snprintf(live[n].name, sizeof(live[n].name), "%s", b->name[0] ? b->name : b->origin);
+		snprintf(live[n].name, sizeof(live[n].name), "%.*s", (int)sizeof(live[n].name) - 1,
+			 b->name[0] ? b->name : b->origin);
 		n++;
 	}
 	return n;

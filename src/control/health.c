@@ -184,7 +184,7 @@ static void health_sweep_one(struct health_ctx *ctx, uint32_t id)
 
 static void health_sweep_removals(struct health_ctx *ctx)
 {
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
+	for (uint32_t id = 1; id < snap_id_limit(); id++)
 		health_sweep_one(ctx, id);
 }
 
@@ -337,7 +337,7 @@ static uint32_t health_max_backends(const struct slb_config *cfg)
 {
 	uint32_t n = cfg->n_backends + (cfg->has_heartbeat_listen ? cfg->heartbeat_max_backends : 0);
 
-	return n < SNAP_MAX_BACKEND_ID ? n : SNAP_MAX_BACKEND_ID - 1;
+	return n < snap_id_limit() ? n : snap_id_limit() - 1;
 }
 
 static void health_service_params(const struct slb_config *cfg, const struct service_config *s,
@@ -635,12 +635,12 @@ unsigned health_fd_reserve(const struct slb_config *cfg)
 			probes += RESOLVER_MAX_ADDRS - 1; /* each address of a host name is probed on its own */
 
 	if (cfg->has_heartbeat_listen) {
-		fds += HB_SESSIONS_MAX;
-		probes += HB_SESSIONS_MAX; /* an ejected heartbeat backend is probed too */
+		fds += hb_sessions_max(cfg);
+		probes += hb_sessions_max(cfg); /* an ejected heartbeat backend is probed too */
 	}
 	if (cfg->has_admin)
 		fds += ADMIN_CONNS_MAX;
-	return fds + (probes < SNAP_MAX_BACKEND_ID - 1 ? probes : SNAP_MAX_BACKEND_ID - 1);
+	return fds + (probes < snap_id_limit() - 1 ? probes : snap_id_limit() - 1);
 }
 
 static int health_mark_draining(struct health_ctx *ctx, void *arg)

@@ -273,7 +273,7 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--outlier-base-ejection", "999" }, "whole number" },
 		{ { "--heartbeat-phi", "0.5" }, "expected a number from 1.0 to 100" },
 		{ { "--heartbeat-max-backends", "0" }, "whole number" },
-		{ { "--heartbeat-max-backends", "5000" }, "whole number" },
+		{ { "--heartbeat-max-backends", "70000" }, "whole number" },
 		{ { "--heartbeat-key-file=" }, "empty" },
 		{ { "--user=" }, "empty" },
 	};
@@ -1179,4 +1179,35 @@ Test(config, help_man_page_and_operating_list_the_tables_flags)
 	names_of_lines(&got, text, "\n# OPTIONS", "# ", "*-", NULL);
 	expect_same_names(&table, &got, "docs/slb.8.scd's OPTIONS", false);
 	free(text);
+}
+
+/* --max-backends sizes the id space: derived from what the flags may hold when not given (at
+ * least 4096, a host name counting 32), taken as given when it holds that, refused below it. */
+Test(config, max_backends_is_derived_or_must_hold_the_flags)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "10.0.0.1:80"), CONFIG_OK, "%s", err);
+	cr_assert_eq(config_max_backends(&cfg), CONFIG_MAX_BACKENDS_DEFAULT);
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "10.0.0.1:80", "--backend", "db.example:80", "--heartbeat-listen",
+			   "127.0.0.1:7000", "--heartbeat-max-backends", "10000"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_max_backends(&cfg), 10000 + 1 + CONFIG_HOST_ADDRS);
+	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000", "--heartbeat-max-backends", "65535",
+			   "--backend", "10.0.0.1:80"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "more than the 65535 one slb can"), "%s", err);
+	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000", "--max-backends", "20000",
+			   "--heartbeat-max-backends", "10000"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_max_backends(&cfg), 20000);
+	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000", "--max-backends", "100"), CONFIG_OK,
+		     "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--max-backends 100 is below the 256 backends"), "%s", err);
+	cr_assert_neq(PARSE(&cfg, err, "--max-backends", "65536"), CONFIG_OK);
 }

@@ -13,6 +13,8 @@
 #include "slb/common/proxy_proto.h"
 
 #define CONFIG_MAX_STATIC_BACKENDS 256
+#define CONFIG_MAX_BACKENDS_DEFAULT 4096 /* --max-backends when not given, at the least */
+#define CONFIG_HOST_ADDRS 32        /* addresses one host name may resolve to (RESOLVER_MAX_ADDRS) */
 #define CONFIG_MAX_WEIGHT 256
 #define CONFIG_MAX_WORKERS 256
 #define CONFIG_PATH_MAX 128
@@ -122,6 +124,7 @@ struct slb_config {
 	struct slb_cidr heartbeat_allow[CONFIG_MAX_HB_ALLOW]; /* peers that may connect */
 	unsigned n_heartbeat_allow;     /* 0: any peer may connect */
 	unsigned heartbeat_max_backends; /* heartbeat entries in the table, closed ones included */
+	unsigned max_backends;     /* --max-backends: ids in the table; 0: config_max_backends derives it */
 	bool outlier_detection;         /* eject backends much slower than the others (gray.h) */
 	unsigned outlier_factor_pct;    /* --outlier-factor x 100: slower than this x the median */
 	unsigned outlier_min_requests;  /* samples a figure needs before it is judged */
@@ -191,6 +194,12 @@ int config_load_stream(FILE *f, const char *name, struct slb_config *cfg, struct
  * with addr_is_local, one socket and bind per such backend). Returns 0 or -EINVAL with every
  * failed check added to errs. */
 int config_validate_all(const struct slb_config *cfg, struct config_errors *errs);
+
+/* Backends the table has room for at once (static, every address of a DNS name, registered by
+ * heartbeat): --max-backends when given, else the static entries with CONFIG_HOST_ADDRS for a
+ * host name, plus --heartbeat-max-backends with a heartbeat port, at least
+ * CONFIG_MAX_BACKENDS_DEFAULT and at most SNAP_ID_MAX. Sizes the id space (snap_id_limit). */
+unsigned config_max_backends(const struct slb_config *cfg);
 
 /* config_validate_all with the first error in err. */
 int config_validate(const struct slb_config *cfg, char *err, size_t errlen);
