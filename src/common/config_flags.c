@@ -296,7 +296,7 @@ static int parse_listen(struct slb_config *cfg, unsigned svc, const struct flag 
 	char why[160];
 
 	if (cfg->n_listen >= CONFIG_MAX_LISTEN)
-		return flag_error(err, errlen, f, val, "too many addresses (at most 64 over all services)");
+		return flag_error(err, errlen, f, val, "too many addresses (at most 1024 over all services)");
 	if (addr_parse(val, a, why, sizeof(why)))
 		return flag_error(err, errlen, f, val, why);
 	for (unsigned i = 0; i < cfg->n_listen; i++) {
@@ -307,7 +307,7 @@ static int parse_listen(struct slb_config *cfg, unsigned svc, const struct flag 
 		snprintf(why, sizeof(why), "address used by service %s already", cfg->services[cfg->listen_service[i]].name);
 		return flag_error(err, errlen, f, val, why);
 	}
-	cfg->listen_service[cfg->n_listen++] = (unsigned char)svc;
+	cfg->listen_service[cfg->n_listen++] = (uint16_t)svc;
 	return 0;
 }
 
@@ -489,7 +489,7 @@ static int set_false(struct slb_config *cfg, unsigned svc, const struct flag *f,
 static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
 	  .def_help = "*:8080", .per_service = true, .reload = CONFIG_RELOAD_WAITS,
-	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all)" },
+	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 1024 in all)" },
 	{ .name = "backend", .arg = "ADDR:PORT[,OPTION...]", .parse = parse_backend,
 	  FIELD(backends), .count = F(n_backends), .def_help = "none", .per_service = true,
 	  .help = "a static backend (ADDR may be a host name, resolved every --resolve-interval); repeat for more. "

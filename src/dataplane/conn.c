@@ -343,7 +343,7 @@ void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key) /* fd: a 
 	}
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
-	c->svc = (uint8_t)svc;
+	c->svc = (uint16_t)svc;
 	c->hash_key = key;
 	if (w->alog)
 		conn_id(w, c)->accept_ms = clock_now_ms();

@@ -39,7 +39,7 @@ struct worker_listener {
 	uint16_t port;           /* network order: a backend on this port may be slb itself */
 	bool armed;              /* multishot: its accept is pending; with addresses: its slots are */
 	uint8_t busy;            /* with addresses: bit k set while slot k's accept is in flight */
-	uint8_t service;         /* cfg->listen_service[addr_idx]: whose pool its clients get */
+	uint16_t service;        /* cfg->listen_service[addr_idx]: whose pool its clients get */
 	int64_t retry_at;        /* accepts paused until then after an accept error */
 };
 

@@ -513,22 +513,24 @@ Test(config, listen_repeats_and_replaces_the_default)
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 }
 
-Test(config, listen_at_most_64)
+Test(config, listen_at_most_1024)
 {
-	static char addrs[65][32];
-	const char *args[140];
-	struct slb_config cfg;
+	static char addrs[CONFIG_MAX_LISTEN + 1][32];
+	static char *argv[2 * (CONFIG_MAX_LISTEN + 1) + 2];
+	static struct slb_config cfg;
 	char err[256];
 	int n = 0;
 
-	for (int i = 0; i < 65; i++) {
+	argv[n++] = "slb";
+	for (int i = 0; i <= CONFIG_MAX_LISTEN; i++) {
 		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d", 9000 + i);
-		args[n++] = "--listen";
-		args[n++] = addrs[i];
-		args[n] = NULL;
-		cr_assert_eq(parse_args(&cfg, err, sizeof(err), args), i < 64 ? CONFIG_OK : -EINVAL, "%d: %s", i, err);
+		argv[n++] = "--listen";
+		argv[n++] = addrs[i];
 	}
-	cr_assert(strstr(err, "--listen '127.0.0.1:9064': too many addresses (at most 64 over all services)"), "%s",
+	cr_assert_eq(config_parse(&cfg, n - 2, argv, err, sizeof(err)), CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.n_listen, CONFIG_MAX_LISTEN);
+	cr_assert_eq(config_parse(&cfg, n, argv, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--listen '127.0.0.1:10024': too many addresses (at most 1024 over all services)"), "%s",
 		  err);
 }
 

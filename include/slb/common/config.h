@@ -12,7 +12,7 @@
 #include "slb/common/addr.h"
 #include "slb/common/proxy_proto.h"
 
-#define CONFIG_MAX_STATIC_BACKENDS 256
+#define CONFIG_MAX_STATIC_BACKENDS 1024 /* --backend entries (a host name is one, up to 32 backends) */
 #define CONFIG_MAX_BACKENDS_DEFAULT 4096 /* --max-backends when not given, at the least */
 #define CONFIG_HOST_ADDRS 32        /* addresses one host name may resolve to (RESOLVER_MAX_ADDRS) */
 #define CONFIG_MAX_WEIGHT 256
@@ -22,8 +22,8 @@
 #define CONFIG_MAX_HB_ALLOW 32
 #define CONFIG_FILE_MAX 1024
 #define CONFIG_USER_MAX 64
-#define CONFIG_MAX_LISTEN 64        /* over all services */
-#define CONFIG_MAX_SERVICES 64      /* [service NAME] sections plus default */
+#define CONFIG_MAX_LISTEN 1024      /* over all services */
+#define CONFIG_MAX_SERVICES 500     /* [service NAME] sections plus default (SNAP_MAX_POOLS) */
 #define CONFIG_SERVICE_NAME_MAX 33  /* 1-32 of [a-z0-9_-] and the NUL */
 #define CONFIG_SOCKET_MAX 108 /* a unix socket path with its NUL (sun_path) */
 #define CONFIG_NAME_MAX 64    /* a backend's name with its NUL: as a heartbeat name (HB_NAME_MAX) */
@@ -95,7 +95,7 @@ struct service_config {
 struct slb_config {
 	struct slb_addr listen[CONFIG_MAX_LISTEN]; /* where clients connect, no two equal */
 	unsigned n_listen;         /* 1..CONFIG_MAX_LISTEN once parsed */
-	unsigned char listen_service[CONFIG_MAX_LISTEN]; /* listen[i]'s index in services */
+	uint16_t listen_service[CONFIG_MAX_LISTEN]; /* listen[i]'s index in services */
 	struct service_config services[CONFIG_MAX_SERVICES]; /* [0]: "default" */
 	unsigned n_services;       /* 1 + the [service NAME] sections */
 	struct config_backend backends[CONFIG_MAX_STATIC_BACKENDS];
