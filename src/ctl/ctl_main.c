@@ -22,7 +22,9 @@ static const char usage_text[] =
 	"usage: slb-ctl [--admin ADDR:PORT] [--token-file FILE] COMMAND [ARGS]\n"
 	"\n"
 	"Commands (BACKEND is an id, an address or a name as `status` shows it):\n"
-	"  status                       the backends and workers, as a table\n"
+	"  status [--service NAME] [--state up|down|draining|admin_down]\n"
+	"                               the backends and workers, as a table; only\n"
+	"                               that service's, or those in that state\n"
 	"  drain BACKEND                no new connections; open ones finish\n"
 	"  enable BACKEND               back in rotation when its health allows\n"
 	"  disable BACKEND              down until enabled, whatever its health says\n"
@@ -192,12 +194,37 @@ static int ctl_events(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
+/* A word of [a-z0-9_-], 1..63 bytes: a service name or a state, safe in a query unescaped. */
+static bool ctl_query_word(const char *s)
+{
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-");
+
+	return n > 0 && n < 64 && s[n] == '\0';
+}
+
+/* status [--service NAME] [--state STATE]: slb checks both (404 unknown service, 400 state). */
+static int ctl_status(struct ctl *c, int argc, char **argv)
+{
+	char path[192] = "/status";
+	size_t len = strlen(path);
+
+	for (int i = 0; i < argc; i++) {
+		bool service = strcmp(argv[i], "--service") == 0;
+
+		if ((!service && strcmp(argv[i], "--state") != 0) || i + 1 == argc || !ctl_query_word(argv[i + 1]))
+			return ctl_usage("status takes --service NAME and --state up|down|draining|admin_down");
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "%c%s=%s", len == 7 ? '?' : '&',
+					service ? "service" : "state", argv[++i]);
+	}
+	return ctl_call(c, "GET", path, NULL, ctl_print_status);
+}
+
 static int ctl_run(struct ctl *c, int argc, char **argv)
 {
 	const char *cmd = argv[0];
 
 	if (strcmp(cmd, "status") == 0)
-		return argc == 1 ? ctl_call(c, "GET", "/status", NULL, ctl_print_status) : ctl_usage("status takes nothing");
+		return ctl_status(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "weight") == 0)
 		return ctl_weight(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "add") == 0)
