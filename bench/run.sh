@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
-#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--out DIR]
+#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay] [--out DIR]
 #                [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
@@ -11,7 +11,8 @@
 # another source tree (into DIR/build-bench/) instead of this checkout. --access-log compares
 # slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only;
 # --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
-# connection per request, HAProxy as the baseline, no idle test).
+# connection per request, HAProxy as the baseline, no idle test). --replay does the same for
+# slb-replay (slb-auto with --retry-unanswered http).
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
 # from one run. --scenario and --contender (comma-separated names) run only those. See
 # bench/README.md.
@@ -26,13 +27,14 @@ usage() {
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
+quick=0 scaling=0 alog=0 outlier=0 replay=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
 	--scaling) scaling=1 ;;
 	--access-log) alog=1 ;;
 	--outlier) outlier=1 ;;
+	--replay) replay=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
@@ -92,6 +94,7 @@ if [[ -z "$out" ]]; then
 	((quick)) && suffix+=-quick
 	((scaling)) && suffix+=-scaling
 	((outlier)) && suffix+=-outlier
+	((replay)) && suffix+=-replay
 	out="$HERE/results/$stamp$suffix"
 fi
 mkdir -p "$out/raw"
@@ -257,6 +260,10 @@ EOF
 	slb-outlier) # slb-auto plus the outlier verdicts: what --outlier-detection costs
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --outlier-detection --drain-timeout 2000 --log-level warn)
+		;;
+	slb-replay) # slb-auto holding each request for a replay: what --retry-unanswered http costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --retry-unanswered http --drain-timeout 2000 --log-level warn)
 		;;
 	slb-auto-log)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
@@ -477,13 +484,17 @@ else
 		contenders=(haproxy slb-auto slb-outlier)
 		scenarios=(small-keepalive conn-close)
 	fi
+	if ((replay)); then
+		contenders=(haproxy slb-auto slb-replay)
+		scenarios=(small-keepalive conn-close)
+	fi
 	if [[ -n "$ref_bin" ]]; then
 		contenders+=(slb-ref)
 	fi
 	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
-		slb-auto-log slb-outlier slb-ref
+		slb-auto-log slb-outlier slb-replay slb-ref
 	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
-	((outlier)) || scenarios+=(idle)
+	((outlier || replay)) || scenarios+=(idle)
 	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
 	run_idle=0
 	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1

@@ -7,8 +7,10 @@
 #   /usr (the .deb)   /usr/sbin/slb   /etc/slb/slb.conf       /usr/lib/systemd/system/slb.service
 #   DIR (any other)   DIR/sbin/slb    DIR/etc/slb/slb.conf    DIR/lib/systemd/system/slb.service
 #
-# slb-ready-watch@.service goes beside slb.service, running sbin/slb-ready-watch with the
-# optional etc/slb/ready-watch-INSTANCE.env (none is installed: the defaults fit most hosts).
+# slb-ready-watch@.service and slb-nhgroup-sync@.service go beside slb.service, running
+# sbin/slb-ready-watch and sbin/slb-nhgroup-sync with the optional
+# etc/slb/ready-watch-INSTANCE.env and etc/slb/nhgroup-sync-INSTANCE.env (none is installed:
+# the defaults fit most hosts).
 #
 # /usr keeps its configuration in /etc, as GNUInstallDirs and the FHS have it; cpack installs
 # with the prefix CPACK_PACKAGING_INSTALL_PREFIX (/usr) into a staging DESTDIR, so the package
@@ -38,8 +40,9 @@ else()
 endif()
 configure_file(${SLB_ETC_SRC}/slb.service.in ${SLB_ETC_OUT}/slb.service @ONLY)
 configure_file(${SLB_ETC_SRC}/slb-ready-watch@.service.in ${SLB_ETC_OUT}/slb-ready-watch@.service @ONLY)
+configure_file(${SLB_ETC_SRC}/slb-nhgroup-sync@.service.in ${SLB_ETC_OUT}/slb-nhgroup-sync@.service @ONLY)
 file(INSTALL ${SLB_ETC_OUT}/slb.service ${SLB_ETC_OUT}/slb-ready-watch@.service
-	DESTINATION ${prefix}/lib/systemd/system)
+	${SLB_ETC_OUT}/slb-nhgroup-sync@.service DESTINATION ${prefix}/lib/systemd/system)
 
 if(EXISTS "$ENV{DESTDIR}${etc}/slb/slb.conf")
 	message(STATUS "Keeping: $ENV{DESTDIR}${etc}/slb/slb.conf (an install never replaces a configuration)")

@@ -1,8 +1,10 @@
 /* reload: a changed configuration applied without a restart, or not at all. The new config
- * is parsed into a fresh struct while the running one keeps serving; it replaces the running
- * one only once it is valid whole, first on the health thread (backends, checks, heartbeat
- * settings), then on the workers (picker, timeouts, retries), and the old one is freed only
- * after both have let go of it. */
+ * is parsed into a fresh struct while the running one keeps serving; its services are lined
+ * up with the running ones by name (service_align), the sockets of its new listen addresses
+ * are bound; only once all of that succeeded does it replace the running one, first on the
+ * health thread (services' pools, backends, checks, heartbeat settings), then on the workers
+ * (listeners, picker, timeouts, retries), and the old one is freed only after both have let
+ * go of it. */
 #include "reload.h"
 
 #include <errno.h>
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "slb/common/log.h"
+#include "slb/common/service_align.h"
 #include "slb/control/health_reload.h"
 #include "slb/dataplane/worker.h"
 
@@ -19,6 +22,7 @@ static int saved_argc;
 static char **saved_argv;
 static const struct slb_config *running;
 static struct slb_config *owned; /* running, when a reload allocated it; NULL for start-up's */
+static struct service_align plan; /* what the reload under way does to the services */
 
 /* See reload.h. */
 void reload_init(int argc, char **argv, const struct slb_config *cfg)
@@ -80,24 +84,27 @@ static void reload_keep_one(const struct config_field *f, struct slb_config *nex
 	reload_restore(next, f->has, has_size);
 }
 
-/* maglev accepts carry client addresses (worker.c), the other pickers do not. */
+/* maglev needs accepts that carry client addresses, which workers set up at start only when
+ * a service used maglev then (worker.c); leaving maglev needs nothing. */
 static void reload_keep_balance(struct service_config *next, const struct service_config *run)
 {
-	if ((run->balance == BALANCE_MAGLEV) == (next->balance == BALANCE_MAGLEV))
+	if (next->balance != BALANCE_MAGLEV || run->balance == BALANCE_MAGLEV || workers_hash_clients())
 		return;
-	slb_log(LOG_WARN, 0, "reload: service %s: balance %s -> %s changes how workers accept and takes effect at the "
-		"next upgrade or restart; balance %s stays", run->name, balance_algo_name(run->balance),
-		balance_algo_name(next->balance), balance_algo_name(run->balance));
+	slb_log(LOG_WARN, 0, "reload: service %s: balance %s -> %s changes how workers accept (no service used maglev "
+		"at start) and takes effect at the next upgrade or restart; balance %s stays", run->name,
+		balance_algo_name(run->balance), balance_algo_name(next->balance), balance_algo_name(run->balance));
 	next->balance = run->balance;
 }
 
-/* Whether a service sends PROXY headers decides at start whether workers learn addresses. */
+/* A PROXY header needs the client's addresses, which workers learn only when something needed
+ * them at start (workers_learn_clients). */
 static void reload_keep_send_proxy(struct service_config *next, const struct service_config *run)
 {
-	if (next->send_proxy == run->send_proxy)
+	if (next->send_proxy == run->send_proxy || next->send_proxy == PROXY_NONE || workers_learn_clients())
 		return;
-	slb_log(LOG_WARN, 0, "reload: service %s: send-proxy changed: it takes effect at the next upgrade or restart; "
-		"the running value stays", run->name);
+	slb_log(LOG_WARN, 0, "reload: service %s: send-proxy changed: the workers learn no client addresses (nothing "
+		"needed them at start); it takes effect at the next upgrade or restart; the running value stays",
+		run->name);
 	next->send_proxy = run->send_proxy;
 }
 
@@ -110,27 +117,31 @@ static void reload_keep_sockets(struct slb_config *next)
 			reload_keep_one(&f, next);
 	/* not a flag: sized from RLIMIT_NOFILE at start, with the pipe pools */
 	next->pipes_per_worker = running->pipes_per_worker;
-	/* the listeners stay, and with them whose they are (the services are the same:
-	 * reload_same_services) */
-	memcpy(next->listen_service, running->listen_service, sizeof(next->listen_service));
-	for (unsigned i = 0; i < next->n_services; i++) {
-		reload_keep_balance(&next->services[i], &running->services[i]);
-		reload_keep_send_proxy(&next->services[i], &running->services[i]);
+	for (unsigned k = 0; k < plan.n_kept; k++) {
+		reload_keep_balance(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);
+		reload_keep_send_proxy(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);
 	}
 }
 
-/* Services are added, removed or renamed at the next upgrade: workers size their pickers and
- * the snapshot its pools by them, and listeners would have to be bound. A reload that does
- * so is refused whole, so that no backend lands in a service that is not served. */
-static void reload_same_services(const struct slb_config *next, struct config_errors *errs)
+static bool reload_service_idle(unsigned svc, void *arg)
 {
-	bool same = next->n_services == running->n_services;
+	(void)arg;
+	return health_service_idle(svc);
+}
 
-	for (unsigned i = 0; same && i < next->n_services; i++)
-		same = strcmp(next->services[i].name, running->services[i].name) == 0;
-	if (!same)
-		config_errors_add(errs, "the services were added, removed, renamed or reordered: that takes an upgrade "
-				  "(slb --takeover) or a restart");
+/* Services by name (service_align: kept ones keep their index, removed ones stay retired while
+ * they drain), and each service this reload adds checked against what the workers can serve. */
+static void reload_align(struct slb_config *next, struct config_errors *errs)
+{
+	char err[CONFIG_ERROR_LEN];
+
+	if (service_align(running, next, reload_service_idle, NULL, &plan, err, sizeof(err))) {
+		config_errors_add(errs, "%s", err);
+		return;
+	}
+	for (unsigned k = 0; k < plan.n_added; k++)
+		if (workers_can_serve(next, plan.added[k], err, sizeof(err)))
+			config_errors_add(errs, "%s", err);
 }
 
 /* The numbers a reload applies, logged "name old -> new" when they change. */
@@ -160,12 +171,104 @@ static unsigned reload_log_numbers_of(const struct slb_config *next, unsigned sv
 	return n;
 }
 
+/* A service this reload adds has no running numbers to compare with: reload_log_services. */
 static unsigned reload_log_numbers(const struct slb_config *next)
 {
 	unsigned n = 0;
 
-	for (unsigned svc = 0; svc < next->n_services; svc++)
-		n += reload_log_numbers_of(next, svc);
+	for (unsigned k = 0; k < plan.n_kept; k++)
+		n += reload_log_numbers_of(next, plan.kept[k]);
+	return n;
+}
+
+static int reload_listen_index(const struct slb_config *cfg, const struct slb_addr *a)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
+			return (int)i;
+	return -1;
+}
+
+/* "A, B": the listen addresses of service svc in cfg that other (may be NULL) lacks. */
+static unsigned reload_listeners_of(const struct slb_config *cfg, unsigned svc, const struct slb_config *other,
+				    char *buf, size_t len)
+{
+	unsigned n = 0;
+	size_t at = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < cfg->n_listen && at < len; i++) {
+		char text[ADDR_TEXT_MAX];
+
+		if (cfg->listen_service[i] != svc || (other && reload_listen_index(other, &cfg->listen[i]) >= 0))
+			continue;
+		at += (size_t)snprintf(buf + at, len - at, "%s%s", n++ ? ", " : "", addr_format(&cfg->listen[i], text,
+											     sizeof(text)));
+	}
+	return n;
+}
+
+/* Listen addresses that stay but change service, and those that go: one line each. */
+static unsigned reload_log_moves(const struct slb_config *next)
+{
+	char text[ADDR_TEXT_MAX];
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < running->n_listen; i++) {
+		int j = reload_listen_index(next, &running->listen[i]);
+		unsigned from = running->listen_service[i];
+
+		addr_format(&running->listen[i], text, sizeof(text));
+		if (j < 0 && ++n)
+			slb_log(LOG_INFO, 0, "reload: %s (service %s) closed: no new connections, open ones drain", text,
+				running->services[from].name);
+		else if (j >= 0 && next->listen_service[j] != from && ++n)
+			slb_log(LOG_INFO, 0, "reload: %s moves from service %s to service %s", text,
+				running->services[from].name, next->services[next->listen_service[j]].name);
+	}
+	return n;
+}
+
+/* Services added (with their listeners), listeners a kept service gains, and moves and
+ * closes; a removed service's line, with its backends, is health's (health_reload.c). */
+static unsigned reload_log_services(const struct slb_config *next)
+{
+	char addrs[512];
+	unsigned n = plan.n_added;
+
+	for (unsigned k = 0; k < plan.n_added; k++) {
+		reload_listeners_of(next, plan.added[k], NULL, addrs, sizeof(addrs));
+		slb_log(LOG_INFO, 0, "reload: service %s added, listening on %s", next->services[plan.added[k]].name,
+			addrs);
+	}
+	for (unsigned k = 0; k < plan.n_kept; k++)
+		if (reload_listeners_of(next, plan.kept[k], running, addrs, sizeof(addrs)) && ++n)
+			slb_log(LOG_INFO, 0, "reload: service %s now also listens on %s", next->services[plan.kept[k]].name,
+				addrs);
+	return n + reload_log_moves(next);
+}
+
+/* A kept service's choices (not numbers), "reload: service api: balance rr -> p2c"; the
+ * default service's lines read as before services ("reload: balance rr -> p2c"). */
+static unsigned reload_log_service_choices(const struct slb_config *next, unsigned svc)
+{
+	const struct service_config *a = &running->services[svc], *b = &next->services[svc];
+	char who[CONFIG_SERVICE_NAME_MAX + 16] = "";
+	unsigned n = 0;
+
+	if (svc)
+		snprintf(who, sizeof(who), "service %s: ", b->name);
+	if (a->balance != b->balance && ++n)
+		slb_log(LOG_INFO, 0, "reload: %sbalance %s -> %s", who, balance_algo_name(a->balance),
+			balance_algo_name(b->balance));
+	if ((a->check != b->check || strcmp(a->check_path, b->check_path)) && ++n)
+		slb_log(LOG_INFO, 0, "reload: %scheck changed (kind %d -> %d, path '%s' -> '%s')", who, a->check, b->check,
+			a->check_path, b->check_path);
+	if (a->hash_key != b->hash_key && ++n)
+		slb_log(LOG_INFO, 0, "reload: %shash-key changed", who);
+	if (a->send_proxy != b->send_proxy && ++n)
+		slb_log(LOG_INFO, 0, "reload: %ssend-proxy %s -> %s", who, proxy_version_name(a->send_proxy),
+			proxy_version_name(b->send_proxy));
 	return n;
 }
 
@@ -173,19 +276,13 @@ static unsigned reload_log_choices(const struct slb_config *next)
 {
 	unsigned n = 0;
 
-	if (running->services[0].balance != next->services[0].balance && ++n)
-		slb_log(LOG_INFO, 0, "reload: balance %s -> %s", balance_algo_name(running->services[0].balance),
-			balance_algo_name(next->services[0].balance));
-	if ((running->services[0].check != next->services[0].check || strcmp(running->services[0].check_path, next->services[0].check_path)) && ++n)
-		slb_log(LOG_INFO, 0, "reload: check changed (kind %d -> %d, path '%s' -> '%s')", running->services[0].check,
-			next->services[0].check, running->services[0].check_path, next->services[0].check_path);
+	for (unsigned k = 0; k < plan.n_kept; k++)
+		n += reload_log_service_choices(next, plan.kept[k]);
 	if (running->log_level != next->log_level && ++n)
 		slb_log(LOG_INFO, 0, "reload: log-level %s -> %s", log_level_name(running->log_level),
 			log_level_name(next->log_level));
 	if (running->outlier_detection != next->outlier_detection && ++n)
 		slb_log(LOG_INFO, 0, "reload: outlier-detection %s", next->outlier_detection ? "on" : "off");
-	if (running->services[0].hash_key != next->services[0].hash_key && ++n)
-		slb_log(LOG_INFO, 0, "reload: hash-key changed");
 	if ((running->n_heartbeat_allow != next->n_heartbeat_allow ||
 	     memcmp(running->heartbeat_allow, next->heartbeat_allow,
 		    sizeof(next->heartbeat_allow[0]) * next->n_heartbeat_allow)) && ++n)
@@ -204,8 +301,8 @@ static int reload_read(struct slb_config *next)
 	ret = config_parse_args(next, saved_argc, saved_argv, errs);
 	if (ret == CONFIG_OK)
 		config_validate_all(next, errs);
-	if (ret == CONFIG_OK)
-		reload_same_services(next, errs);
+	if (ret == CONFIG_OK && !errs->n)
+		reload_align(next, errs);
 	ret = errs->n ? -EINVAL : 0;
 	if (ret)
 		reload_log_errors(errs);
@@ -213,8 +310,9 @@ static int reload_read(struct slb_config *next)
 	return ret;
 }
 
-/* Both planes switch; the previous config is freed once neither can still read it. */
-static int reload_switch(struct slb_config *next)
+/* Both planes switch; the previous config is freed once neither can still read it, and the
+ * new listeners' sockets (bound) are the workers' once they switched. */
+static int reload_switch(struct slb_config *next, struct workers_inherit *bound)
 {
 	int ret = health_reconfigure(next);
 
@@ -222,11 +320,14 @@ static int reload_switch(struct slb_config *next)
 		slb_log(LOG_ERROR, -ret, "reload: the health thread did not take the new configuration");
 		return ret;
 	}
-	if (workers_reconfigure(next)) {
-		/* a worker may still read the old one: keep it rather than free it under it */
+	if (workers_reconfigure(next, bound)) {
+		/* a worker may still read the old one, or take a socket: keep them rather than free
+		 * them under it */
 		slb_log(LOG_ERROR, 0, "reload: a worker did not switch within 2 s; keeping the previous configuration "
 			"in memory");
 		owned = NULL;
+	} else {
+		free(bound);
 	}
 	atomic_store(&log_threshold, next->log_level);
 	free(owned);
@@ -235,10 +336,32 @@ static int reload_switch(struct slb_config *next)
 	return 0;
 }
 
+/* Every new listen address bound, one socket per worker, before anything changes: a port in
+ * use rejects the reload whole. Returns the sockets, or NULL (logged). */
+static struct workers_inherit *reload_bind(const struct slb_config *next)
+{
+	struct workers_inherit *bound = calloc(1, sizeof(*bound));
+	char err[CONFIG_ERROR_LEN];
+	int ret;
+
+	if (!bound) {
+		slb_log(LOG_ERROR, ENOMEM, "reload rejected: the running configuration stays in force");
+		return NULL;
+	}
+	ret = workers_bind_new(running, next, workers_count(), bound, err, sizeof(err));
+	if (!ret)
+		return bound;
+	slb_log(LOG_ERROR, 0, "reload: %s", err);
+	slb_log(LOG_ERROR, 0, "reload rejected: the running configuration stays in force");
+	free(bound);
+	return NULL;
+}
+
 /* See reload.h. */
 int reload_run(void)
 {
 	struct slb_config *next = calloc(1, sizeof(*next));
+	struct workers_inherit *bound;
 	unsigned changes;
 	int ret;
 
@@ -246,17 +369,23 @@ int reload_run(void)
 		return -ENOMEM;
 	slb_log(LOG_INFO, 0, "SIGHUP: reloading %s", running->config_file[0] ? running->config_file : "the flags");
 	ret = reload_read(next);
-	if (ret) {
-		free(next);
-		return ret;
-	}
+	if (ret)
+		goto out_free_next;
 	reload_keep_sockets(next);
-	changes = reload_log_numbers(next) + reload_log_choices(next);
-	ret = reload_switch(next);
+	bound = reload_bind(next);
+	ret = bound ? 0 : -EADDRINUSE;
+	if (ret)
+		goto out_free_next;
+	changes = reload_log_numbers(next) + reload_log_choices(next) + reload_log_services(next);
+	ret = reload_switch(next, bound);
 	if (ret) {
-		free(next);
-		return ret;
+		workers_close_bound(bound);
+		free(bound);
+		goto out_free_next;
 	}
 	slb_log(LOG_INFO, 0, "reload: done (%u settings changed; backend changes are logged above)", changes);
 	return 0;
+out_free_next:
+	free(next);
+	return ret;
 }

@@ -13,6 +13,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "reload.h"
 #include "slb/common/handover.h"
 #include "slb/common/log.h"
 
@@ -84,18 +85,21 @@ static int recv_verb(int sock, enum handover_verb want, char *line, struct hando
 
 /* ---- the running process ---- */
 
-/* Grouped by address, so that the new process logs a dropped address once. */
+/* Grouped by address, so that the new process logs a dropped address once. The workers'
+ * address indexes are the config in force's (a reload may have added or removed addresses
+ * since start), not s->cfg's. */
 static int send_listeners(const struct takeover_server *s, unsigned *sent)
 {
 	static int fds[TAKEOVER_FDS_MAX];
 	static unsigned idx[TAKEOVER_FDS_MAX];
+	const struct slb_config *cfg = reload_current();
 	unsigned n = workers_listener_fds(fds, idx, TAKEOVER_FDS_MAX);
 	char text[ADDR_TEXT_MAX];
 	int ret = 0;
 
 	*sent = 0;
-	for (unsigned a = 0; a < s->cfg->n_listen && !ret; a++) {
-		addr_format(&s->cfg->listen[a], text, sizeof(text));
+	for (unsigned a = 0; a < cfg->n_listen && !ret; a++) {
+		addr_format(&cfg->listen[a], text, sizeof(text));
 		for (unsigned k = 0; k < n && !ret; k++)
 			if (idx[k] == a && !(ret = send_line(s->peer, fds[k], "LISTEN %s", text)))
 				(*sent)++;

@@ -140,6 +140,8 @@ static unsigned backend_option_bit(const char *opt)
 		return 2;
 	if (strncmp(opt, "name=", 5) == 0)
 		return 8;
+	if (strcmp(opt, "backup") == 0)
+		return 16;
 	return strncmp(opt, "send-proxy=", 11) == 0 ? 4 : 0;
 }
 
@@ -181,7 +183,7 @@ static int backend_name_option(const char *val, struct config_backend *out, char
 }
 
 /* One option after the address; seen collects the ones given so far (bit 0 weight, bit 1
- * heartbeat, bit 2 send-proxy, bit 3 name), so that "weight=2,weight=3" is an error rather than a silent
+ * heartbeat, bit 2 send-proxy, bit 3 name, bit 4 backup), so that "weight=2,weight=3" is an error rather than a silent
  * last-wins. */
 static int backend_option(const char *opt, struct config_backend *out, unsigned *seen, char *err, size_t errlen)
 {
@@ -189,7 +191,7 @@ static int backend_option(const char *opt, struct config_backend *out, unsigned 
 
 	if (bit == 0) {
 		snprintf(err, errlen, "unknown backend option '%.32s' (expected weight=N, heartbeat=allow, "
-			 "send-proxy=v1|v2 or name=NAME)", opt);
+			 "send-proxy=v1|v2, name=NAME or backup)", opt);
 		return -EINVAL;
 	}
 	if (*seen & bit) {
@@ -211,6 +213,8 @@ static int backend_option(const char *opt, struct config_backend *out, unsigned 
 	}
 	if (bit == 8)
 		return backend_name_option(opt + 5, out, err, errlen);
+	if (bit == 16)
+		out->backup = true;
 	if (bit == 2)
 		out->heartbeat_allow = opt[10] == 'a';
 	return 0;
@@ -380,6 +384,31 @@ static int parse_hash_key(struct slb_config *cfg, unsigned svc, const struct fla
 	return 0;
 }
 
+static const char *const retry_unanswered_names[] = { "off", "http", "any" };
+static const char *const no_backend_names[] = { "close", "reset", "http-503" };
+
+static int parse_retry_unanswered(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
+				  char *err, size_t errlen)
+{
+	int v = parse_choice(val, retry_unanswered_names, 3);
+
+	if (v < 0)
+		return flag_error(err, errlen, f, val, "expected off, http or any");
+	cfg->services[svc].retry_unanswered = (enum retry_unanswered)v;
+	return 0;
+}
+
+static int parse_no_backend(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
+			    char *err, size_t errlen)
+{
+	int v = parse_choice(val, no_backend_names, 3);
+
+	if (v < 0)
+		return flag_error(err, errlen, f, val, "expected close, reset or http-503");
+	cfg->services[svc].no_backend = (enum no_backend_action)v;
+	return 0;
+}
+
 static int parse_log_level(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
 			   char *err, size_t errlen)
 {
@@ -488,15 +517,16 @@ static int set_false(struct slb_config *cfg, unsigned svc, const struct flag *f,
 
 static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
-	  .def_help = "*:8080", .per_service = true, .reload = CONFIG_RELOAD_WAITS,
-	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 1024 in all)" },
+	  .def_help = "*:8080", .per_service = true,
+	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 1024 in all); "
+		  "a reload binds new ones and closes removed ones" },
 	{ .name = "backend", .arg = "ADDR:PORT[,OPTION...]", .parse = parse_backend,
 	  FIELD(backends), .count = F(n_backends), .def_help = "none", .per_service = true,
 	  .help = "a static backend (ADDR may be a host name, resolved every --resolve-interval); repeat for more. "
 		  "Options: weight=N (1-256, default 1); heartbeat=allow (a "
 		  "heartbeat session may attach to it); send-proxy=v1|v2 (this backend gets a PROXY header); "
 		  "name=NAME (1-63 of A-Z a-z 0-9 . _ -, unique; the admin API and slb-ctl take it for the "
-		  "address)" },
+		  "address); backup (takes traffic only while no other backend of its service is up)" },
 	{ .name = "workers", .arg = "N", .parse = parse_uint, FIELD(workers), .max = CONFIG_MAX_WORKERS,
 	  .def = "0", .def_help = "online CPUs",
 	  .reload = CONFIG_RELOAD_WAITS_DERIVED,
@@ -537,7 +567,17 @@ static const struct flag flag_table[] = {
 	  .help = "look up --backend host names again every MS (each A and AAAA record is a backend; one that "
 		  "leaves the answer drains; a failed lookup keeps the last addresses)" },
 	{ .name = "retries", .arg = "N", .parse = parse_uint, SERVICE_FIELD(retries), .max = CONFIG_MAX_RETRIES,
-	  .def = "2", .help = "further backends tried after a failed connect" },
+	  .def = "2", .help = "further backends tried after a failed connect, or for a replayed request" },
+	{ .name = "retry-unanswered", .arg = "MODE", .parse = parse_retry_unanswered,
+	  SERVICE_FIELD(retry_unanswered), .def = "off",
+	  .help = "when a backend closes or resets a connection before sending a byte and slb still holds all "
+		  "the client sent (one buffer), send it to another backend (up to --retries): http (one whole "
+		  "GET, HEAD, OPTIONS, TRACE, PUT or DELETE request without a body), any (whatever it was) or off "
+		  "(docs/faults.md: the backend may have acted on it)" },
+	{ .name = "no-backend", .arg = "ACTION", .parse = parse_no_backend, SERVICE_FIELD(no_backend),
+	  .def = "close",
+	  .help = "what a client that no backend can take gets: close (a FIN: an empty reply), reset (a RST) "
+		  "or http-503 (HTTP/1.1 503 Service Unavailable with Retry-After, then a FIN)" },
 	{ .name = "max-conns", .arg = "N", .parse = parse_uint, FIELD(max_conns), .max = 1000000, .def = "0",
 	  .def_help = "from ulimit -n",
 	  .reload = CONFIG_RELOAD_WAITS_DERIVED,

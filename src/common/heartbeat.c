@@ -16,6 +16,7 @@ enum hb_key {
 	HB_KEY_SEQ = 1u << 4,
 	HB_KEY_MAC = 1u << 5,
 	HB_KEY_SERVICE = 1u << 6,
+	HB_KEY_ROLE = 1u << 7,
 };
 
 #define HB_KEYS_SIGNED (HB_KEY_SEQ | HB_KEY_MAC)
@@ -29,7 +30,7 @@ struct hb_verb_def {
 
 static const struct hb_verb_def verb_defs[] = {
 	{ "REGISTER", HB_VERB_REGISTER,
-	  HB_KEY_WEIGHT | HB_KEY_NAME | HB_KEY_SERVICE | HB_KEY_STATE | HB_KEY_LOAD | HB_KEYS_SIGNED,
+	  HB_KEY_WEIGHT | HB_KEY_NAME | HB_KEY_SERVICE | HB_KEY_ROLE | HB_KEY_STATE | HB_KEY_LOAD | HB_KEYS_SIGNED,
 	  true },
 	{ "HEARTBEAT", HB_VERB_HEARTBEAT, HB_KEY_STATE | HB_KEY_LOAD | HB_KEYS_SIGNED, false },
 	{ "BYE", HB_VERB_BYE, HB_KEYS_SIGNED, false },
@@ -172,7 +173,7 @@ static unsigned key_of(const char *k, size_t klen)
 	} keys[] = {
 		{ "weight", HB_KEY_WEIGHT }, { "name", HB_KEY_NAME }, { "state", HB_KEY_STATE },
 		{ "load", HB_KEY_LOAD },     { "seq", HB_KEY_SEQ },   { "mac", HB_KEY_MAC },
-		{ "service", HB_KEY_SERVICE },
+		{ "service", HB_KEY_SERVICE }, { "role", HB_KEY_ROLE },
 	};
 
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
@@ -204,6 +205,11 @@ static const char *store_value(unsigned key, const char *v, size_t vlen, struct 
 		return hb_parse_name(v, vlen, out->name) ? "bad name" : NULL;
 	case HB_KEY_SERVICE:
 		return parse_service(v, vlen, out->service) ? "bad service (1-32 of a-z 0-9 _ -)" : NULL;
+	case HB_KEY_ROLE:
+		if (!tok_is(v, vlen, "backup") && !tok_is(v, vlen, "primary"))
+			return "bad role (primary or backup)";
+		out->backup = v[0] == 'b';
+		return NULL;
 	case HB_KEY_SEQ:
 		out->has_seq = true;
 		return parse_u64(v, vlen, &out->seq) ? "bad seq" : NULL;

@@ -121,6 +121,7 @@ struct be_sums {
 	uint64_t active;
 	uint64_t conns;
 	uint64_t failures;
+	uint64_t replays;
 	uint64_t to_backend;
 	uint64_t to_client;
 };
@@ -135,6 +136,7 @@ static void sum_backend(const struct admin_view *v, const struct backend *b, str
 		s->active += stat_get(&bs->active);
 		s->conns += stat_get(&bs->conns);
 		s->failures += stat_get(&bs->connect_failures);
+		s->replays += stat_get(&bs->replays);
 		s->to_backend += stat_get(&bs->bytes_to_backend);
 		s->to_client += stat_get(&bs->bytes_to_client);
 	}
@@ -229,10 +231,12 @@ void admin_render_backend(struct abuf *out, const struct admin_view *v, const st
 	abuf_printf(out, ",\"effective_weight\":%u.%02u", eff / SNAP_WEIGHT_UNIT, eff % SNAP_WEIGHT_UNIT);
 	abuf_printf(out, ",\"active_conns\":%llu,\"total_conns\":%llu,\"failures\":%llu",
 		    (unsigned long long)s.active, (unsigned long long)s.conns, (unsigned long long)s.failures);
+	abuf_printf(out, ",\"replays\":%llu", (unsigned long long)s.replays);
 	abuf_printf(out, ",\"bytes_to_backend\":%llu,\"bytes_to_client\":%llu", (unsigned long long)s.to_backend,
 		    (unsigned long long)s.to_client);
 	/* service names are [a-z0-9_-]: nothing to escape */
 	abuf_printf(out, ",\"service\":\"%s\"", v->cfg ? config_service_name(v->cfg, b->service) : "default");
+	abuf_printf(out, ",\"backup\":%s", b->backup ? "true" : "false");
 	status_admin(out, v, b);
 	status_latency(out, v, b);
 	json_ms_or_null(out, "last_heartbeat_ms", b->last_hb_ms >= 0, v->now_ms - b->last_hb_ms);
@@ -318,9 +322,48 @@ static void status_worker(struct abuf *out, unsigned i, const struct worker_stat
 	abuf_printf(out, "{\"id\":%u,\"active\":%llu,\"accepted\":%llu,\"rejected\":%llu,\"no_backend\":%llu", i,
 		    (unsigned long long)stat_get(&ws->active), (unsigned long long)stat_get(&ws->accepted),
 		    (unsigned long long)stat_get(&ws->rejected), (unsigned long long)stat_get(&ws->no_backend));
-	abuf_printf(out, ",\"retries\":%llu,\"connect_failures\":%llu,\"loop_turns\":%llu}",
+	abuf_printf(out, ",\"retries\":%llu,\"connect_failures\":%llu,\"loop_turns\":%llu",
 		    (unsigned long long)stat_get(&ws->retries), (unsigned long long)stat_get(&ws->connect_failures),
 		    (unsigned long long)stat_get(&ws->loop_turns));
+	abuf_printf(out, ",\"replays\":%llu,\"no_backend_503\":%llu}", (unsigned long long)stat_get(&ws->replays),
+		    (unsigned long long)stat_get(&ws->no_backend_503));
+}
+
+/* {"name":"web","state":"serving","listen":["127.0.0.1:80"]}: serving (it has a listener),
+ * unserved (none: the default service beside sections), or removed (by a reload; its backends
+ * drain, and it is listed until an upgrade or restart). */
+static void status_service(struct abuf *out, const struct slb_config *cfg, unsigned svc)
+{
+	const char *sep = "";
+
+	abuf_printf(out, "{\"name\":\"%s\",\"state\":\"%s\",\"listen\":[", cfg->services[svc].name,
+		    cfg->services[svc].retired ? "removed" : config_service_served(cfg, svc) ? "serving" : "unserved");
+	for (unsigned i = 0; i < cfg->n_listen; i++) {
+		char text[ADDR_TEXT_MAX];
+
+		if (cfg->listen_service[i] != svc)
+			continue;
+		abuf_printf(out, "%s\"%s\"", sep, addr_format(&cfg->listen[i], text, sizeof(text)));
+		sep = ",";
+	}
+	abuf_printf(out, "]}");
+}
+
+static void status_services(struct abuf *out, const struct admin_view *v)
+{
+	const char *sep = "\n";
+
+	if (!v->cfg)
+		return;
+	abuf_printf(out, ",\"services\":[");
+	for (unsigned i = 0; i < v->cfg->n_services; i++) {
+		if (v->service >= 0 && i != (unsigned)v->service)
+			continue;
+		abuf_printf(out, "%s", sep);
+		status_service(out, v->cfg, i);
+		sep = ",\n";
+	}
+	abuf_printf(out, "\n]");
 }
 
 /* Whether /status lists b: its service and state as v asks. */
@@ -369,7 +412,9 @@ int admin_render_status(struct abuf *out, const struct admin_view *v)
 		abuf_printf(out, "%s", i ? ",\n" : "\n");
 		status_worker(out, i, &v->channels[i]->stats);
 	}
-	abuf_printf(out, "\n]}\n");
+	abuf_printf(out, "\n]");
+	status_services(out, v);
+	abuf_printf(out, "}\n");
 	return render_result(out);
 }
 
@@ -390,6 +435,9 @@ static const struct metric_def backend_metrics[] = {
 	  offsetof(struct be_sums, conns) },
 	{ "slb_backend_connect_failures_total", "counter", "Failed connects to the backend", NULL,
 	  offsetof(struct be_sums, failures) },
+	{ "slb_backend_replays_total", "counter",
+	  "Requests the backend dropped unanswered, sent to another backend (--retry-unanswered)", NULL,
+	  offsetof(struct be_sums, replays) },
 	{ "slb_backend_bytes_total", "counter", "Bytes relayed, by direction", "direction=\"to_backend\"",
 	  offsetof(struct be_sums, to_backend) },
 	{ "slb_backend_bytes_total", NULL, NULL, "direction=\"to_client\"", offsetof(struct be_sums, to_client) },
@@ -409,6 +457,10 @@ static const struct metric_def worker_metrics[] = {
 	  W(stats.idle_timeouts) },
 	{ "slb_worker_backend_resets_total", "counter", "Relayed connections reset by their backend", NULL,
 	  W(stats.backend_resets) },
+	{ "slb_worker_replays_total", "counter", "Requests sent again after a backend dropped them unanswered",
+	  NULL, W(stats.replays) },
+	{ "slb_worker_no_backend_503_total", "counter", "Clients answered 503 because no backend could take them",
+	  NULL, W(stats.no_backend_503) },
 	{ "slb_worker_bytes_total", "counter", "Bytes relayed, by direction", "direction=\"to_backend\"",
 	  W(stats.bytes_in) },
 	{ "slb_worker_bytes_total", NULL, NULL, "direction=\"to_client\"", W(stats.bytes_out) },

@@ -164,6 +164,16 @@ bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t ve
 }
 
 /* See backend_table.h. */
+bool table_set_backup(struct backend_table *t, struct backend *b, bool backup)
+{
+	if (b->backup == backup)
+		return false;
+	b->backup = backup;
+	t->changes |= TABLE_CHANGE_URGENT;
+	return true;
+}
+
+/* See backend_table.h. */
 bool table_set_service(struct backend_table *t, struct backend *b, unsigned svc)
 {
 	if (b->service == svc || svc >= table_services(t))

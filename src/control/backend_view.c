@@ -88,24 +88,36 @@ static void table_fill_entry(const struct backend_table *t, const struct backend
 	e->name[len] = '\0';
 }
 
-/* The up entries of every service into live, grouped by service in id order: service i's are
- * live[start[i] .. start[i + 1]). Two walks of the ids whatever the number of services (one
- * walk per service cost 500 x 65,535 steps a publish at the limits). */
+/* Whether b is up and takes traffic: a primary, or a backup of a service whose primaries are
+ * all out (primary_up[its service] false; HAProxy's and nginx's backup servers). */
+static bool table_takes_traffic(const struct backend_table *t, const struct backend *b, const bool *primary_up)
+{
+	return b->id != 0 && b->state == BE_STATE_UP && b->backup != primary_up[table_svc_index(t, b)];
+}
+
+/* The up entries of every service that take traffic into live, grouped by service in id
+ * order: service i's are live[start[i] .. start[i + 1]). Three walks of the ids whatever the
+ * number of services (one walk per service cost 500 x 65,535 steps a publish at the
+ * limits). primary_up is scratch for one flag per service. */
 static void table_fill_live(const struct backend_table *t, int64_t now_ms, struct snap_backend *live,
-			    uint32_t *start)
+			    uint32_t *start, bool *primary_up)
 {
 	unsigned n = table_services(t);
 
 	memset(start, 0, (n + 1) * sizeof(*start));
+	memset(primary_up, 0, n * sizeof(*primary_up));
 	for (uint32_t id = 1; id < t->ids; id++)
-		if (t->be[id].id && t->be[id].state == BE_STATE_UP)
+		if (t->be[id].id && t->be[id].state == BE_STATE_UP && !t->be[id].backup)
+			primary_up[table_svc_index(t, &t->be[id])] = true;
+	for (uint32_t id = 1; id < t->ids; id++)
+		if (table_takes_traffic(t, &t->be[id], primary_up))
 			start[table_svc_index(t, &t->be[id]) + 1]++;
 	for (unsigned i = 0; i < n; i++)
 		start[i + 1] += start[i];
 	for (uint32_t id = 1; id < t->ids; id++) {
 		const struct backend *b = &t->be[id];
 
-		if (b->id && b->state == BE_STATE_UP)
+		if (table_takes_traffic(t, b, primary_up))
 			table_fill_entry(t, b, now_ms, &live[start[table_svc_index(t, b)]++]);
 	}
 	for (unsigned i = n; i > 0; i--) /* each start was moved to the next one's: shift back */
@@ -135,13 +147,14 @@ struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now
 {
 	struct snap_backend *live = calloc(t->count ? t->count : 1, sizeof(*live));
 	uint32_t start[SNAP_MAX_POOLS + 1];
+	bool primary_up[SNAP_MAX_POOLS];
 	struct snap_pool *pools[SNAP_MAX_POOLS];
 	unsigned n = table_services(t);
 	struct snapshot *s = NULL;
 
 	if (!live)
 		return NULL;
-	table_fill_live(t, now_ms, live, start);
+	table_fill_live(t, now_ms, live, start, primary_up);
 	for (unsigned i = 0; i < n; i++) {
 		pools[i] = table_build_pool(t, i, live + start[i], start[i + 1] - start[i]);
 		if (!pools[i]) {

@@ -321,8 +321,10 @@ static void session_register(struct health_ctx *ctx, struct hb_session *s, const
 		session_error(ctx, s, "backend table full");
 		return;
 	}
-	if (b->source != BE_SOURCE_STATIC) /* a static backend is its configuration's */
+	if (b->source != BE_SOURCE_STATIC) { /* a static backend is its configuration's */
 		table_set_service(ctx->table, b, (unsigned)svc);
+		table_set_backup(ctx->table, b, m->backup);
+	}
 	s->be_id = b->id;
 	phi_reset(&s->phi, ctx->now_ms);
 	session_rhythm(ctx, s);

@@ -405,6 +405,7 @@ static int health_add_static(struct health_ctx *ctx, const struct config_backend
 	}
 	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
 	table_set_send_proxy(ctx->table, b, cb->send_proxy);
+	table_set_backup(ctx->table, b, cb->backup);
 	table_set_service(ctx->table, b, cb->service);
 	return 0;
 }

@@ -81,6 +81,7 @@ static void dns_add(struct health_ctx *ctx, const struct config_backend *cb, con
 	}
 	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
 	table_set_send_proxy(ctx->table, b, cb->send_proxy);
+	table_set_backup(ctx->table, b, cb->backup);
 	table_set_service(ctx->table, b, cb->service);
 	dns_log(cb->host, a, "added");
 }
@@ -236,6 +237,7 @@ static void dns_reload_entry(struct health_ctx *ctx, struct backend *b, const st
 	} else if (cb && !b->removing) {
 		table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
 		table_set_send_proxy(ctx->table, b, cb->send_proxy);
+		table_set_backup(ctx->table, b, cb->backup);
 		table_set_service(ctx->table, b, cb->service);
 	}
 }

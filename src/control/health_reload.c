@@ -77,6 +77,8 @@ static void reload_update(struct health_ctx *ctx, struct backend *b, const struc
 	table_adopt_static(ctx->table, b);
 	if (table_set_send_proxy(ctx->table, b, cb->send_proxy))
 		reload_log_backend(b, "send-proxy changed");
+	if (table_set_backup(ctx->table, b, cb->backup))
+		reload_log_backend(b, cb->backup ? "now a backup" : "no longer a backup");
 	if (table_set_service(ctx->table, b, cb->service))
 		reload_log_backend(b, "moved to another service");
 	if (table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms))
@@ -109,6 +111,7 @@ static int reload_add(struct health_ctx *ctx, const struct config_backend *cb)
 	}
 	table_configure_static(ctx->table, b, cb->weight, cb->heartbeat_allow, ctx->now_ms);
 	table_set_send_proxy(ctx->table, b, cb->send_proxy);
+	table_set_backup(ctx->table, b, cb->backup);
 	table_set_service(ctx->table, b, cb->service);
 	snprintf(what, sizeof(what), "added, weight %u", cb->weight);
 	reload_log_backend(b, what);
@@ -133,6 +136,31 @@ static void reload_backends(struct health_ctx *ctx, const struct slb_config *nex
 	}
 }
 
+/* Whether next retires service svc, served until now (ctx->cfg is the running config). */
+static bool reload_retires(const struct health_ctx *ctx, const struct slb_config *next, unsigned svc)
+{
+	return next->services[svc].retired && svc < ctx->cfg->n_services && !ctx->cfg->services[svc].retired;
+}
+
+/* A removed service's backends leave with it through the one removal (BE_REMOVAL_CONFIG):
+ * the static ones reload_retire_missing has begun, the heartbeat ones begin here (their
+ * sessions stay; a REGISTER into the service is refused from now on). */
+static void reload_retire_service(struct health_ctx *ctx, const struct slb_config *next, unsigned svc)
+{
+	unsigned n = 0;
+
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
+		struct backend *b = table_get(ctx->table, id);
+
+		if (!b || b->service != svc)
+			continue;
+		table_retire(ctx->table, b, ctx->now_ms);
+		n++;
+	}
+	slb_log(LOG_INFO, 0, "reload: service %s removed: %u backend%s draining", next->services[svc].name, n,
+		n == 1 ? "" : "s");
+}
+
 static int reload_apply(struct health_ctx *ctx, void *arg)
 {
 	const struct slb_config *next = arg;
@@ -142,13 +170,45 @@ static int reload_apply(struct health_ctx *ctx, void *arg)
 	health_table_params(next, &p);
 	table_set_params(ctx->table, &p);
 	reload_backends(ctx, next);
+	for (unsigned svc = 0; svc < next->n_services; svc++)
+		if (reload_retires(ctx, next, svc))
+			reload_retire_service(ctx, next, svc);
 	health_dns_reload(ctx, next);
 	ctx->cfg = next;
+	table_mark_urgent(ctx->table); /* published at the end of this turn: health_reconfigure */
 	return 0;
 }
 
-/* See health.h. */
+/* Runs a turn after reload_apply's, whose end published what reload_apply changed. */
+static int reload_published(struct health_ctx *ctx, void *arg)
+{
+	(void)ctx;
+	(void)arg;
+	return 0;
+}
+
+/* See health_reload.h. */
 int health_reconfigure(const struct slb_config *next)
 {
-	return health_call(reload_apply, (void *)next);
+	int ret = health_call(reload_apply, (void *)next);
+
+	return ret ? ret : health_call(reload_published, NULL);
+}
+
+static int reload_count_service(struct health_ctx *ctx, void *arg)
+{
+	unsigned svc = *(const unsigned *)arg, n = 0;
+
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
+		const struct backend *b = table_get(ctx->table, id);
+
+		n += b && b->service == svc;
+	}
+	return (int)n;
+}
+
+/* See health_reload.h. */
+bool health_service_idle(unsigned svc)
+{
+	return health_call(reload_count_service, &svc) == 0;
 }

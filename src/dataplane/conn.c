@@ -49,6 +49,9 @@ static struct conn *conn_alloc(struct worker *w)
 	c->connected = 0;
 	c->end = END_NONE;
 	c->send_proxy = PROXY_NONE;
+	c->replay = RP_OFF;
+	c->refusing = 0;
+	c->rp_wait = 0;
 	c->proxy_len = 0;
 	if (w->ids)
 		memset(conn_id(w, c), 0, offsetof(struct conn_id, accept_ms));
@@ -98,9 +101,16 @@ static void backend_leg_close(struct worker *w, struct conn *c)
  * one. SO_LINGER 0 goes on its regular twin when it has one; else on the direct descriptor
  * through io_uring (SOCKET_URING_OP_SETSOCKOPT, 6.7), hard-linked so that the close runs
  * whatever the setsockopt says. Before 6.7 such a client sees a FIN (said once at start-up). */
+static bool client_gets_rst(const struct worker *w, const struct conn *c)
+{
+	if (c->end == END_BACKEND_RESET || c->end == END_DRAIN_TIMEOUT)
+		return true;
+	return c->refusing && w->cfg->services[c->svc].no_backend == NO_BACKEND_RESET;
+}
+
 static void client_leg_close(struct worker *w, struct conn *c)
 {
-	bool rst = c->abort && (c->end == END_BACKEND_RESET || c->end == END_DRAIN_TIMEOUT);
+	bool rst = c->abort && client_gets_rst(w, c);
 
 	if (c->cfd_sys >= 0) {
 		if (rst)
@@ -132,6 +142,8 @@ static void conn_release(struct worker *w, struct conn *c)
 		relay_copy_release(w, c, dir);
 		relay_splice_release(w, c, dir);
 	}
+	if (c->replay)
+		conn_replay_drop(w, c);
 	backend_leg_close(w, c);
 	if (c->cfd >= 0)
 		client_leg_close(w, c);
@@ -208,6 +220,8 @@ void conn_count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n
 {
 	struct backend_stats *bs = &w->ch->stats.be[c->backend_id];
 
+	if (c->replay)
+		conn_replay_on_bytes(w, c, dir);
 	conn_time_turn(w, c, dir, bs);
 	if (w->ids)
 		conn_id(w, c)->bytes[dir] += n;
@@ -221,7 +235,8 @@ void conn_count_bytes(struct worker *w, struct conn *c, unsigned dir, unsigned n
 	c->last_active_ms = w->now_ms;
 }
 
-static void report_backend(struct worker *w, uint32_t id, enum failq_kind kind)
+/* See conn.h. */
+void conn_report_backend(struct worker *w, uint32_t id, enum failq_kind kind)
 {
 	bool failed = kind != FAILQ_CONNECT_OK;
 
@@ -254,9 +269,10 @@ static int conn_connect_next(struct worker *w, struct conn *c)
 	struct io_uring_sqe *sqe;
 	int idx, fd;
 
-	if (!snap)
+	/* health builds a pool per service and publishes a reload's new ones before workers take
+	 * the reload (health_reconfigure), so the second test only guards that order */
+	if (!snap || c->svc >= snap->n_pools)
 		return -ENOENT;
-	assert(c->svc < snap->n_pools); /* health builds a pool per service; a reload keeps their number */
 	pool = snap->pool[c->svc];
 	idx = ws->balance->pick(pool, &ws->bal, &c->tried, c->hash_key);
 	if (idx < 0)
@@ -299,7 +315,7 @@ static void conn_give_up(struct worker *w, struct conn *c, int why)
 		stat_add(&w->ch->stats.rejected, 1);
 		slb_log_limited(LOG_WARN, why, "cannot open a backend socket: closing a client");
 	}
-	conn_finalize(w, c, true);
+	conn_refuse(w, c);
 }
 
 /* See conn.h. */
@@ -344,6 +360,7 @@ void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key) /* fd: a 
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
 	c->svc = (uint16_t)svc;
+	c->replay = w->cfg->services[svc].retry_unanswered ? RP_ARMED : RP_OFF;
 	c->hash_key = key;
 	if (w->alog)
 		conn_id(w, c)->accept_ms = clock_now_ms();
@@ -367,9 +384,8 @@ static enum failq_kind connect_failure_kind(int res)
 	}
 }
 
-/* Connected: read the backend, and pass on what the client's early recv brought (bytes or
- * EOF), or read the client if it has not been read yet. */
-static void conn_start_relay(struct worker *w, struct conn *c)
+/* See conn.h. */
+void conn_start_relay(struct worker *w, struct conn *c)
 {
 	struct half *up = &c->h[DIR_UP];
 
@@ -416,20 +432,19 @@ static int conn_send_proxy_header(const struct worker *w, struct conn *c)
 	return sent < 0 ? -errno : -EIO;
 }
 
-/* Closes the backend leg and tries the next backend, or gives the client up. */
-static void conn_retry(struct worker *w, struct conn *c)
+/* See conn.h. */
+int conn_reconnect(struct worker *w, struct conn *c)
 {
-	int res;
+	int res = -ENOENT;
 
 	backend_leg_close(w, c);
-	if (c->tried.n > w->cfg->services[c->svc].retries) {
-		conn_give_up(w, c, -ENOENT);
-		return;
+	if (c->tried.n <= w->cfg->services[c->svc].retries) {
+		stat_add(&w->ch->stats.retries, 1);
+		res = conn_connect_next(w, c);
 	}
-	stat_add(&w->ch->stats.retries, 1);
-	res = conn_connect_next(w, c);
 	if (res)
 		conn_give_up(w, c, res);
+	return res;
 }
 
 static bool addr_yes(const struct slb_addr *a)
@@ -484,11 +499,11 @@ static void conn_on_loop(struct worker *w, struct conn *c)
 {
 	char addr[ADDR_TEXT_MAX];
 
-	report_backend(w, c->backend_id, FAILQ_LOOP);
+	conn_report_backend(w, c->backend_id, FAILQ_LOOP);
 	slb_log_limited(LOG_WARN, 0, "backend %s is slb's own listener: loop to itself, closing the connection",
 			addr_format(&c->baddr, addr, sizeof(addr)));
 	set_linger_zero(c->bfd);
-	conn_retry(w, c);
+	conn_reconnect(w, c);
 }
 
 /* Connected: sample the connect time, and open the first turn from here, for a server that
@@ -519,15 +534,18 @@ static void conn_on_connect(struct worker *w, struct conn *c, int res)
 			conn_id(w, c)->connect_ms = clock_now_ms();
 		stat_add(&w->ch->stats.be[id].conns, 1);
 		conn_time_connect(w, c);
-		report_backend(w, id, FAILQ_CONNECT_OK);
-		conn_start_relay(w, c);
+		conn_report_backend(w, id, FAILQ_CONNECT_OK);
+		if (c->replay == RP_HELD)
+			conn_replay_send(w, c); /* starts the relay once the held bytes went */
+		else
+			conn_start_relay(w, c);
 		return;
 	}
-	report_backend(w, id, connect_failure_kind(res));
+	conn_report_backend(w, id, connect_failure_kind(res));
 	stat_add(&w->ch->stats.connect_failures, 1);
 	stat_add(&w->ch->stats.be[id].connect_failures, 1);
 	conn_log_connect_failure(w, c, res);
-	conn_retry(w, c);
+	conn_reconnect(w, c);
 }
 
 void conn_arm_read(struct worker *w, struct conn *c, unsigned dir)
@@ -545,6 +563,8 @@ void conn_half_eof(struct worker *w, struct conn *c, unsigned dir)
 {
 	struct half *h = &c->h[dir];
 
+	if (dir == DIR_DOWN && c->replay && conn_replay_try(w, c, dir, 0))
+		return;
 	/* the client ended before the backend connected: a shutdown now would abort the connect */
 	if (c->state == CONN_CONNECTING) {
 		h->eof_early = 1;
@@ -652,6 +672,13 @@ static void conn_dispatch(struct worker *w, struct conn *c, unsigned op, unsigne
 	case OP_INSTALL_SHUT:
 		conn_on_install_shut(w, c, dir, cqe->res);
 		break;
+	case OP_REPLAY_SEND:
+		conn_replay_on_send(w, c, cqe->res);
+		break;
+	case OP_REFUSE_RECV:
+	case OP_REFUSE_SEND:
+		conn_refuse_on_cqe(w, c, op, cqe);
+		break;
 	case OP_IDENT:
 		conn_ident_on_install(w, c, cqe->res);
 		break;
@@ -726,6 +753,8 @@ void conn_sweep(struct worker *w, bool all)
  * failures that eject a backend. */
 void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
 {
+	if (dir == DIR_DOWN && c->replay && conn_replay_try(w, c, dir, res))
+		return;
 	conn_set_end(c, dir == DIR_UP ? END_CLIENT_RESET : res == -ECONNRESET ? END_BACKEND_RESET : END_ERROR);
 	if (dir == DIR_DOWN && res == -ECONNRESET) {
 		char addr[ADDR_TEXT_MAX];
@@ -740,6 +769,8 @@ void conn_read_error(struct worker *w, struct conn *c, unsigned dir, int res)
 /* A write to dst of dir failed: that peer is gone (a reset, mostly); the stream is cut. */
 void conn_write_error(struct worker *w, struct conn *c, unsigned dir, int res)
 {
+	if (dir == DIR_UP && c->replay == RP_SENDING && conn_replay_try(w, c, dir, res))
+		return;
 	conn_set_end(c, dir == DIR_UP ? END_BACKEND_RESET : END_CLIENT_RESET);
 	conn_finalize(w, c, true);
 }

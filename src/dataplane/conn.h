@@ -7,10 +7,12 @@
 #include <liburing.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "slb/common/access_log.h"
 #include "slb/common/addr.h"
+#include "slb/common/failq.h"
 #include "slb/dataplane/balance.h"
 #include "slb/dataplane/pipe_pool.h"
 #include "slb/dataplane/uring.h"
@@ -31,6 +33,9 @@ enum conn_op {
 	OP_CANCEL,          /* teardown: cancel what is pending on a descriptor */
 	OP_IDENT,           /* identity: a regular twin of the client, for its addresses */
 	OP_PROXY_POLL,      /* identity: wait for (more of) the client's PROXY header */
+	OP_REPLAY_SEND,     /* replay: the held request, to the next backend (conn_replay.c) */
+	OP_REFUSE_RECV,     /* --no-backend http-503: what the client sent, read before the answer */
+	OP_REFUSE_SEND,     /* --no-backend http-503: the answer to a client nobody takes */
 	OP_IGNORE,          /* closes and the like whose result only matters for logs */
 	OP_MAX,
 };
@@ -41,6 +46,20 @@ enum conn_state {
 	CONN_CONNECTING,
 	CONN_RELAYING,
 	CONN_CLOSING, /* waiting for in-flight operations before the slot is reused */
+};
+
+/* --retry-unanswered, per connection: may what the client sent still be replayed?
+ *   OFF      no: replay is off, or a byte came back, or the client sent more than one buffer
+ *            (or a request replay may not take); nothing is held
+ *   ARMED    nothing has gone up yet: a backend that ends now is replaced, and gets nothing
+ *   SENDING  the client's first buffer, a replayable whole, is being sent (in h[DIR_UP])
+ *   HELD     it went whole and slb kept the buffer (rp_buf, rp_len): nothing more came from
+ *            the client, nothing back from the backend. A backend's end now replays it. */
+enum conn_replay {
+	RP_OFF = 0,
+	RP_ARMED,
+	RP_SENDING,
+	RP_HELD,
 };
 
 /* Directions: UP is client -> backend, DOWN is backend -> client. */
@@ -89,8 +108,14 @@ struct conn {
 	uint8_t end;            /* enum access_log_end: the first cause of the end seen, 0 while open */
 	uint8_t send_proxy;     /* enum proxy_version the current backend wants */
 	uint16_t svc;           /* its service: the listener's, index of its pool and settings */
+	uint8_t replay : 2;     /* enum conn_replay */
+	uint8_t refusing : 1;   /* given up: answered as --no-backend says */
+	uint8_t rp_wait : 1;    /* RP_SENDING: the backend ended; its send's CQE decides */
+	uint8_t rp_reset : 1;   /* rp_wait: it ended with a reset (else a FIN) */
 	uint16_t proxy_len;     /* --accept-proxy: header bytes read so far (into w->proxy_bufs) */
 	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
+	uint16_t rp_buf;        /* RP_HELD: the provided buffer kept, */
+	uint16_t rp_len;        /* and its bytes (at most one buffer, 16 KiB) */
 	int cfd;                /* client: direct descriptor (index in the ring's file table) */
 	int bfd;                /* backend: plain descriptor */
 	int cfd_sys;            /* client: regular twin for splice(2), or -1 */
@@ -168,6 +193,56 @@ static inline void conn_set_end(struct conn *c, unsigned end)
 
 /* Identity known (conn_ident.c is done): pick a backend and connect, or close the client. */
 void conn_connect_first(struct worker *w, struct conn *c);
+
+/* Connected (and the PROXY header and any replay sent): read the backend, and pass on what
+ * the client's early recv brought, or read the client. */
+void conn_start_relay(struct worker *w, struct conn *c);
+
+/* Closes the backend leg and connects to a backend not tried yet (c->state must be
+ * CONN_CONNECTING). Returns 0 (connecting), or -ENOENT when --retries is spent or no live
+ * backend is left, or -errno: then c has been given up (finalized, the client refused as
+ * --no-backend says) and the caller must not touch it again. */
+int conn_reconnect(struct worker *w, struct conn *c);
+
+/* Reports backend id's fate to health through the failure ring (successes only after a
+ * failure, so the ring stays quiet while all is well). */
+void conn_report_backend(struct worker *w, uint32_t id, enum failq_kind kind);
+
+/* conn_replay.c: --retry-unanswered. All of it is off the path of a connection whose service
+ * has it off (c->replay stays RP_OFF: one bit test in conn_count_bytes).
+ *   conn_replay_on_bytes  n bytes moved in dir while c->replay != RP_OFF: the client's first
+ *                         buffer is judged (replayable or not); any later byte up, and any
+ *                         byte down, ends the chance of a replay.
+ *   conn_replay_sent      the first buffer went up whole (relay_copy_on_send): keep it rather
+ *                         than give it back (h[DIR_UP] holds none then). Returns true when c
+ *                         was taken over (the backend had ended meanwhile: replayed, or ended
+ *                         as without replay): the caller must not touch c again.
+ *   conn_replay_try       the backend ended c (dir DOWN: EOF when res is 0, else the read's
+ *                         -errno) or refused the request (dir UP: the send's -errno). Returns
+ *                         true when c was taken over (replaying, waiting for the request's send
+ *                         or the DOWN read to end, or given up): the caller must not touch c
+ *                         again; false: go on as without replay.
+ *   conn_replay_send      connected again: send the held bytes (the state stays
+ *                         CONN_CONNECTING until they went).
+ *   conn_replay_on_send   that send's CQE.
+ *   conn_replay_drop      give the held buffer back, if any; c->replay becomes RP_OFF.
+ *   conn_replay_http_ok   whether p[0..n) is one whole HTTP/1.x request head with an
+ *                         idempotent method and no body (pure; for unit tests too). */
+void conn_replay_on_bytes(struct worker *w, struct conn *c, unsigned dir);
+bool conn_replay_sent(struct worker *w, struct conn *c);
+bool conn_replay_try(struct worker *w, struct conn *c, unsigned dir, int res);
+void conn_replay_send(struct worker *w, struct conn *c);
+void conn_replay_on_send(struct worker *w, struct conn *c, int res);
+void conn_replay_drop(struct worker *w, struct conn *c);
+bool conn_replay_http_ok(const unsigned char *p, size_t n);
+
+/* conn_refuse.c: a client that no backend can take (no live backend, --retries spent, no
+ * socket), answered as its service's --no-backend says, then finalized. The caller has
+ * recorded the cause (conn_set_end) and counted it; c must not be touched afterwards. */
+void conn_refuse(struct worker *w, struct conn *c);
+/* The 503's send came back (op OP_REFUSE_SEND), or the read before it that takes in what the
+ * client sent (OP_REFUSE_RECV, cqe carries its buffer): close the client after the send. */
+void conn_refuse_on_cqe(struct worker *w, struct conn *c, unsigned op, const struct io_uring_cqe *cqe);
 
 /* conn_ident.c: who the client is, before a backend is picked. conn_ident_start makes a
  * regular twin of the client's direct descriptor (kept in cfd_sys, so splice and half-close

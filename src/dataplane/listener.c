@@ -60,6 +60,7 @@ static void listener_add(struct worker *w, unsigned i, int fd)
 {
 	struct worker_listener *l = &w->listeners[w->n_listeners++];
 
+	memset(l, 0, sizeof(*l));
 	l->fd = fd;
 	l->addr_idx = i;
 	l->port = addr_port_raw(&w->cfg->listen[i]);
@@ -90,10 +91,13 @@ static int listener_take_address(struct worker *w, unsigned i, struct workers_in
 /* See listener.h. */
 int listeners_open(struct worker *w, struct workers_inherit *in, unsigned n_workers, char *err, size_t errlen)
 {
-	unsigned cap = w->cfg->n_listen;
+	/* room for a reload's new addresses too (listeners_follow): a reload never reallocates,
+	 * since accepts in flight point into accept_addrs, which is sized alike */
+	unsigned cap = w->cfg->n_listen + CONFIG_MAX_LISTEN;
 
 	for (unsigned i = 0; in && i < w->cfg->n_listen; i++)
 		cap += in->n[i] / n_workers + 1;
+	w->listeners_cap = cap;
 	w->listeners = calloc(cap, sizeof(*w->listeners));
 	if (!w->listeners) {
 		snprintf(err, errlen, "out of memory for the listeners of worker %u", w->idx);
@@ -162,7 +166,7 @@ int listeners_check_free(const struct slb_config *cfg, const struct workers_inhe
 /* See listener.h. */
 int listeners_alloc_addrs(struct worker *w)
 {
-	w->accept_addrs = calloc((size_t)ACCEPT_ADDR_SLOTS * w->n_listeners, sizeof(*w->accept_addrs));
+	w->accept_addrs = calloc((size_t)ACCEPT_ADDR_SLOTS * w->listeners_cap, sizeof(*w->accept_addrs));
 	return w->accept_addrs ? 0 : -ENOMEM;
 }
 
@@ -210,7 +214,7 @@ static void listener_arm(struct worker *w, unsigned i)
 void listeners_rearm(struct worker *w)
 {
 	for (unsigned i = 0; i < w->n_listeners; i++)
-		if (!w->listeners[i].armed && w->now_ms >= w->listeners[i].retry_at)
+		if (w->listeners[i].fd >= 0 && !w->listeners[i].armed && w->now_ms >= w->listeners[i].retry_at)
 			listener_arm(w, i);
 }
 
@@ -228,25 +232,121 @@ static void listener_cancel(struct worker *w, unsigned i)
 void listeners_cancel_armed(struct worker *w)
 {
 	for (unsigned i = 0; i < w->n_listeners; i++)
-		if (w->listeners[i].armed)
+		if (w->listeners[i].armed && w->listeners[i].fd >= 0)
 			listener_cancel(w, i);
+}
+
+/* Listener i accepts no more: its accepts are cancelled (each ends with a completion that
+ * disarms it; a connection accepted meanwhile is served) and its socket closed, after the
+ * cancel in the same submission. Its slot is free again once disarmed. */
+static void listener_shut(struct worker *w, unsigned i)
+{
+	struct io_uring_sqe *sqe;
+
+	if (w->listeners[i].fd < 0)
+		return;
+	if (w->listeners[i].armed)
+		listener_cancel(w, i);
+	sqe = uring_sqe(&w->ring);
+	io_uring_prep_close(sqe, w->listeners[i].fd);
+	io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
+	w->listeners[i].fd = -1;
 }
 
 /* See listener.h. */
 void listeners_stop_accepting(struct worker *w)
 {
-	struct io_uring_sqe *sqe;
-
 	if (!w->accepting)
 		return;
 	w->accepting = false;
-	for (unsigned i = 0; i < w->n_listeners; i++) {
-		if (w->listeners[i].armed)
-			listener_cancel(w, i);
-		sqe = uring_sqe(&w->ring);
-		io_uring_prep_close(sqe, w->listeners[i].fd);
-		io_uring_sqe_set_data64(sqe, uring_ud(OP_IGNORE, 0, 0, 0));
-		w->listeners[i].fd = -1;
-	}
+	for (unsigned i = 0; i < w->n_listeners; i++)
+		listener_shut(w, i);
 	listener_note_accept_off(w);
+}
+
+static int listen_index(const struct slb_config *cfg, const struct slb_addr *a)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
+			return (int)i;
+	return -1;
+}
+
+/* A slot for a new listener: one shut and disarmed (no completion can name it any more), or
+ * a fresh one. -1 when none is left, which a reload's CONFIG_MAX_LISTEN spare rules out. */
+static int listener_free_slot(struct worker *w)
+{
+	for (unsigned i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].fd < 0 && !w->listeners[i].armed && !w->listeners[i].busy)
+			return (int)i;
+	return w->n_listeners < w->listeners_cap ? (int)w->n_listeners++ : -1;
+}
+
+/* Takes this worker's socket of each new address in bound (set to -1 there); listeners_rearm
+ * arms it. A worker that is draining closes it instead. */
+static void listeners_take_bound(struct worker *w, struct workers_inherit *bound)
+{
+	for (unsigned i = 0; bound && i < w->cfg->n_listen; i++) {
+		int fd = bound->n[i] > w->idx ? bound->fds[i][w->idx] : -1, k;
+
+		if (fd < 0)
+			continue;
+		bound->fds[i][w->idx] = -1;
+		k = w->accepting ? listener_free_slot(w) : -1;
+		if (k < 0) {
+			if (w->accepting)
+				slb_log(LOG_ERROR, 0, "worker %u: no room for another listener", w->idx);
+			close(fd);
+			continue;
+		}
+		memset(&w->listeners[k], 0, sizeof(w->listeners[k]));
+		w->listeners[k].fd = fd;
+		w->listeners[k].addr_idx = i;
+		w->listeners[k].port = addr_port_raw(&w->cfg->listen[i]);
+		w->listeners[k].service = w->cfg->listen_service[i];
+	}
+}
+
+/* See listener.h. */
+void listeners_follow(struct worker *w, const struct slb_config *old, struct workers_inherit *bound)
+{
+	for (unsigned k = 0; k < w->n_listeners; k++) {
+		struct worker_listener *l = &w->listeners[k];
+		int i = l->fd >= 0 ? listen_index(w->cfg, &old->listen[l->addr_idx]) : -1;
+
+		if (i < 0) {
+			listener_shut(w, k);
+			continue;
+		}
+		l->addr_idx = (unsigned)i;
+		l->service = w->cfg->listen_service[i]; /* an address may move to another service */
+	}
+	listeners_take_bound(w, bound);
+}
+
+/* See worker.h. */
+int workers_bind_new(const struct slb_config *run, const struct slb_config *next, unsigned n_workers,
+		     struct workers_inherit *out, char *err, size_t errlen)
+{
+	memset(out->n, 0, sizeof(out->n));
+	for (unsigned i = 0; i < next->n_listen; i++) {
+		int ret;
+
+		if (listen_index(run, &next->listen[i]) >= 0)
+			continue; /* the workers listen there already */
+		ret = listener_check_free(&next->listen[i]);
+		for (unsigned j = 0; !ret && j < n_workers; j++) {
+			int fd = listener_open(&next->listen[i], true);
+
+			if (fd < 0)
+				ret = fd;
+			else
+				out->fds[i][out->n[i]++] = fd;
+		}
+		if (ret) {
+			listeners_close_inherited(out);
+			return listener_error(&next->listen[i], ret, err, errlen);
+		}
+	}
+	return 0;
 }

@@ -54,6 +54,13 @@ void listeners_rearm(struct worker *w);
  * listeners_rearm arms it again (a new process has taken some of the sockets' queues). */
 void listeners_cancel_armed(struct worker *w);
 
+/* A reload: w->cfg is the new config, old the one it replaced (still valid). Each listener
+ * follows its address into the new config (its index, and its service, which may have
+ * changed); one whose address the new config no longer has stops accepting and closes (its
+ * connections go on); w takes its socket of each new address from bound (may be NULL), set to
+ * -1 there. */
+void listeners_follow(struct worker *w, const struct slb_config *old, struct workers_inherit *bound);
+
 /* Stops accepting for good (a drain or a stop): cancels the accepts and closes the listeners;
  * w->accept_off is set once every accept has ended. Does nothing the second time. */
 void listeners_stop_accepting(struct worker *w);
@@ -69,8 +76,9 @@ static inline uint64_t listener_accept_key(struct worker *w, unsigned i, unsigne
 	key = cqe->res >= 0 ? balance_hash_client(&w->svc[l->service].bal,
 						  (const struct sockaddr *)&w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k].ss)
 			    : 0;
-	/* cancelled while accepting: workers_rearm_accepts wants a fresh accept in its place */
-	if ((cqe->res >= 0 || cqe->res == -ECANCELED) && w->accepting)
+	/* cancelled while accepting: workers_rearm_accepts wants a fresh accept in its place,
+	 * unless a reload closed the listener (fd -1, listeners_follow) */
+	if ((cqe->res >= 0 || cqe->res == -ECANCELED) && w->accepting && l->fd >= 0)
 		listener_arm_slot(w, i, k);
 	else if (!l->busy)
 		l->armed = false; /* its last slot came back: re-arm after a pause, or accepts are off */

@@ -184,7 +184,12 @@ void relay_copy_on_send(struct worker *w, struct conn *c, unsigned dir, int res)
 		copy_submit_send(w, c, dir); /* short write: the rest of the same buffer */
 		return;
 	}
-	relay_copy_release(w, c, dir);
+	if (dir == DIR_UP && c->replay == RP_SENDING) {
+		if (conn_replay_sent(w, c)) /* kept for a replay until the backend answers */
+			return;
+	} else {
+		relay_copy_release(w, c, dir);
+	}
 	if (!h->reading) /* else the linked recv is on its way */
 		conn_arm_read(w, c, dir);
 }

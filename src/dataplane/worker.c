@@ -53,6 +53,9 @@ struct worker_set {
 	_Atomic unsigned rearm_gen;       /* bumped by workers_rearm_accepts */
 	_Atomic bool stop_requested;
 	const struct slb_config *_Atomic cfg_next; /* the newest config, from workers_reconfigure */
+	struct workers_inherit *_Atomic bound_next; /* its new addresses' sockets, or NULL */
+	bool hash_addrs;                  /* accepts return client addresses (a maglev service at start) */
+	bool learn_addrs;                 /* each client's addresses are learnt (PROXY, access log) */
 	_Atomic unsigned cfg_gen;         /* bumped by each workers_reconfigure */
 	_Atomic unsigned open_total;      /* client connections over all workers, for --max-conns */
 	struct worker_thread *threads;
@@ -80,6 +83,8 @@ static struct worker_channel *workers_map_channels(unsigned n)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+static bool cfg_sends_proxy(const struct slb_config *cfg);
+
 static int workers_alloc(const struct slb_config *cfg, char *err, size_t errlen)
 {
 	ws.channels = workers_map_channels(cfg->workers);
@@ -101,6 +106,9 @@ int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, ch
 	ret = listeners_check_free(cfg, in, err, errlen);
 	if (!ret)
 		ret = workers_alloc(cfg, err, errlen);
+	for (unsigned i = 0; i < cfg->n_services; i++)
+		ws.hash_addrs |= cfg->services[i].balance == BALANCE_MAGLEV;
+	ws.learn_addrs = cfg->accept_proxy || cfg->access_log[0] || cfg_sends_proxy(cfg);
 	for (unsigned i = 0; !ret && i < ws.n; i++) {
 		struct worker *w = &ws.workers[i];
 
@@ -352,13 +360,20 @@ static void worker_take_config(struct worker *w)
 {
 	unsigned gen = atomic_load_explicit(&ws.cfg_gen, memory_order_acquire);
 
+	const struct slb_config *old = w->cfg;
+
 	if (gen == atomic_load_explicit(&w->cfg_seen, memory_order_relaxed))
 		return;
 	w->cfg = atomic_load_explicit(&ws.cfg_next, memory_order_relaxed);
 	for (unsigned i = 0; i < w->cfg->n_services; i++) {
 		w->svc[i].balance = balance_ops_for(w->cfg->services[i].balance);
-		balance_state_reconfigure(&w->svc[i].bal, w->svc[i].balance, &w->cfg->services[i]);
+		if (i < old->n_services)
+			balance_state_reconfigure(&w->svc[i].bal, w->svc[i].balance, &w->cfg->services[i]);
+		else /* a service added by the reload (service_align: indexes only grow) */
+			balance_state_init(&w->svc[i].bal, w->svc[i].balance, &w->cfg->services[i], w->idx,
+					   &w->ch->stats);
 	}
+	listeners_follow(w, old, atomic_load_explicit(&ws.bound_next, memory_order_relaxed));
 	worker_derive_settings(w);
 	atomic_store_explicit(&w->cfg_seen, gen, memory_order_release);
 }
@@ -490,12 +505,46 @@ int workers_start(char *err, size_t errlen)
 }
 
 /* See worker.h. */
-int workers_reconfigure(const struct slb_config *cfg)
+bool workers_hash_clients(void)
+{
+	return ws.hash_addrs;
+}
+
+/* See worker.h. */
+bool workers_learn_clients(void)
+{
+	return ws.learn_addrs;
+}
+
+/* See worker.h. */
+int workers_can_serve(const struct slb_config *cfg, unsigned svc, char *err, size_t errlen)
+{
+	const struct service_config *s = &cfg->services[svc];
+	bool proxy = s->send_proxy != PROXY_NONE;
+
+	for (unsigned i = 0; i < cfg->n_backends; i++)
+		proxy |= cfg->backends[i].service == svc && cfg->backends[i].send_proxy != PROXY_NONE;
+	if (s->balance == BALANCE_MAGLEV && !ws.hash_addrs) {
+		snprintf(err, errlen, "service %s: balance maglev: the workers were started without a maglev service, "
+			 "so their accepts do not return client addresses; that takes an upgrade or restart", s->name);
+		return -ENOTSUP;
+	}
+	if (proxy && !ws.learn_addrs) {
+		snprintf(err, errlen, "service %s: send-proxy: the workers were started without PROXY headers or an "
+			 "access log, so they do not learn client addresses; that takes an upgrade or restart", s->name);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
+/* See worker.h. */
+int workers_reconfigure(const struct slb_config *cfg, struct workers_inherit *bound)
 {
 	unsigned gen = atomic_load(&ws.cfg_gen) + 1;
 	int64_t deadline = clock_now_ms() + 2000;
 
 	atomic_store_explicit(&ws.cfg_next, cfg, memory_order_relaxed);
+	atomic_store_explicit(&ws.bound_next, bound, memory_order_relaxed);
 	atomic_store_explicit(&ws.cfg_gen, gen, memory_order_release);
 	for (unsigned i = 0; i < ws.n; i++) {
 		while (ws.threads[i].started &&
@@ -507,7 +556,14 @@ int workers_reconfigure(const struct slb_config *cfg)
 			nanosleep(&ts, NULL);
 		}
 	}
+	listeners_close_inherited(bound); /* sockets of workers that are not running */
 	return 0;
+}
+
+/* See worker.h. */
+void workers_close_bound(struct workers_inherit *bound)
+{
+	listeners_close_inherited(bound);
 }
 
 /* See worker.h. */

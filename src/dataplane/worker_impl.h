@@ -54,8 +54,10 @@ struct worker_service {
 struct worker {
 	unsigned idx;
 	int cpu;                 /* -1: not pinned */
-	struct worker_listener *listeners; /* at least one per --listen address */
-	unsigned n_listeners;
+	struct worker_listener *listeners; /* at least one per --listen address; slots of closed
+				  * ones (fd -1) are reused by a reload once disarmed */
+	unsigned n_listeners;    /* slots used so far */
+	unsigned listeners_cap;  /* slots allocated: start's plus CONFIG_MAX_LISTEN for reloads */
 	const struct slb_config *cfg;   /* replaced between loop turns by a reload */
 	_Atomic unsigned cfg_seen;       /* the reload generation cfg comes from */
 	struct worker_channel *ch;
@@ -89,6 +91,7 @@ struct worker {
 	struct conn_id *ids;     /* need_addrs: one per slot (conn_id()), else NULL */
 	bool need_client_addr;   /* a service's picker hashes the client's address */
 	unsigned idle_min_ms;    /* the shortest --idle-timeout of a service, 0: none has one */
+	unsigned replay_held;    /* buffers kept by connections for --retry-unanswered (RP_HELD) */
 };
 
 #endif

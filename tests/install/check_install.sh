@@ -4,7 +4,8 @@
 # (which systemd-analyze verify accepts), the example configuration (which slb
 # --check-config accepts as shipped) and the man page, which must document every flag that
 # `slb --help` lists and no flag that slb lacks, and the scale-out files (docs/scale-out.md):
-# slb-ready-watch, its systemd unit (verified too) and the bird2 example configs. Then installs with --prefix into a scratch
+# slb-ready-watch and slb-nhgroup-sync, their systemd units (verified too) and the bird2
+# example configs. Then installs with --prefix into a scratch
 # directory: nothing is written outside it, the unit there runs that prefix's binary, and a
 # second install keeps an edited slb.conf. Last, the .deb: lintian reports no error, it holds
 # the gzipped man page, copyright and changelog, keeps slb.conf as a conffile, and its
@@ -26,11 +27,12 @@ need unshare util-linux
 need ip iproute2
 
 DESTDIR=$dest cmake --install "$build" --prefix /usr >/dev/null
-for f in usr/sbin/slb usr/bin/slb-backend usr/bin/slb-agent usr/sbin/slb-ready-watch; do
+for f in usr/sbin/slb usr/bin/slb-backend usr/bin/slb-agent usr/sbin/slb-ready-watch usr/sbin/slb-nhgroup-sync; do
 	[[ -x $dest/$f ]] || fail "$f missing or not executable"
 done
 for f in usr/lib/systemd/system/slb.service etc/slb/slb.conf usr/share/man/man8/slb.8.gz usr/share/doc/slb/copyright \
 	usr/share/doc/slb/changelog.gz usr/lib/systemd/system/slb-ready-watch@.service \
+	usr/lib/systemd/system/slb-nhgroup-sync@.service \
 	usr/share/doc/slb/examples/bird/router.conf usr/share/doc/slb/examples/bird/slb-host.conf; do
 	[[ -s $dest/$f ]] || fail "$f missing or empty"
 done
@@ -64,6 +66,20 @@ systemd-analyze verify --man=no "$dest/slb-ready-watch@slb_vip.service" ||
 rc=0
 "$dest/usr/sbin/slb-ready-watch" >/dev/null 2>&1 || rc=$?
 ((rc == 2)) || fail "the installed slb-ready-watch does not run (usage exit 2 expected, got $rc)"
+# The router's next-hop group sync, the same way; an instance is a service address. A bad
+# address is refused with its usage too.
+sync_unit=$dest/usr/lib/systemd/system/slb-nhgroup-sync@.service
+grep -q '^ExecStart=/usr/sbin/slb-nhgroup-sync %i ${BIRD_SOCKET} ' "$sync_unit" ||
+	fail "slb-nhgroup-sync@.service does not run /usr/sbin/slb-nhgroup-sync"
+sed "s#/usr/sbin/slb-nhgroup-sync#$dest/usr/sbin/slb-nhgroup-sync#g" "$sync_unit" >"$dest/slb-nhgroup-sync@192.0.2.10.service"
+systemd-analyze verify --man=no "$dest/slb-nhgroup-sync@192.0.2.10.service" ||
+	fail "systemd-analyze verify rejects slb-nhgroup-sync@.service"
+for args in "" "not-an-address /run/bird/bird.ctl"; do
+	rc=0
+	# shellcheck disable=SC2086 # the arguments are words
+	"$dest/usr/sbin/slb-nhgroup-sync" $args >/dev/null 2>&1 || rc=$?
+	((rc == 2)) || fail "the installed slb-nhgroup-sync $args: usage exit 2 expected, got $rc"
+done
 
 # --prefix DIR: every file lands under DIR and the unit runs DIR's binary with DIR's
 # configuration; nothing outside DIR is written (the manifest, and no file named *slb* newer
@@ -78,13 +94,16 @@ done <"$build/install_manifest.txt"
 outside=$(find /etc /usr /opt /srv /var/lib -newer "$dest/before-install" -name '*slb*' 2>/dev/null || true)
 [[ -z $outside ]] || fail "--prefix $prefix wrote outside it: $outside"
 for f in sbin/slb bin/slb-ctl lib/systemd/system/slb.service etc/slb/slb.conf share/man/man8/slb.8.gz \
-	sbin/slb-ready-watch lib/systemd/system/slb-ready-watch@.service share/doc/slb/examples/bird/router.conf; do
+	sbin/slb-ready-watch lib/systemd/system/slb-ready-watch@.service share/doc/slb/examples/bird/router.conf \
+	sbin/slb-nhgroup-sync lib/systemd/system/slb-nhgroup-sync@.service; do
 	[[ -s $prefix/$f ]] || fail "--prefix: $f missing under $prefix"
 done
 grep -q "^ExecStart=$prefix/sbin/slb -c $prefix/etc/slb/slb.conf " "$prefix/lib/systemd/system/slb.service" ||
 	fail "the unit under $prefix does not run $prefix/sbin/slb -c $prefix/etc/slb/slb.conf"
 grep -q "^ExecStart=$prefix/sbin/slb-ready-watch " "$prefix/lib/systemd/system/slb-ready-watch@.service" ||
 	fail "slb-ready-watch@.service under $prefix does not run $prefix/sbin/slb-ready-watch"
+grep -q "^ExecStart=$prefix/sbin/slb-nhgroup-sync " "$prefix/lib/systemd/system/slb-nhgroup-sync@.service" ||
+	fail "slb-nhgroup-sync@.service under $prefix does not run $prefix/sbin/slb-nhgroup-sync"
 grep '^Exec' "$prefix/lib/systemd/system/slb.service" | grep -q -e '/usr/sbin/slb' -e ' /etc/slb' &&
 	fail "the unit under $prefix names the files of prefix /usr"
 echo '# edited by the operator' >>"$prefix/etc/slb/slb.conf"
@@ -114,7 +133,8 @@ $lint"
 files=$(dpkg-deb --contents "$deb")
 for f in ./usr/sbin/slb ./usr/lib/systemd/system/slb.service ./etc/slb/slb.conf ./usr/share/man/man8/slb.8.gz \
 	./usr/share/doc/slb/copyright ./usr/share/doc/slb/changelog.gz ./usr/sbin/slb-ready-watch \
-	./usr/lib/systemd/system/slb-ready-watch@.service ./usr/share/doc/slb/examples/bird/slb-host.conf; do
+	./usr/lib/systemd/system/slb-ready-watch@.service ./usr/share/doc/slb/examples/bird/slb-host.conf \
+	./usr/sbin/slb-nhgroup-sync ./usr/lib/systemd/system/slb-nhgroup-sync@.service; do
 	grep -q " $f\$" <<<"$files" || fail ".deb lacks $f"
 done
 mkdir "$dest/control"
@@ -143,8 +163,8 @@ maint() { # SCRIPT ARGS...: prints the calls the script made
 }
 [[ $(maint postinst configure) == "systemctl --system daemon-reload" ]] ||
 	fail "postinst configure does not run systemctl daemon-reload (it ran: $(maint postinst configure))"
-[[ $(maint prerm remove) == "systemctl stop slb-ready-watch@*.service
-deb-systemd-invoke stop slb.service" ]] || fail "prerm remove does not stop the ready watchers, then slb"
+[[ $(maint prerm remove) == "systemctl stop slb-ready-watch@*.service slb-nhgroup-sync@*.service
+deb-systemd-invoke stop slb.service" ]] || fail "prerm remove does not stop the ready watchers and group syncs, then slb"
 [[ -z $(maint prerm upgrade 0.1.0) ]] || fail "prerm upgrade touches the running slb"
 [[ $(maint postrm remove) == "systemctl --system daemon-reload" ]] ||
 	fail "postrm remove does not run systemctl daemon-reload"

@@ -1,23 +1,28 @@
-/* Scale-out (issue 13, docs/scale-out.md): three slb instances behind one service address,
- * announced by BGP with bird2 while their GET /ready succeeds, spread by the router's ECMP,
+/* Scale-out (issues 13 and 24, docs/scale-out.md): three slb instances behind one service
+ * address, announced by BGP with bird2 while their GET /ready succeeds, spread by the router,
  * agreeing on every client's backend through Maglev with a shared --hash-seed.
  *
- *              rt: bird2, ECMP ("merge paths"), BFD, fib_multipath_hash_policy=3, fields 0x37
+ *              rt: bird2, BFD, slb-nhgroup-sync (resilient group), hash policy 3, fields 0x37
  *   cl 198.51.100.2 ---.1 [rt] .17 --- .18 s1: slb + bird2 + slb-ready-watch, 192.0.2.10 on lo
  *                              .33 --- .34 s2   (203.0.113.0/24, one /28 per instance)
  *                              .49 --- .50 s3
  *                    (198.51.100.0/24, one /28 per backend) b1 .18, b2 .34, b3 .50
  *
  * Every address is a documentation range inside namespaces the test makes. Backends
- * heartbeat to all three instances (one session each) through the router. The router hashes
- * like a router: addresses, protocol and ports (policy 3, fields 0x37), never a hash the
- * client's socket left on the packet (policy 1 over veth). BGP hold time 3 s, keepalive 1 s,
- * and BFD (5 x 100 ms) for a host that goes silent; slb's own failures are seen by the
- * watcher in one poll (200 ms, the request's timeout too) while bird stays up to withdraw the
- * route at once. The bird configs and the watcher are the files docs/scale-out.md has an
- * operator install (etc/bird/, scripts/slb-ready-watch.sh), @WORDS@ filled in by sed.
- * Each test builds the whole topology (about 5 s, most of it the 3 s "starting" of /ready)
- * and tears it down, even on failure. Skipped (77) without root, namespaces, bird2 or nft. */
+ * heartbeat to all three instances (one session each) through the router. The router's route
+ * to the service address is a resilient next-hop group kept by scripts/slb-nhgroup-sync.sh
+ * from the routes bird has: a joining instance takes only idle buckets, a draining one (its
+ * route marked GRACEFUL_SHUTDOWN by the watcher) keeps its busy ones, so established
+ * connections survive both (30 keep-alive clients, a request every 200 ms each, are checked).
+ * It hashes like a router: addresses, protocol and ports (policy 3, fields 0x37), never a
+ * hash the client's socket left on the packet (policy 1 over veth). BGP hold time 3 s,
+ * keepalive 1 s, and BFD (5 x 100 ms) for a host that goes silent; slb's own failures are seen
+ * by the watcher in one poll (200 ms, the request's timeout too) while bird stays up to
+ * withdraw the route at once. The bird configs and both scripts are the files
+ * docs/scale-out.md has an operator install (etc/bird/, scripts/), @WORDS@ filled in by sed.
+ * Each test builds the whole topology (about 6 s, most of it the 3 s "starting" of /ready and
+ * the buckets spreading) and tears it down, even on failure. Skipped (77) without root,
+ * namespaces, bird2, curl or nft. */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -28,6 +33,7 @@
 #include <unistd.h>
 
 #include "faultkit.h"
+#include "kaclients.h"
 #include "loadgen.h"
 #include "netns.h"
 #include "testproc.h"
@@ -43,12 +49,16 @@
 #define UP_MS 20000         /* topology up: BGP sessions, registrations, /ready's "starting" */
 #define SPORT_FIRST 20000   /* the client flows whose backends are compared */
 #define SPORTS 1000
+#define GROUP "100"         /* the router's resilient next-hop group (scripts/slb-nhgroup-sync.sh) */
+#define IDLE_TIMER "1"      /* s: a bucket idle this long may move (keep-alive clients send every 0.2 s) */
+#define KA_CLIENTS 30       /* long-lived keep-alive connections across a planned removal or a join */
+#define KA_PERIOD_MS 200
 
 enum { NS_CL = 0, NS_RT, NS_SLB, NS_BE = NS_SLB + N, NS_COUNT = NS_BE + N };
 
 static struct netns_topo topo;
 static char dir[64];                        /* configs and control sockets */
-static struct testproc *slb[N], *bird[N], *watch[N];
+static struct testproc *slb[N], *bird[N], *watch[N], *nhsync;
 
 static void suite_fini(void)
 {
@@ -150,6 +160,19 @@ static struct testproc *start_bird(int ns, const char *conf)
 	return spawn_in(ns, argv);
 }
 
+/* The router's scripts/slb-nhgroup-sync.sh: the route to the service address on a resilient
+ * group of the instances bird has, polled every 100 ms. Buckets may move after 1 s idle
+ * (production: 60 s, docs/scale-out.md), so a join spreads within seconds in the test. */
+static void start_nhgroup_sync(void)
+{
+	char script[512], sock[128];
+	const char *argv[] = { "/bin/bash", script, VIP, sock, GROUP, IDLE_TIMER, "0.1", NULL };
+
+	snprintf(script, sizeof(script), "%s/scripts/slb-nhgroup-sync.sh", SLB_SOURCE_DIR);
+	snprintf(sock, sizeof(sock), "%s/rt.ctl", dir);
+	nhsync = spawn_in(NS_RT, argv);
+}
+
 static void start_router(void)
 {
 	char conf[128], ip[N][32];
@@ -161,17 +184,19 @@ static void start_router(void)
 	snprintf(conf, sizeof(conf), "%s/rt.conf", dir);
 	fill_template("router.conf", conf, subst);
 	start_bird(NS_RT, conf);
+	start_nhgroup_sync();
 }
 
-/* slb i, with the same flags and seed as every other instance. A short drain: connections
- * that were on a withdrawn instance send their last packets (the client's reset) to another
- * one after the router rehashes, so the withdrawn one keeps them until its drain timeout. */
+/* slb i, with the same flags and seed as every other instance. A long ready grace: while an
+ * instance drains, the router keeps sending it the new flows that hash to its buckets still
+ * busy with its established ones, so it keeps accepting them (the planned-removal case cuts
+ * the grace short with a second SIGTERM once its clients are done); a short drain timeout. */
 static struct testproc *start_slb(int i)
 {
 	char ip[32], hb[48];
 	const char *argv[] = { "slb", "--listen", "*:80", "--heartbeat-listen", hb, "--admin", "127.0.0.1:9001",
 			       "--balance", "maglev", "--hash-key", "src-port", "--hash-seed", SEED, "--workers", "1",
-			       "--heartbeat-interval", "200", "--drain-timeout", "2000", NULL };
+			       "--heartbeat-interval", "200", "--drain-timeout", "2000", "--ready-grace", "60000", NULL };
 
 	slb_ip(i, ip, sizeof(ip));
 	snprintf(hb, sizeof(hb), "%s:%d", ip, HB_PORT);
@@ -233,38 +258,134 @@ static int route_paths(void)
 	return n;
 }
 
+/* The weight of the next hop via ip in the router's service route: 0 when it has none (a
+ * route with one next hop shows no weight: 255). */
+static int route_weight(const char *ip)
+{
+	char out[2048], via[48];
+	const char *p, *w, *eol;
+
+	if (netns_topo_sh(&topo, NS_RT, out, sizeof(out), "ip route show " VIP) != 0)
+		return 0;
+	snprintf(via, sizeof(via), "via %s ", ip);
+	if (!(p = strstr(out, via)))
+		return 0;
+	eol = strchr(p, '\n');
+	w = strstr(p, "weight ");
+	return w && (!eol || w < eol) ? atoi(w + 7) : 255;
+}
+
 /* Whether the service route in the router's kernel table has a next hop via ip. */
 static bool route_via(const char *ip)
 {
-	char out[2048], via[48];
-
-	if (netns_topo_sh(&topo, NS_RT, out, sizeof(out), "ip route show " VIP) != 0)
-		return false;
-	snprintf(via, sizeof(via), "via %s ", ip);
-	return strstr(out, via) != NULL;
+	return route_weight(ip) > 0;
 }
 
-/* Polls the router until it has want paths. When changed_after_us is not NULL, it gets the
- * time just before the last poll that still saw another count: the change lies after it. */
-static int wait_paths_since(int want, int timeout_ms, int64_t *changed_after_us)
+/* The next-hop id of instance i in the router (ip nexthop show: "id ID via IP dev ..."), or 0. */
+static unsigned nexthop_id(const char *nhs, int i)
+{
+	char ip[32], via[48];
+	const char *p;
+
+	slb_ip(i, ip, sizeof(ip));
+	snprintf(via, sizeof(via), " via %s dev", ip);
+	if (!(p = strstr(nhs, via)))
+		return 0;
+	while (p > nhs && p[-1] != '\n')
+		p--;
+	return strncmp(p, "id ", 3) ? 0 : (unsigned)atoi(p + 3);
+}
+
+/* Buckets of the router's resilient group held by each instance (counts[i]); their sum. */
+static int group_buckets(int *counts)
+{
+	static char nhs[4096], buckets[16384];
+	unsigned id[N];
+	int total = 0;
+
+	memset(counts, 0, N * sizeof(*counts));
+	if (netns_topo_sh(&topo, NS_RT, nhs, sizeof(nhs), "ip -o nexthop show") ||
+	    netns_topo_sh(&topo, NS_RT, buckets, sizeof(buckets), "ip nexthop bucket show id " GROUP))
+		return 0;
+	for (int i = 0; i < N; i++)
+		id[i] = nexthop_id(nhs, i);
+	for (const char *p = buckets; (p = strstr(p, " nhid ")); p += 6) {
+		unsigned nh = (unsigned)atoi(p + 6);
+
+		for (int i = 0; i < N; i++)
+			counts[i] += id[i] && id[i] == nh;
+		total++;
+	}
+	return total;
+}
+
+/* Waits until every instance holds at least a quarter of the group's 128 buckets (a third is
+ * the share): buckets move to a newcomer only once idle for IDLE_TIMER. */
+static void wait_balanced(int timeout_ms)
+{
+	int64_t t0 = testproc_now_ms();
+	int c[N];
+
+	for (;;) {
+		int total = group_buckets(c), low = 0;
+
+		for (int i = 0; i < N; i++)
+			low += c[i] * 4 < total;
+		if (total && !low)
+			return;
+		cr_assert_lt(testproc_now_ms() - t0, timeout_ms, "group not balanced after %d ms: buckets %d/%d/%d",
+			     timeout_ms, c[0], c[1], c[2]);
+		usleep(50000);
+	}
+}
+
+/* Polls the router until reached() holds. When changed_after_us is not NULL, it gets the
+ * time just before the last poll that still saw the old route: the change lies after it. */
+static int wait_route_since(bool (*reached)(void), const char *what, int timeout_ms, int64_t *changed_after_us)
 {
 	int64_t start = testproc_now_ms(), poll_us = loadgen_now_us();
-	int got;
 
-	while ((got = route_paths()) != want) {
+	while (!reached()) {
 		if (changed_after_us)
 			*changed_after_us = poll_us;
-		cr_assert_lt(testproc_now_ms() - start, timeout_ms, "the router has %d paths, not %d, after %d ms", got,
-			     want, timeout_ms);
+		cr_assert_lt(testproc_now_ms() - start, timeout_ms, "the router's route is not %s after %d ms (%d paths)",
+			     what, timeout_ms, route_paths());
 		usleep(5000);
 		poll_us = loadgen_now_us();
 	}
 	return (int)(testproc_now_ms() - start);
 }
 
+static int want_paths;
+
+static bool paths_reached(void)
+{
+	return route_paths() == want_paths;
+}
+
 static int wait_paths(int want, int timeout_ms)
 {
-	return wait_paths_since(want, timeout_ms, NULL);
+	want_paths = want;
+	return wait_route_since(paths_reached, "of the expected size", timeout_ms, NULL);
+}
+
+static bool two_paths(void)
+{
+	return route_paths() == N - 1;
+}
+
+static bool three_paths(void)
+{
+	return route_paths() == N;
+}
+
+/* slb3 still in the group, but at weight 1: it drains. */
+static bool slb3_draining(void)
+{
+	char ip[32];
+
+	slb_ip(2, ip, sizeof(ip));
+	return route_weight(ip) == 1;
 }
 
 /* Everything up: the router has a path to each of the three instances. */
@@ -277,6 +398,7 @@ static void topo_up(void)
 	for (int i = 0; i < N; i++)
 		start_instance(i);
 	wait_paths(N, UP_MS);
+	wait_balanced(UP_MS);
 }
 
 /* ---- reading an instance ---- */
@@ -435,56 +557,68 @@ Test(scale_out, every_instance_picks_the_same_backend_for_a_flow)
 		cr_expect_gt(per_be[j], SPORTS / 10, "be%d has only %u of the flows", j + 1, per_be[j]);
 }
 
-/* Runs fixed-port load through the service address for run_ms, calling act after lead_ms;
- * checks that every answered flow kept its backend. */
+/* Runs fixed-port load through the service address, with KA_CLIENTS keep-alive connections
+ * too when keep_alive, calling act after a second; waits until reached() holds, runs 2 s more
+ * and checks that every answered flow kept its backend. */
 struct during {
 	struct loadgen lg;
+	struct kaclients ka;
+	bool keep_alive;
 	int64_t t_act_us;      /* when act ran */
-	int64_t t_route_us;    /* when the router's path count reached the target */
-	int64_t t_unrouted_us; /* last poll that saw the old count: the change came after it */
+	int64_t t_route_us;    /* when the router's route reached the target */
+	int64_t t_unrouted_us; /* last poll that saw the old route: the change came after it */
 };
 
-static void load_through(struct during *d, char (*names)[LOADGEN_NAME_MAX], void (*act)(void), int paths_after)
+static void load_through(struct during *d, char (*names)[LOADGEN_NAME_MAX], void (*act)(void), bool (*reached)(void),
+			 bool keep_alive)
 {
+	struct sockaddr_in vip = addr_of(VIP);
+
+	d->keep_alive = keep_alive;
+	if (keep_alive) {
+		cr_assert_eq(kaclients_start(&d->ka, &vip, KA_CLIENTS, KA_PERIOD_MS, IO_MS), 0,
+			     "keep-alive clients could not connect");
+		cr_assert_eq(kaclients_wait_answered(&d->ka, 2, IO_MS), 0, "keep-alive clients not answered");
+	}
 	load_start(&d->lg, VIP, 200000, 4, true, 60000);
 	usleep(1000 * 1000);
 	d->t_act_us = loadgen_now_us();
 	act();
 	d->t_unrouted_us = d->t_act_us;
-	wait_paths_since(paths_after, 10000, &d->t_unrouted_us);
+	wait_route_since(reached, "changed", 10000, &d->t_unrouted_us);
 	d->t_route_us = loadgen_now_us();
 	usleep(2000 * 1000);
 	loadgen_stop(&d->lg);
+	if (keep_alive)
+		kaclients_stop(&d->ka);
 	cr_log_info("%u requests, %u kept their backend", d->lg.n_recs, expect_kept_backends(&d->lg, names));
 }
 
 /* Everything up, the flows' backends recorded in names, then load_through with act. */
-static void act_under_load(struct during *d, char (*names)[LOADGEN_NAME_MAX], void (*act)(void))
+static void act_under_load(struct during *d, char (*names)[LOADGEN_NAME_MAX], void (*act)(void), bool (*reached)(void),
+			   bool keep_alive)
 {
 	topo_up();
 	flows_backends(VIP, names);
-	load_through(d, names, act, N - 1);
+	load_through(d, names, act, reached, keep_alive);
 }
 
-/* When the router's ECMP group changes size, Linux's hash-threshold multipath moves some flows
- * between instances (no resilient hashing; docs/scale-out.md), and an established connection
- * cannot move: flows in flight at that instant may be reset. Nothing else may fail, and those
- * at most 1% of the load. Sanitizer builds keep each flow in flight longer. */
-static void expect_failures_only_at_route_change(const struct during *d, const char *what)
+/* The router's resilient group moves no busy bucket when an instance joins or drains
+ * (docs/scale-out.md): not one new connection may fail, and not one of the keep-alive
+ * connections, which each sent a request every 200 ms across the event, may be cut. */
+static void expect_nothing_cut(const struct during *d, const char *what)
 {
-	unsigned all, cut, answered = loadgen_answered(&d->lg, NULL, 0, INT64_MAX);
-	char why[256];
+	unsigned failed, ka_failed, answered = loadgen_answered(&d->lg, NULL, 0, INT64_MAX);
+	char why[256], ka_why[256];
 
-	all = loadgen_failures(&d->lg, 0, INT64_MAX, why, sizeof(why));
-	cut = loadgen_failures_in_flight(&d->lg, d->t_unrouted_us, d->t_route_us, why, sizeof(why));
-	cr_log_info("%s: %u failed attempts, %u of them in flight while the route changed (a %lld ms window)", what,
-		    all, cut, (long long)((d->t_route_us - d->t_unrouted_us) / 1000));
-	if (all > cut)
-		loadgen_failures(&d->lg, 0, INT64_MAX, why, sizeof(why));
-	cr_expect_eq(all, cut, "%s: %u failed outside the route change (%.3f-%.3f s into the load); first failure: %s",
-		     what, all - cut, (double)(d->t_unrouted_us - d->lg.started_us) / 1e6,
-		     (double)(d->t_route_us - d->lg.started_us) / 1e6, why);
-	cr_expect_leq(cut * 100, answered, "%s: %u of %u cut by the route change: %s", what, cut, answered, why);
+	failed = loadgen_failures(&d->lg, 0, INT64_MAX, why, sizeof(why));
+	ka_failed = kaclients_failed(&d->ka, ka_why, sizeof(ka_why));
+	cr_log_info("%s: %u of %u new connections failed; %u of %d keep-alive connections cut (%u requests on them)",
+		    what, failed, answered + failed, ka_failed, KA_CLIENTS, kaclients_answers(&d->ka));
+	cr_expect_eq(failed, 0, "%s: %u new connections failed; first: %s", what, failed, why);
+	cr_expect_eq(ka_failed, 0, "%s: %u of %d keep-alive connections cut; first: %s", what, ka_failed, KA_CLIENTS,
+		     ka_why);
+	cr_expect_gt(answered, 0, "%s: no new connection answered", what);
 }
 
 /* Whether r's source port was still held by an earlier request when r connected: with fixed
@@ -540,7 +674,7 @@ Test(scale_out, instance_loss_is_withdrawn_and_flows_keep_their_backends)
 	char why[256];
 	unsigned in_window, after, held;
 
-	act_under_load(&d, names, kill_slb2);
+	act_under_load(&d, names, kill_slb2, two_paths, false);
 	/* from the load's start: requests in flight to slb2 when it died fail too */
 	in_window = loadgen_failures(&d.lg, 0, d.t_route_us, why, sizeof(why));
 	after = failures_since(&d.lg, d.t_route_us, &held, why, sizeof(why));
@@ -559,45 +693,55 @@ static void term_slb3(void)
 	cr_assert_eq(testproc_signal(slb[2], SIGTERM), 0);
 }
 
-/* 4. SIGTERM slb3: /ready turns 503, the route is withdrawn within --ready-grace (2 s), then
- * slb3 drains and exits 0: no connection is refused or cut by slb3 going away; only flows in
- * flight at the instant the router's ECMP group shrinks may be moved and reset by it. */
-Test(scale_out, planned_removal_loses_no_connection)
-{
-	static char names[SPORTS][LOADGEN_NAME_MAX];
-	struct during d;
-
-	act_under_load(&d, names, term_slb3);
-	cr_log_info("planned removal: route withdrawn %lld ms after SIGTERM, %u connections",
-		    (long long)((d.t_route_us - d.t_act_us) / 1000), d.lg.n_recs);
-	expect_failures_only_at_route_change(&d, "planned removal");
-	cr_expect_lt(d.t_route_us - d.t_act_us, 2000 * 1000, "withdrawn after the ready grace");
-	cr_assert_eq(testproc_wait(slb[2], IO_MS), 0, "slb3 did not exit after its drain");
-	cr_expect_eq(testproc_exit_code(slb[2]), 0);
-	loadgen_free(&d.lg);
-}
-
 static void restart_slb3(void)
 {
 	start_slb(2);
 }
 
-/* 5. slb3 dies, then comes back: announced again once ready (every backend registered), it
- * takes its share of new connections, and no flow changes backend. */
-Test(scale_out, restarted_instance_rejoins_and_flows_keep_their_backends)
+/* 4. Planned removal, then a join, each under load with 30 keep-alive connections.
+ *
+ * SIGTERM slb3: /ready turns 503 "draining", the watcher announces the route with the
+ * GRACEFUL_SHUTDOWN community and the router's sync gives slb3 weight 1: its idle buckets go
+ * to the others, its busy ones stay, and slb3 keeps accepting the new flows they bring (ready
+ * grace). Not one new connection fails and not one keep-alive connection is cut. Once the load
+ * stops its buckets go idle and move; a second SIGTERM ends the grace: slb3 drains, exits 0
+ * and its route is withdrawn.
+ *
+ * Then slb3 comes back: announced again once ready (every backend registered), it takes only
+ * idle buckets, so not one of the keep-alive connections (opened while it was out) nor one new
+ * connection is cut; once the buckets have spread it takes its share of new connections, and
+ * no flow changes backend throughout. */
+Test(scale_out, planned_removal_and_join_cut_no_connection)
 {
 	static char names[SPORTS][LOADGEN_NAME_MAX];
 	long long before, share;
 	struct during d;
+	int64_t t0;
+	int c[N];
 
-	topo_up();
-	flows_backends(VIP, names);
-	cr_assert_eq(testproc_signal(slb[2], SIGKILL), 0);
-	wait_paths(N - 1, 10000);
-	load_through(&d, names, restart_slb3, N);
-	cr_log_info("join: announced again %lld ms after the restart", (long long)((d.t_route_us - d.t_act_us) / 1000));
-	expect_failures_only_at_route_change(&d, "join");
+	act_under_load(&d, names, term_slb3, slb3_draining, true);
+	group_buckets(c);
+	cr_log_info("planned removal: slb3 draining in the router's group %lld ms after SIGTERM; 2 s later it holds "
+		    "%d of 128 buckets (slb1 %d, slb2 %d)", (long long)((d.t_route_us - d.t_act_us) / 1000), c[2], c[0],
+		    c[1]);
+	expect_nothing_cut(&d, "planned removal");
+	cr_expect_lt(d.t_route_us - d.t_act_us, 2000 * 1000, "slb3 marked draining only after 2 s");
 	loadgen_free(&d.lg);
+	/* Under that load every bucket stays busy; once quiet, slb3's go to the others. */
+	for (t0 = testproc_now_ms(); group_buckets(c) && c[2]; usleep(50000))
+		cr_assert_lt(testproc_now_ms() - t0, 10000, "slb3 still holds %d buckets 10 s after the load", c[2]);
+	cr_log_info("planned removal: slb3 held no bucket %lld ms after the load stopped (idle_timer %s s)",
+		    (long long)(testproc_now_ms() - t0), IDLE_TIMER);
+	cr_assert_eq(testproc_signal(slb[2], SIGTERM), 0);
+	cr_assert_eq(testproc_wait(slb[2], IO_MS), 0, "slb3 did not exit after its drain");
+	cr_expect_eq(testproc_exit_code(slb[2]), 0);
+	wait_paths(N - 1, 10000);
+
+	load_through(&d, names, restart_slb3, three_paths, true);
+	cr_log_info("join: announced again %lld ms after the restart", (long long)((d.t_route_us - d.t_act_us) / 1000));
+	expect_nothing_cut(&d, "join");
+	loadgen_free(&d.lg);
+	wait_balanced(10000);
 	before = slb_metric(2, "slb_worker_accepted_total");
 	flows_backends(VIP, names);
 	share = slb_metric(2, "slb_worker_accepted_total") - before;
@@ -605,7 +749,7 @@ Test(scale_out, restarted_instance_rejoins_and_flows_keep_their_backends)
 	cr_expect(share * 100 >= SPORTS * 20 && share * 100 <= SPORTS * 45, "slb3 took %lld of %d", share, SPORTS);
 }
 
-/* 6. SIGKILL a backend: all three instances mark it down at once (its heartbeat sessions
+/* 5. SIGKILL a backend: all three instances mark it down at once (its heartbeat sessions
  * close). The issue asks for 100 ms; the assertion allows 250 for a loaded 2-CPU machine. */
 Test(scale_out, backend_loss_is_seen_by_every_instance)
 {
@@ -696,12 +840,12 @@ static int wait_withdrawn(int i, int timeout_ms)
 	return (int)(testproc_now_ms() - t0);
 }
 
-/* 7. A hung slb (SIGSTOP) is withdrawn once the watcher's request times out (its poll
- * interval, 200 ms). A silent host (every packet on its link dropped: a partition, a hung
- * kernel), whose BGP session stays open, is withdrawn by BFD (5 x 100 ms) instead of the BGP
- * hold time (3 s, so 2-3 s after the last keepalive): the budgets, 2 s each, sit below what
- * the watcher's old 1 s timeout plus a poll, or the hold time, would let pass on a quiet
- * machine, and above what a busy one adds. The silent host then loses every backend
+/* 6. A hung slb (SIGSTOP) is withdrawn once the watcher's request has timed out twice in a
+ * row (its poll interval, 200 ms, each): the budget, 2 s, sits above what a busy machine adds.
+ * A silent host (every packet on its link dropped: a partition, a hung kernel), whose BGP
+ * session stays open, is withdrawn by BFD (5 x 100 ms) plus a BGP update and a poll of the
+ * router's sync (100 ms) within 1 s, as issue 24 asks, instead of the BGP hold time (3 s, so
+ * 2-3 s after the last keepalive). The silent host then loses every backend
  * (heartbeat timeout); when the link comes back, it answers /ready 200 only a whole
  * heartbeat timeout (3 s) after the first backend re-registered, with every backend back, as
  * at start, so its Maglev table matches its peers' when it is announced again. */
@@ -731,7 +875,7 @@ Test(scale_out, silent_host_and_hung_slb_are_withdrawn_and_return_after_starting
 		     0, "nft: %s", why);
 	ms = wait_withdrawn(1, 10000);
 	cr_log_info("silent host: slb2 (all packets on its link dropped) withdrawn %d ms after the drop", ms);
-	cr_expect_lt(ms, 2000, "a silent host took %d ms to be withdrawn (BFD did not act?)", ms);
+	cr_expect_lt(ms, 1000, "a silent host took %d ms to be withdrawn (BFD did not act?)", ms);
 
 	for (t0 = testproc_now_ms(); slb_backends_up(1) > 0; usleep(50000))
 		cr_assert_lt(testproc_now_ms() - t0, 10000, "slb2 still has live backends while cut off");

@@ -119,7 +119,7 @@ Test(admin, status_lists_backends_with_summed_counters)
 		   "\"source\":\"static\","
 		   "\"weight\":1,\"load\":0,\"effective_weight\":1.00,\"active_conns\":5,\"total_conns\":17,\"failures\":4");
 	assert_has("\"last_heartbeat_ms\":null,\"reason\":\"static backend\"}");
-	assert_has("\"service\":\"default\",\"cfg_weight\":1,"); /* no config in the view: "default" */
+	assert_has("\"service\":\"default\",\"backup\":false,\"cfg_weight\":1,"); /* no config in the view: "default" */
 	assert_has("{\"id\":2,\"address\":\"127.0.0.1:9002\",\"name\":\"web1\",\"state\":\"up\","
 		   "\"source\":\"heartbeat\",\"weight\":5,\"load\":30,\"effective_weight\":5.00,\"active_conns\":0");
 	assert_has("\"last_heartbeat_ms\":250,\"reason\":\"registered\"}");
@@ -136,6 +136,38 @@ Test(admin, status_shows_state_and_reason_of_down_backends)
 	cr_assert_eq(admin_render_status(&out, view(10)), 0);
 	assert_has("\"state\":\"down\"");
 	assert_has("\"reason\":\"heartbeat connection closed\"");
+}
+
+/* Issue 21: /status lists the services with their state and listen addresses; a service a
+ * reload removed stays listed as removed while its backends drain. */
+Test(admin, status_lists_the_services)
+{
+	static struct slb_config cfg;
+	struct admin_view v = *view(0);
+	char err[128];
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_services = 3;
+	snprintf(cfg.services[0].name, sizeof(cfg.services[0].name), "default");
+	snprintf(cfg.services[1].name, sizeof(cfg.services[1].name), "api");
+	snprintf(cfg.services[2].name, sizeof(cfg.services[2].name), "old");
+	cfg.services[2].retired = true;
+	cr_assert_eq(addr_parse("127.0.0.1:9443", &cfg.listen[0], err, sizeof(err)), 0);
+	cr_assert_eq(addr_parse("127.0.0.1:9444", &cfg.listen[1], err, sizeof(err)), 0);
+	cfg.listen_service[0] = cfg.listen_service[1] = 1;
+	cfg.n_listen = 2;
+	v.cfg = &cfg;
+	v.service = -1;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	assert_json_shape(out.p);
+	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[]},\n"
+		   "{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:9443\",\"127.0.0.1:9444\"]},\n"
+		   "{\"name\":\"old\",\"state\":\"removed\",\"listen\":[]}\n]}\n");
+	abuf_free(&out);
+	v.service = 1;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	cr_assert_null(strstr(out.p, "\"name\":\"old\""), "?service=api lists only api:\n%s", out.p);
+	assert_has("{\"name\":\"api\",\"state\":\"serving\"");
 }
 
 Test(admin, empty_table_is_valid_json)

@@ -225,12 +225,16 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--relay", "zerocopy" }, "expected splice, copy or auto" },
 		{ { "--balance", "random" }, "expected roundrobin, leastconn, p2c or maglev" },
 		{ { "--hash-key", "dst" }, "expected src or src-port" },
+		{ { "--retry-unanswered", "always" }, "expected off, http or any" },
+		{ { "--no-backend", "503" }, "expected close, reset or http-503" },
 		{ { "--hash-seed", "4294967296" }, "whole number" },
 		{ { "--slow-start", "-5" }, "whole number" },
 		{ { "--log-level", "loud" }, "expected error" },
 		{ { "--backend", "127.0.0.1:1,weight=0" }, "weight must be" },
 		{ { "--backend", "127.0.0.1:1,weight=300" }, "weight must be" },
 		{ { "--backend", "127.0.0.1:1,wieght=3" }, "unknown backend option" },
+		{ { "--backend", "127.0.0.1:1,backup=yes" }, "unknown backend option" },
+		{ { "--backend", "127.0.0.1:1,backup,backup" }, "given twice" },
 		{ { "--backend", "127.0.0.1:1,weight=2," }, "unknown backend option" },
 		{ { "--backend", "127.0.0.1:1,weight=99999999999999999" }, "weight must be" },
 		{ { "--backend", "127.0.0.1:1,send-proxy=v3" }, "send-proxy must be v1 or v2" },
@@ -758,7 +762,8 @@ Test(config, usage_wraps_long_lines_and_cuts_nothing)
 		"a static backend (ADDR may be a host name, resolved every --resolve-interval); repeat for more. "
 		"Options: weight=N (1-256, default 1); heartbeat=allow (a heartbeat "
 		"session may attach to it); send-proxy=v1|v2 (this backend gets a PROXY header); name=NAME (1-63 of "
-		"A-Z a-z 0-9 . _ -, unique; the admin API and slb-ctl take it for the address) [default: none]",
+		"A-Z a-z 0-9 . _ -, unique; the admin API and slb-ctl take it for the address); backup (takes traffic "
+		"only while no other backend of its service is up) [default: none]",
 		"--outlier-max-ejected-percent P never eject more than P% of the backends as outliers, whatever the "
 		"figures say [default: 50]",
 		"--slow-start MS a backend that comes up takes a share ramping from ~10% of its weight to all of it over "
@@ -819,7 +824,9 @@ static struct config_field field_of(const char *name)
 
 Test(config, reload_column_says_what_waits_for_an_upgrade)
 {
-	cr_assert_eq(field_of("listen").reload, CONFIG_RELOAD_WAITS);
+	/* issue 21: a reload binds new addresses and closes removed ones (reload.c) */
+	cr_assert_eq(field_of("listen").reload, CONFIG_RELOAD_APPLIES);
+	cr_assert_eq(field_of("heartbeat-listen").reload, CONFIG_RELOAD_WAITS);
 	cr_assert_eq(field_of("listen").count, offsetof(struct slb_config, n_listen));
 	cr_assert_eq(field_of("workers").reload, CONFIG_RELOAD_WAITS_DERIVED);
 	cr_assert_eq(field_of("admin").has, offsetof(struct slb_config, has_admin));
@@ -1158,7 +1165,7 @@ Test(config, operating_per_service_column_is_the_tables)
 	unsigned yes = 0, rows = operating_column(3, check_per_service_cell, &yes);
 
 	cr_assert_gt(rows, 40, "only %u rows read", rows);
-	cr_assert_eq(yes, 16, "%u per-service flags", yes);
+	cr_assert_eq(yes, 18, "%u per-service flags", yes);
 }
 
 /* Issue 19: the flags are listed in four places (the table, --help, the man page and

@@ -145,6 +145,9 @@ ParameterizedTestParameters(heartbeat, malformed_lines)
 		{ "REGISTER 127.0.0.1:1 service=012345678901234567890123456789012", 0, "bad service (1-32 of a-z 0-9 _ -)" },
 		{ "REGISTER 127.0.0.1:1 service=a service=b", 0, "duplicate key" },
 		{ "HEARTBEAT service=api", 0, "key not allowed here" },
+		{ "REGISTER 127.0.0.1:1 role=standby", 0, "bad role (primary or backup)" },
+		{ "REGISTER 127.0.0.1:1 role=", 0, "bad role (primary or backup)" },
+		{ "HEARTBEAT role=backup", 0, "key not allowed here" },
 		{ "REGISTER 127.0.0.1:1 weight=257", 0, "bad weight (1-256)" },
 		{ "REGISTER 127.0.0.1:1 weight=-1", 0, "bad weight (1-256)" },
 		{ "REGISTER 127.0.0.1:1 weight=+5", 0, "bad weight (1-256)" },
@@ -305,4 +308,18 @@ ParameterizedTest(struct legacy_case *c, heartbeat, legacy_lines)
 	}
 	cr_assert_eq(rc, 0, "'%s' refused", c->line);
 	cr_assert_eq(port, (unsigned)c->port);
+}
+
+/* Issue 23: role=backup makes a registered backend a backup; primary, or no role, does not. */
+Test(heartbeat, register_role)
+{
+	static const char *const lines[] = { "REGISTER 127.0.0.1:1 role=backup", "REGISTER 127.0.0.1:1 role=primary",
+					     "REGISTER 127.0.0.1:1" };
+	struct hb_msg m;
+	char err[64];
+
+	for (unsigned i = 0; i < 3; i++) {
+		cr_assert_eq(hb_parse_line(lines[i], strlen(lines[i]), &m, err, sizeof(err)), 0, "%s: %s", lines[i], err);
+		cr_assert_eq(m.backup, i == 0, "%s", lines[i]);
+	}
 }

@@ -53,6 +53,20 @@ enum check_kind {
 	CHECK_HTTP,
 };
 
+/* --retry-unanswered: which requests a backend dropped before answering are sent again. */
+enum retry_unanswered {
+	RETRY_UNANSWERED_OFF = 0,
+	RETRY_UNANSWERED_HTTP, /* one whole idempotent HTTP/1.x request head without a body */
+	RETRY_UNANSWERED_ANY,  /* whatever the client sent, if it fit in one buffer */
+};
+
+/* --no-backend: what a client that no backend can take gets. */
+enum no_backend_action {
+	NO_BACKEND_CLOSE = 0, /* a FIN (what slb always did: curl says "empty reply", exit 52) */
+	NO_BACKEND_RESET,     /* a RST */
+	NO_BACKEND_HTTP_503,  /* an HTTP 503 answer with Retry-After, then a FIN */
+};
+
 enum access_log_format {
 	ACCESS_LOG_TEXT = 0,
 	ACCESS_LOG_JSON,
@@ -62,6 +76,7 @@ struct config_backend {
 	struct slb_addr addr;  /* a single unicast host */
 	unsigned weight;       /* 1..CONFIG_MAX_WEIGHT */
 	bool heartbeat_allow;  /* heartbeat=allow: a heartbeat session may attach to it */
+	bool backup;           /* backup: takes traffic only while no other backend of its service is up */
 	enum proxy_version send_proxy; /* PROXY header this backend gets; PROXY_NONE: its service's */
 	char name[CONFIG_NAME_MAX];    /* name=: "" when none; config_name_problem says what it may be */
 	char host[CONFIG_HOST_MAX];    /* a host name to resolve ("": addr is the backend); addr is then unset */
@@ -81,7 +96,9 @@ struct service_config {
 	unsigned slow_start_ms;    /* a backend that comes up ramps from ~10% of its weight; 0: off */
 	unsigned connect_timeout_ms;
 	unsigned idle_timeout_ms;  /* 0: never */
-	unsigned retries;          /* further backends tried after a failed connect */
+	unsigned retries;          /* further backends tried after a failed connect (or a replay) */
+	enum retry_unanswered retry_unanswered; /* replay what a backend dropped unanswered */
+	enum no_backend_action no_backend;      /* what a client nobody can take gets */
 	enum proxy_version send_proxy;  /* PROXY header every backend gets (PROXY_NONE: none) */
 	enum check_kind check;
 	char check_path[CONFIG_PATH_MAX]; /* for CHECK_HTTP, starts with '/' */
@@ -90,6 +107,8 @@ struct service_config {
 	unsigned rise;                  /* consecutive successes to come up */
 	unsigned fall;                  /* consecutive failures to go down */
 	unsigned eject_failures;        /* consecutive connect failures seen by workers */
+	bool retired;                   /* removed by a reload: no listener and no backend, kept at
+					 * its index while its connections drain (service_align.h) */
 };
 
 struct slb_config {

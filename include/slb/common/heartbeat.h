@@ -4,7 +4,9 @@
  * Protocol (text lines ending in "\n", "\r\n" accepted, at most HB_LINE_MAX bytes each):
  *   slb -> peer on connect : HELLO slb/1 nonce=<16 hex digits>
  *   peer -> slb            : REGISTER <addr:port> [weight=N] [name=NAME] [service=SERVICE]
- *                            [state=up|drain|down] [load=0-100]
+ *                            [role=primary|backup] [state=up|drain|down] [load=0-100]
+ *                            (role=backup: it takes traffic only while no primary of its
+ *                            service is up)
  *   slb -> peer            : OK registered id=<id> interval=<ms> timeout=<ms>
  *                            (or ERR too many backends past --heartbeat-max-backends, or
  *                            ERR unknown service when slb has no service SERVICE; without
@@ -60,6 +62,7 @@ struct hb_msg {
 	unsigned weight;          /* 1..256; 0 when not given */
 	char name[HB_NAME_MAX];   /* "" when not given */
 	char service[HB_SERVICE_MAX]; /* REGISTER: the service it joins; "" when not given */
+	bool backup;              /* REGISTER: role=backup (false: primary, or not given) */
 	bool has_state;
 	enum hb_state state;
 	int load;                 /* 0..100, or -1 when not given */

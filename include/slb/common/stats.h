@@ -15,6 +15,7 @@ struct backend_stats {
 	stat_t active;           /* open connections to this backend, from this worker */
 	stat_t conns;            /* connections established */
 	stat_t connect_failures; /* refused, reset or timed out connects */
+	stat_t replays;          /* requests it dropped unanswered, sent to another backend */
 	stat_t bytes_to_backend;
 	stat_t bytes_to_client;
 	struct lat_ewma connect; /* connect submitted -> connected */
@@ -30,6 +31,8 @@ struct worker_stats {
 	stat_t connect_failures;
 	stat_t idle_timeouts;
 	stat_t backend_resets;   /* backends that reset a relayed connection */
+	stat_t replays;          /* --retry-unanswered: requests sent again to another backend */
+	stat_t no_backend_503;   /* --no-backend http-503: clients answered 503 */
 	stat_t bytes_in;         /* client -> backend */
 	stat_t bytes_out;        /* backend -> client */
 	stat_t splice_transfers;

@@ -86,6 +86,8 @@ struct backend {
 	bool hb_allowed;             /* static: heartbeat=allow, a session may attach (off by default) */
 	unsigned load;               /* 0..100 as last reported, 0 when never */
 	uint8_t send_proxy;          /* enum proxy_version from --backend ...,send-proxy=; 0: its service's */
+	bool backup;                 /* --backend ...,backup or REGISTER role=backup: in the snapshot
+	                              * only while no other backend of its service is up */
 	unsigned service;            /* index of its service (config's services[], the snapshot's pool[]) */
 	enum be_state state;
 	bool fresh;                  /* just registered: the first event sets reason and logs */
@@ -217,6 +219,11 @@ uint64_t table_id_reserved_seq(const struct backend_table *t, uint32_t id);
 /* Sets b's PROXY protocol version (enum proxy_version; 0: --send-proxy's), which workers read
  * from the next snapshot on (published at the next tick). Returns true when it changed. */
 bool table_set_send_proxy(struct backend_table *t, struct backend *b, uint8_t version);
+
+/* Makes b a backup of its service (or a primary again): the next snapshot (published before
+ * the health thread sleeps again) has a service's backups only while none of its primaries is
+ * up, and then only them. Returns true when it changed. */
+bool table_set_backup(struct backend_table *t, struct backend *b, bool backup);
 
 /* Puts b in service svc (< the table's n_services, else ignored): its probes, ejection and
  * ramp follow that service's parameters, and the next snapshot has it in that service's

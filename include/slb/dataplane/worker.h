@@ -43,14 +43,43 @@ unsigned workers_count(void);
 /* Starts the threads. Returns 0 or -errno with err filled (then no thread is left running). */
 int workers_start(char *err, size_t errlen);
 
+/* For a reload: binds, for each address of next that run does not have, one SO_REUSEPORT
+ * socket per worker (n_workers), after a plain bind has shown the port free, so that "port in
+ * use" is an error as at start. Returns 0 with the sockets in out (out->n[i] for next->listen[i],
+ * 0 for an address run has), or -errno with "cannot listen on ADDR: reason" in err and nothing
+ * left open. The caller owns what it bound until workers_reconfigure takes it. */
+int workers_bind_new(const struct slb_config *run, const struct slb_config *next, unsigned n_workers,
+		     struct workers_inherit *out, char *err, size_t errlen);
+
+/* Closes the sockets of bound (from workers_bind_new) that no worker took, and empties it:
+ * for a reload that failed after binding. */
+void workers_close_bound(struct workers_inherit *bound);
+
+/* Whether the workers' accepts return each client's address (a service used maglev at start),
+ * and whether they learn each client's addresses (PROXY headers or the access log at start):
+ * what maglev and send-proxy need. Fixed from workers_prepare on. */
+bool workers_hash_clients(void);
+bool workers_learn_clients(void);
+
+/* Whether the workers, as set up at start, can serve service svc of cfg (one a reload adds):
+ * maglev needs accepts that return client addresses, and a PROXY header client addresses
+ * learnt, which workers arrange only when a service needed them at start. Returns 0, or
+ * -ENOTSUP with the reason in err. */
+int workers_can_serve(const struct slb_config *cfg, unsigned svc, char *err, size_t errlen);
+
 /* A reload: every worker switches to cfg at the top of its next loop turn (within about
  * 100 ms) and derives its settings again (picker, connect timeout, idle timeout, retries).
- * The fields that need sockets, threads or memory sized at start (listen, workers, pin,
- * max-conns, relay, a switch to or from maglev) must equal the running ones: the caller
- * keeps them. cfg must stay valid until the next workers_reconfigure or workers_free; the
- * previous one may be freed once this returned 0. Returns 0 once every running worker has
- * switched, or -ETIMEDOUT after 2 s (then the previous config may still be in use). */
-int workers_reconfigure(const struct slb_config *cfg);
+ * Its listeners follow cfg->listen by address: an address cfg no longer has stops accepting
+ * and is closed (its connections go on), one that moved to another service serves that one,
+ * and each worker takes its socket of a new address from bound (workers_bind_new; may be
+ * NULL), arms it and serves it. Services only grow in number (service_align). The fields that
+ * need threads or memory sized at start (workers, pin, max-conns, relay, a switch to or from
+ * maglev) must equal the running ones: the caller keeps them. cfg and bound must stay valid
+ * until the next workers_reconfigure or workers_free; the previous cfg may be freed, and the
+ * sockets of bound are the workers' (those no running worker took are closed), once this
+ * returned 0. Returns 0 once every running worker has switched, or -ETIMEDOUT after 2 s (then
+ * the previous config, and bound, may still be in use). */
+int workers_reconfigure(const struct slb_config *cfg, struct workers_inherit *bound);
 
 /* Stops accepting: every worker cancels its accepts and closes its listeners; open connections
  * keep relaying, and a connection accepted while the accept was being cancelled is served too. */

@@ -187,6 +187,14 @@ static void rogue_answer_reset(struct rogue *r, int fd)
 	atomic_fetch_add(&r->answered, 1);
 }
 
+static void rogue_drop(struct rogue *r, int fd)
+{
+	struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	atomic_fetch_add(&r->answered, 1);
+}
+
 static void *rogue_conn_thread(void *arg)
 {
 	struct rogue_conn *rc = arg;
@@ -200,7 +208,9 @@ static void *rogue_conn_thread(void *arg)
 			rogue_answer_slow(r, fd);
 		else if (r->o.mode == ROGUE_RESET)
 			rogue_answer_reset(r, fd);
-		if (r->o.mode != ROGUE_RESET && drain_until_eof(&r->stop, fd))
+		else if (r->o.mode == ROGUE_DROP)
+			rogue_drop(r, fd);
+		if (r->o.mode != ROGUE_RESET && r->o.mode != ROGUE_DROP && drain_until_eof(&r->stop, fd))
 			atomic_fetch_add(&r->peer_closed, 1);
 	} else if (!atomic_load(&r->stop)) {
 		atomic_fetch_add(&r->peer_closed, 1);

@@ -22,6 +22,7 @@ enum rogue_mode {
 	ROGUE_SILENT = 0, /* read requests, never answer, never close */
 	ROGUE_SLOW,       /* answer after delay_ms, the body in pieces gap_ms apart, then close */
 	ROGUE_RESET,      /* send the head and reset_after body bytes, then reset (RST) */
+	ROGUE_DROP,       /* read the request head, then reset (RST) without a byte back */
 };
 
 struct rogue_opts {
@@ -39,7 +40,8 @@ struct rogue {
 	unsigned port;
 	_Atomic unsigned accepted;
 	_Atomic unsigned requests;  /* request heads read */
-	_Atomic unsigned answered;  /* SLOW: answers sent whole; RESET: answers cut by the reset */
+	_Atomic unsigned answered;  /* SLOW: answers sent whole; RESET: answers cut by the reset;
+				     * DROP: requests dropped */
 	_Atomic unsigned peer_closed; /* connections the peer (slb) closed */
 	_Atomic int stop;
 	_Atomic unsigned n_conns;
