@@ -54,6 +54,7 @@ static struct backend *backend_alloc(struct backend_table *t)
 			t->be[id].probe_up = true;
 			t->be[id].admin_weight = -1;
 			t->count++;
+			t->by_source[BE_SOURCE_STATIC]++; /* what the memset made it */
 			return &t->be[id];
 		}
 	}
@@ -62,6 +63,7 @@ static struct backend *backend_alloc(struct backend_table *t)
 
 static void backend_free(struct backend_table *t, struct backend *b)
 {
+	t->by_source[b->source]--;
 	memset(b, 0, sizeof(*b));
 	t->count--;
 }
@@ -220,7 +222,7 @@ int table_register(struct backend_table *t, const struct hb_msg *m, void *sessio
 		if (!b)
 			return -ENOSPC;
 		b->addr = m->addr;
-		b->source = m->legacy ? BE_SOURCE_LEGACY : BE_SOURCE_HEARTBEAT;
+		table_set_source(t, b, m->legacy ? BE_SOURCE_LEGACY : BE_SOURCE_HEARTBEAT);
 		b->state = BE_STATE_DOWN;
 		b->weight = 1;
 		b->changed_ms = now_ms;
@@ -391,10 +393,5 @@ unsigned table_count_registered(const struct backend_table *t)
 
 unsigned table_count_source(const struct backend_table *t, enum be_source src)
 {
-	unsigned n = 0;
-
-	for (uint32_t id = 1; id < t->ids; id++)
-		if (t->be[id].id && t->be[id].source == src)
-			n++;
-	return n;
+	return (unsigned)src <= BE_SOURCE_LEGACY ? t->by_source[src] : 0;
 }

@@ -13,6 +13,7 @@
 struct backend_table {
 	struct table_params p;
 	unsigned count;                       /* entries in use */
+	unsigned by_source[BE_SOURCE_LEGACY + 1]; /* entries in use per source (table_set_source) */
 	uint32_t next_id;                     /* where the search for a free id starts */
 	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
 	uint64_t seq;                         /* state changes so far (table_seq) */
@@ -22,6 +23,15 @@ struct backend_table {
 	void *notify_arg;
 	struct backend *be;                   /* [ids] indexed by id; be[0] is never used */
 };
+
+/* Sets b's source, keeping the counts by source (a REGISTER checks one per new backend:
+ * counting by a walk of 10,000 entries each time took seconds to register a big fleet). */
+static inline void table_set_source(struct backend_table *t, struct backend *b, enum be_source src)
+{
+	t->by_source[b->source]--;
+	b->source = src;
+	t->by_source[src]++;
+}
 
 /* The table's number of services (pools per snapshot), at least 1. */
 static inline unsigned table_services(const struct backend_table *t)
