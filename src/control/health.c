@@ -291,13 +291,15 @@ static void health_end_turn(struct health_ctx *ctx)
 		health_publish(ctx);
 	/* "OK registered" promises the backend is in the workers' snapshot: while a join waits
 	 * for the publish budget, every reply waits with it (at most until the tick that
-	 * publishes) */
-	if (!(ht.pending & TABLE_CHANGE_URGENT))
+	 * publishes), and so do the frees of closed handlers, since a closed session may still
+	 * be on the list of sessions with replies to send */
+	if (!(ht.pending & TABLE_CHANGE_URGENT)) {
 		hb_server_send_replies(ctx);
+		health_bury(ctx);
+	}
 	if (ht.ticked)
 		snapshot_reclaim();
 	ht.ticked = false;
-	health_bury(ctx);
 }
 
 static void *health_main(void *arg)
