@@ -10,8 +10,9 @@
  *                                                   settling is judged by what was published
  *   nothing changed                                 no snapshot at all
  *
- * and a publish waits until HEALTH_PUBLISH_SHARE - 1 times the last one's cost has passed
- * since that one began, so publishing takes at most 1/HEALTH_PUBLISH_SHARE of the thread
+ * and a publish waits until HEALTH_PUBLISH_SHARE - 1 times the last one's cost (the thread's
+ * CPU time) has passed since that one ended, so publishing takes at most
+ * 1/HEALTH_PUBLISH_SHARE of the thread
  * whatever the rate of changes: a storm of crashes and re-registrations in a big table is
  * coalesced into fewer snapshots instead of starving the heartbeats. What waits goes out at
  * the first tick past that time (publish_bench: about 10 ms of CPU for 10,000 backends, so a
@@ -103,17 +104,23 @@ static void health_publish_snapshot(struct health_ctx *ctx, struct snapshot *s, 
 	ctx->published_mark = snapshot_mark();
 }
 
-static int64_t health_now_us(void)
+static int64_t health_us(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t health_now_us(void)
+{
+	return health_us(CLOCK_MONOTONIC);
 }
 
 static void health_publish(struct health_ctx *ctx)
 {
-	int64_t began = health_now_us();
+	int64_t cpu = health_us(CLOCK_THREAD_CPUTIME_ID); /* its cost: on a busy machine the wall
+							      * clock would count other threads' turns */
 	uint64_t seq = table_seq(ctx->table);
 	struct snapshot *s = table_build_snapshot(ctx->table, ctx->now_ms);
 
@@ -126,7 +133,7 @@ static void health_publish(struct health_ctx *ctx)
 	health_publish_snapshot(ctx, s, seq);
 	ht.pending = TABLE_CHANGE_NONE;
 	ht.ramp_at = table_next_ramp_ms(ctx->table, ctx->now_ms, HEALTH_RAMP_STEP_MS);
-	ht.publish_ok_us = began + HEALTH_PUBLISH_SHARE * (health_now_us() - began);
+	ht.publish_ok_us = health_now_us() + (HEALTH_PUBLISH_SHARE - 1) * (health_us(CLOCK_THREAD_CPUTIME_ID) - cpu);
 	slb_log(LOG_DEBUG, 0, "health: published snapshot %llu with %u pools, the default's %u live backends",
 		(unsigned long long)s->version, s->n_pools, s->pool[0]->n);
 }
