@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/run.sh: slb against HAProxy and nginx stream on loopback, one command.
 #
-#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay] [--out DIR]
+#   bench/run.sh [--quick] [--rounds N] [--duration S] [--warmup S] [--scaling] [--outlier] [--replay]
+#                [--clients] [--tls] [--out DIR]
 #                [--src DIR] [--access-log] [--ref-bin PATH] [--scenario LIST] [--contender LIST]
 #
 # Installs the bench dependencies, builds slb (Release) into build-bench/, starts one nginx
@@ -12,7 +13,11 @@
 # slb with and without --access-log (and HAProxy) on conn-close and small keep-alive only;
 # --outlier runs slb-auto against the same with --outlier-detection (small keep-alive and
 # connection per request, HAProxy as the baseline, no idle test). --replay does the same for
-# slb-replay (slb-auto with --retry-unanswered http).
+# slb-replay (slb-auto with --retry-unanswered http); --clients for slb-clients (slb-auto with
+# per-client limits high enough never to bind; connection per request only).
+# --tls runs TLS passthrough with routing by server name: a real TLS handshake per connection
+# (wrk https, Connection: close) to an nginx ssl backend, through HAProxy (req.ssl_sni), nginx
+# stream (ssl_preread) and slb (an ADDR:PORT,sni listener), and direct to the backend.
 # --ref-bin adds contender slb-ref: a prebuilt slb (e.g. main's), for before/after figures
 # from one run. --scenario and --contender (comma-separated names) run only those. See
 # bench/README.md.
@@ -23,18 +28,20 @@ REPO=$(dirname "$HERE")
 TOOL=(python3 "$HERE/lib/benchtool.py")
 
 usage() {
-	sed -n '2,15s/^# \{0,1\}//p' "$0"
+	sed -n '2,23s/^# \{0,1\}//p' "$0"
 }
 
 orig_args="$*"
-quick=0 scaling=0 alog=0 outlier=0 replay=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
+quick=0 scaling=0 alog=0 outlier=0 replay=0 clients=0 tls=0 ref_bin='' rounds='' duration='' warmup='' out='' src=$REPO only_sc='' only_c=''
 while (($#)); do
 	case "$1" in
 	--quick) quick=1 ;;
 	--scaling) scaling=1 ;;
 	--access-log) alog=1 ;;
 	--outlier) outlier=1 ;;
+	--tls) tls=1 ;;
 	--replay) replay=1 ;;
+	--clients) clients=1 ;;
 	--ref-bin) ref_bin=$(realpath "${2:?--ref-bin PATH}"); shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift ;;
 	--duration) duration=${2:?--duration S}; shift ;;
@@ -94,7 +101,9 @@ if [[ -z "$out" ]]; then
 	((quick)) && suffix+=-quick
 	((scaling)) && suffix+=-scaling
 	((outlier)) && suffix+=-outlier
+	((tls)) && suffix+=-tls
 	((replay)) && suffix+=-replay
+	((clients)) && suffix+=-clients
 	out="$HERE/results/$stamp$suffix"
 fi
 mkdir -p "$out/raw"
@@ -149,6 +158,20 @@ head -c $((1024 * 1024)) /dev/urandom >"$tmp/1m"
 chmod 644 "$tmp/1m"
 BPORT=$("${TOOL[@]}" ports 1)
 mkdir -p "$tmp/backend"
+# --tls: the backend also speaks TLS on TPORT (a P-256 certificate for localhost, made here),
+# and the contenders forward to that port; wrk sends SNI "localhost".
+TPORT=$BPORT TLS_BLOCK=
+if ((tls)); then
+	TPORT=$("${TOOL[@]}" ports 1)
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=localhost \
+		-keyout "$tmp/backend/tls.key" -out "$tmp/backend/tls.crt" 2>/dev/null
+	TLS_BLOCK="server {
+		listen 127.0.0.1:$TPORT ssl backlog=4096;
+		ssl_certificate $tmp/backend/tls.crt;
+		ssl_certificate_key $tmp/backend/tls.key;
+		location = /small { default_type text/plain; return 200 \"hello\\n\"; }
+	}"
+fi
 cat >"$tmp/backend/nginx.conf" <<EOF
 # slb bench backend: one worker, no access log, short body on /small, 1 MiB on /1m.
 worker_processes 1;
@@ -174,6 +197,7 @@ http {
 		location = /small { default_type text/plain; return 200 "hello\n"; }
 		location = /1m { default_type application/octet-stream; }
 	}
+	$TLS_BLOCK
 }
 EOF
 start_backend() {
@@ -190,7 +214,12 @@ start_backend() {
 	curl -fsS "http://127.0.0.1:$BPORT/small" >/dev/null
 	[[ $(curl -fsS "http://127.0.0.1:$BPORT/1m" | wc -c) -eq 1048576 ]] ||
 		{ echo "run.sh: backend /1m is not 1 MiB" >&2; exit 1; }
+	((tls)) && curl -kfsS "https://127.0.0.1:$TPORT/small" >/dev/null
+	return 0
 }
+
+# The contenders' upstream: the plain port, or with --tls the backend's TLS port.
+UPORT() { ((tls)) && echo "$TPORT" || echo "$BPORT"; }
 
 # ---------------------------------------------------------------- contenders
 # start_contender NAME: starts it on a fresh free port (CPORT), pinned to CPU_PROXY unless
@@ -202,11 +231,12 @@ start_contender() {
 	APORT=
 	CPID=
 	if [[ "$name" == direct ]]; then
-		CPORT=$BPORT
+		CPORT=$(UPORT)
 		return 0
 	fi
 	CPORT=$("${TOOL[@]}" ports 1)
-	local cmd=()
+	local cmd=() up
+	up=$(UPORT)
 	case "$name" in
 	haproxy | haproxy-splice)
 		{
@@ -226,9 +256,14 @@ start_contender() {
 			echo "frontend fe"
 			echo "	bind 127.0.0.1:$CPORT"
 			echo "	backlog 4096"
+			if ((tls)); then # route by the ClientHello's server name, as slb's sni listener does
+				echo "	tcp-request inspect-delay 5s"
+				echo "	tcp-request content accept if { req.ssl_hello_type 1 }"
+				echo "	use_backend be if { req.ssl_sni -i localhost }"
+			fi
 			echo "	default_backend be"
 			echo "backend be"
-			echo "	server s1 127.0.0.1:$BPORT"
+			echo "	server s1 127.0.0.1:$up"
 		} >"$dir/haproxy.cfg"
 		cmd=(haproxy -db -f "$dir/haproxy.cfg")
 		;;
@@ -242,9 +277,10 @@ error_log $dir/error.log warn;
 worker_rlimit_nofile 20000;
 events { worker_connections 16000; }
 stream {
+$( ((tls)) && printf '\tmap $ssl_preread_server_name $up {\n\t\tlocalhost 127.0.0.1:%s;\n\t\tdefault 127.0.0.1:%s;\n\t}\n' "$up" "$up")
 	server {
 		listen 127.0.0.1:$CPORT backlog=4096;
-		proxy_pass 127.0.0.1:$BPORT;
+$( ((tls)) && printf '\t\tssl_preread on;\n\t\tproxy_pass $up;\n' || printf '\t\tproxy_pass 127.0.0.1:%s;\n' "$up")
 	}
 }
 EOF
@@ -253,7 +289,17 @@ EOF
 	floor)
 		cmd=("$FLOOR" "$CPORT" "$BPORT")
 		;;
-	slb-copy | slb-splice | slb-auto)
+	slb-auto) # with --tls: one service on an sni listener, routed by the name localhost
+		if ((tls)); then
+			printf '[service tls]\nlisten = 127.0.0.1:%s,sni\nsni = localhost\nbackend = 127.0.0.1:%s\n' \
+				"$CPORT" "$up" >"$dir/slb.conf"
+			cmd=("$SLB" -c "$dir/slb.conf" --workers 1 --no-pin --relay auto --drain-timeout 2000 --log-level warn)
+		else
+			cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+				--relay auto --drain-timeout 2000 --log-level warn)
+		fi
+		;;
+	slb-copy | slb-splice)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay "${name#slb-}" --drain-timeout 2000 --log-level warn)
 		;;
@@ -264,6 +310,11 @@ EOF
 	slb-replay) # slb-auto holding each request for a replay: what --retry-unanswered http costs
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
 			--relay auto --retry-unanswered http --drain-timeout 2000 --log-level warn)
+		;;
+	slb-clients) # slb-auto plus per-client limits that never bind: what the check costs
+		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
+			--relay auto --drain-timeout 2000 --log-level warn --client-max-conns 1000000
+			--client-max-rate 1000000)
 		;;
 	slb-auto-log)
 		cmd=("$SLB" --listen "127.0.0.1:$CPORT" --backend "127.0.0.1:$BPORT" --workers 1 --no-pin
@@ -290,7 +341,8 @@ EOF
 	CPID=$!
 	STARTED+=("$CPID")
 	if ! "${TOOL[@]}" wait-port "$CPORT" 5 "$CPID" ||
-		! curl -fsS --max-time 5 "http://127.0.0.1:$CPORT/small" >/dev/null 2>&1; then
+		! curl -kfsS --max-time 5 --resolve "localhost:$CPORT:127.0.0.1" "$(scheme)://localhost:$CPORT/small" \
+			>/dev/null 2>&1; then
 		echo "   !! $name failed to start; skipped. Its output:" >&2
 		tail -n 5 "$dir/stdout.log" "$dir/error.log" 2>/dev/null | sed 's/^/      /' >&2 || true
 		stop_pid "$CPID"
@@ -309,10 +361,17 @@ EOF
 
 # ---------------------------------------------------------------- scenarios
 # name | connections | path | extra header
-declare -A SC_CONNS=([small-keepalive]=50 [1MiB]=10 [conn-close]=50 [conn-close-500]=500 [c1000-keepalive]=1000)
+declare -A SC_CONNS=([small-keepalive]=50 [1MiB]=10 [conn-close]=50 [conn-close-500]=500 [c1000-keepalive]=1000
+	[tls-conn-close]=50)
 declare -A SC_PATH=([small-keepalive]=/small [1MiB]=/1m [conn-close]=/small [conn-close-500]=/small
-	[c1000-keepalive]=/small)
-declare -A SC_CLOSE=([small-keepalive]=0 [1MiB]=0 [conn-close]=1 [conn-close-500]=1 [c1000-keepalive]=0)
+	[c1000-keepalive]=/small [tls-conn-close]=/small)
+declare -A SC_CLOSE=([small-keepalive]=0 [1MiB]=0 [conn-close]=1 [conn-close-500]=1 [c1000-keepalive]=0
+	[tls-conn-close]=1)
+
+# http, or https with --tls (every contender then forwards TLS it does not decrypt); the host
+# is then localhost, which wrk sends as the server name (SNI) the contenders route by.
+scheme() { ((tls)) && echo https || echo http; }
+bench_host() { ((tls)) && echo localhost || echo 127.0.0.1; }
 
 # run_wrk SCENARIO PORT SECONDS OUTFILE [RUSAGE_FILE]: one bounded wrk run, one thread; with
 # RUSAGE_FILE, wrk's own CPU time is written there.
@@ -323,7 +382,7 @@ run_wrk() {
 	local wrap=()
 	[[ -n "$ru" ]] && wrap=("${TOOL[@]}" rusage "$ru")
 	timeout --foreground -k 5 $((secs + 30)) "${PIN_LOAD[@]}" "${wrap[@]}" wrk "${args[@]}" \
-		"http://127.0.0.1:$port${SC_PATH[$sc]}" >"$outf" 2>&1 || echo "wrk exit status $?" >>"$outf"
+		"$(scheme)://$(bench_host):$port${SC_PATH[$sc]}" >"$outf" 2>&1 || echo "wrk exit status $?" >>"$outf"
 }
 
 # slb_turns: the loop turns of all the contender's workers (slb_worker_loop_turns_total), or
@@ -484,17 +543,26 @@ else
 		contenders=(haproxy slb-auto slb-outlier)
 		scenarios=(small-keepalive conn-close)
 	fi
+	if ((tls)); then
+		contenders=(direct haproxy nginx-stream slb-auto)
+		scenarios=(tls-conn-close)
+		echo "tls=1" >>"$out/meta.env"
+	fi
 	if ((replay)); then
 		contenders=(haproxy slb-auto slb-replay)
 		scenarios=(small-keepalive conn-close)
+	fi
+	if ((clients)); then
+		contenders=(haproxy slb-auto slb-clients)
+		scenarios=(conn-close conn-close-500)
 	fi
 	if [[ -n "$ref_bin" ]]; then
 		contenders+=(slb-ref)
 	fi
 	pick_only contenders "$only_c" direct floor haproxy haproxy-splice nginx-stream slb-copy slb-splice slb-auto \
-		slb-auto-log slb-outlier slb-replay slb-ref
+		slb-auto-log slb-outlier slb-replay slb-clients slb-ref
 	# "idle" names the memory-per-idle-connection test, run after each round's scenarios
-	((outlier || replay)) || scenarios+=(idle)
+	((outlier || replay || clients || tls)) || scenarios+=(idle)
 	pick_only scenarios "$only_sc" "${!SC_CONNS[@]}" idle
 	run_idle=0
 	[[ " ${scenarios[*]} " == *" idle "* ]] && run_idle=1

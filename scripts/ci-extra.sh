@@ -61,12 +61,13 @@ step_asan() {
 	local logs=$PWD/build-asan/sanitizer-logs
 
 	configure_build build-asan -- -DSLB_SANITIZE=address,undefined || return 1
-	# One test at a time: ASan slows every process several times, and timed tests (the
-	# scale-out join, an agent's health checks) then lose their margins beside another test.
+	# Two at a time, as the plain suite: ASan slows every process several times, so the timed
+	# tests (the scale-out join, an agent's health checks, a takeover under load) run alone
+	# (RUN_SERIAL in a sanitizer build: tests/CMakeLists.txt) and budgets stretch (testwait).
 	rm -rf "$logs" build-asan/test-skips.log && mkdir -p "$logs"
 	SLB_SANITIZER=address ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:log_path=$logs/asan" \
 		UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$logs/ubsan" \
-		ctest --test-dir build-asan --output-on-failure --timeout 300
+		ctest --test-dir build-asan --output-on-failure --timeout 300 -j2
 	local rc=$?
 	reports_in "$logs" || rc=1
 	scripts/skips.sh build-asan/test-skips.log asan || rc=1

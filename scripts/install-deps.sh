@@ -17,9 +17,11 @@ set -euo pipefail
 # tests/browser/run.sh installs from its lock file with npm ci; bird2 (BGP with ECMP between
 # namespaces) for tests/integration/test_scale_out.c; python3 for tests/bench (the benchmark's
 # summary) and the benchmark itself; lintian (Debian's package checker) and systemd
-# (systemd-analyze verify of the unit) for tests/install/check_install.sh.
+# (systemd-analyze verify of the unit) for tests/install/check_install.sh; openssl (the CLI:
+# certificates, s_server backends, s_client) and curl for tests/integration/test_sni.c and
+# scripts/capture-clienthello.sh.
 packages=(build-essential cmake pkg-config liburing-dev libjemalloc-dev libsodium-dev libinih-dev libsystemd-dev
-	libcriterion-dev curl
+	libcriterion-dev curl openssl
 	libjansson-dev
 	clang libclang-rt-14-dev
 	iproute2 nftables

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "slb/common/config_sni.h"
 #include "slb/common/log.h"
 #include "slb/common/service_align.h"
 #include "slb/control/health_reload.h"
@@ -108,6 +109,22 @@ static void reload_keep_send_proxy(struct service_config *next, const struct ser
 	next->send_proxy = run->send_proxy;
 }
 
+/* The client table exists only when a service had --client-* settings at start
+ * (workers_limit_clients): without it, a kept service's new settings wait for an upgrade (a
+ * new service with them is refused: workers_can_serve). With it, every change applies at once,
+ * turning the last setting off included (the table then simply goes unused). */
+static void reload_keep_client_limits(struct service_config *next)
+{
+	if (!service_limits_clients(next) || workers_limit_clients())
+		return;
+	slb_log(LOG_WARN, 0, "reload: service %s: client-* settings: the workers were started without any, so they keep "
+		"no client table; they take effect at the next upgrade or restart", next->name);
+	next->client_max_conns = 0;
+	next->client_max_rate = 0;
+	next->n_client_allow = 0;
+	next->n_client_deny = 0;
+}
+
 static void reload_keep_sockets(struct slb_config *next)
 {
 	struct config_field f;
@@ -120,6 +137,7 @@ static void reload_keep_sockets(struct slb_config *next)
 	for (unsigned k = 0; k < plan.n_kept; k++) {
 		reload_keep_balance(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);
 		reload_keep_send_proxy(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);
+		reload_keep_client_limits(&next->services[plan.kept[k]]);
 	}
 }
 
@@ -301,6 +319,10 @@ static int reload_read(struct slb_config *next)
 	ret = config_parse_args(next, saved_argc, saved_argv, errs);
 	if (ret == CONFIG_OK)
 		config_validate_all(next, errs);
+	/* workers build the name maps and hello buffers at start (conn_sni.c) */
+	if (ret == CONFIG_OK && !errs->n && !config_sni_same(running, next))
+		config_errors_add(errs, "the ,sni listeners, sni names or sni-fallback changed: they take an upgrade "
+				  "(slb --takeover) or a restart");
 	if (ret == CONFIG_OK && !errs->n)
 		reload_align(next, errs);
 	ret = errs->n ? -EINVAL : 0;

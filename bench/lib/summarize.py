@@ -34,6 +34,7 @@ SCENARIO_TEXT = {
     "conn-close": "small, conn per request, 50 conns",
     "conn-close-500": "small, conn per request, 500 conns",
     "c1000-keepalive": "small, keep-alive, 1000 conns",
+    "tls-conn-close": "TLS handshake per request (passthrough, routed by SNI), 50 conns",
 }
 UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0, "h": 3600000.0}
 UNIT_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}

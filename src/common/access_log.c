@@ -39,7 +39,12 @@ static const char *const end_names[END_MAX] = {
 	[END_DRAIN_TIMEOUT] = "drain_timeout",
 	[END_PROXY_INVALID] = "proxy_invalid",
 	[END_PROXY_TIMEOUT] = "proxy_timeout",
+	[END_SNI_INVALID] = "sni_invalid",
+	[END_SNI_TIMEOUT] = "sni_timeout",
+	[END_SNI_UNROUTED] = "sni_unrouted",
 	[END_ERROR] = "error",
+	[END_CLIENT_DENIED] = "client_denied",
+	[END_CLIENT_LIMIT] = "client_limit",
 };
 
 const char *access_log_end_name(enum access_log_end end)
@@ -68,6 +73,28 @@ static void format_name(const char *name, bool json, char *buf, size_t len)
 		snprintf(buf, len, "%s", json ? "null" : "-");
 	else
 		snprintf(buf, len, json ? "\"%.63s\"" : "%.63s", name);
+}
+
+/* One text field: "-" (text) or null (JSON) when empty; the caller escaped it (no space, no
+ * '"' or '\\'). */
+static const char *format_text(const char *v, bool json, char *buf, size_t len)
+{
+	if (!v || !v[0])
+		return json ? "null" : "-";
+	snprintf(buf, len, json ? "\"%s\"" : "%s", v);
+	return buf;
+}
+
+/* Appends sni= and alpn= (a connection of an sni listener) in place of the line's end: the
+ * newline, or "}\n" in JSON. Returns the new length, or 0 when it does not fit. */
+static size_t format_tls(char *buf, size_t len, size_t n, bool json, const struct access_log_entry *e)
+{
+	char sni[TLS_TEXT_MAX + 2], alpn[TLS_TEXT_MAX + 2];
+	size_t at = n - (json ? 2 : 1);
+	int m = snprintf(buf + at, len - at, json ? ",\"sni\":%s,\"alpn\":%s}\n" : " sni=%s alpn=%s\n",
+			 format_text(e->sni, json, sni, sizeof(sni)), format_text(e->alpn, json, alpn, sizeof(alpn)));
+
+	return m < 0 || (size_t)m >= len - at ? 0 : at + (size_t)m;
 }
 
 /* "2024-05-01T12:00:00.123Z" */
@@ -107,7 +134,9 @@ size_t access_log_format(char *buf, size_t len, enum access_log_format fmt, cons
 		     name,
 		     e->attempts, (unsigned long long)e->bytes_up, (unsigned long long)e->bytes_down,
 		     (long long)e->duration_ms, cms, access_log_end_name(e->end));
-	return n < 0 || (size_t)n >= len ? 0 : (size_t)n;
+	if (n < 0 || (size_t)n >= len)
+		return 0;
+	return e->tls ? format_tls(buf, len, (size_t)n, json, e) : (size_t)n;
 }
 
 /* ---- rings: single producer (a worker), single consumer (the log thread) ---- */

@@ -133,7 +133,7 @@ static void args_apply_one(struct slb_config *cfg, const struct flag *f, uint64_
 	int ret = config_flag_apply(cfg, 0, f, optarg, seen, err, sizeof(err));
 
 	if (ret == -EEXIST && strcmp(err, f->name) == 0)
-		config_errors_add(errs, "--%s given twice (only --listen, --backend and --heartbeat-allow repeat)",
+		config_errors_add(errs, "--%s given twice (only --listen, --backend, --heartbeat-allow, --client-allow and --client-deny repeat)",
 				  f->name);
 	else if (ret == -EEXIST)
 		config_errors_add(errs, "--%s contradicts --%s given before", f->name, err);
@@ -273,8 +273,9 @@ void config_print_usage(FILE *out, const char *prog)
 	fputs("\nIn a config file (-c FILE) every flag but --takeover, --config, --check-config,\n"
 	      "--no-bind, --help and --version is a key, written as on the command line without\n"
 	      "its dashes: 'backend = 10.0.0.1:8080,weight=2'. Flags without an argument take\n"
-	      "yes or no ('pin = no'); listen, backend and heartbeat-allow repeat, any other\n"
-	      "key given twice is an error; '#' or ';' starts a comment line. A flag on the\n"
+	      "yes or no ('pin = no'); listen, backend, heartbeat-allow, client-allow and\n"
+	      "client-deny repeat, any other key given twice is an error; '#' or ';' starts a\n"
+	      "comment line. A flag on the\n"
 	      "command line replaces that key's value (or list).\n",
 	      out);
 	usage_service_keys(out);

@@ -199,8 +199,8 @@ static void file_twice_error(struct file_ctx *c, const struct flag *f, const cha
 	unsigned at = e ? c->first_line[c->svc][config_flag_index(e)] : 0;
 
 	if (e == f)
-		config_errors_add(c->errs, "%s:%u: %s: given twice (first on line %u; only listen, backend and "
-				  "heartbeat-allow repeat)", c->name, c->line, f->name, at);
+		config_errors_add(c->errs, "%s:%u: %s: given twice (first on line %u; only listen, backend, "
+				  "heartbeat-allow, client-allow and client-deny repeat)", c->name, c->line, f->name, at);
 	else
 		config_errors_add(c->errs, "%s:%u: %s: contradicts %s on line %u", c->name, c->line, f->name, earlier,
 				  at);

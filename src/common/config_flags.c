@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "config_flags.h"
+#include "slb/common/config_sni.h"
 #include "slb/common/log.h"
 #include "slb/common/snapshot.h"
 
@@ -30,11 +31,16 @@ static int parse_uint_text(const char *val, unsigned min, unsigned max, unsigned
 	return 0;
 }
 
-/* Whether f's value lives in struct service_config (the lists of a service live in
- * slb_config, each entry tagged with its service). */
+/* Whether f's value lives in struct service_config (the lists of listeners and backends live
+ * in slb_config, each entry tagged with its service; the client rules in the service). */
 static bool in_service(const struct flag *f)
 {
-	return f->per_service && !f->count;
+	return f->per_service && (!f->count || f->list_in_service);
+}
+
+static unsigned *list_count(struct slb_config *cfg, unsigned svc, const struct flag *f)
+{
+	return (unsigned *)(f->list_in_service ? (char *)&cfg->services[svc] + f->count : (char *)cfg + f->count);
 }
 
 static void *field(struct slb_config *cfg, unsigned svc, const struct flag *f)
@@ -294,23 +300,41 @@ static int parse_backend(struct slb_config *cfg, unsigned svc, const struct flag
 	return 0;
 }
 
+/* An address that two services both listen on by server name is one listener of their group:
+ * the entry stays one (one socket), and each service is a bit of listen_sni. */
+static int listen_join(struct slb_config *cfg, unsigned svc, unsigned i, bool sni, const struct flag *f,
+		       const char *val, char *err, size_t errlen)
+{
+	char why[160];
+
+	if (cfg->listen_service[i] == svc || config_listen_sni_has(cfg, i, svc))
+		return flag_error(err, errlen, f, val, "address given twice");
+	if (sni && cfg->listen_sni[i]) {
+		cfg->listen_sni[i] |= 1ull << svc;
+		return 0;
+	}
+	snprintf(why, sizeof(why), "address used by service %s already%s", cfg->services[cfg->listen_service[i]].name,
+		 sni || cfg->listen_sni[i] ? " (services share an address only when each listens on it with ,sni)" : "");
+	return flag_error(err, errlen, f, val, why);
+}
+
 static int parse_listen(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err, size_t errlen)
 {
 	struct slb_addr *a = &cfg->listen[cfg->n_listen];
+	size_t len = strlen(val);
 	char why[160];
+	bool sni;
 
 	if (cfg->n_listen >= CONFIG_MAX_LISTEN)
 		return flag_error(err, errlen, f, val, "too many addresses (at most 1024 over all services)");
-	if (addr_parse(val, a, why, sizeof(why)))
+	if (config_sni_listen_option(val, &len, &sni, why, sizeof(why)) || addr_parse_n(val, len, a, why, sizeof(why)))
 		return flag_error(err, errlen, f, val, why);
-	for (unsigned i = 0; i < cfg->n_listen; i++) {
-		if (!addr_equal(&cfg->listen[i], a))
-			continue;
-		if (cfg->listen_service[i] == svc)
-			return flag_error(err, errlen, f, val, "address given twice");
-		snprintf(why, sizeof(why), "address used by service %s already", cfg->services[cfg->listen_service[i]].name);
-		return flag_error(err, errlen, f, val, why);
-	}
+	if (sni && svc >= 64) /* listen_sni holds a listener group's services as 64 bits */
+		return flag_error(err, errlen, f, val, "a ,sni listener's services must be among the first 64");
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
+			return listen_join(cfg, svc, i, sni, f, val, err, errlen);
+	cfg->listen_sni[cfg->n_listen] = sni ? 1ull << svc : 0;
 	cfg->listen_service[cfg->n_listen++] = (uint16_t)svc;
 	return 0;
 }
@@ -324,6 +348,22 @@ static int parse_allow(struct slb_config *cfg, unsigned svc, const struct flag *
 	if (addr_parse_cidr(val, &cfg->heartbeat_allow[cfg->n_heartbeat_allow], why, sizeof(why)))
 		return flag_error(err, errlen, f, val, why);
 	cfg->n_heartbeat_allow++;
+	return 0;
+}
+
+/* --client-allow, --client-deny: one more network in service svc's list. */
+static int parse_client_cidr(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val,
+			     char *err, size_t errlen)
+{
+	unsigned *n = list_count(cfg, svc, f);
+	struct slb_cidr *list = field(cfg, svc, f);
+	char why[160];
+
+	if (*n >= CONFIG_MAX_CLIENT_CIDRS)
+		return flag_error(err, errlen, f, val, "too many networks (at most 32 per service)");
+	if (addr_parse_cidr(val, &list[*n], why, sizeof(why)))
+		return flag_error(err, errlen, f, val, why);
+	(*n)++;
 	return 0;
 }
 
@@ -514,12 +554,24 @@ static int set_false(struct slb_config *cfg, unsigned svc, const struct flag *f,
 	.offset = offsetof(struct service_config, member), .size = sizeof(((struct service_config *)0)->member), \
 	.per_service = true
 #define DAY_MS 86400000u
+/* a repeatable key of [service NAME] sections whose list is in struct service_config */
+#define SERVICE_LIST(member, n)                                                                              \
+	SERVICE_FIELD(member), .count = offsetof(struct service_config, n), .list_in_service = true
 
 static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
 	  .def_help = "*:8080", .per_service = true,
 	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 1024 in all); "
-		  "a reload binds new ones and closes removed ones" },
+		  "a reload binds new ones and closes removed ones. ADDR:PORT,sni routes by the TLS server name "
+		  "instead: services that each listen on it with ,sni share it, and each client goes to the one "
+		  "whose --sni names its ClientHello's server name" },
+	{ .name = "sni", .arg = "NAME[,NAME...]", .parse = config_sni_parse_names, SERVICE_FIELD(sni),
+	  .max = CONFIG_SNI_MAX, .def_help = "none", .reload = CONFIG_RELOAD_WAITS,
+	  .help = "TLS server names that this service's ADDR:PORT,sni listeners send here: exact names and "
+		  "*.domain wildcards, any case, the longest match wins (TLS passthrough: slb does not decrypt)" },
+	{ .name = "sni-fallback", .parse = set_true, SERVICE_FIELD(sni_fallback), .reload = CONFIG_RELOAD_WAITS,
+	  .help = "this service takes its ADDR:PORT,sni listeners' clients that send no server name, one no "
+		  "service names, or no TLS at all (at most one per address; without one they are closed)" },
 	{ .name = "backend", .arg = "ADDR:PORT[,OPTION...]", .parse = parse_backend,
 	  FIELD(backends), .count = F(n_backends), .def_help = "none", .per_service = true,
 	  .help = "a static backend (ADDR may be a host name, resolved every --resolve-interval); repeat for more. "
@@ -582,6 +634,26 @@ static const struct flag flag_table[] = {
 	  .def_help = "from ulimit -n",
 	  .reload = CONFIG_RELOAD_WAITS_DERIVED,
 	  .help = "open client connections over all workers; more are refused (0: from ulimit -n)" },
+	{ .name = "client-max-conns", .arg = "N", .parse = parse_uint, SERVICE_FIELD(client_max_conns),
+	  .max = 1000000, .def = "0", .def_help = "0 (no limit)",
+	  .help = "open connections per client address (IPv6: per --client-ipv6-prefix network) over all workers; "
+		  "a client past it is reset before any backend is contacted" },
+	{ .name = "client-max-rate", .arg = "N", .parse = parse_uint, SERVICE_FIELD(client_max_rate),
+	  .max = 1000000, .def = "0", .def_help = "0 (no limit)",
+	  .help = "new connections per second per client address, a token bucket holding N/10 (at least 1); a "
+		  "client past it is reset before any backend is contacted" },
+	{ .name = "client-ipv6-prefix", .arg = "LEN", .parse = parse_uint, SERVICE_FIELD(client_ipv6_prefix),
+	  .min = 1, .max = 128, .def = "64",
+	  .help = "IPv6 clients in one /LEN network count as one client for --client-max-conns and "
+		  "--client-max-rate" },
+	{ .name = "client-allow", .arg = "CIDR", .parse = parse_client_cidr,
+	  SERVICE_LIST(client_allow, n_client_allow), .def_help = "any client",
+	  .help = "let clients of this network in; once one is given, a client no rule names is reset. The "
+		  "longest prefix of --client-allow and --client-deny wins (deny on a tie); repeat for more" },
+	{ .name = "client-deny", .arg = "CIDR", .parse = parse_client_cidr,
+	  SERVICE_LIST(client_deny, n_client_deny), .def_help = "none",
+	  .help = "reset clients of this network before any backend is contacted (unless a longer "
+		  "--client-allow names them); repeat for more" },
 	{ .name = "drain-timeout", .arg = "MS", .parse = parse_uint, FIELD(drain_timeout_ms), .max = DAY_MS,
 	  .def = "10000", .help = "on SIGTERM/SIGINT, or once a new slb took over, stop accepting and let open "
 				  "connections finish for up to MS" },
@@ -596,6 +668,9 @@ static const struct flag flag_table[] = {
 	{ .name = "proxy-timeout", .arg = "MS", .parse = parse_uint, FIELD(proxy_timeout_ms), .min = 1,
 	  .max = DAY_MS, .def = "3000", .help = "with --accept-proxy, close a client whose PROXY header is not whole "
 						"within MS" },
+	{ .name = "sni-timeout", .arg = "MS", .parse = parse_uint, FIELD(sni_timeout_ms), .min = 1, .max = DAY_MS,
+	  .def = "5000", .help = "close a client of an ADDR:PORT,sni listener whose TLS ClientHello is not whole "
+				 "within MS (counted in slb_worker_sni_errors_total)" },
 	{ .name = "access-log", .arg = "FILE", .parse = parse_word, FIELD(access_log), .max = CONFIG_FILE_MAX,
 	  .def_help = "off", .reload = CONFIG_RELOAD_WAITS,
 	  .help = "one line per finished client connection, to FILE (- for stdout); SIGUSR1 reopens it" },
@@ -603,10 +678,13 @@ static const struct flag flag_table[] = {
 	  FIELD(access_log_format), .def = "text", .reload = CONFIG_RELOAD_WAITS,
 	  .help = "text (key=value) or json (one object per line)" },
 	/* 2000: a route announcer polling /ready every 200-500 ms plus a BGP withdrawal and the
-	 * router's FIB update take well under a second; twice that is margin (docs/scale-out.md). */
+	 * router's FIB update take well under a second; twice that is margin. Behind a resilient
+	 * ECMP group the router keeps a draining instance's busy buckets, so there it is set to
+	 * the whole drain, tens of seconds (docs/scale-out.md). */
 	{ .name = "ready-grace", .arg = "MS", .parse = parse_uint, FIELD(ready_grace_ms), .max = DAY_MS,
 	  .def = "2000", .help = "on SIGTERM/SIGINT with --admin, answer GET /ready 503 and keep accepting for MS "
-				"before the drain, so routers withdraw this instance first (a second signal cuts it short)" },
+				"before the drain, so routers withdraw this instance first (a second signal cuts it short; "
+				"behind a resilient ECMP group this is the drain: docs/scale-out.md)" },
 	{ .name = "log-level", .arg = "LEVEL", .parse = parse_log_level, FIELD(log_level), .def = "info",
 	  .help = "error, warn, info or debug" },
 	{ .name = "heartbeat-listen", .arg = "ADDR:PORT", .parse = parse_optional_address,
@@ -763,7 +841,7 @@ bool config_flag_field(unsigned i, struct config_field *out)
 	/* a per-service key's field here is the default service's: what the flags set */
 	out->offset = in_service(f) ? offsetof(struct slb_config, services) + f->offset : f->offset;
 	out->size = f->size;
-	out->count = f->count;
+	out->count = f->list_in_service ? offsetof(struct slb_config, services) + f->count : f->count;
 	out->has = f->has;
 	out->scale = f->parse == parse_uint ? 1 : f->parse == parse_hundredths ? 100 : 0;
 	return true;
@@ -783,17 +861,34 @@ void config_errors_add(struct config_errors *e, const char *fmt, ...)
 
 /* Removes service svc's entries from the list of f (listen, backend), keeping the order of
  * the others'. */
+/* Whether listen[i] stays once service svc leaves it: another service of its group still
+ * listens there, and takes it over if it was svc's. */
+static bool listen_leave(struct slb_config *cfg, unsigned i, unsigned svc)
+{
+	uint64_t rest = svc < 64 ? cfg->listen_sni[i] & ~(1ull << svc) : cfg->listen_sni[i];
+
+	if (cfg->listen_service[i] != svc && !config_listen_sni_has(cfg, i, svc))
+		return true;
+	cfg->listen_sni[i] = rest;
+	if (cfg->listen_service[i] == svc && rest)
+		cfg->listen_service[i] = (unsigned char)__builtin_ctzll(rest);
+	return rest != 0;
+}
+
+/* Removes service svc's entries from the list of f (listen, backend), keeping the order of
+ * the others'. */
 static void list_drop_service(struct slb_config *cfg, const struct flag *f, unsigned svc)
 {
 	unsigned *n = (unsigned *)((char *)cfg + f->count), kept = 0;
 	bool listen = f->parse == parse_listen;
 
 	for (unsigned i = 0; i < *n; i++) {
-		if ((listen ? cfg->listen_service[i] : cfg->backends[i].service) == svc)
+		if (listen ? !listen_leave(cfg, i, svc) : cfg->backends[i].service == svc)
 			continue;
 		if (listen) {
 			cfg->listen[kept] = cfg->listen[i];
 			cfg->listen_service[kept] = cfg->listen_service[i];
+			cfg->listen_sni[kept] = cfg->listen_sni[i];
 		} else {
 			cfg->backends[kept] = cfg->backends[i];
 		}
@@ -804,10 +899,10 @@ static void list_drop_service(struct slb_config *cfg, const struct flag *f, unsi
 
 static void list_reset(struct slb_config *cfg, const struct flag *f, unsigned svc)
 {
-	if (f->per_service)
+	if (f->per_service && !f->list_in_service)
 		list_drop_service(cfg, f, svc);
 	else
-		*(unsigned *)((char *)cfg + f->count) = 0;
+		*list_count(cfg, svc, f) = 0;
 }
 
 int config_flag_apply(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, uint64_t *seen,
@@ -894,7 +989,8 @@ static bool service_has(const struct slb_config *cfg, unsigned svc, bool listen)
 	unsigned n = listen ? cfg->n_listen : cfg->n_backends;
 
 	for (unsigned i = 0; i < n; i++)
-		if ((listen ? cfg->listen_service[i] : cfg->backends[i].service) == svc)
+		if ((listen ? cfg->listen_service[i] : cfg->backends[i].service) == svc ||
+		    (listen && config_listen_sni_has(cfg, i, svc)))
 			return true;
 	return false;
 }

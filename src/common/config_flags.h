@@ -22,6 +22,7 @@ struct flag {
 	flag_parser parse;    /* NULL: handled by config_parse_args itself (help, version) */
 	size_t offset, size;  /* field in struct slb_config, or in struct service_config if per_service */
 	size_t count;         /* repeatable flags: their count's field; 0: single-valued */
+	bool list_in_service; /* repeatable and per_service, list and count in struct service_config */
 	size_t has;           /* optional addresses: their has_ field, set when given; 0: none */
 	enum config_reload reload; /* what a reload does with a new value */
 	unsigned min, max;    /* range for numbers; max is the buffer size for strings */
@@ -31,6 +32,11 @@ struct flag {
 	bool cli_only;        /* not a key of the config file */
 	bool per_service;     /* a key of [service NAME] sections; as a flat key or flag, default's */
 };
+
+/* The parser of the sni key (config_sni.c): a comma-separated list of server names, each
+ * checked by sni_name_check, kept as written in service svc. */
+int config_sni_parse_names(struct slb_config *cfg, unsigned svc, const struct flag *f, const char *val, char *err,
+			   size_t errlen);
 
 #define CONFIG_FLAGS_MAX 64 /* one bit each in slb_config.given */
 

@@ -10,6 +10,7 @@
 
 #include "config_flags.h"
 #include "slb/common/snapshot.h"
+#include "slb/common/config_sni.h"
 
 const char *config_served_by(const struct slb_config *cfg, const struct slb_addr *a, addr_local_fn is_local)
 {
@@ -203,6 +204,7 @@ int config_validate_all(const struct slb_config *cfg, struct config_errors *errs
 	check_admin(cfg, errs);
 	check_backends(cfg, errs);
 	check_max_backends(cfg, errs);
+	config_sni_validate(cfg, errs);
 	return errs->n > before ? -EINVAL : 0;
 }
 

@@ -258,11 +258,40 @@ static int build_v2(const struct slb_addr *src, const struct slb_addr *dst, unsi
 int proxy_build(enum proxy_version ver, const struct slb_addr *src, const struct slb_addr *dst, void *buf,
 		size_t len)
 {
+	return proxy_build_authority(ver, src, dst, NULL, 0, buf, len);
+}
+
+/* Appends the PP2_TYPE_AUTHORITY TLV (0x02: the host name the client asked for) to the v2
+ * header of hdr bytes in buf, and counts it in the header's length. */
+static int v2_add_authority(unsigned char *buf, int hdr, size_t len, const char *name, size_t name_len)
+{
+	size_t plen = (size_t)hdr - PROXY_V2_FIXED + 3 + name_len;
+
+	if ((size_t)hdr + 3 + name_len > len)
+		return -ENOSPC;
+	buf[hdr] = PP2_TYPE_AUTHORITY;
+	buf[hdr + 1] = (unsigned char)(name_len >> 8);
+	buf[hdr + 2] = (unsigned char)name_len;
+	memcpy(buf + hdr + 3, name, name_len);
+	buf[14] = (unsigned char)(plen >> 8);
+	buf[15] = (unsigned char)plen;
+	return (int)(hdr + 3 + name_len);
+}
+
+int proxy_build_authority(enum proxy_version ver, const struct slb_addr *src, const struct slb_addr *dst,
+			  const char *name, size_t name_len, void *buf, size_t len)
+{
+	int n;
+
 	if (ver == PROXY_V1)
 		return build_v1(src, dst, buf, len);
-	if (ver == PROXY_V2)
-		return build_v2(src, dst, buf, len);
-	return -EINVAL;
+	if (ver != PROXY_V2)
+		return -EINVAL;
+	n = build_v2(src, dst, buf, len);
+	/* a LOCAL header (addresses not IP) tells the backend to ignore what follows */
+	if (n < 0 || !name_len || n == PROXY_V2_FIXED || name_len > PROXY_AUTHORITY_MAX)
+		return n;
+	return v2_add_authority(buf, n, len, name, name_len);
 }
 
 const char *proxy_version_name(enum proxy_version ver)

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 /* The work of one alignment: the services by their new index, and where next's went. */
@@ -15,6 +16,19 @@ struct align_work {
 	uint16_t where[CONFIG_MAX_SERVICES];      /* next's index j -> its new index */
 	unsigned n;
 };
+
+/* A listener group's members (a bit per service index of next) at their new indices. */
+/* A listener group's 64 bits (config_listen_sni_has) renumbered by where. A member moved
+ * past the first 64 services by the alignment cannot stay in the bits: it is left out. */
+static uint64_t align_mask(uint64_t members, const uint16_t *where)
+{
+	uint64_t out = 0;
+
+	for (unsigned j = 0; j < 64 && j < CONFIG_MAX_SERVICES; j++)
+		if ((members >> j & 1) && where[j] < 64)
+			out |= 1ull << where[j];
+	return out;
+}
 
 static int align_find(const struct slb_config *run, const char *name)
 {
@@ -101,8 +115,10 @@ int service_align(const struct slb_config *run, struct slb_config *next, service
 		goto out_free;
 	for (unsigned k = 0; k < w->n; k++)
 		align_note(out, run, k, w->taken[k]);
-	for (unsigned i = 0; i < next->n_listen; i++)
+	for (unsigned i = 0; i < next->n_listen; i++) {
 		next->listen_service[i] = w->where[next->listen_service[i]];
+		next->listen_sni[i] = align_mask(next->listen_sni[i], w->where);
+	}
 	for (unsigned i = 0; i < next->n_backends; i++)
 		next->backends[i].service = w->where[next->backends[i].service];
 	memcpy(next->services, w->svc, sizeof(w->svc));

@@ -329,11 +329,48 @@ static void status_worker(struct abuf *out, unsigned i, const struct worker_stat
 		    (unsigned long long)stat_get(&ws->no_backend_503));
 }
 
-/* {"name":"web","state":"serving","listen":["127.0.0.1:80"]}: serving (it has a listener),
- * unserved (none: the default service beside sections), or removed (by a reload; its backends
- * drain, and it is listed until an upgrade or restart). */
-static void status_service(struct abuf *out, const struct slb_config *cfg, unsigned svc)
+/* The per-client refusals of service svc (struct client_stats, in its field order), summed
+ * over the workers. */
+#define CLIENT_FIGURES 4
+_Static_assert(sizeof(struct client_stats) == CLIENT_FIGURES * sizeof(stat_t), "client_stats: four counters");
+static const char *const client_figures[CLIENT_FIGURES] = { "denied", "over_conns", "over_rate", "untracked" };
+
+static void sum_clients(const struct admin_view *v, unsigned svc, uint64_t sum[CLIENT_FIGURES])
 {
+	for (unsigned k = 0; k < CLIENT_FIGURES; k++)
+		sum[k] = 0;
+	for (unsigned i = 0; i < v->n_channels; i++) {
+		const stat_t *c = &v->channels[i]->stats.clients[svc].denied;
+
+		for (unsigned k = 0; k < CLIENT_FIGURES; k++)
+			sum[k] += stat_get(&c[k]);
+	}
+}
+
+static unsigned view_services(const struct admin_view *v)
+{
+	return v->cfg ? v->cfg->n_services : 1;
+}
+
+/* ,"clients":{"denied":N,"over_conns":N,"over_rate":N,"untracked":N}: what service svc's
+ * --client-* settings refused (or let in uncounted). */
+static void status_service_clients(struct abuf *out, const struct admin_view *v, unsigned svc)
+{
+	uint64_t sum[CLIENT_FIGURES];
+
+	sum_clients(v, svc, sum);
+	abuf_printf(out, ",\"clients\":{");
+	for (unsigned k = 0; k < CLIENT_FIGURES; k++)
+		abuf_printf(out, "%s\"%s\":%llu", k ? "," : "", client_figures[k], (unsigned long long)sum[k]);
+	abuf_printf(out, "}");
+}
+
+/* {"name":"web","state":"serving","listen":["127.0.0.1:80"],"clients":{...}}: serving (it has
+ * a listener), unserved (none: the default service beside sections), or removed (by a reload;
+ * its backends drain, and it is listed until an upgrade or restart). */
+static void status_service(struct abuf *out, const struct admin_view *v, unsigned svc)
+{
+	const struct slb_config *cfg = v->cfg;
 	const char *sep = "";
 
 	abuf_printf(out, "{\"name\":\"%s\",\"state\":\"%s\",\"listen\":[", cfg->services[svc].name,
@@ -346,7 +383,9 @@ static void status_service(struct abuf *out, const struct slb_config *cfg, unsig
 		abuf_printf(out, "%s\"%s\"", sep, addr_format(&cfg->listen[i], text, sizeof(text)));
 		sep = ",";
 	}
-	abuf_printf(out, "]}");
+	abuf_printf(out, "]");
+	status_service_clients(out, v, svc);
+	abuf_printf(out, "}");
 }
 
 static void status_services(struct abuf *out, const struct admin_view *v)
@@ -360,7 +399,7 @@ static void status_services(struct abuf *out, const struct admin_view *v)
 		if (v->service >= 0 && i != (unsigned)v->service)
 			continue;
 		abuf_printf(out, "%s", sep);
-		status_service(out, v->cfg, i);
+		status_service(out, v, i);
 		sep = ",\n";
 	}
 	abuf_printf(out, "\n]");
@@ -472,6 +511,13 @@ static const struct metric_def worker_metrics[] = {
 	  W(failq.dropped) },
 	{ "slb_worker_proxy_header_errors_total", "counter",
 	  "Clients closed for a malformed or late PROXY header (--accept-proxy)", NULL, W(stats.proxy_errors) },
+	{ "slb_worker_sni_errors_total", "counter",
+	  "Clients of ADDR:PORT,sni listeners closed for a malformed or late TLS ClientHello", "reason=\"malformed\"",
+	  W(stats.sni_errors) },
+	{ "slb_worker_sni_errors_total", NULL, NULL, "reason=\"timeout\"", W(stats.sni_timeouts) },
+	{ "slb_worker_sni_unrouted_total", "counter",
+	  "Clients of ADDR:PORT,sni listeners closed: no service for their server name (or no TLS) and no "
+	  "sni-fallback", NULL, W(stats.sni_unrouted) },
 	{ "slb_access_log_lines_total", "counter", "Access log lines handed to the log thread", NULL,
 	  W(stats.access_log_lines) },
 	{ "slb_access_log_dropped_total", "counter", "Access log lines dropped because the log thread was behind",
@@ -578,6 +624,30 @@ static void metrics_latency(struct abuf *out, const struct admin_view *v, unsign
 	}
 }
 
+/* slb_client_refused_total{service,reason} and slb_client_untracked_total{service}. */
+static void metrics_clients(struct abuf *out, const struct admin_view *v)
+{
+	static const char *const reasons[] = { "denied", "max_conns", "max_rate" };
+	uint64_t sum[CLIENT_FIGURES];
+
+	abuf_printf(out, "# HELP slb_client_refused_total Clients reset by their service's --client-* rules, by "
+			 "reason\n# TYPE slb_client_refused_total counter\n");
+	for (unsigned svc = 0; svc < view_services(v); svc++) {
+		sum_clients(v, svc, sum);
+		for (unsigned k = 0; k < 3; k++)
+			abuf_printf(out, "slb_client_refused_total{service=\"%s\",reason=\"%s\"} %llu\n",
+				    v->cfg ? config_service_name(v->cfg, svc) : "default", reasons[k],
+				    (unsigned long long)sum[k]);
+	}
+	abuf_printf(out, "# HELP slb_client_untracked_total Clients let in uncounted: the client table was full "
+			 "around them\n# TYPE slb_client_untracked_total counter\n");
+	for (unsigned svc = 0; svc < view_services(v); svc++) {
+		sum_clients(v, svc, sum);
+		abuf_printf(out, "slb_client_untracked_total{service=\"%s\"} %llu\n",
+			    v->cfg ? config_service_name(v->cfg, svc) : "default", (unsigned long long)sum[3]);
+	}
+}
+
 int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 {
 	metrics_states(out, v);
@@ -587,6 +657,7 @@ int admin_render_metrics(struct abuf *out, const struct admin_view *v)
 		metrics_backends(out, v, &backend_metrics[i]);
 	for (size_t i = 0; i < sizeof(worker_metrics) / sizeof(worker_metrics[0]); i++)
 		metrics_workers(out, v, &worker_metrics[i]);
+	metrics_clients(out, v);
 	return render_result(out);
 }
 

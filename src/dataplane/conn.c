@@ -13,11 +13,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "client_limits.h"
 #include "slb/common/clock.h"
 #include "slb/common/failq.h"
 #include "slb/common/log.h"
 #include "slb/common/proxy_proto.h"
 #include "slb/common/snapshot.h"
+#include "slb/dataplane/tls_hello.h"
 
 static struct conn *conn_alloc(struct worker *w)
 {
@@ -53,9 +55,12 @@ static struct conn *conn_alloc(struct worker *w)
 	c->refusing = 0;
 	c->rp_wait = 0;
 	c->proxy_len = 0;
+	c->sni_group = 0;
+	c->hello = 0;
 	if (w->ids)
 		memset(conn_id(w, c), 0, offsetof(struct conn_id, accept_ms));
 	c->backend_id = 0;
+	c->client_entry = 0;
 	c->tried.n = 0;
 	c->last_active_ms = w->now_ms;
 	memset(c->h, 0, sizeof(c->h));
@@ -98,12 +103,15 @@ static void backend_leg_close(struct worker *w, struct conn *c)
 
 /* A client cut short by its backend's reset or by the drain timeout must see a reset, not a
  * clean end of stream: without length framing it would take a truncated answer for a whole
- * one. SO_LINGER 0 goes on its regular twin when it has one; else on the direct descriptor
+ * one. A client refused by its service's client rules is reset too, as HAProxy's
+ * "tcp-request connection reject" does: it learns at once, and no backend ever saw it.
+ * SO_LINGER 0 goes on its regular twin when it has one; else on the direct descriptor
  * through io_uring (SOCKET_URING_OP_SETSOCKOPT, 6.7), hard-linked so that the close runs
  * whatever the setsockopt says. Before 6.7 such a client sees a FIN (said once at start-up). */
 static bool client_gets_rst(const struct worker *w, const struct conn *c)
 {
-	if (c->end == END_BACKEND_RESET || c->end == END_DRAIN_TIMEOUT)
+	if (c->end == END_BACKEND_RESET || c->end == END_DRAIN_TIMEOUT || c->end == END_CLIENT_DENIED ||
+	    c->end == END_CLIENT_LIMIT)
 		return true;
 	return c->refusing && w->cfg->services[c->svc].no_backend == NO_BACKEND_RESET;
 }
@@ -142,11 +150,13 @@ static void conn_release(struct worker *w, struct conn *c)
 		relay_copy_release(w, c, dir);
 		relay_splice_release(w, c, dir);
 	}
+	conn_sni_release(w, c);
 	if (c->replay)
 		conn_replay_drop(w, c);
 	backend_leg_close(w, c);
 	if (c->cfd >= 0)
 		client_leg_close(w, c);
+	client_table_release(w->clients, c->client_entry); /* every close path ends here, once */
 	c->state = CONN_FREE;
 	c->gen = (c->gen + 1) & 0xffffff;
 	c->next_free = w->free_head;
@@ -169,7 +179,7 @@ static bool conn_has_io_pending(const struct conn *c)
 	for (unsigned dir = 0; dir < 2; dir++)
 		if (c->h[dir].reading || c->h[dir].writing)
 			return true;
-	return c->state == CONN_CONNECTING || c->state == CONN_IDENT;
+	return c->state == CONN_CONNECTING || c->state == CONN_IDENT || c->state == CONN_SNI;
 }
 
 void conn_finalize(struct worker *w, struct conn *c, bool abortive)
@@ -343,7 +353,17 @@ void conn_connect_first(struct worker *w, struct conn *c)
 		relay_copy_arm(w, c, DIR_UP);
 }
 
-void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key) /* fd: a direct descriptor */
+/* See conn.h. */
+void conn_route(struct worker *w, struct conn *c)
+{
+	if (c->sni_group)
+		conn_sni_start(w, c);
+	else
+		conn_connect_first(w, c);
+}
+
+void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key, const struct sockaddr *peer,
+		 unsigned sni_group) /* fd: a direct descriptor */
 {
 	struct conn *c = conn_alloc(w);
 
@@ -360,14 +380,18 @@ void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key) /* fd: a 
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
 	c->svc = (uint16_t)svc;
+	c->sni_group = (uint16_t)sni_group;
 	c->replay = w->cfg->services[svc].retry_unanswered ? RP_ARMED : RP_OFF;
 	c->hash_key = key;
 	if (w->alog)
 		conn_id(w, c)->accept_ms = clock_now_ms();
+	/* with --accept-proxy the client is the header's: checked once it is read (conn_ident.c) */
+	if (w->clients && !w->cfg->accept_proxy && !client_limits_admit_conn(w, c, peer))
+		return;
 	if (w->need_addrs)
 		conn_ident_start(w, c);
 	else
-		conn_connect_first(w, c);
+		conn_route(w, c);
 }
 
 static enum failq_kind connect_failure_kind(int res)
@@ -420,8 +444,10 @@ static void conn_log_connect_failure(struct worker *w, const struct conn *c, int
 static int conn_send_proxy_header(const struct worker *w, struct conn *c)
 {
 	const struct conn_id *id = conn_id(w, c);
-	unsigned char hdr[PROXY_V1_MAX + 1];
-	int n = proxy_build((enum proxy_version)c->send_proxy, &id->client, &id->local, hdr, sizeof(hdr));
+	const struct tls_hello *hello = conn_sni_hello(w, c);
+	unsigned char hdr[PROXY_V2_FIXED + 36 + 3 + TLS_NAME_MAX]; /* v2 TCP6 and an authority TLV; > v1's 108 */
+	int n = proxy_build_authority((enum proxy_version)c->send_proxy, &id->client, &id->local,
+				      hello ? hello->name : NULL, hello ? hello->name_len : 0, hdr, sizeof(hdr));
 	ssize_t sent;
 
 	if (n < 0)
@@ -535,7 +561,9 @@ static void conn_on_connect(struct worker *w, struct conn *c, int res)
 		stat_add(&w->ch->stats.be[id].conns, 1);
 		conn_time_connect(w, c);
 		conn_report_backend(w, id, FAILQ_CONNECT_OK);
-		if (c->replay == RP_HELD)
+		if (c->hello)
+			conn_sni_forward(w, c); /* the relay starts once the hello has gone */
+		else if (c->replay == RP_HELD)
 			conn_replay_send(w, c); /* starts the relay once the held bytes went */
 		else
 			conn_start_relay(w, c);
@@ -685,6 +713,12 @@ static void conn_dispatch(struct worker *w, struct conn *c, unsigned op, unsigne
 	case OP_PROXY_POLL:
 		conn_ident_on_poll(w, c, cqe->res);
 		break;
+	case OP_SNI_RECV:
+		conn_sni_on_recv(w, c, cqe->res);
+		break;
+	case OP_SNI_SEND:
+		conn_sni_on_send(w, c, cqe->res);
+		break;
 	case OP_SHUTDOWN:
 		/* ENOTCONN after the peer reset is harmless: the other direction reports it. */
 		break;
@@ -739,6 +773,8 @@ void conn_sweep(struct worker *w, bool all)
 			conn_finalize(w, c, true);
 		} else if (c->state == CONN_IDENT && w->now_ms - c->last_active_ms >= w->cfg->proxy_timeout_ms) {
 			conn_ident_expire(w, c);
+		} else if (c->state == CONN_SNI && w->now_ms - c->last_active_ms >= w->cfg->sni_timeout_ms) {
+			conn_sni_expire(w, c);
 		} else if (idle && c->state == CONN_RELAYING && w->now_ms - c->last_active_ms >= idle) {
 			stat_add(&w->ch->stats.idle_timeouts, 1);
 			conn_set_end(c, END_IDLE_TIMEOUT);

@@ -33,6 +33,8 @@ enum conn_op {
 	OP_CANCEL,          /* teardown: cancel what is pending on a descriptor */
 	OP_IDENT,           /* identity: a regular twin of the client, for its addresses */
 	OP_PROXY_POLL,      /* identity: wait for (more of) the client's PROXY header */
+	OP_SNI_RECV,        /* sni: read (more of) the client's ClientHello into its hello buffer */
+	OP_SNI_SEND,        /* sni: send the held ClientHello to the backend, before the relay */
 	OP_REPLAY_SEND,     /* replay: the held request, to the next backend (conn_replay.c) */
 	OP_REFUSE_RECV,     /* --no-backend http-503: what the client sent, read before the answer */
 	OP_REFUSE_SEND,     /* --no-backend http-503: the answer to a client nobody takes */
@@ -43,6 +45,7 @@ enum conn_op {
 enum conn_state {
 	CONN_FREE = 0,
 	CONN_IDENT,      /* learning the client's addresses (and PROXY header) before picking */
+	CONN_SNI,        /* reading the client's ClientHello to pick its service (conn_sni.c) */
 	CONN_CONNECTING,
 	CONN_RELAYING,
 	CONN_CLOSING, /* waiting for in-flight operations before the slot is reused */
@@ -114,6 +117,10 @@ struct conn {
 	uint8_t rp_reset : 1;   /* rp_wait: it ended with a reset (else a FIN) */
 	uint16_t proxy_len;     /* --accept-proxy: header bytes read so far (into w->proxy_bufs) */
 	uint16_t inflight;      /* SQEs submitted whose CQE has not been seen */
+	uint16_t sni_group;     /* accepted on an sni listener: its index in w->listeners + 1; 0: by port */
+	uint16_t hello;         /* its hello buffer in w->sni (index + 1) while it holds one; 0: none */
+	uint16_t hello_len;     /* bytes held in it: read from the client */
+	uint16_t hello_sent;    /* reading: the length tls_hello_parse needs first; then: bytes sent */
 	uint16_t rp_buf;        /* RP_HELD: the provided buffer kept, */
 	uint16_t rp_len;        /* and its bytes (at most one buffer, 16 KiB) */
 	int cfd;                /* client: direct descriptor (index in the ring's file table) */
@@ -121,6 +128,7 @@ struct conn {
 	int cfd_sys;            /* client: regular twin for splice(2), or -1 */
 	uint32_t backend_id;    /* id of the backend in use, 0 = none yet */
 	uint32_t next_free;     /* free list link */
+	uint32_t client_entry;  /* counted in this client_table entry (1-based), given back at release; 0: none */
 	struct balance_exclude tried;
 	uint32_t mark_ms;       /* low 32 bits of the worker clock: connect submitted, then the turn's start */
 	uint64_t hash_key;      /* balance_hash_client of the client, for pickers that hash; else 0 */
@@ -131,7 +139,7 @@ struct conn {
 
 /* What an idle connection costs does not grow with the backends or services: nothing in the
  * slot is sized by them (a backend is an id, a service an index). */
-_Static_assert(sizeof(struct conn) <= 280, "struct conn grew: every idle connection pays for it");
+_Static_assert(sizeof(struct conn) <= 296, "struct conn grew: every idle connection pays for it");
 
 /* A connection's identity and history, kept beside the slot table (w->ids, one per slot) and
  * only when a feature needs it (w->need_addrs): inside struct conn, the two addresses cost
@@ -147,8 +155,13 @@ struct conn_id {
 
 /* Hands an accepted client fd to a free slot and starts picking a backend for it.
  * key is the client's balance_hash_client when the picker needs_client_addr, else 0; it is
- * kept for retries. Owns fd from here on (closes it if nothing can serve it). */
-void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key);
+ * kept for retries. peer is the client's address when accept wrote one (w->accept_addrs),
+ * else NULL; read before conn_accept returns. sni_group is the listener's index in
+ * w->listeners + 1 when it routes by TLS server name, else 0. Owns fd from here on (closes it
+ * if nothing can serve it, or resets it when the service's client rules refuse it; for an sni
+ * listener those of the listener's first service). */
+void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key, const struct sockaddr *peer,
+		 unsigned sni_group);
 
 /* Dispatches one CQE that belongs to a connection. */
 void conn_handle_cqe(struct worker *w, const struct io_uring_cqe *cqe);
@@ -194,7 +207,33 @@ static inline void conn_set_end(struct conn *c, unsigned end)
 /* Identity known (conn_ident.c is done): pick a backend and connect, or close the client. */
 void conn_connect_first(struct worker *w, struct conn *c);
 
-/* Connected (and the PROXY header and any replay sent): read the backend, and pass on what
+/* Identity known: a client of an sni listener has its ClientHello read first (conn_sni.c),
+ * any other one goes on to conn_connect_first. */
+void conn_route(struct worker *w, struct conn *c);
+
+/* conn_sni.c: routing by TLS server name. conn_sni_start takes a hello buffer from the
+ * worker's pool and reads the client into it until tls_hello_parse has an answer, then sets
+ * c->svc from the listener group's name map and goes on to conn_connect_first (or closes the
+ * client, counted). Once connected, conn_sni_forward sends the held bytes to the backend and
+ * then starts the relay; conn_sni_release gives the buffer back (idempotent, at teardown);
+ * conn_sni_expire closes a client still in CONN_SNI past --sni-timeout. */
+void conn_sni_start(struct worker *w, struct conn *c);
+void conn_sni_on_recv(struct worker *w, struct conn *c, int res);
+void conn_sni_forward(struct worker *w, struct conn *c);
+void conn_sni_on_send(struct worker *w, struct conn *c, int res);
+void conn_sni_release(struct worker *w, struct conn *c);
+void conn_sni_expire(struct worker *w, struct conn *c);
+/* The hello of a client of an sni listener (name_len 0: it gave no name, or was not TLS), or
+ * NULL (a client by port, or neither the access log nor PROXY keeps it: worker_sni.seen). */
+const struct tls_hello *conn_sni_hello(const struct worker *w, const struct conn *c);
+/* At worker start: the group maps and the hello pool when a listener has ,sni (w->has_sni),
+ * and each such listener's sni_map; needs the listeners open and w->n_slots, w->alog and
+ * w->need_addrs set. Returns 0 or -errno with err filled.
+ * conn_sni_free undoes it (also after a failed init). */
+int conn_sni_init(struct worker *w, char *err, size_t errlen);
+void conn_sni_free(struct worker *w);
+
+/* Connected (and the PROXY header, any held ClientHello and any replay sent): read the backend, and pass on what
  * the client's early recv brought, or read the client. */
 void conn_start_relay(struct worker *w, struct conn *c);
 
@@ -247,7 +286,7 @@ void conn_refuse_on_cqe(struct worker *w, struct conn *c, unsigned op, const str
 /* conn_ident.c: who the client is, before a backend is picked. conn_ident_start makes a
  * regular twin of the client's direct descriptor (kept in cfd_sys, so splice and half-close
  * reuse it) and reads the addresses through it; with --accept-proxy it then reads the PROXY
- * header. Each ends in conn_connect_first, or in conn_finalize with the cause recorded. */
+ * header. Each ends in conn_route, or in conn_finalize with the cause recorded. */
 void conn_ident_start(struct worker *w, struct conn *c);
 void conn_ident_on_install(struct worker *w, struct conn *c, int res);
 void conn_ident_on_poll(struct worker *w, struct conn *c, int res);

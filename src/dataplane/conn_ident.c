@@ -13,6 +13,7 @@
  * slot's buffer, so the next readiness shows only new bytes). The client's first bytes after
  * the header stay in the socket for the relay. */
 #include "conn.h"
+#include "client_limits.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -96,7 +97,7 @@ void conn_ident_on_install(struct worker *w, struct conn *c, int res)
 		return;
 	}
 	if (!w->cfg->accept_proxy)
-		conn_connect_first(w, c);
+		conn_route(w, c);
 	/* else the linked poll is on its way */
 }
 
@@ -154,7 +155,10 @@ void conn_ident_on_poll(struct worker *w, struct conn *c, int res)
 		if (w->svc[c->svc].balance->needs_client_addr)
 			c->hash_key = balance_hash_client(&w->svc[c->svc].bal, (const struct sockaddr *)&pi.src.ss);
 	}
-	conn_connect_first(w, c);
+	/* the client limits count the client the header names (or, LOCAL, the peer itself) */
+	if (w->clients && !client_limits_admit_conn(w, c, (const struct sockaddr *)&conn_id(w, c)->client.ss))
+		return;
+	conn_route(w, c);
 }
 
 void conn_ident_expire(struct worker *w, struct conn *c)

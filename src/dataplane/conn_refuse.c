@@ -58,7 +58,9 @@ static void refuse_send_503(struct worker *w, struct conn *c)
 void conn_refuse(struct worker *w, struct conn *c)
 {
 	c->refusing = 1;
-	if (w->cfg->services[c->svc].no_backend == NO_BACKEND_HTTP_503)
+	/* a client of an sni listener speaks TLS (or is a fallback's guess): a plain 503 would
+	 * only read as a broken handshake */
+	if (w->cfg->services[c->svc].no_backend == NO_BACKEND_HTTP_503 && !c->sni_group)
 		refuse_send_503(w, c);
 	else
 		conn_finalize(w, c, true);

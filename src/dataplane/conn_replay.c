@@ -9,8 +9,9 @@
  * allocated. The price is one buffer per connection waiting for its answer; at most half of a
  * worker's buffers are held so, and a connection that finds that many held is not replayable.
  *
- * A backend that ends the connection before the client sent anything is replaced the same
- * way (RP_ARMED: there is nothing to send again, so nothing the backend could have acted on).
+ * A backend that ends the connection before the client sent anything, while the client is
+ * still open, is replaced the same way (RP_ARMED: there is nothing to send again, so nothing
+ * the backend could have acted on).
  *
  * The first buffer qualifies when it is not full (a full one may have more behind it) and, in
  * http mode, when it is one whole HTTP/1.x request head with an idempotent method (RFC 9110
@@ -169,6 +170,15 @@ static void replay_reset_halves(struct worker *w, struct conn *c)
 	}
 }
 
+/* RP_ARMED: the client has sent nothing and has not ended either, so it waits for a backend
+ * to talk to. A client that half-closed without a word gets the backend's close as it is. */
+static bool replay_client_waits(const struct conn *c)
+{
+	const struct half *up = &c->h[DIR_UP];
+
+	return !up->done && !up->eof_early;
+}
+
 /* Counts, reports and logs the dropped request, then connects to the next backend. res: 0 for
  * a close, else the -errno that ended the old backend's leg. */
 static void replay_start(struct worker *w, struct conn *c, unsigned dir, int res)
@@ -178,7 +188,12 @@ static void replay_start(struct worker *w, struct conn *c, unsigned dir, int res
 
 	stat_add(&w->ch->stats.be[id].replays, 1);
 	stat_add(&w->ch->stats.replays, 1);
-	conn_report_backend(w, id, FAILQ_CONNECT_ERROR); /* health judges it as a failed connect */
+	/* Health judges it as a failed connect: a request taken and never answered, or a reset
+	 * before a word. A close before the client said anything is no sign of failure (a
+	 * backend may close idle clients), so it is not reported: a healthy backend would be
+	 * ejected by clients that are slow to speak. */
+	if (c->replay == RP_HELD || res != 0)
+		conn_report_backend(w, id, FAILQ_CONNECT_ERROR);
 	slb_log_limited(LOG_INFO, res, "backend %s %s before answering: %s on another backend",
 			addr_format(&c->baddr, addr, sizeof(addr)),
 			res == 0 ? "closed the connection" : dir == DIR_UP ? "refused the request" : "reset the connection",
@@ -209,7 +224,7 @@ bool conn_replay_try(struct worker *w, struct conn *c, unsigned dir, int res)
 		down->waiting = 0; /* its wait for a buffer ends here; the wait list skips it */
 	}
 	if (c->state != CONN_RELAYING || down->reading || down->writing || down->done || c->h[DIR_UP].writing ||
-	    !replay_tries_left(w, c))
+	    !replay_tries_left(w, c) || (c->replay == RP_ARMED && !replay_client_waits(c)))
 		return false;
 	replay_start(w, c, dir, res);
 	return true;

@@ -10,7 +10,9 @@
 #include <liburing.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <netinet/in.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "conn.h"
@@ -65,17 +67,24 @@ void listeners_follow(struct worker *w, const struct slb_config *old, struct wor
  * w->accept_off is set once every accept has ended. Does nothing the second time. */
 void listeners_stop_accepting(struct worker *w);
 
-/* The key of the client a single-shot accept brought, and that slot armed again. */
+/* The key of the client a single-shot accept brought (when its service's picker hashes),
+ * its address copied into peer (the slot's buffer is the kernel's again once the slot is
+ * re-armed: a flush of a full submission queue may start that accept at once), and that slot
+ * armed again. */
 static inline uint64_t listener_accept_key(struct worker *w, unsigned i, unsigned k,
-					  const struct io_uring_cqe *cqe)
+					  const struct io_uring_cqe *cqe, struct sockaddr_in6 *peer)
 {
 	struct worker_listener *l = &w->listeners[i];
-	uint64_t key;
+	const struct sockaddr *sa = (const struct sockaddr *)&w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k].ss;
+	uint64_t key = 0;
 
 	l->busy &= ~(1u << k);
-	key = cqe->res >= 0 ? balance_hash_client(&w->svc[l->service].bal,
-						  (const struct sockaddr *)&w->accept_addrs[i * ACCEPT_ADDR_SLOTS + k].ss)
-			    : 0;
+	if (cqe->res >= 0) {
+		/* a TCP peer is AF_INET or AF_INET6: sockaddr_in6 holds either */
+		memcpy(peer, sa, sizeof(*peer));
+		if (w->svc[l->service].balance->needs_client_addr)
+			key = balance_hash_client(&w->svc[l->service].bal, sa);
+	}
 	/* cancelled while accepting: workers_rearm_accepts wants a fresh accept in its place,
 	 * unless a reload closed the listener (fd -1, listeners_follow) */
 	if ((cqe->res >= 0 || cqe->res == -ECANCELED) && w->accepting && l->fd >= 0)
@@ -101,13 +110,15 @@ static inline void listener_on_accept(struct worker *w, const struct io_uring_cq
 {
 	unsigned slot = uring_ud_slot(cqe->user_data), i = slot / ACCEPT_ADDR_SLOTS;
 	struct worker_listener *l = &w->listeners[i];
-	uint64_t key = w->accept_addrs ? listener_accept_key(w, i, slot % ACCEPT_ADDR_SLOTS, cqe) : 0;
+	struct sockaddr_in6 peer;
+	uint64_t key = w->accept_addrs ? listener_accept_key(w, i, slot % ACCEPT_ADDR_SLOTS, cqe, &peer) : 0;
 
 	if (cqe->res >= 0) {
 		/* A connection accepted while the accept was being cancelled (drain, or a new slb
 		 * taking over) left the queue for good: serve it. Only a stop closes it. */
 		if (!w->stopping) {
-			conn_accept(w, cqe->res, l->service, key);
+			conn_accept(w, cqe->res, l->service, key,
+				    w->accept_addrs ? (const struct sockaddr *)&peer : NULL, l->sni_map ? i + 1 : 0);
 		} else {
 			struct io_uring_sqe *sqe = uring_sqe(&w->ring);
 

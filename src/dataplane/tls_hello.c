@@ -366,7 +366,7 @@ static bool text_put_byte(char *text, size_t size, size_t *at, unsigned char c)
 {
 	char esc[5];
 
-	if (c > ' ' && c < 0x7f && c != ',' && c != '\\')
+	if (c > ' ' && c < 0x7f && c != ',' && c != '\\' && c != '"')
 		return text_put(text, size, at, (const char *)&c, 1);
 	snprintf(esc, sizeof(esc), "\\x%02x", c);
 	return text_put(text, size, at, esc, 4);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "client_limits.h"
 #include "conn.h"
 #include "listener.h"
 #include "slb/common/access_log.h"
@@ -58,6 +59,7 @@ struct worker_set {
 	bool learn_addrs;                 /* each client's addresses are learnt (PROXY, access log) */
 	_Atomic unsigned cfg_gen;         /* bumped by each workers_reconfigure */
 	_Atomic unsigned open_total;      /* client connections over all workers, for --max-conns */
+	struct client_table *clients;     /* per-client counts, shared; NULL: no service limits clients */
 	struct worker_thread *threads;
 };
 
@@ -96,7 +98,14 @@ static int workers_alloc(const struct slb_config *cfg, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	ws.n = cfg->workers;
-	return 0;
+	/* decided at start (workers_limit_clients): a reload cannot add the table */
+	if (!config_limits_clients(cfg))
+		return 0;
+	ws.clients = client_table_new(CLIENT_TABLE_SIZE);
+	if (ws.clients)
+		return 0;
+	snprintf(err, errlen, "out of memory for the client table");
+	return -ENOMEM;
 }
 
 int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, char *err, size_t errlen)
@@ -116,6 +125,7 @@ int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, ch
 		w->cfg = cfg;
 		w->ch = &ws.channels[i];
 		w->cpu = cfg->pin ? (int)(i % online_cpus()) : -1;
+		w->clients = ws.clients;
 		ret = listeners_open(w, in, ws.n, err, errlen);
 	}
 	listeners_close_inherited(in); /* none is left when every worker got its share */
@@ -270,8 +280,9 @@ static int worker_init_ring(struct worker *w, struct worker_boot *boot)
 	return ret;
 }
 
-/* Each service's picker, and with maglev the address buffers of single-shot accepts (on
- * every listener: a few buffers each, rather than a second accept path per service). */
+/* Each service's picker, and with maglev or client limits the address buffers of single-shot
+ * accepts (on every listener: a few buffers each, rather than a second accept path per
+ * service). */
 static int worker_init_picker(struct worker *w, struct worker_boot *boot)
 {
 	for (unsigned i = 0; i < w->cfg->n_services; i++) {
@@ -281,6 +292,9 @@ static int worker_init_picker(struct worker *w, struct worker_boot *boot)
 		balance_state_init(&s->bal, s->balance, &w->cfg->services[i], w->idx, &w->ch->stats);
 		w->need_client_addr |= s->balance->needs_client_addr;
 	}
+	/* client limits read the address accept writes; with --accept-proxy, the header's */
+	if (w->clients && !w->cfg->accept_proxy)
+		w->need_client_addr = true;
 	if (!w->need_client_addr)
 		return 0;
 	if (listeners_alloc_addrs(w) == 0)
@@ -298,6 +312,9 @@ static int worker_init(struct worker *w, struct worker_boot *boot)
 	if (ret)
 		return ret;
 	ret = worker_init_ident(w, boot);
+	if (ret)
+		return ret;
+	ret = conn_sni_init(w, boot->err, sizeof(boot->err));
 	if (ret)
 		return ret;
 	worker_probe_linger(w);
@@ -350,6 +367,8 @@ static unsigned worker_sweep_ms(const struct worker *w)
 
 	if (w->need_addrs && (ms == 0 || w->cfg->proxy_timeout_ms / 4 < ms))
 		ms = w->cfg->proxy_timeout_ms / 4;
+	if (w->has_sni && (ms == 0 || w->cfg->sni_timeout_ms / 4 < ms))
+		ms = w->cfg->sni_timeout_ms / 4;
 
 	return ms < 10 ? 10 : ms > 1000 ? 1000 : ms;
 }
@@ -396,7 +415,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 		worker_take_rearm(w);
 		listeners_rearm(w);
 	}
-	if ((w->idle_min_ms || w->need_addrs) && w->now_ms >= *next_sweep) {
+	if ((w->idle_min_ms || w->need_addrs || w->has_sni) && w->now_ms >= *next_sweep) {
 		conn_sweep(w, false);
 		*next_sweep = w->now_ms + worker_sweep_ms(w);
 	}
@@ -405,7 +424,7 @@ static void worker_tick(struct worker *w, int64_t *next_sweep)
 /* The longest sleep: WAIT_MAX_MS, shorter when the idle sweep is due more often. */
 static long long worker_wait_ns(const struct worker *w)
 {
-	if ((w->idle_min_ms || w->need_addrs) && worker_sweep_ms(w) < WAIT_MAX_MS)
+	if ((w->idle_min_ms || w->need_addrs || w->has_sni) && worker_sweep_ms(w) < WAIT_MAX_MS)
 		return (long long)worker_sweep_ms(w) * 1000000;
 	return WAIT_MAX_MS * 1000000LL;
 }
@@ -450,6 +469,7 @@ static void worker_free(struct worker *w)
 	free(w->last_failed);
 	free(w->accept_addrs);
 	w->accept_addrs = NULL;
+	conn_sni_free(w);
 	free(w->proxy_bufs);
 	free(w->ids);
 	free(w->be_names);
@@ -517,6 +537,12 @@ bool workers_learn_clients(void)
 }
 
 /* See worker.h. */
+bool workers_limit_clients(void)
+{
+	return ws.clients != NULL;
+}
+
+/* See worker.h. */
 int workers_can_serve(const struct slb_config *cfg, unsigned svc, char *err, size_t errlen)
 {
 	const struct service_config *s = &cfg->services[svc];
@@ -532,6 +558,11 @@ int workers_can_serve(const struct slb_config *cfg, unsigned svc, char *err, siz
 	if (proxy && !ws.learn_addrs) {
 		snprintf(err, errlen, "service %s: send-proxy: the workers were started without PROXY headers or an "
 			 "access log, so they do not learn client addresses; that takes an upgrade or restart", s->name);
+		return -ENOTSUP;
+	}
+	if (service_limits_clients(s) && !ws.clients) {
+		snprintf(err, errlen, "service %s: client-*: the workers were started without per-client limits or "
+			 "rules, so they keep no client table; that takes an upgrade or restart", s->name);
 		return -ENOTSUP;
 	}
 	return 0;
@@ -631,6 +662,8 @@ void workers_free(void)
 	if (ws.channels)
 		munmap(ws.channels, sizeof(*ws.channels) * ws.n_channels);
 	free(ws.threads);
+	client_table_free(ws.clients);
+	ws.clients = NULL;
 	ws.workers = NULL;
 	ws.channels = NULL;
 	ws.threads = NULL;

@@ -19,6 +19,9 @@
 struct conn;
 struct access_log_ring;
 struct conn_id;
+struct sni_map;
+struct tls_hello;
+struct client_table;
 
 #define ACCEPT_ADDR_SLOTS 8 /* single-shot accepts in flight per listener when the picker needs addresses */
 
@@ -40,6 +43,9 @@ struct worker_listener {
 	bool armed;              /* multishot: its accept is pending; with addresses: its slots are */
 	uint8_t busy;            /* with addresses: bit k set while slot k's accept is in flight */
 	uint16_t service;        /* cfg->listen_service[addr_idx]: whose pool its clients get */
+	const struct sni_map *sni_map; /* its clients' service is their server name's, in this map
+				  * (w->sni.map, built at start; a reload changes no ,sni listener);
+				  * NULL: the listener's service */
 	int64_t retry_at;        /* accepts paused until then after an accept error */
 };
 
@@ -48,6 +54,18 @@ struct worker_service {
 	const struct balance_ops *balance;
 	struct balance_state bal;
 	struct __kernel_timespec connect_ts; /* the service's --connect-timeout */
+};
+
+/* Routing by TLS server name (conn_sni.c), set up at start when a listener has ,sni: the name
+ * map of each listener group and a pool of hello buffers, each one maximal TLS record, held by
+ * a connection only until its hello has gone to its backend. */
+struct worker_sni {
+	struct sni_map *map[CONFIG_MAX_LISTEN]; /* by cfg->listen index at start; NULL: by port */
+	unsigned char *bufs;     /* cap buffers of TLS_HELLO_SPAN_MAX bytes */
+	uint16_t *free;          /* free buffer indices, n_free of them on top */
+	unsigned cap, n_free;
+	struct tls_hello *seen;  /* per slot: the hello's name and ALPN, kept for the access log and
+				  * the PROXY v2 authority; NULL when neither is on */
 };
 
 /* Everything one worker thread owns. */
@@ -89,8 +107,11 @@ struct worker {
 				  * connection finds its backend's name here, snapshots gone or not */
 	unsigned char *proxy_bufs; /* --accept-proxy: PROXY_HDR_MAX bytes per slot, else NULL */
 	struct conn_id *ids;     /* need_addrs: one per slot (conn_id()), else NULL */
-	bool need_client_addr;   /* a service's picker hashes the client's address */
+	bool need_client_addr;   /* accepts carry addresses: a picker hashes them or client limits need them */
+	struct client_table *clients; /* shared by all workers (client_limits.h); NULL: no service limits clients */
 	unsigned idle_min_ms;    /* the shortest --idle-timeout of a service, 0: none has one */
+	bool has_sni;            /* a listener routes by server name: w->sni is set up, the sweep runs */
+	struct worker_sni sni;
 	unsigned replay_held;    /* buffers kept by connections for --retry-unanswered (RP_HELD) */
 };
 

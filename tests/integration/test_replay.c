@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "faultkit.h"
@@ -175,5 +176,36 @@ Test(replay, post_is_not_replayed_get_is)
 					   testwait_ms(IO_MS)),
 		      0, "no replay was logged");
 	rogue_stop(&dropper);
+	healthtest_stop_ok(&slb);
+}
+
+/* Regression (found by bench/run.sh --replay): clients that connect and half-close without a
+ * word get the backend's close as it is, are not replayed, and cost the backend nothing; it
+ * was taken for a dropped request, reported as a failed connect, and ejected. */
+Test(replay, silent_clients_are_not_replayed_nor_eject_the_backend)
+{
+	static struct healthtest_slb slb;
+	static struct testproc_http r;
+	static char be[32];
+	const char *const flags[] = { "--backend", be, "--retry-unanswered", "http", NULL };
+	unsigned port;
+	char buf[16], got[32];
+
+	cr_assert_not_null(faultkit_backend_start("quiet", "127.0.0.1", &port));
+	snprintf(be, sizeof(be), "127.0.0.1:%u", port);
+	healthtest_start_flags_ok(&slb, flags, NULL);
+	for (unsigned i = 0; i < SINGLE_REQS; i++) {
+		int fd = testproc_connect(slb.listen, IO_MS);
+
+		cr_assert_geq(fd, 0);
+		shutdown(fd, SHUT_WR);
+		cr_assert_geq(testproc_read_full(fd, buf, sizeof(buf), IO_MS), 0, "connection %u not closed", i);
+		close(fd);
+	}
+	cr_assert_eq(faultkit_metric(slb.admin, "slb_worker_replays_total"), 0);
+	cr_assert_eq(healthtest_field(slb.admin, port, "state", got, sizeof(got)), 0);
+	cr_assert_str_eq(got, "up");
+	cr_assert_eq(testproc_http_get(slb.listen, "/", &r, IO_MS), 0);
+	cr_assert_eq(r.status, 200);
 	healthtest_stop_ok(&slb);
 }

@@ -80,3 +80,29 @@ Test(access_log, every_cause_has_a_name)
 	}
 	cr_assert_str_eq(access_log_end_name(END_MAX), "?");
 }
+
+/* Issue 21: a connection of an ADDR:PORT,sni listener ends its line with its ClientHello's
+ * server name and ALPN list; "-" (text) or null (JSON) when it gave none; other lines are as
+ * before. */
+Test(access_log, sni_lines_carry_the_server_name_and_alpn)
+{
+	struct slb_addr c, l, b;
+	struct access_log_entry e = entry(&c, &l, &b);
+	char line[ACCESS_LOG_LINE_MAX];
+
+	e.tls = true;
+	e.sni = "api.example.com";
+	e.alpn = "h2,http/1.1";
+	cr_assert_gt(access_log_format(line, sizeof(line), ACCESS_LOG_TEXT, &e), 0);
+	cr_assert(strstr(line, " end=backend_reset sni=api.example.com alpn=h2,http/1.1\n"), "%s", line);
+	cr_assert_gt(access_log_format(line, sizeof(line), ACCESS_LOG_JSON, &e), 0);
+	cr_assert(strstr(line, ",\"end\":\"backend_reset\",\"sni\":\"api.example.com\",\"alpn\":\"h2,http/1.1\"}\n"),
+		  "%s", line);
+	e.sni = NULL;
+	e.alpn = "";
+	cr_assert_gt(access_log_format(line, sizeof(line), ACCESS_LOG_TEXT, &e), 0);
+	cr_assert(strstr(line, " sni=- alpn=-\n"), "%s", line);
+	cr_assert_gt(access_log_format(line, sizeof(line), ACCESS_LOG_JSON, &e), 0);
+	cr_assert(strstr(line, "\"sni\":null,\"alpn\":null}\n"), "%s", line);
+	cr_assert_eq(access_log_format(line, 200, ACCESS_LOG_TEXT, &e), 0, "a line that does not fit is not cut");
+}

@@ -128,6 +128,32 @@ Test(admin, status_lists_backends_with_summed_counters)
 	(void)b;
 }
 
+/* Per-client refusals are per service, summed over the workers, in /status and /metrics. */
+Test(admin, client_refusals_summed_per_service)
+{
+	static struct slb_config cfg;
+	struct admin_view v = *view(0);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n_services = 1;
+	snprintf(cfg.services[0].name, sizeof(cfg.services[0].name), "default");
+	v.cfg = &cfg;
+	v.service = -1;
+	stat_add(&ch[0]->stats.clients[0].over_conns, 30);
+	stat_add(&ch[1]->stats.clients[0].over_conns, 10);
+	stat_add(&ch[1]->stats.clients[0].denied, 2);
+	stat_add(&ch[0]->stats.clients[0].untracked, 1);
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	assert_json_shape(out.p);
+	assert_has("{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[],\"clients\":{\"denied\":2,"
+		   "\"over_conns\":40,\"over_rate\":0,\"untracked\":1}}\n]}");
+	abuf_free(&out); /* empty again, same cap */
+	cr_assert_eq(admin_render_metrics(&out, &v), 0);
+	assert_has("slb_client_refused_total{service=\"default\",reason=\"max_conns\"} 40\n");
+	assert_has("slb_client_refused_total{service=\"default\",reason=\"denied\"} 2\n");
+	assert_has("slb_client_untracked_total{service=\"default\"} 1\n");
+}
+
 Test(admin, status_shows_state_and_reason_of_down_backends)
 {
 	struct backend *b = add_heartbeat("127.0.0.1:9002", "web1", 0);
@@ -160,9 +186,10 @@ Test(admin, status_lists_the_services)
 	v.service = -1;
 	cr_assert_eq(admin_render_status(&out, &v), 0);
 	assert_json_shape(out.p);
-	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[]},\n"
-		   "{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:9443\",\"127.0.0.1:9444\"]},\n"
-		   "{\"name\":\"old\",\"state\":\"removed\",\"listen\":[]}\n]}\n");
+#define NO_REFUSALS ",\"clients\":{\"denied\":0,\"over_conns\":0,\"over_rate\":0,\"untracked\":0}"
+	assert_has("\"services\":[\n{\"name\":\"default\",\"state\":\"unserved\",\"listen\":[]" NO_REFUSALS "},\n"
+		   "{\"name\":\"api\",\"state\":\"serving\",\"listen\":[\"127.0.0.1:9443\",\"127.0.0.1:9444\"]" NO_REFUSALS
+		   "},\n{\"name\":\"old\",\"state\":\"removed\",\"listen\":[]" NO_REFUSALS "}\n]}\n");
 	abuf_free(&out);
 	v.service = 1;
 	cr_assert_eq(admin_render_status(&out, &v), 0);

@@ -268,6 +268,13 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--heartbeat-allow", "10.0.0.0/-8" }, "bad prefix" },
 		{ { "--heartbeat-allow", "host.example/8" }, "bad IPv4 address" },
 		{ { "--heartbeat-allow", "fe80::g/64" }, "bad IPv6 address" },
+		{ { "--client-deny", "10.0.0.1/8" }, "host bits set" },
+		{ { "--client-allow", "::/129" }, "bad prefix (0-128)" },
+		{ { "--client-allow", "nonsense" }, "bad IPv4 address" },
+		{ { "--client-ipv6-prefix", "0" }, "whole number from 1 to 128" },
+		{ { "--client-ipv6-prefix", "129" }, "whole number from 1 to 128" },
+		{ { "--client-max-conns", "-1" }, "whole number" },
+		{ { "--client-max-rate", "1000001" }, "whole number" },
 		{ { "--outlier-factor", "1" }, "expected a number from 1.1 to 100" },
 		{ { "--outlier-factor", "3.141" }, "at most two decimals" },
 		{ { "--outlier-factor", "3." }, "at most two decimals" },
@@ -592,6 +599,31 @@ Test(config, repeatable_flags_repeat)
 	cr_assert_eq(cfg.n_listen, 2);
 	cr_assert_eq(cfg.n_backends, 2);
 	cr_assert_eq(cfg.n_heartbeat_allow, 2);
+}
+
+Test(config, client_rules_repeat_up_to_32)
+{
+	static struct slb_config cfg;
+	const char *args[2 * 34 + 3] = { "--backend", "127.0.0.1:1" };
+	static char nets[33][24];
+	char err[256] = "";
+	unsigned n = 2;
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "127.0.0.1:1", "--client-allow", "10.0.0.0/8", "--client-allow",
+			   "::1", "--client-deny", "10.1.0.0/16", "--client-max-conns", "10"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.services[0].n_client_allow, 2);
+	cr_assert_eq(cfg.services[0].n_client_deny, 1);
+	cr_assert_eq(cfg.services[0].client_allow[1].prefix, 128);
+	cr_assert_eq(cfg.services[0].client_ipv6_prefix, 64, "the default");
+	cr_assert(service_limits_clients(&cfg.services[0]));
+	for (unsigned i = 0; i < 33; i++) {
+		snprintf(nets[i], sizeof(nets[i]), "10.0.%u.0/24", i);
+		args[n++] = "--client-deny";
+		args[n++] = nets[i];
+	}
+	cr_assert_eq(parse_args(&cfg, err, sizeof(err), args), -EINVAL);
+	cr_assert(strstr(err, "too many networks (at most 32 per service)"), "%s", err);
 }
 
 Test(config, validate_check_timeout_must_be_below_interval)
@@ -980,7 +1012,9 @@ static void names_in(struct names *ns, const char *text, size_t len)
 
 		if (text[i] != '-' || text[i + 1] != '-' || (i && text[i - 1] == '-'))
 			continue;
-		while (i + 2 + n < len && (islower((unsigned char)text[i + 2 + n]) || text[i + 2 + n] == '-'))
+		/* digits too: --client-ipv6-prefix */
+		while (i + 2 + n < len && (islower((unsigned char)text[i + 2 + n]) ||
+					   isdigit((unsigned char)text[i + 2 + n]) || text[i + 2 + n] == '-'))
 			n++;
 		if (n && islower((unsigned char)text[i + 2]))
 			names_add(ns, text + i + 2, n);
@@ -1165,7 +1199,7 @@ Test(config, operating_per_service_column_is_the_tables)
 	unsigned yes = 0, rows = operating_column(3, check_per_service_cell, &yes);
 
 	cr_assert_gt(rows, 40, "only %u rows read", rows);
-	cr_assert_eq(yes, 18, "%u per-service flags", yes);
+	cr_assert_eq(yes, 25, "%u per-service flags", yes);
 }
 
 /* Issue 19: the flags are listed in four places (the table, --help, the man page and

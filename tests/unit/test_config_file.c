@@ -150,7 +150,7 @@ Test(config_file, single_valued_key_twice_is_an_error_repeatable_keys_repeat)
 		   "heartbeat-allow = 10.1.0.0/16\n");
 	cr_assert_eq(config_load(path, &cfg, &errs), -EINVAL);
 	cr_assert_eq(errs.n, 2, "%u errors, the first '%s'", errs.n, errs.msg[0]);
-	expect_error(&errs, 0, ":4: workers: given twice (first on line 1; only listen, backend and heartbeat-allow");
+	expect_error(&errs, 0, ":4: workers: given twice (first on line 1; only listen, backend, heartbeat-allow");
 	expect_error(&errs, 1, ":6: no-pin: contradicts pin on line 5");
 	cr_assert_eq(cfg.n_backends, 2);
 	cr_assert_eq(cfg.n_listen, 2);
@@ -283,9 +283,10 @@ Test(config_file, example_services_are_valid_uncommented)
 	write_conf(text);
 	cr_assert_eq(config_load(path, &cfg, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_eq(config_validate_all(&cfg, &errs), 0, "%s", errs.msg[0]);
-	cr_assert_eq(cfg.n_services, 3);
+	cr_assert_eq(cfg.n_services, 5);
 	cr_assert_eq(cfg.services[config_service_find(&cfg, "api")].balance, BALANCE_LEASTCONN);
-	cr_assert_eq(cfg.n_backends, 6);
+	cr_assert_eq(cfg.n_backends, 8);
+	cr_assert(cfg.services[config_service_find(&cfg, "tls-www")].sni_fallback);
 }
 
 /* Issue 20: a comment line over 199 characters was refused as too long; nothing of a comment

@@ -50,6 +50,36 @@ static unsigned listen_count(const struct slb_config *cfg, unsigned svc)
 	return n;
 }
 
+/* The client rules are lists of each service: a section's replace nothing of default's. */
+Test(config_services, client_rules_are_per_service)
+{
+	static struct slb_config cfg;
+	static struct config_errors errs;
+	int api;
+
+	cr_assert_eq(load("backend = 127.0.0.1:9000\n"
+			  "client-deny = 10.0.0.0/8\n"
+			  "[service api]\n"
+			  "listen = 127.0.0.1:18443\n"
+			  "backend = 127.0.0.1:9001\n"
+			  "client-allow = 192.168.0.0/16\n"
+			  "client-allow = 2001:db8::/32\n"
+			  "client-max-rate = 50\n"
+			  "client-ipv6-prefix = 56\n",
+			  &cfg, &errs),
+		     0, "%s", errs.msg[0]);
+	api = config_service_find(&cfg, "api");
+	cr_assert_geq(api, 0);
+	cr_expect_eq(cfg.services[0].n_client_deny, 1);
+	cr_expect_eq(cfg.services[0].n_client_allow, 0);
+	cr_expect_eq(cfg.services[0].client_max_rate, 0);
+	cr_expect_eq(cfg.services[api].n_client_allow, 2);
+	cr_expect_eq(cfg.services[api].n_client_deny, 0);
+	cr_expect_eq(cfg.services[api].client_max_rate, 50);
+	cr_expect_eq(cfg.services[api].client_ipv6_prefix, 56);
+	cr_expect_eq(cfg.services[0].client_ipv6_prefix, 64);
+}
+
 Test(config_services, sections_set_their_own_keys)
 {
 	static struct slb_config cfg;

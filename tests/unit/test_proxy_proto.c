@@ -215,3 +215,30 @@ Test(proxy_proto, build_refuses_a_short_buffer)
 	cr_assert_eq(proxy_build(PROXY_V2, &a, &a, buf, sizeof(buf)), -ENOSPC);
 	cr_assert_eq(proxy_build(PROXY_NONE, &a, &a, buf, sizeof(buf)), -EINVAL);
 }
+
+/* Issue 21: the TLS server name routed on goes to the backend as PP2_TYPE_AUTHORITY, a TLV
+ * after the addresses that the header's length counts, and the header still parses. */
+Test(proxy_proto, v2_carries_the_server_name_as_authority)
+{
+	struct slb_addr src, dst;
+	struct proxy_info pi;
+	unsigned char buf[PROXY_V2_FIXED + 12 + 3 + 64];
+	int n;
+
+	cr_assert_eq(addr_parse("192.0.2.1:56324", &src, NULL, 0), 0);
+	cr_assert_eq(addr_parse("198.51.100.2:443", &dst, NULL, 0), 0);
+	n = proxy_build_authority(PROXY_V2, &src, &dst, "api.example.com", 15, buf, sizeof(buf));
+	cr_assert_eq(n, PROXY_V2_FIXED + 12 + 3 + 15);
+	cr_assert_eq((buf[14] << 8) | buf[15], 12 + 3 + 15, "the length counts the TLV");
+	cr_assert_eq(buf[PROXY_V2_FIXED + 12], PP2_TYPE_AUTHORITY);
+	cr_assert_eq((buf[PROXY_V2_FIXED + 13] << 8) | buf[PROXY_V2_FIXED + 14], 15);
+	cr_assert_eq(memcmp(buf + PROXY_V2_FIXED + 15, "api.example.com", 15), 0);
+	cr_assert_eq(proxy_parse(buf, (size_t)n, &pi), n, "slb's own parser takes it");
+	cr_assert(addr_equal(&pi.src, &src));
+	/* no name, v1 (no TLVs) and a buffer too short */
+	cr_assert_eq(proxy_build_authority(PROXY_V2, &src, &dst, NULL, 0, buf, sizeof(buf)), PROXY_V2_FIXED + 12);
+	cr_assert_eq(proxy_build_authority(PROXY_V1, &src, &dst, "a.b", 3, buf, sizeof(buf)),
+		     proxy_build(PROXY_V1, &src, &dst, buf, sizeof(buf)));
+	cr_assert_eq(proxy_build_authority(PROXY_V2, &src, &dst, "api.example.com", 15, buf, PROXY_V2_FIXED + 20),
+		     -ENOSPC);
+}

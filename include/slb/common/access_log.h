@@ -12,7 +12,7 @@
 #include "slb/common/addr.h"
 #include "slb/common/config.h"
 
-#define ACCESS_LOG_LINE_MAX 512
+#define ACCESS_LOG_LINE_MAX 1280 /* 512 and, from an sni listener, sni= and alpn= */
 
 /* Why a connection ended: a fixed vocabulary, printed by access_log_end_name and documented
  * in docs/balancing.md#access-log. The first cause seen wins. */
@@ -28,9 +28,16 @@ enum access_log_end {
 	END_DRAIN_TIMEOUT,   /* still open when the drain after SIGTERM ran out */
 	END_PROXY_INVALID,   /* --accept-proxy: the header was malformed, or the client left first */
 	END_PROXY_TIMEOUT,   /* --accept-proxy: no whole header within --proxy-timeout */
+	END_SNI_INVALID,     /* an sni listener's client sent a malformed TLS ClientHello */
+	END_SNI_TIMEOUT,     /* no whole ClientHello within --sni-timeout */
+	END_SNI_UNROUTED,    /* no service for its server name (or for no TLS) and no sni-fallback */
 	END_ERROR,           /* a local failure: no socket, a send to a peer failed */
+	END_CLIENT_DENIED,   /* reset: --client-allow / --client-deny keep this client out */
+	END_CLIENT_LIMIT,    /* reset: past --client-max-conns or --client-max-rate */
 	END_MAX,
 };
+
+#define TLS_TEXT_MAX 320 /* sni= and alpn= values, escaped and cut to fit, at most (with the NUL) */
 
 struct access_log_entry {
 	int64_t end_unix_ms;            /* wall clock */
@@ -46,6 +53,9 @@ struct access_log_entry {
 	int64_t duration_ms;
 	int64_t connect_ms;             /* accept to backend connected; < 0: never */
 	enum access_log_end end;
+	bool tls;                       /* from an sni listener: the line carries sni= and alpn= */
+	const char *sni;                /* the ClientHello's server name, escaped; NULL or "": none */
+	const char *alpn;               /* its ALPN list (tls_hello_alpn_text); NULL or "": none */
 };
 
 /* "client_closed", "backend_reset", ...; "?" outside the vocabulary. */

@@ -20,6 +20,7 @@
 #define CONFIG_PATH_MAX 128
 #define CONFIG_MAX_RETRIES 7 /* a connection tries at most 8 backends */
 #define CONFIG_MAX_HB_ALLOW 32
+#define CONFIG_MAX_CLIENT_CIDRS 32  /* --client-allow, and --client-deny, per service */
 #define CONFIG_FILE_MAX 1024
 #define CONFIG_USER_MAX 64
 #define CONFIG_MAX_LISTEN 1024      /* over all services */
@@ -28,6 +29,7 @@
 #define CONFIG_SOCKET_MAX 108 /* a unix socket path with its NUL (sun_path) */
 #define CONFIG_NAME_MAX 64    /* a backend's name with its NUL: as a heartbeat name (HB_NAME_MAX) */
 #define CONFIG_HOST_MAX 254   /* a DNS name with its NUL (RFC 1035: 253 characters written out) */
+#define CONFIG_SNI_MAX 1024   /* a service's sni = list, as written, with its NUL */
 
 enum relay_mode {
 	RELAY_AUTO = 0, /* copy for small exchanges, splice once a transfer fills a buffer */
@@ -107,14 +109,34 @@ struct service_config {
 	unsigned rise;                  /* consecutive successes to come up */
 	unsigned fall;                  /* consecutive failures to go down */
 	unsigned eject_failures;        /* consecutive connect failures seen by workers */
+	char sni[CONFIG_SNI_MAX];       /* server names routed here from its sni listeners, comma-separated; "" none */
+	bool sni_fallback;              /* its sni listeners' clients with no, an unknown or no TLS name come here */
+	/* per-client limits (src/dataplane/client_limits.c); 0: no limit */
+	unsigned client_max_conns;      /* open connections per client address, over all workers */
+	unsigned client_max_rate;       /* new connections per second per client address */
+	unsigned client_ipv6_prefix;    /* IPv6 clients are counted per /N (an IPv4 client per /32) */
+	struct slb_cidr client_allow[CONFIG_MAX_CLIENT_CIDRS]; /* client_acl.h: longest prefix wins */
+	unsigned n_client_allow;        /* 0: a client no rule names is let in; else it is reset */
+	struct slb_cidr client_deny[CONFIG_MAX_CLIENT_CIDRS];
+	unsigned n_client_deny;
 	bool retired;                   /* removed by a reload: no listener and no backend, kept at
 					 * its index while its connections drain (service_align.h) */
 };
+
+/* Whether service s limits its clients at all (any per-client limit, allow or deny rule):
+ * then workers learn each client's address at accept. */
+static inline bool service_limits_clients(const struct service_config *s)
+{
+	return s->client_max_conns || s->client_max_rate || s->n_client_allow || s->n_client_deny;
+}
 
 struct slb_config {
 	struct slb_addr listen[CONFIG_MAX_LISTEN]; /* where clients connect, no two equal */
 	unsigned n_listen;         /* 1..CONFIG_MAX_LISTEN once parsed */
 	uint16_t listen_service[CONFIG_MAX_LISTEN]; /* listen[i]'s index in services */
+	uint64_t listen_sni[CONFIG_MAX_LISTEN]; /* 0: listen[i] routes by port alone; else it routes by
+						 * TLS server name ("ADDR:PORT,sni") among the services of
+						 * these bits (a listener group), listen_service[i] among them */
 	struct service_config services[CONFIG_MAX_SERVICES]; /* [0]: "default" */
 	unsigned n_services;       /* 1 + the [service NAME] sections */
 	struct config_backend backends[CONFIG_MAX_STATIC_BACKENDS];
@@ -130,6 +152,7 @@ struct slb_config {
 	int log_level;
 	bool accept_proxy;              /* clients start with a PROXY header (slb behind a balancer) */
 	unsigned proxy_timeout_ms;      /* for that header to arrive whole */
+	unsigned sni_timeout_ms;        /* for a client of an sni listener to send its whole ClientHello */
 	char access_log[CONFIG_FILE_MAX]; /* "": off; "-": stdout */
 	enum access_log_format access_log_format;
 
@@ -164,6 +187,24 @@ struct slb_config {
 	uint64_t given;                 /* bit i: the i-th flag was given (not left at its default) */
 };
 
+/* Whether service svc is in the ,sni listener group of cfg->listen[i]: listen_sni holds the
+ * group as 64 bits, so only the first 64 services can be members (parse_listen refuses the
+ * others), and a shift by svc >= 64 is never made. */
+static inline bool config_listen_sni_has(const struct slb_config *cfg, unsigned i, unsigned svc)
+{
+	return svc < 64 && (cfg->listen_sni[i] >> svc & 1);
+}
+
+/* Whether any service of cfg limits its clients (service_limits_clients): then workers share
+ * a client table and accepts carry addresses, from the start on. */
+static inline bool config_limits_clients(const struct slb_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->n_services; i++)
+		if (service_limits_clients(&cfg->services[i]))
+			return true;
+	return false;
+}
+
 #define CONFIG_ERRORS_MAX 32
 #define CONFIG_ERROR_LEN 256
 
@@ -186,7 +227,7 @@ enum config_result {
 /* Fills cfg with defaults, then the keys of the config file named by --config (-c) if argv
  * has one, then the other flags in argv. A flag replaces what the file gave its key: the
  * value of a single-valued one, the whole list of a repeatable one (listen, backend,
- * heartbeat-allow). Returns CONFIG_OK, CONFIG_HELP, CONFIG_VERSION (those two before reading
+ * heartbeat-allow, client-allow, client-deny). Returns CONFIG_OK, CONFIG_HELP, CONFIG_VERSION (those two before reading
  * anything), or -EINVAL with every error added to errs (exit status 2). Does not validate
  * combinations: see config_validate_all. */
 int config_parse_args(struct slb_config *cfg, int argc, char **argv, struct config_errors *errs);

@@ -43,6 +43,16 @@ int proxy_parse(const void *buf, size_t len, struct proxy_info *out);
 int proxy_build(enum proxy_version ver, const struct slb_addr *src, const struct slb_addr *dst, void *buf,
 		size_t len);
 
+#define PP2_TYPE_AUTHORITY 0x02 /* v2 TLV: the host name the client asked for (its TLS server name) */
+#define PROXY_AUTHORITY_MAX 255 /* the longest authority proxy_build_authority writes */
+
+/* proxy_build, and for v2 a PP2_TYPE_AUTHORITY TLV carrying name[0..name_len) after the
+ * addresses, when name_len is 1 to PROXY_AUTHORITY_MAX and the header is a PROXY one (not
+ * LOCAL). v1 has no TLVs: name is ignored. Returns the header's length, -ENOSPC when it does
+ * not fit in len, -EINVAL for another ver. */
+int proxy_build_authority(enum proxy_version ver, const struct slb_addr *src, const struct slb_addr *dst,
+			  const char *name, size_t name_len, void *buf, size_t len);
+
 /* "v1", "v2" or "off". */
 const char *proxy_version_name(enum proxy_version ver);
 

@@ -29,7 +29,8 @@ typedef bool (*service_idle_fn)(unsigned idx, void *arg);
  *    a retired one that idle (may be NULL: none is) says is unused;
  *  - a service of run that next does not name stays at its index with run's settings and
  *    retired set (an open connection of it still reads its timeouts);
- *  - next->listen_service and next->backends[].service follow their services.
+ *  - next->listen_service, next->listen_sni's bits and next->backends[].service follow their
+ *    services.
  * So n_services never shrinks within one process. Returns 0 with *out filled, or -ENOSPC with
  * err filled and next unchanged when no index is left for a new service. */
 int service_align(const struct slb_config *run, struct slb_config *next, service_idle_fn idle, void *arg,

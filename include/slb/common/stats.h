@@ -22,6 +22,14 @@ struct backend_stats {
 	struct lat_ewma ttfb;    /* client's first byte sent on (or connected) -> backend's first byte back */
 };
 
+/* Per service: clients refused by its --client-* settings (client_limits.c). */
+struct client_stats {
+	stat_t denied;           /* by --client-allow / --client-deny */
+	stat_t over_conns;       /* past --client-max-conns */
+	stat_t over_rate;        /* past --client-max-rate */
+	stat_t untracked;        /* let in uncounted: the client table had no room (fails open) */
+};
+
 struct worker_stats {
 	stat_t accepted;
 	stat_t active;           /* client connections open */
@@ -39,8 +47,12 @@ struct worker_stats {
 	stat_t copy_transfers;
 	stat_t loop_turns;       /* also the worker's quiescent epoch, as seen by admin */
 	stat_t proxy_errors;     /* --accept-proxy: clients closed for a bad or late header */
+	stat_t sni_errors;       /* sni listeners: clients closed for a malformed ClientHello */
+	stat_t sni_timeouts;     /* sni listeners: clients closed for no whole ClientHello in time */
+	stat_t sni_unrouted;     /* sni listeners: clients closed, no service for their name */
 	stat_t access_log_lines; /* lines pushed to the access log ring */
 	stat_t access_log_dropped; /* lines dropped on a full ring */
+	struct client_stats clients[SNAP_MAX_POOLS]; /* indexed by service */
 	/* Indexed by backend id, up to the highest any instance may have: workers_prepare maps
 	 * the channels fresh (zero pages), so only the entries of ids below snap_id_limit() that
 	 * a worker connected to are ever resident. */

@@ -74,7 +74,7 @@ struct tls_hello {
 int tls_hello_parse(const void *buf, size_t len, struct tls_hello *out);
 
 /* Writes the ALPN protocols of a parsed hello as text for the log, comma-separated
- * ("h2,http/1.1"), bytes outside printable ASCII, and ',' and '\\', as \xHH; "" when the
+ * ("h2,http/1.1"), bytes outside printable ASCII, and ',', '\\' and '"', as \xHH; "" when the
  * client offered none, and ",..." appended when some did not fit in hello->alpn. Returns the
  * length written (without the NUL, always written when size > 0); a text longer than
  * size - 1 is cut at a whole character or escape. */

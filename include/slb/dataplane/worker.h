@@ -61,9 +61,15 @@ void workers_close_bound(struct workers_inherit *bound);
 bool workers_hash_clients(void);
 bool workers_learn_clients(void);
 
+/* Whether the workers share a client table (client_limits.h) and so learn each client's
+ * address for the --client-* settings: when a service had one at start. Fixed from
+ * workers_prepare on. */
+bool workers_limit_clients(void);
+
 /* Whether the workers, as set up at start, can serve service svc of cfg (one a reload adds):
- * maglev needs accepts that return client addresses, and a PROXY header client addresses
- * learnt, which workers arrange only when a service needed them at start. Returns 0, or
+ * maglev needs accepts that return client addresses, a PROXY header client addresses
+ * learnt, and --client-* settings the client table, which workers arrange only when a
+ * service needed them at start. Returns 0, or
  * -ENOTSUP with the reason in err. */
 int workers_can_serve(const struct slb_config *cfg, unsigned svc, char *err, size_t errlen);
 
