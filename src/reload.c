@@ -125,6 +125,26 @@ static void reload_keep_client_limits(struct service_config *next)
 	next->n_client_deny = 0;
 }
 
+/* The same for a backend's own send-proxy=: a worker that learns no client addresses has no
+ * place to build the header from (it would read a table it never allocated). */
+static void reload_keep_backend_proxy(struct slb_config *next)
+{
+	char text[ADDR_TEXT_MAX];
+
+	if (workers_learn_clients())
+		return;
+	for (unsigned i = 0; i < next->n_backends; i++) {
+		struct config_backend *b = &next->backends[i];
+
+		if (b->send_proxy == PROXY_NONE)
+			continue;
+		slb_log(LOG_WARN, 0, "reload: backend %s: send-proxy=%s: the workers learn no client addresses (nothing "
+			"needed them at start); it takes effect at the next upgrade or restart; none is sent until then",
+			b->host[0] ? b->host : addr_format(&b->addr, text, sizeof(text)), proxy_version_name(b->send_proxy));
+		b->send_proxy = PROXY_NONE;
+	}
+}
+
 static void reload_keep_sockets(struct slb_config *next)
 {
 	struct config_field f;
@@ -134,6 +154,7 @@ static void reload_keep_sockets(struct slb_config *next)
 			reload_keep_one(&f, next);
 	/* not a flag: sized from RLIMIT_NOFILE at start, with the pipe pools */
 	next->pipes_per_worker = running->pipes_per_worker;
+	reload_keep_backend_proxy(next);
 	for (unsigned k = 0; k < plan.n_kept; k++) {
 		reload_keep_balance(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);
 		reload_keep_send_proxy(&next->services[plan.kept[k]], &running->services[plan.kept[k]]);
@@ -199,14 +220,6 @@ static unsigned reload_log_numbers(const struct slb_config *next)
 	return n;
 }
 
-static int reload_listen_index(const struct slb_config *cfg, const struct slb_addr *a)
-{
-	for (unsigned i = 0; i < cfg->n_listen; i++)
-		if (addr_equal(&cfg->listen[i], a))
-			return (int)i;
-	return -1;
-}
-
 /* "A, B": the listen addresses of service svc in cfg that other (may be NULL) lacks. */
 static unsigned reload_listeners_of(const struct slb_config *cfg, unsigned svc, const struct slb_config *other,
 				    char *buf, size_t len)
@@ -218,7 +231,7 @@ static unsigned reload_listeners_of(const struct slb_config *cfg, unsigned svc, 
 	for (unsigned i = 0; i < cfg->n_listen && at < len; i++) {
 		char text[ADDR_TEXT_MAX];
 
-		if (cfg->listen_service[i] != svc || (other && reload_listen_index(other, &cfg->listen[i]) >= 0))
+		if (cfg->listen_service[i] != svc || (other && config_listen_find(other, &cfg->listen[i]) >= 0))
 			continue;
 		at += (size_t)snprintf(buf + at, len - at, "%s%s", n++ ? ", " : "", addr_format(&cfg->listen[i], text,
 											     sizeof(text)));
@@ -233,7 +246,7 @@ static unsigned reload_log_moves(const struct slb_config *next)
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < running->n_listen; i++) {
-		int j = reload_listen_index(next, &running->listen[i]);
+		int j = config_listen_find(next, &running->listen[i]);
 		unsigned from = running->listen_service[i];
 
 		addr_format(&running->listen[i], text, sizeof(text));

@@ -658,7 +658,7 @@ static const struct flag flag_table[] = {
 	  .def = "10000", .help = "on SIGTERM/SIGINT, or once a new slb took over, stop accepting and let open "
 				  "connections finish for up to MS" },
 	{ .name = "send-proxy", .arg = "VERSION", .parse = parse_send_proxy, SERVICE_FIELD(send_proxy), .def = "off",
-	  .reload = CONFIG_RELOAD_WAITS,
+	  /* applies when the workers learn client addresses; else reload.c keeps it */
 	  .help = "send every backend a PROXY protocol header (v1 text, v2 binary) with the client's address; "
 		  "per backend: --backend ADDR:PORT,send-proxy=v1|v2" },
 	{ .name = "accept-proxy", .parse = set_true, FIELD(accept_proxy),
@@ -966,6 +966,14 @@ int config_service_find(const struct slb_config *cfg, const char *name)
 {
 	for (unsigned i = 0; i < cfg->n_services; i++)
 		if (strcmp(cfg->services[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+int config_listen_find(const struct slb_config *cfg, const struct slb_addr *a)
+{
+	for (unsigned i = 0; i < cfg->n_listen; i++)
+		if (addr_equal(&cfg->listen[i], a))
 			return (int)i;
 	return -1;
 }

@@ -40,10 +40,7 @@ static void check_backends(const struct slb_config *cfg, struct config_errors *e
 
 static bool listen_has(const struct slb_config *cfg, const struct slb_addr *a)
 {
-	for (unsigned i = 0; i < cfg->n_listen; i++)
-		if (addr_equal(&cfg->listen[i], a))
-			return true;
-	return false;
+	return config_listen_find(cfg, a) >= 0;
 }
 
 static bool flag_given(const struct slb_config *cfg, const char *name)

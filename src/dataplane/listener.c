@@ -264,14 +264,6 @@ void listeners_stop_accepting(struct worker *w)
 	listener_note_accept_off(w);
 }
 
-static int listen_index(const struct slb_config *cfg, const struct slb_addr *a)
-{
-	for (unsigned i = 0; i < cfg->n_listen; i++)
-		if (addr_equal(&cfg->listen[i], a))
-			return (int)i;
-	return -1;
-}
-
 /* A slot for a new listener: one shut and disarmed (no completion can name it any more), or
  * a fresh one. -1 when none is left, which a reload's CONFIG_MAX_LISTEN spare rules out. */
 static int listener_free_slot(struct worker *w)
@@ -312,7 +304,7 @@ void listeners_follow(struct worker *w, const struct slb_config *old, struct wor
 {
 	for (unsigned k = 0; k < w->n_listeners; k++) {
 		struct worker_listener *l = &w->listeners[k];
-		int i = l->fd >= 0 ? listen_index(w->cfg, &old->listen[l->addr_idx]) : -1;
+		int i = l->fd >= 0 ? config_listen_find(w->cfg, &old->listen[l->addr_idx]) : -1;
 
 		if (i < 0) {
 			listener_shut(w, k);
@@ -332,7 +324,7 @@ int workers_bind_new(const struct slb_config *run, const struct slb_config *next
 	for (unsigned i = 0; i < next->n_listen; i++) {
 		int ret;
 
-		if (listen_index(run, &next->listen[i]) >= 0)
+		if (config_listen_find(run, &next->listen[i]) >= 0)
 			continue; /* the workers listen there already */
 		ret = listener_check_free(&next->listen[i]);
 		for (unsigned j = 0; !ret && j < n_workers; j++) {

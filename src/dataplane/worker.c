@@ -55,7 +55,7 @@ struct worker_set {
 	_Atomic bool stop_requested;
 	const struct slb_config *_Atomic cfg_next; /* the newest config, from workers_reconfigure */
 	struct workers_inherit *_Atomic bound_next; /* its new addresses' sockets, or NULL */
-	bool hash_addrs;                  /* accepts return client addresses (a maglev service at start) */
+	bool hash_addrs;                  /* accepts return client addresses (maglev or client limits at start) */
 	bool learn_addrs;                 /* each client's addresses are learnt (PROXY, access log) */
 	_Atomic unsigned cfg_gen;         /* bumped by each workers_reconfigure */
 	_Atomic unsigned open_total;      /* client connections over all workers, for --max-conns */
@@ -115,6 +115,8 @@ int workers_prepare(const struct slb_config *cfg, struct workers_inherit *in, ch
 	ret = listeners_check_free(cfg, in, err, errlen);
 	if (!ret)
 		ret = workers_alloc(cfg, err, errlen);
+	/* as worker_init_picker decides it: maglev, or client limits that read accept's address */
+	ws.hash_addrs = ws.clients && !cfg->accept_proxy;
 	for (unsigned i = 0; i < cfg->n_services; i++)
 		ws.hash_addrs |= cfg->services[i].balance == BALANCE_MAGLEV;
 	ws.learn_addrs = cfg->accept_proxy || cfg->access_log[0] || cfg_sends_proxy(cfg);
@@ -393,6 +395,9 @@ static void worker_take_config(struct worker *w)
 					   &w->ch->stats);
 	}
 	listeners_follow(w, old, atomic_load_explicit(&ws.bound_next, memory_order_relaxed));
+	/* the closes of removed listeners go to the kernel before the acknowledgement, so a next
+	 * reload that binds such an address again finds it free */
+	io_uring_submit(&w->ring);
 	worker_derive_settings(w);
 	atomic_store_explicit(&w->cfg_seen, gen, memory_order_release);
 }

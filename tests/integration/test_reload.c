@@ -5,7 +5,6 @@
  * wait for an upgrade. */
 #include <criterion/criterion.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -66,17 +65,10 @@ static void start_all(const unsigned *w)
 	faultkit_slb_start_ok(&slb, 0, args);
 }
 
-/* Sends SIGHUP and waits for the n-th "reload: done" (or "reload rejected") line. */
+/* Sends SIGHUP and waits for the n-th line holding outcome ("reload: done", "reload rejected"). */
 static void reload(unsigned n, const char *outcome)
 {
-	static char tail[4096];
-
-	cr_assert_eq(testproc_signal(slb.proc, SIGHUP), 0);
-	for (int t = 0; t < 500 && faultkit_count_lines(slb.proc, outcome) < n; t++)
-		usleep(10000);
-	testproc_tail(slb.proc, 12, tail, sizeof(tail));
-	cr_assert_eq(faultkit_count_lines(slb.proc, outcome), n, "no '%s' after SIGHUP %u; slb said:\n%s", outcome, n,
-		     tail);
+	faultkit_reload_ok(slb.proc, n, outcome);
 }
 
 /* /status has every backend of the file up with its weight, and no other one in rotation. */

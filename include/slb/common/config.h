@@ -339,6 +339,9 @@ void config_print_usage(FILE *out, const char *prog);
 /* The index of the service named name in cfg->services, or -1. */
 int config_service_find(const struct slb_config *cfg, const char *name);
 
+/* The index of listen address a in cfg->listen (equal, not through a wildcard), or -1. */
+int config_listen_find(const struct slb_config *cfg, const struct slb_addr *a);
+
 /* The name of service i, or "default" for an index cfg does not have. */
 const char *config_service_name(const struct slb_config *cfg, unsigned i);
 

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -629,6 +630,18 @@ void faultkit_slb_stop_ok(struct faultkit_slb *s, int timeout_ms)
 	static char why[4096];
 
 	cr_assert_eq(faultkit_slb_stop_clean(s, timeout_ms, why, sizeof(why)), 0, "%s", why);
+}
+
+/* See faultkit.h. */
+void faultkit_reload_ok(struct testproc *p, unsigned n, const char *outcome)
+{
+	static char tail[4096];
+
+	cr_assert_eq(testproc_signal(p, SIGHUP), 0);
+	for (int t = 0; t < 1000 && faultkit_count_lines(p, outcome) < n; t++)
+		usleep(10000);
+	testproc_tail(p, 12, tail, sizeof(tail));
+	cr_assert_eq(faultkit_count_lines(p, outcome), n, "no '%s' after SIGHUP %u; slb said:\n%s", outcome, n, tail);
 }
 
 /* See faultkit.h. */

@@ -154,6 +154,11 @@ void faultkit_slb_start_ok(struct faultkit_slb *s, unsigned nofile, const char *
  * message). */
 void faultkit_slb_stop_ok(struct faultkit_slb *s, int timeout_ms);
 
+/* Sends SIGHUP to slb p and waits up to 10 s until n lines of its output hold outcome
+ * ("reload: done", "reload rejected": the n-th reload's), asserting that they do (with slb's
+ * last lines). */
+void faultkit_reload_ok(struct testproc *p, unsigned n, const char *outcome);
+
 /* faultkit_backend_start on 127.0.0.1, asserting that it came up; writes its
  * "127.0.0.1:PORT" into addr. */
 struct testproc *faultkit_backend_ok(const char *name, char *addr, size_t len);
