@@ -418,6 +418,7 @@ int main(int argc, char **argv)
 		return ret;
 	atomic_store(&log_threshold, cfg.log_level);
 	resolve_workers();
+	snap_id_limit_set(config_max_backends(&cfg) + 1); /* validated: 1..SNAP_ID_MAX */
 	reload_init(argc, argv, &cfg);
 	signal(SIGPIPE, SIG_IGN);
 	/* Block main's signals before any thread exists, so every thread inherits the mask. */

@@ -370,12 +370,12 @@ static int take_socket(const struct slb_config *cfg, struct takeover_in *in, con
 	return 0;
 }
 
-/* A LEASE or STATE line's text into list, SNAP_MAX_BACKEND_ID texts of width bytes (n of
+/* A LEASE or STATE line's text into list, snap_id_limit() texts of width bytes (n of
  * them so far). */
 static int take_text(char *list, size_t width, unsigned *n, const struct handover_msg *m, char *why, size_t len)
 {
-	if (*n >= SNAP_MAX_BACKEND_ID || strlen(m->arg) >= width) {
-		snprintf(why, len, "%s %s", *n >= SNAP_MAX_BACKEND_ID ? "more than one per backend id:" :
+	if (*n >= snap_id_limit() || strlen(m->arg) >= width) {
+		snprintf(why, len, "%s %s", *n >= snap_id_limit() ? "more than one per backend id:" :
 			 "too long:", handover_verb_name(m->verb));
 		return -EPROTO;
 	}

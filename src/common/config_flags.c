@@ -316,7 +316,7 @@ static int listen_join(struct slb_config *cfg, unsigned svc, unsigned i, bool sn
 {
 	char why[160];
 
-	if (cfg->listen_service[i] == svc || (cfg->listen_sni[i] >> svc & 1))
+	if (cfg->listen_service[i] == svc || config_listen_sni_has(cfg, i, svc))
 		return flag_error(err, errlen, f, val, "address given twice");
 	if (sni && cfg->listen_sni[i]) {
 		cfg->listen_sni[i] |= 1ull << svc;
@@ -335,14 +335,16 @@ static int parse_listen(struct slb_config *cfg, unsigned svc, const struct flag 
 	bool sni;
 
 	if (cfg->n_listen >= CONFIG_MAX_LISTEN)
-		return flag_error(err, errlen, f, val, "too many addresses (at most 64 over all services)");
+		return flag_error(err, errlen, f, val, "too many addresses (at most 1024 over all services)");
 	if (config_sni_listen_option(val, &len, &sni, why, sizeof(why)) || addr_parse_n(val, len, a, why, sizeof(why)))
 		return flag_error(err, errlen, f, val, why);
+	if (sni && svc >= 64) /* listen_sni holds a listener group's services as 64 bits */
+		return flag_error(err, errlen, f, val, "a ,sni listener's services must be among the first 64");
 	for (unsigned i = 0; i < cfg->n_listen; i++)
 		if (addr_equal(&cfg->listen[i], a))
 			return listen_join(cfg, svc, i, sni, f, val, err, errlen);
 	cfg->listen_sni[cfg->n_listen] = sni ? 1ull << svc : 0;
-	cfg->listen_service[cfg->n_listen++] = (unsigned char)svc;
+	cfg->listen_service[cfg->n_listen++] = (uint16_t)svc;
 	return 0;
 }
 
@@ -568,7 +570,7 @@ static int set_false(struct slb_config *cfg, unsigned svc, const struct flag *f,
 static const struct flag flag_table[] = {
 	{ .name = "listen", .arg = "ADDR:PORT", .parse = parse_listen, FIELD(listen), .count = F(n_listen),
 	  .def_help = "*:8080", .per_service = true,
-	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 64 in all); "
+	  .help = "address clients connect to (IPv4, [IPv6]:PORT, localhost or *); repeat for more (at most 1024 in all); "
 		  "a reload binds new ones and closes removed ones. ADDR:PORT,sni routes by the TLS server name "
 		  "instead: services that each listen on it with ,sni share it, and each client goes to the one "
 		  "whose --sni names its ClientHello's server name" },
@@ -718,8 +720,14 @@ static const struct flag flag_table[] = {
 	  .help = "take a backend out once its heartbeat is so late that phi (-log10 of the chance that it "
 		  "still comes, from its own recent intervals) passes N, before --heartbeat-timeout" },
 	{ .name = "heartbeat-max-backends", .arg = "N", .parse = parse_uint, FIELD(heartbeat_max_backends),
-	  .min = 1, .max = SNAP_MAX_BACKEND_ID - 1, .def = "256",
+	  .min = 1, .max = SNAP_ID_MAX, .def = "256",
 	  .help = "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
+	{ .name = "max-backends", .arg = "N", .parse = parse_uint, FIELD(max_backends),
+	  .max = SNAP_ID_MAX, .def = "0",
+	  .def_help = "static + heartbeat, >= 4096",
+	  .reload = CONFIG_RELOAD_WAITS_DERIVED,
+	  .help = "backends the table holds at once, of every kind: sizes the backend table, the ids, "
+		  "the snapshot and the upgrade's leases at start (about 1.2 KiB of memory each)" },
 	{ .name = "check", .arg = "KIND", .parse = parse_check, SERVICE_FIELD(check), .def = "none",
 	  .help = "active check of static backends: tcp, http:/PATH (expects 2xx) or none" },
 	{ .name = "check-interval", .arg = "MS", .parse = parse_uint, SERVICE_FIELD(check_interval_ms), .min = 10,
@@ -866,9 +874,9 @@ void config_errors_add(struct config_errors *e, const char *fmt, ...)
  * listens there, and takes it over if it was svc's. */
 static bool listen_leave(struct slb_config *cfg, unsigned i, unsigned svc)
 {
-	uint64_t rest = cfg->listen_sni[i] & ~(1ull << svc);
+	uint64_t rest = svc < 64 ? cfg->listen_sni[i] & ~(1ull << svc) : cfg->listen_sni[i];
 
-	if (cfg->listen_service[i] != svc && !(cfg->listen_sni[i] >> svc & 1))
+	if (cfg->listen_service[i] != svc && !config_listen_sni_has(cfg, i, svc))
 		return true;
 	cfg->listen_sni[i] = rest;
 	if (cfg->listen_service[i] == svc && rest)
@@ -999,7 +1007,7 @@ static bool service_has(const struct slb_config *cfg, unsigned svc, bool listen)
 
 	for (unsigned i = 0; i < n; i++)
 		if ((listen ? cfg->listen_service[i] : cfg->backends[i].service) == svc ||
-		    (listen && (cfg->listen_sni[i] >> svc & 1)))
+		    (listen && config_listen_sni_has(cfg, i, svc)))
 			return true;
 	return false;
 }

@@ -10,7 +10,6 @@
 #include "config_flags.h"
 #include "slb/common/sni_map.h"
 
-_Static_assert(CONFIG_MAX_SERVICES <= 64, "listen_sni has one bit per service");
 
 #define SNI_RULES_MAX 512 /* names over one group's services: CONFIG_SNI_MAX / 2 per service at most */
 
@@ -98,7 +97,7 @@ bool config_sni_any(const struct slb_config *cfg)
 static bool sni_member(const struct slb_config *cfg, unsigned svc)
 {
 	for (unsigned i = 0; i < cfg->n_listen; i++)
-		if (cfg->listen_sni[i] >> svc & 1)
+		if (config_listen_sni_has(cfg, i, svc))
 			return true;
 	return false;
 }
@@ -126,7 +125,7 @@ static void sni_check_group(const struct slb_config *cfg, unsigned i, struct con
 	int first = -1;
 
 	for (unsigned s = 0; s < cfg->n_services; s++) {
-		if (!(cfg->listen_sni[i] >> s & 1) || !cfg->services[s].sni_fallback)
+		if (!config_listen_sni_has(cfg, i, s) || !cfg->services[s].sni_fallback)
 			continue;
 		if (first >= 0)
 			config_errors_add(errs, "listen %s,sni: services %s and %s are both sni-fallback (at most one "
@@ -183,7 +182,7 @@ int config_sni_build(const struct slb_config *cfg, unsigned i, struct sni_map **
 	if (!r)
 		return -ENOMEM;
 	for (unsigned s = 0; s < cfg->n_services && !ret; s++) {
-		if (!(cfg->listen_sni[i] >> s & 1))
+		if (!config_listen_sni_has(cfg, i, s))
 			continue;
 		if (cfg->services[s].sni_fallback && fallback < 0)
 			fallback = (int)s;
@@ -216,10 +215,10 @@ static bool sni_members_in(const struct slb_config *a, unsigned ia, const struct
 		const struct service_config *x = &a->services[s];
 		int t;
 
-		if (!(a->listen_sni[ia] >> s & 1))
+		if (!config_listen_sni_has(a, ia, s))
 			continue;
 		t = config_service_find(b, x->name);
-		if (t < 0 || !(b->listen_sni[ib] >> t & 1) || strcmp(x->sni, b->services[t].sni) ||
+		if (t < 0 || !config_listen_sni_has(b, ib, (unsigned)t) || strcmp(x->sni, b->services[t].sni) ||
 		    x->sni_fallback != b->services[t].sni_fallback)
 			return false;
 	}

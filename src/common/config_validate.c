@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config_flags.h"
+#include "slb/common/snapshot.h"
 #include "slb/common/config_sni.h"
 
 const char *config_served_by(const struct slb_config *cfg, const struct slb_addr *a, addr_local_fn is_local)
@@ -145,6 +146,43 @@ static void check_admin(const struct slb_config *cfg, struct config_errors *errs
 		config_errors_add(errs, "--admin must differ from every --listen and --heartbeat-listen");
 }
 
+/* Entries the configuration needs at once in the table. */
+static unsigned long config_backends_needed(const struct slb_config *cfg)
+{
+	unsigned long n = cfg->has_heartbeat_listen ? cfg->heartbeat_max_backends : 0;
+
+	for (unsigned i = 0; i < cfg->n_backends; i++)
+		n += cfg->backends[i].host[0] ? CONFIG_HOST_ADDRS : 1;
+	return n;
+}
+
+unsigned config_max_backends(const struct slb_config *cfg)
+{
+	unsigned long n = config_backends_needed(cfg);
+
+	if (cfg->max_backends)
+		return cfg->max_backends;
+	if (n < CONFIG_MAX_BACKENDS_DEFAULT)
+		n = CONFIG_MAX_BACKENDS_DEFAULT;
+	return n < SNAP_ID_MAX ? (unsigned)n : SNAP_ID_MAX;
+}
+
+/* A given --max-backends must hold every static backend and every heartbeat registration the
+ * flags allow; a host name counts as the CONFIG_HOST_ADDRS it may resolve to. */
+static void check_max_backends(const struct slb_config *cfg, struct config_errors *errs)
+{
+	unsigned long n = config_backends_needed(cfg);
+
+	if (cfg->max_backends && n > cfg->max_backends)
+		config_errors_add(errs, "--max-backends %u is below the %lu backends the configuration may hold (static "
+				  "ones, %u per host name, and --heartbeat-max-backends with a heartbeat port)",
+				  cfg->max_backends, n, CONFIG_HOST_ADDRS);
+	else if (!cfg->max_backends && n > SNAP_ID_MAX)
+		config_errors_add(errs, "the configuration may hold %lu backends (static ones, %u per host name, and "
+				  "--heartbeat-max-backends with a heartbeat port): more than the %u one slb can",
+				  n, CONFIG_HOST_ADDRS, SNAP_ID_MAX);
+}
+
 static void check_modes(const struct slb_config *cfg, struct config_errors *errs)
 {
 	if (cfg->check_no_bind && !cfg->check_only)
@@ -162,6 +200,7 @@ int config_validate_all(const struct slb_config *cfg, struct config_errors *errs
 	check_heartbeat(cfg, errs);
 	check_admin(cfg, errs);
 	check_backends(cfg, errs);
+	check_max_backends(cfg, errs);
 	config_sni_validate(cfg, errs);
 	return errs->n > before ? -EINVAL : 0;
 }

@@ -13,17 +13,19 @@
 struct align_work {
 	struct service_config svc[CONFIG_MAX_SERVICES];
 	bool taken[CONFIG_MAX_SERVICES];      /* given to a service of next this time */
-	unsigned char where[CONFIG_MAX_SERVICES]; /* next's index j -> its new index */
+	uint16_t where[CONFIG_MAX_SERVICES];      /* next's index j -> its new index */
 	unsigned n;
 };
 
 /* A listener group's members (a bit per service index of next) at their new indices. */
-static uint64_t align_mask(uint64_t members, const unsigned char *where)
+/* A listener group's 64 bits (config_listen_sni_has) renumbered by where. A member moved
+ * past the first 64 services by the alignment cannot stay in the bits: it is left out. */
+static uint64_t align_mask(uint64_t members, const uint16_t *where)
 {
 	uint64_t out = 0;
 
-	for (unsigned j = 0; j < CONFIG_MAX_SERVICES; j++)
-		if (members >> j & 1)
+	for (unsigned j = 0; j < 64 && j < CONFIG_MAX_SERVICES; j++)
+		if ((members >> j & 1) && where[j] < 64)
 			out |= 1ull << where[j];
 	return out;
 }
@@ -53,11 +55,11 @@ static void align_note(struct service_align *out, const struct slb_config *run, 
 	bool was = k < run->n_services && !run->services[k].retired;
 
 	if (served && was)
-		out->kept[out->n_kept++] = (unsigned char)k;
+		out->kept[out->n_kept++] = (uint16_t)k;
 	else if (served)
-		out->added[out->n_added++] = (unsigned char)k;
+		out->added[out->n_added++] = (uint16_t)k;
 	else if (was)
-		out->removed[out->n_removed++] = (unsigned char)k;
+		out->removed[out->n_removed++] = (uint16_t)k;
 }
 
 /* Every service of next at its index in w, or -ENOSPC naming the first that found none. */
@@ -69,7 +71,7 @@ static int align_place(struct align_work *w, const struct slb_config *run, const
 
 		if (k < 0)
 			continue;
-		w->where[j] = (unsigned char)k;
+		w->where[j] = (uint16_t)k;
 		w->taken[k] = true;
 	}
 	for (unsigned j = 0; j < next->n_services; j++) {
@@ -83,7 +85,7 @@ static int align_place(struct align_work *w, const struct slb_config *run, const
 				 next->services[j].name, CONFIG_MAX_SERVICES);
 			return -ENOSPC;
 		}
-		w->where[j] = (unsigned char)k;
+		w->where[j] = (uint16_t)k;
 		w->taken[k] = true;
 		w->svc[k] = next->services[j];
 		w->svc[k].retired = false;

@@ -86,16 +86,64 @@ static void api_rendered(struct api_call *c, int rc, const char *ctype)
 	c->ans->ctype = ctype;
 }
 
-/* One parameter of /status's query ("per_worker=1", "service=NAME"; len bytes at p) into v.
- * Returns 0, 400 or 404. */
+/* The state named by len bytes at p (be_state_name's words), or -1. */
+static int api_state_of(const char *p, size_t len)
+{
+	for (int s = BE_STATE_DOWN; s <= BE_STATE_ADMIN_DOWN; s++)
+		if (strlen(be_state_name(s)) == len && memcmp(be_state_name(s), p, len) == 0)
+			return s;
+	return -1;
+}
+
+/* A whole number of 1 to 9 digits in len bytes at p into *out. Returns 0 or 400. */
+static int api_uint_of(const char *p, size_t len, uint32_t *out)
+{
+	uint32_t n = 0;
+
+	if (len == 0 || len > 9)
+		return 400;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return 400;
+		n = n * 10 + (uint32_t)(p[i] - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+/* The paging and state parameters of /status (state=, limit=N, after=ID) into v. Returns 0,
+ * 400, or 1 when p is none of them. */
+static int api_status_page_param(const char *p, size_t len, struct admin_view *v)
+{
+	if (len > 6 && memcmp(p, "state=", 6) == 0) {
+		int s = api_state_of(p + 6, len - 6);
+
+		if (s < 0)
+			return 400;
+		v->states |= 1u << s; /* state=down&state=draining: either */
+		return 0;
+	}
+	if (len > 6 && memcmp(p, "limit=", 6) == 0)
+		return api_uint_of(p + 6, len - 6, &v->limit) || v->limit == 0 ? 400 : 0;
+	if (len > 6 && memcmp(p, "after=", 6) == 0)
+		return api_uint_of(p + 6, len - 6, &v->after);
+	return 1;
+}
+
+/* One parameter of /status's query ("per_worker=1", "service=NAME", "state=STATE",
+ * "limit=N", "after=ID"; len bytes at p) into v. Returns 0, 400 or 404. */
 static int api_status_param(struct api_call *c, const char *p, size_t len, struct admin_view *v)
 {
 	char name[CONFIG_SERVICE_NAME_MAX];
+	int rc;
 
 	if (len == 12 && memcmp(p, "per_worker=1", 12) == 0) {
 		v->per_worker = true;
 		return 0;
 	}
+	rc = api_status_page_param(p, len, v);
+	if (rc != 1)
+		return rc;
 	if (len < 8 || memcmp(p, "service=", 8) != 0)
 		return 400;
 	if (len - 8 >= sizeof(name))
@@ -121,10 +169,24 @@ static void api_status(struct api_call *c)
 		p += len + 1;
 	}
 	if (rc) {
-		api_error(c, rc, rc == 404 ? "unknown service" : "expected no query, ?per_worker=1 or ?service=NAME");
+		api_error(c, rc, rc == 404 ? "unknown service"
+					   : "expected no query, or any of per_worker=1, service=NAME, "
+					     "state=up|down|draining|admin_down, limit=N (N >= 1), after=ID, joined by &");
 		return;
 	}
 	api_rendered(c, admin_render_status(&c->ans->body, &v), "application/json");
+}
+
+/* GET /status/summary: counts per service and state; takes no query. */
+static void api_summary(struct api_call *c)
+{
+	struct admin_view v = api_view(c);
+
+	if (c->req->query && c->req->query_len) {
+		api_error(c, 400, "/status/summary takes no query");
+		return;
+	}
+	api_rendered(c, admin_render_summary(&c->ans->body, &v), "application/json");
 }
 
 static void api_metrics(struct api_call *c)
@@ -529,6 +591,7 @@ struct route {
 static const struct route routes[] = {
 	{ "/", NULL, ADMIN_METHOD_GET, false, api_dashboard, "GET" },
 	{ "/status", NULL, ADMIN_METHOD_GET, false, api_status, "GET" },
+	{ "/status/summary", NULL, ADMIN_METHOD_GET, false, api_summary, "GET" },
 	{ "/metrics", NULL, ADMIN_METHOD_GET, false, api_metrics, "GET" },
 	{ "/ready", NULL, ADMIN_METHOD_GET, false, api_ready, "GET" },
 	{ "/events", NULL, ADMIN_METHOD_GET, false, api_events, "GET" },

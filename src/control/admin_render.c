@@ -270,6 +270,53 @@ int admin_render_events(struct abuf *out, const struct event_ring *r, uint64_t s
 	return render_result(out);
 }
 
+/* Backends by state, in enum be_state order, and their sum. */
+struct state_counts {
+	uint32_t n[BE_STATE_ADMIN_DOWN + 1];
+	uint32_t total;
+};
+
+static void summary_counts(struct abuf *out, const struct state_counts *c)
+{
+	abuf_printf(out, "\"backends\":%u,\"up\":%u,\"down\":%u,\"draining\":%u,\"admin_down\":%u", c->total,
+		    c->n[BE_STATE_UP], c->n[BE_STATE_DOWN], c->n[BE_STATE_DRAINING], c->n[BE_STATE_ADMIN_DOWN]);
+}
+
+/* One walk of the table: 10,000 backends over 500 services cost one pass, not one per service. */
+int admin_render_summary(struct abuf *out, const struct admin_view *v)
+{
+	unsigned n = v->cfg ? v->cfg->n_services : 1;
+	struct state_counts *svc = calloc(n, sizeof(*svc));
+	struct state_counts all = { 0 };
+
+	if (!svc)
+		return -ENOMEM;
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
+		const struct backend *b = table_get_const(v->table, id);
+		unsigned s;
+
+		if (!b || (unsigned)b->state > BE_STATE_ADMIN_DOWN)
+			continue;
+		s = b->service < n ? b->service : 0;
+		svc[s].n[b->state]++;
+		svc[s].total++;
+		all.n[b->state]++;
+		all.total++;
+	}
+	abuf_printf(out, "{\"total\":{");
+	summary_counts(out, &all);
+	abuf_printf(out, "},\"services\":[");
+	for (unsigned i = 0; i < n; i++) {
+		/* service names are [a-z0-9_-]: nothing to escape */
+		abuf_printf(out, "%s{\"name\":\"%s\",", i ? ",\n" : "\n", v->cfg ? config_service_name(v->cfg, i) : "default");
+		summary_counts(out, &svc[i]);
+		abuf_printf(out, "}");
+	}
+	abuf_printf(out, "\n]}\n");
+	free(svc);
+	return render_result(out);
+}
+
 static void status_worker(struct abuf *out, unsigned i, const struct worker_stats *ws)
 {
 	abuf_printf(out, "{\"id\":%u,\"active\":%llu,\"accepted\":%llu,\"rejected\":%llu,\"no_backend\":%llu", i,
@@ -317,21 +364,48 @@ void admin_render_service_clients(struct abuf *out, const struct admin_view *v, 
 	abuf_printf(out, "}");
 }
 
-int admin_render_status(struct abuf *out, const struct admin_view *v)
+/* Whether /status lists b: its service and state as v asks. */
+static bool status_selects(const struct admin_view *v, const struct backend *b)
+{
+	return (v->service < 0 || b->service == (unsigned)v->service) &&
+	       (!v->states || (v->states >> b->state) & 1);
+}
+
+/* The backends v selects after v->after, at most v->limit (0: all); then "next" when a limit
+ * was asked: the last id listed while more would follow, else null. */
+static void status_backends(struct abuf *out, const struct admin_view *v)
 {
 	const char *sep = "\n";
+	uint32_t listed = 0, last = 0;
+	bool more = false;
 
 	abuf_printf(out, "{\"backends\":[");
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = v->after + 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
-		if (!b || (v->service >= 0 && b->service != (unsigned)v->service))
+		if (!b || !status_selects(v, b))
 			continue;
+		if (v->limit && listed == v->limit) {
+			more = true;
+			break;
+		}
 		abuf_printf(out, "%s", sep);
 		admin_render_backend(out, v, b);
 		sep = ",\n";
+		last = id;
+		listed++;
 	}
-	abuf_printf(out, "\n],\"workers\":[");
+	abuf_printf(out, "\n]");
+	if (v->limit && more)
+		abuf_printf(out, ",\"next\":%u", last);
+	else if (v->limit)
+		abuf_printf(out, ",\"next\":null");
+}
+
+int admin_render_status(struct abuf *out, const struct admin_view *v)
+{
+	status_backends(out, v);
+	abuf_printf(out, ",\"workers\":[");
 	for (unsigned i = 0; i < v->n_channels; i++) {
 		abuf_printf(out, "%s", i ? ",\n" : "\n");
 		status_worker(out, i, &v->channels[i]->stats);
@@ -436,7 +510,7 @@ static void metrics_backends(struct abuf *out, const struct admin_view *v, const
 	struct be_sums s;
 
 	metric_head(out, m);
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
 		if (!b)
@@ -463,7 +537,7 @@ static void metrics_states(struct abuf *out, const struct admin_view *v)
 {
 	unsigned count[BE_STATE_ADMIN_DOWN + 1] = { 0 };
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
 		if (b && (unsigned)b->state <= BE_STATE_ADMIN_DOWN)
@@ -497,7 +571,7 @@ static void metrics_latency(struct abuf *out, const struct admin_view *v, unsign
 					     "Heartbeat suspicion (phi accrual) of the backend's session" };
 
 	metrics_gauge_head(out, names[kind], helps[kind]);
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(v->table, id);
 		struct gray_figure f;
 		double phi;

@@ -21,7 +21,7 @@ static void count_states(const struct admin_view *v, unsigned count[][N_STATES])
 	unsigned n = view_services(v);
 
 	memset(count, 0, sizeof(unsigned) * N_STATES * n);
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(v->table, id);
 
 		if (b && b->service < n && (unsigned)b->state < N_STATES)

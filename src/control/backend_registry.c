@@ -17,6 +17,13 @@ struct backend_table *table_create(const struct table_params *p)
 
 	if (!t)
 		return NULL;
+	t->ids = snap_id_limit();
+	t->be = calloc(t->ids, sizeof(*t->be));
+	t->reserved_seq = calloc(t->ids, sizeof(*t->reserved_seq));
+	if (!t->be || !t->reserved_seq) {
+		table_destroy(t);
+		return NULL;
+	}
 	t->p = *p;
 	t->next_id = 1;
 	return t;
@@ -24,6 +31,10 @@ struct backend_table *table_create(const struct table_params *p)
 
 void table_destroy(struct backend_table *t)
 {
+	if (!t)
+		return;
+	free(t->be);
+	free(t->reserved_seq);
 	free(t);
 }
 
@@ -31,10 +42,10 @@ void table_destroy(struct backend_table *t)
  * as possible: workers may still hold connections (and counters) under the old one. */
 static struct backend *backend_alloc(struct backend_table *t)
 {
-	for (uint32_t i = 0; i < SNAP_MAX_BACKEND_ID - 1; i++) {
+	for (uint32_t i = 0; i < t->ids - 1; i++) {
 		uint32_t id = t->next_id;
 
-		t->next_id = id + 1 < SNAP_MAX_BACKEND_ID ? id + 1 : 1;
+		t->next_id = id + 1 < t->ids ? id + 1 : 1;
 		if (t->be[id].id == 0 && !t->reserved_seq[id]) {
 			memset(&t->be[id], 0, sizeof(t->be[id]));
 			t->be[id].id = id;
@@ -43,6 +54,7 @@ static struct backend *backend_alloc(struct backend_table *t)
 			t->be[id].probe_up = true;
 			t->be[id].admin_weight = -1;
 			t->count++;
+			t->by_source[BE_SOURCE_STATIC]++; /* what the memset made it */
 			return &t->be[id];
 		}
 	}
@@ -51,6 +63,7 @@ static struct backend *backend_alloc(struct backend_table *t)
 
 static void backend_free(struct backend_table *t, struct backend *b)
 {
+	t->by_source[b->source]--;
 	memset(b, 0, sizeof(*b));
 	t->count--;
 }
@@ -90,7 +103,7 @@ static int table_add_done(struct backend_table *t, const struct backend *b, int6
 /* See backend_table.h. */
 void table_release_id(struct backend_table *t, uint32_t id)
 {
-	if (id < SNAP_MAX_BACKEND_ID)
+	if (id < t->ids)
 		t->reserved_seq[id] = 0;
 }
 
@@ -103,7 +116,7 @@ bool table_id_reserved(const struct backend_table *t, uint32_t id)
 /* See backend_table.h. */
 uint64_t table_id_reserved_seq(const struct backend_table *t, uint32_t id)
 {
-	return id < SNAP_MAX_BACKEND_ID ? t->reserved_seq[id] : 0;
+	return id < t->ids ? t->reserved_seq[id] : 0;
 }
 
 void table_set_params(struct backend_table *t, const struct table_params *p)
@@ -211,7 +224,7 @@ int table_register(struct backend_table *t, const struct hb_msg *m, void *sessio
 		if (!b)
 			return -ENOSPC;
 		b->addr = m->addr;
-		b->source = m->legacy ? BE_SOURCE_LEGACY : BE_SOURCE_HEARTBEAT;
+		table_set_source(t, b, m->legacy ? BE_SOURCE_LEGACY : BE_SOURCE_HEARTBEAT);
 		b->state = BE_STATE_DOWN;
 		b->weight = 1;
 		b->changed_ms = now_ms;
@@ -320,7 +333,7 @@ int table_tick(struct backend_table *t, int64_t now_ms)
 {
 	int changed = 0;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID && t->count; id++) {
+	for (uint32_t id = 1; id < t->ids && t->count; id++) {
 		struct backend *b = &t->be[id];
 
 		if (b->id == 0)
@@ -333,21 +346,21 @@ int table_tick(struct backend_table *t, int64_t now_ms)
 
 struct backend *table_get(struct backend_table *t, uint32_t id)
 {
-	if (id == 0 || id >= SNAP_MAX_BACKEND_ID || t->be[id].id == 0)
+	if (id == 0 || id >= t->ids || t->be[id].id == 0)
 		return NULL;
 	return &t->be[id];
 }
 
 const struct backend *table_get_const(const struct backend_table *t, uint32_t id)
 {
-	if (id == 0 || id >= SNAP_MAX_BACKEND_ID || t->be[id].id == 0)
+	if (id == 0 || id >= t->ids || t->be[id].id == 0)
 		return NULL;
 	return &t->be[id];
 }
 
 struct backend *table_find(struct backend_table *t, const struct slb_addr *addr)
 {
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
+	for (uint32_t id = 1; id < t->ids; id++)
 		if (t->be[id].id && addr_equal(&t->be[id].addr, addr))
 			return &t->be[id];
 	return NULL;
@@ -365,7 +378,7 @@ struct backend *table_find_name_in(struct backend_table *t, const char *name, in
 	struct backend *first = NULL;
 
 	*count = 0;
-	for (uint32_t id = 1; name[0] && id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; name[0] && id < t->ids; id++) {
 		if (!t->be[id].id || strcmp(t->be[id].name, name) != 0)
 			continue;
 		if (svc >= 0 && t->be[id].service != (unsigned)svc)
@@ -390,10 +403,5 @@ unsigned table_count_registered(const struct backend_table *t)
 
 unsigned table_count_source(const struct backend_table *t, enum be_source src)
 {
-	unsigned n = 0;
-
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
-		if (t->be[id].id && t->be[id].source == src)
-			n++;
-	return n;
+	return (unsigned)src <= BE_SOURCE_LEGACY ? t->by_source[src] : 0;
 }

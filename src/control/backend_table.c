@@ -186,9 +186,8 @@ bool table_set_service(struct backend_table *t, struct backend *b, unsigned svc)
 /* See backend_table.h. */
 void table_adopt_static(struct backend_table *t, struct backend *b)
 {
-	(void)t;
 	if (b->source != BE_SOURCE_STATIC) {
-		b->source = BE_SOURCE_STATIC;
+		table_set_source(t, b, BE_SOURCE_STATIC);
 		b->cfg_weight = 0;
 	}
 	b->api_added = false;

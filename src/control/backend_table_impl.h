@@ -13,14 +13,25 @@
 struct backend_table {
 	struct table_params p;
 	unsigned count;                       /* entries in use */
+	unsigned by_source[BE_SOURCE_LEGACY + 1]; /* entries in use per source (table_set_source) */
 	uint32_t next_id;                     /* where the search for a free id starts */
 	unsigned changes;                     /* TABLE_CHANGE_* bits not yet taken */
 	uint64_t seq;                         /* state changes so far (table_seq) */
-	uint64_t reserved_seq[SNAP_MAX_BACKEND_ID]; /* removed, not released: the removal's seq; 0: free */
+	uint32_t ids;                         /* snap_id_limit() at create: be[] and reserved_seq[] entries */
+	uint64_t *reserved_seq;               /* [ids] removed, not released: the removal's seq; 0: free */
 	table_notify_fn notify;               /* told of every change; NULL: nobody */
 	void *notify_arg;
-	struct backend be[SNAP_MAX_BACKEND_ID]; /* indexed by id; be[0] is never used */
+	struct backend *be;                   /* [ids] indexed by id; be[0] is never used */
 };
+
+/* Sets b's source, keeping the counts by source (a REGISTER checks one per new backend:
+ * counting by a walk of 10,000 entries each time took seconds to register a big fleet). */
+static inline void table_set_source(struct backend_table *t, struct backend *b, enum be_source src)
+{
+	t->by_source[b->source]--;
+	b->source = src;
+	t->by_source[src]++;
+}
 
 /* The table's number of services (pools per snapshot), at least 1. */
 static inline unsigned table_services(const struct backend_table *t)

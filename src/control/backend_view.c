@@ -46,7 +46,7 @@ int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsign
 {
 	int64_t next = -1;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < t->ids; id++) {
 		const struct backend *b = &t->be[id];
 		int64_t at;
 
@@ -61,55 +61,78 @@ int64_t table_next_ramp_ms(const struct backend_table *t, int64_t now_ms, unsign
 	return next;
 }
 
-static bool table_up_in(const struct backend_table *t, const struct backend *b, unsigned svc)
+/* The index of b's service (table_svc's). */
+static unsigned table_svc_index(const struct backend_table *t, const struct backend *b)
 {
-	return b->id != 0 && b->state == BE_STATE_UP && table_svc(t, b) == &t->p.svc[svc];
+	return b->service < table_services(t) ? b->service : 0;
 }
 
-/* Whether service svc has a primary (not backup) backend up: its backups then wait. */
-static bool table_primary_up(const struct backend_table *t, unsigned svc)
+/* b as a snapshot entry. */
+static void table_fill_entry(const struct backend_table *t, const struct backend *b, int64_t now_ms,
+			     struct snap_backend *e)
 {
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
-		if (table_up_in(t, &t->be[id], svc) && !t->be[id].backup)
-			return true;
-	return false;
+	const char *src;
+	size_t len;
+
+	e->id = b->id;
+	e->weight = table_weight(b);
+	e->eff_weight = table_effective_weight(t, b, now_ms);
+	e->load = b->load;
+	e->send_proxy = b->send_proxy;
+	e->addr = b->addr;
+	/* the access log names a resolved backend by its host name, having no name of its own;
+	 * a plain bounded copy, as this runs for every live backend at every publish */
+	src = b->name[0] ? b->name : b->origin;
+	len = strnlen(src, sizeof(e->name) - 1);
+	memcpy(e->name, src, len);
+	e->name[len] = '\0';
 }
 
-/* The up entries of service svc that take traffic, into live: its primaries, or while none
- * of them is up, its backups (HAProxy's and nginx's backup servers). */
-static uint32_t table_fill_live(const struct backend_table *t, unsigned svc, int64_t now_ms,
-				struct snap_backend *live)
+/* Whether b is up and takes traffic: a primary, or a backup of a service whose primaries are
+ * all out (primary_up[its service] false; HAProxy's and nginx's backup servers). */
+static bool table_takes_traffic(const struct backend_table *t, const struct backend *b, const bool *primary_up)
 {
-	bool want_backup = !table_primary_up(t, svc);
-	uint32_t n = 0;
+	return b->id != 0 && b->state == BE_STATE_UP && b->backup != primary_up[table_svc_index(t, b)];
+}
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+/* The up entries of every service that take traffic into live, grouped by service in id
+ * order: service i's are live[start[i] .. start[i + 1]). Three walks of the ids whatever the
+ * number of services (one walk per service cost 500 x 65,535 steps a publish at the
+ * limits). primary_up is scratch for one flag per service. */
+static void table_fill_live(const struct backend_table *t, int64_t now_ms, struct snap_backend *live,
+			    uint32_t *start, bool *primary_up)
+{
+	unsigned n = table_services(t);
+
+	memset(start, 0, (n + 1) * sizeof(*start));
+	memset(primary_up, 0, n * sizeof(*primary_up));
+	for (uint32_t id = 1; id < t->ids; id++)
+		if (t->be[id].id && t->be[id].state == BE_STATE_UP && !t->be[id].backup)
+			primary_up[table_svc_index(t, &t->be[id])] = true;
+	for (uint32_t id = 1; id < t->ids; id++)
+		if (table_takes_traffic(t, &t->be[id], primary_up))
+			start[table_svc_index(t, &t->be[id]) + 1]++;
+	for (unsigned i = 0; i < n; i++)
+		start[i + 1] += start[i];
+	for (uint32_t id = 1; id < t->ids; id++) {
 		const struct backend *b = &t->be[id];
 
-		if (!table_up_in(t, b, svc) || b->backup != want_backup)
-			continue;
-		live[n].id = b->id;
-		live[n].weight = table_weight(b);
-		live[n].eff_weight = table_effective_weight(t, b, now_ms);
-		live[n].load = b->load;
-		live[n].send_proxy = b->send_proxy;
-		live[n].addr = b->addr;
-		/* the access log names a resolved backend by its host name, having no name of its own */
-		snprintf(live[n].name, sizeof(live[n].name), "%s", b->name[0] ? b->name : b->origin);
-		n++;
+		if (table_takes_traffic(t, b, primary_up))
+			table_fill_entry(t, b, now_ms, &live[start[table_svc_index(t, b)]++]);
 	}
-	return n;
+	for (unsigned i = n; i > 0; i--) /* each start was moved to the next one's: shift back */
+		start[i] = start[i - 1];
+	start[0] = 0;
 }
 
-/* Service svc's pool, its Maglev table filled. The table is a function of its inputs: any
- * pool with the same ones has it (the current one of that service, unless its backends or
- * weights changed). */
-static struct snap_pool *table_build_pool(const struct backend_table *t, unsigned svc, int64_t now_ms,
-					  struct snap_backend *live)
+/* Service svc's pool of the n backends in live, its Maglev table filled. The table is a
+ * function of its inputs: any pool with the same ones has it (the current one of that
+ * service, unless its backends or weights changed). */
+static struct snap_pool *table_build_pool(const struct backend_table *t, unsigned svc, const struct snap_backend *live,
+					  uint32_t n)
 {
 	const struct table_service_params *sp = &t->p.svc[svc];
 	const struct snapshot *cur = snapshot_current();
-	uint32_t n = table_fill_live(t, svc, now_ms, live);
 	struct snap_pool *p = snap_pool_build_ext(live, n, sp->maglev_len);
 
 	if (p && sp->maglev_len &&
@@ -123,14 +146,17 @@ static struct snap_pool *table_build_pool(const struct backend_table *t, unsigne
 struct snapshot *table_build_snapshot(const struct backend_table *t, int64_t now_ms)
 {
 	struct snap_backend *live = calloc(t->count ? t->count : 1, sizeof(*live));
+	uint32_t start[SNAP_MAX_POOLS + 1];
+	bool primary_up[SNAP_MAX_POOLS];
 	struct snap_pool *pools[SNAP_MAX_POOLS];
 	unsigned n = table_services(t);
 	struct snapshot *s = NULL;
 
 	if (!live)
 		return NULL;
+	table_fill_live(t, now_ms, live, start, primary_up);
 	for (unsigned i = 0; i < n; i++) {
-		pools[i] = table_build_pool(t, i, now_ms, live);
+		pools[i] = table_build_pool(t, i, live + start[i], start[i + 1] - start[i]);
 		if (!pools[i]) {
 			while (i--)
 				snap_pool_free(pools[i]);

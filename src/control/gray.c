@@ -73,7 +73,7 @@ int64_t gray_ejection_ms(unsigned base_ms, unsigned count)
 
 /* One figure of every live backend with enough samples, sorted. */
 struct gray_ranking {
-	uint64_t v[SNAP_MAX_BACKEND_ID];
+	uint64_t v[SNAP_ID_MAX + 1];
 	unsigned m;
 };
 
@@ -185,7 +185,8 @@ static unsigned gray_apply_cap(struct gray_candidate *c, unsigned n, const struc
 
 unsigned gray_judge(struct gray_candidate *c, unsigned n, const struct gray_params *p)
 {
-	static struct gray_ranking r[2]; /* health thread only: 16 KiB off its stack */
+	static struct gray_ranking r[2]; /* health thread only: 1 MiB off its stack, in .bss (only
+					 * the pages of the live backends' figures are touched) */
 
 	for (unsigned i = 0; i < n; i++) {
 		c[i].outlier = c[i].capped = false;
@@ -208,7 +209,7 @@ void gray_note_rhythm(struct gray_board *g, uint32_t id, const struct phi_window
 {
 	struct gray_entry *e;
 
-	if (id == 0 || id >= SNAP_MAX_BACKEND_ID)
+	if (id == 0 || id >= snap_id_limit())
 		return;
 	e = &g->be[id];
 	e->hb_ready = phi_stats(w, &e->hb_mean_ms, &e->hb_sd_ms);
@@ -217,7 +218,7 @@ void gray_note_rhythm(struct gray_board *g, uint32_t id, const struct phi_window
 
 void gray_forget_rhythm(struct gray_board *g, uint32_t id)
 {
-	if (id != 0 && id < SNAP_MAX_BACKEND_ID)
+	if (id != 0 && id < snap_id_limit())
 		g->be[id].hb_ready = false;
 }
 
@@ -225,7 +226,7 @@ double gray_phi(const struct gray_board *g, uint32_t id, int64_t now_ms)
 {
 	const struct gray_entry *e;
 
-	if (!g || id == 0 || id >= SNAP_MAX_BACKEND_ID || !g->be[id].hb_ready)
+	if (!g || id == 0 || id >= snap_id_limit() || !g->be[id].hb_ready)
 		return -1.0;
 	e = &g->be[id];
 	return phi_value(e->hb_mean_ms, e->hb_sd_ms, (double)(now_ms - e->hb_last_ms));

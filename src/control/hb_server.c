@@ -619,6 +619,13 @@ static int hb_server_load_key(const struct slb_config *cfg, struct hb_server *sr
 	return 0;
 }
 
+unsigned hb_sessions_max(const struct slb_config *cfg)
+{
+	unsigned n = cfg->heartbeat_max_backends + 64;
+
+	return n > HB_SESSIONS_MAX ? n : HB_SESSIONS_MAX;
+}
+
 int hb_server_open(struct health_ctx *ctx, int fd, char *err, size_t errlen)
 {
 	struct hb_server *srv = calloc(1, sizeof(*srv));
@@ -633,7 +640,7 @@ int hb_server_open(struct health_ctx *ctx, int fd, char *err, size_t errlen)
 	if (e)
 		goto out_free_srv;
 	srv->listener.what = "heartbeat";
-	srv->listener.max_conns = HB_SESSIONS_MAX;
+	srv->listener.max_conns = hb_sessions_max(ctx->cfg);
 	srv->listener.accept = session_accept;
 	e = hl_listener_open(ctx, &srv->listener, &ctx->cfg->heartbeat_listen, fd, err, errlen);
 	fd = -1; /* the listener's now, or closed */

@@ -8,10 +8,15 @@
 
 #include "health_loop.h"
 
-#define HB_SESSIONS_MAX 4096          /* further connections are closed at accept */
+#define HB_SESSIONS_MAX 4096          /* at least this many sessions; further connections are
+                                       * closed at accept (hb_sessions_max) */
 #define HB_UNREGISTERED_IDLE_MS 10000 /* a session must REGISTER within this */
 #define HB_SILENT_CLOSE_MS 60000      /* a registered session silent this long past its
                                        * heartbeat timeout is closed */
+
+/* Sessions the heartbeat listener keeps open at once: one per backend that may register
+ * plus 64 for the ones reconnecting or refused, at least HB_SESSIONS_MAX. */
+unsigned hb_sessions_max(const struct slb_config *cfg);
 
 /* Loads cfg->heartbeat_key_file when given (warns when not: anyone who can reach the port can
  * register a backend), binds cfg->heartbeat_listen (or takes fd >= 0, its listening socket

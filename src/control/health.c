@@ -9,6 +9,15 @@
  *   rotation (draining to down)                     burst of heartbeats costs one snapshot, and
  *                                                   settling is judged by what was published
  *   nothing changed                                 no snapshot at all
+ *
+ * and a publish waits until HEALTH_PUBLISH_SHARE - 1 times the last one's cost (the thread's
+ * CPU time) has passed since that one ended, so publishing takes at most
+ * 1/HEALTH_PUBLISH_SHARE of the thread
+ * whatever the rate of changes: a storm of crashes and re-registrations in a big table is
+ * coalesced into fewer snapshots instead of starving the heartbeats. What waits goes out at
+ * the first tick past that time (publish_bench: about 10 ms of CPU for 10,000 backends, so a
+ * crash is out of rotation within about 40 ms; docs/scale-out.md, one instance). Replies to
+ * heartbeats wait for a deferred publish of a join, which they may announce.
  */
 #include "slb/control/health.h"
 
@@ -64,7 +73,10 @@ struct health_thread {
 	bool ticked;               /* the timer fired in this loop turn */
 	unsigned pending;          /* TABLE_CHANGE_* bits not yet published */
 	int64_t ramp_at;           /* next publish for slow start, -1: no backend ramping */
+	int64_t publish_ok_us;     /* no publish before this (CLOCK_MONOTONIC us): the budget */
 };
+
+#define HEALTH_PUBLISH_SHARE 4 /* publishing takes at most 1/4 of the health thread */
 
 static struct health_thread ht;
 
@@ -92,8 +104,23 @@ static void health_publish_snapshot(struct health_ctx *ctx, struct snapshot *s, 
 	ctx->published_mark = snapshot_mark();
 }
 
+static int64_t health_us(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static int64_t health_now_us(void)
+{
+	return health_us(CLOCK_MONOTONIC);
+}
+
 static void health_publish(struct health_ctx *ctx)
 {
+	int64_t cpu = health_us(CLOCK_THREAD_CPUTIME_ID); /* its cost: on a busy machine the wall
+							      * clock would count other threads' turns */
 	uint64_t seq = table_seq(ctx->table);
 	struct snapshot *s = table_build_snapshot(ctx->table, ctx->now_ms);
 
@@ -106,6 +133,7 @@ static void health_publish(struct health_ctx *ctx)
 	health_publish_snapshot(ctx, s, seq);
 	ht.pending = TABLE_CHANGE_NONE;
 	ht.ramp_at = table_next_ramp_ms(ctx->table, ctx->now_ms, HEALTH_RAMP_STEP_MS);
+	ht.publish_ok_us = health_now_us() + (HEALTH_PUBLISH_SHARE - 1) * (health_us(CLOCK_THREAD_CPUTIME_ID) - cpu);
 	slb_log(LOG_DEBUG, 0, "health: published snapshot %llu with %u pools, the default's %u live backends",
 		(unsigned long long)s->version, s->n_pools, s->pool[0]->n);
 }
@@ -184,7 +212,7 @@ static void health_sweep_one(struct health_ctx *ctx, uint32_t id)
 
 static void health_sweep_removals(struct health_ctx *ctx)
 {
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++)
+	for (uint32_t id = 1; id < snap_id_limit(); id++)
 		health_sweep_one(ctx, id);
 }
 
@@ -264,14 +292,21 @@ static void health_end_turn(struct health_ctx *ctx)
 {
 	health_run_call(ctx);
 	ht.pending |= table_take_changes(ctx->table);
-	if ((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked) ||
-	    (ht.ticked && ht.ramp_at >= 0 && ctx->now_ms >= ht.ramp_at))
+	if (((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked) ||
+	     (ht.ticked && ht.ramp_at >= 0 && ctx->now_ms >= ht.ramp_at)) &&
+	    health_now_us() >= ht.publish_ok_us)
 		health_publish(ctx);
-	hb_server_send_replies(ctx);
+	/* "OK registered" promises the backend is in the workers' snapshot: while a join waits
+	 * for the publish budget, every reply waits with it (at most until the tick that
+	 * publishes), and so do the frees of closed handlers, since a closed session may still
+	 * be on the list of sessions with replies to send */
+	if (!(ht.pending & TABLE_CHANGE_URGENT)) {
+		hb_server_send_replies(ctx);
+		health_bury(ctx);
+	}
 	if (ht.ticked)
 		snapshot_reclaim();
 	ht.ticked = false;
-	health_bury(ctx);
 }
 
 static void *health_main(void *arg)
@@ -337,7 +372,7 @@ static uint32_t health_max_backends(const struct slb_config *cfg)
 {
 	uint32_t n = cfg->n_backends + (cfg->has_heartbeat_listen ? cfg->heartbeat_max_backends : 0);
 
-	return n < SNAP_MAX_BACKEND_ID ? n : SNAP_MAX_BACKEND_ID - 1;
+	return n < snap_id_limit() ? n : snap_id_limit() - 1;
 }
 
 static void health_service_params(const struct slb_config *cfg, const struct service_config *s,
@@ -636,12 +671,12 @@ unsigned health_fd_reserve(const struct slb_config *cfg)
 			probes += RESOLVER_MAX_ADDRS - 1; /* each address of a host name is probed on its own */
 
 	if (cfg->has_heartbeat_listen) {
-		fds += HB_SESSIONS_MAX;
-		probes += HB_SESSIONS_MAX; /* an ejected heartbeat backend is probed too */
+		fds += hb_sessions_max(cfg);
+		probes += hb_sessions_max(cfg); /* an ejected heartbeat backend is probed too */
 	}
 	if (cfg->has_admin)
 		fds += ADMIN_CONNS_MAX;
-	return fds + (probes < SNAP_MAX_BACKEND_ID - 1 ? probes : SNAP_MAX_BACKEND_ID - 1);
+	return fds + (probes < snap_id_limit() - 1 ? probes : snap_id_limit() - 1);
 }
 
 static int health_mark_draining(struct health_ctx *ctx, void *arg)

@@ -248,7 +248,7 @@ int health_dns_reload(struct health_ctx *ctx, const struct slb_config *next)
 	char err[128];
 	int rc;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		struct backend *b = table_get(ctx->table, id);
 
 		if (b && b->origin[0])

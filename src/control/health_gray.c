@@ -15,7 +15,7 @@ static unsigned gray_collect(struct health_ctx *ctx, struct gray_candidate *cand
 {
 	unsigned n = 0;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(ctx->table, id);
 
 		if (!b)

@@ -121,7 +121,7 @@ static void export_removed_static(struct health_ctx *ctx, struct health_handover
 {
 	char addr[ADDR_TEXT_MAX];
 
-	for (unsigned i = 0; i < ctx->cfg->n_backends && out->n_states < SNAP_MAX_BACKEND_ID; i++)
+	for (unsigned i = 0; i < ctx->cfg->n_backends && out->n_states < snap_id_limit(); i++)
 		if (!ctx->cfg->backends[i].host[0] && !table_find(ctx->table, &ctx->cfg->backends[i].addr))
 			snprintf(out->states[out->n_states++], HEALTH_STATE_LEN, "%s removed",
 				 addr_format(&ctx->cfg->backends[i].addr, addr, sizeof(addr)));
@@ -134,7 +134,7 @@ static int export_on_thread(struct health_ctx *ctx, void *arg)
 	out->hb_fd = hb_server_listen_fd(ctx);
 	out->admin_fd = admin_listen_fd(ctx);
 	out->n_leases = out->n_states = 0;
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(ctx->table, id);
 
 		if (b && lease_wanted(b, ctx->now_ms))

@@ -33,7 +33,7 @@ static void reload_log_backend(const struct backend *b, const char *what)
  * the file's. */
 static void reload_retire_missing(struct health_ctx *ctx, const struct slb_config *next)
 {
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		struct backend *b = table_get(ctx->table, id);
 
 		/* added through the admin API: the operator's, until a restart or the file names it */
@@ -150,7 +150,7 @@ static void reload_retire_service(struct health_ctx *ctx, const struct slb_confi
 {
 	unsigned n = 0;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		struct backend *b = table_get(ctx->table, id);
 
 		if (!b || b->service != svc)
@@ -200,7 +200,7 @@ static int reload_count_service(struct health_ctx *ctx, void *arg)
 {
 	unsigned svc = *(const unsigned *)arg, n = 0;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get(ctx->table, id);
 
 		n += b && b->service == svc;

@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAGLEV_EMPTY UINT16_MAX /* no backend yet; indexes stay below SNAP_MAX_BACKEND_ID */
+#define MAGLEV_EMPTY UINT16_MAX /* no backend yet; indexes stay below snap_id_limit() */
 
-static const uint32_t maglev_primes[] = { 251, 509, 1021, 2039, 4093, 8191, 16381, 32749, 65521, MAGLEV_SIZE_MAX };
+static const uint32_t maglev_primes[] = { 251,     509,     1021,    2039,    4093,    8191,
+					   16381,   32749,   65521,   131071,  262139,  524287,
+					   1048573, 2097143, 4194301, MAGLEV_SIZE_MAX };
 
 #define N_PRIMES (sizeof(maglev_primes) / sizeof(maglev_primes[0]))
 

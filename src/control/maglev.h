@@ -10,10 +10,11 @@
 #include "slb/common/config.h"
 #include "slb/common/snapshot.h"
 
-#define MAGLEV_SIZE_MAX 131071 /* 2^17 - 1, a prime: 256 KiB of uint16_t entries per snapshot */
+#define MAGLEV_SIZE_MAX 6553511 /* the smallest prime >= 100 x SNAP_ID_MAX: 12.5 MiB of uint16_t */
 
-/* The table size for up to n backends: the smallest prime of a fixed list that is >= 100 n,
- * at most MAGLEV_SIZE_MAX (>= 100 x 1023, so the cap never binds below SNAP_MAX_BACKEND_ID).
+/* The table size for up to n backends: the smallest prime of a fixed list (about one per
+ * doubling) that is >= 100 n, at most MAGLEV_SIZE_MAX (>= 100 x SNAP_ID_MAX, so the cap never
+ * binds). 10,000 backends get 1,048,573 slots (2 MiB a snapshot).
  * 0 for n 0. Give it the most backends there may be, not the live count: the size must not
  * change when a backend comes or goes, or nearly every key would move. */
 uint32_t maglev_table_size(uint32_t n);

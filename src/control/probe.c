@@ -43,8 +43,10 @@ struct probe {
 };
 
 struct probe_set {
-	struct probe *running[SNAP_MAX_BACKEND_ID]; /* by backend id */
-	int64_t due_ms[SNAP_MAX_BACKEND_ID];        /* next start; 0: at the first tick */
+	/* By backend id, up to the highest any instance may have: calloc takes this much from
+	 * mmap, and only the pages of ids below snap_id_limit() are ever touched. */
+	struct probe *running[SNAP_ID_MAX + 1]; /* by backend id */
+	int64_t due_ms[SNAP_ID_MAX + 1];        /* next start; 0: at the first tick */
 };
 
 /* Short lowercase texts for the reasons operators see most, like the workers' reports. */
@@ -230,7 +232,7 @@ void probe_tick(struct health_ctx *ctx)
 {
 	struct probe_set *set = ctx->probes;
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		struct probe *p = set->running[id];
 		const struct service_config *sc;
 		struct backend *b;
@@ -259,7 +261,7 @@ void probe_fini(struct health_ctx *ctx)
 
 	if (!set)
 		return;
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		struct probe *p = set->running[id];
 
 		if (!p)

@@ -22,8 +22,9 @@ static const char usage_text[] =
 	"usage: slb-ctl [--admin ADDR:PORT] [--token-file FILE] [--service NAME] COMMAND [ARGS]\n"
 	"\n"
 	"Commands (BACKEND is an id, an address or a name as `status` shows it):\n"
-	"  status                       the backends, services and workers, as tables\n"
-	"  drain BACKEND                no new connections; open ones finish\n"
+	"  status [--state up|down|draining|admin_down]\n"
+	"                               the backends, services and workers, as tables;\n"
+	"                               only those in that state (repeatable)\n"	"  drain BACKEND                no new connections; open ones finish\n"
 	"  enable BACKEND               back in rotation when its health allows\n"
 	"  disable BACKEND              down until enabled, whatever its health says\n"
 	"  weight BACKEND N             weight 0-256 (0 drains)\n"
@@ -212,16 +213,30 @@ static int ctl_events(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-static int ctl_status(struct ctl *c, int argc)
+/* A word of [a-z0-9_-], 1..63 bytes: a service name or a state, safe in a query unescaped. */
+static bool ctl_query_word(const char *s)
 {
-	char seg[128], path[160];
+	size_t n = strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-");
 
-	if (argc != 1)
-		return ctl_usage("status takes nothing but --service NAME");
+	return n > 0 && n < 64 && s[n] == '\0';
+}
+
+/* status [--state STATE]... (--service NAME was taken out of the arguments before): slb checks
+ * both (404 for an unknown service, 400 for an unknown state). */
+static int ctl_status(struct ctl *c, int argc, char **argv)
+{
+	char seg[128], path[256] = "/status";
+	size_t len = strlen(path);
+
 	if (c->service)
-		snprintf(path, sizeof(path), "/status?service=%s", ctl_http_encode(c->service, seg, sizeof(seg)));
-	else
-		snprintf(path, sizeof(path), "/status");
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "?service=%s",
+					ctl_http_encode(c->service, seg, sizeof(seg)));
+	for (int i = 0; i < argc; i += 2) {
+		if (strcmp(argv[i], "--state") != 0 || i + 1 == argc || !ctl_query_word(argv[i + 1]) ||
+		    len + 64 >= sizeof(path))
+			return ctl_usage("status takes --service NAME and --state up|down|draining|admin_down");
+		len += (size_t)snprintf(path + len, sizeof(path) - len, "%cstate=%s", len == 7 ? '?' : '&', argv[i + 1]);
+	}
 	return ctl_call(c, "GET", path, NULL, ctl_print_status);
 }
 
@@ -254,7 +269,7 @@ static int ctl_run(struct ctl *c, int argc, char **argv)
 	if (c->service && !c->service[0])
 		return ctl_usage("--service takes a NAME");
 	if (strcmp(cmd, "status") == 0)
-		return ctl_status(c, argc);
+		return ctl_status(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "weight") == 0)
 		return ctl_weight(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "add") == 0)

@@ -7,8 +7,10 @@
 #include <stddef.h>
 #include <string.h>
 
-/* Shared by every worker; touched only when the picker asks for it (p2c). */
-static struct balance_global_count balance_global[SNAP_MAX_BACKEND_ID];
+/* Shared by every worker; touched only when the picker asks for it (p2c). Sized for the
+ * highest id any instance may have: in .bss, so only the pages of the ids in use are ever
+ * resident. */
+static struct balance_global_count balance_global[SNAP_ID_MAX + 1];
 
 const struct balance_ops *balance_ops_for(enum balance_algo algo)
 {

@@ -58,13 +58,14 @@ static uint64_t client_key(const struct client_table *t, const struct service_co
 			   const struct client_ip *ip)
 {
 	struct client_ip m = *ip;
-	unsigned char in[18], out[crypto_shorthash_BYTES];
+	unsigned char in[19], out[crypto_shorthash_BYTES];
 	uint64_t h;
 
 	client_ip_mask(&m, m.family == AF_INET ? 32 : s->client_ipv6_prefix);
-	in[0] = (unsigned char)svc;
-	in[1] = (unsigned char)m.family;
-	memcpy(in + 2, m.b, 16);
+	in[0] = (unsigned char)svc; /* two bytes: up to 500 services */
+	in[1] = (unsigned char)(svc >> 8);
+	in[2] = (unsigned char)m.family;
+	memcpy(in + 3, m.b, 16);
 	crypto_shorthash(out, in, sizeof(in), t->hash_key);
 	memcpy(&h, out, sizeof(h));
 	return h ? h : 1;

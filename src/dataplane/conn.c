@@ -379,7 +379,7 @@ void conn_accept(struct worker *w, int fd, unsigned svc, uint64_t key, const str
 	}
 	stat_add(&w->ch->stats.active, 1);
 	c->cfd = fd;
-	c->svc = (uint8_t)svc;
+	c->svc = (uint16_t)svc;
 	c->sni_group = (uint16_t)sni_group;
 	c->replay = w->cfg->services[svc].retry_unanswered ? RP_ARMED : RP_OFF;
 	c->hash_key = key;

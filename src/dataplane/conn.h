@@ -110,7 +110,7 @@ struct conn {
 	uint8_t shut_pending : 1; /* the client's half-close waits for its twin (installing) */
 	uint8_t end;            /* enum access_log_end: the first cause of the end seen, 0 while open */
 	uint8_t send_proxy;     /* enum proxy_version the current backend wants */
-	uint8_t svc;            /* its service: the listener's, index of its pool and settings */
+	uint16_t svc;           /* its service: the listener's, index of its pool and settings */
 	uint8_t replay : 2;     /* enum conn_replay */
 	uint8_t refusing : 1;   /* given up: answered as --no-backend says */
 	uint8_t rp_wait : 1;    /* RP_SENDING: the backend ended; its send's CQE decides */
@@ -136,6 +136,10 @@ struct conn {
 	struct half h[2];
 	struct slb_addr baddr;  /* copied from the snapshot: connect reads it after the pick */
 };
+
+/* What an idle connection costs does not grow with the backends or services: nothing in the
+ * slot is sized by them (a backend is an id, a service an index). */
+_Static_assert(sizeof(struct conn) <= 296, "struct conn grew: every idle connection pays for it");
 
 /* A connection's identity and history, kept beside the slot table (w->ids, one per slot) and
  * only when a feature needs it (w->need_addrs): inside struct conn, the two addresses cost

@@ -143,7 +143,7 @@ static void sni_route(struct worker *w, struct conn *c, int ret, struct tls_hell
 		sni_close(w, c, END_SNI_UNROUTED, true);
 		return;
 	}
-	c->svc = (uint8_t)svc;
+	c->svc = (uint16_t)svc;
 	sni_rehash(w, c);
 	conn_connect_first(w, c);
 }

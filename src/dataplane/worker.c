@@ -11,6 +11,7 @@
 #include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -47,6 +48,7 @@ struct worker_thread {
 struct worker_set {
 	struct worker *workers;
 	struct worker_channel *channels;  /* the workers' counters and failure rings */
+	unsigned n_channels;              /* mapped (workers_map_channels) */
 	unsigned n;
 	_Atomic bool drain_requested;
 	_Atomic unsigned rearm_gen;       /* bumped by workers_rearm_accepts */
@@ -70,11 +72,25 @@ static unsigned online_cpus(void)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+/* The channels hold counters for every id up to SNAP_ID_MAX (about 5 MiB a worker): fresh
+ * anonymous pages are zero and become resident only where a worker writes, so the memory
+ * taken grows with the backends connected to, not with the highest possible id. (An
+ * allocator may hand back used memory, which would then need the memset that makes it all
+ * resident.) Returns the channels, page-aligned, or NULL. */
+static struct worker_channel *workers_map_channels(unsigned n)
+{
+	void *p = mmap(NULL, sizeof(struct worker_channel) * n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		       -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
 static bool cfg_sends_proxy(const struct slb_config *cfg);
 
 static int workers_alloc(const struct slb_config *cfg, char *err, size_t errlen)
 {
-	ws.channels = aligned_alloc(64, sizeof(*ws.channels) * cfg->workers);
+	ws.channels = workers_map_channels(cfg->workers);
+	ws.n_channels = ws.channels ? cfg->workers : 0;
 	ws.workers = calloc(cfg->workers, sizeof(*ws.workers));
 	ws.threads = calloc(cfg->workers, sizeof(*ws.threads));
 	if (!ws.channels || !ws.workers || !ws.threads) {
@@ -82,7 +98,6 @@ static int workers_alloc(const struct slb_config *cfg, char *err, size_t errlen)
 		return -ENOMEM;
 	}
 	ws.n = cfg->workers;
-	memset(ws.channels, 0, sizeof(*ws.channels) * ws.n);
 	/* decided at start (workers_limit_clients): a reload cannot add the table */
 	if (!config_limits_clients(cfg))
 		return 0;
@@ -140,7 +155,7 @@ static int worker_alloc_slots(struct worker *w)
 	w->conns = calloc(w->n_slots, sizeof(*w->conns));
 	w->waitq_cap = 2 * w->n_slots;
 	w->waitq = calloc(w->waitq_cap, sizeof(*w->waitq));
-	w->last_failed = calloc(SNAP_MAX_BACKEND_ID, 1);
+	w->last_failed = calloc(snap_id_limit(), 1);
 	if (!w->conns || !w->waitq || !w->last_failed)
 		return -ENOMEM;
 	return 0;
@@ -174,7 +189,7 @@ static int worker_init_ident(struct worker *w, struct worker_boot *boot)
 	if (cfg->accept_proxy)
 		w->proxy_bufs = calloc(w->n_slots, PROXY_HDR_MAX);
 	if (w->alog)
-		w->be_names = calloc(SNAP_MAX_BACKEND_ID, sizeof(*w->be_names));
+		w->be_names = calloc(snap_id_limit(), sizeof(*w->be_names));
 	if ((w->need_addrs && !w->ids) || (cfg->accept_proxy && !w->proxy_bufs) || (w->alog && !w->be_names)) {
 		snprintf(boot->err, sizeof(boot->err), "out of memory for worker %u", w->idx);
 		return -ENOMEM;
@@ -649,7 +664,8 @@ void workers_free(void)
 		free(ws.workers[i].listeners);
 	}
 	free(ws.workers);
-	free(ws.channels);
+	if (ws.channels)
+		munmap(ws.channels, sizeof(*ws.channels) * ws.n_channels);
 	free(ws.threads);
 	client_table_free(ws.clients);
 	ws.clients = NULL;

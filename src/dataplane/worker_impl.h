@@ -42,7 +42,7 @@ struct worker_listener {
 	uint16_t port;           /* network order: a backend on this port may be slb itself */
 	bool armed;              /* multishot: its accept is pending; with addresses: its slots are */
 	uint8_t busy;            /* with addresses: bit k set while slot k's accept is in flight */
-	uint8_t service;         /* cfg->listen_service[addr_idx]: whose pool its clients get */
+	uint16_t service;        /* cfg->listen_service[addr_idx]: whose pool its clients get */
 	const struct sni_map *sni_map; /* its clients' service is their server name's, in this map
 				  * (w->sni.map, built at start; a reload changes no ,sni listener);
 				  * NULL: the listener's service */

@@ -75,7 +75,7 @@ static uint64_t table_digest(const struct backend_table *t)
 {
 	uint64_t h = table_count(t);
 
-	for (uint32_t id = 1; id < SNAP_MAX_BACKEND_ID; id++) {
+	for (uint32_t id = 1; id < snap_id_limit(); id++) {
 		const struct backend *b = table_get_const(t, id);
 
 		if (b)

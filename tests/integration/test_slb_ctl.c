@@ -60,7 +60,7 @@ static void start(struct faultkit_slb *s, char *a1, char *a2, const char *token_
 }
 
 /*
- * status, drain, weight, add, remove and events, as an operator types them.
+ * status (also of one state), drain, weight, add, remove and events, as an operator types them.
  * Operator sees: a header "ID  NAME  ADDRESS  STATE ..." with the rows' columns lined up
  *   under it and no colour codes (not a terminal); each change's new state; an unknown
  *   backend as "404: unknown backend" with exit 1; a bad weight refused with exit 2.
@@ -81,6 +81,11 @@ Test(slb_ctl, commands_print_aligned_tables_and_errors)
 	cr_assert_null(strchr(out, '\033'), "colour codes on a pipe");
 	cr_assert_eq(CTL(out, "drain", a1), 0, "%s", out);
 	cr_assert_not_null(strstr(out, "draining"), "%s", out);
+	cr_assert_eq(CTL(out, "status", "--state", "draining", "--service", "default"), 0, "%s", out);
+	cr_assert(strstr(out, a1) && !strstr(out, a2), "only the draining one:\n%s", out);
+	cr_assert_eq(CTL(out, "status", "--state", "sleepy"), 1, "%s", out);
+	cr_assert_not_null(strstr(out, "400: expected no query, or any of"), "%s", out);
+	cr_assert_eq(CTL(out, "status", "--state"), 2, "%s", out);
 	cr_assert_eq(CTL(out, "weight", "2", "0"), 0, "%s", out);
 	cr_assert_eq(CTL(out, "weight", "2", "300"), 2, "%s", out);
 	cr_assert_eq(CTL(out, "disable", "99"), 1, "%s", out);

@@ -514,3 +514,55 @@ Test(admin, status_lists_each_service_with_its_counts)
 	cr_assert_null(strstr(out.p, "\"name\":\"default\""), "%s", out.p);
 	cr_assert_null(strstr(out.p, "127.0.0.1:9001"), "%s", out.p);
 }
+
+/* /status in pages: limit=2 lists two backends and the id to go on after; the last page says
+ * next null. state= keeps the backends in that state (either of two when given twice). */
+Test(admin, status_pages_and_filters_by_state)
+{
+	struct admin_view v = *view(0);
+	struct backend *b[5];
+
+	for (unsigned i = 0; i < 5; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "127.0.0.1:%u", 9001 + i);
+		b[i] = add_static(text);
+	}
+	table_apply(t, b[1], BE_EV_ADMIN_DISABLE, NULL, 0);
+	table_apply(t, b[3], BE_EV_ADMIN_DISABLE, NULL, 0);
+	v.limit = 2;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	assert_json_shape(out.p);
+	assert_has("\"id\":1,\"address\"");
+	assert_has("\"id\":2,\"address\"");
+	cr_assert_null(strstr(out.p, "\"id\":3,\"address\""), "%s", out.p);
+	assert_has("\n],\"next\":2,\"workers\":[");
+	abuf_free(&out);
+	v.after = 4;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	assert_has("\"id\":5,\"address\"");
+	cr_assert_null(strstr(out.p, "\"id\":4,\"address\""), "%s", out.p);
+	assert_has("\n],\"next\":null,");
+	abuf_free(&out);
+	v = *view(0);
+	v.states = 1u << BE_STATE_ADMIN_DOWN;
+	cr_assert_eq(admin_render_status(&out, &v), 0);
+	assert_has("\"id\":2,\"address\"");
+	assert_has("\"id\":4,\"address\"");
+	cr_assert_null(strstr(out.p, "\"id\":1,\"address\""), "%s", out.p);
+	cr_assert_null(strstr(out.p, "\"next\""), "no limit, no next: %s", out.p);
+}
+
+/* /status/summary counts each service's backends by state, and all of them. */
+Test(admin, summary_counts_by_service_and_state)
+{
+	struct backend *a = add_static("127.0.0.1:9001");
+
+	add_static("127.0.0.1:9002");
+	add_heartbeat("127.0.0.1:9003", "w3", 0);
+	table_apply(t, a, BE_EV_ADMIN_DRAIN, NULL, 0);
+	cr_assert_eq(admin_render_summary(&out, view(0)), 0);
+	assert_json_shape(out.p);
+	assert_has("{\"total\":{\"backends\":3,\"up\":2,\"down\":0,\"draining\":1,\"admin_down\":0},");
+	assert_has("\"services\":[\n{\"name\":\"default\",\"backends\":3,\"up\":2,");
+}

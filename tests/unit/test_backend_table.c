@@ -703,7 +703,7 @@ Test(backend_table, ids_are_reused_only_after_removal)
 	struct backend *b, *victim = NULL;
 	char text[32];
 
-	for (unsigned i = 1; i < SNAP_MAX_BACKEND_ID; i++) {
+	for (unsigned i = 1; i < snap_id_limit(); i++) {
 		snprintf(text, sizeof(text), "127.0.0.%u:%u", 1 + i / 60000, 1 + i % 60000);
 		m.addr = addr_of(text);
 		cr_assert_eq(table_register(t, &m, &session_a, 0, &b), 0);
@@ -1073,7 +1073,7 @@ Test(backend_table, removed_with_open_connections_reserves_its_id)
 	table_remove(t, a, NULL, 30 + params.drain_timeout_ms);
 	cr_assert_null(table_get(t, id));
 	cr_assert(table_id_reserved(t, id));
-	for (int i = 0; i < SNAP_MAX_BACKEND_ID - 2; i++) {
+	for (int i = 0; i < (int)snap_id_limit() - 2; i++) {
 		char text[32];
 
 		snprintf(text, sizeof(text), "10.%d.%d.1:80", i / 250, i % 250);

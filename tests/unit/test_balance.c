@@ -210,7 +210,7 @@ static void p2c_init(struct p2c_fixture *f)
 {
 	struct service_config cfg = { 0 };
 
-	f->global = calloc(SNAP_MAX_BACKEND_ID, sizeof(*f->global));
+	f->global = calloc(snap_id_limit(), sizeof(*f->global));
 	cr_assert(f->global);
 	balance_state_init(&f->st, &balance_p2c, &cfg, 3, NULL);
 	cr_assert_not_null(f->st.global, "p2c asks for global counts");

@@ -284,7 +284,7 @@ ParameterizedTestParameters(config, rejects_bad_flags)
 		{ { "--outlier-base-ejection", "999" }, "whole number" },
 		{ { "--heartbeat-phi", "0.5" }, "expected a number from 1.0 to 100" },
 		{ { "--heartbeat-max-backends", "0" }, "whole number" },
-		{ { "--heartbeat-max-backends", "5000" }, "whole number" },
+		{ { "--heartbeat-max-backends", "70000" }, "whole number" },
 		{ { "--heartbeat-key-file=" }, "empty" },
 		{ { "--user=" }, "empty" },
 	};
@@ -524,22 +524,24 @@ Test(config, listen_repeats_and_replaces_the_default)
 	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
 }
 
-Test(config, listen_at_most_64)
+Test(config, listen_at_most_1024)
 {
-	static char addrs[65][32];
-	const char *args[140];
-	struct slb_config cfg;
+	static char addrs[CONFIG_MAX_LISTEN + 1][32];
+	static char *argv[2 * (CONFIG_MAX_LISTEN + 1) + 2];
+	static struct slb_config cfg;
 	char err[256];
 	int n = 0;
 
-	for (int i = 0; i < 65; i++) {
+	argv[n++] = "slb";
+	for (int i = 0; i <= CONFIG_MAX_LISTEN; i++) {
 		snprintf(addrs[i], sizeof(addrs[i]), "127.0.0.1:%d", 9000 + i);
-		args[n++] = "--listen";
-		args[n++] = addrs[i];
-		args[n] = NULL;
-		cr_assert_eq(parse_args(&cfg, err, sizeof(err), args), i < 64 ? CONFIG_OK : -EINVAL, "%d: %s", i, err);
+		argv[n++] = "--listen";
+		argv[n++] = addrs[i];
 	}
-	cr_assert(strstr(err, "--listen '127.0.0.1:9064': too many addresses (at most 64 over all services)"), "%s",
+	cr_assert_eq(config_parse(&cfg, n - 2, argv, err, sizeof(err)), CONFIG_OK, "%s", err);
+	cr_assert_eq(cfg.n_listen, CONFIG_MAX_LISTEN);
+	cr_assert_eq(config_parse(&cfg, n, argv, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--listen '127.0.0.1:10024': too many addresses (at most 1024 over all services)"), "%s",
 		  err);
 }
 
@@ -1220,4 +1222,35 @@ Test(config, help_man_page_and_operating_list_the_tables_flags)
 	names_of_lines(&got, text, "\n# OPTIONS", "# ", "*-", NULL);
 	expect_same_names(&table, &got, "docs/slb.8.scd's OPTIONS", false);
 	free(text);
+}
+
+/* --max-backends sizes the id space: derived from what the flags may hold when not given (at
+ * least 4096, a host name counting 32), taken as given when it holds that, refused below it. */
+Test(config, max_backends_is_derived_or_must_hold_the_flags)
+{
+	struct slb_config cfg;
+	char err[256];
+
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "10.0.0.1:80"), CONFIG_OK, "%s", err);
+	cr_assert_eq(config_max_backends(&cfg), CONFIG_MAX_BACKENDS_DEFAULT);
+	cr_assert_eq(PARSE(&cfg, err, "--backend", "10.0.0.1:80", "--backend", "db.example:80", "--heartbeat-listen",
+			   "127.0.0.1:7000", "--heartbeat-max-backends", "10000"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_max_backends(&cfg), 10000 + 1 + CONFIG_HOST_ADDRS);
+	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000", "--heartbeat-max-backends", "65535",
+			   "--backend", "10.0.0.1:80"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "more than the 65535 one slb can"), "%s", err);
+	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000", "--max-backends", "20000",
+			   "--heartbeat-max-backends", "10000"),
+		     CONFIG_OK, "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(config_max_backends(&cfg), 20000);
+	cr_assert_eq(PARSE(&cfg, err, "--heartbeat-listen", "127.0.0.1:7000", "--max-backends", "100"), CONFIG_OK,
+		     "%s", err);
+	cr_assert_eq(config_validate(&cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strstr(err, "--max-backends 100 is below the 256 backends"), "%s", err);
+	cr_assert_neq(PARSE(&cfg, err, "--max-backends", "65536"), CONFIG_OK);
 }

@@ -178,11 +178,11 @@ Test(config_services, command_line_replaces_only_defaults_lists)
 	cr_assert_eq(cfg.services[1].retries, 2, "a flag is the default service's");
 }
 
-Test(config_services, sixty_four_services_and_no_more)
+Test(config_services, five_hundred_services_and_no_more)
 {
 	static struct slb_config cfg;
 	static struct config_errors errs;
-	static char text[16384];
+	static char text[65536];
 	size_t n = 0;
 
 	for (unsigned i = 1; i <= CONFIG_MAX_SERVICES; i++)
@@ -190,7 +190,7 @@ Test(config_services, sixty_four_services_and_no_more)
 				      "[service s%u]\nlisten = 127.0.0.1:%u\nbackend = 127.0.0.2:%u\n", i, 8000 + i,
 				      9000 + i);
 	cr_assert_eq(load(text, &cfg, &errs), 1, "%u errors, the first '%s'", errs.n, errs.msg[0]);
-	cr_assert(strstr(errs.msg[0], ":190: service s64: too many services (at most 64)"), "%s", errs.msg[0]);
+	cr_assert(strstr(errs.msg[0], ":1498: service s500: too many services (at most 500)"), "%s", errs.msg[0]);
 	cr_assert_eq(cfg.n_services, CONFIG_MAX_SERVICES);
 }
 

@@ -301,7 +301,7 @@ Test(gray, board_has_a_phi_only_while_a_session_has_a_rhythm)
 	gray_forget_rhythm(&g, 7);
 	cr_assert_lt(gray_phi(&g, 7, t + 1000), 0, "the session ended");
 	gray_note_rhythm(&g, 0, &w);
-	gray_forget_rhythm(&g, SNAP_MAX_BACKEND_ID);
+	gray_forget_rhythm(&g, snap_id_limit());
 	cr_assert_not(g.be[0].hb_ready, "id 0 is none");
 }
 

@@ -171,7 +171,7 @@ Test(health, fd_reserve_covers_sessions_admin_and_probes)
 	parse(plain);
 	cr_assert_eq(health_fd_reserve(&cfg), 8 + 1);
 	parse(full);
-	cr_assert_eq(health_fd_reserve(&cfg), 8 + 4096 + 64 + (SNAP_MAX_BACKEND_ID - 1));
+	cr_assert_eq(health_fd_reserve(&cfg), 8 + 4096 + 64 + (snap_id_limit() - 1));
 }
 
 static int record_thread(struct health_ctx *ctx, void *arg)

@@ -205,7 +205,7 @@ Test(maglev, the_lightest_backend_still_gets_entries)
 Test(maglev, table_sizes_are_primes_of_at_least_100_per_backend)
 {
 	cr_assert_eq(maglev_table_size(0), 0);
-	for (uint32_t n = 1; n < SNAP_MAX_BACKEND_ID; n++) {
+	for (uint32_t n = 1; n <= SNAP_ID_MAX; n += n < 5000 ? 1 : 97) {
 		uint32_t m = maglev_table_size(n);
 
 		cr_assert_geq(m, 100 * n);

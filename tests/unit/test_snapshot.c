@@ -148,13 +148,14 @@ Test(snapshot, rr_scaled_down_keeps_ratios_and_every_backend)
 	struct snap_pool *s;
 	unsigned counts[70];
 
-	/* 30 x 256 + 30 x 128 + 10 x 1 = 11530 > SNAP_RR_MAX */
+	/* 30 x 256 + 30 x 128 + 10 x 1 = 11530 > snap_list_cap(70) = SNAP_LIST_MIN */
 	for (uint32_t i = 0; i < 70; i++)
 		be[i] = be_make(i + 1, i < 30 ? 256 : i < 60 ? 128 : 1);
 	s = snap_pool_build(be, 70);
 	cr_assert_not_null(s);
-	cr_assert_leq(s->rr_len, SNAP_RR_MAX);
-	cr_assert_geq(s->rr_len, SNAP_RR_MAX - 70);
+	cr_assert_eq(snap_list_cap(70), SNAP_LIST_MIN);
+	cr_assert_leq(s->rr_len, SNAP_LIST_MIN);
+	cr_assert_geq(s->rr_len, SNAP_LIST_MIN - 70);
 	rr_count(s, counts);
 	for (uint32_t i = 0; i < 70; i++)
 		cr_assert_geq(counts[i], 1, "id %u left out of rr", s->be[i].id);
@@ -166,24 +167,34 @@ Test(snapshot, rr_scaled_down_keeps_ratios_and_every_backend)
 	snap_pool_free(s);
 }
 
+/* The largest pool any instance may have (--max-backends 65535): every backend is in rr[],
+ * whose cap grows with the pool (16 entries a backend), and 256:1 keeps its ratio within the
+ * rounding of that cap. Criterion runs each test in a process of its own, so the id limit
+ * set here ends with it. */
 Test(snapshot, rr_largest_table_fits)
 {
-	uint32_t n = SNAP_MAX_BACKEND_ID - 1;
+	uint32_t n = SNAP_ID_MAX;
 	struct snap_backend *be = calloc(n, sizeof(*be));
 	unsigned *counts = calloc(n, sizeof(*counts));
 	struct snap_pool *s;
 
+	cr_assert_eq(snap_id_limit_set(SNAP_ID_MAX + 1), 0);
+	cr_assert_eq(snap_id_limit_set(SNAP_ID_MAX + 2), -EINVAL);
 	cr_assert(be && counts);
 	for (uint32_t i = 0; i < n; i++)
 		be[i] = be_make(n - i, i % 3 ? 256 : 1); /* reversed ids: build sorts them */
 	s = snap_pool_build(be, n);
 	cr_assert_not_null(s);
-	cr_assert_leq(s->rr_len, SNAP_RR_MAX);
+	cr_assert_leq(s->rr_len, snap_list_cap(n));
+	cr_assert_geq(s->rr_len, snap_list_cap(n) - n);
+	cr_assert_leq(s->draw_len, snap_list_cap(n));
 	rr_count(s, counts);
 	for (uint32_t i = 0; i < n; i++) {
 		cr_assert_eq(s->be[i].id, i + 1);
 		cr_assert_geq(counts[i], 1);
 	}
+	/* be[j] has id j + 1, built as be[n - j - 1]: weight 256 for j = 0, 1 and 1 for j = 2 */
+	cr_assert_geq(counts[0], 10 * counts[2], "256:1 became %u:%u", counts[0], counts[2]);
 	snap_pool_free(s);
 	free(counts);
 	free(be);
@@ -236,7 +247,7 @@ Test(snapshot, assemble_owns_the_pools_and_counts_every_pools_backends)
 Test(snapshot, bad_ids_are_refused)
 {
 	struct snap_backend zero[1] = { be_make(0, 1) };
-	struct snap_backend big[1] = { be_make(SNAP_MAX_BACKEND_ID, 1) };
+	struct snap_backend big[1] = { be_make(snap_id_limit(), 1) };
 	struct snap_backend dup[3] = { be_make(5, 1), be_make(3, 1), be_make(5, 2) };
 
 	errno = 0;

@@ -12,7 +12,9 @@
 #include "slb/common/addr.h"
 #include "slb/common/proxy_proto.h"
 
-#define CONFIG_MAX_STATIC_BACKENDS 256
+#define CONFIG_MAX_STATIC_BACKENDS 1024 /* --backend entries (a host name is one, up to 32 backends) */
+#define CONFIG_MAX_BACKENDS_DEFAULT 4096 /* --max-backends when not given, at the least */
+#define CONFIG_HOST_ADDRS 32        /* addresses one host name may resolve to (RESOLVER_MAX_ADDRS) */
 #define CONFIG_MAX_WEIGHT 256
 #define CONFIG_MAX_WORKERS 256
 #define CONFIG_PATH_MAX 128
@@ -21,8 +23,8 @@
 #define CONFIG_MAX_CLIENT_CIDRS 32  /* --client-allow, and --client-deny, per service */
 #define CONFIG_FILE_MAX 1024
 #define CONFIG_USER_MAX 64
-#define CONFIG_MAX_LISTEN 64        /* over all services */
-#define CONFIG_MAX_SERVICES 64      /* [service NAME] sections plus default */
+#define CONFIG_MAX_LISTEN 1024      /* over all services */
+#define CONFIG_MAX_SERVICES 500     /* [service NAME] sections plus default (SNAP_MAX_POOLS) */
 #define CONFIG_SERVICE_NAME_MAX 33  /* 1-32 of [a-z0-9_-] and the NUL */
 #define CONFIG_SOCKET_MAX 108 /* a unix socket path with its NUL (sun_path) */
 #define CONFIG_NAME_MAX 64    /* a backend's name with its NUL: as a heartbeat name (HB_NAME_MAX) */
@@ -131,7 +133,7 @@ static inline bool service_limits_clients(const struct service_config *s)
 struct slb_config {
 	struct slb_addr listen[CONFIG_MAX_LISTEN]; /* where clients connect, no two equal */
 	unsigned n_listen;         /* 1..CONFIG_MAX_LISTEN once parsed */
-	unsigned char listen_service[CONFIG_MAX_LISTEN]; /* listen[i]'s index in services */
+	uint16_t listen_service[CONFIG_MAX_LISTEN]; /* listen[i]'s index in services */
 	uint64_t listen_sni[CONFIG_MAX_LISTEN]; /* 0: listen[i] routes by port alone; else it routes by
 						 * TLS server name ("ADDR:PORT,sni") among the services of
 						 * these bits (a listener group), listen_service[i] among them */
@@ -164,6 +166,7 @@ struct slb_config {
 	struct slb_cidr heartbeat_allow[CONFIG_MAX_HB_ALLOW]; /* peers that may connect */
 	unsigned n_heartbeat_allow;     /* 0: any peer may connect */
 	unsigned heartbeat_max_backends; /* heartbeat entries in the table, closed ones included */
+	unsigned max_backends;     /* --max-backends: ids in the table; 0: config_max_backends derives it */
 	bool outlier_detection;         /* eject backends much slower than the others (gray.h) */
 	unsigned outlier_factor_pct;    /* --outlier-factor x 100: slower than this x the median */
 	unsigned outlier_min_requests;  /* samples a figure needs before it is judged */
@@ -183,6 +186,14 @@ struct slb_config {
 	bool check_no_bind;             /* --no-bind: --check-config leaves the ports to the running slb */
 	uint64_t given;                 /* bit i: the i-th flag was given (not left at its default) */
 };
+
+/* Whether service svc is in the ,sni listener group of cfg->listen[i]: listen_sni holds the
+ * group as 64 bits, so only the first 64 services can be members (parse_listen refuses the
+ * others), and a shift by svc >= 64 is never made. */
+static inline bool config_listen_sni_has(const struct slb_config *cfg, unsigned i, unsigned svc)
+{
+	return svc < 64 && (cfg->listen_sni[i] >> svc & 1);
+}
 
 /* Whether any service of cfg limits its clients (service_limits_clients): then workers share
  * a client table and accepts carry addresses, from the start on. */
@@ -243,6 +254,12 @@ int config_load_stream(FILE *f, const char *name, struct slb_config *cfg, struct
  * with addr_is_local, one socket and bind per such backend). Returns 0 or -EINVAL with every
  * failed check added to errs. */
 int config_validate_all(const struct slb_config *cfg, struct config_errors *errs);
+
+/* Backends the table has room for at once (static, every address of a DNS name, registered by
+ * heartbeat): --max-backends when given, else the static entries with CONFIG_HOST_ADDRS for a
+ * host name, plus --heartbeat-max-backends with a heartbeat port, at least
+ * CONFIG_MAX_BACKENDS_DEFAULT and at most SNAP_ID_MAX. Sizes the id space (snap_id_limit). */
+unsigned config_max_backends(const struct slb_config *cfg);
 
 /* config_validate_all with the first error in err. */
 int config_validate(const struct slb_config *cfg, char *err, size_t errlen);

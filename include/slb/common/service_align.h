@@ -13,9 +13,9 @@
 /* What one reload does to the services, by index in the aligned config. */
 struct service_align {
 	unsigned n_added, n_removed, n_kept;
-	unsigned char added[CONFIG_MAX_SERVICES];   /* new, or back after a removal */
-	unsigned char removed[CONFIG_MAX_SERVICES]; /* served before, retired by this reload */
-	unsigned char kept[CONFIG_MAX_SERVICES];    /* served before and after */
+	uint16_t added[CONFIG_MAX_SERVICES];        /* new, or back after a removal */
+	uint16_t removed[CONFIG_MAX_SERVICES];      /* served before, retired by this reload */
+	uint16_t kept[CONFIG_MAX_SERVICES];         /* served before and after */
 };
 
 /* Whether retired service idx is no longer used by anything (no backend left in its pool, no

@@ -14,11 +14,14 @@
 
 #include "slb/common/addr.h"
 
-#define SNAP_MAX_POOLS 64        /* one per service (CONFIG_MAX_SERVICES) */
-#define SNAP_MAX_BACKEND_ID 1024 /* ids are 1..SNAP_MAX_BACKEND_ID-1; 0 means "none" */
+#define SNAP_MAX_POOLS 512       /* one per service (CONFIG_MAX_SERVICES) */
+#define SNAP_ID_MAX 65535        /* the highest id any instance may use: pickers index be[] with
+				  * uint16_t, and a pool holds at most SNAP_ID_MAX backends */
+#define SNAP_ID_LIMIT_DEFAULT 4097 /* snap_id_limit() until snap_id_limit_set: --max-backends 4096 */
 #define SNAP_MAX_READERS 256
-#define SNAP_RR_MAX 4096         /* cap on the weighted round-robin sequence length */
-#define SNAP_DRAW_MAX 4096       /* cap on the p2c draw list length */
+#define SNAP_LIST_MIN 4096       /* the weighted round-robin sequence and the p2c draw list hold at
+				  * most max(SNAP_LIST_MIN, SNAP_LIST_PER_BACKEND x n) entries */
+#define SNAP_LIST_PER_BACKEND 16
 #define SNAP_NAME_MAX 64         /* a backend's name with its NUL (HB_NAME_MAX, CONFIG_NAME_MAX) */
 #define SNAP_WEIGHT_UNIT 100     /* eff_weight is in hundredths of a configured weight */
 #define SNAP_LOAD_FULL 100       /* a backend reporting this load takes no p2c connections while
@@ -65,9 +68,22 @@ struct snapshot {
 	struct snap_pool *pool[]; /* by service index; never NULL */
 };
 
+/* Ids run 1..snap_id_limit()-1 (0 means "none"): the bound of every array indexed by id (the
+ * backend table, per-worker counters, leases). It is set once, from --max-backends, before
+ * any thread starts and never changes after, so it is read without synchronisation. */
+uint32_t snap_id_limit(void);
+
+/* Sets the bound: limit is the number of ids plus one, 2..SNAP_ID_MAX+1. Only while no other
+ * thread runs and nothing is sized from the old bound. Returns 0 or -EINVAL. */
+int snap_id_limit_set(uint32_t limit);
+
+/* The cap on the length of rr[] and draw[] for a pool of n backends: max(SNAP_LIST_MIN,
+ * SNAP_LIST_PER_BACKEND x n), so a weight keeps its share to within 1/16 whatever the size. */
+uint32_t snap_list_cap(uint32_t n);
+
 /* Builds a pool of n live backends (copied; caller keeps its array), precomputing the
  * weighted round-robin order (interleaved, so weights 3:1 give A A B A, never A A A B bursts
- * where avoidable; rr_len is the sum of weights scaled down to at most SNAP_RR_MAX).
+ * where avoidable; rr_len is the sum of weights scaled down to at most snap_list_cap(n)).
  * n may be 0. Returns a heap snapshot owned by the caller until published, or NULL on ENOMEM. */
 struct snap_pool *snap_pool_build(const struct snap_backend *live, uint32_t n);
 

@@ -53,7 +53,10 @@ struct worker_stats {
 	stat_t access_log_lines; /* lines pushed to the access log ring */
 	stat_t access_log_dropped; /* lines dropped on a full ring */
 	struct client_stats clients[SNAP_MAX_POOLS]; /* indexed by service */
-	struct backend_stats be[SNAP_MAX_BACKEND_ID]; /* indexed by backend id */
+	/* Indexed by backend id, up to the highest any instance may have: workers_prepare maps
+	 * the channels fresh (zero pages), so only the entries of ids below snap_id_limit() that
+	 * a worker connected to are ever resident. */
+	struct backend_stats be[SNAP_ID_MAX + 1];
 };
 
 /* Single writer: a relaxed load plus store is enough and keeps the add a plain add. */

@@ -46,11 +46,21 @@ struct admin_view {
 	bool per_worker;                /* /status?per_worker=1: each backend's latency per worker too */
 	const struct slb_config *cfg;   /* names each backend's service; NULL: every one is "default" */
 	int service;                    /* /status?service=NAME: only its backends; -1: all */
+	unsigned states;                /* /status?state=STATE: bit 1 << state for each asked; 0: all */
+	uint32_t after;                 /* /status?after=ID: only backends of a higher id; 0: from the first */
+	uint32_t limit;                 /* /status?limit=N: at most N backends, and "next"; 0: all */
 };
 
 /* Append the /status JSON document or the /metrics text to out. Return 0, or -ENOSPC when
- * out overflowed (the text is then truncated and must not be sent). */
+ * out overflowed (the text is then truncated and must not be sent). /status lists the
+ * backends v selects in id order; with a limit it also says "next": the id to pass as
+ * after= for the following page, or null when this page reached the last one. */
 int admin_render_status(struct abuf *out, const struct admin_view *v);
+
+/* Appends /status/summary: per service, and over all, how many backends are in each state
+ * ({"total":{"backends":N,"up":N,"down":N,"draining":N,"admin_down":N},"services":[{"name":...,
+ * same counts}]}). Returns 0 or -ENOSPC as above. */
+int admin_render_summary(struct abuf *out, const struct admin_view *v);
 int admin_render_metrics(struct abuf *out, const struct admin_view *v);
 
 /* Appends ,"services":[...] for /status (nothing without v->cfg): per service (only

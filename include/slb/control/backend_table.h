@@ -74,7 +74,7 @@ enum be_event {
  * apart from the configured ones (cfg_weight, the --backend line) so that a reload can change
  * the configuration without erasing what the operator set at run time. */
 struct backend {
-	uint32_t id;                 /* 1..SNAP_MAX_BACKEND_ID-1; 0 marks a free slot */
+	uint32_t id;                 /* 1..snap_id_limit()-1; 0 marks a free slot */
 	uint64_t state_seq;          /* table_seq() when the state last changed */
 	struct slb_addr addr;
 	char name[HB_NAME_MAX];      /* "" when none was given */
@@ -164,7 +164,8 @@ enum table_change {
 
 struct backend_table;
 
-/* Returns an empty table, or NULL on ENOMEM. Freed with table_destroy. */
+/* Returns an empty table with room for ids 1..snap_id_limit()-1, or NULL on ENOMEM. Freed
+ * with table_destroy (which accepts NULL). */
 struct backend_table *table_create(const struct table_params *p);
 void table_destroy(struct backend_table *t);
 

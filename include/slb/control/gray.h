@@ -76,7 +76,7 @@ struct gray_params {
 	unsigned max_ejected_pct;    /* --outlier-max-ejected-percent */
 };
 
-/* Judges c[0..n) (at most SNAP_MAX_BACKEND_ID entries). A live backend with at least
+/* Judges c[0..n) (at most SNAP_ID_MAX entries). A live backend with at least
  * min_requests samples of a figure is an outlier when that figure is above factor x the lower
  * median of the same figure over the other live backends with enough samples (at least one
  * other), floored at GRAY_FLOOR_US. Outliers are ejected worst first while the ejected ones
@@ -96,8 +96,10 @@ struct gray_entry {
 
 struct gray_board {
 	int64_t next_eval_ms;        /* when health judges again */
-	struct gray_entry be[SNAP_MAX_BACKEND_ID];
-	struct gray_candidate cand[SNAP_MAX_BACKEND_ID]; /* scratch for gray_judge */
+	/* By backend id, up to the highest any instance may have: health callocs the board, so it
+	 * comes from mmap and only the pages of ids below snap_id_limit() are ever touched. */
+	struct gray_entry be[SNAP_ID_MAX + 1];
+	struct gray_candidate cand[SNAP_ID_MAX + 1]; /* scratch for gray_judge */
 };
 
 /* Records the heartbeat rhythm of backend id's session from its window w (after each

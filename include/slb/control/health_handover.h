@@ -15,12 +15,15 @@
 struct health_handover {
 	int hb_fd;                /* heartbeat listener, -1: none */
 	int admin_fd;             /* admin listener, -1: none */
+	/* Room for one per id up to the highest any instance may have (38 MiB): the two
+	 * instances (src/takeover.c, src/main.c) are static, in .bss, so only the pages of the
+	 * lines actually exported are ever resident; n_* stay below snap_id_limit(). */
 	unsigned n_leases;
-	char leases[SNAP_MAX_BACKEND_ID][HEALTH_LEASE_LEN]; /* "ADDR weight=N [name=NAME] state=up|drain
-							      * [load=N]": what a REGISTER says */
+	char leases[SNAP_ID_MAX + 1][HEALTH_LEASE_LEN]; /* "ADDR weight=N [name=NAME] state=up|drain
+							  * [load=N]": what a REGISTER says */
 	unsigned n_states;
-	char states[SNAP_MAX_BACKEND_ID][HEALTH_STATE_LEN]; /* one backend's runtime state: see
-							      * health_handover.c */
+	char states[SNAP_ID_MAX + 1][HEALTH_STATE_LEN]; /* one backend's runtime state: see
+							  * health_handover.c */
 };
 
 /* For the running slb's side of a binary upgrade: stops accepting on the admin listener (the
