@@ -8,38 +8,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_text.h"
 #include "slb/common/config.h"
 
-static char path[64];
-
-static void cleanup(void)
-{
-	if (path[0])
-		unlink(path);
-}
-
-TestSuite(config_services, .fini = cleanup);
-
-static const char *write_conf(const char *text)
-{
-	int fd;
-
-	snprintf(path, sizeof(path), "/tmp/slb-test-svc-XXXXXX");
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
-
-/* Loads text and validates it; returns the number of errors, all in errs. */
-static unsigned load(const char *text, struct slb_config *cfg, struct config_errors *errs)
-{
-	memset(errs, 0, sizeof(*errs));
-	if (config_load(write_conf(text), cfg, errs) == 0)
-		config_validate_all(cfg, errs);
-	return errs->n;
-}
+TestSuite(config_services, .fini = config_text_cleanup);
 
 static unsigned listen_count(const struct slb_config *cfg, unsigned svc)
 {
@@ -57,7 +29,7 @@ Test(config_services, client_rules_are_per_service)
 	static struct config_errors errs;
 	int api;
 
-	cr_assert_eq(load("backend = 127.0.0.1:9000\n"
+	cr_assert_eq(config_text_load("backend = 127.0.0.1:9000\n"
 			  "client-deny = 10.0.0.0/8\n"
 			  "[service api]\n"
 			  "listen = 127.0.0.1:18443\n"
@@ -86,7 +58,7 @@ Test(config_services, sections_set_their_own_keys)
 	static struct config_errors errs;
 	int api, web;
 
-	cr_assert_eq(load("workers = 2\n"
+	cr_assert_eq(config_text_load("workers = 2\n"
 			  "[service web]\n"
 			  "listen = 127.0.0.1:8001\n"
 			  "backend = 127.0.0.1:9001\n"
@@ -129,7 +101,7 @@ Test(config_services, flat_keys_are_the_default_service)
 	static struct slb_config cfg;
 	static struct config_errors errs;
 
-	cr_assert_eq(load("backend = 127.0.0.1:9001\n"
+	cr_assert_eq(config_text_load("backend = 127.0.0.1:9001\n"
 			  "balance = p2c\n"
 			  "[service api]\n"
 			  "listen = 127.0.0.1:8002\n"
@@ -148,7 +120,7 @@ Test(config_services, service_default_section_is_the_flat_keys)
 	static struct slb_config cfg;
 	static struct config_errors errs;
 
-	cr_assert_eq(load("[service default]\nlisten = 127.0.0.1:8001\nbackend = 127.0.0.1:9001\nrise = 5\n", &cfg,
+	cr_assert_eq(config_text_load("[service default]\nlisten = 127.0.0.1:8001\nbackend = 127.0.0.1:9001\nrise = 5\n", &cfg,
 			  &errs),
 		     0, "%s", errs.msg[0]);
 	cr_assert_eq(cfg.n_services, 1);
@@ -160,7 +132,7 @@ Test(config_services, command_line_replaces_only_defaults_lists)
 {
 	static struct slb_config cfg;
 	static struct config_errors errs;
-	char *argv[] = { "slb", "-c", (char *)write_conf("backend = 127.0.0.1:9001\n"
+	char *argv[] = { "slb", "-c", (char *)config_text_write("backend = 127.0.0.1:9001\n"
 							  "[service api]\n"
 							  "listen = 127.0.0.1:8002\n"
 							  "backend = 127.0.0.1:9002\n"),
@@ -189,7 +161,7 @@ Test(config_services, five_hundred_services_and_no_more)
 		n += (size_t)snprintf(text + n, sizeof(text) - n,
 				      "[service s%u]\nlisten = 127.0.0.1:%u\nbackend = 127.0.0.2:%u\n", i, 8000 + i,
 				      9000 + i);
-	cr_assert_eq(load(text, &cfg, &errs), 1, "%u errors, the first '%s'", errs.n, errs.msg[0]);
+	cr_assert_eq(config_text_load(text, &cfg, &errs), 1, "%u errors, the first '%s'", errs.n, errs.msg[0]);
 	cr_assert(strstr(errs.msg[0], ":1498: service s500: too many services (at most 500)"), "%s", errs.msg[0]);
 	cr_assert_eq(cfg.n_services, CONFIG_MAX_SERVICES);
 }
@@ -240,7 +212,7 @@ ParameterizedTest(struct bad_service *p, config_services, every_mistake_is_named
 	char text[512];
 
 	snprintf(text, sizeof(text), "backend = 127.0.0.1:1\n%s", p->text);
-	cr_assert_geq(load(text, &cfg, &errs), 1, "accepted '%s'", p->text);
+	cr_assert_geq(config_text_load(text, &cfg, &errs), 1, "accepted '%s'", p->text);
 	cr_assert(strstr(errs.msg[0], p->why), "'%s' lacks '%s'", errs.msg[0], p->why);
 	cr_assert_null(strchr(errs.msg[0], '\n'));
 }
@@ -250,7 +222,7 @@ Test(config_services, every_error_at_once)
 	static struct slb_config cfg;
 	static struct config_errors errs;
 
-	cr_assert_eq(load("backend = 127.0.0.1:1\n"
+	cr_assert_eq(config_text_load("backend = 127.0.0.1:1\n"
 			  "[service Bad]\n"
 			  "workers = 2\n"
 			  "[service api]\n"
@@ -271,14 +243,14 @@ Test(config_services, backend_names_are_unique_within_a_service)
 	static struct slb_config cfg;
 	static struct config_errors errs;
 
-	cr_assert_eq(load("[service web]\nlisten = 127.0.0.1:8001\nbackend = 127.0.0.1:9001,name=web1\n"
+	cr_assert_eq(config_text_load("[service web]\nlisten = 127.0.0.1:8001\nbackend = 127.0.0.1:9001,name=web1\n"
 			  "[service api]\nlisten = 127.0.0.1:8002\nbackend = 127.0.0.1:9002,name=web1\n",
 			  &cfg, &errs),
 		     0, "%s", errs.msg[0]);
 	cr_assert_str_eq(cfg.backends[0].name, "web1");
 	cr_assert_str_eq(cfg.backends[1].name, "web1");
 	cr_assert_neq(cfg.backends[0].service, cfg.backends[1].service);
-	cr_assert_gt(load("[service web]\nlisten = 127.0.0.1:8001\nbackend = 127.0.0.1:9001,name=web1\n"
+	cr_assert_gt(config_text_load("[service web]\nlisten = 127.0.0.1:8001\nbackend = 127.0.0.1:9001,name=web1\n"
 			  "backend = 127.0.0.1:9002,name=web1\n",
 			  &cfg, &errs),
 		     0);

@@ -9,41 +9,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_text.h"
 #include "slb/common/config.h"
 #include "slb/common/config_sni.h"
 #include "slb/common/service_align.h"
 #include "slb/common/sni_map.h"
 
-static char path[64];
-
-static void cleanup(void)
-{
-	if (path[0])
-		unlink(path);
-}
-
-TestSuite(config_sni, .fini = cleanup);
-
-static const char *write_conf(const char *text)
-{
-	int fd;
-
-	snprintf(path, sizeof(path), "/tmp/slb-test-sni-XXXXXX");
-	fd = mkstemp(path);
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	close(fd);
-	return path;
-}
-
-/* Loads text and validates it; returns the number of errors, all in errs. */
-static unsigned load(const char *text, struct slb_config *cfg, struct config_errors *errs)
-{
-	memset(errs, 0, sizeof(*errs));
-	if (config_load(write_conf(text), cfg, errs) == 0)
-		config_validate_all(cfg, errs);
-	return errs->n;
-}
+TestSuite(config_sni, .fini = config_text_cleanup);
 
 #define TWO_SERVICES                                   \
 	"[service api]\n"                              \
@@ -64,7 +36,7 @@ Test(config_sni, services_share_an_sni_address_as_one_listener)
 	char err[200];
 	int api, web;
 
-	cr_assert_eq(load(TWO_SERVICES, &cfg, &errs), 0, "%s", errs.msg[0]);
+	cr_assert_eq(config_text_load(TWO_SERVICES, &cfg, &errs), 0, "%s", errs.msg[0]);
 	api = config_service_find(&cfg, "api");
 	web = config_service_find(&cfg, "web");
 	cr_assert_eq(cfg.n_listen, 1, "one socket for the group");
@@ -87,7 +59,7 @@ Test(config_sni, a_group_without_fallback_closes_the_unknown)
 	struct sni_map *map;
 	char err[200];
 
-	cr_assert_eq(load("[service a]\nlisten = 127.0.0.1:8443,sni\nsni = a.test\nbackend = 10.0.0.1:1\n"
+	cr_assert_eq(config_text_load("[service a]\nlisten = 127.0.0.1:8443,sni\nsni = a.test\nbackend = 10.0.0.1:1\n"
 			  "[service b]\nlisten = 127.0.0.1:8443,sni\nsni = b.test\nbackend = 10.0.0.2:1\n",
 			  &cfg, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_eq(config_sni_build(&cfg, 0, &map, err, sizeof(err)), 0, "%s", err);
@@ -135,7 +107,7 @@ ParameterizedTest(struct bad_case *bc, config_sni, bad_combinations_are_named)
 	static struct config_errors errs;
 	bool found = false;
 
-	cr_assert_gt(load(bc->text, &cfg, &errs), 0, "accepted: %s", bc->text);
+	cr_assert_gt(config_text_load(bc->text, &cfg, &errs), 0, "accepted: %s", bc->text);
 	for (unsigned i = 0; i < errs.n && i < CONFIG_ERRORS_MAX && !found; i++)
 		found = strstr(errs.msg[i], bc->says) != NULL;
 	cr_assert(found, "no error says '%s'; first: %s", bc->says, errs.msg[0]);
@@ -165,9 +137,9 @@ Test(config_sni, leaving_a_group_keeps_it_for_the_others)
 	char *argv[] = { "slb", "-c", NULL, "--listen", "127.0.0.1:9000" };
 	int api;
 
-	write_conf("listen = 127.0.0.1:8443,sni\nsni-fallback = yes\nbackend = 10.0.0.9:1\n"
+	config_text_write("listen = 127.0.0.1:8443,sni\nsni-fallback = yes\nbackend = 10.0.0.9:1\n"
 		   "[service api]\nlisten = 127.0.0.1:8443,sni\nsni = api.test\nbackend = 10.0.0.1:1\n");
-	argv[2] = path;
+	argv[2] = config_text_path;
 	memset(&errs, 0, sizeof(errs));
 	cr_assert_eq(config_parse_args(&cfg, 5, argv, &errs), 0, "%s", errs.msg[0]);
 	api = config_service_find(&cfg, "api");
@@ -187,19 +159,19 @@ Test(config_sni, a_reload_sees_changes_by_name_and_aligns_the_groups)
 	struct service_align plan;
 	char err[200];
 
-	cr_assert_eq(load(TWO_SERVICES "[service other]\nlisten = 127.0.0.1:9000\nbackend = 10.0.0.4:1\n", &run, &errs), 0,
+	cr_assert_eq(config_text_load(TWO_SERVICES "[service other]\nlisten = 127.0.0.1:9000\nbackend = 10.0.0.4:1\n", &run, &errs), 0,
 		     "%s", errs.msg[0]);
 	/* other first: api and web come at other indices from the file, and go back to run's */
-	cr_assert_eq(load("[service other]\nlisten = 127.0.0.1:9000\nbackend = 10.0.0.4:1\n" TWO_SERVICES, &next, &errs),
+	cr_assert_eq(config_text_load("[service other]\nlisten = 127.0.0.1:9000\nbackend = 10.0.0.4:1\n" TWO_SERVICES, &next, &errs),
 		     0, "%s", errs.msg[0]);
 	cr_assert_neq(next.listen_sni[1], run.listen_sni[0], "the file order moved the members");
 	cr_assert(config_sni_same(&run, &next), "the same services in another order are the same");
 	cr_assert_eq(service_align(&run, &next, NULL, NULL, &plan, err, sizeof(err)), 0, "%s", err);
 	cr_assert_eq(next.listen_sni[1], run.listen_sni[0], "the group's members follow their indices");
-	cr_assert_eq(load(TWO_SERVICES "[service more]\nlisten = 127.0.0.1:8443,sni\nsni = more.test\n"
+	cr_assert_eq(config_text_load(TWO_SERVICES "[service more]\nlisten = 127.0.0.1:8443,sni\nsni = more.test\n"
 			  "backend = 10.0.0.3:1\n", &next, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_not(config_sni_same(&run, &next), "a member added");
-	cr_assert_eq(load("[service api]\nlisten = 127.0.0.1:8443,sni\nsni = api.example.com\nbackend = 10.0.0.1:443\n"
+	cr_assert_eq(config_text_load("[service api]\nlisten = 127.0.0.1:8443,sni\nsni = api.example.com\nbackend = 10.0.0.1:443\n"
 			  "[service web]\nlisten = 127.0.0.1:8443,sni\nsni = www.example.com\nsni-fallback = yes\n"
 			  "backend = 10.0.0.2:443\n", &next, &errs), 0, "%s", errs.msg[0]);
 	cr_assert_not(config_sni_same(&run, &next), "a name removed");
