@@ -724,7 +724,7 @@ static const struct flag flag_table[] = {
 	  .help = "backends that may register by heartbeat; further REGISTERs get ERR too many backends" },
 	{ .name = "max-backends", .arg = "N", .parse = parse_uint, FIELD(max_backends),
 	  .max = SNAP_ID_MAX, .def = "0",
-	  .def_help = "static + heartbeat, >= 4096",
+	  .def_help = "static + heartbeat, >= 1023",
 	  .reload = CONFIG_RELOAD_WAITS_DERIVED,
 	  .help = "backends the table holds at once, of every kind: sizes the backend table, the ids, "
 		  "the snapshot and the upgrade's leases at start (about 1.2 KiB of memory each)" },

@@ -17,7 +17,7 @@ uint64_t table_seq(const struct backend_table *t)
 
 void table_mark_urgent(struct backend_table *t)
 {
-	t->changes |= TABLE_CHANGE_URGENT;
+	t->changes |= TABLE_CHANGE_URGENT | TABLE_CHANGE_NOW;
 }
 
 /* Still ramping at now_ms: its age since coming up, else -1. */

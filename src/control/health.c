@@ -294,7 +294,7 @@ static void health_end_turn(struct health_ctx *ctx)
 	ht.pending |= table_take_changes(ctx->table);
 	if (((ht.pending & TABLE_CHANGE_URGENT) || (ht.pending && ht.ticked) ||
 	     (ht.ticked && ht.ramp_at >= 0 && ctx->now_ms >= ht.ramp_at)) &&
-	    health_now_us() >= ht.publish_ok_us)
+	    (health_now_us() >= ht.publish_ok_us || (ht.pending & TABLE_CHANGE_NOW)))
 		health_publish(ctx);
 	/* "OK registered" promises the backend is in the workers' snapshot: while a join waits
 	 * for the publish budget, every reply waits with it (at most until the tick that

@@ -1225,7 +1225,7 @@ Test(config, help_man_page_and_operating_list_the_tables_flags)
 }
 
 /* --max-backends sizes the id space: derived from what the flags may hold when not given (at
- * least 4096, a host name counting 32), taken as given when it holds that, refused below it. */
+ * least 1023, a host name counting 32), taken as given when it holds that, refused below it. */
 Test(config, max_backends_is_derived_or_must_hold_the_flags)
 {
 	struct slb_config cfg;

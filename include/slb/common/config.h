@@ -13,7 +13,9 @@
 #include "slb/common/proxy_proto.h"
 
 #define CONFIG_MAX_STATIC_BACKENDS 1024 /* --backend entries (a host name is one, up to 32 backends) */
-#define CONFIG_MAX_BACKENDS_DEFAULT 4096 /* --max-backends when not given, at the least */
+#define CONFIG_MAX_BACKENDS_DEFAULT 1023 /* --max-backends when not given, at the least: the
+                                         * health thread's tick walks every id, so the idle
+                                         * cost grows with it (slb's limit before it grew) */
 #define CONFIG_HOST_ADDRS 32        /* addresses one host name may resolve to (RESOLVER_MAX_ADDRS) */
 #define CONFIG_MAX_WEIGHT 256
 #define CONFIG_MAX_WORKERS 256

@@ -17,7 +17,7 @@
 #define SNAP_MAX_POOLS 512       /* one per service (CONFIG_MAX_SERVICES) */
 #define SNAP_ID_MAX 65535        /* the highest id any instance may use: pickers index be[] with
 				  * uint16_t, and a pool holds at most SNAP_ID_MAX backends */
-#define SNAP_ID_LIMIT_DEFAULT 4097 /* snap_id_limit() until snap_id_limit_set: --max-backends 4096 */
+#define SNAP_ID_LIMIT_DEFAULT 1024 /* snap_id_limit() until snap_id_limit_set: --max-backends 1023 */
 #define SNAP_MAX_READERS 256
 #define SNAP_LIST_MIN 4096       /* the weighted round-robin sequence and the p2c draw list hold at
 				  * most max(SNAP_LIST_MIN, SNAP_LIST_PER_BACKEND x n) entries */

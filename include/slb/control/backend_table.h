@@ -160,6 +160,8 @@ enum table_change {
 	TABLE_CHANGE_NONE = 0,
 	TABLE_CHANGE_LAZY = 1,   /* a weight or load changed, or a state out of rotation: publish at the next tick */
 	TABLE_CHANGE_URGENT = 2, /* a backend left or joined rotation: publish before sleeping again */
+	TABLE_CHANGE_NOW = 4,    /* an operator's change (admin API, reload, DNS answer), whose answer
+				  * says it is done: published this turn, past the publish budget */
 };
 
 struct backend_table;
