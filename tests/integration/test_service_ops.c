@@ -38,7 +38,7 @@ TestSuite(service_ops, .fini = suite_fini, .timeout = 120);
 static void write_conf(void)
 {
 	char text[1024];
-	int fd, n;
+	int n;
 
 	n = snprintf(text, sizeof(text),
 		     "[service web]\nlisten = 127.0.0.1:%u\nbackend = 127.0.0.1:%u,name=one\n"
@@ -46,15 +46,8 @@ static void write_conf(void)
 		     "[service api]\nlisten = 127.0.0.1:%u\nbalance = p2c\nbackend = 127.0.0.1:%u,name=one\n"
 		     "backend = 127.0.0.1:%u,name=three\n",
 		     web_port, be_port[0], be_port[1], api_port, be_port[2], be_port[3]);
-	if (!conf[0]) {
-		snprintf(conf, sizeof(conf), "/tmp/slb-svcops-XXXXXX");
-		fd = mkstemp(conf);
-	} else {
-		fd = open(conf, O_WRONLY | O_TRUNC);
-	}
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, text, (size_t)n), n);
-	close(fd);
+	cr_assert(n > 0 && (size_t)n < sizeof(text));
+	cr_assert_eq(testproc_write_file(conf, sizeof(conf), "/tmp/slb-svcops-XXXXXX", text), 0, "%s", conf);
 }
 
 /* A free port that none of the n in taken[] is. */

@@ -48,7 +48,7 @@ static struct testproc *http_backend(const char *name, unsigned *port)
 static void write_conf(void)
 {
 	char text[1024];
-	int fd, n;
+	int n;
 
 	n = snprintf(text, sizeof(text),
 		     "heartbeat-timeout = 30000\n"
@@ -56,15 +56,8 @@ static void write_conf(void)
 		     "[service api]\nlisten = 127.0.0.1:%u\nbackend = 127.0.0.1:%u\nbackend = 127.0.0.1:%u\n"
 		     "balance = p2c\n",
 		     web_port, static_port[0], static_port[1], api_port, static_port[2], static_port[3]);
-	if (!conf[0]) {
-		snprintf(conf, sizeof(conf), "/tmp/slb-services-XXXXXX");
-		fd = mkstemp(conf);
-	} else {
-		fd = open(conf, O_WRONLY | O_TRUNC);
-	}
-	cr_assert_geq(fd, 0);
-	cr_assert_eq(write(fd, text, (size_t)n), n);
-	close(fd);
+	cr_assert(n > 0 && (size_t)n < sizeof(text));
+	cr_assert_eq(testproc_write_file(conf, sizeof(conf), "/tmp/slb-services-XXXXXX", text), 0, "%s", conf);
 }
 
 /* The four static backends, then slb with the two services on ports of their own (picked

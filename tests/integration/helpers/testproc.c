@@ -1086,3 +1086,23 @@ int testproc_http_get(unsigned port, const char *path, struct testproc_http *r, 
 {
 	return testproc_http_request(port, "GET", path, NULL, NULL, r, timeout_ms);
 }
+
+/* See testproc.h. */
+int testproc_write_file(char *path, size_t len, const char *tmpl, const char *text)
+{
+	size_t n = strlen(text);
+	int fd, rc = 0;
+
+	if (!path[0]) {
+		snprintf(path, len, "%s", tmpl);
+		fd = mkstemp(path);
+	} else {
+		fd = open(path, O_WRONLY | O_TRUNC);
+	}
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, n) != (ssize_t)n)
+		rc = -EIO;
+	close(fd);
+	return rc;
+}

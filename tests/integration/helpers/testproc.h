@@ -177,6 +177,11 @@ int testproc_wait_eof(int fd, int timeout_ms);
 /* Monotonic clock in milliseconds. */
 int64_t testproc_now_ms(void);
 
+/* Writes text to the file at path: a new one made from tmpl (mkstemp, e.g.
+ * "/tmp/slb-x-XXXXXX", copied into path) when path is empty, else the same file truncated, so
+ * a test can rewrite its config before a reload. Returns 0 or -errno. */
+int testproc_write_file(char *path, size_t len, const char *tmpl, const char *text);
+
 /* ---- HTTP/1.1 client ---- */
 
 #define TESTPROC_HTTP_HEAD_MAX 4096
